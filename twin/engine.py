@@ -1,0 +1,244 @@
+"""The tick engine: ingest, updaters, kernels, couplings, alarms, frame.
+
+One :meth:`Engine.tick` is synchronous and deterministic: with the same scene, seed and
+inputs it produces bit-for-bit the same state. The server runs it in a worker thread
+(kernels release the GIL), so clients are served while it computes.
+"""
+
+from __future__ import annotations
+
+import logging
+import time as wallclock
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from twin.alarms import AlarmBook, AlarmEvent, LevelTracker, SYSTEM_DOMAIN
+from twin.contributions import AlarmRule, Kernel
+from twin.ingest import Ingest
+from twin.metrics import Metrics
+from twin.plugins import Registry
+from twin.risk import check_breakpoints
+from twin.scene import Scene
+from twin.simulator import Simulator
+from twin.types import LEVEL_ORANGE
+from twin.world import World
+
+log = logging.getLogger("twin.engine")
+
+
+@dataclass
+class Frame:
+    """What changed in one tick: per domain and field, the rows and their new values."""
+
+    seq: int
+    time: float
+    changes: dict[str, dict[str, tuple[np.ndarray, np.ndarray]]]
+    events: list[AlarmEvent] = field(default_factory=list)
+    #: (domain, field) pairs whose values are stale because their plugin is quarantined
+    stale: list[tuple[str, str]] = field(default_factory=list)
+
+    def changed_rows(self) -> int:
+        return sum(len(rows) for fields in self.changes.values() for rows, _ in fields.values())
+
+
+@dataclass
+class _BoundKernel:
+    plugin: str
+    kernel: Kernel
+    inputs: list[np.ndarray]
+    params: list[Any]
+    outputs: list[np.ndarray]
+
+
+def resolve_params(kernel: Kernel, overrides: dict[str, Any]) -> list[Any]:
+    """Kernel parameter values: the plugin's defaults, overridden by the configuration's
+    ``[thresholds.<kernel name>]`` table. Errors name the kernel and parameter."""
+    table = overrides.get(kernel.name, {})
+    unknown = set(table) - {p.name for p in kernel.params}
+    if unknown:
+        raise ValueError(
+            f"[thresholds.{kernel.name}]: unknown parameter(s) {', '.join(sorted(unknown))}; "
+            f"valid: {', '.join(p.name for p in kernel.params)}"
+        )
+    values = []
+    for p in kernel.params:
+        value = table.get(p.name, p.value)
+        if isinstance(p.value, tuple):
+            value = tuple(float(v) for v in value)
+            check_breakpoints(f"[thresholds.{kernel.name}] {p.name}", value)
+        values.append(p.as_argument(value))
+    return values
+
+
+class Engine:
+    def __init__(
+        self,
+        scene: Scene,
+        registry: Registry,
+        *,
+        seed: int = 0,
+        dt: float = 1.0,
+        data_dir: Path | None = None,
+        simulate: bool = True,
+        config: dict[str, Any] | None = None,
+        history: int = 600,
+    ) -> None:
+        self.scene = scene
+        self.registry = registry
+        self.seed = seed
+        self.dt = dt
+        self.config = {**scene.config, **(config or {})}
+        self.metrics = Metrics()
+        self.world = World(scene, registry, seed)
+        self.ingest = Ingest(scene.sensors, self.world)
+        self.simulator = Simulator(scene, registry, seed) if simulate else None
+        deadlines = {int(k): float(v) for k, v in self.config.get("alarms", {}).get("deadlines", {}).items()} or None
+        self.alarms = AlarmBook(data_dir / "alarms.sqlite" if data_dir else None, deadlines)
+        self.seq = 0
+        self.stale_fields: set[tuple[str, str]] = set()
+        self.frames: deque[Frame] = deque(maxlen=history)
+        self.owners = {a.id: a.owner for assets in scene.assets.values() for a in assets}
+        thresholds = self.config.get("thresholds", {})
+        self.kernels: list[_BoundKernel] = []
+        for plugin, kernel in registry.kernels:
+            table = self.world.tables[kernel.domain]
+            self.kernels.append(
+                _BoundKernel(
+                    plugin, kernel,
+                    [table.columns[n] for n in kernel.inputs],
+                    resolve_params(kernel, thresholds),
+                    [table.columns[n] for n in kernel.outputs],
+                )
+            )
+        self.trackers: list[tuple[str, AlarmRule, LevelTracker]] = []
+        for plugin, rule in registry.rules:
+            table = self.world.tables[rule.domain]
+            mask = table.mask(*rule.kinds) if rule.kinds else np.ones(len(table), dtype=bool)
+            tracker = LevelTracker(rule, len(table), mask)
+            # Alarms still open from before a restart keep their level: no second raise.
+            for alarm in self.alarms.active():
+                if alarm.rule == rule.name and alarm.asset in table.index:
+                    row = table.index[alarm.asset]
+                    tracker.level[row] = tracker.pending[row] = alarm.level
+            self.trackers.append((plugin, rule, tracker))
+        for plugin, info in registry.plugins.items():
+            if info.status == "quarantined":
+                self._quarantined(plugin, info.reason)
+        for table in self.world.tables.values():
+            table.mark_baseline()
+
+    # -- faults ------------------------------------------------------------------------
+    def _on_error(self, plugin: str, what: str, exc: BaseException) -> None:
+        log.exception("plugin failed during a tick", extra={"plugin": plugin, "what": what})
+        self.registry.quarantine(plugin, f"{what} raised {type(exc).__name__}: {exc}")
+        self._quarantined(plugin, self.registry.plugins[plugin].reason)
+
+    def _quarantined(self, plugin: str, reason: str) -> None:
+        self.stale_fields.update(self.registry.outputs_of(plugin))
+        self.alarms.set_level(
+            "system.plugin_quarantined", SYSTEM_DOMAIN, f"plugin:{plugin}", "platform operations", LEVEL_ORANGE,
+            self.world.time, title=f"Plugin {plugin} quarantined: {reason.splitlines()[0] if reason else ''}",
+            title_zh=f"插件 {plugin} 已隔离",
+        )
+        self.metrics.quarantined.set(sum(1 for p in self.registry.plugins.values() if p.status == "quarantined"))
+
+    # -- the tick ----------------------------------------------------------------------
+    @property
+    def time(self) -> float:
+        return self.world.time
+
+    def tick(self) -> Frame:
+        """Advance the twin by one ``dt`` and return the frame of what changed."""
+        started = wallclock.perf_counter()
+        now = self.world.time + self.dt
+        if self.simulator is not None:
+            index, times, values, quality = self.simulator.step(self.dt, self._on_error_truth)
+            self.ingest.accept_arrays(index, times, values, quality, now)
+        self.ingest.drain(now)
+
+        timings: dict[str, float] = {}
+        self.world.step_physics(self.dt, self._on_error, timings)
+        self.ingest.assimilate(now)
+        for plugin, seconds in timings.items():
+            self.metrics.updater_seconds.labels(plugin).inc(seconds)
+
+        for bound in self.kernels:
+            if not self.registry.active(bound.plugin):
+                continue
+            t0 = wallclock.perf_counter()
+            try:
+                bound.kernel.func(*bound.inputs, *bound.params, *bound.outputs)
+            except Exception as exc:
+                self._on_error(bound.plugin, f"kernel {bound.kernel.name!r}", exc)
+            self.metrics.kernel_seconds.labels(bound.plugin, bound.kernel.name).inc(wallclock.perf_counter() - t0)
+
+        self.world.step_couplings(self.dt, self._on_error)
+
+        for plugin, rule, tracker in self.trackers:
+            if not self.registry.active(plugin):
+                continue
+            table = self.world.tables[rule.domain]
+            for row in tracker.update(table.columns[rule.risk_field], now):
+                asset_id = table.ids[row]
+                self.alarms.set_level(rule, rule.domain, asset_id, self.owners.get(asset_id, ""), int(tracker.level[row]), now)
+        self.alarms.check_deadlines(now)
+        events = self.alarms.take_events()
+
+        frame = self._frame(now, events)
+        self._observe(started)
+        return frame
+
+    def _on_error_truth(self, plugin: str, what: str, exc: BaseException) -> None:
+        self._on_error(plugin, f"{what} (in the simulator)", exc)
+
+    def _frame(self, now: float, events: list[AlarmEvent]) -> Frame:
+        self.seq += 1
+        changes: dict[str, dict[str, tuple[np.ndarray, np.ndarray]]] = {}
+        for name, table in self.world.tables.items():
+            fields: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+            for field_name in table.live_fields():
+                rows = table.take_changes(field_name)
+                if len(rows):
+                    fields[field_name] = (rows.astype(np.uint32), table.columns[field_name][rows])
+            if fields:
+                changes[name] = fields
+        frame = Frame(self.seq, now, changes, events, sorted(self.stale_fields))
+        self.frames.append(frame)
+        return frame
+
+    def _observe(self, started: float) -> None:
+        m = self.metrics
+        m.tick_seconds.observe(wallclock.perf_counter() - started)
+        m.sim_time.set(self.world.time)
+        accepted = self.ingest.accepted
+        m.readings_accepted.inc(accepted - getattr(self, "_accepted_seen", 0))
+        self._accepted_seen = accepted
+        seen = getattr(self, "_rejected_seen", {})
+        for reason, count in self.ingest.rejected.items():
+            m.readings_rejected.labels(reason).inc(count - seen.get(reason, 0))
+        self._rejected_seen = dict(self.ingest.rejected)
+        levels = [a.level for a in self.alarms.active()]
+        for level in range(5):
+            m.active_alarms.labels(str(level)).set(levels.count(level))
+
+    # -- commands ----------------------------------------------------------------------
+    def apply_action(self, name: str, asset_id: str, params: dict[str, Any]) -> None:
+        """An action acts on the world the sensors measure: the simulator's truth."""
+        target = self.simulator.world if self.simulator is not None else self.world
+        target.apply_action(name, asset_id, params)
+
+    def run(self, seconds: float) -> Frame | None:
+        frame = None
+        for _ in range(int(round(seconds / self.dt))):
+            frame = self.tick()
+        return frame
+
+    def digest(self) -> str:
+        return self.world.digest()
+
+    def close(self) -> None:
+        self.alarms.close()

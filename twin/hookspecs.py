@@ -1,0 +1,102 @@
+"""The plugin hooks: the one reference for plugin authors.
+
+Every hook is collected from every active plugin. A plugin implements a hook by
+defining a function of the same name decorated with ``@twin.hookimpl``; it may take
+only the arguments it needs. Each hook has a section in ``docs/plugins.md``; a test
+keeps the two in step.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pluggy
+
+if TYPE_CHECKING:
+    from twin.contributions import (
+        Action,
+        AlarmRule,
+        AssetGenerator,
+        Coupling,
+        Domain,
+        Kernel,
+        Updater,
+        ViewerStyle,
+    )
+
+hookspec = pluggy.HookspecMarker("twin")
+
+
+@hookspec
+def twin_domains() -> list[Domain]:
+    """Declare domains: their asset kinds and the fields of their state tables.
+
+    :return: a list of :class:`twin.Domain`. A domain name is owned by one plugin; a
+        second plugin declaring the same name is refused at start-up.
+    """
+
+
+@hookspec
+def twin_updaters() -> list[Updater]:
+    """Contribute step functions that advance a domain's physics each tick.
+
+    Updaters run in the order returned, after ingest and before the kernels. Each
+    writes only the fields it declares in ``writes``; rows fed by a live sensor are
+    overwritten by the measurement afterwards.
+
+    :return: a list of :class:`twin.Updater`.
+    """
+
+
+@hookspec
+def twin_kernels() -> list[Kernel]:
+    """Contribute Numba-compiled risk kernels over a domain's arrays.
+
+    Each kernel is run once at start-up on a small input of the declared dtypes; a
+    kernel that is not an ``@njit`` dispatcher, takes the wrong number of arguments or
+    fails on the declared dtypes is refused with the plugin's name and the reason.
+
+    :return: a list of :class:`twin.Kernel`.
+    """
+
+
+@hookspec
+def twin_couplings() -> list[Coupling]:
+    """Contribute cross-domain effects, stepped after the kernels.
+
+    :return: a list of :class:`twin.Coupling`.
+    """
+
+
+@hookspec
+def twin_alarm_rules() -> list[AlarmRule]:
+    """Contribute alarm rules that turn a risk field into warning levels.
+
+    :return: a list of :class:`twin.AlarmRule`.
+    """
+
+
+@hookspec
+def twin_actions() -> list[Action]:
+    """Contribute actions that drills and operators can perform (``gas.leak``).
+
+    :return: a list of :class:`twin.Action`. Names are ``<domain>.<verb>``.
+    """
+
+
+@hookspec
+def twin_viewer_styles() -> list[ViewerStyle]:
+    """Contribute how the viewer draws each domain: colour, legend, labels.
+
+    :return: a list of :class:`twin.ViewerStyle`.
+    """
+
+
+@hookspec
+def twin_asset_generators() -> list[AssetGenerator]:
+    """Contribute generators that place a domain's assets in a synthetic city.
+
+    Used by ``twin generate`` and by scenes with a ``[generated]`` table.
+
+    :return: a list of :class:`twin.AssetGenerator`.
+    """

@@ -1,0 +1,30 @@
+"""Prometheus metrics of one engine, on its own registry (tests run many engines)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+TICK_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.tick_seconds = Histogram("twin_tick_seconds", "Wall time of one engine tick", buckets=TICK_BUCKETS, registry=self.registry)
+        self.kernel_seconds = Counter(
+            "twin_kernel_seconds_total", "Wall time spent in each plugin's kernels", ["plugin", "kernel"], registry=self.registry
+        )
+        self.updater_seconds = Counter(
+            "twin_updater_seconds_total", "Wall time spent in each plugin's updaters", ["plugin"], registry=self.registry
+        )
+        self.readings_accepted = Counter("twin_readings_accepted_total", "Readings accepted by ingest", registry=self.registry)
+        self.readings_rejected = Counter(
+            "twin_readings_rejected_total", "Readings rejected by ingest, by reason", ["reason"], registry=self.registry
+        )
+        self.active_alarms = Gauge("twin_active_alarms", "Open alarms by level", ["level"], registry=self.registry)
+        self.sim_time = Gauge("twin_sim_time_seconds", "Simulation clock", registry=self.registry)
+        self.quarantined = Gauge("twin_plugins_quarantined", "Plugins in quarantine", registry=self.registry)
+        self.stream_clients = Gauge("twin_stream_clients", "Connected WebSocket clients", registry=self.registry)
+
+    def exposition(self) -> bytes:
+        return generate_latest(self.registry)

@@ -1,0 +1,258 @@
+"""The plugin host: one pluggy manager, entry-point discovery, checks and quarantine.
+
+Plugins are found through the ``twin.plugins`` entry-point group (the built-in ones
+too). ``TWIN_PLUGINS=gas,bridges`` restricts which load; ``TWIN_TRACE_HOOKS=1`` logs
+every hook call with its result. A plugin whose import or hook fails is listed as
+quarantined with the reason; the others load.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import os
+import traceback
+from dataclasses import dataclass, field
+from importlib import metadata
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+import pluggy
+
+from twin import hookspecs
+from twin.contributions import (
+    Action,
+    AlarmRule,
+    AssetGenerator,
+    Coupling,
+    Domain,
+    Kernel,
+    Updater,
+    ViewerStyle,
+)
+
+log = logging.getLogger("twin.plugins")
+
+ENTRY_POINT_GROUP = "twin.plugins"
+HOOKS = [name for name in dir(hookspecs) if name.startswith("twin_")]
+
+
+@dataclass
+class PluginInfo:
+    """What ``twin plugins`` lists for one plugin."""
+
+    name: str
+    version: str
+    hooks: list[str] = field(default_factory=list)
+    status: str = "active"  # or "quarantined"
+    reason: str = ""
+    module: Any = None
+
+
+@dataclass
+class Registry:
+    """Every contribution of every active plugin, keyed by the plugin that made it."""
+
+    plugins: dict[str, PluginInfo] = field(default_factory=dict)
+    domains: dict[str, Domain] = field(default_factory=dict)
+    domain_owner: dict[str, str] = field(default_factory=dict)
+    updaters: list[tuple[str, Updater]] = field(default_factory=list)
+    kernels: list[tuple[str, Kernel]] = field(default_factory=list)
+    couplings: list[tuple[str, Coupling]] = field(default_factory=list)
+    rules: list[tuple[str, AlarmRule]] = field(default_factory=list)
+    actions: dict[str, tuple[str, Action]] = field(default_factory=dict)
+    styles: dict[str, ViewerStyle] = field(default_factory=dict)
+    generators: list[tuple[str, AssetGenerator]] = field(default_factory=list)
+
+    def active(self, plugin: str) -> bool:
+        info = self.plugins.get(plugin)
+        return info is not None and info.status == "active"
+
+    def quarantine(self, plugin: str, reason: str) -> None:
+        """Stop running ``plugin``'s updaters, kernels and couplings; keep its domains."""
+        info = self.plugins[plugin]
+        if info.status != "quarantined":
+            log.error("plugin quarantined", extra={"plugin": plugin, "reason": reason})
+        info.status, info.reason = "quarantined", reason
+
+    def outputs_of(self, plugin: str) -> list[tuple[str, str]]:
+        """(domain, field) pairs written by the plugin's updaters, kernels and couplings."""
+        out = [(u.domain, f) for p, u in self.updaters if p == plugin for f in u.writes]
+        out += [(k.domain, f) for p, k in self.kernels if p == plugin for f in k.outputs]
+        return out
+
+
+def _plugin_name(module: Any) -> str:
+    return getattr(module, "PLUGIN_NAME", None) or getattr(module, "__name__", repr(module)).split(".")[0]
+
+
+def discover(names: list[str] | None = None) -> tuple[list[tuple[str, str, Any]], list[PluginInfo]]:
+    """Entry points of ``twin.plugins``: loaded modules and the ones that failed to import."""
+    wanted = names if names is not None else _env_names()
+    loaded: list[tuple[str, str, Any]] = []
+    failed: list[PluginInfo] = []
+    for ep in sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+        if wanted is not None and ep.name not in wanted:
+            continue
+        version = ep.dist.version if ep.dist is not None else "?"
+        try:
+            loaded.append((ep.name, version, ep.load()))
+        except Exception as exc:  # a broken import must not stop the listing
+            failed.append(PluginInfo(ep.name, version, status="quarantined", reason=f"import failed: {exc!r}"))
+    return loaded, failed
+
+
+def _env_names() -> list[str] | None:
+    value = os.environ.get("TWIN_PLUGINS", "").strip()
+    return [n.strip() for n in value.split(",") if n.strip()] if value else None
+
+
+def load_registry(
+    modules: list[ModuleType | Any] | None = None,
+    *,
+    entry_points: bool = True,
+    check_kernels: bool = True,
+) -> Registry:
+    """Make the manager, load plugins and collect and check their contributions.
+
+    ``modules`` are registered in addition to (or, with ``entry_points=False``, instead
+    of) the installed entry points: tests and the plugin harness use this.
+    """
+    pm = pluggy.PluginManager("twin")
+    pm.add_hookspecs(hookspecs)
+    if os.environ.get("TWIN_TRACE_HOOKS"):
+        pm.trace.root.setwriter(lambda msg: log.debug(msg.rstrip()))
+        pm.enable_tracing()
+    registry = Registry()
+    found: list[tuple[str, str, Any]] = []
+    if entry_points:
+        found, failed = discover()
+        for info in failed:
+            registry.plugins[info.name] = info
+    for module in modules or []:
+        found.append((_plugin_name(module), getattr(module, "__version__", "0"), module))
+    for name, version, module in found:
+        if name in registry.plugins:
+            continue
+        try:
+            pm.register(module, name=name)
+        except Exception as exc:
+            registry.plugins[name] = PluginInfo(name, version, status="quarantined", reason=f"registration failed: {exc}")
+            continue
+        hooks = sorted(h.name for h in pm.get_hookcallers(module) or [])
+        registry.plugins[name] = PluginInfo(name, version, hooks, module=module)
+    pm.check_pending()
+    _collect(pm, registry)
+    if check_kernels:
+        for plugin, kernel in list(registry.kernels):
+            if not registry.active(plugin):
+                continue
+            try:
+                check_kernel(kernel, registry.domains.get(kernel.domain))
+            except Exception as exc:
+                registry.quarantine(plugin, f"kernel {kernel.name!r} refused: {exc}")
+    return registry
+
+
+def _call_each(pm: pluggy.PluginManager, hook: str, registry: Registry) -> list[tuple[str, Any]]:
+    """Call ``hook`` on every plugin separately, so a failure names its plugin."""
+    results: list[tuple[str, Any]] = []
+    for impl in getattr(pm.hook, hook).get_hookimpls():
+        plugin = impl.plugin_name
+        if not registry.active(plugin):
+            continue
+        try:
+            value = impl.function()
+        except Exception as exc:
+            registry.quarantine(plugin, f"hook {hook} raised {exc!r}\n{traceback.format_exc(limit=3)}")
+            continue
+        for item in value or []:
+            results.append((plugin, item))
+    return results
+
+
+def _collect(pm: pluggy.PluginManager, registry: Registry) -> None:
+    for plugin, domain in _call_each(pm, "twin_domains", registry):
+        if not isinstance(domain, Domain):
+            registry.quarantine(plugin, f"twin_domains returned {type(domain).__name__}; expected twin.Domain")
+        elif domain.name in registry.domains:
+            registry.quarantine(plugin, f"domain {domain.name!r} is already declared by plugin {registry.domain_owner[domain.name]!r}")
+        else:
+            registry.domains[domain.name] = domain
+            registry.domain_owner[domain.name] = plugin
+
+    def fields_exist(plugin: str, what: str, domain: str, names: tuple[str, ...]) -> bool:
+        d = registry.domains.get(domain)
+        if d is None:
+            registry.quarantine(plugin, f"{what}: domain {domain!r} is not declared (known: {', '.join(registry.domains)})")
+            return False
+        unknown = [n for n in names if n not in {f.name for f in d.fields}]
+        if unknown:
+            registry.quarantine(plugin, f"{what}: domain {domain!r} has no field(s) {', '.join(unknown)}")
+            return False
+        return True
+
+    for plugin, u in _call_each(pm, "twin_updaters", registry):
+        if fields_exist(plugin, f"updater {u.name!r}", u.domain, u.reads + u.writes):
+            registry.updaters.append((plugin, u))
+    for plugin, k in _call_each(pm, "twin_kernels", registry):
+        if fields_exist(plugin, f"kernel {k.name!r}", k.domain, k.inputs + k.outputs):
+            registry.kernels.append((plugin, k))
+    for plugin, c in _call_each(pm, "twin_couplings", registry):
+        if fields_exist(plugin, f"coupling {c.name!r}", c.source, ()) and fields_exist(plugin, f"coupling {c.name!r}", c.target, ()):
+            registry.couplings.append((plugin, c))
+    for plugin, r in _call_each(pm, "twin_alarm_rules", registry):
+        if fields_exist(plugin, f"alarm rule {r.name!r}", r.domain, (r.risk_field,)):
+            registry.rules.append((plugin, r))
+    for plugin, a in _call_each(pm, "twin_actions", registry):
+        if a.name in registry.actions:
+            registry.quarantine(plugin, f"action {a.name!r} is already contributed by {registry.actions[a.name][0]!r}")
+        else:
+            registry.actions[a.name] = (plugin, a)
+    for plugin, s in _call_each(pm, "twin_viewer_styles", registry):
+        registry.styles[s.domain] = s
+    for plugin, g in _call_each(pm, "twin_asset_generators", registry):
+        registry.generators.append((plugin, g))
+    # A plugin quarantined late (say by its third hook) must not keep its earlier work.
+    for attr in ("updaters", "kernels", "couplings", "rules", "generators"):
+        setattr(registry, attr, [(p, c) for p, c in getattr(registry, attr) if registry.active(p)])
+
+
+def check_kernel(kernel: Kernel, domain: Domain | None, rows: int = 4) -> None:
+    """Run ``kernel`` once on ``rows`` rows of its declared dtypes; raise on any fault.
+
+    This compiles it (into the on-disk cache) before the server accepts clients.
+    """
+    if domain is None:
+        raise ValueError(f"domain {kernel.domain!r} is not declared")
+    func = kernel.func
+    if not (hasattr(func, "py_func") and hasattr(func, "signatures")):
+        raise TypeError("func is not a Numba @njit dispatcher; decorate it with @njit(cache=True, nogil=True)")
+    expected = len(kernel.inputs) + len(kernel.params) + len(kernel.outputs)
+    try:
+        arity = len(inspect.signature(func.py_func).parameters)
+    except (TypeError, ValueError):
+        arity = expected
+    if arity != expected:
+        raise TypeError(
+            f"func takes {arity} arguments; the declaration needs {expected} "
+            f"({len(kernel.inputs)} inputs, {len(kernel.params)} params, {len(kernel.outputs)} outputs)"
+        )
+    arrays = []
+    for name in kernel.inputs + kernel.outputs:
+        spec = domain.field(name)
+        lo, hi = spec.valid
+        value = spec.default if np.isfinite(spec.default) else (lo if np.isfinite(lo) else 0.0)
+        arrays.append(np.full(rows, value, dtype=spec.dtype))
+    inputs, outputs = arrays[: len(kernel.inputs)], arrays[len(kernel.inputs) :]
+    params = [p.as_argument() for p in kernel.params]
+    try:
+        func(*inputs, *params, *outputs)
+    except Exception as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        dtypes = ", ".join(f"{n}:{domain.field(n).dtype}" for n in kernel.inputs + kernel.outputs)
+        raise TypeError(f"failed on the declared dtypes ({dtypes}): {first}") from exc
+    for name, out in zip(kernel.outputs, outputs):
+        if out.dtype.kind == "f" and not np.all(np.isfinite(out)):
+            raise ValueError(f"output {name!r} is not finite on a default input")

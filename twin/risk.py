@@ -1,0 +1,62 @@
+"""The one risk convention shared by every domain (MODELS.md).
+
+An indicator x maps to a risk r in [0, 1] piecewise-linearly through its level
+breakpoints ``[x_normal, x_IV, x_III, x_II, x_I, x_max]`` onto
+``[0, .25, .50, .75, .90, 1]``. Breakpoints may fall (for indicators where low is bad,
+such as oxygen or a frequency ratio). Levels start at the risks in
+:data:`twin.types.LEVEL_RISK_THRESHOLDS`, so a level and its threshold agree by
+construction.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+RISK_AT_BREAKPOINTS = np.array([0.0, 0.25, 0.50, 0.75, 0.90, 1.0])
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def piecewise_risk(x, breakpoints):  # pragma: no cover - compiled
+    """Risk in [0, 1] of indicator ``x`` through six monotone ``breakpoints``.
+
+    NaN (no value) maps to 0: a missing reading is flagged stale, not alarmed.
+    """
+    if x != x:
+        return 0.0
+    ys = (0.0, 0.25, 0.50, 0.75, 0.90, 1.0)
+    rising = breakpoints[5] >= breakpoints[0]
+    if rising:
+        if x <= breakpoints[0]:
+            return 0.0
+        if x >= breakpoints[5]:
+            return 1.0
+    else:
+        if x >= breakpoints[0]:
+            return 0.0
+        if x <= breakpoints[5]:
+            return 1.0
+    for i in range(5):
+        a = breakpoints[i]
+        b = breakpoints[i + 1]
+        if (rising and x <= b) or (not rising and x >= b):
+            if b == a:
+                return ys[i + 1]
+            return ys[i] + (ys[i + 1] - ys[i]) * (x - a) / (b - a)
+    return 1.0
+
+
+def level_of(risk: float) -> int:
+    """Warning level 0-4 of a risk score (no hysteresis)."""
+    from twin.types import LEVEL_RISK_THRESHOLDS
+
+    return sum(risk >= t for t in LEVEL_RISK_THRESHOLDS)
+
+
+def check_breakpoints(name: str, values: tuple[float, ...]) -> None:
+    """Refuse breakpoints that are not six strictly monotone numbers."""
+    if len(values) != 6:
+        raise ValueError(f"{name}: expected six breakpoints [normal, IV, III, II, I, max]; got {len(values)}")
+    diffs = np.diff(np.asarray(values, dtype=float))
+    if not (np.all(diffs > 0) or np.all(diffs < 0)):
+        raise ValueError(f"{name}: breakpoints {list(values)} must rise (or fall) strictly")

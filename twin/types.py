@@ -1,0 +1,60 @@
+"""The few types that cross every boundary of the twin.
+
+Everything here is plain data: no behaviour, no imports of the rest of the core.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+#: A stable asset id as written in the scene, e.g. ``"G-0012"``.
+AssetId = str
+
+#: Warning levels of the urban lifeline programmes: 0 none, then blue IV to red I.
+LEVEL_NONE, LEVEL_BLUE, LEVEL_YELLOW, LEVEL_ORANGE, LEVEL_RED = 0, 1, 2, 3, 4
+
+LEVEL_NAMES = {
+    "en": ("normal", "blue (IV)", "yellow (III)", "orange (II)", "red (I)"),
+    "zh-CN": ("正常", "蓝色预警", "黄色预警", "橙色预警", "红色预警"),
+}
+
+#: Risk score at which each level starts (MODELS.md, "One risk convention").
+LEVEL_RISK_THRESHOLDS = (0.25, 0.50, 0.75, 0.90)
+
+
+@dataclass(frozen=True)
+class Asset:
+    """One asset of the scene: its identity, place and static attributes."""
+
+    id: AssetId
+    domain: str
+    kind: str
+    owner: str
+    geometry: dict[str, Any]
+    attributes: dict[str, Any] = field(default_factory=dict)
+    #: ids of assets this one connects to or lies beside (any domain)
+    links: tuple[AssetId, ...] = ()
+
+
+@dataclass(frozen=True)
+class Sensor:
+    """A sensor feeds one field of one asset."""
+
+    id: str
+    asset: AssetId
+    field: str
+    #: standard deviation of the simulated measurement noise, in the field's unit
+    noise: float = 0.0
+    #: seconds without a good reading before the value is marked stale
+    stale_after: float = 30.0
+
+
+@dataclass(frozen=True)
+class Reading:
+    """One measurement as it arrives from any source."""
+
+    sensor: str
+    time: float
+    value: float
+    quality: int = 0  # 0 good; anything else is the source's own bad-quality code

@@ -1,0 +1,151 @@
+"""A world: the state tables of every domain of a scene, and how they are stepped.
+
+The engine holds one world (the twin's view, fed by sensors); the simulator holds
+another (the ground truth its sensors measure). Both step the same plugins.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from twin.plugins import Registry
+from twin.scene import Scene
+from twin.state import DomainTable
+
+
+@dataclass
+class StepContext:
+    """What an updater or coupling sees: the world, the clock and its own domain."""
+
+    world: World
+    domain: str
+    time: float
+    dt: float
+    #: seeded per run and plugin: the only randomness a step may use
+    rng: np.random.Generator
+
+    @property
+    def table(self) -> DomainTable:
+        return self.world.tables[self.domain]
+
+    @property
+    def tables(self) -> dict[str, DomainTable]:
+        return self.world.tables
+
+
+class World:
+    """State tables built from a scene, with the static attributes filled in."""
+
+    def __init__(self, scene: Scene, registry: Registry, seed: int = 0) -> None:
+        self.scene = scene
+        self.registry = registry
+        self.seed = seed
+        self.time = 0.0
+        self.tables: dict[str, DomainTable] = {}
+        self.locations: dict[str, tuple[str, int]] = {}
+        for name, domain in registry.domains.items():
+            assets = scene.assets.get(name, [])
+            table = DomainTable(domain, [a.id for a in assets], [a.kind for a in assets])
+            for spec in domain.fields:
+                if not spec.attribute:
+                    continue
+                column = table.columns[spec.name]
+                for row, asset in enumerate(assets):
+                    value = asset.attributes.get(spec.name)
+                    if value is not None:
+                        column[row] = value
+            self.tables[name] = table
+            for row, asset in enumerate(assets):
+                self.locations[asset.id] = (name, row)
+        self._rngs: dict[str, np.random.Generator] = {}
+        self._memo: dict[Any, Any] = {}
+
+    def memo(self, key: Any, build: Callable[[], Any]) -> Any:
+        """A value built once per world: topology lookups an updater derives from the
+        scene (which space lies beside which main) and reuses every tick."""
+        if key not in self._memo:
+            self._memo[key] = build()
+        return self._memo[key]
+
+    def rng(self, plugin: str) -> np.random.Generator:
+        """A generator seeded from the run's seed and the plugin's name."""
+        if plugin not in self._rngs:
+            self._rngs[plugin] = np.random.default_rng([self.seed, zlib.crc32(plugin.encode())])
+        return self._rngs[plugin]
+
+    def locate(self, asset_id: str) -> tuple[DomainTable, int]:
+        """The table and row of an asset; KeyError names the unknown id."""
+        try:
+            domain, row = self.locations[asset_id]
+        except KeyError:
+            raise KeyError(f"no asset {asset_id!r} in scene {self.scene.name!r}") from None
+        return self.tables[domain], row
+
+    def context(self, plugin: str, domain: str, dt: float) -> StepContext:
+        return StepContext(self, domain, self.time, dt, self.rng(plugin))
+
+    def step_physics(
+        self, dt: float, on_error: Callable[[str, str, BaseException], None], timings: dict[str, float] | None = None
+    ) -> None:
+        """Run every active plugin's updaters (advance the clock first); add each
+        plugin's wall time to ``timings``."""
+        self.time += dt
+        for plugin, updater in self.registry.updaters:
+            if not self.registry.active(plugin):
+                continue
+            started = time.perf_counter()
+            try:
+                updater.step(self.context(plugin, updater.domain, dt))
+            except Exception as exc:
+                on_error(plugin, f"updater {updater.name!r}", exc)
+            if timings is not None:
+                timings[plugin] = timings.get(plugin, 0.0) + time.perf_counter() - started
+
+    def step_couplings(self, dt: float, on_error: Callable[[str, str, BaseException], None]) -> None:
+        for plugin, coupling in self.registry.couplings:
+            if not self.registry.active(plugin):
+                continue
+            try:
+                coupling.step(self.context(plugin, coupling.target, dt))
+            except Exception as exc:
+                on_error(plugin, f"coupling {coupling.name!r}", exc)
+
+    def apply_action(self, name: str, asset_id: str, params: dict[str, Any]) -> None:
+        """Apply a plugin action; errors name the action, the asset and the parameter."""
+        try:
+            plugin, action = self.registry.actions[name]
+        except KeyError:
+            raise KeyError(f"unknown action {name!r}; known: {', '.join(sorted(self.registry.actions))}") from None
+        table, row = self.locate(asset_id)
+        if table.domain.name != action.domain:
+            raise ValueError(f"action {name!r} acts on domain {action.domain!r}; asset {asset_id!r} is in {table.domain.name!r}")
+        kind = table.kind_names[table.kind[row]]
+        if action.kinds and kind not in action.kinds:
+            raise ValueError(f"action {name!r} applies to kinds {', '.join(action.kinds)}; asset {asset_id!r} is a {kind!r}")
+        values: dict[str, float] = {}
+        known = {p.name: p for p in action.params}
+        for key in params:
+            if key not in known:
+                raise ValueError(f"action {name!r} has no parameter {key!r}; it takes {', '.join(known) or 'none'}")
+        for p in action.params:
+            value = params.get(p.name, p.default)
+            if value is None:
+                raise ValueError(f"action {name!r} needs parameter {p.name!r} ({p.unit}): {p.description}")
+            value = float(value)
+            if not p.valid[0] <= value <= p.valid[1]:
+                raise ValueError(f"action {name!r}: {p.name} = {value} {p.unit} is outside [{p.valid[0]}, {p.valid[1]}]")
+            values[p.name] = value
+        action.apply(self, asset_id, **values)
+
+    def digest(self) -> str:
+        h = hashlib.sha256()
+        for name in sorted(self.tables):
+            h.update(self.tables[name].digest().encode())
+        return h.hexdigest()
