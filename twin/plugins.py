@@ -64,6 +64,9 @@ class Registry:
     actions: dict[str, tuple[str, Action]] = field(default_factory=dict)
     styles: dict[str, ViewerStyle] = field(default_factory=dict)
     generators: list[tuple[str, AssetGenerator]] = field(default_factory=list)
+    #: (domain, field) pairs each plugin's updaters, kernels and couplings write, kept
+    #: after quarantine so their values can be marked stale
+    outputs: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
 
     def active(self, plugin: str) -> bool:
         info = self.plugins.get(plugin)
@@ -77,10 +80,13 @@ class Registry:
         info.status, info.reason = "quarantined", reason
 
     def outputs_of(self, plugin: str) -> list[tuple[str, str]]:
-        """(domain, field) pairs written by the plugin's updaters, kernels and couplings."""
-        out = [(u.domain, f) for p, u in self.updaters if p == plugin for f in u.writes]
-        out += [(k.domain, f) for p, k in self.kernels if p == plugin for f in k.outputs]
-        return out
+        """(domain, field) pairs written by the plugin's updaters and kernels."""
+        return self.outputs.get(plugin, [])
+
+    def drop_inactive(self) -> None:
+        """Forget the running contributions of quarantined plugins (domains stay)."""
+        for attr in ("updaters", "kernels", "couplings", "rules", "generators"):
+            setattr(self, attr, [(p, c) for p, c in getattr(self, attr) if self.active(p)])
 
 
 def _plugin_name(module: Any) -> str:
@@ -152,6 +158,8 @@ def load_registry(
                 check_kernel(kernel, registry.domains.get(kernel.domain))
             except Exception as exc:
                 registry.quarantine(plugin, f"kernel {kernel.name!r} refused: {exc}")
+    # A plugin quarantined late (by its third hook, or a kernel check) keeps none of its work.
+    registry.drop_inactive()
     return registry
 
 
@@ -214,9 +222,10 @@ def _collect(pm: pluggy.PluginManager, registry: Registry) -> None:
         registry.styles[s.domain] = s
     for plugin, g in _call_each(pm, "twin_asset_generators", registry):
         registry.generators.append((plugin, g))
-    # A plugin quarantined late (say by its third hook) must not keep its earlier work.
-    for attr in ("updaters", "kernels", "couplings", "rules", "generators"):
-        setattr(registry, attr, [(p, c) for p, c in getattr(registry, attr) if registry.active(p)])
+    for plugin, u in registry.updaters:
+        registry.outputs.setdefault(plugin, []).extend((u.domain, f) for f in u.writes)
+    for plugin, k in registry.kernels:
+        registry.outputs.setdefault(plugin, []).extend((k.domain, f) for f in k.outputs)
 
 
 def check_kernel(kernel: Kernel, domain: Domain | None, rows: int = 4) -> None:

@@ -136,8 +136,11 @@ def load_scene(path: str | Path, domains: dict[str, Domain], generate: Any = Non
                 if link not in all_ids:
                     problems.append(f"{seen[asset.id]}: asset {asset.id!r}: link {link!r} names no asset of the scene")
 
-    sensors = _read_sensors(root, config.get("sensors", {}), assets, domains, problems)
-    incidents = _read_incidents(toml_path, config.get("incidents", []), all_ids, problems)
+    # Sensors and incidents on assets already reported as broken would only repeat the
+    # cause; they are checked only when every asset file was read.
+    complete = not problems
+    sensors = _read_sensors(root, config.get("sensors", {}), assets, domains, problems if complete else [])
+    incidents = _read_incidents(toml_path, config.get("incidents", []), all_ids, problems if complete else [])
     if problems:
         raise SceneError(problems)
     return Scene(

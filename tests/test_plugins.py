@@ -1,0 +1,56 @@
+"""The plugin host: listing, kernel checks at start-up, quarantine during a tick."""
+
+import brokenplugins
+import pytest
+
+from twin.plugins import load_registry
+
+
+@pytest.mark.parametrize(
+    "make, reason",
+    [
+        (brokenplugins.wrong_dtype, "failed on the declared dtypes (level:float64, risk:float32)"),
+        (brokenplugins.not_numba, "not a Numba @njit dispatcher"),
+        (brokenplugins.wrong_arity, "takes 3 arguments; the declaration needs 2"),
+    ],
+)
+def test_bad_kernel_is_refused_at_start_with_plugin_name_and_reason(toy, make, reason):
+    bad = make()
+    registry = load_registry([toy, bad], entry_points=False)
+    info = registry.plugins[bad.PLUGIN_NAME]
+    assert info.status == "quarantined"
+    assert f"kernel '{bad.PLUGIN_NAME}.k' refused" in info.reason and reason in info.reason
+    assert registry.active("toy")
+    assert all(p != bad.PLUGIN_NAME for p, _ in registry.kernels)
+
+
+def test_second_declaration_of_a_domain_is_refused(toy):
+    dup = brokenplugins.import_fails()
+    registry = load_registry([toy, dup], entry_points=False)
+    assert registry.plugins["dup"].status == "quarantined"
+    assert "already declared by plugin 'toy'" in registry.plugins["dup"].reason
+
+
+def test_listing_names_hooks(toy):
+    registry = load_registry([toy], entry_points=False)
+    assert registry.plugins["toy"].hooks == [
+        "twin_actions", "twin_alarm_rules", "twin_asset_generators", "twin_domains", "twin_kernels", "twin_updaters",
+    ]
+
+
+def test_plugin_raising_during_a_tick_is_quarantined_and_the_rest_runs(tmp_path, toy):
+    from twin.testing import Harness
+
+    boom = brokenplugins.explodes_at(3)
+    h = Harness(tmp_path, plugins=[toy, boom], blocks=(2, 2))
+    h.act("toy.open_tap", "T-000", rate=1.0)
+    frames = [h.engine.tick() for _ in range(6)]
+    info = h.registry.plugins["exploding"]
+    assert info.status == "quarantined" and "ZeroDivisionError: boom in the model" in info.reason
+    # its outputs are stale, and a system alarm says so
+    assert ("toy", "risk") in frames[-1].stale
+    [system] = [a for a in h.alarms() if a.domain == "system"]
+    assert system.asset == "plugin:exploding" and system.level == 3
+    # the healthy plugin kept running: the tank kept filling after the failure
+    assert h.value("T-000", "level") == pytest.approx(60.0)
+    h.close()

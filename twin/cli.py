@@ -1,0 +1,176 @@
+"""The ``twin`` command: serve, check, plugins, plugin new, generate.
+
+Heavy imports (numba, the plugins) happen inside the commands, after the data folder
+and the Numba cache are set up.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+from twin.errors import SceneError, TwinError
+
+log = logging.getLogger("twin")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="twin", description="Lifeline Twin: a digital twin of a city's lifelines")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="serve a scene (the demo district by default) over HTTP and WebSocket")
+    serve.add_argument("scene", nargs="?", type=Path, help="scene folder (default: scenes/demo)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--seed", type=int, default=0)
+    serve.add_argument("--data", type=Path, help="data folder (default: the user's data directory)")
+    serve.add_argument("--config", type=Path, help="TOML with [thresholds.<kernel>] and [alarms] overrides")
+    serve.add_argument("--speed", type=float, default=1.0, help="simulation seconds per wall second")
+    serve.add_argument("--fast", action="store_true", help="tick as fast as the machine allows")
+    serve.add_argument("--dt", type=float, default=1.0, help="tick length in simulation seconds")
+
+    check = sub.add_parser("check", help="validate a scene and print asset counts per domain and kind")
+    check.add_argument("scene", type=Path)
+    check.add_argument("--data", type=Path)
+
+    plugins = sub.add_parser("plugins", help="list plugins with version, hooks and status")
+    plugins.add_argument("--data", type=Path)
+
+    plugin = sub.add_parser("plugin", help="plugin authoring")
+    plugin_sub = plugin.add_subparsers(dest="plugin_command", required=True)
+    new = plugin_sub.add_parser("new", help="write a working plugin project")
+    new.add_argument("name")
+    new.add_argument("dir", nargs="?", type=Path)
+
+    generate = sub.add_parser("generate", help="write a synthetic city of about N assets")
+    generate.add_argument("dir", type=Path)
+    generate.add_argument("--assets", type=int, required=True)
+    generate.add_argument("--seed", type=int, default=0)
+    generate.add_argument("--data", type=Path)
+
+    args = parser.parse_args(argv)
+    from twin import logs
+
+    logs.setup()
+    try:
+        return int(COMMANDS[args.command](args) or 0)
+    except SceneError as exc:
+        print(f"twin {args.command}: {exc}", file=sys.stderr)
+        return 1
+    except TwinError as exc:
+        print(f"twin {args.command}: {exc}", file=sys.stderr)
+        return 2
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from twin.runtime import default_scene, load_config, open_twin, prepare_data_dir
+    from twin.server import create_app
+
+    data = prepare_data_dir(args.data)
+    scene = args.scene or default_scene()
+    config = load_config(args.config)
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        log.warning("serving on a non-loopback address without access control", extra={"host": args.host})
+    log.info("starting", extra={"scene": str(scene), "data": str(data), "url": f"http://{args.host}:{args.port}/"})
+
+    def build() -> Any:
+        return open_twin(scene, data, seed=args.seed, config=config, dt=args.dt)
+
+    server = create_app(build, speed=args.speed, fast=args.fast)
+    uvicorn.run(server.app, host=args.host, port=args.port, log_level="warning", ws_per_message_deflate=False)
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from twin.runtime import open_scene, prepare_data_dir
+
+    prepare_data_dir(args.data)
+    from twin.plugins import load_registry
+
+    registry = load_registry()
+    scene = open_scene(args.scene, registry)
+    total = 0
+    print(f"scene {scene.name!r}: {scene.title}")
+    for domain, kinds in scene.counts().items():
+        n = sum(kinds.values())
+        total += n
+        detail = ", ".join(f"{k} {v}" for k, v in kinds.items()) or "none"
+        print(f"  {domain:<10} {n:>8} assets  ({detail})")
+    print(f"  {'sensors':<10} {len(scene.sensors):>8}")
+    print(f"  {'buildings':<10} {len(scene.buildings):>8}")
+    print(f"  {'incidents':<10} {len(scene.incidents):>8}")
+    quarantined = [p for p in registry.plugins.values() if p.status != "active"]
+    for p in quarantined:
+        print(f"  warning: plugin {p.name} is quarantined: {p.reason.splitlines()[0]}")
+    print(f"ok: {total} assets")
+    return 0
+
+
+def cmd_plugins(args: argparse.Namespace) -> int:
+    from twin.runtime import prepare_data_dir
+
+    prepare_data_dir(args.data)
+    from twin.plugins import load_registry
+
+    registry = load_registry()
+    if not registry.plugins:
+        print("no plugins installed (entry-point group 'twin.plugins')")
+        return 0
+    for p in sorted(registry.plugins.values(), key=lambda p: p.name):
+        print(f"{p.name} {p.version}  {p.status}")
+        if p.hooks:
+            print(f"    hooks: {', '.join(p.hooks)}")
+        if p.reason:
+            print(f"    reason: {p.reason.splitlines()[0]}")
+    return 0
+
+
+def cmd_plugin(args: argparse.Namespace) -> int:
+    from twin.scaffold import new_plugin
+
+    path = new_plugin(args.name, Path(args.dir or f"twin-{args.name}"))
+    print(f"wrote plugin {args.name!r} to {path}")
+    print(f"next: pip install -e {path} && pytest {path}")
+    return 0
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from twin.runtime import prepare_data_dir
+
+    prepare_data_dir(args.data)
+    from twin.citygen import blocks_for, plan_city, populate, write_scene
+    from twin.plugins import load_registry
+
+    if args.assets < 1:
+        raise TwinError("--assets must be a positive number of assets")
+    registry = load_registry()
+    bx, by = blocks_for(args.assets, registry)
+    domains = [g.domain for p, g in registry.generators if registry.active(p)]
+    with tqdm(total=len(domains) + 2, desc="generating", unit="step", file=sys.stderr) as bar:
+        plan = plan_city(args.seed, bx, by)
+        bar.update(1)
+        populate(plan, registry, progress=lambda d: (bar.set_postfix_str(d), bar.update(1)))
+        write_scene(plan, args.dir, args.dir.name, registry, title=f"Synthetic city ({bx}x{by} blocks)")
+        bar.update(1)
+    total = sum(len(v) for v in plan.assets.values())
+    print(f"wrote {args.dir}: {total} assets in {bx}x{by} blocks, {len(plan.buildings)} buildings, {len(plan.sensors)} sensors")
+    return 0
+
+
+COMMANDS = {
+    "serve": cmd_serve,
+    "check": cmd_check,
+    "plugins": cmd_plugins,
+    "plugin": cmd_plugin,
+    "generate": cmd_generate,
+}
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,82 @@
+"""Putting a twin together: data folder, Numba cache, plugins, scene, engine.
+
+The command line and the server both start here. The Numba cache must point into the
+data folder before the first kernel is made, so :func:`prepare_data_dir` runs before
+any plugin is imported.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+
+from twin.errors import TwinError
+
+PACKAGE_ROOT = Path(__file__).resolve().parent
+
+
+def default_data_dir() -> Path:
+    return Path(os.environ.get("TWIN_DATA") or platformdirs.user_data_dir("lifeline-twin", appauthor=False))
+
+
+def prepare_data_dir(data_dir: Path | None) -> Path:
+    """Create the data folder and point Numba's on-disk cache into it."""
+    path = Path(data_dir) if data_dir is not None else default_data_dir()
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        (path / "numba-cache").mkdir(exist_ok=True)
+    except OSError as exc:
+        raise TwinError(f"data folder {path}: cannot create it ({exc.strerror}); pass --data DIR with a writable folder") from None
+    os.environ.setdefault("NUMBA_CACHE_DIR", str(path / "numba-cache"))
+    return path
+
+
+def default_scene() -> Path:
+    """The demo district: beside the package in a checkout, else in the working folder."""
+    for candidate in (PACKAGE_ROOT.parent / "scenes" / "demo", Path.cwd() / "scenes" / "demo"):
+        if (candidate / "scene.toml").exists():
+            return candidate
+    raise TwinError("no demo scene found (looked for scenes/demo/scene.toml beside the package and here); name a SCENE")
+
+
+def load_config(path: Path | None) -> dict[str, Any]:
+    if path is None:
+        return {}
+    try:
+        return tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise TwinError(f"{path}: no such configuration file") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise TwinError(f"{path}: not valid TOML: {exc}") from None
+
+
+def open_scene(path: Path, registry: Any) -> Any:
+    """Load a scene, generating the data files of a ``[generated]`` scene if missing."""
+    from twin.citygen import generate_into
+    from twin.scene import load_scene
+
+    return load_scene(path, registry.domains, generate=lambda root, params: generate_into(root, params, registry))
+
+
+def open_twin(
+    scene_path: Path | None = None,
+    data_dir: Path | None = None,
+    seed: int = 0,
+    config: dict[str, Any] | None = None,
+    modules: list[Any] | None = None,
+    simulate: bool = True,
+    dt: float = 1.0,
+    persist: bool = True,
+) -> Any:
+    """Registry, scene and engine, ready to tick."""
+    data = prepare_data_dir(data_dir)
+    from twin.engine import Engine
+    from twin.plugins import load_registry
+
+    registry = load_registry(modules)
+    scene = open_scene(scene_path or default_scene(), registry)
+    return Engine(scene, registry, seed=seed, dt=dt, data_dir=data if persist else None, simulate=simulate, config=config)
