@@ -1,0 +1,139 @@
+"""The synthetic city's gas network: a main under each street, its valve and valve well,
+and the manholes, sewer and cable vaults beside it, with their detectors.
+
+Arterials (every third street) carry medium-pressure A mains (0.4 MPa gauge, DN300-400),
+the others medium-pressure B (0.15 MPa) or low-pressure (3 kPa) distribution mains,
+after GB 50028-2006's pressure classes. Mains lie 6 m off the street's centreline under
+the footway at 1.2 m cover (CJJ 63-2018); the sewer and its manholes run under the
+carriageway's centreline. Streets over the river have no main (the bridge carries it).
+"""
+
+from __future__ import annotations
+
+import math
+
+from twin.citygen import CityPlan, line, point
+
+from twin_gas.model import ATMOSPHERIC
+
+GAS_COMPANY = "合肥燃气集团有限公司"
+SEWER_OWNER = "合肥市排水管理办公室"
+CABLE_OWNERS = ("国网安徽省电力有限公司合肥供电公司", "中国电信股份有限公司合肥分公司")
+MAIN_OFFSET = 6.0  # m from the street's centreline
+COVER = 1.2  # m of soil above the main
+CH4_NOISE = 0.05  # %vol (1 %LEL): a catalytic or laser methane detector
+PRESSURE_NOISE = 500.0  # Pa: 0.1 % of a 0.5 MPa transmitter's span
+
+
+def generate(plan: CityPlan) -> None:
+    rng = plan.rng("gas")
+    width = max(4, len(str(2 * len(plan.streets))))
+    count: dict[str, int] = {}
+    block = plan.width / plan.blocks_x  # metres between street centrelines
+
+    def new_id(prefix: str) -> str:
+        count[prefix] = count.get(prefix, 0) + 1
+        return f"{prefix}-{count[prefix]:0{width}d}"
+
+    for street in plan.streets:
+        if street.crosses_river:
+            continue
+        across = street.start[1] if street.axis == "ew" else street.start[0]
+        arterial = round(across / block) % 3 == 0
+        if arterial:
+            gauge, diameter = 0.4e6, float(rng.choice([0.3, 0.4]))
+        elif rng.random() < 0.7:
+            gauge, diameter = 0.15e6, float(rng.choice([0.15, 0.2]))
+        else:
+            gauge, diameter = 3.0e3, float(rng.choice([0.1, 0.15]))
+
+        def at(s: float, offset: float) -> tuple[float, float]:
+            """Position ``s`` metres along the street, ``offset`` to its left."""
+            (x0, y0), (x1, y1) = street.start, street.end
+            length = math.hypot(x1 - x0, y1 - y0)
+            ux, uy = (x1 - x0) / length, (y1 - y0) / length
+            return x0 + s * ux - offset * uy, y0 + s * uy + offset * ux
+
+        def below(s: float, offset: float, depth: float) -> dict:
+            x, y = at(s, offset)
+            return point(x, y, plan.ground(x, y) - depth)
+
+        pipe_depth = COVER + diameter / 2
+        path = [(*at(s, MAIN_OFFSET), 0.0) for s in (4.0, 40.0, 80.0, 116.0)]
+        main = new_id("G-M")
+        plan.add_asset("gas", main, "main", line([(x, y, plan.ground(x, y) - pipe_depth) for x, y, _ in path]),
+                       GAS_COMPANY, {"diameter": diameter, "operating_pressure": ATMOSPHERIC + gauge})
+        if gauge >= 0.2e6:
+            plan.add_sensor(new_id("GS-P"), main, "pressure", noise=PRESSURE_NOISE)
+
+        valve = new_id("G-V")
+        plan.add_asset("gas", valve, "valve", below(8.0, MAIN_OFFSET, pipe_depth), GAS_COMPANY,
+                       {"vent_diameter": 0.05}, links=[main])
+        plan.add_sensor(new_id("GS-VP"), valve, "valve_open")
+
+        side, depth = rng.uniform(1.2, 1.5), rng.uniform(1.8, 2.4)
+        _space(plan, new_id("G-VW"), "valve_well", below(8.0, MAIN_OFFSET, depth / 2), GAS_COMPANY, main,
+               side * side * depth, side * side, rng.uniform(0.5, 2.0), rng.uniform(0.015, 0.025), sensor=new_id("GS-CH4"))
+
+        for n, s in enumerate((40.0, 80.0)):
+            bore, depth = float(rng.choice([1.0, 1.25])), rng.uniform(2.5, 4.0)
+            area = math.pi / 4 * bore**2
+            # The first manhole of each main has a detector, the second does not.
+            _space(plan, new_id("G-MH"), "manhole", below(s, 0.0, depth / 2), SEWER_OWNER, main,
+                   area * depth, area, rng.uniform(1.0, 3.0), rng.uniform(0.008, 0.012),
+                   sensor=new_id("GS-CH4") if n == 0 else None)
+
+        bore, depth = float(rng.choice([0.6, 0.8, 1.0])), rng.uniform(2.5, 4.0)
+        _space(plan, new_id("G-SW"), "sewer_segment", below(60.0, 0.0, depth), SEWER_OWNER, main,
+               math.pi / 4 * bore**2 * 40.0, bore * 40.0, None, rng.uniform(0.003, 0.006), sensor=new_id("GS-CH4"),
+               ventilation=rng.uniform(0.01, 0.03), background_ch4=rng.uniform(0.05, 0.25))
+
+        if rng.random() < 1 / 3:
+            _space(plan, new_id("G-CV"), "cable_vault", below(100.0, -MAIN_OFFSET, 0.9), str(rng.choice(CABLE_OWNERS)),
+                   main, 2.0 * 1.5 * 1.8, 2.0 * 1.5, rng.uniform(0.3, 1.0), rng.uniform(0.004, 0.008),
+                   sensor=new_id("GS-CH4"))
+
+    if plan.preset == "demo":
+        incident = demo_incident(plan)
+        plan.add_incident(incident["at"], incident["action"], incident["asset"], **incident["params"])
+
+
+def _space(plan: CityPlan, asset_id: str, kind: str, where: dict, owner: str, main: str, volume: float,
+           floor_area: float, air_changes: float | None, share: float, sensor: str | None,
+           ventilation: float | None = None, background_ch4: float = 0.0) -> None:
+    """A space beside ``main``; ventilation from air changes per hour unless given in m3/s."""
+    if ventilation is None:
+        ventilation = volume * air_changes / 3600.0
+    attributes = {"volume": round(volume, 3), "floor_area": round(floor_area, 3), "ventilation": round(ventilation, 6),
+                  "migration_share": round(share, 4)}
+    if background_ch4:
+        attributes["background_ch4"] = round(background_ch4, 3)
+    plan.add_asset("gas", asset_id, kind, where, owner, attributes, links=[main])
+    if sensor:
+        plan.add_sensor(sensor, asset_id, "ch4", noise=CH4_NOISE)
+
+
+def demo_incident(plan: CityPlan) -> dict:
+    """The demo's background incident: a 12 mm hole at t = 5 s in the medium-pressure A
+    main nearest the centre of town; its first manhole's detector sees the gas.
+
+    Returns the incident and, under ``"watch"``, that manhole's id.
+    """
+    cx, cy = plan.width / 2, plan.height / 2
+    best: tuple[float, str] | None = None
+    for feature in plan.assets_of("gas", "main"):
+        props = feature["properties"]
+        if props["operating_pressure"] < ATMOSPHERIC + 0.2e6:
+            continue
+        (x0, y0, _), (x1, y1, _) = feature["geometry"]["coordinates"][0], feature["geometry"]["coordinates"][-1]
+        distance = math.hypot((x0 + x1) / 2 - cx, (y0 + y1) / 2 - cy)
+        if best is None or distance < best[0]:
+            best = (distance, props["id"])
+    if best is None:
+        raise ValueError("the plan has no medium-pressure gas main for the demo incident")
+    main = best[1]
+    monitored = {s["asset"] for s in plan.sensors if s["field"] == "ch4"}
+    watch = next(f["properties"]["id"] for f in plan.assets_of("gas", "manhole")
+                 if f["properties"].get("links") == [main] and f["properties"]["id"] in monitored)
+    return {"at": 5.0, "action": "gas.leak", "asset": main, "params": {"diameter": 0.012, "cd": 0.62}, "watch": watch}
+
