@@ -1,0 +1,444 @@
+"""Bridge physics: traffic, beam response, frequency, streaming rainflow and Miner damage.
+
+Units follow the state table: lengths in m, E in MPa, I in m^4, mass in kg/m, loads in
+t (vehicles) or kN/m (distributed traffic), deflection in mm (downward positive),
+strain in microstrain, stress in MPa, time in s. Sources are those of MODELS.md,
+"Bridges"; each function names its own.
+
+The step functions (``step_*``) are what the updaters call: plain Python that draws
+its random numbers from ``ctx.rng`` and hands whole columns to one Numba loop each.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+from twin import piecewise_risk
+
+G = 9.81  # m/s^2
+SECONDS_PER_YEAR = 365.25 * 86400.0
+
+#: The simulation clock starts at 08:00 local time (the core has no time of day).
+CLOCK_START_HOUR = 8.0
+
+#: Deck temperature: a daily cycle peaking mid-afternoon (Hefei, late autumn).
+DECK_MEAN_TEMPERATURE = 14.0  # degC
+DECK_DAILY_AMPLITUDE = 6.0  # degC
+DECK_PEAK_HOUR = 15.0
+
+#: Relative change of the first frequency per degC of deck temperature. Decks stiffen
+#: when cold; -0.1 .. -0.3 %/degC is typical above freezing (Peeters & De Roeck 2001,
+#: the Z24 bridge). The same value compensates measured frequencies in the kernel.
+FREQUENCY_TEMPERATURE_COEFFICIENT = -0.0015  # 1/degC
+REFERENCE_TEMPERATURE = 20.0  # degC, the design reference temperature
+
+#: Light traffic per lane at the hourly peak, as a distributed load (about one 1.5 t
+#: car per 25 m of lane), and its correlation time.
+LANE_TRAFFIC_LOAD = 0.6  # kN/m
+TRAFFIC_CORRELATION_TIME = 30.0  # s
+#: Heavy vehicles entering a span, per lane, at the hourly peak.
+TRUCKS_PER_LANE_PER_SECOND = 1.0 / 150.0
+
+#: Typical urban hourly traffic profile (fraction of the peak hour), 00:00 .. 23:00.
+HOURLY_TRAFFIC = np.array(
+    [0.15, 0.10, 0.08, 0.08, 0.12, 0.30, 0.60, 0.90, 1.00, 0.85, 0.75, 0.75,
+     0.70, 0.70, 0.75, 0.80, 0.90, 1.00, 0.95, 0.75, 0.60, 0.45, 0.30, 0.20]
+)
+
+#: Modal damping ratio of the first mode (steel-concrete composite girders).
+DAMPING_RATIO = 0.02
+
+#: Days over which the fatigue damage rate is averaged for the projection.
+DAMAGE_RATE_WINDOW = 7.0 * 86400.0  # s
+
+#: Reversals the streaming rainflow counter keeps per span (its residue). The residue
+#: of a stationary signal grows only with the logarithm of its length; when it is full
+#: the oldest range is booked as a half cycle (conservative) and dropped.
+RESIDUE_CAPACITY = 32
+
+
+# -- closed forms ------------------------------------------------------------------------
+
+@njit(cache=True, nogil=True)
+def midspan_deflection(length, flexural_rigidity, distributed_load, point_load, point_offset):
+    """Midspan deflection (m) of a simply supported beam.
+
+    Euler-Bernoulli closed forms (any structural handbook; MODELS.md): 5qL^4/(384EI)
+    for the distributed load ``q`` (N/m) plus P·b·(3L^2 - 4b^2)/(48EI) for a point
+    load ``P`` (N) at ``b`` (m) from the nearer support, which is PL^3/(48EI) at
+    midspan. ``length`` L in m, ``flexural_rigidity`` EI in N·m^2.
+    """
+    b = min(point_offset, length - point_offset)
+    b = max(b, 0.0)
+    return (5.0 * distributed_load * length**4 / 384.0
+            + point_load * b * (3.0 * length**2 - 4.0 * b * b) / 48.0) / flexural_rigidity
+
+
+@njit(cache=True, nogil=True)
+def midspan_moment(length, distributed_load, point_load, point_offset):
+    """Midspan bending moment (N·m) of a simply supported beam: qL^2/8 + P·b/2 for a
+    point load at ``b`` from the nearer support (PL/4 at midspan)."""
+    b = max(min(point_offset, length - point_offset), 0.0)
+    return distributed_load * length * length / 8.0 + point_load * b / 2.0
+
+
+@njit(cache=True, nogil=True)
+def natural_frequency(mode, length, flexural_rigidity, mass_per_length):
+    """Natural frequency f_n (Hz) of a simply supported Euler-Bernoulli beam:
+    f_n = (n^2·pi / (2L^2))·sqrt(EI/m), L in m, EI in N·m^2, m in kg/m (MODELS.md)."""
+    return mode * mode * math.pi / (2.0 * length * length) * math.sqrt(flexural_rigidity / mass_per_length)
+
+
+@njit(cache=True, nogil=True)
+def impact_factor(frequency):
+    """Dynamic impact factor mu of JTG D60-2015 §4.3.2 from the first frequency (Hz):
+    0.05 below 1.5 Hz, 0.1767·ln f - 0.0157 up to 14 Hz, 0.45 above."""
+    if frequency < 1.5:
+        return 0.05
+    if frequency > 14.0:
+        return 0.45
+    return 0.1767 * math.log(frequency) - 0.0157
+
+
+@njit(cache=True, nogil=True)
+def cycles_to_failure(stress_range, detail_category):
+    """Endurance N of a constant-amplitude stress range (MPa) for a detail category
+    Δσc (MPa), EN 1993-1-9 §7.1 (JTG D64-2015 uses the same categories):
+
+    N = 2e6·(Δσc/Δσ)^3 down to Δσd = (2/5)^(1/3)·Δσc (= 0.737·Δσc),
+    N = 5e6·(Δσd/Δσ)^5 down to the cut-off Δσl = (5/100)^(1/5)·Δσd (= 0.549·Δσd),
+    no damage below (returns inf).
+    """
+    constant_amplitude_limit = (2.0 / 5.0) ** (1.0 / 3.0) * detail_category
+    cut_off = (5.0 / 100.0) ** 0.2 * constant_amplitude_limit
+    if stress_range < cut_off or stress_range <= 0.0:
+        return np.inf
+    if stress_range >= constant_amplitude_limit:
+        return 2.0e6 * (detail_category / stress_range) ** 3
+    return 5.0e6 * (constant_amplitude_limit / stress_range) ** 5
+
+
+@njit(cache=True, nogil=True)
+def miner_damage(stress_ranges, counts, detail_category):
+    """Miner's sum D = sum n_i/N_i over stress ranges with their counts (EN 1993-1-9
+    Annex A, Palmgren-Miner rule)."""
+    total = 0.0
+    for k in range(stress_ranges.shape[0]):
+        total += counts[k] / cycles_to_failure(stress_ranges[k], detail_category)
+    return total
+
+
+# -- streaming rainflow (ASTM E1049-85 §5.4.4) -------------------------------------------
+
+@njit(cache=True, nogil=True)
+def rainflow_add_sample(s, x, residue, count, candidate, slope, phase, closed):
+    """Feed one sample ``x`` of span ``s`` to its streaming rainflow counter.
+
+    Reversals are found online as in ASTM E1049-85 §5.4.4 (the first sample is one;
+    equal consecutive samples are one plateau); each new reversal goes on the span's
+    residue row and closes cycles by the four-point rule: of the last four reversals
+    A B C D, the inner range |C - B| is a full cycle when it is no larger than both
+    |B - A| and |D - C|; B and C then leave the residue. Full cycles plus the residue's
+    ranges as half cycles equal the three-point counting of the standard.
+
+    ``residue[s, :count[s]]`` are the span's reversals; ``candidate[s]`` the last
+    sample, a reversal not yet confirmed; ``slope[s]`` the sign of the last change;
+    ``phase[s]`` 0 before the first sample, 1 after it, 2 later. Closed full-cycle
+    ranges are written to ``closed``; returns ``(number closed, overflow range)``, the
+    overflow range being a half cycle dropped from a full residue (or -1).
+    """
+    n_closed = 0
+    overflow = -1.0
+    if phase[s] == 0:
+        phase[s] = 1
+        candidate[s] = x
+        residue[s, 0] = x
+        count[s] = 1
+        return n_closed, overflow
+    if phase[s] == 1:
+        phase[s] = 2
+        slope[s] = x - candidate[s]
+        candidate[s] = x
+        return n_closed, overflow
+    if x == candidate[s]:
+        return n_closed, overflow
+    change = x - candidate[s]
+    if slope[s] * change < 0.0:
+        # the candidate is a reversal: push it and close what it closes
+        capacity = residue.shape[1]
+        if count[s] == capacity:
+            overflow = abs(residue[s, 1] - residue[s, 0])
+            for k in range(capacity - 1):
+                residue[s, k] = residue[s, k + 1]
+            count[s] = capacity - 1
+        residue[s, count[s]] = candidate[s]
+        count[s] += 1
+        while count[s] >= 4:
+            n = count[s]
+            a = residue[s, n - 4]
+            b = residue[s, n - 3]
+            c = residue[s, n - 2]
+            d = residue[s, n - 1]
+            inner = abs(c - b)
+            if inner <= abs(b - a) and inner <= abs(d - c):
+                closed[n_closed] = inner
+                n_closed += 1
+                residue[s, n - 3] = d
+                count[s] = n - 2
+            else:
+                break
+    slope[s] = change
+    candidate[s] = x
+    return n_closed, overflow
+
+
+class RainflowState:
+    """The streaming rainflow counters of a set of spans (one residue row each)."""
+
+    def __init__(self, spans: int, capacity: int = RESIDUE_CAPACITY) -> None:
+        self.residue = np.zeros((spans, capacity), dtype=np.float64)
+        self.count = np.zeros(spans, dtype=np.int32)
+        self.candidate = np.zeros(spans, dtype=np.float64)
+        self.slope = np.zeros(spans, dtype=np.float64)
+        self.phase = np.zeros(spans, dtype=np.int8)
+        self.closed = np.zeros(capacity, dtype=np.float64)
+        self.overflows = np.zeros(1, dtype=np.int64)
+
+
+def stream_cycles(signal: np.ndarray, capacity: int = RESIDUE_CAPACITY) -> tuple[np.ndarray, np.ndarray]:
+    """Count ``signal`` one sample at a time as the updater does: the full-cycle ranges
+    in the order they closed, and the final residue (reversals plus the last sample),
+    whose consecutive ranges are the half cycles."""
+    state = RainflowState(1, capacity)
+    full: list[float] = []
+    for x in np.asarray(signal, dtype=np.float64):
+        n, _ = rainflow_add_sample(0, x, state.residue, state.count, state.candidate, state.slope, state.phase, state.closed)
+        full.extend(state.closed[:n])
+    residue = list(state.residue[0, : state.count[0]])
+    if state.phase[0] == 2:
+        residue.append(state.candidate[0])
+    return np.array(full), np.array(residue)
+
+
+@njit(cache=True, nogil=True)
+def fatigue_update(span_rows, strain, elastic_modulus, detail_category, design_life, service_age, initial_damage,
+                   residue, count, candidate, slope, phase, closed, overflows, time, dt, rate_window,
+                   stress, damage, rate, projected):
+    """Stress, streaming rainflow and Miner damage of every span, one sample each.
+
+    stress = E·strain (MPa; Hooke), counted by :func:`rainflow_add_sample`; each closed
+    full cycle adds 1/N (EN 1993-1-9 §7, :func:`cycles_to_failure`) to the damage
+    ``damage`` (Miner, from ``initial_damage`` at the start of monitoring). ``rate``
+    (1/year) is the damage rate averaged over ``rate_window`` s, started at the
+    service-history mean ``initial_damage / service_age``; ``projected`` is the damage
+    at the end of the design life at that rate.
+    """
+    for s in range(span_rows.shape[0]):
+        i = span_rows[s]
+        sigma = elastic_modulus[i] * strain[i] * 1e-6
+        stress[i] = sigma
+        if phase[s] == 0:
+            damage[i] = initial_damage[i]
+            rate[i] = initial_damage[i] / service_age[i] if service_age[i] > 0.0 else 0.0
+        n, overflow = rainflow_add_sample(s, sigma, residue, count, candidate, slope, phase, closed)
+        added = 0.0
+        for k in range(n):
+            added += 1.0 / cycles_to_failure(closed[k], detail_category[i])
+        if overflow >= 0.0:
+            added += 0.5 / cycles_to_failure(overflow, detail_category[i])
+            overflows[0] += 1
+        damage[i] += added
+        weight = min(1.0, dt / rate_window)
+        rate[i] += (added / dt * SECONDS_PER_YEAR - rate[i]) * weight
+        remaining = max(0.0, design_life[i] - service_age[i] - time / SECONDS_PER_YEAR)
+        projected[i] = damage[i] + rate[i] * remaining
+
+
+# -- traffic, temperature, response --------------------------------------------------------
+
+def traffic_factor(time: float) -> float:
+    """Traffic as a fraction of the peak hour at clock ``time`` (s), interpolated
+    hourly in a typical urban profile (two rush hours)."""
+    hour = (CLOCK_START_HOUR + time / 3600.0) % 24.0
+    i = int(hour)
+    w = hour - i
+    return float((1.0 - w) * HOURLY_TRAFFIC[i] + w * HOURLY_TRAFFIC[(i + 1) % 24])
+
+
+def deck_temperature(time: float) -> float:
+    """Deck temperature (degC) of the daily cycle at clock ``time`` (s): a cosine with
+    its maximum at DECK_PEAK_HOUR."""
+    hour = CLOCK_START_HOUR + time / 3600.0
+    return DECK_MEAN_TEMPERATURE + DECK_DAILY_AMPLITUDE * math.cos(2.0 * math.pi * (hour - DECK_PEAK_HOUR) / 24.0)
+
+
+@njit(cache=True, nogil=True)
+def traffic_update(span_rows, length, lanes, time, dt, factor, noise, arrivals, weights, speeds,
+                   overload_until, traffic_load, truck_load, truck_position, truck_speed, overload, vehicle_load):
+    """Advance the traffic on each span by ``dt``.
+
+    Light traffic is a distributed load (kN/m): an Ornstein-Uhlenbeck process around
+    ``lanes · LANE_TRAFFIC_LOAD · factor`` (correlation time TRAFFIC_CORRELATION_TIME,
+    30 % standard deviation; ``noise`` are standard normal draws). Heavy vehicles arrive
+    as a Poisson process (``arrivals`` uniform draws against the rate), one at a time
+    per span, with gross weight ``weights`` (t) and speed ``speeds`` (m/s), and cross
+    the span. A drill's overload (t) stays at midspan until ``overload_until``.
+    ``vehicle_load`` is the heaviest vehicle on the span (t), as a weigh-in-motion
+    station reports it.
+    """
+    decay = math.exp(-dt / TRAFFIC_CORRELATION_TIME)
+    spread = math.sqrt(1.0 - decay * decay)
+    for s in range(span_rows.shape[0]):
+        i = span_rows[s]
+        mean = lanes[i] * LANE_TRAFFIC_LOAD * factor
+        q = mean + (traffic_load[i] - mean) * decay + 0.3 * mean * spread * noise[s]
+        traffic_load[i] = max(q, 0.0)
+        if truck_load[i] > 0.0:
+            truck_position[i] += truck_speed[i] * dt
+            if truck_position[i] > length[i]:
+                truck_load[i] = 0.0
+                truck_position[i] = 0.0
+        if truck_load[i] == 0.0:
+            probability = 1.0 - math.exp(-lanes[i] * TRUCKS_PER_LANE_PER_SECOND * factor * dt)
+            if arrivals[s] < probability:
+                truck_load[i] = weights[s]
+                truck_speed[i] = speeds[s]
+                truck_position[i] = arrivals[s] / probability * min(truck_speed[i] * dt, length[i])
+        if overload[i] > 0.0 and time >= overload_until[i]:
+            overload[i] = 0.0
+        vehicle_load[i] = max(truck_load[i], overload[i])
+
+
+@njit(cache=True, nogil=True)
+def response_update(span_rows, length, elastic_modulus, moment_of_inertia, mass_per_length, fibre_distance,
+                    stiffness_factor, traffic_load, truck_load, truck_position, overload, temperature,
+                    ambient, dt, deflection, strain, frequency, acceleration):
+    """Static response and first frequency of each span, a simply supported beam.
+
+    deflection (mm) by :func:`midspan_deflection`, strain at the gauged fibre (µε) =
+    M·y/(k·E·I) with M by :func:`midspan_moment`, for the light traffic (kN/m), the
+    crossing vehicle (t, at its position) and the overload (t, at midspan); k is the
+    stiffness factor (1 intact, lower when damaged). First frequency (Hz) by
+    :func:`natural_frequency` on k·EI, shifted by the deck temperature
+    (FREQUENCY_TEMPERATURE_COEFFICIENT). Peak vertical acceleration (m/s^2): the
+    crossing vehicle excites the first mode with amplitude (2·pi·f)^2·mu·delta
+    (mu the JTG D60-2015 impact factor, delta its static deflection), which decays
+    with DAMPING_RATIO; ``ambient`` adds the micro-tremor (m/s^2).
+    """
+    for s in range(span_rows.shape[0]):
+        i = span_rows[s]
+        L = length[i]
+        EI = stiffness_factor[i] * elastic_modulus[i] * 1e6 * moment_of_inertia[i]
+        q = traffic_load[i] * 1e3
+        truck = truck_load[i] * 1e3 * G
+        heavy = overload[i] * 1e3 * G
+        delta = (midspan_deflection(L, EI, q, truck, truck_position[i])
+                 + midspan_deflection(L, EI, 0.0, heavy, 0.5 * L))
+        moment = midspan_moment(L, q, truck, truck_position[i]) + midspan_moment(L, 0.0, heavy, 0.5 * L)
+        deflection[i] = delta * 1e3
+        strain[i] = moment * fibre_distance[i] / EI * 1e6
+        f = natural_frequency(1, L, EI, mass_per_length[i])
+        f *= 1.0 + FREQUENCY_TEMPERATURE_COEFFICIENT * (temperature[i] - REFERENCE_TEMPERATURE)
+        frequency[i] = f
+        omega = 2.0 * math.pi * f
+        excited = omega * omega * impact_factor(f) * midspan_deflection(L, EI, 0.0, truck, truck_position[i])
+        decayed = acceleration[i] * math.exp(-omega * DAMPING_RATIO * dt)
+        acceleration[i] = max(decayed, excited) + abs(ambient[s])
+
+
+def step_traffic(ctx) -> None:
+    t = ctx.table
+    rows = span_rows(ctx)
+    n = len(rows)
+    rng = ctx.rng
+    noise = rng.standard_normal(n)
+    arrivals = rng.random(n)
+    # Gross vehicle weight (t): empty and laden trucks, capped at the 49 t legal limit
+    # of GB 1589-2016 for six-axle combinations.
+    laden = rng.random(n) < 0.5
+    weights = np.clip(np.where(laden, rng.normal(38.0, 6.0, n), rng.normal(15.0, 4.0, n)), 3.0, 49.0)
+    speeds = rng.uniform(8.0, 14.0, n)
+    traffic_update(rows, t["length"], t["lanes"], ctx.time, ctx.dt, traffic_factor(ctx.time), noise, arrivals, weights,
+                   speeds, t["overload_until"], t["traffic_load"], t["truck_load"], t["truck_position"],
+                   t["truck_speed"], t["overload"], t["vehicle_load"])
+
+
+def step_temperature(ctx) -> None:
+    """Deck temperature of every span (daily cycle, DECK_* constants) with a small
+    per-span random walk around it (sun, wind), 0.05 degC per sqrt(s)."""
+    t = ctx.table
+    rows = span_rows(ctx)
+    base = deck_temperature(ctx.time)
+    current = t["temperature"][rows]
+    offset = np.where(ctx.time <= ctx.dt, 0.0, current - deck_temperature(ctx.time - ctx.dt))
+    offset = 0.98 * offset + 0.05 * np.sqrt(ctx.dt) * ctx.rng.standard_normal(len(rows))
+    t["temperature"][rows] = base + offset
+
+
+def step_response(ctx) -> None:
+    t = ctx.table
+    rows = span_rows(ctx)
+    ambient = 0.003 * ctx.rng.standard_normal(len(rows))
+    response_update(rows, t["length"], t["elastic_modulus"], t["moment_of_inertia"], t["mass_per_length"],
+                    t["fibre_distance"], t["stiffness_factor"], t["traffic_load"], t["truck_load"],
+                    t["truck_position"], t["overload"], t["temperature"], ambient, ctx.dt,
+                    t["deflection"], t["strain"], t["frequency"], t["acceleration"])
+    piers = ctx.world.memo(("bridge", "pier_rows"), lambda: ctx.table.rows("pier"))
+    # Piers settle over years, not seconds: the truth holds the last survey's value.
+    t["settlement"][piers] = t["surveyed_settlement"][piers]
+
+
+def step_fatigue(ctx) -> None:
+    """Runs first in the tick, on the strain as it stands from the last tick: in the
+    twin that is the gauges' reading, so the damage follows the measured signal."""
+    t = ctx.table
+    rows = span_rows(ctx)
+    state = ctx.world.memo(("bridge", "rainflow"), lambda: RainflowState(len(rows)))
+    fatigue_update(rows, t["strain"], t["elastic_modulus"], t["detail_category"], t["design_life"], t["service_age"],
+                   t["initial_damage"], state.residue, state.count, state.candidate, state.slope, state.phase,
+                   state.closed, state.overflows, ctx.time, ctx.dt, DAMAGE_RATE_WINDOW,
+                   t["stress"], t["fatigue_damage"], t["fatigue_rate"], t["fatigue_projected"])
+
+
+def span_rows(ctx) -> np.ndarray:
+    """Row numbers of the deck spans, built once per world."""
+    return ctx.world.memo(("bridge", "span_rows"), lambda: ctx.table.rows("span"))
+
+
+# -- risk ----------------------------------------------------------------------------------
+
+@njit(cache=True, nogil=True)
+def bridge_risk(deflection, deflection_limit, strain, design_live_strain, frequency, temperature, design_frequency,
+                fatigue_projected, settlement, settlement_limit,
+                response_levels, frequency_levels, fatigue_levels, temperature_coefficient, reference_temperature,
+                frequency_ratio, risk):
+    """Risk in [0, 1] of each span or pier: the maximum over its indicators, each
+    through :func:`twin.risk.piecewise_risk` (MODELS.md, "Bridges").
+
+    - deflection / limit (mm/mm; L/600, JTG 3362-2018) and strain / design live-load
+      strain (µε/µε; JTG D60-2015 lane load) on ``response_levels``;
+    - frequency ratio λ = f / (1 + α·(T - T_ref)) / f_design (JTG/T J21-2011),
+      compensated for the deck temperature T (degC) with ``temperature_coefficient`` α,
+      on the falling ``frequency_levels``; written to ``frequency_ratio``;
+    - the projected Miner damage at the end of the design life on ``fatigue_levels``;
+    - pier settlement / limit (mm/mm) on ``response_levels``.
+
+    An indicator whose inputs are missing (zero limit, no frequency yet) is skipped.
+    """
+    for i in range(risk.shape[0]):
+        r = piecewise_risk(fatigue_projected[i], fatigue_levels)
+        if deflection_limit[i] > 0.0:
+            r = max(r, piecewise_risk(deflection[i] / deflection_limit[i], response_levels))
+        if design_live_strain[i] > 0.0:
+            r = max(r, piecewise_risk(strain[i] / design_live_strain[i], response_levels))
+        if settlement_limit[i] > 0.0:
+            r = max(r, piecewise_risk(settlement[i] / settlement_limit[i], response_levels))
+        if design_frequency[i] > 0.0 and frequency[i] > 0.0:
+            compensated = frequency[i] / (1.0 + temperature_coefficient * (temperature[i] - reference_temperature))
+            ratio = compensated / design_frequency[i]
+            frequency_ratio[i] = ratio
+            r = max(r, piecewise_risk(ratio, frequency_levels))
+        risk[i] = r
