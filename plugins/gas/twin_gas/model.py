@@ -282,6 +282,11 @@ def _build_topology(world) -> Topology:
     )
 
 
+def _start_at_background(table, space_rows: np.ndarray) -> bool:
+    table["ch4"][space_rows] = table["background_ch4"][space_rows]
+    return True
+
+
 def step_supply(ctx) -> None:
     """Updater: valves -> which mains are supplied -> main pressure (see supply_pressure)."""
     t, topo = ctx.table, topology(ctx.world)
@@ -297,8 +302,12 @@ def step_leaks(ctx) -> None:
 
 
 def step_spaces(ctx) -> None:
-    """Updater: gas migrates into the spaces beside leaking mains and accumulates there."""
+    """Updater: gas migrates into the spaces beside leaking mains and accumulates there.
+
+    A space starts at its background methane (a sewer holds biogas before any leak).
+    """
     t, topo = ctx.table, topology(ctx.world)
+    ctx.world.memo(("gas", "spaces start at background"), lambda: _start_at_background(t, topo.space_rows))
     migrate(topo.link_spaces, topo.link_mains, t["migration_share"], t["leak_rate"], t["temperature"], t["gas_inflow"])
     accumulate(topo.space_rows, t["ch4"], t["gas_inflow"], t["ventilation"], t["volume"], t["floor_area"],
                t["water_level"], t["background_ch4"], ctx.dt)

@@ -69,7 +69,8 @@ FIELDS = (
     FieldSpec("time_to_lel", "float64", "s", (0.0, model.NO_PREDICTION),
               "predicted time to 100 %LEL from the known source; a day means not within a day",
               model.NO_PREDICTION, label_zh="预计达爆炸下限时间"),
-    FieldSpec("risk", "float32", "1", (0.0, 1.0), "explosion risk of the space", label_zh="爆炸风险"),
+    # float64: in float32 the level-I risk 0.9 rounds to 0.8999999762, below its threshold.
+    FieldSpec("risk", "float64", "1", (0.0, 1.0), "explosion risk of the space", label_zh="爆炸风险"),
 )
 
 
