@@ -134,21 +134,56 @@ def miner_damage(stress_ranges, counts, detail_category):
 # -- streaming rainflow (ASTM E1049-85 §5.4.4) -------------------------------------------
 
 @njit(cache=True, nogil=True)
+def rainflow_push_reversal(s, reversal, residue, count, closed):
+    """Put a confirmed ``reversal`` on span ``s``'s residue and close what it closes by
+    the four-point rule (ASTM E1049-85 §5.4.4 counts the same cycles with three points
+    and a stack): of the last four reversals A B C D, the inner range |C - B| is a full
+    cycle when it is no larger than both |B - A| and |D - C|; B and C then leave.
+
+    Closed ranges go to ``closed``; returns (number closed, overflow range), the
+    overflow range being the half cycle dropped from a full residue (or -1).
+    """
+    n_closed = 0
+    overflow = -1.0
+    capacity = residue.shape[1]
+    if count[s] == capacity:
+        overflow = abs(residue[s, 1] - residue[s, 0])
+        for k in range(capacity - 1):
+            residue[s, k] = residue[s, k + 1]
+        count[s] = capacity - 1
+    residue[s, count[s]] = reversal
+    count[s] += 1
+    while count[s] >= 4:
+        n = count[s]
+        a = residue[s, n - 4]
+        b = residue[s, n - 3]
+        c = residue[s, n - 2]
+        d = residue[s, n - 1]
+        inner = abs(c - b)
+        if inner <= abs(b - a) and inner <= abs(d - c):
+            closed[n_closed] = inner
+            n_closed += 1
+            residue[s, n - 3] = d
+            count[s] = n - 2
+        else:
+            break
+    return n_closed, overflow
+
+
+@njit(cache=True, nogil=True)
 def rainflow_add_sample(s, x, residue, count, candidate, slope, phase, closed):
     """Feed one sample ``x`` of span ``s`` to its streaming rainflow counter.
 
-    Reversals are found online as in ASTM E1049-85 §5.4.4 (the first sample is one;
-    equal consecutive samples are one plateau); each new reversal goes on the span's
-    residue row and closes cycles by the four-point rule: of the last four reversals
-    A B C D, the inner range |C - B| is a full cycle when it is no larger than both
-    |B - A| and |D - C|; B and C then leave the residue. Full cycles plus the residue's
-    ranges as half cycles equal the three-point counting of the standard.
+    Reversals are found online as in ASTM E1049-85 §5.4.4: the first sample is one,
+    equal consecutive samples are one plateau, and a sample is a reversal once the
+    next different sample changes direction; each goes through
+    :func:`rainflow_push_reversal`. Full cycles plus the residue's ranges as half
+    cycles equal the standard's three-point counting.
 
     ``residue[s, :count[s]]`` are the span's reversals; ``candidate[s]`` the last
-    sample, a reversal not yet confirmed; ``slope[s]`` the sign of the last change;
-    ``phase[s]`` 0 before the first sample, 1 after it, 2 later. Closed full-cycle
-    ranges are written to ``closed``; returns ``(number closed, overflow range)``, the
-    overflow range being a half cycle dropped from a full residue (or -1).
+    sample, a reversal not yet confirmed; ``slope[s]`` the last change; ``phase[s]`` 0
+    before the first sample, 1 after it, 2 later. Returns what
+    :func:`rainflow_push_reversal` returns (0 and -1 when no reversal was confirmed).
     """
     n_closed = 0
     overflow = -1.0
@@ -167,29 +202,7 @@ def rainflow_add_sample(s, x, residue, count, candidate, slope, phase, closed):
         return n_closed, overflow
     change = x - candidate[s]
     if slope[s] * change < 0.0:
-        # the candidate is a reversal: push it and close what it closes
-        capacity = residue.shape[1]
-        if count[s] == capacity:
-            overflow = abs(residue[s, 1] - residue[s, 0])
-            for k in range(capacity - 1):
-                residue[s, k] = residue[s, k + 1]
-            count[s] = capacity - 1
-        residue[s, count[s]] = candidate[s]
-        count[s] += 1
-        while count[s] >= 4:
-            n = count[s]
-            a = residue[s, n - 4]
-            b = residue[s, n - 3]
-            c = residue[s, n - 2]
-            d = residue[s, n - 1]
-            inner = abs(c - b)
-            if inner <= abs(b - a) and inner <= abs(d - c):
-                closed[n_closed] = inner
-                n_closed += 1
-                residue[s, n - 3] = d
-                count[s] = n - 2
-            else:
-                break
+        n_closed, overflow = rainflow_push_reversal(s, candidate[s], residue, count, closed)
     slope[s] = change
     candidate[s] = x
     return n_closed, overflow
@@ -209,18 +222,19 @@ class RainflowState:
 
 
 def stream_cycles(signal: np.ndarray, capacity: int = RESIDUE_CAPACITY) -> tuple[np.ndarray, np.ndarray]:
-    """Count ``signal`` one sample at a time as the updater does: the full-cycle ranges
-    in the order they closed, and the final residue (reversals plus the last sample),
-    whose consecutive ranges are the half cycles."""
+    """Count ``signal`` one sample at a time as the updater does, then end the history
+    as the standard does (its last sample is a reversal). Returns the full-cycle ranges
+    in the order they closed and the final residue, whose consecutive ranges are the
+    half cycles."""
     state = RainflowState(1, capacity)
     full: list[float] = []
     for x in np.asarray(signal, dtype=np.float64):
         n, _ = rainflow_add_sample(0, x, state.residue, state.count, state.candidate, state.slope, state.phase, state.closed)
         full.extend(state.closed[:n])
-    residue = list(state.residue[0, : state.count[0]])
     if state.phase[0] == 2:
-        residue.append(state.candidate[0])
-    return np.array(full), np.array(residue)
+        n, _ = rainflow_push_reversal(0, state.candidate[0], state.residue, state.count, state.closed)
+        full.extend(state.closed[:n])
+    return np.array(full), state.residue[0, : state.count[0]].copy()
 
 
 @njit(cache=True, nogil=True)
@@ -293,7 +307,8 @@ def traffic_update(span_rows, length, lanes, time, dt, factor, noise, arrivals, 
     spread = math.sqrt(1.0 - decay * decay)
     for s in range(span_rows.shape[0]):
         i = span_rows[s]
-        mean = lanes[i] * LANE_TRAFFIC_LOAD * factor
+        lane_count = float(lanes[i])  # a uint8 column: negate only as a float
+        mean = lane_count * LANE_TRAFFIC_LOAD * factor
         q = mean + (traffic_load[i] - mean) * decay + 0.3 * mean * spread * noise[s]
         traffic_load[i] = max(q, 0.0)
         if truck_load[i] > 0.0:
@@ -302,7 +317,7 @@ def traffic_update(span_rows, length, lanes, time, dt, factor, noise, arrivals, 
                 truck_load[i] = 0.0
                 truck_position[i] = 0.0
         if truck_load[i] == 0.0:
-            probability = 1.0 - math.exp(-lanes[i] * TRUCKS_PER_LANE_PER_SECOND * factor * dt)
+            probability = 1.0 - math.exp(-lane_count * TRUCKS_PER_LANE_PER_SECOND * factor * dt)
             if arrivals[s] < probability:
                 truck_load[i] = weights[s]
                 truck_speed[i] = speeds[s]
