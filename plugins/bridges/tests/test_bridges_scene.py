@@ -35,13 +35,11 @@ def test_demo_overload_raises_an_alarm_on_the_span_within_a_minute(tmp_path):
         alarm = h.alarms(DEMO_SPAN)[0]
         assert alarm.peak_level >= 1 and alarm.owner
         assert {a.asset for a in h.alarms()} == {DEMO_SPAN}
-        # the twin learnt it from the strain gauge: 120 t at midspan, M = PL/4
-        table, row = h.engine.world.locate(DEMO_SPAN)
-        ei = table["elastic_modulus"][row] * 1e6 * table["moment_of_inertia"][row]
-        assert h.value(DEMO_SPAN, "overload") == 0.0 and h.value(DEMO_SPAN, "overload", truth=True) == 0.0
+        # the vehicle left at 80 s; the twin only ever learnt of it through its gauges
+        assert h.value(DEMO_SPAN, "overload", truth=True) == 0.0 and h.value(DEMO_SPAN, "overload") == 0.0
+        assert h.value(DEMO_SPAN, "risk") < 0.25
     finally:
         h.close()
-    assert ei > 0
 
 
 def test_overload_strain_is_the_closed_form_of_a_midspan_load(tmp_path):
