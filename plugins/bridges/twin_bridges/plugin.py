@@ -67,7 +67,7 @@ FIELDS = (
     FieldSpec("fatigue_rate", "float64", "1/a", (0.0, 1e6), "fatigue damage rate, averaged over a week", label_zh="损伤速率"),
     FieldSpec("fatigue_projected", "float64", "1", (0.0, 1e6), "Miner damage projected to the end of the design life", label_zh="设计寿命末期损伤"),
     FieldSpec("settlement", "float64", "mm", (-100.0, 1000.0), "pier settlement", label_zh="沉降"),
-    FieldSpec("risk", "float32", "1", (0.0, 1.0), "structural response risk (max over indicators)", label_zh="风险"),
+    FieldSpec("risk", "float64", "1", (0.0, 1.0), "structural response risk (max over indicators)", label_zh="风险"),
 )
 
 
