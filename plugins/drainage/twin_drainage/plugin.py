@@ -1,0 +1,202 @@
+"""The hooks of the drainage plugin: a storm drainage network of manholes, pipes and
+outfalls, its rain, its hydraulics and its flood and rainstorm warnings.
+
+Each hook returns descriptions; the twin decides when to call the functions they name.
+"""
+
+from __future__ import annotations
+
+from twin import (
+    Action,
+    ActionParam,
+    AlarmRule,
+    AssetGenerator,
+    AssetKind,
+    Domain,
+    FieldSpec,
+    Kernel,
+    Param,
+    Updater,
+    ViewerStyle,
+    hookimpl,
+)
+
+from twin_drainage import generate, model
+
+PLUGIN_NAME = "drainage"
+DOMAIN = "drainage"
+
+ELEVATION = (-1000.0, 9000.0)
+
+
+@hookimpl
+def twin_domains():
+    kinds = (
+        AssetKind("manhole", "Point", "a manhole (检查井) with a street inlet and the subcatchment it drains", label_zh="检查井"),
+        AssetKind("pipe", "LineString", "a circular gravity sewer between two nodes; links = [upstream, downstream]", label_zh="管道"),
+        AssetKind("outfall", "Point", "where the network discharges into the river (排放口)", label_zh="排放口"),
+    )
+    attr = dict(attribute=True)
+    fields = (
+        # Static attributes, read from the scene.
+        FieldSpec("invert_elevation", "float64", "m", ELEVATION, "invert (lowest inside point) of the node",
+                  required_for=("manhole", "outfall"), label_zh="井底高程", **attr),
+        FieldSpec("rim_elevation", "float64", "m", ELEVATION, "rim (ground level at the cover) of the manhole",
+                  required_for=("manhole",), label_zh="井口高程", **attr),
+        FieldSpec("shaft_area", "float64", "m2", (0.1, 100.0), "plan area of the manhole shaft", 1.13,
+                  label_zh="井室面积", **attr),
+        FieldSpec("ponding_area", "float64", "m2", (0.1, 1.0e6), "street area that ponds above the rim", 100.0,
+                  label_zh="积水面积", **attr),
+        FieldSpec("catchment_area", "float64", "ha", (0.0, 1000.0), "area of the subcatchment draining to the manhole",
+                  label_zh="汇水面积", **attr),
+        FieldSpec("runoff_coefficient", "float64", "1", (0.0, 1.0), "runoff coefficient C (ψ) of the subcatchment", 0.7,
+                  label_zh="径流系数", **attr),
+        FieldSpec("tailwater_elevation", "float64", "m", ELEVATION,
+                  "river stage at an outfall (the default lies below any outfall: a free outfall)", -1000.0,
+                  label_zh="河道水位", **attr),
+        FieldSpec("diameter", "float64", "m", (0.1, 10.0), "inside diameter of the pipe",
+                  required_for=("pipe",), label_zh="管径", **attr),
+        FieldSpec("length", "float64", "m", (0.5, 5000.0), "length of the pipe",
+                  required_for=("pipe",), label_zh="管长", **attr),
+        FieldSpec("roughness", "float64", "s/m^(1/3)", (0.008, 0.05), "Manning's n of the pipe", 0.013,
+                  label_zh="糙率", **attr),
+        FieldSpec("inlet_offset", "float64", "m", (0.0, 20.0), "height of the pipe's upstream invert above the node's",
+                  label_zh="进口高差", **attr),
+        FieldSpec("outlet_offset", "float64", "m", (0.0, 20.0), "height of the pipe's downstream invert above the node's",
+                  label_zh="出口高差", **attr),
+        # Live state.
+        FieldSpec("rain_intensity", "float64", "mm/h", (0.0, 300.0), "rain intensity over the subcatchment (rain gauge)",
+                  label_zh="降雨强度"),
+        FieldSpec("rain_remaining", "float64", "s", (0.0, 1.0e7), "time left of a scripted rain (drainage.rain)",
+                  label_zh="剩余降雨时长"),
+        FieldSpec("rain_1h", "float32", "mm", (0.0, 5000.0), "rain in the last hour at a rain gauge", label_zh="1小时雨量"),
+        FieldSpec("rain_3h", "float32", "mm", (0.0, 5000.0), "rain in the last 3 hours at a rain gauge", label_zh="3小时雨量"),
+        FieldSpec("rain_6h", "float32", "mm", (0.0, 5000.0), "rain in the last 6 hours at a rain gauge", label_zh="6小时雨量"),
+        FieldSpec("rain_12h", "float32", "mm", (0.0, 5000.0), "rain in the last 12 hours at a rain gauge", label_zh="12小时雨量"),
+        FieldSpec("inflow", "float64", "m3/s", (0.0, 1000.0), "runoff entering the manhole, C·i·A", label_zh="入流量"),
+        FieldSpec("depth", "float64", "m", (0.0, 100.0), "water depth above the node's invert (level sensor)", label_zh="水深"),
+        FieldSpec("head", "float64", "m", ELEVATION, "water level above datum", label_zh="水位"),
+        FieldSpec("crown_elevation", "float64", "m", ELEVATION, "crown of the highest pipe at the manhole", label_zh="管顶高程"),
+        FieldSpec("surcharged", "bool", "1", (0.0, 1.0), "water above the crown of the highest pipe", label_zh="满管超载"),
+        FieldSpec("flooding", "float64", "m3/s", (0.0, 1000.0), "water rising out of the manhole onto the street",
+                  label_zh="溢流量"),
+        FieldSpec("ponded_depth", "float64", "m", (0.0, 20.0), "water standing on the street above the rim", label_zh="积水深度"),
+        FieldSpec("volume", "float64", "m3", (0.0, 1.0e8), "water held in the shaft and half of each pipe at the manhole",
+                  label_zh="蓄水量"),
+        FieldSpec("flow", "float64", "m3/s", (-1000.0, 1000.0), "flow in the pipe, positive downstream (flow meter)",
+                  label_zh="流量"),
+        FieldSpec("capacity", "float64", "m3/s", (0.0, 1000.0), "full-pipe Manning capacity Qfull (less any blockage)",
+                  label_zh="满管流量"),
+        FieldSpec("fill", "float32", "1", (0.0, 1.0), "fill ratio y/D of the pipe", label_zh="充满度"),
+        FieldSpec("velocity", "float32", "m/s", (-50.0, 50.0), "mean velocity Q/A in the pipe", label_zh="流速"),
+        FieldSpec("blockage", "float64", "1", (0.0, 1.0), "fraction of the pipe's section blocked (silt, debris)",
+                  label_zh="堵塞比例"),
+        FieldSpec("discharge", "float64", "m3/s", (-1000.0, 1000.0), "flow out of the network at an outfall",
+                  label_zh="排放流量"),
+        FieldSpec("discharged_volume", "float64", "m3", (-1.0e12, 1.0e12), "water discharged at an outfall since the start",
+                  label_zh="累计排放量"),
+        FieldSpec("risk", "float32", "1", (0.0, 1.0), "risk of surcharge, flooding and street ponding", label_zh="内涝风险"),
+        FieldSpec("rain_risk", "float32", "1", (0.0, 1.0), "rainstorm warning level of the CMA at a rain gauge",
+                  label_zh="暴雨风险"),
+    )
+    return [Domain(DOMAIN, "Storm drainage", kinds, fields, title_zh="雨水排水管网")]
+
+
+@hookimpl
+def twin_updaters():
+    return [
+        Updater("drainage.rain_totals", DOMAIN, model.step_rain_totals, reads=("rain_intensity",),
+                writes=("rain_1h", "rain_3h", "rain_6h", "rain_12h")),
+        Updater(
+            "drainage.route", DOMAIN, model.step_drainage,
+            reads=("rain_intensity", "rain_remaining", "catchment_area", "runoff_coefficient", "blockage", "depth", "flow",
+                   "invert_elevation", "rim_elevation", "shaft_area", "ponding_area", "tailwater_elevation",
+                   "diameter", "length", "roughness", "inlet_offset", "outlet_offset"),
+            writes=("rain_intensity", "rain_remaining", "inflow", "depth", "head", "crown_elevation", "surcharged",
+                    "flooding", "ponded_depth", "volume", "flow", "capacity", "fill", "velocity", "discharge",
+                    "discharged_volume"),
+        ),
+    ]
+
+
+# MODELS.md "Drainage": the node levels are *default* (our proposal); the rain levels are
+# the CMA's rainstorm warning signals.
+NODE_SOURCE = "MODELS.md drainage node levels (default): IV surcharge, III within 0.5 m of rim, II within 0.2 m or flooding, I ponding >= 0.15 m"
+NODE_PARAMS = (
+    Param("freeboard_yellow", 0.5, "m", NODE_SOURCE, default=True),
+    Param("freeboard_orange", 0.2, "m", NODE_SOURCE, default=True),
+    Param("ponding_red", 0.15, "m", NODE_SOURCE, default=True),
+    Param("ponding_max", 0.30, "m", NODE_SOURCE + "; risk 1 at 0.30 m of ponding", default=True),
+)
+CMA_SOURCE = "China Meteorological Administration Order No. 16 (2007), rainstorm warning signals"
+RAIN_PARAMS = (
+    Param("blue_12h", 50.0, "mm", CMA_SOURCE + ": blue, 50 mm in 12 h"),
+    Param("yellow_6h", 50.0, "mm", CMA_SOURCE + ": yellow, 50 mm in 6 h"),
+    Param("orange_3h", 50.0, "mm", CMA_SOURCE + ": orange, 50 mm in 3 h"),
+    Param("red_3h", 100.0, "mm", CMA_SOURCE + ": red, 100 mm in 3 h"),
+)
+
+
+@hookimpl
+def twin_kernels():
+    return [
+        Kernel("drainage.node", DOMAIN, model.node_flood_risk,
+               inputs=("depth", "invert_elevation", "rim_elevation", "crown_elevation"), outputs=("risk",),
+               params=NODE_PARAMS),
+        Kernel("drainage.rainstorm", DOMAIN, model.rainstorm_risk,
+               inputs=("rain_3h", "rain_6h", "rain_12h"), outputs=("rain_risk",), params=RAIN_PARAMS),
+    ]
+
+
+@hookimpl
+def twin_alarm_rules():
+    return [
+        # A level sensor's noise must not flicker an alarm: hold for 5 s, clear after a minute.
+        AlarmRule("drainage.node", DOMAIN, "risk", "Manhole surcharge / flooding", title_zh="检查井满溢内涝",
+                  kinds=("manhole",), hysteresis=0.05, raise_dwell=5.0, clear_dwell=60.0),
+        AlarmRule("drainage.rainstorm", DOMAIN, "rain_risk", "Rainstorm warning", title_zh="暴雨预警",
+                  kinds=("manhole",), hysteresis=0.02, raise_dwell=0.0, clear_dwell=600.0),
+    ]
+
+
+def start_rain(world, asset_id, intensity, duration):
+    """Rain of ``intensity`` mm/h for ``duration`` s over the whole district: every
+    manhole's subcatchment, whichever manhole the action names (the rain gauges then
+    read it). A later rain replaces an earlier one; intensity 0 stops it."""
+    table, _ = world.locate(asset_id)
+    manholes = table.rows("manhole")
+    table["rain_intensity"][manholes] = intensity
+    table["rain_remaining"][manholes] = duration if intensity > 0.0 else 0.0
+
+
+def block_pipe(world, asset_id, fraction):
+    """Silt or debris blocks ``fraction`` of the pipe's section (0 clears it)."""
+    table, row = world.locate(asset_id)
+    table["blockage"][row] = fraction
+
+
+@hookimpl
+def twin_actions():
+    return [
+        Action("drainage.rain", DOMAIN, start_rain,
+               "rain over the whole district (name any manhole; every subcatchment gets it)",
+               params=(ActionParam("intensity", "mm/h", "rain intensity", default=100.0, valid=(0.0, 300.0)),
+                       ActionParam("duration", "s", "how long it rains", default=3600.0, valid=(1.0, 3.0 * 86400.0))),
+               kinds=("manhole",)),
+        Action("drainage.block_pipe", DOMAIN, block_pipe, "block a fraction of a pipe's section (0 clears it)",
+               params=(ActionParam("fraction", "1", "fraction of the section blocked", default=0.8, valid=(0.0, 1.0)),),
+               kinds=("pipe",)),
+    ]
+
+
+@hookimpl
+def twin_viewer_styles():
+    return [ViewerStyle(DOMAIN, "Storm drainage", "雨水排水管网", "#2b8cbe", colour_field="risk",
+                        field_labels_zh={"depth": "水深", "flow": "流量", "fill": "充满度", "risk": "内涝风险",
+                                         "ponded_depth": "积水深度", "rain_intensity": "降雨强度"})]
+
+
+@hookimpl
+def twin_asset_generators():
+    return [AssetGenerator(DOMAIN, generate.generate)]
+
