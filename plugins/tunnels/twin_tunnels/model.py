@@ -1,0 +1,447 @@
+"""Physics of a utility tunnel's compartments (综合管廊舱室) and of a metro station.
+
+Each compartment between two fire walls is one well-mixed air space with a sump
+(集水坑). Per tick the plugin advances, in this order: the fans (from the detectors),
+the air (gases, heat, humidity, a fire and what its ceiling jet does to the detectors),
+and the water in the sump. Every step is the exact solution of its ODE over the tick,
+so the model is stable and tick-length independent for constant inputs.
+
+Units: temperatures in deg C (kelvin inside the formulas that need it), flows in
+m3/s, heat in W except a fire's heat release rate (kW, as fire engineering quotes it),
+gases as detectors report them: CH4 in %LEL, O2 in %vol, H2S in mg/m3, CO in ppm.
+
+Sources (MODELS.md, "Utility tunnels"):
+
+- GB 50838-2015 城市综合管廊工程技术规范 §7.2 (ventilation: >= 6 air changes per hour
+  normally and >= 12 in an emergency; emergency ventilation of the section and its
+  neighbours at 20 %LEL of natural gas; the fans of a burning fire section and its
+  neighbours stop).
+- Crowl & Louvar, Chemical Process Safety (3rd ed., 2011), ch. 3: the well-mixed,
+  ventilated enclosure.
+- SFPE Handbook of Fire Protection Engineering (5th ed., 2016): t-squared fires
+  Q = alpha t^2 with alpha 0.00293, 0.01172, 0.0469, 0.1876 kW/s2 (slow to ultrafast);
+  Huggett (1980): 13.1 MJ of heat per kg of O2 consumed.
+- Li, Lei & Ingason, "The maximum temperature of buoyancy-driven smoke flow beneath the
+  ceiling in tunnel fires", Fire Safety Journal 46 (2011) 204-210, and Ingason, Li &
+  Lonnermark, Tunnel Fire Dynamics (Springer 2015) ch. 7: maximum ceiling gas
+  temperature above a fire.
+- Alduchov & Eskridge (1996), J. Appl. Meteor. 35: Magnus form of the saturation vapour
+  pressure of water (humidity).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+from twin import piecewise_risk
+
+# -- constants -------------------------------------------------------------------------
+AIR_DENSITY = 1.2  # kg/m3, near 20 C at sea level
+AIR_CP = 1005.0  # J/(kg K)
+ATMOSPHERIC = 101325.0  # Pa
+R = 8.314462618  # J/(mol K)
+KELVIN = 273.15
+GRAVITY = 9.81  # m/s2
+#: methane's lower explosive limit, %vol (NFPA 497; Chinese practice; IEC 60079-20-1 gives 4.4)
+CH4_LEL = 5.0
+#: O2 in outdoor air, %vol
+O2_AMBIENT = 20.95
+#: heat released per kg of O2 consumed, kJ/kg (Huggett 1980; SFPE Handbook)
+HUGGETT = 13.1e3
+O2_MOLAR_MASS = 0.032  # kg/mol
+CO_MOLAR_MASS = 0.028  # kg/mol
+#: CO released per kJ of fire heat, kg/kJ: yield 0.063 g/g over an effective heat of
+#: combustion of 5.7 kJ/g, about Tewarson's values for PVC cable sheath (SFPE Handbook,
+#: "Generation of heat and gaseous, liquid and solid products in fires"). A *default*:
+#: CO is reported, not alarmed on.
+CO_PER_KJ = 0.063 / 5.7e3
+#: t-squared growth coefficients, kW/s2, by class 1 slow .. 4 ultrafast (SFPE Handbook)
+GROWTH_CLASSES = {1: 0.00293, 2: 0.01172, 3: 0.0469, 4: 0.1876}
+#: height of a cable-tray fire's base above the floor (the lowest tray), m; the effective
+#: height H_ef of Li & Ingason is the ceiling height less this
+FIRE_BASE_HEIGHT = 0.5
+#: equivalent radius b_fo of a cable-tray fire source (about 0.8 m2), m
+FIRE_SOURCE_RADIUS = 0.5
+#: Li & Ingason: the maximum excess ceiling temperature levels off at about 1350 K
+CEILING_EXCESS_CAP = 1350.0
+#: dimensionless ventilation velocity V' between the two regimes of Li & Ingason
+CRITICAL_VENTILATION = 0.19
+#: fan modes
+FAN_OFF, FAN_NORMAL, FAN_EMERGENCY = 0, 1, 2
+#: what set a compartment's risk (``risk_driver``)
+DRIVERS = ("none", "ch4", "temperature", "fire", "o2", "h2s", "water")
+
+
+# -- the well-mixed box --------------------------------------------------------------------
+@njit(cache=True, nogil=True)
+def phi(k, z):
+    """phi_k(z) of exponential integrators: phi_1 = (e^z - 1)/z, phi_2 = (e^z - 1 - z)/z^2,
+    phi_3 = (e^z - 1 - z - z^2/2)/z^3 (k = 1, 2, 3); phi_k(0) = 1/k!. Its Taylor series
+    near 0 avoids the cancellation of the closed forms."""
+    if abs(z) < 0.5:
+        term = 1.0
+        for j in range(1, k + 1):
+            term /= j
+        total = term
+        for j in range(1, 25):
+            term *= z / (j + k)
+            total += term
+        return total
+    if k == 1:
+        return math.expm1(z) / z
+    if k == 2:
+        return (math.expm1(z) - z) / (z * z)
+    return (math.expm1(z) - z - 0.5 * z * z) / (z * z * z)
+
+
+@njit(cache=True, nogil=True)
+def well_mixed_step(x0, source, outflow, volume, dt):
+    """Amount x (fraction, or mg/m3) of a species in a well-mixed space after ``dt`` s.
+
+    Crowl & Louvar ch. 3, ventilated enclosure: V dx/dt = S - Q x, with the species
+    source S (m3/s of gas times its fraction in what enters, or mg/s) and the air leaving
+    Q (m3/s, ventilation plus the gas that enters). For constant inputs the exact
+    solution is x(t) = S/Q + (x0 - S/Q) exp(-Q t/V), written here as
+    x0 exp(-k) + S dt/V phi_1(-k), k = Q dt/V, which also holds as Q -> 0 (fans off).
+    Inputs: x0, S, Q (m3/s), V (m3), dt (s).
+    """
+    k = outflow * dt / volume
+    return x0 * math.exp(-k) + source * dt / volume * phi(1, -k)
+
+
+@njit(cache=True, nogil=True)
+def heat_step(t0, a, p0, p1, p2, h):
+    """Temperature after ``h`` seconds of dT/ds = -a T + p0 + p1 s + p2 s^2, exactly.
+
+    The lumped heat balance rho cp V dT/dt = q(t) + UA (T_soil - T) + rho cp Qv (T_in - T)
+    divided by rho cp V, with a heat source q polynomial in time over the step (a cable
+    load and a t-squared fire). Variation of constants:
+    T(h) = T0 e^(-a h) + p0 h phi_1(-a h) + p1 h^2 phi_2(-a h) + 2 p2 h^3 phi_3(-a h).
+    Inputs: T0 (deg C), a (1/s), p0 (K/s), p1 (K/s2), p2 (K/s3), h (s).
+    """
+    z = -a * h
+    return t0 * math.exp(z) + p0 * h * phi(1, z) + p1 * h * h * phi(2, z) + 2.0 * p2 * h * h * h * phi(3, z)
+
+
+# -- fire -----------------------------------------------------------------------------------
+@njit(cache=True, nogil=True)
+def fire_hrr(alpha, age, max_hrr):
+    """Heat release rate (kW) of a t-squared fire ``age`` seconds after ignition:
+    Q = alpha t^2 (SFPE Handbook), capped at ``max_hrr`` (kW); alpha in kW/s2."""
+    return min(alpha * age * age, max_hrr)
+
+
+@njit(cache=True, nogil=True)
+def ceiling_excess_temperature(hrr, velocity, effective_height, source_radius, ambient):
+    """Maximum excess gas temperature (K) under the ceiling above a fire in a tunnel.
+
+    Li, Lei & Ingason (2011); Tunnel Fire Dynamics ch. 7. With the dimensionless
+    ventilation velocity V' = u0 / w*, w* = (g Q / (b_fo rho0 cp T0))^(1/3):
+        dT_max = Q / (u0 b_fo^(1/3) H_ef^(5/3))      for V' > 0.19,
+        dT_max = 17.5 Q^(2/3) / H_ef^(5/3)            for V' <= 0.19,
+    at most 1350 K. Inputs: Q (kW), longitudinal velocity u0 (m/s), H_ef (m, ceiling
+    above the fire's base), b_fo (m), ambient T0 (deg C). rho0 cp in kJ/(m3 K).
+    """
+    if hrr <= 0.0:
+        return 0.0
+    h53 = effective_height ** (5.0 / 3.0)
+    w_star = (GRAVITY * hrr / (source_radius * AIR_DENSITY * AIR_CP * 1e-3 * (ambient + KELVIN))) ** (1.0 / 3.0)
+    if velocity > CRITICAL_VENTILATION * w_star:
+        excess = hrr / (velocity * source_radius ** (1.0 / 3.0) * h53)
+    else:
+        excess = 17.5 * hrr ** (2.0 / 3.0) / h53
+    return min(excess, CEILING_EXCESS_CAP)
+
+
+@njit(cache=True, nogil=True)
+def saturation_pressure(celsius):
+    """Saturation vapour pressure of water over liquid (Pa), Magnus form
+    e_s = 610.94 exp(17.625 T/(T + 243.04)) (Alduchov & Eskridge 1996), T in deg C."""
+    return 610.94 * math.exp(17.625 * celsius / (celsius + 243.04))
+
+
+@njit(cache=True, nogil=True)
+def advance_temperature(temperature, volume, ua, ventilation, soil, inlet, cable_heat, alpha, age, max_hrr, dt):
+    """Air temperature (deg C) after ``dt`` and the fire's heat released in it (kJ).
+
+    rho cp V dT/dt = q_cable + q_fire(t) + UA (T_soil - T) + rho cp Qv (T_in - T)
+    (MODELS.md, lumped balance), with q_fire = alpha t^2 up to ``max_hrr``: exact over
+    the growth part of the tick and over the capped part (:func:`heat_step`).
+    The whole of a fire's heat goes into the compartment's air (conservative for the
+    detectors). Inputs: V (m3), UA (W/K), Qv (m3/s), T_soil and T_in (deg C), q_cable
+    (W), alpha (kW/s2), age of the fire at the start of the tick (s), max HRR (kW).
+    """
+    capacity = AIR_DENSITY * AIR_CP * volume
+    flow = AIR_DENSITY * AIR_CP * ventilation
+    a = (ua + flow) / capacity
+    base = (cable_heat + ua * soil + flow * inlet) / capacity
+    if alpha <= 0.0:
+        return heat_step(temperature, a, base, 0.0, 0.0, dt), 0.0
+    growing = min(dt, max(0.0, math.sqrt(max_hrr / alpha) - age))
+    t = temperature
+    released = 0.0
+    if growing > 0.0:
+        w = 1000.0 * alpha / capacity  # kW -> W
+        t = heat_step(t, a, base + w * age * age, 2.0 * w * age, w, growing)
+        released += alpha * ((age + growing) ** 3 - age ** 3) / 3.0
+    rest = dt - growing
+    if rest > 0.0:
+        t = heat_step(t, a, base + 1000.0 * max_hrr / capacity, 0.0, 0.0, rest)
+        released += max_hrr * rest
+    return t, released
+
+
+@njit(cache=True, nogil=True)
+def climate(temperature, humidity, o2, ch4, h2s, co, heat_release, fire_age, fire, ceiling_temperature,
+            volume, cross_section, ceiling_height, ua, cable_heat, soil_temperature, inlet_temperature,
+            inlet_humidity, air_changes, gas_ingress, h2s_emission, fire_growth, fire_max_hrr,
+            detector_temperature, dt):
+    """Advance every row's air by ``dt``: heat and fire, then gases and humidity.
+
+    Per row: ventilation Qv = ACH V / 3600 (m3/s); the temperature by
+    :func:`advance_temperature`; then each species by :func:`well_mixed_step` with the
+    air leaving Q = Qv + Q_CH4:
+      CH4 (fraction): S = Q_CH4 (pure methane ingress), outdoor air has none;
+      O2 (fraction):  S = Qv 0.2095 - (tick-mean HRR / 13.1 MJ/kg) / rho_O2 (Huggett);
+      H2S (mg/m3):    S = the emission from sump and sewage water (mg/s);
+      CO (fraction):  S = tick-mean HRR * CO_PER_KJ / rho_CO;
+      water vapour (mole fraction e/p): S = Qv e_s(T_in) RH_in / p.
+    Relative humidity is then e / e_s(T) (at most 100 %). The fire's age advances, its
+    HRR (kW) is taken at the end of the tick, the maximum ceiling temperature above it
+    follows Li & Ingason (:func:`ceiling_excess_temperature`) with u0 = Qv / A, and the
+    fire flag latches when that temperature reaches the heat detector's alarm
+    temperature (deg C).
+    """
+    for i in range(temperature.shape[0]):
+        v = volume[i]
+        qv = air_changes[i] * v / 3600.0
+        t_old = temperature[i]
+        vapour = 0.01 * humidity[i] * saturation_pressure(t_old) / ATMOSPHERIC
+        t_new, released = advance_temperature(t_old, v, ua[i], qv, soil_temperature[i], inlet_temperature[i],
+                                              cable_heat[i], fire_growth[i], fire_age[i], fire_max_hrr[i], dt)
+        mean_hrr = released / dt
+        kelvin = 0.5 * (t_old + t_new) + KELVIN
+        q_out = qv + gas_ingress[i]
+        # CH4 as a fraction of the air, kept in %LEL
+        x = well_mixed_step(0.01 * CH4_LEL * 0.01 * ch4[i], gas_ingress[i], q_out, v, dt)
+        ch4[i] = 100.0 * x / (0.01 * CH4_LEL)
+        o2_use = mean_hrr / HUGGETT / (ATMOSPHERIC * O2_MOLAR_MASS / (R * kelvin))
+        x = well_mixed_step(0.01 * o2[i], qv * 0.01 * O2_AMBIENT - o2_use, q_out, v, dt)
+        o2[i] = max(0.0, 100.0 * x)
+        h2s[i] = well_mixed_step(h2s[i], h2s_emission[i], q_out, v, dt)
+        co_made = mean_hrr * CO_PER_KJ / (ATMOSPHERIC * CO_MOLAR_MASS / (R * kelvin))
+        co[i] = 1e6 * well_mixed_step(1e-6 * co[i], co_made, q_out, v, dt)
+        vapour_in = 0.01 * inlet_humidity[i] * saturation_pressure(inlet_temperature[i]) / ATMOSPHERIC
+        vapour = well_mixed_step(vapour, qv * vapour_in, q_out, v, dt)
+        humidity[i] = min(100.0, 100.0 * vapour * ATMOSPHERIC / saturation_pressure(t_new))
+        temperature[i] = t_new
+        if fire_growth[i] > 0.0:
+            fire_age[i] += dt
+            heat_release[i] = fire_hrr(fire_growth[i], fire_age[i], fire_max_hrr[i])
+        else:
+            heat_release[i] = 0.0
+        velocity = qv / cross_section[i] if cross_section[i] > 0.0 else 0.0
+        height = max(ceiling_height[i] - FIRE_BASE_HEIGHT, 0.5)
+        ceiling_temperature[i] = t_new + ceiling_excess_temperature(heat_release[i], velocity, height,
+                                                                    FIRE_SOURCE_RADIUS, t_new)
+        if ceiling_temperature[i] >= detector_temperature[i]:
+            fire[i] = 1
+
+
+# -- fans ----------------------------------------------------------------------------------
+@njit(cache=True, nogil=True)
+def fan_control(ch4, fire, neighbours, normal_ach, emergency_ach, emergency_on, emergency_off, fan_mode, air_changes):
+    """Fan mode and air changes per hour of every row (GB 50838-2015 §7.2).
+
+    Each row with its neighbours (``neighbours[i]``: the rows of the same compartment in
+    the adjacent fire sections, -1 where none): a fire detected in any of them stops the
+    fans (mode 0: starve the fire, hold the smoke); else methane at ``emergency_on``
+    (20 %LEL) in any of them starts emergency ventilation (mode 2), which runs until all
+    of them are below ``emergency_off`` (%LEL, the hysteresis); else normal (mode 1).
+    Air changes follow the mode: 0, ``normal_ach`` or ``emergency_ach`` (1/h).
+    """
+    for i in range(ch4.shape[0]):
+        burning = fire[i] != 0
+        gas = ch4[i]
+        for j in range(neighbours.shape[1]):
+            k = neighbours[i, j]
+            if k >= 0:
+                burning = burning or fire[k] != 0
+                gas = max(gas, ch4[k])
+        if burning:
+            mode = FAN_OFF
+        elif gas >= emergency_on or (fan_mode[i] == FAN_EMERGENCY and gas >= emergency_off):
+            mode = FAN_EMERGENCY
+        else:
+            mode = FAN_NORMAL
+        fan_mode[i] = mode
+        if mode == FAN_EMERGENCY:
+            air_changes[i] = emergency_ach[i]
+        elif mode == FAN_NORMAL:
+            air_changes[i] = normal_ach[i]
+        else:
+            air_changes[i] = 0.0
+
+
+# -- sump ------------------------------------------------------------------------------------
+@njit(cache=True, nogil=True)
+def sump_step(level, pump_on, inflow, capacity, pump_ok, sump_area, floor_area, depth, start, stop, dt):
+    """Water level (m above the sump's floor) and pump state after ``dt``, exactly.
+
+    Sump balance A dh/dt = Q_in - Q_pump (MODELS.md): the level moves linearly between
+    events, which are found in closed form: the pump starts at ``start`` and stops at
+    ``stop`` (m); above the sump's ``depth`` the water spreads over the floor, so A
+    becomes ``floor_area`` (m2); an empty sump stays empty. A failed pump (``pump_ok``
+    0) does not run. Flows in m3/s, areas in m2. Returns (level, pump_on).
+    """
+    if pump_ok == 0 or level <= stop:
+        pump_on = 0
+    elif level >= start:
+        pump_on = 1
+    remaining = dt
+    for _ in range(16):
+        if remaining <= 0.0:
+            break
+        net = inflow - (capacity if pump_on else 0.0)
+        if net == 0.0:
+            break
+        area = sump_area if (level < depth or (level == depth and net < 0.0)) else floor_area
+        if net > 0.0:
+            target = math.inf
+            if pump_ok != 0 and not pump_on and level < start:
+                target = start
+            if level < depth:
+                target = min(target, depth)
+        else:
+            target = 0.0
+            if pump_on and level > stop:
+                target = stop
+            if level > depth:
+                target = max(target, depth)
+        rate = net / area
+        hit = (target - level) / rate
+        if hit >= remaining:
+            level += rate * remaining
+            break
+        level = target
+        remaining -= hit
+        if pump_ok != 0 and level == start and net > 0.0:
+            pump_on = 1
+        elif level == stop and net < 0.0:
+            pump_on = 0
+        elif level <= 0.0 and net < 0.0:
+            level = 0.0
+            break
+    return level, pump_on
+
+
+@njit(cache=True, nogil=True)
+def sumps(sump_level, pump_on, water_inflow, seepage, water_ingress, pump_capacity, pump_ok, sump_area, floor_area,
+          sump_depth, pump_start, pump_stop, dt):
+    """Advance every row's sump by :func:`sump_step`; the inflow is seepage plus ingress (m3/s)."""
+    for i in range(sump_level.shape[0]):
+        inflow = seepage[i] + water_ingress[i]
+        water_inflow[i] = inflow
+        if sump_area[i] <= 0.0:
+            continue
+        level, running = sump_step(sump_level[i], pump_on[i], inflow, pump_capacity[i], pump_ok[i], sump_area[i],
+                                   floor_area[i], sump_depth[i], pump_start[i], pump_stop[i], dt)
+        sump_level[i] = level
+        pump_on[i] = running
+
+
+# -- risk ------------------------------------------------------------------------------------
+@njit(cache=True, nogil=True)
+def compartment_risk(ch4, temperature, ceiling_temperature, fire, o2, h2s, sump_level, pump_stop, pump_start,
+                     sump_high, sump_depth, ch4_levels, temperature_levels, o2_levels, h2s_levels, floor_water_i,
+                     floor_water_max, risk, risk_driver):
+    """Risk in [0, 1] of each compartment or station, the maximum over its indicators.
+
+    MODELS.md, one risk convention (:func:`twin.piecewise_risk`) and the tunnels'
+    default levels: CH4 (%LEL); temperature (deg C), the hotter of the air and the
+    ceiling above a fire (a linear heat detector's maximum); a detected fire is risk 1
+    (level I); O2 (%vol, falling); H2S (mg/m3); the sump level (m) through the row's
+    own breakpoints [pump stop, pump start (IV), high (III), overflow (II), overflow +
+    ``floor_water_i`` (I), overflow + ``floor_water_max``] (m of water on the floor).
+    Outputs: ``risk`` and ``risk_driver``, the index in :data:`DRIVERS` of the
+    indicator that set it.
+    """
+    sump_levels = np.empty(6)
+    for i in range(risk.shape[0]):
+        best = 0.0
+        driver = 0
+        r = piecewise_risk(ch4[i], ch4_levels)
+        if r > best:
+            best, driver = r, 1
+        r = piecewise_risk(max(temperature[i], ceiling_temperature[i]), temperature_levels)
+        if r > best:
+            best, driver = r, 2
+        if fire[i] != 0:
+            best, driver = 1.0, 3
+        r = piecewise_risk(o2[i], o2_levels)
+        if r > best:
+            best, driver = r, 4
+        r = piecewise_risk(h2s[i], h2s_levels)
+        if r > best:
+            best, driver = r, 5
+        if sump_depth[i] > 0.0:
+            # a row's own levels; forced strictly rising so a bad scene cannot divide by zero
+            sump_levels[0] = pump_stop[i]
+            sump_levels[1] = max(pump_start[i], sump_levels[0] + 1e-3)
+            sump_levels[2] = max(sump_high[i], sump_levels[1] + 1e-3)
+            sump_levels[3] = max(sump_depth[i], sump_levels[2] + 1e-3)
+            sump_levels[4] = sump_levels[3] + floor_water_i
+            sump_levels[5] = sump_levels[3] + max(floor_water_max, floor_water_i + 1e-3)
+            r = piecewise_risk(sump_level[i], sump_levels)
+            if r > best:
+                best, driver = r, 6
+        risk[i] = best
+        risk_driver[i] = driver
+
+
+# -- step functions (the updaters) ---------------------------------------------------------
+def neighbour_rows(world, domain):
+    """Rows of the same compartment in the adjacent fire sections, from the scene's links
+    (built once per world; -1 where there is none)."""
+    def build():
+        table = world.tables[domain]
+        rows = np.full((len(table), 2), -1, dtype=np.int64)
+        for asset in world.scene.assets.get(domain, []):
+            row = table.index[asset.id]
+            linked = [table.index[a] for a in asset.links if a in table.index and
+                      table.kind[table.index[a]] == table.kind[row]][:2]
+            rows[row, : len(linked)] = linked
+        return rows
+    return world.memo(("tunnel.neighbours", domain), build)
+
+
+#: GB 50838-2015 §7.2: emergency ventilation at 20 %LEL; it stops below this (hysteresis)
+EMERGENCY_ON_LEL = 20.0
+EMERGENCY_OFF_LEL = 10.0
+
+
+def step_ventilation(ctx):
+    """Updater: fan modes and air changes from the detectors (:func:`fan_control`)."""
+    t = ctx.table
+    fan_control(t["ch4"], t["fire"], neighbour_rows(ctx.world, ctx.domain), t["normal_ach"], t["emergency_ach"],
+                EMERGENCY_ON_LEL, EMERGENCY_OFF_LEL, t["fan_mode"], t["air_changes"])
+
+
+def step_climate(ctx):
+    """Updater: heat, fire, gases and humidity of every row (:func:`climate`)."""
+    t = ctx.table
+    climate(t["temperature"], t["humidity"], t["o2"], t["ch4"], t["h2s"], t["co"], t["heat_release"], t["fire_age"],
+            t["fire"], t["ceiling_temperature"], t["volume"], t["cross_section"], t["ceiling_height"], t["ua"],
+            t["cable_heat"], t["soil_temperature"], t["inlet_temperature"], t["inlet_humidity"], t["air_changes"],
+            t["gas_ingress"], t["h2s_emission"], t["fire_growth"], t["fire_max_hrr"], t["detector_temperature"],
+            ctx.dt)
+
+
+def step_sumps(ctx):
+    """Updater: sump levels and pumps (:func:`sumps`)."""
+    t = ctx.table
+    sumps(t["sump_level"], t["pump_on"], t["water_inflow"], t["seepage"], t["water_ingress"], t["pump_capacity"],
+          t["pump_ok"], t["sump_area"], t["floor_area"], t["sump_depth"], t["pump_start"], t["pump_stop"], ctx.dt)
