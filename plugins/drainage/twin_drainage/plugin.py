@@ -95,8 +95,8 @@ def twin_domains():
                   label_zh="排放流量"),
         FieldSpec("discharged_volume", "float64", "m3", (-1.0e12, 1.0e12), "water discharged at an outfall since the start",
                   label_zh="累计排放量"),
-        FieldSpec("risk", "float32", "1", (0.0, 1.0), "risk of surcharge, flooding and street ponding", label_zh="内涝风险"),
-        FieldSpec("rain_risk", "float32", "1", (0.0, 1.0), "rainstorm warning level of the CMA at a rain gauge",
+        FieldSpec("risk", "float64", "1", (0.0, 1.0), "risk of surcharge, flooding and street ponding", label_zh="内涝风险"),
+        FieldSpec("rain_risk", "float64", "1", (0.0, 1.0), "rainstorm warning level of the CMA at a rain gauge",
                   label_zh="暴雨风险"),
     )
     return [Domain(DOMAIN, "Storm drainage", kinds, fields, title_zh="雨水排水管网")]
