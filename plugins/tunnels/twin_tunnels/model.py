@@ -79,19 +79,20 @@ DRIVERS = ("none", "ch4", "temperature", "fire", "o2", "h2s", "water")
 @njit(cache=True, nogil=True)
 def phi(k, z):
     """phi_k(z) of exponential integrators: phi_1 = (e^z - 1)/z, phi_2 = (e^z - 1 - z)/z^2,
-    phi_3 = (e^z - 1 - z - z^2/2)/z^3 (k = 1, 2, 3); phi_k(0) = 1/k!. Its Taylor series
-    near 0 avoids the cancellation of the closed forms."""
+    phi_3 = (e^z - 1 - z - z^2/2)/z^3 (k = 1, 2, 3); phi_k(0) = 1/k!. expm1 keeps phi_1
+    exact near 0; phi_2 and phi_3 use their Taylor series there, where the closed forms
+    cancel."""
+    if k == 1:
+        return 1.0 if z == 0.0 else math.expm1(z) / z
     if abs(z) < 0.5:
         term = 1.0
         for j in range(1, k + 1):
             term /= j
         total = term
-        for j in range(1, 25):
+        for j in range(1, 20):
             term *= z / (j + k)
             total += term
         return total
-    if k == 1:
-        return math.expm1(z) / z
     if k == 2:
         return (math.expm1(z) - z) / (z * z)
     return (math.expm1(z) - z - 0.5 * z * z) / (z * z * z)
@@ -113,6 +114,14 @@ def well_mixed_step(x0, source, outflow, volume, dt):
 
 
 @njit(cache=True, nogil=True)
+def box_factors(outflow, volume, dt):
+    """(exp(-k), dt/V phi_1(-k)), k = Q dt/V: :func:`well_mixed_step` is then
+    x0 * first + S * second. Every species of a space shares them."""
+    k = outflow * dt / volume
+    return math.exp(-k), dt / volume * phi(1, -k)
+
+
+@njit(cache=True, nogil=True)
 def heat_step(t0, a, p0, p1, p2, h):
     """Temperature after ``h`` seconds of dT/ds = -a T + p0 + p1 s + p2 s^2, exactly.
 
@@ -123,7 +132,10 @@ def heat_step(t0, a, p0, p1, p2, h):
     Inputs: T0 (deg C), a (1/s), p0 (K/s), p1 (K/s2), p2 (K/s3), h (s).
     """
     z = -a * h
-    return t0 * math.exp(z) + p0 * h * phi(1, z) + p1 * h * h * phi(2, z) + 2.0 * p2 * h * h * h * phi(3, z)
+    t = t0 * math.exp(z) + p0 * h * phi(1, z)
+    if p1 != 0.0 or p2 != 0.0:  # only while a fire grows
+        t += p1 * h * h * phi(2, z) + 2.0 * p2 * h * h * h * phi(3, z)
+    return t
 
 
 # -- fire -----------------------------------------------------------------------------------
@@ -224,18 +236,18 @@ def climate(temperature, humidity, o2, ch4, h2s, co, heat_release, fire_age, fir
                                               cable_heat[i], fire_growth[i], fire_age[i], fire_max_hrr[i], dt)
         mean_hrr = released / dt
         kelvin = 0.5 * (t_old + t_new) + KELVIN
-        q_out = qv + gas_ingress[i]
+        # well_mixed_step for every species at once: they share the air leaving
+        keep, gain = box_factors(qv + gas_ingress[i], v, dt)
         # CH4 as a fraction of the air, kept in %LEL
-        x = well_mixed_step(0.01 * CH4_LEL * 0.01 * ch4[i], gas_ingress[i], q_out, v, dt)
+        x = 0.01 * CH4_LEL * 0.01 * ch4[i] * keep + gas_ingress[i] * gain
         ch4[i] = 100.0 * x / (0.01 * CH4_LEL)
         o2_use = mean_hrr / HUGGETT / (ATMOSPHERIC * O2_MOLAR_MASS / (R * kelvin))
-        x = well_mixed_step(0.01 * o2[i], qv * 0.01 * O2_AMBIENT - o2_use, q_out, v, dt)
-        o2[i] = max(0.0, 100.0 * x)
-        h2s[i] = well_mixed_step(h2s[i], h2s_emission[i], q_out, v, dt)
+        o2[i] = max(0.0, 100.0 * (0.01 * o2[i] * keep + (qv * 0.01 * O2_AMBIENT - o2_use) * gain))
+        h2s[i] = h2s[i] * keep + h2s_emission[i] * gain
         co_made = mean_hrr * CO_PER_KJ / (ATMOSPHERIC * CO_MOLAR_MASS / (R * kelvin))
-        co[i] = 1e6 * well_mixed_step(1e-6 * co[i], co_made, q_out, v, dt)
+        co[i] = co[i] * keep + 1e6 * co_made * gain
         vapour_in = 0.01 * inlet_humidity[i] * saturation_pressure(inlet_temperature[i]) / ATMOSPHERIC
-        vapour = well_mixed_step(vapour, qv * vapour_in, q_out, v, dt)
+        vapour = vapour * keep + qv * vapour_in * gain
         humidity[i] = min(100.0, 100.0 * vapour * ATMOSPHERIC / saturation_pressure(t_new))
         temperature[i] = t_new
         if fire_growth[i] > 0.0:
