@@ -142,7 +142,8 @@ def test_storage_inverse_is_exact():
     max_depth, shaft, pond = np.array([2.0]), np.array([1.13]), np.array([80.0])
     for depth in (0.0, 0.01, 0.25, 0.5, 0.79, 1.1, 1.999, 2.0, 2.2):
         v = model.node_volume(0, depth, max_depth, shaft, pond, end_ptr, end_pipe, end_offset, length, diameter)
-        got = model.node_depth(0, v, 1.0, max_depth, shaft, pond, end_ptr, end_pipe, end_offset, length, diameter)
+        full = model.node_volume(0, 2.0, max_depth, shaft, pond, end_ptr, end_pipe, end_offset, length, diameter)
+        got = model.node_depth(0, v, 1.0, full, max_depth, shaft, pond, end_ptr, end_pipe, end_offset, length, diameter)
         assert got == pytest.approx(depth, abs=1e-9)
     # and the volume itself, written out: shaft, two half pipes, the pond
     v = model.node_volume(0, 2.2, max_depth, shaft, pond, end_ptr, end_pipe, end_offset, length, diameter)

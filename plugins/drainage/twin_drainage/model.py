@@ -114,6 +114,8 @@ class Network:
     end_ptr: np.ndarray
     end_pipe: np.ndarray
     end_offset: np.ndarray
+    #: water held at each manhole filled to its rim (m3)
+    full_volume: np.ndarray
     #: the largest stable router step (s), from the network's stiffest pipe
     stable_dt: float
 
@@ -198,6 +200,8 @@ def build_network(table, links: dict[str, tuple[str, ...]]) -> Network:
         pipe_up=up, pipe_down=down, invert_up=invert_up, invert_down=invert_down, length=length, diameter=diameter,
         roughness=table["roughness"][pipes].astype(np.float64), slope=(invert_up - invert_down) / length,
         end_ptr=end_ptr, end_pipe=end_pipe, end_offset=end_offset, stable_dt=stable_dt,
+        full_volume=full_volume(max_depth, shaft, table["ponding_area"][manholes].astype(np.float64), end_ptr, end_pipe,
+                                end_offset, length, diameter),
     )
 
 
@@ -226,13 +230,13 @@ def node_surface(m, depth, max_depth, shaft, pond, end_ptr, end_pipe, end_offset
 
 
 @njit(cache=True, nogil=True)
-def node_depth(m, volume, guess, max_depth, shaft, pond, end_ptr, end_pipe, end_offset, length, diameter):  # pragma: no cover
+def node_depth(m, volume, guess, full, max_depth, shaft, pond, end_ptr, end_pipe, end_offset, length, diameter):  # pragma: no cover
     """Depth (m) at which manhole ``m`` stores ``volume`` (m3): the inverse of
-    :func:`node_volume`, by Newton's method kept inside a shrinking bracket."""
+    :func:`node_volume`, by Newton's method kept inside a shrinking bracket. ``full``
+    is the volume at the rim, ``node_volume(m, max_depth[m], ...)``."""
     if volume <= 0.0:
         return 0.0
     lo = 0.0
-    full = node_volume(m, max_depth[m], max_depth, shaft, pond, end_ptr, end_pipe, end_offset, length, diameter)
     if volume <= full:
         hi = max_depth[m]
     else:
@@ -261,17 +265,18 @@ def node_depth(m, volume, guess, max_depth, shaft, pond, end_ptr, end_pipe, end_
 # --- the router ---------------------------------------------------------------------
 @njit(cache=True, nogil=True)
 def route(dt, substeps, runoff, depth, flow, open_fraction,
-          max_depth, shaft, pond, node_invert, tailwater, end_ptr, end_pipe, end_offset,
+          max_depth, full_volume, shaft, pond, node_invert, tailwater, end_ptr, end_pipe, end_offset,
           pipe_up, pipe_down, invert_up, invert_down, length, diameter, roughness,
-          outflow, flooded, pipe_depth):  # pragma: no cover - compiled
+          outflow, flooded, stored, pipe_depth, pipe_area):  # pragma: no cover - compiled
     """Advance the network by ``dt`` seconds in ``substeps`` equal steps (local inertial
     links, node continuity; see the module docstring).
 
     inputs: ``runoff`` (m3/s per manhole), ``open_fraction`` (1 - blockage, per pipe).
     state, updated in place: ``depth`` (m per manhole), ``flow`` (m3/s per pipe,
     positive downstream). outputs: ``outflow`` (m3 discharged per outfall during
-    ``dt``), ``flooded`` (m3 that rose above each rim during ``dt``), ``pipe_depth``
-    (m, mean of the two end depths per pipe).
+    ``dt``), ``flooded`` (m3 that rose above each rim during ``dt``), ``stored`` (m3
+    held in the network at each manhole, the pond excluded), ``pipe_depth`` (m, mean of
+    the two end depths per pipe) and ``pipe_area`` (m2, its open flow area).
     """
     m_count = depth.shape[0]
     o_count = tailwater.shape[0]
@@ -283,10 +288,11 @@ def route(dt, substeps, runoff, depth, flow, open_fraction,
     tau = dt / substeps
     outflow[:] = 0.0
     flooded[:] = 0.0
+    for m in range(m_count):  # sensors may have set the depth: start from it
+        volume[m] = node_volume(m, depth[m], max_depth, shaft, pond, end_ptr, end_pipe, end_offset, length, diameter)
     for _ in range(substeps):
         for m in range(m_count):
             h[m] = node_invert[m] + depth[m]
-            volume[m] = node_volume(m, depth[m], max_depth, shaft, pond, end_ptr, end_pipe, end_offset, length, diameter)
             leaving[m] = 0.0
         for o in range(o_count):
             h[m_count + o] = tailwater[o]
@@ -304,6 +310,7 @@ def route(dt, substeps, runoff, depth, flow, open_fraction,
             y = 0.5 * (yu + yd)
             pipe_depth[p] = y
             area = open_fraction[p] * circular_area(y, d)
+            pipe_area[p] = area
             if area <= DRY_AREA:
                 flow[p] = 0.0
                 continue
@@ -337,10 +344,13 @@ def route(dt, substeps, runoff, depth, flow, open_fraction,
                 outflow[pipe_down[p] - m_count] += q
         for m in range(m_count):
             above_before = max(depth[m] - max_depth[m], 0.0)
-            depth[m] = node_depth(m, volume[m], depth[m], max_depth, shaft, pond, end_ptr, end_pipe, end_offset, length, diameter)
+            depth[m] = node_depth(m, volume[m], depth[m], full_volume[m], max_depth, shaft, pond, end_ptr, end_pipe,
+                                  end_offset, length, diameter)
             rise = max(depth[m] - max_depth[m], 0.0) - above_before
             if rise > 0.0:
                 flooded[m] += rise * pond[m]
+    for m in range(m_count):
+        stored[m] = volume[m] - pond[m] * max(depth[m] - max_depth[m], 0.0)
 
 
 # --- the risk kernel ----------------------------------------------------------------
@@ -433,11 +443,13 @@ def step_drainage(ctx):
     outflow = np.zeros(len(outfalls))
     flooded = np.zeros(len(mh))
     pipe_depth = np.zeros(len(pipes))
+    area = np.zeros(len(pipes))
+    stored = np.zeros(len(mh))
     substeps = max(1, math.ceil(dt / net.stable_dt - 1e-9)) if len(pipes) else 1
     route(dt, substeps, runoff, depth, flow, open_fraction,
-          net.max_depth, net.shaft_area, net.ponding_area, net.node_invert, net.tailwater,
+          net.max_depth, net.full_volume, net.shaft_area, net.ponding_area, net.node_invert, net.tailwater,
           net.end_ptr, net.end_pipe, net.end_offset, net.pipe_up, net.pipe_down, net.invert_up, net.invert_down,
-          net.length, net.diameter, net.roughness, outflow, flooded, pipe_depth)
+          net.length, net.diameter, net.roughness, outflow, flooded, stored, pipe_depth, area)
 
     head = net.node_invert[: len(mh)] + depth
     t["depth"][mh] = depth
@@ -446,11 +458,10 @@ def step_drainage(ctx):
     t["surcharged"][mh] = head > net.crown
     t["ponded_depth"][mh] = np.maximum(depth - net.max_depth, 0.0)
     t["flooding"][mh] = flooded / dt
-    t["volume"][mh] = network_volume(depth, net)
+    t["volume"][mh] = stored
 
     t["flow"][pipes] = flow
     t["fill"][pipes] = pipe_depth / net.diameter
-    area = open_fraction * circular_area_array(pipe_depth, net.diameter)
     t["velocity"][pipes] = np.divide(flow, area, out=np.zeros_like(flow), where=area > DRY_AREA)
     t["capacity"][pipes] = manning_full_capacity(net.diameter, net.roughness, net.slope, open_fraction)
 
@@ -473,28 +484,15 @@ def step_drainage(ctx):
 
 
 @njit(cache=True, nogil=True)
-def _network_volume(depth, max_depth, shaft, pond, end_ptr, end_pipe, end_offset, length, diameter, out):  # pragma: no cover
-    for m in range(depth.shape[0]):
-        out[m] = node_volume(m, min(depth[m], max_depth[m]), max_depth, shaft, pond, end_ptr, end_pipe, end_offset, length, diameter)
+def _full_volume(max_depth, shaft, pond, end_ptr, end_pipe, end_offset, length, diameter, out):  # pragma: no cover
+    for m in range(max_depth.shape[0]):
+        out[m] = node_volume(m, max_depth[m], max_depth, shaft, pond, end_ptr, end_pipe, end_offset, length, diameter)
 
 
-def network_volume(depth: np.ndarray, net: Network) -> np.ndarray:
-    """Water held in the network at each manhole (m3): shaft and half pipes, not the pond."""
-    out = np.empty(len(depth))
-    _network_volume(depth, net.max_depth, net.shaft_area, net.ponding_area, net.end_ptr, net.end_pipe,
-                    net.end_offset, net.length, net.diameter, out)
-    return out
-
-
-@njit(cache=True, nogil=True)
-def _areas(y, d, out):  # pragma: no cover
-    for i in range(y.shape[0]):
-        out[i] = circular_area(y[i], d[i])
-
-
-def circular_area_array(y: np.ndarray, d: np.ndarray) -> np.ndarray:
-    out = np.empty(len(y))
-    _areas(y, d, out)
+def full_volume(max_depth, shaft, pond, end_ptr, end_pipe, end_offset, length, diameter) -> np.ndarray:
+    """Water each manhole holds when filled to its rim (m3)."""
+    out = np.empty(len(max_depth))
+    _full_volume(max_depth, shaft, pond, end_ptr, end_pipe, end_offset, length, diameter, out)
     return out
 
 
