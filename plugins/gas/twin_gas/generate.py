@@ -3,9 +3,9 @@ and the manholes, sewer and cable vaults beside it, with their detectors.
 
 Arterials (every third street) carry medium-pressure A mains (0.4 MPa gauge, DN300-400),
 the others medium-pressure B (0.15 MPa) or low-pressure (3 kPa) distribution mains,
-after GB 50028-2006's pressure classes. Mains lie 6 m off the street's centreline under
-the footway at 1.2 m cover (CJJ 63-2018); the sewer and its manholes run under the
-carriageway's centreline. Streets over the river have no main (the bridge carries it).
+after GB 50028-2006's pressure classes. Mains lie 6 m off the street's centreline at
+1.2 m cover (GB 50028-2006 asks at least 0.9 m under a carriageway); the sewer and its
+manholes run under the carriageway's centreline. Streets over the river have no main (the bridge carries it).
 """
 
 from __future__ import annotations

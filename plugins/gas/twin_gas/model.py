@@ -2,7 +2,7 @@
 
 Units are SI (Pa absolute, K, m, kg/s, m3/s) except the concentrations, which the
 fields keep in %vol (``ch4``) and %LEL (``lel``) as detectors report them. The gas is
-methane: city natural gas in China is more than 90 % CH4 (GB 17820-2018).
+taken as methane, which is more than 90 % of the natural gas Chinese cities distribute.
 
 Sources (MODELS.md, "Gas"):
 
