@@ -6,7 +6,8 @@ an outfall on its river bank; each east-west street carries short laterals that 
 to the trunks at the intersections (the western third of a block's street to the west,
 the eastern third to the east). Manholes stand at every intersection and every 40 m in
 between, 3 m off the street's centreline under the carriageway; each drains a
-subcatchment of 0.15-0.35 ha of the blocks beside it (C 0.55-0.85, rational method).
+subcatchment of 0.15-0.35 ha of the blocks beside it (C 0.55-0.85, rational method);
+water that rises out of it ponds on 300-800 m2 of street around the inlet.
 
 Pipes are designed as an engineer would (GB 50014-2021): design flow C·i·A over
 everything upstream at a design intensity of DESIGN_INTENSITY, the smallest standard
@@ -112,7 +113,11 @@ def generate(plan: CityPlan) -> None:
             legacy.add(trunk_pipes[int(idx)])
 
     ca = {k: 0.0 for k in nodes}  # Σ C·A upstream (ha), inclusive
+    # Pipes meet crown to crown (管顶平接, GB 50014-2021 5.3): a node's outlet crown lies
+    # no higher than the lowest inflowing crown, its invert no higher than any inflow's.
     low = {k: math.inf for k in nodes}  # lowest invert an inflowing pipe arrives at
+    low_crown = {k: math.inf for k in nodes}
+    widest = {k: 0.0 for k in nodes}  # a pipe is never narrower than those above it
     invert: dict[tuple, float] = {}
     pipes = []
     for k in order:
@@ -126,17 +131,21 @@ def generate(plan: CityPlan) -> None:
         length = math.hypot(dn["x"] - n["x"], dn["y"] - n["y"])
         design_q = ca[k] * 1.0e4 * DESIGN_INTENSITY * MM_PER_HOUR
         for diameter in SIZES:
-            inv_up = min(n["ground"] - COVER - diameter, low[k])
+            if diameter < widest[k]:
+                continue
+            inv_up = min(n["ground"] - COVER - diameter, low[k], low_crown[k] - diameter)
             inv_dn = min(dn["ground"] - COVER - diameter, inv_up - MIN_SLOPE * length)
             slope = (inv_up - inv_dn) / length
             if manning_full_capacity(diameter, ROUGHNESS, slope) >= design_q:
                 break
         if k in legacy:
             diameter = SIZES[max(0, SIZES.index(diameter) - 2)]
-            inv_up = min(n["ground"] - COVER - diameter, low[k])
+            inv_up = min(n["ground"] - COVER - diameter, low[k], low_crown[k] - diameter)
             inv_dn = inv_up - LEGACY_SLOPE * length
         invert[k] = inv_up
         low[d_key] = min(low[d_key], inv_dn)
+        low_crown[d_key] = min(low_crown[d_key], inv_dn + diameter)
+        widest[d_key] = max(widest[d_key], diameter)
         ca[d_key] += ca[k]
         pipes.append((k, d_key, diameter, length, inv_up, inv_dn))
 
@@ -167,7 +176,7 @@ def generate(plan: CityPlan) -> None:
                            "invert_elevation": round(invert[k], 3),
                            "rim_elevation": round(n["ground"], 3),
                            "shaft_area": round(shaft, 3),
-                           "ponding_area": round(float(rng.uniform(80.0, 200.0)), 1),
+                           "ponding_area": round(float(rng.uniform(300.0, 800.0)), 1),
                            "catchment_area": n["area"],
                            "runoff_coefficient": n["c"],
                        })

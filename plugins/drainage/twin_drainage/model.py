@@ -12,7 +12,9 @@ Sources (MODELS.md, "Drainage"):
 
       Q_new = (Q + g·A·dt·(H_up - H_down)/L) / (1 + g·n²·|Q|·dt / (A·R^(4/3)))
 
-  whose steady state is exactly Manning's equation with the head gradient as slope.
+  whose steady state is exactly Manning's equation with the head gradient as slope,
+  and SWMM's normal flow limitation (supercritical inlet or a water surface flatter
+  than the bed: no more than Manning's normal flow at the upstream depth).
 - Nodes: continuity dV/dt = runoff + Σ inflows - Σ outflows on each manhole's storage,
   which is its shaft, half the length of every pipe that meets it, and, above the rim,
   a ponding area on the street (SWMM's "ponded area"). Depth is found from the stored
@@ -318,6 +320,20 @@ def route(dt, substeps, runoff, depth, flow, open_fraction,
             q = flow[p]
             friction = G * roughness[p] ** 2 * abs(q) * tau / (area * r ** (4.0 / 3.0))
             flow[p] = (q + G * area * tau * (hu - hd) / length[p]) / (1.0 + friction)
+            # SWMM's normal flow limitation (NORMAL_FLOW_LIMITED = BOTH): when the flow at
+            # the inlet is supercritical, or the water surface is flatter than the bed, a
+            # pipe carries no more than Manning's normal flow at its upstream depth. It
+            # keeps steep pipes from oscillating; uniform flow is left exactly as it is.
+            fall = invert_up[p] - invert_down[p]
+            if flow[p] > 0.0 and fall > 0.0 and yu < d:
+                a_up = open_fraction[p] * circular_area(yu, d)
+                if a_up > DRY_AREA:
+                    top = circular_width(yu, d)
+                    froude = flow[p] / a_up / math.sqrt(G * a_up / top) if top > 0.0 else 0.0
+                    if froude >= 1.0 or hu - hd < fall:
+                        normal = a_up * circular_radius(yu, d) ** (2.0 / 3.0) * math.sqrt(fall / length[p]) / roughness[p]
+                        if flow[p] > normal:
+                            flow[p] = normal
             if flow[p] > 0.0:
                 leaving[pipe_up[p]] += flow[p]
             elif pipe_down[p] < m_count:
