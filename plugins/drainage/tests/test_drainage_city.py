@@ -126,3 +126,17 @@ def test_a_blocked_trunk_surcharges_the_manhole_above_it_and_the_twin_sees_it(tm
     assert blocked.value(pipe, "blockage") == 0.0
     assert math.isclose(blocked.value(above, "depth"), blocked.value(above, "depth", truth=True), abs_tol=0.03)
     assert [a.asset for a in blocked.alarms() if a.rule == "drainage.node" and a.asset == above]
+
+
+def test_rain_gauges_keep_rolling_totals_and_raise_the_cma_signal(tmp_path):
+    h = Harness(tmp_path, plugins=[plugin], blocks=(4, 4), seed=2)
+    gauges = [s["asset"] for s in h.plan.sensors if s["field"] == "rain_intensity"]
+    assert gauges
+    h.act("drainage.rain", gauges[0], intensity=240.0, duration=900.0)
+    h.run(1000)
+    # 240 mm/h for 15 minutes is 60 mm: CMA orange (50 mm in 3 h) at every gauge.
+    for g in gauges:
+        assert h.value(g, "rain_1h") == pytest.approx(60.0, abs=0.5)  # the gauges' noise, summed
+        assert h.value(g, "rain_12h") == pytest.approx(h.value(g, "rain_1h"), abs=1e-3)
+    rain_alarms = {a.asset: a.level for a in h.alarms() if a.rule == "drainage.rainstorm"}
+    assert set(rain_alarms) == set(gauges) and set(rain_alarms.values()) == {3}
