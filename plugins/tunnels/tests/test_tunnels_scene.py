@@ -167,3 +167,26 @@ def test_station_floods_when_its_pump_fails(tmp_path):
         assert np.isfinite(h.column("tunnel", "risk")).all()
     finally:
         h.close()
+
+
+def test_actions_refuse_what_is_invalid_and_extinguish_resets(tmp_path):
+    h = Harness(tmp_path, **DEMO)
+    try:
+        with pytest.raises(ValueError, match="applies to kinds gas_compartment"):
+            h.act("tunnel.gas_ingress", "T-P-0001", rate=0.01)
+        with pytest.raises(ValueError, match="growth = 2.5; valid are 1 slow"):
+            h.act("tunnel.fire", "T-P-0001", growth=2.5)
+        h.act("tunnel.fire", "T-P-0001", alpha=0.1876, max_hrr=500.0)
+        with pytest.raises(ValueError, match="'T-P-0001': a fire already burns"):
+            h.act("tunnel.fire", "T-P-0001")
+        h.run(30)
+        # ultrafast alpha reaches 500 kW after sqrt(500/0.1876) = 51.6 s
+        assert h.value("T-P-0001", "heat_release", truth=True) == pytest.approx(0.1876 * 30**2)
+        h.run(30)
+        assert h.value("T-P-0001", "heat_release", truth=True) == 500.0
+        assert h.value("T-P-0001", "fire", truth=True) == 1
+        h.act("tunnel.extinguish", "T-P-0001")
+        h.run(2)
+        assert h.value("T-P-0001", "heat_release", truth=True) == 0.0 and h.value("T-P-0001", "fan_mode", truth=True) == 1
+    finally:
+        h.close()
