@@ -31,6 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--speed", type=float, default=1.0, help="simulation seconds per wall second")
     serve.add_argument("--fast", action="store_true", help="tick as fast as the machine allows")
     serve.add_argument("--dt", type=float, default=1.0, help="tick length in simulation seconds")
+    serve.add_argument("--allow-origin", action="append", help="a browser Origin allowed on /ws besides the server's own (repeatable)")
 
     check = sub.add_parser("check", help="validate a scene and print asset counts per domain and kind")
     check.add_argument("scene", type=Path)
@@ -50,6 +51,24 @@ def main(argv: list[str] | None = None) -> int:
     generate.add_argument("--assets", type=int, required=True)
     generate.add_argument("--seed", type=int, default=0)
     generate.add_argument("--data", type=Path)
+
+    tail = sub.add_parser("tail", help="connect to a server's stream and print one JSON line per frame")
+    tail.add_argument("url", nargs="?", default="ws://127.0.0.1:8000/ws")
+    tail.add_argument("--domain", action="append", help="subscribe to this domain only (repeatable)")
+    tail.add_argument("--count", type=int, help="stop after this many snapshots and deltas")
+    tail.add_argument("--token", help="access token (or set TWIN_TOKEN)")
+
+    token = sub.add_parser("token", help="manage access tokens (stored hashed in the data folder)")
+    token_sub = token.add_subparsers(dest="token_command", required=True)
+    token_add = token_sub.add_parser("add", help="create a token and print it once")
+    token_add.add_argument("role", choices=["viewer", "operator", "director", "admin"])
+    token_add.add_argument("--name")
+    token_add.add_argument("--data", type=Path)
+    token_list = token_sub.add_parser("list", help="list tokens (names and roles, never the tokens)")
+    token_list.add_argument("--data", type=Path)
+    token_revoke = token_sub.add_parser("revoke", help="revoke a token by name")
+    token_revoke.add_argument("name")
+    token_revoke.add_argument("--data", type=Path)
 
     args = parser.parse_args(argv)
     from twin import logs
@@ -71,17 +90,24 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from twin.runtime import default_scene, load_config, open_twin, prepare_data_dir
     from twin.server import create_app
 
+    from twin.access import TokenStore
+
     data = prepare_data_dir(args.data)
     scene = args.scene or default_scene()
     config = load_config(args.config)
-    if args.host not in ("127.0.0.1", "localhost", "::1"):
-        log.warning("serving on a non-loopback address without access control", extra={"host": args.host})
+    if not TokenStore(data).enabled:
+        if args.host not in ("127.0.0.1", "localhost", "::1"):
+            raise TwinError(
+                f"refusing to serve on {args.host} without access tokens; create one with "
+                f"`twin token add admin --data {data}` or bind to 127.0.0.1"
+            )
+        log.warning("no access tokens: the server is open to anyone on this machine", extra={"data": str(data)})
     log.info("starting", extra={"scene": str(scene), "data": str(data), "url": f"http://{args.host}:{args.port}/"})
 
     def build() -> Any:
         return open_twin(scene, data, seed=args.seed, config=config, dt=args.dt)
 
-    server = create_app(build, speed=args.speed, fast=args.fast)
+    server = create_app(build, speed=args.speed, fast=args.fast, data_dir=data, allowed_origins=tuple(args.allow_origin or ()))
     uvicorn.run(server.app, host=args.host, port=args.port, log_level="warning", ws_per_message_deflate=False)
     return 0
 
@@ -164,7 +190,45 @@ def cmd_generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_tail(args: argparse.Namespace) -> int:
+    import os
+
+    from twin.client import run_tail
+
+    try:
+        return run_tail(args.url, args.domain, args.count, args.token or os.environ.get("TWIN_TOKEN"))
+    except OSError as exc:
+        raise TwinError(f"cannot connect to {args.url}: {exc}") from None
+    except KeyboardInterrupt:
+        return 0
+
+
+def cmd_token(args: argparse.Namespace) -> int:
+    import time
+
+    from twin.access import TokenStore
+    from twin.runtime import default_data_dir
+
+    store = TokenStore(args.data or default_data_dir())
+    if args.token_command == "add":
+        record, token = store.add(args.role, args.name)
+        print(f"token {record.name!r} ({record.role}); it is shown only now:")
+        print(token)
+    elif args.token_command == "list":
+        records = store.records()
+        if not records:
+            print(f"no tokens in {store.path}: the server runs open, on loopback only")
+        for r in records:
+            print(f"{r.name:<20} {r.role:<9} created {time.strftime('%Y-%m-%d %H:%M', time.localtime(r.created))}")
+    else:
+        record = store.revoke(args.name)
+        print(f"revoked {record.name!r} ({record.role})")
+    return 0
+
+
 COMMANDS = {
+    "tail": cmd_tail,
+    "token": cmd_token,
     "serve": cmd_serve,
     "check": cmd_check,
     "plugins": cmd_plugins,

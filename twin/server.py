@@ -3,6 +3,9 @@
 The app answers at once; the twin is built (plugins loaded, kernels compiled, scene
 loaded) in a worker thread, and ``/api/health`` says 503 until that is done. Ticks run
 in a worker thread too, so requests are served while kernels compute.
+
+Access: once a token exists in the data folder every request needs one (``Authorization:
+Bearer`` or ``?token=``), except ``/api/health``; each mutation checks the role.
 """
 
 from __future__ import annotations
@@ -13,22 +16,29 @@ import logging
 import math
 import time as wallclock
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any
 
-import msgpack
 import numpy as np
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from twin.engine import Engine, Frame
+from twin import __version__
+from twin import protocol as p
+from twin.access import TokenRecord, TokenStore, allows
+from twin.engine import Engine
 from twin.errors import TwinError
+from twin.stream import Client, Hub, Subscription
+from twin.stream import hello as stream_hello
 
 log = logging.getLogger("twin.server")
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = p.PROTOCOL_VERSION
+MAX_CLIENT_ERRORS = 5
+OPEN = TokenRecord("open", "admin", "", 0.0)  # who you are when no token is configured
 
 
 def _json_value(value: Any) -> Any:
@@ -42,16 +52,44 @@ def _json_value(value: Any) -> Any:
     return value
 
 
+def _bearer(header: str | None) -> str | None:
+    if header and header.lower().startswith("bearer "):
+        return header[7:].strip()
+    return None
+
+
+class _NotReady(Exception):
+    pass
+
+
+class _Denied(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
 class TwinServer:
     """Owns the engine, its tick loop and the connected clients."""
 
-    def __init__(self, build: Callable[[], Engine], speed: float = 1.0, fast: bool = False) -> None:
+    def __init__(
+        self,
+        build: Callable[[], Engine],
+        speed: float = 1.0,
+        fast: bool = False,
+        data_dir: Path | None = None,
+        allowed_origins: tuple[str, ...] = (),
+    ) -> None:
         self._build = build
         self.engine: Engine | None = None
+        self.hub: Hub | None = None
         self.startup_error: str | None = None
         self.speed = speed
         self.fast = fast
-        self.clients: set[asyncio.Queue[bytes | None]] = set()
+        self.mode = "live"
+        self.running = asyncio.Event()
+        self.running.set()
+        self.tokens = TokenStore(data_dir if data_dir is not None else Path("/nonexistent/twin-no-tokens"))
+        self.allowed_origins = allowed_origins
         self._tasks: list[asyncio.Task[Any]] = []
         self.app = Starlette(
             routes=[
@@ -65,6 +103,7 @@ class TwinServer:
                 WebSocketRoute("/ws", self.websocket),
             ],
             lifespan=self.lifespan,
+            exception_handlers={_NotReady: _not_ready_handler, _Denied: _denied_handler},  # type: ignore[dict-item]
         )
 
     # -- lifecycle ---------------------------------------------------------------------
@@ -84,22 +123,29 @@ class TwinServer:
 
     async def _start(self) -> None:
         try:
-            self.engine = await asyncio.to_thread(self._build)
+            engine = await asyncio.to_thread(self._build)
         except Exception as exc:
             self.startup_error = str(exc)
             log.error("the twin failed to start", extra={"error": str(exc)})
             return
-        log.info("twin ready", extra={"scene": self.engine.scene.name, "assets": sum(len(t) for t in self.engine.world.tables.values())})
+        self.hub = Hub(engine)
+        self.engine = engine
+        log.info("twin ready", extra={"scene": engine.scene.name, "assets": sum(len(t) for t in engine.world.tables.values())})
         self._tasks.append(asyncio.create_task(self._tick_loop()))
 
     async def _tick_loop(self) -> None:
-        engine = self.engine
-        assert engine is not None
+        engine, hub = self.engine, self.hub
+        assert engine is not None and hub is not None
         interval = engine.dt / self.speed
         deadline = wallclock.monotonic()
         while True:
-            frame = await asyncio.to_thread(engine.tick)
-            self._broadcast(frame)
+            await self.running.wait()
+            hub.ticking = True
+            try:
+                frame = await asyncio.to_thread(engine.tick)
+            finally:
+                hub.ticking = False
+            hub.publish(frame)
             if self.fast:
                 await asyncio.sleep(0)
                 continue
@@ -113,6 +159,18 @@ class TwinServer:
         if self.engine is None:
             raise _NotReady(self.startup_error)
         return self.engine
+
+    def _who(self, conn: HTTPConnection, needed: str = "viewer") -> TokenRecord:
+        """The caller's token record, if it may do what ``needed`` may; else 401/403."""
+        if not self.tokens.enabled:
+            return OPEN
+        token = conn.query_params.get("token") or _bearer(conn.headers.get("authorization"))
+        record = self.tokens.check(token)
+        if record is None:
+            raise _Denied(401, "a valid token is needed: send 'Authorization: Bearer <token>' or add ?token=<token>")
+        if not allows(record.role, needed):
+            raise _Denied(403, f"token {record.name!r} has role {record.role}; this needs {needed} or above")
+        return record
 
     # -- HTTP --------------------------------------------------------------------------
     async def health(self, request: Request) -> JSONResponse:
@@ -128,11 +186,13 @@ class TwinServer:
                 "time": e.time,
                 "seq": e.seq,
                 "protocol": PROTOCOL_VERSION,
+                "version": __version__,
                 "plugins": {n: p.status for n, p in e.registry.plugins.items()},
             }
         )
 
     async def scene(self, request: Request) -> JSONResponse:
+        self._who(request)
         e = self._ready()
         counts = e.scene.counts()
         domains = {}
@@ -160,6 +220,7 @@ class TwinServer:
         )
 
     async def plugins(self, request: Request) -> JSONResponse:
+        self._who(request)
         e = self._ready()
         return JSONResponse({"plugins": [
             {"name": p.name, "version": p.version, "hooks": p.hooks, "status": p.status, "reason": p.reason}
@@ -167,6 +228,7 @@ class TwinServer:
         ]})
 
     async def asset(self, request: Request) -> JSONResponse:
+        self._who(request)
         e = self._ready()
         asset_id = request.path_params["asset_id"]
         try:
@@ -188,6 +250,7 @@ class TwinServer:
         })
 
     async def alarms(self, request: Request) -> JSONResponse:
+        self._who(request)
         e = self._ready()
         q = request.query_params
         try:
@@ -202,6 +265,7 @@ class TwinServer:
         return JSONResponse({"alarms": [a.to_json() for a in found], "time": e.time})
 
     async def alarm_action(self, request: Request) -> JSONResponse:
+        who = self._who(request, "operator")
         e = self._ready()
         action = {"ack": "acknowledge", "acknowledge": "acknowledge", "dispatch": "dispatch", "resolve": "resolve"}.get(
             request.path_params["action"]
@@ -210,12 +274,14 @@ class TwinServer:
             return JSONResponse({"error": "unknown action; use ack, dispatch or resolve"}, status_code=404)
         try:
             body = await request.json() if await request.body() else {}
+            if not isinstance(body, dict):
+                raise ValueError
         except ValueError:
-            return JSONResponse({"error": "the body must be JSON: {\"who\": ..., \"note\": ..., \"unit\": ...}"}, status_code=400)
+            return JSONResponse({"error": "the body must be a JSON object: {\"note\": ..., \"unit\": ...}"}, status_code=400)
+        name = who.name if who is not OPEN else str(body.get("who", "anonymous"))
         try:
             alarm = await asyncio.to_thread(
-                e.alarms.act, request.path_params["alarm_id"], action, str(body.get("who", "anonymous")),
-                str(body.get("note", "")), e.time, str(body.get("unit", "")),
+                e.alarms.act, request.path_params["alarm_id"], action, name, str(body.get("note", "")), e.time, str(body.get("unit", ""))
             )
         except KeyError as exc:
             return JSONResponse({"error": str(exc).strip("'\"")}, status_code=404)
@@ -224,68 +290,98 @@ class TwinServer:
         return JSONResponse({"alarm": alarm.to_json()})
 
     async def metrics(self, request: Request) -> Response:
+        self._who(request)
         e = self._ready()
-        e.metrics.stream_clients.set(len(self.clients))
+        e.metrics.stream_clients.set(len(self.hub.clients) if self.hub else 0)
         return Response(e.metrics.exposition(), media_type="text/plain; version=0.0.4; charset=utf-8")
 
-    # -- WebSocket (a first cut: greeting with the schema, snapshot, deltas) -----------
+    # -- WebSocket: protocol v1 (twin.protocol), fan-out by twin.stream ----------------
     async def websocket(self, ws: WebSocket) -> None:
-        await ws.accept()
-        try:
-            e = self._ready()
-        except _NotReady:
-            await ws.close(code=1013, reason="twin is starting")
+        offered = ws.scope.get("subprotocols") or []
+        if offered and p.SUBPROTOCOL not in offered:
+            await ws.accept()
+            await self._refuse(ws, 4406, "protocol_mismatch", f"this server speaks {p.SUBPROTOCOL}; the client offered {', '.join(offered)}")
             return
-        queue: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=64)
-        self.clients.add(queue)
+        await ws.accept(subprotocol=p.SUBPROTOCOL if offered else None)
+        origin = ws.headers.get("origin")
+        if origin is not None and not self._origin_allowed(origin, ws.headers.get("host", "")):
+            await self._refuse(ws, 4403, "forbidden_origin", f"origin {origin} is not allowed; start the server with --allow-origin {origin}")
+            return
         try:
-            await ws.send_bytes(msgpack.packb({"type": "hello", "version": PROTOCOL_VERSION, "scene": e.scene.name,
-                                               "time": e.time, "seq": e.seq}))
-            await ws.send_bytes(_pack_snapshot(e))
-            while True:
-                message = await queue.get()
-                if message is None:
+            record = self._who(ws)
+        except _Denied as exc:
+            await self._refuse(ws, 4401 if exc.status == 401 else 4403, "unauthorized", str(exc))
+            return
+        engine, hub = self.engine, self.hub
+        if engine is None or hub is None:
+            await self._refuse(ws, 1013, "starting", "the twin is starting; retry in a few seconds")
+            return
+        client = Client(ws.send_bytes, ws.close, record.role, record.name if record is not OPEN else f"open:{ws.client}")
+        hub.clients.add(client)
+        sender = asyncio.create_task(self._sender(hub, client))
+        client.push(stream_hello(engine, record.role, self.mode, __version__))
+        errors = 0
+        try:
+            while not client.closed:
+                message = await ws.receive()
+                if message["type"] == "websocket.disconnect":
                     break
-                await ws.send_bytes(message)
+                data = message.get("bytes")
+                if data is None:
+                    data = (message.get("text") or "").encode()
+                try:
+                    await self._handle(engine, hub, client, p.decode_client(data))
+                except p.ProtocolError as exc:
+                    errors += 1
+                    client.push(p.encode(p.Error(exc.code, str(exc))))
+                    if errors >= MAX_CLIENT_ERRORS:
+                        client.push(p.encode(p.Error("too_many_errors", f"{errors} bad messages; closing")))
+                        await asyncio.sleep(0.05)
+                        hub.drop(client, f"{errors} bad messages", code=1008)
+                        break
         except (WebSocketDisconnect, RuntimeError):
             pass
         finally:
-            self.clients.discard(queue)
+            client.closed = True
+            client.wake.set()
+            hub.clients.discard(client)
+            sender.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await sender
 
-    def _broadcast(self, frame: Frame) -> None:
-        if not self.clients:
-            return
-        message = _pack_frame(frame)
-        for queue in list(self.clients):
-            if queue.full():
-                # A slow client: drop it rather than grow its queue; it reconnects.
-                self.clients.discard(queue)
-                queue.put_nowait(None) if not queue.full() else None
-                continue
-            queue.put_nowait(message)
+    async def _sender(self, hub: Hub, client: Client) -> None:
+        try:
+            await hub.run_sender(client)
+        except (WebSocketDisconnect, RuntimeError, OSError):
+            client.closed = True
 
+    async def _handle(self, engine: Engine, hub: Hub, client: Client, request: Any) -> None:
+        if isinstance(request, p.Subscribe):
+            hub.subscribe(client, Subscription.resolve(engine, request.domains), request.since)
+        elif isinstance(request, p.Ping):
+            client.push(p.encode(p.Result(request.request, True)))
+        elif isinstance(request, p.AlarmAction):
+            if not allows(client.role, "operator"):
+                client.push(p.encode(p.Result(request.request, False, f"role {client.role} may not act on alarms; an operator token is needed")))
+                return
+            try:
+                alarm = await asyncio.to_thread(
+                    engine.alarms.act, request.alarm, request.action, client.name, request.note, engine.time, request.unit
+                )
+            except (KeyError, TwinError) as exc:
+                client.push(p.encode(p.Result(request.request, False, str(exc).strip("'\""))))
+                return
+            client.push(p.encode(p.Result(request.request, True, alarm=alarm.to_json())))
 
-class _NotReady(Exception):
-    pass
+    async def _refuse(self, ws: WebSocket, code: int, error: str, message: str) -> None:
+        with contextlib.suppress(Exception):
+            await ws.send_bytes(p.encode(p.Error(error, message)))
+            await ws.close(code, message[:120])
 
-
-def _pack_frame(frame: Frame) -> bytes:
-    changes = {
-        domain: {name: {"rows": rows.tobytes(), "dtype": values.dtype.str, "values": values.tobytes()} for name, (rows, values) in fields.items()}
-        for domain, fields in frame.changes.items()
-    }
-    return msgpack.packb({"type": "delta", "seq": frame.seq, "time": frame.time, "changes": changes,
-                          "events": [{"kind": ev.kind, "alarm": ev.alarm, "time": ev.time} for ev in frame.events]},
-                         default=_json_value)
-
-
-def _pack_snapshot(engine: Engine) -> bytes:
-    tables = {
-        name: {f: {"dtype": table.columns[f].dtype.str, "values": table.columns[f].tobytes()} for f in table.live_fields()}
-        for name, table in engine.world.tables.items()
-    }
-    return msgpack.packb({"type": "snapshot", "seq": engine.seq, "time": engine.time,
-                          "ids": {n: t.ids for n, t in engine.world.tables.items()}, "tables": tables})
+    def _origin_allowed(self, origin: str, host: str) -> bool:
+        if origin in self.allowed_origins or "*" in self.allowed_origins:
+            return True
+        return origin.split("://", 1)[-1] == host
 
 
 async def _not_ready_handler(request: Request, exc: Exception) -> JSONResponse:
@@ -293,7 +389,17 @@ async def _not_ready_handler(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"error": "the twin is not ready", "detail": detail or "starting"}, status_code=503)
 
 
-def create_app(build: Callable[[], Engine], speed: float = 1.0, fast: bool = False) -> TwinServer:
-    server = TwinServer(build, speed=speed, fast=fast)
-    server.app.add_exception_handler(_NotReady, _not_ready_handler)
-    return server
+async def _denied_handler(request: Request, exc: Exception) -> JSONResponse:
+    status = exc.status if isinstance(exc, _Denied) else 403
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse({"error": str(exc)}, status_code=status, headers=headers)
+
+
+def create_app(
+    build: Callable[[], Engine],
+    speed: float = 1.0,
+    fast: bool = False,
+    data_dir: Path | None = None,
+    allowed_origins: tuple[str, ...] = (),
+) -> TwinServer:
+    return TwinServer(build, speed=speed, fast=fast, data_dir=data_dir, allowed_origins=allowed_origins)

@@ -1,0 +1,264 @@
+"""Fan-out of frames to WebSocket clients, one send task per client.
+
+A client never has a queue of frames. It has at most one *pending delta*: each new
+frame is merged into it (latest value per row wins, alarm events appended in order),
+and its send task sends whatever is pending when the socket is free again. A fast
+client gets every frame, one by one, and shares the encoding with every other client
+with the same subscription; a slow one gets fewer, larger deltas and still converges
+on the current state. A client that has not finished a send for ``max_lag`` seconds
+is disconnected with a reason it can read, and may resume.
+
+State is read only between ticks (the engine ticks in a worker thread): snapshots and
+resumes asked for during a tick are served right after it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time as wallclock
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgspec
+import numpy as np
+
+from twin import protocol as p
+from twin.engine import Engine, Frame
+
+log = logging.getLogger("twin.stream")
+
+CLOSE_TOO_SLOW = 4008
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """Resolved subscription: for each domain, the live fields wanted, in schema order."""
+
+    fields: tuple[tuple[str, tuple[str, ...]], ...]
+
+    @classmethod
+    def resolve(cls, engine: Engine, domains: dict[str, list[str]] | None) -> Subscription:
+        tables = engine.world.tables
+        if domains is None:
+            return cls(tuple((d, tuple(t.live_fields())) for d, t in tables.items()))
+        out = []
+        for d, wanted in domains.items():
+            if d not in tables:
+                raise p.ProtocolError("unknown_domain", f"no domain {d!r}; valid: {', '.join(tables)}")
+            live = tables[d].live_fields()
+            unknown = [f for f in wanted if f not in live]
+            if unknown:
+                raise p.ProtocolError("unknown_field", f"domain {d!r} has no live field(s) {', '.join(map(repr, unknown))}; valid: {', '.join(live)}")
+            out.append((d, tuple(f for f in live if not wanted or f in wanted)))
+        return cls(tuple(out))
+
+    def wants(self, domain: str) -> tuple[str, ...]:
+        for d, fields in self.fields:
+            if d == domain:
+                return fields
+        return ()
+
+
+@dataclass
+class Pending:
+    """Frames not yet sent to one client, merged."""
+
+    base: int
+    seq: int = 0
+    time: float = 0.0
+    chunks: dict[tuple[str, str], list[tuple[np.ndarray, np.ndarray]]] = field(default_factory=dict)
+    events: list[p.AlarmEventInfo] = field(default_factory=list)
+    stale: list[tuple[str, str]] = field(default_factory=list)
+    frames: list[Frame] = field(default_factory=list)
+
+    def add(self, frame: Frame, sub: Subscription) -> None:
+        self.seq, self.time, self.stale = frame.seq, frame.time, list(frame.stale)
+        self.frames.append(frame)
+        for domain, fields in sub.fields:
+            changes = frame.changes.get(domain)
+            if not changes:
+                continue
+            for name in fields:
+                if name in changes:
+                    self.chunks.setdefault((domain, name), []).append(changes[name])
+        self.events.extend(event_info(e) for e in frame.events)
+
+    def message(self) -> tuple[p.Delta, p.Body]:
+        body = p.Body()
+        domains: dict[str, dict[str, p.FieldDelta]] = {}
+        for (domain, name), chunks in self.chunks.items():
+            rows, values = merge_chunks(chunks)
+            domains.setdefault(domain, {})[name] = p.FieldDelta(body.add(rows), body.add(values))
+        return p.Delta(self.base, self.seq, self.time, domains, self.events, self.stale), body
+
+
+def merge_chunks(chunks: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+    """One (rows, values) pair from several ticks' changes; the latest value of a row wins."""
+    if len(chunks) == 1:
+        return chunks[0]
+    rows = np.concatenate([c[0] for c in chunks])
+    values = np.concatenate([c[1] for c in chunks])
+    # np.unique keeps the first occurrence: reverse so that the first is the latest.
+    unique, first = np.unique(rows[::-1], return_index=True)
+    return unique, values[::-1][first]
+
+
+def event_info(event: Any) -> p.AlarmEventInfo:
+    return p.AlarmEventInfo(event.kind, event.time, event.alarm, event.who, event.note)
+
+
+class Client:
+    """One connected socket: its role, subscription, pending delta and control messages."""
+
+    def __init__(self, send: Callable[[bytes], Awaitable[None]], close: Callable[[int, str], Awaitable[None]], role: str, name: str) -> None:
+        self.send = send
+        self.close = close
+        self.role = role
+        self.name = name
+        self.sub: Subscription | None = None
+        self.pending: Pending | None = None
+        self.control: list[bytes] = []
+        self.wake = asyncio.Event()
+        self.busy_since: float | None = None
+        self.closed = False
+        self.sent_frames = 0
+        self.sent_bytes = 0
+
+    def push(self, message: bytes) -> None:
+        self.control.append(message)
+        self.wake.set()
+
+
+class Hub:
+    def __init__(self, engine: Engine, max_lag: float = 30.0) -> None:
+        self.engine = engine
+        self.max_lag = max_lag
+        self.clients: set[Client] = set()
+        self.ticking = False
+        self._waiting: list[tuple[Client, int | None]] = []
+        self._cache: dict[Subscription, bytes] = {}
+        self._cache_seq = -1
+        self._closing: set[asyncio.Task[None]] = set()
+
+    # -- joining -----------------------------------------------------------------------
+    def subscribe(self, client: Client, sub: Subscription, since: int | None) -> None:
+        """Set the client's subscription and send it a snapshot or the missed deltas,
+        now if the engine is between ticks, else right after the tick."""
+        client.sub = sub
+        client.pending = None
+        if self.ticking:
+            self._waiting.append((client, since))
+        else:
+            self._sync(client, since)
+
+    def _sync(self, client: Client, since: int | None) -> None:
+        assert client.sub is not None
+        engine = self.engine
+        frames = list(engine.frames)
+        if since is not None and since == engine.seq:
+            client.pending = Pending(base=since, seq=since, time=engine.time)
+            client.pending.frames = []
+            return
+        if since is not None and frames and frames[0].seq <= since + 1 <= engine.seq:
+            pending = Pending(base=since)
+            for frame in frames:
+                if frame.seq > since:
+                    pending.add(frame, client.sub)
+            client.pending = pending
+            client.wake.set()
+            return
+        client.push(self.snapshot(client.sub))
+        client.pending = Pending(base=engine.seq, seq=engine.seq, time=engine.time)
+
+    def snapshot(self, sub: Subscription) -> bytes:
+        engine = self.engine
+        body = p.Body()
+        domains = {d: {f: body.add(engine.world.tables[d].columns[f]) for f in fields} for d, fields in sub.fields}
+        alarms = [a.to_json() for a in engine.alarms.active()]
+        message = p.Snapshot(engine.seq, engine.time, domains, alarms, sorted(engine.stale_fields))
+        return p.encode(message, body)
+
+    # -- each tick ---------------------------------------------------------------------
+    def publish(self, frame: Frame) -> None:
+        """Merge a new frame into every client's pending delta (on the event loop)."""
+        waiting, self._waiting = self._waiting, []
+        for client, since in waiting:
+            if not client.closed:
+                self._sync(client, since)
+        now = wallclock.monotonic()
+        for client in list(self.clients):
+            if client.sub is None or client.pending is None:
+                continue
+            if client.pending.seq >= frame.seq:
+                continue  # already synced to this frame by a resume
+            client.pending.add(frame, client.sub)
+            client.wake.set()
+            if client.busy_since is not None and now - client.busy_since > self.max_lag:
+                self.drop(client, f"too slow: no send completed for {now - client.busy_since:.0f} s; "
+                                  f"reconnect and subscribe with since={client.pending.base}")
+
+    def drop(self, client: Client, reason: str, code: int = CLOSE_TOO_SLOW) -> None:
+        if client.closed:
+            return
+        client.closed = True
+        self.clients.discard(client)
+        client.wake.set()
+        log.warning("client disconnected", extra={"client": client.name, "reason": reason})
+        self._closing.add(asyncio.get_running_loop().create_task(client.close(code, reason[:120])))
+
+    def _encoded(self, client: Client) -> bytes:
+        pending = client.pending
+        assert pending is not None and client.sub is not None
+        # The common case: one whole frame for a subscription others share; encode once.
+        if len(pending.frames) == 1 and pending.base == pending.frames[0].seq - 1:
+            if self._cache_seq != pending.seq:
+                self._cache, self._cache_seq = {}, pending.seq
+            cached = self._cache.get(client.sub)
+            if cached is None:
+                cached = self._cache[client.sub] = p.encode(*pending.message())
+            return cached
+        return p.encode(*pending.message())
+
+    async def run_sender(self, client: Client) -> None:
+        """The client's send task: control messages first, then what is pending."""
+        while not client.closed:
+            await client.wake.wait()
+            client.wake.clear()
+            while client.control and not client.closed:
+                await self._send(client, client.control.pop(0))
+            pending = client.pending
+            if client.closed or pending is None or not pending.frames and not pending.events:
+                continue
+            data = self._encoded(client)
+            client.pending = Pending(base=pending.seq, seq=pending.seq, time=pending.time)
+            await self._send(client, data)
+            client.sent_frames += 1
+
+    async def _send(self, client: Client, data: bytes) -> None:
+        client.busy_since = wallclock.monotonic()
+        await client.send(data)
+        client.busy_since = None
+        client.sent_bytes += len(data)
+
+
+def hello(engine: Engine, role: str, mode: str, server_version: str) -> bytes:
+    body = p.Body()
+    domains = []
+    for name, table in engine.world.tables.items():
+        d = table.domain
+        style = engine.registry.styles.get(name)
+        domains.append(p.DomainInfo(
+            name=name, title=d.title, title_zh=d.title_zh, kinds=table.kind_names, ids=table.ids,
+            kind=body.add(table.kind),
+            fields=[p.FieldInfo(f.name, np.dtype(f.dtype).newbyteorder("<").str if f.dtype != "bool" else "|u1", f.unit,
+                                tuple(None if not np.isfinite(v) else float(v) for v in f.valid), f.description, f.attribute, f.label_zh)
+                    for f in d.fields],
+            style=None if style is None else msgspec.to_builtins(style.__dict__ | {"field_labels_zh": dict(style.field_labels_zh)}),
+        ))
+    from twin.types import LEVEL_NAMES
+
+    message = p.Hello(p.PROTOCOL_VERSION, server_version, engine.scene.name, engine.scene.title, engine.scene.title_zh,
+                      engine.time, engine.seq, engine.dt, mode, role, domains, {k: list(v) for k, v in LEVEL_NAMES.items()})
+    return p.encode(message, body)
