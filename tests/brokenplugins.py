@@ -65,3 +65,23 @@ def explodes_at(tick: int) -> types.ModuleType:
 
 def import_fails() -> types.ModuleType:
     return _module("dup", twin_domains=lambda: [Domain("toy", "again", (AssetKind("tank", "Point", ""),), (FieldSpec("x", "float64", "", (0, 1), ""),))])
+
+
+def misspelt_hook() -> types.ModuleType:
+    """``twin_domain`` for ``twin_domains``: a typo a third party will make."""
+    return _module("typo", twin_domain=lambda: [])
+
+
+def rule_on_unknown_kind() -> types.ModuleType:
+    from twin import AlarmRule
+
+    return _module("badkind", twin_alarm_rules=lambda: [AlarmRule("badkind.r", "toy", "risk", "x", kinds=("silo",))])
+
+
+def coupling_to_absent_domain() -> types.ModuleType:
+    from twin import Coupling
+
+    def step(ctx):
+        raise AssertionError("an idle coupling must not run")
+
+    return _module("coupler", twin_couplings=lambda: [Coupling("coupler.c", "toy", "water", step, "tanks feed a water network")])

@@ -54,3 +54,46 @@ def test_plugin_raising_during_a_tick_is_quarantined_and_the_rest_runs(tmp_path,
     # the healthy plugin kept running: the tank kept filling after the failure
     assert h.value("T-000", "level") == pytest.approx(60.0)
     h.close()
+
+
+def test_misspelt_hook_quarantines_only_that_plugin_with_a_hint(toy):
+    typo = brokenplugins.misspelt_hook()
+    registry = load_registry([toy, typo], entry_points=False)
+    assert registry.active("toy")
+    reason = registry.plugins["typo"].reason
+    assert "unknown hook(s): twin_domain (did you mean twin_domains?)" in reason
+
+
+def test_alarm_rule_on_unknown_kind_is_refused(toy):
+    registry = load_registry([toy, brokenplugins.rule_on_unknown_kind()], entry_points=False)
+    assert "no kind(s) silo; valid: tank" in registry.plugins["badkind"].reason
+
+
+def test_coupling_to_an_absent_domain_is_idle_not_fatal(tmp_path, toy):
+    from twin.testing import Harness
+
+    coupler = brokenplugins.coupling_to_absent_domain()
+    h = Harness(tmp_path, plugins=[toy, coupler], blocks=(2, 2))
+    assert h.registry.active("coupler") and h.registry.couplings == []
+    h.run(3)
+    h.close()
+
+
+def test_trace_hooks_logs_each_call(toy, monkeypatch, caplog):
+    monkeypatch.setenv("TWIN_TRACE_HOOKS", "1")
+    with caplog.at_level("INFO", logger="twin.plugins"):
+        load_registry([toy], entry_points=False)
+    calls = [(r.hook, r.plugin, r.returned) for r in caplog.records if r.msg == "hook call"]
+    assert ("twin_kernels", "toy", ["toy.overfill"]) in calls
+    assert ("twin_domains", "toy", ["toy"]) in calls
+
+
+def test_quarantined_plugin_loses_its_actions(toy):
+    from twin import Action, hookimpl
+
+    bad = brokenplugins.wrong_dtype()
+    bad.twin_actions = hookimpl(lambda: [Action("toy.drain", "toy", lambda world, asset: None, "drain a tank")])
+    registry = load_registry([toy, bad], entry_points=False)
+    assert registry.plugins["wrongdtype"].status == "quarantined"
+    assert "toy.drain" not in registry.actions
+    assert "toy.open_tap" in registry.actions  # the healthy plugin keeps its own

@@ -72,7 +72,7 @@ def test_scene_asset_alarms_and_metrics(served):
     assert alarm["state"] == "raised" and alarm["since"] > 0
 
     asset = client.get("/api/assets/T-001").json()
-    assert asset["kind"] == "tank" and asset["owner"] == "toy works" and asset["state"]["level"] > 90
+    assert asset["kind"] == "tank" and asset["owner"] == "toy works" and asset["state"]["level"] >= 90
     assert asset["attributes"]["capacity"] == 10.0 and asset["alarms"][0]["id"] == alarm["id"]
 
     acked = client.post(f"/api/alarms/{alarm['id']}/ack", json={"who": "op1", "note": "on it"})

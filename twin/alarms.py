@@ -77,12 +77,17 @@ class LevelTracker:
         self.pending = np.zeros(rows, dtype=np.int8)
         self.pending_since = np.zeros(rows, dtype=np.float64)
         self._changed = np.empty(rows, dtype=np.int64)
-        self._thresholds = np.asarray(LEVEL_RISK_THRESHOLDS, dtype=np.float64)
+        self._thresholds: dict[np.dtype[Any], np.ndarray] = {}
 
     def update(self, risk: np.ndarray, now: float) -> np.ndarray:
         """Rows whose level changed at ``now``."""
+        # Compare in the risk column's own dtype: float32(0.9) < 0.9, so a float64
+        # threshold would make red unreachable for a float32 risk of exactly 0.9.
+        thresholds = self._thresholds.get(risk.dtype)
+        if thresholds is None:
+            thresholds = self._thresholds[risk.dtype] = np.asarray(LEVEL_RISK_THRESHOLDS, dtype=risk.dtype)
         n = track_levels(
-            risk, self.mask, self._thresholds, self.level, self.pending, self.pending_since, now,
+            risk, self.mask, thresholds, self.level, self.pending, self.pending_since, now,
             self.rule.hysteresis, self.rule.raise_dwell, self.rule.clear_dwell, self._changed,
         )
         return self._changed[:n]

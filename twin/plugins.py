@@ -8,6 +8,7 @@ quarantined with the reason; the others load.
 
 from __future__ import annotations
 
+import difflib
 import inspect
 import logging
 import os
@@ -84,9 +85,12 @@ class Registry:
         return self.outputs.get(plugin, [])
 
     def drop_inactive(self) -> None:
-        """Forget the running contributions of quarantined plugins (domains stay)."""
+        """Forget the contributions of quarantined plugins; their domains stay, so that
+        a scene still loads and their fields show as stale."""
         for attr in ("updaters", "kernels", "couplings", "rules", "generators"):
             setattr(self, attr, [(p, c) for p, c in getattr(self, attr) if self.active(p)])
+        self.actions = {n: (p, a) for n, (p, a) in self.actions.items() if self.active(p)}
+        self.styles = {d: s for d, s in self.styles.items() if self.active(self.domain_owner.get(d, ""))}
 
 
 def _plugin_name(module: Any) -> str:
@@ -127,9 +131,6 @@ def load_registry(
     """
     pm = pluggy.PluginManager("twin")
     pm.add_hookspecs(hookspecs)
-    if os.environ.get("TWIN_TRACE_HOOKS"):
-        pm.trace.root.setwriter(lambda msg: log.debug(msg.rstrip()))
-        pm.enable_tracing()
     registry = Registry()
     found: list[tuple[str, str, Any]] = []
     if entry_points:
@@ -140,6 +141,12 @@ def load_registry(
         found.append((_plugin_name(module), getattr(module, "__version__", "0"), module))
     for name, version, module in found:
         if name in registry.plugins:
+            continue
+        unknown = sorted(a for a in dir(module) if a.startswith("twin_") and callable(getattr(module, a)) and a not in HOOKS)
+        if unknown:
+            # A misspelt hook would fail pluggy's check_pending for everyone: refuse this plugin only.
+            hints = [f"{u} (did you mean {difflib.get_close_matches(u, HOOKS, 1)[0]}?)" if difflib.get_close_matches(u, HOOKS, 1) else u for u in unknown]
+            registry.plugins[name] = PluginInfo(name, version, status="quarantined", reason=f"unknown hook(s): {', '.join(hints)}; valid hooks: {', '.join(HOOKS)}")
             continue
         try:
             pm.register(module, name=name)
@@ -166,6 +173,7 @@ def load_registry(
 def _call_each(pm: pluggy.PluginManager, hook: str, registry: Registry) -> list[tuple[str, Any]]:
     """Call ``hook`` on every plugin separately, so a failure names its plugin."""
     results: list[tuple[str, Any]] = []
+    trace = bool(os.environ.get("TWIN_TRACE_HOOKS"))
     for impl in getattr(pm.hook, hook).get_hookimpls():
         plugin = impl.plugin_name
         if not registry.active(plugin):
@@ -175,6 +183,9 @@ def _call_each(pm: pluggy.PluginManager, hook: str, registry: Registry) -> list[
         except Exception as exc:
             registry.quarantine(plugin, f"hook {hook} raised {exc!r}\n{traceback.format_exc(limit=3)}")
             continue
+        if trace:
+            names = [getattr(v, "name", None) or getattr(v, "domain", None) or type(v).__name__ for v in value or []]
+            log.info("hook call", extra={"hook": hook, "plugin": plugin, "returned": names})
         for item in value or []:
             results.append((plugin, item))
     return results
@@ -201,6 +212,14 @@ def _collect(pm: pluggy.PluginManager, registry: Registry) -> None:
             return False
         return True
 
+    def kinds_exist(plugin: str, what: str, domain: str, kinds: tuple[str, ...]) -> bool:
+        valid = {k.name for k in registry.domains[domain].kinds}
+        unknown = [k for k in kinds if k not in valid]
+        if unknown:
+            registry.quarantine(plugin, f"{what}: domain {domain!r} has no kind(s) {', '.join(unknown)}; valid: {', '.join(sorted(valid))}")
+            return False
+        return True
+
     for plugin, u in _call_each(pm, "twin_updaters", registry):
         if fields_exist(plugin, f"updater {u.name!r}", u.domain, u.reads + u.writes):
             registry.updaters.append((plugin, u))
@@ -208,17 +227,26 @@ def _collect(pm: pluggy.PluginManager, registry: Registry) -> None:
         if fields_exist(plugin, f"kernel {k.name!r}", k.domain, k.inputs + k.outputs):
             registry.kernels.append((plugin, k))
     for plugin, c in _call_each(pm, "twin_couplings", registry):
-        if fields_exist(plugin, f"coupling {c.name!r}", c.source, ()) and fields_exist(plugin, f"coupling {c.name!r}", c.target, ()):
-            registry.couplings.append((plugin, c))
+        missing = [d for d in (c.source, c.target) if d not in registry.domains]
+        if missing:
+            # A coupling to a domain that is not installed is simply idle: the gas plugin
+            # must run in a city without a drainage plugin.
+            log.info("coupling idle: domain not installed", extra={"plugin": plugin, "coupling": c.name, "missing": missing})
+            continue
+        registry.couplings.append((plugin, c))
     for plugin, r in _call_each(pm, "twin_alarm_rules", registry):
-        if fields_exist(plugin, f"alarm rule {r.name!r}", r.domain, (r.risk_field,)):
+        if fields_exist(plugin, f"alarm rule {r.name!r}", r.domain, (r.risk_field,)) and kinds_exist(plugin, f"alarm rule {r.name!r}", r.domain, r.kinds):
             registry.rules.append((plugin, r))
     for plugin, a in _call_each(pm, "twin_actions", registry):
         if a.name in registry.actions:
             registry.quarantine(plugin, f"action {a.name!r} is already contributed by {registry.actions[a.name][0]!r}")
-        else:
+        elif fields_exist(plugin, f"action {a.name!r}", a.domain, ()) and kinds_exist(plugin, f"action {a.name!r}", a.domain, a.kinds):
             registry.actions[a.name] = (plugin, a)
     for plugin, s in _call_each(pm, "twin_viewer_styles", registry):
+        owner = registry.domain_owner.get(s.domain)
+        if owner is not None and owner != plugin:
+            log.warning("viewer style ignored: domain has another owner", extra={"plugin": plugin, "domain": s.domain, "owner": owner})
+            continue
         registry.styles[s.domain] = s
     for plugin, g in _call_each(pm, "twin_asset_generators", registry):
         registry.generators.append((plugin, g))
@@ -263,5 +291,10 @@ def check_kernel(kernel: Kernel, domain: Domain | None, rows: int = 4) -> None:
         dtypes = ", ".join(f"{n}:{domain.field(n).dtype}" for n in kernel.inputs + kernel.outputs)
         raise TypeError(f"failed on the declared dtypes ({dtypes}): {first}") from exc
     for name, out in zip(kernel.outputs, outputs):
-        if out.dtype.kind == "f" and not np.all(np.isfinite(out)):
-            raise ValueError(f"output {name!r} is not finite on a default input")
+        if out.dtype.kind != "f":
+            continue
+        lo, hi = domain.field(name).valid
+        # +-inf is a legal value where the field's range admits it ("never" for a time to threshold)
+        bad = np.isnan(out) | ((out == np.inf) & (hi != np.inf)) | ((out == -np.inf) & (lo != -np.inf))
+        if bad.any():
+            raise ValueError(f"output {name!r} is NaN or infinite on a default input; valid is [{lo}, {hi}]")

@@ -18,7 +18,7 @@ from twin.world import World
 
 class Simulator:
     def __init__(self, scene: Scene, registry: Registry, seed: int = 0) -> None:
-        self.world = World(scene, registry, seed)
+        self.world = World(scene, registry, seed, tag="truth")
         self.rng = np.random.default_rng([seed, 0x5E75])
         self.incidents = sorted(scene.incidents, key=lambda i: i.at)
         self._next_incident = 0

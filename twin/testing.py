@@ -40,9 +40,10 @@ class Harness:
         simulate: bool = True,
         plan_hook: Callable[[CityPlan], None] | None = None,
         config: dict[str, Any] | None = None,
+        preset: str = "synthetic",
     ) -> None:
         self.registry: Registry = load_registry(plugins, entry_points=entry_points)
-        self.plan = plan_city(seed, blocks[0], blocks[1], buildings=False)
+        self.plan = plan_city(seed, blocks[0], blocks[1], preset=preset, buildings=False)
         populate(self.plan, self.registry)
         if plan_hook is not None:
             plan_hook(self.plan)

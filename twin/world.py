@@ -43,10 +43,13 @@ class StepContext:
 class World:
     """State tables built from a scene, with the static attributes filled in."""
 
-    def __init__(self, scene: Scene, registry: Registry, seed: int = 0) -> None:
+    def __init__(self, scene: Scene, registry: Registry, seed: int = 0, tag: str = "twin") -> None:
         self.scene = scene
         self.registry = registry
         self.seed = seed
+        #: "twin" or "truth": mixed into each plugin's random stream, so that the twin's
+        #: modelled noise on unmeasured assets does not repeat the truth's by construction
+        self.tag = tag
         self.time = 0.0
         self.tables: dict[str, DomainTable] = {}
         self.locations: dict[str, tuple[str, int]] = {}
@@ -77,7 +80,7 @@ class World:
     def rng(self, plugin: str) -> np.random.Generator:
         """A generator seeded from the run's seed and the plugin's name."""
         if plugin not in self._rngs:
-            self._rngs[plugin] = np.random.default_rng([self.seed, zlib.crc32(plugin.encode())])
+            self._rngs[plugin] = np.random.default_rng([self.seed, zlib.crc32(plugin.encode()), zlib.crc32(self.tag.encode())])
         return self._rngs[plugin]
 
     def locate(self, asset_id: str) -> tuple[DomainTable, int]:
