@@ -123,3 +123,20 @@ def test_serve_answers_health_and_survives_sigkill_with_acknowledged_alarm(demo,
         server.kill()
         server.wait(timeout=10)
         log.close()
+
+
+def test_serve_refuses_a_public_address_without_tokens(tmp_path, demo):
+    result = twin("serve", str(demo), "--host", "0.0.0.0", "--port", str(free_port()), data=tmp_path, check=False)
+    assert result.returncode == 2
+    assert "refusing to serve on 0.0.0.0 without access tokens" in result.stderr and "twin token add admin" in result.stderr
+
+
+def test_token_add_list_revoke_stores_only_a_hash(tmp_path):
+    out = twin("token", "add", "operator", "--name", "desk1", "--data", str(tmp_path), data=tmp_path).stdout
+    token = out.strip().splitlines()[-1]
+    assert len(token) >= 30
+    stored = (tmp_path / "tokens.json").read_text()
+    assert token not in stored and "desk1" in stored
+    assert "desk1" in twin("token", "list", "--data", str(tmp_path), data=tmp_path).stdout
+    twin("token", "revoke", "desk1", "--data", str(tmp_path), data=tmp_path)
+    assert "no tokens" in twin("token", "list", "--data", str(tmp_path), data=tmp_path).stdout
