@@ -103,3 +103,28 @@ def test_change_tracking_treats_nan_as_unchanged():
     assert list(t.take_changes("x")) == []
     t["x"][1] = np.nan
     assert list(t.take_changes("x")) == [1]
+
+
+def test_sensor_faults_stuck_drift_dead(tmp_path, toy):
+    h = Harness(tmp_path, plugins=[toy], blocks=(2, 2))
+    for tank in ("T-000", "T-001", "T-002"):
+        h.act("toy.open_tap", tank, rate=0.01)  # 0.1 %/s
+    h.run(10)
+    h.act("sensor.stuck", "TS-000")
+    h.act("sensor.drift", "TS-001", rate=360.0)  # +0.1 %/s on top of the truth
+    h.act("sensor.dead", "TS-002")
+    h.run(40)
+    e = h.engine
+    assert h.value("T-000", "level", truth=True) == pytest.approx(5.0)
+    assert h.value("T-000", "level") == pytest.approx(1.0)  # stuck at the reading when it failed
+    assert h.value("T-001", "level") == pytest.approx(5.0 + 4.0)  # truth plus 40 s of drift
+    assert h.value("T-002", "level") == pytest.approx(1.0)  # last good value ...
+    assert e.ingest.stale[e.ingest.sensor_index["TS-002"]]  # ... marked stale
+    assert not e.ingest.stale[e.ingest.sensor_index["TS-000"]]  # a stuck sensor still talks: not stale
+    with pytest.raises(KeyError, match="no sensor 'TS-999'"):
+        h.act("sensor.dead", "TS-999")
+    with pytest.raises(ValueError, match="sensor.stuck takes no parameters; got rate"):
+        h.act("sensor.stuck", "TS-003", rate=1.0)
+    h.act("sensor.repair", "TS-000")
+    h.run(1)
+    assert h.value("T-000", "level") == pytest.approx(5.1)

@@ -226,10 +226,16 @@ class Engine:
             m.active_alarms.labels(str(level)).set(levels.count(level))
 
     # -- commands ----------------------------------------------------------------------
-    def apply_action(self, name: str, asset_id: str, params: dict[str, Any]) -> None:
-        """An action acts on the world the sensors measure: the simulator's truth."""
-        target = self.simulator.world if self.simulator is not None else self.world
-        target.apply_action(name, asset_id, params)
+    def apply_action(self, name: str, target: str, params: dict[str, Any]) -> None:
+        """An action acts on the world the sensors measure: the simulator's truth.
+        ``sensor.*`` actions (stuck, drift, dead, repair) act on a sensor of that world."""
+        if name.startswith("sensor."):
+            if self.simulator is None:
+                raise ValueError(f"{name}: sensor faults are simulated; this twin has no simulator")
+            self.simulator.fault_sensor(name, target, params)
+            return
+        world = self.simulator.world if self.simulator is not None else self.world
+        world.apply_action(name, target, params)
 
     def run(self, seconds: float) -> Frame | None:
         frame = None

@@ -35,10 +35,38 @@ class Simulator:
         for (domain, field), (idx, rows) in sorted(by_column.items()):
             self._columns.append((np.array(idx), domain, field, np.array(rows)))
         self.applied: list[Incident] = []
+        self._sensor_ids = [s.id for s in scene.sensors]
         # A real transducer saturates at the ends of its span rather than report the
         # impossible: clip noise into each field's physical range.
         self.low = np.array([self.world.locate(s.asset)[0].specs[s.field].valid[0] for s in scene.sensors])
         self.high = np.array([self.world.locate(s.asset)[0].specs[s.field].valid[1] for s in scene.sensors])
+
+        # Sensor faults (actions ``sensor.stuck``, ``sensor.drift``, ``sensor.dead``): what a
+        # drill does to the measuring chain rather than to the world.
+        self.fault = np.zeros(n, dtype=np.uint8)  # 0 healthy, 1 stuck, 2 drifting, 3 dead
+        self.stuck_value = np.zeros(n)
+        self.drift_rate = np.zeros(n)  # field units per hour
+        self.drift_since = np.zeros(n)
+        self._last = np.zeros(n)
+
+    FAULTS = {"sensor.stuck": 1, "sensor.drift": 2, "sensor.dead": 3, "sensor.repair": 0}
+
+    def fault_sensor(self, action: str, sensor_id: str, params: dict[str, float]) -> None:
+        """Apply a sensor fault; errors name the sensor and what is valid."""
+        try:
+            i = self._sensor_ids.index(sensor_id)
+        except ValueError:
+            raise KeyError(f"no sensor {sensor_id!r} in the scene") from None
+        if action not in self.FAULTS:
+            raise KeyError(f"unknown sensor action {action!r}; valid: {', '.join(self.FAULTS)}")
+        allowed = {"sensor.drift": {"rate"}}.get(action, set())
+        extra = set(params) - allowed
+        if extra:
+            raise ValueError(f"{action} takes {', '.join(sorted(allowed)) or 'no parameters'}; got {', '.join(sorted(extra))}")
+        self.fault[i] = self.FAULTS[action]
+        self.stuck_value[i] = self._last[i]
+        self.drift_rate[i] = float(params.get("rate", 0.0))
+        self.drift_since[i] = self.world.time
 
     def schedule(self, incident: Incident) -> None:
         self.incidents.append(incident)
@@ -51,7 +79,10 @@ class Simulator:
         while self._next_incident < len(self.incidents) and self.incidents[self._next_incident].at <= world.time + dt:
             incident = self.incidents[self._next_incident]
             self._next_incident += 1
-            world.apply_action(incident.action, incident.asset, incident.params)
+            if incident.action.startswith("sensor."):
+                self.fault_sensor(incident.action, incident.asset, incident.params)
+            else:
+                world.apply_action(incident.action, incident.asset, incident.params)
             self.applied.append(incident)
         world.step_physics(dt, on_error)
         world.step_couplings(dt, on_error)
@@ -59,6 +90,16 @@ class Simulator:
         for idx, domain, field, rows in self._columns:
             values[idx] = world.tables[domain].columns[field][rows]
         values += self.noise * self.rng.standard_normal(len(values))
+        if self.fault.any():
+            stuck = self.fault == 1
+            values[stuck] = self.stuck_value[stuck]
+            drifting = self.fault == 2
+            values[drifting] += self.drift_rate[drifting] * (world.time - self.drift_since[drifting]) / 3600.0
         np.clip(values, self.low, self.high, out=values)
+        self._last = values.copy()
         times = np.full(len(values), world.time)
-        return self.sensor_index, times, values, np.zeros(len(values), dtype=np.int64)
+        alive = self.fault != 3
+        if alive.all():
+            return self.sensor_index, times, values, np.zeros(len(values), dtype=np.int64)
+        # a dead sensor sends nothing: the twin keeps its last value and marks it stale
+        return self.sensor_index[alive], times[alive], values[alive], np.zeros(int(alive.sum()), dtype=np.int64)
