@@ -23,13 +23,15 @@ import numpy as np
 from starlette.applications import Starlette
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route, WebSocketRoute
+from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from twin import __version__
 from twin import protocol as p
 from twin.access import TokenRecord, TokenStore, allows
 from twin.engine import Engine
+from twin.geometry import LayerCache, layers_for
 from twin.errors import TwinError
 from twin.stream import Client, Hub, Subscription
 from twin.stream import hello as stream_hello
@@ -38,6 +40,7 @@ log = logging.getLogger("twin.server")
 
 PROTOCOL_VERSION = p.PROTOCOL_VERSION
 MAX_CLIENT_ERRORS = 5
+STATIC_DIR = Path(__file__).resolve().parent / "static"  # built by `npm run build` in viewer/
 OPEN = TokenRecord("open", "admin", "", 0.0)  # who you are when no token is configured
 
 
@@ -100,7 +103,12 @@ class TwinServer:
                 Route("/api/alarms", self.alarms),
                 Route("/api/alarms/{alarm_id:int}/{action:str}", self.alarm_action, methods=["POST"]),
                 Route("/metrics", self.metrics),
+                Route("/api/layers", self.layers),
+                Route("/api/layers/{name:str}.glb", self.layer_glb),
+                Route("/api/layers/{name:str}.json", self.layer_map),
                 WebSocketRoute("/ws", self.websocket),
+                # The built viewer (viewer/ -> twin/static); last, so that it never hides an API route.
+                Mount("/", StaticFiles(directory=STATIC_DIR, html=True, check_dir=False), name="viewer"),
             ],
             lifespan=self.lifespan,
             exception_handlers={_NotReady: _not_ready_handler, _Denied: _denied_handler},  # type: ignore[dict-item]
@@ -294,6 +302,40 @@ class TwinServer:
         e = self._ready()
         e.metrics.stream_clients.set(len(self.hub.clients) if self.hub else 0)
         return Response(e.metrics.exposition(), media_type="text/plain; version=0.0.4; charset=utf-8")
+
+    # -- geometry for the viewer (twin.geometry): one GLB per layer, built once ------
+    def _layers(self) -> LayerCache:
+        e = self._ready()
+        return layers_for(e.scene, list(e.world.tables))
+
+    async def layers(self, request: Request) -> JSONResponse:
+        self._who(request)
+        cache = self._layers()
+        return JSONResponse({"scene": cache.scene.name, "layers": [
+            {"name": n, "domain": n if n in cache.domains else None,
+             "glb": f"/api/layers/{n}.glb", "map": f"/api/layers/{n}.json"} for n in cache.names()
+        ]})
+
+    async def _layer(self, request: Request) -> Any:
+        self._who(request)
+        cache = self._layers()
+        name = request.path_params["name"]
+        try:
+            return await asyncio.to_thread(cache.get, name)
+        except KeyError:
+            return JSONResponse({"error": f"no layer {name!r}; valid: {', '.join(cache.names())}"}, status_code=404)
+
+    async def layer_glb(self, request: Request) -> Response:
+        layer = await self._layer(request)
+        if isinstance(layer, Response):
+            return layer
+        return Response(layer.glb, media_type="model/gltf-binary", headers={"Cache-Control": "no-cache"})
+
+    async def layer_map(self, request: Request) -> Response:
+        layer = await self._layer(request)
+        if isinstance(layer, Response):
+            return layer
+        return JSONResponse(layer.map())
 
     # -- WebSocket: protocol v1 (twin.protocol), fan-out by twin.stream ----------------
     async def websocket(self, ws: WebSocket) -> None:

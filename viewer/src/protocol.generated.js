@@ -1,0 +1,63 @@
+// generated, do not edit: written by scripts/gen-protocol-js from twin/protocol.py
+// (the one declaration of every message of protocol v1). tests/test_protocol_js.py checks it.
+
+export const PROTOCOL_VERSION = 1;
+export const SUBPROTOCOL = "lifeline-twin.v1";
+/** body arrays start at multiples of this many bytes */
+export const ALIGN = 8;
+export const MAX_CLIENT_MESSAGE = 65536;
+/** the msgpack key that holds a message's type tag */
+export const TAG_FIELD = "type";
+
+/** SERVER_MESSAGES: name -> {tag, fields, required} */
+export const SERVER_MESSAGES = Object.freeze({
+  /** First message after connecting: the schema and the clock. */
+  // protocol: number, server: string, scene: string, title: string, title_zh: string, time: number, seq: number, dt: number, mode: string, role: string, domains: Array<DomainInfo>, levels: Object<string, Array<string>>
+  Hello: Object.freeze({ tag: "hello", fields: ["protocol", "server", "scene", "title", "title_zh", "time", "seq", "dt", "mode", "role", "domains", "levels"], required: ["protocol", "server", "scene", "title", "title_zh", "time", "seq", "dt", "mode", "role", "domains", "levels"] }),
+  /** The full state of the subscribed fields at ``seq``, and every open alarm. */
+  // seq: number, time: number, domains: Object<string, Object<string, ArrayRef>>, alarms: Array<Object<string, *>>, stale: Array<[string, string]>
+  Snapshot: Object.freeze({ tag: "snapshot", fields: ["seq", "time", "domains", "alarms", "stale"], required: ["seq", "time", "domains", "alarms", "stale"] }),
+  /** What changed from ``base`` (exclusive) to ``seq`` (inclusive). A client that was slow gets several ticks merged into one delta (latest values win); ``events`` then holds every alarm event of those ticks, in order. */
+  // base: number, seq: number, time: number, domains: Object<string, Object<string, FieldDelta>>, events: Array<AlarmEventInfo>, stale: Array<[string, string]>
+  Delta: Object.freeze({ tag: "delta", fields: ["base", "seq", "time", "domains", "events", "stale"], required: ["base", "seq", "time", "domains", "events", "stale"] }),
+  /** The answer to a client request with the same ``request`` number. */
+  // request: number, ok: boolean, error: string, alarm: Object<string, *> | null
+  Result: Object.freeze({ tag: "result", fields: ["request", "ok", "error", "alarm"], required: ["request", "ok"] }),
+  /** A problem with something the client sent; repeated problems close the socket. */
+  // code: string, message: string
+  Error: Object.freeze({ tag: "error", fields: ["code", "message"], required: ["code", "message"] }),
+});
+
+/** CLIENT_MESSAGES: name -> {tag, fields, required} */
+export const CLIENT_MESSAGES = Object.freeze({
+  /** Choose what to receive; may be sent again at any time. ``domains`` maps a domain to the fields wanted (an empty list: all its live fields); omitted or null means every field of every domain. ``since`` is the last ``seq`` the client applied (after a reconnect): the server sends the missed deltas merged if it still holds them, else a snapshot. */
+  // domains: Object<string, Array<string>> | null, since: number | null
+  Subscribe: Object.freeze({ tag: "subscribe", fields: ["domains", "since"], required: [] }),
+  /** Acknowledge, dispatch or resolve an alarm (operator role or above). */
+  // request: number, alarm: number, action: "acknowledge" | "dispatch" | "resolve", note: string, unit: string
+  AlarmAction: Object.freeze({ tag: "alarm_action", fields: ["request", "alarm", "action", "note", "unit"], required: ["request", "alarm", "action"] }),
+  /** Answered by a Result with the same request number. */
+  // request: number
+  Ping: Object.freeze({ tag: "ping", fields: ["request"], required: [] }),
+});
+
+/** STRUCTS: name -> {tag, fields, required} */
+export const STRUCTS = Object.freeze({
+  /** A typed array in the body: numpy dtype string (``<f4``, ``<f8``, ``<u4``, ``|u1``...), byte offset from the body start (a multiple of 8), element count. */
+  // dtype: string, offset: number, count: number
+  ArrayRef: Object.freeze({ tag: null, fields: ["dtype", "offset", "count"], required: ["dtype", "offset", "count"] }),
+  // name: string, dtype: string, unit: string, valid: [number | null, number | null], description: string, attribute: boolean, label_zh: string
+  FieldInfo: Object.freeze({ tag: null, fields: ["name", "dtype", "unit", "valid", "description", "attribute", "label_zh"], required: ["name", "dtype", "unit", "valid", "description", "attribute"] }),
+  // name: string, title: string, title_zh: string, kinds: Array<string>, ids: Array<string>, kind: ArrayRef, fields: Array<FieldInfo>, style: Object<string, *> | null
+  DomainInfo: Object.freeze({ tag: null, fields: ["name", "title", "title_zh", "kinds", "ids", "kind", "fields", "style"], required: ["name", "title", "title_zh", "kinds", "ids", "kind", "fields"] }),
+  /** Rows (``<u4``) whose value changed, and their new values (the field's dtype). */
+  // rows: ArrayRef, values: ArrayRef
+  FieldDelta: Object.freeze({ tag: null, fields: ["rows", "values"], required: ["rows", "values"] }),
+  /** One alarm change: raise, escalate, deescalate, clear, overdue, acknowledge, dispatch, resolve. ``alarm`` is the alarm's full record after the change. */
+  // kind: string, time: number, alarm: Object<string, *>, who: string, note: string
+  AlarmEventInfo: Object.freeze({ tag: null, fields: ["kind", "time", "alarm", "who", "note"], required: ["kind", "time", "alarm"] }),
+});
+
+export const ALARM_ACTIONS = Object.freeze(["acknowledge", "dispatch", "resolve"]);
+/** message type tag -> message name, for the tags the server sends */
+export const SERVER_TAGS = Object.freeze({"hello": "Hello", "snapshot": "Snapshot", "delta": "Delta", "result": "Result", "error": "Error"});
