@@ -221,8 +221,9 @@ def test_slow_client_gets_merged_deltas_then_is_dropped_and_fast_one_unaffected(
                 await ws.send(p.encode_client(p.Subscribe()))
                 await asyncio.sleep(12)  # stop reading: the server's sends block, then it gives up
                 with pytest.raises(websockets.ConnectionClosed) as closed:
-                    while True:
-                        m.apply(await ws.recv())
+                    async with asyncio.timeout(90):
+                        while True:
+                            m.apply(await ws.recv())
                 return closed.value.rcvd
 
             close = asyncio.run(stalled_client())
