@@ -44,8 +44,8 @@ PIPE_SCALE = 2.5
 POINT_SIZE = 2.6
 #: depth below the terrain of the top of a buried polygon without elevation (m)
 BURIED_TOP = 3.0
-#: height of a river's surface above the lowest terrain under it (m)
-WATER_ABOVE_BED = 0.4
+#: height of a river's surface above the terrain under it (m)
+WATER_ABOVE_BED = 0.3
 LANE_WIDTH = 3.5
 DECK_THICKNESS = 1.2
 
@@ -291,6 +291,7 @@ def buildings_mesh(buildings: list[dict[str, Any]], terrain: Terrain | None) -> 
 
 
 def river_mesh(river: list[dict[str, Any]], terrain: Terrain | None) -> tuple[np.ndarray, np.ndarray]:
+    """Water draped over the terrain inside each river polygon (rivers slope)."""
     vparts, fparts, total = [], [], 0
     for feature in river:
         geometry = feature.get("geometry") or {}
@@ -299,25 +300,39 @@ def river_mesh(river: list[dict[str, Any]], terrain: Terrain | None) -> tuple[np
         ring = np.array(geometry["coordinates"][0], dtype=np.float64)[:, :2]
         if np.allclose(ring[0], ring[-1]):
             ring = ring[:-1]
-        bed = _lowest_ground(terrain, ring)
-        tris = triangulate(ring)
-        vparts.append(np.column_stack([ring, np.full(len(ring), bed + WATER_ABOVE_BED)]))
         x, y = ring[:, 0], ring[:, 1]
         ccw = float(np.sum(x * np.roll(y, -1) - np.roll(x, -1) * y)) > 0
-        fparts.append((tris if ccw else tris[:, ::-1]) + total)
-        total += len(ring)
+        tris = triangulate(ring)
+        v, f = _subdivide(np.column_stack([ring, np.zeros(len(ring))]), tris if ccw else tris[:, ::-1], terrain.cell if terrain else 1e9)
+        v[:, 2] = [bilinear(terrain, px, py) + WATER_ABOVE_BED for px, py in v[:, :2]] if terrain else 0.0
+        vparts.append(v)
+        fparts.append(f + total)
+        total += len(v)
     if not vparts:
         return np.zeros((0, 3)), np.zeros((0, 3), dtype=np.int64)
     return np.concatenate(vparts), np.concatenate(fparts)
 
 
-def _lowest_ground(terrain: Terrain | None, ring: np.ndarray) -> float:
-    if terrain is None:
-        return 0.0
-    lo, hi = ring.min(axis=0), ring.max(axis=0)
-    xs = np.linspace(lo[0], hi[0], 12)
-    ys = np.linspace(lo[1], hi[1], 12)
-    return min(terrain.height_at(float(x), float(y)) for x in xs for y in ys)
+def _subdivide(vertices: np.ndarray, faces: np.ndarray, max_edge: float) -> tuple[np.ndarray, np.ndarray]:
+    import trimesh
+
+    if len(faces) == 0:
+        return vertices, faces
+    v, f = trimesh.remesh.subdivide_to_size(vertices, faces, max_edge=max_edge / 2, max_iter=12)
+    return np.asarray(v, dtype=np.float64), np.asarray(f, dtype=np.int64)
+
+
+def bilinear(terrain: Terrain, x: float, y: float) -> float:
+    """Terrain height at (x, y), interpolated as the terrain mesh draws it."""
+    rows, cols = terrain.heights.shape
+    c = min(max((x - terrain.x0) / terrain.cell, 0.0), cols - 1.0)
+    r = min(max((rows - 1) - (y - terrain.y0) / terrain.cell, 0.0), rows - 1.0)
+    c0, r0 = min(int(c), cols - 2), min(int(r), rows - 2)
+    fc, fr = c - c0, r - r0
+    h = terrain.heights
+    top = h[r0, c0] * (1 - fc) + h[r0, c0 + 1] * fc
+    bottom = h[r0 + 1, c0] * (1 - fc) + h[r0 + 1, c0 + 1] * fc
+    return float(top * (1 - fr) + bottom * fr)
 
 
 def to_glb(name: str, vertices: np.ndarray, faces: np.ndarray) -> bytes:

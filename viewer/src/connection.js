@@ -1,0 +1,106 @@
+// The WebSocket to /ws: subprotocol lifeline-twin.v1, Subscribe once the Hello is in,
+// and on any close a reconnect with exponential backoff that resumes with
+// since = the last seq applied. Callers see status changes through onStatus.
+import { SUBPROTOCOL } from './protocol.generated.js';
+import { decodeFrame, encodeClient } from './wire.js';
+
+const FIRST_DELAY = 0.5;
+const MAX_DELAY = 8;
+
+export class Connection {
+  constructor(url, state, { onStatus = () => {}, onHello = () => {} } = {}) {
+    this.url = url;
+    this.state = state;
+    this.onStatus = onStatus;
+    this.onHello = onHello;
+    this.ws = null;
+    this.delay = FIRST_DELAY;
+    this.attempt = 0;
+    this.reconnects = 0;
+    this.connected = false;
+    this.everConnected = false;
+    this.retryAt = 0;
+    this.lastClose = '';
+    this.lastSince = null;
+    this.nextRequest = 1;
+    this.timer = null;
+  }
+
+  connect() {
+    clearTimeout(this.timer);
+    this.attempt += 1;
+    let ws;
+    try {
+      ws = new WebSocket(this.url, [SUBPROTOCOL]);
+    } catch (err) {
+      this.lastClose = String(err);
+      this.scheduleRetry();
+      return;
+    }
+    ws.binaryType = 'arraybuffer';
+    this.ws = ws;
+    ws.onmessage = (event) => this.receive(event.data);
+    ws.onclose = (event) => {
+      if (this.ws !== ws) return;
+      this.ws = null;
+      this.connected = false;
+      this.lastClose = event.reason || (event.code === 1006 ? 'connection lost' : `closed (${event.code})`);
+      this.scheduleRetry();
+    };
+    ws.onerror = () => {};
+  }
+
+  receive(data) {
+    if (!(data instanceof ArrayBuffer)) return;
+    const frame = decodeFrame(data);
+    if (frame.name === 'Hello') {
+      const hello = frame.header;
+      // A server whose seq is behind ours restarted: its seq counts a new run, so
+      // resuming from ours would be wrong; ask for a snapshot instead.
+      const since = this.state.seq >= 0 && hello.seq >= this.state.seq ? this.state.seq : null;
+      this.state.apply(frame);
+      this.onHello(hello);
+      this.lastSince = since;
+      this.send('Subscribe', since === null ? {} : { since });
+      this.connected = true;
+      if (this.everConnected) this.reconnects += 1;
+      this.everConnected = true;
+      this.delay = FIRST_DELAY;
+      this.attempt = 0;
+      this.onStatus(this.status());
+      return;
+    }
+    if (!this.state.apply(frame)) {
+      // A delta that does not follow our seq: resubscribe from what we have.
+      this.send('Subscribe', { since: this.state.seq });
+    }
+  }
+
+  send(name, fields) {
+    if (!this.ws || this.ws.readyState !== WebSocket.OPEN) return false;
+    this.ws.send(encodeClient(name, fields));
+    return true;
+  }
+
+  /** Send a request message; returns its request number (or 0 if not connected). */
+  request(name, fields) {
+    const request = this.nextRequest++;
+    return this.send(name, { ...fields, request }) ? request : 0;
+  }
+
+  scheduleRetry() {
+    const wait = Math.min(this.delay, MAX_DELAY) * (0.8 + 0.4 * Math.random());
+    this.delay = Math.min(this.delay * 2, MAX_DELAY);
+    this.retryAt = performance.now() + wait * 1000;
+    this.timer = setTimeout(() => this.connect(), wait * 1000);
+    this.onStatus(this.status());
+  }
+
+  status() {
+    return {
+      connected: this.connected, everConnected: this.everConnected, attempt: this.attempt,
+      retryIn: Math.max(0, (this.retryAt - performance.now()) / 1000), reason: this.lastClose,
+      reconnects: this.reconnects,
+    };
+  }
+}

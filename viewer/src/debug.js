@@ -1,0 +1,55 @@
+// window.__twin: a small read-only hook for tests and operators' diagnostics. It
+// reports what the page holds and draws; nothing in it changes the page.
+import { wireStats } from './wire.js';
+
+export function installDebugHook(app, parts) {
+  const { state, view } = app;
+  const hook = {
+    /** decoder and stream counters */
+    stats: () => ({
+      ...wireStats, ...state.counts, seq: state.seq, time: state.time, alarms: state.alarms.size,
+      connected: app.connection.connected, reconnects: app.connection.reconnects, lastSince: app.connection.lastSince,
+      role: state.hello?.role ?? null, ready: Boolean(app.painter), rendered: view.frames,
+    }),
+    /** how a state array lies in its frame's buffer: a view, not a copy */
+    arrayInfo: (domain, field) => {
+      const a = state.tables.get(domain)?.get(field);
+      if (!a) return null;
+      return { type: a.constructor.name, bytesPerElement: a.BYTES_PER_ELEMENT, byteOffset: a.byteOffset, byteLength: a.byteLength, bufferBytes: a.buffer.byteLength, length: a.length };
+    },
+    /** the colour [r, g, b] (0-255) an asset is drawn with, read from its vertex colours */
+    assetColour: (id) => {
+      const where = state.locate(id);
+      const layer = where && app.layers?.domains.get(where.domain);
+      return layer ? layer.colourOf(where.row) : null;
+    },
+    severity: (id) => {
+      const where = state.locate(id);
+      return where && app.painter ? app.painter.severity(where.domain, where.row) : null;
+    },
+    /** the screen position of an asset's top centre (CSS pixels) */
+    screenOf: (id) => {
+      const b = parts.assetBounds(id);
+      return b ? view.project(b.centre) : null;
+    },
+    pickAt: (x, y) => (app.layers ? parts.pick(x, y) : null),
+    ground: () => {
+      const base = app.layers?.base;
+      const terrain = base?.get('terrain');
+      const buildings = base?.get('buildings');
+      return {
+        underground: app.underground.on,
+        terrainVisible: terrain ? terrain.visible : null, terrainOpacity: terrain ? terrain.material.opacity : null,
+        terrainDepthWrite: terrain ? terrain.material.depthWrite : null,
+        buildingsOpacity: buildings ? buildings.material.opacity : null,
+      };
+    },
+    layerVisible: (name) => {
+      const mesh = app.layers?.base.get(name) || app.layers?.domains.get(name)?.mesh;
+      return mesh ? mesh.visible : null;
+    },
+    selected: () => ({ asset: parts.inspector.asset?.id ?? null, alarm: app.selectedAlarm }),
+    domNodes: () => document.getElementsByTagName('*').length,
+  };
+  Object.defineProperty(window, '__twin', { value: Object.freeze(hook), writable: false, configurable: false });
+}

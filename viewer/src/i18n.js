@@ -1,0 +1,48 @@
+// The viewer's own words in both languages. Domain, field and level names are not
+// here: they come from the plugins' viewer styles and the Hello's `levels`.
+import { params } from './params.js';
+
+const WORDS = {
+  en: {
+    alarms: 'Alarms', layers: 'Layers', underground: 'Underground', ground: 'Ground opacity',
+    colourBy: 'Colour by', severity: 'Severity', noAlarms: 'No open alarms', level: 'Level', asset: 'Asset',
+    domain: 'Domain', rule: 'Rule', since: 'Since', state: 'State', owner: 'Owner unit', attributes: 'Attributes',
+    live: 'Live fields', sensors: 'Sensors', close: 'Close', note: 'Note for the log', acknowledge: 'Acknowledge',
+    dispatch: 'Dispatch', resolve: 'Resolve', overdue: 'OVERDUE', disconnected: 'Disconnected from the twin',
+    reconnecting: 'reconnecting in', attempt: 'attempt', connecting: 'Connecting…', live_mode: 'LIVE', seq: 'seq',
+    simTime: 'sim time', replaySoon: 'Replay (play, pause, seek, speed) comes with drills', needOperator: 'needs an operator token; this screen is',
+    stateRaised: 'raised', stateAcknowledged: 'acknowledged', stateDispatched: 'dispatched', stateResolved: 'resolved',
+    wrongState: 'not possible while the alarm is', tour: 'Alarm tour', stale: 'stale', done: 'done', failed: 'failed',
+    kind: 'Kind', more: 'more', buildings: 'Buildings', terrain: 'Ground', river: 'River', selectField: 'severity (risk and alarms)',
+  },
+  'zh-CN': {
+    alarms: '告警', layers: '图层', underground: '地下视图', ground: '地面透明度',
+    colourBy: '着色', severity: '预警等级', noAlarms: '无未处理告警', level: '等级', asset: '设施',
+    domain: '专项', rule: '规则', since: '发生时间', state: '状态', owner: '权属单位', attributes: '属性',
+    live: '实时数据', sensors: '传感器', close: '关闭', note: '处置说明', acknowledge: '确认',
+    dispatch: '派发', resolve: '办结', overdue: '超时', disconnected: '与孪生服务器断开',
+    reconnecting: '重连倒计时', attempt: '第', connecting: '正在连接…', live_mode: '实时', seq: '序号',
+    simTime: '仿真时间', replaySoon: '回放（播放、暂停、跳转、倍速）随演练功能提供', needOperator: '需要值班员权限；本屏角色为',
+    stateRaised: '已发出', stateAcknowledged: '已确认', stateDispatched: '已派发', stateResolved: '已办结',
+    wrongState: '告警当前状态不允许：', tour: '告警巡检', stale: '数据过期', done: '已完成', failed: '失败',
+    kind: '类型', more: '更多', buildings: '建筑', terrain: '地面', river: '河流', selectField: '预警等级（风险与告警）',
+  },
+};
+
+export const lang = params.lang;
+
+export function t(key) {
+  return WORDS[lang][key] ?? WORDS.en[key] ?? key;
+}
+
+export function stateName(state) {
+  return t(`state${state[0].toUpperCase()}${state.slice(1)}`);
+}
+
+/** "hh:mm:ss" of a simulation time in seconds (days shown when past one). */
+export function clock(seconds) {
+  const s = Math.max(0, Math.floor(seconds));
+  const d = Math.floor(s / 86400);
+  const hms = [Math.floor((s % 86400) / 3600), Math.floor((s % 3600) / 60), s % 60].map((v) => String(v).padStart(2, '0')).join(':');
+  return d ? `${d}d ${hms}` : hms;
+}

@@ -1,0 +1,119 @@
+// Layers: the base meshes (terrain, buildings, river) and one merged mesh per domain,
+// each loaded from /api/layers/<name>.glb. A domain mesh gets a per-vertex colour
+// attribute; asset row r owns vertices offsets[r]..offsets[r+1] (from <name>.json), so
+// colouring an asset writes a few bytes and never rebuilds geometry.
+import * as THREE from 'three';
+import { GLTFLoader } from 'three/addons/loaders/GLTFLoader.js';
+import { apiUrl, fetchJson } from './params.js';
+
+const BASE_MATERIALS = {
+  terrain: () => new THREE.MeshLambertMaterial({ color: 0x3a4350, transparent: true, opacity: 1 }),
+  buildings: () => new THREE.MeshLambertMaterial({ color: 0x8a97aa, flatShading: true, transparent: true, opacity: 1 }),
+  river: () => new THREE.MeshLambertMaterial({ color: 0x1d5b8f, transparent: true, opacity: 0.85 }),
+};
+
+async function loadMesh(loader, name) {
+  const response = await fetch(apiUrl(`/api/layers/${name}.glb`));
+  if (!response.ok) throw new Error(`layer ${name}: ${response.status}`);
+  const gltf = await loader.parseAsync(await response.arrayBuffer(), '');
+  let mesh = null;
+  gltf.scene.traverse((o) => {
+    if (!mesh && o.isMesh) mesh = o;
+  });
+  if (!mesh) throw new Error(`layer ${name}: no mesh in its GLB`);
+  mesh.removeFromParent();
+  mesh.updateMatrix();
+  return mesh;
+}
+
+export class DomainLayer {
+  constructor(name, mesh, map) {
+    this.name = name;
+    this.mesh = mesh;
+    this.ids = map.ids;
+    this.offsets = Int32Array.from(map.offsets);
+    const geometry = mesh.geometry;
+    const count = geometry.attributes.position.count;
+    this.colours = new Uint8Array(count * 3);
+    this.colourAttribute = new THREE.BufferAttribute(this.colours, 3, true);
+    this.colourAttribute.setUsage(THREE.DynamicDrawUsage);
+    geometry.setAttribute('color', this.colourAttribute);
+    mesh.material = new THREE.MeshLambertMaterial({ vertexColors: true, flatShading: true, side: THREE.DoubleSide });
+    mesh.renderOrder = 1;
+    mesh.userData.domain = name;
+    this.boxes = null;
+  }
+
+  /** Paint asset `row` with r, g, b in [0, 255]. */
+  paint(row, r, g, b) {
+    const c = this.colours;
+    for (let v = this.offsets[row] * 3, end = this.offsets[row + 1] * 3; v < end; v += 3) {
+      c[v] = r;
+      c[v + 1] = g;
+      c[v + 2] = b;
+    }
+  }
+
+  commit() {
+    this.colourAttribute.needsUpdate = true;
+  }
+
+  /** The asset row owning vertex `v` (binary search over the offsets). */
+  rowOfVertex(v) {
+    let lo = 0;
+    let hi = this.offsets.length - 2;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (this.offsets[mid] <= v) lo = mid;
+      else hi = mid - 1;
+    }
+    return lo;
+  }
+
+  /** Bounding box (min, max Vector3) of asset `row`. */
+  bounds(row) {
+    const p = this.mesh.geometry.attributes.position;
+    const min = new THREE.Vector3(Infinity, Infinity, Infinity);
+    const max = new THREE.Vector3(-Infinity, -Infinity, -Infinity);
+    const v = new THREE.Vector3();
+    for (let i = this.offsets[row]; i < this.offsets[row + 1]; i++) {
+      v.fromBufferAttribute(p, i);
+      min.min(v);
+      max.max(v);
+    }
+    return { min, max };
+  }
+
+  /** Colour (r, g, b in 0-255) of asset `row` as drawn. */
+  colourOf(row) {
+    const v = this.offsets[row] * 3;
+    return [this.colours[v], this.colours[v + 1], this.colours[v + 2]];
+  }
+}
+
+/** Load every layer; returns {base: Map(name -> mesh), domains: Map(name -> DomainLayer), bounds}. */
+export async function loadLayers(view) {
+  const index = await fetchJson('/api/layers');
+  const loader = new GLTFLoader();
+  const base = new Map();
+  const domains = new Map();
+  await Promise.all(index.layers.map(async (entry) => {
+    const mesh = await loadMesh(loader, entry.name);
+    if (entry.domain) {
+      const map = await fetchJson(entry.map);
+      domains.set(entry.domain, new DomainLayer(entry.domain, mesh, map));
+    } else {
+      mesh.material = (BASE_MATERIALS[entry.name] || BASE_MATERIALS.buildings)();
+      if (entry.name === 'terrain') mesh.geometry.computeVertexNormals();
+      mesh.renderOrder = entry.name === 'terrain' ? 2 : 3; // after the buried assets
+      base.set(entry.name, mesh);
+    }
+  }));
+  const bounds = new THREE.Box3();
+  for (const mesh of [...base.values(), ...[...domains.values()].map((d) => d.mesh)]) {
+    view.scene.add(mesh);
+    mesh.geometry.computeBoundingBox();
+    bounds.union(mesh.geometry.boundingBox);
+  }
+  return { base, domains, bounds };
+}

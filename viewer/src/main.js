@@ -1,0 +1,263 @@
+// Lifeline Twin viewer: wires the stream (connection, state), the 3D view (layers,
+// painter) and the panels together. Read-only debug hook: window.__twin (debug.js).
+import './style.css';
+import * as THREE from 'three';
+import { Connection } from './connection.js';
+import { installDebugHook } from './debug.js';
+import { lang } from './i18n.js';
+import { loadLayers } from './layers.js';
+import { Painter } from './painter.js';
+import { params, wsUrl } from './params.js';
+import { TwinState } from './state.js';
+import { Tour } from './tour.js';
+import { AlarmList } from './ui/alarmList.js';
+import { Banner } from './ui/banner.js';
+import { Inspector } from './ui/inspector.js';
+import { LayerPanel } from './ui/layerPanel.js';
+import { Pins } from './ui/pins.js';
+import { Timeline } from './ui/timeline.js';
+import { TopBar } from './ui/topbar.js';
+import { View3D } from './view3d.js';
+import { LEVEL_COLOURS } from './levels.js';
+
+document.documentElement.lang = lang;
+document.body.classList.toggle('wall', params.wall);
+const ui = document.getElementById('ui');
+const state = new TwinState();
+const view = new View3D(document.getElementById('stage'));
+const app = { state, view, layers: null, painter: null, connection: null, selectedAlarm: null, underground: { on: false, opacity: 0.25 } };
+
+const topbar = new TopBar(ui);
+const timeline = new Timeline(ui);
+const panel = new LayerPanel(ui, {
+  onLayer: (name, visible) => setLayerVisible(name, visible),
+  onUnderground: (on, opacity) => setUnderground(on, opacity),
+  onColour: (value) => setColour(value),
+});
+const alarmList = new AlarmList(ui, state, { onSelect: (id) => selectAlarm(id) });
+const inspector = new Inspector(ui, state, {
+  onAction: (alarm, action, note) => alarmAction(alarm, action, note),
+  onClose: () => {
+    app.selectedAlarm = null;
+    alarmList.select(null);
+    view.hideHighlight();
+  },
+});
+
+// -- stream ------------------------------------------------------------------------
+const pending = new Map(); // request -> resolve
+state.on('result', (r) => {
+  const resolve = pending.get(r.request);
+  if (resolve) {
+    pending.delete(r.request);
+    resolve(r);
+  }
+});
+state.on('error', (e) => console.warn(`twin: ${e.code}: ${e.message}`));
+state.on('hello', (h) => {
+  topbar.hello(h);
+  if (app.layers && app.layers.scene !== h.scene) window.location.reload(); // another scene now: start over
+});
+state.on('state', (change) => {
+  topbar.update(state);
+  timeline.update(state);
+  if (app.painter) app.painter.onState(change);
+  inspector.update();
+  countsDirty = true;
+});
+state.on('alarms', ({ snapshot }) => {
+  if (app.painter && !snapshot) app.painter.onAlarms();
+  alarmList.invalidate();
+  inspector.update();
+  view.requestRender();
+  countsDirty = true;
+});
+
+let countsDirty = true;
+setInterval(() => {
+  if (countsDirty && app.painter) {
+    countsDirty = false;
+    panel.updateCounts(app.painter.levelCounts());
+  }
+}, 1000);
+
+app.connection = new Connection(wsUrl(), state, {});
+const banner = new Banner(ui, app.connection);
+app.connection.connect();
+
+function alarmAction(alarm, action, note) {
+  return new Promise((resolve) => {
+    const request = app.connection.request('AlarmAction', { alarm, action, note });
+    if (!request) return resolve({ ok: false, error: 'not connected' });
+    pending.set(request, resolve);
+    setTimeout(() => {
+      if (pending.delete(request)) resolve({ ok: false, error: 'no answer from the server' });
+    }, 10000);
+  });
+}
+
+// -- layers ------------------------------------------------------------------------
+async function loadWhenReady() {
+  for (let wait = 500; ; wait = Math.min(wait * 2, 5000)) {
+    try {
+      return await loadLayers(view);
+    } catch (err) {
+      console.warn(`twin: layers not ready (${err.message}); retrying`);
+      await new Promise((r) => setTimeout(r, wait));
+    }
+  }
+}
+
+async function whenHello() {
+  while (!state.hello) await new Promise((r) => setTimeout(r, 50));
+}
+
+function isVisibleAtStart(name) {
+  if (!params.layers) return true;
+  return params.layers.includes(name) || (name in { terrain: 1, river: 1 } && !params.layers.some((n) => n in { terrain: 1, river: 1 }));
+}
+
+function setLayerVisible(name, visible) {
+  const mesh = app.layers?.base.get(name) || app.layers?.domains.get(name)?.mesh;
+  if (mesh) mesh.visible = visible;
+  view.requestRender();
+}
+
+function setUnderground(on, opacity) {
+  app.underground = { on, opacity };
+  const base = app.layers?.base;
+  if (!base) return;
+  const terrain = base.get('terrain');
+  if (terrain) {
+    terrain.material.opacity = on ? opacity : 1;
+    terrain.material.depthWrite = !on;
+    terrain.visible = panelVisible('terrain') && (!on || opacity > 0.01); // 0: cut away
+  }
+  const buildings = base.get('buildings');
+  if (buildings) {
+    buildings.material.opacity = on ? 0.12 + 0.5 * opacity : 1;
+    buildings.material.depthWrite = !on;
+  }
+  const river = base.get('river');
+  if (river) river.material.opacity = on ? 0.35 : 0.85;
+  view.requestRender();
+}
+
+function panelVisible(name) {
+  const box = document.querySelector(`input[data-layer="${name}"]`);
+  return box ? box.checked : true;
+}
+
+function setColour(value) {
+  if (!app.painter) return;
+  if (!value) {
+    app.painter.fieldMode = null;
+    app.painter.repaintAll();
+    panel.showRamp(state, null);
+    return;
+  }
+  const [domain, field] = value.split('.');
+  const info = state.domains.get(domain)?.fields.get(field);
+  if (!info) return;
+  const [lo, hi] = info.valid || [];
+  const mode = { domain, field, unit: info.unit, min: lo ?? NaN, max: hi ?? NaN };
+  // Open-ended ranges (e.g. [0, inf)) would flatten the ramp: use the values seen.
+  if (!(Number.isFinite(mode.min) && Number.isFinite(mode.max)) || mode.max - mode.min > 1e6) mode.min = mode.max = NaN;
+  app.painter.setFieldMode(mode);
+  panel.showRamp(state, mode);
+}
+
+// -- selection ---------------------------------------------------------------------
+const boundsCache = new Map();
+function assetBounds(assetId) {
+  let b = boundsCache.get(assetId);
+  if (b) return b;
+  const where = state.locate(assetId);
+  const layer = where && app.layers?.domains.get(where.domain);
+  if (!layer) return null;
+  const { min, max } = layer.bounds(where.row);
+  const centre = new THREE.Vector3().addVectors(min, max).multiplyScalar(0.5);
+  b = { ...where, min, max, centre, top: new THREE.Vector3(centre.x, centre.y, max.z) };
+  boundsCache.set(assetId, b);
+  return b;
+}
+
+const down = new THREE.Raycaster();
+function groundAt(x, y) {
+  const terrain = app.layers?.base.get('terrain');
+  if (!terrain) return -Infinity;
+  down.set(new THREE.Vector3(x, y, 1e5), new THREE.Vector3(0, 0, -1));
+  const hit = down.intersectObject(terrain, false)[0];
+  return hit ? hit.point.z : -Infinity;
+}
+
+function focusAsset(assetId, level = 0) {
+  const b = assetBounds(assetId);
+  if (!b) return;
+  const size = b.max.clone().sub(b.min).length();
+  view.flyTo(b.centre, Math.max(90, size * 1.6));
+  view.showHighlight(b.min, b.max, level ? LEVEL_COLOURS[level] : 0xffffff);
+  const domainMesh = app.layers.domains.get(b.domain).mesh;
+  if (!domainMesh.visible) {
+    domainMesh.visible = true;
+    const box = document.querySelector(`input[data-layer="${b.domain}"]`);
+    if (box) box.checked = true;
+  }
+  if (b.max.z < groundAt(b.centre.x, b.centre.y) + 0.2) panel.setUnderground(true); // buried: show it
+  inspector.show(assetId);
+}
+
+function selectAlarm(alarmId) {
+  const alarm = state.alarms.get(alarmId);
+  if (!alarm) return;
+  app.selectedAlarm = alarmId;
+  alarmList.select(alarmId);
+  focusAsset(alarm.asset, alarm.level);
+}
+
+// Picking: a click (not a drag) on an asset opens its inspector.
+const ray = new THREE.Raycaster();
+let pressed = null;
+view.renderer.domElement.addEventListener('pointerdown', (e) => { pressed = { x: e.clientX, y: e.clientY }; });
+view.renderer.domElement.addEventListener('pointerup', (e) => {
+  if (!pressed || Math.hypot(e.clientX - pressed.x, e.clientY - pressed.y) > 5 || !app.layers) return;
+  const hit = pick(e.clientX, e.clientY);
+  if (hit) {
+    app.selectedAlarm = null;
+    alarmList.select(null);
+    focusAsset(hit, 0);
+  }
+});
+
+function pick(clientX, clientY) {
+  const rect = view.renderer.domElement.getBoundingClientRect();
+  const ndc = new THREE.Vector2(((clientX - rect.left) / rect.width) * 2 - 1, -((clientY - rect.top) / rect.height) * 2 + 1);
+  ray.setFromCamera(ndc, view.camera);
+  const meshes = [...app.layers.domains.values()].filter((l) => l.mesh.visible).map((l) => l.mesh);
+  const hit = ray.intersectObjects(meshes, false)[0];
+  if (!hit) return null;
+  const layer = app.layers.domains.get(hit.object.userData.domain);
+  return layer.ids[layer.rowOfVertex(hit.face.a)];
+}
+
+// -- start -------------------------------------------------------------------------
+(async () => {
+  const [layers] = await Promise.all([loadWhenReady(), whenHello()]);
+  layers.scene = state.hello.scene;
+  app.layers = layers;
+  app.painter = new Painter(state, layers.domains, view);
+  const domainNames = state.hello.domains.map((d) => d.name).filter((n) => layers.domains.has(n));
+  const baseNames = ['terrain', 'buildings', 'river'].filter((n) => layers.base.has(n));
+  for (const name of [...baseNames, ...domainNames]) setLayerVisible(name, isVisibleAtStart(name));
+  panel.build(state, baseNames, domainNames, isVisibleAtStart);
+  view.frame(layers.bounds);
+  new Pins(ui, state, view, assetBounds);
+  panel.setUnderground(params.underground);
+  setUnderground(app.underground.on, app.underground.opacity);
+  if (params.colour) setColour(params.colour);
+  else app.painter.repaintAll();
+  if (params.tour) new Tour(state, { idle: params.tourIdle, every: params.tourEvery, focus: selectAlarm });
+  document.body.classList.add('ready');
+})();
+
+installDebugHook(app, { inspector, alarmList, panel, selectAlarm, focusAsset, assetBounds, pick });

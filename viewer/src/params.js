@@ -1,0 +1,46 @@
+// Wall mode: everything a screen needs comes from its URL, so a command center can
+// pin one address per display. ?layers=gas,drainage&lang=zh-CN&tour=1&underground=1
+const query = new URLSearchParams(window.location.search);
+
+function list(name) {
+  const raw = query.get(name);
+  return raw ? raw.split(',').map((s) => s.trim()).filter(Boolean) : null;
+}
+
+function number(name, fallback) {
+  const v = Number(query.get(name));
+  return query.has(name) && Number.isFinite(v) ? v : fallback;
+}
+
+export const params = Object.freeze({
+  token: query.get('token') || '',
+  /** layers shown at start (domain or base layer names); null: all */
+  layers: list('layers'),
+  lang: (query.get('lang') || navigator.language || 'en').toLowerCase().startsWith('zh') ? 'zh-CN' : 'en',
+  tour: query.get('tour') === '1',
+  /** seconds without input before the tour starts, and per alarm */
+  tourIdle: number('tour_idle', 20),
+  tourEvery: number('tour_every', 12),
+  underground: query.get('underground') === '1',
+  /** colour one domain by a field: colour=gas.ch4 */
+  colour: query.get('colour') || '',
+  /** wall: hide the controls a wall never uses */
+  wall: query.get('wall') === '1',
+});
+
+/** A same-origin URL with the page's token attached. */
+export function apiUrl(path) {
+  if (!params.token) return path;
+  return `${path}${path.includes('?') ? '&' : '?'}token=${encodeURIComponent(params.token)}`;
+}
+
+export function wsUrl() {
+  const scheme = window.location.protocol === 'https:' ? 'wss' : 'ws';
+  return apiUrl(`${scheme}://${window.location.host}/ws`);
+}
+
+export async function fetchJson(path) {
+  const response = await fetch(apiUrl(path));
+  if (!response.ok) throw new Error(`${path}: ${response.status} ${await response.text()}`);
+  return response.json();
+}

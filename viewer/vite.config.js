@@ -1,0 +1,16 @@
+// Builds the viewer into the Python package (twin/static), which the server serves at /
+// and the wheel ships; nothing is loaded from the internet at run time.
+import { defineConfig } from 'vite';
+import { fileURLToPath } from 'node:url';
+
+export default defineConfig({
+  base: './',
+  build: {
+    outDir: fileURLToPath(new URL('../twin/static', import.meta.url)),
+    emptyOutDir: true,
+    chunkSizeWarningLimit: 1500,
+  },
+  server: {
+    proxy: { '/api': 'http://127.0.0.1:8000', '/ws': { target: 'ws://127.0.0.1:8000', ws: true } },
+  },
+});
