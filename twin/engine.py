@@ -18,7 +18,7 @@ import numpy as np
 
 from twin.alarms import AlarmBook, AlarmEvent, LevelTracker, SYSTEM_DOMAIN
 from twin.contributions import AlarmRule, Kernel
-from twin.ingest import Ingest
+from twin.ingest import Ingest, ReadingBatch
 from twin.metrics import Metrics
 from twin.plugins import Registry
 from twin.risk import check_breakpoints
@@ -101,6 +101,9 @@ class Engine:
         self.seq = 0
         self.stale_fields: set[tuple[str, str]] = set()
         self.frames: deque[Frame] = deque(maxlen=history)
+        self.last_inputs: list[ReadingBatch] = []
+        #: every action applied (simulation time, name, target, params, who), in order
+        self.actions: list[dict[str, Any]] = []
         self.owners = {a.id: a.owner for assets in scene.assets.values() for a in assets}
         thresholds = self.config.get("thresholds", {})
         self.kernels: list[_BoundKernel] = []
@@ -151,14 +154,26 @@ class Engine:
     def time(self) -> float:
         return self.world.time
 
-    def tick(self) -> Frame:
-        """Advance the twin by one ``dt`` and return the frame of what changed."""
+    def tick(self, readings: ReadingBatch | None = None) -> Frame:
+        """Advance the twin by one ``dt`` and return the frame of what changed.
+
+        ``readings`` are added to what the simulator and the ingest inbox bring (a rerun
+        feeds a recording's readings here). Every batch fed to ingest, valid or not, is
+        kept in :attr:`last_inputs` for the recorder.
+        """
         started = wallclock.perf_counter()
         now = self.world.time + self.dt
+        batches: list[ReadingBatch] = []
         if self.simulator is not None:
-            index, times, values, quality = self.simulator.step(self.dt, self._on_error_truth)
+            batches.append(self.simulator.step(self.dt, self._on_error_truth))
+        if readings is not None:
+            batches.append(readings)
+        inbox = self.ingest.take_inbox()
+        if inbox is not None:
+            batches.append(inbox)
+        for index, times, values, quality in batches:
             self.ingest.accept_arrays(index, times, values, quality, now)
-        self.ingest.drain(now)
+        self.last_inputs = batches
 
         timings: dict[str, float] = {}
         self.world.step_physics(self.dt, self._on_error, timings)
@@ -226,9 +241,13 @@ class Engine:
             m.active_alarms.labels(str(level)).set(levels.count(level))
 
     # -- commands ----------------------------------------------------------------------
-    def apply_action(self, name: str, target: str, params: dict[str, Any]) -> None:
+    def apply_action(self, name: str, target: str, params: dict[str, Any], who: str = "") -> None:
         """An action acts on the world the sensors measure: the simulator's truth.
         ``sensor.*`` actions (stuck, drift, dead, repair) act on a sensor of that world."""
+        self._apply(name, target, params)
+        self.actions.append({"time": self.time, "action": name, "target": target, "params": dict(params), "who": who})
+
+    def _apply(self, name: str, target: str, params: dict[str, Any]) -> None:
         if name.startswith("sensor."):
             if self.simulator is None:
                 raise ValueError(f"{name}: sensor faults are simulated; this twin has no simulator")

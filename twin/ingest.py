@@ -16,6 +16,9 @@ import numpy as np
 from twin.types import Reading, Sensor
 from twin.world import World
 
+#: (sensor index, time, value, quality) arrays; sensor index -1 means an unknown sensor
+ReadingBatch = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+
 #: reasons a reading is rejected, in the order they are checked
 REJECT_REASONS = ("unknown_sensor", "malformed", "bad_quality", "not_finite", "out_of_range", "too_old", "in_future")
 
@@ -62,16 +65,18 @@ class Ingest:
         """Count readings a source could not even parse."""
         self.rejected[reason] += count
 
-    def drain(self, now: float) -> None:
+    def take_inbox(self) -> ReadingBatch | None:
+        """The readings queued by :meth:`submit` since the last call, as arrays."""
         with self._inbox_lock:
             inbox, self._inbox = self._inbox, []
         if not inbox:
-            return
-        index = np.array([self.sensor_index.get(r.sensor, -1) for r in inbox], dtype=np.int64)
-        times = np.array([r.time for r in inbox], dtype=np.float64)
-        values = np.array([r.value for r in inbox], dtype=np.float64)
-        quality = np.array([r.quality for r in inbox], dtype=np.int64)
-        self.accept_arrays(index, times, values, quality, now)
+            return None
+        return (
+            np.array([self.sensor_index.get(r.sensor, -1) for r in inbox], dtype=np.int64),
+            np.array([r.time for r in inbox], dtype=np.float64),
+            np.array([r.value for r in inbox], dtype=np.float64),
+            np.array([r.quality for r in inbox], dtype=np.int64),
+        )
 
     # -- on the tick -------------------------------------------------------------------
     def accept_arrays(self, index: np.ndarray, times: np.ndarray, values: np.ndarray, quality: np.ndarray, now: float) -> int:

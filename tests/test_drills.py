@@ -1,0 +1,172 @@
+"""Drills, recordings, seek and rerun, on the demo district with the built-in plugins."""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from twin.client import Mirror
+from twin.drill import DrillError, load_drill
+from twin.recording import Recorder, info, read_stream, seek
+from twin.runs import compare, rerun, run_drill
+from twin.runtime import open_twin
+
+ROOT = Path(__file__).resolve().parents[1]
+GAS_DRILL = ROOT / "scenes" / "demo" / "drills" / "gas-leak.toml"
+
+
+@pytest.fixture(scope="module")
+def demo_copy(tmp_path_factory):
+    root = tmp_path_factory.mktemp("demo")
+    shutil.copy(ROOT / "scenes" / "demo" / "scene.toml", root / "scene.toml")
+    (root / "drills").mkdir()
+    for drill in (ROOT / "scenes" / "demo" / "drills").glob("*.toml"):
+        shutil.copy(drill, root / "drills" / drill.name)
+    return root
+
+
+def engine_for(drill, tmp_path):
+    return open_twin(drill.scene, tmp_path / "data", seed=drill.seed, config=drill.config, dt=drill.dt, persist=False)
+
+
+def test_drill_check_names_line_and_field(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text(
+        '[drill]\nname = "x"\nscene = "."\nseed = 1\nduration = "00:02:00"\n\n'
+        '[[events]]\nat = "00:00:99"\naction = "gas.leak"\ntarget = "G-M-0001"\n\n'
+        '[[events]]\nat = 10\noperator = "shrug"\ntarget = "G-M-0001"\n\n'
+        '[[expect]]\nby = "00:01:00"\nasset = "G-MH-0001"\nlevel = "purple"\n'
+    )
+    with pytest.raises(DrillError) as info_:
+        load_drill(bad)
+    problems = info_.value.problems
+    assert any(f"{bad}:7 [[events]] #1" in p and "at = '00:00:99'" in p for p in problems)
+    assert any(f"{bad}:12 [[events]] #2" in p and "operator = 'shrug'" in p and "acknowledge" in p for p in problems)
+    assert any(f"{bad}:17 [[expect]] #1" in p and "level = 'purple'" in p and "blue, yellow, orange, red" in p for p in problems)
+
+
+def test_drill_check_against_scene_names_unknown_targets_and_params(demo_copy, tmp_path):
+    drill_file = demo_copy / "wrong.toml"
+    drill_file.write_text(
+        '[drill]\nname = "x"\nscene = "."\nseed = 1\nduration = 60\n\n'
+        '[[events]]\nat = 5\naction = "gas.leak"\ntarget = "G-M-9999"\n\n'
+        '[[events]]\nat = 6\naction = "gas.leak"\ntarget = "G-M-0001"\nparams = { size = 3 }\n'
+    )
+    result = subprocess.run([sys.executable, "-m", "twin.cli", "drill", "check", str(drill_file), "--data", str(tmp_path)],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2
+    assert f"{drill_file}:7 [[events]]: target 'G-M-9999' is not an asset" in result.stderr
+    assert f"{drill_file}:12 [[events]]: action 'gas.leak' has no parameter 'size'" in result.stderr
+
+
+def test_demo_drills_run_and_score(demo_copy, tmp_path):
+    drills = sorted((demo_copy / "drills").glob("*.toml"))
+    assert len(drills) >= 1
+    for path in drills:
+        drill = load_drill(path)
+        result = run_drill(drill, engine_for(drill, tmp_path))
+        failed = [f"{s.expectation.describe()}: {s.detail}" for s in result.scores if not s.passed]
+        assert not failed, f"{path.name}: {failed}"
+        assert result.events, f"{path.name} raised no alarm"
+
+
+def test_failing_expectation_exits_non_zero(demo_copy, tmp_path):
+    drill_file = demo_copy / "too-quick.toml"
+    text = GAS_DRILL.read_text().replace('by = "00:02:00"', 'by = "00:00:20"').replace('scene = ".."', f'scene = "{demo_copy}"')
+    drill_file.write_text(text)
+    result = subprocess.run([sys.executable, "-m", "twin.cli", "drill", "run", str(drill_file), "--data", str(tmp_path)],
+                            capture_output=True, text=True, timeout=300)
+    drill_file.unlink()
+    assert result.returncode == 1, result.stderr
+    assert "FAIL  by 00:00:20 an alarm of at least yellow on G-MH-0055: reached at" in result.stdout
+
+
+def record_drill(drill, tmp_path, name):
+    engine = engine_for(drill, tmp_path / name)
+    path = tmp_path / f"{name}.mcap"
+    recorder = Recorder(path, engine, {"drill": drill.name})
+    result = run_drill(drill, engine, recorder)
+    recorder.close()
+    return path, result, engine
+
+
+def test_same_drill_same_seed_same_recording_bytes(demo_copy, tmp_path):
+    drill = load_drill(demo_copy / "drills" / "gas-leak.toml")
+    a, _, _ = record_drill(drill, tmp_path, "a")
+    time.sleep(1.1)  # let the wall clock move on
+    b, _, _ = record_drill(drill, tmp_path, "b")
+    ia, ib = info(a), info(b)
+    assert ia.complete and ia.counts["/frame/delta"] == 360 and ia.counts["/frame/keyframe"] >= 72
+    assert ia.created != ib.created
+    # byte for byte, apart from the wall-clock metadata and the data-section CRC that covers it
+    raw_a = a.read_bytes().replace(ia.created.encode(), ib.created.encode())
+    raw_b = b.read_bytes()
+    data_end = raw_b.rindex(b"\x0f" + (4).to_bytes(8, "little"))  # DataEnd: opcode, length 4, crc32
+    assert len(raw_a) == len(raw_b)
+    assert raw_a[:data_end + 9] == raw_b[:data_end + 9] and raw_a[data_end + 13:] == raw_b[data_end + 13:]
+
+
+def test_seek_equals_playing_from_the_start(demo_copy, tmp_path):
+    drill = load_drill(demo_copy / "drills" / "gas-leak.toml")
+    path, _, _ = record_drill(drill, tmp_path, "s")
+    played = Mirror()
+    for topic, t, data in read_stream(path, ("/frame/keyframe", "/frame/delta")):
+        if topic == "/frame/keyframe" and played.seq < 0:
+            played.apply(data)
+        elif topic == "/frame/delta":
+            played.apply(data)
+            if t >= 123.0:
+                break
+    keyframe, deltas = seek(path, 123.0)
+    sought = Mirror()
+    sought.apply(keyframe)
+    for d in deltas:
+        sought.apply(d)
+    assert sought.seq == played.seq == 123 and len(deltas) < 5 + 1
+    for domain, fields in played.tables.items():
+        for name, values in fields.items():
+            np.testing.assert_array_equal(sought.tables[domain][name], values, err_msg=f"{domain}.{name}")
+
+
+def test_rerun_same_config_matches_and_lower_threshold_alarms_earlier(demo_copy, tmp_path):
+    drill = load_drill(demo_copy / "drills" / "gas-leak.toml")
+    path, result, _ = record_drill(drill, tmp_path, "r")
+    recorded, replayed = rerun(path, None)
+    assert [d for d in compare(recorded, replayed) if d.change != "same"] == []
+    assert len(replayed) == len([e for e in recorded])
+    lower = {"thresholds": {"gas.lel_risk": {"breakpoints": [0.0, 5.0, 15.0, 50.0, 75.0, 100.0]}}}
+    _, changed = rerun(path, lower)
+    diffs = {(d.asset, d.level): d for d in compare(recorded, changed)}
+    yellow = diffs[("G-MH-0055", 2)]
+    assert yellow.after < yellow.before and yellow.change.endswith("earlier")
+
+
+def test_recording_survives_a_kill(demo_copy, tmp_path):
+    script = tmp_path / "run.py"
+    script.write_text(
+        "import sys\nfrom pathlib import Path\n"
+        "from twin.drill import load_drill\nfrom twin.recording import Recorder\nfrom twin.runtime import open_twin\n"
+        "from twin.runs import run_drill\n"
+        f"drill = load_drill({str(demo_copy / 'drills' / 'gas-leak.toml')!r})\n"
+        f"engine = open_twin(drill.scene, Path({str(tmp_path / 'data')!r}), seed=drill.seed, dt=drill.dt, persist=False)\n"
+        f"rec = Recorder(Path({str(tmp_path / 'k.mcap')!r}), engine)\n"
+        "run_drill(drill, engine, rec, speed=40.0, progress=lambda t: print(t, flush=True))\n"
+    )
+    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    last = 0.0
+    while last < 120.0:
+        last = float(proc.stdout.readline())
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    proc.stdout.close()
+    times = [t for topic, t, _ in read_stream(tmp_path / "k.mcap", ("/frame/delta",))]
+    assert not info(tmp_path / "k.mcap").complete
+    assert times == [float(i) for i in range(1, len(times) + 1)]  # whole, in order, no gap
+    assert times[-1] >= last - 1.0 - 1.0  # at most the last second (plus the tick in flight) is lost
