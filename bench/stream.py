@@ -1,0 +1,258 @@
+#!/usr/bin/env python
+"""Stream benchmark: the real server's WebSocket fan-out against a naive baseline and
+against the ``websockets`` library's own ``broadcast()``, on loopback.
+
+    python bench/stream.py            # 100,000 assets, 50 clients (5 slow), 20 s windows (~2 min)
+    python bench/stream.py --quick    # 10,000 assets, 10 clients (2 slow), 5 s windows
+
+Two processes besides this one (the machine has two cores): the server process
+(``bench/_stream_server.py``: one engine over a churning domain, ``bench/_stream_churn.py``,
+``--share`` of its assets changing each tick) and the client process
+(``bench/_stream_clients.py``: every client its own ``websockets`` connection). The same
+run measures four phases, one after the other, on 127.0.0.1:
+
+1. ours: ``twin.server`` under uvicorn, the engine ticking at ``--rate`` per second
+   open loop (a tick starts on its schedule, whatever the clients do); ``--clients``
+   clients subscribe to everything, ``--slow`` of them read one message and then sleep
+   ``--slow-sleep`` seconds, on an 8 KiB receive buffer.
+2. baseline: a starlette endpoint that, after each tick, sends ``json.dumps`` of every
+   live column to each client in turn (the same engine, rate and clients).
+3. ours at full speed: the real server's Hub fed the last 20 recorded frames as fast as
+   the fast clients' senders take them (at most one frame pending per client, so nothing
+   is merged and every client gets every frame).
+4. raw: ``websockets.asyncio.server.broadcast()`` of the same frames' bytes to the same
+   number of fast clients, paced by the write buffers (each under 64 KiB).
+
+Latency is from the end of the tick (the moment ``engine.tick`` returned in the
+server's worker thread, stamped per ``seq`` in the server process) to the moment the
+client's ``recv()`` returned the frame holding that ``seq`` (both ``time.monotonic()``,
+one clock for the whole machine). Bytes per frame are the WebSocket message sizes of the
+fast clients' single-tick deltas; the raw payload is their rows (4 bytes each) plus
+values (the field's item size), read from each frame's header. Server CPU is the server
+process's CPU time over the measured window (one core = 100%), with the engine's own
+tick (worker thread CPU) shown apart. Fan-out throughput is the bytes the clients
+received per second in phases 3 and 4.
+
+The last line is ``RESULT p99_ms=... baseline_p99_ms=... bytes_ratio=... payload_overhead=...
+fanout_vs_raw=...``: bytes_ratio is the baseline's bytes per frame over ours,
+payload_overhead our frame bytes over their raw index-plus-value bytes, and
+fanout_vs_raw our delivered bytes per second (phase 3) over raw ``broadcast()``'s (phase 4).
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+T0 = time.monotonic()
+
+
+def say(msg: str) -> None:
+    print(f"[{time.monotonic() - T0:6.1f} s] {msg}", flush=True)
+
+
+def _args(argv: list[str] | None = None) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="10,000 assets, 10 clients (2 slow), 5 s windows")
+    ap.add_argument("--assets", type=int, help="assets in the churning domain (default 100,000; 10,000 with --quick)")
+    ap.add_argument("--share", type=float, default=0.05, help="share of assets changing per tick (default 0.05)")
+    ap.add_argument("--rate", type=float, default=10.0, help="ticks per second (default 10)")
+    ap.add_argument("--clients", type=int, help="clients in all (default 50; 10 with --quick)")
+    ap.add_argument("--slow", type=int, help="of which slow readers (default 5; 2 with --quick)")
+    ap.add_argument("--slow-sleep", type=float, default=0.5, help="a slow client's pause after each message (s, default 0.5)")
+    ap.add_argument("--seconds", type=float, help="measured window of phases 1 and 2 (default 20; 5 with --quick)")
+    ap.add_argument("--max-seconds", type=float, help="measured window of phases 3 and 4 (default 6; 3 with --quick)")
+    a = ap.parse_args(argv)
+    a.assets = a.assets or (10_000 if a.quick else 100_000)
+    a.clients = a.clients or (10 if a.quick else 50)
+    a.slow = a.slow if a.slow is not None else (2 if a.quick else 5)
+    a.seconds = a.seconds or (5.0 if a.quick else 20.0)
+    a.max_seconds = a.max_seconds or (3.0 if a.quick else 6.0)
+    if not 0 <= a.slow < a.clients:
+        ap.error("--slow must be below --clients")
+    return a
+
+
+class Run:
+    """The two worker processes and the phases' schedule."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        from _stream_clients import client_process
+        from _stream_server import server_process
+
+        self.args = args
+        ctx = mp.get_context("spawn")
+        self.server, server_end = ctx.Pipe()
+        self.clients, client_end = ctx.Pipe()
+        self.procs = [
+            ctx.Process(target=server_process, args=(server_end, args.assets, args.share), name="stream-server", daemon=True),
+            ctx.Process(target=client_process, args=(client_end,), name="stream-clients", daemon=True),
+        ]
+        for proc in self.procs:
+            proc.start()
+        self.built = self._expect(self.server, "built", 300)
+
+    def _expect(self, conn: Any, tag: str, timeout: float) -> Any:
+        if not conn.poll(timeout):
+            raise SystemExit(f"no {tag!r} from a worker process within {timeout:.0f} s")
+        got, value = conn.recv()
+        if got == "failed":
+            raise SystemExit(f"a worker process failed:\n{value}")
+        assert got == tag, (got, tag)
+        return value
+
+    def phase(self, kind: str, fast: int, slow: int, connect: float, seconds: float, publish_lead: float | None = None) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+        now = time.monotonic()
+        t0 = now + connect + (publish_lead or 0.0)
+        t1 = t0 + seconds
+        t_end = t1 + 0.6
+        kw: dict[str, Any] = {"t0": t0, "t1": t1, "t_end": t_end}
+        if publish_lead is None:
+            kw["rate"] = self.args.rate
+        else:
+            kw["t_pub"] = now + connect
+        self.server.send((kind, kw))
+        url = self._expect(self.server, "ready", 60)
+        self.clients.send({"kind": kind, "url": url, "fast": fast, "slow": slow, "t0": t0, "t1": t1, "t_end": t_end,
+                           "slow_sleep": self.args.slow_sleep})
+        results = self._expect(self.clients, "results", connect + seconds + 120)
+        stats = self._expect(self.server, "stats", 60)
+        return results, stats
+
+    def close(self) -> None:
+        self.server.send(("quit", {}))
+        self.clients.send(None)
+        for proc in self.procs:
+            proc.join(timeout=20)
+            if proc.is_alive():
+                proc.kill()
+
+
+def _pct(values: list[float]) -> dict[str, float]:
+    if not values:
+        return {k: float("nan") for k in ("p50", "p95", "p99", "max", "n")}
+    a = np.asarray(values) * 1000.0
+    return {"p50": float(np.percentile(a, 50)), "p95": float(np.percentile(a, 95)), "p99": float(np.percentile(a, 99)),
+            "max": float(a.max()), "n": len(a)}
+
+
+def latency_phase(results: list[dict[str, Any]], stats: dict[str, Any]) -> dict[str, Any]:
+    stamps = stats["stamps"]
+    wall = stats["wall"]
+    out: dict[str, Any] = {}
+    for group in ("fast", "slow"):
+        clients = [c for c in results if c["slow"] == (group == "slow")]
+        records = [r for c in clients for r in c["records"] if r[0] in stamps]
+        out[group] = {
+            "latency": _pct([r[2] - stamps[r[0]] for r in records]),
+            "messages_per_s": len(records) / wall / max(1, len(clients)),
+            "merged": sum(1 for r in records if r[0] > r[1] + 1),
+            "messages": len(records),
+            "bytes_per_message": float(np.mean([r[3] for r in records])) if records else float("nan"),
+            "clients": len(clients),
+            "closed": [c["closed"] for c in clients if c["closed"]],
+        }
+    single = [r for c in results if not c["slow"] for r in c["records"] if r[0] == r[1] + 1]
+    frame_bytes = sum(r[3] for r in single)
+    payload = sum(r[4] for r in single)
+    out["frame_bytes"] = frame_bytes / len(single) if single else float("nan")
+    out["payload_bytes"] = payload / len(single) if single else float("nan")
+    out["overhead"] = frame_bytes / payload if payload else float("nan")
+    out["ticks_per_s"] = stats["ticks"] / wall
+    out["cpu"] = stats["cpu"] / wall
+    out["tick_cpu"] = stats["tick_cpu"] / wall
+    return out
+
+
+def throughput_phase(results: list[dict[str, Any]], stats: dict[str, Any], seconds: float) -> dict[str, Any]:
+    delivered = sum(c["bytes"] for c in results)
+    return {"bytes_per_s": delivered / seconds, "cpu": stats["cpu"] / stats["wall"], "client_cpu": results[0]["cpu"],
+            "frames_per_client": float(np.mean([c["frames"] for c in results])) / seconds, "published": stats["published"]}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _args(argv)
+    os.environ.setdefault("NUMBA_CACHE_DIR", "/tmp/numba-stream-bench")
+    fast = args.clients - args.slow
+    say(f"{args.assets:,} assets, {args.share:.0%} changing per tick, {args.rate:g} ticks/s; "
+        f"{args.clients} clients ({args.slow} slow, pausing {args.slow_sleep:g} s per message); cores: {os.cpu_count()}")
+    run = Run(args)
+    try:
+        say(f"server process built the engine in {run.built['seconds']:.1f} s")
+        connect = 3.0 if args.quick else 6.0
+        say(f"phase 1: ours at {args.rate:g} ticks/s, {args.seconds:g} s measured")
+        ours = latency_phase(*run.phase("ours", fast, args.slow, connect, args.seconds))
+        say(f"phase 2: naive JSON baseline at {args.rate:g} ticks/s, {args.seconds:g} s measured")
+        base = latency_phase(*run.phase("baseline", fast, args.slow, connect, args.seconds))
+        say(f"phase 3: ours at full speed, {fast} fast clients, {args.max_seconds:g} s measured")
+        ours_max = throughput_phase(*run.phase("ours_max", fast, 0, connect, args.max_seconds, publish_lead=1.0), args.max_seconds)
+        say(f"phase 4: websockets broadcast() of the same frames, {fast} fast clients, {args.max_seconds:g} s measured")
+        raw_results, raw_stats = run.phase("raw", fast, 0, connect, args.max_seconds, publish_lead=1.0)
+        raw = throughput_phase(raw_results, raw_stats, args.max_seconds)
+        raw["frame_bytes"] = raw_stats["frame_bytes"]
+    finally:
+        run.close()
+
+    report(args, ours, base, ours_max, raw)
+    return 0
+
+
+def _f(x: float, digits: int = 1) -> str:
+    return "n/a" if x != x else f"{x:,.{digits}f}"
+
+
+def report(args: argparse.Namespace, ours: dict[str, Any], base: dict[str, Any], ours_max: dict[str, Any], raw: dict[str, Any]) -> None:
+    of, bf = ours["fast"]["latency"], base["fast"]["latency"]
+    bytes_ratio = base["frame_bytes"] / ours["frame_bytes"]
+    p99_ratio = bf["p99"] / of["p99"]
+    fanout = ours_max["bytes_per_s"] / raw["bytes_per_s"]
+    print()
+    print(f"{'latency, tick end -> client (ms)':<36}{'p50':>9}{'p95':>9}{'p99':>9}{'max':>10}{'frames':>8}{'msg/s/cl':>10}")
+    for name, group in (("ours, fast clients", ours["fast"]), ("ours, slow clients", ours["slow"]),
+                        ("baseline, fast clients", base["fast"]), ("baseline, slow clients", base["slow"])):
+        lat = group["latency"]
+        print(f"{name:<36}{_f(lat['p50']):>9}{_f(lat['p95']):>9}{_f(lat['p99']):>9}{_f(lat['max']):>10}"
+              f"{group['messages']:>8}{_f(group['messages_per_s'], 2):>10}")
+    print()
+    print(f"{'':<36}{'ours':>14}{'baseline':>14}{'ratio':>10}")
+    print(f"{'bytes per frame (fast clients)':<36}{_f(ours['frame_bytes'], 0):>14}{_f(base['frame_bytes'], 0):>14}{bytes_ratio:>9.1f}x")
+    print(f"{'raw index+value bytes per frame':<36}{_f(ours['payload_bytes'], 0):>14}{'':>14}{ours['overhead']:>9.4f}x")
+    print(f"{'p99 latency, fast clients (ms)':<36}{_f(of['p99']):>14}{_f(bf['p99']):>14}{p99_ratio:>9.1f}x")
+    print(f"{'ticks per second reached':<36}{_f(ours['ticks_per_s'], 2):>14}{_f(base['ticks_per_s'], 2):>14}")
+    print(f"{'server CPU, whole process':<36}{ours['cpu']:>13.0%}{base['cpu']:>14.0%}")
+    print(f"{'  of which the engine tick':<36}{ours['tick_cpu']:>13.0%}{base['tick_cpu']:>14.0%}")
+    print(f"{'slow clients: merged deltas':<36}{ours['slow']['merged']:>14}{'':>14}")
+    closed = ours["slow"]["closed"] + ours["fast"]["closed"]
+    print(f"{'clients disconnected by the server':<36}{len(closed):>14}{'':>14}  {closed[:2] if closed else ''}")
+    print()
+    print(f"{'fan-out at full speed':<36}{'ours (Hub)':>14}{'broadcast()':>14}{'ratio':>10}")
+    print(f"{'delivered MB/s (all clients)':<36}{ours_max['bytes_per_s'] / 1e6:>14,.1f}{raw['bytes_per_s'] / 1e6:>14,.1f}{fanout:>9.2f}x")
+    print(f"{'frames per second per client':<36}{_f(ours_max['frames_per_client']):>14}{_f(raw['frames_per_client']):>14}")
+    print(f"{'server CPU (spins while it waits)':<36}{ours_max['cpu']:>13.0%}{raw['cpu']:>14.0%}")
+    print(f"{'client process CPU':<36}{ours_max['client_cpu']:>13.0%}{raw['client_cpu']:>14.0%}")
+    print()
+    goals = [
+        ("p99 < 50 ms for the fast clients", of["p99"] < 50),
+        ("frame bytes <= 1.05x raw payload", ours["overhead"] <= 1.05),
+        (">= 10x fewer bytes than the baseline", bytes_ratio >= 10),
+        (">= 5x lower p99 than the baseline", p99_ratio >= 5),
+        (">= 0.8x the bytes/s of raw broadcast()", fanout >= 0.8),
+    ]
+    for text, ok in goals:
+        print(f"  [{'met' if ok else 'MISSED'}] {text}")
+    print(f"RESULT p99_ms={of['p99']:.2f} baseline_p99_ms={bf['p99']:.2f} bytes_ratio={bytes_ratio:.2f} "
+          f"payload_overhead={ours['overhead']:.4f} fanout_vs_raw={fanout:.3f}", flush=True)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
