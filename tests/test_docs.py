@@ -81,6 +81,9 @@ def _all_marked() -> set[tuple[str, str]]:
         path = PROJECT + target.format(package="twin_water", name="water")
         marked |= {(path, region) for region in _regions(template_text(template, "water"))}
     marked |= {("tests/test_docs.py", region) for region in _regions(Path(__file__).read_text(encoding="utf-8"))}
+    # The built-in plugins' code is an example too where no template shows a hook (importers).
+    for path in sorted(ROOT.glob("plugins/*/twin_*/*.py")):
+        marked |= {(path.relative_to(ROOT).as_posix(), region) for region in _regions(path.read_text(encoding="utf-8"))}
     return marked
 
 
@@ -153,9 +156,9 @@ def test_the_guides_commands_exist() -> None:
     from twin import cli
 
     text = DOC.read_text(encoding="utf-8")
-    for command in ("twin plugin new water", "twin plugins", "twin generate", "twin check"):
+    for command in ("twin plugin new water", "twin plugins", "twin generate", "twin check", "twin import"):
         assert command in text
-    assert {"plugins", "plugin", "generate", "check"} <= set(cli.COMMANDS)
+    assert {"plugins", "plugin", "generate", "check", "import"} <= set(cli.COMMANDS)
 
 
 # -- the coupling example ------------------------------------------------------------------

@@ -18,6 +18,7 @@ from twin.contributions import (
     FieldSpec,
     Kernel,
     Param,
+    SceneImporter,
     Updater,
     ViewerStyle,
 )
@@ -37,6 +38,7 @@ __all__ = [
     "FieldSpec",
     "Kernel",
     "Param",
+    "SceneImporter",
     "Updater",
     "ViewerStyle",
     "hookimpl",

@@ -1,4 +1,4 @@
-"""The ``twin`` command: serve, check, plugins, plugin new, generate.
+"""The ``twin`` command: serve, check, plugins, plugin new, generate, import.
 
 Heavy imports (numba, the plugins) happen inside the commands, after the data folder
 and the Numba cache are set up.
@@ -51,6 +51,12 @@ def main(argv: list[str] | None = None) -> int:
     generate.add_argument("--assets", type=int, required=True)
     generate.add_argument("--seed", type=int, default=0)
     generate.add_argument("--data", type=Path)
+
+    imp = sub.add_parser("import", help="write a scene from a file in a utility's format (e.g. swmm FILE.inp)")
+    imp.add_argument("format", help="the importer's format; `twin plugins` lists them")
+    imp.add_argument("file", type=Path)
+    imp.add_argument("--out", type=Path, help="scene folder to write (default: the file's name without its suffix)")
+    imp.add_argument("--data", type=Path)
 
     tail = sub.add_parser("tail", help="connect to a server's stream and print one JSON line per frame")
     tail.add_argument("url", nargs="?", default="ws://127.0.0.1:8000/ws")
@@ -151,6 +157,9 @@ def cmd_plugins(args: argparse.Namespace) -> int:
         print(f"{p.name} {p.version}  {p.status}")
         if p.hooks:
             print(f"    hooks: {', '.join(p.hooks)}")
+        formats = [f"{f} ({', '.join(i.suffixes)})" for f, (owner, i) in sorted(registry.importers.items()) if owner == p.name]
+        if formats:
+            print(f"    imports: {', '.join(formats)}")
         if p.reason:
             print(f"    reason: {p.reason.splitlines()[0]}")
     return 0
@@ -187,6 +196,36 @@ def cmd_generate(args: argparse.Namespace) -> int:
         bar.update(1)
     total = sum(len(v) for v in plan.assets.values())
     print(f"wrote {args.dir}: {total} assets in {bx}x{by} blocks, {len(plan.buildings)} buildings, {len(plan.sensors)} sensors")
+    return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from twin.runtime import prepare_data_dir
+
+    prepare_data_dir(args.data)
+    from twin.plugins import load_registry
+
+    registry = load_registry()
+    known = ", ".join(f"{f} ({', '.join(i.suffixes)}, plugin {p})" for f, (p, i) in sorted(registry.importers.items()))
+    found = registry.importers.get(args.format)
+    if found is None:
+        raise TwinError(f"no importer for format {args.format!r}; known: {known or 'none (no active plugin contributes one)'}")
+    plugin, importer = found
+    if not args.file.is_file():
+        raise TwinError(f"{args.file}: no such file")
+    if importer.suffixes and args.file.suffix.lower() not in importer.suffixes:
+        log.warning("unexpected suffix", extra={"file": str(args.file), "format": importer.format, "expected": list(importer.suffixes)})
+    out = args.out or args.file.with_suffix("")
+    try:
+        counts = dict(importer.write(args.file, out))
+    except ValueError as exc:  # the importer's error names the file, the line and the field
+        raise TwinError(str(exc)) from None
+    warnings = counts.pop("warnings", [])
+    detail = ", ".join(f"{k} {v}" for k, v in counts.items())
+    print(f"wrote {out} from {args.file} ({importer.format}, plugin {plugin}): {detail}")
+    for warning in warnings:
+        print(f"  warning: {warning}")
+    print(f"next: twin check {out}")
     return 0
 
 
@@ -234,6 +273,7 @@ COMMANDS = {
     "plugins": cmd_plugins,
     "plugin": cmd_plugin,
     "generate": cmd_generate,
+    "import": cmd_import,
 }
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -220,3 +221,20 @@ class AssetGenerator:
     domain: str
     generate: Callable[..., None]
     after: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class SceneImporter:
+    """Turns a file in a utility's own format into a twin scene (``twin import``).
+
+    ``write(source_path, scene_dir)`` reads ``source_path`` and writes ``scene.toml`` and
+    its data files into ``scene_dir`` (created if missing), so that ``twin check
+    scene_dir`` accepts them; it returns counts of what it wrote (``{"pipe": 120, ...}``;
+    a ``"warnings"`` entry, a list of strings, is printed as warnings). Errors in the
+    source raise ``ValueError`` naming the file, the line and the field.
+    """
+
+    format: str
+    suffixes: tuple[str, ...]
+    description: str
+    write: Callable[[Path, Path], Mapping[str, Any]]

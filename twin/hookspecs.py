@@ -20,6 +20,7 @@ if TYPE_CHECKING:
         Coupling,
         Domain,
         Kernel,
+        SceneImporter,
         Updater,
         ViewerStyle,
     )
@@ -99,4 +100,18 @@ def twin_asset_generators() -> list[AssetGenerator]:
     Used by ``twin generate`` and by scenes with a ``[generated]`` table.
 
     :return: a list of :class:`twin.AssetGenerator`.
+    """
+
+
+@hookspec
+def twin_scene_importers() -> list[SceneImporter]:
+    """Contribute readers of utilities' file formats that write a twin scene.
+
+    ``twin import FORMAT FILE [--out DIR]`` calls the importer of that ``format``; the
+    written scene is then an ordinary scene (``twin check``, ``twin serve``). The core
+    knows no format: a drainage plugin reads SWMM ``.inp`` files, a water plugin might
+    read EPANET's.
+
+    :return: a list of :class:`twin.SceneImporter`. A format name is owned by one
+        plugin; a second plugin contributing the same format is quarantined.
     """

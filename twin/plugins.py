@@ -29,6 +29,7 @@ from twin.contributions import (
     Coupling,
     Domain,
     Kernel,
+    SceneImporter,
     Updater,
     ViewerStyle,
 )
@@ -65,6 +66,8 @@ class Registry:
     actions: dict[str, tuple[str, Action]] = field(default_factory=dict)
     styles: dict[str, ViewerStyle] = field(default_factory=dict)
     generators: list[tuple[str, AssetGenerator]] = field(default_factory=list)
+    #: scene importers by format (``twin import FORMAT FILE``)
+    importers: dict[str, tuple[str, SceneImporter]] = field(default_factory=dict)
     #: (domain, field) pairs each plugin's updaters, kernels and couplings write, kept
     #: after quarantine so their values can be marked stale
     outputs: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
@@ -90,6 +93,7 @@ class Registry:
         for attr in ("updaters", "kernels", "couplings", "rules", "generators"):
             setattr(self, attr, [(p, c) for p, c in getattr(self, attr) if self.active(p)])
         self.actions = {n: (p, a) for n, (p, a) in self.actions.items() if self.active(p)}
+        self.importers = {f: (p, i) for f, (p, i) in self.importers.items() if self.active(p)}
         self.styles = {d: s for d, s in self.styles.items() if self.active(self.domain_owner.get(d, ""))}
 
 
@@ -250,6 +254,13 @@ def _collect(pm: pluggy.PluginManager, registry: Registry) -> None:
         registry.styles[s.domain] = s
     for plugin, g in _call_each(pm, "twin_asset_generators", registry):
         registry.generators.append((plugin, g))
+    for plugin, imp in _call_each(pm, "twin_scene_importers", registry):
+        if not isinstance(imp, SceneImporter):
+            registry.quarantine(plugin, f"twin_scene_importers returned {type(imp).__name__}; expected twin.SceneImporter")
+        elif imp.format in registry.importers:
+            registry.quarantine(plugin, f"scene importer {imp.format!r} is already contributed by {registry.importers[imp.format][0]!r}")
+        else:
+            registry.importers[imp.format] = (plugin, imp)
     for plugin, u in registry.updaters:
         registry.outputs.setdefault(plugin, []).extend((u.domain, f) for f in u.writes)
     for plugin, k in registry.kernels:

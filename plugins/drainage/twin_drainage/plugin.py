@@ -16,6 +16,7 @@ from twin import (
     FieldSpec,
     Kernel,
     Param,
+    SceneImporter,
     Updater,
     ViewerStyle,
     hookimpl,
@@ -200,3 +201,13 @@ def twin_viewer_styles():
 def twin_asset_generators():
     return [AssetGenerator(DOMAIN, generate.generate)]
 
+
+# [docs:start importer]
+@hookimpl
+def twin_scene_importers():
+    # `twin import swmm network.inp --out scenes/network` writes a scene from a SWMM file.
+    from twin_drainage import swmm  # the reader loads only when importers are listed
+
+    return [SceneImporter("swmm", (".inp",), "EPA SWMM 5 input file: junctions, outfalls, circular conduits, "
+                          "subcatchments and a rain gauge's time series", swmm.write_scene)]
+# [docs:end importer]
