@@ -1,0 +1,212 @@
+"""Our router against EPA SWMM 5.2 itself, run through pyswmm (MODELS.md, "Drainage").
+
+Each network is written once as twin GeoJSON features; ``swmm.export_inp`` writes it
+as a SWMM input file and ``swmm.write_scene`` (the ``twin import swmm`` importer) turns
+that file back into a twin scene, which a real engine runs. SWMM and the twin thus see
+the same junctions, conduits, subcatchments and the same rain series, with a value
+every recording interval (SWMM counts a gap as no rain). Depths and flows of the twin
+are read from the simulator's world (the truth, free of sensor noise).
+
+Runoff: SWMM's subcatchments are made to behave as the twin's rational method: the
+impervious share is C (no depression storage), the pervious share holds all its rain,
+and the overland flow is wide and steep, so the nonlinear reservoir follows the rain
+within seconds (checked below: 1.0001 m3/s against C·i·A = 1.0).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy.optimize import brentq
+
+from twin.citygen import line, point
+from twin.engine import Engine
+from twin.plugins import load_registry
+from twin.scene import load_scene
+
+from twin_drainage import plugin, swmm
+
+pytest.importorskip("pyswmm")
+
+
+def features(manholes, pipes, outfalls, ponding_area=200.0):
+    """GeoJSON features of a network on the line y = 0. manholes: {id: (x, invert, rim,
+    catchment ha, C)}, pipes: [(id, up, down, diameter, length)], outfalls: {id: (x, invert)}."""
+    out = []
+    for mid, (x, invert, rim, area, c) in manholes.items():
+        out.append({"type": "Feature", "geometry": point(x, 0.0, rim), "properties": {
+            "id": mid, "kind": "manhole", "invert_elevation": invert, "rim_elevation": rim, "catchment_area": area,
+            "runoff_coefficient": c, "shaft_area": swmm.SWMM_MIN_SURFAREA, "ponding_area": ponding_area}})
+    for oid, (x, invert) in outfalls.items():
+        out.append({"type": "Feature", "geometry": point(x, 0.0, invert),
+                    "properties": {"id": oid, "kind": "outfall", "invert_elevation": invert}})
+    for pid, up, down, diameter, length in pipes:
+        out.append({"type": "Feature", "geometry": line([(0.0, 0.0, 0.0), (length, 0.0, 0.0)]), "properties": {
+            "id": pid, "kind": "pipe", "links": [up, down], "diameter": diameter, "length": length, "roughness": 0.013}})
+    return out
+
+
+class TwinRun:
+    """Peaks, flooding and surcharge time of every asset over a run of the twin."""
+
+    def __init__(self, scene_dir: Path, duration: float) -> None:
+        registry = load_registry([plugin], entry_points=False)
+        engine = Engine(load_scene(scene_dir, registry.domains), registry, simulate=True, dt=1.0)
+        table = engine.simulator.world.tables["drainage"]
+        self.ids = list(table.ids)
+        self.peak_depth = np.zeros(len(self.ids))
+        self.peak_flow = np.zeros(len(self.ids))
+        self.flooding_volume = np.zeros(len(self.ids))
+        self.surcharge_hours = np.zeros(len(self.ids))
+        for _ in range(int(duration)):
+            engine.run(1.0)
+            np.maximum(self.peak_depth, table["depth"], out=self.peak_depth)
+            np.maximum(self.peak_flow, np.abs(table["flow"]), out=self.peak_flow)
+            self.flooding_volume += table["flooding"] * 1.0
+            self.surcharge_hours += table["surcharged"] / 3600.0
+        self.table = table
+        engine.close()
+
+    def __getitem__(self, key: tuple[str, str]) -> float:
+        asset, what = key
+        return float(getattr(self, what)[self.ids.index(asset)])
+
+    def final(self, asset: str, field: str) -> float:
+        return float(self.table[field][self.ids.index(asset)])
+
+
+def both(tmp_path, network, rain, duration, **options):
+    """Run the network in SWMM (through pyswmm) and in the twin (through the importer)."""
+    inp = swmm.export_inp(network, tmp_path / "net.inp", rain=rain, duration=duration, rain_interval=300.0,
+                          options=options)
+    reference = swmm.run_swmm(inp)
+    swmm.write_scene(inp, tmp_path / "scene")
+    return reference, TwinRun(tmp_path / "scene", duration)
+
+
+def manning_normal_depth(q, d, n, s):
+    def residual(y):
+        theta = 2.0 * math.acos(1.0 - 2.0 * y / d)
+        area = d * d / 8.0 * (theta - math.sin(theta))
+        return area * (area / (d * theta / 2.0)) ** (2.0 / 3.0) * math.sqrt(s) / n - q
+    return brentq(residual, 1e-6, 0.938 * d, xtol=1e-12)
+
+
+def test_steady_manning_normal_depth_against_swmm(tmp_path):
+    """Three 0.8 m pipes, n 0.013, slope 1/200, 0.30 m3/s (3 ha, C 1, 36 mm/h) into a
+    NORMAL outfall: SWMM's steady depth 0.3115 m against ours, rtol 1e-3 (reached here:
+    3e-5), and both against Manning's normal depth (brentq, 0.3116 m)."""
+    s, length = 1 / 200, 100.0
+    inv = [20.0 - k * s * length for k in range(4)]
+    net = features({"J1": (0.0, inv[0], inv[0] + 4, 3.0, 1.0), "J2": (100.0, inv[1], inv[1] + 4, 0.0, 1.0),
+                    "J3": (200.0, inv[2], inv[2] + 4, 0.0, 1.0)},
+                   [("P1", "J1", "J2", 0.8, length), ("P2", "J2", "J3", 0.8, length), ("P3", "J3", "OF", 0.8, length)],
+                   {"OF": (300.0, inv[3])})
+    reference, ours = both(tmp_path, net, [(0.0, 36.0)], 7200.0)
+    normal = manning_normal_depth(0.30, 0.8, 0.013, s)
+    assert reference.final_depth["J2"] == pytest.approx(0.3115, abs=1e-4)  # MODELS.md's figure
+    for node in ("J1", "J2", "J3"):
+        assert ours.final(node, "depth") == pytest.approx(reference.final_depth[node], rel=1e-3)
+        assert ours.final(node, "depth") == pytest.approx(normal, rel=1e-3)
+    for pipe in ("P1", "P2", "P3"):
+        assert ours.final(pipe, "flow") == pytest.approx(reference.final_flow[pipe], rel=1e-3)
+
+
+def test_rational_method_steady_state_against_swmm(tmp_path):
+    """10 ha fully impervious at 36 mm/h: SWMM's outfall inflow 1.0001 m3/s, ours C·i·A =
+    1.0 m3/s; rtol 1e-3 (SWMM's nonlinear reservoir settles within 1e-4 of C·i·A)."""
+    net = features({"J1": (0.0, 18.0, 21.0, 10.0, 1.0)}, [("P1", "J1", "OF", 1.0, 80.0)], {"OF": (80.0, 17.6)})
+    reference, ours = both(tmp_path, net, [(0.0, 36.0)], 3600.0)
+    assert reference.outfall_inflow["OF"] == pytest.approx(1.0001, abs=2e-4)
+    assert ours.final("OF", "discharge") == pytest.approx(1.0, rel=1e-9)
+    assert ours.final("OF", "discharge") == pytest.approx(reference.outfall_inflow["OF"], rel=1e-3)
+    assert ours.final("P1", "flow") == pytest.approx(reference.final_flow["P1"], rel=1e-3)
+
+
+BRANCHED = dict(
+    manholes={"A": (0.0, 20.0, 22.5, 1.5, 0.9), "B": (60.0, 19.7, 22.3, 1.0, 0.8), "C": (0.0, 19.9, 22.4, 2.0, 0.7),
+              "J": (120.0, 19.4, 21.8, 0.5, 0.9), "K": (180.0, 19.2, 21.5, 0.3, 0.6)},
+    pipes=[("P1", "A", "B", 0.5, 60.0), ("P2", "B", "J", 0.6, 60.0), ("P3", "C", "J", 0.5, 120.0),
+           ("P4", "J", "K", 0.4, 60.0), ("P5", "K", "OF", 0.8, 50.0)],
+    outfalls={"OF": (230.0, 18.9)},
+)
+#: peak depth of every node, m
+DEPTH_TOLERANCE = 0.10
+#: peak flow of the bottleneck (P4) and the outfall pipe (P5), relative
+CONTROL_FLOW_TOLERANCE = 0.08
+#: peak flow of the pipes upstream of the bottleneck, relative
+UPSTREAM_FLOW_TOLERANCE = 0.25
+#: hours each node is surcharged
+SURCHARGE_TOLERANCE = 0.03  # h
+#: water that floods out of the network, relative (of the total over the nodes)
+FLOODING_TOLERANCE = 0.20
+
+
+@pytest.mark.parametrize("peak", [30.0, 60.0], ids=["surcharge", "surcharge-and-flooding"])
+def test_storm_on_a_branched_network_against_swmm(tmp_path, peak):
+    """A storm (peak/3, peak, peak/2, peak/4 mm/h for 5 minutes each) on two branches that
+    join above an undersized 0.4 m pipe (P4, about 0.12 m3/s full): at a 30 mm/h peak the
+    junction J and the branches surcharge without flooding; at 60 mm/h J floods ~55 m3
+    and every upstream manhole reaches its rim.
+
+    Reference: SWMM dynamic wave with SURCHARGE_METHOD SLOT (a Preissmann slot), whose
+    surcharged nodes keep a storage and a continuity equation as ours do. SWMM's default
+    EXTRAN surcharge method balances a surcharged node's flows with no storage and, in
+    this network, throws a surcharging manhole's depth to its rim for a step (A: 2.50 m
+    against 1.03 m with SLOT at the 30 mm/h peak), an artefact of that method, not of
+    the hydraulics; the test checks that this is still so, so the choice stays justified.
+
+    Tolerances, and why the error is what it is (the figures reached here in brackets):
+
+    - Peak node depths within 0.10 m [0.05 m]. Both schemes conserve the same volume in
+      the same storages; they differ in how fast a surcharge front climbs the shafts.
+    - Peak flows of P4 and P5 within 8 % [7 %]. They are set by the head across the
+      bottleneck, which both models agree on to a few cm. What is left is the section:
+      when the downstream end sits just below the crown, our pipe takes its area and
+      hydraulic radius at the mean of the two end depths, where a circle conveys up to
+      7.6 % more than full (A·R^(2/3) peaks at y/D = 0.938), while SWMM treats a conduit
+      whose upstream end is full as flowing full.
+    - Peak flows of P1-P3 within 25 % [20 %]. They peak in the seconds when the
+      surcharge front reaches their shafts, as a surge that sloshes between the shafts
+      (a U-tube of period 2π/sqrt(g·A/L·(1/S1 + 1/S2)), about 20 s, in both models).
+      A local inertial link (the inertial term kept, the convective dropped) and SWMM's
+      full momentum equation with PARTIAL damping resolve the first swing differently;
+      SWMM's own EXTRAN and SLOT methods differ by as much (up to 27 % here).
+    - Hours of surcharge (SWMM's ``Nodes[id].statistics['surcharge_duration']``) within
+      0.03 h [0.025 h], total flooding volume within 20 % [12 %]: the front arrives and
+      the node drains a minute earlier or later.
+    """
+    duration = 2400.0
+    rain = [(0.0, peak / 3), (300.0, peak), (600.0, peak / 2), (900.0, peak / 4), (1200.0, 0.0)]
+    net = features(**BRANCHED)
+    slot, ours = both(tmp_path, net, rain, duration, SURCHARGE_METHOD="SLOT")
+    # SWMM's own flow-routing continuity error (%): 1.5 % in the flooding storm, where
+    # ours balances to round-off (test_drainage_hydraulics); part of what we compare with.
+    assert abs(slot.routing_error) < 2.0
+
+    for node in BRANCHED["manholes"]:
+        assert ours[node, "peak_depth"] == pytest.approx(slot.peak_depth[node], abs=DEPTH_TOLERANCE), node
+        stats = slot.node_statistics[node]
+        assert ours[node, "surcharge_hours"] == pytest.approx(stats["surcharge_duration"], abs=SURCHARGE_TOLERANCE), node
+    for pipe in ("P4", "P5"):
+        assert ours[pipe, "peak_flow"] == pytest.approx(slot.peak_flow[pipe], rel=CONTROL_FLOW_TOLERANCE), pipe
+    for pipe in ("P1", "P2", "P3"):
+        assert ours[pipe, "peak_flow"] == pytest.approx(slot.peak_flow[pipe], rel=UPSTREAM_FLOW_TOLERANCE), pipe
+
+    # The storm does what the docstring says, in both models.
+    assert slot.node_statistics["J"]["surcharge_duration"] > 0.1 and ours["J", "surcharge_hours"] > 0.1
+    swmm_flooded = sum(s["flooding_volume"] for s in slot.node_statistics.values())
+    ours_flooded = sum(ours[n, "flooding_volume"] for n in BRANCHED["manholes"])
+    if peak < 50.0:
+        assert swmm_flooded < 1.0 and ours_flooded < 1.0
+    else:
+        assert swmm_flooded > 40.0
+        assert ours_flooded == pytest.approx(swmm_flooded, rel=FLOODING_TOLERANCE)
+
+    if peak < 50.0:  # SWMM's EXTRAN spike, the reason SLOT is the reference
+        extran = swmm.run_swmm(swmm.export_inp(net, tmp_path / "extran.inp", rain=rain, duration=duration,
+                                               rain_interval=300.0))
+        assert extran.peak_depth["A"] - slot.peak_depth["A"] > 1.0
