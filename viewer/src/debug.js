@@ -1,5 +1,6 @@
 // window.__twin: a small read-only hook for tests and operators' diagnostics. It
 // reports what the page holds and draws; nothing in it changes the page.
+import * as THREE from 'three';
 import { wireStats } from './wire.js';
 
 export function installDebugHook(app, parts) {
@@ -17,11 +18,15 @@ export function installDebugHook(app, parts) {
       if (!a) return null;
       return { type: a.constructor.name, bytesPerElement: a.BYTES_PER_ELEMENT, byteOffset: a.byteOffset, byteLength: a.byteLength, bufferBytes: a.buffer.byteLength, length: a.length };
     },
-    /** the colour [r, g, b] (0-255) an asset is drawn with, read from its vertex colours */
+    /** the sRGB colour [r, g, b] (0-255) an asset is drawn with, from its vertex colours */
     assetColour: (id) => {
       const where = state.locate(id);
       const layer = where && app.layers?.domains.get(where.domain);
-      return layer ? layer.colourOf(where.row) : null;
+      if (!layer) return null;
+      const [r, g, b] = layer.colourOf(where.row);
+      const c = new THREE.Color().setRGB(r / 255, g / 255, b / 255, THREE.LinearSRGBColorSpace);
+      const hex = c.getHex(THREE.SRGBColorSpace);
+      return [(hex >> 16) & 255, (hex >> 8) & 255, hex & 255];
     },
     severity: (id) => {
       const where = state.locate(id);

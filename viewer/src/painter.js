@@ -1,6 +1,7 @@
 // Colours every asset from the state: by severity (the level of its domain's risk
 // field, or of its worst open alarm, whichever is higher) or, for one chosen domain,
-// by a field's value on a ramp. Only the rows a delta changed are repainted.
+// by a field's value on a ramp. Only the rows a delta changed are repainted. Vertex
+// colours are linear (three.js colour management); the screen shows their sRGB.
 import * as THREE from 'three';
 import { LEVEL_COLOURS, levelOfRisk, ramp } from './levels.js';
 
@@ -19,6 +20,7 @@ export class Painter {
     this.levelRgb = LEVEL_COLOURS.map(rgb255);
     this.baseRgb = new Map();
     this.tmp = [0, 0, 0];
+    this.colour = new THREE.Color();
   }
 
   riskField(domain) {
@@ -65,7 +67,8 @@ export class Painter {
     if (f && f.domain === domain) {
       const v = this.state.value(domain, f.field, row);
       ramp((v - f.min) / (f.max - f.min), this.tmp);
-      layer.paint(row, this.tmp[0] * 255, this.tmp[1] * 255, this.tmp[2] * 255);
+      const c = this.colour.setRGB(this.tmp[0], this.tmp[1], this.tmp[2], THREE.SRGBColorSpace); // to linear
+      layer.paint(row, c.r * 255, c.g * 255, c.b * 255);
       return;
     }
     const level = this.severity(domain, row);

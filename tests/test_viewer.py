@@ -1,0 +1,244 @@
+"""The browser viewer, driven by Playwright in Debian's headless chromium (real WebGL
+through SwiftShader) against a real server with the demo district.
+
+Every check reads back what the page holds or draws (``window.__twin``, the DOM, the
+canvas), never what it is assumed to do.
+"""
+
+from __future__ import annotations
+
+import shutil
+import threading
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from conftest import free_port, running
+
+from twin.access import TokenStore
+from twin.server import STATIC_DIR, create_app
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = ["--no-sandbox", "--use-angle=swiftshader", "--enable-unsafe-swiftshader", "--disable-background-networking",
+        "--disable-component-update", "--no-first-run", "--disable-sync"]
+#: LEVEL_COLOURS of viewer/src/levels.js, as 0-255 RGB
+LEVEL_RGB = {1: [47, 123, 255], 2: [255, 210, 31], 3: [255, 122, 26], 4: [255, 45, 45]}
+
+pytestmark = [
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium (scripts/install installs it)"),
+    pytest.mark.skipif(not (STATIC_DIR / "index.html").exists(), reason="the viewer is not built (scripts/install builds it)"),
+]
+
+
+@pytest.fixture(scope="module")
+def scene(tmp_path_factory):
+    """A copy of the demo scene; its data files are generated on first load."""
+    root = tmp_path_factory.mktemp("demo")
+    shutil.copy(ROOT / "scenes" / "demo" / "scene.toml", root / "scene.toml")
+    return root
+
+
+@contextmanager
+def serve(scene, data, *, port=None, paused=False, speed=10.0):
+    """A real server (uvicorn in a thread) on the demo; paused: no tick until resumed."""
+    from twin.runtime import open_twin
+
+    server = create_app(lambda: open_twin(scene, data), speed=speed, data_dir=data)
+    if paused:
+        server.running.clear()
+    with running(server.app, port) as url:
+        deadline = time.monotonic() + 60
+        while server.engine is None:
+            assert server.startup_error is None, server.startup_error
+            assert time.monotonic() < deadline, "the twin did not start"
+            time.sleep(0.05)
+        yield server, url
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="module")
+def shared(scene, tmp_path_factory):
+    """One running server for the tests that only look."""
+    with serve(scene, tmp_path_factory.mktemp("data")) as (server, url):
+        yield server, url
+
+
+def open_page(browser, url, errors=None):
+    page = browser.new_page(viewport={"width": 1600, "height": 900})
+    errors = errors if errors is not None else []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(url)
+    page.wait_for_function("window.__twin && window.__twin.stats().ready && window.__twin.stats().snapshots > 0", timeout=30000)
+    return page
+
+
+def stats(page):
+    return page.evaluate("window.__twin.stats()")
+
+
+def wait_for(page, expression, timeout=20000, arg=None):
+    page.wait_for_function(expression, arg=arg, timeout=timeout)
+
+
+def test_page_loads_and_decodes_frames_as_aligned_views_without_copy(browser, shared):
+    server, url = shared
+    errors: list[str] = []
+    page = open_page(browser, url + "/", errors)
+    before = stats(page)
+    wait_for(page, "n => window.__twin.stats().deltas >= n", arg=before["deltas"] + 3)
+    s = stats(page)
+    assert s["connected"] and s["frames"] >= 5 and s["views"] > 0
+    assert s["misaligned"] == 0  # the decoder asserts (bodyStart + offset) % BYTES_PER_ELEMENT == 0
+    assert s["gaps"] == 0 and s["seq"] > before["seq"]
+    assert abs(s["seq"] - server.engine.seq) <= 3
+    # A state array is a view into the snapshot frame's buffer, not a copy of its bytes.
+    for domain, field in (("gas", "risk"), ("drainage", "depth"), ("tunnel", "temperature")):
+        info = page.evaluate("([d, f]) => window.__twin.arrayInfo(d, f)", [domain, field])
+        assert info is not None, (domain, field)
+        assert info["length"] == len(server.engine.world.tables[domain])
+        assert info["bufferBytes"] > info["byteLength"] and info["byteOffset"] > 0
+        assert info["byteOffset"] % info["bytesPerElement"] == 0
+    # Every asset is drawn: the canvas shows a WebGL image, not the clear colour alone.
+    assert page.evaluate("document.querySelector('#stage canvas').getContext('webgl2') !== null")
+    assert s["rendered"] >= 1
+    # No growth of DOM nodes per frame: many more deltas, the same page (aside from the
+    # alarm rows and level chips, which follow the number of alarms and are capped).
+    count = "window.__twin.domNodes() - document.querySelectorAll('#alarm-list *, .counts *').length"
+    nodes = page.evaluate(count)
+    wait_for(page, "n => window.__twin.stats().deltas >= n", arg=stats(page)["deltas"] + 10)
+    assert page.evaluate(count) == nodes
+    assert not errors
+    page.close()
+
+
+def test_alarm_colours_the_asset_lists_it_opens_inspector_and_an_operator_acknowledges(browser, scene, tmp_path):
+    data = tmp_path / "data"
+    store = TokenStore(data)
+    _, operator = store.add("operator", "duty-officer")
+    _, viewer = store.add("viewer", "wall-1")
+    with serve(scene, data, paused=True) as (server, url):
+        # The demo's gas leak (scene.toml) raises blue on manhole G-MH-0055 at about 20 s.
+        asset = "G-MH-0055"
+        op = open_page(browser, f"{url}/?token={operator}")
+        wall = open_page(browser, f"{url}/?token={viewer}")
+        assert stats(op)["role"] == "operator" and stats(wall)["role"] == "viewer"
+        before = op.evaluate("id => window.__twin.assetColour(id)", asset)
+        assert op.evaluate("id => window.__twin.severity(id)", asset) == 0
+        assert before not in LEVEL_RGB.values()
+        server.running.set()
+
+        wait_for(op, "id => document.querySelector(`#alarm-list li[data-asset='${id}']`) !== null", arg=asset, timeout=30000)
+        level, colour = op.evaluate("id => [window.__twin.severity(id), window.__twin.assetColour(id)]", asset)
+        assert level >= 1 and colour != before
+        # 8-bit linear vertex colours: the sRGB shown is the level's within rounding
+        assert all(abs(a - b) <= 3 for a, b in zip(colour, LEVEL_RGB[level])), (colour, LEVEL_RGB[level])
+        row = op.locator(f"#alarm-list li[data-asset='{asset}']")
+        text = row.inner_text()
+        assert asset in text and "Gas" in text and "raised" in text and ("Blue (IV)" in text or "Yellow (III)" in text)
+        alarm_id = int(row.get_attribute("data-alarm"))
+
+        row.click()
+        wait_for(op, "id => window.__twin.selected().asset === id", arg=asset)
+        assert op.locator("#inspector").is_visible() and op.locator("#inspector-title").inner_text() == asset
+        wait_for(op, "() => document.querySelectorAll('#inspector table.live tr').length > 3")
+        wait_for(op, "() => document.querySelector('#inspector dl.attributes dt') !== null")
+        assert "合肥市排水管理办公室" in op.locator("#inspector dl.attributes").inner_text()  # its owner unit, from /api/assets
+
+        # The wall's viewer token may look but not act: buttons disabled, with the reason in words.
+        wall.locator(f"#alarm-list li[data-asset='{asset}']").click()
+        wait_for(wall, "() => document.querySelector('#inspector .action-acknowledge') !== null")
+        assert wall.locator("#inspector .action-acknowledge").is_disabled()
+        assert "operator" in wall.locator("#inspector .reason").inner_text()
+
+        ack = op.locator(f"#inspector .action-acknowledge[data-alarm='{alarm_id}']")
+        assert ack.is_enabled()
+        op.locator("#inspector input.note").fill("crew on the way")
+        ack.click()
+        wait_for(op, "() => document.querySelector('#inspector .action-message.ok') !== null")
+        # The other screen sees the new state from the stream.
+        wait_for(wall, "id => document.querySelector(`#alarm-list li[data-alarm='${id}']`)?.dataset.state === 'acknowledged'", arg=str(alarm_id))
+        stored = server.engine.alarms.alarms[alarm_id]
+        assert stored.state == "acknowledged" and stored.actions[-1]["who"] == "duty-officer"
+        assert stored.actions[-1]["note"] == "crew on the way"
+        op.close()
+        wall.close()
+
+
+def test_underground_view_changes_what_is_drawn(browser, shared):
+    _, url = shared
+    page = open_page(browser, url + "/")
+    g = page.evaluate("window.__twin.ground()")
+    assert g["underground"] is False and g["terrainOpacity"] == 1 and g["terrainDepthWrite"] is True and g["buildingsOpacity"] == 1
+    page.wait_for_timeout(300)
+    drawn_before = page.evaluate("document.querySelector('#stage canvas').toDataURL()")
+    page.locator("#underground").check()
+    g = page.evaluate("window.__twin.ground()")
+    assert g["underground"] is True and g["terrainOpacity"] == pytest.approx(0.25) and g["terrainDepthWrite"] is False
+    assert g["buildingsOpacity"] < 1
+    page.wait_for_timeout(300)
+    assert page.evaluate("document.querySelector('#stage canvas').toDataURL()") != drawn_before
+    page.locator("#ground-opacity").fill("0")  # the slider to 0: ground cut away
+    g = page.evaluate("window.__twin.ground()")
+    assert g["terrainVisible"] is False
+    page.close()
+
+
+def test_picking_an_asset_opens_its_inspector(browser, shared):
+    _, url = shared
+    page = open_page(browser, url + "/?underground=1")
+    page.wait_for_timeout(300)
+    at = page.evaluate("window.__twin.screenOf('B-S-0013')")  # a bridge span, above ground
+    picked = page.evaluate("([x, y]) => window.__twin.pickAt(x, y)", [at["x"], at["y"]])
+    assert picked is not None
+    page.mouse.click(at["x"], at["y"])
+    wait_for(page, "id => window.__twin.selected().asset === id", arg=picked)
+    assert page.locator("#inspector-title").inner_text() == picked
+    page.close()
+
+
+def test_wall_mode_in_chinese_with_chosen_layers(browser, shared):
+    _, url = shared
+    page = open_page(browser, url + "/?lang=zh-CN&layers=gas,tunnel&tour=1")
+    panel = page.locator(".panel.left").inner_text()
+    for label in ("燃气", "综合管廊", "雨水排水管网", "桥梁"):  # the plugins' label_zh
+        assert label in panel
+    for level in ("蓝色预警", "黄色预警", "橙色预警", "红色预警"):  # from the Hello's levels
+        assert level in panel
+    assert "示范片区" in page.locator(".topbar").inner_text()
+    assert page.evaluate("window.__twin.layerVisible('gas')") is True
+    assert page.evaluate("window.__twin.layerVisible('drainage')") is False
+    assert page.locator("input[data-layer='drainage']").is_checked() is False
+    assert page.evaluate("document.documentElement.lang") == "zh-CN"
+    page.close()
+
+
+def test_reconnects_after_a_server_restart_with_a_banner(browser, scene, tmp_path):
+    port = free_port()
+    data = tmp_path / "data"
+    with serve(scene, data, port=port) as (server, url):
+        page = open_page(browser, url + "/")
+        wait_for(page, "() => window.__twin.stats().seq >= 3")
+        assert page.locator("#banner").is_hidden()
+    # The server is gone: the page says so, and keeps trying.
+    wait_for(page, "() => !window.__twin.stats().connected")
+    wait_for(page, "() => !document.querySelector('#banner').hidden")
+    assert "Disconnected" in page.locator("#banner").inner_text()
+    with serve(scene, data, port=port) as (server, url):
+        wait_for(page, "() => window.__twin.stats().connected && window.__twin.stats().reconnects >= 1", timeout=30000)
+        wait_for(page, "() => document.querySelector('#banner').hidden")
+        first = stats(page)["seq"]
+        wait_for(page, "n => window.__twin.stats().seq >= n + 2", arg=first)
+        s = stats(page)
+        assert abs(s["seq"] - server.engine.seq) <= 3 and s["snapshots"] >= 2 and s["gaps"] == 0
+    page.close()
