@@ -136,7 +136,7 @@ BRANCHED = dict(
 #: peak depth of every node, m
 DEPTH_TOLERANCE = 0.10
 #: peak flow of the bottleneck (P4) and the outfall pipe (P5), relative
-CONTROL_FLOW_TOLERANCE = 0.08
+CONTROL_FLOW_TOLERANCE = 0.10
 #: peak flow of the pipes upstream of the bottleneck, relative
 UPSTREAM_FLOW_TOLERANCE = 0.25
 #: hours each node is surcharged
@@ -161,22 +161,22 @@ def test_storm_on_a_branched_network_against_swmm(tmp_path, peak):
 
     Tolerances, and why the error is what it is (the figures reached here in brackets):
 
-    - Peak node depths within 0.10 m [0.05 m]. Both schemes conserve the same volume in
+    - Peak node depths within 0.10 m [0.045 m]. Both schemes conserve the same volume in
       the same storages; they differ in how fast a surcharge front climbs the shafts.
-    - Peak flows of P4 and P5 within 8 % [7 %]. They are set by the head across the
+    - Peak flows of P4 and P5 within 10 % [7.4 %]. They are set by the head across the
       bottleneck, which both models agree on to a few cm. What is left is the section:
       when the downstream end sits just below the crown, our pipe takes its area and
       hydraulic radius at the mean of the two end depths, where a circle conveys up to
       7.6 % more than full (A·R^(2/3) peaks at y/D = 0.938), while SWMM treats a conduit
-      whose upstream end is full as flowing full.
-    - Peak flows of P1-P3 within 25 % [20 %]. They peak in the seconds when the
+      whose upstream end is full as flowing full; the rest is the few cm of head.
+    - Peak flows of P1-P3 within 25 % [20.3 %]. They peak in the seconds when the
       surcharge front reaches their shafts, as a surge that sloshes between the shafts
       (a U-tube of period 2π/sqrt(g·A/L·(1/S1 + 1/S2)), about 20 s, in both models).
       A local inertial link (the inertial term kept, the convective dropped) and SWMM's
       full momentum equation with PARTIAL damping resolve the first swing differently;
       SWMM's own EXTRAN and SLOT methods differ by as much (up to 27 % here).
     - Hours of surcharge (SWMM's ``Nodes[id].statistics['surcharge_duration']``) within
-      0.03 h [0.025 h], total flooding volume within 20 % [12 %]: the front arrives and
+      0.03 h [0.025 h], total flooding volume within 20 % [8.6 %: 56.0 against 61.3 m3]: the front arrives and
       the node drains a minute earlier or later.
     """
     duration = 2400.0
