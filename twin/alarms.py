@@ -270,7 +270,9 @@ class AlarmBook:
                 alarm.overdue = False
             if action == "resolve":
                 self.open.pop((alarm.rule, alarm.asset), None)
-            alarm.actions.append({"action": action, "who": who, "time": now, "wall": wallclock.time(), "note": note, "unit": alarm.dispatched_to if action == "dispatch" else ""})
+            # Simulation time only: the record must replay identically; the wall-clock time
+            # of each action is kept in the store's events table (the audit trail).
+            alarm.actions.append({"action": action, "who": who, "time": now, "note": note, "unit": alarm.dispatched_to if action == "dispatch" else ""})
             self._emit(action, alarm, now, who, note)
             self.commit()
         return alarm

@@ -76,6 +76,30 @@ def main(argv: list[str] | None = None) -> int:
     token_revoke.add_argument("name")
     token_revoke.add_argument("--data", type=Path)
 
+    drill = sub.add_parser("drill", help="scripted incidents: check and run drills")
+    drill_sub = drill.add_subparsers(dest="drill_command", required=True)
+    drill_check = drill_sub.add_parser("check", help="validate a drill file against its scene")
+    drill_check.add_argument("file", type=Path)
+    drill_check.add_argument("--data", type=Path)
+    drill_run = drill_sub.add_parser("run", help="run a drill headless, print its scorecard; exit 1 if an expectation fails")
+    drill_run.add_argument("file", type=Path)
+    pace = drill_run.add_mutually_exclusive_group()
+    pace.add_argument("--speed", type=float, help="simulation seconds per wall second")
+    pace.add_argument("--fast", action="store_true", help="as fast as the machine allows (the default)")
+    drill_run.add_argument("--record", type=Path, help="write the run to this MCAP file")
+    drill_run.add_argument("--background", action="store_true", help="keep the scene's own background incidents")
+    drill_run.add_argument("--data", type=Path)
+
+    record = sub.add_parser("record", help="recordings")
+    record_sub = record.add_subparsers(dest="record_command", required=True)
+    record_info = record_sub.add_parser("info", help="what is in a recording")
+    record_info.add_argument("file", type=Path)
+
+    rerun = sub.add_parser("rerun", help="re-run a recording's inputs through changed configuration; print how alarms differ")
+    rerun.add_argument("recording", type=Path)
+    rerun.add_argument("--config", type=Path, help="TOML with [thresholds.<kernel>] overrides (none: the defaults)")
+    rerun.add_argument("--data", type=Path)
+
     args = parser.parse_args(argv)
     from twin import logs
 
@@ -265,7 +289,83 @@ def cmd_token(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_drill(args: argparse.Namespace) -> int:
+    from twin.runtime import open_twin, prepare_data_dir
+
+    data = prepare_data_dir(args.data)
+    from twin.drill import check_against, clock, load_drill
+
+    drill = load_drill(args.file)
+    engine = open_twin(drill.scene, data, seed=drill.seed, config=drill.config, dt=drill.dt, persist=False)
+    if args.drill_command == "check":
+        check_against(drill, engine)
+        actions = sum(1 for e in drill.events if e.action)
+        print(f"ok: {drill.name!r} on scene {engine.scene.name!r}, {clock(drill.duration)}, seed {drill.seed}: "
+              f"{actions} actions, {len(drill.events) - actions} operator responses, {len(drill.expectations)} expectations")
+        return 0
+    from tqdm import tqdm
+
+    from twin.recording import Recorder
+    from twin.runs import run_drill
+
+    recorder = Recorder(args.record, engine, {"drill": drill.name, "drill_path": str(drill.path.resolve())}) if args.record else None
+    with tqdm(total=drill.duration, desc=drill.name[:40], unit="sim s", file=sys.stderr, leave=False) as bar:
+        result = run_drill(drill, engine, recorder, speed=args.speed, background=args.background,
+                           progress=lambda t: bar.update(t - bar.n))
+    if recorder is not None:
+        recorder.close()
+    print(f"drill {drill.name!r}: {clock(drill.duration)} simulated in {result.wall_seconds:.1f} s ({result.ticks} ticks)")
+    for s in result.scores:
+        print(f"  {'PASS' if s.passed else 'FAIL'}  {s.expectation.describe()}: {s.detail}")
+    for w in result.warnings:
+        print(f"  warning: {w}")
+    alarms = [e for e in result.events if e["kind"] == "raise"]
+    print(f"  alarms raised: {len(alarms)}; expectations met: {sum(s.passed for s in result.scores)}/{len(result.scores)}")
+    if args.record:
+        print(f"  recorded to {args.record}")
+    return 0 if result.passed else 1
+
+
+def cmd_record(args: argparse.Namespace) -> int:
+    from twin.drill import clock
+    from twin.recording import info
+
+    i = info(args.file)
+    print(f"{i.path}: {'complete' if i.complete else 'cut short (no summary: written by a process that did not finish)'}")
+    for key in ("scene", "drill", "seed", "dt", "parent", "branch_time"):
+        if key in i.metadata:
+            print(f"  {key:<12} {i.metadata[key]}")
+    print(f"  {'created':<12} {i.created}")
+    print(f"  {'span':<12} {clock(i.start)} .. {clock(i.end)} ({i.end - i.start:g} s), {i.chunks} chunks")
+    for topic, n in i.counts.items():
+        print(f"  {topic:<18} {n:>8} messages")
+    raised = [a for a in i.alarms if a["kind"] == "raise"]
+    print(f"  alarms raised: {len(raised)}")
+    return 0
+
+
+def cmd_rerun(args: argparse.Namespace) -> int:
+    from twin.runtime import load_config, prepare_data_dir
+
+    prepare_data_dir(args.data)
+    from twin.drill import clock
+    from twin.runs import compare, rerun
+
+    recorded, replayed = rerun(args.recording, load_config(args.config))
+    diffs = [d for d in compare(recorded, replayed) if d.change != "same"]
+    names = ("", "blue", "yellow", "orange", "red")
+    print(f"{len(replayed)} alarm events in the rerun, {len(recorded)} recorded; {len(diffs)} differences")
+    for d in diffs:
+        before = clock(d.before) if d.before is not None else "-"
+        after = clock(d.after) if d.after is not None else "-"
+        print(f"  {d.asset:<12} {d.rule:<24} {names[d.level]:<7} {before:>9} -> {after:<9} {d.change}")
+    return 0
+
+
 COMMANDS = {
+    "drill": cmd_drill,
+    "record": cmd_record,
+    "rerun": cmd_rerun,
     "tail": cmd_tail,
     "token": cmd_token,
     "serve": cmd_serve,

@@ -23,7 +23,7 @@ A drill is a TOML file::
     [[events]]                    # a scripted operator response
     at = "00:01:30"
     operator = "acknowledge"      # acknowledge | dispatch | resolve
-    target = "G-MH-0055"          # the asset whose open alarm it acts on
+    target = "G-MH-0055"          # the asset whose open alarm it acts on; "*" for all
     note = "crew on the way"
 
     [[expect]]                    # by a time, an alarm of at least a level on an asset
@@ -256,6 +256,8 @@ def check_against(drill: Drill, engine: Any) -> None:
     registry = engine.registry
     for e in drill.events:
         w = f"{drill.path}:{e.line} [[events]]" if e.line else f"{drill.path} [weather]"
+        if e.operator and e.target == "*":
+            continue
         if e.action.startswith("sensor."):
             if e.target not in sensors:
                 problems.append(f"{w}: target {e.target!r} is not a sensor of scene {engine.scene.name!r}")

@@ -200,49 +200,57 @@ class RecordingInfo:
 
 def info(path: Path) -> RecordingInfo:
     """What is in a recording. A file cut short by a crash is read record by record."""
+    from mcap.records import Metadata
+
+    meta: dict[str, str] = {}
+    created = ""
+    chunks = 0
     with Path(path).open("rb") as stream:
-        reader = make_reader(stream)
-        meta: dict[str, str] = {}
-        created = ""
         try:
-            summary = reader.get_summary()
+            summary = make_reader(stream).get_summary()
         except Exception:
             summary = None
-        counts: dict[str, int] = {t: 0 for t in TOPICS}
-        start, end = float("inf"), float("-inf")
-        alarms = []
-        for record in reader.iter_metadata():
+        chunks = len(summary.chunk_indexes) if summary is not None else 0
+    for record in _records(path):
+        if isinstance(record, Metadata):
             if record.name == "twin.run":
                 meta = dict(record.metadata)
             elif record.name == "twin.created":
                 created = record.metadata.get("wall_clock", "")
-        for _, channel, message in reader.iter_messages():
-            counts[channel.topic] = counts.get(channel.topic, 0) + 1
-            start, end = min(start, message.log_time / NS), max(end, message.log_time / NS)
-            if channel.topic == "/alarm/event":
-                alarms.append(json.loads(message.data))
-        chunks = len(summary.chunk_indexes) if summary is not None else 0
-        return RecordingInfo(Path(path), meta, created, start, end, counts, chunks, summary is not None, alarms)
+    counts: dict[str, int] = {t: 0 for t in TOPICS}
+    start, end = float("inf"), float("-inf")
+    alarms = []
+    for topic, t, data in read_stream(path):
+        counts[topic] = counts.get(topic, 0) + 1
+        start, end = min(start, t), max(end, t)
+        if topic == "/alarm/event":
+            alarms.append(json.loads(data))
+    return RecordingInfo(Path(path), meta, created, start, end, counts, chunks, summary is not None, alarms)
+
+
+def _records(path: Path) -> Iterator[Any]:
+    from mcap.stream_reader import StreamReader
+
+    with Path(path).open("rb") as stream:
+        try:
+            yield from StreamReader(stream, skip_magic=False, emit_chunks=False).records
+        except Exception:
+            return  # cut short by a crash: every whole record before the cut was yielded
 
 
 def read_stream(path: Path, topics: tuple[str, ...] | None = None) -> Iterator[tuple[str, float, bytes]]:
     """Every message in log-time order: (topic, simulation time, data). Works on a file a
     crash cut short (it stops at the last whole record)."""
-    from mcap.stream_reader import StreamReader
     from mcap.records import Channel, Message
 
     channels: dict[int, str] = {}
-    with Path(path).open("rb") as stream:
-        try:
-            for record in StreamReader(stream, skip_magic=False, emit_chunks=False).records:
-                if isinstance(record, Channel):
-                    channels[record.id] = record.topic
-                elif isinstance(record, Message):
-                    topic = channels[record.channel_id]
-                    if topics is None or topic in topics:
-                        yield topic, record.log_time / NS, record.data
-        except Exception:
-            return  # truncated by a crash: everything before the cut has been yielded
+    for record in _records(path):
+        if isinstance(record, Channel):
+            channels[record.id] = record.topic
+        elif isinstance(record, Message):
+            topic = channels[record.channel_id]
+            if topics is None or topic in topics:
+                yield topic, record.log_time / NS, record.data
 
 
 def seek(path: Path, time: float) -> tuple[bytes, list[bytes]]:
@@ -252,10 +260,10 @@ def seek(path: Path, time: float) -> tuple[bytes, list[bytes]]:
         reader = make_reader(stream)
         keyframe: bytes | None = None
         key_time = 0.0
-        for _, _, message in reader.iter_messages(topics=["/frame/keyframe"], end_time=ns(time) + 1, reverse=True):
+        for _, _, message in reader.iter_messages(topics=["/frame/keyframe"], ending_at=ns(time), reverse=True):
             keyframe, key_time = message.data, message.log_time / NS
             break
         if keyframe is None:
             raise ValueError(f"{path}: no keyframe at or before {time} s")
-        deltas = [m.data for _, _, m in reader.iter_messages(topics=["/frame/delta"], start_time=ns(key_time) + 1, end_time=ns(time) + 1)]
+        deltas = [m.data for _, _, m in reader.iter_messages(topics=["/frame/delta"], starting_after=ns(key_time), ending_at=ns(time))]
         return keyframe, deltas

@@ -39,7 +39,14 @@ def _event_dict(e: Any) -> dict[str, Any]:
 
 
 def operator_act(engine: Engine, action: str, asset: str, who: str, note: str, rule: str = "") -> str | None:
-    """Apply an operator action to the worst open alarm of ``asset``; a warning if none fits."""
+    """Apply an operator action to the worst open alarm of ``asset`` ("*": to every open
+    alarm the action fits, as an operator's "acknowledge all"); a warning if none fits."""
+    if asset == "*":
+        state = {"acknowledge": "raised", "dispatch": "acknowledged", "resolve": "dispatched"}[action]
+        targets = [a for a in engine.alarms.active() if a.state == state]
+        for alarm in targets:
+            engine.alarms.act(alarm.id, action, who, note, engine.time)
+        return None if targets else f"{action} at {engine.time:g} s: no open alarm to {action}"
     candidates = [a for a in engine.alarms.active() if a.asset == asset and (not rule or a.rule == rule)]
     if not candidates:
         return f"{action} at {engine.time:g} s: no open alarm on {asset}"
