@@ -512,6 +512,48 @@ def full_volume(max_depth, shaft, pond, end_ptr, end_pipe, end_offset, length, d
     return out
 
 
+# --- couplings -----------------------------------------------------------------------
+def _openings(world, domain):
+    """(tunnel row, manhole row) of every tunnel space that links a manhole of ours (an
+    entrance, vent or hatch opening onto the street beside it)."""
+    tunnel, table = world.tables["tunnel"], world.tables[domain]
+    manhole = table.kind_names.index("manhole")
+    spaces, nodes = [], []
+    for asset in world.scene.assets.get("tunnel", []):
+        for link in asset.links:
+            row = table.index.get(link)
+            if row is not None and table.kind[row] == manhole:
+                spaces.append(tunnel.index[asset.id])
+                nodes.append(int(row))
+                break
+    return np.asarray(spaces, dtype=np.int64), np.asarray(nodes, dtype=np.int64)
+
+
+def step_openings(ctx):
+    """Coupling tunnel -> drainage (the other half of MODELS.md coupling 3): the street
+    water that pours into a station or tunnel over its opening's sill (the tunnel's
+    ``flood_inflow``, m3/s) leaves the ponding at the manhole the opening links, so water
+    is conserved across the two domains. Above the rim the node's surface is its ponding
+    area, so the depth falls by Q dt / A_pond, never below the rim (the weir flows only
+    while the ponding tops its sill)."""
+    t = ctx.table
+    spaces, nodes = ctx.world.memo(("drainage", "openings", ctx.domain), lambda: _openings(ctx.world, ctx.domain))
+    if not len(spaces):
+        return
+    inflow = ctx.tables["tunnel"]["flood_inflow"][spaces]
+    if not inflow.any():
+        return
+    taken = np.zeros(len(t))
+    np.add.at(taken, nodes, inflow * ctx.dt)
+    rows = np.unique(nodes)
+    rim = t["rim_elevation"][rows] - t["invert_elevation"][rows]
+    depth = t["depth"][rows]
+    depth = np.where(depth > rim, np.maximum(depth - taken[rows] / t["ponding_area"][rows], rim), depth)
+    t["depth"][rows] = depth
+    t["head"][rows] = t["invert_elevation"][rows] + depth
+    t["ponded_depth"][rows] = np.maximum(depth - rim, 0.0)
+
+
 # --- rain totals and the rainstorm warning ------------------------------------------
 RAIN_WINDOWS = (("rain_1h", 3600.0), ("rain_3h", 3 * 3600.0), ("rain_6h", 6 * 3600.0), ("rain_12h", 12 * 3600.0))
 MARK_EVERY = 60.0  # s between marks of the cumulative rain

@@ -12,6 +12,7 @@ from twin import (
     AlarmRule,
     AssetGenerator,
     AssetKind,
+    Coupling,
     Domain,
     FieldSpec,
     Kernel,
@@ -146,6 +147,16 @@ def twin_kernels():
                params=NODE_PARAMS),
         Kernel("drainage.rainstorm", DOMAIN, model.rainstorm_risk,
                inputs=("rain_3h", "rain_6h", "rain_12h"), outputs=("rain_risk",), params=RAIN_PARAMS),
+    ]
+
+
+@hookimpl
+def twin_couplings():
+    # Idle in a city without the tunnel plugin.
+    return [
+        Coupling("drainage.openings", "tunnel", DOMAIN, model.step_openings,
+                 "MODELS.md coupling 3, the drainage side: street water pouring into a station or tunnel over its "
+                 "opening's sill (the tunnel's flood_inflow) leaves the ponding at the manhole the opening links"),
     ]
 
 

@@ -6,6 +6,19 @@ the others medium-pressure B (0.15 MPa) or low-pressure (3 kPa) distribution mai
 after GB 50028-2006's pressure classes. Mains lie 6 m off the street's centreline at
 1.2 m cover (GB 50028-2006 asks at least 0.9 m under a carriageway); the sewer and its
 manholes run under the carriageway's centreline. Streets over the river have no main (the bridge carries it).
+
+Beside other domains (the generator runs after ``drainage`` and ``tunnel`` when they are
+there; without them it places the same assets with the same ids):
+
+- drainage: each manhole *is* the drainage manhole nearest it (within 8 m): it moves
+  there, takes its shaft (volume = shaft area times rim - invert) and links it, so it
+  takes that node's water depth (coupling ``gas.sewer_water``). The sewer segment is the
+  drainage pipe between the two manholes' nodes (else the first node's outlet pipe): it
+  takes the pipe's bore and length, links the pipe and the gas manholes at its ends, and
+  exchanges gas with them at k = E A / (L/2) (E ``model.SEWER_DISPERSION``, A the
+  pipe's section, L its length).
+- tunnel: every gas compartment carries a medium-pressure A main (DN300, 0.4 MPa) that
+  links the compartment, with its own shut-off valve; ids follow the street network's.
 """
 
 from __future__ import annotations
@@ -14,7 +27,7 @@ import math
 
 from twin.citygen import CityPlan, line, point
 
-from twin_gas.model import ATMOSPHERIC
+from twin_gas.model import ATMOSPHERIC, SEWER_DISPERSION
 
 GAS_COMPANY = "合肥燃气集团有限公司"
 SEWER_OWNER = "合肥市排水管理办公室"
@@ -23,6 +36,8 @@ MAIN_OFFSET = 6.0  # m from the street's centreline
 COVER = 1.2  # m of soil above the main
 CH4_NOISE = 0.05  # %vol (1 %LEL): a catalytic or laser methane detector
 PRESSURE_NOISE = 500.0  # Pa: 0.1 % of a 0.5 MPa transmitter's span
+BESIDE = 8.0  # m: a gas manhole is the drainage manhole within this distance
+TUNNEL_MAIN = (0.3, 0.4e6)  # diameter (m) and gauge pressure (Pa) of a main in a tunnel's gas compartment
 
 
 def generate(plan: CityPlan) -> None:
@@ -35,6 +50,7 @@ def generate(plan: CityPlan) -> None:
         count[prefix] = count.get(prefix, 0) + 1
         return f"{prefix}-{count[prefix]:0{width}d}"
 
+    drainage = _Drainage(plan) if plan.assets_of("drainage") else None
     for street in plan.streets:
         if street.crosses_river:
             continue
@@ -75,23 +91,43 @@ def generate(plan: CityPlan) -> None:
         _space(plan, new_id("G-VW"), "valve_well", below(8.0, MAIN_OFFSET, depth / 2), GAS_COMPANY, main,
                side * side * depth, side * side, rng.uniform(0.5, 2.0), rng.uniform(0.015, 0.025), sensor=new_id("GS-CH4"))
 
+        manholes = []
         for n, s in enumerate((40.0, 80.0)):
             bore, depth = float(rng.choice([1.0, 1.25])), rng.uniform(2.5, 4.0)
             area = math.pi / 4 * bore**2
             # The first manhole of each main has a detector, the second does not.
-            _space(plan, new_id("G-MH"), "manhole", below(s, 0.0, depth / 2), SEWER_OWNER, main,
-                   area * depth, area, rng.uniform(1.0, 3.0), rng.uniform(0.008, 0.012),
-                   sensor=new_id("GS-CH4") if n == 0 else None)
+            manholes.append(_space(plan, new_id("G-MH"), "manhole", below(s, 0.0, depth / 2), SEWER_OWNER, main,
+                                   area * depth, area, rng.uniform(1.0, 3.0), rng.uniform(0.008, 0.012),
+                                   sensor=new_id("GS-CH4") if n == 0 else None))
 
         bore, depth = float(rng.choice([0.6, 0.8, 1.0])), rng.uniform(2.5, 4.0)
-        _space(plan, new_id("G-SW"), "sewer_segment", below(60.0, 0.0, depth), SEWER_OWNER, main,
-               math.pi / 4 * bore**2 * 40.0, bore * 40.0, None, rng.uniform(0.003, 0.006), sensor=new_id("GS-CH4"),
-               ventilation=rng.uniform(0.01, 0.03), background_ch4=rng.uniform(0.05, 0.25))
+        sewer = _space(plan, new_id("G-SW"), "sewer_segment", below(60.0, 0.0, depth), SEWER_OWNER, main,
+                       math.pi / 4 * bore**2 * 40.0, bore * 40.0, None, rng.uniform(0.003, 0.006),
+                       sensor=new_id("GS-CH4"), ventilation=rng.uniform(0.01, 0.03),
+                       background_ch4=rng.uniform(0.05, 0.25))
+        if drainage is not None:
+            drainage.place(manholes, sewer)
 
         if rng.random() < 1 / 3:
             _space(plan, new_id("G-CV"), "cable_vault", below(100.0, -MAIN_OFFSET, 0.9), str(rng.choice(CABLE_OWNERS)),
                    main, 2.0 * 1.5 * 1.8, 2.0 * 1.5, rng.uniform(0.3, 1.0), rng.uniform(0.004, 0.008),
                    sensor=new_id("GS-CH4"))
+
+    for compartment in plan.assets_of("tunnel", "gas_compartment"):
+        # The main in a tunnel's gas compartment (GB 50838-2015 §4.3: natural gas in its
+        # own compartment), on supports at mid-height, with its shut-off valve at the
+        # section's west fire wall; no soil, so no spaces beside it: it leaks into the
+        # compartment itself (coupling ``tunnel.gas_mains``).
+        diameter, gauge = TUNNEL_MAIN
+        path = [tuple(c) for c in compartment["geometry"]["coordinates"]]
+        main = new_id("G-M")
+        plan.add_asset("gas", main, "main", line(path), GAS_COMPANY,
+                       {"diameter": diameter, "operating_pressure": ATMOSPHERIC + gauge},
+                       links=[compartment["properties"]["id"]])
+        plan.add_sensor(new_id("GS-P"), main, "pressure", noise=PRESSURE_NOISE)
+        valve = new_id("G-V")
+        plan.add_asset("gas", valve, "valve", point(*path[0]), GAS_COMPANY, {"vent_diameter": 0.05}, links=[main])
+        plan.add_sensor(new_id("GS-VP"), valve, "valve_open")
 
     if plan.preset == "demo":
         incident = demo_incident(plan)
@@ -108,9 +144,72 @@ def _space(plan: CityPlan, asset_id: str, kind: str, where: dict, owner: str, ma
                   "migration_share": round(share, 4)}
     if background_ch4:
         attributes["background_ch4"] = round(background_ch4, 3)
-    plan.add_asset("gas", asset_id, kind, where, owner, attributes, links=[main])
+    feature = plan.add_asset("gas", asset_id, kind, where, owner, attributes, links=[main])
     if sensor:
         plan.add_sensor(sensor, asset_id, "ch4", noise=CH4_NOISE)
+    return feature
+
+
+class _Drainage:
+    """The drainage network of the plan, to put manholes and sewers where its are."""
+
+    def __init__(self, plan: CityPlan) -> None:
+        self.plan = plan
+        self.cells: dict[tuple[int, int], list[dict]] = {}  # a grid of BESIDE-sized cells: big cities stay linear
+        for f in plan.assets_of("drainage", "manhole"):
+            x, y = f["geometry"]["coordinates"][:2]
+            self.cells.setdefault((math.floor(x / BESIDE), math.floor(y / BESIDE)), []).append(f)
+        self.pipes = {tuple(f["properties"]["links"]): f for f in plan.assets_of("drainage", "pipe")}
+        self.outlet = {links[0]: f for links, f in self.pipes.items()}
+
+    def nearest(self, x: float, y: float) -> dict | None:
+        best, found = BESIDE, None
+        cx, cy = math.floor(x / BESIDE), math.floor(y / BESIDE)
+        for i in (cx - 1, cx, cx + 1):
+            for j in (cy - 1, cy, cy + 1):
+                for f in self.cells.get((i, j), ()):
+                    mx, my = f["geometry"]["coordinates"][:2]
+                    d = math.hypot(mx - x, my - y)
+                    if d < best:
+                        best, found = d, f
+        return found
+
+    def place(self, manholes: list[dict], sewer: dict) -> None:
+        nodes = []
+        for f in manholes:
+            x, y, _ = f["geometry"]["coordinates"]
+            node = self.nearest(x, y)
+            nodes.append(node["properties"]["id"] if node else None)
+            if node is None:
+                continue
+            p, q = f["properties"], node["properties"]
+            nx, ny, _ = node["geometry"]["coordinates"]
+            height = q["rim_elevation"] - q["invert_elevation"]
+            air_changes = p["ventilation"] / p["volume"]
+            f["geometry"] = point(nx, ny, q["invert_elevation"] + height / 2)
+            p["volume"] = round(q["shaft_area"] * height, 3)
+            p["floor_area"] = q["shaft_area"]
+            p["ventilation"] = round(air_changes * p["volume"], 6)
+            p["links"].append(q["id"])
+        a, b = nodes
+        pipe = self.pipes.get((a, b)) or self.pipes.get((b, a)) or self.outlet.get(a) or self.outlet.get(b)
+        if pipe is None:
+            return
+        q, p = pipe["properties"], sewer["properties"]
+        (x0, y0, z0), (x1, y1, z1) = pipe["geometry"]["coordinates"]
+        area = math.pi / 4 * q["diameter"] ** 2
+        sewer["geometry"] = point((x0 + x1) / 2, (y0 + y1) / 2, (z0 + z1) / 2)
+        air_changes = p["ventilation"] / p["volume"]
+        p["volume"] = round(area * q["length"], 3)
+        p["ventilation"] = round(air_changes * p["volume"], 6)
+        # V_air = V - A h with A = V / D: all air when dry, none when full (MODELS.md's linear
+        # form; the circular section's own curve differs from it by at most 6 % of V)
+        p["floor_area"] = round(area * q["length"] / q["diameter"], 3)
+        p["links"].append(q["id"])
+        ends = [f for f, node in zip(manholes, nodes) if node in q["links"]]
+        if ends:
+            p["links"] += [f["properties"]["id"] for f in ends]
+            p["exchange"] = round(SEWER_DISPERSION * area / (q["length"] / 2), 6)
 
 
 def demo_incident(plan: CityPlan) -> dict:
@@ -123,8 +222,8 @@ def demo_incident(plan: CityPlan) -> dict:
     best: tuple[float, str] | None = None
     for feature in plan.assets_of("gas", "main"):
         props = feature["properties"]
-        if props["operating_pressure"] < ATMOSPHERIC + 0.2e6:
-            continue
+        if props["operating_pressure"] < ATMOSPHERIC + 0.2e6 or props.get("links"):
+            continue  # low pressure, or in a tunnel
         (x0, y0, _), (x1, y1, _) = feature["geometry"]["coordinates"][0], feature["geometry"]["coordinates"][-1]
         distance = math.hypot((x0 + x1) / 2 - cx, (y0 + y1) / 2 - cy)
         if best is None or distance < best[0]:
@@ -134,6 +233,6 @@ def demo_incident(plan: CityPlan) -> dict:
     main = best[1]
     monitored = {s["asset"] for s in plan.sensors if s["field"] == "ch4"}
     watch = next(f["properties"]["id"] for f in plan.assets_of("gas", "manhole")
-                 if f["properties"].get("links") == [main] and f["properties"]["id"] in monitored)
+                 if f["properties"]["links"][0] == main and f["properties"]["id"] in monitored)
     return {"at": 5.0, "action": "gas.leak", "asset": main, "params": {"diameter": 0.012, "cd": 0.62}, "watch": watch}
 

@@ -39,6 +39,19 @@ NO_PREDICTION = 86400.0
 
 SPACE_KINDS = ("manhole", "valve_well", "cable_vault", "sewer_segment")
 
+#: Exchange between neighbouring spaces (MODELS.md coupling 1): a *default* effective
+#: dispersion coefficient of methane along a sewer's air space, m2/s. The generator sets
+#: k = E A_air / L per sewer segment (Fickian exchange between two well-mixed boxes whose
+#: centres are L apart through the pipe's free section A_air). E is a calibration value:
+#: air in a gravity sewer moves at a few cm/s to tenths of m/s (wastewater drag, stack
+#: and wind effects; Pescod & Price 1982; Ward et al., WERF 2011), so E = 0.05 m2/s is a
+#: modest, round figure, not a measured one.
+SEWER_DISPERSION = 0.05
+#: GB 50838-2015 as MODELS.md reads it: the gas main of a utility tunnel's gas
+#: compartment is shut off at 35 %LEL in the compartment (configurable per scene is a
+#: core change: couplings take no Params yet)
+TUNNEL_CUTOFF_LEL = 35.0
+
 
 # -- leak through a hole ---------------------------------------------------------------
 @njit(cache=True, nogil=True)
@@ -202,6 +215,35 @@ def accumulate(space_rows, ch4, gas_inflow, ventilation, volume, floor_area, wat
         ch4[i] = 100.0 * c
 
 
+@njit(cache=True, nogil=True)
+def exchange(pair_a, pair_b, pair_k, pair_share_row, ch4, volume, floor_area, water_level, dt):
+    """Gas exchanged between neighbouring spaces over ``dt`` (MODELS.md coupling 1).
+
+    Each pair (a, b) exchanges k (Ca - Cb) m3/s of methane, k the pair's exchange
+    conductance (m3/s), scaled by the air share V_air/V of the space that declared the
+    link (a sewer running full carries no air). For one pair alone the exact solution
+    keeps the methane Va Ca + Vb Cb and lets the difference decay:
+        Ca - Cb = (Ca0 - Cb0) exp(-k (1/Va + 1/Vb) t),
+    which is applied pair after pair in a fixed order (a Lie splitting): each update is
+    exact for its pair, conserves methane and never overshoots, so the whole step is
+    stable at any tick length and deterministic. Volumes are air volumes (m3),
+    concentrations %vol (updated in place).
+    """
+    for j in range(pair_a.shape[0]):
+        a = pair_a[j]
+        b = pair_b[j]
+        s = pair_share_row[j]
+        va = air_volume(volume[a], floor_area[a], water_level[a])
+        vb = air_volume(volume[b], floor_area[b], water_level[b])
+        k = pair_k[j] * air_volume(volume[s], floor_area[s], water_level[s]) / volume[s]
+        if k <= 0.0:
+            continue
+        total = va * ch4[a] + vb * ch4[b]
+        diff = (ch4[a] - ch4[b]) * math.exp(-k * (1.0 / va + 1.0 / vb) * dt)
+        ch4[a] = (total + vb * diff) / (va + vb)
+        ch4[b] = (total - va * diff) / (va + vb)
+
+
 # -- risk ------------------------------------------------------------------------------
 @njit(cache=True, nogil=True)
 def space_gas_risk(ch4, background_ch4, gas_inflow, ventilation, volume, floor_area, water_level,
@@ -248,6 +290,13 @@ class Topology:
     #: gas volume of each main (m3): pi/4 D^2 times its length along the geometry
     section_volume: np.ndarray
     scratch: np.ndarray
+    #: neighbouring spaces: space ``pair_a[j]`` names space ``pair_b[j]`` in its links and
+    #: they exchange ``pair_k[j]`` m3/s (its ``exchange``), scaled by the air share of
+    #: ``pair_share_row[j]`` (the declaring space)
+    pair_a: np.ndarray
+    pair_b: np.ndarray
+    pair_k: np.ndarray
+    pair_share_row: np.ndarray
 
 
 def topology(world) -> Topology:
@@ -258,7 +307,7 @@ def _build_topology(world) -> Topology:
     table = world.tables["gas"]
     assets = world.scene.assets.get("gas", [])
     kind_of = {a.id: a.kind for a in assets}
-    pairs: dict[str, tuple[list[int], list[int]]] = {"valve": ([], []), "space": ([], [])}
+    pairs: dict[str, tuple[list[int], list[int]]] = {"valve": ([], []), "space": ([], []), "neighbour": ([], [])}
     section_volume = np.zeros(len(table))
     for row, asset in enumerate(assets):
         if asset.kind == "main":
@@ -267,18 +316,25 @@ def _build_topology(world) -> Topology:
             section_volume[row] = 0.25 * math.pi * table["diameter"][row] ** 2 * length
             continue
         group = "valve" if asset.kind == "valve" else "space"
+        seen = set()
         for link in asset.links:
             if kind_of.get(link) == "main":  # links to other domains' assets are not ours
                 pairs[group][0].append(row)
                 pairs[group][1].append(table.index[link])
+            elif group == "space" and kind_of.get(link) in SPACE_KINDS and link not in seen and link != asset.id:
+                seen.add(link)  # a neighbouring space: they exchange gas
+                pairs["neighbour"][0].append(row)
+                pairs["neighbour"][1].append(table.index[link])
 
     def rows(values: list[int]) -> np.ndarray:
         return np.asarray(values, dtype=np.int64)
 
+    pair_a, pair_b = rows(pairs["neighbour"][0]), rows(pairs["neighbour"][1])
     return Topology(
         table.rows("main"), table.rows(*SPACE_KINDS),
         rows(pairs["valve"][0]), rows(pairs["valve"][1]), rows(pairs["space"][0]), rows(pairs["space"][1]),
         section_volume, np.zeros(len(table)),
+        pair_a, pair_b, table["exchange"][pair_a].astype(np.float64), pair_a.copy(),
     )
 
 
@@ -311,3 +367,99 @@ def step_spaces(ctx) -> None:
     migrate(topo.link_spaces, topo.link_mains, t["migration_share"], t["leak_rate"], t["temperature"], t["gas_inflow"])
     accumulate(topo.space_rows, t["ch4"], t["gas_inflow"], t["ventilation"], t["volume"], t["floor_area"],
                t["water_level"], t["background_ch4"], ctx.dt)
+    if len(topo.pair_a):
+        exchange(topo.pair_a, topo.pair_b, topo.pair_k, topo.pair_share_row, t["ch4"], t["volume"], t["floor_area"],
+                 t["water_level"], ctx.dt)
+
+
+# -- couplings (MODELS.md "Couplings across domains") ----------------------------------
+@dataclass(frozen=True)
+class WaterLinks:
+    """Gas spaces linked to a drainage asset: a manhole takes its node's depth, a sewer
+    segment its pipe's depth (fill times diameter)."""
+
+    node_spaces: np.ndarray
+    node_rows: np.ndarray
+    pipe_spaces: np.ndarray
+    pipe_rows: np.ndarray
+
+
+def _water_links(world) -> WaterLinks:
+    gas, drainage = world.tables["gas"], world.tables["drainage"]
+    found: dict[str, tuple[list[int], list[int]]] = {"node": ([], []), "pipe": ([], [])}
+    for row, asset in enumerate(world.scene.assets.get("gas", [])):
+        if asset.kind not in SPACE_KINDS:
+            continue
+        for link in asset.links:
+            drow = drainage.index.get(link)
+            if drow is None:
+                continue
+            kind = drainage.kind_names[drainage.kind[drow]]
+            group = "pipe" if kind == "pipe" else "node"
+            found[group][0].append(row)
+            found[group][1].append(int(drow))
+            break  # one drainage asset per space: the first named
+
+    def rows(values: list[int]) -> np.ndarray:
+        return np.asarray(values, dtype=np.int64)
+
+    return WaterLinks(rows(found["node"][0]), rows(found["node"][1]), rows(found["pipe"][0]), rows(found["pipe"][1]))
+
+
+def step_sewer_water(ctx) -> None:
+    """Coupling drainage -> gas: the water standing in a drainage manhole or pipe is the
+    water level of the gas space linked to it, which takes air volume away
+    (V_air = V - A h, :func:`air_volume`). Runs after the kernels: the gas updaters use
+    it from the next tick."""
+    links = ctx.world.memo(("gas", "water links"), lambda: _water_links(ctx.world))
+    gas, drainage = ctx.table, ctx.tables["drainage"]
+    level = gas["water_level"]
+    if len(links.node_spaces):
+        level[links.node_spaces] = np.clip(drainage["depth"][links.node_rows], 0.0, 50.0)
+    if len(links.pipe_spaces):
+        fill = np.clip(drainage["fill"][links.pipe_rows].astype(np.float64), 0.0, 1.0)
+        level[links.pipe_spaces] = fill * drainage["diameter"][links.pipe_rows]
+
+
+@dataclass(frozen=True)
+class TunnelMains:
+    """Mains that run in a tunnel's gas compartment (a main links the compartment), and
+    the valves that isolate them."""
+
+    compartment_rows: np.ndarray
+    valve_rows: np.ndarray
+
+
+def _tunnel_mains(world) -> TunnelMains:
+    gas, tunnel = world.tables["gas"], world.tables["tunnel"]
+    assets = world.scene.assets.get("gas", [])
+    compartment_of: dict[str, int] = {}
+    for asset in assets:
+        if asset.kind == "main":
+            for link in asset.links:
+                row = tunnel.index.get(link)
+                if row is not None and tunnel.kind_names[tunnel.kind[row]] == "gas_compartment":
+                    compartment_of[asset.id] = int(row)
+                    break
+    compartments, valves = [], []
+    for asset in assets:
+        if asset.kind == "valve":
+            for link in asset.links:
+                if link in compartment_of:
+                    compartments.append(compartment_of[link])
+                    valves.append(gas.index[asset.id])
+    return TunnelMains(np.asarray(compartments, dtype=np.int64), np.asarray(valves, dtype=np.int64))
+
+
+def step_tunnel_cutoff(ctx) -> None:
+    """Coupling tunnel -> gas (GB 50838-2015, MODELS.md coupling 2): methane at
+    TUNNEL_CUTOFF_LEL (35 %LEL) in a tunnel's gas compartment closes the valves of the
+    mains that run in it. The valve only closes here (an operator reopens it with
+    ``gas.open_valve``); the isolated main then blows down through its leak and vent
+    (:func:`supply_pressure`), so the source into the compartment falls to zero."""
+    mains = ctx.world.memo(("gas", "tunnel mains"), lambda: _tunnel_mains(ctx.world))
+    if not len(mains.valve_rows):
+        return
+    high = ctx.tables["tunnel"]["ch4"][mains.compartment_rows] >= TUNNEL_CUTOFF_LEL
+    if high.any():
+        ctx.table["valve_open"][mains.valve_rows[high]] = 0

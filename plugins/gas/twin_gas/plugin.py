@@ -10,8 +10,8 @@ is in :mod:`twin_gas.model`, the synthetic city's gas network in :mod:`twin_gas.
 from __future__ import annotations
 
 from twin import (
-    Action, ActionParam, AlarmRule, AssetGenerator, AssetKind, Domain, FieldSpec, Kernel, Param, Updater, ViewerStyle,
-    hookimpl,
+    Action, ActionParam, AlarmRule, AssetGenerator, AssetKind, Coupling, Domain, FieldSpec, Kernel, Param, Updater,
+    ViewerStyle, hookimpl,
 )
 
 from twin_gas import __version__, generate, model  # noqa: F401 (the host lists __version__)
@@ -49,6 +49,9 @@ FIELDS = (
               attribute=True, required_for=SPACES, label_zh="迁移比例"),
     FieldSpec("background_ch4", "float64", "%vol", (0.0, 5.0), "methane the ventilation air brings (sewer biogas)",
               attribute=True, label_zh="本底甲烷"),
+    FieldSpec("exchange", "float64", "m3/s", (0.0, 10.0),
+              "exchange conductance k with each neighbouring space the space links to: k (Ci - Cj) m3/s of methane",
+              attribute=True, label_zh="相邻空间交换量"),
     # Live state: stepped by the updaters, overwritten where a sensor reads it.
     FieldSpec("pressure", "float64", "Pa", (0.0, 1.0e7), "absolute pressure in the main", model.ATMOSPHERIC,
               label_zh="管道压力"),
@@ -90,7 +93,7 @@ def twin_updaters():
                 reads=("pressure", "temperature", "leak_diameter", "discharge_coefficient"), writes=("leak_rate",)),
         Updater("gas.spaces", "gas", model.step_spaces,
                 reads=("migration_share", "leak_rate", "temperature", "ventilation", "volume", "floor_area",
-                       "water_level", "background_ch4", "ch4"),
+                       "water_level", "background_ch4", "exchange", "ch4"),
                 writes=("gas_inflow", "ch4")),
     ]
 
@@ -112,6 +115,19 @@ def twin_kernels():
                       default=True),
             ),
         )
+    ]
+
+
+@hookimpl
+def twin_couplings():
+    # Idle (not an error) in a city without the drainage or the tunnel plugin.
+    return [
+        Coupling("gas.sewer_water", "drainage", "gas", model.step_sewer_water,
+                 "MODELS.md coupling 1: a gas space linked to a drainage manhole (or pipe) takes its water depth "
+                 "as water_level, which shrinks its air volume V_air = V - A h"),
+        Coupling("gas.tunnel_cutoff", "tunnel", "gas", model.step_tunnel_cutoff,
+                 "MODELS.md coupling 2 (GB 50838-2015): 35 %LEL in a tunnel's gas compartment closes the valves "
+                 "of the mains that run in it; the isolated main blows down and the source stops"),
     ]
 
 
@@ -169,4 +185,6 @@ def twin_viewer_styles():
 
 @hookimpl
 def twin_asset_generators():
-    return [AssetGenerator("gas", generate.generate)]
+    # After drainage (spaces beside its manholes and pipes) and the tunnel (mains in its
+    # gas compartments); without them the gas network stands alone.
+    return [AssetGenerator("gas", generate.generate, after=("drainage", "tunnel"))]

@@ -9,9 +9,20 @@ station box lies under the cross street at the tunnel's middle intersection (and
 sixth one from there). Sizes are those of common urban tunnels (power 2.6 x 3.2 m,
 water 2.4 x 3.2 m, gas 1.8 x 3.2 m) and of a two-level island station
 (180 x 21 x 12 m). Everything comes from ``plan.rng("tunnel")``.
+
+Links besides the neighbouring sections: a water or gas compartment links the power
+compartment of its section (whose distribution panel feeds its fans and pumps, coupling
+``tunnel.power``); when the plan has a drainage network (this generator runs after it),
+each station's entrance and each compartment's vent opening links the drainage manhole
+nearest it (coupling ``tunnel.street_water``). Entrances are 5 m wide behind a 0.45 m
+sill (GB 50157-2013 raises station entrances 0.3-0.45 m above the street); vent and
+hatch openings are 1 m wide behind a 0.5 m upstand (a *default*: GB 50838-2015 asks only
+that openings keep street water out).
 """
 
 from __future__ import annotations
+
+import math
 
 from twin.citygen import BLOCK, line, polygon
 
@@ -26,6 +37,33 @@ COMPARTMENTS = (("power_compartment", "T-P", 2.6), ("water_compartment", "T-W", 
 SPACING = 6
 #: W per m of compartment wall and K: a concrete wall in moist soil, long-term
 WALL_U = 0.8
+#: (width m, sill m) of a station entrance and of a compartment's vent or hatch opening
+ENTRANCE = (5.0, 0.45)
+VENT = (1.0, 0.5)
+#: an opening links a drainage manhole within this distance (m)
+REACH = 40.0
+
+
+class _Manholes:
+    """Drainage manholes of the plan on a grid of REACH-sized cells (linear in big cities)."""
+
+    def __init__(self, plan):
+        self.cells = {}
+        for f in plan.assets_of("drainage", "manhole"):
+            x, y = f["geometry"]["coordinates"][:2]
+            self.cells.setdefault((math.floor(x / REACH), math.floor(y / REACH)), []).append(f)
+
+    def nearest(self, x, y):
+        best, found = REACH, None
+        cx, cy = math.floor(x / REACH), math.floor(y / REACH)
+        for i in (cx - 1, cx, cx + 1):
+            for j in (cy - 1, cy, cy + 1):
+                for f in self.cells.get((i, j), ()):
+                    mx, my = f["geometry"]["coordinates"][:2]
+                    d = math.hypot(mx - x, my - y)
+                    if d < best:
+                        best, found = d, f["properties"]["id"]
+        return found
 
 
 def tunnel_rows(plan):
@@ -42,6 +80,7 @@ def station_columns(plan):
 
 def generate(plan):
     rng = plan.rng("tunnel")
+    drains = _Manholes(plan)
     count = {prefix: 0 for _, prefix, _ in COMPARTMENTS}
     stations = 0
     for j in tunnel_rows(plan):
@@ -92,9 +131,15 @@ def generate(plan):
                 if kind == "power_compartment":
                     # 110 kV and 10 kV circuits: 35-60 W of losses per metre at load
                     attributes["cable_heat"] = round(float(rng.uniform(35.0, 60.0)) * length, 0)
+                attributes["opening_width"], attributes["sill_height"] = VENT
                 links = [previous[kind]] if kind in previous else []
                 if i + 1 < plan.blocks_x:
                     links.append(f"{prefix}-{count[prefix] + 1:04d}")
+                if kind != "power_compartment":
+                    links.append(ids["power_compartment"])  # its section's distribution panel
+                drain = drains.nearest((x0 + x1) / 2, y)  # the vent opens at mid-section
+                if drain:
+                    links.append(drain)
                 plan.add_asset("tunnel", asset_id, kind, line([(x0 + WALL, y, z0), (x1 - WALL, y, z1)]),
                                OWNER_TUNNEL, attributes, links)
                 previous[kind] = asset_id
@@ -116,10 +161,11 @@ def generate(plan):
                     "soil_temperature": 18.0, "normal_ach": 4.0, "emergency_ach": 8.0, "h2s_emission": 0.2,
                     "sump_area": 6.0, "floor_area": length * width, "sump_depth": 2.0, "pump_stop": 0.4,
                     "pump_start": 1.0, "sump_high": 1.5, "pump_capacity": 0.05, "seepage": 2e-5,
-                    "sill_height": 0.45,
+                    "sill_height": ENTRANCE[1], "opening_width": ENTRANCE[0],
                 },
-                # the sections beside it, whose water and air it shares
-                [section_ids[i - 1]["power_compartment"], section_ids[i]["power_compartment"]],
+                # the sections beside it, whose water and air it shares; the street its entrance opens on
+                [section_ids[i - 1]["power_compartment"], section_ids[i]["power_compartment"]]
+                + ([drain] if (drain := drains.nearest(x, y_axis)) else []),
             )
             for field, noise in (("temperature", 0.2), ("o2", 0.05), ("sump_level", 0.01), ("pump_on", 0.0)):
                 plan.add_sensor(f"{station_id}-{field}", station_id, field, noise=noise)

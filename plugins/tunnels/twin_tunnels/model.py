@@ -71,6 +71,13 @@ CEILING_EXCESS_CAP = 1350.0
 CRITICAL_VENTILATION = 0.19
 #: fan modes
 FAN_OFF, FAN_NORMAL, FAN_EMERGENCY = 0, 1, 2
+#: methane's molar mass, kg/mol (its density at the compartment's air: p M / (R T))
+CH4_MOLAR_MASS = 0.01604
+#: Cw of a broad-crested sill in Q = Cw b sqrt(2 g) H^(3/2): critical depth 2H/3 over the
+#: crest gives Q = (2/3)^(3/2) sqrt(g) b H^(3/2) (Henderson, Open Channel Flow, 1966, §6.6;
+#: Chow, Open-Channel Hydraulics, 1959, §14-9), so Cw = (2/3)^(3/2)/sqrt(2) = 0.385. A
+#: sharp crest (Rehbock; SWMM's transverse weir, 1.84 in SI) would give 0.415.
+BROAD_CREST_CW = (2.0 / 3.0) ** 1.5 / math.sqrt(2.0)
 #: what set a compartment's risk (``risk_driver``)
 DRIVERS = ("none", "ch4", "temperature", "fire", "o2", "h2s", "water")
 
@@ -436,24 +443,151 @@ EMERGENCY_OFF_LEL = 10.0
 
 
 def step_ventilation(ctx):
-    """Updater: fan modes and air changes from the detectors (:func:`fan_control`)."""
+    """Updater: fan modes and air changes from the detectors (:func:`fan_control`); fans
+    without power (coupling ``tunnel.power``) stand still."""
     t = ctx.table
     fan_control(t["ch4"], t["fire"], neighbour_rows(ctx.world, ctx.domain), t["normal_ach"], t["emergency_ach"],
                 EMERGENCY_ON_LEL, EMERGENCY_OFF_LEL, t["fan_mode"], t["air_changes"])
+    dark = np.flatnonzero(t["powered"] == 0)
+    if len(dark):
+        t["fan_mode"][dark] = FAN_OFF
+        t["air_changes"][dark] = 0.0
 
 
 def step_climate(ctx):
     """Updater: heat, fire, gases and humidity of every row (:func:`climate`)."""
     t = ctx.table
+    methane = t["gas_ingress"] + t["gas_from_mains"]  # the action's leak and the mains' (coupling)
     climate(t["temperature"], t["humidity"], t["o2"], t["ch4"], t["h2s"], t["co"], t["heat_release"], t["fire_age"],
             t["fire"], t["ceiling_temperature"], t["volume"], t["cross_section"], t["ceiling_height"], t["ua"],
             t["cable_heat"], t["soil_temperature"], t["inlet_temperature"], t["inlet_humidity"], t["air_changes"],
-            t["gas_ingress"], t["h2s_emission"], t["fire_growth"], t["fire_max_hrr"], t["detector_temperature"],
+            methane, t["h2s_emission"], t["fire_growth"], t["fire_max_hrr"], t["detector_temperature"],
             ctx.dt)
 
 
 def step_sumps(ctx):
-    """Updater: sump levels and pumps (:func:`sumps`)."""
+    """Updater: sump levels and pumps (:func:`sumps`). Water enters as seepage, ingress
+    (``tunnel.water_ingress``) and street water over the opening's sill (coupling
+    ``tunnel.street_water``); a pump runs only if it is sound and has power."""
     t = ctx.table
-    sumps(t["sump_level"], t["pump_on"], t["water_inflow"], t["seepage"], t["water_ingress"], t["pump_capacity"],
-          t["pump_ok"], t["sump_area"], t["floor_area"], t["sump_depth"], t["pump_start"], t["pump_stop"], ctx.dt)
+    sumps(t["sump_level"], t["pump_on"], t["water_inflow"], t["seepage"], t["water_ingress"] + t["flood_inflow"],
+          t["pump_capacity"], np.minimum(t["pump_ok"], t["powered"]), t["sump_area"], t["floor_area"],
+          t["sump_depth"], t["pump_start"], t["pump_stop"], ctx.dt)
+
+
+# -- couplings (MODELS.md "Couplings across domains") ----------------------------------------
+def _link_pairs(world, domain, other, kinds, own_kinds):
+    """(own row, other row) for each asset of ``domain`` (of ``own_kinds``, all if empty)
+    that links an asset of ``other`` of ``kinds``; the first such link counts."""
+    table, target = world.tables[domain], world.tables[other]
+    own, theirs = [], []
+    for asset in world.scene.assets.get(domain, []):
+        if own_kinds and asset.kind not in own_kinds:
+            continue
+        for link in asset.links:
+            row = target.index.get(link)
+            if row is not None and target.kind_names[target.kind[row]] in kinds:
+                own.append(table.index[asset.id])
+                theirs.append(int(row))
+                break
+    return np.asarray(own, dtype=np.int64), np.asarray(theirs, dtype=np.int64)
+
+
+def _main_pairs(world):
+    """(compartment row, main row) for each gas main that links a gas compartment."""
+    mains, compartments = _link_pairs(world, "gas", "tunnel", ("gas_compartment",), ("main",))
+    return compartments, mains
+
+
+def step_gas_mains(ctx):
+    """Coupling gas -> tunnel (MODELS.md coupling 2): the leak of a main in a gas
+    compartment enters the compartment's air, Q = eta m / rho with eta = 1 (the main lies
+    in the compartment's air: nothing is held back by soil) and rho = pa M / (R T) at the
+    compartment's temperature (m3/s of pure methane). A closed, blown-down main leaks
+    nothing (the gas plugin's ``gas.tunnel_cutoff`` and ``gas.supply``)."""
+    compartments, mains = ctx.world.memo(("tunnel", "gas mains"), lambda: _main_pairs(ctx.world))
+    t = ctx.table
+    if not len(compartments):
+        return
+    leak = ctx.tables["gas"]["leak_rate"][mains]
+    density = ATMOSPHERIC * CH4_MOLAR_MASS / (R * (t["temperature"][compartments] + KELVIN))
+    inflow = np.zeros(len(t))
+    np.add.at(inflow, compartments, leak / density)
+    t["gas_from_mains"][compartments] = inflow[compartments]
+
+
+@njit(cache=True, nogil=True)
+def weir_inflow(ponded_depth, sill_height, opening_width, weir_coefficient):
+    """Street water pouring over an opening's sill (m3/s), MODELS.md coupling 3:
+    Q = Cw b sqrt(2 g) (dp - h_sill)^(3/2) when the ponding dp (m above the street)
+    tops the sill h_sill (m); b the opening's width (m), Cw the weir coefficient
+    (:data:`BROAD_CREST_CW`). Zero otherwise."""
+    head = ponded_depth - sill_height
+    if head <= 0.0 or opening_width <= 0.0:
+        return 0.0
+    return weir_coefficient * opening_width * math.sqrt(2.0 * GRAVITY) * head ** 1.5
+
+
+@njit(cache=True, nogil=True)
+def weir_inflows(rows, nodes, ponded_depth, sill_height, opening_width, weir_coefficient, flood_inflow):
+    for j in range(rows.shape[0]):
+        i = rows[j]
+        flood_inflow[i] = weir_inflow(ponded_depth[nodes[j]], sill_height[i], opening_width[i], weir_coefficient[i])
+
+
+def street_openings(world):
+    """(tunnel row, drainage manhole row) of every station or compartment that opens
+    onto the street beside a drainage manhole (it links the manhole)."""
+    return world.memo(("tunnel", "street openings"),
+                      lambda: _link_pairs(world, "tunnel", "drainage", ("manhole",), ()))
+
+
+def step_street_water(ctx):
+    """Coupling drainage -> tunnel (MODELS.md coupling 3): :func:`weir_inflow` from the
+    ponding at the linked manhole into the sump (``flood_inflow``; the drainage plugin
+    takes the same water off its street)."""
+    rows, nodes = street_openings(ctx.world)
+    if not len(rows):
+        return
+    t = ctx.table
+    weir_inflows(rows, nodes, ctx.tables["drainage"]["ponded_depth"], t["sill_height"], t["opening_width"],
+                 t["weir_coefficient"], t["flood_inflow"])
+
+
+@njit(cache=True, nogil=True)
+def power_network(fire, sump_level, sump_depth, feeder, powered):
+    """Which rows' fans and pumps have power (MODELS.md coupling 4), a boolean network:
+
+        lost(r)    = fire(r) or sump_level(r) > sump_depth(r)    (a detected fire burns
+                     the cables; water on the floor drowns motors and control boxes)
+        powered(r) = not lost(r) and not lost(feeder(r))
+
+    ``feeder[r]`` is the power compartment whose section distribution panel feeds row r
+    (a water or gas compartment of the same fire section; -1 for a power compartment
+    itself and for a metro station, which has its own substation). Nothing comes back by
+    itself: a fire stays detected until ``tunnel.extinguish``, and a flooded sump whose
+    pumps lost power only fills (so a flood can become worse)."""
+    for r in range(fire.shape[0]):
+        lost = fire[r] != 0 or sump_level[r] > sump_depth[r]
+        f = feeder[r]
+        if f >= 0:
+            lost = lost or fire[f] != 0 or sump_level[f] > sump_depth[f]
+        powered[r] = 0 if lost else 1
+
+
+def feeder_rows(world, domain):
+    """The power compartment feeding each row (see :func:`power_network`): the power
+    compartment a water or gas compartment links (its own section's)."""
+    def build():
+        table = world.tables[domain]
+        feeder = np.full(len(table), -1, dtype=np.int64)
+        own, power = _link_pairs(world, domain, domain, ("power_compartment",), ("water_compartment", "gas_compartment"))
+        feeder[own] = power
+        return feeder
+    return world.memo(("tunnel", "feeders", domain), build)
+
+
+def step_power(ctx):
+    """Coupling tunnel -> tunnel (MODELS.md coupling 4): :func:`power_network`."""
+    t = ctx.table
+    power_network(t["fire"], t["sump_level"], t["sump_depth"], feeder_rows(ctx.world, ctx.domain), t["powered"])

@@ -14,8 +14,8 @@ from __future__ import annotations
 import math
 
 from twin import (
-    Action, ActionParam, AlarmRule, AssetGenerator, AssetKind, Domain, FieldSpec, Kernel, Param, Updater, ViewerStyle,
-    hookimpl,
+    Action, ActionParam, AlarmRule, AssetGenerator, AssetKind, Coupling, Domain, FieldSpec, Kernel, Param, Updater,
+    ViewerStyle, hookimpl,
 )
 
 from twin_tunnels import generate, model
@@ -78,6 +78,11 @@ FIELDS = (
                "(EN 54-5 class A1 responds at 54-65 C)", "感温探测器报警温度", 57.0, required=()),
     _attribute("sill_height", "m", (0.0, 3.0), "entrance sill above the street (where street water gets in)",
                "出入口挡水高度", required=("metro_station",)),
+    _attribute("opening_width", "m", (0.0, 50.0), "width b of the opening to the street (entrance, vent, hatch) "
+               "over whose sill ponding pours in; 0: none", "孔口宽度", required=()),
+    _attribute("weir_coefficient", "1", (0.1, 1.0), "Cw of Q = Cw b sqrt(2 g) (dp - h_sill)^(3/2) over the sill "
+               "(0.385: broad crest, critical depth on it; Henderson 1966 §6.6)", "堰流系数",
+               model.BROAD_CREST_CW, required=()),
     # Live state: stepped by the updaters, overwritten where a sensor reads it.
     _live("temperature", "degC", (-40.0, 1400.0), "air temperature", "温度", 20.0),
     _live("humidity", "%RH", (0.0, 100.0), "relative humidity", "湿度", 70.0),
@@ -90,7 +95,13 @@ FIELDS = (
     _live("water_inflow", "m3/s", (0.0, 100.0), "all water entering the sump", "总进水量"),
     _live("pump_ok", "1", (0.0, 1.0), "1 the sump pump is available, 0 failed", "水泵可用", 1.0, "uint8"),
     _live("pump_on", "1", (0.0, 1.0), "1 the sump pump runs", "水泵运行", 0.0, "uint8"),
-    _live("gas_ingress", "m3/s", (0.0, 100.0), "methane entering from a leaking main", "燃气泄漏量"),
+    _live("gas_ingress", "m3/s", (0.0, 100.0), "methane entering from a leak (tunnel.gas_ingress)", "燃气泄漏量"),
+    _live("gas_from_mains", "m3/s", (0.0, 100.0), "methane leaking from the gas mains in the compartment "
+          "(coupling tunnel.gas_mains)", "舱内燃气管道泄漏量"),
+    _live("flood_inflow", "m3/s", (0.0, 100.0), "street water pouring over the opening's sill into the sump "
+          "(coupling tunnel.street_water)", "地面积水倒灌流量"),
+    _live("powered", "1", (0.0, 1.0), "1 the section's fans and pumps have power, 0 cut by a fire or flood "
+          "(coupling tunnel.power)", "动力供电", 1.0, "uint8"),
     _live("fan_mode", "1", (0.0, 2.0), "0 off, 1 normal, 2 emergency ventilation", "风机状态", 1.0, "uint8"),
     _live("air_changes", "1/h", (0.0, 60.0), "air changes per hour the fans now give", "换气次数", 6.0),
     _live("fire", "1", (0.0, 1.0), "1 a fire is detected (latched until the fire is put out)", "火灾报警", 0.0, "uint8"),
@@ -116,17 +127,19 @@ def twin_updaters():
     # In this order: the fans from last tick's detectors, then the air they move, then water.
     return [
         Updater("tunnel.ventilation", "tunnel", model.step_ventilation,
-                reads=("ch4", "fire", "normal_ach", "emergency_ach", "fan_mode"), writes=("fan_mode", "air_changes")),
+                reads=("ch4", "fire", "normal_ach", "emergency_ach", "fan_mode", "powered"),
+                writes=("fan_mode", "air_changes")),
         Updater("tunnel.climate", "tunnel", model.step_climate,
                 reads=("temperature", "humidity", "o2", "ch4", "h2s", "co", "fire_age", "fire", "volume",
                        "cross_section", "ceiling_height", "ua", "cable_heat", "soil_temperature", "inlet_temperature",
-                       "inlet_humidity", "air_changes", "gas_ingress", "h2s_emission", "fire_growth", "fire_max_hrr",
+                       "inlet_humidity", "air_changes", "gas_ingress", "gas_from_mains", "h2s_emission", "fire_growth",
+                       "fire_max_hrr",
                        "detector_temperature"),
                 writes=("temperature", "humidity", "o2", "ch4", "h2s", "co", "heat_release", "fire_age", "fire",
                         "ceiling_temperature")),
         Updater("tunnel.sumps", "tunnel", model.step_sumps,
-                reads=("sump_level", "pump_on", "seepage", "water_ingress", "pump_capacity", "pump_ok", "sump_area",
-                       "floor_area", "sump_depth", "pump_start", "pump_stop"),
+                reads=("sump_level", "pump_on", "seepage", "water_ingress", "flood_inflow", "pump_capacity", "pump_ok",
+                       "powered", "sump_area", "floor_area", "sump_depth", "pump_start", "pump_stop"),
                 writes=("sump_level", "pump_on", "water_inflow")),
     ]
 
@@ -156,6 +169,22 @@ def twin_kernels():
                 Param("floor_water_max", 0.30, "m", "water on the floor at which the risk is 1", default=True),
             ),
         )
+    ]
+
+
+@hookimpl
+def twin_couplings():
+    # MODELS.md "Couplings across domains"; a coupling to a domain that is not installed is idle.
+    return [
+        Coupling("tunnel.gas_mains", "gas", "tunnel", model.step_gas_mains,
+                 "MODELS.md coupling 2: the leak m of a gas main that runs in a gas compartment (the main links it) "
+                 "enters the compartment's air as m / rho(T); fans go to emergency at 20 %LEL (tunnel.ventilation)"),
+        Coupling("tunnel.street_water", "drainage", "tunnel", model.step_street_water,
+                 "MODELS.md coupling 3: ponding dp at the drainage manhole a station or compartment links pours over "
+                 "its opening's sill into the sump, Q = Cw b sqrt(2 g) (dp - h_sill)^(3/2)"),
+        Coupling("tunnel.power", "tunnel", "tunnel", model.step_power,
+                 "MODELS.md coupling 4: a detected fire or water on the floor cuts the power of a section's fans and "
+                 "pumps (a boolean network, see model.power_network)"),
     ]
 
 
@@ -233,4 +262,5 @@ def twin_viewer_styles():
 
 @hookimpl
 def twin_asset_generators():
-    return [AssetGenerator("tunnel", generate.generate)]
+    # After drainage: stations and compartments open onto the street beside its manholes.
+    return [AssetGenerator("tunnel", generate.generate, after=("drainage",))]
