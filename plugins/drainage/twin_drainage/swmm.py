@@ -27,6 +27,8 @@ EPA/600/R-17/111, and the SWMM 5 user's manual, appendix D, for the file format)
   VOLUME and CUMULATIVE formats). As in SWMM, an interval with no value has no rain.
   The twin's rain falls on the whole district; with several gauges the one serving the
   largest area is imported and the result says so.
+- Storage units, dividers, pumps, orifices, weirs, outlets and external or dry-weather
+  inflows are not imported; the result's warnings name the sections left out.
 
 Every error names the file, the line, the section and the field, and what is valid.
 """
@@ -302,6 +304,10 @@ def parse_network(inp: Inp) -> Network:
         node["catchment_area"] = area_of.get(name, 0.0)
         node["runoff_coefficient"] = impervious_of[name] / area_of[name] if area_of.get(name) else 0.0
 
+    skipped = [name for name in ("STORAGE", "DIVIDERS", "PUMPS", "ORIFICES", "WEIRS", "OUTLETS", "INFLOWS", "DWF")
+               if inp.rows(name)]
+    if skipped:
+        warnings.append(f"sections not imported (the twin has no such elements): {', '.join(f'[{n}]' for n in skipped)}")
     rain, gauge = _read_rain(inp, gauge_area, us, warnings)
     return Network(manholes, outfalls, pipes, xy, vertices, rain, gauge, warnings)
 
