@@ -1,7 +1,7 @@
 // The WebSocket to /ws: subprotocol lifeline-twin.v1, Subscribe once the Hello is in,
 // and on any close a reconnect with exponential backoff that resumes with
 // since = the last seq applied. Callers see status changes through onStatus.
-import { SUBPROTOCOL } from './protocol.generated.js';
+import { CLIENT_MESSAGES, SUBPROTOCOL } from './protocol.generated.js';
 import { decodeFrame, encodeClient } from './wire.js';
 
 const FIRST_DELAY = 0.5;
@@ -57,11 +57,17 @@ export class Connection {
       const hello = frame.header;
       // A server whose seq is behind ours restarted: its seq counts a new run, so
       // resuming from ours would be wrong; ask for a snapshot instead.
-      const since = this.state.seq >= 0 && hello.seq >= this.state.seq ? this.state.seq : null;
+      // When the protocol names the run (an epoch), the server decides instead.
+      const withEpoch = CLIENT_MESSAGES.Subscribe.fields.includes('epoch');
+      const previousEpoch = this.state.hello?.epoch ?? null;
+      const sameRun = withEpoch ? true : hello.seq >= this.state.seq;
+      const since = this.state.seq >= 0 && sameRun ? this.state.seq : null;
       this.state.apply(frame);
       this.onHello(hello);
       this.lastSince = since;
-      this.send('Subscribe', since === null ? {} : { since });
+      const fields = since === null ? {} : { since };
+      if (withEpoch && since !== null && previousEpoch !== null) fields.epoch = previousEpoch;
+      this.send('Subscribe', fields);
       this.connected = true;
       if (this.everConnected) this.reconnects += 1;
       this.everConnected = true;

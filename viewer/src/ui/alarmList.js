@@ -17,7 +17,7 @@ export class AlarmList {
     this.body = el('ol', { id: 'alarm-list', class: 'alarm-list' });
     this.node = el('section', { class: 'panel right alarms' }, [
       el('h2', {}, [t('alarms'), ' ', this.count]),
-      el('div', { class: 'alarm-head' }, [t('level'), t('asset'), t('rule'), t('since'), t('state')].map((w) => el('span', {}, w))),
+      el('div', { class: 'alarm-head' }, [t('level'), `${t('asset')} · ${t('rule')}`, t('since'), t('state')].map((w) => el('span', {}, w))),
       this.body,
     ]);
     this.body.addEventListener('click', (event) => {
@@ -55,8 +55,8 @@ export class AlarmList {
       tabindex: 0,
     }, [
       el('span', { class: 'chip', style: { background: LEVEL_COLOURS[a.level], color: LEVEL_INK[a.level] } }, levelName(this.state, a.level)),
-      el('span', { class: 'asset' }, [el('b', {}, a.asset), el('small', {}, domainLabel(this.state, a.domain))]),
-      el('span', { class: 'rule' }, ruleTitle(a)),
+      el('span', { class: 'asset' }, [el('b', {}, a.asset), el('small', { class: 'domain' }, domainLabel(this.state, a.domain)),
+        el('span', { class: 'rule' }, ruleTitle(a))]),
       el('span', { class: 'since' }, clock(a.since)),
       el('span', { class: `state state-${a.state}` }, [stateName(a.state), a.overdue ? el('b', { class: 'overdue-flag' }, ` ${t('overdue')}`) : null]),
     ]));

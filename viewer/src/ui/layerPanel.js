@@ -29,7 +29,7 @@ export class LayerPanel {
       el('h2', {}, t('underground')),
       el('label', { class: 'row' }, [this.undergroundBox, el('span', {}, t('underground'))]),
       el('label', { class: 'row slider' }, [el('span', {}, t('ground')), this.slider, this.sliderValue]),
-      el('h2', {}, t('colourBy')), this.select, this.ramp,
+      el('div', { class: 'colour-by' }, [el('h2', {}, t('colourBy')), this.select, this.ramp]),
     ]);
     parent.append(this.node);
     this.counts = new Map();

@@ -25,6 +25,7 @@ export class Pins {
 
   place() {
     const alarms = this.state.sortedAlarms();
+    const placed = [];
     for (let i = 0; i < POOL; i++) {
       const p = this.pins[i];
       const a = alarms[i];
@@ -35,7 +36,13 @@ export class Pins {
         continue;
       }
       p.pin.hidden = false;
-      p.pin.style.transform = `translate(${Math.round(at.x)}px, ${Math.round(at.y)}px)`;
+      // Worst alarms are placed first; a later pin that would cover one moves up.
+      const step = p.pin.offsetHeight + 4 || 34;
+      const width = p.pin.offsetWidth || 200;
+      let y = at.y;
+      while (placed.some((q) => Math.abs(q.y - y) < step && at.x < q.x + q.w && q.x < at.x + width)) y -= step;
+      placed.push({ x: at.x, y, w: width });
+      p.pin.style.transform = `translate(${Math.round(at.x)}px, ${Math.round(y)}px)`;
       p.pin.style.setProperty('--level', LEVEL_COLOURS[a.level]);
       p.level.style.background = LEVEL_COLOURS[a.level];
       p.level.style.color = LEVEL_INK[a.level];
