@@ -117,7 +117,7 @@ def test_resume_after_forced_disconnect_gets_only_missed_deltas(churn_server):
         await asyncio.sleep(0.5)  # the server ticks on (50x: ~25 ticks)
         ws = await connect(url)
         m.apply(await ws.recv())
-        await ws.send(p.encode_client(p.Subscribe(domains={"churn": ["value", "count"]}, since=left_at)))
+        await ws.send(p.encode_client(p.Subscribe(domains={"churn": ["value", "count"]}, since=left_at, epoch=m.hello.epoch)))
         first = await receive_until(ws, m, lambda msg: isinstance(msg, (p.Delta, p.Snapshot)))
         assert isinstance(first, p.Delta) and first.base == left_at and first.seq > left_at + 5
         engine = paused_state(server)
@@ -136,9 +136,13 @@ def test_resume_from_a_forgotten_seq_gets_a_snapshot(churn_server):
         ws = await connect(url)
         m = Mirror()
         m.apply(await ws.recv())
-        await ws.send(p.encode_client(p.Subscribe(since=-50)))
+        await ws.send(p.encode_client(p.Subscribe(since=-50, epoch=m.hello.epoch)))
         first = await receive_until(ws, m, lambda msg: isinstance(msg, (p.Delta, p.Snapshot)))
         assert isinstance(first, p.Snapshot)
+        # a seq of another run of the server (a restart): a snapshot, never foreign deltas
+        await ws.send(p.encode_client(p.Subscribe(since=m.seq, epoch="0123456789abcdef")))
+        again = await receive_until(ws, m, lambda msg: isinstance(msg, (p.Delta, p.Snapshot)))
+        assert isinstance(again, p.Snapshot)
         await ws.close()
 
     asyncio.run(main())
@@ -258,6 +262,23 @@ def test_garbage_gets_errors_then_a_close_and_others_are_unaffected(churn_server
         # the well-behaved client still gets its deltas
         await receive_until(good, gm, lambda msg: isinstance(msg, p.Delta))
         await good.close()
+
+    asyncio.run(main())
+
+
+def test_requests_faster_than_answers_are_read_are_refused(churn_server):
+    server, url, _ = churn_server
+
+    async def main():
+        ws = await connect(url, max_queue=1)
+        await ws.recv()
+        for i in range(200):  # ask for snapshots and pings without reading a thing
+            await ws.send(p.encode_client(p.Subscribe()))
+            await ws.send(p.encode_client(p.Ping(request=i)))
+        await asyncio.sleep(1.0)
+        [client] = [c for c in server.hub.clients if not c.closed] or [None]
+        assert client is None or len(client.control) <= 16
+        await ws.close()
 
     asyncio.run(main())
 

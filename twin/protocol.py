@@ -90,6 +90,9 @@ class Hello(msgspec.Struct, tag="hello", tag_field="type"):
 
     protocol: int
     server: str
+    #: random per server start: ``seq`` counts anew after a restart, so a resume names
+    #: the epoch its ``since`` belongs to
+    epoch: str
     scene: str
     title: str
     title_zh: str
@@ -100,6 +103,8 @@ class Hello(msgspec.Struct, tag="hello", tag_field="type"):
     role: str
     domains: list[DomainInfo]
     levels: dict[str, list[str]]
+    #: the risk at which each level 1-4 starts (the one risk convention)
+    level_thresholds: list[float]
 
 
 class Snapshot(msgspec.Struct, tag="snapshot", tag_field="type"):
@@ -151,11 +156,13 @@ class Subscribe(msgspec.Struct, tag="subscribe", tag_field="type", forbid_unknow
 
     ``domains`` maps a domain to the fields wanted (an empty list: all its live fields);
     omitted or null means every field of every domain. ``since`` is the last ``seq`` the
-    client applied (after a reconnect): the server sends the missed deltas merged if it
-    still holds them, else a snapshot."""
+    client applied (after a reconnect) and ``epoch`` the Hello's epoch it belongs to: the
+    server sends the missed deltas merged if it is the same run and still holds them,
+    else a snapshot. Resume with the same ``domains`` as before."""
 
     domains: dict[str, list[str]] | None = None
     since: int | None = None
+    epoch: str | None = None
 
 
 class AlarmAction(msgspec.Struct, tag="alarm_action", tag_field="type", forbid_unknown_fields=True):

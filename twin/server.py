@@ -33,7 +33,7 @@ from twin.access import TokenRecord, TokenStore, allows
 from twin.engine import Engine
 from twin.geometry import LayerCache, layers_for
 from twin.errors import TwinError
-from twin.stream import Client, Hub, Subscription
+from twin.stream import MAX_CONTROL, Client, Hub, Subscription
 from twin.stream import hello as stream_hello
 
 log = logging.getLogger("twin.server")
@@ -182,9 +182,12 @@ class TwinServer:
 
     # -- HTTP --------------------------------------------------------------------------
     async def health(self, request: Request) -> JSONResponse:
-        if self.engine is None:
+        if self.engine is None or self.engine.seq == 0:
             status = "failed" if self.startup_error else "starting"
-            detail = self.startup_error or "loading plugins, compiling kernels and loading the scene"
+            detail = self.startup_error or (
+                "loading plugins, compiling kernels and loading the scene" if self.engine is None
+                else "running the first tick (compiling the updaters)"
+            )
             return JSONResponse({"status": status, "detail": detail}, status_code=503)
         e = self.engine
         return JSONResponse(
@@ -361,7 +364,7 @@ class TwinServer:
         client = Client(ws.send_bytes, ws.close, record.role, record.name if record is not OPEN else f"open:{ws.client}")
         hub.clients.add(client)
         sender = asyncio.create_task(self._sender(hub, client))
-        client.push(stream_hello(engine, record.role, self.mode, __version__))
+        client.push(stream_hello(engine, record.role, self.mode, __version__, hub.epoch))
         errors = 0
         try:
             while not client.closed:
@@ -375,6 +378,9 @@ class TwinServer:
                     await self._handle(engine, hub, client, p.decode_client(data))
                 except p.ProtocolError as exc:
                     errors += 1
+                    if len(client.control) >= MAX_CONTROL:
+                        hub.drop(client, f"{len(client.control)} answers left unread", code=1008)
+                        break
                     client.push(p.encode(p.Error(exc.code, str(exc))))
                     if errors >= MAX_CLIENT_ERRORS:
                         client.push(p.encode(p.Error("too_many_errors", f"{errors} bad messages; closing")))
@@ -399,7 +405,7 @@ class TwinServer:
 
     async def _handle(self, engine: Engine, hub: Hub, client: Client, request: Any) -> None:
         if isinstance(request, p.Subscribe):
-            hub.subscribe(client, Subscription.resolve(engine, request.domains), request.since)
+            hub.subscribe(client, Subscription.resolve(engine, request.domains), request.since, request.epoch)
         elif isinstance(request, p.Ping):
             client.push(p.encode(p.Result(request.request, True)))
         elif isinstance(request, p.AlarmAction):

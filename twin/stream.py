@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 import time as wallclock
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -30,6 +31,8 @@ from twin.engine import Engine, Frame
 log = logging.getLogger("twin.stream")
 
 CLOSE_TOO_SLOW = 4008
+#: answers (results, errors, snapshots) a client may leave unread before its requests are refused
+MAX_CONTROL = 16
 
 
 @dataclass(frozen=True)
@@ -127,6 +130,9 @@ class Client:
         self.sent_bytes = 0
 
     def push(self, message: bytes) -> None:
+        if len(self.control) >= MAX_CONTROL:
+            # Requests faster than the client reads the answers: refuse to queue them.
+            raise p.ProtocolError("too_many_requests", f"more than {MAX_CONTROL} answers unread; read before asking again")
         self.control.append(message)
         self.wake.set()
 
@@ -134,6 +140,8 @@ class Client:
 class Hub:
     def __init__(self, engine: Engine, max_lag: float = 30.0) -> None:
         self.engine = engine
+        #: names this run of the server: a resume from another run gets a snapshot
+        self.epoch = secrets.token_hex(8)
         self.max_lag = max_lag
         self.clients: set[Client] = set()
         self.ticking = False
@@ -143,11 +151,15 @@ class Hub:
         self._closing: set[asyncio.Task[None]] = set()
 
     # -- joining -----------------------------------------------------------------------
-    def subscribe(self, client: Client, sub: Subscription, since: int | None) -> None:
+    def subscribe(self, client: Client, sub: Subscription, since: int | None, epoch: str | None = None) -> None:
         """Set the client's subscription and send it a snapshot or the missed deltas,
         now if the engine is between ticks, else right after the tick."""
         client.sub = sub
         client.pending = None
+        if epoch != self.epoch:
+            since = None  # another run's sequence numbers mean nothing here
+        # A snapshot still waiting to be sent is replaced, not queued behind.
+        client.control = [m for m in client.control if not _is_snapshot(m)]
         if self.ticking:
             self._waiting.append((client, since))
         else:
@@ -243,7 +255,11 @@ class Hub:
         client.sent_bytes += len(data)
 
 
-def hello(engine: Engine, role: str, mode: str, server_version: str) -> bytes:
+def _is_snapshot(message: bytes) -> bool:
+    return b"\xa8snapshot" in message[4:40]
+
+
+def hello(engine: Engine, role: str, mode: str, server_version: str, epoch: str) -> bytes:
     body = p.Body()
     domains = []
     for name, table in engine.world.tables.items():
@@ -257,8 +273,9 @@ def hello(engine: Engine, role: str, mode: str, server_version: str) -> bytes:
                     for f in d.fields],
             style=None if style is None else msgspec.to_builtins(style.__dict__ | {"field_labels_zh": dict(style.field_labels_zh)}),
         ))
-    from twin.types import LEVEL_NAMES
+    from twin.types import LEVEL_NAMES, LEVEL_RISK_THRESHOLDS
 
-    message = p.Hello(p.PROTOCOL_VERSION, server_version, engine.scene.name, engine.scene.title, engine.scene.title_zh,
-                      engine.time, engine.seq, engine.dt, mode, role, domains, {k: list(v) for k, v in LEVEL_NAMES.items()})
+    message = p.Hello(p.PROTOCOL_VERSION, server_version, epoch, engine.scene.name, engine.scene.title, engine.scene.title_zh,
+                      engine.time, engine.seq, engine.dt, mode, role, domains, {k: list(v) for k, v in LEVEL_NAMES.items()},
+                      list(LEVEL_RISK_THRESHOLDS))
     return p.encode(message, body)

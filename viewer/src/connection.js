@@ -1,6 +1,7 @@
 // The WebSocket to /ws: subprotocol lifeline-twin.v1, Subscribe once the Hello is in,
 // and on any close a reconnect with exponential backoff that resumes with
 // since = the last seq applied. Callers see status changes through onStatus.
+import { useLevelThresholds } from './levels.js';
 import { CLIENT_MESSAGES, SUBPROTOCOL } from './protocol.generated.js';
 import { decodeFrame, encodeClient } from './wire.js';
 
@@ -63,6 +64,7 @@ export class Connection {
       const sameRun = withEpoch ? true : hello.seq >= this.state.seq;
       const since = this.state.seq >= 0 && sameRun ? this.state.seq : null;
       this.state.apply(frame);
+      useLevelThresholds(hello.level_thresholds);
       this.onHello(hello);
       this.lastSince = since;
       const fields = since === null ? {} : { since };

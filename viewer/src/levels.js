@@ -1,6 +1,11 @@
 // Severity: 0 none, 1 blue (IV), 2 yellow (III), 3 orange (II), 4 red (I). A risk score
-// maps to a level by the one convention of MODELS.md (twin.types.LEVEL_RISK_THRESHOLDS).
+// maps to a level by the one convention of MODELS.md; the server states the thresholds in
+// its Hello (level_thresholds), and useLevelThresholds takes them over.
 export const LEVEL_RISK_THRESHOLDS = [0.25, 0.5, 0.75, 0.9];
+
+export function useLevelThresholds(thresholds) {
+  if (Array.isArray(thresholds) && thresholds.length === 4) LEVEL_RISK_THRESHOLDS.splice(0, 4, ...thresholds);
+}
 
 /** Display colours per level (index 0 is unused: level 0 shows the domain's own colour). */
 export const LEVEL_COLOURS = ['#6b7686', '#2f7bff', '#ffd21f', '#ff7a1a', '#ff2d2d'];

@@ -12,8 +12,8 @@ export const TAG_FIELD = "type";
 /** SERVER_MESSAGES: name -> {tag, fields, required} */
 export const SERVER_MESSAGES = Object.freeze({
   /** First message after connecting: the schema and the clock. */
-  // protocol: number, server: string, scene: string, title: string, title_zh: string, time: number, seq: number, dt: number, mode: string, role: string, domains: Array<DomainInfo>, levels: Object<string, Array<string>>
-  Hello: Object.freeze({ tag: "hello", fields: ["protocol", "server", "scene", "title", "title_zh", "time", "seq", "dt", "mode", "role", "domains", "levels"], required: ["protocol", "server", "scene", "title", "title_zh", "time", "seq", "dt", "mode", "role", "domains", "levels"] }),
+  // protocol: number, server: string, epoch: string, scene: string, title: string, title_zh: string, time: number, seq: number, dt: number, mode: string, role: string, domains: Array<DomainInfo>, levels: Object<string, Array<string>>, level_thresholds: Array<number>
+  Hello: Object.freeze({ tag: "hello", fields: ["protocol", "server", "epoch", "scene", "title", "title_zh", "time", "seq", "dt", "mode", "role", "domains", "levels", "level_thresholds"], required: ["protocol", "server", "epoch", "scene", "title", "title_zh", "time", "seq", "dt", "mode", "role", "domains", "levels", "level_thresholds"] }),
   /** The full state of the subscribed fields at ``seq``, and every open alarm. */
   // seq: number, time: number, domains: Object<string, Object<string, ArrayRef>>, alarms: Array<Object<string, *>>, stale: Array<[string, string]>
   Snapshot: Object.freeze({ tag: "snapshot", fields: ["seq", "time", "domains", "alarms", "stale"], required: ["seq", "time", "domains", "alarms", "stale"] }),
@@ -30,9 +30,9 @@ export const SERVER_MESSAGES = Object.freeze({
 
 /** CLIENT_MESSAGES: name -> {tag, fields, required} */
 export const CLIENT_MESSAGES = Object.freeze({
-  /** Choose what to receive; may be sent again at any time. ``domains`` maps a domain to the fields wanted (an empty list: all its live fields); omitted or null means every field of every domain. ``since`` is the last ``seq`` the client applied (after a reconnect): the server sends the missed deltas merged if it still holds them, else a snapshot. */
-  // domains: Object<string, Array<string>> | null, since: number | null
-  Subscribe: Object.freeze({ tag: "subscribe", fields: ["domains", "since"], required: [] }),
+  /** Choose what to receive; may be sent again at any time. ``domains`` maps a domain to the fields wanted (an empty list: all its live fields); omitted or null means every field of every domain. ``since`` is the last ``seq`` the client applied (after a reconnect) and ``epoch`` the Hello's epoch it belongs to: the server sends the missed deltas merged if it is the same run and still holds them, else a snapshot. Resume with the same ``domains`` as before. */
+  // domains: Object<string, Array<string>> | null, since: number | null, epoch: string | null
+  Subscribe: Object.freeze({ tag: "subscribe", fields: ["domains", "since", "epoch"], required: [] }),
   /** Acknowledge, dispatch or resolve an alarm (operator role or above). */
   // request: number, alarm: number, action: "acknowledge" | "dispatch" | "resolve", note: string, unit: string
   AlarmAction: Object.freeze({ tag: "alarm_action", fields: ["request", "alarm", "action", "note", "unit"], required: ["request", "alarm", "action"] }),
