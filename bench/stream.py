@@ -162,6 +162,13 @@ def latency_phase(results: list[dict[str, Any]], stats: dict[str, Any]) -> dict[
             "clients": len(clients),
             "closed": [c["closed"] for c in clients if c["closed"]],
         }
+    first: dict[int, float] = {}
+    for c in results:
+        if not c["slow"]:
+            for r in c["records"]:
+                if r[0] in stamps and r[0] == r[1] + 1:
+                    first[r[0]] = min(first.get(r[0], float("inf")), r[2] - stamps[r[0]])
+    out["first"] = {"latency": _pct(list(first.values())), "messages": len(first), "messages_per_s": float("nan")}
     single = [r for c in results if not c["slow"] for r in c["records"] if r[0] == r[1] + 1]
     frame_bytes = sum(r[3] for r in single)
     payload = sum(r[4] for r in single)
@@ -218,7 +225,8 @@ def report(args: argparse.Namespace, ours: dict[str, Any], base: dict[str, Any],
     fanout = ours_max["bytes_per_s"] / raw["bytes_per_s"]
     print()
     print(f"{'latency, tick end -> client (ms)':<36}{'p50':>9}{'p95':>9}{'p99':>9}{'max':>10}{'frames':>8}{'msg/s/cl':>10}")
-    for name, group in (("ours, fast clients", ours["fast"]), ("ours, slow clients", ours["slow"]),
+    for name, group in (("ours, fast clients", ours["fast"]), ("ours, first fast client per tick", ours["first"]),
+                        ("ours, slow clients", ours["slow"]),
                         ("baseline, fast clients", base["fast"]), ("baseline, slow clients", base["slow"])):
         lat = group["latency"]
         print(f"{name:<36}{_f(lat['p50']):>9}{_f(lat['p95']):>9}{_f(lat['p99']):>9}{_f(lat['max']):>10}"
