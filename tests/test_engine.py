@@ -128,3 +128,14 @@ def test_sensor_faults_stuck_drift_dead(tmp_path, toy):
     h.act("sensor.repair", "TS-000")
     h.run(1)
     assert h.value("T-000", "level") == pytest.approx(5.1)
+
+
+def test_latest_reading_wins_and_late_old_ones_are_ignored(tmp_path, toy):
+    h = Harness(tmp_path, plugins=[toy], blocks=(2, 2), simulate=False)
+    e = h.engine
+    e.ingest.submit([Reading("TS-001", 0.9, 30.0), Reading("TS-001", 0.4, 10.0), Reading("TS-001", 0.9, 31.0)])
+    e.tick()
+    assert h.value("T-001", "level") == 31.0  # same time: the later in the batch wins
+    e.ingest.submit([Reading("TS-001", 0.5, 99.0)])  # older than what we hold
+    e.tick()
+    assert h.value("T-001", "level") == 31.0

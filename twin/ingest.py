@@ -11,6 +11,7 @@ import threading
 from collections import Counter
 from collections.abc import Iterable
 
+import numba
 import numpy as np
 
 from twin.types import Reading, Sensor
@@ -21,6 +22,18 @@ ReadingBatch = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 
 #: reasons a reading is rejected, in the order they are checked
 REJECT_REASONS = ("unknown_sensor", "malformed", "bad_quality", "not_finite", "out_of_range", "too_old", "in_future")
+
+
+@numba.njit(cache=True, nogil=True)
+def _keep_latest(index, times, values, ok, last_time, last_value):  # pragma: no cover - compiled
+    """Keep each sensor's latest good reading. A later reading wins, and of two with the
+    same time the one later in the batch; an older one arriving late changes nothing."""
+    for i in range(index.shape[0]):
+        if ok[i]:
+            s = index[i]
+            if times[i] >= last_time[s]:
+                last_time[s] = times[i]
+                last_value[s] = values[i]
 
 
 class Ingest:
@@ -98,15 +111,10 @@ class Ingest:
             drop((values < self.low[safe]) | (values > self.high[safe]), "out_of_range")
         drop(times < now - self.max_age, "too_old")
         drop(times > now + self.max_future, "in_future")
-        good = np.flatnonzero(ok)
-        # Later readings of the same sensor win; out-of-order older ones do not overwrite.
-        for i in good[np.argsort(times[good], kind="stable")]:
-            s = index[i]
-            if times[i] >= self.last_time[s]:
-                self.last_time[s] = times[i]
-                self.last_value[s] = values[i]
-        self.accepted += len(good)
-        return len(good)
+        good = int(ok.sum())
+        _keep_latest(index, times, values, ok, self.last_time, self.last_value)
+        self.accepted += good
+        return good
 
     def assimilate(self, now: float) -> None:
         """Write each sensor's last good value over the model's value of its row."""
