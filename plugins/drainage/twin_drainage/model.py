@@ -132,6 +132,7 @@ def build_network(table, links: dict[str, tuple[str, ...]]) -> Network:
     pipes = np.flatnonzero(kind == kinds.index("pipe"))
     node_of = {int(r): k for k, r in enumerate(manholes)}
     node_of.update({int(r): len(manholes) + k for k, r in enumerate(outfalls)})
+    outfall_rows = set(outfalls.tolist())
     up = np.empty(len(pipes), dtype=np.int64)
     down = np.empty(len(pipes), dtype=np.int64)
     for p, row in enumerate(pipes):
@@ -145,7 +146,7 @@ def build_network(table, links: dict[str, tuple[str, ...]]) -> Network:
             if r is None or int(r) not in node_of:
                 raise ValueError(f"drainage pipe {pipe_id!r}: link {end!r} is not a manhole or outfall of the drainage domain")
             rows.append(int(r))
-        if rows[0] in set(outfalls.tolist()):
+        if rows[0] in outfall_rows:
             raise ValueError(f"drainage pipe {pipe_id!r}: its upstream node {ends[0]!r} is an outfall; an outfall can only be a pipe's downstream end")
         up[p], down[p] = node_of[rows[0]], node_of[rows[1]]
 
@@ -420,7 +421,8 @@ def find_rain_gauges(world, domain: str, net: Network) -> RainGauges:
     table = world.tables[domain]
     rows = sorted({table.index[s.asset] for s in world.scene.sensors
                    if s.field == "rain_intensity" and s.asset in table.index})
-    gauge_row = np.array([r for r in rows if r in set(net.manhole_row.tolist())], dtype=np.int64)
+    manhole_rows = set(net.manhole_row.tolist())
+    gauge_row = np.array([r for r in rows if r in manhole_rows], dtype=np.int64)
     if not len(gauge_row):
         return RainGauges(gauge_row, net.manhole_row)
     assets = world.scene.assets[domain]
