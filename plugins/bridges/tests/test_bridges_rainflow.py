@@ -55,8 +55,11 @@ def test_random_integer_signals_with_plateaus_and_ties(values):
     assert ours == reference
 
 
+# Stresses at a gauge's resolution (1e-6 MPa). Below it, `rainflow` finds reversals by
+# the sign of a product of two slopes, which underflows to zero for ranges near 1e-170
+# and hides a reversal; our counter compares signs, so the two part only on such values.
 @settings(max_examples=200, deadline=None)
-@given(st.lists(st.floats(-1e3, 1e3, allow_nan=False, allow_subnormal=False), min_size=3, max_size=200))
+@given(st.lists(st.floats(-1e3, 1e3, allow_nan=False, allow_subnormal=False).map(lambda v: round(v, 6)), min_size=3, max_size=200))
 def test_random_float_signals(values):
     assert histogram(streaming_count(values)) == histogram((r, n) for r, _, n, _, _ in rainflow.extract_cycles(values))
 

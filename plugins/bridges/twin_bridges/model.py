@@ -201,7 +201,8 @@ def rainflow_add_sample(s, x, residue, count, candidate, slope, phase, closed):
     if x == candidate[s]:
         return n_closed, overflow
     change = x - candidate[s]
-    if slope[s] * change < 0.0:
+    # Compare signs, not the product: two tiny slopes multiply to an underflowed 0.
+    if (slope[s] > 0.0 and change < 0.0) or (slope[s] < 0.0 and change > 0.0):
         n_closed, overflow = rainflow_push_reversal(s, candidate[s], residue, count, closed)
     slope[s] = change
     candidate[s] = x
