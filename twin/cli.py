@@ -31,6 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--speed", type=float, default=1.0, help="simulation seconds per wall second")
     serve.add_argument("--fast", action="store_true", help="tick as fast as the machine allows")
     serve.add_argument("--dt", type=float, default=1.0, help="tick length in simulation seconds")
+    serve.add_argument("--replay", type=Path, help="serve this recording (MCAP) instead of a live twin; a director plays, pauses, seeks")
     serve.add_argument("--allow-origin", action="append", help="a browser Origin allowed on /ws besides the server's own (repeatable)")
 
     check = sub.add_parser("check", help="validate a scene and print asset counts per domain and kind")
@@ -135,6 +136,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     log.info("starting", extra={"scene": str(scene), "data": str(data), "url": f"http://{args.host}:{args.port}/"})
 
     def build() -> Any:
+        if args.replay is not None:
+            from twin.replay import Replay
+
+            return Replay(args.replay, data)
         return open_twin(scene, data, seed=args.seed, config=config, dt=args.dt)
 
     server = create_app(build, speed=args.speed, fast=args.fast, data_dir=data, allowed_origins=tuple(args.allow_origin or ()))

@@ -146,7 +146,21 @@ class Error(msgspec.Struct, tag="error", tag_field="type"):
     message: str
 
 
-ServerMessage = Hello | Snapshot | Delta | Result | Error
+class ReplayState(msgspec.Struct, tag="replay", tag_field="type"):
+    """The replay's timeline, sent after the Hello of a replaying server and on every
+    change a director makes; every screen follows it. ``marks`` are the (time, level)
+    of each alarm raise and escalation, for the timeline."""
+
+    playing: bool
+    speed: float
+    time: float
+    start: float
+    end: float
+    marks: list[list[float]]
+    drill: str = ""
+
+
+ServerMessage = Hello | Snapshot | Delta | Result | Error | ReplayState
 
 # --------------------------------------------------------------- client -> server
 
@@ -181,7 +195,18 @@ class Ping(msgspec.Struct, tag="ping", tag_field="type", forbid_unknown_fields=T
     request: int = 0
 
 
-ClientMessage = Subscribe | AlarmAction | Ping
+class ReplayControl(msgspec.Struct, tag="replay_control", tag_field="type", forbid_unknown_fields=True):
+    """Play, pause, seek (``time`` in simulation seconds) or set the ``speed`` (0.25 to
+    64) of a replay: director role or above. Answered by a Result; every screen then
+    gets the new ReplayState (and, after a seek, a Snapshot)."""
+
+    request: int
+    action: Literal["play", "pause", "seek", "speed"]
+    time: float | None = None
+    speed: float | None = None
+
+
+ClientMessage = Subscribe | AlarmAction | Ping | ReplayControl
 
 # ------------------------------------------------------------------------ framing
 
@@ -241,7 +266,7 @@ def decode_client(frame: bytes) -> ClientMessage:
     try:
         return _client_decoder.decode(frame[4:])
     except msgspec.ValidationError as exc:
-        raise ProtocolError("invalid", f"{exc}; valid types: subscribe, alarm_action, ping") from None
+        raise ProtocolError("invalid", f"{exc}; valid types: subscribe, alarm_action, ping, replay_control") from None
     except msgspec.DecodeError as exc:
         raise ProtocolError("malformed", f"not msgpack: {exc}") from None
 

@@ -19,6 +19,7 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import numpy as np
 from starlette.applications import Starlette
 from starlette.requests import HTTPConnection, Request
@@ -89,6 +90,10 @@ class TwinServer:
         self.speed = speed
         self.fast = fast
         self.mode = "live"
+        self.replay: Any = None
+        #: held around each tick and publish, and by replay controls, so that a seek and
+        #: the snapshots it sends never interleave with a tick
+        self._tick_lock = asyncio.Lock()
         self.running = asyncio.Event()
         self.running.set()
         self.tokens = TokenStore(data_dir if data_dir is not None else Path("/nonexistent/twin-no-tokens"))
@@ -103,6 +108,7 @@ class TwinServer:
                 Route("/api/alarms", self.alarms),
                 Route("/api/alarms/{alarm_id:int}/{action:str}", self.alarm_action, methods=["POST"]),
                 Route("/metrics", self.metrics),
+                Route("/api/replay", self.replay_route, methods=["GET", "POST"]),
                 Route("/api/layers", self.layers),
                 Route("/api/layers/{name:str}.glb", self.layer_glb),
                 Route("/api/layers/{name:str}.json", self.layer_map),
@@ -126,7 +132,9 @@ class TwinServer:
             for task in self._tasks:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
-            if self.engine is not None:
+            if self.replay is not None:
+                self.replay.close()
+            elif self.engine is not None:
                 self.engine.close()
 
     async def _start(self) -> None:
@@ -136,6 +144,10 @@ class TwinServer:
             self.startup_error = str(exc)
             log.error("the twin failed to start", extra={"error": str(exc)})
             return
+        from twin.replay import Replay
+
+        if isinstance(engine, Replay):
+            self.replay, self.mode, engine = engine, "replay", engine.engine
         self.hub = Hub(engine)
         self.engine = engine
         log.info("twin ready", extra={"scene": engine.scene.name, "assets": sum(len(t) for t in engine.world.tables.values())})
@@ -148,12 +160,22 @@ class TwinServer:
         deadline = wallclock.monotonic()
         while True:
             await self.running.wait()
-            hub.ticking = True
-            try:
-                frame = await asyncio.to_thread(engine.tick)
-            finally:
-                hub.ticking = False
-            hub.publish(frame)
+            if self.replay is not None and not self.replay.playing:
+                await asyncio.sleep(0.05)
+                deadline = wallclock.monotonic()
+                continue
+            async with self._tick_lock:
+                hub.ticking = True
+                try:
+                    frame = await asyncio.to_thread(self.replay.tick if self.replay is not None else engine.tick)
+                finally:
+                    hub.ticking = False
+                if frame is None:  # the replay reached its end and paused
+                    self._broadcast_replay_state()
+                    continue
+                hub.publish(frame)
+            if self.replay is not None:
+                interval = engine.dt / self.replay.speed
             if self.fast:
                 await asyncio.sleep(0)
                 continue
@@ -182,7 +204,7 @@ class TwinServer:
 
     # -- HTTP --------------------------------------------------------------------------
     async def health(self, request: Request) -> JSONResponse:
-        if self.engine is None or self.engine.seq == 0:
+        if self.engine is None or (self.engine.seq == 0 and self.replay is None):
             status = "failed" if self.startup_error else "starting"
             detail = self.startup_error or (
                 "loading plugins, compiling kernels and loading the scene" if self.engine is None
@@ -365,6 +387,8 @@ class TwinServer:
         hub.clients.add(client)
         sender = asyncio.create_task(self._sender(hub, client))
         client.push(stream_hello(engine, record.role, self.mode, __version__, hub.epoch))
+        if self.replay is not None:
+            client.push(p.encode(self.replay.state()))
         errors = 0
         try:
             while not client.closed:
@@ -408,6 +432,16 @@ class TwinServer:
             hub.subscribe(client, Subscription.resolve(engine, request.domains), request.since, request.epoch)
         elif isinstance(request, p.Ping):
             client.push(p.encode(p.Result(request.request, True)))
+        elif isinstance(request, p.ReplayControl):
+            try:
+                await self.control_replay(client.role, request.action, request.time, request.speed)
+            except _Denied as exc:
+                client.push(p.encode(p.Result(request.request, False, str(exc))))
+                return
+            except ValueError as exc:
+                client.push(p.encode(p.Result(request.request, False, str(exc))))
+                return
+            client.push(p.encode(p.Result(request.request, True)))
         elif isinstance(request, p.AlarmAction):
             if not allows(client.role, "operator"):
                 client.push(p.encode(p.Result(request.request, False, f"role {client.role} may not act on alarms; an operator token is needed")))
@@ -420,6 +454,44 @@ class TwinServer:
                 client.push(p.encode(p.Result(request.request, False, str(exc).strip("'\""))))
                 return
             client.push(p.encode(p.Result(request.request, True, alarm=alarm.to_json())))
+
+    # -- replay ------------------------------------------------------------------------
+    async def control_replay(self, role: str, action: str, time: float | None, speed: float | None) -> None:
+        """Apply a director's replay control; every screen follows."""
+        if self.replay is None:
+            raise ValueError("this server is live, not replaying a recording (start it with --replay FILE)")
+        if not allows(role, "director"):
+            raise _Denied(403, f"role {role} may not control the replay; a director token is needed")
+        async with self._tick_lock:
+            await asyncio.to_thread(self.replay.control, action, time, speed)
+            if action == "seek" and self.hub is not None:
+                self.hub.reset_all()
+        self._broadcast_replay_state()
+
+    def _broadcast_replay_state(self) -> None:
+        if self.replay is None or self.hub is None:
+            return
+        message = p.encode(self.replay.state())
+        for client in list(self.hub.clients):
+            if len(client.control) < MAX_CONTROL:
+                client.push(message)
+
+    async def replay_route(self, request: Request) -> JSONResponse:
+        if request.method == "GET":
+            self._who(request)
+            self._ready()
+            if self.replay is None:
+                return JSONResponse({"error": "this server is live, not replaying a recording"}, status_code=404)
+            return JSONResponse(msgspec.to_builtins(self.replay.state()))
+        who = self._who(request, "director")
+        self._ready()
+        try:
+            body = await request.json()
+            await self.control_replay(who.role, str(body.get("action")), body.get("time"), body.get("speed"))
+        except ValueError as exc:
+            return JSONResponse({"error": str(exc)}, status_code=400 if self.replay is not None else 404)
+        assert self.replay is not None
+        return JSONResponse(msgspec.to_builtins(self.replay.state()))
 
     async def _refuse(self, ws: WebSocket, code: int, error: str, message: str) -> None:
         with contextlib.suppress(Exception):

@@ -165,6 +165,13 @@ class Hub:
         else:
             self._sync(client, since)
 
+    def reset_all(self) -> None:
+        """Send every subscribed client a fresh snapshot (after a replay's seek); call
+        between ticks."""
+        for client in list(self.clients):
+            if client.sub is not None and not client.closed:
+                self.subscribe(client, client.sub, None)
+
     def _sync(self, client: Client, since: int | None) -> None:
         assert client.sub is not None
         engine = self.engine

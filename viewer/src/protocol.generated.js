@@ -26,6 +26,9 @@ export const SERVER_MESSAGES = Object.freeze({
   /** A problem with something the client sent; repeated problems close the socket. */
   // code: string, message: string
   Error: Object.freeze({ tag: "error", fields: ["code", "message"], required: ["code", "message"] }),
+  /** The replay's timeline, sent after the Hello of a replaying server and on every change a director makes; every screen follows it. ``marks`` are the (time, level) of each alarm raise and escalation, for the timeline. */
+  // playing: boolean, speed: number, time: number, start: number, end: number, marks: Array<Array<number>>, drill: string
+  ReplayState: Object.freeze({ tag: "replay", fields: ["playing", "speed", "time", "start", "end", "marks", "drill"], required: ["playing", "speed", "time", "start", "end", "marks"] }),
 });
 
 /** CLIENT_MESSAGES: name -> {tag, fields, required} */
@@ -39,6 +42,9 @@ export const CLIENT_MESSAGES = Object.freeze({
   /** Answered by a Result with the same request number. */
   // request: number
   Ping: Object.freeze({ tag: "ping", fields: ["request"], required: [] }),
+  /** Play, pause, seek (``time`` in simulation seconds) or set the ``speed`` (0.25 to 64) of a replay: director role or above. Answered by a Result; every screen then gets the new ReplayState (and, after a seek, a Snapshot). */
+  // request: number, action: "play" | "pause" | "seek" | "speed", time: number | null, speed: number | null
+  ReplayControl: Object.freeze({ tag: "replay_control", fields: ["request", "action", "time", "speed"], required: ["request", "action"] }),
 });
 
 /** STRUCTS: name -> {tag, fields, required} */
@@ -60,4 +66,4 @@ export const STRUCTS = Object.freeze({
 
 export const ALARM_ACTIONS = Object.freeze(["acknowledge", "dispatch", "resolve"]);
 /** message type tag -> message name, for the tags the server sends */
-export const SERVER_TAGS = Object.freeze({"hello": "Hello", "snapshot": "Snapshot", "delta": "Delta", "result": "Result", "error": "Error"});
+export const SERVER_TAGS = Object.freeze({"hello": "Hello", "snapshot": "Snapshot", "delta": "Delta", "result": "Result", "error": "Error", "replay": "ReplayState"});

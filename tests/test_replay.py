@@ -1,0 +1,139 @@
+"""Replay on the server: the same alarms at the same simulation times, seek, controls."""
+
+import asyncio
+import shutil
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+import websockets
+from conftest import running
+
+from twin import protocol as p
+from twin.client import Mirror
+from twin.drill import load_drill
+from twin.recording import Recorder, seek
+from twin.replay import Replay, recorded_alarm_events
+from twin.runs import run_drill
+from twin.runtime import open_twin
+from twin.server import create_app
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def recording(tmp_path_factory):
+    root = tmp_path_factory.mktemp("replay")
+    shutil.copy(ROOT / "scenes" / "demo" / "scene.toml", root / "scene.toml")
+    (root / "drills").mkdir()
+    text = (ROOT / "scenes" / "demo" / "drills" / "gas-leak.toml").read_text().replace('duration = "00:06:00"', 'duration = "00:03:00"')
+    (root / "drills" / "gas.toml").write_text(text)
+    drill = load_drill(root / "drills" / "gas.toml")
+    engine = open_twin(drill.scene, root / "data", seed=drill.seed, dt=drill.dt, persist=False)
+    path = root / "gas.mcap"
+    recorder = Recorder(path, engine, {"drill": drill.name})
+    run_drill(drill, engine, recorder)
+    recorder.close()
+    return path
+
+
+async def connect(url):
+    return await websockets.connect(url, subprotocols=[p.SUBPROTOCOL], max_size=None, compression=None)
+
+
+def serve_replay(path, tmp_path):
+    server = create_app(lambda: Replay(path, tmp_path), speed=1.0)
+    return server
+
+
+def wait_ready(http):
+    with httpx.Client(base_url=http) as c:
+        deadline = time.monotonic() + 60
+        while c.get("/api/health").status_code != 200:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+
+
+def test_replayed_alarms_match_the_recording(recording, tmp_path):
+    server = serve_replay(recording, tmp_path)
+    with running(server.app) as http:
+        wait_ready(http)
+
+        async def main():
+            ws = await connect(http.replace("http", "ws") + "/ws")
+            m = Mirror()
+            assert isinstance(m.apply(await ws.recv()), p.Hello) and m.hello.mode == "replay"
+            state, _ = p.decode_server(await ws.recv())
+            assert isinstance(state, p.ReplayState) and not state.playing and state.end == 180.0
+            assert state.marks  # the alarms to come are marked on the timeline
+            await ws.send(p.encode_client(p.Subscribe()))
+            await ws.send(p.encode_client(p.ReplayControl(request=1, action="speed", speed=64.0)))
+            await ws.send(p.encode_client(p.ReplayControl(request=2, action="play")))
+            async with asyncio.timeout(60):
+                while m.seq < 180:
+                    m.apply(await ws.recv())
+            await ws.close()
+            return m
+
+        m = asyncio.run(main())
+    replayed = [(e.kind, e.time, e.alarm["asset"], e.alarm["level"]) for e in m.events]
+    recorded = [(e["kind"], e["time"], e["alarm"]["asset"], e["alarm"]["level"]) for e in recorded_alarm_events(recording)]
+    # the same alarm events at the same simulation times; operator actions come along too
+    assert recorded and [r for r in replayed if r[0] not in ("acknowledge", "dispatch", "resolve")] == recorded
+    assert any(r[0] == "acknowledge" for r in replayed)
+
+
+def test_seek_sends_every_screen_the_state_at_that_moment(recording, tmp_path):
+    server = serve_replay(recording, tmp_path)
+    with running(server.app) as http:
+        wait_ready(http)
+
+        async def main():
+            screens = []
+            for _ in range(2):
+                ws = await connect(http.replace("http", "ws") + "/ws")
+                m = Mirror()
+                m.apply(await ws.recv())
+                m.apply(await ws.recv())
+                await ws.send(p.encode_client(p.Subscribe()))
+                async with asyncio.timeout(20):
+                    while m.seq < 0:
+                        m.apply(await ws.recv())
+                screens.append((ws, m))
+            director = screens[0][0]
+            await director.send(p.encode_client(p.ReplayControl(request=9, action="seek", time=123.0)))
+            for ws, m in screens:  # every screen follows the director
+                async with asyncio.timeout(20):
+                    while m.seq != 123:
+                        msg = m.apply(await ws.recv())
+                assert m.time == 123.0
+            for ws, _ in screens:
+                await ws.close()
+            return screens[1][1]
+
+        follower = asyncio.run(main())
+        with httpx.Client(base_url=http) as c:
+            assert c.get("/api/replay").json()["time"] == 123.0
+            bad = c.post("/api/replay", json={"action": "speed", "speed": 1000})
+            assert bad.status_code == 400 and "between 0.25 and 64" in bad.json()["error"]
+    keyframe, deltas = seek(recording, 123.0)
+    expected = Mirror()
+    expected.apply(keyframe)
+    for d in deltas:
+        expected.apply(d)
+    for domain, fields in expected.tables.items():
+        for name, values in fields.items():
+            np.testing.assert_array_equal(follower.tables[domain][name], values, err_msg=f"{domain}.{name}")
+
+
+def test_live_server_refuses_replay_controls(tmp_path, toy):
+    from twin.testing import Harness
+
+    server = create_app(lambda: Harness(tmp_path / "s", plugins=[toy], blocks=(2, 2)).engine, speed=20.0)
+    with running(server.app) as http:
+        wait_ready(http)
+        with httpx.Client(base_url=http) as c:
+            r = c.post("/api/replay", json={"action": "pause"})
+            assert r.status_code == 404 and "live" in r.json()["error"]

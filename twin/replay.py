@@ -1,0 +1,162 @@
+"""Replay: a recording served as a source like any other.
+
+A :class:`Replay` owns an engine built from the recording's scene (for its tables,
+schema and alarm list) but never runs its physics: each :meth:`tick` applies the next
+recorded delta. :meth:`seek` restores the state at any moment from the nearest keyframe
+(through MCAP's indexes) and the deltas after it. Play, pause, seek and speed are the
+director's; every connected screen follows, because there is one timeline per server.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from mcap.reader import make_reader
+
+from twin import protocol as p
+from twin.alarms import Alarm, AlarmBook, AlarmEvent
+from twin.engine import Engine, Frame
+from twin.recording import NS, info, ns, seek
+
+SPEEDS = (0.25, 64.0)
+
+
+class Replay:
+    def __init__(self, path: Path, data_dir: Path | None = None) -> None:
+        from twin.plugins import load_registry
+        from twin.runtime import open_scene
+
+        self.path = Path(path)
+        self.info = info(self.path)
+        if not self.info.complete:
+            raise ValueError(f"{path}: the recording was cut short; seek needs its index (the deltas up to the cut are in it)")
+        meta = self.info.metadata
+        registry = load_registry()
+        scene = open_scene(Path(meta["scene_path"]), registry)
+        self.engine = Engine(scene, registry, seed=int(meta["seed"]), dt=float(meta["dt"]), simulate=False)
+        self.start, self.end = self.info.start, self.info.end
+        self.speed = 1.0
+        self.playing = False
+        #: (time, level) of each raise and escalation: the marks on the viewer's timeline
+        self.marks = [(a["time"], a["alarm"]["level"]) for a in self.info.alarms if a["kind"] in ("raise", "escalate")]
+        self._lock = threading.Lock()
+        self._stream = self.path.open("rb")
+        self._cursor: Any = None
+        self.seek(self.start)
+
+    # -- the timeline ------------------------------------------------------------------
+    def seek(self, time: float) -> None:
+        """Restore the state at ``time`` (clamped to the recording)."""
+        time = min(max(time, self.start), self.end)
+        keyframe, deltas = seek(self.path, time)
+        with self._lock:
+            self.engine.alarms = AlarmBook()
+            self._apply(keyframe)
+            for delta in deltas:
+                self._apply(delta)
+            self.engine.frames.clear()
+            # A reader of its own per cursor: a generator left behind must not move the
+            # file position under the new one.
+            self._stream.close()
+            self._stream = self.path.open("rb")
+            reader = make_reader(self._stream)
+            self._cursor = reader.iter_messages(topics=["/frame/delta"], starting_after=ns(self.engine.time))
+
+    def tick(self) -> Frame | None:
+        """Apply the next recorded delta; None at the end (the replay pauses there)."""
+        with self._lock:
+            try:
+                _, _, message = next(self._cursor)
+            except StopIteration:
+                self.playing = False
+                return None
+            frame = self._apply(message.data)
+            assert frame is not None
+            self.engine.frames.append(frame)
+            return frame
+
+    def control(self, action: str, time: float | None = None, speed: float | None = None) -> None:
+        if action == "play":
+            if self.engine.time >= self.end:
+                self.seek(self.start)
+            self.playing = True
+        elif action == "pause":
+            self.playing = False
+        elif action == "seek":
+            if time is None:
+                raise ValueError("seek needs a time in seconds")
+            self.seek(float(time))
+        elif action == "speed":
+            if speed is None or not SPEEDS[0] <= speed <= SPEEDS[1]:
+                raise ValueError(f"speed must be between {SPEEDS[0]} and {SPEEDS[1]}")
+            self.speed = float(speed)
+        else:
+            raise ValueError(f"unknown replay action {action!r}; valid: play, pause, seek, speed")
+
+    def state(self) -> p.ReplayState:
+        return p.ReplayState(self.playing, self.speed, self.engine.time, self.start, self.end,
+                             [list(m) for m in self.marks], self.info.metadata.get("drill", ""))
+
+    # -- applying recorded frames ------------------------------------------------------
+    def _apply(self, data: bytes) -> Frame | None:
+        message, base = p.decode_server(data)
+        tables = self.engine.world.tables
+        if isinstance(message, p.Snapshot):
+            for d, fields in message.domains.items():
+                for f, ref in fields.items():
+                    column = tables[d].columns[f]
+                    column[:] = p.view(data, base, ref).view(column.dtype) if column.dtype == np.bool_ else p.view(data, base, ref)
+            book = self.engine.alarms
+            for a in message.alarms:
+                alarm = Alarm(**a)
+                book.alarms[alarm.id] = alarm
+                book.open[(alarm.rule, alarm.asset)] = alarm.id
+            self._set_clock(message.seq, message.time)
+            return None
+        assert isinstance(message, p.Delta)
+        changes: dict[str, dict[str, tuple[np.ndarray, np.ndarray]]] = {}
+        for d, fields in message.domains.items():
+            for f, change in fields.items():
+                rows = p.view(data, base, change.rows).copy()
+                column = tables[d].columns[f]
+                values = p.view(data, base, change.values)
+                values = (values.view(np.bool_) if column.dtype == np.bool_ else values).copy()
+                column[rows] = values
+                changes.setdefault(d, {})[f] = (rows, values)
+        events = []
+        book = self.engine.alarms
+        for e in message.events:
+            alarm = Alarm(**e.alarm)
+            book.alarms[alarm.id] = alarm
+            if alarm.state == "resolved":
+                book.open.pop((alarm.rule, alarm.asset), None)
+            else:
+                book.open[(alarm.rule, alarm.asset)] = alarm.id
+            events.append(AlarmEvent(e.kind, e.alarm, e.time, e.who, e.note))
+        self._set_clock(message.seq, message.time)
+        return Frame(message.seq, message.time, changes, events, [tuple(s) for s in message.stale])
+
+    def _set_clock(self, seq: int, time: float) -> None:
+        self.engine.seq = seq
+        self.engine.world.time = time
+
+    def close(self) -> None:
+        self._stream.close()
+        self.engine.close()
+
+
+def recorded_alarm_events(path: Path) -> list[dict[str, Any]]:
+    """The alarm events of a recording, as written (for comparisons)."""
+    return [json.loads(message.data) for _, _, message in _iter(path, "/alarm/event")]
+
+
+def _iter(path: Path, topic: str) -> Any:
+    with Path(path).open("rb") as stream:
+        yield from make_reader(stream).iter_messages(topics=[topic])
+
+
+__all__ = ["Replay", "recorded_alarm_events", "NS"]
