@@ -170,3 +170,47 @@ def test_recording_survives_a_kill(demo_copy, tmp_path):
     assert not info(tmp_path / "k.mcap").complete
     assert times == [float(i) for i in range(1, len(times) + 1)]  # whole, in order, no gap
     assert times[-1] >= last - 1.0 - 1.0  # at most the last second (plus the tick in flight) is lost
+
+
+def test_branch_restores_the_state_at_the_branch_point_and_runs_on_differently(demo_copy, tmp_path):
+    from twin.runs import branch_engine
+
+    drill = load_drill(demo_copy / "drills" / "gas-leak.toml")
+    path, result, original = record_drill(drill, tmp_path, "parent")
+    engine = branch_engine(path, 100.0, tmp_path / "b")
+    keyframe, deltas = seek(path, 100.0)
+    recorded = Mirror()
+    for frame in [keyframe, *deltas]:
+        recorded.apply(frame)
+    assert engine.time == 100.0 and engine.seq == recorded.seq == 100
+    for domain, fields in recorded.tables.items():
+        for name, values in fields.items():
+            np.testing.assert_array_equal(engine.world.tables[domain][name], values, err_msg=f"{domain}.{name}")
+    # "what if the valve had been closed at 01:40 instead of 03:00?"
+    out = tmp_path / "branch.mcap"
+    extra = demo_copy / "early-valve.toml"
+    extra.write_text(
+        '[drill]\nname = "close early"\nscene = "."\nseed = 11\nduration = "00:06:00"\n\n'
+        '[[events]]\nat = "00:01:40"\naction = "gas.close_valve"\ntarget = "G-V-0028"\n\n'
+        '[[expect]]\nnever = true\ndomain = "gas"\nlevel = "red"\n'
+    )
+    result2 = subprocess.run([sys.executable, "-m", "twin.cli", "branch", str(path), "--at", "00:01:40", "--drill", str(extra),
+                              "--out", str(out), "--data", str(tmp_path)], capture_output=True, text=True, timeout=300)
+    assert "branched" in result2.stdout, result2.stderr
+    meta = info(out).metadata
+    assert meta["parent"] == str(path.resolve()) and float(meta["branch_time"]) == 100.0
+    row = original.world.tables["gas"].index["G-MH-0055"]
+
+    def lel_after_branch(recording):
+        m, series = Mirror(), []
+        for topic, t, data in read_stream(recording, ("/frame/keyframe", "/frame/delta")):
+            if topic == "/frame/delta" or m.seq < 0:
+                m.apply(data)
+                if t > 100.0:
+                    series.append(float(m.tables["gas"]["lel"][row]))
+        return np.array(series)
+
+    parent_lel, branch_lel = lel_after_branch(path), lel_after_branch(out)
+    assert len(branch_lel) == len(parent_lel) == 260
+    # closing the valve 80 s earlier keeps the manhole's methane lower from then on
+    assert branch_lel.max() < parent_lel.max() and branch_lel[-1] < parent_lel[-1]

@@ -101,6 +101,14 @@ def main(argv: list[str] | None = None) -> int:
     rerun.add_argument("--config", type=Path, help="TOML with [thresholds.<kernel>] overrides (none: the defaults)")
     rerun.add_argument("--data", type=Path)
 
+    branch = sub.add_parser("branch", help="restore a recording's state at a moment and run on from there with other actions")
+    branch.add_argument("recording", type=Path)
+    branch.add_argument("--at", required=True, help="the branch point: seconds or HH:MM:SS of simulation time")
+    branch.add_argument("--drill", type=Path, help="a drill whose events (at times after the branch point) and expectations apply")
+    branch.add_argument("--duration", help="how long to run on after the branch point (default: the drill's end, else 10 min)")
+    branch.add_argument("--out", type=Path, required=True, help="the new recording; it names its parent and branch point")
+    branch.add_argument("--data", type=Path)
+
     args = parser.parse_args(argv)
     from twin import logs
 
@@ -367,7 +375,50 @@ def cmd_rerun(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_branch(args: argparse.Namespace) -> int:
+    from twin.runtime import prepare_data_dir
+
+    data = prepare_data_dir(args.data)
+    from twin.drill import Drill, _seconds, clock, load_drill, score
+    from twin.recording import Recorder
+    from twin.runs import branch_engine, operator_act
+
+    at = _seconds(args.at)
+    if at is None:
+        raise TwinError(f"--at {args.at!r}: expected seconds or HH:MM:SS")
+    engine = branch_engine(args.recording, at, data)
+    drill: Drill | None = load_drill(args.drill) if args.drill else None
+    end = _seconds(args.duration) if args.duration else None
+    end = at + end if end is not None else (drill.duration if drill else at + 600.0)
+    recorder = Recorder(args.out, engine, {"parent": str(args.recording.resolve()), "branch_time": repr(at),
+                                           **({"drill": drill.name} if drill else {})})
+    events: list[dict[str, Any]] = []
+    scheduled = [e for e in (drill.events if drill else []) if e.at >= at]
+    from twin.scene import Incident
+
+    for e in scheduled:
+        if e.action:
+            engine.simulator.schedule(Incident(e.at, e.action, e.target, dict(e.params)))  # type: ignore[union-attr]
+    operator = [e for e in scheduled if e.operator]
+    while engine.time < end - 1e-9:
+        while operator and operator[0].at <= engine.time + 1e-9:
+            e = operator.pop(0)
+            operator_act(engine, e.operator, e.target, "drill script", e.note)
+        frame = engine.tick()
+        recorder.record(frame)
+        events += [{"kind": ev.kind, "time": ev.time, "alarm": ev.alarm} for ev in frame.events]
+    recorder.close()
+    print(f"branched {args.recording} at {clock(at)}; ran to {clock(engine.time)}; recorded to {args.out}")
+    if drill is not None:
+        results = score(drill, events)
+        for s in results:
+            print(f"  {'PASS' if s.passed else 'FAIL'}  {s.expectation.describe()}: {s.detail}")
+        return 0 if all(s.passed for s in results) else 1
+    return 0
+
+
 COMMANDS = {
+    "branch": cmd_branch,
     "drill": cmd_drill,
     "record": cmd_record,
     "rerun": cmd_rerun,

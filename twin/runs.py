@@ -175,3 +175,43 @@ def rerun(path: Path, config: dict[str, Any] | None, data_dir: Path | None = Non
         replayed.extend(_event_dict(ev) for ev in frame.events)
     engine.close()
     return recorded, replayed
+
+
+# -------------------------------------------------------------------------- branch
+
+
+def branch_engine(path: Path, at: float, data_dir: Path | None = None, config: dict[str, Any] | None = None) -> Engine:
+    """A live twin in the state a recording had at ``at``.
+
+    Runs are deterministic, so the twin is re-run from the start with the recording's
+    scene, seed and recorded actions (drill events, background incidents, a director's
+    actions, operator responses) up to ``at``: this restores the simulator's truth and
+    every plugin's inner state too, which a keyframe of the streamed fields could not.
+    From there it runs live with whatever actions come next.
+    """
+    import json
+
+    from twin.plugins import load_registry
+    from twin.recording import info, read_stream
+    from twin.runtime import open_scene
+
+    meta = info(path).metadata
+    registry = load_registry()
+    scene = open_scene(Path(meta["scene_path"]), registry)
+    engine = Engine(scene, registry, seed=int(meta["seed"]), dt=float(meta["dt"]), simulate=True, config=config or {})
+    sim = engine.simulator
+    assert sim is not None
+    sim.incidents = []
+    operator: list[dict[str, Any]] = []
+    for topic, _, data in read_stream(path, ("/input/action", "/operator/action")):
+        record = json.loads(data)
+        if topic == "/input/action" and record["time"] < at + 1e-9:
+            sim.schedule(Incident(record["time"], record["action"], record["target"], dict(record["params"])))
+        elif topic == "/operator/action" and record["time"] < at + 1e-9:
+            operator.append(record)
+    for _ in range(int(round(at / engine.dt))):
+        while operator and operator[0]["time"] <= engine.time + 1e-9:
+            e = operator.pop(0)
+            operator_act(engine, e["kind"], e["alarm"]["asset"], e["who"], e["note"], e["alarm"]["rule"])
+        engine.tick()
+    return engine
