@@ -137,3 +137,21 @@ def test_live_server_refuses_replay_controls(tmp_path, toy):
         with httpx.Client(base_url=http) as c:
             r = c.post("/api/replay", json={"action": "pause"})
             assert r.status_code == 404 and "live" in r.json()["error"]
+
+
+def test_director_branches_a_replay_into_a_live_twin(recording, tmp_path):
+    server = serve_replay(recording, tmp_path)
+    with running(server.app) as http:
+        wait_ready(http)
+        with httpx.Client(base_url=http, timeout=120) as c:
+            assert c.post("/api/replay", json={"action": "seek", "time": 90.0}).status_code == 200
+            r = c.post("/api/replay", json={"action": "branch"})
+            assert r.status_code == 200
+            assert server.mode == "live" and server.replay is None
+            deadline = time.monotonic() + 30
+            while server.engine.time < 95.0:  # it runs on live from 90 s
+                assert time.monotonic() < deadline
+                time.sleep(0.1)
+            alarms = {a["asset"] for a in c.get("/api/alarms").json()["alarms"]}
+            assert "G-VW-0028" in alarms  # the incident before the branch point is still there
+            assert c.get("/api/replay").status_code == 404

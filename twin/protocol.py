@@ -197,11 +197,12 @@ class Ping(msgspec.Struct, tag="ping", tag_field="type", forbid_unknown_fields=T
 
 class ReplayControl(msgspec.Struct, tag="replay_control", tag_field="type", forbid_unknown_fields=True):
     """Play, pause, seek (``time`` in simulation seconds) or set the ``speed`` (0.25 to
-    64) of a replay: director role or above. Answered by a Result; every screen then
-    gets the new ReplayState (and, after a seek, a Snapshot)."""
+    64) of a replay, or ``branch``: leave the replay and run the twin live from the
+    current moment. Director role or above. Answered by a Result; every screen then gets
+    the new ReplayState (and, after a seek or a branch, a Snapshot)."""
 
     request: int
-    action: Literal["play", "pause", "seek", "speed"]
+    action: Literal["play", "pause", "seek", "speed", "branch"]
     time: float | None = None
     speed: float | None = None
 

@@ -167,15 +167,15 @@ class TwinServer:
             async with self._tick_lock:
                 hub.ticking = True
                 try:
-                    frame = await asyncio.to_thread(self.replay.tick if self.replay is not None else engine.tick)
+                    # self.engine, not the one we started with: a branch swaps it
+                    frame = await asyncio.to_thread(self.replay.tick if self.replay is not None else self.engine.tick)
                 finally:
                     hub.ticking = False
                 if frame is None:  # the replay reached its end and paused
                     self._broadcast_replay_state()
                     continue
                 hub.publish(frame)
-            if self.replay is not None:
-                interval = engine.dt / self.replay.speed
+            interval = self.engine.dt / (self.replay.speed if self.replay is not None else self.speed)
             if self.fast:
                 await asyncio.sleep(0)
                 continue
@@ -462,11 +462,31 @@ class TwinServer:
             raise ValueError("this server is live, not replaying a recording (start it with --replay FILE)")
         if not allows(role, "director"):
             raise _Denied(403, f"role {role} may not control the replay; a director token is needed")
+        if action == "branch":
+            await self._branch()
+            return
         async with self._tick_lock:
             await asyncio.to_thread(self.replay.control, action, time, speed)
             if action == "seek" and self.hub is not None:
                 self.hub.reset_all()
         self._broadcast_replay_state()
+
+    async def _branch(self) -> None:
+        """Leave the replay: the twin re-runs the recording's actions to the current moment
+        and runs live from there; every screen gets a snapshot and the live Hello mode."""
+        from twin.runs import branch_engine
+
+        replay, hub = self.replay, self.hub
+        assert replay is not None and hub is not None
+        async with self._tick_lock:
+            replay.playing = False
+            self._broadcast_replay_state()
+            engine = await asyncio.to_thread(branch_engine, replay.path, replay.engine.time)
+            self.replay, self.mode = None, "live"
+            replay.close()
+            self.engine = hub.engine = engine
+            hub.reset_all()
+        log.info("branched from a replay", extra={"recording": str(replay.path), "at": engine.time})
 
     def _broadcast_replay_state(self) -> None:
         if self.replay is None or self.hub is None:
@@ -490,7 +510,8 @@ class TwinServer:
             await self.control_replay(who.role, str(body.get("action")), body.get("time"), body.get("speed"))
         except ValueError as exc:
             return JSONResponse({"error": str(exc)}, status_code=400 if self.replay is not None else 404)
-        assert self.replay is not None
+        if self.replay is None:  # branched: live from here
+            return JSONResponse({"mode": "live", "time": self.engine.time if self.engine else None})
         return JSONResponse(msgspec.to_builtins(self.replay.state()))
 
     async def _refuse(self, ws: WebSocket, code: int, error: str, message: str) -> None:

@@ -42,8 +42,8 @@ export const CLIENT_MESSAGES = Object.freeze({
   /** Answered by a Result with the same request number. */
   // request: number
   Ping: Object.freeze({ tag: "ping", fields: ["request"], required: [] }),
-  /** Play, pause, seek (``time`` in simulation seconds) or set the ``speed`` (0.25 to 64) of a replay: director role or above. Answered by a Result; every screen then gets the new ReplayState (and, after a seek, a Snapshot). */
-  // request: number, action: "play" | "pause" | "seek" | "speed", time: number | null, speed: number | null
+  /** Play, pause, seek (``time`` in simulation seconds) or set the ``speed`` (0.25 to 64) of a replay, or ``branch``: leave the replay and run the twin live from the current moment. Director role or above. Answered by a Result; every screen then gets the new ReplayState (and, after a seek or a branch, a Snapshot). */
+  // request: number, action: "play" | "pause" | "seek" | "speed" | "branch", time: number | null, speed: number | null
   ReplayControl: Object.freeze({ tag: "replay_control", fields: ["request", "action", "time", "speed"], required: ["request", "action"] }),
 });
 
