@@ -101,6 +101,12 @@ def main(argv: list[str] | None = None) -> int:
     rerun.add_argument("--config", type=Path, help="TOML with [thresholds.<kernel>] overrides (none: the defaults)")
     rerun.add_argument("--data", type=Path)
 
+    report = sub.add_parser("report", help="write an after-action report (HTML with pictures, and a PDF) of a recording")
+    report.add_argument("recording", type=Path)
+    report.add_argument("-o", "--out", type=Path, help="folder to write into (default: the recording's name with -report)")
+    report.add_argument("--lang", choices=["en", "zh-CN"], default="en", help="language of the report")
+    report.add_argument("--data", type=Path)
+
     branch = sub.add_parser("branch", help="restore a recording's state at a moment and run on from there with other actions")
     branch.add_argument("recording", type=Path)
     branch.add_argument("--at", required=True, help="the branch point: seconds or HH:MM:SS of simulation time")
@@ -375,6 +381,22 @@ def cmd_rerun(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from twin.runtime import prepare_data_dir
+
+    prepare_data_dir(args.data)
+    from twin.report import write_report
+
+    if not args.recording.is_file():
+        raise TwinError(f"{args.recording}: no such recording")
+    out = args.out or args.recording.with_name(args.recording.stem + "-report")
+    report = write_report(args.recording, out, lang=args.lang)
+    print(f"wrote {report.html}" + (f" and {report.pdf}" if report.pdf else "") + f" ({len(report.images)} pictures)")
+    for note in report.notes:
+        print(f"  note: {note}")
+    return 0
+
+
 def cmd_branch(args: argparse.Namespace) -> int:
     from twin.runtime import prepare_data_dir
 
@@ -422,6 +444,7 @@ COMMANDS = {
     "drill": cmd_drill,
     "record": cmd_record,
     "rerun": cmd_rerun,
+    "report": cmd_report,
     "tail": cmd_tail,
     "token": cmd_token,
     "serve": cmd_serve,
