@@ -84,3 +84,23 @@ def test_scene_asset_alarms_and_metrics(served):
     assert "twin_tick_seconds_bucket" in metrics
     assert 'twin_kernel_seconds_total{kernel="toy.overfill",plugin="toy"}' in metrics
     assert "twin_readings_accepted_total" in metrics
+
+
+def test_director_applies_actions_over_http(served):
+    client, gate, made = served
+    gate.set()
+    wait_ready(client)
+    listed = {a["name"]: a for a in client.get("/api/actions").json()["actions"]}
+    assert listed["toy.open_tap"]["params"][0]["unit"] == "m3/s" and "sensor.dead" in listed
+    bad = client.post("/api/actions", json={"action": "toy.open_tap", "target": "T-002", "params": {"rate": 99}})
+    assert bad.status_code == 400 and "rate = 99.0 m3/s is outside [0, 10]" in bad.json()["error"]
+    unknown = client.post("/api/actions", json={"action": "toy.open_tap", "target": "T-999", "params": {"rate": 1}})
+    assert unknown.status_code == 400 and "no asset 'T-999'" in unknown.json()["error"]
+    ok = client.post("/api/actions", json={"action": "toy.open_tap", "target": "T-002", "params": {"rate": 1.0}})
+    assert ok.status_code == 200
+    engine = made["h"].engine
+    assert engine.actions[-1]["action"] == "toy.open_tap" and engine.actions[-1]["target"] == "T-002"
+    deadline = time.monotonic() + 10
+    while made["h"].value("T-002", "level", truth=True) == 0.0:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)

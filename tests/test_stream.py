@@ -339,6 +339,9 @@ def test_roles_tokens_and_origin(tmp_path, toy):
         alarm = c.get("/api/alarms", headers={"Authorization": f"Bearer {viewer}"}).json()["alarms"][0]
         r = c.post(f"/api/alarms/{alarm['id']}/ack", headers={"Authorization": f"Bearer {viewer}"})
         assert r.status_code == 403 and "role viewer" in r.json()["error"]
+        r = c.post("/api/actions", headers={"Authorization": f"Bearer {operator}"},
+                   json={"action": "toy.open_tap", "target": "T-000", "params": {"rate": 1}})
+        assert r.status_code == 403 and "needs director" in r.json()["error"]
         url = http.replace("http", "ws") + "/ws"
 
         async def main():

@@ -109,6 +109,7 @@ class TwinServer:
                 Route("/api/alarms/{alarm_id:int}/{action:str}", self.alarm_action, methods=["POST"]),
                 Route("/metrics", self.metrics),
                 Route("/api/replay", self.replay_route, methods=["GET", "POST"]),
+                Route("/api/actions", self.actions_route, methods=["GET", "POST"]),
                 Route("/api/layers", self.layers),
                 Route("/api/layers/{name:str}.glb", self.layer_glb),
                 Route("/api/layers/{name:str}.json", self.layer_map),
@@ -454,6 +455,43 @@ class TwinServer:
                 client.push(p.encode(p.Result(request.request, False, str(exc).strip("'\""))))
                 return
             client.push(p.encode(p.Result(request.request, True, alarm=alarm.to_json())))
+
+    async def actions_route(self, request: Request) -> JSONResponse:
+        """GET: every action with its parameters and units. POST {action, target, params}:
+        a director applies one to the world (a drill inject, a valve closed by a crew)."""
+        if request.method == "GET":
+            self._who(request)
+            e = self._ready()
+            actions = [
+                {"name": a.name, "domain": a.domain, "plugin": plugin, "description": a.description, "kinds": list(a.kinds),
+                 "params": [{"name": q.name, "unit": q.unit, "description": q.description, "default": q.default,
+                             "valid": [_json_value(v) for v in q.valid]} for q in a.params]}
+                for name, (plugin, a) in sorted(e.registry.actions.items())
+            ]
+            faults = [{"name": n, "domain": "sensor", "plugin": "core", "description": d, "kinds": [], "params": ps}
+                      for n, d, ps in (("sensor.stuck", "the sensor repeats its last reading", []),
+                                       ("sensor.drift", "the sensor drifts from the truth",
+                                        [{"name": "rate", "unit": "field unit per hour", "description": "drift rate", "default": None, "valid": [None, None]}]),
+                                       ("sensor.dead", "the sensor stops sending", []),
+                                       ("sensor.repair", "the sensor is healthy again", []))]
+            return JSONResponse({"actions": actions + faults})
+        who = self._who(request, "director")
+        e = self._ready()
+        if self.replay is not None:
+            return JSONResponse({"error": "a replay cannot take actions; branch it into a live twin first"}, status_code=409)
+        try:
+            body = await request.json()
+            name, target, params = body["action"], body["target"], body.get("params", {})
+            if not isinstance(name, str) or not isinstance(target, str) or not isinstance(params, dict):
+                raise TypeError
+        except (ValueError, KeyError, TypeError):
+            return JSONResponse({"error": 'the body must be {"action": "<domain>.<verb>", "target": "<asset or sensor id>", "params": {...}}'}, status_code=400)
+        async with self._tick_lock:  # between ticks: the truth is not being stepped
+            try:
+                e.apply_action(name, target, params, who=who.name)
+            except (KeyError, ValueError) as exc:
+                return JSONResponse({"error": str(exc).strip("'\"")}, status_code=400)
+        return JSONResponse({"applied": {"action": name, "target": target, "params": params, "time": e.time, "who": who.name}})
 
     # -- replay ------------------------------------------------------------------------
     async def control_replay(self, role: str, action: str, time: float | None, speed: float | None) -> None:
