@@ -51,6 +51,8 @@ LEVEL_INK = ("#ffffff", "#ffffff", "#101010", "#101010", "#ffffff")
 ALARM_KINDS = ("raise", "escalate", "deescalate", "clear", "overdue")
 OPERATOR_KINDS = ("acknowledge", "dispatch", "resolve")
 LANGS = ("en", "zh-CN")
+#: a field's change under this share of its valid range does not make it a driver
+NEGLIGIBLE = 1e-3
 #: fonts with CJK glyphs, tried in order for zh-CN plots (Debian: fonts-wqy-microhei)
 CJK_FONTS = ("WenQuanYi Micro Hei", "Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", "SimHei", "Microsoft YaHei")
 CJK_FONT_FILES = ("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc", "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc")
@@ -481,7 +483,10 @@ def choose_fields(run: Run, twin: Twin) -> list[AssetPlot]:
 
 def rank_drivers(plots: list[AssetPlot], twin: Twin, times: np.ndarray, series: dict[tuple[str, str], np.ndarray],
                  columns: dict[tuple[str, str], dict[str, int]], limit: int = 3) -> None:
-    """Keep up to ``limit`` drivers per asset: inputs before outputs, most changed first."""
+    """Keep up to ``limit`` drivers per asset: inputs before outputs, then by how much they
+    changed (relative to their magnitude) times how closely they follow the risk. A change
+    under :data:`NEGLIGIBLE` of the field's declared valid range does not count (a
+    water level rising by a millimetre beside a gas leak is no driver)."""
     for p in plots:
         risk_fields = {r for _, r in p.risks}
         scored = []
@@ -491,6 +496,11 @@ def rank_drivers(plots: list[AssetPlot], twin: Twin, times: np.ndarray, series: 
                 continue
             values = series[(p.domain, f)][:, col]
             change = _change(values)
+            spec = twin.spec(p.domain, f)
+            span = float(spec.valid[1] - spec.valid[0]) if spec is not None else math.inf
+            finite = values[np.isfinite(values)]
+            if math.isfinite(span) and span > 0 and len(finite) and np.ptp(finite) < NEGLIGIBLE * span:
+                continue
             if change > 1e-6:
                 inputs, _ = twin.drivers(p.domain, p.risks[0][1])
                 risk = series[(p.domain, p.risks[0][1])][:, columns[(p.domain, p.risks[0][1])][p.asset]]
@@ -601,8 +611,11 @@ def plot_asset(p: AssetPlot, run: Run, twin: Twin, times: np.ndarray, series: di
                     ax.plot([when], [0.06], marker=marker, color="#111111", ms=7, clip_on=False, ls="none",
                             transform=ax.get_xaxis_transform(), zorder=5)
         ax.set_ylim(0, 1.04)
-        ax.set_ylabel(f"{t['risk']} ({p.risks[0][1]})")
-        ax.legend(loc="center right", fontsize=8, framealpha=0.85)
+        if len(p.risks) == 1:
+            ax.set_ylabel(f"{t['risk']}: {p.risks[0][1]} ({p.risks[0][0]})", fontsize=9)
+        else:
+            ax.set_ylabel(t["risk"])
+            ax.legend(loc="upper left", fontsize=8, framealpha=0.85)
         for i, f in enumerate(p.drivers, start=1):
             col = columns[(p.domain, f)][p.asset]
             axes[i].plot(times, series[(p.domain, f)][:, col], color=f"C{i - 1}", lw=1.6)
