@@ -939,7 +939,7 @@ table {{ border-collapse: collapse; margin: 0.6em 0; }} th, td {{ border: 1px so
 th {{ background: #eef1f5; }} table.meta th {{ width: 11em; }}
 .lvl {{ display: inline-block; padding: 0.05em 0.5em; border-radius: 0.3em; font-weight: 600; white-space: nowrap; }}
 .pass {{ color: #0a7a2f; font-weight: 700; }} .fail {{ color: #c4161c; font-weight: 700; }}
-.na {{ color: #8a929c; }} .id {{ white-space: nowrap; }} img {{ max-width: 100%; border: 1px solid #d0d5dc; }} small {{ color: #5b636d; }}
+.na {{ color: #8a929c; }} .id, #timeline td:nth-child(-n+2) {{ white-space: nowrap; }} img {{ max-width: 100%; border: 1px solid #d0d5dc; }} small {{ color: #5b636d; }}
 .note {{ color: #3d4550; font-size: 0.92em; max-width: 70em; }} tr.input td {{ background: #f7f7f2; }} tr.op td {{ background: #f2f6fb; }}
 </style></head><body>
 <h1>{_e(t['title'])}</h1>
