@@ -3,6 +3,7 @@
 // since = the last seq applied. Callers see status changes through onStatus.
 import { useLevelThresholds } from './levels.js';
 import { CLIENT_MESSAGES, SUBPROTOCOL } from './protocol.generated.js';
+import { account, perfStats } from './perf.js';
 import { decodeFrame, encodeClient } from './wire.js';
 
 const FIRST_DELAY = 0.5;
@@ -53,6 +54,7 @@ export class Connection {
 
   receive(data) {
     if (!(data instanceof ArrayBuffer)) return;
+    const started = performance.now();
     const frame = decodeFrame(data);
     if (frame.name === 'Hello') {
       const hello = frame.header;
@@ -81,6 +83,8 @@ export class Connection {
     if (!this.state.apply(frame)) {
       // A delta that does not follow our seq: resubscribe from what we have.
       this.send('Subscribe', { since: this.state.seq });
+    } else if (frame.name === 'Delta') {
+      account(perfStats.deltaApply, performance.now() - started);
     }
   }
 

@@ -1,6 +1,7 @@
 // window.__twin: a small read-only hook for tests and operators' diagnostics. It
 // reports what the page holds and draws; nothing in it changes the page.
 import * as THREE from 'three';
+import { perfStats } from './perf.js';
 import { wireStats } from './wire.js';
 
 export function installDebugHook(app, parts) {
@@ -55,6 +56,14 @@ export function installDebugHook(app, parts) {
     },
     selected: () => ({ asset: parts.inspector.asset?.id ?? null, alarm: app.selectedAlarm }),
     domNodes: () => document.getElementsByTagName('*').length,
+    /** what the timeline shows: mode, playing, speed, start, end, time, marks, canControl, reason */
+    replay: () => parts.timeline.info(),
+    /** cumulative timings: deltaApply and render {n, ms, max} */
+    perf: () => JSON.parse(JSON.stringify(perfStats)),
+    /** mean ms per frame over `n` frames rendered back to back, each waited for */
+    timedFrames: (n = 20) => view.timedFrames(n),
+    /** the JS heap in use (bytes), where the browser tells it */
+    heap: () => performance.memory?.usedJSHeapSize ?? null,
   };
   Object.defineProperty(window, '__twin', { value: Object.freeze(hook), writable: false, configurable: false });
 }

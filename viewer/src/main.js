@@ -7,7 +7,7 @@ import { installDebugHook } from './debug.js';
 import { lang } from './i18n.js';
 import { loadLayers } from './layers.js';
 import { Painter } from './painter.js';
-import { params, wsUrl } from './params.js';
+import { apiUrl, params, wsUrl } from './params.js';
 import { TwinState } from './state.js';
 import { Tour } from './tour.js';
 import { AlarmList } from './ui/alarmList.js';
@@ -28,7 +28,7 @@ const view = new View3D(document.getElementById('stage'));
 const app = { state, view, layers: null, painter: null, connection: null, selectedAlarm: null, underground: { on: false, opacity: 0.25 } };
 
 const topbar = new TopBar(ui);
-const timeline = new Timeline(ui);
+const timeline = new Timeline(ui, state, { send: (action, fields) => replayControl(action, fields) });
 const panel = new LayerPanel(ui, {
   onLayer: (name, visible) => setLayerVisible(name, visible),
   onUnderground: (on, opacity) => setUnderground(on, opacity),
@@ -56,11 +56,14 @@ state.on('result', (r) => {
 state.on('error', (e) => console.warn(`twin: ${e.code}: ${e.message}`));
 state.on('hello', (h) => {
   topbar.hello(h);
+  timeline.setMode(h.mode);
   if (app.layers && app.layers.scene !== h.scene) window.location.reload(); // another scene now: start over
 });
+state.on('replay', (r) => timeline.replay(r));
 state.on('state', (change) => {
   topbar.update(state);
-  timeline.update(state);
+  timeline.update();
+  if (change.snapshot && timeline.mode === 'replay') checkStillReplaying();
   if (app.painter) app.painter.onState(change);
   inspector.update();
   countsDirty = true;
@@ -86,13 +89,45 @@ const banner = new Banner(ui, app.connection);
 app.connection.connect();
 
 function alarmAction(alarm, action, note) {
+  return ask('AlarmAction', { alarm, action, note });
+}
+
+async function replayControl(action, fields) {
+  // a branch re-runs the recording to this moment first: give it time
+  const result = await ask('ReplayControl', { action, ...fields }, action === 'branch' ? 300000 : 10000);
+  if (result.ok && action === 'branch') becomeLive();
+  return result;
+}
+
+// A branch turns the server live without a new Hello: the director's screen knows from
+// its Result; the others ask, after each snapshot (a branch sends one), whether the
+// server still replays.
+let checking = false;
+async function checkStillReplaying() {
+  if (checking) return;
+  checking = true;
+  try {
+    const response = await fetch(apiUrl('/api/replay'));
+    if (response.status === 404 && timeline.mode === 'replay') becomeLive();
+  } catch { /* disconnected: the next Hello tells */ } finally {
+    checking = false;
+  }
+}
+
+function becomeLive() {
+  state.replay = null;
+  topbar.setMode('live');
+  timeline.setMode('live');
+}
+
+function ask(name, fields, wait = 10000) {
   return new Promise((resolve) => {
-    const request = app.connection.request('AlarmAction', { alarm, action, note });
+    const request = app.connection.request(name, fields);
     if (!request) return resolve({ ok: false, error: 'not connected' });
     pending.set(request, resolve);
     setTimeout(() => {
       if (pending.delete(request)) resolve({ ok: false, error: 'no answer from the server' });
-    }, 10000);
+    }, wait);
   });
 }
 
@@ -260,4 +295,4 @@ function pick(clientX, clientY) {
   document.body.classList.add('ready');
 })();
 
-installDebugHook(app, { inspector, alarmList, panel, selectAlarm, focusAsset, assetBounds, pick });
+installDebugHook(app, { inspector, alarmList, panel, timeline, selectAlarm, focusAsset, assetBounds, pick });

@@ -13,7 +13,8 @@ export class TwinState {
     this.time = 0;
     this.stale = new Set();
     this.counts = { snapshots: 0, deltas: 0, events: 0, gaps: 0 };
-    this.listeners = { hello: [], state: [], alarms: [], result: [], error: [] };
+    this.replay = null; // the last ReplayState of a replaying server, else null
+    this.listeners = { hello: [], state: [], alarms: [], result: [], error: [], replay: [] };
   }
 
   on(kind, fn) {
@@ -33,6 +34,7 @@ export class TwinState {
       case 'Delta': return this.applyDelta(frame);
       case 'Result': this.emit('result', h); return true;
       case 'Error': this.emit('error', h); return true;
+      case 'ReplayState': this.replay = h; this.emit('replay', h); return true;
       default: return true;
     }
   }
@@ -40,6 +42,7 @@ export class TwinState {
   applyHello(frame) {
     const h = frame.header;
     this.hello = h;
+    if (h.mode !== 'replay') this.replay = null;
     this.domains.clear();
     for (const d of h.domains) {
       const index = new Map();

@@ -3,6 +3,7 @@
 // costs nothing; a flight or a colour change asks for frames).
 import * as THREE from 'three';
 import { OrbitControls } from 'three/addons/controls/OrbitControls.js';
+import { account, perfStats } from './perf.js';
 
 export class View3D {
   constructor(container) {
@@ -127,8 +128,25 @@ export class View3D {
     if (!this.dirty) return;
     this.dirty = false;
     for (const fn of this.onFrame) fn();
+    const started = performance.now();
     this.renderer.render(this.scene, this.camera);
+    account(perfStats.render, performance.now() - started);
     this.frames += 1;
+  }
+
+  /** Render `n` frames back to back, each waited for (a one-pixel read), and return the
+   * mean milliseconds per frame: what a frame costs, GPU included (bench/viewer.py). */
+  timedFrames(n) {
+    const gl = this.renderer.getContext();
+    const pixel = new Uint8Array(4);
+    this.renderer.render(this.scene, this.camera); // uploads pending colours first
+    gl.readPixels(0, 0, 1, 1, gl.RGBA, gl.UNSIGNED_BYTE, pixel);
+    const started = performance.now();
+    for (let i = 0; i < n; i++) {
+      this.renderer.render(this.scene, this.camera);
+      gl.readPixels(0, 0, 1, 1, gl.RGBA, gl.UNSIGNED_BYTE, pixel);
+    }
+    return (performance.now() - started) / n;
   }
 
   /** Screen position (CSS pixels) of a world point, or null when behind the camera. */

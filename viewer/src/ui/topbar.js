@@ -17,8 +17,13 @@ export class TopBar {
 
   hello(h) {
     setText(this.title, (lang === 'zh-CN' && h.title_zh) || h.title || h.scene);
-    setText(this.mode, h.mode === 'live' ? t('live_mode') : h.mode.toUpperCase());
+    this.setMode(h.mode);
     document.title = `${this.title.textContent} · Lifeline Twin`;
+  }
+
+  setMode(mode) {
+    setText(this.mode, mode === 'live' ? t('live_mode') : mode === 'replay' ? t('replay_mode') : mode.toUpperCase());
+    this.mode.dataset.mode = mode;
   }
 
   update(state) {
