@@ -88,3 +88,16 @@ def test_overdue_when_not_acknowledged_in_time():
     book.check_deadlines(300.0)
     assert book.active()[0].overdue
     assert [e.kind for e in book.take_events()] == ["raise", "overdue"]
+
+
+def test_resolved_while_active_easing_is_not_a_new_alarm_but_a_rise_is():
+    book = AlarmBook()
+    book.set_level(rule(), "t", "A-1", "u", 3, 1.0)
+    alarm_id = book.active()[0].id
+    book.act(alarm_id, "acknowledge", "op", "", 2.0)
+    book.act(alarm_id, "resolve", "op", "handled on site", 3.0)
+    book.set_level(rule(), "t", "A-1", "u", 2, 4.0, rising=False)
+    assert book.active() == []
+    book.set_level(rule(), "t", "A-1", "u", 3, 5.0, rising=True)
+    [again] = book.active()
+    assert again.id != alarm_id and again.level == 3

@@ -126,3 +126,21 @@ def test_generated_scene_files_are_made_when_missing(tmp_path, toy):
     second = load_scene(root, registry.domains, generate=make)
     assert (root / "data" / "buildings.geojson").read_bytes() == before
     assert first.counts() == second.counts() == {"toy": {"tank": 16}}
+
+
+def test_generated_files_are_remade_when_the_parameters_change(tmp_path, toy):
+    from twin.citygen import generate_into
+
+    registry = load_registry([toy], entry_points=False)
+    root = tmp_path / "gen"
+    root.mkdir()
+    toml = '[scene]\nname = "gen"\n[generated]\nseed = SEED\nblocks = [3, 3]\n[layers]\nbuildings = "data/buildings.geojson"\n'
+    make = lambda r, p: generate_into(r, p, registry)  # noqa: E731
+    (root / "scene.toml").write_text(toml.replace("SEED", "4"))
+    load_scene(root, registry.domains, generate=make)
+    first = (root / "data" / "buildings.geojson").read_bytes()
+    load_scene(root, registry.domains, generate=make)  # same parameters: kept as they are
+    assert (root / "data" / "buildings.geojson").read_bytes() == first
+    (root / "scene.toml").write_text(toml.replace("SEED", "5"))
+    load_scene(root, registry.domains, generate=make)
+    assert (root / "data" / "buildings.geojson").read_bytes() != first

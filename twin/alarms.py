@@ -206,15 +206,22 @@ class AlarmBook:
         self._dirty.add(alarm.id)
         self.pending_events.append(AlarmEvent(kind, alarm.to_json(), now, who, note))
 
-    def set_level(self, rule: AlarmRule | str, domain: str, asset: str, owner: str, level: int, now: float, title: str = "", title_zh: str = "") -> None:
-        """The condition of (rule, asset) is now at ``level``; raise, escalate, clear."""
+    def set_level(
+        self, rule: AlarmRule | str, domain: str, asset: str, owner: str, level: int, now: float,
+        title: str = "", title_zh: str = "", rising: bool = True,
+    ) -> None:
+        """The condition of (rule, asset) is now at ``level``; raise, escalate, clear.
+
+        ``rising`` says the level went up. With no open alarm (an operator resolved it
+        while its condition was still active) only a rise raises a new one: a condition
+        that merely eases is not a new alarm."""
         rule_name = rule if isinstance(rule, str) else rule.name
         if isinstance(rule, AlarmRule):
             title, title_zh = rule.title, rule.title_zh
         with self._lock:
             alarm_id = self.open.get((rule_name, asset))
             if alarm_id is None:
-                if level <= 0:
+                if level <= 0 or not rising:
                     return
                 alarm = Alarm(
                     id=self._next_id, asset=asset, domain=domain, rule=rule_name, title=title, title_zh=title_zh,

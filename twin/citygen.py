@@ -12,8 +12,11 @@ metres (ground is about 20 m above datum, falling gently towards the river).
 from __future__ import annotations
 
 import csv
+import hashlib
+import inspect
 import json
 import math
+import sys
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -248,10 +251,28 @@ def _write_terrain(plan: CityPlan, path: Path, cell: float = 20.0) -> None:
     path.write_text("\n".join(out) + "\n", encoding="ascii")
 
 
-def generate_into(root: Path, params: dict[str, Any], registry: Registry) -> CityPlan:
-    """Make the data files of a scene from its ``[generated]`` table."""
+def fingerprint(params: dict[str, Any], registry: Registry) -> str:
+    """What generated data depends on: the parameters, and the source of the city planner
+    and of every active plugin's generator module."""
+    h = hashlib.sha256(json.dumps(params, sort_keys=True).encode())
+    h.update(inspect.getsource(sys.modules[__name__]).encode())
+    for plugin, gen in sorted(((p, g) for p, g in registry.generators if registry.active(p)), key=lambda x: x[0]):
+        module = inspect.getmodule(gen.generate)
+        h.update(plugin.encode())
+        h.update(inspect.getsource(module).encode() if module is not None else gen.domain.encode())
+    return h.hexdigest()
+
+
+def generate_into(root: Path, params: dict[str, Any], registry: Registry) -> CityPlan | None:
+    """Make the data files of a scene from its ``[generated]`` table, unless they exist
+    and were made from the same parameters by the same generators."""
+    stamp = root / "data" / ".fingerprint"
+    current = fingerprint(params, registry)
+    if stamp.exists() and stamp.read_text() == current:
+        return None
     blocks = params.get("blocks", [8, 7])
     plan = plan_city(int(params.get("seed", 0)), int(blocks[0]), int(blocks[1]), str(params.get("preset", "synthetic")))
     populate(plan, registry)
     write_scene(plan, root, root.name, registry, toml=False)
+    stamp.write_text(current)
     return plan

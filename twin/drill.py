@@ -326,6 +326,8 @@ def score(drill: Drill, events: list[dict[str, Any]]) -> list[Score]:
                 if peaks[alarm_id]["peak_level"] < x.level:
                     continue
                 ack = acked.get(alarm_id)
+                if ack is None and drill.duration - t <= x.time:
+                    continue  # raised too near the end to judge
                 if ack is None or ack - t > x.time:
                     late.append(f"{a['asset']} ({'not acknowledged' if ack is None else f'{ack - t:.0f} s'})")
             out.append(Score(x, not late, "all in time" if not late else "late: " + ", ".join(late)[:200]))

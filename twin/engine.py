@@ -54,6 +54,13 @@ class _BoundKernel:
     outputs: list[np.ndarray]
 
 
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in over.items():
+        out[key] = _merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
 def resolve_params(kernel: Kernel, overrides: dict[str, Any]) -> list[Any]:
     """Kernel parameter values: the plugin's defaults, overridden by the configuration's
     ``[thresholds.<kernel name>]`` table. Errors name the kernel and parameter."""
@@ -91,7 +98,9 @@ class Engine:
         self.registry = registry
         self.seed = seed
         self.dt = dt
-        self.config = {**scene.config, **(config or {})}
+        # A configuration file refines the scene's own: merged table by table, so that a
+        # --config naming one kernel's thresholds keeps the scene's for the others.
+        self.config = _merge(scene.config, config or {})
         self.metrics = Metrics()
         self.world = World(scene, registry, seed)
         self.ingest = Ingest(scene.sensors, self.world)
@@ -197,9 +206,12 @@ class Engine:
             if not self.registry.active(plugin):
                 continue
             table = self.world.tables[rule.domain]
+            before = tracker.level.copy()
             for row in tracker.update(table.columns[rule.risk_field], now):
                 asset_id = table.ids[row]
-                self.alarms.set_level(rule, rule.domain, asset_id, self.owners.get(asset_id, ""), int(tracker.level[row]), now)
+                level = int(tracker.level[row])
+                self.alarms.set_level(rule, rule.domain, asset_id, self.owners.get(asset_id, ""), level, now,
+                                      rising=level > before[row])
         self.alarms.check_deadlines(now)
         events = self.alarms.take_events()
 

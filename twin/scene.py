@@ -84,8 +84,8 @@ class Scene:
 def load_scene(path: str | Path, domains: dict[str, Domain], generate: Any = None) -> Scene:
     """Load and validate the scene at ``path`` (a folder or its ``scene.toml``).
 
-    ``generate(root, params)`` is called to (re)make the data files of a scene with a
-    ``[generated]`` table when any of them is missing.
+    ``generate(root, params)`` is called for a scene with a ``[generated]`` table; it
+    (re)makes the data files when they are missing or were made by other generators.
     """
     root = Path(path)
     toml_path = root / "scene.toml" if root.is_dir() else root
@@ -101,7 +101,7 @@ def load_scene(path: str | Path, domains: dict[str, Domain], generate: Any = Non
     head = config.get("scene")
     if not isinstance(head, dict) or not isinstance(head.get("name"), str):
         raise SceneError([f"{toml_path}: [scene] needs name = \"...\" (a string)"])
-    if "generated" in config and generate is not None and _missing_files(root, config):
+    if "generated" in config and generate is not None:
         generate(root, config["generated"])
 
     origin = head.get("origin", [0.0, 0.0])
@@ -157,13 +157,6 @@ def load_scene(path: str | Path, domains: dict[str, Domain], generate: Any = Non
         terrain=terrain,
         config=config,
     )
-
-
-def _missing_files(root: Path, config: dict[str, Any]) -> bool:
-    files = [v for v in config.get("layers", {}).values() if isinstance(v, str)]
-    files += [e.get("file") for e in config.get("assets", []) if isinstance(e, dict)]
-    files.append(config.get("sensors", {}).get("file"))
-    return any(isinstance(f, str) and not (root / f).exists() for f in files)
 
 
 def _load_geojson(path: Path, problems: list[str]) -> list[dict[str, Any]] | None:
