@@ -56,6 +56,7 @@ def _args() -> argparse.Namespace:
     p.add_argument("--rain-gauges", choices=("first", "all"), default="first",
                    help="tile the drainage rain gauges too ('all'), or keep tile 0's only (default; see bench/_city.py)")
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--no-swmm", action="store_true", help="skip the drainage router's comparison with SWMM (pyswmm)")
     return p.parse_args()
 
 
@@ -571,7 +572,28 @@ def main() -> None:
         result[f"{p}_ms"] = f"{per_plugin[p] * 1e3:.1f}"
         result[f"{p}_assets"] = str(info.assets.get(domains.get(p, p), 0))
     result["peak_gb"] = f"{peak_gb():.2f}"
+    if not ARGS.no_swmm:
+        result.update(bench_router_vs_swmm(4 if ARGS.quick else 12))
     print("RESULT " + " ".join(f"{k}={v}" for k, v in result.items()))
+
+
+def bench_router_vs_swmm(blocks: int) -> dict[str, str]:
+    """The drainage router next to SWMM 5 (pyswmm) on the very same network and storm,
+    in this run: the plugin exports its network as a .inp and imports it back."""
+    try:
+        from twin_drainage.bench_support import router_vs_swmm
+    except ImportError as exc:  # pyswmm is a test dependency
+        say(f"router vs SWMM skipped: {exc}")
+        return {}
+    say(f"router vs SWMM: {blocks}x{blocks} blocks, one simulated hour at dt = 1 s, both models")
+    r = router_vs_swmm(blocks=blocks, duration=3600.0, dt=1.0)
+    print()
+    print(f"Drainage router vs SWMM 5.2 (pyswmm), same network ({r['manholes']} manholes, {r['pipes']} pipes), 1 h storm:")
+    print(f"  ours {r['router_s']:.2f} s, SWMM {r['swmm_s']:.2f} s: {r['speedup']:.2f}x (goal 10x); "
+          f"largest peak-depth difference {r.get('max_peak_depth_error_m', float('nan')):.3f} m, "
+          f"outfall volume difference {r.get('outfall_volume_error', float('nan')):.2%}")
+    return {"router_s": f"{r['router_s']:.2f}", "swmm_s": f"{r['swmm_s']:.2f}", "router_vs_swmm": f"{r['speedup']:.2f}",
+            "router_depth_err_m": f"{r.get('max_peak_depth_error_m', float('nan')):.3f}"}
 
 
 if __name__ == "__main__":
