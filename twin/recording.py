@@ -63,7 +63,8 @@ def ns(seconds: float) -> int:
 def encode_batch(time: float, batch: ReadingBatch) -> bytes:
     body = p.Body()
     index, times, values, quality = batch
-    refs = [body.add(np.asarray(a)) for a in (index.astype(np.int64), times.astype(np.float64), values.astype(np.float64), quality.astype(np.int64))]
+    refs = [body.add(a) for a in (index.astype(np.int64, copy=False), times.astype(np.float64, copy=False),
+                                  values.astype(np.float64, copy=False), quality.astype(np.int64, copy=False))]
     return p.encode(ReadingBatchMessage(time, *refs), body)
 
 
@@ -106,7 +107,9 @@ class Recorder:
         self._incidents_seen = 0
         self._queue: queue.Queue[tuple[str, float, bytes] | None] = queue.Queue(maxsize=10_000)
         self._stream = self.path.open("wb")
-        self._writer = Writer(self._stream, compression=CompressionType.ZSTD)
+        # LZ4 over zstd: 4x the speed for a third less compression (bench/record.py),
+        # so that the writer keeps up with a busy city.
+        self._writer = Writer(self._stream, compression=CompressionType.LZ4)
         self._writer.start(profile=PROFILE, library=f"lifeline-twin {p.PROTOCOL_VERSION}")
         self._channels: dict[str, int] = {}
         for topic in TOPICS:
@@ -120,6 +123,7 @@ class Recorder:
             "protocol": str(p.PROTOCOL_VERSION),
             "plugins": json.dumps({n: {"version": i.version, "status": i.status} for n, i in sorted(engine.registry.plugins.items())}),
             "config": json.dumps(engine.config.get("thresholds", {}), sort_keys=True),
+            "keyframe_every": repr(keyframe_every),
         }
         meta.update({k: str(v) for k, v in (metadata or {}).items()})
         self._writer.add_metadata("twin.run", meta)
@@ -253,17 +257,56 @@ def read_stream(path: Path, topics: tuple[str, ...] | None = None) -> Iterator[t
                 yield topic, record.log_time / NS, record.data
 
 
-def seek(path: Path, time: float) -> tuple[bytes, list[bytes]]:
-    """The state at ``time``: the last keyframe at or before it and the deltas after it,
-    read through MCAP's indexes (only the chunks that hold them are decoded)."""
-    with Path(path).open("rb") as stream:
-        reader = make_reader(stream)
+class RecordingReader:
+    """A recording opened once for many seeks (a replay, a report): MCAP's summary and
+    indexes are read once, not at every seek."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._stream = self.path.open("rb")
+        self._reader = make_reader(self._stream)
+        meta = next((r.metadata for r in self._reader.iter_metadata() if r.name == "twin.run"), {})
+        self.keyframe_every = float(meta.get("keyframe_every", "nan"))
+        self.dt = float(meta.get("dt", "nan"))
+
+    def seek(self, time: float) -> tuple[bytes, list[bytes]]:
+        """The last keyframe at or before ``time`` and the deltas after it up to ``time``,
+        in one pass over only the chunks that span that stretch."""
+        if np.isfinite(self.keyframe_every) and np.isfinite(self.dt):
+            window = self.keyframe_every + self.dt
+            keyframe: bytes | None = None
+            deltas: list[bytes] = []
+            for _, channel, message in self._reader.iter_messages(
+                topics=["/frame/keyframe", "/frame/delta"], starting_at=ns(max(time - window, 0.0)), ending_at=ns(time)
+            ):
+                if channel.topic == "/frame/keyframe":
+                    keyframe, deltas = message.data, []
+                elif keyframe is not None:
+                    deltas.append(message.data)
+            if keyframe is not None:
+                return keyframe, deltas
+        return self._seek_two_passes(time)
+
+    def _seek_two_passes(self, time: float) -> tuple[bytes, list[bytes]]:
         keyframe: bytes | None = None
         key_time = 0.0
-        for _, _, message in reader.iter_messages(topics=["/frame/keyframe"], ending_at=ns(time), reverse=True):
+        for _, _, message in self._reader.iter_messages(topics=["/frame/keyframe"], ending_at=ns(time), reverse=True):
             keyframe, key_time = message.data, message.log_time / NS
             break
         if keyframe is None:
-            raise ValueError(f"{path}: no keyframe at or before {time} s")
-        deltas = [m.data for _, _, m in reader.iter_messages(topics=["/frame/delta"], starting_after=ns(key_time), ending_at=ns(time))]
+            raise ValueError(f"{self.path}: no keyframe at or before {time} s")
+        deltas = [m.data for _, _, m in self._reader.iter_messages(topics=["/frame/delta"], starting_after=ns(key_time), ending_at=ns(time))]
         return keyframe, deltas
+
+    def close(self) -> None:
+        self._stream.close()
+
+
+def seek(path: Path, time: float) -> tuple[bytes, list[bytes]]:
+    """The state at ``time``: the last keyframe at or before it and the deltas after it,
+    read through MCAP's indexes (only the chunks that hold them are decoded)."""
+    reader = RecordingReader(path)
+    try:
+        return reader.seek(time)
+    finally:
+        reader.close()

@@ -20,7 +20,7 @@ from mcap.reader import make_reader
 from twin import protocol as p
 from twin.alarms import Alarm, AlarmBook, AlarmEvent
 from twin.engine import Engine, Frame
-from twin.recording import NS, info, ns, seek
+from twin.recording import NS, RecordingReader, info, ns
 
 SPEEDS = (0.25, 64.0)
 
@@ -44,6 +44,7 @@ class Replay:
         #: (time, level) of each raise and escalation: the marks on the viewer's timeline
         self.marks = [(a["time"], a["alarm"]["level"]) for a in self.info.alarms if a["kind"] in ("raise", "escalate")]
         self._lock = threading.Lock()
+        self._index = RecordingReader(self.path)
         self._stream = self.path.open("rb")
         self._cursor: Any = None
         self.seek(self.start)
@@ -52,7 +53,7 @@ class Replay:
     def seek(self, time: float) -> None:
         """Restore the state at ``time`` (clamped to the recording)."""
         time = min(max(time, self.start), self.end)
-        keyframe, deltas = seek(self.path, time)
+        keyframe, deltas = self._index.seek(time)
         with self._lock:
             self.engine.alarms = AlarmBook()
             self._apply(keyframe)
@@ -145,6 +146,7 @@ class Replay:
         self.engine.world.time = time
 
     def close(self) -> None:
+        self._index.close()
         self._stream.close()
         self.engine.close()
 
