@@ -268,16 +268,22 @@ class RecordingReader:
         meta = next((r.metadata for r in self._reader.iter_metadata() if r.name == "twin.run"), {})
         self.keyframe_every = float(meta.get("keyframe_every", "nan"))
         self.dt = float(meta.get("dt", "nan"))
+        summary = self._reader.get_summary()
+        stats = summary.statistics if summary is not None else None
+        self.start = stats.message_start_time / NS if stats is not None else 0.0
 
     def seek(self, time: float) -> tuple[bytes, list[bytes]]:
         """The last keyframe at or before ``time`` and the deltas after it up to ``time``,
         in one pass over only the chunks that span that stretch."""
         if np.isfinite(self.keyframe_every) and np.isfinite(self.dt):
-            window = self.keyframe_every + self.dt
+            # Keyframes fall every keyframe_every from the start (to within a tick): read
+            # from just before the last one due, not a whole period earlier.
+            period, dt = self.keyframe_every, self.dt
+            due = self.start + np.floor((time - self.start + 1e-9) / period) * period
             keyframe: bytes | None = None
             deltas: list[bytes] = []
             for _, channel, message in self._reader.iter_messages(
-                topics=["/frame/keyframe", "/frame/delta"], starting_at=ns(max(time - window, 0.0)), ending_at=ns(time)
+                topics=["/frame/keyframe", "/frame/delta"], starting_at=ns(max(due - dt / 2, 0.0)), ending_at=ns(time)
             ):
                 if channel.topic == "/frame/keyframe":
                     keyframe, deltas = message.data, []
