@@ -44,7 +44,8 @@ def test_infinities_and_a_repeated_first_breakpoint():
     assert risk_of(math.inf, LEL) == 1.0 and risk_of(-math.inf, LEL) == 0.0
     assert risk_of(-math.inf, O2) == 1.0 and risk_of(math.inf, O2) == 0.0
     flat = np.array([0.0, 0.0, 25.0, 50.0, 75.0, 100.0])  # blue from the first sign of anything
-    assert risk_of(-1.0, flat) == 0.0 and risk_of(0.0, flat) == 0.25 and risk_of(12.5, flat) == pytest.approx(0.375)
+    assert risk_of(-1.0, flat) == 0.0 and risk_of(0.0, flat) == 0.0  # at normal: nothing yet
+    assert risk_of(1e-9, flat) == pytest.approx(0.25) and risk_of(12.5, flat) == pytest.approx(0.375)
 
 
 def test_breakpoints_must_be_six_and_monotone():

@@ -25,8 +25,10 @@ def piecewise_risk(x, breakpoints):  # pragma: no cover - compiled
     ys = (0.0, 0.25, 0.50, 0.75, 0.90, 1.0)
     s = 1.0 if breakpoints[5] >= breakpoints[0] else -1.0
     xs = x * s
-    # The segment is found by counting the breakpoints passed, without branches, so
-    # that the kernels calling this inline vectorise; it is 3x faster than a search.
+    if xs <= breakpoints[0] * s:
+        return 0.0  # most assets most of the time: a branch the CPU predicts
+    # Past normal, the segment is found by counting the breakpoints passed, without
+    # further branches (3x faster than a search when values spread over the levels).
     k = (xs > breakpoints[1] * s) + (xs > breakpoints[2] * s) + (xs > breakpoints[3] * s) + (xs > breakpoints[4] * s)
     a = breakpoints[k]
     d = breakpoints[k + 1] - a
