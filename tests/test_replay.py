@@ -155,3 +155,30 @@ def test_director_branches_a_replay_into_a_live_twin(recording, tmp_path):
             alarms = {a["asset"] for a in c.get("/api/alarms").json()["alarms"]}
             assert "G-VW-0028" in alarms  # the incident before the branch point is still there
             assert c.get("/api/replay").status_code == 404
+
+
+def test_a_live_server_records_and_its_recording_replays(tmp_path, toy):
+    from twin.recording import info
+    from twin.testing import Harness
+
+    path = tmp_path / "live.mcap"
+    made = {}
+
+    def build():
+        h = Harness(tmp_path / "s", plugins=[toy], blocks=(2, 2))
+        h.act("toy.open_tap", "T-001", rate=0.5)
+        made["h"] = h
+        return h.engine
+
+    server = create_app(build, speed=50.0, record=path)
+    with running(server.app) as http:
+        wait_ready(http)
+        deadline = time.monotonic() + 30
+        while made["h"].engine.time < 40.0:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+    i = info(path)
+    assert i.complete and i.metadata["source"] == "live server"
+    # the tap opened before the first tick is an input too: a rerun needs it
+    assert i.counts["/frame/delta"] >= 40 and i.counts["/input/action"] == 1
+    assert [a["kind"] for a in i.alarms][:2] == ["raise", "escalate"]

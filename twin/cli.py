@@ -31,6 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--speed", type=float, default=1.0, help="simulation seconds per wall second")
     serve.add_argument("--fast", action="store_true", help="tick as fast as the machine allows")
     serve.add_argument("--dt", type=float, default=1.0, help="tick length in simulation seconds")
+    serve.add_argument("--record", type=Path, help="record the live run to this MCAP file")
     serve.add_argument("--replay", type=Path, help="serve this recording (MCAP) instead of a live twin; a director plays, pauses, seeks")
     serve.add_argument("--allow-origin", action="append", help="a browser Origin allowed on /ws besides the server's own (repeatable)")
 
@@ -156,7 +157,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
             return Replay(args.replay, data)
         return open_twin(scene, data, seed=args.seed, config=config, dt=args.dt)
 
-    server = create_app(build, speed=args.speed, fast=args.fast, data_dir=data, allowed_origins=tuple(args.allow_origin or ()))
+    if args.record is not None and args.replay is not None:
+        raise TwinError("--record and --replay exclude each other: a replay is a recording already")
+    server = create_app(build, speed=args.speed, fast=args.fast, data_dir=data, allowed_origins=tuple(args.allow_origin or ()),
+                        record=args.record)
     uvicorn.run(server.app, host=args.host, port=args.port, log_level="warning", ws_per_message_deflate=False)
     return 0
 

@@ -91,6 +91,8 @@ class TwinServer:
         self.fast = fast
         self.mode = "live"
         self.replay: Any = None
+        self.record_path: Path | None = None
+        self.recorder: Any = None
         #: held around each tick and publish, and by replay controls, so that a seek and
         #: the snapshots it sends never interleave with a tick
         self._tick_lock = asyncio.Lock()
@@ -133,6 +135,8 @@ class TwinServer:
             for task in self._tasks:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
+            if self.recorder is not None:
+                self.recorder.close()
             if self.replay is not None:
                 self.replay.close()
             elif self.engine is not None:
@@ -149,6 +153,10 @@ class TwinServer:
 
         if isinstance(engine, Replay):
             self.replay, self.mode, engine = engine, "replay", engine.engine
+        if self.record_path is not None and self.replay is None:
+            from twin.recording import Recorder
+
+            self.recorder = Recorder(self.record_path, engine, {"source": "live server"})
         self.hub = Hub(engine)
         self.engine = engine
         log.info("twin ready", extra={"scene": engine.scene.name, "assets": sum(len(t) for t in engine.world.tables.values())})
@@ -175,6 +183,8 @@ class TwinServer:
                 if frame is None:  # the replay reached its end and paused
                     self._broadcast_replay_state()
                     continue
+                if self.recorder is not None and self.replay is None:
+                    self.recorder.record(frame)  # queues only: the writer thread does the work
                 hub.publish(frame)
             interval = self.engine.dt / (self.replay.speed if self.replay is not None else self.speed)
             if self.fast:
@@ -580,5 +590,8 @@ def create_app(
     fast: bool = False,
     data_dir: Path | None = None,
     allowed_origins: tuple[str, ...] = (),
+    record: Path | None = None,
 ) -> TwinServer:
-    return TwinServer(build, speed=speed, fast=fast, data_dir=data_dir, allowed_origins=allowed_origins)
+    server = TwinServer(build, speed=speed, fast=fast, data_dir=data_dir, allowed_origins=allowed_origins)
+    server.record_path = record
+    return server
