@@ -182,3 +182,35 @@ def test_a_live_server_records_and_its_recording_replays(tmp_path, toy):
     # the tap opened before the first tick is an input too: a rerun needs it
     assert i.counts["/frame/delta"] >= 40 and i.counts["/input/action"] == 1
     assert [a["kind"] for a in i.alarms][:2] == ["raise", "escalate"]
+
+
+def test_director_switches_a_recording_live_server_to_replay(tmp_path, toy):
+    from twin.testing import Harness
+
+    made = {}
+
+    def build():
+        h = Harness(tmp_path / "s", plugins=[toy], blocks=(2, 2))
+        h.act("toy.open_tap", "T-001", rate=0.5)
+        made["h"] = h
+        return h.engine
+
+    server = create_app(build, speed=50.0, record=tmp_path / "live.mcap", data_dir=tmp_path / "data")
+    with running(server.app) as http:
+        wait_ready(http)
+        deadline = time.monotonic() + 30
+        while made["h"].engine.time < 40.0:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        with httpx.Client(base_url=http, timeout=60) as c:
+            missing = c.post("/api/replay", json={"action": "open", "recording": "nope.mcap"})
+            assert missing.status_code == 400 and "no recording 'nope.mcap'" in missing.json()["error"]
+            r = c.post("/api/replay", json={"action": "open"})  # its own recording, finished now
+            assert r.status_code == 200, r.text
+            state = r.json()
+            assert server.mode == "replay" and state["end"] >= 40.0 and state["marks"]
+            assert c.post("/api/replay", json={"action": "seek", "time": 20.0}).json()["time"] == 20.0
+            level = {a["asset"]: a["level"] for a in c.get("/api/alarms").json()["alarms"]}
+            assert level.get("T-001", 0) >= 1  # the alarms as they were at 20 s of the recording
+            again = c.post("/api/replay", json={"action": "open"})
+            assert again.status_code == 400 and "already replaying" in again.json()["error"]

@@ -26,7 +26,9 @@ SPEEDS = (0.25, 64.0)
 
 
 class Replay:
-    def __init__(self, path: Path, data_dir: Path | None = None) -> None:
+    def __init__(self, path: Path, data_dir: Path | None = None, registry: Any = None) -> None:
+        """``registry``: the plugins to read the scene with (a running server's own);
+        by default the installed ones."""
         from twin.plugins import load_registry
         from twin.runtime import open_scene
 
@@ -35,7 +37,7 @@ class Replay:
         if not self.info.complete:
             raise ValueError(f"{path}: the recording was cut short; seek needs its index (the deltas up to the cut are in it)")
         meta = self.info.metadata
-        registry = load_registry()
+        registry = registry if registry is not None else load_registry()
         scene = open_scene(Path(meta["scene_path"]), registry)
         self.engine = Engine(scene, registry, seed=int(meta["seed"]), dt=float(meta["dt"]), simulate=False)
         self.start, self.end = self.info.start, self.info.end

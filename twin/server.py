@@ -34,7 +34,7 @@ from twin.access import TokenRecord, TokenStore, allows
 from twin.engine import Engine
 from twin.geometry import LayerCache, layers_for
 from twin.errors import TwinError
-from twin.stream import MAX_CONTROL, Client, Hub, Subscription
+from twin.stream import MAX_CHANNEL, MAX_CONTROL, Client, Hub, Subscription
 from twin.stream import hello as stream_hello
 
 log = logging.getLogger("twin.server")
@@ -99,6 +99,8 @@ class TwinServer:
         self.running = asyncio.Event()
         self.running.set()
         self.tokens = TokenStore(data_dir if data_dir is not None else Path("/nonexistent/twin-no-tokens"))
+        #: recordings a director may open for replay on a running server
+        self.recordings_dir = data_dir / "recordings" if data_dir is not None else None
         self.allowed_origins = allowed_origins
         self._tasks: list[asyncio.Task[Any]] = []
         self.app = Starlette(
@@ -112,6 +114,7 @@ class TwinServer:
                 Route("/metrics", self.metrics),
                 Route("/api/replay", self.replay_route, methods=["GET", "POST"]),
                 Route("/api/actions", self.actions_route, methods=["GET", "POST"]),
+                Route("/api/recordings", self.recordings),
                 Route("/api/layers", self.layers),
                 Route("/api/layers/{name:str}.glb", self.layer_glb),
                 Route("/api/layers/{name:str}.json", self.layer_map),
@@ -440,7 +443,15 @@ class TwinServer:
 
     async def _handle(self, engine: Engine, hub: Hub, client: Client, request: Any) -> None:
         if isinstance(request, p.Subscribe):
+            if request.follow is not None:
+                _check_channel(request.follow)
             hub.subscribe(client, Subscription.resolve(engine, request.domains), request.since, request.epoch)
+            hub.set_follow(client, request.follow)
+        elif isinstance(request, p.CameraUpdate):
+            _check_channel(request.channel)
+            if not all(math.isfinite(v) for v in (*request.position, *request.target)):
+                raise p.ProtocolError("invalid", "camera position and target must be finite numbers")
+            hub.relay_camera(client, request)
         elif isinstance(request, p.Ping):
             client.push(p.encode(p.Result(request.request, True)))
         elif isinstance(request, p.ReplayControl):
@@ -504,8 +515,13 @@ class TwinServer:
         return JSONResponse({"applied": {"action": name, "target": target, "params": params, "time": e.time, "who": who.name}})
 
     # -- replay ------------------------------------------------------------------------
-    async def control_replay(self, role: str, action: str, time: float | None, speed: float | None) -> None:
+    async def control_replay(self, role: str, action: str, time: float | None, speed: float | None, recording: str | None = None) -> None:
         """Apply a director's replay control; every screen follows."""
+        if action == "open":
+            if not allows(role, "director"):
+                raise _Denied(403, f"role {role} may not switch to a replay; a director token is needed")
+            await self._open_replay(recording)
+            return
         if self.replay is None:
             raise ValueError("this server is live, not replaying a recording (start it with --replay FILE)")
         if not allows(role, "director"):
@@ -518,6 +534,49 @@ class TwinServer:
             if action == "seek" and self.hub is not None:
                 self.hub.reset_all()
         self._broadcast_replay_state()
+
+    def _recording_path(self, name: str | None) -> Path:
+        if name is None:
+            if self.recorder is None:
+                raise ValueError("this server is not recording; name one of GET /api/recordings")
+            return Path(self.recorder.path)
+        folder = self.recordings_dir
+        if folder is None or "/" in name or "\\" in name or not name.endswith(".mcap"):
+            raise ValueError(f"recording {name!r}: give the name of an .mcap file in the data folder's recordings/")
+        path = folder / name
+        if not path.exists():
+            known = ", ".join(sorted(p.name for p in folder.glob("*.mcap"))) if folder.exists() else ""
+            raise ValueError(f"no recording {name!r} in {folder}; known: {known or 'none'}")
+        return path
+
+    async def _open_replay(self, name: str | None) -> None:
+        """Switch a live server to replaying a recording (by default its own, which is
+        then finished); screens get the replay's state and its timeline."""
+        from twin.replay import Replay
+
+        if self.replay is not None:
+            raise ValueError("already replaying; branch to go live, or restart the server")
+        path = self._recording_path(name)
+        hub = self.hub
+        assert hub is not None and self.engine is not None
+        async with self._tick_lock:
+            if name is None and self.recorder is not None:
+                await asyncio.to_thread(self.recorder.close)
+                self.recorder = None
+            replay = await asyncio.to_thread(Replay, path, None, self.engine.registry)
+            live, self.replay, self.mode = self.engine, replay, "replay"
+            self.engine = hub.engine = replay.engine
+            hub.reset_all()
+            live.close()
+        self._broadcast_replay_state()
+        log.info("switched to replay", extra={"recording": str(path)})
+
+    async def recordings(self, request: Request) -> JSONResponse:
+        self._who(request)
+        folder = self.recordings_dir
+        files = sorted(p.name for p in folder.glob("*.mcap")) if folder is not None and folder.exists() else []
+        return JSONResponse({"recordings": files, "recording_now": str(self.recorder.path) if self.recorder else None,
+                             "folder": str(folder) if folder else None})
 
     async def _branch(self) -> None:
         """Leave the replay: the twin re-runs the recording's actions to the current moment
@@ -553,11 +612,13 @@ class TwinServer:
             return JSONResponse(msgspec.to_builtins(self.replay.state()))
         who = self._who(request, "director")
         self._ready()
+        if self.replay is None and (await request.json()).get("action") not in ("open",):
+            return JSONResponse({"error": "this server is live, not replaying a recording; POST {\"action\": \"open\"} switches to one"}, status_code=404)
         try:
             body = await request.json()
-            await self.control_replay(who.role, str(body.get("action")), body.get("time"), body.get("speed"))
-        except ValueError as exc:
-            return JSONResponse({"error": str(exc)}, status_code=400 if self.replay is not None else 404)
+            await self.control_replay(who.role, str(body.get("action")), body.get("time"), body.get("speed"), body.get("recording"))
+        except (ValueError, TwinError) as exc:
+            return JSONResponse({"error": str(exc)}, status_code=400)
         if self.replay is None:  # branched: live from here
             return JSONResponse({"mode": "live", "time": self.engine.time if self.engine else None})
         return JSONResponse(msgspec.to_builtins(self.replay.state()))
@@ -571,6 +632,11 @@ class TwinServer:
         if origin in self.allowed_origins or "*" in self.allowed_origins:
             return True
         return origin.split("://", 1)[-1] == host
+
+
+def _check_channel(channel: str) -> None:
+    if not 0 < len(channel) <= MAX_CHANNEL:
+        raise p.ProtocolError("invalid", f"a camera channel is 1 to {MAX_CHANNEL} characters")
 
 
 async def _not_ready_handler(request: Request, exc: Exception) -> JSONResponse:
