@@ -28,11 +28,20 @@ def prepare_data_dir(data_dir: Path | None) -> Path:
     path = Path(data_dir) if data_dir is not None else default_data_dir()
     try:
         path.mkdir(parents=True, exist_ok=True)
-        (path / "numba-cache").mkdir(exist_ok=True)
+        (path / "numba-cache").mkdir(exist_ok=True)  # one folder per core_fingerprint() inside
     except OSError as exc:
         raise TwinError(f"data folder {path}: cannot create it ({exc.strerror}); pass --data DIR with a writable folder") from None
-    os.environ.setdefault("NUMBA_CACHE_DIR", str(path / "numba-cache"))
+    os.environ.setdefault("NUMBA_CACHE_DIR", str(path / "numba-cache" / core_fingerprint()))
     return path
+
+
+def core_fingerprint() -> str:
+    """Numba keys a kernel's cache on its own file only, but the core's helpers (the
+    risk convention) are inlined into every plugin's kernels: a cache folder per version
+    of those helpers keeps a core upgrade from running stale compiled code."""
+    import hashlib
+
+    return hashlib.sha256((PACKAGE_ROOT / "risk.py").read_bytes()).hexdigest()[:12]
 
 
 def default_scene() -> Path:
