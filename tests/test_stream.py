@@ -1,6 +1,7 @@
 """Protocol v1 over real sockets: a real uvicorn, real `websockets` clients."""
 
 import asyncio
+import contextlib
 import socket
 import struct
 import threading
@@ -380,3 +381,61 @@ def test_roles_tokens_and_origin(tmp_path, toy):
         store.revoke("desk1")
         r = c.post(f"/api/alarms/{alarm['id']}/dispatch", headers={"Authorization": f"Bearer {operator}"})
         assert r.status_code == 401  # a revoked token stops working at once
+
+
+def test_camera_is_relayed_to_the_channels_followers_only(churn_server):
+    """One screen leads channel wall1; its followers get each Camera, the others
+    (a follower of another channel, a plain client, the leader itself) none; updates
+    closer than 0.1 s apart are ignored; a late follower gets the last camera at once."""
+    _, url, _ = churn_server
+
+    async def cameras(ws, seconds):
+        """The Camera messages that arrive within `seconds` (other messages skipped)."""
+        got = []
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(seconds):
+                while True:
+                    msg, _ = p.decode_server(await ws.recv())
+                    assert not isinstance(msg, p.Error), msg
+                    if isinstance(msg, p.Camera):
+                        got.append(msg)
+        return got
+
+    async def joined(**subscribe):
+        ws = await connect(url)
+        await ws.recv()  # hello
+        await ws.send(p.encode_client(p.Subscribe(**subscribe)))
+        return ws
+
+    async def main():
+        leader = await joined()
+        follower = await joined(follow="wall1")
+        other = await joined(follow="wall2")
+        plain = await joined()
+        await asyncio.sleep(0.2)  # every subscription is in before the leader moves
+        first = p.CameraUpdate("wall1", (100.0, -250.5, 300.0), (10.0, 20.0, 0.0))
+        await leader.send(p.encode_client(first))
+        # too soon after the first: ignored
+        await leader.send(p.encode_client(p.CameraUpdate("wall1", (1.0, 2.0, 3.0), (0.0, 0.0, 0.0))))
+        got = await cameras(follower, 1.0)
+        assert [(c.channel, c.position, c.target) for c in got] == [("wall1", first.position, first.target)]
+        for ws in (other, plain, leader):
+            assert await cameras(ws, 0.3) == []
+        second = p.CameraUpdate("wall1", (5.0, 6.0, 7.0), (1.0, 1.0, 0.0))
+        await leader.send(p.encode_client(second))
+        got = await cameras(follower, 1.0)
+        assert [(c.position, c.target) for c in got] == [(second.position, second.target)]
+        # a follower that joins later gets the channel's last camera at once
+        late = await joined(follow="wall1")
+        got = await cameras(late, 1.0)
+        assert [(c.position, c.target) for c in got] == [(second.position, second.target)]
+        # a bad camera is an error naming the problem, and the socket stays open
+        await leader.send(p.encode_client(p.CameraUpdate("", (0.0, 0.0, 0.0), (0.0, 0.0, 0.0))))
+        async with asyncio.timeout(5):
+            while not isinstance(msg := p.decode_server(await leader.recv())[0], p.Error):
+                pass
+        assert msg.code == "invalid" and "channel" in msg.message
+        for ws in (leader, follower, other, plain, late):
+            await ws.close()
+
+    asyncio.run(main())

@@ -160,7 +160,18 @@ class ReplayState(msgspec.Struct, tag="replay", tag_field="type"):
     drill: str = ""
 
 
-ServerMessage = Hello | Snapshot | Delta | Result | Error | ReplayState
+class Camera(msgspec.Struct, tag="camera", tag_field="type"):
+    """Where the leading screen of ``channel`` looks: the camera's ``position`` and the
+    point it orbits (``target``), scene metres, z up. Sent to every client whose
+    Subscribe follows that channel (never back to the leader), and at once to a new
+    follower when the channel has a camera already."""
+
+    channel: str
+    position: tuple[float, float, float]
+    target: tuple[float, float, float]
+
+
+ServerMessage = Hello | Snapshot | Delta | Result | Error | ReplayState | Camera
 
 # --------------------------------------------------------------- client -> server
 
@@ -172,11 +183,15 @@ class Subscribe(msgspec.Struct, tag="subscribe", tag_field="type", forbid_unknow
     omitted or null means every field of every domain. ``since`` is the last ``seq`` the
     client applied (after a reconnect) and ``epoch`` the Hello's epoch it belongs to: the
     server sends the missed deltas merged if it is the same run and still holds them,
-    else a snapshot. Resume with the same ``domains`` as before."""
+    else a snapshot. Resume with the same ``domains`` as before. ``follow`` names a
+    camera channel whose Camera messages this client wants (see CameraUpdate)."""
 
     domains: dict[str, list[str]] | None = None
     since: int | None = None
     epoch: str | None = None
+    #: a camera channel to follow: the server then relays that channel's Camera
+    #: messages (the last one at once); null follows none
+    follow: str | None = None
 
 
 class AlarmAction(msgspec.Struct, tag="alarm_action", tag_field="type", forbid_unknown_fields=True):
@@ -207,7 +222,18 @@ class ReplayControl(msgspec.Struct, tag="replay_control", tag_field="type", forb
     speed: float | None = None
 
 
-ClientMessage = Subscribe | AlarmAction | Ping | ReplayControl
+class CameraUpdate(msgspec.Struct, tag="camera_update", tag_field="type", forbid_unknown_fields=True):
+    """Lead a camera channel: where this screen's camera is (``position``) and the point
+    it orbits (``target``), scene metres, z up. Any role may lead. The server relays it
+    as a Camera to the channel's followers and keeps it for new ones; updates closer
+    than 0.1 s apart from one client are ignored. Not answered."""
+
+    channel: str
+    position: tuple[float, float, float]
+    target: tuple[float, float, float]
+
+
+ClientMessage = Subscribe | AlarmAction | Ping | ReplayControl | CameraUpdate
 
 # ------------------------------------------------------------------------ framing
 
@@ -267,7 +293,7 @@ def decode_client(frame: bytes) -> ClientMessage:
     try:
         return _client_decoder.decode(frame[4:])
     except msgspec.ValidationError as exc:
-        raise ProtocolError("invalid", f"{exc}; valid types: subscribe, alarm_action, ping, replay_control") from None
+        raise ProtocolError("invalid", f"{exc}; valid types: subscribe, alarm_action, ping, replay_control, camera_update") from None
     except msgspec.DecodeError as exc:
         raise ProtocolError("malformed", f"not msgpack: {exc}") from None
 

@@ -33,6 +33,10 @@ log = logging.getLogger("twin.stream")
 CLOSE_TOO_SLOW = 4008
 #: answers (results, errors, snapshots) a client may leave unread before its requests are refused
 MAX_CONTROL = 16
+#: a client's camera updates closer together than this (seconds) are ignored
+CAMERA_INTERVAL = 0.1
+#: longest camera channel name
+MAX_CHANNEL = 64
 
 
 @dataclass(frozen=True)
@@ -128,6 +132,10 @@ class Client:
         self.closed = False
         self.sent_frames = 0
         self.sent_bytes = 0
+        #: the camera channel this client follows (Subscribe.follow), or None
+        self.follow: str | None = None
+        #: when this client's last accepted CameraUpdate came (monotonic seconds)
+        self.camera_at = -float("inf")
 
     def push(self, message: bytes) -> None:
         if len(self.control) >= MAX_CONTROL:
@@ -149,6 +157,8 @@ class Hub:
         self._cache: dict[Subscription, bytes] = {}
         self._cache_seq = -1
         self._closing: set[asyncio.Task[None]] = set()
+        #: camera channel -> its last Camera message, encoded (for new followers)
+        self.cameras: dict[str, bytes] = {}
 
     # -- joining -----------------------------------------------------------------------
     def subscribe(self, client: Client, sub: Subscription, since: int | None, epoch: str | None = None) -> None:
@@ -164,6 +174,27 @@ class Hub:
             self._waiting.append((client, since))
         else:
             self._sync(client, since)
+
+    # -- cameras -----------------------------------------------------------------------
+    def set_follow(self, client: Client, channel: str | None) -> None:
+        """Follow a camera channel (None: none); the channel's last camera comes at once."""
+        client.follow = channel
+        if channel is not None and channel in self.cameras:
+            _put_camera(client, self.cameras[channel])
+
+    def relay_camera(self, sender: Client, update: p.CameraUpdate) -> bool:
+        """Keep the channel's camera and send it to its followers (not the sender);
+        False when the update came too soon after the sender's last and was ignored."""
+        now = wallclock.monotonic()
+        if now - sender.camera_at < CAMERA_INTERVAL:
+            return False
+        sender.camera_at = now
+        data = p.encode(p.Camera(update.channel, update.position, update.target))
+        self.cameras[update.channel] = data
+        for client in list(self.clients):
+            if client is not sender and client.follow == update.channel and not client.closed:
+                _put_camera(client, data)
+        return True
 
     def reset_all(self) -> None:
         """Send every subscribed client a fresh snapshot (after a replay's seek); call
@@ -264,6 +295,19 @@ class Hub:
 
 def _is_snapshot(message: bytes) -> bool:
     return b"\xa8snapshot" in message[4:40]
+
+
+def _is_camera(message: bytes) -> bool:
+    return b"\xa4type\xa6camera" in message[4:24]
+
+
+def _put_camera(client: Client, data: bytes) -> None:
+    """Queue a camera for a follower, replacing one it has not been sent yet (only the
+    newest matters); a client with its answers unread gets none."""
+    client.control = [m for m in client.control if not _is_camera(m)]
+    if len(client.control) < MAX_CONTROL:
+        client.control.append(data)
+        client.wake.set()
 
 
 def hello(engine: Engine, role: str, mode: str, server_version: str, epoch: str) -> bytes:

@@ -29,13 +29,16 @@ export const SERVER_MESSAGES = Object.freeze({
   /** The replay's timeline, sent after the Hello of a replaying server and on every change a director makes; every screen follows it. ``marks`` are the (time, level) of each alarm raise and escalation, for the timeline. */
   // playing: boolean, speed: number, time: number, start: number, end: number, marks: Array<Array<number>>, drill: string
   ReplayState: Object.freeze({ tag: "replay", fields: ["playing", "speed", "time", "start", "end", "marks", "drill"], required: ["playing", "speed", "time", "start", "end", "marks"] }),
+  /** Where the leading screen of ``channel`` looks: the camera's ``position`` and the point it orbits (``target``), scene metres, z up. Sent to every client whose Subscribe follows that channel (never back to the leader), and at once to a new follower when the channel has a camera already. */
+  // channel: string, position: [number, number, number], target: [number, number, number]
+  Camera: Object.freeze({ tag: "camera", fields: ["channel", "position", "target"], required: ["channel", "position", "target"] }),
 });
 
 /** CLIENT_MESSAGES: name -> {tag, fields, required} */
 export const CLIENT_MESSAGES = Object.freeze({
-  /** Choose what to receive; may be sent again at any time. ``domains`` maps a domain to the fields wanted (an empty list: all its live fields); omitted or null means every field of every domain. ``since`` is the last ``seq`` the client applied (after a reconnect) and ``epoch`` the Hello's epoch it belongs to: the server sends the missed deltas merged if it is the same run and still holds them, else a snapshot. Resume with the same ``domains`` as before. */
-  // domains: Object<string, Array<string>> | null, since: number | null, epoch: string | null
-  Subscribe: Object.freeze({ tag: "subscribe", fields: ["domains", "since", "epoch"], required: [] }),
+  /** Choose what to receive; may be sent again at any time. ``domains`` maps a domain to the fields wanted (an empty list: all its live fields); omitted or null means every field of every domain. ``since`` is the last ``seq`` the client applied (after a reconnect) and ``epoch`` the Hello's epoch it belongs to: the server sends the missed deltas merged if it is the same run and still holds them, else a snapshot. Resume with the same ``domains`` as before. ``follow`` names a camera channel whose Camera messages this client wants (see CameraUpdate). */
+  // domains: Object<string, Array<string>> | null, since: number | null, epoch: string | null, follow: string | null
+  Subscribe: Object.freeze({ tag: "subscribe", fields: ["domains", "since", "epoch", "follow"], required: [] }),
   /** Acknowledge, dispatch or resolve an alarm (operator role or above). */
   // request: number, alarm: number, action: "acknowledge" | "dispatch" | "resolve", note: string, unit: string
   AlarmAction: Object.freeze({ tag: "alarm_action", fields: ["request", "alarm", "action", "note", "unit"], required: ["request", "alarm", "action"] }),
@@ -45,6 +48,9 @@ export const CLIENT_MESSAGES = Object.freeze({
   /** Play, pause, seek (``time`` in simulation seconds) or set the ``speed`` (0.25 to 64) of a replay, or ``branch``: leave the replay and run the twin live from the current moment. Director role or above. Answered by a Result; every screen then gets the new ReplayState (and, after a seek or a branch, a Snapshot). */
   // request: number, action: "play" | "pause" | "seek" | "speed" | "branch", time: number | null, speed: number | null
   ReplayControl: Object.freeze({ tag: "replay_control", fields: ["request", "action", "time", "speed"], required: ["request", "action"] }),
+  /** Lead a camera channel: where this screen's camera is (``position``) and the point it orbits (``target``), scene metres, z up. Any role may lead. The server relays it as a Camera to the channel's followers and keeps it for new ones; updates closer than 0.1 s apart from one client are ignored. Not answered. */
+  // channel: string, position: [number, number, number], target: [number, number, number]
+  CameraUpdate: Object.freeze({ tag: "camera_update", fields: ["channel", "position", "target"], required: ["channel", "position", "target"] }),
 });
 
 /** STRUCTS: name -> {tag, fields, required} */
@@ -66,4 +72,4 @@ export const STRUCTS = Object.freeze({
 
 export const ALARM_ACTIONS = Object.freeze(["acknowledge", "dispatch", "resolve"]);
 /** message type tag -> message name, for the tags the server sends */
-export const SERVER_TAGS = Object.freeze({"hello": "Hello", "snapshot": "Snapshot", "delta": "Delta", "result": "Result", "error": "Error", "replay": "ReplayState"});
+export const SERVER_TAGS = Object.freeze({"hello": "Hello", "snapshot": "Snapshot", "delta": "Delta", "result": "Result", "error": "Error", "replay": "ReplayState", "camera": "Camera"});
