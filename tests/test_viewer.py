@@ -245,3 +245,61 @@ def test_reconnects_after_a_server_restart_with_a_banner(browser, scene, tmp_pat
         s = stats(page)
         assert abs(s["seq"] - server.engine.seq) <= 3 and s["snapshots"] >= 2 and s["gaps"] == 0
     page.close()
+
+
+CAMERA_CLOSE = """([position, target, tol]) => {
+  const c = window.__twin.camera();
+  const far = (a, b) => Math.hypot(a[0] - b[0], a[1] - b[1], a[2] - b[2]);
+  return far(c.position, position) < tol && far(c.target, target) < tol;
+}"""
+
+
+def _distance(a, b):
+    return sum((x - y) ** 2 for x, y in zip(a, b)) ** 0.5
+
+
+def test_a_follower_screen_shows_the_camera_of_the_screen_it_follows(browser, shared):
+    """?lead=wall1 sends its camera through the server; ?follow=wall1 glides to it, with
+    its own orbit controls off and a badge; a drag on the follower moves nothing."""
+    _, url = shared
+    errors: list[str] = []
+    leader = open_page(browser, url + "/?lead=wall1", errors)
+    follower = open_page(browser, url + "/?follow=wall1&tour=1&tour_idle=0", errors)
+    try:
+        cam = follower.evaluate("window.__twin.camera()")
+        assert cam["following"] and cam["follow"] == "wall1" and cam["controls"] is False
+        badge = follower.locator(".follow-badge")
+        assert badge.is_visible() and "wall1" in badge.inner_text()
+        assert leader.evaluate("window.__twin.camera()")["controls"] is True
+        assert leader.locator(".follow-badge").count() == 0
+        for turn in range(2):  # two different moves of the leader, each followed
+            before = leader.evaluate("window.__twin.camera()")
+            leader.mouse.move(800, 450)
+            leader.mouse.down()
+            leader.mouse.move(800 + 160 * (1 - 2 * turn), 420, steps=12)
+            leader.mouse.up()
+            leader.mouse.wheel(0, -300)
+            leader.wait_for_timeout(300)
+            moved = leader.evaluate("window.__twin.camera()")
+            assert _distance(moved["position"], before["position"]) > 5, "the drag did not move the leader's camera"
+            wait_for(follower, CAMERA_CLOSE, arg=[moved["position"], moved["target"], 0.05])
+            got = follower.evaluate("window.__twin.camera()")
+            assert _distance(got["position"], moved["position"]) < 0.05 and _distance(got["target"], moved["target"]) < 0.05
+        # the follower's own drag does not move its camera (its controls are off), and
+        # its alarm tour (tour=1) stays off while it follows
+        follower.mouse.move(800, 450)
+        follower.mouse.down()
+        follower.mouse.move(600, 300, steps=10)
+        follower.mouse.up()
+        follower.wait_for_timeout(1500)
+        still = follower.evaluate("window.__twin.camera()")
+        assert _distance(still["position"], got["position"]) < 0.05 and _distance(still["target"], got["target"]) < 0.05
+        assert follower.evaluate("window.__twin.camera()")["received"] >= 2
+        # a screen opened later follows at once, from the server's last camera
+        late = open_page(browser, url + "/?follow=wall1", errors)
+        wait_for(late, CAMERA_CLOSE, arg=[moved["position"], moved["target"], 0.05])
+        late.close()
+        assert not errors, errors
+    finally:
+        leader.close()
+        follower.close()

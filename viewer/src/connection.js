@@ -10,7 +10,8 @@ const FIRST_DELAY = 0.5;
 const MAX_DELAY = 8;
 
 export class Connection {
-  constructor(url, state, { onStatus = () => {}, onHello = () => {} } = {}) {
+  constructor(url, state, { onStatus = () => {}, onHello = () => {}, follow = '' } = {}) {
+    this.follow = follow; // the camera channel every Subscribe follows ('' none)
     this.url = url;
     this.state = state;
     this.onStatus = onStatus;
@@ -71,6 +72,7 @@ export class Connection {
       this.lastSince = since;
       const fields = since === null ? {} : { since };
       if (withEpoch && since !== null && previousEpoch !== null) fields.epoch = previousEpoch;
+      if (this.follow) fields.follow = this.follow;
       this.send('Subscribe', fields);
       this.connected = true;
       if (this.everConnected) this.reconnects += 1;
@@ -82,7 +84,7 @@ export class Connection {
     }
     if (!this.state.apply(frame)) {
       // A delta that does not follow our seq: resubscribe from what we have.
-      this.send('Subscribe', { since: this.state.seq });
+      this.send('Subscribe', this.follow ? { since: this.state.seq, follow: this.follow } : { since: this.state.seq });
     } else if (frame.name === 'Delta') {
       account(perfStats.deltaApply, performance.now() - started);
     }

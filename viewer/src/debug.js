@@ -54,6 +54,12 @@ export function installDebugHook(app, parts) {
       const mesh = app.layers?.base.get(name) || app.layers?.domains.get(name)?.mesh;
       return mesh ? mesh.visible : null;
     },
+    /** the camera: position and orbit target [x, y, z], whether it follows a channel (controls off), cameras received */
+    camera: () => ({
+      position: view.camera.position.toArray(), target: view.controls.target.toArray(),
+      following: view.following, controls: view.controls.enabled, lead: app.cameraLink?.lead ?? '',
+      follow: app.cameraLink?.follow ?? '', received: app.cameraLink?.received ?? 0, gliding: Boolean(view.glide),
+    }),
     selected: () => ({ asset: parts.inspector.asset?.id ?? null, alarm: app.selectedAlarm }),
     domNodes: () => document.getElementsByTagName('*').length,
     /** what the timeline shows: mode, playing, speed, start, end, time, marks, canControl, reason */

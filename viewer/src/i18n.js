@@ -19,6 +19,7 @@ const WORDS = {
     branchHint: 'Leave the replay: the twin runs live from this moment, for every screen', branchConfirm: 'Click again: run live from',
     needDirector: 'Replay controls need a director token; this screen is',
     replayLiveOnly: 'Live twin: replay controls need a server started with twin serve --replay FILE',
+    following: 'following',
   },
   'zh-CN': {
     alarms: '告警', layers: '图层', underground: '地下视图', ground: '地面透明度',
@@ -36,6 +37,7 @@ const WORDS = {
     branchHint: '退出回放：孪生从此刻起实时运行（所有屏幕同步）', branchConfirm: '再次点击确认：从此刻转为实时',
     needDirector: '回放控制需要指挥员权限；本屏角色为',
     replayLiveOnly: '实时模式：回放控制需以 twin serve --replay FILE 启动服务器',
+    following: '跟随',
   },
 };
 

@@ -12,6 +12,7 @@ import { TwinState } from './state.js';
 import { Tour } from './tour.js';
 import { AlarmList } from './ui/alarmList.js';
 import { Banner } from './ui/banner.js';
+import { CameraLink } from './cameraLink.js';
 import { Inspector } from './ui/inspector.js';
 import { LayerPanel } from './ui/layerPanel.js';
 import { Pins } from './ui/pins.js';
@@ -84,7 +85,8 @@ setInterval(() => {
   }
 }, 1000);
 
-app.connection = new Connection(wsUrl(), state, {});
+app.connection = new Connection(wsUrl(), state, { follow: params.follow });
+app.cameraLink = new CameraLink(view, state, app.connection, ui, { lead: params.lead, follow: params.follow });
 const banner = new Banner(ui, app.connection);
 app.connection.connect();
 
@@ -291,7 +293,7 @@ function pick(clientX, clientY) {
   setUnderground(app.underground.on, app.underground.opacity);
   if (params.colour) setColour(params.colour);
   else app.painter.repaintAll();
-  if (params.tour) new Tour(state, { idle: params.tourIdle, every: params.tourEvery, focus: selectAlarm });
+  if (params.tour && !params.follow) new Tour(state, { idle: params.tourIdle, every: params.tourEvery, focus: selectAlarm });
   document.body.classList.add('ready');
 })();
 

@@ -1,5 +1,6 @@
 // Wall mode: everything a screen needs comes from its URL, so a command center can
 // pin one address per display. ?layers=gas,drainage&lang=zh-CN&tour=1&underground=1
+// One screen can lead a camera channel (?lead=wall1) and others follow it (?follow=wall1).
 const query = new URLSearchParams(window.location.search);
 
 function list(name) {
@@ -26,6 +27,10 @@ export const params = Object.freeze({
   colour: query.get('colour') || '',
   /** wall: hide the controls a wall never uses */
   wall: query.get('wall') === '1',
+  /** send this screen's camera to the camera channel named here (through the server) */
+  lead: (query.get('lead') || '').slice(0, 64),
+  /** show the camera of the channel named here; this screen's own orbit controls are off */
+  follow: (query.get('follow') || '').slice(0, 64),
 });
 
 /** A same-origin URL with the page's token attached. */

@@ -14,7 +14,7 @@ export class TwinState {
     this.stale = new Set();
     this.counts = { snapshots: 0, deltas: 0, events: 0, gaps: 0 };
     this.replay = null; // the last ReplayState of a replaying server, else null
-    this.listeners = { hello: [], state: [], alarms: [], result: [], error: [], replay: [] };
+    this.listeners = { hello: [], state: [], alarms: [], result: [], error: [], replay: [], camera: [] };
   }
 
   on(kind, fn) {
@@ -35,6 +35,7 @@ export class TwinState {
       case 'Result': this.emit('result', h); return true;
       case 'Error': this.emit('error', h); return true;
       case 'ReplayState': this.replay = h; this.emit('replay', h); return true;
+      case 'Camera': this.emit('camera', h); return true;
       default: return true;
     }
   }

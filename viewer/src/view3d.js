@@ -5,6 +5,9 @@ import * as THREE from 'three';
 import { OrbitControls } from 'three/addons/controls/OrbitControls.js';
 import { account, perfStats } from './perf.js';
 
+/** time constant (s) of a followed camera's glide: within 1 % of the leader's in 0.6 s */
+const GLIDE_SECONDS = 0.12;
+
 export class View3D {
   constructor(container) {
     this.container = container;
@@ -27,6 +30,10 @@ export class View3D {
     this.highlight = this.makeHighlight();
     this.scene.add(this.highlight);
     this.flight = null;
+    this.following = false; // another screen drives this camera (follow=): no controls, no flights
+    this.glide = null; // {position, target}: where a followed camera is going
+    this.followed = null; // the last camera followed
+    this.lastTick = 0;
     this.dirty = true;
     this.frames = 0;
     this.onFrame = [];
@@ -77,15 +84,17 @@ export class View3D {
     const centre = bounds.getCenter(new THREE.Vector3());
     const size = bounds.getSize(new THREE.Vector3());
     const span = Math.max(size.x, size.y);
+    this.controls.maxDistance = span * 3;
+    if (this.following && this.followed) return; // the leader's camera is already in
     this.controls.target.copy(centre);
     this.camera.position.set(centre.x - span * 0.12, centre.y - span * 0.78, centre.z + span * 0.62);
-    this.controls.maxDistance = span * 3;
     this.controls.update();
     this.requestRender();
   }
 
   /** Fly to look at `point` (Vector3) from `distance` metres, over `seconds`. */
   flyTo(point, distance = 120, seconds = 1.2) {
+    if (this.following) return;
     const from = { position: this.camera.position.clone(), target: this.controls.target.clone() };
     const dir = new THREE.Vector3().subVectors(this.camera.position, this.controls.target);
     dir.z = 0;
@@ -93,6 +102,20 @@ export class View3D {
     dir.normalize().multiplyScalar(distance * 0.75).setZ(distance * 0.75);
     const to = { position: point.clone().add(dir), target: point.clone() };
     this.flight = { from, to, start: performance.now(), seconds };
+    this.requestRender();
+  }
+
+  /** Hand this camera to another screen: orbit controls off, flights ignored. */
+  setFollowing(on) {
+    this.following = on;
+    this.controls.enabled = !on;
+    if (on) this.flight = null;
+  }
+
+  /** Move smoothly (a short exponential lerp) to a followed camera ([x, y, z] arrays). */
+  glideTo(position, target) {
+    this.glide = { position: new THREE.Vector3(...position), target: new THREE.Vector3(...target) };
+    this.followed = this.glide;
     this.requestRender();
   }
 
@@ -110,6 +133,21 @@ export class View3D {
   }
 
   tick(now) {
+    const dt = Math.min(0.1, Math.max(0, (now - this.lastTick) / 1000));
+    this.lastTick = now;
+    if (this.glide) {
+      const g = this.glide;
+      const k = 1 - Math.exp(-dt / GLIDE_SECONDS);
+      this.camera.position.lerp(g.position, k);
+      this.controls.target.lerp(g.target, k);
+      if (this.camera.position.distanceToSquared(g.position) < 1e-4 && this.controls.target.distanceToSquared(g.target) < 1e-4) {
+        this.camera.position.copy(g.position);
+        this.controls.target.copy(g.target);
+        this.glide = null;
+      }
+      this.camera.lookAt(this.controls.target);
+      this.dirty = true;
+    }
     if (this.flight) {
       const f = this.flight;
       const u = Math.min(1, (now - f.start) / (f.seconds * 1000));
