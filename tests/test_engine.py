@@ -139,3 +139,10 @@ def test_latest_reading_wins_and_late_old_ones_are_ignored(tmp_path, toy):
     e.ingest.submit([Reading("TS-001", 0.5, 99.0)])  # older than what we hold
     e.tick()
     assert h.value("T-001", "level") == 31.0
+
+
+def test_a_reading_without_a_usable_time_is_malformed(tmp_path, toy):
+    h = Harness(tmp_path, plugins=[toy], blocks=(2, 2), simulate=False)
+    h.engine.ingest.submit([Reading("TS-001", math.nan, 5.0)])
+    h.engine.tick()
+    assert dict(h.engine.ingest.rejected) == {"malformed": 1}

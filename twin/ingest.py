@@ -25,15 +25,37 @@ REJECT_REASONS = ("unknown_sensor", "malformed", "bad_quality", "not_finite", "o
 
 
 @numba.njit(cache=True, nogil=True)
-def _keep_latest(index, times, values, ok, last_time, last_value):  # pragma: no cover - compiled
-    """Keep each sensor's latest good reading. A later reading wins, and of two with the
-    same time the one later in the batch; an older one arriving late changes nothing."""
+def _validate_and_keep(index, times, values, quality, low, high, oldest, newest, last_time, last_value, counts):  # pragma: no cover
+    """One pass over a batch: reject by the first failing check (counted in the order of
+    REJECT_REASONS), keep each sensor's latest good
+    reading (a later time wins; of equal times, the later in the batch; an older reading
+    arriving late changes nothing). Returns how many were good."""
+    good = 0
+    n_sensors = low.shape[0]
     for i in range(index.shape[0]):
-        if ok[i]:
-            s = index[i]
-            if times[i] >= last_time[s]:
-                last_time[s] = times[i]
-                last_value[s] = values[i]
+        s = index[i]
+        v = values[i]
+        t = times[i]
+        if s < 0 or s >= n_sensors:
+            counts[0] += 1
+        elif quality[i] != 0:
+            counts[2] += 1
+        elif not np.isfinite(v):
+            counts[3] += 1
+        elif v < low[s] or v > high[s]:
+            counts[4] += 1
+        elif not np.isfinite(t):
+            counts[1] += 1  # a reading without a usable time is malformed
+        elif t < oldest:
+            counts[5] += 1
+        elif t > newest:
+            counts[6] += 1
+        else:
+            good += 1
+            if t >= last_time[s]:
+                last_time[s] = t
+                last_value[s] = v
+    return good
 
 
 class Ingest:
@@ -93,28 +115,19 @@ class Ingest:
 
     # -- on the tick -------------------------------------------------------------------
     def accept_arrays(self, index: np.ndarray, times: np.ndarray, values: np.ndarray, quality: np.ndarray, now: float) -> int:
-        """Validate a batch (sensor index -1 means unknown); keep the good ones."""
-        ok = np.ones(len(index), dtype=bool)
-
-        def drop(bad: np.ndarray, reason: str) -> None:
-            bad &= ok
-            n = int(bad.sum())
+        """Validate a batch (sensor index -1 means unknown); keep the good ones; count
+        the bad ones by reason, in the order of :data:`REJECT_REASONS`."""
+        counts = np.zeros(len(REJECT_REASONS), dtype=np.int64)
+        good = _validate_and_keep(
+            np.ascontiguousarray(index, dtype=np.int64), np.ascontiguousarray(times, dtype=np.float64),
+            np.ascontiguousarray(values, dtype=np.float64), np.ascontiguousarray(quality, dtype=np.int64),
+            self.low, self.high, now - self.max_age, now + self.max_future, self.last_time, self.last_value, counts,
+        )
+        for reason, n in zip(REJECT_REASONS, counts):
             if n:
-                self.rejected[reason] += n
-                ok[bad] = False
-
-        drop(index < 0, "unknown_sensor")
-        safe = np.where(index < 0, 0, index)
-        drop(quality != 0, "bad_quality")
-        drop(~np.isfinite(values), "not_finite")
-        if len(self.sensors):
-            drop((values < self.low[safe]) | (values > self.high[safe]), "out_of_range")
-        drop(times < now - self.max_age, "too_old")
-        drop(times > now + self.max_future, "in_future")
-        good = int(ok.sum())
-        _keep_latest(index, times, values, ok, self.last_time, self.last_value)
-        self.accepted += good
-        return good
+                self.rejected[reason] += int(n)
+        self.accepted += int(good)
+        return int(good)
 
     def assimilate(self, now: float) -> None:
         """Write each sensor's last good value over the model's value of its row."""
