@@ -37,6 +37,8 @@ MAX_CONTROL = 16
 CAMERA_INTERVAL = 0.1
 #: longest camera channel name
 MAX_CHANNEL = 64
+#: camera channels whose last camera is kept (the least recently led is forgotten first)
+MAX_CHANNELS = 256
 
 
 @dataclass(frozen=True)
@@ -190,6 +192,9 @@ class Hub:
             return False
         sender.camera_at = now
         data = p.encode(p.Camera(update.channel, update.position, update.target))
+        self.cameras.pop(update.channel, None)  # newest last: the least recently led goes first
+        if len(self.cameras) >= MAX_CHANNELS:
+            del self.cameras[next(iter(self.cameras))]
         self.cameras[update.channel] = data
         for client in list(self.clients):
             if client is not sender and client.follow == update.channel and not client.closed:
