@@ -20,7 +20,7 @@ from mcap.reader import make_reader
 from twin import protocol as p
 from twin.alarms import Alarm, AlarmBook, AlarmEvent
 from twin.engine import Engine, Frame
-from twin.recording import NS, RecordingReader, info, ns
+from twin.recording import NS, RecordingReader, info, ns, read_stream
 
 SPEEDS = (0.25, 64.0)
 
@@ -155,12 +155,7 @@ class Replay:
 
 def recorded_alarm_events(path: Path) -> list[dict[str, Any]]:
     """The alarm events of a recording, as written (for comparisons)."""
-    return [json.loads(message.data) for _, _, message in _iter(path, "/alarm/event")]
-
-
-def _iter(path: Path, topic: str) -> Any:
-    with Path(path).open("rb") as stream:
-        yield from make_reader(stream).iter_messages(topics=[topic])
+    return [json.loads(data) for _, _, data in read_stream(path, ("/alarm/event",))]
 
 
 __all__ = ["Replay", "recorded_alarm_events", "NS"]
