@@ -85,3 +85,11 @@ def coupling_to_absent_domain() -> types.ModuleType:
         raise AssertionError("an idle coupling must not run")
 
     return _module("coupler", twin_couplings=lambda: [Coupling("coupler.c", "toy", "water", step, "tanks feed a water network")])
+
+
+def coupling_writing_an_unknown_field() -> types.ModuleType:
+    """A coupling that declares it writes ``levle``: refused on load, not at its first tick."""
+    from twin import Coupling
+
+    return _module("miswired", twin_couplings=lambda: [
+        Coupling("miswired.c", "toy", "toy", lambda ctx: None, "tank to tank", writes=("levle",))])

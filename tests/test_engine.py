@@ -91,6 +91,19 @@ def test_config_overrides_thresholds_and_refuses_unknown_ones(tmp_path, toy):
                 config={"thresholds": {"toy.overfill": {"breakpoints": [0, 5, 4, 7, 8, 9]}}})
 
 
+def test_config_sets_updater_params_in_twin_and_truth_and_refuses_unknown_names(tmp_path, toy):
+    h = Harness(tmp_path / "a", plugins=[toy], blocks=(2, 2), config={"thresholds": {"fill": {"weir": 60.0}}})
+    h.act("toy.open_tap", "T-000", rate=1.0)  # 10 % of a 10 m3 tank per second
+    h.run(10)
+    assert h.value("T-000", "level", truth=True) == 60.0  # the truth's tank spills at the configured weir
+    assert h.value("T-000", "level") == pytest.approx(60.0, abs=1e-9)  # and so does the twin's
+    with pytest.raises(ValueError, match=r"\[thresholds\]: no kernel, updater or coupling with parameters is named "
+                                         r"'toy.overfil'; valid: fill, toy.overfill"):
+        Harness(tmp_path / "b", plugins=[toy], blocks=(2, 2), config={"thresholds": {"toy.overfil": {"breakpoints": []}}})
+    with pytest.raises(ValueError, match=r"\[thresholds.fill\] weir: expected a number in %; got 'high'"):
+        Harness(tmp_path / "c", plugins=[toy], blocks=(2, 2), config={"thresholds": {"fill": {"weir": "high"}}})
+
+
 def test_change_tracking_treats_nan_as_unchanged():
     from twin.contributions import AssetKind, Domain, FieldSpec
     from twin.state import DomainTable

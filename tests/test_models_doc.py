@@ -44,8 +44,10 @@ def _numbers(cell: str) -> list[float]:
 
 
 def _params() -> list[tuple[str, object]]:
+    """(owner, Param) of every kernel, updater and coupling: all are configuration."""
     registry = load_registry()
-    return [(kernel.name, p) for _, kernel in registry.kernels for p in kernel.params]
+    owners = [*registry.kernels, *registry.updaters, *registry.couplings]
+    return [(owner.name, p) for _, owner in owners for p in owner.params]
 
 
 def test_the_plugins_are_installed():

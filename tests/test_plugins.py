@@ -79,6 +79,12 @@ def test_coupling_to_an_absent_domain_is_idle_not_fatal(tmp_path, toy):
     h.close()
 
 
+def test_coupling_declaring_an_unknown_field_is_quarantined_on_load(toy):
+    registry = load_registry([toy, brokenplugins.coupling_writing_an_unknown_field()], entry_points=False)
+    assert "coupling 'miswired.c' (its writes): domain 'toy' has no field(s) levle" in registry.plugins["miswired"].reason
+    assert registry.active("toy") and registry.couplings == []
+
+
 def test_trace_hooks_logs_each_call(toy, monkeypatch, caplog):
     monkeypatch.setenv("TWIN_TRACE_HOOKS", "1")
     with caplog.at_level("INFO", logger="twin.plugins"):

@@ -25,8 +25,9 @@ def twin_domains():
 
 
 def fill(ctx):
+    """The tank fills until its overflow weir, at ``ctx.params["weir"]`` % of its height."""
     t = ctx.table
-    t["level"][:] = np.minimum(100.0, t["level"] + 100.0 * t["inflow"] * ctx.dt / t["capacity"])
+    t["level"][:] = np.minimum(ctx.params["weir"], t["level"] + 100.0 * t["inflow"] * ctx.dt / t["capacity"])
 
 
 @njit(cache=True, nogil=True)
@@ -37,7 +38,8 @@ def overfill_risk(level, breakpoints, risk):
 
 @hookimpl
 def twin_updaters():
-    return [Updater("fill", "toy", fill, reads=("inflow", "capacity", "level"), writes=("level",))]
+    return [Updater("fill", "toy", fill, reads=("inflow", "capacity", "level"), writes=("level",),
+                    params=(Param("weir", 100.0, "%", "toy: the overflow weir's height"),))]
 
 
 @hookimpl

@@ -91,21 +91,6 @@ class Domain:
 
 
 @dataclass(frozen=True)
-class Updater:
-    """A step function over a domain's arrays: physics and derived fields.
-
-    ``step(ctx)`` reads ``ctx.table`` (this domain's table), ``ctx.dt`` and ``ctx.time``
-    and writes the fields named in ``writes`` in place.
-    """
-
-    name: str
-    domain: str
-    step: Callable[[StepContext], None]
-    reads: tuple[str, ...]
-    writes: tuple[str, ...]
-
-
-@dataclass(frozen=True)
 class Param:
     """A configurable scalar or breakpoint array passed to a kernel.
 
@@ -124,6 +109,25 @@ class Param:
         if isinstance(v, (tuple, list)):
             return np.asarray(v, dtype=np.float64)
         return float(v)
+
+
+@dataclass(frozen=True)
+class Updater:
+    """A step function over a domain's arrays: physics and derived fields.
+
+    ``step(ctx)`` reads ``ctx.table`` (this domain's table), ``ctx.dt`` and ``ctx.time``
+    and writes the fields named in ``writes`` in place. Its ``params`` (set points a
+    standard fixes, such as the %LEL that starts emergency fans) reach it as
+    ``ctx.params[name]``, from the plugin's defaults or the configuration's
+    ``[thresholds.<updater name>]`` table.
+    """
+
+    name: str
+    domain: str
+    step: Callable[[StepContext], None]
+    reads: tuple[str, ...]
+    writes: tuple[str, ...]
+    params: tuple[Param, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -189,13 +193,22 @@ class Action:
 
 @dataclass(frozen=True)
 class Coupling:
-    """An effect of one domain's state on another's, stepped after the kernels."""
+    """An effect of one domain's state on another's, stepped after the kernels.
+
+    ``step(ctx)`` sees the ``target`` domain as ``ctx.table`` and reads ``source`` from
+    ``ctx.tables``; it writes only the ``target`` fields named in ``writes`` (declared so
+    that a quarantined plugin's coupled fields are marked stale, and checked against the
+    domain on load). ``params`` reach it as ``ctx.params``, configurable in
+    ``[thresholds.<coupling name>]`` like a kernel's.
+    """
 
     name: str
     source: str
     target: str
     step: Callable[[StepContext], None]
     description: str
+    writes: tuple[str, ...] = ()
+    params: tuple[Param, ...] = ()
 
 
 @dataclass(frozen=True)

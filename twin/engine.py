@@ -21,7 +21,7 @@ from twin.contributions import AlarmRule, Kernel
 from twin.ingest import Ingest, ReadingBatch
 from twin.metrics import Metrics
 from twin.plugins import Registry
-from twin.risk import check_breakpoints
+from twin.params import resolve_params
 from twin.scene import Scene
 from twin.simulator import Simulator
 from twin.types import LEVEL_ORANGE
@@ -61,24 +61,16 @@ def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def resolve_params(kernel: Kernel, overrides: dict[str, Any]) -> list[Any]:
-    """Kernel parameter values: the plugin's defaults, overridden by the configuration's
-    ``[thresholds.<kernel name>]`` table. Errors name the kernel and parameter."""
-    table = overrides.get(kernel.name, {})
-    unknown = set(table) - {p.name for p in kernel.params}
+def check_threshold_tables(thresholds: dict[str, Any], registry: Registry) -> None:
+    """Refuse a ``[thresholds.<name>]`` table that names no kernel, updater or coupling
+    with parameters: a misspelt name would otherwise leave the defaults in force silently."""
+    owners = {c.name for _, c in [*registry.kernels, *registry.updaters, *registry.couplings] if c.params}
+    unknown = sorted(set(thresholds) - owners)
     if unknown:
         raise ValueError(
-            f"[thresholds.{kernel.name}]: unknown parameter(s) {', '.join(sorted(unknown))}; "
-            f"valid: {', '.join(p.name for p in kernel.params)}"
+            f"[thresholds]: no kernel, updater or coupling with parameters is named {', '.join(map(repr, unknown))}; "
+            f"valid: {', '.join(sorted(owners))}"
         )
-    values = []
-    for p in kernel.params:
-        value = table.get(p.name, p.value)
-        if isinstance(p.value, tuple):
-            value = tuple(float(v) for v in value)
-            check_breakpoints(f"[thresholds.{kernel.name}] {p.name}", value)
-        values.append(p.as_argument(value))
-    return values
 
 
 class Engine:
@@ -101,10 +93,11 @@ class Engine:
         # A configuration file refines the scene's own: merged table by table, so that a
         # --config naming one kernel's thresholds keeps the scene's for the others.
         self.config = _merge(scene.config, config or {})
+        check_threshold_tables(self.config.get("thresholds", {}), registry)
         self.metrics = Metrics()
-        self.world = World(scene, registry, seed)
+        self.world = World(scene, registry, seed, config=self.config)
         self.ingest = Ingest(scene.sensors, self.world)
-        self.simulator = Simulator(scene, registry, seed) if simulate else None
+        self.simulator = Simulator(scene, registry, seed, self.config) if simulate else None
         deadlines = {int(k): float(v) for k, v in self.config.get("alarms", {}).get("deadlines", {}).items()} or None
         self.alarms = AlarmBook(data_dir / "alarms.sqlite" if data_dir else None, deadlines)
         self.seq = 0

@@ -43,7 +43,9 @@ def twin_updaters() -> list[Updater]:
 
     Updaters run in the order returned, after ingest and before the kernels. Each
     writes only the fields it declares in ``writes``; rows fed by a live sensor are
-    overwritten by the measurement afterwards.
+    overwritten by the measurement afterwards. Set points a standard fixes (the %LEL
+    that starts emergency fans) are ``params``, read as ``ctx.params[name]`` and
+    configurable per scene like a kernel's.
 
     :return: a list of :class:`twin.Updater`.
     """
@@ -64,6 +66,10 @@ def twin_kernels() -> list[Kernel]:
 @hookspec
 def twin_couplings() -> list[Coupling]:
     """Contribute cross-domain effects, stepped after the kernels.
+
+    A coupling whose ``source`` or ``target`` domain is not installed is idle, not an
+    error. It writes only the ``target`` fields it declares in ``writes``; its
+    ``params`` reach it as ``ctx.params``, configurable per scene like a kernel's.
 
     :return: a list of :class:`twin.Coupling`.
     """

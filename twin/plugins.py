@@ -237,7 +237,8 @@ def _collect(pm: pluggy.PluginManager, registry: Registry) -> None:
             # must run in a city without a drainage plugin.
             log.info("coupling idle: domain not installed", extra={"plugin": plugin, "coupling": c.name, "missing": missing})
             continue
-        registry.couplings.append((plugin, c))
+        if fields_exist(plugin, f"coupling {c.name!r} (its writes)", c.target, c.writes):
+            registry.couplings.append((plugin, c))
     for plugin, r in _call_each(pm, "twin_alarm_rules", registry):
         if fields_exist(plugin, f"alarm rule {r.name!r}", r.domain, (r.risk_field,)) and kinds_exist(plugin, f"alarm rule {r.name!r}", r.domain, r.kinds):
             registry.rules.append((plugin, r))
@@ -265,6 +266,8 @@ def _collect(pm: pluggy.PluginManager, registry: Registry) -> None:
         registry.outputs.setdefault(plugin, []).extend((u.domain, f) for f in u.writes)
     for plugin, k in registry.kernels:
         registry.outputs.setdefault(plugin, []).extend((k.domain, f) for f in k.outputs)
+    for plugin, c in registry.couplings:
+        registry.outputs.setdefault(plugin, []).extend((c.target, f) for f in c.writes)
 
 
 def check_kernel(kernel: Kernel, domain: Domain | None, rows: int = 4) -> None:

@@ -17,8 +17,10 @@ from twin.world import World
 
 
 class Simulator:
-    def __init__(self, scene: Scene, registry: Registry, seed: int = 0) -> None:
-        self.world = World(scene, registry, seed, tag="truth")
+    def __init__(self, scene: Scene, registry: Registry, seed: int = 0, config: dict | None = None) -> None:
+        # The truth obeys the same set points as the twin (fans, cut-offs): the
+        # configuration is the city's, not the twin's opinion of it.
+        self.world = World(scene, registry, seed, tag="truth", config=config)
         self.rng = np.random.default_rng([seed, 0x5E75])
         self.incidents = sorted(scene.incidents, key=lambda i: i.at)
         self._next_incident = 0

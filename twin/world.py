@@ -9,12 +9,13 @@ from __future__ import annotations
 import hashlib
 import time
 import zlib
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from twin.params import param_map
 from twin.plugins import Registry
 from twin.scene import Scene
 from twin.state import DomainTable
@@ -30,6 +31,9 @@ class StepContext:
     dt: float
     #: seeded per run and plugin: the only randomness a step may use
     rng: np.random.Generator
+    #: the step's own parameters by name (``Updater.params``/``Coupling.params``), from
+    #: the plugin's defaults or the configuration's ``[thresholds.<name>]``
+    params: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def table(self) -> DomainTable:
@@ -43,7 +47,9 @@ class StepContext:
 class World:
     """State tables built from a scene, with the static attributes filled in."""
 
-    def __init__(self, scene: Scene, registry: Registry, seed: int = 0, tag: str = "twin") -> None:
+    def __init__(
+        self, scene: Scene, registry: Registry, seed: int = 0, tag: str = "twin", config: dict[str, Any] | None = None
+    ) -> None:
         self.scene = scene
         self.registry = registry
         self.seed = seed
@@ -69,6 +75,11 @@ class World:
                 self.locations[asset.id] = (name, row)
         self._rngs: dict[str, np.random.Generator] = {}
         self._memo: dict[Any, Any] = {}
+        # Resolved once: a bad [thresholds.<name>] value stops the start-up, not a tick.
+        thresholds = (config or {}).get("thresholds", {})
+        self._params: dict[str, dict[str, Any]] = {
+            c.name: param_map(c, thresholds) for _, c in [*registry.updaters, *registry.couplings]
+        }
 
     def memo(self, key: Any, build: Callable[[], Any]) -> Any:
         """A value built once per world: topology lookups an updater derives from the
@@ -91,8 +102,8 @@ class World:
             raise KeyError(f"no asset {asset_id!r} in scene {self.scene.name!r}") from None
         return self.tables[domain], row
 
-    def context(self, plugin: str, domain: str, dt: float) -> StepContext:
-        return StepContext(self, domain, self.time, dt, self.rng(plugin))
+    def context(self, plugin: str, domain: str, dt: float, step: str = "") -> StepContext:
+        return StepContext(self, domain, self.time, dt, self.rng(plugin), self._params.get(step, {}))
 
     def step_physics(
         self, dt: float, on_error: Callable[[str, str, BaseException], None], timings: dict[str, float] | None = None
@@ -105,7 +116,7 @@ class World:
                 continue
             started = time.perf_counter()
             try:
-                updater.step(self.context(plugin, updater.domain, dt))
+                updater.step(self.context(plugin, updater.domain, dt, updater.name))
             except Exception as exc:
                 on_error(plugin, f"updater {updater.name!r}", exc)
             if timings is not None:
@@ -116,7 +127,7 @@ class World:
             if not self.registry.active(plugin):
                 continue
             try:
-                coupling.step(self.context(plugin, coupling.target, dt))
+                coupling.step(self.context(plugin, coupling.target, dt, coupling.name))
             except Exception as exc:
                 on_error(plugin, f"coupling {coupling.name!r}", exc)
 
