@@ -47,10 +47,10 @@ SPACE_KINDS = ("manhole", "valve_well", "cable_vault", "sewer_segment")
 #: and wind effects; Pescod & Price 1982; Ward et al., WERF 2011), so E = 0.05 m2/s is a
 #: modest, round figure, not a measured one.
 SEWER_DISPERSION = 0.05
-#: GB 50838-2015 as MODELS.md reads it: the gas main of a utility tunnel's gas
-#: compartment is shut off at 35 %LEL in the compartment (configurable per scene is a
-#: core change: couplings take no Params yet)
-TUNNEL_CUTOFF_LEL = 35.0
+#: GB 50838-2015 §7.5: the gas main of a utility tunnel's gas compartment is shut off at
+#: no more than 25 %LEL in the compartment (the default of the ``gas.tunnel_cutoff``
+#: parameter ``cutoff``; MODELS.md read 35, the standard's text says 25)
+TUNNEL_CUTOFF_LEL = 25.0
 
 
 # -- leak through a hole ---------------------------------------------------------------
@@ -452,14 +452,14 @@ def _tunnel_mains(world) -> TunnelMains:
 
 
 def step_tunnel_cutoff(ctx) -> None:
-    """Coupling tunnel -> gas (GB 50838-2015, MODELS.md coupling 2): methane at
-    TUNNEL_CUTOFF_LEL (35 %LEL) in a tunnel's gas compartment closes the valves of the
+    """Coupling tunnel -> gas (GB 50838-2015 §7.5, MODELS.md coupling 2): methane at
+    ``ctx.params["cutoff"]`` (25 %LEL) in a tunnel's gas compartment closes the valves of the
     mains that run in it. The valve only closes here (an operator reopens it with
     ``gas.open_valve``); the isolated main then blows down through its leak and vent
     (:func:`supply_pressure`), so the source into the compartment falls to zero."""
     mains = ctx.world.memo(("gas", "tunnel mains"), lambda: _tunnel_mains(ctx.world))
     if not len(mains.valve_rows):
         return
-    high = ctx.tables["tunnel"]["ch4"][mains.compartment_rows] >= TUNNEL_CUTOFF_LEL
+    high = ctx.tables["tunnel"]["ch4"][mains.compartment_rows] >= ctx.params["cutoff"]
     if high.any():
         ctx.table["valve_open"][mains.valve_rows[high]] = 0

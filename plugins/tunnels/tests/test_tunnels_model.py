@@ -71,7 +71,7 @@ def _advance(t0, seconds, dt, alpha=0.0, max_hrr=0.0, ventilation=None):
     temps, released, t, age = [], 0.0, t0, 0.0
     for _ in range(int(round(seconds / dt))):
         t, e = model.advance_temperature(t, c["volume"], c["ua"], c["ventilation"], c["soil"], c["inlet"],
-                                         c["cable_heat"], alpha, age, max_hrr, dt)
+                                         c["cable_heat"], alpha, age, max_hrr, 1.0, dt)
         age += dt
         released += e
         temps.append(t)
@@ -152,6 +152,132 @@ def test_ceiling_temperature_branches_meet_at_the_critical_velocity():
         below = model.ceiling_excess_temperature(q, 0.19 * w_star * 0.999, 3.0, 0.5, 20.0)
         above = model.ceiling_excess_temperature(q, 0.19 * w_star * 1.001, 3.0, 0.5, 20.0)
         assert above == pytest.approx(below, rel=0.01)
+
+
+# -- a fire in a closed compartment: oxygen limit and wall losses -----------------------------------
+#: the demo's gas-free compartment T-P-0005: 120 m of 2.6 m x 3.2 m, fans stopped by the fire
+CELL = dict(length=120.0, width=2.6, height=3.2, ua=1117.0, soil=18.0, inlet=25.0, cable=6000.0)
+
+
+def _wall_conductance(t, cell=CELL):
+    """McCaffrey, Quintiere & Harkleroad (1981) as the SFPE Handbook writes it, for a
+    thermally thick concrete wall (EN 1992-1-2: k 1.6 W/(m K), rho 2300 kg/m3, c 900
+    J/(kg K)) 0.3 m thick, in series with EN 1991-1-2's convective 25 W/(m2 K), over the
+    box's inner surface; the steady U A to the soil before the fire and at least that."""
+    k, rho, c, delta = 1.6, 2300.0, 900.0, 0.3
+    length, width, height = cell["length"], cell["width"], cell["height"]
+    area = 2 * (length * width + length * height + width * height)
+    if t <= 0:
+        return cell["ua"]
+    hk = math.sqrt(k * rho * c / t) if t < rho * c / k * (delta / 2) ** 2 else k / delta
+    return max(cell["ua"], area / (1 / 25.0 + 1 / hk))
+
+
+def _run_cell(alpha, max_hrr, seconds, ach=0.0, dt=1.0, lol=15.0):
+    """The plugin's climate over one row, tick by tick: time, T, O2, HRR per tick."""
+    c = CELL
+    volume = c["length"] * c["width"] * c["height"]
+    f = lambda v, dtype=np.float64: np.array([v], dtype=dtype)  # noqa: E731
+    row = dict(temperature=f(20.0), humidity=f(60.0), o2=f(20.95), ch4=f(0.0), h2s=f(0.0), co=f(0.0),
+               heat_release=f(0.0), fire_age=f(0.0), fire=f(0, np.uint8), ceiling=f(20.0))
+    out = []
+    for n in range(int(round(seconds / dt))):
+        model.climate(row["temperature"], row["humidity"], row["o2"], row["ch4"], row["h2s"], row["co"],
+                      row["heat_release"], row["fire_age"], row["fire"], row["ceiling"], f(c["length"]), f(volume),
+                      f(c["width"] * c["height"]), f(c["height"]), f(c["ua"]), f(c["cable"]), f(c["soil"]),
+                      f(c["inlet"]), f(70.0), f(ach), f(0.0), f(0.0), f(alpha), f(max_hrr), f(57.0), 5.0, lol, dt)
+        out.append(((n + 1) * dt, row["temperature"][0], row["o2"][0], row["heat_release"][0], row["ceiling"][0]))
+    return np.array(out)
+
+
+def _ivp_cell(alpha, max_hrr, seconds, lol=15.0):
+    """The same compartment written as one ODE system from the sources, fans stopped:
+    rho cp V dT/dt = q_cable + Q(t) + G(t)(T_soil - T);  V dx/dt = -Q(t)/(13.1 MJ/kg rho_O2(T)),
+    Q = alpha t^2 (capped) while x > LOL, then nothing (no air comes in: CFAST's limit)."""
+    c = CELL
+    volume = c["length"] * c["width"] * c["height"]
+    capacity = RHO_CP * volume
+    o2_density = lambda temp: 101325.0 * 0.032 / (8.314462618 * (temp + 273.15))  # noqa: E731
+
+    def rhs(t, y, burning):
+        q = 1000.0 * min(alpha * t * t, max_hrr) if burning else 0.0  # W
+        dtemp = (c["cable"] + q + _wall_conductance(t) * (c["soil"] - y[0])) / capacity
+        return [dtemp, -100.0 * (q / 13.1e6 / o2_density(y[0])) / volume]
+
+    starve = lambda t, y, burning: y[1] - lol  # noqa: E731
+    starve.terminal, starve.direction = True, -1
+    first = solve_ivp(rhs, (0, seconds), [20.0, 20.95], args=(True,), events=starve, rtol=1e-10, atol=1e-10,
+                      max_step=0.5, dense_output=True)
+    t_starve = first.t_events[0][0] if first.t_events[0].size else None
+    second = None
+    if t_starve is not None:
+        second = solve_ivp(rhs, (t_starve, seconds), first.y[:, -1], args=(False,), rtol=1e-10, atol=1e-10,
+                           max_step=0.5, dense_output=True)
+
+    def at(t):
+        return first.sol(t) if t_starve is None or t <= t_starve else second.sol(t)
+    return t_starve, at
+
+
+def test_a_fire_with_the_fans_stopped_starves_at_the_lower_oxygen_limit_like_the_ode():
+    """GB 50838 stops the fans of a burning section to starve the fire: a medium fire
+    levelling at 3 MW in the demo's 1000 m3 compartment uses up the O2 above CFAST's 15 %
+    limit in about 11 minutes and goes out; the walls take most of its heat."""
+    alpha, max_hrr = model.GROWTH_CLASSES[2], 3000.0
+    run = _run_cell(alpha, max_hrr, 1800.0)
+    t_starve, exact = _ivp_cell(alpha, max_hrr, 1800.0)
+    assert t_starve is not None and 600.0 < t_starve < 720.0, t_starve
+    times, temps, o2, hrr = run[:, 0], run[:, 1], run[:, 2], run[:, 3]
+    # the O2 limit holds to round-off; the tick that reaches it burns only what is left, and
+    # the fire is out from the next one
+    assert o2.min() >= 15.0 - 1e-9
+    first_out = times[np.argmax(hrr == 0.0)]  # the end of the first tick without fire
+    assert hrr[-1] == 0.0 and 0.0 < first_out - t_starve <= 2.0, (first_out, t_starve)
+    # the trajectory agrees with the continuous system: 1 s ticks against a 0.5 s-step ODE
+    # solve; the model holds rho_O2 and the walls' h at the tick's start and middle
+    for t, temp, x in zip(times[::30], temps[::30], o2[::30]):
+        want_t, want_x = exact(t)
+        assert temp == pytest.approx(want_t, rel=5e-3, abs=0.2), t
+        assert x == pytest.approx(want_x, abs=0.02), t
+    # the heat it released before it starved, by the t-squared curve to the ODE's starving time
+    volume = CELL["length"] * CELL["width"] * CELL["height"]
+    cap = math.sqrt(max_hrr / alpha)
+    released = alpha * min(t_starve, cap) ** 3 / 3.0 + max_hrr * max(0.0, t_starve - cap)  # kJ
+    # and the air stays far below what an adiabatic box would reach (about 690 K above 20 C)
+    assert temps.max() < 250.0
+    assert released * 1e3 / (RHO_CP * volume) > 600.0
+
+
+def test_a_ventilated_fire_burns_at_the_rate_fresh_air_brings_oxygen():
+    """With 12 air changes an hour the box is held at the limit and the fire burns the O2
+    the fans bring: Q = 13.1 MJ/kg rho_O2 Qv (20.95 % - 15 %), about 2.5 MW here."""
+    alpha, max_hrr = model.GROWTH_CLASSES[3], 5000.0
+    run = _run_cell(alpha, max_hrr, 3600.0, ach=12.0)
+    volume = CELL["length"] * CELL["width"] * CELL["height"]
+    qv = 12.0 * volume / 3600.0
+    temp = run[-1, 1]
+    supported = 13.1e3 * 101325.0 * 0.032 / (8.314462618 * (temp + 273.15)) * qv * (20.95 - 15.0) / 100.0
+    assert run[-1, 2] == pytest.approx(15.0, abs=1e-6)
+    assert run[-1, 3] == pytest.approx(supported, rel=2e-3)
+
+
+def test_wall_conductance_is_mqh_thermally_thick_in_series_with_the_film():
+    area = 2 * (120.0 * 2.6 + 120.0 * 3.2 + 2.6 * 3.2)
+    surface = model.box_surface(120.0, 120.0 * 2.6 * 3.2, 3.2)
+    assert surface == pytest.approx(area, rel=1e-12)
+    for t in (0.0, 0.5, 60.0, 600.0, 3600.0, 20000.0, 40000.0):
+        age_hk = _wall_conductance(t)
+        assert model.wall_conductance(t, surface, 1117.0) == pytest.approx(age_hk, rel=1e-12), t
+
+
+def test_ceiling_temperature_stays_within_the_correlations_flame_limit():
+    """Li & Ingason's excess is over the air the plume entrains, at most 1350 K: an
+    ultrafast 20 MW fire, ventilated so that it keeps burning, never puts the ceiling
+    more than 1350 K above the soil, nor below the air."""
+    run = _run_cell(model.GROWTH_CLASSES[4], 2.0e4, 1200.0, ach=60.0)
+    ceiling, temps = run[:, 4], run[:, 1]
+    assert ceiling.max() <= CELL["soil"] + 1350.0 + 1e-9
+    assert np.all(ceiling >= temps)
 
 
 # -- humidity --------------------------------------------------------------------------------------

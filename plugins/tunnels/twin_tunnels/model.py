@@ -13,9 +13,10 @@ gases as detectors report them: CH4 in %LEL, O2 in %vol, H2S in mg/m3, CO in ppm
 Sources (MODELS.md, "Utility tunnels"):
 
 - GB 50838-2015 城市综合管廊工程技术规范 §7.2 (ventilation: >= 6 air changes per hour
-  normally and >= 12 in an emergency; emergency ventilation of the section and its
-  neighbours at 20 %LEL of natural gas; the fans of a burning fire section and its
-  neighbours stop).
+  normally and >= 12 in an emergency; the fans of a burning fire section and its
+  neighbours stop) and §7.5 (the gas compartment's detectors: alarm at <= 20 %LEL, which
+  starts the emergency ventilation of the section and its neighbours; emergency
+  cut-off of the gas at <= 25 %LEL).
 - Crowl & Louvar, Chemical Process Safety (3rd ed., 2011), ch. 3: the well-mixed,
   ventilated enclosure.
 - SFPE Handbook of Fire Protection Engineering (5th ed., 2016): t-squared fires
@@ -25,6 +26,15 @@ Sources (MODELS.md, "Utility tunnels"):
   ceiling in tunnel fires", Fire Safety Journal 46 (2011) 204-210, and Ingason, Li &
   Lonnermark, Tunnel Fire Dynamics (Springer 2015) ch. 7: maximum ceiling gas
   temperature above a fire.
+- Peacock et al., CFAST Technical Reference Guide (NIST SP 1889v1, 2023): a fire in a
+  closed room burns only while the oxygen above its lower oxygen limit (15 %vol by
+  default) lasts, then at the rate the supply of fresh air supports.
+- McCaffrey, Quintiere & Harkleroad, Fire Technology 17 (1981) 98-119, and Walton &
+  Thomas, SFPE Handbook ch. "Estimating temperatures in compartment fires": the heat a
+  fire's hot gas loses into thermally thick walls, h_k = sqrt(k rho c / t) until the
+  heat has crossed the wall (t_p = (rho c / k)(delta / 2)^2), k / delta after; in series
+  with the convective film alpha_c = 25 W/(m2 K) of EN 1991-1-2 §3.2.1. Concrete near
+  20 C (EN 1992-1-2 §3.3): k 1.6 W/(m K), rho 2300 kg/m3, c 900 J/(kg K).
 - Alduchov & Eskridge (1996), J. Appl. Meteor. 35: Magnus form of the saturation vapour
   pressure of water (humidity).
 """
@@ -45,8 +55,15 @@ ATMOSPHERIC = 101325.0  # Pa
 R = 8.314462618  # J/(mol K)
 KELVIN = 273.15
 GRAVITY = 9.81  # m/s2
-#: methane's lower explosive limit, %vol (NFPA 497; Chinese practice; IEC 60079-20-1 gives 4.4)
+#: methane's lower explosive limit, %vol (NFPA 497; Chinese practice; IEC 60079-20-1 gives
+#: 4.4): the default of the ``tunnel.climate`` parameter ``ch4_lel``
 CH4_LEL = 5.0
+#: CFAST's default lower oxygen limit, %vol: the ``tunnel.climate`` parameter's default
+LOWER_OXYGEN_LIMIT = 15.0
+#: GB 50838-2015 §7.5: emergency ventilation at <= 20 %LEL (the ``tunnel.ventilation``
+#: parameter ``emergency_on``); it stops below ``emergency_off`` (our hysteresis)
+EMERGENCY_ON_LEL = 20.0
+EMERGENCY_OFF_LEL = 10.0
 #: O2 in outdoor air, %vol
 O2_AMBIENT = 20.95
 #: heat released per kg of O2 consumed, kJ/kg (Huggett 1980; SFPE Handbook)
@@ -69,6 +86,15 @@ FIRE_SOURCE_RADIUS = 0.5
 CEILING_EXCESS_CAP = 1350.0
 #: dimensionless ventilation velocity V' between the two regimes of Li & Ingason
 CRITICAL_VENTILATION = 0.19
+#: walls: concrete's thermal conductivity (W/(m K)), density (kg/m3) and specific heat
+#: (J/(kg K)) near 20 C (EN 1992-1-2 §3.3), the wall's thickness (m; GB 50838 tunnels
+#: have 250-400 mm of reinforced concrete) and the convective film of a fire-exposed
+#: surface (W/(m2 K), EN 1991-1-2 §3.2.1)
+WALL_CONDUCTIVITY = 1.6
+WALL_DENSITY = 2300.0
+WALL_SPECIFIC_HEAT = 900.0
+WALL_THICKNESS = 0.3
+WALL_FILM = 25.0
 #: fan modes
 FAN_OFF, FAN_NORMAL, FAN_EMERGENCY = 0, 1, 2
 #: methane's molar mass, kg/mol (its density at the compartment's air: p M / (R T))
@@ -183,73 +209,134 @@ def saturation_pressure(celsius):
 
 
 @njit(cache=True, nogil=True)
-def advance_temperature(temperature, volume, ua, ventilation, soil, inlet, cable_heat, alpha, age, max_hrr, dt):
+def wall_conductance(fire_age, wall_area, ua):
+    """Conductance (W/K) through which a compartment's air loses heat to its walls.
+
+    Without a fire: ``ua``, the steady conduction through the wall to the soil. While a
+    fire burns the walls are a heat sink first (McCaffrey, Quintiere & Harkleroad 1981;
+    SFPE Handbook): h_k = sqrt(k rho c / t) for a thermally thick wall t seconds into
+    the fire, k / delta once the heat has crossed it (t >= t_p = (rho c / k)(delta/2)^2),
+    in series with the convective film alpha_c (EN 1991-1-2): h = 1 / (1/alpha_c + 1/h_k),
+    times the wall area A_T (m2); never less than ``ua``. Radiation to the walls is left
+    out, so the air stays hotter than it would: conservative for the heat detectors.
+    """
+    if fire_age <= 0.0:
+        return ua
+    penetration = WALL_DENSITY * WALL_SPECIFIC_HEAT / WALL_CONDUCTIVITY * (0.5 * WALL_THICKNESS) ** 2
+    if fire_age < penetration:
+        hk = math.sqrt(WALL_CONDUCTIVITY * WALL_DENSITY * WALL_SPECIFIC_HEAT / fire_age)
+    else:
+        hk = WALL_CONDUCTIVITY / WALL_THICKNESS
+    return max(ua, wall_area / (1.0 / WALL_FILM + 1.0 / hk))
+
+
+@njit(cache=True, nogil=True)
+def box_surface(length, volume, ceiling_height):
+    """Inner surface (m2: walls, floor and ceiling) of a box L long and H high holding V,
+    its width being V / (L H)."""
+    width = volume / (length * ceiling_height)
+    return 2.0 * (length * width + length * ceiling_height + width * ceiling_height)
+
+
+@njit(cache=True, nogil=True)
+def fire_energy(alpha, age, max_hrr, dt):
+    """Heat (kJ) a t-squared fire ``age`` s old releases in the next ``dt`` s, uncapped
+    by oxygen: the integral of min(alpha t^2, max_hrr) dt."""
+    if alpha <= 0.0:
+        return 0.0
+    growing = min(dt, max(0.0, math.sqrt(max_hrr / alpha) - age))
+    return alpha * ((age + growing) ** 3 - age ** 3) / 3.0 + max_hrr * (dt - growing)
+
+
+@njit(cache=True, nogil=True)
+def advance_temperature(temperature, volume, conductance, ventilation, soil, inlet, cable_heat, alpha, age, max_hrr,
+                        fire_scale, dt):
     """Air temperature (deg C) after ``dt`` and the fire's heat released in it (kJ).
 
-    rho cp V dT/dt = q_cable + q_fire(t) + UA (T_soil - T) + rho cp Qv (T_in - T)
+    rho cp V dT/dt = q_cable + s q_fire(t) + G (T_soil - T) + rho cp Qv (T_in - T)
     (MODELS.md, lumped balance), with q_fire = alpha t^2 up to ``max_hrr``: exact over
-    the growth part of the tick and over the capped part (:func:`heat_step`).
-    The whole of a fire's heat goes into the compartment's air (conservative for the
-    detectors). Inputs: V (m3), UA (W/K), Qv (m3/s), T_soil and T_in (deg C), q_cable
-    (W), alpha (kW/s2), age of the fire at the start of the tick (s), max HRR (kW).
+    the growth part of the tick and over the capped part (:func:`heat_step`). ``s``
+    (``fire_scale``, 0..1) is the share of that heat the oxygen allows
+    (:func:`climate`); all of it goes into the air. Inputs: V (m3), G the wall
+    conductance (W/K, :func:`wall_conductance`), Qv (m3/s), T_soil and T_in (deg C),
+    q_cable (W), alpha (kW/s2), age of the fire at the start of the tick (s), max HRR (kW).
     """
     capacity = AIR_DENSITY * AIR_CP * volume
     flow = AIR_DENSITY * AIR_CP * ventilation
-    a = (ua + flow) / capacity
-    base = (cable_heat + ua * soil + flow * inlet) / capacity
-    if alpha <= 0.0:
+    a = (conductance + flow) / capacity
+    base = (cable_heat + conductance * soil + flow * inlet) / capacity
+    if alpha <= 0.0 or fire_scale <= 0.0:
         return heat_step(temperature, a, base, 0.0, 0.0, dt), 0.0
     growing = min(dt, max(0.0, math.sqrt(max_hrr / alpha) - age))
     t = temperature
     released = 0.0
     if growing > 0.0:
-        w = 1000.0 * alpha / capacity  # kW -> W
+        w = 1000.0 * fire_scale * alpha / capacity  # kW -> W
         t = heat_step(t, a, base + w * age * age, 2.0 * w * age, w, growing)
-        released += alpha * ((age + growing) ** 3 - age ** 3) / 3.0
+        released += fire_scale * alpha * ((age + growing) ** 3 - age ** 3) / 3.0
     rest = dt - growing
     if rest > 0.0:
-        t = heat_step(t, a, base + 1000.0 * max_hrr / capacity, 0.0, 0.0, rest)
-        released += max_hrr * rest
+        t = heat_step(t, a, base + 1000.0 * fire_scale * max_hrr / capacity, 0.0, 0.0, rest)
+        released += fire_scale * max_hrr * rest
     return t, released
 
 
 @njit(cache=True, nogil=True)
 def climate(temperature, humidity, o2, ch4, h2s, co, heat_release, fire_age, fire, ceiling_temperature,
-            volume, cross_section, ceiling_height, ua, cable_heat, soil_temperature, inlet_temperature,
+            length, volume, cross_section, ceiling_height, ua, cable_heat, soil_temperature, inlet_temperature,
             inlet_humidity, air_changes, gas_ingress, h2s_emission, fire_growth, fire_max_hrr,
-            detector_temperature, dt):
+            detector_temperature, ch4_lel, lower_oxygen_limit, dt):
     """Advance every row's air by ``dt``: heat and fire, then gases and humidity.
 
-    Per row: ventilation Qv = ACH V / 3600 (m3/s); the temperature by
-    :func:`advance_temperature`; then each species by :func:`well_mixed_step` with the
-    air leaving Q = Qv + Q_CH4:
-      CH4 (fraction): S = Q_CH4 (pure methane ingress), outdoor air has none;
+    Per row: ventilation Qv = ACH V / 3600 (m3/s); the air leaving Q = Qv + Q_CH4 sets
+    every species' box factors (:func:`well_mixed_step`, :func:`box_factors`):
+      CH4 (fraction): S = Q_CH4 (pure methane ingress), outdoor air has none; kept in
+                      %LEL of ``ch4_lel`` (%vol);
       O2 (fraction):  S = Qv 0.2095 - (tick-mean HRR / 13.1 MJ/kg) / rho_O2 (Huggett);
       H2S (mg/m3):    S = the emission from sump and sewage water (mg/s);
       CO (fraction):  S = tick-mean HRR * CO_PER_KJ / rho_CO;
       water vapour (mole fraction e/p): S = Qv e_s(T_in) RH_in / p.
-    Relative humidity is then e / e_s(T) (at most 100 %). The fire's age advances, its
-    HRR (kW) is taken at the end of the tick, the maximum ceiling temperature above it
-    follows Li & Ingason (:func:`ceiling_excess_temperature`) with u0 = Qv / A, and the
-    fire flag latches when that temperature reaches the heat detector's alarm
-    temperature (deg C).
+    A fire burns on its t-squared curve (:func:`fire_energy`) only as far as the oxygen
+    lets it (CFAST's lower oxygen limit): the O2 it may take in the tick is what would
+    bring the box, by the same exact step, down to ``lower_oxygen_limit`` (%vol), so a
+    compartment whose fans are stopped starves its fire, and a ventilated one feeds it
+    at the rate fresh air brings O2. The temperature follows :func:`advance_temperature`
+    with the walls as a heat sink (:func:`wall_conductance`, at the middle of the tick).
+    Relative humidity is e / e_s(T) (at most 100 %). The fire's age advances, its HRR
+    (kW, the oxygen's share of the t-squared curve at the end of the tick) is reported;
+    the maximum ceiling temperature above it follows Li & Ingason
+    (:func:`ceiling_excess_temperature`) with u0 = Qv / A, over the compartment's air
+    (the plume entrains it) but at most 1350 K above the soil's temperature (the
+    correlation's flame limit), and the fire flag latches when that temperature reaches
+    the heat detector's alarm temperature (deg C).
     """
     for i in range(temperature.shape[0]):
         v = volume[i]
         qv = air_changes[i] * v / 3600.0
         t_old = temperature[i]
+        kelvin = t_old + KELVIN
         vapour = 0.01 * humidity[i] * saturation_pressure(t_old) / ATMOSPHERIC
-        t_new, released = advance_temperature(t_old, v, ua[i], qv, soil_temperature[i], inlet_temperature[i],
-                                              cable_heat[i], fire_growth[i], fire_age[i], fire_max_hrr[i], dt)
-        mean_hrr = released / dt
-        kelvin = 0.5 * (t_old + t_new) + KELVIN
-        # well_mixed_step for every species at once: they share the air leaving
         keep, gain = box_factors(qv + gas_ingress[i], v, dt)
+        x_o2 = 0.01 * o2[i]
+        o2_density = ATMOSPHERIC * O2_MOLAR_MASS / (R * kelvin)  # kg/m3 of pure O2
+        # oxygen: what the fuel would take, and what the box can give before the limit
+        wanted = fire_energy(fire_growth[i], fire_age[i], fire_max_hrr[i], dt)
+        scale = 0.0
+        if wanted > 0.0:
+            spare = (x_o2 * keep + qv * 0.01 * O2_AMBIENT * gain - 0.01 * lower_oxygen_limit) / gain  # m3/s of O2
+            allowed = max(0.0, spare) * o2_density * HUGGETT * dt  # kJ
+            scale = min(1.0, allowed / wanted)
+        age_mid = fire_age[i] + 0.5 * dt if fire_growth[i] > 0.0 else 0.0
+        conductance = wall_conductance(age_mid, box_surface(length[i], v, ceiling_height[i]), ua[i])
+        t_new, released = advance_temperature(t_old, v, conductance, qv, soil_temperature[i], inlet_temperature[i],
+                                              cable_heat[i], fire_growth[i], fire_age[i], fire_max_hrr[i], scale, dt)
+        mean_hrr = released / dt
         # CH4 as a fraction of the air, kept in %LEL
-        x = 0.01 * CH4_LEL * 0.01 * ch4[i] * keep + gas_ingress[i] * gain
-        ch4[i] = 100.0 * x / (0.01 * CH4_LEL)
-        o2_use = mean_hrr / HUGGETT / (ATMOSPHERIC * O2_MOLAR_MASS / (R * kelvin))
-        o2[i] = max(0.0, 100.0 * (0.01 * o2[i] * keep + (qv * 0.01 * O2_AMBIENT - o2_use) * gain))
+        lel = 0.01 * ch4_lel
+        x = lel * 0.01 * ch4[i] * keep + gas_ingress[i] * gain
+        ch4[i] = 100.0 * x / lel
+        o2_use = mean_hrr / HUGGETT / o2_density
+        o2[i] = max(0.0, 100.0 * (x_o2 * keep + (qv * 0.01 * O2_AMBIENT - o2_use) * gain))
         h2s[i] = h2s[i] * keep + h2s_emission[i] * gain
         co_made = mean_hrr * CO_PER_KJ / (ATMOSPHERIC * CO_MOLAR_MASS / (R * kelvin))
         co[i] = co[i] * keep + 1e6 * co_made * gain
@@ -259,13 +346,13 @@ def climate(temperature, humidity, o2, ch4, h2s, co, heat_release, fire_age, fir
         temperature[i] = t_new
         if fire_growth[i] > 0.0:
             fire_age[i] += dt
-            heat_release[i] = fire_hrr(fire_growth[i], fire_age[i], fire_max_hrr[i])
+            heat_release[i] = scale * fire_hrr(fire_growth[i], fire_age[i], fire_max_hrr[i])
         else:
             heat_release[i] = 0.0
         velocity = qv / cross_section[i] if cross_section[i] > 0.0 else 0.0
         height = max(ceiling_height[i] - FIRE_BASE_HEIGHT, 0.5)
-        ceiling_temperature[i] = t_new + ceiling_excess_temperature(heat_release[i], velocity, height,
-                                                                    FIRE_SOURCE_RADIUS, t_new)
+        excess = ceiling_excess_temperature(heat_release[i], velocity, height, FIRE_SOURCE_RADIUS, t_new)
+        ceiling_temperature[i] = max(t_new, min(t_new + excess, soil_temperature[i] + CEILING_EXCESS_CAP))
         if ceiling_temperature[i] >= detector_temperature[i]:
             fire[i] = 1
 
@@ -273,7 +360,7 @@ def climate(temperature, humidity, o2, ch4, h2s, co, heat_release, fire_age, fir
 # -- fans ----------------------------------------------------------------------------------
 @njit(cache=True, nogil=True)
 def fan_control(ch4, fire, neighbours, normal_ach, emergency_ach, emergency_on, emergency_off, fan_mode, air_changes):
-    """Fan mode and air changes per hour of every row (GB 50838-2015 §7.2).
+    """Fan mode and air changes per hour of every row (GB 50838-2015 §7.2, §7.5).
 
     Each row with its neighbours (``neighbours[i]``: the rows of the same compartment in
     the adjacent fire sections, -1 where none): a fire detected in any of them stops the
@@ -437,17 +524,13 @@ def neighbour_rows(world, domain):
     return world.memo(("tunnel.neighbours", domain), build)
 
 
-#: GB 50838-2015 §7.2: emergency ventilation at 20 %LEL; it stops below this (hysteresis)
-EMERGENCY_ON_LEL = 20.0
-EMERGENCY_OFF_LEL = 10.0
-
-
 def step_ventilation(ctx):
-    """Updater: fan modes and air changes from the detectors (:func:`fan_control`); fans
+    """Updater: fan modes and air changes from the detectors (:func:`fan_control`) at the
+    set points ``ctx.params["emergency_on"]`` and ``["emergency_off"]`` (%LEL); fans
     without power (coupling ``tunnel.power``) stand still."""
     t = ctx.table
     fan_control(t["ch4"], t["fire"], neighbour_rows(ctx.world, ctx.domain), t["normal_ach"], t["emergency_ach"],
-                EMERGENCY_ON_LEL, EMERGENCY_OFF_LEL, t["fan_mode"], t["air_changes"])
+                ctx.params["emergency_on"], ctx.params["emergency_off"], t["fan_mode"], t["air_changes"])
     dark = np.flatnonzero(t["powered"] == 0)
     if len(dark):
         t["fan_mode"][dark] = FAN_OFF
@@ -459,10 +542,10 @@ def step_climate(ctx):
     t = ctx.table
     methane = t["gas_ingress"] + t["gas_from_mains"]  # the action's leak and the mains' (coupling)
     climate(t["temperature"], t["humidity"], t["o2"], t["ch4"], t["h2s"], t["co"], t["heat_release"], t["fire_age"],
-            t["fire"], t["ceiling_temperature"], t["volume"], t["cross_section"], t["ceiling_height"], t["ua"],
-            t["cable_heat"], t["soil_temperature"], t["inlet_temperature"], t["inlet_humidity"], t["air_changes"],
-            methane, t["h2s_emission"], t["fire_growth"], t["fire_max_hrr"], t["detector_temperature"],
-            ctx.dt)
+            t["fire"], t["ceiling_temperature"], t["length"], t["volume"], t["cross_section"], t["ceiling_height"],
+            t["ua"], t["cable_heat"], t["soil_temperature"], t["inlet_temperature"], t["inlet_humidity"],
+            t["air_changes"], methane, t["h2s_emission"], t["fire_growth"], t["fire_max_hrr"],
+            t["detector_temperature"], ctx.params["ch4_lel"], ctx.params["lower_oxygen_limit"], ctx.dt)
 
 
 def step_sumps(ctx):

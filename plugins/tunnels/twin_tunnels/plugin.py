@@ -128,15 +128,31 @@ def twin_updaters():
     return [
         Updater("tunnel.ventilation", "tunnel", model.step_ventilation,
                 reads=("ch4", "fire", "normal_ach", "emergency_ach", "fan_mode", "powered"),
-                writes=("fan_mode", "air_changes")),
+                writes=("fan_mode", "air_changes"),
+                params=(
+                    Param("emergency_on", model.EMERGENCY_ON_LEL, "%LEL",
+                          "GB 50838-2015 §7.5: the gas detectors alarm at <= 20 %LEL and start the emergency "
+                          "ventilation of the section and its neighbours"),
+                    Param("emergency_off", model.EMERGENCY_OFF_LEL, "%LEL",
+                          "emergency ventilation runs until the section and its neighbours are below this "
+                          "(hysteresis; the standard gives none)", default=True),
+                )),
         Updater("tunnel.climate", "tunnel", model.step_climate,
-                reads=("temperature", "humidity", "o2", "ch4", "h2s", "co", "fire_age", "fire", "volume",
+                reads=("temperature", "humidity", "o2", "ch4", "h2s", "co", "fire_age", "fire", "length", "volume",
                        "cross_section", "ceiling_height", "ua", "cable_heat", "soil_temperature", "inlet_temperature",
                        "inlet_humidity", "air_changes", "gas_ingress", "gas_from_mains", "h2s_emission", "fire_growth",
                        "fire_max_hrr",
                        "detector_temperature"),
                 writes=("temperature", "humidity", "o2", "ch4", "h2s", "co", "heat_release", "fire_age", "fire",
-                        "ceiling_temperature")),
+                        "ceiling_temperature"),
+                params=(
+                    Param("ch4_lel", model.CH4_LEL, "%vol",
+                          "methane's lower explosive limit: NFPA 497 (2008) and Chinese practice; IEC 60079-20-1 "
+                          "gives 4.4 (keep it equal to gas.lel_risk's lel_volume_percent)"),
+                    Param("lower_oxygen_limit", model.LOWER_OXYGEN_LIMIT, "%vol",
+                          "a fire burns only while O2 stays above this (CFAST Technical Reference Guide, NIST SP "
+                          "1889v1, its default lower oxygen limit)"),
+                )),
         Updater("tunnel.sumps", "tunnel", model.step_sumps,
                 reads=("sump_level", "pump_on", "seepage", "water_ingress", "flood_inflow", "pump_capacity", "pump_ok",
                        "powered", "sump_area", "floor_area", "sump_depth", "pump_start", "pump_stop"),
@@ -153,9 +169,10 @@ def twin_kernels():
                     "pump_start", "sump_high", "sump_depth"),
             outputs=("risk", "risk_driver"),
             params=(
-                Param("ch4_levels", (0.0, 10.0, 20.0, 35.0, 50.0, 100.0), "%LEL",
-                      "GB 50838-2015 (alarm <= 20 %LEL, cut-off <= 35 %LEL in a gas compartment); levels IV 10, "
-                      "III 20, II 35, I 50 are MODELS.md defaults", default=True),
+                Param("ch4_levels", (0.0, 10.0, 20.0, 25.0, 50.0, 100.0), "%LEL",
+                      "GB 50838-2015 §7.5 (a gas compartment alarms at <= 20 %LEL and cuts the gas off at <= 25 "
+                      "%LEL): III at the alarm, II at the cut-off; IV 10 and I 50 are our defaults (MODELS.md "
+                      "proposed II at 35, above the standard's cut-off)", default=True),
                 Param("temperature_levels", (30.0, 40.0, 50.0, 60.0, 70.0, 90.0), "degC",
                       "MODELS.md defaults IV 40, III 50, II 60; normal up to 30, I at 70 (a detected fire is I "
                       "whatever the temperature)", default=True),
@@ -178,13 +195,16 @@ def twin_couplings():
     return [
         Coupling("tunnel.gas_mains", "gas", "tunnel", model.step_gas_mains,
                  "MODELS.md coupling 2: the leak m of a gas main that runs in a gas compartment (the main links it) "
-                 "enters the compartment's air as m / rho(T); fans go to emergency at 20 %LEL (tunnel.ventilation)"),
+                 "enters the compartment's air as m / rho(T); fans go to emergency at 20 %LEL (tunnel.ventilation)",
+                 writes=("gas_from_mains",)),
         Coupling("tunnel.street_water", "drainage", "tunnel", model.step_street_water,
                  "MODELS.md coupling 3: ponding dp at the drainage manhole a station or compartment links pours over "
-                 "its opening's sill into the sump, Q = Cw b sqrt(2 g) (dp - h_sill)^(3/2)"),
+                 "its opening's sill into the sump, Q = Cw b sqrt(2 g) (dp - h_sill)^(3/2)",
+                 writes=("flood_inflow",)),
         Coupling("tunnel.power", "tunnel", "tunnel", model.step_power,
                  "MODELS.md coupling 4: a detected fire or water on the floor cuts the power of a section's fans and "
-                 "pumps (a boolean network, see model.power_network)"),
+                 "pumps (a boolean network, see model.power_network)",
+                 writes=("powered",)),
     ]
 
 
