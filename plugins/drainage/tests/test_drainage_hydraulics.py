@@ -102,6 +102,32 @@ def test_rational_method_steady_state(tmp_path):
         math.pi / 4 * (1.0 / 4) ** (2 / 3) * math.sqrt(0.4 / 80.0) / 0.013, rel=1e-9)
 
 
+def test_a_pipe_that_drops_into_its_manhole_runs_at_normal_depth(tmp_path):
+    """A steep 0.4 m pipe (n 0.013, slope 2 %) whose outlet lies 0.3 m above the next
+    manhole's invert carries 0.10 m3/s: its flow is supercritical (normal depth below
+    critical), so the whole pipe, and the manhole above it, run at Manning's normal
+    depth. The outlet end, falling freely into the manhole, flows at the smaller of the
+    normal and critical depths (SWMM's DN_CRITICAL end), not at the manhole's low level:
+    taking that level would halve the pipe's mean depth and nearly double the depth
+    upstream."""
+    length, slope, offset = 40.0, 0.02, 0.3
+
+    def build(plan):
+        network(plan, {"T-1": (0.0, 20.0, 23.0, 1.0, 1.0), "T-2": (40.0, 20.0 - slope * length - offset, 22.5, 0.0, 1.0)},
+                [("T-P1", "T-1", "T-2", 0.4, length), ("T-P2", "T-2", "T-OF", 0.6, 40.0)],
+                {"T-OF": (80.0, 18.5)})
+        pipe = next(f for f in plan.assets["drainage"] if f["properties"]["id"] == "T-P1")
+        pipe["properties"]["outlet_offset"] = offset
+
+    h = harness(tmp_path, build)
+    h.act("drainage.rain", "T-1", intensity=36.0, duration=86400)  # 1 ha, C 1: 0.10 m3/s
+    h.run(1200)
+    normal = manning_normal_depth(0.10, 0.4, 0.013, slope)
+    assert normal < 0.20  # 0.161 m, below the critical depth of 0.228 m: supercritical
+    assert h.value("T-P1", "flow") == pytest.approx(0.10, rel=1e-6)
+    assert h.value("T-1", "depth") == pytest.approx(normal, rel=1e-3)
+
+
 def branched(plan):
     """Two branches joining, the lower one through an undersized pipe: a storm that
     surcharges, floods and ponds."""

@@ -15,13 +15,21 @@ Sources (MODELS.md, "Drainage"):
   whose steady state is exactly Manning's equation with the head gradient as slope,
   and SWMM's normal flow limitation (supercritical inlet or a water surface flatter
   than the bed: no more than Manning's normal flow at the upstream depth).
+- Pipe ends: a pipe's depth at each end is its node's water level above the pipe's
+  invert there, except at an end that drops into its node (the pipe's invert above
+  the node's) while the node's water lies below the flow's normal or critical depth:
+  that end flows at the smaller of the two, as water falling freely into a manhole
+  does (the DN_CRITICAL and UP_CRITICAL flow classes of SWMM 5's dynamic wave
+  solver, dwflow.c getFlowClass). Taking the node's low level there instead halves the
+  pipe's mean depth and nearly doubles the depth upstream of every drop.
 - Nodes: continuity dV/dt = runoff + Σ inflows - Σ outflows on each manhole's storage,
   which is its shaft, half the length of every pipe that meets it, and, above the rim,
   a ponding area on the street (SWMM's "ponded area"). Depth is found from the stored
   volume exactly (a safeguarded Newton solve), so the router conserves mass to
   round-off: rain in = discharge at the outfalls + water in the network + water ponded.
-- Outfalls: SWMM's NORMAL outfall (the last pipe flows at its normal depth), under a
-  fixed tailwater (the river's stage) when that is higher.
+- Outfalls: SWMM's NORMAL outfall (the last pipe ends at the normal depth of its
+  flow, or at the smaller of normal and critical depth when it drops to the outfall's
+  invert), under a fixed tailwater (the river's stage) when that is higher.
 
 Units: metres, seconds, m³/s; rain in mm/h; subcatchment areas in hectares.
 """
@@ -75,6 +83,81 @@ def circular_width(y, d):  # pragma: no cover - compiled
     if y <= 0.0 or y >= d:
         return 0.0
     return 2.0 * math.sqrt(y * (d - y))
+
+
+# --- normal and critical depth ---------------------------------------------------------
+# Both are found from dimensionless tables of a circle, as SWMM finds them from its
+# cross-section tables (xsect.c): the depth ratio y/d tabulated at equal steps of
+# u = Φ^p, where Φ is the flow made dimensionless and p makes y/d nearly linear in u
+# near the invert (A·R^(2/3) ~ (y/d)^(13/6), sqrt(A³/T) ~ (y/d)^2), so linear
+# interpolation between 1025 entries is good to 1e-5·d below y/d = 0.85 (and to
+# 4e-3·d in the last steps below the peak of A·R^(2/3), at y/d = 0.938).
+SECTION_TABLE_STEPS = 1024
+
+
+def _section_tables(steps: int = SECTION_TABLE_STEPS) -> tuple[float, np.ndarray, float, np.ndarray]:
+    x = np.linspace(0.0, 1.0, 400_001)
+    theta = 2.0 * np.arccos(1.0 - 2.0 * x)
+    area = (theta - np.sin(theta)) / 8.0
+    radius = np.divide(area, 0.5 * theta, out=np.zeros_like(x), where=theta > 0.0)
+    width = 2.0 * np.sqrt(x * (1.0 - x))
+    factor = area * radius ** (2.0 / 3.0)  # A·R^(2/3) / d^(8/3)
+    top = int(np.argmax(factor))
+    u = factor[: top + 1] ** (6.0 / 13.0)
+    normal = np.interp(np.linspace(0.0, u[-1], steps + 1), u, x[: top + 1])
+    keep = x <= 0.999  # sqrt(A³/T) grows without bound at the crown
+    froude = np.sqrt(np.divide(area[keep] ** 3, width[keep], out=np.zeros(int(keep.sum())), where=width[keep] > 0.0))
+    v = np.sqrt(froude)
+    critical = np.interp(np.linspace(0.0, v[-1], steps + 1), v, x[keep])
+    return float(u[-1]), normal, float(v[-1]), critical
+
+
+NORMAL_U_MAX, NORMAL_TABLE, CRITICAL_U_MAX, CRITICAL_TABLE = _section_tables()
+
+
+@njit(cache=True, nogil=True)
+def _lookup(u, u_max, table):  # pragma: no cover - compiled
+    """Linear interpolation in a table of y/d at equal steps of u from 0 to ``u_max``."""
+    steps = table.shape[0] - 1
+    k = u / u_max * steps
+    if k >= steps:
+        return table[steps]
+    i = int(k)
+    w = k - i
+    return table[i] + w * (table[i + 1] - table[i])
+
+
+@njit(cache=True, nogil=True)
+def normal_depth(q, d, n, slope, open_fraction):  # pragma: no cover - compiled
+    """Manning's normal depth (m) of a flow ``q`` (m3/s) in a circular pipe of diameter
+    ``d``, roughness ``n`` and bed ``slope``, ``open_fraction`` of its section open:
+    (1/n)·A·R^(2/3)·S^(1/2) = |q|. A flow beyond the section's largest Manning flow
+    (at y/d = 0.938), or any flow on a flat or adverse bed, has the full depth (SWMM's
+    rule)."""
+    if q == 0.0:
+        return 0.0
+    if slope <= 0.0 or open_fraction <= 0.0:
+        return d
+    phi = abs(q) * n / (open_fraction * math.sqrt(slope) * d ** (8.0 / 3.0))
+    u = phi ** (6.0 / 13.0)
+    if u >= NORMAL_U_MAX:
+        return d
+    return d * _lookup(u, NORMAL_U_MAX, NORMAL_TABLE)
+
+
+@njit(cache=True, nogil=True)
+def critical_depth(q, d, open_fraction):  # pragma: no cover - compiled
+    """Critical depth (m) of a flow ``q`` (m3/s) in a circular pipe of diameter ``d``:
+    Q²/g = A³/T, the section's area and top width scaled by its ``open_fraction``;
+    the full depth when no depth below 0.999·d is critical."""
+    if q == 0.0:
+        return 0.0
+    if open_fraction <= 0.0:
+        return d
+    v = math.sqrt(abs(q) / (open_fraction * math.sqrt(G * d ** 5)))
+    if v >= CRITICAL_U_MAX:
+        return d
+    return d * _lookup(v, CRITICAL_U_MAX, CRITICAL_TABLE)
 
 
 def manning_full_capacity(diameter, roughness, slope, open_fraction=1.0):
@@ -287,7 +370,6 @@ def route(dt, substeps, runoff, depth, flow, open_fraction,
     h = np.empty(m_count + o_count)
     volume = np.empty(m_count)
     leaving = np.empty(m_count)
-    h_down = np.empty(p_count)
     tau = dt / substeps
     outflow[:] = 0.0
     flooded[:] = 0.0
@@ -302,13 +384,27 @@ def route(dt, substeps, runoff, depth, flow, open_fraction,
         # Link momentum.
         for p in range(p_count):
             d = diameter[p]
-            hu = h[pipe_up[p]]
+            up, down = pipe_up[p], pipe_down[p]
+            hu = h[up]
+            hd = h[down]
+            q = flow[p]
+            # An end that drops into its node (an offset above the node's invert, or an
+            # outfall) flows at its normal or critical depth when the node's water lies
+            # below that: SWMM's DN_CRITICAL / UP_CRITICAL flow classes (dwflow.c,
+            # getFlowClass) and its NORMAL outfall (the normal depth, or the smaller of
+            # normal and critical depth over an offset).
+            if q >= 0.0:
+                outfall = down >= m_count
+                if outfall or invert_down[p] > node_invert[down]:
+                    y_end = normal_depth(q, d, roughness[p], (invert_up[p] - invert_down[p]) / length[p], open_fraction[p])
+                    if not outfall or invert_down[p] > node_invert[down] or h[down] > node_invert[down]:
+                        y_end = min(y_end, critical_depth(q, d, open_fraction[p]))
+                    hd = max(hd, invert_down[p] + y_end)
+            elif invert_up[p] > node_invert[up]:
+                y_end = min(normal_depth(q, d, roughness[p], (invert_down[p] - invert_up[p]) / length[p], open_fraction[p]),
+                            critical_depth(q, d, open_fraction[p]))
+                hu = max(hu, invert_up[p] + y_end)
             yu = min(max(hu - invert_up[p], 0.0), d)
-            if pipe_down[p] >= m_count:  # NORMAL outfall under a tailwater
-                hd = max(h[pipe_down[p]], invert_down[p] + yu)
-            else:
-                hd = h[pipe_down[p]]
-            h_down[p] = hd
             yd = min(max(hd - invert_down[p], 0.0), d)
             y = 0.5 * (yu + yd)
             pipe_depth[p] = y
@@ -318,7 +414,6 @@ def route(dt, substeps, runoff, depth, flow, open_fraction,
                 flow[p] = 0.0
                 continue
             r = circular_radius(y, d)
-            q = flow[p]
             friction = G * roughness[p] ** 2 * abs(q) * tau / (area * r ** (4.0 / 3.0))
             flow[p] = (q + G * area * tau * (hu - hd) / length[p]) / (1.0 + friction)
             # SWMM's normal flow limitation (NORMAL_FLOW_LIMITED = BOTH): when the flow at
