@@ -54,9 +54,10 @@ DAMPING_RATIO = 0.02
 #: Days over which the fatigue damage rate is averaged for the projection.
 DAMAGE_RATE_WINDOW = 7.0 * 86400.0  # s
 
-#: Reversals the streaming rainflow counter keeps per span (its residue). The residue
-#: of a stationary signal grows only with the logarithm of its length; when it is full
-#: the oldest range is booked as a half cycle (conservative) and dropped.
+#: Reversals the streaming rainflow counter keeps per span (its stack). The standard's
+#: stack holds ranges that strictly decrease from its start, so it stays short on any
+#: real signal; should it fill, the oldest range is counted as a half cycle at once (see
+#: :func:`rainflow_push_reversal`).
 RESIDUE_CAPACITY = 32
 
 
@@ -134,118 +135,181 @@ def miner_damage(stress_ranges, counts, detail_category):
 # -- streaming rainflow (ASTM E1049-85 §5.4.4) -------------------------------------------
 
 @njit(cache=True, nogil=True)
-def rainflow_push_reversal(s, reversal, residue, count, closed):
-    """Put a confirmed ``reversal`` on span ``s``'s residue and close what it closes by
-    the four-point rule (ASTM E1049-85 §5.4.4 counts the same cycles with three points
-    and a stack): of the last four reversals A B C D, the inner range |C - B| is a full
-    cycle when it is no larger than both |B - A| and |D - C|; B and C then leave.
+def rainflow_push_reversal(s, reversal, residue, count, ranges, cycles, n, overflows):
+    """Put a confirmed ``reversal`` on span ``s``'s stack and count what it closes, by
+    ASTM E1049-85 (2017) §5.4.4 (rainflow counting), steps 2-5: of the three most recent
+    points, X is the newest range and Y the one before; while X >= Y, Y is counted:
+    as one half cycle when it holds the starting point (the stack's first point, which
+    is then discarded and the next point becomes the starting point), else as one full
+    cycle (its peak and valley are discarded). Ties (X = Y) count, as in the standard.
 
-    Closed ranges go to ``closed``; returns (number closed, overflow range), the
-    overflow range being the half cycle dropped from a full residue (or -1).
+    Each counted range goes to ``ranges[n]`` with 1.0 or 0.5 in ``cycles[n]``; returns
+    the new ``n``. The ranges left on the stack are the half cycles of step 6, counted
+    when the history ends. A full stack (``residue.shape[1]``) first counts its oldest
+    range as a half cycle and discards its first point, as step 5 would, and adds one to
+    ``overflows[0]``: the standard counts a range that holds the starting point as a half
+    cycle whenever it goes, but might have let the starting range grow first.
     """
-    n_closed = 0
-    overflow = -1.0
     capacity = residue.shape[1]
     if count[s] == capacity:
-        overflow = abs(residue[s, 1] - residue[s, 0])
+        ranges[n] = abs(residue[s, 1] - residue[s, 0])
+        cycles[n] = 0.5
+        n += 1
         for k in range(capacity - 1):
             residue[s, k] = residue[s, k + 1]
         count[s] = capacity - 1
+        overflows[0] += 1
     residue[s, count[s]] = reversal
     count[s] += 1
-    while count[s] >= 4:
-        n = count[s]
-        a = residue[s, n - 4]
-        b = residue[s, n - 3]
-        c = residue[s, n - 2]
-        d = residue[s, n - 1]
-        inner = abs(c - b)
-        if inner <= abs(b - a) and inner <= abs(d - c):
-            closed[n_closed] = inner
-            n_closed += 1
-            residue[s, n - 3] = d
-            count[s] = n - 2
-        else:
+    while count[s] >= 3:
+        k = count[s]
+        x = abs(residue[s, k - 1] - residue[s, k - 2])
+        y = abs(residue[s, k - 2] - residue[s, k - 3])
+        if x < y:
             break
-    return n_closed, overflow
+        ranges[n] = y
+        if k == 3:
+            cycles[n] = 0.5
+            residue[s, 0] = residue[s, 1]
+            residue[s, 1] = residue[s, 2]
+            count[s] = 2
+        else:
+            cycles[n] = 1.0
+            residue[s, k - 3] = residue[s, k - 1]
+            count[s] = k - 2
+        n += 1
+    return n
 
 
 @njit(cache=True, nogil=True)
-def rainflow_add_sample(s, x, residue, count, candidate, slope, phase, closed):
+def rainflow_add_sample(s, x, residue, count, candidate, slope, phase, ranges, cycles, n, overflows):
     """Feed one sample ``x`` of span ``s`` to its streaming rainflow counter.
 
-    Reversals are found online as in ASTM E1049-85 §5.4.4: the first sample is one,
-    equal consecutive samples are one plateau, and a sample is a reversal once the
-    next different sample changes direction; each goes through
-    :func:`rainflow_push_reversal`. Full cycles plus the residue's ranges as half
-    cycles equal the standard's three-point counting.
+    Reversals are found online as ASTM E1049-85 §5.4.4 and the ``rainflow`` package
+    find them: the first sample is one, equal consecutive samples are one plateau, and a
+    sample is a reversal once the next different sample goes the other way; each goes
+    to :func:`rainflow_push_reversal`, which appends what it counts to ``ranges`` and
+    ``cycles`` from ``n`` on. Returns the new ``n``.
 
-    ``residue[s, :count[s]]`` are the span's reversals; ``candidate[s]`` the last
-    sample, a reversal not yet confirmed; ``slope[s]`` the last change; ``phase[s]`` 0
-    before the first sample, 1 after it, 2 later. Returns what
-    :func:`rainflow_push_reversal` returns (0 and -1 when no reversal was confirmed).
+    ``residue[s, :count[s]]`` is the span's stack; ``candidate[s]`` the last sample, a
+    reversal not yet confirmed; ``slope[s]`` the sign of the last change (-1, 0, 1);
+    ``phase[s]`` 0 before the first sample, 1 after it, 2 later, 3 once ended.
     """
-    n_closed = 0
-    overflow = -1.0
     if phase[s] == 0:
         phase[s] = 1
         candidate[s] = x
         residue[s, 0] = x
         count[s] = 1
-        return n_closed, overflow
+        return n
     if phase[s] == 1:
         phase[s] = 2
-        slope[s] = x - candidate[s]
+        if x > candidate[s]:
+            slope[s] = 1
+        elif x < candidate[s]:
+            slope[s] = -1
+        else:
+            slope[s] = 0
         candidate[s] = x
-        return n_closed, overflow
+        return n
     if x == candidate[s]:
-        return n_closed, overflow
-    change = x - candidate[s]
-    # Compare signs, not the product: two tiny slopes multiply to an underflowed 0.
-    if (slope[s] > 0.0 and change < 0.0) or (slope[s] < 0.0 and change > 0.0):
-        n_closed, overflow = rainflow_push_reversal(s, candidate[s], residue, count, closed)
-    slope[s] = change
+        return n
+    # Compare signs, not the product of the changes: two tiny slopes multiply to an
+    # underflowed 0 (which is what `rainflow` does, and where the two part).
+    rising = x > candidate[s]
+    if (slope[s] > 0 and not rising) or (slope[s] < 0 and rising):
+        n = rainflow_push_reversal(s, candidate[s], residue, count, ranges, cycles, n, overflows)
+    slope[s] = 1 if rising else -1
     candidate[s] = x
-    return n_closed, overflow
+    return n
+
+
+@njit(cache=True, nogil=True)
+def rainflow_add_samples(s, samples, residue, count, candidate, slope, phase, ranges, cycles, overflows):
+    """Feed ``samples`` in order to span ``s``'s counter (:func:`rainflow_add_sample`);
+    returns how many cycles went to ``ranges``/``cycles``, which must hold
+    ``residue.shape[1] + len(samples)`` (each counted range discards at least one point
+    of the stack, and each sample brings at most one)."""
+    n = 0
+    for k in range(samples.shape[0]):
+        n = rainflow_add_sample(s, samples[k], residue, count, candidate, slope, phase, ranges, cycles, n, overflows)
+    return n
+
+
+@njit(cache=True, nogil=True)
+def rainflow_end(s, residue, count, candidate, phase, ranges, cycles, overflows):
+    """End span ``s``'s history as the standard does: its last sample is a reversal
+    (step 1 runs out of data), pushed with what it closes; returns how many cycles went
+    to ``ranges``/``cycles``. The stack that remains holds the half cycles of step 6."""
+    if phase[s] != 2:
+        return 0
+    phase[s] = 3
+    return rainflow_push_reversal(s, candidate[s], residue, count, ranges, cycles, 0, overflows)
 
 
 class RainflowState:
-    """The streaming rainflow counters of a set of spans (one residue row each)."""
+    """The streaming rainflow counters of a set of spans (one stack row each)."""
 
     def __init__(self, spans: int, capacity: int = RESIDUE_CAPACITY) -> None:
         self.residue = np.zeros((spans, capacity), dtype=np.float64)
         self.count = np.zeros(spans, dtype=np.int32)
         self.candidate = np.zeros(spans, dtype=np.float64)
-        self.slope = np.zeros(spans, dtype=np.float64)
+        self.slope = np.zeros(spans, dtype=np.int8)
         self.phase = np.zeros(spans, dtype=np.int8)
-        self.closed = np.zeros(capacity, dtype=np.float64)
+        #: what one call counted: ranges and their cycles (1.0 full, 0.5 half)
+        self.ranges = np.zeros(capacity + 8, dtype=np.float64)
+        self.cycles = np.zeros(capacity + 8, dtype=np.float64)
         self.overflows = np.zeros(1, dtype=np.int64)
 
+    def feed(self, span: int, samples: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Feed ``samples`` of ``span``; the ranges and cycles (1.0 or 0.5) they counted."""
+        samples = np.ascontiguousarray(samples, dtype=np.float64)
+        size = self.residue.shape[1] + len(samples)
+        ranges, cycles = np.empty(size), np.empty(size)
+        n = rainflow_add_samples(span, samples, self.residue, self.count, self.candidate, self.slope, self.phase,
+                                 ranges, cycles, self.overflows)
+        return ranges[:n], cycles[:n]
 
-def stream_cycles(signal: np.ndarray, capacity: int = RESIDUE_CAPACITY) -> tuple[np.ndarray, np.ndarray]:
-    """Count ``signal`` one sample at a time as the updater does, then end the history
-    as the standard does (its last sample is a reversal). Returns the full-cycle ranges
-    in the order they closed and the final residue, whose consecutive ranges are the
-    half cycles."""
+    def end(self, span: int) -> tuple[np.ndarray, np.ndarray]:
+        """End ``span``'s history (:func:`rainflow_end`); what that counted, followed by
+        the remaining stack's ranges as half cycles (step 6). The counter is spent."""
+        size = self.residue.shape[1] + 1
+        ranges, cycles = np.empty(size), np.empty(size)
+        n = rainflow_end(span, self.residue, self.count, self.candidate, self.phase, ranges, cycles, self.overflows)
+        stack = self.residue[span, : self.count[span]]
+        halves = np.abs(np.diff(stack))
+        return np.concatenate([ranges[:n], halves]), np.concatenate([cycles[:n], np.full(len(halves), 0.5)])
+
+
+def stream_count(signal: np.ndarray, capacity: int = RESIDUE_CAPACITY,
+                 chunks: list[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Count a whole history with the streaming counter, as ``rainflow.extract_cycles``
+    counts it: feed ``signal`` in chunks of the sizes ``chunks`` (default: one sample at
+    a time, as the updater does), then end it. Returns the ranges and their cycles (1.0
+    full, 0.5 half) in the order the standard counts them."""
+    signal = np.asarray(signal, dtype=np.float64)
     state = RainflowState(1, capacity)
-    full: list[float] = []
-    for x in np.asarray(signal, dtype=np.float64):
-        n, _ = rainflow_add_sample(0, x, state.residue, state.count, state.candidate, state.slope, state.phase, state.closed)
-        full.extend(state.closed[:n])
-    if state.phase[0] == 2:
-        n, _ = rainflow_push_reversal(0, state.candidate[0], state.residue, state.count, state.closed)
-        full.extend(state.closed[:n])
-    return np.array(full), state.residue[0, : state.count[0]].copy()
+    sizes = chunks if chunks is not None else [1] * len(signal)
+    ranges, cycles, at = [], [], 0
+    for size in sizes:
+        r, c = state.feed(0, signal[at: at + size])
+        ranges.append(r)
+        cycles.append(c)
+        at += size
+    if at != len(signal):
+        raise ValueError(f"chunks add up to {at} samples; the signal has {len(signal)}")
+    r, c = state.end(0)
+    return np.concatenate(ranges + [r]), np.concatenate(cycles + [c])
 
 
 @njit(cache=True, nogil=True)
 def fatigue_update(span_rows, strain, elastic_modulus, detail_category, design_life, service_age, initial_damage,
-                   residue, count, candidate, slope, phase, closed, overflows, time, dt, rate_window,
+                   residue, count, candidate, slope, phase, ranges, cycles, overflows, time, dt, rate_window,
                    stress, damage, rate, projected):
     """Stress, streaming rainflow and Miner damage of every span, one sample each.
 
-    stress = E·strain (MPa; Hooke), counted by :func:`rainflow_add_sample`; each closed
-    full cycle adds 1/N (EN 1993-1-9 §7, :func:`cycles_to_failure`) to the damage
+    stress = E·strain (MPa; Hooke), counted by :func:`rainflow_add_sample`; each cycle
+    the standard counts (a full cycle, or a half cycle whose range holds the starting
+    point) adds its count/N (EN 1993-1-9 §7, :func:`cycles_to_failure`) to the damage
     ``damage`` (Miner, from ``initial_damage`` at the start of monitoring). ``rate``
     (1/year) is the damage rate averaged over ``rate_window`` s, started at the
     service-history mean ``initial_damage / service_age``; ``projected`` is the damage
@@ -258,13 +322,10 @@ def fatigue_update(span_rows, strain, elastic_modulus, detail_category, design_l
         if phase[s] == 0:
             damage[i] = initial_damage[i]
             rate[i] = initial_damage[i] / service_age[i] if service_age[i] > 0.0 else 0.0
-        n, overflow = rainflow_add_sample(s, sigma, residue, count, candidate, slope, phase, closed)
+        n = rainflow_add_sample(s, sigma, residue, count, candidate, slope, phase, ranges, cycles, 0, overflows)
         added = 0.0
         for k in range(n):
-            added += 1.0 / cycles_to_failure(closed[k], detail_category[i])
-        if overflow >= 0.0:
-            added += 0.5 / cycles_to_failure(overflow, detail_category[i])
-            overflows[0] += 1
+            added += cycles[k] / cycles_to_failure(ranges[k], detail_category[i])
         damage[i] += added
         weight = min(1.0, dt / rate_window)
         rate[i] += (added / dt * SECONDS_PER_YEAR - rate[i]) * weight
@@ -415,7 +476,7 @@ def step_fatigue(ctx) -> None:
     state = ctx.world.memo(("bridge", "rainflow"), lambda: RainflowState(len(rows)))
     fatigue_update(rows, t["strain"], t["elastic_modulus"], t["detail_category"], t["design_life"], t["service_age"],
                    t["initial_damage"], state.residue, state.count, state.candidate, state.slope, state.phase,
-                   state.closed, state.overflows, ctx.time, ctx.dt, DAMAGE_RATE_WINDOW,
+                   state.ranges, state.cycles, state.overflows, ctx.time, ctx.dt, DAMAGE_RATE_WINDOW,
                    t["stress"], t["fatigue_damage"], t["fatigue_rate"], t["fatigue_projected"])
 
 
