@@ -45,6 +45,13 @@ def test_demo_layers_map_every_asset_row_to_its_own_vertex_run(tmp_path):
         faces = np.asarray(mesh.faces)
         owner = np.searchsorted(offsets, faces, side="right") - 1
         assert np.all(owner[:, 0] == owner[:, 1]) and np.all(owner[:, 0] == owner[:, 2])
+        # Every asset's shapes are closed and wind outwards: the viewer draws front faces
+        # only (half the fragments of DoubleSide), which shows all of each shape from outside.
+        for row in range(len(layer.ids)):
+            mine = faces[owner[:, 0] == row] - offsets[row]
+            part = trimesh.Trimesh(mesh.vertices[offsets[row]:offsets[row + 1]], mine, process=False)
+            for shape in part.split(only_watertight=False):
+                assert shape.is_watertight and shape.volume > 0, (domain, layer.ids[row])
     assert cache.get("gas") is cache.get("gas")  # built once
     with pytest.raises(KeyError):
         cache.get("nope")

@@ -38,7 +38,9 @@ export class DomainLayer {
     this.colourAttribute = new THREE.BufferAttribute(this.colours, 3, true);
     this.colourAttribute.setUsage(THREE.DynamicDrawUsage);
     geometry.setAttribute('color', this.colourAttribute);
-    mesh.material = new THREE.MeshLambertMaterial({ vertexColors: true, flatShading: true, side: THREE.DoubleSide });
+    // Front faces only: every asset's shapes are closed and wind outwards (tests/test_geometry.py),
+    // so back faces are never seen from outside and drawing them would double the fill.
+    mesh.material = new THREE.MeshLambertMaterial({ vertexColors: true, flatShading: true });
     mesh.renderOrder = 1;
     mesh.userData.domain = name;
     this.boxes = null;
