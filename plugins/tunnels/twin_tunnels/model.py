@@ -151,7 +151,9 @@ def box_factors(outflow, volume, dt):
     """(exp(-k), dt/V phi_1(-k)), k = Q dt/V: :func:`well_mixed_step` is then
     x0 * first + S * second. Every species of a space shares them."""
     k = outflow * dt / volume
-    return math.exp(-k), dt / volume * phi(1, -k)
+    # one expm1 gives both: exp(-k) = 1 + expm1(-k), phi_1(-k) = expm1(-k)/(-k)
+    em = math.expm1(-k)
+    return 1.0 + em, dt / volume * (em / -k if k != 0.0 else 1.0)
 
 
 @njit(cache=True, nogil=True)
@@ -165,7 +167,8 @@ def heat_step(t0, a, p0, p1, p2, h):
     Inputs: T0 (deg C), a (1/s), p0 (K/s), p1 (K/s2), p2 (K/s3), h (s).
     """
     z = -a * h
-    t = t0 * math.exp(z) + p0 * h * phi(1, z)
+    em = math.expm1(z)  # exp(z) = 1 + em and phi_1(z) = em / z from one call
+    t = t0 * (1.0 + em) + p0 * h * (em / z if z != 0.0 else 1.0)
     if p1 != 0.0 or p2 != 0.0:  # only while a fire grows
         t += p1 * h * h * phi(2, z) + 2.0 * p2 * h * h * h * phi(3, z)
     return t
