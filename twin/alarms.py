@@ -31,8 +31,10 @@ SYSTEM_DOMAIN = "system"
 
 
 @numba.njit(cache=True, nogil=True)
-def track_levels(risk, mask, thresholds, level, pending, pending_since, now, hysteresis, raise_dwell, clear_dwell, changed):  # pragma: no cover
-    """Advance the level of every masked row; return how many rows changed level.
+def track_levels(risk, mask, thresholds, level, pending, pending_since, now, hysteresis, raise_dwell, clear_dwell, changed,
+                 previous):  # pragma: no cover
+    """Advance the level of every masked row; return how many rows changed level. The
+    rows that changed are ``changed[:count]``, their levels before ``previous[:count]``.
 
     A row enters a level when its risk reaches the level's threshold and leaves it when
     the risk falls ``hysteresis`` below; a change counts once it has held for its dwell.
@@ -61,6 +63,7 @@ def track_levels(risk, mask, thresholds, level, pending, pending_since, now, hys
             pending_since[i] = now
         dwell = raise_dwell if target > current else clear_dwell
         if now - pending_since[i] >= dwell:
+            previous[count] = current
             level[i] = target
             changed[count] = i
             count += 1
@@ -73,14 +76,19 @@ class LevelTracker:
     def __init__(self, rule: AlarmRule, rows: int, mask: np.ndarray) -> None:
         self.rule = rule
         self.mask = mask
-        self.level = np.zeros(rows, dtype=np.int8)
-        self.pending = np.zeros(rows, dtype=np.int8)
-        self.pending_since = np.zeros(rows, dtype=np.float64)
+        # np.full, not np.zeros: written pages (see twin.simulator: untouched calloc'd
+        # memory read every tick in a compiled loop is many times slower)
+        self.level = np.full(rows, 0, dtype=np.int8)
+        self.pending = np.full(rows, 0, dtype=np.int8)
+        self.pending_since = np.full(rows, 0.0, dtype=np.float64)
         self._changed = np.empty(rows, dtype=np.int64)
+        self._previous = np.empty(rows, dtype=np.int8)
+        #: the levels, before the last update, of the rows it returned
+        self.previous = self._previous[:0]
         self._thresholds: dict[np.dtype[Any], np.ndarray] = {}
 
     def update(self, risk: np.ndarray, now: float) -> np.ndarray:
-        """Rows whose level changed at ``now``."""
+        """Rows whose level changed at ``now`` (their levels before: :attr:`previous`)."""
         # Compare in the risk column's own dtype: float32(0.9) < 0.9, so a float64
         # threshold would make red unreachable for a float32 risk of exactly 0.9.
         thresholds = self._thresholds.get(risk.dtype)
@@ -88,8 +96,9 @@ class LevelTracker:
             thresholds = self._thresholds[risk.dtype] = np.asarray(LEVEL_RISK_THRESHOLDS, dtype=risk.dtype)
         n = track_levels(
             risk, self.mask, thresholds, self.level, self.pending, self.pending_since, now,
-            self.rule.hysteresis, self.rule.raise_dwell, self.rule.clear_dwell, self._changed,
+            self.rule.hysteresis, self.rule.raise_dwell, self.rule.clear_dwell, self._changed, self._previous,
         )
+        self.previous = self._previous[:n]
         return self._changed[:n]
 
 

@@ -199,12 +199,12 @@ class Engine:
             if not self.registry.active(plugin):
                 continue
             table = self.world.tables[rule.domain]
-            before = tracker.level.copy()
-            for row in tracker.update(table.columns[rule.risk_field], now):
+            changed = tracker.update(table.columns[rule.risk_field], now)
+            for row, before in zip(changed.tolist(), tracker.previous.tolist()):
                 asset_id = table.ids[row]
                 level = int(tracker.level[row])
                 self.alarms.set_level(rule, rule.domain, asset_id, self.owners.get(asset_id, ""), level, now,
-                                      rising=level > before[row])
+                                      rising=level > before)
         self.alarms.check_deadlines(now)
         events = self.alarms.take_events()
 

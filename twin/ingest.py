@@ -58,6 +58,16 @@ def _validate_and_keep(index, times, values, quality, low, high, oldest, newest,
     return good
 
 
+@numba.njit(cache=True, nogil=True)
+def _assimilate(column, rows, idx, last_value):  # pragma: no cover - compiled
+    """column[rows[j]] = last_value[idx[j]] wherever that value is a number (NaN: the
+    sensor has not reported yet). One pass, no temporaries; compiled per column dtype."""
+    for j in range(rows.shape[0]):
+        v = last_value[idx[j]]
+        if v == v:
+            column[rows[j]] = v
+
+
 class Ingest:
     def __init__(self, sensors: list[Sensor], world: World, max_future: float = 60.0, max_age: float = 3600.0) -> None:
         self.world = world
@@ -133,6 +143,4 @@ class Ingest:
         """Write each sensor's last good value over the model's value of its row."""
         self.stale = (now - self.last_time) > self.stale_after
         for domain, field, idx, rows in self.groups:
-            have = ~np.isnan(self.last_value[idx])
-            column = self.world.tables[domain].columns[field]
-            column[rows[have]] = self.last_value[idx[have]]
+            _assimilate(self.world.tables[domain].columns[field], rows, idx, self.last_value)
