@@ -15,6 +15,27 @@ from twin_bridges.generate import generate, lane_load_moment
 
 SEED = 20261123
 DEMO_SPAN = "B-S-0013"  # the 40 m main span of bridge B-0005, at the centre of the demo district
+G = 9.81
+
+
+def endurance(stress_range, category):
+    """N on EN 1993-1-9's curve, written out: 2e6·(Δσc/Δσ)^3 down to Δσd = (2/5)^(1/3)·Δσc,
+    5e6·(Δσd/Δσ)^5 down to Δσl = (5/100)^(1/5)·Δσd, no damage below."""
+    delta_d = (2 / 5) ** (1 / 3) * category
+    if stress_range < (5 / 100) ** (1 / 5) * delta_d:
+        return math.inf
+    if stress_range >= delta_d:
+        return 2e6 * (category / stress_range) ** 3
+    return 5e6 * (delta_d / stress_range) ** 5
+
+
+def detail_peak(table, row, load, lane=1):
+    """Stress (MPa) at the span's fatigue detail under ``load`` t at midspan in a kerb
+    lane: M = PL/4, the deck's σ = M·y/I, times the detail girder's share of the
+    vehicle relative to an even one (girders · share)."""
+    share = table["near_lane_share"][row] if lane == 1 else table["far_lane_share"][row]
+    moment = load * 1e3 * G * table["length"][row] / 4
+    return table["girders"][row] * share * moment * table["fibre_distance"][row] / table["moment_of_inertia"][row] * 1e-6
 
 
 def demo_overload(plan):
@@ -81,18 +102,66 @@ def test_stiffness_loss_lowers_the_frequency_ratio_and_alarms(tmp_path):
         h.close()
 
 
-def test_ordinary_traffic_raises_no_alarm_through_the_morning_peak(tmp_path):
+def test_ordinary_traffic_raises_no_alarm_and_adds_small_but_real_fatigue_damage(tmp_path):
     h = Harness(tmp_path, plugins=[plugin], blocks=(8, 7), seed=SEED)
     try:
         truth = h.engine.simulator.world.tables["bridge"]
+        spans = truth.rows("span")
         heaviest = peak_risk = 0.0
+        h.run(1)
+        start = truth["fatigue_damage"].copy()
+        arrived = {int(i): [] for i in spans}  # (t, lane) of each heavy vehicle that entered
+        last = truth["truck_load"].copy()
         for _ in range(1800):
             h.run(1)
+            for i in np.flatnonzero((truth["truck_load"] > 0) & (truth["truck_load"] != last)):
+                arrived[int(i)].append((float(truth["truck_load"][i]), int(truth["truck_lane"][i])))
+            last = truth["truck_load"].copy()
             heaviest = max(heaviest, float(truth["truck_load"].max()))
             peak_risk = max(peak_risk, float(h.column("bridge", "risk").max()))
         assert h.alarms() == []
         assert 30.0 < heaviest <= 49.0  # laden trucks crossed, none above the legal limit
         assert peak_risk < 0.25
+        # Fatigue, in the truth: each heavy vehicle in the kerb lane above the detail
+        # makes about one cycle of its peak there (its rise and fall over the light
+        # traffic), so the damage is at least about what those peaks alone make; and no
+        # cycle can exceed the heaviest legal truck's peak above the detail to its dip
+        # under the opposite lane (the edge girder lifts), plus the light traffic.
+        added = truth["fatigue_damage"] - start
+        grew = 0
+        for i in spans:
+            category = truth["detail_category"][i]
+            alone = sum(1 / endurance(detail_peak(truth, i, load), category) for load, lane in arrived[i] if lane == 1)
+            worst = detail_peak(truth, i, 49.0) - detail_peak(truth, i, 49.0, lane=2) + 2.0
+            assert 0.5 * alone <= added[i] <= (len(arrived[i]) + 1) / endurance(worst, category)
+            grew += added[i] > 0.0
+        assert grew >= 0.8 * len(spans)
+        # small: even at the peak hour's rate all year round, under D = 2 in the 100-year
+        # design life on the worst span (the daily profile averages 0.56 of the peak)
+        per_year = added[spans] * 2 * 24 * 365
+        assert 1e-4 < per_year.max() * 100 < 2.0
+    finally:
+        h.close()
+
+
+def test_an_overload_adds_one_cycle_of_its_stress_at_the_detail(tmp_path):
+    h = Harness(tmp_path, plugins=[plugin], blocks=(8, 7), seed=SEED)
+    try:
+        truth = h.engine.simulator.world.tables["bridge"]
+        row = truth.index[DEMO_SPAN]
+        h.run(300)
+        before = truth["fatigue_damage"][row]
+        h.act("bridge.overload", DEMO_SPAN, load=120.0, duration=60.0)
+        h.run(90)
+        added = truth["fatigue_damage"][row] - before
+        category = truth["detail_category"][row]
+        one_cycle = 1 / endurance(detail_peak(truth, row, 120.0), category)
+        # 120 t in the kerb lane at midspan of the 40 m span: 68 MPa at the detail
+        assert 60.0 < detail_peak(truth, row, 120.0) < 80.0
+        # one cycle, give or take the light traffic and the trucks that crossed meanwhile
+        assert one_cycle <= added < 1.5 * one_cycle
+        # and clearly more than the heaviest legal truck's crossing
+        assert added > 20 / endurance(detail_peak(truth, row, 49.0), category)
     finally:
         h.close()
 
@@ -139,6 +208,21 @@ def test_generator_places_spans_over_the_river_on_every_crossing_street():
         assert 1.05 < f1 / p["design_frequency"] < 1.15  # healthy: λ above the first band
     for f in piers:
         assert plan.in_river(f["geometry"]["coordinates"][1])
+        # Courbon, written out: six girders 3.2 m apart (a = ±1.6, ±4.8, ±8.0 m), the
+        # detail's girder at a = 8.0 m, the kerb lanes' centres at ±5.25 m
+        assert p["girders"] == 6
+        assert p["near_lane_share"] == pytest.approx(1 / 6 + 5.25 * 8.0 / 179.2, abs=1e-5)
+        assert p["far_lane_share"] == pytest.approx(1 / 6 - 5.25 * 8.0 / 179.2, abs=1e-5)
+        # a laden truck of 30-55 t above the detail: tens of MPa there
+        share = p["girders"] * p["near_lane_share"]
+        for load in (30.0, 55.0):
+            peak = share * load * 1e3 * 9.81 * p["length"] / 4 * p["fibre_distance"] / p["moment_of_inertia"] * 1e-6
+            assert 15.0 < peak < 60.0
+    # the heaviest legal truck (49 t) passes the cut-off of its detail on some spans
+    # and not on others
+    above = [0.405 * f["properties"]["detail_category"] < 6 * 0.401 * 49e3 * 9.81 * f["properties"]["length"] / 4
+             * f["properties"]["fibre_distance"] / f["properties"]["moment_of_inertia"] * 1e-6 for f in spans]
+    assert 0 < sum(above) < len(above)
     monitored = {(s["asset"], s["field"]) for s in plan.sensors}
     assert (DEMO_SPAN, "strain") in monitored and (DEMO_SPAN, "frequency") in monitored
     assert all(s["asset"] in ids for s in plan.sensors)

@@ -123,6 +123,15 @@ def cycles_to_failure(stress_range, detail_category):
 
 
 @njit(cache=True, nogil=True)
+def half_cycle_damage(stress_range, detail_category):
+    """Miner damage 0.5/N of half a cycle of ``stress_range`` (MPa), by
+    :func:`cycles_to_failure`; 0 below the cut-off without computing N."""
+    if stress_range < 0.4047 * detail_category:  # below the cut-off Δσl = 0.40472·Δσc for certain
+        return 0.0
+    return 0.5 / cycles_to_failure(stress_range, detail_category)
+
+
+@njit(cache=True, nogil=True)
 def miner_damage(stress_ranges, counts, detail_category):
     """Miner's sum D = sum n_i/N_i over stress ranges with their counts (EN 1993-1-9
     Annex A, Palmgren-Miner rule)."""
@@ -135,7 +144,7 @@ def miner_damage(stress_ranges, counts, detail_category):
 # -- streaming rainflow (ASTM E1049-85 §5.4.4) -------------------------------------------
 
 @njit(cache=True, nogil=True)
-def rainflow_push_reversal(s, reversal, residue, count, ranges, cycles, n, overflows):
+def rainflow_push_reversal(s, reversal, residue, count, ranges, cycles, n, overflows, settled, detail_category):
     """Put a confirmed ``reversal`` on span ``s``'s stack and count what it closes, by
     ASTM E1049-85 (2017) §5.4.4 (rainflow counting), steps 2-5: of the three most recent
     points, X is the newest range and Y the one before; while X >= Y, Y is counted:
@@ -149,6 +158,12 @@ def rainflow_push_reversal(s, reversal, residue, count, ranges, cycles, n, overf
     range as a half cycle and discards its first point, as step 5 would, and adds one to
     ``overflows[0]``: the standard counts a range that holds the starting point as a half
     cycle whenever it goes, but might have let the starting range grow first.
+
+    With ``detail_category`` > 0, ``settled[s]`` keeps the Miner damage (EN 1993-1-9,
+    :func:`half_cycle_damage`) of everything counted plus the stack's ranges as half
+    cycles, updated by what each step changes: a push opens one range; a full cycle
+    B-C out of A B C D books 2 halves of BC and turns the open AB, BC, CD into AD; a
+    half cycle moves an open half to the counted ones and changes nothing.
     """
     capacity = residue.shape[1]
     if count[s] == capacity:
@@ -159,6 +174,8 @@ def rainflow_push_reversal(s, reversal, residue, count, ranges, cycles, n, overf
             residue[s, k] = residue[s, k + 1]
         count[s] = capacity - 1
         overflows[0] += 1
+    if detail_category > 0.0 and count[s] > 0:
+        settled[s] += half_cycle_damage(abs(reversal - residue[s, count[s] - 1]), detail_category)
     residue[s, count[s]] = reversal
     count[s] += 1
     while count[s] >= 3:
@@ -175,6 +192,12 @@ def rainflow_push_reversal(s, reversal, residue, count, ranges, cycles, n, overf
             count[s] = 2
         else:
             cycles[n] = 1.0
+            if detail_category > 0.0:
+                a = residue[s, k - 4]
+                d = residue[s, k - 1]
+                settled[s] += (half_cycle_damage(y, detail_category) + half_cycle_damage(abs(d - a), detail_category)
+                               - half_cycle_damage(abs(residue[s, k - 3] - a), detail_category)
+                               - half_cycle_damage(x, detail_category))
             residue[s, k - 3] = residue[s, k - 1]
             count[s] = k - 2
         n += 1
@@ -182,14 +205,23 @@ def rainflow_push_reversal(s, reversal, residue, count, ranges, cycles, n, overf
 
 
 @njit(cache=True, nogil=True)
-def rainflow_add_sample(s, x, residue, count, candidate, slope, phase, ranges, cycles, n, overflows):
+def confirms_reversal(slope, previous, x):
+    """Whether sample ``x`` confirms the sample before it, ``previous`` (reached by a
+    change of sign ``slope``), as a reversal: it goes the other way."""
+    return (slope > 0 and x < previous) or (slope < 0 and x > previous)
+
+
+@njit(cache=True, nogil=True)
+def rainflow_add_sample(s, x, residue, count, candidate, slope, phase, ranges, cycles, n, overflows, settled,
+                        detail_category):
     """Feed one sample ``x`` of span ``s`` to its streaming rainflow counter.
 
     Reversals are found online as ASTM E1049-85 §5.4.4 and the ``rainflow`` package
     find them: the first sample is one, equal consecutive samples are one plateau, and a
     sample is a reversal once the next different sample goes the other way; each goes
     to :func:`rainflow_push_reversal`, which appends what it counts to ``ranges`` and
-    ``cycles`` from ``n`` on. Returns the new ``n``.
+    ``cycles`` from ``n`` on (and keeps ``settled`` with ``detail_category`` > 0).
+    Returns the new ``n``.
 
     ``residue[s, :count[s]]`` is the span's stack; ``candidate[s]`` the last sample, a
     reversal not yet confirmed; ``slope[s]`` the sign of the last change (-1, 0, 1);
@@ -215,10 +247,10 @@ def rainflow_add_sample(s, x, residue, count, candidate, slope, phase, ranges, c
         return n
     # Compare signs, not the product of the changes: two tiny slopes multiply to an
     # underflowed 0 (which is what `rainflow` does, and where the two part).
-    rising = x > candidate[s]
-    if (slope[s] > 0 and not rising) or (slope[s] < 0 and rising):
-        n = rainflow_push_reversal(s, candidate[s], residue, count, ranges, cycles, n, overflows)
-    slope[s] = 1 if rising else -1
+    if confirms_reversal(slope[s], candidate[s], x):
+        n = rainflow_push_reversal(s, candidate[s], residue, count, ranges, cycles, n, overflows, settled,
+                                   detail_category)
+    slope[s] = 1 if x > candidate[s] else -1
     candidate[s] = x
     return n
 
@@ -231,7 +263,8 @@ def rainflow_add_samples(s, samples, residue, count, candidate, slope, phase, ra
     of the stack, and each sample brings at most one)."""
     n = 0
     for k in range(samples.shape[0]):
-        n = rainflow_add_sample(s, samples[k], residue, count, candidate, slope, phase, ranges, cycles, n, overflows)
+        n = rainflow_add_sample(s, samples[k], residue, count, candidate, slope, phase, ranges, cycles, n, overflows,
+                                ranges, 0.0)
     return n
 
 
@@ -243,7 +276,7 @@ def rainflow_end(s, residue, count, candidate, phase, ranges, cycles, overflows)
     if phase[s] != 2:
         return 0
     phase[s] = 3
-    return rainflow_push_reversal(s, candidate[s], residue, count, ranges, cycles, 0, overflows)
+    return rainflow_push_reversal(s, candidate[s], residue, count, ranges, cycles, 0, overflows, ranges, 0.0)
 
 
 class RainflowState:
@@ -301,32 +334,183 @@ def stream_count(signal: np.ndarray, capacity: int = RESIDUE_CAPACITY,
     return np.concatenate(ranges + [r]), np.concatenate(cycles + [c])
 
 
-@njit(cache=True, nogil=True)
-def fatigue_update(span_rows, strain, elastic_modulus, detail_category, design_life, service_age, initial_damage,
-                   residue, count, candidate, slope, phase, ranges, cycles, overflows, time, dt, rate_window,
-                   stress, damage, rate, projected):
-    """Stress, streaming rainflow and Miner damage of every span, one sample each.
+# -- fatigue at the detail -----------------------------------------------------------------
+#
+# The gauge's strain is the deck's bending (the girders' mean): by equilibrium it does not
+# depend on where across the deck a load stands. The fatigue detail is on one girder, the
+# edge girder under a kerb lane, which carries much more of a vehicle in that lane than an
+# even share: ``girders · share`` times the deck's stress for that vehicle, the share by
+# Courbon's method (see generate.py). Light traffic spreads over all lanes and reaches the
+# detail at an even share. A heavy vehicle crosses a 15-40 m span in 1-5 s, so a 1 s tick
+# sees its peak (at midspan) at best by chance: the fatigue updater rebuilds, for each
+# tick, the vertices of the detail's stress history between the two samples from the
+# crossing vehicles' influence line (the moment at midspan of a load P at b from the
+# nearer support is P·b/2, PL/4 at midspan), and counts them all.
 
-    stress = E·strain (MPa; Hooke), counted by :func:`rainflow_add_sample`; each cycle
-    the standard counts (a full cycle, or a half cycle whose range holds the starting
-    point) adds its count/N (EN 1993-1-9 §7, :func:`cycles_to_failure`) to the damage
-    ``damage`` (Miner, from ``initial_damage`` at the start of monitoring). ``rate``
+@njit(cache=True, nogil=True)
+def truck_ahead(position, speed, dt):
+    """Where a heavy vehicle at ``position`` (m) moving at ``speed`` (m/s) is ``dt`` s
+    later: one expression for the traffic and the fatigue updaters, so that both see
+    the same crossings (a vehicle has left a span once this is beyond its length)."""
+    return position + speed * dt
+
+
+@njit(cache=True, nogil=True)
+def crossing_vertices(length, dt, load0, position0, speed0, share0, load1, position1, speed1, share1, when, moment):
+    """The vertices of one tick of a span's heavy-vehicle moment at midspan, strictly
+    inside the tick: where it peaks (a vehicle at midspan) or starts and stops (a vehicle
+    leaving or entering); between them, and to the tick's ends, it is linear in time.
+
+    The vehicle on the span at the tick's start (``load0`` t, at ``position0`` m, at
+    ``speed0`` m/s; 0 t for none) and the one at its end (``load1``, ...), as
+    :func:`traffic_update` moves them: the same vehicle if the first has not left (then
+    the second is ignored), else a vehicle that entered after it left. ``share0`` and
+    ``share1`` weight each vehicle's moment (1 for the deck, girders·share for the
+    detail). Writes the vertices' times (fractions of ``dt``) to ``when`` and their
+    moments P·b/2 (t·m, times the share) to ``moment``, in time order; returns how many
+    (at most 4).
+    """
+    k = 0
+    middle = 0.5 * length
+    if load0 > 0.0:
+        travel = speed0 * dt
+        ahead = truck_ahead(position0, speed0, dt)
+        if position0 < middle < ahead:
+            when[k] = (middle - position0) / travel
+            moment[k] = share0 * load0 * middle / 2.0
+            k += 1
+        if not ahead > length:
+            return k
+        when[k] = (length - position0) / travel
+        moment[k] = 0.0
+        k += 1
+    if load1 > 0.0:
+        travel = speed1 * dt
+        when[k] = max(1.0 - position1 / travel, when[k - 1] if k > 0 else 0.0)
+        moment[k] = 0.0
+        k += 1
+        if position1 > middle:
+            when[k] = 1.0 - (position1 - middle) / travel
+            moment[k] = share1 * load1 * middle / 2.0
+            k += 1
+    return k
+
+
+@njit(cache=True, nogil=True)
+def lane_share(lane, near, far):
+    """The detail's factor for a vehicle in ``lane``: ``near`` in the kerb lane on the
+    detail's side (1), ``far`` in the opposite one (2), an even share (1) otherwise."""
+    if lane == 1:
+        return near
+    if lane == 2:
+        return far
+    return 1.0
+
+
+class FatigueState(RainflowState):
+    """The fatigue updater's memory per span: its rainflow counter, and what the span
+    carried at the last sample (the start of the tick it counts next)."""
+
+    def __init__(self, spans: int, capacity: int = RESIDUE_CAPACITY) -> None:
+        super().__init__(spans, capacity)
+        #: the stress not due to heavy vehicles (MPa): light traffic, in the twin also
+        #: what its model does not explain of the gauge's reading
+        self.background = np.zeros(spans, dtype=np.float64)
+        self.truck_load = np.zeros(spans, dtype=np.float64)
+        self.truck_position = np.zeros(spans, dtype=np.float64)
+        self.truck_speed = np.zeros(spans, dtype=np.float64)
+        self.truck_lane = np.zeros(spans, dtype=np.uint8)
+        self.overload = np.zeros(spans, dtype=np.float64)
+        #: Miner damage of what the counter has counted plus its stack's ranges as half
+        #: cycles (see rainflow_push_reversal)
+        self.settled = np.zeros(spans, dtype=np.float64)
+        #: vertices of one tick (scratch)
+        self.when = np.zeros(4, dtype=np.float64)
+        self.moment = np.zeros(4, dtype=np.float64)
+
+
+@njit(cache=True, nogil=True)
+def fatigue_update(span_rows, strain, elastic_modulus, moment_of_inertia, fibre_distance, stiffness_factor, length,
+                   girders, near_lane_share, far_lane_share, truck_load, truck_position, truck_speed, truck_lane,
+                   overload, detail_category, design_life, service_age, initial_damage,
+                   residue, count, candidate, slope, phase, ranges, cycles, overflows, settled,
+                   last_background, last_load, last_position, last_speed, last_lane, last_overload, when, moment,
+                   time, dt, rate_window, stress, detail_stress, damage, rate, projected):
+    """Stress at the gauge and at the fatigue detail, streaming rainflow and Miner damage
+    of every span, for the tick that ended with the current sample.
+
+    The gauge: stress = E·strain (MPa; Hooke). The detail: the gauge's stress split into
+    the heavy vehicles' part (the crossing vehicle, P·b/2, and the overload, P·L/4,
+    times y/(k·I); the same beam as :func:`response_update`) and the rest, the
+    background; the detail takes the vehicles times ``girders · share`` (the crossing
+    vehicle's lane by :func:`lane_share`; an overload stands in the kerb lane on the
+    detail's side, ``near``) and the background as it is. Between the last sample and
+    this one, the background and the overload are linear in time and the crossing
+    vehicles follow their influence line exactly: the detail's stress at the vertices of
+    :func:`crossing_vertices`, then at this sample, goes to the span's rainflow counter
+    (:func:`rainflow_add_sample`).
+
+    ``damage`` is Miner's sum (EN 1993-1-9 §7, :func:`cycles_to_failure`), from
+    ``initial_damage`` at the start of monitoring, over the cycles ASTM E1049 counts in
+    the detail's history up to its last reversal, as if it ended there (step 6: the
+    ranges still open are half cycles): the counter's ``settled`` damage. So an
+    overload, usually the largest cycle so far and one that stays open on the stack,
+    counts once the stress turns after it; the stress since the last reversal (less
+    than one rise or fall) counts once it turns. (The sum can dip by a few per cent of
+    a cycle when a full cycle closes across the curve's knee at Δσd, where the open
+    halves it replaces weighed a little more.) ``rate``
     (1/year) is the damage rate averaged over ``rate_window`` s, started at the
     service-history mean ``initial_damage / service_age``; ``projected`` is the damage
     at the end of the design life at that rate.
+
+    In the truth the detail's history is exact (up to the light traffic, linear within
+    a tick). In the twin the samples are the gauge's readings and the vehicles are its
+    model's: a load the model does not know (the real trucks, an overload) reaches the
+    detail at the deck's stress, without its lateral concentration or its peak between
+    readings.
     """
     for s in range(span_rows.shape[0]):
         i = span_rows[s]
+        L = length[i]
+        category = detail_category[i]
+        per_moment = G * 1e3 * fibre_distance[i] / (stiffness_factor[i] * moment_of_inertia[i]) * 1e-6  # MPa/(t·m)
         sigma = elastic_modulus[i] * strain[i] * 1e-6
         stress[i] = sigma
+        n_girders = float(girders[i])
+        near = n_girders * near_lane_share[i]
+        far = n_girders * far_lane_share[i]
+        share = lane_share(truck_lane[i], near, far)
+        b = min(truck_position[i], L - truck_position[i])
+        truck_moment = truck_load[i] * max(b, 0.0) / 2.0
+        overload_moment = overload[i] * L / 4.0
+        background = sigma - (truck_moment + overload_moment) * per_moment
+        detail = background + (share * truck_moment + near * overload_moment) * per_moment
+        detail_stress[i] = detail
         if phase[s] == 0:
             damage[i] = initial_damage[i]
             rate[i] = initial_damage[i] / service_age[i] if service_age[i] > 0.0 else 0.0
-        n = rainflow_add_sample(s, sigma, residue, count, candidate, slope, phase, ranges, cycles, 0, overflows)
-        added = 0.0
-        for k in range(n):
-            added += cycles[k] / cycles_to_failure(ranges[k], detail_category[i])
-        damage[i] += added
+        else:
+            vertices = crossing_vertices(L, dt, last_load[s], last_position[s], last_speed[s],
+                                         lane_share(last_lane[s], near, far), truck_load[i], truck_position[i],
+                                         truck_speed[i], share, when, moment)
+            b0 = last_background[s]
+            o0 = last_overload[s] * L / 4.0
+            for k in range(vertices):
+                f = when[k]
+                value = b0 + (background - b0) * f + (near * (o0 + (overload_moment - o0) * f) + moment[k]) * per_moment
+                rainflow_add_sample(s, value, residue, count, candidate, slope, phase, ranges, cycles, 0, overflows,
+                                    settled, category)
+        rainflow_add_sample(s, detail, residue, count, candidate, slope, phase, ranges, cycles, 0, overflows, settled,
+                            category)
+        last_background[s] = background
+        last_load[s] = truck_load[i]
+        last_position[s] = truck_position[i]
+        last_speed[s] = truck_speed[i]
+        last_lane[s] = truck_lane[i]
+        last_overload[s] = overload[i]
+        so_far = initial_damage[i] + settled[s]
+        added = so_far - damage[i]
+        damage[i] = so_far
         weight = min(1.0, dt / rate_window)
         rate[i] += (added / dt * SECONDS_PER_YEAR - rate[i]) * weight
         remaining = max(0.0, design_life[i] - service_age[i] - time / SECONDS_PER_YEAR)
@@ -352,18 +536,24 @@ def deck_temperature(time: float) -> float:
 
 
 @njit(cache=True, nogil=True)
-def traffic_update(span_rows, length, lanes, time, dt, factor, noise, arrivals, weights, speeds,
-                   overload_until, traffic_load, truck_load, truck_position, truck_speed, overload, vehicle_load):
+def traffic_update(span_rows, length, lanes, time, dt, factor, noise, arrivals, weights, speeds, sides,
+                   overload_until, traffic_load, truck_load, truck_position, truck_speed, truck_lane, overload,
+                   vehicle_load):
     """Advance the traffic on each span by ``dt``.
 
     Light traffic is a distributed load (kN/m): an Ornstein-Uhlenbeck process around
     ``lanes · LANE_TRAFFIC_LOAD · factor`` (correlation time TRAFFIC_CORRELATION_TIME,
     30 % standard deviation; ``noise`` are standard normal draws). Heavy vehicles arrive
-    as a Poisson process (``arrivals`` uniform draws against the rate), one at a time
-    per span, with gross weight ``weights`` (t) and speed ``speeds`` (m/s), and cross
-    the span. A drill's overload (t) stays at midspan until ``overload_until``.
-    ``vehicle_load`` is the heaviest vehicle on the span (t), as a weigh-in-motion
-    station reports it.
+    as a Poisson process (``arrivals`` uniform draws against the rate over the part of
+    the tick the span is free), one at a time per span, with gross weight ``weights``
+    (t) and speed ``speeds`` (m/s), and cross the span at constant speed. A vehicle
+    that leaves during the tick frees the span for the rest of it; the next one can
+    only enter after that. Heavy vehicles keep to the kerb lane of their direction
+    (the right-hand lane, as Chinese traffic law requires of slow vehicles): the lane
+    on the fatigue detail's side (``truck_lane`` 1) or the opposite one (2), by
+    ``sides`` uniform draws, one half each. A drill's overload (t) stays at midspan
+    until ``overload_until``. ``vehicle_load`` is the heaviest vehicle on the span (t),
+    as a weigh-in-motion station reports it.
     """
     decay = math.exp(-dt / TRAFFIC_CORRELATION_TIME)
     spread = math.sqrt(1.0 - decay * decay)
@@ -373,17 +563,25 @@ def traffic_update(span_rows, length, lanes, time, dt, factor, noise, arrivals, 
         mean = lane_count * LANE_TRAFFIC_LOAD * factor
         q = mean + (traffic_load[i] - mean) * decay + 0.3 * mean * spread * noise[s]
         traffic_load[i] = max(q, 0.0)
+        free = dt  # seconds of this tick with no heavy vehicle on the span
         if truck_load[i] > 0.0:
-            truck_position[i] += truck_speed[i] * dt
-            if truck_position[i] > length[i]:
+            ahead = truck_ahead(truck_position[i], truck_speed[i], dt)
+            if ahead > length[i]:
+                free = dt - (length[i] - truck_position[i]) / truck_speed[i]
                 truck_load[i] = 0.0
                 truck_position[i] = 0.0
-        if truck_load[i] == 0.0:
-            probability = 1.0 - math.exp(-lane_count * TRUCKS_PER_LANE_PER_SECOND * factor * dt)
+                truck_lane[i] = 0
+            else:
+                truck_position[i] = ahead
+                free = 0.0
+        if free > 0.0:
+            probability = 1.0 - math.exp(-lane_count * TRUCKS_PER_LANE_PER_SECOND * factor * free)
             if arrivals[s] < probability:
                 truck_load[i] = weights[s]
                 truck_speed[i] = speeds[s]
-                truck_position[i] = arrivals[s] / probability * min(truck_speed[i] * dt, length[i])
+                truck_lane[i] = 1 if sides[s] < 0.5 else 2
+                # it entered at a uniform time within the free part of the tick
+                truck_position[i] = arrivals[s] / probability * min(truck_speed[i] * free, length[i])
         if overload[i] > 0.0 and time >= overload_until[i]:
             overload[i] = 0.0
         vehicle_load[i] = max(truck_load[i], overload[i])
@@ -438,9 +636,10 @@ def step_traffic(ctx) -> None:
     laden = rng.random(n) < 0.5
     weights = np.clip(np.where(laden, rng.normal(38.0, 6.0, n), rng.normal(15.0, 4.0, n)), 3.0, 49.0)
     speeds = rng.uniform(8.0, 14.0, n)
+    sides = rng.random(n)
     traffic_update(rows, t["length"], t["lanes"], ctx.time, ctx.dt, traffic_factor(ctx.time), noise, arrivals, weights,
-                   speeds, t["overload_until"], t["traffic_load"], t["truck_load"], t["truck_position"],
-                   t["truck_speed"], t["overload"], t["vehicle_load"])
+                   speeds, sides, t["overload_until"], t["traffic_load"], t["truck_load"], t["truck_position"],
+                   t["truck_speed"], t["truck_lane"], t["overload"], t["vehicle_load"])
 
 
 def step_temperature(ctx) -> None:
@@ -470,14 +669,20 @@ def step_response(ctx) -> None:
 
 def step_fatigue(ctx) -> None:
     """Runs first in the tick, on the strain as it stands from the last tick: in the
-    twin that is the gauges' reading, so the damage follows the measured signal."""
+    twin that is the gauges' reading, so the damage follows the measured signal; it
+    counts the tick that ended there (:func:`fatigue_update`)."""
     t = ctx.table
     rows = span_rows(ctx)
-    state = ctx.world.memo(("bridge", "rainflow"), lambda: RainflowState(len(rows)))
-    fatigue_update(rows, t["strain"], t["elastic_modulus"], t["detail_category"], t["design_life"], t["service_age"],
-                   t["initial_damage"], state.residue, state.count, state.candidate, state.slope, state.phase,
-                   state.ranges, state.cycles, state.overflows, ctx.time, ctx.dt, DAMAGE_RATE_WINDOW,
-                   t["stress"], t["fatigue_damage"], t["fatigue_rate"], t["fatigue_projected"])
+    state = ctx.world.memo(("bridge", "fatigue"), lambda: FatigueState(len(rows)))
+    fatigue_update(rows, t["strain"], t["elastic_modulus"], t["moment_of_inertia"], t["fibre_distance"],
+                   t["stiffness_factor"], t["length"], t["girders"], t["near_lane_share"], t["far_lane_share"],
+                   t["truck_load"], t["truck_position"], t["truck_speed"], t["truck_lane"], t["overload"],
+                   t["detail_category"], t["design_life"], t["service_age"], t["initial_damage"],
+                   state.residue, state.count, state.candidate, state.slope, state.phase, state.ranges, state.cycles,
+                   state.overflows, state.settled, state.background, state.truck_load,
+                   state.truck_position, state.truck_speed,
+                   state.truck_lane, state.overload, state.when, state.moment, ctx.time, ctx.dt, DAMAGE_RATE_WINDOW,
+                   t["stress"], t["detail_stress"], t["fatigue_damage"], t["fatigue_rate"], t["fatigue_projected"])
 
 
 def span_rows(ctx) -> np.ndarray:

@@ -39,7 +39,10 @@ FIELDS = (
     _attribute("design_frequency", "float64", "Hz", (0.1, 50.0), "first vertical frequency of the design calculation", SPAN, "设计基频"),
     _attribute("deflection_limit", "float64", "mm", (1.0, 1000.0), "live-load deflection limit L/600 (JTG 3362-2018)", SPAN, "挠度限值"),
     _attribute("design_live_strain", "float64", "µε", (1.0, 3000.0), "static strain at the gauge under the JTG D60-2015 lane load", SPAN, "设计活载应变"),
-    _attribute("detail_category", "float64", "MPa", (36.0, 160.0), "fatigue detail category Δσc (EN 1993-1-9, JTG D64-2015)", SPAN, "疲劳细节类别"),
+    _attribute("girders", "uint8", "1", (1, 20), "main girders sharing the deck section (I is theirs together)", SPAN, "主梁片数"),
+    _attribute("near_lane_share", "float64", "1", (-1.0, 1.0), "share of a vehicle in the kerb lane above the fatigue detail that the detail's girder carries (lateral distribution factor, Courbon)", SPAN, "近侧车道横向分布系数"),
+    _attribute("far_lane_share", "float64", "1", (-1.0, 1.0), "share of a vehicle in the opposite kerb lane that the detail's girder carries (negative: it lifts)", SPAN, "远侧车道横向分布系数"),
+    _attribute("detail_category", "float64", "MPa", (36.0, 160.0), "fatigue detail category Δσc of the detail on the edge girder's bottom flange at midspan (EN 1993-1-9, JTG D64-2015)", SPAN, "疲劳细节类别"),
     _attribute("design_life", "float64", "a", (10.0, 200.0), "design service life", SPAN, "设计使用年限"),
     _attribute("service_age", "float64", "a", (0.0, 150.0), "years in service when monitoring started", SPAN, "已服役年限"),
     _attribute("initial_damage", "float64", "1", (0.0, 2.0), "Miner damage assessed when monitoring started", SPAN, "初始疲劳损伤"),
@@ -52,12 +55,14 @@ FIELDS = (
     FieldSpec("truck_load", "float64", "t", (0.0, 1000.0), "gross weight of the heavy vehicle crossing the span", label_zh="重车总重"),
     FieldSpec("truck_position", "float64", "m", (0.0, 300.0), "position of the crossing heavy vehicle from the span's start", label_zh="重车位置"),
     FieldSpec("truck_speed", "float64", "m/s", (0.0, 40.0), "speed of the crossing heavy vehicle", label_zh="重车车速"),
-    FieldSpec("overload", "float64", "t", (0.0, 1000.0), "overweight vehicle standing at midspan (drill)", label_zh="超载车辆"),
+    FieldSpec("truck_lane", "uint8", "1", (0, 2), "kerb lane of the crossing heavy vehicle: 1 on the fatigue detail's side, 2 opposite, 0 none", label_zh="重车车道"),
+    FieldSpec("overload", "float64", "t", (0.0, 1000.0), "overweight vehicle standing at midspan in the kerb lane on the fatigue detail's side (drill)", label_zh="超载车辆"),
     FieldSpec("overload_until", "float64", "s", (0.0, 1e12), "clock time the overload leaves the span", label_zh="超载结束时刻"),
     FieldSpec("stiffness_factor", "float64", "1", (0.0, 2.0), "flexural stiffness relative to intact (damage lowers it)", default=1.0, label_zh="刚度系数"),
     FieldSpec("vehicle_load", "float32", "t", (0.0, 1000.0), "heaviest vehicle on the span (weigh-in-motion)", label_zh="车辆荷载"),
-    FieldSpec("strain", "float64", "µε", (-3000.0, 3000.0), "live-load strain at midspan, bottom flange", label_zh="应变"),
+    FieldSpec("strain", "float64", "µε", (-3000.0, 3000.0), "live-load strain at midspan, bottom flange (the girders' mean: the deck's bending)", label_zh="应变"),
     FieldSpec("stress", "float64", "MPa", (-600.0, 600.0), "live-load stress σ = E·ε at the gauge", label_zh="应力"),
+    FieldSpec("detail_stress", "float64", "MPa", (-600.0, 600.0), "live-load stress at the fatigue detail (edge girder, bottom flange, midspan) at the last sample", label_zh="疲劳细节应力"),
     FieldSpec("deflection", "float64", "mm", (-100.0, 1000.0), "live-load midspan deflection, downward positive", label_zh="挠度"),
     FieldSpec("acceleration", "float32", "m/s2", (0.0, 50.0), "peak vertical acceleration at midspan", label_zh="振动加速度"),
     FieldSpec("temperature", "float32", "°C", (-40.0, 80.0), "deck temperature", default=model.DECK_MEAN_TEMPERATURE, label_zh="温度"),
@@ -83,11 +88,14 @@ def twin_domains():
 def twin_updaters():
     return [
         Updater("bridge.fatigue", DOMAIN, model.step_fatigue,
-                reads=("strain", "elastic_modulus", "detail_category", "design_life", "service_age", "initial_damage"),
-                writes=("stress", "fatigue_damage", "fatigue_rate", "fatigue_projected")),
+                reads=("strain", "elastic_modulus", "moment_of_inertia", "fibre_distance", "stiffness_factor", "length",
+                       "girders", "near_lane_share", "far_lane_share", "truck_load", "truck_position", "truck_speed",
+                       "truck_lane", "overload", "detail_category", "design_life", "service_age", "initial_damage"),
+                writes=("stress", "detail_stress", "fatigue_damage", "fatigue_rate", "fatigue_projected")),
         Updater("bridge.traffic", DOMAIN, model.step_traffic,
                 reads=("length", "lanes", "overload_until"),
-                writes=("traffic_load", "truck_load", "truck_position", "truck_speed", "overload", "vehicle_load")),
+                writes=("traffic_load", "truck_load", "truck_position", "truck_speed", "truck_lane", "overload",
+                        "vehicle_load")),
         Updater("bridge.temperature", DOMAIN, model.step_temperature, reads=("temperature",), writes=("temperature",)),
         Updater("bridge.response", DOMAIN, model.step_response,
                 reads=("length", "elastic_modulus", "moment_of_inertia", "mass_per_length", "fibre_distance",
@@ -131,7 +139,8 @@ def twin_alarm_rules():
 
 
 def overload(world, asset_id, load, duration):
-    """An overweight vehicle of ``load`` t stands at midspan for ``duration`` s."""
+    """An overweight vehicle of ``load`` t stands at midspan for ``duration`` s, in the
+    kerb lane on the fatigue detail's side."""
     table, row = world.locate(asset_id)
     table["overload"][row] = load
     table["overload_until"][row] = world.time + duration
