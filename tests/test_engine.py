@@ -104,6 +104,21 @@ def test_config_sets_updater_params_in_twin_and_truth_and_refuses_unknown_names(
         Harness(tmp_path / "c", plugins=[toy], blocks=(2, 2), config={"thresholds": {"fill": {"weir": "high"}}})
 
 
+def test_frame_history_is_bounded_by_bytes_as_well_as_count(tmp_path, toy):
+    h = Harness(tmp_path, plugins=[toy], blocks=(2, 2))
+    h.act("toy.open_tap", "T-000", rate=0.01)  # one row changes every tick
+    h.run(3)
+    size = h.engine.frames[-1].nbytes
+    assert size > 0 and len(h.engine.frames) == 3
+    h.engine.history_bytes = int(2.5 * size)
+    h.run(5)
+    assert [f.seq for f in h.engine.frames] == [h.engine.seq - 1, h.engine.seq]  # two fit in 2.5 frames' bytes
+    h.engine.history_bytes = 1
+    h.run(1)
+    assert [f.seq for f in h.engine.frames] == [h.engine.seq]  # the newest always stays
+    h.close()
+
+
 def test_change_tracking_treats_nan_as_unchanged():
     from twin.contributions import AssetKind, Domain, FieldSpec
     from twin.state import DomainTable
@@ -116,6 +131,12 @@ def test_change_tracking_treats_nan_as_unchanged():
     assert list(t.take_changes("x")) == []
     t["x"][1] = np.nan
     assert list(t.take_changes("x")) == [1]
+    # take_delta, what frames carry: the same rows as uint32, with their new values
+    t["x"][0], t["x"][2] = 0.25, 0.75
+    rows, values = t.take_delta("x")
+    assert rows.dtype == np.uint32 and list(rows) == [0, 2] and list(values) == [0.25, 0.75]
+    rows, values = t.take_delta("x")
+    assert len(rows) == 0 and len(values) == 0
 
 
 def test_sensor_faults_stuck_drift_dead(tmp_path, toy):

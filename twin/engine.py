@@ -44,6 +44,11 @@ class Frame:
     def changed_rows(self) -> int:
         return sum(len(rows) for fields in self.changes.values() for rows, _ in fields.values())
 
+    @property
+    def nbytes(self) -> int:
+        """Bytes its row and value arrays hold (what keeping it in the history costs)."""
+        return sum(rows.nbytes + values.nbytes for fields in self.changes.values() for rows, values in fields.values())
+
 
 @dataclass
 class _BoundKernel:
@@ -85,6 +90,7 @@ class Engine:
         simulate: bool = True,
         config: dict[str, Any] | None = None,
         history: int = 600,
+        history_bytes: int = 512 * 2**20,
     ) -> None:
         self.scene = scene
         self.registry = registry
@@ -102,7 +108,12 @@ class Engine:
         self.alarms = AlarmBook(data_dir / "alarms.sqlite" if data_dir else None, deadlines)
         self.seq = 0
         self.stale_fields: set[tuple[str, str]] = set()
+        #: the last frames, for clients that resume from a sequence number: at most
+        #: ``history`` of them and at most ``history_bytes`` (always the newest one). A
+        #: quiet 4M-asset city changes ~20M values a tick, 240 MB a frame: a count alone
+        #: would hold 600 of them.
         self.frames: deque[Frame] = deque(maxlen=history)
+        self.history_bytes = history_bytes
         self.last_inputs: list[ReadingBatch] = []
         #: every action applied (simulation time, name, target, params, who), in order
         self.actions: list[dict[str, Any]] = []
@@ -221,14 +232,21 @@ class Engine:
         for name, table in self.world.tables.items():
             fields: dict[str, tuple[np.ndarray, np.ndarray]] = {}
             for field_name in table.live_fields():
-                rows = table.take_changes(field_name)
+                rows, values = table.take_delta(field_name)
                 if len(rows):
-                    fields[field_name] = (rows.astype(np.uint32), table.columns[field_name][rows])
+                    fields[field_name] = (rows, values)
             if fields:
                 changes[name] = fields
         frame = Frame(self.seq, now, changes, events, sorted(self.stale_fields))
-        self.frames.append(frame)
+        self.remember(frame)
         return frame
+
+    def remember(self, frame: Frame) -> None:
+        """Keep ``frame`` in the history, dropping the oldest beyond its count or bytes."""
+        self.frames.append(frame)
+        held = sum(f.nbytes for f in self.frames)
+        while len(self.frames) > 1 and held > self.history_bytes:
+            held -= self.frames.popleft().nbytes
 
     def _observe(self, started: float) -> None:
         m = self.metrics

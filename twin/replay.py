@@ -79,7 +79,7 @@ class Replay:
                 return None
             frame = self._apply(message.data)
             assert frame is not None
-            self.engine.frames.append(frame)
+            self.engine.remember(frame)
             return frame
 
     def control(self, action: str, time: float | None = None, speed: float | None = None) -> None:

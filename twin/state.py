@@ -31,6 +31,22 @@ def _diff_and_sync(current, previous, changed_rows):  # pragma: no cover - compi
     return count
 
 
+@numba.njit(cache=True, nogil=True)
+def _diff_take(current, previous, rows_out, values_out):  # pragma: no cover - compiled
+    """:func:`_diff_and_sync` that also gathers: the changed rows (uint32) and their new
+    values into the two buffers, in the same pass. Returns their count."""
+    count = 0
+    for i in range(current.shape[0]):
+        a = current[i]
+        b = previous[i]
+        if a != b and not (a != a and b != b):
+            rows_out[count] = i
+            values_out[count] = a
+            previous[i] = a
+            count += 1
+    return count
+
+
 class DomainTable:
     """The state of one domain: ``columns[field][row]``, rows in scene order."""
 
@@ -48,6 +64,9 @@ class DomainTable:
         }
         self._previous: dict[str, np.ndarray] = {}
         self._rows_buffer = np.empty(len(self.ids), dtype=np.int64)
+        # take_delta's buffers: written before read, np.full so their pages are mapped once
+        self._rows32 = np.full(len(self.ids), 0, dtype=np.uint32)
+        self._values_buffers: dict[np.dtype, np.ndarray] = {}
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -89,6 +108,19 @@ class DomainTable:
             return rows
         count = _diff_and_sync(current, previous, self._rows_buffer)
         return self._rows_buffer[:count].copy()
+
+    def take_delta(self, field: str) -> tuple[np.ndarray, np.ndarray]:
+        """(rows as uint32, their values) of ``field`` that changed since the last call
+        (or baseline); resets it. What a frame carries, in one pass over the column."""
+        current = self.columns[field]
+        if current.dtype == np.bool_ or field not in self._previous:
+            rows = self.take_changes(field)
+            return rows.astype(np.uint32), current[rows]
+        buffer = self._values_buffers.get(current.dtype)
+        if buffer is None:
+            buffer = self._values_buffers[current.dtype] = np.full(len(current), 0, dtype=current.dtype)
+        count = _diff_take(current, self._previous[field], self._rows32, buffer)
+        return self._rows32[:count].copy(), buffer[:count].copy()
 
     def digest(self) -> str:
         """A hash of every column's bytes, for bit-for-bit comparisons of runs."""
