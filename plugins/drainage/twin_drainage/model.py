@@ -24,9 +24,13 @@ Sources (MODELS.md, "Drainage"):
   pipe's mean depth and nearly doubles the depth upstream of every drop.
 - Nodes: continuity dV/dt = runoff + Σ inflows - Σ outflows on each manhole's storage,
   which is its shaft, half the length of every pipe that meets it, and, above the rim,
-  a ponding area on the street (SWMM's "ponded area"). Depth is found from the stored
-  volume exactly (a safeguarded Newton solve), so the router conserves mass to
-  round-off: rain in = discharge at the outfalls + water in the network + water ponded.
+  a ponding area on the street (SWMM's "ponded area"). The storage is piecewise linear
+  in depth (a half pipe's area from a 129-entry table of the circle), so the depth
+  that holds a volume is found exactly, and the router conserves mass to round-off:
+  rain in = discharge at the outfalls + water in the network + water ponded.
+- Geometry: area, A·R^(4/3), A·R^(2/3), normal and critical depth of the circle come
+  from dimensionless tables, as SWMM's come from its section tables; a square root and
+  a few table reads instead of the arccos, sine and powers of the closed forms.
 - Outfalls: SWMM's NORMAL outfall (the last pipe ends at the normal depth of its
   flow, or at the smaller of normal and critical depth when it drops to the outfall's
   invert), under a fixed tailwater (the river's stage) when that is higher.
@@ -54,27 +58,76 @@ MIN_CAPACITY_SLOPE = 1.0e-4
 
 
 # --- circular section ---------------------------------------------------------------
+# The router reads the geometry of a circle from dimensionless tables, as SWMM reads its
+# circular sections from tables (xsect.c, 51 entries), here CIRCLE_STEPS equal steps of
+# s = sqrt(y/d) below half full and of s = sqrt(1 - y/d) above it. In s the area and the
+# conveyances are smooth at both ends (A ~ (y/d)^(3/2) at the invert; the wetted
+# perimeter ~ sqrt(1 - y/d) at the crown), so linear interpolation between the entries
+# is good to 7e-6 (area), 3e-5 (A·R^(4/3)) and 2e-5 (A·R^(2/3)) relative for 0.05 <
+# y/d < 0.95, to 3e-7 above and to 1.5e-3 at 0.001 < y/d < 0.05. A square root and a
+# few table reads replace the arccos, sine and fractional powers of the closed forms,
+# which took most of the router's time.
+CIRCLE_STEPS = 1024
+CIRCLE_SCALE = CIRCLE_STEPS / math.sqrt(0.5)
+#: a full pipe's A/d², A·R^(4/3)/d^(10/3) and A·R^(2/3)/d^(8/3) (R = d/4)
+FULL_AREA = 0.25 * math.pi
+FULL_K43 = FULL_AREA * 0.25 ** (4.0 / 3.0)
+FULL_K23 = FULL_AREA * 0.25 ** (2.0 / 3.0)
+
+
+def _circle_tables(steps: int = CIRCLE_STEPS) -> np.ndarray:
+    """``[half, k, j]``: A/d² (j = 0), A·R^(4/3)/d^(10/3) (1) and A·R^(2/3)/d^(8/3) (2) at
+    y/d = s² (half 0) and y/d = 1 - s² (half 1), s = k·sqrt(1/2)/steps. From the closed
+    forms A = d²/8·(θ - sin θ), P = d·θ/2, θ = 2·acos(1 - 2y/d)."""
+    s = np.linspace(0.0, math.sqrt(0.5), steps + 1)
+    out = np.empty((2, steps + 1, 3))
+    for half, x in enumerate((s * s, 1.0 - s * s)):
+        theta = 2.0 * np.arccos(np.clip(1.0 - 2.0 * x, -1.0, 1.0))
+        area = (theta - np.sin(theta)) / 8.0
+        radius = np.divide(area, 0.5 * theta, out=np.zeros_like(x), where=theta > 0.0)
+        out[half, :, 0] = area
+        out[half, :, 1] = area * radius ** (4.0 / 3.0)
+        out[half, :, 2] = area * radius ** (2.0 / 3.0)
+    out[0, 0] = 0.0
+    out[1, 0] = (FULL_AREA, FULL_K43, FULL_K23)
+    out[1, steps] = out[0, steps]  # the halves meet at y/d = 1/2
+    return out
+
+
+CIRCLE = _circle_tables()
+
+
+@njit(cache=True, nogil=True)
+def circle_cell(x):  # pragma: no cover - compiled
+    """Where y/d = ``x`` (0 <= x <= 1) falls in CIRCLE: (half, k, weight of entry k + 1)."""
+    if x <= 0.5:
+        at = math.sqrt(max(x, 0.0)) * CIRCLE_SCALE
+        half = 0
+    else:
+        at = math.sqrt(max(1.0 - x, 0.0)) * CIRCLE_SCALE
+        half = 1
+    k = min(int(at), CIRCLE_STEPS - 1)
+    return half, k, at - k
+
+
+@njit(cache=True, nogil=True)
+def circle_value(half, k, w, j):  # pragma: no cover - compiled
+    """Entry ``j`` of CIRCLE interpolated at (half, k, w) from :func:`circle_cell`."""
+    low = CIRCLE[half, k, j]
+    return low + w * (CIRCLE[half, k + 1, j] - low)
+
+
 @njit(cache=True, nogil=True)
 def circular_area(y, d):  # pragma: no cover - compiled
-    """Flow area (m2) at depth ``y`` (m) in a circular pipe of diameter ``d`` (m):
-    A = d²/8·(θ - sin θ) with θ = 2·acos(1 - 2y/d), the central angle of the wetted arc."""
-    if y <= 0.0:
+    """Flow area (m2) at depth ``y`` (m) in a circular pipe of diameter ``d`` (m),
+    A = d²/8·(θ - sin θ) with θ = 2·acos(1 - 2y/d), read from CIRCLE."""
+    x = y / d
+    if x <= 0.0:
         return 0.0
-    if y >= d:
-        return 0.25 * math.pi * d * d
-    theta = 2.0 * math.acos(1.0 - 2.0 * y / d)
-    return d * d / 8.0 * (theta - math.sin(theta))
-
-
-@njit(cache=True, nogil=True)
-def circular_radius(y, d):  # pragma: no cover - compiled
-    """Hydraulic radius R = A/P (m) at depth ``y`` in a circular pipe, P = d·θ/2."""
-    if y <= 0.0:
-        return 0.0
-    if y >= d:
-        return 0.25 * d
-    theta = 2.0 * math.acos(1.0 - 2.0 * y / d)
-    return 0.25 * d * (1.0 - math.sin(theta) / theta)
+    if x >= 1.0:
+        return FULL_AREA * d * d
+    half, k, w = circle_cell(x)
+    return circle_value(half, k, w, 0) * d * d
 
 
 @njit(cache=True, nogil=True)
@@ -86,12 +139,11 @@ def circular_width(y, d):  # pragma: no cover - compiled
 
 
 # --- normal and critical depth ---------------------------------------------------------
-# Both are found from dimensionless tables of a circle, as SWMM finds them from its
-# cross-section tables (xsect.c): the depth ratio y/d tabulated at equal steps of
-# u = Φ^p, where Φ is the flow made dimensionless and p makes y/d nearly linear in u
-# near the invert (A·R^(2/3) ~ (y/d)^(13/6), sqrt(A³/T) ~ (y/d)^2), so linear
-# interpolation between 1025 entries is good to 1e-5·d below y/d = 0.85 (and to
-# 4e-3·d in the last steps below the peak of A·R^(2/3), at y/d = 0.938).
+# Both are read from dimensionless tables of the circle too: y/d at equal steps of
+# u = sqrt(Φ), Φ the flow made dimensionless (Q·n/(S^(1/2)·d^(8/3)) for the normal
+# depth, Q/(g·d^5)^(1/2) for the critical depth), so linear interpolation between 1025
+# entries is good to 5e-6·d for 0.05 < y/d < 0.85 (and to 4e-3·d in the last steps below
+# the peak of A·R^(2/3), at y/d = 0.938, where the normal depth is ill-conditioned).
 SECTION_TABLE_STEPS = 1024
 
 
@@ -103,7 +155,7 @@ def _section_tables(steps: int = SECTION_TABLE_STEPS) -> tuple[float, np.ndarray
     width = 2.0 * np.sqrt(x * (1.0 - x))
     factor = area * radius ** (2.0 / 3.0)  # A·R^(2/3) / d^(8/3)
     top = int(np.argmax(factor))
-    u = factor[: top + 1] ** (6.0 / 13.0)
+    u = np.sqrt(factor[: top + 1])
     normal = np.interp(np.linspace(0.0, u[-1], steps + 1), u, x[: top + 1])
     keep = x <= 0.999  # sqrt(A³/T) grows without bound at the crown
     froude = np.sqrt(np.divide(area[keep] ** 3, width[keep], out=np.zeros(int(keep.sum())), where=width[keep] > 0.0))
@@ -113,51 +165,54 @@ def _section_tables(steps: int = SECTION_TABLE_STEPS) -> tuple[float, np.ndarray
 
 
 NORMAL_U_MAX, NORMAL_TABLE, CRITICAL_U_MAX, CRITICAL_TABLE = _section_tables()
+NORMAL_SCALE = SECTION_TABLE_STEPS / NORMAL_U_MAX
+CRITICAL_SCALE = SECTION_TABLE_STEPS / CRITICAL_U_MAX
 
 
 @njit(cache=True, nogil=True)
-def _lookup(u, u_max, table):  # pragma: no cover - compiled
-    """Linear interpolation in a table of y/d at equal steps of u from 0 to ``u_max``."""
-    steps = table.shape[0] - 1
-    k = u / u_max * steps
-    if k >= steps:
-        return table[steps]
-    i = int(k)
-    w = k - i
-    return table[i] + w * (table[i + 1] - table[i])
+def normal_ratio(root_phi):  # pragma: no cover - compiled
+    """y/d of Manning's normal depth in a circle for sqrt(Φ), Φ = |Q|·n/(S^(1/2)·d^(8/3)):
+    1 for a flow beyond the section's largest Manning flow (at y/d = 0.938), as in SWMM."""
+    at = root_phi * NORMAL_SCALE
+    if at >= SECTION_TABLE_STEPS:
+        return 1.0
+    k = int(at)
+    return NORMAL_TABLE[k] + (at - k) * (NORMAL_TABLE[k + 1] - NORMAL_TABLE[k])
+
+
+@njit(cache=True, nogil=True)
+def critical_ratio(root_phi):  # pragma: no cover - compiled
+    """y/d of the critical depth (Q²/g = A³/T) in a circle for sqrt(Φ), Φ = |Q|/(g·d^5)^(1/2):
+    1 when no depth below 0.999·d is critical."""
+    at = root_phi * CRITICAL_SCALE
+    if at >= SECTION_TABLE_STEPS:
+        return 1.0
+    k = int(at)
+    return CRITICAL_TABLE[k] + (at - k) * (CRITICAL_TABLE[k + 1] - CRITICAL_TABLE[k])
 
 
 @njit(cache=True, nogil=True)
 def normal_depth(q, d, n, slope, open_fraction):  # pragma: no cover - compiled
     """Manning's normal depth (m) of a flow ``q`` (m3/s) in a circular pipe of diameter
     ``d``, roughness ``n`` and bed ``slope``, ``open_fraction`` of its section open:
-    (1/n)·A·R^(2/3)·S^(1/2) = |q|. A flow beyond the section's largest Manning flow
-    (at y/d = 0.938), or any flow on a flat or adverse bed, has the full depth (SWMM's
-    rule)."""
+    (1/n)·A·R^(2/3)·S^(1/2) = |q|. A flow beyond the section's largest Manning flow, or
+    any flow on a flat or adverse bed, has the full depth (SWMM's rule)."""
     if q == 0.0:
         return 0.0
     if slope <= 0.0 or open_fraction <= 0.0:
         return d
-    phi = abs(q) * n / (open_fraction * math.sqrt(slope) * d ** (8.0 / 3.0))
-    u = phi ** (6.0 / 13.0)
-    if u >= NORMAL_U_MAX:
-        return d
-    return d * _lookup(u, NORMAL_U_MAX, NORMAL_TABLE)
+    return d * normal_ratio(math.sqrt(abs(q) * n / (open_fraction * math.sqrt(slope) * d ** (8.0 / 3.0))))
 
 
 @njit(cache=True, nogil=True)
 def critical_depth(q, d, open_fraction):  # pragma: no cover - compiled
     """Critical depth (m) of a flow ``q`` (m3/s) in a circular pipe of diameter ``d``:
-    Q²/g = A³/T, the section's area and top width scaled by its ``open_fraction``;
-    the full depth when no depth below 0.999·d is critical."""
+    Q²/g = A³/T, the section's area and top width scaled by its ``open_fraction``."""
     if q == 0.0:
         return 0.0
     if open_fraction <= 0.0:
         return d
-    v = math.sqrt(abs(q) / (open_fraction * math.sqrt(G * d ** 5)))
-    if v >= CRITICAL_U_MAX:
-        return d
-    return d * _lookup(v, CRITICAL_U_MAX, CRITICAL_TABLE)
+    return d * critical_ratio(math.sqrt(abs(q) / (open_fraction * math.sqrt(G * d ** 5))))
 
 
 def manning_full_capacity(diameter, roughness, slope, open_fraction=1.0):
@@ -169,40 +224,76 @@ def manning_full_capacity(diameter, roughness, slope, open_fraction=1.0):
 
 
 # --- the network, built once per world --------------------------------------------
+#: how a pipe's downstream end meets its node (Network.down_end)
+END_LEVEL, END_NORMAL, END_FREE = 0, 1, 2
+
+# The network's per-pipe, per-manhole and per-end numbers are rows of a few 2-D arrays,
+# so the tick's one numba call takes a few arrays (a call costs ~80 ns per argument):
+# Network.pipe_float[PF_DIAMETER] is the pipes' diameters, and so on.
+PIPE_FLOATS = (
+    "diameter",             # m
+    "per_diameter",         # 1/d, 1/m
+    "invert_up",            # m, the pipe's invert at its upstream end
+    "invert_down",          # m, at its downstream end
+    "gravity",              # g·d²/L: the momentum equation's head term per unit of A/d², m3/s² per m
+    "friction",             # g·n²/d^(10/3): its friction term per unit of |Q|/(A·R^(4/3)/d^(10/3))
+    "conveyance",           # d^(8/3)·|S|^(1/2)/n, m3/s: Manning's flow per unit of A·R^(2/3)/d^(8/3)
+    "root_per_conveyance",  # (1/conveyance)^(1/2): sqrt(Q) times this is sqrt(Φ) of the normal depth
+    "root_per_critical",    # (g·d^5)^(-1/4): sqrt(Q) times this is sqrt(Φ) of the critical depth
+    "capacity",             # m3/s, Manning's full-pipe capacity with the section open
+    "length",               # m
+    "roughness",            # Manning's n
+    "slope",                # m/m, (invert_up - invert_down)/length
+)
+(PF_DIAMETER, PF_PER_DIAMETER, PF_INVERT_UP, PF_INVERT_DOWN, PF_GRAVITY, PF_FRICTION, PF_CONVEYANCE,
+ PF_ROOT_PER_CONVEYANCE, PF_ROOT_PER_CRITICAL, PF_CAPACITY, PF_LENGTH, PF_ROUGHNESS, PF_SLOPE) = range(len(PIPE_FLOATS))
+#: per pipe: its upstream and downstream node; its downstream end (END_*); an inlet offset (0/1)
+PIPE_INTS = ("pipe_up", "pipe_down", "down_end", "up_drop")
+PI_UP, PI_DOWN, PI_DOWN_END, PI_UP_DROP = range(len(PIPE_INTS))
+#: per manhole: depth to the rim, volume at the rim (m3), shaft and ponding area (m2), crown (m)
+MANHOLE_FLOATS = ("max_depth", "full_volume", "shaft_area", "ponding_area", "crown")
+MF_MAX_DEPTH, MF_FULL_VOLUME, MF_SHAFT_AREA, MF_PONDING_AREA, MF_CROWN = range(len(MANHOLE_FLOATS))
+#: per pipe end at a manhole: its invert above the manhole's (m), the pipe's diameter (m),
+#: half its length times d² (m3, the half pipe's volume per unit of A/d²)
+END_FLOATS = ("end_offset", "end_diameter", "end_capacity")
+EF_OFFSET, EF_DIAMETER, EF_CAPACITY = range(len(END_FLOATS))
+
+
 @dataclass(frozen=True)
 class Network:
     """Topology and geometry of one drainage network as flat arrays.
 
     Nodes are numbered manholes first (0..M-1), then outfalls (M..M+O-1). ``*_row`` map
     nodes and pipes to rows of the domain table. Each manhole lists the pipe ends that
-    meet it (CSR: ``end_ptr``, ``end_pipe``, ``end_offset`` = height of the pipe's invert
-    at that end above the manhole's invert).
+    meet it (CSR: ``end_ptr``, ``end_pipe`` and the rows of ``end_float``). Every name
+    of PIPE_FLOATS, PIPE_INTS, MANHOLE_FLOATS and END_FLOATS reads as an attribute
+    (``net.diameter`` is ``net.pipe_float[PF_DIAMETER]``).
     """
 
     manhole_row: np.ndarray
     outfall_row: np.ndarray
     pipe_row: np.ndarray
+    #: invert of every node, manholes then outfalls (m)
     node_invert: np.ndarray
-    max_depth: np.ndarray
-    shaft_area: np.ndarray
-    ponding_area: np.ndarray
+    #: the river's stage at each outfall (m)
     tailwater: np.ndarray
-    crown: np.ndarray
-    pipe_up: np.ndarray
-    pipe_down: np.ndarray
-    invert_up: np.ndarray
-    invert_down: np.ndarray
-    length: np.ndarray
-    diameter: np.ndarray
-    roughness: np.ndarray
-    slope: np.ndarray
+    pipe_float: np.ndarray
+    pipe_int: np.ndarray
+    manhole_float: np.ndarray
+    #: the pipes that discharge at an outfall
+    outfall_pipe: np.ndarray
     end_ptr: np.ndarray
     end_pipe: np.ndarray
-    end_offset: np.ndarray
-    #: water held at each manhole filled to its rim (m3)
-    full_volume: np.ndarray
+    end_float: np.ndarray
     #: the largest stable router step (s), from the network's stiffest pipe
     stable_dt: float
+
+    def __getattr__(self, name: str) -> np.ndarray:
+        for rows, names in (("pipe_float", PIPE_FLOATS), ("pipe_int", PIPE_INTS), ("manhole_float", MANHOLE_FLOATS),
+                            ("end_float", END_FLOATS)):
+            if name in names:
+                return object.__getattribute__(self, rows)[names.index(name)]
+        raise AttributeError(f"Network has no {name!r}")
 
 
 def build_network(table, links: dict[str, tuple[str, ...]]) -> Network:
@@ -237,6 +328,7 @@ def build_network(table, links: dict[str, tuple[str, ...]]) -> Network:
     invert = table["invert_elevation"][node_rows].astype(np.float64)
     diameter = table["diameter"][pipes].astype(np.float64)
     length = table["length"][pipes].astype(np.float64)
+    roughness = table["roughness"][pipes].astype(np.float64)
     invert_up = invert[up] + table["inlet_offset"][pipes]
     invert_down = invert[down] + table["outlet_offset"][pipes]
     for name, values in (("diameter", diameter), ("length", length)):
@@ -261,6 +353,8 @@ def build_network(table, links: dict[str, tuple[str, ...]]) -> Network:
     np.add.at(end_ptr, end_node + 1, 1)
     end_ptr = np.cumsum(end_ptr)
     end_offset = end_z - invert[end_node]
+    end_diameter = diameter[end_pipe]
+    end_capacity = 0.5 * length[end_pipe] * end_diameter * end_diameter
 
     crown = rim.copy()
     if len(end_node):
@@ -270,6 +364,8 @@ def build_network(table, links: dict[str, tuple[str, ...]]) -> Network:
         crown = np.where(np.isfinite(crown_by_node), crown_by_node, rim)
 
     shaft = table["shaft_area"][manholes].astype(np.float64)
+    pond = table["ponding_area"][manholes].astype(np.float64)
+    tailwater = table["tailwater_elevation"][outfalls].astype(np.float64)
     # Stability: the stiffest mode is a full pipe between two surcharged shafts, an
     # oscillator of ω² = g·A_full/L·(1/S_up + 1/S_down); symplectic Euler needs ω·dt < 2
     # and we keep a factor 2 in hand. Partly full pipes: the CFL bound of Bates et al.
@@ -279,49 +375,100 @@ def build_network(table, links: dict[str, tuple[str, ...]]) -> Network:
         inv_shaft = np.concatenate([1.0 / shaft, np.zeros(len(outfalls))])
         omega2 = G * 0.25 * np.pi * diameter**2 / length * (inv_shaft[up] + inv_shaft[down])
         stable_dt = float(min(np.min(1.0 / np.sqrt(omega2)), np.min(0.7 * length / np.sqrt(G * diameter))))
+
+    slope = (invert_up - invert_down) / length
+    conveyance = diameter ** (8.0 / 3.0) * np.sqrt(np.abs(slope)) / roughness
+    into_outfall = down >= m
+    down_drop = invert_down > invert[down]
+    fixed = np.zeros(len(pipes), dtype=bool)
+    fixed[into_outfall] = tailwater[down[into_outfall] - m] > invert[down[into_outfall]]
+    down_end = np.where(into_outfall & ~down_drop & ~fixed, END_NORMAL,
+                        np.where(into_outfall | down_drop, END_FREE, END_LEVEL))
+    gravity = G * diameter**2 / length
+    friction = G * roughness**2 / diameter ** (10.0 / 3.0)
+    root_per_conveyance = np.sqrt(np.divide(1.0, conveyance, out=np.zeros_like(conveyance), where=conveyance > 0.0))
+    pipe_float = np.stack([
+        diameter, 1.0 / diameter, invert_up, invert_down, gravity, friction, conveyance, root_per_conveyance,
+        (G * diameter**5) ** -0.25, manning_full_capacity(diameter, roughness, slope), length, roughness, slope])
+    pipe_int = np.stack([up, down, down_end, (invert_up > invert[up]).astype(np.int64)]).astype(np.int64)
+    end_float = np.stack([end_offset, end_diameter, end_capacity])
+    full = full_volume(max_depth, shaft, pond, end_ptr, end_offset, end_diameter, end_capacity)
+    manhole_float = np.stack([max_depth, full, shaft, pond, crown])
     return Network(
-        manhole_row=manholes, outfall_row=outfalls, pipe_row=pipes, node_invert=invert, max_depth=max_depth,
-        shaft_area=shaft, ponding_area=table["ponding_area"][manholes].astype(np.float64),
-        tailwater=table["tailwater_elevation"][outfalls].astype(np.float64), crown=crown,
-        pipe_up=up, pipe_down=down, invert_up=invert_up, invert_down=invert_down, length=length, diameter=diameter,
-        roughness=table["roughness"][pipes].astype(np.float64), slope=(invert_up - invert_down) / length,
-        end_ptr=end_ptr, end_pipe=end_pipe, end_offset=end_offset, stable_dt=stable_dt,
-        full_volume=full_volume(max_depth, shaft, table["ponding_area"][manholes].astype(np.float64), end_ptr, end_pipe,
-                                end_offset, length, diameter),
+        manhole_row=manholes, outfall_row=outfalls, pipe_row=pipes, node_invert=invert, tailwater=tailwater,
+        pipe_float=pipe_float, pipe_int=pipe_int, manhole_float=manhole_float,
+        outfall_pipe=np.flatnonzero(into_outfall),
+        end_ptr=end_ptr, end_pipe=end_pipe, end_float=end_float, stable_dt=stable_dt,
     )
 
 
 # --- node storage -------------------------------------------------------------------
+# A manhole's storage is piecewise linear in its depth: the shaft, the pond above the rim,
+# and each half pipe meeting it with its area read from STORE, A/d² of a circle at
+# STORE_STEPS equal steps of y/d, linear between them as SWMM interpolates its section
+# tables (within 1.4e-4·d² of the circle: about d/2000 of depth at a manhole). So the
+# depth that holds a volume is found exactly: Newton's step is exact once it stays
+# between two breakpoints, and the router's mass balance holds to round-off. The router
+# keeps each node's linear piece from one step to the next, so most steps of most
+# nodes cost one division.
+STORE_STEPS = 128
+
+
+def _store_table(steps: int = STORE_STEPS) -> np.ndarray:
+    x = np.linspace(0.0, 1.0, steps + 1)
+    theta = 2.0 * np.arccos(np.clip(1.0 - 2.0 * x, -1.0, 1.0))
+    area = (theta - np.sin(theta)) / 8.0
+    area[0], area[-1] = 0.0, FULL_AREA
+    return area
+
+
+STORE = _store_table()
+
+
 @njit(cache=True, nogil=True)
-def node_volume(m, depth, max_depth, shaft, pond, end_ptr, end_pipe, end_offset, length, diameter):  # pragma: no cover
-    """Water stored at manhole ``m`` at ``depth`` (m above its invert), m3: the shaft up to
-    the rim, half of each pipe meeting it (filled to the node's level at that end), and
-    the street's ponding area above the rim."""
-    v = shaft[m] * min(depth, max_depth[m]) + pond[m] * max(depth - max_depth[m], 0.0)
+def storage(m, depth, max_depth, shaft, pond, end_ptr, end_offset, end_diameter, end_capacity):  # pragma: no cover
+    """The storage of manhole ``m`` around ``depth`` (m above its invert): (intercept m3,
+    surface m2, low m, high m) such that it holds intercept + surface·y (m3) at every
+    depth y from ``low`` to ``high``. It holds the shaft up to the rim, half of each pipe
+    meeting it (filled to the node's level at that end) and, above the rim, the street's
+    ponding area. The volume at ``depth`` is the same sum whichever way the depth was
+    reached, so it is a function of the depth alone, to the bit."""
+    rim = max_depth[m]
+    if depth < rim:
+        intercept, surface, low, high = 0.0, shaft[m], 0.0, rim
+    else:
+        intercept, surface, low, high = (shaft[m] - pond[m]) * rim, pond[m], rim, math.inf
     for e in range(end_ptr[m], end_ptr[m + 1]):
-        p = end_pipe[e]
-        y = min(max(depth - end_offset[e], 0.0), diameter[p])
-        v += 0.5 * length[p] * circular_area(y, diameter[p])
-    return v
+        d = end_diameter[e]
+        offset = end_offset[e]
+        x = (depth - offset) / d
+        if x <= 0.0:
+            high = min(high, offset)
+        elif x >= 1.0:
+            intercept += end_capacity[e] * FULL_AREA
+            low = max(low, offset + d)
+        else:
+            k = int(x * STORE_STEPS)
+            bottom = offset + k * d / STORE_STEPS
+            slope = end_capacity[e] * (STORE[k + 1] - STORE[k]) * STORE_STEPS / d
+            intercept += end_capacity[e] * STORE[k] - slope * bottom
+            surface += slope
+            low = max(low, bottom)
+            high = min(high, offset + (k + 1) * d / STORE_STEPS)
+    return intercept, surface, low, high
 
 
 @njit(cache=True, nogil=True)
-def node_surface(m, depth, max_depth, shaft, pond, end_ptr, end_pipe, end_offset, length, diameter):  # pragma: no cover
-    """dV/d(depth) of :func:`node_volume` (m2): the free-surface area at the node."""
-    a = shaft[m] if depth < max_depth[m] else pond[m]
-    for e in range(end_ptr[m], end_ptr[m + 1]):
-        p = end_pipe[e]
-        a += 0.5 * length[p] * circular_width(depth - end_offset[e], diameter[p])
-    return a
-
-
-@njit(cache=True, nogil=True)
-def node_depth(m, volume, guess, full, max_depth, shaft, pond, end_ptr, end_pipe, end_offset, length, diameter):  # pragma: no cover
-    """Depth (m) at which manhole ``m`` stores ``volume`` (m3): the inverse of
-    :func:`node_volume`, by Newton's method kept inside a shrinking bracket. ``full``
-    is the volume at the rim, ``node_volume(m, max_depth[m], ...)``."""
+def storage_depth(m, volume, guess, full, max_depth, shaft, pond, end_ptr, end_offset, end_diameter,
+                  end_capacity):  # pragma: no cover
+    """The depth (m) at which manhole ``m`` stores ``volume`` (m3), the inverse of
+    :func:`storage`, with the storage around it: (depth, intercept, surface, low, high).
+    Newton's method from ``guess`` inside a shrinking bracket; a step that stays where
+    the storage is linear is exact. ``full`` is the volume at the rim."""
     if volume <= 0.0:
-        return 0.0
+        intercept, surface, low, high = storage(m, 0.0, max_depth, shaft, pond, end_ptr, end_offset, end_diameter,
+                                                end_capacity)
+        return 0.0, intercept, surface, low, high
     lo = 0.0
     if volume <= full:
         hi = max_depth[m]
@@ -329,140 +476,211 @@ def node_depth(m, volume, guess, full, max_depth, shaft, pond, end_ptr, end_pipe
         lo = max_depth[m]
         hi = max_depth[m] + (volume - full) / pond[m]  # the surface is at least the pond above the rim
     d = min(max(guess, lo), hi)
-    tol = 1e-13 * max(volume, 1.0)
-    for _ in range(100):
-        f = node_volume(m, d, max_depth, shaft, pond, end_ptr, end_pipe, end_offset, length, diameter) - volume
-        if abs(f) <= tol:
-            return d
-        if f > 0.0:
+    for _ in range(200):
+        intercept, surface, low, high = storage(m, d, max_depth, shaft, pond, end_ptr, end_offset, end_diameter,
+                                                end_capacity)
+        nxt = (volume - intercept) / surface
+        if low <= nxt <= high:
+            return nxt, intercept, surface, low, high
+        if intercept + surface * d > volume:
             hi = d
         else:
             lo = d
-        a = node_surface(m, d, max_depth, shaft, pond, end_ptr, end_pipe, end_offset, length, diameter)
-        nxt = d - f / a if a > 0.0 else 0.5 * (lo + hi)
         if not lo < nxt < hi:
             nxt = 0.5 * (lo + hi)
-        if hi - lo <= 1e-14 * max(hi, 1.0):
-            return nxt
         d = nxt
-    return d
+    return d, intercept, surface, low, high
+
+
+@njit(cache=True, nogil=True)
+def _full_volume(max_depth, shaft, pond, end_ptr, end_offset, end_diameter, end_capacity, out):  # pragma: no cover
+    for m in range(max_depth.shape[0]):
+        intercept, surface, _, _ = storage(m, max_depth[m], max_depth, shaft, pond, end_ptr, end_offset, end_diameter,
+                                           end_capacity)
+        out[m] = intercept + surface * max_depth[m]
+
+
+def full_volume(max_depth, shaft, pond, end_ptr, end_offset, end_diameter, end_capacity) -> np.ndarray:
+    """Water each manhole holds when filled to its rim (m3)."""
+    out = np.empty(len(max_depth))
+    _full_volume(max_depth, shaft, pond, end_ptr, end_offset, end_diameter, end_capacity, out)
+    return out
+
+
+def node_volume(m, depth, max_depth, shaft, pond, end_ptr, end_pipe, end_offset, length, diameter) -> float:
+    """:func:`storage`'s volume (m3) at manhole ``m``, from per-pipe ``length`` and
+    ``diameter`` and the ends' ``end_pipe`` (for tests and tools)."""
+    d = np.asarray(diameter, dtype=np.float64)[end_pipe]
+    intercept, surface, _, _ = storage(m, depth, max_depth, shaft, pond, end_ptr, end_offset, d,
+                                       0.5 * np.asarray(length, dtype=np.float64)[end_pipe] * d * d)
+    return intercept + surface * depth
+
+
+def node_depth(m, volume, guess, full, max_depth, shaft, pond, end_ptr, end_pipe, end_offset, length,
+               diameter) -> float:
+    """:func:`storage_depth` at manhole ``m``, with the arguments of :func:`node_volume`."""
+    d = np.asarray(diameter, dtype=np.float64)[end_pipe]
+    return storage_depth(m, volume, guess, full, max_depth, shaft, pond, end_ptr, end_offset, d,
+                         0.5 * np.asarray(length, dtype=np.float64)[end_pipe] * d * d)[0]
 
 
 # --- the router ---------------------------------------------------------------------
 @njit(cache=True, nogil=True)
 def route(dt, substeps, runoff, depth, flow, open_fraction,
-          max_depth, full_volume, shaft, pond, node_invert, tailwater, end_ptr, end_pipe, end_offset,
-          pipe_up, pipe_down, invert_up, invert_down, length, diameter, roughness,
-          outflow, flooded, stored, pipe_depth, pipe_area):  # pragma: no cover - compiled
+          max_depth, full_volume, shaft, pond, node_invert, tailwater,
+          end_ptr, end_offset, end_diameter, end_capacity,
+          pipe_up, pipe_down, invert_up, invert_down, diameter, per_diameter, gravity, friction, conveyance,
+          root_per_conveyance, root_per_critical, down_end, up_drop, head, volume, settled, intercept, surface,
+          low, high, leaving, outflow, flooded, stored, pipe_depth, pipe_area):  # pragma: no cover - compiled
     """Advance the network by ``dt`` seconds in ``substeps`` equal steps (local inertial
-    links, node continuity; see the module docstring).
+    links, node continuity; see the module docstring). Each step is four passes: the
+    links' momentum, each node's outflow limit, the exchange of water, the nodes'
+    depths.
 
-    inputs: ``runoff`` (m3/s per manhole), ``open_fraction`` (1 - blockage, per pipe).
-    state, updated in place: ``depth`` (m per manhole), ``flow`` (m3/s per pipe,
-    positive downstream). outputs: ``outflow`` (m3 discharged per outfall during
-    ``dt``), ``flooded`` (m3 that rose above each rim during ``dt``), ``stored`` (m3
-    held in the network at each manhole, the pond excluded), ``pipe_depth`` (m, mean of
-    the two end depths per pipe) and ``pipe_area`` (m2, its open flow area).
+    inputs: ``runoff`` (m3/s per manhole), ``open_fraction`` (1 - blockage, per pipe),
+    the network's arrays (:class:`Network`). state, updated in place: ``depth`` (m per
+    manhole), ``flow`` (m3/s per pipe, positive downstream). scratch: ``head`` (m per
+    node); per manhole ``volume`` (m3), ``leaving``, and its storage around its depth
+    (:func:`storage`: ``intercept``, ``surface``, ``low``, ``high``), kept from the last
+    tick for the depth it ended at, ``settled``: a pure function of the depth, so
+    reusing it when the depth is still the same changes nothing but the time. outputs:
+    ``outflow`` (m3 discharged per outfall during ``dt``), ``flooded`` (m3 that rose
+    above each rim during ``dt``), ``stored`` (m3 held in the network at each manhole,
+    the pond excluded), ``pipe_depth`` (m, mean of the two end depths per pipe) and
+    ``pipe_area`` (m2, its open flow area).
     """
     m_count = depth.shape[0]
-    o_count = tailwater.shape[0]
     p_count = flow.shape[0]
-    h = np.empty(m_count + o_count)
-    volume = np.empty(m_count)
-    leaving = np.empty(m_count)
     tau = dt / substeps
     outflow[:] = 0.0
     flooded[:] = 0.0
     for m in range(m_count):  # sensors may have set the depth: start from it
-        volume[m] = node_volume(m, depth[m], max_depth, shaft, pond, end_ptr, end_pipe, end_offset, length, diameter)
+        if depth[m] != settled[m]:
+            intercept[m], surface[m], low[m], high[m] = storage(m, depth[m], max_depth, shaft, pond, end_ptr,
+                                                                end_offset, end_diameter, end_capacity)
+        volume[m] = intercept[m] + surface[m] * depth[m]
+        head[m] = node_invert[m] + depth[m]
+        leaving[m] = 0.0
+    for o in range(tailwater.shape[0]):
+        head[m_count + o] = tailwater[o]
     for _ in range(substeps):
-        for m in range(m_count):
-            h[m] = node_invert[m] + depth[m]
-            leaving[m] = 0.0
-        for o in range(o_count):
-            h[m_count + o] = tailwater[o]
         # Link momentum.
         for p in range(p_count):
             d = diameter[p]
             up, down = pipe_up[p], pipe_down[p]
-            hu = h[up]
-            hd = h[down]
+            hu = head[up]
+            hd = head[down]
             q = flow[p]
+            f = open_fraction[p]
+            fall = invert_up[p] - invert_down[p]
             # An end that drops into its node (an offset above the node's invert, or an
             # outfall) flows at its normal or critical depth when the node's water lies
             # below that: SWMM's DN_CRITICAL / UP_CRITICAL flow classes (dwflow.c,
             # getFlowClass) and its NORMAL outfall (the normal depth, or the smaller of
             # normal and critical depth over an offset).
             if q >= 0.0:
-                outfall = down >= m_count
-                if outfall or invert_down[p] > node_invert[down]:
-                    y_end = normal_depth(q, d, roughness[p], (invert_up[p] - invert_down[p]) / length[p], open_fraction[p])
-                    if not outfall or invert_down[p] > node_invert[down] or h[down] > node_invert[down]:
-                        y_end = min(y_end, critical_depth(q, d, open_fraction[p]))
+                if down_end[p] != END_LEVEL and hd < invert_down[p] + d:
+                    y_end = 0.0
+                    if q > 0.0:
+                        y_end = d
+                        if f > 0.0:
+                            root_q = math.sqrt(q if f == 1.0 else q / f)
+                            if fall > 0.0:
+                                y_end = d * normal_ratio(root_q * root_per_conveyance[p])
+                            if down_end[p] == END_FREE:
+                                y_end = min(y_end, d * critical_ratio(root_q * root_per_critical[p]))
                     hd = max(hd, invert_down[p] + y_end)
-            elif invert_up[p] > node_invert[up]:
-                y_end = min(normal_depth(q, d, roughness[p], (invert_down[p] - invert_up[p]) / length[p], open_fraction[p]),
-                            critical_depth(q, d, open_fraction[p]))
+            elif up_drop[p] and hu < invert_up[p] + d:
+                y_end = d
+                if f > 0.0:
+                    root_q = math.sqrt(-q if f == 1.0 else -q / f)
+                    if fall < 0.0:
+                        y_end = d * normal_ratio(root_q * root_per_conveyance[p])
+                    y_end = min(y_end, d * critical_ratio(root_q * root_per_critical[p]))
                 hu = max(hu, invert_up[p] + y_end)
             yu = min(max(hu - invert_up[p], 0.0), d)
             yd = min(max(hd - invert_down[p], 0.0), d)
             y = 0.5 * (yu + yd)
             pipe_depth[p] = y
-            area = open_fraction[p] * circular_area(y, d)
+            if y <= 0.0 or f <= 0.0:
+                pipe_area[p] = 0.0
+                flow[p] = 0.0
+                continue
+            if y >= d:
+                a, k43 = FULL_AREA, FULL_K43
+            else:
+                half, k, w = circle_cell(y * per_diameter[p])
+                a = circle_value(half, k, w, 0)
+                k43 = circle_value(half, k, w, 1)
+            area = f * a * d * d
             pipe_area[p] = area
             if area <= DRY_AREA:
                 flow[p] = 0.0
                 continue
-            r = circular_radius(y, d)
-            friction = G * roughness[p] ** 2 * abs(q) * tau / (area * r ** (4.0 / 3.0))
-            flow[p] = (q + G * area * tau * (hu - hd) / length[p]) / (1.0 + friction)
+            # (q + g·A·τ·ΔH/L) / (1 + g·n²·|q|·τ/(A·R^(4/3))), with one division
+            conveyed = f * k43
+            q = (q + gravity[p] * f * a * tau * (hu - hd)) * conveyed / (conveyed + friction[p] * abs(q) * tau)
             # SWMM's normal flow limitation (NORMAL_FLOW_LIMITED = BOTH): when the flow at
             # the inlet is supercritical, or the water surface is flatter than the bed, a
             # pipe carries no more than Manning's normal flow at its upstream depth. It
             # keeps steep pipes from oscillating; uniform flow is left exactly as it is.
-            fall = invert_up[p] - invert_down[p]
-            if flow[p] > 0.0 and fall > 0.0 and yu < d:
-                a_up = open_fraction[p] * circular_area(yu, d)
-                if a_up > DRY_AREA:
-                    top = circular_width(yu, d)
-                    froude = flow[p] / a_up / math.sqrt(G * a_up / top) if top > 0.0 else 0.0
-                    if froude >= 1.0 or hu - hd < fall:
-                        normal = a_up * circular_radius(yu, d) ** (2.0 / 3.0) * math.sqrt(fall / length[p]) / roughness[p]
-                        if flow[p] > normal:
-                            flow[p] = normal
-            if flow[p] > 0.0:
-                leaving[pipe_up[p]] += flow[p]
-            elif pipe_down[p] < m_count:
-                leaving[pipe_down[p]] -= flow[p]
+            if q > 0.0 and fall > 0.0 and 0.0 < yu < d:
+                half, k, w = circle_cell(yu * per_diameter[p])
+                a_up = f * circle_value(half, k, w, 0) * d * d
+                # Froude number >= 1 at the inlet: Q²·T >= g·A³, squared (T² = 4·y·(d - y))
+                if a_up > DRY_AREA and (hu - hd < fall or q ** 4 * 4.0 * yu * (d - yu) >= (G * a_up ** 3) ** 2):
+                    normal = f * conveyance[p] * circle_value(half, k, w, 2)
+                    if q > normal:
+                        q = normal
+            flow[p] = q
+            if q > 0.0:
+                leaving[up] += q
+            elif down < m_count:
+                leaving[down] -= q
         # A node cannot give more than it holds: scale its outflows down if needed.
         for m in range(m_count):
-            demand = leaving[m] * tau
             available = volume[m] + runoff[m] * tau
+            demand = leaving[m] * tau
             leaving[m] = available / demand if demand > available else 1.0
+            volume[m] = available
+        # Node continuity: the exchange of water.
         for p in range(p_count):
-            if flow[p] > 0.0:
-                flow[p] *= leaving[pipe_up[p]]
-            elif pipe_down[p] < m_count:
-                flow[p] *= leaving[pipe_down[p]]
-        # Node continuity.
-        for m in range(m_count):
-            volume[m] += runoff[m] * tau
-        for p in range(p_count):
-            q = flow[p] * tau
+            q = flow[p]
+            down = pipe_down[p]
+            if q > 0.0:
+                q *= leaving[pipe_up[p]]
+            elif q < 0.0 and down < m_count:
+                q *= leaving[down]
+            flow[p] = q
+            q *= tau
             volume[pipe_up[p]] -= q
-            if pipe_down[p] < m_count:
-                volume[pipe_down[p]] += q
+            if down < m_count:
+                volume[down] += q
             else:
-                outflow[pipe_down[p] - m_count] += q
+                outflow[down - m_count] += q
+        # Node depths: exact in the storage's linear piece around the last depth (most
+        # nodes, most steps), else solved (storage_depth).
         for m in range(m_count):
             above_before = max(depth[m] - max_depth[m], 0.0)
-            depth[m] = node_depth(m, volume[m], depth[m], full_volume[m], max_depth, shaft, pond, end_ptr, end_pipe,
-                                  end_offset, length, diameter)
+            v = volume[m]
+            if v > 0.0:
+                d = (v - intercept[m]) / surface[m]
+                if not low[m] <= d <= high[m]:
+                    d, intercept[m], surface[m], low[m], high[m] = storage_depth(
+                        m, v, d, full_volume[m], max_depth, shaft, pond, end_ptr, end_offset, end_diameter,
+                        end_capacity)
+                depth[m] = d
+            elif depth[m] != 0.0:
+                depth[m], intercept[m], surface[m], low[m], high[m] = storage_depth(
+                    m, v, 0.0, full_volume[m], max_depth, shaft, pond, end_ptr, end_offset, end_diameter, end_capacity)
             rise = max(depth[m] - max_depth[m], 0.0) - above_before
             if rise > 0.0:
                 flooded[m] += rise * pond[m]
+            head[m] = node_invert[m] + depth[m]
+            leaving[m] = 0.0
     for m in range(m_count):
         stored[m] = volume[m] - pond[m] * max(depth[m] - max_depth[m], 0.0)
+        settled[m] = depth[m]
 
 
 # --- the risk kernel ----------------------------------------------------------------
@@ -530,6 +748,147 @@ def find_rain_gauges(world, domain: str, net: Network) -> RainGauges:
     return RainGauges(gauge_row, nearest)
 
 
+#: the router's working arrays per manhole (RouterWork.manhole) and per pipe (RouterWork.pipe)
+MANHOLE_WORK = ("runoff", "depth", "volume", "leaving", "intercept", "surface", "low", "high", "settled", "flooded",
+                "stored")
+(MW_RUNOFF, MW_DEPTH, MW_VOLUME, MW_LEAVING, MW_INTERCEPT, MW_SURFACE, MW_LOW, MW_HIGH, MW_SETTLED, MW_FLOODED,
+ MW_STORED) = range(len(MANHOLE_WORK))
+PIPE_WORK = ("flow", "open_fraction", "pipe_depth", "pipe_area")
+PW_FLOW, PW_OPEN_FRACTION, PW_PIPE_DEPTH, PW_PIPE_AREA = range(len(PIPE_WORK))
+
+
+class RouterWork:
+    """The router's working arrays for one network (the names of MANHOLE_WORK and
+    PIPE_WORK read as attributes), kept between ticks so that a tick allocates nothing.
+    They carry no state: each tick overwrites them, but for each node's storage around
+    the depth it ended at (a pure function of that depth, see route)."""
+
+    def __init__(self, net: Network) -> None:
+        m, p, o = len(net.manhole_row), len(net.pipe_row), len(net.outfall_row)
+        self.manhole = np.zeros((len(MANHOLE_WORK), m))
+        self.manhole[MW_SETTLED] = np.nan  # no depth yet: the first tick evaluates every node's storage
+        self.pipe = np.zeros((len(PIPE_WORK), p))
+        self.head, self.outflow = np.zeros(m + o), np.zeros(o)
+
+    def __getattr__(self, name: str) -> np.ndarray:
+        if name in MANHOLE_WORK:
+            return self.manhole[MANHOLE_WORK.index(name)]
+        if name in PIPE_WORK:
+            return self.pipe[PIPE_WORK.index(name)]
+        raise AttributeError(f"RouterWork has no {name!r}")
+
+
+@njit(cache=True, nogil=True)
+def gather_inputs(manhole_row, pipe_row, nearest_gauge_row, use_gauges, rain_intensity, runoff_coefficient,
+                  catchment_area, depth_in, flow_in, blockage, inflow, runoff, depth, flow,
+                  open_fraction):  # pragma: no cover - compiled
+    """The router's inputs from the table's columns (rows ``manhole_row``, ``pipe_row``).
+
+    Each manhole takes the rain of its nearest gauge (when ``use_gauges``) and makes
+    runoff C·i·A (m3/s, written to ``inflow`` and ``runoff``); ``depth`` (m, negative
+    readings as 0), ``flow`` (m3/s) and ``open_fraction`` (1 - blockage clipped to
+    [0, 1]) are copied out for the router. A depth or flow that is not a finite number,
+    or a blockage that is not a number (the ingest rejects such readings; a script
+    might not), counts as 0 rather than poisoning the network and its table lookups."""
+    for k in range(manhole_row.shape[0]):
+        r = manhole_row[k]
+        if use_gauges:
+            rain_intensity[r] = rain_intensity[nearest_gauge_row[k]]
+        q = runoff_coefficient[r] * (rain_intensity[r] * MM_PER_HOUR) * (catchment_area[r] * HECTARE)
+        runoff[k] = q
+        inflow[r] = q
+        d = depth_in[r]
+        depth[k] = d if 0.0 < d < math.inf else 0.0
+    for k in range(pipe_row.shape[0]):
+        r = pipe_row[k]
+        q = flow_in[r]
+        flow[k] = q if -math.inf < q < math.inf else 0.0
+        b = blockage[r]
+        open_fraction[k] = 1.0 - (b if 0.0 < b < 1.0 else (1.0 if b >= 1.0 else 0.0))
+
+
+@njit(cache=True, nogil=True)
+def publish(dt, manhole_row, pipe_row, outfall_row, node_invert, max_depth, crown, diameter, capacity, invert_down,
+            pipe_down, outfall_pipe, tailwater, depth, flow, open_fraction, flooded, stored, pipe_depth, pipe_area,
+            outflow, depth_out, head_out, crown_out, surcharged_out, ponded_out, flooding_out, volume_out, flow_out,
+            fill_out, velocity_out, capacity_out, discharge_out, discharged_out, rain_remaining,
+            rain_intensity):  # pragma: no cover - compiled
+    """Write the router's results to the table's columns after a tick of ``dt`` s.
+
+    Manholes: depth, head, crown, surcharged (head above the crown), ponded depth,
+    flooding (m3/s over the tick), volume. Pipes: flow, fill y/D, velocity Q/A,
+    capacity (Qfull of the open section). Outfalls: discharge (m3/s), discharged volume
+    (m3, running total), head (the tailwater or the depth of the last pipe) and depth.
+    Then scripted rain (drainage.rain) runs down its clock after it fell this tick."""
+    m_count = manhole_row.shape[0]
+    for k in range(m_count):
+        r = manhole_row[k]
+        h = node_invert[k] + depth[k]
+        depth_out[r] = depth[k]
+        head_out[r] = h
+        crown_out[r] = crown[k]
+        surcharged_out[r] = h > crown[k]
+        ponded_out[r] = max(depth[k] - max_depth[k], 0.0)
+        flooding_out[r] = flooded[k] / dt
+        volume_out[r] = stored[k]
+        if rain_remaining[r] > 0.0:
+            rain_remaining[r] = max(rain_remaining[r] - dt, 0.0)
+            if rain_remaining[r] <= 0.0:
+                rain_intensity[r] = 0.0
+    for k in range(pipe_row.shape[0]):
+        r = pipe_row[k]
+        flow_out[r] = flow[k]
+        fill_out[r] = pipe_depth[k] / diameter[k]
+        velocity_out[r] = flow[k] / pipe_area[k] if pipe_area[k] > DRY_AREA else 0.0
+        capacity_out[r] = open_fraction[k] * capacity[k]
+    for o in range(outfall_row.shape[0]):
+        r = outfall_row[o]
+        discharge_out[r] = outflow[o] / dt
+        discharged_out[r] += outflow[o]
+        head_out[r] = tailwater[o]
+    # The outfall's water level: the tailwater, or the depth of its last pipe.
+    for p in outfall_pipe:
+        r = outfall_row[pipe_down[p] - m_count]
+        head_out[r] = max(head_out[r], invert_down[p] + pipe_depth[p])
+    for o in range(outfall_row.shape[0]):
+        r = outfall_row[o]
+        depth_out[r] = max(head_out[r] - node_invert[m_count + o], 0.0)
+
+
+@njit(cache=True, nogil=True)
+def drainage_tick(dt, substeps, use_gauges, nearest_gauge_row, manhole_row, pipe_row, outfall_row, outfall_pipe,
+                  node_invert, tailwater, pipe_float, pipe_int, manhole_float, end_ptr, end_float, work_manhole,
+                  work_pipe, head, outflow, rain_intensity, rain_remaining, runoff_coefficient, catchment_area,
+                  blockage, depth_col, head_col, crown_col, surcharged_col, ponded_col, flooding_col, volume_col,
+                  inflow_col, flow_col, fill_col, velocity_col, capacity_col, discharge_col,
+                  discharged_col):  # pragma: no cover - compiled
+    """One tick of the network on the table's columns (``*_col``, ``rain_*``, ...):
+    gather_inputs, route, publish, in one call from Python, with the network
+    (:class:`Network`) and the working arrays (:class:`RouterWork`) packed in rows."""
+    runoff, depth, flow, open_fraction = work_manhole[MW_RUNOFF], work_manhole[MW_DEPTH], work_pipe[PW_FLOW], \
+        work_pipe[PW_OPEN_FRACTION]
+    flooded, stored = work_manhole[MW_FLOODED], work_manhole[MW_STORED]
+    pipe_depth, pipe_area = work_pipe[PW_PIPE_DEPTH], work_pipe[PW_PIPE_AREA]
+    diameter, invert_down, capacity = pipe_float[PF_DIAMETER], pipe_float[PF_INVERT_DOWN], pipe_float[PF_CAPACITY]
+    max_depth, crown = manhole_float[MF_MAX_DEPTH], manhole_float[MF_CROWN]
+    gather_inputs(manhole_row, pipe_row, nearest_gauge_row, use_gauges, rain_intensity, runoff_coefficient,
+                  catchment_area, depth_col, flow_col, blockage, inflow_col, runoff, depth, flow, open_fraction)
+    route(dt, substeps, runoff, depth, flow, open_fraction,
+          max_depth, manhole_float[MF_FULL_VOLUME], manhole_float[MF_SHAFT_AREA], manhole_float[MF_PONDING_AREA],
+          node_invert, tailwater, end_ptr, end_float[EF_OFFSET], end_float[EF_DIAMETER], end_float[EF_CAPACITY],
+          pipe_int[PI_UP], pipe_int[PI_DOWN], pipe_float[PF_INVERT_UP], invert_down, diameter,
+          pipe_float[PF_PER_DIAMETER], pipe_float[PF_GRAVITY], pipe_float[PF_FRICTION], pipe_float[PF_CONVEYANCE],
+          pipe_float[PF_ROOT_PER_CONVEYANCE], pipe_float[PF_ROOT_PER_CRITICAL], pipe_int[PI_DOWN_END],
+          pipe_int[PI_UP_DROP], head, work_manhole[MW_VOLUME], work_manhole[MW_SETTLED], work_manhole[MW_INTERCEPT],
+          work_manhole[MW_SURFACE], work_manhole[MW_LOW], work_manhole[MW_HIGH], work_manhole[MW_LEAVING],
+          outflow, flooded, stored, pipe_depth, pipe_area)
+    publish(dt, manhole_row, pipe_row, outfall_row, node_invert, max_depth, crown, diameter, capacity, invert_down,
+            pipe_int[PI_DOWN], outfall_pipe, tailwater, depth, flow, open_fraction, flooded, stored, pipe_depth,
+            pipe_area, outflow, depth_col, head_col, crown_col, surcharged_col, ponded_col, flooding_col, volume_col,
+            flow_col, fill_col, velocity_col, capacity_col, discharge_col, discharged_col, rain_remaining,
+            rain_intensity)
+
+
 def step_drainage(ctx):
     """One tick of the network: rain -> rational runoff -> local-inertial routing.
 
@@ -541,72 +900,17 @@ def step_drainage(ctx):
     net = world.memo(("drainage", "network", ctx.domain), lambda: build_network(
         t, {a.id: a.links for a in world.scene.assets.get(ctx.domain, [])}))
     gauges = world.memo(("drainage", "gauges", ctx.domain), lambda: find_rain_gauges(world, ctx.domain, net))
-    mh, pipes, outfalls = net.manhole_row, net.pipe_row, net.outfall_row
+    work = world.memo(("drainage", "router", ctx.domain), lambda: RouterWork(net))
     dt = ctx.dt
-
-    intensity = t["rain_intensity"]
-    if len(gauges.gauge_row):
-        intensity[mh] = intensity[gauges.nearest_gauge_row]
-    runoff = t["runoff_coefficient"][mh] * (intensity[mh] * MM_PER_HOUR) * (t["catchment_area"][mh] * HECTARE)
-    t["inflow"][mh] = runoff
-
-    depth = np.maximum(t["depth"][mh].astype(np.float64), 0.0)
-    flow = t["flow"][pipes].astype(np.float64)
-    open_fraction = 1.0 - np.clip(t["blockage"][pipes].astype(np.float64), 0.0, 1.0)
-    outflow = np.zeros(len(outfalls))
-    flooded = np.zeros(len(mh))
-    pipe_depth = np.zeros(len(pipes))
-    area = np.zeros(len(pipes))
-    stored = np.zeros(len(mh))
-    substeps = max(1, math.ceil(dt / net.stable_dt - 1e-9)) if len(pipes) else 1
-    route(dt, substeps, runoff, depth, flow, open_fraction,
-          net.max_depth, net.full_volume, net.shaft_area, net.ponding_area, net.node_invert, net.tailwater,
-          net.end_ptr, net.end_pipe, net.end_offset, net.pipe_up, net.pipe_down, net.invert_up, net.invert_down,
-          net.length, net.diameter, net.roughness, outflow, flooded, stored, pipe_depth, area)
-
-    head = net.node_invert[: len(mh)] + depth
-    t["depth"][mh] = depth
-    t["head"][mh] = head
-    t["crown_elevation"][mh] = net.crown
-    t["surcharged"][mh] = head > net.crown
-    t["ponded_depth"][mh] = np.maximum(depth - net.max_depth, 0.0)
-    t["flooding"][mh] = flooded / dt
-    t["volume"][mh] = stored
-
-    t["flow"][pipes] = flow
-    t["fill"][pipes] = pipe_depth / net.diameter
-    t["velocity"][pipes] = np.divide(flow, area, out=np.zeros_like(flow), where=area > DRY_AREA)
-    t["capacity"][pipes] = manning_full_capacity(net.diameter, net.roughness, net.slope, open_fraction)
-
-    t["discharge"][outfalls] = outflow / dt
-    t["discharged_volume"][outfalls] += outflow
-    # The outfall's water level: the tailwater, or the normal depth of its last pipe.
-    into = net.pipe_down >= len(mh)
-    outfall_head = net.tailwater.copy()
-    np.maximum.at(outfall_head, net.pipe_down[into] - len(mh), net.invert_down[into] + pipe_depth[into])
-    t["head"][outfalls] = outfall_head
-    t["depth"][outfalls] = np.maximum(outfall_head - net.node_invert[len(mh):], 0.0)
-
-    # Scripted rain (drainage.rain) runs down its clock after it fell this tick.
-    remaining = t["rain_remaining"]
-    raining = np.flatnonzero(remaining > 0.0)
-    if len(raining):
-        remaining[raining] = np.maximum(remaining[raining] - dt, 0.0)
-        stopped = raining[remaining[raining] <= 0.0]
-        intensity[stopped] = 0.0
-
-
-@njit(cache=True, nogil=True)
-def _full_volume(max_depth, shaft, pond, end_ptr, end_pipe, end_offset, length, diameter, out):  # pragma: no cover
-    for m in range(max_depth.shape[0]):
-        out[m] = node_volume(m, max_depth[m], max_depth, shaft, pond, end_ptr, end_pipe, end_offset, length, diameter)
-
-
-def full_volume(max_depth, shaft, pond, end_ptr, end_pipe, end_offset, length, diameter) -> np.ndarray:
-    """Water each manhole holds when filled to its rim (m3)."""
-    out = np.empty(len(max_depth))
-    _full_volume(max_depth, shaft, pond, end_ptr, end_pipe, end_offset, length, diameter, out)
-    return out
+    substeps = max(1, math.ceil(dt / net.stable_dt - 1e-9)) if len(net.pipe_row) else 1
+    c = t.columns
+    drainage_tick(dt, substeps, len(gauges.gauge_row) > 0, gauges.nearest_gauge_row, net.manhole_row, net.pipe_row,
+                  net.outfall_row, net.outfall_pipe, net.node_invert, net.tailwater, net.pipe_float, net.pipe_int,
+                  net.manhole_float, net.end_ptr, net.end_float, work.manhole, work.pipe, work.head, work.outflow,
+                  c["rain_intensity"], c["rain_remaining"], c["runoff_coefficient"], c["catchment_area"], c["blockage"],
+                  c["depth"], c["head"], c["crown_elevation"], c["surcharged"], c["ponded_depth"], c["flooding"],
+                  c["volume"], c["inflow"], c["flow"], c["fill"], c["velocity"], c["capacity"], c["discharge"],
+                  c["discharged_volume"])
 
 
 # --- couplings -----------------------------------------------------------------------
@@ -653,6 +957,7 @@ def step_openings(ctx):
 
 # --- rain totals and the rainstorm warning ------------------------------------------
 RAIN_WINDOWS = (("rain_1h", 3600.0), ("rain_3h", 3 * 3600.0), ("rain_6h", 6 * 3600.0), ("rain_12h", 12 * 3600.0))
+RAIN_WINDOW_S = tuple(window for _, window in RAIN_WINDOWS)
 MARK_EVERY = 60.0  # s between marks of the cumulative rain
 
 
@@ -661,35 +966,93 @@ class RainHistory:
 
     A rolling total over a window W is the cumulative rain now minus its value W ago,
     interpolated between the minute marks (exact for rain that is steady within each
-    minute at the window's start; the last minute is always exact)."""
+    minute at the window's start; the last minute is always exact). The marks are a
+    ring of ``keep`` rows, so a tick copies nothing."""
 
     def __init__(self, gauge_row: np.ndarray, start: float) -> None:
         self.gauge_row = gauge_row
-        self.total = np.zeros(len(gauge_row))
-        self.times = np.array([start])
-        self.marks = np.zeros((1, len(gauge_row)))
-        self.next_mark = start + MARK_EVERY
         self.keep = int(RAIN_WINDOWS[-1][1] / MARK_EVERY) + 2
+        self.total = np.zeros(len(gauge_row))
+        self.times = np.zeros(self.keep)
+        self.marks = np.zeros((self.keep, len(gauge_row)))
+        self.times[0] = start
+        #: marks held, and the ring's row of the oldest
+        self.ring = np.array([1, 0], dtype=np.int64)
+        self.next_mark = np.array([start + MARK_EVERY])
+        self.since_scratch = np.zeros(len(gauge_row))
 
     def add(self, intensity: np.ndarray, now: float, dt: float) -> None:
-        self.total += intensity * dt / 3600.0
-        if now >= self.next_mark - 1e-9:
-            self.times = np.append(self.times, now)[-self.keep:]
-            self.marks = np.vstack([self.marks, self.total])[-self.keep:]
-            self.next_mark = now + MARK_EVERY
+        _rain_add(self.total, self.times, self.marks, self.ring, self.next_mark, np.arange(len(self.total)),
+                  np.asarray(intensity, dtype=np.float64), now, dt)
 
     def since(self, now: float, window: float) -> np.ndarray:
         """Rain (mm) at each gauge in the ``window`` seconds up to ``now``."""
-        t0 = now - window
-        if t0 <= self.times[0]:
-            return self.total - self.marks[0]
-        k = int(np.searchsorted(self.times, t0, side="right")) - 1
-        if k >= len(self.times) - 1:
-            before = self.marks[-1] + (self.total - self.marks[-1]) * (t0 - self.times[-1]) / max(now - self.times[-1], 1e-12)
+        out = np.empty(len(self.total))
+        _rain_since(self.total, self.times, self.marks, self.ring, now, window, out)
+        return out
+
+
+@njit(cache=True, nogil=True)
+def _rain_add(total, times, marks, ring, next_mark, rows, intensity, now, dt):  # pragma: no cover - compiled
+    """Add ``intensity[rows]`` (mm/h) over ``dt`` s to the totals; mark them every minute."""
+    for g in range(total.shape[0]):
+        total[g] += intensity[rows[g]] * dt / 3600.0
+    if now >= next_mark[0] - 1e-9:
+        keep = times.shape[0]
+        count, head = ring[0], ring[1]
+        if count < keep:
+            slot = (head + count) % keep
+            ring[0] = count + 1
+        else:  # the ring is full: the oldest mark goes
+            slot = head
+            ring[1] = (head + 1) % keep
+        times[slot] = now
+        marks[slot, :] = total
+        next_mark[0] = now + MARK_EVERY
+
+
+@njit(cache=True, nogil=True)
+def _rain_since(total, times, marks, ring, now, window, out):  # pragma: no cover - compiled
+    """Rain (mm) at each gauge in the ``window`` s up to ``now``, into ``out``."""
+    keep = times.shape[0]
+    count, head = ring[0], ring[1]
+    t0 = now - window
+    if t0 <= times[head]:
+        for g in range(total.shape[0]):
+            out[g] = total[g] - marks[head, g]
+        return
+    lo, hi = 0, count  # how many marks lie at or before t0 (a binary search in ring order)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if times[(head + mid) % keep] <= t0:
+            lo = mid + 1
         else:
-            w = (t0 - self.times[k]) / (self.times[k + 1] - self.times[k])
-            before = (1.0 - w) * self.marks[k] + w * self.marks[k + 1]
-        return self.total - before
+            hi = mid
+    k = lo - 1
+    at = (head + k) % keep
+    if k >= count - 1:
+        span = max(now - times[at], 1e-12)
+        for g in range(total.shape[0]):
+            out[g] = total[g] - (marks[at, g] + (total[g] - marks[at, g]) * (t0 - times[at]) / span)
+    else:
+        after = (head + k + 1) % keep
+        w = (t0 - times[at]) / (times[after] - times[at])
+        for g in range(total.shape[0]):
+            out[g] = total[g] - ((1.0 - w) * marks[at, g] + w * marks[after, g])
+
+
+@njit(cache=True, nogil=True)
+def rain_totals(total, times, marks, ring, next_mark, gauge_row, rain_intensity, now, dt, rain_1h, rain_3h,
+                rain_6h, rain_12h, scratch):  # pragma: no cover - compiled
+    """One tick of the rain totals: add the gauges' ``rain_intensity`` (mm/h) over ``dt``
+    s, then write the rolling totals over 1, 3, 6 and 12 h (mm, never below 0) at the
+    gauges' rows (RainHistory's arrays, updated in place)."""
+    _rain_add(total, times, marks, ring, next_mark, gauge_row, rain_intensity, now, dt)
+    for out, window in ((rain_1h, RAIN_WINDOW_S[0]), (rain_3h, RAIN_WINDOW_S[1]), (rain_6h, RAIN_WINDOW_S[2]),
+                        (rain_12h, RAIN_WINDOW_S[3])):
+        _rain_since(total, times, marks, ring, now, window, scratch)
+        for g in range(gauge_row.shape[0]):
+            out[gauge_row[g]] = max(scratch[g], 0.0)
 
 
 def step_rain_totals(ctx):
@@ -703,10 +1066,10 @@ def step_rain_totals(ctx):
     gauges = world.memo(("drainage", "gauges", ctx.domain), lambda: find_rain_gauges(world, ctx.domain, net))
     if not len(gauges.gauge_row):
         return
-    history = world.memo(("drainage", "rain_history", ctx.domain), lambda: RainHistory(gauges.gauge_row, ctx.time - ctx.dt))
-    history.add(t["rain_intensity"][gauges.gauge_row], ctx.time, ctx.dt)
-    for name, window in RAIN_WINDOWS:
-        t[name][gauges.gauge_row] = np.maximum(history.since(ctx.time, window), 0.0)
+    h = world.memo(("drainage", "rain_history", ctx.domain), lambda: RainHistory(gauges.gauge_row, ctx.time - ctx.dt))
+    columns = t.columns
+    rain_totals(h.total, h.times, h.marks, h.ring, h.next_mark, h.gauge_row, columns["rain_intensity"], ctx.time,
+                ctx.dt, columns["rain_1h"], columns["rain_3h"], columns["rain_6h"], columns["rain_12h"], h.since_scratch)
 
 
 @njit(cache=True, nogil=True)
