@@ -78,3 +78,18 @@ def test_rolling_totals_of_a_steady_then_stopped_rain():
     # the last 3 h hold the second hour of rain and a half of the first: 45 mm
     assert history.since(now, 3 * 3600.0)[0] == pytest.approx(45.0, rel=1e-9)
     assert history.since(now, 12 * 3600.0)[0] == pytest.approx(60.0, rel=1e-9)
+
+
+def test_rolling_totals_past_twelve_hours():
+    """The minute marks are a ring of 12 h: after 13 h of 30 mm/h and 1 h of 60 mm/h
+    the oldest marks have been overwritten, and every window still holds i·W."""
+    history = model.RainHistory(np.array([0]), 0.0)
+    now = 0.0
+    for intensity, hours in ((30.0, 13), (60.0, 1)):
+        for _ in range(hours * 3600):
+            now += 1.0
+            history.add(np.array([intensity]), now, 1.0)
+    assert history.since(now, 3600.0)[0] == pytest.approx(60.0, rel=1e-9)
+    assert history.since(now, 3 * 3600.0)[0] == pytest.approx(60.0 + 2 * 30.0, rel=1e-9)
+    assert history.since(now, 12 * 3600.0)[0] == pytest.approx(60.0 + 11 * 30.0, rel=1e-9)
+
