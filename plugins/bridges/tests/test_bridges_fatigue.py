@@ -69,11 +69,8 @@ class Spans:
         st = self.state
         fatigue_update(self.rows, self.strain, self.E, self.I, self.y, self.stiffness, self.length, self.girders,
                        self.near, self.far, self.truck_load, self.truck_position, self.truck_speed, self.truck_lane,
-                       self.overload, self.category, self.life, self.age, self.initial, st.residue, st.count,
-                       st.candidate, st.slope, st.phase, st.ranges, st.cycles, st.overflows, st.settled,
-                       st.background, st.truck_load, st.truck_position, st.truck_speed, st.truck_lane, st.overload,
-                       st.when, st.moment, time, dt, window, self.stress, self.detail_stress, self.damage, self.rate,
-                       self.projected)
+                       self.overload, self.category, self.life, self.age, self.initial, *st.arrays(), time, dt, window,
+                       self.stress, self.detail_stress, self.damage, self.rate, self.projected)
 
 
 def reference_damage(history, category):
