@@ -156,7 +156,8 @@ def twin_couplings():
     return [
         Coupling("drainage.openings", "tunnel", DOMAIN, model.step_openings,
                  "MODELS.md coupling 3, the drainage side: street water pouring into a station or tunnel over its "
-                 "opening's sill (the tunnel's flood_inflow) leaves the ponding at the manhole the opening links"),
+                 "opening's sill (the tunnel's flood_inflow) leaves the ponding at the manhole the opening links",
+                 writes=("depth", "head", "ponded_depth")),
     ]
 
 
