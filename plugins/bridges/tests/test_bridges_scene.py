@@ -180,6 +180,21 @@ def test_runs_are_deterministic(tmp_path):
     assert digests[0] == digests[1]
 
 
+def test_a_fresh_counter_keeps_the_damage_a_restored_table_holds(tmp_path):
+    """A world restored from a recording (a branch) has its fatigue_damage column but not
+    the counter's memory: the new counter starts from that damage, not from the initial."""
+    h = Harness(tmp_path, plugins=[plugin], blocks=(5, 4), seed=3, plan_hook=demo_small)
+    h.run(60)  # the 90 t overload on B-S-0002 has been counted
+    world = h.engine.simulator.world
+    table, row = world.locate("B-S-0002")
+    before = float(table["fatigue_damage"][row])
+    assert before > float(table["initial_damage"][row])
+    del world._memo[("bridge", "fatigue")]  # what a branch's world lacks
+    h.run(1)
+    assert table["fatigue_damage"][row] >= before
+    h.close()
+
+
 def demo_small(plan):
     plan.add_incident(10.0, "bridge.overload", "B-S-0002", load=90.0, duration=20.0)
 

@@ -571,9 +571,15 @@ def fatigue_update(span_rows, strain, elastic_modulus, moment_of_inertia, fibre_
         sigma = elastic_modulus[i] * strain[i] * 1e-6
         stress[i] = sigma
         if phase[s] == 0:
-            damage[i] = initial_damage[i]
-            settled[s] = initial_damage[i]
-            rate[i] = initial_damage[i] / service_age[i] if service_age[i] > 0.0 else 0.0
+            # A fresh counter starts from the damage the table holds when that is more
+            # than the initial (a world restored from a recording's keyframe, a branch):
+            # what was counted before stays counted. Its open ranges, already booked as
+            # half cycles, are booked again when they close: conservative.
+            start = max(initial_damage[i], damage[i])
+            damage[i] = start
+            settled[s] = start
+            if not rate[i] > 0.0:
+                rate[i] = initial_damage[i] / service_age[i] if service_age[i] > 0.0 else 0.0
             life_left[s] = design_life[i] - service_age[i]
             categories[s] = detail_category[i]
             constants[s, 0] = length[i]
