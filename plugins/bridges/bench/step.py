@@ -13,7 +13,9 @@ updaters, without the other domains (a few hundred MB instead of 14 GB). The clo
 starts at 08:00 (the morning peak, the heaviest traffic). Prints the median and minimum
 per updater and for the whole step over ``--ticks`` ticks after ``--warmup`` ticks,
 wall time and this thread's CPU time (``time.thread_time``): on a machine other jobs
-share, the CPU time is the steadier measure of what the step costs.
+share, the CPU time is the steadier measure of what the step costs. A profiling aid for
+the plugin's author (no baseline to compare with: ``bench/tick.py`` is the benchmark);
+its last line is ``RESULT`` with the medians.
 """
 
 from __future__ import annotations
@@ -106,6 +108,12 @@ def main() -> None:
     damage = table["fatigue_damage"][table.kind == table.kind_names.index("span")]
     print(f"trucks on spans now: {int(np.count_nonzero(table['truck_load'] > 0)):,}; "
           f"spans whose damage grew: {int(np.count_nonzero(damage > table['initial_damage'][table.kind == 0])):,}")
+    figures = {"rows": len(table), "spans": spans}
+    for name in names:
+        key = name.replace("bridge.", "").replace(" ", "_")
+        figures[f"{key}_wall_ms"] = round(statistics.median(wall[name]) * 1e3, 2)
+        figures[f"{key}_cpu_ms"] = round(statistics.median(cpu[name]) * 1e3, 2)
+    print("RESULT " + " ".join(f"{k}={v}" for k, v in figures.items()))
 
 
 if __name__ == "__main__":
