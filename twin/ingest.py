@@ -59,6 +59,13 @@ def _validate_and_keep(index, times, values, quality, low, high, oldest, newest,
 
 
 @numba.njit(cache=True, nogil=True)
+def _mark_stale(now, last_time, stale_after, stale):  # pragma: no cover - compiled
+    """stale[s] = the sensor's last good reading is older than its stale_after, in place."""
+    for s in range(stale.shape[0]):
+        stale[s] = now - last_time[s] > stale_after[s]
+
+
+@numba.njit(cache=True, nogil=True)
 def _assimilate(column, rows, idx, last_value):  # pragma: no cover - compiled
     """column[rows[j]] = last_value[idx[j]] wherever that value is a number (NaN: the
     sensor has not reported yet). One pass, no temporaries; compiled per column dtype."""
@@ -141,6 +148,6 @@ class Ingest:
 
     def assimilate(self, now: float) -> None:
         """Write each sensor's last good value over the model's value of its row."""
-        self.stale = (now - self.last_time) > self.stale_after
+        _mark_stale(now, self.last_time, self.stale_after, self.stale)  # in place: no fresh pages a tick
         for domain, field, idx, rows in self.groups:
             _assimilate(self.world.tables[domain].columns[field], rows, idx, self.last_value)

@@ -82,6 +82,7 @@ class Simulator:
         self.drift_rate = np.full(n, 0.0)  # field units per hour
         self.drift_since = np.full(n, 0.0)
         self._last = np.full(n, 0.0)
+        self._dead = 0  # sensors with fault 3, counted when a fault changes (not every tick)
         self._normal = np.empty(n)  # this tick's standard normal draws, one per sensor
         # The batch step() returns, refilled every tick rather than allocated: fresh pages
         # fault in on first touch, which costs more than the work itself at millions of
@@ -105,6 +106,7 @@ class Simulator:
         if extra:
             raise ValueError(f"{action} takes {', '.join(sorted(allowed)) or 'no parameters'}; got {', '.join(sorted(extra))}")
         self.fault[i] = self.FAULTS[action]
+        self._dead = int(np.count_nonzero(self.fault == 3))
         self.stuck_value[i] = self._last[i]
         self.drift_rate[i] = float(params.get("rate", 0.0))
         self.drift_since[i] = self.world.time
@@ -136,8 +138,8 @@ class Simulator:
                  world.time, self.low, self.high, self._last)
         times = self._times
         times.fill(world.time)
-        alive = self.fault != 3
-        if alive.all():
+        if not self._dead:
             return self.sensor_index, times, values, self._quality
         # a dead sensor sends nothing: the twin keeps its last value and marks it stale
+        alive = self.fault != 3
         return self.sensor_index[alive], times[alive], values[alive], self._quality[: int(alive.sum())]
