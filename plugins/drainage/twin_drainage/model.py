@@ -170,25 +170,27 @@ CRITICAL_SCALE = SECTION_TABLE_STEPS / CRITICAL_U_MAX
 
 
 @njit(cache=True, nogil=True)
-def normal_ratio(root_phi):  # pragma: no cover - compiled
-    """y/d of Manning's normal depth in a circle for sqrt(Φ), Φ = |Q|·n/(S^(1/2)·d^(8/3)):
-    1 for a flow beyond the section's largest Manning flow (at y/d = 0.938), as in SWMM."""
-    at = root_phi * NORMAL_SCALE
+def _section_lookup(table, at):  # pragma: no cover - compiled
+    """Linear interpolation in a section table at fractional index ``at``; 1 (full) past
+    its end."""
     if at >= SECTION_TABLE_STEPS:
         return 1.0
     k = int(at)
-    return NORMAL_TABLE[k] + (at - k) * (NORMAL_TABLE[k + 1] - NORMAL_TABLE[k])
+    return table[k] + (at - k) * (table[k + 1] - table[k])
+
+
+@njit(cache=True, nogil=True)
+def normal_ratio(root_phi):  # pragma: no cover - compiled
+    """y/d of Manning's normal depth in a circle for sqrt(Φ), Φ = |Q|·n/(S^(1/2)·d^(8/3)):
+    1 for a flow beyond the section's largest Manning flow (at y/d = 0.938), as in SWMM."""
+    return _section_lookup(NORMAL_TABLE, root_phi * NORMAL_SCALE)
 
 
 @njit(cache=True, nogil=True)
 def critical_ratio(root_phi):  # pragma: no cover - compiled
     """y/d of the critical depth (Q²/g = A³/T) in a circle for sqrt(Φ), Φ = |Q|/(g·d^5)^(1/2):
     1 when no depth below 0.999·d is critical."""
-    at = root_phi * CRITICAL_SCALE
-    if at >= SECTION_TABLE_STEPS:
-        return 1.0
-    k = int(at)
-    return CRITICAL_TABLE[k] + (at - k) * (CRITICAL_TABLE[k + 1] - CRITICAL_TABLE[k])
+    return _section_lookup(CRITICAL_TABLE, root_phi * CRITICAL_SCALE)
 
 
 @njit(cache=True, nogil=True)
