@@ -17,24 +17,10 @@ from twin.contributions import Domain, FieldSpec
 
 
 @numba.njit(cache=True, nogil=True)
-def _diff_and_sync(current, previous, changed_rows):  # pragma: no cover - compiled
-    """Write the rows where ``current`` differs from ``previous`` into ``changed_rows``,
-    copy them into ``previous``, and return their count. NaN equals NaN here."""
-    count = 0
-    for i in range(current.shape[0]):
-        a = current[i]
-        b = previous[i]
-        if a != b and not (a != a and b != b):
-            changed_rows[count] = i
-            previous[i] = a
-            count += 1
-    return count
-
-
-@numba.njit(cache=True, nogil=True)
 def _diff_take(current, previous, rows_out, values_out):  # pragma: no cover - compiled
-    """:func:`_diff_and_sync` that also gathers: the changed rows (uint32) and their new
-    values into the two buffers, in the same pass. Returns their count."""
+    """Write the rows where ``current`` differs from ``previous`` (uint32) and their new
+    values into the two buffers, copy them into ``previous``, and return their count.
+    NaN equals NaN here. One pass over the column."""
     count = 0
     for i in range(current.shape[0]):
         a = current[i]
@@ -63,7 +49,6 @@ class DomainTable:
             spec.name: np.full(len(self.ids), spec.default, dtype=spec.dtype) for spec in domain.fields
         }
         self._previous: dict[str, np.ndarray] = {}
-        self._rows_buffer = np.empty(len(self.ids), dtype=np.int64)
         # take_delta's buffers: written before read, np.full so their pages are mapped once
         self._rows32 = np.full(len(self.ids), 0, dtype=np.uint32)
         self._values_buffers: dict[np.dtype, np.ndarray] = {}
@@ -97,29 +82,20 @@ class DomainTable:
 
     def take_changes(self, field: str) -> np.ndarray:
         """Rows of ``field`` that changed since the last call (or baseline); resets it."""
-        current = self.columns[field]
-        previous = self._previous.get(field)
-        if previous is None:
-            self._previous[field] = current.copy()
-            return np.arange(len(current), dtype=np.int64)
-        if current.dtype == np.bool_:
-            rows = np.flatnonzero(current != previous)
-            previous[rows] = current[rows]
-            return rows
-        count = _diff_and_sync(current, previous, self._rows_buffer)
-        return self._rows_buffer[:count].copy()
+        return self.take_delta(field)[0].astype(np.int64)
 
     def take_delta(self, field: str) -> tuple[np.ndarray, np.ndarray]:
         """(rows as uint32, their values) of ``field`` that changed since the last call
         (or baseline); resets it. What a frame carries, in one pass over the column."""
         current = self.columns[field]
-        if current.dtype == np.bool_ or field not in self._previous:
-            rows = self.take_changes(field)
-            return rows.astype(np.uint32), current[rows]
+        previous = self._previous.get(field)
+        if previous is None:  # no baseline: every row is news
+            self._previous[field] = current.copy()
+            return np.arange(len(current), dtype=np.uint32), current.copy()
         buffer = self._values_buffers.get(current.dtype)
         if buffer is None:
             buffer = self._values_buffers[current.dtype] = np.full(len(current), 0, dtype=current.dtype)
-        count = _diff_take(current, self._previous[field], self._rows32, buffer)
+        count = _diff_take(current, previous, self._rows32, buffer)
         return self._rows32[:count].copy(), buffer[:count].copy()
 
     def digest(self) -> str:
