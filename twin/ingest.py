@@ -75,6 +75,23 @@ def _assimilate(column, rows, idx, last_value):  # pragma: no cover - compiled
             column[rows[j]] = v
 
 
+def sensor_columns(sensors: list[Sensor], world: World) -> tuple[list[tuple[str, str, np.ndarray, np.ndarray]], np.ndarray, np.ndarray]:
+    """Sensors grouped by the state column they feed, so that each column is read or
+    written with one call: ``[(domain, field, sensor indices, rows)]`` sorted by
+    (domain, field); and each sensor's valid range (low, high) from its field."""
+    low, high = np.empty(len(sensors)), np.empty(len(sensors))
+    by_column: dict[tuple[str, str], tuple[list[int], list[int]]] = {}
+    for i, s in enumerate(sensors):
+        table, row = world.locate(s.asset)
+        low[i], high[i] = table.specs[s.field].valid
+        idx, rows = by_column.setdefault((table.domain.name, s.field), ([], []))
+        idx.append(i)
+        rows.append(row)
+    groups = [(domain, field, np.array(idx, dtype=np.int64), np.array(rows, dtype=np.int64))
+              for (domain, field), (idx, rows) in sorted(by_column.items())]
+    return groups, low, high
+
+
 class Ingest:
     def __init__(self, sensors: list[Sensor], world: World, max_future: float = 60.0, max_age: float = 3600.0) -> None:
         self.world = world
@@ -86,22 +103,7 @@ class Ingest:
         self.last_time = np.full(n, -np.inf, dtype=np.float64)
         self.stale_after = np.array([s.stale_after for s in sensors], dtype=np.float64)
         self.stale = np.ones(n, dtype=bool)
-        lo = np.empty(n)
-        hi = np.empty(n)
-        # Sensors grouped by the column they feed, so assimilation is one fancy-index each.
-        self.groups: list[tuple[str, str, np.ndarray, np.ndarray]] = []
-        by_column: dict[tuple[str, str], tuple[list[int], list[int]]] = {}
-        for i, s in enumerate(sensors):
-            table, row = world.locate(s.asset)
-            spec = table.specs[s.field]
-            lo[i], hi[i] = spec.valid
-            key = (table.domain.name, s.field)
-            by_column.setdefault(key, ([], []))
-            by_column[key][0].append(i)
-            by_column[key][1].append(row)
-        self.low, self.high = lo, hi
-        for (domain, field), (idx, rows) in sorted(by_column.items()):
-            self.groups.append((domain, field, np.array(idx, dtype=np.int64), np.array(rows, dtype=np.int64)))
+        self.groups, self.low, self.high = sensor_columns(sensors, world)
         self.accepted = 0
         self.rejected: Counter[str] = Counter()
         self._inbox: list[Reading] = []

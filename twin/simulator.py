@@ -12,6 +12,7 @@ from collections.abc import Callable
 import numba
 import numpy as np
 
+from twin.ingest import sensor_columns
 from twin.plugins import Registry
 from twin.scene import Incident, Scene
 from twin.world import World
@@ -56,21 +57,11 @@ class Simulator:
         n = len(scene.sensors)
         self.sensor_index = np.arange(n, dtype=np.int64)
         self.noise = np.array([s.noise for s in scene.sensors], dtype=np.float64)
-        self._columns: list[tuple[np.ndarray, str, str, np.ndarray]] = []
-        by_column: dict[tuple[str, str], tuple[list[int], list[int]]] = {}
-        for i, s in enumerate(scene.sensors):
-            table, row = self.world.locate(s.asset)
-            by_column.setdefault((table.domain.name, s.field), ([], []))
-            by_column[(table.domain.name, s.field)][0].append(i)
-            by_column[(table.domain.name, s.field)][1].append(row)
-        for (domain, field), (idx, rows) in sorted(by_column.items()):
-            self._columns.append((np.array(idx, dtype=np.int64), domain, field, np.array(rows, dtype=np.int64)))
+        # Sensors by the column they read; a real transducer saturates at the ends of its
+        # span rather than report the impossible: noise is clipped into [low, high].
+        self._columns, self.low, self.high = sensor_columns(scene.sensors, self.world)
         self.applied: list[Incident] = []
         self._sensor_ids = [s.id for s in scene.sensors]
-        # A real transducer saturates at the ends of its span rather than report the
-        # impossible: clip noise into each field's physical range.
-        self.low = np.array([self.world.locate(s.asset)[0].specs[s.field].valid[0] for s in scene.sensors])
-        self.high = np.array([self.world.locate(s.asset)[0].specs[s.field].valid[1] for s in scene.sensors])
 
         # Sensor faults (actions ``sensor.stuck``, ``sensor.drift``, ``sensor.dead``): what a
         # drill does to the measuring chain rather than to the world.
@@ -131,7 +122,7 @@ class Simulator:
         world.step_physics(dt, on_error)
         world.step_couplings(dt, on_error)
         values = self._values
-        for idx, domain, field, rows in self._columns:
+        for domain, field, idx, rows in self._columns:
             _gather(world.tables[domain].columns[field], rows, idx, values)
         self.rng.standard_normal(out=self._normal)
         _measure(values, self.noise, self._normal, self.fault, self.stuck_value, self.drift_rate, self.drift_since,
