@@ -157,11 +157,10 @@ def test_director_branches_a_replay_into_a_live_twin(recording, tmp_path):
             assert c.get("/api/replay").status_code == 404
 
 
-def test_a_live_server_records_and_its_recording_replays(tmp_path, toy):
-    from twin.recording import info
+def _tap_server(tmp_path, toy, **kwargs):
+    """A live server over the toy city with a tap open on T-001 before the first tick."""
     from twin.testing import Harness
 
-    path = tmp_path / "live.mcap"
     made = {}
 
     def build():
@@ -170,13 +169,25 @@ def test_a_live_server_records_and_its_recording_replays(tmp_path, toy):
         made["h"] = h
         return h.engine
 
-    server = create_app(build, speed=50.0, record=path)
+    return create_app(build, speed=50.0, **kwargs), made
+
+
+def _run_until(http, made, seconds):
+    """Wait for the server's first tick, then until its twin has run ``seconds``."""
+    wait_ready(http)
+    deadline = time.monotonic() + 30
+    while made["h"].engine.time < seconds:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+
+
+def test_a_live_server_records_and_its_recording_replays(tmp_path, toy):
+    from twin.recording import info
+
+    path = tmp_path / "live.mcap"
+    server, made = _tap_server(tmp_path, toy, record=path)
     with running(server.app) as http:
-        wait_ready(http)
-        deadline = time.monotonic() + 30
-        while made["h"].engine.time < 40.0:
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
+        _run_until(http, made, 40.0)
     i = info(path)
     assert i.complete and i.metadata["source"] == "live server"
     # the tap opened before the first tick is an input too: a rerun needs it
@@ -185,23 +196,9 @@ def test_a_live_server_records_and_its_recording_replays(tmp_path, toy):
 
 
 def test_director_switches_a_recording_live_server_to_replay(tmp_path, toy):
-    from twin.testing import Harness
-
-    made = {}
-
-    def build():
-        h = Harness(tmp_path / "s", plugins=[toy], blocks=(2, 2))
-        h.act("toy.open_tap", "T-001", rate=0.5)
-        made["h"] = h
-        return h.engine
-
-    server = create_app(build, speed=50.0, record=tmp_path / "live.mcap", data_dir=tmp_path / "data")
+    server, made = _tap_server(tmp_path, toy, record=tmp_path / "live.mcap", data_dir=tmp_path / "data")
     with running(server.app) as http:
-        wait_ready(http)
-        deadline = time.monotonic() + 30
-        while made["h"].engine.time < 40.0:
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
+        _run_until(http, made, 40.0)
         with httpx.Client(base_url=http, timeout=60) as c:
             missing = c.post("/api/replay", json={"action": "open", "recording": "nope.mcap"})
             assert missing.status_code == 400 and "no recording 'nope.mcap'" in missing.json()["error"]
