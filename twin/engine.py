@@ -11,6 +11,7 @@ import logging
 import time as wallclock
 from collections import deque
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -44,9 +45,10 @@ class Frame:
     def changed_rows(self) -> int:
         return sum(len(rows) for fields in self.changes.values() for rows, _ in fields.values())
 
-    @property
+    @cached_property
     def nbytes(self) -> int:
-        """Bytes its row and value arrays hold (what keeping it in the history costs)."""
+        """Bytes its row and value arrays hold (what keeping it in the history costs);
+        computed once, as the history sums it every tick."""
         return sum(rows.nbytes + values.nbytes for fields in self.changes.values() for rows, values in fields.values())
 
 
