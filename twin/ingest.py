@@ -20,16 +20,20 @@ from twin.world import World
 #: (sensor index, time, value, quality) arrays; sensor index -1 means an unknown sensor
 ReadingBatch = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 
-#: reasons a reading is rejected, in the order they are checked
-REJECT_REASONS = ("unknown_sensor", "malformed", "bad_quality", "not_finite", "out_of_range", "too_old", "in_future")
+#: reasons a reading is rejected, in the order the compiled pass checks them; its
+#: ``counts`` are indexed by position here. ``bad_topic`` (and ``malformed``, for payloads
+#: that never became readings) are counted by the sources (twin.sources) before ingest.
+REJECT_REASONS = ("unknown_sensor", "malformed", "bad_quality", "not_finite", "out_of_range", "too_old", "in_future",
+                  "duplicate", "bad_topic")
 
 
 @numba.njit(cache=True, nogil=True)
 def _validate_and_keep(index, times, values, quality, low, high, oldest, newest, last_time, last_value, counts):  # pragma: no cover
     """One pass over a batch: reject by the first failing check (counted in the order of
-    REJECT_REASONS), keep each sensor's latest good
-    reading (a later time wins; of equal times, the later in the batch; an older reading
-    arriving late changes nothing). Returns how many were good."""
+    REJECT_REASONS), keep each sensor's latest good reading (a later time wins; an older
+    reading arriving late is good but changes nothing). A reading at the very time of the
+    sensor's last good one is a duplicate (a QoS 1 redelivery, a device's retry): the first
+    one stays, so that a reading is applied once. Returns how many were good."""
     good = 0
     n_sensors = low.shape[0]
     for i in range(index.shape[0]):
@@ -50,9 +54,11 @@ def _validate_and_keep(index, times, values, quality, low, high, oldest, newest,
             counts[5] += 1
         elif t > newest:
             counts[6] += 1
+        elif t == last_time[s]:
+            counts[7] += 1
         else:
             good += 1
-            if t >= last_time[s]:
+            if t > last_time[s]:
                 last_time[s] = t
                 last_value[s] = v
     return good
@@ -116,8 +122,19 @@ class Ingest:
             self._inbox.extend(readings)
 
     def reject(self, reason: str, count: int = 1) -> None:
-        """Count readings a source could not even parse."""
-        self.rejected[reason] += count
+        """Count readings a source could not even parse; from any thread."""
+        if reason not in REJECT_REASONS:
+            raise ValueError(f"reject reason {reason!r} is not one of {', '.join(REJECT_REASONS)}")
+        self._count(reason, count)
+
+    def _count(self, reason: str, count: int) -> None:
+        # Sources count from their threads while the tick reads the counts (metrics): a
+        # new reason replaces the Counter rather than growing the one being iterated.
+        with self._inbox_lock:
+            if reason in self.rejected:
+                self.rejected[reason] += count
+            else:
+                self.rejected = self.rejected + Counter({reason: count})
 
     def take_inbox(self) -> ReadingBatch | None:
         """The readings queued by :meth:`submit` since the last call, as arrays."""
@@ -144,7 +161,7 @@ class Ingest:
         )
         for reason, n in zip(REJECT_REASONS, counts):
             if n:
-                self.rejected[reason] += int(n)
+                self._count(reason, int(n))
         self.accepted += int(good)
         return int(good)
 
