@@ -12,6 +12,9 @@ class SceneError(TwinError):
 
     def __init__(self, problems: list[str]) -> None:
         self.problems = problems
+        if len(problems) == 1:  # one problem, one line: it names its file already
+            super().__init__(problems[0])
+            return
         shown = "\n  ".join(problems[:50])
         more = f"\n  ... and {len(problems) - 50} more" if len(problems) > 50 else ""
         super().__init__(f"the scene has {len(problems)} problem(s):\n  {shown}{more}")

@@ -6,13 +6,19 @@ domain (GeoJSON features whose properties hold id, kind, owner, links and the
 attributes the domain declares) and the sensors (CSV). :func:`load_scene` validates
 all of it against the domains of the active plugins and reports every problem with
 the file, the feature or line, the field and what would be valid.
+
+Positions are metres in the scene's local frame (x east, y north of the origin), unless
+the scene or a GeoJSON file names a CRS to convert them from (:mod:`twin.coordinates`,
+docs/scenes.md).
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
+import re
 import tomllib
 from collections import Counter
 from dataclasses import dataclass, field
@@ -21,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from twin import coordinates
 from twin.contributions import Domain
 from twin.errors import SceneError
 from twin.types import Asset, Sensor
@@ -92,8 +99,12 @@ def load_scene(path: str | Path, domains: dict[str, Domain], generate: Any = Non
     root = toml_path.parent
     if not toml_path.exists():
         raise SceneError([f"{toml_path}: no such file (a scene is a folder with a scene.toml)"])
+    unreadable: list[str] = []
+    text = _read_text(toml_path, "TOML", unreadable)
+    if text is None:
+        raise SceneError(unreadable)
     try:
-        config = tomllib.loads(toml_path.read_text(encoding="utf-8"))
+        config = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise SceneError([f"{toml_path}: not valid TOML: {exc}"]) from None
 
@@ -105,14 +116,37 @@ def load_scene(path: str | Path, domains: dict[str, Domain], generate: Any = Non
         generate(root, config["generated"])
 
     origin = head.get("origin", [0.0, 0.0])
-    if not (isinstance(origin, list) and len(origin) == 2 and all(isinstance(v, (int, float)) for v in origin)):
-        problems.append(f"{toml_path}: [scene] origin = {origin!r}; expected [longitude, latitude] in degrees")
+    # the frame knows an origin only when scene.toml gives one: the default (0, 0) is no
+    # place to centre a projection on, nor evidence that positions are degrees
+    frame = _Frame(toml_path, None)
+    if not (isinstance(origin, list) and len(origin) == 2 and all(coordinates.is_finite_number(v) for v in origin)
+            and -180 <= origin[0] <= 180 and -90 <= origin[1] <= 90):
+        problems.append(f"{_where(toml_path, text, 'origin')} = {origin!r}; expected [longitude, latitude] in degrees")
         origin = [0.0, 0.0]
+    elif "origin" in head:
+        frame.origin = (float(origin[0]), float(origin[1]))
+    units = head.get("units", "m")
+    if not isinstance(units, str) or units.strip().lower() not in coordinates.METRE_UNITS:
+        problems.append(
+            f"{_where(toml_path, text, 'units')} = {units!r}; the twin works in metres: valid are "
+            f"{', '.join(repr(u) for u in coordinates.METRE_UNITS)} (positions in another CRS or unit are converted when [scene] crs names it)"
+        )
+    if "crs" in head:
+        crs, wrong = coordinates.parse_crs(head["crs"])
+        if wrong:
+            problems.append(f"{_where(toml_path, text, 'crs')} = {head['crs']!r}: {wrong}")
+            frame.broken = True
+        elif frame.origin is None:
+            problems.append(f"{_where(toml_path, text, 'crs')} = {head['crs']!r} needs origin = [longitude, latitude] in [scene]: "
+                            "the point in degrees that becomes the local (0, 0) the sources are converted to")
+            frame.broken = True
+        else:
+            frame.crs, frame.crs_name = crs, head["crs"]
 
     layers = config.get("layers", {})
-    buildings = _read_buildings(root, layers.get("buildings"), problems)
-    river = _read_features(root, layers.get("river"), problems) if layers.get("river") else []
-    terrain = _read_terrain(root / layers["terrain"], problems) if layers.get("terrain") else None
+    buildings = _read_buildings(root, layers.get("buildings"), frame, problems)
+    river = _read_features(root, layers.get("river"), frame, problems) if layers.get("river") else []
+    terrain = _read_terrain(root / layers["terrain"], frame, problems) if layers.get("terrain") else None
 
     assets: dict[str, list[Asset]] = {name: [] for name in domains}
     seen: dict[str, str] = {}
@@ -126,7 +160,7 @@ def load_scene(path: str | Path, domains: dict[str, Domain], generate: Any = Non
             known = ", ".join(sorted(domains)) or "none"
             problems.append(f"{where}: domain {entry['domain']!r} is not declared by any active plugin (known: {known})")
             continue
-        for asset in _read_assets(root / entry["file"], domain, seen, problems):
+        for asset in _read_assets(root / entry["file"], domain, seen, frame, problems):
             assets[domain.name].append(asset)
 
     all_ids = set(seen)
@@ -159,17 +193,129 @@ def load_scene(path: str | Path, domains: dict[str, Domain], generate: Any = Non
     )
 
 
-def _load_geojson(path: Path, problems: list[str]) -> list[dict[str, Any]] | None:
-    if not path.exists():
+@dataclass
+class _Frame:
+    """How the scene's sources reach its local metric frame."""
+
+    toml_path: Path
+    origin: tuple[float, float] | None  # (longitude, latitude) when scene.toml gives it
+    crs: Any = None  # the pyproj.CRS that [scene] crs names, if any
+    crs_name: str = ""
+    broken: bool = False  # [scene] crs was refused: the sources are not judged again
+    _transforms: dict[str, tuple[coordinates.Transform, coordinates.Transform]] = field(default_factory=dict)
+
+    def source(self, path: Path, own: str | None, problems: list[str]) -> tuple[Any, str] | None:
+        """The CRS ``path`` is in, as ``(pyproj.CRS or None for metres, name)``; None
+        with a problem when it is unusable or cannot be converted for want of an origin."""
+        crs, name = self.crs, self.crs_name
+        if own is not None:
+            crs, wrong = coordinates.parse_crs(own)
+            if wrong:
+                problems.append(f"{path}: its 'crs' member names {own!r}: {wrong}")
+                return None
+            name = own
+        if crs is not None and self.origin is None:
+            problems.append(f"{path}: its positions are in {name}; converting them to metres needs "
+                            f"origin = [longitude, latitude] in [scene] of {self.toml_path}")
+            return None
+        return crs, name
+
+    def transforms(self, crs: Any, name: str) -> tuple[coordinates.Transform, coordinates.Transform]:
+        if name not in self._transforms:
+            assert self.origin is not None
+            self._transforms[name] = coordinates.transforms(crs, self.origin)
+        return self._transforms[name]
+
+    def degrees_problem(self, path: Path, example: Any) -> str:
+        return (f"{path}: positions such as {example!r} look like longitude and latitude in degrees, but the scene "
+                f"is in metres; add crs = \"EPSG:4326\" (or the CRS they are in) to [scene] of {self.toml_path}")
+
+    def place(self, path: Path, own: str | None, features: list[Any], problems: list[str]) -> bool:
+        """Bring the features' positions into the frame in place: convert them from the
+        file's CRS or the scene's, or, with neither, refuse what can only be degrees.
+        False with a problem when the file cannot be placed."""
+        if self.broken:
+            return True
+        source = self.source(path, own, problems)
+        if source is None:
+            return False
+        crs, name = source
+        points = coordinates.positions(features)
+        if crs is None:
+            xs = np.array([p[0] for p in points], dtype=np.float64)
+            ys = np.array([p[1] for p in points], dtype=np.float64)
+            if coordinates.looks_like_degrees(xs, ys, self.origin):
+                problems.append(self.degrees_problem(path, points[0]))
+                return False
+            return True
+        wrong = coordinates.convert_positions(points, self.transforms(crs, name)[0])
+        if wrong:
+            problems.append(f"{path}: converting from {name}: {wrong}")
+            return False
+        return True
+
+
+def _where(toml_path: Path, text: str, key: str, table: str = "scene") -> str:
+    """``file: line N: [table] key`` for a key of scene.toml (tomllib keeps no positions)."""
+    current = ""
+    for number, line in enumerate(text.splitlines(), start=1):
+        stripped = line.strip()
+        if stripped.startswith("["):
+            current = stripped.split("]")[0].strip("[ ")
+        elif current == table and re.match(rf"{re.escape(key)}\s*=", stripped):
+            return f"{toml_path}: line {number}: [{table}] {key}"
+    return f"{toml_path}: [{table}] {key}"
+
+
+def _read_text(path: Path, what: str, problems: list[str]) -> str | None:
+    """The text of ``path``, or None with a problem naming the file when it is missing,
+    unreadable, binary or not UTF-8 (a byte-order mark is allowed)."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
         problems.append(f"{path}: no such file")
         return None
+    except IsADirectoryError:
+        problems.append(f"{path}: is a folder; expected a {what} file")
+        return None
+    except OSError as exc:
+        problems.append(f"{path}: cannot read it ({exc.strerror}); expected a readable {what} file")
+        return None
+    # a NUL byte is valid UTF-8 but never in a text format: it marks a binary file
+    # (a zip, an image, a shapefile) given where text was expected
+    nul = data.find(b"\0")
+    if nul >= 0:
+        problems.append(f"{path}: a binary file (a NUL byte at offset {nul}); expected a {what} file as UTF-8 text")
+        return None
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        problems.append(f"{path}: line {line}: not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start}); "
+                        f"expected a {what} file saved as UTF-8")
+        return None
+
+
+def _load_geojson(path: Path, frame: _Frame, problems: list[str]) -> list[dict[str, Any]] | None:
+    text = _read_text(path, "GeoJSON", problems)
+    if text is None:
+        return None
+    try:
+        doc = json.loads(text)
     except json.JSONDecodeError as exc:
         problems.append(f"{path}: line {exc.lineno}: not valid JSON: {exc.msg}")
         return None
+    except RecursionError:
+        problems.append(f"{path}: JSON nested too deeply; expected a GeoJSON FeatureCollection")
+        return None
     if not isinstance(doc, dict) or doc.get("type") != "FeatureCollection" or not isinstance(doc.get("features"), list):
         problems.append(f"{path}: expected a GeoJSON FeatureCollection with a list of features")
+        return None
+    own, wrong = coordinates.geojson_crs(doc)
+    if wrong:
+        problems.append(f"{path}: {wrong}")
+        return None
+    if not frame.place(path, own, doc["features"], problems):
         return None
     return doc["features"]
 
@@ -196,12 +342,15 @@ def _check_geometry(geometry: Any, expected: str) -> str | None:
     return None
 
 
-def _read_buildings(root: Path, rel: str | None, problems: list[str]) -> list[dict[str, Any]]:
+def _read_buildings(root: Path, rel: str | None, frame: _Frame, problems: list[str]) -> list[dict[str, Any]]:
     if not rel:
         return []
     path = root / rel
-    features = _load_geojson(path, problems) or []
+    features = _load_geojson(path, frame, problems) or []
     for number, feature in enumerate(features):
+        if not isinstance(feature, dict):
+            problems.append(f"{path}: feature {number}: expected a GeoJSON Feature object")
+            continue
         props = feature.get("properties") or {}
         wrong = _check_geometry(feature.get("geometry"), "Polygon")
         if wrong:
@@ -212,16 +361,17 @@ def _read_buildings(root: Path, rel: str | None, problems: list[str]) -> list[di
     return features
 
 
-def _read_features(root: Path, rel: str, problems: list[str]) -> list[dict[str, Any]]:
-    return _load_geojson(root / rel, problems) or []
+def _read_features(root: Path, rel: str, frame: _Frame, problems: list[str]) -> list[dict[str, Any]]:
+    return _load_geojson(root / rel, frame, problems) or []
 
 
-def _read_terrain(path: Path, problems: list[str]) -> Terrain | None:
-    """ESRI ASCII grid: six header lines, then rows from north to south."""
-    if not path.exists():
-        problems.append(f"{path}: no such file")
+def _read_terrain(path: Path, frame: _Frame, problems: list[str]) -> Terrain | None:
+    """ESRI ASCII grid: six header lines, then rows from north to south; in the scene's
+    CRS when it names one (an .asc names none), resampled into the local frame."""
+    text = _read_text(path, "ESRI ASCII grid", problems)
+    if text is None:
         return None
-    lines = path.read_text(encoding="ascii").splitlines()
+    lines = text.splitlines()
     header: dict[str, float] = {}
     for number, line in enumerate(lines[:6], start=1):
         parts = line.split()
@@ -237,6 +387,9 @@ def _read_terrain(path: Path, problems: list[str]) -> Terrain | None:
         if key not in header:
             problems.append(f"{path}: header lacks {key}")
             return None
+    if not (math.isfinite(header["cellsize"]) and header["cellsize"] > 0):
+        problems.append(f"{path}: cellsize {header['cellsize']}; expected a positive size")
+        return None
     try:
         heights = np.loadtxt(lines[6:], dtype=np.float64, ndmin=2)
     except ValueError as exc:
@@ -245,11 +398,29 @@ def _read_terrain(path: Path, problems: list[str]) -> Terrain | None:
     if heights.shape != (int(header["nrows"]), int(header["ncols"])):
         problems.append(f"{path}: grid is {heights.shape[0]}x{heights.shape[1]}; the header says {int(header['nrows'])}x{int(header['ncols'])}")
         return None
-    return Terrain(header["xllcorner"], header["yllcorner"], header["cellsize"], heights)
+    x0, y0, cell = header["xllcorner"], header["yllcorner"], header["cellsize"]
+    if frame.broken:
+        return Terrain(x0, y0, cell, heights)
+    source = frame.source(path, None, problems)
+    if source is None:
+        return None
+    crs, name = source
+    if crs is None:
+        rows, cols = heights.shape
+        xs, ys = np.array([x0, x0 + (cols - 1) * cell]), np.array([y0, y0 + (rows - 1) * cell])
+        if coordinates.looks_like_degrees(xs, ys, frame.origin):
+            problems.append(frame.degrees_problem(path, [x0, y0]))
+            return None
+        return Terrain(x0, y0, cell, heights)
+    placed = coordinates.resample_grid(x0, y0, cell, heights, *frame.transforms(crs, name))
+    if isinstance(placed, str):
+        problems.append(f"{path}: converting from {name}: {placed}")
+        return None
+    return Terrain(*placed)
 
 
-def _read_assets(path: Path, domain: Domain, seen: dict[str, str], problems: list[str]) -> list[Asset]:
-    features = _load_geojson(path, problems)
+def _read_assets(path: Path, domain: Domain, seen: dict[str, str], frame: _Frame, problems: list[str]) -> list[Asset]:
+    features = _load_geojson(path, frame, problems)
     if features is None:
         return []
     kinds = {k.name: k for k in domain.kinds}
@@ -313,13 +484,13 @@ def _read_sensors(
     if not rel:
         return []
     path = root / rel
-    if not path.exists():
-        problems.append(f"{path}: no such file")
+    text = _read_text(path, "CSV", problems)
+    if text is None:
         return []
     by_id = {a.id: a for domain_assets in assets.values() for a in domain_assets}
     sensors: list[Sensor] = []
     ids: set[str] = set()
-    with path.open(encoding="utf-8", newline="") as handle:
+    with io.StringIO(text, newline="") as handle:
         reader = csv.DictReader(handle)
         missing = {"id", "asset", "field"} - set(reader.fieldnames or [])
         if missing:
