@@ -205,3 +205,56 @@ def test_twin_check_prints_one_line_and_fails(tmp_path, case):
         assert f"{root / 'scene.toml'}: line 3: [scene] units = 'ft'" in line and "'metres'" in line
     else:
         assert f"{root / 'buildings.geojson'}: a binary file" in line
+
+
+def modes(root):
+    """{path relative to root: permission bits} of everything under root, root included."""
+    out = {".": stat.S_IMODE(root.stat().st_mode)}
+    for path in root.rglob("*"):
+        out[str(path.relative_to(root))] = stat.S_IMODE(path.lstat().st_mode)
+    return out
+
+
+def test_the_data_folder_is_private_to_the_user(scene_dir, toy):
+    from twin.runtime import open_twin
+
+    root, _ = scene_dir
+    data = root / "state"
+    before = os.umask(0o022)  # what a shell usually has: files 0644, folders 0755
+    try:
+        # what an older twin left: a world-readable folder, alarm store and sub-folder
+        (data / "old").mkdir(parents=True)
+        (data / "old" / "notes.txt").write_text("operator notes")
+        with sqlite3.connect(data / "alarms.sqlite") as db:
+            db.execute("PRAGMA journal_mode=WAL")
+        assert stat.S_IMODE((data / "alarms.sqlite").stat().st_mode) == 0o644
+        engine = open_twin(root, data, modules=[toy])
+        try:
+            engine.apply_action("toy.open_tap", "T-001", {"rate": 1.0})  # 10 %/s: blue at 60 %
+            raised = []
+            for _ in range(10):
+                raised += engine.tick().events
+            assert raised, "no alarm was written"
+            (data / "later").mkdir()  # made by the twin later on
+            (data / "later" / "export.csv").write_text("a,b\n")
+            found = modes(data)
+            assert {"alarms.sqlite", "alarms.sqlite-wal", "alarms.sqlite-shm"} <= set(found)
+            for name, mode in found.items():
+                expected = 0o700 if (data / name).is_dir() else 0o600
+                assert mode == expected, f"{name}: {oct(mode)}, expected {oct(expected)}"
+        finally:
+            engine.close()
+    finally:
+        os.umask(before)
+
+
+def test_a_shared_folder_is_refused_as_data_folder(tmp_path):
+    from twin.errors import TwinError
+    from twin.runtime import prepare_data_dir
+
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o1777)
+    with pytest.raises(TwinError, match="shared folder"):
+        prepare_data_dir(shared)
+    assert stat.S_IMODE(shared.stat().st_mode) == 0o1777

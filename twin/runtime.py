@@ -8,6 +8,7 @@ any plugin is imported.
 from __future__ import annotations
 
 import os
+import stat
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -24,15 +25,52 @@ def default_data_dir() -> Path:
 
 
 def prepare_data_dir(data_dir: Path | None) -> Path:
-    """Create the data folder and point Numba's on-disk cache into it."""
+    """Create the data folder, make it private to the user and point Numba's on-disk
+    cache into it.
+
+    From here on every file this process creates is the user's alone (0600, folders
+    0700: the process umask becomes 0o077), and what the folder already holds is made so.
+    """
     path = Path(data_dir) if data_dir is not None else default_data_dir()
+    # Alarms with operators' notes, tokens and recordings are nobody else's business. A
+    # umask covers every writer (SQLite and its -wal/-shm, the recorder, Numba, the
+    # plugins) without each remembering a chmod; it is per process, so it is set here,
+    # where every command that touches the data folder starts.
+    os.umask(0o077)
     try:
         path.mkdir(parents=True, exist_ok=True)
+        _make_private(path)
         (path / "numba-cache").mkdir(exist_ok=True)  # one folder per core_fingerprint() inside
     except OSError as exc:
         raise TwinError(f"data folder {path}: cannot create it ({exc.strerror}); pass --data DIR with a writable folder") from None
     os.environ.setdefault("NUMBA_CACHE_DIR", str(path / "numba-cache" / core_fingerprint()))
     return path
+
+
+def _make_private(path: Path) -> None:
+    """Take group and other permissions off the data folder and all it holds (files
+    written before the umask, or by an older twin). Symbolic links are not followed:
+    what they point to is not the twin's to change."""
+    top = path.stat()
+    if top.st_mode & stat.S_ISVTX:
+        # a shared folder such as /tmp: making it 0700 would lock every other user out
+        raise TwinError(f"data folder {path}: a shared folder (sticky bit, like /tmp); pass --data DIR with a folder of the twin's own")
+    names = [str(path)]
+    for folder, dirs, files in os.walk(path):
+        names.extend(os.path.join(folder, n) for n in dirs + files)
+    failed: list[str] = []
+    for name in names:
+        try:
+            mode = os.lstat(name).st_mode
+            if not stat.S_ISLNK(mode) and mode & 0o077:
+                os.chmod(name, stat.S_IMODE(mode) & ~0o077)
+        except FileNotFoundError:
+            continue  # removed meanwhile (a -journal SQLite dropped): nothing left to protect
+        except OSError as exc:
+            failed.append(f"{name} ({exc.strerror})")
+    if failed:
+        raise TwinError(f"data folder {path}: cannot make {failed[0]} private to this user"
+                        + (f" (and {len(failed) - 1} more)" if len(failed) > 1 else "") + "; fix its owner or pass --data DIR")
 
 
 def core_fingerprint() -> str:
