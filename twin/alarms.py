@@ -9,7 +9,9 @@ tick are grouped into one commit.
 
 from __future__ import annotations
 
+import copy
 import json
+import logging
 import sqlite3
 import threading
 import time as wallclock
@@ -24,10 +26,48 @@ from twin.contributions import AlarmRule
 from twin.errors import TwinError
 from twin.types import LEVEL_RISK_THRESHOLDS
 
+log = logging.getLogger("twin.alarms")
+
 #: seconds to acknowledge, per level (1 blue .. 4 red); configurable per scene
 DEFAULT_DEADLINES = {1: 7200.0, 2: 1800.0, 3: 900.0, 4: 300.0}
 STATES = ("raised", "acknowledged", "dispatched", "resolved")
 SYSTEM_DOMAIN = "system"
+#: longest operator note, and longest name of who acted or unit dispatched to, in characters
+MAX_NOTE_CHARS = 4000
+MAX_NAME_CHARS = 200
+#: operator actions one alarm can take (acknowledge, dispatch, resolve: each with its note)
+MAX_ACTIONS = 100
+#: how long a write waits for another process's lock on the store before the store is
+#: reported busy; short, because the tick waits for it (seconds)
+BUSY_TIMEOUT = 0.25
+
+
+class InvalidAction(TwinError):
+    """An operator action refused for its input (too long, not text, too many); ``status``
+    is the HTTP answer that fits (413 for text past its limit, else 400)."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class StoreUnavailable(TwinError):
+    """The alarm store cannot be written now (locked by another process, disk full,
+    I/O error); nothing was changed."""
+
+
+def checked_text(value: object, field: str, limit: int) -> str:
+    """``value`` as text an operator may store: a string of at most ``limit`` characters
+    that is valid Unicode (a lone surrogate such as "\\ud800" is not)."""
+    if not isinstance(value, str):
+        raise InvalidAction(f"{field} must be a string, not {type(value).__name__}")
+    if len(value) > limit:
+        raise InvalidAction(f"{field} is {len(value)} characters; at most {limit} are kept", status=413)
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidAction(f"{field} is not valid Unicode text (it holds a lone surrogate)") from None
+    return value
 
 
 @numba.njit(cache=True, nogil=True)
@@ -38,6 +78,7 @@ def track_levels(risk, mask, thresholds, level, pending, pending_since, now, hys
 
     A row enters a level when its risk reaches the level's threshold and leaves it when
     the risk falls ``hysteresis`` below; a change counts once it has held for its dwell.
+    A NaN risk keeps the row's level.
     """
     count = 0
     for i in range(risk.shape[0]):
@@ -45,7 +86,10 @@ def track_levels(risk, mask, thresholds, level, pending, pending_since, now, hys
             continue
         r = risk[i]
         if r != r:
-            r = 0.0
+            # Not a number is never "all clear": the row keeps its level (the engine
+            # restores such values and raises a system alarm before this runs).
+            pending[i] = level[i]
+            continue
         up = 0
         down = 0
         for t in thresholds:
@@ -151,13 +195,15 @@ class AlarmBook:
         self._next_id = 1
         self._dirty: set[int] = set()
         self._committed_events: list[AlarmEvent] = []
+        #: why the last write to the store failed, None while it works
+        self.store_error: str | None = None
         if path is not None:
             self._open_db(path)
 
     # -- persistence -------------------------------------------------------------------
     def _open_db(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=BUSY_TIMEOUT)
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=FULL")
         db.execute(
@@ -178,30 +224,48 @@ class AlarmBook:
 
     def commit(self) -> None:
         """Write the changes made since the last commit in one durable transaction; their
-        events then wait in :meth:`take_events` for the stream (only now may anyone be told)."""
+        events then wait in :meth:`take_events` for the stream (only now may anyone be told).
+
+        If the store cannot be written (:class:`StoreUnavailable`), nothing is lost: the
+        changes stay pending and go with the next commit."""
         with self._lock:
             events, self.pending_events = self.pending_events, []
             dirty, self._dirty = self._dirty, set()
             if self._db is not None and (events or dirty):
                 db = self._db
-                db.execute("BEGIN IMMEDIATE")
                 try:
+                    db.execute("BEGIN IMMEDIATE")
                     for alarm_id in sorted(dirty):
                         a = self.alarms[alarm_id]
                         db.execute(
                             "INSERT OR REPLACE INTO alarms VALUES (?,?,?,?,?,?,?,?,?)",
-                            (a.id, a.asset, a.domain, a.rule, a.state, a.level, a.since, a.updated, json.dumps(a.to_json())),
+                            (a.id, _storable(a.asset), _storable(a.domain), _storable(a.rule), a.state, a.level, a.since,
+                             a.updated, json.dumps(a.to_json())),
                         )
                     db.executemany(
                         "INSERT INTO events (alarm, kind, time, wall, who, note) VALUES (?,?,?,?,?,?)",
-                        [(e.alarm["id"], e.kind, e.time, wallclock.time(), e.who, e.note) for e in events],
+                        [(e.alarm["id"], e.kind, e.time, wallclock.time(), _storable(e.who), _storable(e.note)) for e in events],
                     )
                     db.execute("COMMIT")
+                except sqlite3.Error as exc:
+                    if db.in_transaction:
+                        db.execute("ROLLBACK")
+                    self.pending_events[:0] = events
+                    self._dirty |= dirty
+                    if self.store_error is None:
+                        log.error("the alarm store cannot be written; changes are kept and retried",
+                                  extra={"error": str(exc), "pending_events": len(self.pending_events)})
+                    self.store_error = f"alarm store: {exc}"
+                    raise StoreUnavailable(f"the alarm store cannot be written now ({exc}); retry shortly") from None
                 except BaseException:
-                    db.execute("ROLLBACK")
+                    if db.in_transaction:
+                        db.execute("ROLLBACK")
                     self.pending_events[:0] = events
                     self._dirty |= dirty
                     raise
+                if self.store_error is not None:
+                    log.warning("the alarm store is written again", extra={"was": self.store_error, "events": len(events)})
+                    self.store_error = None
             self._committed_events.extend(events)
 
     def close(self) -> None:
@@ -265,7 +329,9 @@ class AlarmBook:
 
     # -- operator actions ---------------------------------------------------------------
     def act(self, alarm_id: int, action: str, who: str, note: str = "", now: float = 0.0, unit: str = "") -> Alarm:
-        """Apply an operator action and commit it durably before returning."""
+        """Apply an operator action and commit it durably before returning; if the store
+        cannot be written, nothing changes and :class:`StoreUnavailable` says so.
+        :class:`InvalidAction` refuses notes and names past their limits or not text."""
         allowed = {
             "acknowledge": ("raised",),
             "dispatch": ("acknowledged", "dispatched"),
@@ -279,6 +345,12 @@ class AlarmBook:
                 raise KeyError(f"no alarm {alarm_id}")
             if alarm.state not in allowed[action]:
                 raise TwinError(f"alarm {alarm_id} is {alarm.state}; {action} needs it to be {' or '.join(allowed[action])}")
+            note = checked_text(note, "note", MAX_NOTE_CHARS)
+            who = checked_text(who, "who", MAX_NAME_CHARS)
+            unit = checked_text(unit, "unit", MAX_NAME_CHARS)
+            if len(alarm.actions) >= MAX_ACTIONS:
+                raise InvalidAction(f"alarm {alarm_id} has {len(alarm.actions)} actions, the most one alarm keeps; resolve it")
+            before, was_open, pending = copy.deepcopy(alarm), self.open.get((alarm.rule, alarm.asset)), len(self.pending_events)
             alarm.state = {"acknowledge": "acknowledged", "dispatch": "dispatched", "resolve": "resolved"}[action]
             if action == "dispatch":
                 alarm.dispatched_to = unit or alarm.owner
@@ -290,13 +362,27 @@ class AlarmBook:
             # of each action is kept in the store's events table (the audit trail).
             alarm.actions.append({"action": action, "who": who, "time": now, "note": note, "unit": alarm.dispatched_to if action == "dispatch" else ""})
             self._emit(action, alarm, now, who, note)
-            self.commit()
+            try:
+                self.commit()
+            except StoreUnavailable:
+                # Undo this action only; the tick's own changes stay pending for the next commit.
+                event = self.pending_events.pop(pending)
+                assert event.kind == action
+                self.alarms[alarm_id] = before
+                if was_open is not None:
+                    self.open[(before.rule, before.asset)] = was_open
+                raise
         return alarm
 
     def take_events(self) -> list[AlarmEvent]:
-        """Commit, then return every committed event not yet handed out, in order."""
+        """Commit, then return every committed event not yet handed out, in order. While
+        the store cannot be written (:attr:`store_error`), events wait: no one is told of
+        a change that a crash could lose."""
         with self._lock:
-            self.commit()
+            try:
+                self.commit()
+            except StoreUnavailable:
+                pass  # kept pending and retried next tick; store_error says why
             events, self._committed_events = self._committed_events, []
             return events
 
@@ -316,3 +402,13 @@ class AlarmBook:
         if since is not None:
             out = [a for a in out if a.updated >= since]
         return sorted(out, key=lambda a: (-a.level, -a.since))
+
+
+def _storable(text: str) -> str:
+    """Text SQLite can encode (UTF-8): input is checked where it enters, this keeps one
+    unencodable string that slipped through from blocking every later commit."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")

@@ -25,6 +25,7 @@ from twin.plugins import Registry
 from twin.params import resolve_params
 from twin.scene import Scene
 from twin.simulator import Simulator
+from twin.supervision import PluginOverrun, Step, StepWatch
 from twin.types import LEVEL_ORANGE
 from twin.world import World
 
@@ -109,7 +110,15 @@ class Engine:
         deadlines = {int(k): float(v) for k, v in self.config.get("alarms", {}).get("deadlines", {}).items()} or None
         self.alarms = AlarmBook(data_dir / "alarms.sqlite" if data_dir else None, deadlines)
         self.seq = 0
-        self.stale_fields: set[tuple[str, str]] = set()
+        #: (domain, field) written by a quarantined plugin: stale until a restart
+        self.quarantined_fields: set[tuple[str, str]] = set()
+        #: (domain, field) of kernel outputs that held NaN or infinity at the last tick
+        self.nonfinite_fields: set[tuple[str, str]] = set()
+        #: which plugin step runs now, for the server's supervisor (twin.supervision)
+        self.watch = StepWatch()
+        self.world.watch = self.watch
+        if self.simulator is not None:
+            self.simulator.world.watch = self.watch
         #: the last frames, for clients that resume from a sequence number: at most
         #: ``history`` of them and at most ``history_bytes`` (always the newest one). A
         #: quiet 4M-asset city changes ~20M values a tick, 240 MB a frame: a count alone
@@ -132,6 +141,7 @@ class Engine:
                     [table.columns[n] for n in kernel.outputs],
                 )
             )
+        self._nonfinite_alarmed: set[tuple[str, str]] = set()
         self.trackers: list[tuple[str, AlarmRule, LevelTracker]] = []
         for plugin, rule in registry.rules:
             table = self.world.tables[rule.domain]
@@ -149,14 +159,30 @@ class Engine:
         for table in self.world.tables.values():
             table.mark_baseline()
 
+    @property
+    def stale_fields(self) -> set[tuple[str, str]]:
+        """(domain, field) pairs whose values are not to be trusted now."""
+        return self.quarantined_fields | self.nonfinite_fields
+
     # -- faults ------------------------------------------------------------------------
     def _on_error(self, plugin: str, what: str, exc: BaseException) -> None:
+        if isinstance(exc, PluginOverrun) and not self.registry.active(plugin):
+            return  # interrupted by the supervisor, which quarantined it with the reason
         log.exception("plugin failed during a tick", extra={"plugin": plugin, "what": what})
         self.registry.quarantine(plugin, f"{what} raised {type(exc).__name__}: {exc}")
         self._quarantined(plugin, self.registry.plugins[plugin].reason)
 
+    def overran(self, step: Step, deadline: float) -> None:
+        """Quarantine the plugin of a step that ran past ``deadline`` seconds (called by
+        the server's supervisor from the event loop while the step still runs)."""
+        reason = f"{step.what} ran {step.elapsed():.1f} s, past the deadline of {deadline:g} s per step"
+        self.registry.quarantine(step.plugin, reason)
+        self._quarantined(step.plugin, reason)
+        self.metrics.plugin_overruns.labels(step.plugin).inc()
+
     def _quarantined(self, plugin: str, reason: str) -> None:
-        self.stale_fields.update(self.registry.outputs_of(plugin))
+        # rebound, not updated in place: the supervisor calls this while a tick may read it
+        self.quarantined_fields = self.quarantined_fields | set(self.registry.outputs_of(plugin))
         self.alarms.set_level(
             "system.plugin_quarantined", SYSTEM_DOMAIN, f"plugin:{plugin}", "platform operations", LEVEL_ORANGE,
             self.world.time, title=f"Plugin {plugin} quarantined: {reason.splitlines()[0] if reason else ''}",
@@ -196,15 +222,21 @@ class Engine:
         for plugin, seconds in timings.items():
             self.metrics.updater_seconds.labels(plugin).inc(seconds)
 
+        nonfinite: set[tuple[str, str]] = set()
         for bound in self.kernels:
             if not self.registry.active(bound.plugin):
                 continue
             t0 = wallclock.perf_counter()
+            what = f"kernel {bound.kernel.name!r}"
             try:
-                bound.kernel.func(*bound.inputs, *bound.params, *bound.outputs)
+                with self.watch.step(bound.plugin, what):
+                    bound.kernel.func(*bound.inputs, *bound.params, *bound.outputs)
             except Exception as exc:
-                self._on_error(bound.plugin, f"kernel {bound.kernel.name!r}", exc)
+                self._on_error(bound.plugin, what, exc)
+            else:
+                nonfinite |= self._check_finite(bound, now)
             self.metrics.kernel_seconds.labels(bound.plugin, bound.kernel.name).inc(wallclock.perf_counter() - t0)
+        self.nonfinite_fields = nonfinite
 
         self.world.step_couplings(self.dt, self._on_error)
 
@@ -224,6 +256,38 @@ class Engine:
         frame = self._frame(now, events)
         self._observe(started)
         return frame
+
+    def _check_finite(self, bound: _BoundKernel, now: float) -> set[tuple[str, str]]:
+        """Put back the last values of output rows a kernel left NaN or infinite, keep
+        those rows' alarm levels (the trackers skip NaN), mark the fields stale and
+        raise a system alarm on the plugin while it lasts. Returns the stale fields."""
+        kernel = bound.kernel
+        table = self.world.tables[kernel.domain]
+        bad: dict[str, np.ndarray] = {}
+        for name in kernel.outputs:
+            rows = table.restore_nonfinite(name)
+            if len(rows):
+                bad[name] = rows
+        asset = f"plugin:{bound.plugin}:{kernel.name}"
+        if not bad:
+            if (bound.plugin, kernel.name) in self._nonfinite_alarmed:
+                self._nonfinite_alarmed.discard((bound.plugin, kernel.name))
+                self.alarms.set_level("system.nonfinite", SYSTEM_DOMAIN, asset, "platform operations", 0, now, rising=False)
+            return set()
+        rows = np.unique(np.concatenate(list(bad.values())))
+        self.metrics.nonfinite_rows.labels(bound.plugin, kernel.name).inc(len(rows))
+        if (bound.plugin, kernel.name) not in self._nonfinite_alarmed:
+            self._nonfinite_alarmed.add((bound.plugin, kernel.name))
+            ids = ", ".join(table.ids[r] for r in rows[:5].tolist()) + (", ..." if len(rows) > 5 else "")
+            log.error("a kernel gave non-finite values; the rows keep their last values and levels",
+                      extra={"plugin": bound.plugin, "kernel": kernel.name, "fields": sorted(bad), "rows": len(rows), "assets": ids})
+            self.alarms.set_level(
+                "system.nonfinite", SYSTEM_DOMAIN, asset, "platform operations", LEVEL_ORANGE, now,
+                title=f"Plugin {bound.plugin}: kernel {kernel.name} gave NaN or infinity on {len(rows)} rows ({ids}); "
+                      f"their last values and alarm levels are kept",
+                title_zh=f"插件 {bound.plugin} 的 {kernel.name} 计算出无效数值（{len(rows)} 项），保留最后有效值",
+            )
+        return {(kernel.domain, name) for name in bad}
 
     def _on_error_truth(self, plugin: str, what: str, exc: BaseException) -> None:
         self._on_error(plugin, f"{what} (in the simulator)", exc)

@@ -24,6 +24,21 @@ class Metrics:
         self.active_alarms = Gauge("twin_active_alarms", "Open alarms by level", ["level"], registry=self.registry)
         self.sim_time = Gauge("twin_sim_time_seconds", "Simulation clock", registry=self.registry)
         self.quarantined = Gauge("twin_plugins_quarantined", "Plugins in quarantine", registry=self.registry)
+        self.plugin_overruns = Counter(
+            "twin_plugin_overruns_total", "Plugin steps stopped for running past their deadline", ["plugin"], registry=self.registry
+        )
+        self.nonfinite_rows = Counter(
+            "twin_nonfinite_rows_total", "Kernel output rows found NaN or infinite (their last values kept)", ["plugin", "kernel"],
+            registry=self.registry,
+        )
+        self.tick_errors = Counter(
+            "twin_tick_errors_total", "Exceptions caught by the tick loop's supervisor, by where they came from", ["where"],
+            registry=self.registry,
+        )
+        self.subsystem_up = Gauge(
+            "twin_subsystem_up", "1 when a subsystem works, 0 when degraded or failed", ["subsystem"], registry=self.registry
+        )
+        self.last_tick_age = Gauge("twin_last_tick_age_seconds", "Seconds since the last completed tick", registry=self.registry)
         self.stream_clients = Gauge("twin_stream_clients", "Connected WebSocket clients", registry=self.registry)
 
     def exposition(self) -> bytes:

@@ -33,6 +33,20 @@ def _diff_take(current, previous, rows_out, values_out):  # pragma: no cover - c
     return count
 
 
+@numba.njit(cache=True, nogil=True)
+def _restore_nonfinite(current, previous, rows_out):  # pragma: no cover - compiled
+    """Put back the last frame's value wherever ``current`` is NaN or infinite; write
+    those rows into ``rows_out`` and return their count. One pass over the column."""
+    count = 0
+    for i in range(current.shape[0]):
+        a = current[i]
+        if not np.isfinite(a):
+            current[i] = previous[i]
+            rows_out[count] = i
+            count += 1
+    return count
+
+
 class DomainTable:
     """The state of one domain: ``columns[field][row]``, rows in scene order."""
 
@@ -97,6 +111,19 @@ class DomainTable:
             buffer = self._values_buffers[current.dtype] = np.full(len(current), 0, dtype=current.dtype)
         count = _diff_take(current, previous, self._rows32, buffer)
         return self._rows32[:count].copy(), buffer[:count].copy()
+
+    def restore_nonfinite(self, field: str) -> np.ndarray:
+        """Rows of a float ``field`` that hold NaN or infinity, each set back to its value
+        at the last frame (what every screen shows now). A safety system must never let
+        "not a number" read as "no risk". Empty for integer and bool fields."""
+        current = self.columns[field]
+        if current.dtype.kind != "f":
+            return self._rows32[:0]
+        previous = self._previous.get(field)
+        if previous is None:
+            previous = np.full_like(current, self.specs[field].default)
+        count = _restore_nonfinite(current, previous, self._rows32)
+        return self._rows32[:count].copy()
 
     def digest(self) -> str:
         """A hash of every column's bytes, for bit-for-bit comparisons of runs."""

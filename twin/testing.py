@@ -41,6 +41,7 @@ class Harness:
         plan_hook: Callable[[CityPlan], None] | None = None,
         config: dict[str, Any] | None = None,
         preset: str = "synthetic",
+        data_dir: Path | None = None,
     ) -> None:
         self.registry: Registry = load_registry(plugins, entry_points=entry_points)
         self.plan = plan_city(seed, blocks[0], blocks[1], preset=preset, buildings=False)
@@ -49,7 +50,7 @@ class Harness:
             plan_hook(self.plan)
         write_scene(self.plan, root, "harness", self.registry)
         self.scene: Scene = load_scene(root, self.registry.domains)
-        self.engine = Engine(self.scene, self.registry, seed=seed, simulate=simulate, config=config)
+        self.engine = Engine(self.scene, self.registry, seed=seed, simulate=simulate, config=config, data_dir=data_dir)
 
     def run(self, seconds: float) -> None:
         self.engine.run(seconds)

@@ -6,6 +6,7 @@ another (the ground truth its sensors measure). Both step the same plugins.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import time
 import zlib
@@ -19,6 +20,7 @@ from twin.params import param_map
 from twin.plugins import Registry
 from twin.scene import Scene
 from twin.state import DomainTable
+from twin.supervision import StepWatch
 
 
 @dataclass
@@ -75,6 +77,9 @@ class World:
                 self.locations[asset.id] = (name, row)
         self._rngs: dict[str, np.random.Generator] = {}
         self._memo: dict[Any, Any] = {}
+        #: set by the engine: every call into plugin code runs inside ``watch.step``,
+        #: so that a supervisor can see which plugin overruns (twin.supervision)
+        self.watch: StepWatch | None = None
         # Resolved once: a bad [thresholds.<name>] value stops the start-up, not a tick.
         thresholds = (config or {}).get("thresholds", {})
         self._params: dict[str, dict[str, Any]] = {
@@ -115,10 +120,12 @@ class World:
             if not self.registry.active(plugin):
                 continue
             started = time.perf_counter()
+            what = f"updater {updater.name!r}"
             try:
-                updater.step(self.context(plugin, updater.domain, dt, updater.name))
+                with self._watched(plugin, what):
+                    updater.step(self.context(plugin, updater.domain, dt, updater.name))
             except Exception as exc:
-                on_error(plugin, f"updater {updater.name!r}", exc)
+                on_error(plugin, what, exc)
             if timings is not None:
                 timings[plugin] = timings.get(plugin, 0.0) + time.perf_counter() - started
 
@@ -126,10 +133,15 @@ class World:
         for plugin, coupling in self.registry.couplings:
             if not self.registry.active(plugin):
                 continue
+            what = f"coupling {coupling.name!r}"
             try:
-                coupling.step(self.context(plugin, coupling.target, dt, coupling.name))
+                with self._watched(plugin, what):
+                    coupling.step(self.context(plugin, coupling.target, dt, coupling.name))
             except Exception as exc:
-                on_error(plugin, f"coupling {coupling.name!r}", exc)
+                on_error(plugin, what, exc)
+
+    def _watched(self, plugin: str, what: str) -> contextlib.AbstractContextManager[None]:
+        return self.watch.step(plugin, what) if self.watch is not None else contextlib.nullcontext()
 
     def apply_action(self, name: str, asset_id: str, params: dict[str, Any]) -> None:
         """Apply a plugin action; errors name the action, the asset and the parameter."""
