@@ -227,7 +227,7 @@ def record(engine: Engine, path: Path, ticks: int, baseline: int, captures: set[
     cpu_s = time.process_time() - cpu0
     wall_s = time.perf_counter() - t_start
     if recorder.error is not None:
-        raise recorder.error
+        raise RuntimeError(recorder.error)
     payload = recorder.queued_bytes
     end_time = engine.time
     # the tick alone again, after: the machine is shared, so take the baseline on both sides

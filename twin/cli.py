@@ -354,7 +354,11 @@ def cmd_record(args: argparse.Namespace) -> int:
     from twin.recording import info
 
     i = info(args.file)
-    print(f"{i.path}: {'complete' if i.complete else 'cut short (no summary: written by a process that did not finish)'}")
+    if i.complete:
+        print(f"{i.path}: complete")
+    else:
+        held = f"it holds data up to {clock(i.end)}" if i.chunks else "it holds no data (cut before its first second was written)"
+        print(f"{i.path}: cut short (no MCAP summary: its writer was killed or could not write on); {held}")
     for key in ("scene", "drill", "seed", "dt", "parent", "branch_time"):
         if key in i.metadata:
             print(f"  {key:<12} {i.metadata[key]}")
@@ -434,6 +438,8 @@ def cmd_branch(args: argparse.Namespace) -> int:
         recorder.record(frame)
         events += [{"kind": ev.kind, "time": ev.time, "alarm": ev.alarm} for ev in frame.events]
     recorder.close()
+    if recorder.failed:
+        raise TwinError(f"branched {args.recording} at {clock(at)} and ran to {clock(engine.time)}, but {recorder.error}")
     print(f"branched {args.recording} at {clock(at)}; ran to {clock(engine.time)}; recorded to {args.out}")
     if drill is not None:
         results = score(drill, events)

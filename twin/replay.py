@@ -15,12 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from mcap.reader import make_reader
 
 from twin import protocol as p
 from twin.alarms import Alarm, AlarmBook, AlarmEvent
 from twin.engine import Engine, Frame
-from twin.recording import NS, RecordingReader, info, ns, read_stream
+from twin.recording import NS, RecordingError, RecordingReader, ns, read_stream
 
 SPEEDS = (0.25, 64.0)
 
@@ -33,21 +32,27 @@ class Replay:
         from twin.runtime import open_scene
 
         self.path = Path(path)
-        self.info = info(self.path)
-        if not self.info.complete:
-            raise ValueError(f"{path}: the recording was cut short; seek needs its index (the deltas up to the cut are in it)")
-        meta = self.info.metadata
-        registry = registry if registry is not None else load_registry()
-        scene = open_scene(Path(meta["scene_path"]), registry)
-        self.engine = Engine(scene, registry, seed=int(meta["seed"]), dt=float(meta["dt"]), simulate=False)
+        # One reader for the info, the seeks and the cursor: a file cut short (a killed
+        # recorder) is scanned once and replays up to its last whole chunk.
+        self._index = RecordingReader(self.path)
+        try:
+            self.info = self._index.info()
+            if not self.info.counts.get("/frame/keyframe"):
+                cut = "" if self.info.complete else " (it was cut short before its first second was written)"
+                raise RecordingError(f"{path}: the recording holds no keyframe to replay from{cut}")
+            meta = self._index.run_metadata()
+            registry = registry if registry is not None else load_registry()
+            scene = open_scene(Path(meta["scene_path"]), registry)
+            self.engine = Engine(scene, registry, seed=int(meta["seed"]), dt=float(meta["dt"]), simulate=False)
+        except BaseException:
+            self._index.close()
+            raise
         self.start, self.end = self.info.start, self.info.end
         self.speed = 1.0
         self.playing = False
         #: (time, level) of each raise and escalation: the marks on the viewer's timeline
         self.marks = [(a["time"], a["alarm"]["level"]) for a in self.info.alarms if a["kind"] in ("raise", "escalate")]
         self._lock = threading.Lock()
-        self._index = RecordingReader(self.path)
-        self._stream = self.path.open("rb")
         self._cursor: Any = None
         self.seek(self.start)
 
@@ -62,22 +67,17 @@ class Replay:
             for delta in deltas:
                 self._apply(delta)
             self.engine.frames.clear()
-            # A reader of its own per cursor: a generator left behind must not move the
-            # file position under the new one.
-            self._stream.close()
-            self._stream = self.path.open("rb")
-            reader = make_reader(self._stream)
-            self._cursor = reader.iter_messages(topics=["/frame/delta"], starting_after=ns(self.engine.time))
+            self._cursor = self._index.messages(("/frame/delta",), after=ns(self.engine.time))
 
     def tick(self) -> Frame | None:
         """Apply the next recorded delta; None at the end (the replay pauses there)."""
         with self._lock:
             try:
-                _, _, message = next(self._cursor)
+                _, _, data = next(self._cursor)
             except StopIteration:
                 self.playing = False
                 return None
-            frame = self._apply(message.data)
+            frame = self._apply(data)
             assert frame is not None
             self.engine.remember(frame)
             return frame
@@ -148,8 +148,8 @@ class Replay:
         self.engine.world.time = time
 
     def close(self) -> None:
+        self._cursor = None
         self._index.close()
-        self._stream.close()
         self.engine.close()
 
 

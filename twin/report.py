@@ -70,7 +70,7 @@ TEXT: dict[str, dict[str, str]] = {
         "file": "Recording",
         "plugins": "Plugins",
         "thresholds": "Threshold overrides",
-        "incomplete": "the recording was cut short (no MCAP summary): it is read up to its last whole record",
+        "incomplete": "The recording was cut short (no MCAP summary: its writer was killed or could not write on); this report covers what it holds, up to {end}.",
         "summary": "{n} alarms raised on {assets} assets; highest level {peak}; worst moment {worst} (sum of open alarm levels {total}).",
         "summary_none": "No alarm was raised.",
         "scorecard": "Scorecard",
@@ -137,7 +137,7 @@ TEXT: dict[str, dict[str, str]] = {
         "file": "记录文件",
         "plugins": "插件",
         "thresholds": "阈值覆盖",
-        "incomplete": "记录文件不完整（无 MCAP 摘要）：读取至最后一条完整记录",
+        "incomplete": "记录文件不完整（无 MCAP 摘要：写入进程被终止或无法继续写入）；本报告涵盖其已有数据，截至 {end}。",
         "summary": "共触发 {n} 条报警，涉及 {assets} 个设施；最高等级 {peak}；最严重时刻 {worst}（未关闭报警等级之和 {total}）。",
         "summary_none": "未触发任何报警。",
         "scorecard": "评分表",
@@ -947,7 +947,7 @@ th {{ background: #eef1f5; }} table.meta th {{ width: 11em; }}
 <h2>{_e(t['run'])}</h2>
 <table class="meta">""" + "".join(f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in rows) + "</table>"]
     if not run.complete:
-        parts.append(f'<p class="note">{_e(t["incomplete"])}</p>')
+        parts.append(f'<p class="note">{_e(t["incomplete"].format(end=clock(run.end)))}</p>')
     if run.alarms:
         peak = max(a.peak_level for a in run.alarms.values())
         parts.append("<p>" + t["summary"].format(n=len(run.alarms), assets=len({a.asset for a in run.alarms.values()}),

@@ -138,14 +138,20 @@ def compare(before: list[dict[str, Any]], after: list[dict[str, Any]]) -> list[A
 
 
 def rerun(path: Path, config: dict[str, Any] | None, data_dir: Path | None = None) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Feed a recording's inputs to a twin with ``config``; return (recorded, rerun) alarm events."""
+    """Feed a recording's inputs to a twin with ``config``; return (recorded, rerun) alarm
+    events. A recording cut short is re-run up to its last whole chunk."""
     import json
 
     from twin.plugins import load_registry
-    from twin.recording import decode_batch, info, read_stream
+    from twin.recording import NS, RecordingReader, decode_batch
     from twin.runtime import open_scene
 
-    meta = info(path).metadata
+    reader = RecordingReader(path)
+    try:
+        meta = reader.run_metadata()
+        messages = list(reader.messages(("/input/readings", "/alarm/event", "/operator/action")))
+    finally:
+        reader.close()
     registry = load_registry()
     scene = open_scene(Path(meta["scene_path"]), registry)
     engine = Engine(scene, registry, seed=int(meta["seed"]), dt=float(meta["dt"]), simulate=False, config=config or {})
@@ -153,7 +159,8 @@ def rerun(path: Path, config: dict[str, Any] | None, data_dir: Path | None = Non
     readings: dict[float, list[tuple[np.ndarray, ...]]] = {}
     operator: list[dict[str, Any]] = []
     last = 0.0
-    for topic, t, data in read_stream(path, ("/input/readings", "/alarm/event", "/operator/action")):
+    for topic, log_time, data in messages:
+        t = log_time / NS
         last = max(last, t)
         if topic == "/input/readings":
             readings.setdefault(round(t, 9), []).append(decode_batch(data))
@@ -187,15 +194,24 @@ def branch_engine(path: Path, at: float, data_dir: Path | None = None, config: d
     scene, seed and recorded actions (drill events, background incidents, a director's
     actions, operator responses) up to ``at``: this restores the simulator's truth and
     every plugin's inner state too, which a keyframe of the streamed fields could not.
-    From there it runs live with whatever actions come next.
+    From there it runs live with whatever actions come next. A recording cut short
+    branches at any moment up to its last whole chunk; RecordingError past its end.
     """
     import json
 
     from twin.plugins import load_registry
-    from twin.recording import info, read_stream
+    from twin.recording import RecordingError, RecordingReader, when
     from twin.runtime import open_scene
 
-    meta = info(path).metadata
+    reader = RecordingReader(path)
+    try:
+        meta = reader.run_metadata()
+        if at > reader.end + 1e-9:
+            cut = "" if reader.complete else " (it was cut short: it holds data up to there)"
+            raise RecordingError(f"{path}: cannot branch at {when(at)}: the recording ends at {when(reader.end)}{cut}")
+        messages = list(reader.messages(("/input/action", "/operator/action")))
+    finally:
+        reader.close()
     registry = load_registry()
     scene = open_scene(Path(meta["scene_path"]), registry)
     engine = Engine(scene, registry, seed=int(meta["seed"]), dt=float(meta["dt"]), simulate=True, config=config or {})
@@ -203,7 +219,7 @@ def branch_engine(path: Path, at: float, data_dir: Path | None = None, config: d
     assert sim is not None
     sim.incidents = []
     operator: list[dict[str, Any]] = []
-    for topic, _, data in read_stream(path, ("/input/action", "/operator/action")):
+    for topic, _, data in messages:
         record = json.loads(data)
         if topic == "/input/action" and record["time"] < at + 1e-9:
             sim.schedule(Incident(record["time"], record["action"], record["target"], dict(record["params"])))
