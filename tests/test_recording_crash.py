@@ -271,7 +271,7 @@ def test_a_drill_run_killed_at_random_moments_is_read_up_to_the_kill(demo_copy, 
         assert [d for d in compare(recorded, replayed) if d.change != "same"] == [], where
 
         at = int(until // 2)
-        branched = twin_cli("branch", str(path), "--at", clock(at), "--duration", "00:00:05", "--out", str(tmp_path / "branch.mcap"),
+        branched = twin_cli("branch", str(path), "--at", str(at), "--duration", "5", "--out", str(tmp_path / "branch.mcap"),
                             "--data", str(tmp_path / "data"))
         assert branched.returncode == 0, branched.stderr
         assert f"branched {path} at {clock(at)}; ran to {clock(at + 5)}" in branched.stdout
@@ -357,3 +357,27 @@ def test_recording_into_a_missing_folder_is_refused_at_once(demo_copy, tmp_path)
     run = twin_cli("drill", "run", str(demo_copy / "drills" / "gas-leak.toml"), "--record", str(missing), "--data", str(tmp_path / "data"))
     assert run.returncode != 0 and "Traceback" not in run.stderr
     assert run.stderr.strip().splitlines()[-1] == f"twin drill: cannot record to {missing}: the folder {missing.parent} does not exist"
+
+
+# ------------------------------------------------------------------ branch --at
+
+
+def test_branch_at_takes_seconds_as_its_help_says(reference, tmp_path):
+    data = str(tmp_path / "data")
+    outs = []
+    for n, at in enumerate(("30", "00:00:30")):
+        out = tmp_path / f"branch-{n}.mcap"
+        result = twin_cli("branch", str(reference.path), "--at", at, "--duration", "10", "--out", str(out), "--data", data)
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.startswith(f"branched {reference.path} at 00:00:30; ran to 00:00:40;")
+        assert float(info(out).metadata["branch_time"]) == 30.0
+        outs.append(list(read_stream(out)))
+    assert outs[0] == outs[1]  # the same branch point, the same run
+    for bad in ("thirty", "-5", "nan"):
+        result = twin_cli("branch", str(reference.path), "--at", bad, "--out", str(tmp_path / "bad.mcap"), "--data", data)
+        assert result.returncode != 0 and "Traceback" not in result.stderr
+        assert result.stderr.strip() == (f"twin branch: --at {bad!r}: expected seconds (such as 30 or 12.5) "
+                                          "or HH:MM:SS (such as 00:01:40)")
+    late = twin_cli("branch", str(reference.path), "--at", "900", "--out", str(tmp_path / "late.mcap"), "--data", data)
+    assert late.returncode != 0 and "Traceback" not in late.stderr
+    assert late.stderr.strip() == f"twin branch: {reference.path}: cannot branch at 00:15:00: the recording ends at 00:06:00"

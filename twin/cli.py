@@ -110,9 +110,9 @@ def main(argv: list[str] | None = None) -> int:
 
     branch = sub.add_parser("branch", help="restore a recording's state at a moment and run on from there with other actions")
     branch.add_argument("recording", type=Path)
-    branch.add_argument("--at", required=True, help="the branch point: seconds or HH:MM:SS of simulation time")
+    branch.add_argument("--at", required=True, help="the branch point: seconds (30, 12.5) or HH:MM:SS of simulation time")
     branch.add_argument("--drill", type=Path, help="a drill whose events (at times after the branch point) and expectations apply")
-    branch.add_argument("--duration", help="how long to run on after the branch point (default: the drill's end, else 10 min)")
+    branch.add_argument("--duration", help="how long to run on after the branch point, in seconds or HH:MM:SS (default: the drill's end, else 10 min)")
     branch.add_argument("--out", type=Path, required=True, help="the new recording; it names its parent and branch point")
     branch.add_argument("--data", type=Path)
 
@@ -406,6 +406,8 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_branch(args: argparse.Namespace) -> int:
+    import math
+
     from twin.runtime import prepare_data_dir
 
     data = prepare_data_dir(args.data)
@@ -413,13 +415,21 @@ def cmd_branch(args: argparse.Namespace) -> int:
     from twin.recording import Recorder
     from twin.runs import branch_engine, operator_act
 
-    at = _seconds(args.at)
-    if at is None:
-        raise TwinError(f"--at {args.at!r}: expected seconds or HH:MM:SS")
+    def seconds(option: str, text: str) -> float:
+        # The command line gives text: "30" and "30.5" are seconds, as is "00:00:30".
+        try:
+            value: float | None = float(text)
+        except ValueError:
+            value = _seconds(text)
+        if value is None or not math.isfinite(value) or value < 0:
+            raise TwinError(f"{option} {text!r}: expected seconds (such as 30 or 12.5) or HH:MM:SS (such as 00:01:40)")
+        return value
+
+    at = seconds("--at", args.at)
+    duration = seconds("--duration", args.duration) if args.duration is not None else None
     engine = branch_engine(args.recording, at, data)
     drill: Drill | None = load_drill(args.drill) if args.drill else None
-    end = _seconds(args.duration) if args.duration else None
-    end = at + end if end is not None else (drill.duration if drill else at + 600.0)
+    end = at + duration if duration is not None else (drill.duration if drill else at + 600.0)
     recorder = Recorder(args.out, engine, {"parent": str(args.recording.resolve()), "branch_time": repr(at),
                                            **({"drill": drill.name} if drill else {})})
     events: list[dict[str, Any]] = []
