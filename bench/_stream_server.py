@@ -93,7 +93,9 @@ class Bench:
 async def _serve_uvicorn(app: Any, port: int) -> tuple[Any, asyncio.Task[None]]:
     import uvicorn
 
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", ws_per_message_deflate=False, lifespan="auto")
+    from twin.stream import uvicorn_options
+
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="auto", **uvicorn_options())
     server = uvicorn.Server(config)
     server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
     task = asyncio.create_task(server.serve())
@@ -227,7 +229,7 @@ async def phase_ours_max(bench: Bench, conn: Any, frames: list[Any], t_pub: floa
                 published += 1
                 # at most one frame pending per client: wait until every sender took it
                 await asyncio.sleep(0)
-                while any(c.pending is not None and c.pending.frames for c in hub.clients):
+                while any(c.pending is not None and c.pending.ticks for c in hub.clients):
                     await asyncio.sleep(0)
 
     pub = asyncio.create_task(publisher())

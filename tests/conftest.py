@@ -21,11 +21,14 @@ def free_port() -> int:
 
 @contextmanager
 def running(app, port: int | None = None) -> Iterator[str]:
-    """Serve ``app`` with a real uvicorn on a free loopback port, in a thread."""
+    """Serve ``app`` with a real uvicorn on a free loopback port, in a thread, with the
+    settings ``twin serve`` uses (frame limit, keepalive)."""
     import uvicorn
 
+    from twin.stream import uvicorn_options
+
     port = port or free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", ws_per_message_deflate=False)
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", **uvicorn_options())
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -170,6 +170,16 @@ class Alarm:
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
+    def summary(self) -> dict[str, Any]:
+        """The record the stream carries (events, snapshots): the keys of :meth:`to_json`,
+        each operator action without its note (action, who, time, unit), so that its size
+        does not grow with the notes. The full record is ``GET /api/alarms/{id}``; each
+        action's event carries its own note."""
+        record = dict(vars(self))
+        record["history"] = [dict(h) for h in self.history]
+        record["actions"] = [{k: v for k, v in a.items() if k != "note"} for a in self.actions]
+        return record
+
 
 @dataclass
 class AlarmEvent:
@@ -277,7 +287,8 @@ class AlarmBook:
     def _emit(self, kind: str, alarm: Alarm, now: float, who: str = "", note: str = "") -> None:
         alarm.updated = now
         self._dirty.add(alarm.id)
-        self.pending_events.append(AlarmEvent(kind, alarm.to_json(), now, who, note))
+        # The summary: the event carries its own note, not every note the alarm holds.
+        self.pending_events.append(AlarmEvent(kind, alarm.summary(), now, who, note))
 
     def set_level(
         self, rule: AlarmRule | str, domain: str, asset: str, owner: str, level: int, now: float,

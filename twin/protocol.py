@@ -73,7 +73,9 @@ class FieldDelta(msgspec.Struct, frozen=True):
 
 class AlarmEventInfo(msgspec.Struct, frozen=True):
     """One alarm change: raise, escalate, deescalate, clear, overdue, acknowledge,
-    dispatch, resolve. ``alarm`` is the alarm's full record after the change."""
+    dispatch, resolve. ``alarm`` is the alarm's record after the change, summarised: its
+    operator actions without their notes (``note`` is this event's own; ``GET
+    /api/alarms/{id}`` gives every note)."""
 
     kind: str
     time: float

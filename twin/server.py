@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import logging
 import math
+import socket
 import time as wallclock
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -34,7 +35,7 @@ from twin.access import TokenRecord, TokenStore, allows
 from twin.engine import Engine
 from twin.geometry import LayerCache, layers_for
 from twin.errors import TwinError
-from twin.stream import MAX_CHANNEL, MAX_CONTROL, Client, Hub, Subscription
+from twin.stream import MAX_CHANNEL, MAX_CONTROL, SEND_BUFFER, Client, Hub, Subscription
 from twin.stream import hello as stream_hello
 
 log = logging.getLogger("twin.server")
@@ -110,6 +111,7 @@ class TwinServer:
                 Route("/api/plugins", self.plugins),
                 Route("/api/assets/{asset_id:str}", self.asset),
                 Route("/api/alarms", self.alarms),
+                Route("/api/alarms/{alarm_id:int}", self.alarm),
                 Route("/api/alarms/{alarm_id:int}/{action:str}", self.alarm_action, methods=["POST"]),
                 Route("/metrics", self.metrics),
                 Route("/api/replay", self.replay_route, methods=["GET", "POST"]),
@@ -311,6 +313,17 @@ class TwinServer:
             found = e.alarms.active()
         return JSONResponse({"alarms": [a.to_json() for a in found], "time": e.time})
 
+    async def alarm(self, request: Request) -> JSONResponse:
+        """One alarm's full record, every operator action with its note (the stream
+        carries summaries without the notes)."""
+        self._who(request)
+        e = self._ready()
+        alarm_id = request.path_params["alarm_id"]
+        found = e.alarms.alarms.get(alarm_id)
+        if found is None:
+            return JSONResponse({"error": f"no alarm {alarm_id}; GET /api/alarms lists them"}, status_code=404)
+        return JSONResponse({"alarm": found.to_json(), "time": e.time})
+
     async def alarm_action(self, request: Request) -> JSONResponse:
         who = self._who(request, "operator")
         e = self._ready()
@@ -397,9 +410,12 @@ class TwinServer:
         if engine is None or hub is None:
             await self._refuse(ws, 1013, "starting", "the twin is starting; retry in a few seconds")
             return
-        client = Client(ws.send_bytes, ws.close, record.role, record.name if record is not OPEN else f"open:{ws.client}")
+        transport = _transport(ws)
+        _limit_send_buffer(transport)
+        client = Client(ws.send_bytes, ws.close, record.role, record.name if record is not OPEN else f"open:{ws.client}",
+                        abort=transport.abort if transport is not None else None)
         hub.clients.add(client)
-        sender = asyncio.create_task(self._sender(hub, client))
+        sender = client.sender = asyncio.create_task(self._sender(hub, client))
         client.push(stream_hello(engine, record.role, self.mode, __version__, hub.epoch))
         if self.replay is not None:
             client.push(p.encode(self.replay.state()))
@@ -475,7 +491,7 @@ class TwinServer:
             except (KeyError, TwinError) as exc:
                 client.push(p.encode(p.Result(request.request, False, str(exc).strip("'\""))))
                 return
-            client.push(p.encode(p.Result(request.request, True, alarm=alarm.to_json())))
+            client.push(p.encode(p.Result(request.request, True, alarm=alarm.summary())))
 
     async def actions_route(self, request: Request) -> JSONResponse:
         """GET: every action with its parameters and units. POST {action, target, params}:
@@ -632,6 +648,24 @@ class TwinServer:
         if origin in self.allowed_origins or "*" in self.allowed_origins:
             return True
         return origin.split("://", 1)[-1] == host
+
+
+def _transport(ws: WebSocket) -> asyncio.Transport | None:
+    """The connection's asyncio transport, or None under a server where it cannot be
+    found. ASGI has no way to cut off a peer that stopped reading (its socket never takes
+    a close frame) or to size a socket's send buffer; uvicorn's ``receive`` is a method
+    of the connection's protocol object, which holds the transport."""
+    transport = getattr(getattr(ws._receive, "__self__", None), "transport", None)
+    return transport if isinstance(transport, asyncio.Transport) else None
+
+
+def _limit_send_buffer(transport: asyncio.Transport | None) -> None:
+    """Give the WebSocket's socket a small kernel send buffer (stream.SEND_BUFFER), so
+    that a client that stops reading is noticed after kilobytes, not megabytes."""
+    sock = transport.get_extra_info("socket") if transport is not None else None
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER)
 
 
 def _check_channel(channel: str) -> None:

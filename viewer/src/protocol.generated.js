@@ -65,7 +65,7 @@ export const STRUCTS = Object.freeze({
   /** Rows (``<u4``) whose value changed, and their new values (the field's dtype). */
   // rows: ArrayRef, values: ArrayRef
   FieldDelta: Object.freeze({ tag: null, fields: ["rows", "values"], required: ["rows", "values"] }),
-  /** One alarm change: raise, escalate, deescalate, clear, overdue, acknowledge, dispatch, resolve. ``alarm`` is the alarm's full record after the change. */
+  /** One alarm change: raise, escalate, deescalate, clear, overdue, acknowledge, dispatch, resolve. ``alarm`` is the alarm's record after the change, summarised: its operator actions without their notes (``note`` is this event's own; ``GET /api/alarms/{id}`` gives every note). */
   // kind: string, time: number, alarm: Object<string, *>, who: string, note: string
   AlarmEventInfo: Object.freeze({ tag: null, fields: ["kind", "time", "alarm", "who", "note"], required: ["kind", "time", "alarm"] }),
 });
