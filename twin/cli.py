@@ -33,7 +33,9 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--dt", type=float, default=1.0, help="tick length in simulation seconds")
     serve.add_argument("--record", type=Path, help="record the live run to this MCAP file")
     serve.add_argument("--replay", type=Path, help="serve this recording (MCAP) instead of a live twin; a director plays, pauses, seeks")
-    serve.add_argument("--allow-origin", action="append", help="a browser Origin allowed on /ws besides the server's own (repeatable)")
+    serve.add_argument("--allow-origin", action="append", help="a browser Origin allowed on /ws and mutating requests besides the server's own (repeatable)")
+    serve.add_argument("--allow-host", action="append", help="a Host name this server is reached by, besides loopback and --host (repeatable; "
+                                                             "in tokens mode, giving any turns the Host check on)")
 
     check = sub.add_parser("check", help="validate a scene and print asset counts per domain and kind")
     check.add_argument("scene", type=Path)
@@ -71,12 +73,15 @@ def main(argv: list[str] | None = None) -> int:
     token_add = token_sub.add_parser("add", help="create a token and print it once")
     token_add.add_argument("role", choices=["viewer", "operator", "director", "admin"])
     token_add.add_argument("--name")
+    token_add.add_argument("--expires", help="when the token stops working: a duration (12h, 30d, 8w) or a date (2027-01-31, UTC)")
     token_add.add_argument("--data", type=Path)
-    token_list = token_sub.add_parser("list", help="list tokens (names and roles, never the tokens)")
+    token_list = token_sub.add_parser("list", help="the access mode and the tokens (names, roles, expiry; never the tokens)")
     token_list.add_argument("--data", type=Path)
-    token_revoke = token_sub.add_parser("revoke", help="revoke a token by name")
+    token_revoke = token_sub.add_parser("revoke", help="revoke a token by name (the folder stays in tokens mode)")
     token_revoke.add_argument("name")
     token_revoke.add_argument("--data", type=Path)
+    token_open = token_sub.add_parser("open", help="switch the data folder back to open mode (no token needed, loopback only); refused while tokens exist")
+    token_open.add_argument("--data", type=Path)
 
     drill = sub.add_parser("drill", help="scripted incidents: check and run drills")
     drill_sub = drill.add_subparsers(dest="drill_command", required=True)
@@ -141,13 +146,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
     data = prepare_data_dir(args.data)
     scene = args.scene or default_scene()
     config = load_config(args.config)
-    if not TokenStore(data).enabled:
+    tokens = TokenStore(data)
+    if not tokens.enabled:
         if args.host not in ("127.0.0.1", "localhost", "::1"):
             raise TwinError(
-                f"refusing to serve on {args.host} without access tokens; create one with "
-                f"`twin token add admin --data {data}` or bind to 127.0.0.1"
+                f"refusing to serve on {args.host} without access tokens (the data folder {data} is in open mode); "
+                f"create one with `twin token add admin --data {data}` or bind to 127.0.0.1"
             )
-        log.warning("no access tokens: the server is open to anyone on this machine", extra={"data": str(data)})
+        log.warning("open mode, no access tokens: the server is open to anyone on this machine", extra={"data": str(data)})
+    elif not tokens.valid():
+        log.warning("tokens mode without a valid token: nobody but /api/health gets in; add one with `twin token add ROLE`",
+                    extra={"data": str(data)})
     log.info("starting", extra={"scene": str(scene), "data": str(data), "url": f"http://{args.host}:{args.port}/"})
 
     def build() -> Any:
@@ -160,7 +169,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if args.record is not None and args.replay is not None:
         raise TwinError("--record and --replay exclude each other: a replay is a recording already")
     server = create_app(build, speed=args.speed, fast=args.fast, data_dir=data, allowed_origins=tuple(args.allow_origin or ()),
-                        record=args.record)
+                        record=args.record, allowed_hosts=tuple(args.allow_host or ()), bound_host=args.host)
     uvicorn.run(server.app, host=args.host, port=args.port, log_level="warning", ws_per_message_deflate=False)
     return 0
 
@@ -292,23 +301,44 @@ def cmd_tail(args: argparse.Namespace) -> int:
 def cmd_token(args: argparse.Namespace) -> int:
     import time
 
-    from twin.access import TokenStore
+    from twin.access import TokenStore, parse_expiry, utc_text
     from twin.runtime import default_data_dir
 
     store = TokenStore(args.data or default_data_dir())
     if args.token_command == "add":
-        record, token = store.add(args.role, args.name)
-        print(f"token {record.name!r} ({record.role}); it is shown only now:")
+        expires = parse_expiry(args.expires) if args.expires else None
+        first = not store.enabled
+        record, token = store.add(args.role, args.name, expires)
+        until = f", expires {utc_text(expires)}" if expires is not None else ""
+        if first:
+            print(f"{store.path.parent} is in tokens mode now: every request but /api/health needs a token")
+        print(f"token {record.name!r} ({record.role}{until}); it is shown only now:")
         print(token)
     elif args.token_command == "list":
         records = store.records()
-        if not records:
-            print(f"no tokens in {store.path}: the server runs open, on loopback only")
+        if store.mode == "open":
+            print(f"no tokens in {store.path}: open mode, the server runs open, on loopback only")
+        elif not records:
+            print(f"no tokens in {store.path}: tokens mode, so nobody but /api/health gets in; "
+                  f"add one with `twin token add ROLE`, or go back to open mode with `twin token open`")
+        else:
+            print(f"tokens mode ({store.path}): every request but /api/health needs one of these")
+        now = time.time()
         for r in records:
-            print(f"{r.name:<20} {r.role:<9} created {time.strftime('%Y-%m-%d %H:%M', time.localtime(r.created))}")
+            if r.expires is None:
+                expiry = "never expires"
+            else:
+                expiry = f"{'EXPIRED' if r.expired(now) else 'expires'} {utc_text(r.expires)}"
+            print(f"{r.name:<20} {r.role:<9} created {time.strftime('%Y-%m-%d %H:%M', time.localtime(r.created))}  {expiry}")
+    elif args.token_command == "open":
+        store.open()
+        print(f"{store.path.parent} is in open mode: a server started from it lets anyone on this machine in "
+              f"(loopback only); a server already running in tokens mode stays so until restarted")
     else:
         record = store.revoke(args.name)
-        print(f"revoked {record.name!r} ({record.role})")
+        left = len(store.valid())
+        print(f"revoked {record.name!r} ({record.role})"
+              + ("" if left else "; no valid token is left: nobody but /api/health gets in until `twin token add ROLE`"))
     return 0
 
 

@@ -23,6 +23,7 @@ from typing import Any
 import msgspec
 import numpy as np
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
@@ -31,10 +32,11 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from twin import __version__
 from twin import protocol as p
-from twin.access import TokenRecord, TokenStore, allows
+from twin.access import TokenRecord, TokenStore, allows, utc_text
 from twin.engine import Engine
 from twin.geometry import LayerCache, layers_for
 from twin.errors import TwinError
+from twin.guard import Guard, Refused, json_object, origin_allowed
 from twin.stream import MAX_CHANNEL, MAX_CONTROL, SEND_BUFFER, Client, Hub, Subscription
 from twin.stream import hello as stream_hello
 
@@ -83,6 +85,8 @@ class TwinServer:
         fast: bool = False,
         data_dir: Path | None = None,
         allowed_origins: tuple[str, ...] = (),
+        allowed_hosts: tuple[str, ...] = (),
+        bound_host: str | None = None,
     ) -> None:
         self._build = build
         self.engine: Engine | None = None
@@ -103,6 +107,11 @@ class TwinServer:
         #: recordings a director may open for replay on a running server
         self.recordings_dir = data_dir / "recordings" if data_dir is not None else None
         self.allowed_origins = allowed_origins
+        #: open mode is decided at start-up: a server that starts with tokens never turns
+        #: open while it runs, whatever `twin token open` writes meanwhile
+        self._open = self.tokens.mode == "open"
+        #: each connected WebSocket client's token, re-checked every tick (revalidate_clients)
+        self._client_tokens: dict[Client, TokenRecord] = {}
         self._tasks: list[asyncio.Task[Any]] = []
         self.app = Starlette(
             routes=[
@@ -125,6 +134,8 @@ class TwinServer:
                 Mount("/", StaticFiles(directory=STATIC_DIR, html=True, check_dir=False), name="viewer"),
             ],
             lifespan=self.lifespan,
+            middleware=[Middleware(Guard, open_mode=self._is_open, bound_host=bound_host, allowed_hosts=allowed_hosts,
+                                   allowed_origins=allowed_origins)],
             exception_handlers={_NotReady: _not_ready_handler, _Denied: _denied_handler},  # type: ignore[dict-item]
         )
 
@@ -191,6 +202,7 @@ class TwinServer:
                 if self.recorder is not None and self.replay is None:
                     self.recorder.record(frame)  # queues only: the writer thread does the work
                 hub.publish(frame)
+                self.revalidate_clients()
             interval = self.engine.dt / (self.replay.speed if self.replay is not None else self.speed)
             if self.fast:
                 await asyncio.sleep(0)
@@ -206,17 +218,66 @@ class TwinServer:
             raise _NotReady(self.startup_error)
         return self.engine
 
+    def _is_open(self) -> bool:
+        """Does this server run without tokens? Only if it started so and the data folder
+        is still in open mode: a first token added locks it at once, for good."""
+        if self._open:
+            try:
+                self._open = self.tokens.mode == "open"
+            except TwinError:
+                self._open = False  # an unreadable token file never opens the server
+        return self._open
+
     def _who(self, conn: HTTPConnection, needed: str = "viewer") -> TokenRecord:
-        """The caller's token record, if it may do what ``needed`` may; else 401/403."""
-        if not self.tokens.enabled:
+        """The caller's token record, if it may do what ``needed`` may; else 401/403
+        (503 when the token file cannot be read)."""
+        if self._is_open():
             return OPEN
         token = conn.query_params.get("token") or _bearer(conn.headers.get("authorization"))
-        record = self.tokens.check(token)
+        try:
+            record = self.tokens.find(token)
+            valid = bool(record) or bool(self.tokens.valid())
+        except TwinError as exc:
+            raise _Denied(503, str(exc)) from None
         if record is None:
+            if not valid:
+                raise _Denied(401, f"no valid token exists: every token of {self.tokens.path} is revoked or expired; "
+                                   f"an administrator adds one with `twin token add ROLE --data {self.tokens.path.parent}`")
             raise _Denied(401, "a valid token is needed: send 'Authorization: Bearer <token>' or add ?token=<token>")
+        if record.expired():
+            raise _Denied(401, f"token {record.name!r} expired at {utc_text(record.expires or 0.0)}; "
+                               f"ask for a new one (`twin token add {record.role}`)")
         if not allows(record.role, needed):
             raise _Denied(403, f"token {record.name!r} has role {record.role}; this needs {needed} or above")
         return record
+
+    def _revoked(self, record: TokenRecord) -> str | None:
+        """Why a connected client's token no longer holds, or None while it does."""
+        if record is OPEN:
+            return None if self._is_open() else "this server now needs a token; reconnect with ?token=<token>"
+        current = self.tokens.current(record)
+        if current is None:
+            return f"token {record.name!r} was revoked"
+        if current.expired():
+            return f"token {record.name!r} expired at {utc_text(current.expires or 0.0)}"
+        return None
+
+    def revalidate_clients(self) -> None:
+        """Close (4401, the reason in the close frame) every WebSocket client whose token
+        was revoked or expired since it connected, or that came in while the server was
+        open and it no longer is. Called after each tick and before each message that acts."""
+        hub = self.hub
+        if hub is None or not self._client_tokens:
+            return
+        try:
+            gone = [(c, why) for c, r in list(self._client_tokens.items()) if (why := self._revoked(r)) is not None]
+        except TwinError as exc:
+            # Unreadable token file: new requests get 503 (_who); who is connected stays.
+            log.error("cannot re-check connected clients' tokens", extra={"error": str(exc)})
+            return
+        for client, why in gone:
+            self._client_tokens.pop(client, None)
+            hub.drop(client, why, code=4401)
 
     # -- HTTP --------------------------------------------------------------------------
     async def health(self, request: Request) -> JSONResponse:
@@ -333,12 +394,10 @@ class TwinServer:
         if action is None:
             return JSONResponse({"error": "unknown action; use ack, dispatch or resolve"}, status_code=404)
         try:
-            body = await request.json() if await request.body() else {}
-            if not isinstance(body, dict):
-                raise ValueError
+            body = await json_object(request, '{"note": ..., "unit": ...}', empty={})
         except ValueError:
             return JSONResponse({"error": "the body must be a JSON object: {\"note\": ..., \"unit\": ...}"}, status_code=400)
-        name = who.name if who is not OPEN else str(body.get("who", "anonymous"))
+        name = _actor(who, body)
         try:
             alarm = await asyncio.to_thread(
                 e.alarms.act, request.path_params["alarm_id"], action, name, str(body.get("note", "")), e.time, str(body.get("unit", ""))
@@ -410,11 +469,13 @@ class TwinServer:
         if engine is None or hub is None:
             await self._refuse(ws, 1013, "starting", "the twin is starting; retry in a few seconds")
             return
+        peer = f"{ws.client.host}:{ws.client.port}" if ws.client else "unknown"
         transport = _transport(ws)
         _limit_send_buffer(transport)
-        client = Client(ws.send_bytes, ws.close, record.role, record.name if record is not OPEN else f"open:{ws.client}",
+        client = Client(ws.send_bytes, ws.close, record.role, record.name if record is not OPEN else f"anonymous ({peer})",
                         abort=transport.abort if transport is not None else None)
         hub.clients.add(client)
+        self._client_tokens[client] = record
         sender = client.sender = asyncio.create_task(self._sender(hub, client))
         client.push(stream_hello(engine, record.role, self.mode, __version__, hub.epoch))
         if self.replay is not None:
@@ -429,7 +490,24 @@ class TwinServer:
                 if data is None:
                     data = (message.get("text") or "").encode()
                 try:
-                    await self._handle(engine, hub, client, p.decode_client(data))
+                    request = p.decode_client(data)
+                    if isinstance(request, (p.AlarmAction, p.ReplayControl)):
+                        # a token revoked between ticks must not act: check it now
+                        held = self._client_tokens.get(client)
+                        if held is None:  # dropped by revalidate_clients while this message came
+                            break
+                        try:
+                            why = self._revoked(held)
+                        except TwinError as exc:
+                            client.push(p.encode(p.Result(request.request, False, f"cannot check your token now: {exc}")))
+                            continue
+                        if why is not None:
+                            client.push(p.encode(p.Result(request.request, False, why)))
+                            await asyncio.sleep(0.05)  # let the sender deliver the answer first
+                            self._client_tokens.pop(client, None)
+                            hub.drop(client, why, code=4401)
+                            break
+                    await self._handle(engine, hub, client, request)
                 except p.ProtocolError as exc:
                     errors += 1
                     if len(client.control) >= MAX_CONTROL:
@@ -447,6 +525,7 @@ class TwinServer:
             client.closed = True
             client.wake.set()
             hub.clients.discard(client)
+            self._client_tokens.pop(client, None)
             sender.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await sender
@@ -517,12 +596,13 @@ class TwinServer:
         if self.replay is not None:
             return JSONResponse({"error": "a replay cannot take actions; branch it into a live twin first"}, status_code=409)
         try:
-            body = await request.json()
+            body = await json_object(request, '{"action": "<domain>.<verb>", "target": "<asset or sensor id>", "params": {...}}')
             name, target, params = body["action"], body["target"], body.get("params", {})
-            if not isinstance(name, str) or not isinstance(target, str) or not isinstance(params, dict):
+            if not isinstance(name, str) or not isinstance(target, str) or not isinstance(params, dict) or not all(
+                    isinstance(v, (int, float)) and not isinstance(v, bool) for v in params.values()):
                 raise TypeError
         except (ValueError, KeyError, TypeError):
-            return JSONResponse({"error": 'the body must be {"action": "<domain>.<verb>", "target": "<asset or sensor id>", "params": {...}}'}, status_code=400)
+            return JSONResponse({"error": 'the body must be {"action": "<domain>.<verb>", "target": "<asset or sensor id>", "params": {"<name>": <number>, ...}}'}, status_code=400)
         async with self._tick_lock:  # between ticks: the truth is not being stepped
             try:
                 e.apply_action(name, target, params, who=who.name)
@@ -628,10 +708,10 @@ class TwinServer:
             return JSONResponse(msgspec.to_builtins(self.replay.state()))
         who = self._who(request, "director")
         self._ready()
-        if self.replay is None and (await request.json()).get("action") not in ("open",):
+        body = _replay_body(await json_object(request, _REPLAY_SHAPE))
+        if self.replay is None and body.get("action") not in ("open",):
             return JSONResponse({"error": "this server is live, not replaying a recording; POST {\"action\": \"open\"} switches to one"}, status_code=404)
         try:
-            body = await request.json()
             await self.control_replay(who.role, str(body.get("action")), body.get("time"), body.get("speed"), body.get("recording"))
         except (ValueError, TwinError) as exc:
             return JSONResponse({"error": str(exc)}, status_code=400)
@@ -645,9 +725,7 @@ class TwinServer:
             await ws.close(code, message[:120])
 
     def _origin_allowed(self, origin: str, host: str) -> bool:
-        if origin in self.allowed_origins or "*" in self.allowed_origins:
-            return True
-        return origin.split("://", 1)[-1] == host
+        return origin_allowed(origin, host, self.allowed_origins)
 
 
 def _transport(ws: WebSocket) -> asyncio.Transport | None:
@@ -666,6 +744,32 @@ def _limit_send_buffer(transport: asyncio.Transport | None) -> None:
     if sock is not None:
         with contextlib.suppress(OSError):
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER)
+
+
+_REPLAY_SHAPE = ('{"action": "play" | "pause" | "seek" | "speed" | "branch" | "open", "time": <seconds>, '
+                 '"speed": <number>, "recording": "<name>.mcap"}')
+
+
+def _replay_body(body: dict[str, Any]) -> dict[str, Any]:
+    """A POST /api/replay body whose keys have the types control_replay takes, or Refused (400)."""
+    for key, kind in (("action", str), ("time", float), ("speed", float), ("recording", str)):
+        value = body.get(key)
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, float) if kind is float else str):
+            raise Refused(400, f"{key!r} must be {'a number' if kind is float else 'a string'}; the body is {_REPLAY_SHAPE}")
+    return body
+
+
+def _actor(who: TokenRecord, body: dict[str, Any]) -> str:
+    """The name an alarm action is recorded under. A token's name; in open mode nobody is
+    authenticated, so a ``who`` the caller gives is kept as what they said, never as who acted."""
+    if who is not OPEN:
+        return who.name
+    said = body.get("who")
+    if isinstance(said, str) and said.split():
+        return f"anonymous (said: {' '.join(said.split())[:64]})"
+    return "anonymous"
 
 
 def _check_channel(channel: str) -> None:
@@ -691,7 +795,10 @@ def create_app(
     data_dir: Path | None = None,
     allowed_origins: tuple[str, ...] = (),
     record: Path | None = None,
+    allowed_hosts: tuple[str, ...] = (),
+    bound_host: str | None = None,
 ) -> TwinServer:
-    server = TwinServer(build, speed=speed, fast=fast, data_dir=data_dir, allowed_origins=allowed_origins)
+    server = TwinServer(build, speed=speed, fast=fast, data_dir=data_dir, allowed_origins=allowed_origins,
+                        allowed_hosts=allowed_hosts, bound_host=bound_host)
     server.record_path = record
     return server
