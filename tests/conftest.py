@@ -49,3 +49,27 @@ def toy():
     import toyplugin
 
     return toyplugin
+
+
+@pytest.fixture
+def mosquitto(tmp_path):
+    """Start a real mosquitto on a free loopback port: ``mosquitto(**options)`` returns a
+    started :class:`twin.sources.broker.Broker` (options as its constructor's: a password
+    file, an ACL); every broker started is stopped after the test."""
+    from twin.errors import TwinError
+    from twin.sources.broker import Broker, mosquitto_path
+
+    try:
+        mosquitto_path()
+    except TwinError as exc:
+        pytest.skip(str(exc))
+    started: list[Broker] = []
+
+    def start(**options) -> Broker:
+        broker = Broker(tmp_path / f"mosquitto{len(started)}", **options)
+        started.append(broker)
+        return broker.start()
+
+    yield start
+    for broker in started:
+        broker.stop()
