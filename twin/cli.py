@@ -32,6 +32,9 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--fast", action="store_true", help="tick as fast as the machine allows")
     serve.add_argument("--dt", type=float, default=1.0, help="tick length in simulation seconds")
     serve.add_argument("--record", type=Path, help="record the live run to this MCAP file")
+    serve.add_argument("--plugin-deadline", type=float, metavar="SECONDS",
+                       help="stop and quarantine a plugin whose updater, kernel or coupling runs longer than this "
+                            "(default: [engine] plugin_deadline of the configuration, else 10)")
     serve.add_argument("--replay", type=Path, help="serve this recording (MCAP) instead of a live twin; a director plays, pauses, seeks")
     serve.add_argument("--allow-origin", action="append", help="a browser Origin allowed on /ws and mutating requests besides the server's own (repeatable)")
     serve.add_argument("--allow-host", action="append", help="a Host name this server is reached by, besides loopback and --host (repeatable; "
@@ -170,7 +173,20 @@ def cmd_serve(args: argparse.Namespace) -> int:
         raise TwinError("--record and --replay exclude each other: a replay is a recording already")
     server = create_app(build, speed=args.speed, fast=args.fast, data_dir=data, allowed_origins=tuple(args.allow_origin or ()),
                         record=args.record, allowed_hosts=tuple(args.allow_host or ()), bound_host=args.host)
-    uvicorn.run(server.app, host=args.host, port=args.port, log_level="warning", ws_per_message_deflate=False)
+    server.plugin_deadline = args.plugin_deadline
+    from twin.stream import uvicorn_options
+
+    # the stream's settings: a client frame past the protocol's limit is refused at its
+    # header, before its payload is read (1009); a keepalive that never pre-empts 4008
+    uv = uvicorn.Server(uvicorn.Config(server.app, host=args.host, port=args.port, log_level="warning", **uvicorn_options()))
+
+    def fatal(reason: str) -> None:
+        uv.should_exit = True
+
+    server.on_fatal = fatal
+    uv.run()
+    if server.startup_error is not None:
+        raise TwinError(f"the twin failed to start: {server.startup_error}")
     return 0
 
 
