@@ -40,6 +40,8 @@ MAX_ACTIONS = 100
 #: how long a write waits for another process's lock on the store before the store is
 #: reported busy; short, because the tick waits for it (seconds)
 BUSY_TIMEOUT = 0.25
+#: while the store cannot be written, the tick tries again after this many seconds
+STORE_RETRY = 1.0
 
 
 class InvalidAction(TwinError):
@@ -207,6 +209,9 @@ class AlarmBook:
         self._committed_events: list[AlarmEvent] = []
         #: why the last write to the store failed, None while it works
         self.store_error: str | None = None
+        #: while the store fails, the tick retries no sooner than this (monotonic s), so
+        #: that a held lock costs the tick one BUSY_TIMEOUT a second, not one a tick
+        self._retry_at = 0.0
         if path is not None:
             self._open_db(path)
 
@@ -266,6 +271,7 @@ class AlarmBook:
                         log.error("the alarm store cannot be written; changes are kept and retried",
                                   extra={"error": str(exc), "pending_events": len(self.pending_events)})
                     self.store_error = f"alarm store: {exc}"
+                    self._retry_at = wallclock.monotonic() + STORE_RETRY
                     raise StoreUnavailable(f"the alarm store cannot be written now ({exc}); retry shortly") from None
                 except BaseException:
                     if db.in_transaction:
@@ -390,10 +396,11 @@ class AlarmBook:
         the store cannot be written (:attr:`store_error`), events wait: no one is told of
         a change that a crash could lose."""
         with self._lock:
-            try:
-                self.commit()
-            except StoreUnavailable:
-                pass  # kept pending and retried next tick; store_error says why
+            if self.store_error is None or wallclock.monotonic() >= self._retry_at:
+                try:
+                    self.commit()
+                except StoreUnavailable:
+                    pass  # kept pending and retried; store_error says why (logged once, in commit)
             events, self._committed_events = self._committed_events, []
             return events
 

@@ -17,6 +17,7 @@ import math
 import socket
 import time as wallclock
 from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -35,8 +36,12 @@ from twin import protocol as p
 from twin.access import TokenRecord, TokenStore, allows, utc_text
 from twin.engine import Engine
 from twin.geometry import LayerCache, layers_for
+from twin.alarms import SYSTEM_DOMAIN, InvalidAction, StoreUnavailable
 from twin.errors import TwinError
 from twin.guard import Guard, Refused, json_object, origin_allowed
+from twin.health import PartState, Subsystems
+from twin.supervision import Step, TickAbandoned, interrupt
+from twin.types import LEVEL_ORANGE
 from twin.stream import MAX_CHANNEL, MAX_CONTROL, SEND_BUFFER, Client, Hub, Subscription
 from twin.stream import hello as stream_hello
 
@@ -46,6 +51,16 @@ PROTOCOL_VERSION = p.PROTOCOL_VERSION
 MAX_CLIENT_ERRORS = 5
 STATIC_DIR = Path(__file__).resolve().parent / "static"  # built by `npm run build` in viewer/
 OPEN = TokenRecord("open", "admin", "", 0.0)  # who you are when no token is configured
+#: a plugin step (updater, kernel, coupling) running longer than this is stopped and its
+#: plugin quarantined (seconds; ``[engine] plugin_deadline`` in the configuration)
+PLUGIN_DEADLINE = 10.0
+#: after interrupting an overrunning step, how long to wait for the tick to finish
+#: before abandoning its thread (seconds)
+ABANDON_AFTER = 2.0
+#: /api/health answers 503 when no tick completed for this many tick intervals ...
+STALL_TICKS = 3
+#: ... and at least this many seconds (a tick of a big city takes a while)
+STALL_FLOOR = 5.0
 
 
 def _json_value(value: Any) -> Any:
@@ -113,6 +128,16 @@ class TwinServer:
         #: each connected WebSocket client's token, re-checked every tick (revalidate_clients)
         self._client_tokens: dict[Client, TokenRecord] = {}
         self._tasks: list[asyncio.Task[Any]] = []
+        #: the one thread that runs ticks; replaced when a stuck tick is abandoned
+        self._tick_thread = ThreadPoolExecutor(1, thread_name_prefix="twin-tick")
+        self.plugin_deadline: float | None = None  # None: the configuration's, else PLUGIN_DEADLINE
+        #: called with the reason when start-up fails (`twin serve` exits non-zero)
+        self.on_fatal: Callable[[str], None] | None = None
+        self.subsystems = Subsystems(self._subsystem_changed)
+        self.subsystems.set("engine", "starting", "loading plugins, compiling kernels and loading the scene")
+        #: monotonic time the last tick completed (or the loop last waited on a paused replay)
+        self.last_tick: float | None = None
+        self.last_tick_error: str | None = None
         self.app = Starlette(
             routes=[
                 Route("/api/health", self.health),
@@ -151,6 +176,7 @@ class TwinServer:
             for task in self._tasks:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
+            self._tick_thread.shutdown(wait=False)  # an abandoned tick's thread is not waited for
             if self.recorder is not None:
                 self.recorder.close()
             if self.replay is not None:
@@ -159,50 +185,63 @@ class TwinServer:
                 self.engine.close()
 
     async def _start(self) -> None:
+        """Build the twin; any failure is a failed start: logged, shown by /api/health,
+        and (from `twin serve`) the process exits with it."""
         try:
             engine = await asyncio.to_thread(self._build)
+            from twin.replay import Replay
+
+            if isinstance(engine, Replay):
+                self.replay, self.mode, engine = engine, "replay", engine.engine
+            if self.record_path is not None and self.replay is None:
+                from twin.recording import Recorder
+
+                self.recorder = Recorder(self.record_path, engine, {"source": "live server"})
+                self.subsystems.set("recorder", "ok")
         except Exception as exc:
-            self.startup_error = str(exc)
-            log.error("the twin failed to start", extra={"error": str(exc)})
+            self.startup_error = str(exc) or type(exc).__name__
+            if not isinstance(exc, (TwinError, ValueError, KeyError, OSError)):
+                log.exception("the twin failed to start")
+            self.subsystems.set("engine", "failed", self.startup_error)
+            if self.on_fatal is not None:
+                self.on_fatal(self.startup_error)
             return
-        from twin.replay import Replay
-
-        if isinstance(engine, Replay):
-            self.replay, self.mode, engine = engine, "replay", engine.engine
-        if self.record_path is not None and self.replay is None:
-            from twin.recording import Recorder
-
-            self.recorder = Recorder(self.record_path, engine, {"source": "live server"})
         self.hub = Hub(engine)
         self.engine = engine
+        if self.plugin_deadline is None:
+            self.plugin_deadline = float(engine.config.get("engine", {}).get("plugin_deadline", PLUGIN_DEADLINE))
         log.info("twin ready", extra={"scene": engine.scene.name, "assets": sum(len(t) for t in engine.world.tables.values())})
+        self.subsystems.set("engine", "ok")
+        self.subsystems.set("alarm_store", "ok")
         self._tasks.append(asyncio.create_task(self._tick_loop()))
 
     async def _tick_loop(self) -> None:
-        engine, hub = self.engine, self.hub
-        assert engine is not None and hub is not None
-        interval = engine.dt / self.speed
+        """Tick at the pace asked for, for ever. Nothing that goes wrong in a tick ends
+        this loop: it is logged, counted in /metrics, shown by /api/health, and the next
+        tick comes (twin.supervision for plugins that never return)."""
+        assert self.engine is not None and self.hub is not None
+        interval = self.engine.dt / self.speed
         deadline = wallclock.monotonic()
         while True:
-            await self.running.wait()
+            if not self.running.is_set():
+                await self.running.wait()
+                deadline = wallclock.monotonic()
             if self.replay is not None and not self.replay.playing:
+                self.last_tick = wallclock.monotonic()  # the loop is alive, only paused
                 await asyncio.sleep(0.05)
                 deadline = wallclock.monotonic()
                 continue
             async with self._tick_lock:
-                hub.ticking = True
                 try:
-                    # self.engine, not the one we started with: a branch swaps it
-                    frame = await asyncio.to_thread(self.replay.tick if self.replay is not None else self.engine.tick)
-                finally:
-                    hub.ticking = False
-                if frame is None:  # the replay reached its end and paused
-                    self._broadcast_replay_state()
-                    continue
-                if self.recorder is not None and self.replay is None:
-                    self.recorder.record(frame)  # queues only: the writer thread does the work
-                hub.publish(frame)
-                self.revalidate_clients()
+                    frame = await self._supervised_tick()
+                except (Exception, TickAbandoned) as exc:
+                    self._tick_failed("tick", exc)
+                else:
+                    if frame is None:  # the replay reached its end and paused
+                        self.last_tick = wallclock.monotonic()
+                        self._broadcast_replay_state()
+                        continue
+                    self._after_tick(frame)
             interval = self.engine.dt / (self.replay.speed if self.replay is not None else self.speed)
             if self.fast:
                 await asyncio.sleep(0)
@@ -212,6 +251,92 @@ class TwinServer:
             if delay < -5 * interval:
                 deadline = wallclock.monotonic()  # fell far behind: do not sprint to catch up
             await asyncio.sleep(max(0.0, delay))
+
+    async def _supervised_tick(self) -> Any:
+        """One tick in the tick thread, watched: a plugin step past its deadline is
+        interrupted and its plugin quarantined; if it still does not return, the tick
+        is abandoned (TickAbandoned) and the next one runs in a fresh thread."""
+        engine, hub = self.engine, self.hub
+        assert engine is not None and hub is not None
+        deadline = self.plugin_deadline or PLUGIN_DEADLINE
+        # self.engine, not the one the loop started with: a branch swaps it
+        tick = self.replay.tick if self.replay is not None else engine.tick
+        future = asyncio.get_running_loop().run_in_executor(self._tick_thread, tick)
+        # An abandoned tick's exception, if its stuck call ever returns, is nobody's news.
+        future.add_done_callback(lambda f: None if f.cancelled() else f.exception())
+        hub.ticking = True
+        try:
+            interrupted: tuple[Step, float] | None = None
+            while True:
+                done, _ = await asyncio.wait({future}, timeout=min(0.25, deadline / 4))
+                if done:
+                    return future.result()
+                step = engine.watch.current
+                if step is None or step.elapsed() < deadline:
+                    continue
+                if interrupted is None or interrupted[0] is not step:
+                    log.error("a plugin step overran its deadline; quarantining the plugin",
+                              extra={"plugin": step.plugin, "step": step.what, "deadline": deadline})
+                    engine.overran(step, deadline)
+                    interrupt(step)
+                    interrupted = (step, wallclock.monotonic())
+                elif wallclock.monotonic() - interrupted[1] > ABANDON_AFTER:
+                    engine.watch.abandon()
+                    self._tick_thread.shutdown(wait=False)
+                    self._tick_thread = ThreadPoolExecutor(1, thread_name_prefix="twin-tick")
+                    raise TickAbandoned(f"{step.what} of plugin {step.plugin!r} did not return after being interrupted; "
+                                        f"its thread is left behind and the twin ticks on without it")
+        finally:
+            hub.ticking = False
+
+    def _after_tick(self, frame: Any) -> None:
+        """Record and publish a frame; a failing recorder or stream degrades alone."""
+        assert self.hub is not None and self.engine is not None
+        if self.recorder is not None and self.replay is None:
+            try:
+                self.recorder.record(frame)  # queues only: the writer thread does the work
+            except Exception as exc:
+                self._tick_failed("recorder", exc)
+            failure = getattr(self.recorder, "error", None)
+            if failure:
+                self.subsystems.set("recorder", "failed", f"{failure}; the twin goes on without recording")
+            else:
+                self.subsystems.set("recorder", "ok")
+        try:
+            self.hub.publish(frame)
+        except Exception as exc:
+            self._tick_failed("stream", exc)
+        store_error = self.engine.alarms.store_error
+        if store_error:
+            self.subsystems.set("alarm_store", "degraded", f"{store_error}; alarm changes wait until it can be written")
+        else:
+            self.subsystems.set("alarm_store", "ok")
+        self.last_tick = wallclock.monotonic()
+        try:
+            self.revalidate_clients()
+        except Exception as exc:
+            self._tick_failed("access", exc)
+
+    def _tick_failed(self, where: str, exc: BaseException) -> None:
+        self.last_tick_error = f"{where}: {type(exc).__name__}: {exc}"
+        log.error("caught in the tick loop; the twin ticks on", exc_info=exc, extra={"where": where})
+        if self.engine is not None:
+            self.engine.metrics.tick_errors.labels(where).inc()
+
+    def _subsystem_changed(self, name: str, before: PartState | None, after: PartState) -> None:
+        """A degraded or failed part raises a system alarm; its recovery clears it."""
+        engine = self.engine
+        if engine is None or name == "engine":
+            return
+        level = 0 if after.state in ("ok", "starting") else LEVEL_ORANGE
+        if level == 0 and (before is None or before.state in ("ok", "starting")):
+            return
+        engine.alarms.set_level(
+            f"system.{name}", SYSTEM_DOMAIN, f"subsystem:{name}", "platform operations", level, engine.time,
+            title=f"{name.replace('_', ' ').capitalize()} {after.state}: {after.reason}",
+            title_zh={"alarm_store": "报警库写入失败", "recorder": "录制失败"}.get(name, f"子系统 {name} 异常"),
+            rising=level > 0,
+        )
 
     def _ready(self) -> Engine:
         if self.engine is None:
@@ -281,25 +406,53 @@ class TwinServer:
 
     # -- HTTP --------------------------------------------------------------------------
     async def health(self, request: Request) -> JSONResponse:
-        if self.engine is None or (self.engine.seq == 0 and self.replay is None):
+        """200 only when the twin ticks and every part works; else 503 with the reasons."""
+        if self.engine is None or (self.engine.seq == 0 and self.replay is None and self.last_tick is None):
             status = "failed" if self.startup_error else "starting"
             detail = self.startup_error or (
                 "loading plugins, compiling kernels and loading the scene" if self.engine is None
                 else "running the first tick (compiling the updaters)"
             )
-            return JSONResponse({"status": status, "detail": detail}, status_code=503)
+            return JSONResponse({"status": status, "detail": detail, "subsystems": self.subsystems.as_json()}, status_code=503)
         e = self.engine
+        age = self.tick_age()
+        limit = self.stall_limit()
+        problems = self.subsystems.problems()
+        problems += [f"plugin {n} quarantined: {p.reason.splitlines()[0] if p.reason else ''}"
+                     for n, p in e.registry.plugins.items() if p.status == "quarantined"]
+        problems += [f"{d}.{f} is stale: a kernel gives NaN or infinity on some rows (their last values are kept)"
+                     for d, f in sorted(e.nonfinite_fields)]
+        if age is not None and age > limit:
+            problems.insert(0, f"no tick completed for {age:.1f} s (the limit is {limit:.1f} s)"
+                               + (f"; last error {self.last_tick_error}" if self.last_tick_error else ""))
         return JSONResponse(
             {
-                "status": "ok",
+                "status": "ok" if not problems else "degraded",
+                **({"detail": "; ".join(problems)} if problems else {}),
                 "scene": e.scene.name,
                 "time": e.time,
                 "seq": e.seq,
+                "last_tick_age": age,
+                "last_tick_error": self.last_tick_error,
+                "subsystems": self.subsystems.as_json(),
                 "protocol": PROTOCOL_VERSION,
                 "version": __version__,
                 "plugins": {n: p.status for n, p in e.registry.plugins.items()},
-            }
+            },
+            status_code=503 if problems else 200,
         )
+
+    def tick_age(self) -> float | None:
+        """Seconds since the last tick completed; None while paused (a test's or a
+        replay's pause is not a stall) or before the first."""
+        if self.last_tick is None or not self.running.is_set():
+            return None
+        return wallclock.monotonic() - self.last_tick
+
+    def stall_limit(self) -> float:
+        assert self.engine is not None
+        speed = self.replay.speed if self.replay is not None else self.speed
+        return max(STALL_TICKS * self.engine.dt / max(speed, 1e-9), STALL_FLOOR) if not self.fast else STALL_FLOOR
 
     async def scene(self, request: Request) -> JSONResponse:
         self._who(request)
@@ -356,7 +509,7 @@ class TwinServer:
             "id": asset.id, "domain": asset.domain, "kind": asset.kind, "owner": asset.owner,
             "attributes": asset.attributes, "links": list(asset.links), "geometry": asset.geometry,
             "state": state, "sensors": sensors, "time": e.time,
-            "alarms": [a.to_json() for a in e.alarms.active() if a.asset == asset_id],
+            "alarms": [a.summary() for a in e.alarms.active() if a.asset == asset_id],
         })
 
     async def alarms(self, request: Request) -> JSONResponse:
@@ -372,7 +525,8 @@ class TwinServer:
             found = e.alarms.query(q.get("state"), severity, q.get("domain"), since)
         else:
             found = e.alarms.active()
-        return JSONResponse({"alarms": [a.to_json() for a in found], "time": e.time})
+        # summaries: a list's size must not grow with the notes (the full record: /api/alarms/{id})
+        return JSONResponse({"alarms": [a.summary() for a in found], "time": e.time})
 
     async def alarm(self, request: Request) -> JSONResponse:
         """One alarm's full record, every operator action with its note (the stream
@@ -404,6 +558,10 @@ class TwinServer:
             )
         except KeyError as exc:
             return JSONResponse({"error": str(exc).strip("'\"")}, status_code=404)
+        except InvalidAction as exc:
+            return JSONResponse({"error": str(exc)}, status_code=exc.status)
+        except StoreUnavailable as exc:
+            return JSONResponse({"error": str(exc)}, status_code=503, headers={"Retry-After": "1"})
         except TwinError as exc:
             return JSONResponse({"error": str(exc)}, status_code=409)
         return JSONResponse({"alarm": alarm.to_json()})
@@ -412,6 +570,10 @@ class TwinServer:
         self._who(request)
         e = self._ready()
         e.metrics.stream_clients.set(len(self.hub.clients) if self.hub else 0)
+        age = self.tick_age()
+        e.metrics.last_tick_age.set(age if age is not None else 0.0)
+        for name, part in self.subsystems.parts.items():
+            e.metrics.subsystem_up.labels(name).set(1 if part.state == "ok" else 0)
         return Response(e.metrics.exposition(), media_type="text/plain; version=0.0.4; charset=utf-8")
 
     # -- geometry for the viewer (twin.geometry): one GLB per layer, built once ------
@@ -684,7 +846,8 @@ class TwinServer:
         async with self._tick_lock:
             replay.playing = False
             self._broadcast_replay_state()
-            engine = await asyncio.to_thread(branch_engine, replay.path, replay.engine.time)
+            # branch_engine counts from the recording's clock start (a live recording's is epoch seconds)
+            engine = await asyncio.to_thread(branch_engine, replay.path, replay.engine.time - replay.engine.start)
             self.replay, self.mode = None, "live"
             replay.close()
             self.engine = hub.engine = engine
@@ -728,24 +891,6 @@ class TwinServer:
         return origin_allowed(origin, host, self.allowed_origins)
 
 
-def _transport(ws: WebSocket) -> asyncio.Transport | None:
-    """The connection's asyncio transport, or None under a server where it cannot be
-    found. ASGI has no way to cut off a peer that stopped reading (its socket never takes
-    a close frame) or to size a socket's send buffer; uvicorn's ``receive`` is a method
-    of the connection's protocol object, which holds the transport."""
-    transport = getattr(getattr(ws._receive, "__self__", None), "transport", None)
-    return transport if isinstance(transport, asyncio.Transport) else None
-
-
-def _limit_send_buffer(transport: asyncio.Transport | None) -> None:
-    """Give the WebSocket's socket a small kernel send buffer (stream.SEND_BUFFER), so
-    that a client that stops reading is noticed after kilobytes, not megabytes."""
-    sock = transport.get_extra_info("socket") if transport is not None else None
-    if sock is not None:
-        with contextlib.suppress(OSError):
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER)
-
-
 _REPLAY_SHAPE = ('{"action": "play" | "pause" | "seek" | "speed" | "branch" | "open", "time": <seconds>, '
                  '"speed": <number>, "recording": "<name>.mcap"}')
 
@@ -770,6 +915,24 @@ def _actor(who: TokenRecord, body: dict[str, Any]) -> str:
     if isinstance(said, str) and said.split():
         return f"anonymous (said: {' '.join(said.split())[:64]})"
     return "anonymous"
+
+
+def _transport(ws: WebSocket) -> asyncio.Transport | None:
+    """The connection's asyncio transport, or None under a server where it cannot be
+    found. ASGI has no way to cut off a peer that stopped reading (its socket never takes
+    a close frame) or to size a socket's send buffer; uvicorn's ``receive`` is a method
+    of the connection's protocol object, which holds the transport."""
+    transport = getattr(getattr(ws._receive, "__self__", None), "transport", None)
+    return transport if isinstance(transport, asyncio.Transport) else None
+
+
+def _limit_send_buffer(transport: asyncio.Transport | None) -> None:
+    """Give the WebSocket's socket a small kernel send buffer (stream.SEND_BUFFER), so
+    that a client that stops reading is noticed after kilobytes, not megabytes."""
+    sock = transport.get_extra_info("socket") if transport is not None else None
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER)
 
 
 def _check_channel(channel: str) -> None:
