@@ -62,7 +62,7 @@ def test_wrong_topic_shapes_are_bad_topic(topic, words):
 def test_topic_and_subscription_agree():
     topic = topic_for("demo", "S-0001", "ch4")
     assert topic == "city/demo/S-0001/ch4" and parse_topic(topic, "demo") == ("S-0001", "ch4")
-    assert subscription("demo") == "city/demo/+/+"
+    assert subscription("demo") == "city/demo/#"
 
 
 def test_one_sample_in_json_with_epoch_seconds():
@@ -92,6 +92,13 @@ def test_msgpack_is_told_apart_by_its_first_byte_or_the_content_type():
     assert decode_readings("S-1", b'{"t": 1777593600, "v": 1}', "application/json; charset=utf-8") == [Reading("S-1", T0, 1.0)]
     big = msgpack.packb([{"t": T0 + i, "v": float(i)} for i in range(20)])  # array16: first byte 0xdc
     assert big[0] == 0xDC and len(decode_readings("S-1", big)) == 20
+
+
+def test_msgpack_times_may_be_msgpack_timestamps():
+    import datetime
+
+    body = msgpack.packb({"t": datetime.datetime(2026, 5, 1, tzinfo=datetime.timezone.utc), "v": 1.0}, datetime=True)
+    assert decode_readings("S-1", body) == [Reading("S-1", T0, 1.0)]
 
 
 def test_msgpack_may_carry_nan_which_ingest_counts_as_not_finite():

@@ -124,6 +124,16 @@ def main(argv: list[str] | None = None) -> int:
     branch.add_argument("--out", type=Path, required=True, help="the new recording; it names its parent and branch point")
     branch.add_argument("--data", type=Path)
 
+    devices = sub.add_parser("devices", help="the scene's devices and the broker they publish to")
+    devices_sub = devices.add_subparsers(dest="devices_command", required=True)
+    credentials = devices_sub.add_parser("credentials", help="write a mosquitto password file and ACL from the scene's sensors")
+    credentials.add_argument("scene", type=Path)
+    credentials.add_argument("--out", type=Path, required=True, help="folder for passwd, acl, devices.csv and twin.password")
+    credentials.add_argument("--by", choices=["sensor", "asset"], default="sensor",
+                             help="one device account per sensor (default) or per asset with sensors")
+    credentials.add_argument("--twin-user", default="twin", help="the twin's broker account (reads the whole district)")
+    credentials.add_argument("--data", type=Path)
+
     args = parser.parse_args(argv)
     from twin import logs
 
@@ -505,8 +515,29 @@ def cmd_branch(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_devices(args: argparse.Namespace) -> int:
+    from twin.runtime import open_scene, prepare_data_dir
+
+    prepare_data_dir(args.data)
+    from twin.plugins import load_registry
+    from twin.sources.credentials import ACL_FILE, DEVICES_CSV, PASSWORD_FILE, TWIN_PASSWORD, write_credentials
+    from twin.sources.mqtt import district_of
+
+    scene = open_scene(args.scene, load_registry())
+    district = district_of(scene)
+    written = write_credentials(scene.sensors, district, args.out, by=args.by, twin_user=args.twin_user)
+    out = written.folder
+    print(f"wrote {out / PASSWORD_FILE} and {out / ACL_FILE}: {written.devices} device accounts ({written.sensors} sensors, "
+          f"one account per {args.by}) and the twin's {args.twin_user!r}, district {district!r}; {written.new_passwords} new passwords")
+    print(f"  {out / DEVICES_CSV}: each device's user, password and topics (secret: give each device its own row)")
+    print(f"  {out / TWIN_PASSWORD}: for twin serve --mqtt-user {args.twin_user} --mqtt-password-file {out / TWIN_PASSWORD}")
+    print(f"  mosquitto.conf: allow_anonymous false, password_file {out.resolve() / PASSWORD_FILE}, acl_file {out.resolve() / ACL_FILE}")
+    return 0
+
+
 COMMANDS = {
     "branch": cmd_branch,
+    "devices": cmd_devices,
     "drill": cmd_drill,
     "record": cmd_record,
     "rerun": cmd_rerun,

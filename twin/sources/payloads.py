@@ -89,8 +89,10 @@ def topic_for(district: str, sensor: str, field: str) -> str:
 
 
 def subscription(district: str) -> str:
-    """The subscription that receives every reading of ``district``."""
-    return f"city/{district}/+/+"
+    """The subscription that receives every reading of ``district``: the whole district,
+    not ``+/+``, so that a device publishing a wrong shape (``city/d/S-1``) is counted
+    as ``bad_topic`` rather than silently never seen."""
+    return f"city/{district}/#"
 
 
 def parse_topic(topic: str, district: str) -> tuple[str, str] | Rejected | None:
