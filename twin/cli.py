@@ -177,7 +177,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
             from twin.replay import Replay
 
             return Replay(args.replay, data)
-        return open_twin(scene, data, seed=args.seed, config=config, dt=args.dt)
+        import math
+        import time as wallclock
+
+        # Live at the wall's pace, the clock is UTC wall time (epoch seconds, down to the
+        # tick), so that alarms, the store and the API never go backwards across a
+        # restart; --fast or another speed keeps a simulated clock from 0.
+        live = not args.fast and args.speed == 1.0
+        start = math.floor(wallclock.time() / args.dt) * args.dt if live else 0.0
+        return open_twin(scene, data, seed=args.seed, config=config, dt=args.dt, start=start)
 
     if args.record is not None and args.replay is not None:
         raise TwinError("--record and --replay exclude each other: a replay is a recording already")
@@ -407,19 +415,23 @@ def cmd_drill(args: argparse.Namespace) -> int:
 
 def cmd_record(args: argparse.Namespace) -> int:
     from twin.drill import clock
-    from twin.recording import info
+    from twin.recording import info, when
 
     i = info(args.file)
     if i.complete:
         print(f"{i.path}: complete")
     else:
-        held = f"it holds data up to {clock(i.end)}" if i.chunks else "it holds no data (cut before its first second was written)"
+        held = f"it holds data up to {when(i.end)}" if i.chunks else "it holds no data (cut before its first second was written)"
         print(f"{i.path}: cut short (no MCAP summary: its writer was killed or could not write on); {held}")
-    for key in ("scene", "drill", "seed", "dt", "parent", "branch_time"):
+    for key in ("scene", "drill", "seed", "dt", "parent", "branch_time", "timezone"):
         if key in i.metadata:
             print(f"  {key:<12} {i.metadata[key]}")
+    # a live run's clock is epoch seconds: its span is shown from its start, named in UTC
+    start = float(i.metadata.get("start", "0"))
+    if start:
+        print(f"  {'clock start':<12} {when(start)}")
     print(f"  {'created':<12} {i.created}")
-    print(f"  {'span':<12} {clock(i.start)} .. {clock(i.end)} ({i.end - i.start:g} s), {i.chunks} chunks")
+    print(f"  {'span':<12} {clock(i.start - start)} .. {clock(i.end - start)} ({i.end - i.start:g} s), {i.chunks} chunks")
     for topic, n in i.counts.items():
         print(f"  {topic:<18} {n:>8} messages")
     raised = [a for a in i.alarms if a["kind"] == "raise"]
@@ -432,15 +444,19 @@ def cmd_rerun(args: argparse.Namespace) -> int:
 
     prepare_data_dir(args.data)
     from twin.drill import clock
+    from twin.recording import RecordingReader
     from twin.runs import compare, rerun
 
+    reader = RecordingReader(args.recording)
+    start = reader.clock_start  # times are shown from the run's start
+    reader.close()
     recorded, replayed = rerun(args.recording, load_config(args.config))
     diffs = [d for d in compare(recorded, replayed) if d.change != "same"]
     names = ("", "blue", "yellow", "orange", "red")
     print(f"{len(replayed)} alarm events in the rerun, {len(recorded)} recorded; {len(diffs)} differences")
     for d in diffs:
-        before = clock(d.before) if d.before is not None else "-"
-        after = clock(d.after) if d.after is not None else "-"
+        before = clock(d.before - start) if d.before is not None else "-"
+        after = clock(d.after - start) if d.after is not None else "-"
         print(f"  {d.asset:<12} {d.rule:<24} {names[d.level]:<7} {before:>9} -> {after:<9} {d.change}")
     return 0
 
@@ -496,8 +512,9 @@ def cmd_branch(args: argparse.Namespace) -> int:
         if e.action:
             engine.simulator.schedule(Incident(e.at, e.action, e.target, dict(e.params)))  # type: ignore[union-attr]
     operator = [e for e in scheduled if e.operator]
-    while engine.time < end - 1e-9:
-        while operator and operator[0].at <= engine.time + 1e-9:
+    # --at, --duration and the drill's times are offsets from the recording's clock start
+    while engine.time - engine.start < end - 1e-9:
+        while operator and engine.start + operator[0].at <= engine.time + 1e-9:
             e = operator.pop(0)
             operator_act(engine, e.operator, e.target, "drill script", e.note)
         frame = engine.tick()
@@ -505,10 +522,10 @@ def cmd_branch(args: argparse.Namespace) -> int:
         events += [{"kind": ev.kind, "time": ev.time, "alarm": ev.alarm} for ev in frame.events]
     recorder.close()
     if recorder.failed:
-        raise TwinError(f"branched {args.recording} at {clock(at)} and ran to {clock(engine.time)}, but {recorder.error}")
-    print(f"branched {args.recording} at {clock(at)}; ran to {clock(engine.time)}; recorded to {args.out}")
+        raise TwinError(f"branched {args.recording} at {clock(at)} and ran to {clock(engine.time - engine.start)}, but {recorder.error}")
+    print(f"branched {args.recording} at {clock(at)}; ran to {clock(engine.time - engine.start)}; recorded to {args.out}")
     if drill is not None:
-        results = score(drill, events)
+        results = score(drill, events, engine.start)
         for s in results:
             print(f"  {'PASS' if s.passed else 'FAIL'}  {s.expectation.describe()}: {s.detail}")
         return 0 if all(s.passed for s in results) else 1

@@ -290,8 +290,9 @@ class Score:
     detail: str
 
 
-def score(drill: Drill, events: list[dict[str, Any]]) -> list[Score]:
-    """Score a run from its alarm events (each {kind, time, alarm, ...}, in order)."""
+def score(drill: Drill, events: list[dict[str, Any]], start: float = 0.0) -> list[Score]:
+    """Score a run from its alarm events (each {kind, time, alarm, ...}, in order);
+    ``start`` is the run's clock start, which the drill's times are offsets from."""
     first_level: dict[tuple[str, str], dict[int, float]] = {}
     raised: dict[int, tuple[float, int, dict[str, Any]]] = {}
     acked: dict[int, float] = {}
@@ -299,14 +300,15 @@ def score(drill: Drill, events: list[dict[str, Any]]) -> list[Score]:
     for ev in events:
         a = ev["alarm"]
         key = (a["asset"], a["rule"])
+        offset = ev["time"] - start
         if ev["kind"] in ("raise", "escalate"):
             levels = first_level.setdefault(key, {})
             for lvl in range(1, a["level"] + 1):
-                levels.setdefault(lvl, ev["time"])
+                levels.setdefault(lvl, offset)
         if ev["kind"] == "raise":
-            raised[a["id"]] = (ev["time"], a["level"], a)
+            raised[a["id"]] = (offset, a["level"], a)
         if ev["kind"] == "acknowledge":
-            acked.setdefault(a["id"], ev["time"])
+            acked.setdefault(a["id"], offset)
         peaks[a["id"]] = a
     out = []
     for x in drill.expectations:

@@ -94,7 +94,12 @@ class Engine:
         config: dict[str, Any] | None = None,
         history: int = 600,
         history_bytes: int = 512 * 2**20,
+        start: float = 0.0,
     ) -> None:
+        """``start``: the clock's first reading, in seconds. 0 for a simulated run (drills,
+        replays, ``--fast``); a live twin's is UTC epoch seconds, so that its alarms, the
+        store and the stream speak wall time. Scheduled incidents, drill times and branch
+        points are offsets from it."""
         self.scene = scene
         self.registry = registry
         self.seed = seed
@@ -105,8 +110,15 @@ class Engine:
         check_threshold_tables(self.config.get("thresholds", {}), registry)
         self.metrics = Metrics()
         self.world = World(scene, registry, seed, config=self.config)
+        #: where the clock started (see above); ``time - start`` is the run's offset
+        self.start = float(start)
+        self.world.time = self.start
+        #: jumps of the clock by :meth:`skip_to` (a live twin that fell behind the wall)
+        self.clock_jumps = 0
+        #: seconds of clock they skipped in all
+        self.clock_skipped = 0.0
         self.ingest = Ingest(scene.sensors, self.world)
-        self.simulator = Simulator(scene, registry, seed, self.config) if simulate else None
+        self.simulator = Simulator(scene, registry, seed, self.config, start=self.start) if simulate else None
         deadlines = {int(k): float(v) for k, v in self.config.get("alarms", {}).get("deadlines", {}).items()} or None
         self.alarms = AlarmBook(data_dir / "alarms.sqlite" if data_dir else None, deadlines)
         self.seq = 0
@@ -194,6 +206,33 @@ class Engine:
     @property
     def time(self) -> float:
         return self.world.time
+
+    @property
+    def absolute_clock(self) -> bool:
+        """True when the clock reads UTC epoch seconds (a live twin, or a replay or branch
+        of its recording); False for a simulated clock counting from 0."""
+        return self.start != 0.0
+
+    def skip_to(self, t: float) -> float:
+        """Move the clock (the twin's and the simulator's truth) forward by whole ticks to
+        the last one at or before ``t``, without stepping the physics over the gap; the
+        next tick steps one ``dt`` from there. For a live twin
+        that fell behind the wall clock: a skipped stretch is better than a clock that
+        lags for ever. Logged and counted (:attr:`clock_jumps`, :attr:`clock_skipped`).
+        Returns the seconds skipped (0 when ``t`` is not a whole tick ahead). Call it
+        between ticks, never during one."""
+        ticks = np.floor((t - self.time) / self.dt + 1e-9)
+        if not ticks >= 1:
+            return 0.0
+        skipped = float(ticks * self.dt)
+        self.world.time += skipped
+        if self.simulator is not None:
+            self.simulator.world.time = self.world.time
+        self.clock_jumps += 1
+        self.clock_skipped += skipped
+        log.warning("the clock skipped ahead: the twin fell behind the wall clock",
+                    extra={"skipped_seconds": skipped, "to": self.world.time, "jumps": self.clock_jumps})
+        return skipped
 
     def tick(self, readings: ReadingBatch | None = None) -> Frame:
         """Advance the twin by one ``dt`` and return the frame of what changed.

@@ -12,12 +12,14 @@ Channels (message encoding in brackets):
   a director's actions), with its simulation time;
 - ``/operator/action`` [json]: acknowledge, dispatch and resolve, with who and note.
 
-Log times are simulation nanoseconds, so the same drill with the same seed writes the
-same bytes; only the ``twin.run`` metadata's ``created`` (wall clock) differs. A writer
-thread takes the I/O off the tick; it closes a chunk and flushes after the last tick of
-every second of simulation time, so a chunk holds whole ticks and a killed process loses
-at most that second. A recorder whose writes fail (a full disk, a file-size limit) stops
-and says why in :attr:`Recorder.error`; it never raises into the tick.
+Log times are nanoseconds of the run's clock (from 0 for a simulated run, UTC epoch
+for a live one, whose start is the ``twin.run`` metadata's ``start``), so the same drill
+with the same seed writes the same bytes; only the ``twin.created`` metadata's
+``wall_clock`` differs. A writer thread takes the I/O off the tick; it closes a chunk and
+flushes after the last tick of every second of simulation time, so a chunk holds whole
+ticks and a killed process loses at most that second. A recorder whose writes fail (a
+full disk, a file-size limit) stops and says why in :attr:`Recorder.error`; it never
+raises into the tick.
 
 Every reader goes through :class:`RecordingReader`, which reads a complete file through
 its MCAP summary and a file cut short (killed writer, full disk: no summary, no footer,
@@ -112,7 +114,7 @@ def delta_bytes(frame: Frame) -> bytes:
 def keyframe_bytes(engine: Engine) -> bytes:
     body = p.Body()
     domains = {n: {f: body.add(t.columns[f]) for f in t.live_fields()} for n, t in engine.world.tables.items()}
-    alarms = [a.to_json() for a in engine.alarms.active()]
+    alarms = [a.summary() for a in engine.alarms.active()]  # as the stream carries them: notes are in /operator/action
     return p.encode(p.Snapshot(engine.seq, engine.time, domains, alarms, sorted(engine.stale_fields)), body)
 
 
@@ -193,6 +195,12 @@ class Recorder:
                 "config": json.dumps(engine.config.get("thresholds", {}), sort_keys=True),
                 "keyframe_every": repr(keyframe_every),
             }
+            if engine.start:
+                # the clock's start (a live run's UTC epoch seconds): drill times and branch
+                # points are offsets from it. Left out at 0, so that a simulated run writes
+                # the bytes it always did; readers take a missing start for 0.
+                meta["start"] = repr(engine.start)
+                meta["timezone"] = engine.scene.timezone  # where its local times are read (reports)
             meta.update({k: str(v) for k, v in (metadata or {}).items()})
             self._writer.add_metadata("twin.run", meta)
             self._writer.add_metadata("twin.created", {"wall_clock": wallclock.strftime("%Y-%m-%dT%H:%M:%SZ", wallclock.gmtime())})
@@ -254,7 +262,8 @@ class Recorder:
             self._put("/input/readings", frame.time, encode_batch(frame.time, batch))
         applied = []
         if e.simulator is not None:
-            applied = [{"time": i.at, "action": i.action, "target": i.asset, "params": i.params, "who": "script"}
+            # an incident's ``at`` is an offset; the recording speaks the run's clock
+            applied = [{"time": e.start + i.at, "action": i.action, "target": i.asset, "params": i.params, "who": "script"}
                        for i in e.simulator.applied[self._incidents_seen :]]
             self._incidents_seen = len(e.simulator.applied)
         applied += e.actions[self._actions_seen :]
@@ -412,6 +421,9 @@ class RecordingReader:
         run = self.metadata.get("twin.run", {})
         self.keyframe_every = float(run.get("keyframe_every", "nan"))
         self.dt = float(run.get("dt", "nan"))
+        #: the run's clock start (``Engine.start``): 0 for a simulated run, UTC epoch
+        #: seconds for a live one; drill times and branch points are offsets from it
+        self.clock_start = float(run.get("start", "0"))
         #: the first and last moment with data (seconds); 0 for a file with none
         self.start = min((c.start for c in self._chunks), default=0) / NS
         self.end = max((c.end for c in self._chunks), default=0) / NS

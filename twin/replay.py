@@ -43,7 +43,8 @@ class Replay:
             meta = self._index.run_metadata()
             registry = registry if registry is not None else load_registry()
             scene = open_scene(Path(meta["scene_path"]), registry)
-            self.engine = Engine(scene, registry, seed=int(meta["seed"]), dt=float(meta["dt"]), simulate=False)
+            self.engine = Engine(scene, registry, seed=int(meta["seed"]), dt=float(meta["dt"]), simulate=False,
+                                 start=self._index.clock_start)
         except BaseException:
             self._index.close()
             raise

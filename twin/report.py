@@ -247,6 +247,21 @@ class Run:
     #: input actions ({time, action, target, params, who})
     inputs: list[dict[str, Any]]
     alarms: dict[int, AlarmSummary]
+    #: the run's clock start: 0 for a simulated clock, UTC epoch seconds for a live run
+    clock_start: float = 0.0
+    #: the scene's time zone (IANA), for the local times of a live run
+    timezone: str = "UTC"
+
+    def moment(self, t: float, date: bool = False) -> str:
+        """A moment of the run as people read it: HH:MM:SS of a simulated clock, or the
+        local time in the scene's zone of a live run's (with the date and zone if asked)."""
+        if not self.clock_start:
+            return clock(t)
+        from datetime import datetime
+        from zoneinfo import ZoneInfo
+
+        local = datetime.fromtimestamp(t, ZoneInfo(self.timezone))
+        return local.strftime("%Y-%m-%d %H:%M:%S %Z" if date else "%H:%M:%S")
 
     def open_levels(self, t: float) -> dict[str, int]:
         """The worst level of each asset's open alarms at time ``t``."""
@@ -302,7 +317,8 @@ def read_run(path: Path) -> Run:
             s.resolved = t
     start = i.start if math.isfinite(i.start) else 0.0
     end = i.end if math.isfinite(i.end) else start
-    return Run(Path(path), dict(i.metadata), i.created, start, end, i.complete, events, inputs, alarms)
+    return Run(Path(path), dict(i.metadata), i.created, start, end, i.complete, events, inputs, alarms,
+               float(i.metadata.get("start", "0")), i.metadata.get("timezone", "UTC"))
 
 
 # ----------------------------------------------------------------------- the scene
@@ -561,14 +577,15 @@ def _mpl() -> Any:
     return plt
 
 
-def _time_axis(ax: Any) -> None:
-    """Ticks on whole clock steps (10 s, 30 s, 1 min, ...), labelled HH:MM:SS."""
+def _time_axis(ax: Any, run: Run) -> None:
+    """Ticks on whole clock steps (10 s, 30 s, 1 min, ...), labelled HH:MM:SS (of the
+    simulated clock, or local time of the scene's zone for a live run's)."""
     from matplotlib.ticker import FuncFormatter, MultipleLocator
 
     lo, hi = ax.get_xlim()
     step = next((s for s in (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600) if (hi - lo) / s <= 9), 43200)
     ax.xaxis.set_major_locator(MultipleLocator(step))
-    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: clock(v) if v >= 0 else ""))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: run.moment(v) if v >= run.clock_start else ""))
 
 
 def field_label(twin: Twin, domain: str, name: str, lang: str) -> str:
@@ -633,7 +650,7 @@ def plot_asset(p: AssetPlot, run: Run, twin: Twin, times: np.ndarray, series: di
             if target in related:
                 ax.text(action["time"], 0.97, f" {action['action']} {action['target']}", rotation=90, va="top", ha="left",
                         fontsize=7, color="#333333", transform=ax.get_xaxis_transform())
-        _time_axis(axes[-1])
+        _time_axis(axes[-1], run)
         axes[-1].set_xlabel(t["t_axis"])
         title = alarms[0].title_zh if lang == "zh-CN" and alarms[0].title_zh else alarms[0].title
         peak = max(a.peak_level for a in alarms)
@@ -669,7 +686,7 @@ def plot_timeline(run: Run, worst: float, out: Path, lang: str) -> Path | None:
         ax.set_yticks(range(len(alarms)), [f"#{a.id} {a.asset} ({a.rule})" for a in alarms], fontsize=8)
         ax.invert_yaxis()
         ax.set_xlim(run.start, max(run.end, run.start + 1))
-        _time_axis(ax)
+        _time_axis(ax, run)
         ax.set_xlabel(t["t_axis"])
         from matplotlib.patches import Patch
 
@@ -796,7 +813,7 @@ class Report:
 
 def action_marks(run: Run, until: float) -> dict[str, str]:
     """Asset -> "action HH:MM:SS" of the input actions up to ``until`` (the last per asset)."""
-    return {str(a["target"]): f"{a['target']}  {a['action']} {clock(a['time'])}" for a in run.inputs if a["time"] <= until + 1e-9}
+    return {str(a["target"]): f"{a['target']}  {a['action']} {run.moment(a['time'])}" for a in run.inputs if a["time"] <= until + 1e-9}
 
 
 def _safe(name: str) -> str:
@@ -837,7 +854,7 @@ def rescore(run: Run) -> tuple[Any, list[Any] | None, str]:
     if not path or not Path(path).is_file():
         return None, None, path or "-"
     drill = load_drill(Path(path))
-    return drill, score(drill, run.events), path
+    return drill, score(drill, run.events, run.clock_start), path
 
 
 def write_report(recording: Path, out: Path, lang: str = "en", pdf: bool = True) -> Report:
@@ -892,7 +909,7 @@ def write_report(recording: Path, out: Path, lang: str = "en", pdf: bool = True)
     else:
         levels = run.open_levels(worst)
         picture = render_district(twin, levels, out / "district-worst.png", marks=action_marks(run, worst),
-                                  title=f"{run.metadata.get('scene', '')}  {clock(worst)}  (sum of alarm levels {total})")
+                                  title=f"{run.metadata.get('scene', '')}  {run.moment(worst)}  (sum of alarm levels {total})")
         images.append(picture)
 
     pdf_path = None
@@ -904,10 +921,10 @@ def write_report(recording: Path, out: Path, lang: str = "en", pdf: bool = True)
     return Report(html_path, pdf_path, images, picture, worst, notes)
 
 
-def _time_cell(a: AlarmSummary, when: float | None, lang: str) -> str:
+def _time_cell(run: Run, a: AlarmSummary, when: float | None, lang: str) -> str:
     if when is None:
         return f'<td class="na" title="{_e(TEXT[lang]["not_done"])}">—</td>'
-    return f"<td><b>{_e(span_text(when - a.raised, lang))}</b><br><small>{_e(clock(when))}</small></td>"
+    return f"<td><b>{_e(span_text(when - a.raised, lang))}</b><br><small>{_e(run.moment(when))}</small></td>"
 
 
 def render_html(run: Run, twin: Twin | None, drill: Any, scores: list[Any] | None, drill_path: str, worst: float, total: int,
@@ -924,7 +941,7 @@ def render_html(run: Run, twin: Twin | None, drill: Any, scores: list[Any] | Non
     rows = [
         (t["scene"], scene_title), (t["drill"], drill_name), (t["seed"], meta.get("seed", "—")),
         (t["tick"], f"{meta.get('dt', '—')} s"),
-        (t["span"], f"{clock(run.start)} – {clock(run.end)} ({span_text(run.end - run.start, lang)})"),
+        (t["span"], f"{run.moment(run.start, date=True)} – {run.moment(run.end)} ({span_text(run.end - run.start, lang)})"),
         (t["recorded"], run.created or "—"), (t["file"], str(run.path)), (t["plugins"], plugins or "—"),
     ]
     if meta.get("config", "{}") not in ("{}", ""):
@@ -947,11 +964,11 @@ th {{ background: #eef1f5; }} table.meta th {{ width: 11em; }}
 <h2>{_e(t['run'])}</h2>
 <table class="meta">""" + "".join(f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in rows) + "</table>"]
     if not run.complete:
-        parts.append(f'<p class="note">{_e(t["incomplete"].format(end=clock(run.end)))}</p>')
+        parts.append(f'<p class="note">{_e(t["incomplete"].format(end=run.moment(run.end)))}</p>')
     if run.alarms:
         peak = max(a.peak_level for a in run.alarms.values())
         parts.append("<p>" + t["summary"].format(n=len(run.alarms), assets=len({a.asset for a in run.alarms.values()}),
-                                                   peak=badge(peak, lang), worst=_e(clock(worst)), total=total) + "</p>")
+                                                   peak=badge(peak, lang), worst=_e(run.moment(worst)), total=total) + "</p>")
     else:
         parts.append(f"<p>{_e(t['summary_none'])}</p>")
 
@@ -973,7 +990,7 @@ th {{ background: #eef1f5; }} table.meta th {{ width: 11em; }}
     if picture is not None:
         levels = run.open_levels(worst)
         parts.append(f'<figure><img id="district" src="{_e(picture.name)}" alt="{_e(t["worst"])}">'
-                     f'<figcaption class="note">{_e(t["worst_caption"].format(time=clock(worst), n=sum(1 for a in run.alarms.values() if a.level_at(worst)), total=total))} '
+                     f'<figcaption class="note">{_e(t["worst_caption"].format(time=run.moment(worst), n=sum(1 for a in run.alarms.values() if a.level_at(worst)), total=total))} '
                      + " ".join(f"{_e(asset)} {badge(level, lang)}" for asset, level in sorted(levels.items(), key=lambda x: -x[1]))
                      + "</figcaption></figure>")
     for n in notes:
@@ -989,16 +1006,16 @@ th {{ background: #eef1f5; }} table.meta th {{ width: 11em; }}
             title = a.title_zh if lang == "zh-CN" and a.title_zh else a.title
             if a.detect_from is not None:
                 when, action = a.detect_from
-                ref = f"{t['from']} {action['action']} {action['target']} {clock(when)}"
+                ref = f"{t['from']} {action['action']} {action['target']} {run.moment(when)}"
             else:
-                when, ref = run.start, f"{t['from']} {t['run_start']} {clock(run.start)}"
+                when, ref = run.start, f"{t['from']} {t['run_start']} {run.moment(run.start)}"
             parts.append(
                 f'<tr class="alarm" data-alarm="{a.id}" data-asset="{_e(a.asset)}"><td>#{a.id}</td><td class="id"><b>{_e(a.asset)}</b><br><small>{_e(a.domain)}</small></td>'
                 f"<td>{_e(title)}<br><small>{_e(a.rule)}</small></td><td>{_e(a.owner)}</td><td>{badge(a.peak_level, lang)}</td>"
-                f'<td class="raised">{_e(clock(a.raised))}</td>'
+                f'<td class="raised">{_e(run.moment(a.raised))}</td>'
                 f"<td><b>{_e(span_text(a.raised - when, lang))}</b><br><small>{_e(ref)}</small></td>"
-                + _time_cell(a, a.acknowledged, lang) + _time_cell(a, a.dispatched, lang) + _time_cell(a, a.resolved, lang)
-                + _time_cell(a, a.cleared, lang) + "</tr>")
+                + _time_cell(run, a, a.acknowledged, lang) + _time_cell(run, a, a.dispatched, lang)
+                + _time_cell(run, a, a.resolved, lang) + _time_cell(run, a, a.cleared, lang) + "</tr>")
         parts.append(f'</table><p class="note">{t["measures"]}</p>')
     else:
         parts.append(f"<p>{_e(t['summary_none'])}</p>")
@@ -1011,7 +1028,7 @@ th {{ background: #eef1f5; }} table.meta th {{ width: 11em; }}
     entries: list[tuple[float, int, str]] = []
     for n, action in enumerate(run.inputs):
         params = ", ".join(f"{k}={v:g}" if isinstance(v, (int, float)) else f"{k}={v}" for k, v in sorted((action.get("params") or {}).items()))
-        entries.append((float(action["time"]), n, f'<tr class="input"><td>{_e(clock(action["time"]))}</td><td>{_e(t["input"])}</td>'
+        entries.append((float(action["time"]), n, f'<tr class="input"><td>{_e(run.moment(action["time"]))}</td><td>{_e(t["input"])}</td>'
                         f"<td><b>{_e(action['action'])}</b> {_e(action['target'])}" + (f" <small>({_e(params)})</small>" if params else "")
                         + f"</td><td></td><td>{_e(action.get('who', ''))}</td></tr>"))
     for n, ev in enumerate(run.events, start=len(run.inputs)):
@@ -1021,7 +1038,7 @@ th {{ background: #eef1f5; }} table.meta th {{ width: 11em; }}
         title = a.get("title_zh") if lang == "zh-CN" and a.get("title_zh") else a.get("title", "")
         who = " — ".join(x for x in (ev.get("who", ""), ev.get("note", "")) if x)
         cls = "op" if kind in OPERATOR_KINDS else "alarm-event"
-        entries.append((float(ev["time"]), n, f'<tr class="{cls}" data-alarm="{a["id"]}" data-kind="{_e(kind)}"><td>{_e(clock(ev["time"]))}</td>'
+        entries.append((float(ev["time"]), n, f'<tr class="{cls}" data-alarm="{a["id"]}" data-kind="{_e(kind)}"><td>{_e(run.moment(ev["time"]))}</td>'
                         f"<td>{_e(word)}</td><td>#{a['id']} <b>{_e(a['asset'])}</b> {_e(title)}</td>"
                         f"<td>{badge(int(a['level']), lang)}</td><td>{_e(who)}</td></tr>"))
     parts += [row for *_, row in sorted(entries)]
@@ -1053,7 +1070,7 @@ def write_pdf(run: Run, scores: list[Any] | None, images: list[Path], worst: flo
         fig = plt.figure(figsize=(8.27, 11.69))
         lines = [(t["title"], 16, "bold"), (meta.get("drill", ""), 12, "normal"), ("", 8, "normal")]
         lines += [(f"{t['scene']}: {meta.get('scene', '')}    {t['seed']}: {meta.get('seed', '')}    {t['tick']}: {meta.get('dt', '')} s", 9, "normal"),
-                  (f"{t['span']}: {clock(run.start)} – {clock(run.end)}    {t['recorded']}: {run.created}", 9, "normal"), ("", 8, "normal")]
+                  (f"{t['span']}: {run.moment(run.start, date=True)} – {run.moment(run.end)}    {t['recorded']}: {run.created}", 9, "normal"), ("", 8, "normal")]
         if scores is not None:
             lines.append((t["scorecard"], 12, "bold"))
             for sc in scores:
@@ -1064,7 +1081,7 @@ def write_pdf(run: Run, scores: list[Any] | None, images: list[Path], worst: flo
         lines.append((t["alarms"], 12, "bold"))
         for a in sorted(run.alarms.values(), key=lambda a: (a.raised, a.id)):
             ref = a.detect_from[0] if a.detect_from is not None else run.start
-            lines.append((f"#{a.id} {a.asset} {a.rule}  {level_name(a.peak_level, lang)}  {t['raised']} {clock(a.raised)}  "
+            lines.append((f"#{a.id} {a.asset} {a.rule}  {level_name(a.peak_level, lang)}  {t['raised']} {run.moment(a.raised)}  "
                           f"{t['detect']} {span_text(a.raised - ref, lang)}  {t['ack']} {span_text(None if a.acknowledged is None else a.acknowledged - a.raised, lang)}  "
                           f"{t['dispatch']} {span_text(None if a.dispatched is None else a.dispatched - a.raised, lang)}  "
                           f"{t['resolve']} {span_text(None if a.resolved is None else a.resolved - a.raised, lang)}"[:120], 8, "normal"))

@@ -40,21 +40,23 @@ def _event_dict(e: Any) -> dict[str, Any]:
 
 def operator_act(engine: Engine, action: str, asset: str, who: str, note: str, rule: str = "") -> str | None:
     """Apply an operator action to the worst open alarm of ``asset`` ("*": to every open
-    alarm the action fits, as an operator's "acknowledge all"); a warning if none fits."""
+    alarm the action fits, as an operator's "acknowledge all"); a warning if none fits,
+    naming the moment as an offset from the run's start."""
+    offset = engine.time - engine.start
     if asset == "*":
         state = {"acknowledge": "raised", "dispatch": "acknowledged", "resolve": "dispatched"}[action]
         targets = [a for a in engine.alarms.active() if a.state == state]
         for alarm in targets:
             engine.alarms.act(alarm.id, action, who, note, engine.time)
-        return None if targets else f"{action} at {engine.time:g} s: no open alarm to {action}"
+        return None if targets else f"{action} at {offset:g} s: no open alarm to {action}"
     candidates = [a for a in engine.alarms.active() if a.asset == asset and (not rule or a.rule == rule)]
     if not candidates:
-        return f"{action} at {engine.time:g} s: no open alarm on {asset}"
+        return f"{action} at {offset:g} s: no open alarm on {asset}"
     alarm = max(candidates, key=lambda a: (a.level, -a.id))
     try:
         engine.alarms.act(alarm.id, action, who, note, engine.time)
     except Exception as exc:
-        return f"{action} at {engine.time:g} s on {asset}: {exc}"
+        return f"{action} at {offset:g} s on {asset}: {exc}"
     return None
 
 
@@ -66,7 +68,8 @@ def run_drill(
     progress: Callable[[float], None] | None = None,
     background: bool = False,
 ) -> DrillResult:
-    """Run ``drill`` on ``engine`` (built from the drill's scene, seed and dt)."""
+    """Run ``drill`` on ``engine`` (built from the drill's scene, seed and dt); the drill's
+    times are offsets from the engine's clock start, and so is what ``progress`` gets."""
     check_against(drill, engine)
     sim = engine.simulator
     if sim is None:
@@ -82,7 +85,7 @@ def run_drill(
     ticks = int(round(drill.duration / drill.dt))
     started = wallclock.monotonic()
     for n in range(ticks):
-        while operator and operator[0].at <= engine.time + 1e-9:
+        while operator and engine.start + operator[0].at <= engine.time + 1e-9:
             e = operator.pop(0)
             problem = operator_act(engine, e.operator, e.target, "drill script", e.note)
             if problem:
@@ -92,12 +95,12 @@ def run_drill(
             recorder.record(frame)
         events.extend(_event_dict(ev) for ev in frame.events)
         if progress is not None:
-            progress(engine.time)
+            progress(engine.time - engine.start)
         if speed:
             delay = started + (n + 1) * drill.dt / speed - wallclock.monotonic()
             if delay > 0:
                 wallclock.sleep(delay)
-    return DrillResult(drill, score(drill, events), events, ticks, wallclock.monotonic() - started, warnings)
+    return DrillResult(drill, score(drill, events, engine.start), events, ticks, wallclock.monotonic() - started, warnings)
 
 
 # --------------------------------------------------------------------------- rerun
@@ -137,9 +140,15 @@ def compare(before: list[dict[str, Any]], after: list[dict[str, Any]]) -> list[A
     return [AlarmDiff(k[0], k[1], k[2], a.get(k), b.get(k)) for k in keys]
 
 
+def _tick_number(t: float, start: float, dt: float) -> int:
+    """Which tick of a run with clock ``start`` and tick ``dt`` ends at time ``t``."""
+    return int(round((t - start) / dt))
+
+
 def rerun(path: Path, config: dict[str, Any] | None, data_dir: Path | None = None) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Feed a recording's inputs to a twin with ``config``; return (recorded, rerun) alarm
-    events. A recording cut short is re-run up to its last whole chunk."""
+    """Feed a recording's inputs to a twin with ``config``, from the recording's clock
+    start; return (recorded, rerun) alarm events. A recording cut short is re-run up to
+    its last whole chunk."""
     import json
 
     from twin.plugins import load_registry
@@ -149,21 +158,23 @@ def rerun(path: Path, config: dict[str, Any] | None, data_dir: Path | None = Non
     reader = RecordingReader(path)
     try:
         meta = reader.run_metadata()
+        start = reader.clock_start
         messages = list(reader.messages(("/input/readings", "/alarm/event", "/operator/action")))
     finally:
         reader.close()
     registry = load_registry()
     scene = open_scene(Path(meta["scene_path"]), registry)
-    engine = Engine(scene, registry, seed=int(meta["seed"]), dt=float(meta["dt"]), simulate=False, config=config or {})
+    engine = Engine(scene, registry, seed=int(meta["seed"]), dt=float(meta["dt"]), simulate=False, config=config or {}, start=start)
     recorded: list[dict[str, Any]] = []
-    readings: dict[float, list[tuple[np.ndarray, ...]]] = {}
+    # by tick number from the start: at epoch seconds a float time has no 9 decimals to round to
+    readings: dict[int, list[tuple[np.ndarray, ...]]] = {}
     operator: list[dict[str, Any]] = []
-    last = 0.0
+    last = start
     for topic, log_time, data in messages:
         t = log_time / NS
         last = max(last, t)
         if topic == "/input/readings":
-            readings.setdefault(round(t, 9), []).append(decode_batch(data))
+            readings.setdefault(_tick_number(t, start, engine.dt), []).append(decode_batch(data))
         else:
             event = json.loads(data)
             recorded.append(event)
@@ -171,12 +182,12 @@ def rerun(path: Path, config: dict[str, Any] | None, data_dir: Path | None = Non
                 operator.append(event)
     recorded.sort(key=lambda e: e["time"])  # both topics interleave by log time already; keep it stable
     replayed: list[dict[str, Any]] = []
-    ticks = int(round(last / engine.dt))
-    for _ in range(ticks):
+    ticks = _tick_number(last, start, engine.dt)
+    for n in range(ticks):
         while operator and operator[0]["time"] <= engine.time + 1e-9:
             e = operator.pop(0)
             operator_act(engine, e["kind"], e["alarm"]["asset"], e["who"], e["note"], e["alarm"]["rule"])
-        batches = readings.get(round(engine.time + engine.dt, 9), [])
+        batches = readings.get(n + 1, [])
         batch = tuple(np.concatenate([b[i] for b in batches]) for i in range(4)) if batches else None
         frame = engine.tick(readings=batch)  # type: ignore[arg-type]
         replayed.extend(_event_dict(ev) for ev in frame.events)
@@ -188,7 +199,8 @@ def rerun(path: Path, config: dict[str, Any] | None, data_dir: Path | None = Non
 
 
 def branch_engine(path: Path, at: float, data_dir: Path | None = None, config: dict[str, Any] | None = None) -> Engine:
-    """A live twin in the state a recording had at ``at``.
+    """A live twin in the state a recording had at ``at`` seconds from its clock start
+    (an offset, whatever the clock: the twin's clock is then ``engine.start + at``).
 
     Runs are deterministic, so the twin is re-run from the start with the recording's
     scene, seed and recorded actions (drill events, background incidents, a director's
@@ -206,24 +218,26 @@ def branch_engine(path: Path, at: float, data_dir: Path | None = None, config: d
     reader = RecordingReader(path)
     try:
         meta = reader.run_metadata()
-        if at > reader.end + 1e-9:
+        start = reader.clock_start
+        if start + at > reader.end + 1e-9:
             cut = "" if reader.complete else " (it was cut short: it holds data up to there)"
-            raise RecordingError(f"{path}: cannot branch at {when(at)}: the recording ends at {when(reader.end)}{cut}")
+            raise RecordingError(f"{path}: cannot branch at {when(at)}: the recording ends at {when(reader.end - start)}{cut}")
         messages = list(reader.messages(("/input/action", "/operator/action")))
     finally:
         reader.close()
     registry = load_registry()
     scene = open_scene(Path(meta["scene_path"]), registry)
-    engine = Engine(scene, registry, seed=int(meta["seed"]), dt=float(meta["dt"]), simulate=True, config=config or {})
+    engine = Engine(scene, registry, seed=int(meta["seed"]), dt=float(meta["dt"]), simulate=True, config=config or {}, start=start)
     sim = engine.simulator
     assert sim is not None
     sim.incidents = []
     operator: list[dict[str, Any]] = []
+    # recorded times are the run's clock; incidents are scheduled as offsets from its start
     for topic, _, data in messages:
         record = json.loads(data)
-        if topic == "/input/action" and record["time"] < at + 1e-9:
-            sim.schedule(Incident(record["time"], record["action"], record["target"], dict(record["params"])))
-        elif topic == "/operator/action" and record["time"] < at + 1e-9:
+        if topic == "/input/action" and record["time"] < start + at + 1e-9:
+            sim.schedule(Incident(record["time"] - start, record["action"], record["target"], dict(record["params"])))
+        elif topic == "/operator/action" and record["time"] < start + at + 1e-9:
             operator.append(record)
     for _ in range(int(round(at / engine.dt))):
         while operator and operator[0]["time"] <= engine.time + 1e-9:

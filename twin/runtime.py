@@ -118,12 +118,15 @@ def open_twin(
     simulate: bool = True,
     dt: float = 1.0,
     persist: bool = True,
+    start: float = 0.0,
 ) -> Any:
-    """Registry, scene and engine, ready to tick."""
+    """Registry, scene and engine, ready to tick; the engine's clock starts at ``start``
+    (0 for a simulated run, UTC epoch seconds for a live one: see :class:`Engine`)."""
     data = prepare_data_dir(data_dir)
     from twin.engine import Engine
     from twin.plugins import load_registry
 
     registry = load_registry(modules)
     scene = open_scene(scene_path or default_scene(), registry)
-    return Engine(scene, registry, seed=seed, dt=dt, data_dir=data if persist else None, simulate=simulate, config=config)
+    return Engine(scene, registry, seed=seed, dt=dt, data_dir=data if persist else None, simulate=simulate, config=config,
+                  start=start)

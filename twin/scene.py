@@ -75,6 +75,9 @@ class Scene:
     terrain: Terrain | None
     config: dict[str, Any]
     title_zh: str = ""
+    #: the IANA time zone its local times are shown in (viewer, reports) when the clock
+    #: is absolute (a live twin's UTC epoch seconds)
+    timezone: str = "UTC"
 
     def asset(self, asset_id: str) -> Asset:
         for assets in self.assets.values():
@@ -175,12 +178,16 @@ def load_scene(path: str | Path, domains: dict[str, Domain], generate: Any = Non
     complete = not problems
     sensors = _read_sensors(root, config.get("sensors", {}), assets, domains, problems if complete else [])
     incidents = _read_incidents(toml_path, config.get("incidents", []), all_ids, problems if complete else [])
+    timezone = head.get("timezone", "UTC")
+    if not _is_timezone(timezone):
+        problems.append(f"{_where(toml_path, text, 'timezone')} = {timezone!r}; expected an IANA time zone name such as \"Asia/Shanghai\" or \"UTC\"")
     if problems:
         raise SceneError(problems)
     return Scene(
         name=head["name"],
         title=str(head.get("title", head["name"])),
         title_zh=str(head.get("title_zh", "")),
+        timezone=timezone,
         root=root,
         origin=(float(origin[0]), float(origin[1])),
         assets=assets,
@@ -253,6 +260,19 @@ class _Frame:
             problems.append(f"{path}: converting from {name}: {wrong}")
             return False
         return True
+
+
+def _is_timezone(name: Any) -> bool:
+    """True for a time zone name zoneinfo knows (from the system's tz database or tzdata)."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    if not isinstance(name, str) or not name:
+        return False
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a folder such as "Asia"
+        return False
+    return True
 
 
 def _where(toml_path: Path, text: str, key: str, table: str = "scene") -> str:

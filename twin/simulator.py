@@ -47,10 +47,13 @@ def _measure(values, noise, normal, fault, stuck_value, drift_rate, drift_since,
 
 
 class Simulator:
-    def __init__(self, scene: Scene, registry: Registry, seed: int = 0, config: dict | None = None) -> None:
+    def __init__(self, scene: Scene, registry: Registry, seed: int = 0, config: dict | None = None, start: float = 0.0) -> None:
         # The truth obeys the same set points as the twin (fans, cut-offs): the
         # configuration is the city's, not the twin's opinion of it.
         self.world = World(scene, registry, seed, tag="truth", config=config)
+        #: the clock's start (the engine's); an incident's ``at`` is an offset from it
+        self.start = float(start)
+        self.world.time = self.start
         self.rng = np.random.default_rng([seed, 0x5E75])
         self.incidents = sorted(scene.incidents, key=lambda i: i.at)
         self._next_incident = 0
@@ -111,7 +114,7 @@ class Simulator:
         (sensor index, time, value, quality). The arrays are the simulator's own buffers,
         overwritten by the next step: use (or copy) them before then."""
         world = self.world
-        while self._next_incident < len(self.incidents) and self.incidents[self._next_incident].at <= world.time + dt:
+        while self._next_incident < len(self.incidents) and self.start + self.incidents[self._next_incident].at <= world.time + dt:
             incident = self.incidents[self._next_incident]
             self._next_incident += 1
             if incident.action.startswith("sensor."):
