@@ -11,8 +11,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+import websockets
 from conftest import running
 
+from twin import protocol as p
 from twin.drill import load_drill
 from twin.engine import Engine
 from twin.recording import Recorder, RecordingReader, info, read_stream
@@ -180,6 +182,18 @@ def _live_build(root: Path, toy, made: dict):
     return build
 
 
+def _hello(http: str) -> p.Hello:
+    """The Hello a client gets from the server at ``http``."""
+    import asyncio
+
+    async def first() -> p.Hello:
+        async with websockets.connect(http.replace("http://", "ws://") + "/ws", subprotocols=[p.SUBPROTOCOL], max_size=None) as ws:
+            message, _ = p.decode_server(await ws.recv())
+            return message
+
+    return asyncio.run(first())
+
+
 def _wait(check, seconds=30.0):
     deadline = time.monotonic() + seconds
     while not check():
@@ -195,6 +209,8 @@ def test_a_live_twin_runs_on_utc_wall_time_and_its_alarms_survive_a_restart(tmp_
         _wait(lambda: "h" in made and c.get("/api/health").status_code == 200)
         engine = made["h"].engine
         assert engine.absolute_clock and abs(engine.time - time.time()) < 5.0
+        hello = _hello(http)
+        assert hello.absolute_clock is True and hello.timezone == "UTC" and abs(hello.time - time.time()) < 5.0
         engine.apply_action("toy.open_tap", "T-001", {"rate": 5.0})
         _wait(lambda: c.get("/api/alarms").json()["alarms"])
         before = c.get("/api/alarms").json()
@@ -240,3 +256,19 @@ def test_a_scene_names_its_time_zone_and_a_wrong_one_is_refused_with_its_line(tm
     line = text.splitlines().index("[scene]") + 2
     assert str(raised.value).splitlines()[-1].strip() == (
         f"{toml}: line {line}: [scene] timezone = 'Mars/Olympus_Mons'; expected an IANA time zone name such as \"Asia/Shanghai\" or \"UTC\"")
+
+
+def test_a_simulated_twin_says_so_in_its_hello(tmp_path, toy):
+    from twin.testing import Harness
+
+    made: dict = {}
+
+    def build():
+        made["h"] = Harness(tmp_path / "s", plugins=[toy], blocks=(2, 2))
+        return made["h"].engine
+
+    server = create_app(build, speed=50.0)
+    with running(server.app) as http:
+        _wait(lambda: "h" in made and httpx.get(http + "/api/health").status_code == 200)
+        hello = _hello(http)
+        assert hello.absolute_clock is False and hello.timezone == "UTC" and hello.time < 1e6

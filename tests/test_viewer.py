@@ -41,11 +41,12 @@ def scene(tmp_path_factory):
 
 
 @contextmanager
-def serve(scene, data, *, port=None, paused=False, speed=10.0):
-    """A real server (uvicorn in a thread) on the demo; paused: no tick until resumed."""
+def serve(scene, data, *, port=None, paused=False, speed=10.0, start=0.0):
+    """A real server (uvicorn in a thread) on the demo; paused: no tick until resumed;
+    ``start``: the engine's clock start (UTC epoch seconds: a live twin's clock)."""
     from twin.runtime import open_twin
 
-    server = create_app(lambda: open_twin(scene, data), speed=speed, data_dir=data)
+    server = create_app(lambda: open_twin(scene, data, start=start), speed=speed, data_dir=data)
     if paused:
         server.running.clear()
     with running(server.app, port) as url:
@@ -173,6 +174,26 @@ def test_alarm_colours_the_asset_lists_it_opens_inspector_and_an_operator_acknow
         assert stored.actions[-1]["note"] == "crew on the way"
         op.close()
         wall.close()
+
+
+def test_a_live_twins_clock_and_alarm_times_are_local_times_of_the_scenes_zone(browser, scene, tmp_path):
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    shanghai = ZoneInfo("Asia/Shanghai")  # the demo scene's timezone
+    start = 1_800_000_000.0  # 2027-01-15 08:00:00 UTC, 16:00 in Shanghai
+    with serve(scene, tmp_path / "data", paused=True, start=start) as (server, url):
+        page = open_page(browser, url)
+        assert page.locator("#clock").inner_text() == "2027-01-15 16:00:00"
+        assert page.locator("#clock-label").inner_text() == "local time (Asia/Shanghai)"
+        server.running.set()
+        # The demo's gas leak (scene.toml) raises an alarm on manhole G-MH-0055 about 20 s in.
+        wait_for(page, "() => document.querySelector(`#alarm-list li[data-asset='G-MH-0055']`) !== null", timeout=30000)
+        alarm = next(a for a in server.engine.alarms.active() if a.asset == "G-MH-0055")
+        since = page.locator("#alarm-list li[data-asset='G-MH-0055'] .since").inner_text()
+        assert since == datetime.fromtimestamp(alarm.since, shanghai).strftime("%H:%M:%S") and since.startswith("16:0")
+        shown = datetime.strptime(page.locator("#clock").inner_text(), "%Y-%m-%d %H:%M:%S").replace(tzinfo=shanghai).timestamp()
+        assert start + 20 <= shown <= server.engine.time
 
 
 def test_underground_view_changes_what_is_drawn(browser, shared):

@@ -436,5 +436,5 @@ def hello(engine: Engine, role: str, mode: str, server_version: str, epoch: str)
 
     message = p.Hello(p.PROTOCOL_VERSION, server_version, epoch, engine.scene.name, engine.scene.title, engine.scene.title_zh,
                       engine.time, engine.seq, engine.dt, mode, role, domains, {k: list(v) for k, v in LEVEL_NAMES.items()},
-                      list(LEVEL_RISK_THRESHOLDS))
+                      list(LEVEL_RISK_THRESHOLDS), absolute_clock=engine.absolute_clock, timezone=engine.scene.timezone)
     return p.encode(message, body)

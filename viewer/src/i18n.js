@@ -10,7 +10,7 @@ const WORDS = {
     live: 'Live fields', sensors: 'Sensors', close: 'Close', note: 'Note for the log', acknowledge: 'Acknowledge',
     dispatch: 'Dispatch', resolve: 'Resolve', overdue: 'OVERDUE', disconnected: 'Disconnected from the twin',
     reconnecting: 'reconnecting in', attempt: 'attempt', connecting: 'Connecting…', live_mode: 'LIVE', seq: 'seq',
-    simTime: 'sim time', needOperator: 'needs an operator token; this screen is',
+    simTime: 'sim time', localTime: 'local time', needOperator: 'needs an operator token; this screen is',
     stateRaised: 'raised', stateAcknowledged: 'acknowledged', stateDispatched: 'dispatched', stateResolved: 'resolved',
     wrongState: 'not possible while the alarm is', tour: 'Alarm tour', stale: 'stale', done: 'done', failed: 'failed',
     kind: 'Kind', more: 'more', buildings: 'Buildings', terrain: 'Ground', river: 'River', selectField: 'severity (risk and alarms)',
@@ -28,7 +28,7 @@ const WORDS = {
     live: '实时数据', sensors: '传感器', close: '关闭', note: '处置说明', acknowledge: '确认',
     dispatch: '派发', resolve: '办结', overdue: '超时', disconnected: '与孪生服务器断开',
     reconnecting: '重连倒计时', attempt: '第', connecting: '正在连接…', live_mode: '实时', seq: '序号',
-    simTime: '仿真时间', needOperator: '需要值班员权限；本屏角色为',
+    simTime: '仿真时间', localTime: '本地时间', needOperator: '需要值班员权限；本屏角色为',
     stateRaised: '已发出', stateAcknowledged: '已确认', stateDispatched: '已派发', stateResolved: '已办结',
     wrongState: '告警当前状态不允许：', tour: '告警巡检', stale: '数据过期', done: '已完成', failed: '失败',
     kind: '类型', more: '更多', buildings: '建筑', terrain: '地面', river: '河流', selectField: '预警等级（风险与告警）',
@@ -51,8 +51,51 @@ export function stateName(state) {
   return t(`state${state[0].toUpperCase()}${state.slice(1)}`);
 }
 
-/** "hh:mm:ss" of a simulation time in seconds (days shown when past one). */
+// An absolute clock (a live twin's: UTC epoch seconds) is shown as local time in the
+// scene's zone, whatever the zone of the screen's machine; a simulated one counts from 0.
+// The Hello says which (setClock); null while the clock is simulated.
+let zoned = null;
+
+/** Take the Hello's clock: ``absolute`` (epoch seconds) shown in ``timezone`` (IANA),
+ * else simulated seconds from 0. An unknown zone falls back to UTC, named so. */
+export function setClock(absolute, timezone) {
+  if (!absolute) {
+    zoned = null;
+    return;
+  }
+  const options = { year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23' };
+  try {
+    zoned = { zone: timezone, format: new Intl.DateTimeFormat('en-US', { ...options, timeZone: timezone }) };
+  } catch {
+    zoned = { zone: 'UTC', format: new Intl.DateTimeFormat('en-US', { ...options, timeZone: 'UTC' }) };
+  }
+}
+
+/** The time zone local times are shown in, or null for a simulated clock. */
+export function clockZone() {
+  return zoned ? zoned.zone : null;
+}
+
+function localParts(seconds) {
+  const parts = {};
+  for (const p of zoned.format.formatToParts(new Date(seconds * 1000))) parts[p.type] = p.value;
+  return parts;
+}
+
+/** "YYYY-MM-DD hh:mm:ss" local time of an absolute clock; the simulated clock as clock(). */
+export function dateClock(seconds) {
+  if (!zoned) return clock(seconds);
+  const p = localParts(seconds);
+  return `${p.year}-${p.month}-${p.day} ${p.hour}:${p.minute}:${p.second}`;
+}
+
+/** "hh:mm:ss": local time of an absolute clock in the scene's zone, or of a simulated
+ * clock from 0 (days shown when past one). */
 export function clock(seconds) {
+  if (zoned) {
+    const p = localParts(seconds);
+    return `${p.hour}:${p.minute}:${p.second}`;
+  }
   const s = Math.max(0, Math.floor(seconds));
   const d = Math.floor(s / 86400);
   const hms = [Math.floor((s % 86400) / 3600), Math.floor((s % 3600) / 60), s % 60].map((v) => String(v).padStart(2, '0')).join(':');

@@ -12,8 +12,8 @@ export const TAG_FIELD = "type";
 /** SERVER_MESSAGES: name -> {tag, fields, required} */
 export const SERVER_MESSAGES = Object.freeze({
   /** First message after connecting: the schema and the clock. */
-  // protocol: number, server: string, epoch: string, scene: string, title: string, title_zh: string, time: number, seq: number, dt: number, mode: string, role: string, domains: Array<DomainInfo>, levels: Object<string, Array<string>>, level_thresholds: Array<number>
-  Hello: Object.freeze({ tag: "hello", fields: ["protocol", "server", "epoch", "scene", "title", "title_zh", "time", "seq", "dt", "mode", "role", "domains", "levels", "level_thresholds"], required: ["protocol", "server", "epoch", "scene", "title", "title_zh", "time", "seq", "dt", "mode", "role", "domains", "levels", "level_thresholds"] }),
+  // protocol: number, server: string, epoch: string, scene: string, title: string, title_zh: string, time: number, seq: number, dt: number, mode: string, role: string, domains: Array<DomainInfo>, levels: Object<string, Array<string>>, level_thresholds: Array<number>, absolute_clock: boolean, timezone: string
+  Hello: Object.freeze({ tag: "hello", fields: ["protocol", "server", "epoch", "scene", "title", "title_zh", "time", "seq", "dt", "mode", "role", "domains", "levels", "level_thresholds", "absolute_clock", "timezone"], required: ["protocol", "server", "epoch", "scene", "title", "title_zh", "time", "seq", "dt", "mode", "role", "domains", "levels", "level_thresholds", "absolute_clock", "timezone"] }),
   /** The full state of the subscribed fields at ``seq``, and every open alarm. */
   // seq: number, time: number, domains: Object<string, Object<string, ArrayRef>>, alarms: Array<Object<string, *>>, stale: Array<[string, string]>
   Snapshot: Object.freeze({ tag: "snapshot", fields: ["seq", "time", "domains", "alarms", "stale"], required: ["seq", "time", "domains", "alarms", "stale"] }),

@@ -1,6 +1,7 @@
 // The mirror of the server's state (twin/client.py's Mirror is the reference): the
 // schema from Hello, one typed array per subscribed field viewing the snapshot's
 // buffer, deltas scattered into them, and the open alarms.
+import { setClock } from './i18n.js';
 import { arrayView } from './wire.js';
 
 export class TwinState {
@@ -43,6 +44,7 @@ export class TwinState {
   applyHello(frame) {
     const h = frame.header;
     this.hello = h;
+    setClock(h.absolute_clock, h.timezone);  // before any listener shows a time
     if (h.mode !== 'replay') this.replay = null;
     this.domains.clear();
     for (const d of h.domains) {
