@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 import tomllib
 from pathlib import Path
 
@@ -177,3 +178,96 @@ def test_installed_plugin_passes_its_tests_and_runs_through_its_entry_point(tmp_
         assert "quarantined" not in checked.stdout
     finally:
         _run([*pip, "uninstall", "-y", "twin-water"], env=_env(tmp_path))
+
+
+# -- installed beside the built-ins -----------------------------------------------------------
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def water_beside_builtins(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
+    """The scaffold installed beside the built-in plugins, as a user's ``pip install``
+    would, but into a folder of its own on PYTHONPATH: other tests sharing this venv never
+    see it. Returns that folder's parent and the environment that finds it."""
+    tmp = tmp_path_factory.mktemp("water-installed")
+    root = new_plugin("water", tmp / "twin-water")
+    site = tmp / "site"
+    install = _run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", "--target", str(site), str(root)],
+                   env=_env(tmp))
+    assert install.returncode == 0, install.stdout + install.stderr
+    return tmp, _env(tmp, PYTHONPATH=str(site), TWIN_DATA=str(tmp / "data"))
+
+
+def _demo_copy(where: Path) -> Path:
+    demo = where / "demo"
+    demo.mkdir()
+    (demo / "scene.toml").write_text((ROOT / "scenes" / "demo" / "scene.toml").read_text(encoding="utf-8"), encoding="utf-8")
+    return demo  # its data files are generated on first load, here and not in the checkout
+
+
+def test_an_installed_plugin_does_not_break_the_demo_that_does_not_list_it(water_beside_builtins, tmp_path: Path) -> None:
+    _, env = water_beside_builtins
+    twin = [sys.executable, "-m", "twin.cli"]
+    demo = _demo_copy(tmp_path)
+    checked = _run([*twin, "check", str(demo)], env=env)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    out = checked.stdout
+    assert "  water             0 assets  (none)" in out
+    assert "  gas " in out and "ok: " in out
+    # said once, with the lines that take the domain in
+    assert out.count("domain 'water'") == 1 and "lists no [[assets]] of it" in out
+    lines = [line.strip() for line in out.splitlines()]
+    at = lines.index("[[assets]]")
+    assert lines[at : at + 3] == ["[[assets]]", 'domain = "water"', 'file = "data/water.geojson"']
+    assert not (demo / "data" / "water.geojson").exists()
+
+
+@pytest.mark.slow
+def test_the_lines_twin_check_suggests_take_the_plugin_into_the_demo(water_beside_builtins, tmp_path: Path) -> None:
+    _, env = water_beside_builtins
+    twin = [sys.executable, "-m", "twin.cli"]
+    demo = _demo_copy(tmp_path)
+    lines = [line.strip() for line in _run([*twin, "check", str(demo)], env=env).stdout.splitlines()]
+    at = lines.index("[[assets]]")
+    with (demo / "scene.toml").open("a", encoding="utf-8") as handle:
+        handle.write("\n" + "\n".join(lines[at : at + 3]) + "\n")
+    again = _run([*twin, "check", str(demo)], env=env)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "junction" in again.stdout and "domain 'water'" not in again.stdout
+    sensors = (demo / "data" / "sensors.csv").read_text(encoding="utf-8")
+    assert "WATER-PT-0000,WATER-J-0000,pressure_head" in sensors  # its loggers came with it
+
+
+@pytest.mark.slow
+def test_an_installed_plugin_does_not_break_serving_the_demo(water_beside_builtins, tmp_path: Path) -> None:
+    import httpx
+    from conftest import free_port
+
+    _, env = water_beside_builtins
+    port = free_port()
+    log = tmp_path / "serve.log"
+    with log.open("w") as out:
+        server = subprocess.Popen([sys.executable, "-m", "twin.cli", "serve", str(_demo_copy(tmp_path)), "--port", str(port)],
+                                  env=env, stdout=out, stderr=out)
+    try:
+        health = None
+        deadline = time.monotonic() + 120
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=5) as client:
+            while time.monotonic() < deadline and server.poll() is None:
+                try:
+                    r = client.get("/api/health")
+                    if r.status_code == 200:
+                        health = r.json()
+                        break
+                except httpx.TransportError:
+                    pass
+                time.sleep(0.2)
+            assert health is not None, f"twin serve exited {server.poll()} or never became healthy:\n{log.read_text()[-3000:]}"
+            assert health["plugins"] == {"bridge": "active", "drainage": "active", "gas": "active", "tunnel": "active",
+                                         "water": "active"}
+            assert client.get("/api/scene").json()["domains"]["water"]["assets"] == 0
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    said = [json.loads(line) for line in log.read_text().splitlines() if "domain 'water'" in line]
+    assert len(said) == 1 and said[0]["level"] == "warning" and 'domain = "water"' in said[0]["add"]

@@ -119,7 +119,7 @@ def test_generated_scene_files_are_made_when_missing(tmp_path, toy):
         '[layers]\nbuildings = "data/buildings.geojson"\n'
         '[[assets]]\ndomain = "toy"\nfile = "data/toy.geojson"\n[sensors]\nfile = "data/sensors.csv"\n'
     )
-    make = lambda r, p: generate_into(r, p, registry)  # noqa: E731
+    make = lambda r, p, listed: generate_into(r, p, registry, listed)  # noqa: E731
     first = load_scene(root, registry.domains, generate=make)
     before = (root / "data" / "buildings.geojson").read_bytes()
     shutil.rmtree(root / "data")
@@ -135,7 +135,7 @@ def test_generated_files_are_remade_when_the_parameters_change(tmp_path, toy):
     root = tmp_path / "gen"
     root.mkdir()
     toml = '[scene]\nname = "gen"\n[generated]\nseed = SEED\nblocks = [3, 3]\n[layers]\nbuildings = "data/buildings.geojson"\n'
-    make = lambda r, p: generate_into(r, p, registry)  # noqa: E731
+    make = lambda r, p, listed: generate_into(r, p, registry, listed)  # noqa: E731
     (root / "scene.toml").write_text(toml.replace("SEED", "4"))
     load_scene(root, registry.domains, generate=make)
     first = (root / "data" / "buildings.geojson").read_bytes()
@@ -144,3 +144,47 @@ def test_generated_files_are_remade_when_the_parameters_change(tmp_path, toy):
     (root / "scene.toml").write_text(toml.replace("SEED", "5"))
     load_scene(root, registry.domains, generate=make)
     assert (root / "data" / "buildings.geojson").read_bytes() != first
+
+
+def test_a_generated_scene_leaves_out_the_domains_it_does_not_list(tmp_path, toy):
+    # Installing a plugin (churn, with a generator that places assets and sensors) must
+    # not break a [generated] scene that lists only toy: churn's assets and sensors are
+    # left out, and listing churn takes them in.
+    import churnplugin
+
+    from twin.citygen import generate_into
+    from twin.runtime import left_out
+
+    registry = load_registry([toy, churnplugin], entry_points=False)
+    root = tmp_path / "gen"
+    root.mkdir()
+    toml = ('[scene]\nname = "gen"\n[generated]\nseed = 4\nblocks = [3, 3]\n'
+            '[[assets]]\ndomain = "toy"\nfile = "data/toy.geojson"\n[sensors]\nfile = "data/sensors.csv"\n')
+    (root / "scene.toml").write_text(toml)
+    make = lambda r, p, listed: generate_into(r, p, registry, listed)  # noqa: E731
+    scene = load_scene(root, registry.domains, generate=make)
+    assert scene.counts() == {"toy": {"tank": 16}, "churn": {}}
+    assert {s.asset[:2] for s in scene.sensors} == {"T-"} and len(scene.sensors) == 16
+    assert not (root / "data" / "churn.geojson").exists()
+    [(note, add)] = left_out(scene, registry)
+    assert "domain 'churn' (plugin 'churn') is installed" in note and str(root / "scene.toml") in note
+    assert add == '[[assets]]\ndomain = "churn"\nfile = "data/churn.geojson"'
+
+    (root / "scene.toml").write_text(toml + "\n" + add + "\n")  # what the note says to add
+    scene = load_scene(root, registry.domains, generate=make)
+    assert scene.counts() == {"toy": {"tank": 16}, "churn": {"probe": churnplugin.COUNT}}
+    assert len(scene.sensors) == 16 + churnplugin.COUNT // 10
+    assert left_out(scene, registry) == []
+
+
+def test_a_listed_scene_ignores_an_installed_domain_it_does_not_list(scene_dir, toy):
+    import churnplugin
+
+    from twin.runtime import left_out
+
+    root, _ = scene_dir  # written by twin generate with toy alone
+    registry = load_registry([toy, churnplugin], entry_points=False)
+    scene = load_scene(root, registry.domains)
+    assert scene.counts() == {"toy": {"tank": 16}, "churn": {}}
+    [(note, add)] = left_out(scene, registry)
+    assert "write its assets as a GeoJSON file" in note and 'domain = "churn"' in add

@@ -19,7 +19,7 @@ import math
 import sys
 import zlib
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -251,10 +251,12 @@ def _write_terrain(plan: CityPlan, path: Path, cell: float = 20.0) -> None:
     path.write_text("\n".join(out) + "\n", encoding="ascii")
 
 
-def fingerprint(params: dict[str, Any], registry: Registry) -> str:
-    """What generated data depends on: the parameters, and the source of the city planner
-    and of every active plugin's generator module."""
+def fingerprint(params: dict[str, Any], registry: Registry, domains: tuple[str, ...] | None = None) -> str:
+    """What generated data depends on: the parameters, the domains written, and the
+    source of the city planner and of every active plugin's generator module."""
     h = hashlib.sha256(json.dumps(params, sort_keys=True).encode())
+    if domains is not None:
+        h.update(json.dumps(sorted(domains)).encode())
     h.update(inspect.getsource(sys.modules[__name__]).encode())
     for plugin, gen in sorted(((p, g) for p, g in registry.generators if registry.active(p)), key=lambda x: x[0]):
         module = inspect.getmodule(gen.generate)
@@ -263,16 +265,36 @@ def fingerprint(params: dict[str, Any], registry: Registry) -> str:
     return h.hexdigest()
 
 
-def generate_into(root: Path, params: dict[str, Any], registry: Registry) -> CityPlan | None:
+def generate_into(
+    root: Path, params: dict[str, Any], registry: Registry, domains: tuple[str, ...] | None = None
+) -> CityPlan | None:
     """Make the data files of a scene from its ``[generated]`` table, unless they exist
-    and were made from the same parameters by the same generators."""
+    and were made from the same parameters by the same generators.
+
+    ``domains`` are the domains the scene lists (None: all): only their asset files and
+    the sensors on their assets are written. Every generator still runs, so that a
+    listed domain placed beside an unlisted one lies where it always does, and a plugin
+    installed later changes nothing in a scene that does not list its domain.
+    """
     stamp = root / "data" / ".fingerprint"
-    current = fingerprint(params, registry)
+    current = fingerprint(params, registry, domains)
     if stamp.exists() and stamp.read_text() == current:
         return None
     blocks = params.get("blocks", [8, 7])
     plan = plan_city(int(params.get("seed", 0)), int(blocks[0]), int(blocks[1]), str(params.get("preset", "synthetic")))
     populate(plan, registry)
+    if domains is not None:
+        plan = _only(plan, set(domains))
     write_scene(plan, root, root.name, registry, toml=False)
     stamp.write_text(current)
     return plan
+
+
+def _only(plan: CityPlan, domains: set[str]) -> CityPlan:
+    """The plan with only the assets of ``domains``, and the sensors and incidents on them."""
+    assets = {d: features for d, features in plan.assets.items() if d in domains}
+    kept = {f["properties"]["id"] for features in assets.values() for f in features}
+    return replace(
+        plan, assets=assets, sensors=[s for s in plan.sensors if s["asset"] in kept],
+        incidents=[i for i in plan.incidents if i["asset"] in kept],
+    )

@@ -209,7 +209,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from twin.runtime import open_scene, prepare_data_dir
+    from twin.runtime import left_out, open_scene, prepare_data_dir
 
     prepare_data_dir(args.data)
     from twin.plugins import load_registry
@@ -229,6 +229,9 @@ def cmd_check(args: argparse.Namespace) -> int:
     quarantined = [p for p in registry.plugins.values() if p.status != "active"]
     for p in quarantined:
         print(f"  warning: plugin {p.name} is quarantined: {p.reason.splitlines()[0]}")
+    for note, toml in left_out(scene, registry):
+        print(f"  note: {note}")
+        print("".join(f"      {line}\n" for line in toml.splitlines()), end="")
     print(f"ok: {total} assets")
     return 0
 

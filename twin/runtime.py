@@ -7,6 +7,7 @@ any plugin is imported.
 
 from __future__ import annotations
 
+import logging
 import os
 import stat
 import tomllib
@@ -17,6 +18,7 @@ import platformdirs
 
 from twin.errors import TwinError
 
+log = logging.getLogger("twin.runtime")
 PACKAGE_ROOT = Path(__file__).resolve().parent
 
 
@@ -106,7 +108,28 @@ def open_scene(path: Path, registry: Any) -> Any:
     from twin.citygen import generate_into
     from twin.scene import load_scene
 
-    return load_scene(path, registry.domains, generate=lambda root, params: generate_into(root, params, registry))
+    return load_scene(path, registry.domains, generate=lambda root, params, listed: generate_into(root, params, registry, listed))
+
+
+def left_out(scene: Any, registry: Any) -> list[tuple[str, str]]:
+    """(note, TOML that would add it) per installed domain the scene lists no
+    ``[[assets]]`` of: its table stays empty, since installing a plugin must never break
+    a scene that does not use it; the note tells the scene's author how to take it in."""
+    listed = {e.get("domain") for e in scene.config.get("assets", []) if isinstance(e, dict)}
+    generated = "generated" in scene.config
+    makers = {g.domain for _, g in registry.generators}
+    out = []
+    for domain in scene.assets:
+        if domain in listed:
+            continue
+        if generated and domain in makers:
+            how = "the assets its generator places are left out; to take them in, add"
+        else:
+            how = "to add it, write its assets as a GeoJSON file (docs/scenes.md) and add"
+        note = (f"domain {domain!r} (plugin {registry.domain_owner.get(domain, '?')!r}) is installed but "
+                f"{scene.root / 'scene.toml'} lists no [[assets]] of it: {how}")
+        out.append((note, f'[[assets]]\ndomain = "{domain}"\nfile = "data/{domain}.geojson"'))
+    return out
 
 
 def open_twin(
@@ -128,5 +151,7 @@ def open_twin(
 
     registry = load_registry(modules)
     scene = open_scene(scene_path or default_scene(), registry)
+    for note, toml in left_out(scene, registry):
+        log.warning(note, extra={"add": toml})
     return Engine(scene, registry, seed=seed, dt=dt, data_dir=data if persist else None, simulate=simulate, config=config,
                   start=start)

@@ -94,8 +94,10 @@ class Scene:
 def load_scene(path: str | Path, domains: dict[str, Domain], generate: Any = None) -> Scene:
     """Load and validate the scene at ``path`` (a folder or its ``scene.toml``).
 
-    ``generate(root, params)`` is called for a scene with a ``[generated]`` table; it
-    (re)makes the data files when they are missing or were made by other generators.
+    ``generate(root, params, domains)`` is called for a scene with a ``[generated]``
+    table, ``domains`` being those its ``[[assets]]`` list; it (re)makes the data files
+    when they are missing or were made by other generators. An installed domain the
+    scene does not list stays empty, whether or not a generator could place it.
     """
     root = Path(path)
     toml_path = root / "scene.toml" if root.is_dir() else root
@@ -116,7 +118,8 @@ def load_scene(path: str | Path, domains: dict[str, Domain], generate: Any = Non
     if not isinstance(head, dict) or not isinstance(head.get("name"), str):
         raise SceneError([f"{toml_path}: [scene] needs name = \"...\" (a string)"])
     if "generated" in config and generate is not None:
-        generate(root, config["generated"])
+        listed = tuple(e["domain"] for e in config.get("assets", []) if isinstance(e, dict) and isinstance(e.get("domain"), str))
+        generate(root, config["generated"], listed)
 
     origin = head.get("origin", [0.0, 0.0])
     # the frame knows an origin only when scene.toml gives one: the default (0, 0) is no
