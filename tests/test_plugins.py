@@ -3,6 +3,7 @@
 import brokenplugins
 import pytest
 
+from twin import Action, ActionParam, AlarmRule, Coupling, Updater
 from twin.plugins import load_registry
 
 
@@ -103,3 +104,45 @@ def test_quarantined_plugin_loses_its_actions(toy):
     assert registry.plugins["wrongdtype"].status == "quarantined"
     assert "toy.drain" not in registry.actions
     assert "toy.open_tap" in registry.actions  # the healthy plugin keeps its own
+
+
+def _noop(ctx):
+    pass
+
+
+@pytest.mark.parametrize(
+    "hook, value, reason",
+    [
+        ("twin_updaters", {"fill": Updater("bad.fill", "toy", _noop, ("level",), ("inflow",))},
+         "twin_updaters returned dict; expected list[twin.Updater]"),
+        ("twin_updaters", None, "twin_updaters returned NoneType; expected list[twin.Updater] (return [] to contribute nothing)"),
+        ("twin_kernels", [{"name": "bad.k"}], "twin_kernels returned a list whose item 0 is dict ({'name': 'bad.k'}); expected list[twin.Kernel]"),
+        ("twin_updaters", [Updater("bad.fill", "toy", _noop, ["level"], ("inflow",))],
+         "twin_updaters: Updater 'bad.fill': reads = ['level'] is a list; expected tuple[str, ...]"),
+        ("twin_couplings", [Coupling("bad.c", "toy", "toy", _noop, "d", writes="inflow")],
+         "twin_couplings: Coupling 'bad.c': writes = 'inflow' is a str; expected tuple[str, ...]"),
+        ("twin_actions", [Action("bad.a", "toy", _noop, "d", (ActionParam("rate", "m3/s", "d", valid=(0, "10")),))],
+         "twin_actions: Action 'bad.a': params[0].valid = (0, '10') is a tuple; expected tuple[float, float]"),
+        ("twin_alarm_rules", [AlarmRule("bad.r", "toy", "risk", "t", kinds=("tank", 3))],
+         "twin_alarm_rules: AlarmRule 'bad.r': kinds[1] = 3 is an int; expected str"),
+    ],
+)
+def test_a_hook_returning_the_wrong_type_quarantines_its_plugin_and_the_others_run(tmp_path, toy, hook, value, reason):
+    from twin.testing import Harness
+
+    bad = brokenplugins.returns_wrong_types("bad", **{hook: value})
+    registry = load_registry([toy, bad], entry_points=False)
+    info = registry.plugins["bad"]
+    assert (info.status, info.reason) == ("quarantined", reason)
+    assert registry.active("toy")
+    assert all(p != "bad" for p, _ in [*registry.updaters, *registry.kernels, *registry.couplings, *registry.rules])
+
+    # The healthy plugin runs as if the broken one were not there, and a system alarm
+    # names the broken one with the reason.
+    h = Harness(tmp_path, plugins=[toy, bad], blocks=(2, 2))
+    h.act("toy.open_tap", "T-000", rate=1.0)
+    h.run(5)
+    assert h.value("T-000", "level") > 0.0
+    [system] = [a for a in h.alarms() if a.domain == "system"]
+    assert system.asset == "plugin:bad"
+    h.close()

@@ -7,6 +7,9 @@ they name. Plugin authors import them from :mod:`twin` directly.
 
 from __future__ import annotations
 
+import dataclasses
+import types
+import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -251,3 +254,89 @@ class SceneImporter:
     suffixes: tuple[str, ...]
     description: str
     write: Callable[[Path, Path], Mapping[str, Any]]
+
+
+# -- checking what a plugin returns against these declarations ---------------------------------
+def wrong_fields(item: Any) -> list[str]:
+    """What is wrong with a contribution's fields against their declared types (the
+    annotations above), one entry per field: ``"reads = ['depth'] is a list; expected
+    tuple[str, ...]"``. Nested contributions (a domain's kinds and fields, a kernel's
+    params) are checked too. Empty when every field has its declared type."""
+    out: list[str] = []
+    hints = _field_types(type(item))
+    for spec in dataclasses.fields(item):
+        value = getattr(item, spec.name)
+        hint = hints.get(spec.name, Any)
+        if not _matches(value, hint):
+            args = typing.get_args(hint)
+            if isinstance(value, tuple) and typing.get_origin(hint) is tuple and len(args) == 2 and args[1] is Ellipsis:
+                # name the item that is wrong, not the whole tuple
+                index, bad = next((i, v) for i, v in enumerate(value) if not _matches(v, args[0]))
+                out.append(f"{spec.name}[{index}] = {_short(bad)} is {_a(bad)}; expected {_type_name(args[0])}")
+            else:
+                out.append(f"{spec.name} = {_short(value)} is {_a(value)}; expected {_type_name(hint)}")
+            continue
+        for index, inner in enumerate(value if isinstance(value, tuple) else (value,)):
+            if dataclasses.is_dataclass(inner) and not isinstance(inner, type):
+                where = f"{spec.name}[{index}]" if isinstance(value, tuple) else spec.name
+                out.extend(f"{where}.{problem}" for problem in wrong_fields(inner))
+    return out
+
+
+def _field_types(cls: type) -> dict[str, Any]:
+    # Annotations are strings (postponed evaluation); StepContext is imported only for
+    # type checkers, and a Callable's argument types are not checked anyway.
+    return typing.get_type_hints(cls, localns={"StepContext": object})
+
+
+def _matches(value: Any, hint: Any) -> bool:
+    if hint is Any:
+        return True
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        return any(_matches(value, arg) for arg in args)
+    if hint is type(None):
+        return value is None
+    if hint is float:
+        return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
+    if hint is bool:
+        return isinstance(value, (bool, np.bool_))
+    if origin is tuple:
+        if not isinstance(value, tuple):
+            return False
+        if len(args) == 2 and args[1] is Ellipsis:
+            return all(_matches(v, args[0]) for v in value)
+        return len(value) == len(args) and all(_matches(v, a) for v, a in zip(value, args))
+    if origin is Callable or hint is Callable:
+        return callable(value)
+    if origin is Mapping:
+        return isinstance(value, Mapping) and all(_matches(k, args[0]) and _matches(v, args[1]) for k, v in value.items())
+    if isinstance(hint, type):
+        return isinstance(value, hint)
+    return True
+
+
+def _type_name(hint: Any) -> str:
+    if hint is type(None):
+        return "None"
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join(_type_name(a) for a in args)
+    if origin is tuple:
+        inner = f"{_type_name(args[0])}, ..." if len(args) == 2 and args[1] is Ellipsis else ", ".join(_type_name(a) for a in args)
+        return f"tuple[{inner}]"
+    if origin is Callable or hint is Callable:
+        return "a function"
+    if origin is Mapping:
+        return f"Mapping[{_type_name(args[0])}, {_type_name(args[1])}]"
+    return getattr(hint, "__name__", str(hint))
+
+
+def _a(value: Any) -> str:
+    name = type(value).__name__
+    return f"{'an' if name[:1] in 'aeiou' else 'a'} {name}"
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."

@@ -13,6 +13,7 @@ import inspect
 import logging
 import os
 import traceback
+import typing
 from dataclasses import dataclass, field
 from importlib import metadata
 from types import ModuleType
@@ -21,7 +22,7 @@ from typing import Any
 import numpy as np
 import pluggy
 
-from twin import hookspecs
+from twin import contributions, hookspecs
 from twin.contributions import (
     Action,
     AlarmRule,
@@ -32,12 +33,25 @@ from twin.contributions import (
     SceneImporter,
     Updater,
     ViewerStyle,
+    wrong_fields,
 )
 
 log = logging.getLogger("twin.plugins")
 
 ENTRY_POINT_GROUP = "twin.plugins"
 HOOKS = [name for name in dir(hookspecs) if name.startswith("twin_")]
+
+
+def _returns(hook: str) -> type:
+    """The contribution class a hook returns a list of, read from its annotation in
+    :mod:`twin.hookspecs` (declared once, there)."""
+    hint = typing.get_type_hints(getattr(hookspecs, hook), globalns=vars(contributions))["return"]
+    assert typing.get_origin(hint) is list, f"{hook}: hook specs return list[<contribution>]"
+    return typing.get_args(hint)[0]
+
+
+#: hook -> the class of the items of the list it returns
+RETURNS: dict[str, type] = {hook: _returns(hook) for hook in HOOKS}
 
 
 @dataclass
@@ -175,7 +189,8 @@ def load_registry(
 
 
 def _call_each(pm: pluggy.PluginManager, hook: str, registry: Registry) -> list[tuple[str, Any]]:
-    """Call ``hook`` on every plugin separately, so a failure names its plugin."""
+    """Call ``hook`` on every plugin separately, so a failure names its plugin; what it
+    returns is checked against the hook's declared type before anything uses it."""
     results: list[tuple[str, Any]] = []
     trace = bool(os.environ.get("TWIN_TRACE_HOOKS"))
     for impl in getattr(pm.hook, hook).get_hookimpls():
@@ -187,19 +202,45 @@ def _call_each(pm: pluggy.PluginManager, hook: str, registry: Registry) -> list[
         except Exception as exc:
             registry.quarantine(plugin, f"hook {hook} raised {exc!r}\n{traceback.format_exc(limit=3)}")
             continue
+        wrong = wrong_return(hook, value)
+        if wrong:
+            # One plugin's mistake must not reach the code that reads every plugin's work.
+            registry.quarantine(plugin, wrong)
+            continue
         if trace:
-            names = [getattr(v, "name", None) or getattr(v, "domain", None) or type(v).__name__ for v in value or []]
+            names = [getattr(v, "name", None) or getattr(v, "domain", None) or type(v).__name__ for v in value]
             log.info("hook call", extra={"hook": hook, "plugin": plugin, "returned": names})
-        for item in value or []:
+        for item in value:
             results.append((plugin, item))
     return results
 
 
+def wrong_return(hook: str, value: Any) -> str | None:
+    """Why ``value`` is not what ``hook`` must return (a list of its contribution class,
+    each with fields of their declared types), or None when it is."""
+    cls = RETURNS[hook]
+    expected = f"list[twin.{cls.__name__}]"
+    if not isinstance(value, (list, tuple)):
+        hint = " (return [] to contribute nothing)" if value is None else ""
+        return f"{hook} returned {type(value).__name__}; expected {expected}{hint}"
+    for index, item in enumerate(value):
+        if not isinstance(item, cls):
+            return f"{hook} returned a list whose item {index} is {type(item).__name__} ({_short(item)}); expected {expected}"
+        problems = wrong_fields(item)
+        if problems:
+            name = getattr(item, "name", None) or getattr(item, "domain", None) or getattr(item, "format", "")
+            return f"{hook}: {cls.__name__} {name!r}: {'; '.join(problems)}"
+    return None
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 def _collect(pm: pluggy.PluginManager, registry: Registry) -> None:
     for plugin, domain in _call_each(pm, "twin_domains", registry):
-        if not isinstance(domain, Domain):
-            registry.quarantine(plugin, f"twin_domains returned {type(domain).__name__}; expected twin.Domain")
-        elif domain.name in registry.domains:
+        if domain.name in registry.domains:
             registry.quarantine(plugin, f"domain {domain.name!r} is already declared by plugin {registry.domain_owner[domain.name]!r}")
         else:
             registry.domains[domain.name] = domain
@@ -256,9 +297,7 @@ def _collect(pm: pluggy.PluginManager, registry: Registry) -> None:
     for plugin, g in _call_each(pm, "twin_asset_generators", registry):
         registry.generators.append((plugin, g))
     for plugin, imp in _call_each(pm, "twin_scene_importers", registry):
-        if not isinstance(imp, SceneImporter):
-            registry.quarantine(plugin, f"twin_scene_importers returned {type(imp).__name__}; expected twin.SceneImporter")
-        elif imp.format in registry.importers:
+        if imp.format in registry.importers:
             registry.quarantine(plugin, f"scene importer {imp.format!r} is already contributed by {registry.importers[imp.format][0]!r}")
         else:
             registry.importers[imp.format] = (plugin, imp)
