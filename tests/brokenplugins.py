@@ -95,6 +95,6 @@ def coupling_writing_an_unknown_field() -> types.ModuleType:
         Coupling("miswired.c", "toy", "toy", lambda ctx: None, "tank to tank", writes=("levle",))])
 
 
-def returns_wrong_types(name: str, **hooks) -> types.ModuleType:
+def returning(name: str, **hooks) -> types.ModuleType:
     """A plugin whose hooks return the given values (called fresh for each load)."""
     return _module(name, **{hook: (lambda value=value: value) for hook, value in hooks.items()})

@@ -21,6 +21,7 @@ import pytest
 
 import twin
 from twin import Coupling, contributions, hookimpl, hookspecs
+from twin.plugins import load_registry
 from twin.scaffold import FILES, MARKER, template_text
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -183,7 +184,8 @@ class FloodPlugin:
     @hookimpl
     def twin_couplings(self):
         return [Coupling("water_to_toy.flood", "water", "toy", burst_fills_tanks,
-                         "water from a burst main runs into the tank at its corner")]
+                         "water from a burst main runs into the tank at its corner",
+                         writes=("inflow",), reads=("water.burst_flow",))]
 # [docs:end coupling]
 
 
@@ -217,6 +219,42 @@ def test_coupling_example_runs(twin_harness, water_plugin: ModuleType) -> None:
     assert h.value(tank, "level", truth=True) == pytest.approx(9.5)
     assert h.value(tank, "level") == pytest.approx(9.5)  # the twin, through the tank's sensor
     assert all(h.value(t, "level", truth=True) == 0.0 for t in others)
+
+
+# -- couplings to absent domains: one rule on both pages, and the code's ------------------------
+MODELS = ROOT / "docs" / "models.md"
+#: what the pages once said against the rule (a coupling to an absent domain quarantines)
+CONTRADICTIONS = [
+    r"domains must be declared[^.]*quarantined",
+    r"coupling an undeclared domain",
+    r"coupling[^.]{0,80}(?:undeclared|absent|not installed) domain[^.]{0,80}quarantin",
+]
+
+
+def _section(path: Path, heading: str) -> str:
+    """The text under ``heading`` up to the next heading of its level or above, on one line."""
+    text = path.read_text(encoding="utf-8")
+    level = heading.split(" ")[0]
+    start = text.index(heading + "\n")
+    following = re.compile(rf"^#{{1,{len(level)}}} ", re.M).search(text, start + len(heading) + 1)
+    return re.sub(r"\s+", " ", text[start : following.start() if following else len(text)])
+
+
+def test_plugins_and_models_agree_on_couplings_to_absent_domains(toy) -> None:
+    import brokenplugins
+
+    # The code: a coupling to a domain nobody declares is idle and its plugin active.
+    registry = load_registry([toy, brokenplugins.coupling_to_absent_domain()], entry_points=False)
+    assert registry.active("coupler") and registry.couplings == []
+
+    idle = re.compile(r"not installed is \*\*idle\*\*, not an error|idle \(not an error\) when the other plugin is not installed")
+    assert idle.search(_section(DOC, "### `twin_couplings()`")), "plugins.md: say a coupling to an absent domain is idle"
+    assert idle.search(_section(MODELS, "## Couplings across domains")), "models.md: say a coupling to an absent domain is idle"
+    for page in (DOC, MODELS):
+        text = re.sub(r"\s+", " ", page.read_text(encoding="utf-8"))
+        for pattern in CONTRADICTIONS:
+            found = re.search(pattern, text, re.I)
+            assert found is None, f"{page.name} says {found.group(0)!r}: a coupling to an absent domain is idle"
 
 
 # -- refresh the page ----------------------------------------------------------------------

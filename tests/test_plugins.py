@@ -130,7 +130,7 @@ def _noop(ctx):
 def test_a_hook_returning_the_wrong_type_quarantines_its_plugin_and_the_others_run(tmp_path, toy, hook, value, reason):
     from twin.testing import Harness
 
-    bad = brokenplugins.returns_wrong_types("bad", **{hook: value})
+    bad = brokenplugins.returning("bad", **{hook: value})
     registry = load_registry([toy, bad], entry_points=False)
     info = registry.plugins["bad"]
     assert (info.status, info.reason) == ("quarantined", reason)
@@ -145,4 +145,90 @@ def test_a_hook_returning_the_wrong_type_quarantines_its_plugin_and_the_others_r
     assert h.value("T-000", "level") > 0.0
     [system] = [a for a in h.alarms() if a.domain == "system"]
     assert system.asset == "plugin:bad"
+    h.close()
+
+
+def _fill_from(ctx):
+    ctx.table["inflow"][:] = 0.1 * ctx.table["level"]
+
+
+@pytest.mark.parametrize(
+    "coupling, reason",
+    [
+        (Coupling("bad.c", "toy", "toy", _fill_from, "d", writes=("inflow",), reads=("toy.levle",)),
+         "coupling 'bad.c' reads 'toy.levle': domain 'toy' has no field 'levle'; it has capacity, inflow, level, risk"),
+        (Coupling("bad.c", "toy", "toy", _fill_from, "d", writes=("inflow",), reads=("level",)),
+         "coupling 'bad.c' reads 'level': name it \"<domain>.<field>\", such as 'toy.level'"),
+        (Coupling("bad.c", "toy", "toy", _fill_from, "d", writes=("inflow",), reads=("churn.value",)),
+         "coupling 'bad.c' reads 'churn.value': a coupling reads its source 'toy' or its target 'toy', not 'churn'"),
+        (Coupling("bad.c", "toy", "toy", _fill_from, "d", writes=("inflow",)),
+         "coupling 'bad.c' declares no reads of its source 'toy': name the fields its effect depends on, e.g. reads=(\"toy.inflow\",)"),
+        (Coupling("bad.c", "toy", "toy", _fill_from, "d", reads=("toy.level",)),
+         "coupling 'bad.c' declares no writes: name the fields of 'toy' it changes, e.g. writes=(\"<field>\",)"),
+    ],
+)
+def test_coupling_reads_are_checked_on_load(toy, coupling, reason):
+    import churnplugin
+
+    bad = brokenplugins.returning("bad", twin_couplings=[coupling])
+    registry = load_registry([toy, churnplugin, bad], entry_points=False)
+    assert (registry.plugins["bad"].status, registry.plugins["bad"].reason) == ("quarantined", reason)
+    assert registry.active("toy") and registry.active("churn") and registry.couplings == []
+
+
+def test_a_coupling_reading_and_writing_what_it_declares_runs(tmp_path, toy):
+    from twin.testing import Harness
+
+    good = brokenplugins.returning("good", twin_couplings=[
+        Coupling("good.c", "toy", "toy", _fill_from, "tanks feed themselves", writes=("inflow",), reads=("toy.level",))])
+    h = Harness(tmp_path, plugins=[toy, good], blocks=(2, 2))
+    assert h.registry.active("good") and [c.name for _, c in h.registry.couplings] == ["good.c"]
+    h.close()
+
+
+def _writes_inflow(name):
+    return brokenplugins.returning(name, twin_couplings=[
+        Coupling(f"{name}.c", "toy", "toy", _fill_from, "d", writes=("inflow",), reads=("toy.level",))])
+
+
+def test_two_plugins_couplings_writing_one_field_keep_the_first_loaded(toy):
+    registry = load_registry([toy, _writes_inflow("alpha"), _writes_inflow("zeta")], entry_points=False)
+    assert registry.active("alpha") and [c.name for _, c in registry.couplings] == ["alpha.c"]
+    assert registry.plugins["zeta"].reason == (
+        "coupling 'zeta.c' writes toy.inflow, which coupling 'alpha.c' of plugin 'alpha' writes too: "
+        "two plugins' couplings may not write one field")
+
+
+def test_two_plugins_couplings_writing_one_field_keep_the_domain_owners(toy):
+    import types
+
+    # the toy plugin with a coupling of its own, loaded after a stranger's
+    owner = types.ModuleType("toy")
+    vars(owner).update({k: v for k, v in vars(toy).items() if k.startswith("twin_") or k == "PLUGIN_NAME"})
+    owner.twin_couplings = _writes_inflow("toy").twin_couplings
+    registry = load_registry([_writes_inflow("aaa"), owner], entry_points=False)
+    assert [(p, c.name) for p, c in registry.couplings] == [("toy", "toy.c")]
+    assert registry.plugins["aaa"].status == "quarantined" and "which coupling 'toy.c' of plugin 'toy'" in registry.plugins["aaa"].reason
+
+
+def test_one_plugins_couplings_may_write_one_field_and_run_in_the_order_returned(tmp_path, toy):
+    from twin.testing import Harness
+
+    seen = []
+
+    def first(ctx):
+        seen.append("first")
+        ctx.table["inflow"][:] = 1.0
+
+    def second(ctx):
+        seen.append("second")
+        ctx.table["inflow"][:] = 0.0
+
+    both = brokenplugins.returning("both", twin_couplings=[
+        Coupling("both.first", "toy", "toy", first, "d", writes=("inflow",), reads=("toy.level",)),
+        Coupling("both.second", "toy", "toy", second, "d", writes=("inflow",), reads=("toy.level",))])
+    h = Harness(tmp_path, plugins=[toy, both], blocks=(2, 2), simulate=False)
+    h.run(2)
+    assert seen == ["first", "second"] * 2
+    assert h.column("toy", "inflow").max() == 0.0  # the last one returned wins
     h.close()

@@ -200,9 +200,11 @@ class Coupling:
 
     ``step(ctx)`` sees the ``target`` domain as ``ctx.table`` and reads ``source`` from
     ``ctx.tables``; it writes only the ``target`` fields named in ``writes`` (declared so
-    that a quarantined plugin's coupled fields are marked stale, and checked against the
-    domain on load). ``params`` reach it as ``ctx.params``, configurable in
-    ``[thresholds.<coupling name>]`` like a kernel's.
+    that a quarantined plugin's coupled fields are marked stale) and reads only the
+    fields named in ``reads``, as ``"<domain>.<field>"`` of its source or target (at
+    least one of the source's). Both are checked against the domains on load. ``params``
+    reach it as ``ctx.params``, configurable in ``[thresholds.<coupling name>]`` like a
+    kernel's.
     """
 
     name: str
@@ -212,6 +214,7 @@ class Coupling:
     description: str
     writes: tuple[str, ...] = ()
     params: tuple[Param, ...] = ()
+    reads: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

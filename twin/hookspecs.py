@@ -68,8 +68,12 @@ def twin_couplings() -> list[Coupling]:
     """Contribute cross-domain effects, stepped after the kernels.
 
     A coupling whose ``source`` or ``target`` domain is not installed is idle, not an
-    error. It writes only the ``target`` fields it declares in ``writes``; its
-    ``params`` reach it as ``ctx.params``, configurable per scene like a kernel's.
+    error. It writes only the ``target`` fields it declares in ``writes`` and reads only
+    the ``"<domain>.<field>"`` it declares in ``reads``, both checked on load. Couplings
+    run in plugin load order, then in the order returned; two plugins' couplings may not
+    write one field (the target domain's owner keeps it, the other plugin is
+    quarantined). Its ``params`` reach it as ``ctx.params``, configurable per scene
+    like a kernel's.
 
     :return: a list of :class:`twin.Coupling`.
     """

@@ -271,6 +271,7 @@ def _collect(pm: pluggy.PluginManager, registry: Registry) -> None:
     for plugin, k in _call_each(pm, "twin_kernels", registry):
         if fields_exist(plugin, f"kernel {k.name!r}", k.domain, k.inputs + k.outputs):
             registry.kernels.append((plugin, k))
+    candidates: list[tuple[str, Coupling]] = []
     for plugin, c in _call_each(pm, "twin_couplings", registry):
         missing = [d for d in (c.source, c.target) if d not in registry.domains]
         if missing:
@@ -278,8 +279,14 @@ def _collect(pm: pluggy.PluginManager, registry: Registry) -> None:
             # must run in a city without a drainage plugin.
             log.info("coupling idle: domain not installed", extra={"plugin": plugin, "coupling": c.name, "missing": missing})
             continue
-        if fields_exist(plugin, f"coupling {c.name!r} (its writes)", c.target, c.writes):
-            registry.couplings.append((plugin, c))
+        if not fields_exist(plugin, f"coupling {c.name!r} (its writes)", c.target, c.writes):
+            continue
+        wrong = _wrong_coupling(c, registry.domains)
+        if wrong:
+            registry.quarantine(plugin, f"coupling {c.name!r} {wrong}")
+        else:
+            candidates.append((plugin, c))
+    registry.couplings.extend(_one_writer_per_field(candidates, registry))
     for plugin, r in _call_each(pm, "twin_alarm_rules", registry):
         if fields_exist(plugin, f"alarm rule {r.name!r}", r.domain, (r.risk_field,)) and kinds_exist(plugin, f"alarm rule {r.name!r}", r.domain, r.kinds):
             registry.rules.append((plugin, r))
@@ -307,6 +314,49 @@ def _collect(pm: pluggy.PluginManager, registry: Registry) -> None:
         registry.outputs.setdefault(plugin, []).extend((k.domain, f) for f in k.outputs)
     for plugin, c in registry.couplings:
         registry.outputs.setdefault(plugin, []).extend((c.target, f) for f in c.writes)
+
+
+def _wrong_coupling(c: Coupling, domains: dict[str, Domain]) -> str | None:
+    """What is wrong with a coupling's declared reads and writes (both domains being
+    installed, its writes fields of the target), or None."""
+    if not c.writes:
+        return f"declares no writes: name the fields of {c.target!r} it changes, e.g. writes=(\"<field>\",)"
+    sides = dict.fromkeys((c.source, c.target))
+    for read in c.reads:
+        domain, dot, name = read.partition(".")
+        if not dot:
+            return f"reads {read!r}: name it \"<domain>.<field>\", such as {c.source + '.' + read!r}"
+        if domain not in sides:
+            return f"reads {read!r}: a coupling reads its source {c.source!r} or its target {c.target!r}, not {domain!r}"
+        fields = [f.name for f in domains[domain].fields]
+        if name not in fields:
+            return f"reads {read!r}: domain {domain!r} has no field {name!r}; it has {', '.join(fields)}"
+    if not any(read.partition(".")[0] == c.source for read in c.reads):
+        example = next((f.name for f in domains[c.source].fields if not f.attribute), "<field>")
+        return (f"declares no reads of its source {c.source!r}: name the fields its effect depends on, "
+                f"e.g. reads=(\"{c.source}.{example}\",)")
+    return None
+
+
+def _one_writer_per_field(candidates: list[tuple[str, Coupling]], registry: Registry) -> list[tuple[str, Coupling]]:
+    """The couplings that may run: when couplings of two plugins write one field, their
+    order would decide its value, so only one plugin's stay: the target domain's owner's,
+    else the first loaded. The others' plugins are quarantined, both couplings named.
+    Couplings of one plugin run in the order it returns them."""
+    writer: dict[tuple[str, str], tuple[str, str]] = {}
+    for plugin, c in sorted(candidates, key=lambda pc: registry.domain_owner.get(pc[1].target) != pc[0]):
+        if not registry.active(plugin):
+            continue
+        for name in c.writes:
+            other = writer.get((c.target, name))
+            if other is not None and other[0] != plugin:
+                registry.quarantine(plugin, f"coupling {c.name!r} writes {c.target}.{name}, which coupling {other[1]!r} of "
+                                            f"plugin {other[0]!r} writes too: two plugins' couplings may not write one field")
+                break
+        else:
+            for name in c.writes:
+                writer.setdefault((c.target, name), (plugin, c.name))
+    return [(p, c) for p, c in candidates if registry.active(p)]
 
 
 def check_kernel(kernel: Kernel, domain: Domain | None, rows: int = 4) -> None:

@@ -157,7 +157,9 @@ def twin_couplings():
         Coupling("drainage.openings", "tunnel", DOMAIN, model.step_openings,
                  "MODELS.md coupling 3, the drainage side: street water pouring into a station or tunnel over its "
                  "opening's sill (the tunnel's flood_inflow) leaves the ponding at the manhole the opening links",
-                 writes=("depth", "head", "ponded_depth")),
+                 writes=("depth", "head", "ponded_depth"),
+                 reads=("tunnel.flood_inflow", "drainage.depth", "drainage.rim_elevation", "drainage.invert_elevation",
+                        "drainage.ponding_area")),
     ]
 
 

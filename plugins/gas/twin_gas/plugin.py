@@ -125,11 +125,11 @@ def twin_couplings():
         Coupling("gas.sewer_water", "drainage", "gas", model.step_sewer_water,
                  "MODELS.md coupling 1: a gas space linked to a drainage manhole (or pipe) takes its water depth "
                  "as water_level, which shrinks its air volume V_air = V - A h",
-                 writes=("water_level",)),
+                 writes=("water_level",), reads=("drainage.depth", "drainage.fill", "drainage.diameter")),
         Coupling("gas.tunnel_cutoff", "tunnel", "gas", model.step_tunnel_cutoff,
                  "MODELS.md coupling 2 (GB 50838-2015 §7.5): methane at the cut-off in a tunnel's gas compartment "
                  "closes the valves of the mains that run in it; the isolated main blows down and the source stops",
-                 writes=("valve_open",),
+                 writes=("valve_open",), reads=("tunnel.ch4",),
                  params=(
                      Param("cutoff", model.TUNNEL_CUTOFF_LEL, "%LEL",
                            "GB 50838-2015 §7.5: the emergency cut-off of a gas compartment is set at no more than "

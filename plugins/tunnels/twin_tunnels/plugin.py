@@ -196,15 +196,16 @@ def twin_couplings():
         Coupling("tunnel.gas_mains", "gas", "tunnel", model.step_gas_mains,
                  "MODELS.md coupling 2: the leak m of a gas main that runs in a gas compartment (the main links it) "
                  "enters the compartment's air as m / rho(T); fans go to emergency at 20 %LEL (tunnel.ventilation)",
-                 writes=("gas_from_mains",)),
+                 writes=("gas_from_mains",), reads=("gas.leak_rate", "tunnel.temperature")),
         Coupling("tunnel.street_water", "drainage", "tunnel", model.step_street_water,
                  "MODELS.md coupling 3: ponding dp at the drainage manhole a station or compartment links pours over "
                  "its opening's sill into the sump, Q = Cw b sqrt(2 g) (dp - h_sill)^(3/2)",
-                 writes=("flood_inflow",)),
+                 writes=("flood_inflow",),
+                 reads=("drainage.ponded_depth", "tunnel.sill_height", "tunnel.opening_width", "tunnel.weir_coefficient")),
         Coupling("tunnel.power", "tunnel", "tunnel", model.step_power,
                  "MODELS.md coupling 4: a detected fire or water on the floor cuts the power of a section's fans and "
                  "pumps (a boolean network, see model.power_network)",
-                 writes=("powered",)),
+                 writes=("powered",), reads=("tunnel.fire", "tunnel.sump_level", "tunnel.sump_depth")),
     ]
 
 
