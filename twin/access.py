@@ -1,7 +1,8 @@
 """Access tokens, roles and the access mode of a data folder.
 
 A token names a role: viewer (read), operator (act on alarms), director (drills and
-replay), admin. Only a token's SHA-256 is stored, in ``tokens.json`` of the data
+replay), admin; or ``device``, which may only post readings (``POST /api/readings``) and
+is outside that ladder. Only a token's SHA-256 is stored, in ``tokens.json`` of the data
 folder (mode 0600); the token itself is printed once when made. A token may carry an
 expiry; past it, it is refused as if revoked.
 
@@ -29,18 +30,32 @@ from pathlib import Path
 
 from twin.errors import TwinError
 
+#: people's roles, a ladder: each may do what the ones before it may
 ROLES = ("viewer", "operator", "director", "admin")
+#: a sensor, gateway or export job: it may post readings and nothing else (not read the
+#: scene, the stream or the alarms), so a token leaked from a device in the field shows
+#: nothing; it is not on the ladder. An admin may post readings too.
+DEVICE = "device"
+#: every role a token may name
+TOKEN_ROLES = (*ROLES, DEVICE)
 MODES = ("open", "tokens")
 _DURATION = re.compile(r"(\d+)\s*([hdw])")
 _UNIT_SECONDS = {"h": 3600, "d": 86400, "w": 7 * 86400}
 
 
 def rank(role: str) -> int:
+    """A ladder role's place in :data:`ROLES` (``device`` has none)."""
     return ROLES.index(role)
 
 
 def allows(role: str, needed: str) -> bool:
-    """Does ``role`` include what ``needed`` may do (roles are ordered)?"""
+    """May a token of ``role`` do what ``needed`` may? On the ladder, a role includes
+    the ones below it. ``device`` is allowed only what needs ``device`` (posting
+    readings), and that needs ``device`` or ``admin``. An unknown role is allowed nothing."""
+    if needed == DEVICE:
+        return role in (DEVICE, "admin")
+    if role not in ROLES or needed not in ROLES:
+        return False
     return rank(role) >= rank(needed)
 
 
@@ -155,8 +170,8 @@ class TokenStore:
     def add(self, role: str, name: str | None = None, expires: float | None = None) -> tuple[TokenRecord, str]:
         """Make a token (switching the folder to tokens mode); returns its record and the
         token itself, which is not stored."""
-        if role not in ROLES:
-            raise TwinError(f"unknown role {role!r}; valid: {', '.join(ROLES)}")
+        if role not in TOKEN_ROLES:
+            raise TwinError(f"unknown role {role!r}; valid: {', '.join(TOKEN_ROLES)}")
         now = time.time()
         if expires is not None and expires <= now:
             raise TwinError(f"expiry {utc_text(expires)} is in the past")

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from twin.access import TOKEN_ROLES
 from twin.errors import SceneError, TwinError
 
 log = logging.getLogger("twin")
@@ -74,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     token = sub.add_parser("token", help="manage access tokens (stored hashed in the data folder)")
     token_sub = token.add_subparsers(dest="token_command", required=True)
     token_add = token_sub.add_parser("add", help="create a token and print it once")
-    token_add.add_argument("role", choices=["viewer", "operator", "director", "admin"])
+    token_add.add_argument("role", choices=TOKEN_ROLES, help="viewer, operator, director, admin; or device (may only post readings)")
     token_add.add_argument("--name")
     token_add.add_argument("--expires", help="when the token stops working: a duration (12h, 30d, 8w) or a date (2027-01-31, UTC)")
     token_add.add_argument("--data", type=Path)

@@ -16,10 +16,13 @@ limits", is the user's page):
   ``Content-Type: application/json`` without a CORS preflight, which this server never
   answers. So every mutating request must say ``application/json`` (415), a present
   ``Origin`` must be the server's own or an ``--allow-origin`` one (403), and
-  ``Sec-Fetch-Site: cross-site`` is refused (403).
-- **Body size**: at most ``MAX_BODY`` bytes (or the route's entry in ``body_limits``),
-  refused at ``Content-Length`` when given, else counted while the body streams in and
-  cut at the limit (413).
+  ``Sec-Fetch-Site: cross-site`` is refused (403). A route that takes other bodies names
+  its types in ``body_types`` (``POST /api/readings``: JSON, msgpack or CSV from devices);
+  each must be a type that is not CORS-safelisted (never ``text/plain``, a form), so that
+  it too needs the preflight this server never answers.
+- **Body size**: at most ``MAX_BODY`` bytes (or the route's entry in ``body_limits``;
+  ``/api/readings`` takes ``READINGS_MAX_BODY``), refused at ``Content-Length`` when
+  given, else counted while the body streams in and cut at the limit (413).
 
 Routes read JSON bodies with :func:`json_object`, which bounds nesting and refuses text
 that is not valid Unicode; its refusals, like the body limit's, are answered here.
@@ -40,10 +43,20 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 #: largest request body, in bytes, unless a route has its own entry in ``body_limits``
 MAX_BODY = 1 << 20
+#: largest body of ``POST /api/readings``: a gateway's backlog or a utility's CSV export
+#: (16 MiB is some 400,000 CSV rows); ``Guard(body_limits={"/api/readings": ...})`` changes it
+READINGS_MAX_BODY = 16 << 20
+#: per-path body limits that hold unless ``Guard(body_limits=...)`` names the path
+BODY_LIMITS: Mapping[str, int] = {"/api/readings": READINGS_MAX_BODY}
 #: deepest nesting of arrays and objects in a JSON body (the body's own object is depth 1)
 MAX_DEPTH = 32
 MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 JSON_TYPE = "application/json"
+#: mutating routes whose bodies may be of other types than JSON (none CORS-safelisted:
+#: a page of another site cannot send them without a preflight); every other route: JSON
+BODY_TYPES: Mapping[str, tuple[str, ...]] = {
+    "/api/readings": (JSON_TYPE, "application/msgpack", "application/x-msgpack", "application/vnd.msgpack", "text/csv"),
+}
 #: a UTF-16 surrogate pair written as two escapes, and any surrogate escape: what is left
 #: of the second after removing the first is a lone surrogate
 _SURROGATE_PAIR = re.compile(rb"\\u[dD][89abAB][0-9a-fA-F]{2}\\u[dD][c-fC-F][0-9a-fA-F]{2}")
@@ -102,6 +115,7 @@ class Guard:
         allowed_origins: Iterable[str] = (),
         max_body: int = MAX_BODY,
         body_limits: Mapping[str, int] | None = None,
+        body_types: Mapping[str, tuple[str, ...]] | None = None,
     ) -> None:
         self.app = app
         self.open_mode = open_mode
@@ -110,8 +124,10 @@ class Guard:
         self.own_hosts = self.allowed_hosts | (frozenset() if wildcard else {host_name(bound_host or "")})
         self.allowed_origins = tuple(allowed_origins)
         self.max_body = max_body
-        #: per-path body limits (a path, or a prefix ending in "/"), e.g. a bulk readings route
-        self.body_limits = dict(body_limits or {})
+        #: per-path body limits (a path, or a prefix ending in "/"): BODY_LIMITS, then the given ones
+        self.body_limits = {**BODY_LIMITS, **(body_limits or {})}
+        #: per-path Content-Types of mutating requests (exact paths): BODY_TYPES, then the given ones
+        self.body_types = {**BODY_TYPES, **(body_types or {})}
 
     def body_limit(self, path: str) -> int:
         if path in self.body_limits:
@@ -165,7 +181,12 @@ class Guard:
             if origin is not None and not origin_allowed(origin, headers.get("host", ""), self.allowed_origins):
                 raise Refused(403, f"{what}: origin {origin} is not allowed; start the server with --allow-origin {origin}")
             given = headers.get("content-type")
-            if given is None or given.split(";", 1)[0].strip().lower() != JSON_TYPE:
+            kind = given.split(";", 1)[0].strip().lower() if given is not None else None
+            types = self.body_types.get(scope["path"])
+            if types is not None:
+                if kind not in types:
+                    raise Refused(415, f"{what} needs Content-Type: one of {', '.join(types)} (got {given or 'none'})")
+            elif kind != JSON_TYPE:
                 raise Refused(415, f"{what} needs Content-Type: {JSON_TYPE} (got {given or 'none'}); "
                                    f"send a JSON body, or an empty one with that type")
         length = headers.get("content-length")

@@ -40,6 +40,7 @@ from twin.alarms import SYSTEM_DOMAIN, InvalidAction, StoreUnavailable
 from twin.errors import TwinError
 from twin.guard import Guard, Refused, json_object, origin_allowed
 from twin.health import PartState, Subsystems
+from twin.readings_api import ReadingsRoute
 from twin.supervision import Step, TickAbandoned, interrupt
 from twin.types import LEVEL_ORANGE
 from twin.stream import MAX_CHANNEL, MAX_CONTROL, SEND_BUFFER, Client, Hub, Subscription
@@ -150,6 +151,7 @@ class TwinServer:
                 Route("/metrics", self.metrics),
                 Route("/api/replay", self.replay_route, methods=["GET", "POST"]),
                 Route("/api/actions", self.actions_route, methods=["GET", "POST"]),
+                Route("/api/readings", ReadingsRoute(self).post, methods=["POST"]),
                 Route("/api/recordings", self.recordings),
                 Route("/api/layers", self.layers),
                 Route("/api/layers/{name:str}.glb", self.layer_glb),
