@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import shutil
 import socket
 import sys
 import threading
@@ -42,6 +43,118 @@ def running(app, port: int | None = None) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=15)
+
+
+def wait_for(predicate, timeout: float = 30.0, what: str = "the condition"):
+    """Poll ``predicate`` every 50 ms until it returns something truthy, and return that;
+    fail the test (AssertionError naming ``what``) after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
+
+
+def wait_healthy(target, timeout: float = 60.0, *, ticking: bool = False, log: Path | None = None) -> dict:
+    """Wait until the twin at ``target`` (an ``httpx.Client`` with its base URL, or a base
+    URL such as ``http://127.0.0.1:8000``) is ready, and return ``/api/health``'s body.
+
+    Ready is 200: it ticks and every part works. A test that quarantines a plugin or
+    degrades a subsystem on purpose gets 503 however long it waits (docs/operations.md):
+    with ``ticking=True`` ready is a first tick done (health's ``seq`` > 0), whatever the
+    status. A server still starting in another process refuses connections: not ready
+    yet. A failed start fails at once with its reason; a timeout fails with the last
+    answer, and the tail of ``log`` (a server process's log file) when given."""
+    import httpx
+
+    if isinstance(target, str):
+        with httpx.Client(base_url=target, timeout=10) as client:
+            return wait_healthy(client, timeout, ticking=ticking, log=log)
+    deadline = time.monotonic() + timeout
+    last = "no answer"
+    while True:
+        try:
+            r = target.get("/api/health")
+        except httpx.TransportError as exc:
+            last = f"{type(exc).__name__}: {exc}"
+        else:
+            body = r.json()
+            last = f"{r.status_code} {body}"
+            if r.status_code == 200 or (ticking and body.get("seq", 0) > 0):
+                return body
+            if body.get("status") == "failed":
+                raise AssertionError(f"the twin failed to start: {body.get('detail')}")
+        if time.monotonic() > deadline:
+            tail = f"\n{log.read_text(errors='replace')[-3000:]}" if log is not None and log.exists() else ""
+            raise AssertionError(f"the twin was not {'ticking' if ticking else 'healthy'} after {timeout:g} s: {last}{tail}")
+        time.sleep(0.05)
+
+
+# -- a recorded drill ----------------------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def gas_drill_recording(tmp_path_factory) -> Path:
+    """The demo's gas-leak drill cut to three minutes, run on a copy of the demo and
+    recorded as ``twin drill run --record`` does (the same metadata): the MCAP file's
+    path. One for the session: the tests that take it only read it."""
+    from twin.drill import load_drill
+    from twin.recording import Recorder
+    from twin.runs import run_drill
+    from twin.runtime import open_twin
+
+    root = tmp_path_factory.mktemp("gas-drill")
+    shutil.copy(ROOT / "scenes" / "demo" / "scene.toml", root / "scene.toml")
+    (root / "drills").mkdir()
+    text = (ROOT / "scenes" / "demo" / "drills" / "gas-leak.toml").read_text()
+    assert 'duration = "00:06:00"' in text, "the demo's gas drill changed its duration: cut it to 3 minutes another way"
+    (root / "drills" / "gas.toml").write_text(text.replace('duration = "00:06:00"', 'duration = "00:03:00"'))
+    drill = load_drill(root / "drills" / "gas.toml")
+    engine = open_twin(drill.scene, root / "data", seed=drill.seed, config=drill.config, dt=drill.dt, persist=False)
+    path = root / "gas.mcap"
+    recorder = Recorder(path, engine, {"drill": drill.name, "drill_path": str(drill.path.resolve())})
+    try:
+        run_drill(drill, engine, recorder)
+    finally:
+        recorder.close()
+        engine.close()
+    assert not recorder.failed, recorder.error
+    return path
+
+
+# -- the browser ---------------------------------------------------------------------------
+
+#: Debian's chromium: the browser tests and bench/viewer*.py drive it (no browser download)
+CHROMIUM = Path("/usr/bin/chromium")
+#: headless chromium with real WebGL through SwiftShader, and nothing that phones home
+CHROMIUM_ARGS = ["--no-sandbox", "--use-angle=swiftshader", "--enable-unsafe-swiftshader", "--disable-background-networking",
+                 "--disable-component-update", "--no-first-run", "--disable-sync"]
+
+
+def launch_chromium(playwright, *extra_args: str):
+    """A headless Debian chromium, launched through a Playwright (sync API) instance."""
+    return playwright.chromium.launch(executable_path=str(CHROMIUM), args=[*CHROMIUM_ARGS, *extra_args], headless=True)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """One headless chromium per test module (each test opens its own pages).
+
+    Not one per session: while Playwright's sync API is open, its event loop counts as
+    running in this thread, so every later ``asyncio.run()`` (the stream tests' clients)
+    would fail; a module that takes this fixture must not use asyncio itself."""
+    if not CHROMIUM.exists():
+        pytest.skip("needs Debian's chromium (scripts/install installs it)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = launch_chromium(p)
+        yield b
+        b.close()
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 import websockets
-from conftest import free_port, running
+from conftest import free_port, running, wait_healthy
 
 from twin import protocol as p
 from twin.access import TokenStore, parse_expiry
@@ -44,10 +44,7 @@ def served(tmp_path, toy, data):
 
     server = create_app(build, speed=20.0, data_dir=data)
     with running(server.app) as url, httpx.Client(base_url=url, timeout=10) as client:
-        deadline = time.monotonic() + 30
-        while client.get("/api/health").status_code != 200:
-            assert time.monotonic() < deadline, "never healthy"
-            time.sleep(0.05)
+        wait_healthy(client)
         yield server, client, url.replace("http", "ws") + "/ws"
 
 

@@ -5,13 +5,12 @@ HTTP (httpx) and WebSockets (`websockets`)."""
 import asyncio
 import json
 from collections import Counter
-import time
 from urllib.parse import urlsplit
 
 import httpx
 import pytest
 import websockets
-from conftest import running
+from conftest import running, wait_for, wait_healthy
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -40,13 +39,8 @@ def served(tmp_path_factory):
 
     server = create_app(build, speed=20.0, data_dir=root / "data")
     with running(server.app) as url, httpx.Client(base_url=url, timeout=10) as client:
-        deadline = time.monotonic() + 30
-        while client.get("/api/health").status_code != 200:
-            assert time.monotonic() < deadline, "never healthy"
-            time.sleep(0.05)
-        while not client.get("/api/alarms").json()["alarms"]:
-            assert time.monotonic() < deadline, "no alarm came"
-            time.sleep(0.05)
+        wait_healthy(client)
+        wait_for(lambda: client.get("/api/alarms").json()["alarms"], 30, "the tank's alarm")
         yield server, client, url
 
 

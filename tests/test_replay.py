@@ -1,43 +1,18 @@
 """Replay on the server: the same alarms at the same simulation times, seek, controls."""
 
 import asyncio
-import shutil
 import time
-from pathlib import Path
 
 import httpx
 import numpy as np
-import pytest
 import websockets
-from conftest import running
+from conftest import running, wait_healthy
 
 from twin import protocol as p
 from twin.client import Mirror
-from twin.drill import load_drill
-from twin.recording import Recorder, seek
+from twin.recording import seek
 from twin.replay import Replay, recorded_alarm_events
-from twin.runs import run_drill
-from twin.runtime import open_twin
 from twin.server import create_app
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture(scope="module")
-def recording(tmp_path_factory):
-    root = tmp_path_factory.mktemp("replay")
-    shutil.copy(ROOT / "scenes" / "demo" / "scene.toml", root / "scene.toml")
-    (root / "drills").mkdir()
-    text = (ROOT / "scenes" / "demo" / "drills" / "gas-leak.toml").read_text().replace('duration = "00:06:00"', 'duration = "00:03:00"')
-    (root / "drills" / "gas.toml").write_text(text)
-    drill = load_drill(root / "drills" / "gas.toml")
-    engine = open_twin(drill.scene, root / "data", seed=drill.seed, dt=drill.dt, persist=False)
-    path = root / "gas.mcap"
-    recorder = Recorder(path, engine, {"drill": drill.name})
-    run_drill(drill, engine, recorder)
-    recorder.close()
-    return path
-
 
 async def connect(url):
     return await websockets.connect(url, subprotocols=[p.SUBPROTOCOL], max_size=None, compression=None)
@@ -48,18 +23,10 @@ def serve_replay(path, tmp_path):
     return server
 
 
-def wait_ready(http):
-    with httpx.Client(base_url=http) as c:
-        deadline = time.monotonic() + 60
-        while c.get("/api/health").status_code != 200:
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
-
-
-def test_replayed_alarms_match_the_recording(recording, tmp_path):
-    server = serve_replay(recording, tmp_path)
+def test_replayed_alarms_match_the_recording(gas_drill_recording, tmp_path):
+    server = serve_replay(gas_drill_recording, tmp_path)
     with running(server.app) as http:
-        wait_ready(http)
+        wait_healthy(http)
 
         async def main():
             ws = await connect(http.replace("http", "ws") + "/ws")
@@ -79,16 +46,16 @@ def test_replayed_alarms_match_the_recording(recording, tmp_path):
 
         m = asyncio.run(main())
     replayed = [(e.kind, e.time, e.alarm["asset"], e.alarm["level"]) for e in m.events]
-    recorded = [(e["kind"], e["time"], e["alarm"]["asset"], e["alarm"]["level"]) for e in recorded_alarm_events(recording)]
+    recorded = [(e["kind"], e["time"], e["alarm"]["asset"], e["alarm"]["level"]) for e in recorded_alarm_events(gas_drill_recording)]
     # the same alarm events at the same simulation times; operator actions come along too
     assert recorded and [r for r in replayed if r[0] not in ("acknowledge", "dispatch", "resolve")] == recorded
     assert any(r[0] == "acknowledge" for r in replayed)
 
 
-def test_seek_sends_every_screen_the_state_at_that_moment(recording, tmp_path):
-    server = serve_replay(recording, tmp_path)
+def test_seek_sends_every_screen_the_state_at_that_moment(gas_drill_recording, tmp_path):
+    server = serve_replay(gas_drill_recording, tmp_path)
     with running(server.app) as http:
-        wait_ready(http)
+        wait_healthy(http)
 
         async def main():
             screens = []
@@ -118,7 +85,7 @@ def test_seek_sends_every_screen_the_state_at_that_moment(recording, tmp_path):
             assert c.get("/api/replay").json()["time"] == 123.0
             bad = c.post("/api/replay", json={"action": "speed", "speed": 1000})
             assert bad.status_code == 400 and "between 0.25 and 64" in bad.json()["error"]
-    keyframe, deltas = seek(recording, 123.0)
+    keyframe, deltas = seek(gas_drill_recording, 123.0)
     expected = Mirror()
     expected.apply(keyframe)
     for d in deltas:
@@ -133,16 +100,16 @@ def test_live_server_refuses_replay_controls(tmp_path, toy):
 
     server = create_app(lambda: Harness(tmp_path / "s", plugins=[toy], blocks=(2, 2)).engine, speed=20.0)
     with running(server.app) as http:
-        wait_ready(http)
+        wait_healthy(http)
         with httpx.Client(base_url=http) as c:
             r = c.post("/api/replay", json={"action": "pause"})
             assert r.status_code == 404 and "live" in r.json()["error"]
 
 
-def test_director_branches_a_replay_into_a_live_twin(recording, tmp_path):
-    server = serve_replay(recording, tmp_path)
+def test_director_branches_a_replay_into_a_live_twin(gas_drill_recording, tmp_path):
+    server = serve_replay(gas_drill_recording, tmp_path)
     with running(server.app) as http:
-        wait_ready(http)
+        wait_healthy(http)
         with httpx.Client(base_url=http, timeout=120) as c:
             assert c.post("/api/replay", json={"action": "seek", "time": 90.0}).status_code == 200
             r = c.post("/api/replay", json={"action": "branch"})
@@ -174,7 +141,7 @@ def _tap_server(tmp_path, toy, **kwargs):
 
 def _run_until(http, made, seconds):
     """Wait for the server's first tick, then until its twin has run ``seconds``."""
-    wait_ready(http)
+    wait_healthy(http)
     deadline = time.monotonic() + 30
     while made["h"].engine.time < seconds:
         assert time.monotonic() < deadline

@@ -5,20 +5,10 @@ import time
 
 import httpx
 import pytest
-from conftest import running
+from conftest import running, wait_for, wait_healthy
 
 from twin.server import create_app
 from twin.testing import Harness
-
-
-def wait_ready(client, timeout=30.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        r = client.get("/api/health")
-        if r.status_code == 200:
-            return r.json()
-        time.sleep(0.05)
-    raise AssertionError(f"never healthy: {r.status_code} {r.text}")
 
 
 @pytest.fixture
@@ -44,14 +34,14 @@ def test_health_is_503_until_built_then_ok(served):
     assert r.status_code == 503 and r.json()["status"] == "starting"
     assert client.get("/api/scene").status_code == 503
     gate.set()
-    body = wait_ready(client)
+    body = wait_healthy(client)
     assert body["status"] == "ok" and body["plugins"] == {"toy": "active"}
 
 
 def test_scene_asset_alarms_and_metrics(served):
     client, gate, _ = served
     gate.set()
-    wait_ready(client)
+    wait_healthy(client)
     scene = client.get("/api/scene").json()
     toy = scene["domains"]["toy"]
     assert scene["name"] == "harness" and toy["assets"] == 9 and toy["kinds"] == {"tank": 9}
@@ -61,14 +51,9 @@ def test_scene_asset_alarms_and_metrics(served):
     assert missing.status_code == 404 and "no asset 'NOPE-1'" in missing.json()["error"]
 
     # 0.5 m3/s into 10 m3 is 5 %/s of simulated time; at 20x a red alarm comes quickly
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        alarms = client.get("/api/alarms").json()["alarms"]
-        if alarms and alarms[0]["level"] == 4:
-            break
-        time.sleep(0.1)
-    [alarm] = alarms
-    assert alarm["asset"] == "T-001" and alarm["domain"] == "toy" and alarm["rule"] == "toy.overfill"
+    wait_for(lambda: any(a["level"] == 4 for a in client.get("/api/alarms").json()["alarms"]), 20, "a red alarm")
+    [alarm] = client.get("/api/alarms").json()["alarms"]
+    assert alarm["level"] == 4 and alarm["asset"] == "T-001" and alarm["domain"] == "toy" and alarm["rule"] == "toy.overfill"
     assert alarm["state"] == "raised" and alarm["since"] > 0
 
     asset = client.get("/api/assets/T-001").json()
@@ -89,7 +74,7 @@ def test_scene_asset_alarms_and_metrics(served):
 def test_director_applies_actions_over_http(served):
     client, gate, made = served
     gate.set()
-    wait_ready(client)
+    wait_healthy(client)
     listed = {a["name"]: a for a in client.get("/api/actions").json()["actions"]}
     assert listed["toy.open_tap"]["params"][0]["unit"] == "m3/s" and "sensor.dead" in listed
     bad = client.post("/api/actions", json={"action": "toy.open_tap", "target": "T-002", "params": {"rate": 99}})

@@ -14,7 +14,7 @@ import msgspec
 import numpy as np
 import pytest
 import websockets
-from conftest import running
+from conftest import running, wait_for, wait_healthy
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -40,11 +40,7 @@ def churn_server(tmp_path, toy):
 
     server = create_app(build, speed=50.0, data_dir=tmp_path / "data")
     with running(server.app) as url:
-        with httpx.Client(base_url=url) as c:
-            deadline = time.monotonic() + 30
-            while c.get("/api/health").status_code != 200:
-                assert time.monotonic() < deadline
-                time.sleep(0.05)
+        wait_healthy(url)
         yield server, url.replace("http", "ws") + "/ws", made
 
 
@@ -115,7 +111,7 @@ def test_resume_after_forced_disconnect_gets_only_missed_deltas(churn_server):
         m = Mirror()
         m.apply(await ws.recv())
         await ws.send(p.encode_client(p.Subscribe(domains={"churn": ["value", "count"]})))
-        await receive_until(ws, m, lambda msg: isinstance(msg, p.Delta) and msg.seq > m.seq - 1 and len(m.events) >= 0 and msg.seq > 5)
+        await receive_until(ws, m, lambda msg: isinstance(msg, p.Delta) and msg.seq > 5)
         # drop the TCP connection under the client's feet: no closing handshake
         ws.transport.abort()
         left_at = m.seq
@@ -178,9 +174,7 @@ def test_slow_client_gets_merged_deltas_and_fast_one_unaffected(tmp_path, toy):
     try:
         with running(server.app) as http:
             url = http.replace("http", "ws") + "/ws"
-            with httpx.Client(base_url=http) as c:
-                while c.get("/api/health").status_code != 200:
-                    time.sleep(0.05)
+            wait_healthy(http)
             server.hub.max_lag = 30.0
 
             async def lagging_client():
@@ -259,15 +253,21 @@ def test_requests_faster_than_answers_are_read_are_refused(churn_server):
     server, url, _ = churn_server
 
     async def main():
-        ws = await connect(url, max_queue=1)
+        ws = await small_window_client(url)
         await ws.recv()
-        for i in range(200):  # ask for snapshots and pings without reading a thing
-            await ws.send(p.encode_client(p.Subscribe()))
-            await ws.send(p.encode_client(p.Ping(request=i)))
-        await asyncio.sleep(1.0)
-        [client] = [c for c in server.hub.clients if not c.closed] or [None]
-        assert client is None or len(client.control) <= 16
-        await ws.close()
+        # ask for snapshots and pings without reading a thing (the server may close meanwhile)
+        with contextlib.suppress(websockets.ConnectionClosed):
+            for i in range(200):
+                await ws.send(p.encode_client(p.Subscribe()))
+                await ws.send(p.encode_client(p.Ping(request=i)))
+        # the answers sent before the server stopped queueing them, then a close saying why
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            async with asyncio.timeout(20):
+                while True:
+                    await ws.recv()
+        assert closed.value.rcvd is not None, "cut off without a close frame"
+        assert closed.value.rcvd.code == 1008 and "answers left unread" in closed.value.rcvd.reason, closed.value.rcvd
+        assert not [c for c in server.hub.clients if not c.closed]  # and it let the client go
 
     asyncio.run(main())
 
@@ -317,14 +317,10 @@ def test_roles_tokens_and_origin(tmp_path, toy):
 
     server = create_app(build, speed=50.0, data_dir=data)
     with running(server.app) as http, httpx.Client(base_url=http) as c:
-        deadline = time.monotonic() + 30
-        while c.get("/api/health").status_code != 200:  # health answers without a token
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
+        wait_healthy(c)  # health answers without a token
         r = c.get("/api/alarms")
         assert r.status_code == 401 and "token" in r.json()["error"]
-        while not c.get("/api/alarms", params={"token": viewer}).json()["alarms"]:
-            time.sleep(0.05)
+        wait_for(lambda: c.get("/api/alarms", params={"token": viewer}).json()["alarms"], 20, "the tank's alarm")
         alarm = c.get("/api/alarms", headers={"Authorization": f"Bearer {viewer}"}).json()["alarms"][0]
         r = c.post(f"/api/alarms/{alarm['id']}/ack", headers={"Authorization": f"Bearer {viewer}"}, json={})
         assert r.status_code == 403 and "role viewer" in r.json()["error"]
@@ -467,11 +463,7 @@ def test_a_burst_of_subscribes_never_stops_the_tick(tmp_path, toy):
     server = create_app(build, speed=20.0, data_dir=data)
     try:
         with running(server.app) as http:
-            with httpx.Client(base_url=http) as c:
-                deadline = time.monotonic() + 60
-                while c.get("/api/health").status_code != 200:
-                    assert time.monotonic() < deadline
-                    time.sleep(0.05)
+            wait_healthy(http)
             url = http.replace("http", "ws") + f"/ws?token={viewer}"
 
             async def main():
@@ -523,11 +515,7 @@ def test_a_stalled_reader_gets_4008_and_its_connection_is_released(tmp_path, toy
     server = create_app(build, speed=20.0)
     try:
         with running(server.app) as http:
-            with httpx.Client(base_url=http) as c:
-                deadline = time.monotonic() + 60
-                while c.get("/api/health").status_code != 200:
-                    assert time.monotonic() < deadline
-                    time.sleep(0.05)
+            wait_healthy(http)
             url = http.replace("http", "ws") + "/ws"
             port = int(http.rsplit(":", 1)[1])
             hub = server.hub

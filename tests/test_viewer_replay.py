@@ -10,57 +10,22 @@ turns every screen live.
 
 from __future__ import annotations
 
-import shutil
 import time
 from contextlib import contextmanager
-from pathlib import Path
 
 import httpx
 import pytest
-from conftest import running
-from test_viewer import ARGS, CHROMIUM, LEVEL_RGB, open_page, wait_for
+from conftest import CHROMIUM, running
+from test_viewer import LEVEL_RGB, open_page, wait_for
 
 from twin.access import TokenStore
-from twin.drill import load_drill
-from twin.recording import Recorder
 from twin.replay import Replay, recorded_alarm_events
-from twin.runs import run_drill
-from twin.runtime import open_twin
 from twin.server import STATIC_DIR, create_app
-
-ROOT = Path(__file__).resolve().parents[1]
 
 pytestmark = [
     pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium (scripts/install installs it)"),
     pytest.mark.skipif(not (STATIC_DIR / "index.html").exists(), reason="the viewer is not built (scripts/install builds it)"),
 ]
-
-
-@pytest.fixture(scope="module")
-def recording(tmp_path_factory):
-    """The demo's gas drill, cut to three minutes, recorded."""
-    root = tmp_path_factory.mktemp("replay-viewer")
-    shutil.copy(ROOT / "scenes" / "demo" / "scene.toml", root / "scene.toml")
-    (root / "drills").mkdir()
-    text = (ROOT / "scenes" / "demo" / "drills" / "gas-leak.toml").read_text().replace('duration = "00:06:00"', 'duration = "00:03:00"')
-    (root / "drills" / "gas.toml").write_text(text)
-    drill = load_drill(root / "drills" / "gas.toml")
-    engine = open_twin(drill.scene, root / "data", seed=drill.seed, dt=drill.dt, persist=False)
-    path = root / "gas.mcap"
-    recorder = Recorder(path, engine, {"drill": drill.name})
-    run_drill(drill, engine, recorder)
-    recorder.close()
-    return path
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
-        yield b
-        b.close()
 
 
 @contextmanager
@@ -105,15 +70,15 @@ def track_x(page, fraction):
     return box["x"] + fraction * box["width"], box["y"] + box["height"] - 12
 
 
-def test_director_plays_drags_and_every_screen_follows(browser, recording, tmp_path):
-    events = recorded_alarm_events(recording)
+def test_director_plays_drags_and_every_screen_follows(browser, gas_drill_recording, tmp_path):
+    events = recorded_alarm_events(gas_drill_recording)
     raise_ = next(e for e in events if e["kind"] == "raise")
     asset, raised_at = raise_["alarm"]["asset"], raise_["time"]
     # the moment to seek to: the asset's alarm is open there (no clear or resolve before)
     target = raised_at + 8.0
     assert not any(e["alarm"]["asset"] == asset and e["kind"] in ("clear", "resolve") and e["time"] <= target for e in events)
     errors: list[str] = []
-    with serve_replay(recording, tmp_path) as (server, url):
+    with serve_replay(gas_drill_recording, tmp_path) as (server, url):
         a = open_page(browser, url + "/", errors)
         b = open_page(browser, url + "/", errors)
         for page in (a, b):
@@ -190,12 +155,12 @@ def test_director_plays_drags_and_every_screen_follows(browser, recording, tmp_p
         b.close()
 
 
-def test_viewer_token_sees_the_controls_disabled_and_a_branch_turns_screens_live(browser, recording, tmp_path):
+def test_viewer_token_sees_the_controls_disabled_and_a_branch_turns_screens_live(browser, gas_drill_recording, tmp_path):
     data = tmp_path / "data"
     store = TokenStore(data)
     _, viewer = store.add("viewer")
     _, director = store.add("director")
-    with serve_replay(recording, tmp_path, data_dir=data) as (server, url):
+    with serve_replay(gas_drill_recording, tmp_path, data_dir=data) as (server, url):
         wall = open_page(browser, f"{url}/?token={viewer}")
         lead = open_page(browser, f"{url}/?token={director}")
         wait_for(wall, "() => window.__twin.replay().mode === 'replay'")
