@@ -1,6 +1,7 @@
 """docs/plugins.md cannot drift from the code: every hook has a section headed by its
-full signature, every contribution field is listed, and every code example on the page
-is cut from a file that runs (the template's project, or this module).
+full signature, every contribution field is listed, every code example on the page
+is cut from a file that runs (the template's project, or this module), and the reference
+of the objects handed to plugin code is generated from their declarations.
 
 After changing a marked region, refresh the page with ``python tests/test_docs.py``.
 """
@@ -221,6 +222,58 @@ def test_coupling_example_runs(twin_harness, water_plugin: ModuleType) -> None:
     assert all(h.value(t, "level", truth=True) == 0.0 for t in others)
 
 
+# -- the objects handed to plugin code -------------------------------------------------------------
+GENERATED = re.compile(r"(<!-- generated: plugin-objects -->\n)(?P<body>.*?)(<!-- end generated -->)", re.S)
+#: how plugin code names each handed object, and the pattern of a member access on it
+USES = [
+    ("ctx", r"\bctx\.(?!world\.|table\.)(\w+)"),
+    ("world", r"\bworld\.(?!scene\.)(\w+)"),
+    ("scene", r"\bworld\.scene\.(\w+)"),
+    ("table", r"\b(?:ctx\.)?table\.(\w+)"),
+    ("plan", r"\bplan\.(\w+)"),
+    ("asset", r"\basset\.(\w+)"),
+]
+
+
+def test_object_reference_is_generated_from_the_declarations() -> None:
+    from twin import plugin_api
+
+    found = GENERATED.search(DOC.read_text(encoding="utf-8"))
+    assert found, "docs/plugins.md needs a generated section <!-- generated: plugin-objects -->"
+    assert found.group("body") == plugin_api.reference(), "docs/plugins.md is out of date; run python tests/test_docs.py"
+
+
+def test_every_handed_member_is_described() -> None:
+    from twin import plugin_api
+
+    # members() and helpers() refuse a member without a docstring or #: comment
+    for handed in plugin_api.HANDED:
+        assert all(m.meaning for m in plugin_api.members(handed))
+    assert all(m.meaning for m in plugin_api.helpers())
+
+
+def test_plugin_code_uses_only_documented_members() -> None:
+    from twin import plugin_api
+
+    documented = {h.alias: {m.written.split("(")[0].removeprefix(h.alias + ".") for m in plugin_api.members(h)}
+                  for h in plugin_api.HANDED}
+    helpers = {m.written.split("(")[0].rsplit(".", 1)[1] for m in plugin_api.helpers()}
+    classes = {h.target.split(":")[1] for h in plugin_api.HANDED}
+    sources = {p.relative_to(ROOT).as_posix(): p.read_text(encoding="utf-8") for p in sorted(ROOT.glob("plugins/*/twin_*/*.py"))}
+    sources |= {PROJECT + t: template_text(t, "water") for t in FILES if t.endswith(".py.tmpl")}
+    undocumented = []
+    for path, text in sources.items():
+        for alias, pattern in USES:
+            for match in re.finditer(pattern, text):
+                if match.group(1) not in documented[alias]:
+                    undocumented.append(f"{path}:{text.count(chr(10), 0, match.start()) + 1}: {alias}.{match.group(1)}")
+        if not path.rsplit("/", 1)[1].startswith("bench"):  # benchmarks build cities themselves
+            for imported in re.findall(r"from twin\.citygen import ([^\n]+)", text):
+                undocumented += [f"{path}: twin.citygen.{n}" for n in re.findall(r"\w+", imported) if n not in helpers | classes]
+    assert undocumented == [], "plugin code uses members docs/plugins.md does not document (add them to twin/plugin_api.py)"
+    assert len(sources) > 10
+
+
 # -- couplings to absent domains: one rule on both pages, and the code's ------------------------
 MODELS = ROOT / "docs" / "models.md"
 #: what the pages once said against the rule (a coupling to an absent domain quarantines)
@@ -266,7 +319,11 @@ def update() -> None:
         body = _regions(_source(match.group("path")))[match.group("region")]
         return match.group(0).replace(f"```{match.group('lang')}\n{match.group('body')}```", f"```{match.group('lang')}\n{body}```", 1)
 
-    DOC.write_text(INCLUDE.sub(fill, text), encoding="utf-8")
+    from twin import plugin_api
+
+    text = INCLUDE.sub(fill, text)
+    text = GENERATED.sub(lambda m: m.group(1) + plugin_api.reference() + m.group(3), text)
+    DOC.write_text(text, encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -27,16 +27,25 @@ import numpy as np
 
 from twin.plugins import Registry
 
-BLOCK = 120.0  # metres between street centrelines
+#: metres between street centrelines: the side of a block
+BLOCK = 120.0
+#: metres from kerb to kerb
 STREET_WIDTH = 24.0
+#: metres from the river's centreline to each bank
 RIVER_HALF_WIDTH = 30.0
 
 
 @dataclass(frozen=True)
 class Street:
+    """One street between two neighbouring intersections of the grid."""
+
+    #: ``S-EW-<i>-<j>`` or ``S-NS-<i>-<j>``
     id: str
+    #: (x, y) of its west or south end, m
     start: tuple[float, float]
+    #: (x, y) of its east or north end, m
     end: tuple[float, float]
+    #: m, kerb to kerb
     width: float
     #: "ew" (east-west) or "ns" (north-south)
     axis: str
@@ -48,26 +57,39 @@ class Street:
 class CityPlan:
     """The layout shared by every generator, and the assets placed so far."""
 
+    #: the city's seed: the same seed gives the same city, byte for byte
     seed: int
+    #: blocks from west to east
     blocks_x: int
+    #: blocks from south to north
     blocks_y: int
+    #: ``"demo"`` for the demo district (a generator may place its showpieces there),
+    #: else ``"synthetic"``
     preset: str = "synthetic"
+    #: every street of the grid, east-west ones first
     streets: list[Street] = field(default_factory=list)
     #: street intersections, ``nodes[(i, j)] = (x, y)``
     nodes: dict[tuple[int, int], tuple[float, float]] = field(default_factory=dict)
+    #: y of the river's centreline, m; it runs east-west through a block row
     river_y: float = 0.0
+    #: building footprints placed by the core, GeoJSON features with ``height`` (m)
     buildings: list[dict[str, Any]] = field(default_factory=list)
+    #: the assets placed so far by domain, as GeoJSON features (see ``add_asset``)
     assets: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    #: the sensors placed so far, each ``{"id", "asset", "field", "noise", "stale_after"}``
     sensors: list[dict[str, Any]] = field(default_factory=list)
+    #: the background incidents placed so far, each ``{"at", "action", "asset", "params"}``
     incidents: list[dict[str, Any]] = field(default_factory=list)
     _ids: set[str] = field(default_factory=set)
 
     @property
     def width(self) -> float:
+        """West to east extent of the street grid, m."""
         return self.blocks_x * BLOCK
 
     @property
     def height(self) -> float:
+        """South to north extent of the street grid, m."""
         return self.blocks_y * BLOCK
 
     def rng(self, name: str) -> np.random.Generator:
@@ -80,6 +102,7 @@ class CityPlan:
         return round(20.0 + 0.004 * x + 0.006 * abs(y - self.river_y) - valley, 3)
 
     def in_river(self, y: float, margin: float = 0.0) -> bool:
+        """True where ``y`` lies in the river, or within ``margin`` m of its banks."""
         return abs(y - self.river_y) < RIVER_HALF_WIDTH + margin
 
     def add_asset(
@@ -92,6 +115,12 @@ class CityPlan:
         attributes: dict[str, Any] | None = None,
         links: list[str] | None = None,
     ) -> dict[str, Any]:
+        """Place an asset: a GeoJSON feature of ``geometry`` whose properties are ``id``,
+        ``kind``, ``owner`` (the unit dispatched when it alarms), its ``attributes`` and
+        ``links`` (ids of assets it connects to or lies beside). Returns the feature.
+
+        The id must be unique across every domain of the city (ValueError otherwise).
+        """
         if asset_id in self._ids:
             raise ValueError(f"generator of {domain!r}: asset id {asset_id!r} is used twice")
         self._ids.add(asset_id)
@@ -103,6 +132,9 @@ class CityPlan:
         return feature
 
     def add_sensor(self, sensor_id: str, asset: str, field_name: str, noise: float = 0.0, stale_after: float = 30.0) -> None:
+        """Place a sensor on ``asset`` that measures its live field ``field_name``, with
+        simulated noise (standard deviation, in the field's unit) and the seconds without
+        a reading after which its value is stale."""
         self.sensors.append({"id": sensor_id, "asset": asset, "field": field_name, "noise": noise, "stale_after": stale_after})
 
     def add_incident(self, at: float, action: str, asset: str, **params: float) -> None:
@@ -110,18 +142,24 @@ class CityPlan:
         self.incidents.append({"at": at, "action": action, "asset": asset, "params": params})
 
     def assets_of(self, domain: str, kind: str | None = None) -> list[dict[str, Any]]:
+        """The features placed so far in ``domain`` (of ``kind`` only, if given), in the
+        order placed; empty for a domain with none (its plugin may not be installed)."""
         return [f for f in self.assets.get(domain, []) if kind is None or f["properties"]["kind"] == kind]
 
 
 def point(x: float, y: float, z: float) -> dict[str, Any]:
+    """A GeoJSON Point at (x, y, z) m, rounded to the millimetre."""
     return {"type": "Point", "coordinates": [round(x, 3), round(y, 3), round(z, 3)]}
 
 
 def line(points: list[tuple[float, float, float]]) -> dict[str, Any]:
+    """A GeoJSON LineString through ``points`` (x, y, z) m, rounded to the millimetre."""
     return {"type": "LineString", "coordinates": [[round(x, 3), round(y, 3), round(z, 3)] for x, y, z in points]}
 
 
 def polygon(ring: list[tuple[float, float]]) -> dict[str, Any]:
+    """A GeoJSON Polygon of the (x, y) m corners in ``ring``, closed for you, rounded to
+    the millimetre."""
     closed = list(ring) + [ring[0]]
     return {"type": "Polygon", "coordinates": [[[round(x, 3), round(y, 3)] for x, y in closed]]}
 

@@ -63,11 +63,20 @@ class Terrain:
 
 @dataclass
 class Scene:
+    """A loaded, validated scene: the district, its assets and its sensors."""
+
+    #: ``[scene] name``
     name: str
+    #: ``[scene] title``, in English
     title: str
+    #: the folder of its ``scene.toml``
     root: Path
+    #: (longitude, latitude) in degrees of the local (0, 0)
     origin: tuple[float, float]
+    #: every installed domain's assets by domain name, in table row order (empty for a
+    #: domain the scene does not list)
     assets: dict[str, list[Asset]]
+    #: every sensor of the scene
     sensors: list[Sensor]
     incidents: list[Incident]
     buildings: list[dict[str, Any]]
@@ -80,6 +89,7 @@ class Scene:
     timezone: str = "UTC"
 
     def asset(self, asset_id: str) -> Asset:
+        """The asset of that id, of any domain; KeyError if there is none."""
         for assets in self.assets.values():
             for asset in assets:
                 if asset.id == asset_id:

@@ -51,14 +51,19 @@ class DomainTable:
     """The state of one domain: ``columns[field][row]``, rows in scene order."""
 
     def __init__(self, domain: Domain, ids: Sequence[str], kinds: Sequence[str]) -> None:
+        #: the domain's declaration: its kinds and fields
         self.domain = domain
+        #: the asset id of each row
         self.ids: list[str] = list(ids)
+        #: the row of each asset id
         self.index: dict[str, int] = {asset_id: row for row, asset_id in enumerate(self.ids)}
+        #: the domain's kind names, in declaration order: ``kind`` indexes into it
         self.kind_names: list[str] = [k.name for k in domain.kinds]
         kind_code = {name: code for code, name in enumerate(self.kind_names)}
         #: kind of each row, as an index into ``kind_names``
-        self.kind = np.array([kind_code[k] for k in kinds], dtype=np.uint8)
+        self.kind: np.ndarray = np.array([kind_code[k] for k in kinds], dtype=np.uint8)
         self.specs: dict[str, FieldSpec] = {spec.name: spec for spec in domain.fields}
+        #: one numpy array per field, of the field's dtype, one value per row
         self.columns: dict[str, np.ndarray] = {
             spec.name: np.full(len(self.ids), spec.default, dtype=spec.dtype) for spec in domain.fields
         }
@@ -68,9 +73,11 @@ class DomainTable:
         self._values_buffers: dict[np.dtype, np.ndarray] = {}
 
     def __len__(self) -> int:
+        """The number of rows: the domain's assets in the scene."""
         return len(self.ids)
 
     def __getitem__(self, field: str) -> np.ndarray:
+        """The column of ``field``, to read or write in place; KeyError names the fields."""
         try:
             return self.columns[field]
         except KeyError:
@@ -84,9 +91,11 @@ class DomainTable:
         return np.isin(self.kind, codes)
 
     def rows(self, *kinds: str) -> np.ndarray:
+        """Row numbers of the assets of the given kinds, ascending."""
         return np.flatnonzero(self.mask(*kinds))
 
     def live_fields(self) -> list[str]:
+        """The names of its live (not attribute) fields."""
         return [name for name, spec in self.specs.items() if not spec.attribute]
 
     def mark_baseline(self, fields: Iterable[str] | None = None) -> None:

@@ -27,11 +27,18 @@ LEVEL_RISK_THRESHOLDS = (0.25, 0.50, 0.75, 0.90)
 class Asset:
     """One asset of the scene: its identity, place and static attributes."""
 
+    #: unique across every domain of the scene (``G-M-0028``)
     id: AssetId
+    #: the domain whose table holds its row
     domain: str
+    #: one of its domain's asset kinds (``main``, ``manhole``)
     kind: str
+    #: the unit dispatched when it alarms (权属单位)
     owner: str
+    #: its GeoJSON geometry, positions in metres of the local frame (x east, y north, z up)
     geometry: dict[str, Any]
+    #: its static attributes as the scene gives them (the domain's attribute fields and
+    #: any other property of the feature)
     attributes: dict[str, Any] = field(default_factory=dict)
     #: ids of assets this one connects to or lies beside (any domain)
     links: tuple[AssetId, ...] = ()
@@ -41,8 +48,11 @@ class Asset:
 class Sensor:
     """A sensor feeds one field of one asset."""
 
+    #: unique in the scene, as its readings name it
     id: str
+    #: the asset it measures
     asset: AssetId
+    #: the live field of the asset's domain it feeds
     field: str
     #: standard deviation of the simulated measurement noise, in the field's unit
     noise: float = 0.0

@@ -27,9 +27,13 @@ from twin.supervision import StepWatch
 class StepContext:
     """What an updater or coupling sees: the world, the clock and its own domain."""
 
+    #: the world being stepped: the twin's, or the simulator's ground truth
     world: World
+    #: the step's own domain: an updater's, or a coupling's target
     domain: str
+    #: the time at the end of this tick, s (simulated, or UTC epoch seconds when live)
     time: float
+    #: the tick's length, s
     dt: float
     #: seeded per run and plugin: the only randomness a step may use
     rng: np.random.Generator
@@ -39,10 +43,12 @@ class StepContext:
 
     @property
     def table(self) -> DomainTable:
+        """The step's own domain's table; write the fields it declares in place."""
         return self.world.tables[self.domain]
 
     @property
     def tables(self) -> dict[str, DomainTable]:
+        """Every installed domain's table by name (a coupling reads its source here)."""
         return self.world.tables
 
 
@@ -52,13 +58,16 @@ class World:
     def __init__(
         self, scene: Scene, registry: Registry, seed: int = 0, tag: str = "twin", config: dict[str, Any] | None = None
     ) -> None:
+        #: the scene it was built from (its assets, in table row order, and sensors)
         self.scene = scene
         self.registry = registry
         self.seed = seed
         #: "twin" or "truth": mixed into each plugin's random stream, so that the twin's
         #: modelled noise on unmeasured assets does not repeat the truth's by construction
         self.tag = tag
+        #: the time of the last tick, s
         self.time = 0.0
+        #: every installed domain's table by name, one row per asset of the scene
         self.tables: dict[str, DomainTable] = {}
         self.locations: dict[str, tuple[str, int]] = {}
         for name, domain in registry.domains.items():
