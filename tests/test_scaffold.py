@@ -7,7 +7,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 import tomllib
 from pathlib import Path
 
@@ -241,7 +240,7 @@ def test_the_lines_twin_check_suggests_take_the_plugin_into_the_demo(water_besid
 @pytest.mark.slow
 def test_an_installed_plugin_does_not_break_serving_the_demo(water_beside_builtins, tmp_path: Path) -> None:
     import httpx
-    from conftest import free_port
+    from conftest import free_port, wait_healthy
 
     _, env = water_beside_builtins
     port = free_port()
@@ -250,19 +249,8 @@ def test_an_installed_plugin_does_not_break_serving_the_demo(water_beside_builti
         server = subprocess.Popen([sys.executable, "-m", "twin.cli", "serve", str(_demo_copy(tmp_path)), "--port", str(port)],
                                   env=env, stdout=out, stderr=out)
     try:
-        health = None
-        deadline = time.monotonic() + 120
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=5) as client:
-            while time.monotonic() < deadline and server.poll() is None:
-                try:
-                    r = client.get("/api/health")
-                    if r.status_code == 200:
-                        health = r.json()
-                        break
-                except httpx.TransportError:
-                    pass
-                time.sleep(0.2)
-            assert health is not None, f"twin serve exited {server.poll()} or never became healthy:\n{log.read_text()[-3000:]}"
+            health = wait_healthy(client, 120, log=log)
             assert health["plugins"] == {"bridge": "active", "drainage": "active", "gas": "active", "tunnel": "active",
                                          "water": "active"}
             assert client.get("/api/scene").json()["domains"]["water"]["assets"] == 0

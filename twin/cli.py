@@ -247,6 +247,9 @@ def cmd_plugins(args: argparse.Namespace) -> int:
     if not registry.plugins:
         print("no plugins installed (entry-point group 'twin.plugins')")
         return 0
+    from twin.actions import catalogue
+
+    actions = catalogue(registry)
     for p in sorted(registry.plugins.values(), key=lambda p: p.name):
         print(f"{p.name} {p.version}  {p.status}")
         if p.hooks:
@@ -256,7 +259,19 @@ def cmd_plugins(args: argparse.Namespace) -> int:
             print(f"    imports: {', '.join(formats)}")
         if p.reason:
             print(f"    reason: {p.reason.splitlines()[0]}")
+        _print_actions([a for a in actions if a["plugin"] == p.name])
+    print("core: sensor faults of the simulated world")
+    _print_actions([a for a in actions if a["plugin"] == "core"])
     return 0
+
+
+def _print_actions(actions: list[dict[str, Any]]) -> None:
+    from twin.actions import lines
+
+    if actions:
+        print("    actions:")
+    for action in actions:
+        print("".join(f"      {line}\n" for line in lines(action)), end="")
 
 
 def cmd_plugin(args: argparse.Namespace) -> int:

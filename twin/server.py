@@ -33,6 +33,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from twin import __version__
 from twin import protocol as p
+from twin.actions import catalogue
 from twin.access import TokenRecord, TokenStore, allows, utc_text
 from twin.engine import Engine
 from twin.geometry import LayerCache, layers_for
@@ -481,7 +482,8 @@ class TwinServer:
             }
         return JSONResponse(
             {"name": e.scene.name, "title": e.scene.title, "title_zh": e.scene.title_zh, "origin": list(e.scene.origin),
-             "domains": domains, "sensors": len(e.scene.sensors), "buildings": len(e.scene.buildings), "time": e.time}
+             "domains": domains, "sensors": len(e.scene.sensors), "buildings": len(e.scene.buildings), "time": e.time,
+             "actions": catalogue(e.registry)}
         )
 
     async def plugins(self, request: Request) -> JSONResponse:
@@ -737,24 +739,12 @@ class TwinServer:
             client.push(p.encode(p.Result(request.request, True, alarm=alarm.summary())))
 
     async def actions_route(self, request: Request) -> JSONResponse:
-        """GET: every action with its parameters and units. POST {action, target, params}:
-        a director applies one to the world (a drill inject, a valve closed by a crew)."""
+        """GET: every action with its parameters, units, ranges and target kinds
+        (:func:`twin.actions.catalogue`). POST {action, target, params}: a director applies
+        one to the world (a drill inject, a valve closed by a crew)."""
         if request.method == "GET":
             self._who(request)
-            e = self._ready()
-            actions = [
-                {"name": a.name, "domain": a.domain, "plugin": plugin, "description": a.description, "kinds": list(a.kinds),
-                 "params": [{"name": q.name, "unit": q.unit, "description": q.description, "default": q.default,
-                             "valid": [_json_value(v) for v in q.valid]} for q in a.params]}
-                for name, (plugin, a) in sorted(e.registry.actions.items())
-            ]
-            faults = [{"name": n, "domain": "sensor", "plugin": "core", "description": d, "kinds": [], "params": ps}
-                      for n, d, ps in (("sensor.stuck", "the sensor repeats its last reading", []),
-                                       ("sensor.drift", "the sensor drifts from the truth",
-                                        [{"name": "rate", "unit": "field unit per hour", "description": "drift rate", "default": None, "valid": [None, None]}]),
-                                       ("sensor.dead", "the sensor stops sending", []),
-                                       ("sensor.repair", "the sensor is healthy again", []))]
-            return JSONResponse({"actions": actions + faults})
+            return JSONResponse({"actions": catalogue(self._ready().registry)})
         who = self._who(request, "director")
         e = self._ready()
         if self.replay is not None:
