@@ -59,9 +59,12 @@ def test_crash_harness_hundreds_of_kills(tmp_path):
     path = tmp_path / "alarms.sqlite"
     rng = random.Random(20261123)
     acknowledged: set[int] = set()
-    kills = 0
+    mid_write = 0
     for i in range(200):
         printed, _ = kill_once(path, seed=i, delay=rng.uniform(0.0, 0.25))
         acknowledged = check(path, acknowledged, printed)
-        kills += 1
-    assert kills == 200 and len(acknowledged) > 200
+        mid_write += bool(printed)
+    # A kill before the writer's first acknowledgement proves nothing: most must land
+    # while it acknowledges (about 19 in 20 here), and what was recovered grows across them.
+    assert mid_write >= 100, f"only {mid_write} of 200 kills came after the writer had acknowledged an alarm"
+    assert len(acknowledged) > 200
