@@ -167,8 +167,9 @@ def test_the_python_example_client_runs_and_prints_what_the_page_says(server_url
     promised = block("example: python output").strip().splitlines()
     assert [_shape(x) for x in printed] == [_shape(x) for x in promised], run.stdout
     # and what it printed is true of this server: 2 domains, 9 tanks + 2000 probes, 7 live fields
+    # and each domain's `stale` (both have sensors)
     assert printed[0].startswith("hello: protocol 1, role admin, 2 domains, 2009 assets")
-    assert "7 fields" in printed[1]
+    assert "9 fields" in printed[1]
     seqs = [tuple(map(int, re.match(r"delta (\d+)->(\d+)", x).groups())) for x in printed[2:5]]
     assert all(b == a + 1 for a, b in seqs) and seqs[1][0] == seqs[0][1] and seqs[2][0] == seqs[1][1]
 

@@ -24,6 +24,7 @@ from twin.metrics import Metrics
 from twin.plugins import Registry
 from twin.params import resolve_params
 from twin.scene import Scene
+from twin.sensor_health import SensorHealth
 from twin.simulator import Simulator
 from twin.supervision import PluginOverrun, Step, StepWatch
 from twin.types import LEVEL_ORANGE
@@ -141,6 +142,9 @@ class Engine:
         #: every action applied (simulation time, name, target, params, who), in order
         self.actions: list[dict[str, Any]] = []
         self.owners = {a.id: a.owner for assets in scene.assets.values() for a in assets}
+        #: offline and suspect sensors, their alarms, the share online, the stale rows
+        self.sensor_health = SensorHealth(scene.sensors, self.world, self.ingest, self.alarms, self.metrics, self.owners,
+                                          self.start)
         thresholds = self.config.get("thresholds", {})
         self.kernels: list[_BoundKernel] = []
         for plugin, kernel in registry.kernels:
@@ -258,6 +262,7 @@ class Engine:
         timings: dict[str, float] = {}
         self.world.step_physics(self.dt, self._on_error, timings)
         self.ingest.assimilate(now)
+        self.sensor_health.update(now)
         for plugin, seconds in timings.items():
             self.metrics.updater_seconds.labels(plugin).inc(seconds)
 

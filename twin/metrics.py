@@ -40,6 +40,21 @@ class Metrics:
         )
         self.last_tick_age = Gauge("twin_last_tick_age_seconds", "Seconds since the last completed tick", registry=self.registry)
         self.stream_clients = Gauge("twin_stream_clients", "Connected WebSocket clients", registry=self.registry)
+        self.mqtt_connected = Gauge("twin_mqtt_connected", "1 while subscribed to the MQTT broker, else 0", registry=self.registry)
+        self.mqtt_messages = Counter("twin_mqtt_messages_total", "MQTT messages received (a gateway's batch is one)",
+                                     registry=self.registry)
+        self.mqtt_commands = Counter("twin_mqtt_commands_total", "Commands published to the field over MQTT", registry=self.registry)
+        self.sensors_online_ratio = Gauge(
+            "twin_sensors_online_ratio", "Share of a domain's sensors with a good reading within their expected interval",
+            ["domain"], registry=self.registry,
+        )
+        self.sensors_offline = Gauge(
+            "twin_sensors_offline", "Sensors silent past their expected interval, by domain", ["domain"], registry=self.registry
+        )
+        self.sensors_suspect = Gauge(
+            "twin_sensors_suspect", "Sensors whose readings stay flat within a tenth of their noise (stuck), by domain", ["domain"],
+            registry=self.registry,
+        )
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)

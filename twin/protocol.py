@@ -29,6 +29,12 @@ SUBPROTOCOL = "lifeline-twin.v1"
 #: largest message a client may send (bytes)
 MAX_CLIENT_MESSAGE = 64 * 1024
 ALIGN = 8
+#: the core's own live field, which every domain with sensors carries in snapshots and
+#: deltas besides the fields its Hello lists (no plugin declares it): a bool column
+#: (``|u1``), 1 where some measured field of the asset is fed only by sensors without a
+#: reading within their interval (offline, or not heard from yet), so that the row shows
+#: last known or modelled values, not measured ones (twin.sensor_health)
+STALE_ROWS_FIELD = "stale"
 
 # --------------------------------------------------------------------------- shared
 

@@ -189,7 +189,8 @@ def load_scene(path: str | Path, domains: dict[str, Domain], generate: Any = Non
     # Sensors and incidents on assets already reported as broken would only repeat the
     # cause; they are checked only when every asset file was read.
     complete = not problems
-    sensors = _read_sensors(root, config.get("sensors", {}), assets, domains, problems if complete else [])
+    health = _sensor_health_settings(toml_path, text, config.get("sensors", {}), domains, problems)
+    sensors = _read_sensors(root, config.get("sensors", {}), assets, domains, problems if complete else [], health)
     incidents = _read_incidents(toml_path, config.get("incidents", []), all_ids, problems if complete else [])
     timezone = head.get("timezone", "UTC")
     if not _is_timezone(timezone):
@@ -511,8 +512,13 @@ def _read_assets(path: Path, domain: Domain, seen: dict[str, str], frame: _Frame
 
 
 def _read_sensors(
-    root: Path, section: dict[str, Any], assets: dict[str, list[Asset]], domains: dict[str, Domain], problems: list[str]
+    root: Path, section: dict[str, Any], assets: dict[str, list[Asset]], domains: dict[str, Domain], problems: list[str],
+    health: dict[str, dict[str, float]] | None = None,
 ) -> list[Sensor]:
+    """The sensors of the CSV file; a row's empty or absent ``stale_after`` (its expected
+    interval) and ``stuck_after`` come from its kind's settings in ``health``
+    (:func:`_sensor_health_settings`)."""
+    health = health or {"": {"interval": Sensor.stale_after, "stuck_after": Sensor.stuck_after}}
     rel = section.get("file")
     if not rel:
         return []
@@ -527,7 +533,7 @@ def _read_sensors(
         reader = csv.DictReader(handle)
         missing = {"id", "asset", "field"} - set(reader.fieldnames or [])
         if missing:
-            problems.append(f"{path}: line 1: header lacks {', '.join(sorted(missing))}; expected id,asset,field[,noise,stale_after]")
+            problems.append(f"{path}: line 1: header lacks {', '.join(sorted(missing))}; expected id,asset,field[,noise,stale_after,stuck_after]")
             return []
         for row in reader:
             line = reader.line_num
@@ -546,17 +552,71 @@ def _read_sensors(
             if field_name not in live:
                 problems.append(f"{where}: sensor {sensor_id!r}: field {field_name!r} is not a live field of domain {asset.domain!r}; valid: {', '.join(live)}")
                 continue
+            kind = health.get(f"{asset.domain}.{field_name}", health[""])
             try:
                 noise = float(row.get("noise") or 0.0)
-                stale_after = float(row.get("stale_after") or 30.0)
+                stale_after = float(row.get("stale_after") or kind["interval"])
+                stuck_after = float(row.get("stuck_after") or kind["stuck_after"])
             except ValueError:
-                problems.append(f"{where}: sensor {sensor_id!r}: noise and stale_after must be numbers")
+                problems.append(f"{where}: sensor {sensor_id!r}: noise, stale_after and stuck_after must be numbers")
                 continue
-            if noise < 0 or stale_after <= 0:
-                problems.append(f"{where}: sensor {sensor_id!r}: noise must be >= 0 and stale_after > 0 seconds")
+            if not (noise >= 0 and stale_after > 0 and stuck_after >= 0) or math.isinf(stale_after):
+                problems.append(f"{where}: sensor {sensor_id!r}: noise must be >= 0, stale_after a finite number of seconds > 0 "
+                                "and stuck_after seconds >= 0 (0: never judged stuck)")
                 continue
-            sensors.append(Sensor(sensor_id, asset_id, field_name, noise, stale_after))
+            sensors.append(Sensor(sensor_id, asset_id, field_name, noise, stale_after, stuck_after))
     return sensors
+
+
+def _sensor_health_settings(
+    toml_path: Path, text: str, section: Any, domains: dict[str, Domain], problems: list[str]
+) -> dict[str, dict[str, float]]:
+    """Each sensor kind's expected ``interval`` and ``stuck_after`` window (seconds), by
+    kind ``"<domain>.<field>"`` (what the sensor measures), and under ``""`` the defaults:
+    from ``[sensors] interval, stuck_after`` and ``[sensors.kinds."<domain>.<field>"]``,
+    else :class:`~twin.types.Sensor`'s. Every wrong key or value is a problem with its line."""
+    defaults = {"interval": float(Sensor.stale_after), "stuck_after": float(Sensor.stuck_after)}
+    if not isinstance(section, dict):
+        return {"": defaults}
+
+    def seconds(table: str, key: str, value: Any) -> float | None:
+        low_ok = (lambda v: v > 0) if key == "interval" else (lambda v: v >= 0)
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and low_ok(value):
+            return float(value)
+        valid = "seconds > 0" if key == "interval" else "seconds >= 0 (0: never judged stuck)"
+        problems.append(f"{_where(toml_path, text, key, table)} = {value!r}; expected {valid}")
+        return None
+
+    for key in ("interval", "stuck_after"):
+        if key in section and (v := seconds("sensors", key, section[key])) is not None:
+            defaults[key] = v
+    out = {"": defaults}
+    kinds = section.get("kinds", {})
+    if not isinstance(kinds, dict):
+        problems.append(f"{_where(toml_path, text, 'kinds', 'sensors')}: expected tables [sensors.kinds.\"<domain>.<field>\"]")
+        return out
+    for kind, entry in kinds.items():
+        table = f'sensors.kinds."{kind}"'
+        line = next((n for n, t in enumerate(text.splitlines(), start=1) if t.lstrip().startswith("[") and kind in t), None)
+        where = f"{toml_path}: {f'line {line}: ' if line else ''}[{table}]"
+        domain_name, _, field_name = kind.partition(".")
+        domain = domains.get(domain_name)
+        live = [f.name for f in domain.fields if not f.attribute] if domain is not None else []
+        if domain is None:
+            problems.append(f"{where}: a sensor kind is \"<domain>.<field>\"; no domain {domain_name!r} (known: {', '.join(sorted(domains)) or 'none'})")
+            continue
+        if field_name not in live:
+            problems.append(f"{where}: {field_name!r} is not a live field of domain {domain_name!r}; valid: {', '.join(live)}")
+            continue
+        if not isinstance(entry, dict) or set(entry) - {"interval", "stuck_after"}:
+            extra = sorted(set(entry) - {"interval", "stuck_after"}) if isinstance(entry, dict) else [repr(entry)]
+            problems.append(f"{where}: unknown {', '.join(extra)}; valid keys: interval, stuck_after (seconds)")
+            continue
+        out[kind] = dict(defaults)
+        for key, value in entry.items():
+            if (v := seconds(table, key, value)) is not None:
+                out[kind][key] = v
+    return out
 
 
 def _read_incidents(toml_path: Path, entries: list[Any], ids: set[str], problems: list[str]) -> list[Incident]:

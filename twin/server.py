@@ -461,6 +461,8 @@ class TwinServer:
         self._who(request)
         e = self._ready()
         counts = e.scene.counts()
+        # per domain with sensors: how many, online, offline, suspect, and the share online
+        health = e.sensor_health.by_domain()
         domains = {}
         for name, domain in e.registry.domains.items():
             style = e.registry.styles.get(name)
@@ -470,6 +472,7 @@ class TwinServer:
                 "assets": len(e.world.tables[name]),
                 "kinds": counts.get(name, {}),
                 "plugin": e.registry.domain_owner[name],
+                "sensors": health.get(name),
                 "style": None if style is None else {"label": style.label, "label_zh": style.label_zh, "color": style.color},
                 "fields": [
                     {

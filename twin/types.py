@@ -54,10 +54,15 @@ class Sensor:
     asset: AssetId
     #: the live field of the asset's domain it feeds
     field: str
-    #: standard deviation of the simulated measurement noise, in the field's unit
+    #: standard deviation of its measurement noise, in the field's unit: the simulator
+    #: adds it; sensor health calls readings flatter than it stuck
     noise: float = 0.0
-    #: seconds without a good reading before the value is marked stale
+    #: its expected interval: seconds without a good reading before its value is stale
+    #: and the sensor offline (twin.sensor_health)
     stale_after: float = 30.0
+    #: seconds of readings flat within a tenth of its noise before the sensor is suspect
+    #: (stuck); 0: never judged (a sensor without noise, such as a valve's position, is not)
+    stuck_after: float = 300.0
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,8 @@ const WORDS = {
     needDirector: 'Replay controls need a director token; this screen is',
     replayLiveOnly: 'Live twin: replay controls need a server started with twin serve --replay FILE',
     following: 'following',
+    online: 'online', sensorsOnline: 'Share of this layer\'s sensors online (a good reading within their interval)',
+    staleRows: 'no live reading (sensors offline)',
   },
   'zh-CN': {
     alarms: '告警', layers: '图层', underground: '地下视图', ground: '地面透明度',
@@ -38,6 +40,8 @@ const WORDS = {
     needDirector: '回放控制需要指挥员权限；本屏角色为',
     replayLiveOnly: '实时模式：回放控制需以 twin serve --replay FILE 启动服务器',
     following: '跟随',
+    online: '在线', sensorsOnline: '本图层传感器在线率（在预期间隔内有有效数据）',
+    staleRows: '无实时数据（传感器离线）',
   },
 };
 

@@ -9,6 +9,9 @@ export function useLevelThresholds(thresholds) {
 
 /** Display colours per level (index 0 is unused: level 0 shows the domain's own colour). */
 export const LEVEL_COLOURS = ['#6b7686', '#2f7bff', '#ffd21f', '#ff7a1a', '#ff2d2d'];
+/** An asset whose measured values are not live (some field has no online sensor): a
+ * neutral grey no domain or level uses, never a colour that could read as healthy. */
+export const STALE_COLOUR = '#5c5c5c';
 /** Text colour that reads on each level's colour. */
 export const LEVEL_INK = ['#ffffff', '#ffffff', '#101010', '#101010', '#ffffff'];
 

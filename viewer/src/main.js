@@ -7,7 +7,7 @@ import { installDebugHook } from './debug.js';
 import { lang } from './i18n.js';
 import { loadLayers } from './layers.js';
 import { Painter } from './painter.js';
-import { apiUrl, params, wsUrl } from './params.js';
+import { apiUrl, fetchJson, params, wsUrl } from './params.js';
 import { TwinState } from './state.js';
 import { Tour } from './tour.js';
 import { AlarmList } from './ui/alarmList.js';
@@ -131,6 +131,15 @@ function ask(name, fields, wait = 10000) {
       if (pending.delete(request)) resolve({ ok: false, error: 'no answer from the server' });
     }, wait);
   });
+}
+
+// The share of each domain's sensors online is no field of the stream: ask the server
+// now and then (null, hidden, where it has not judged them: a replay).
+async function refreshOnline() {
+  try {
+    const scene = await fetchJson('/api/scene');
+    panel.updateOnline(Object.fromEntries(Object.entries(scene.domains).map(([name, d]) => [name, d.sensors?.online_share ?? null])));
+  } catch { /* starting or disconnected: the next round tells */ }
 }
 
 // -- layers ------------------------------------------------------------------------
@@ -287,6 +296,8 @@ function pick(clientX, clientY) {
   const baseNames = ['terrain', 'buildings', 'river'].filter((n) => layers.base.has(n));
   for (const name of [...baseNames, ...domainNames]) setLayerVisible(name, isVisibleAtStart(name));
   panel.build(state, baseNames, domainNames, isVisibleAtStart);
+  refreshOnline();
+  setInterval(refreshOnline, 5000);
   view.frame(layers.bounds);
   new Pins(ui, state, view, assetBounds);
   panel.setUnderground(params.underground);

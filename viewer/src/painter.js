@@ -1,9 +1,13 @@
 // Colours every asset from the state: by severity (the level of its domain's risk
 // field, or of its worst open alarm, whichever is higher) or, for one chosen domain,
-// by a field's value on a ramp. Only the rows a delta changed are repainted. Vertex
+// by a field's value on a ramp. An asset whose measured values are not live (the
+// stream's stale mask: some field of it has no online sensor) is grey instead of its
+// domain's colour or a ramp colour: never a colour that reads as healthy; an alarm level
+// keeps its colour. Only the rows a delta changed are repainted. Vertex
 // colours are linear (three.js colour management); the screen shows their sRGB.
 import * as THREE from 'three';
-import { LEVEL_COLOURS, levelOfRisk, ramp } from './levels.js';
+import { LEVEL_COLOURS, STALE_COLOUR, levelOfRisk, ramp } from './levels.js';
+import { STALE_ROWS_FIELD } from './protocol.generated.js';
 
 function rgb255(css) {
   const c = new THREE.Color(css);
@@ -18,6 +22,7 @@ export class Painter {
     this.fieldMode = null; // {domain, field, min, max, unit}
     this.alarmLevels = new Map(); // domain -> Int8Array per row
     this.levelRgb = LEVEL_COLOURS.map(rgb255);
+    this.staleRgb = rgb255(STALE_COLOUR);
     this.baseRgb = new Map();
     this.tmp = [0, 0, 0];
     this.colour = new THREE.Color();
@@ -49,6 +54,11 @@ export class Painter {
     return Math.max(levelOfRisk(risk), alarm);
   }
 
+  /** True when some measured field of asset `row` has no online sensor. */
+  isStale(domain, row) {
+    return Boolean(this.state.value(domain, STALE_ROWS_FIELD, row));
+  }
+
   setFieldMode(mode) {
     this.fieldMode = mode;
     if (mode && !(Number.isFinite(mode.min) && Number.isFinite(mode.max) && mode.max > mode.min)) {
@@ -64,7 +74,15 @@ export class Painter {
 
   paintRow(layer, domain, row) {
     const f = this.fieldMode;
-    if (f && f.domain === domain) {
+    const byField = f && f.domain === domain;
+    if (this.isStale(domain, row)) {
+      // Not live: grey, unless an alarm level says more (a ramp colour would pass for a measurement).
+      const level = byField ? 0 : this.severity(domain, row);
+      const c = level ? this.levelRgb[level] : this.staleRgb;
+      layer.paint(row, c[0], c[1], c[2]);
+      return;
+    }
+    if (byField) {
       const v = this.state.value(domain, f.field, row);
       ramp((v - f.min) / (f.max - f.min), this.tmp);
       const c = this.colour.setRGB(this.tmp[0], this.tmp[1], this.tmp[2], THREE.SRGBColorSpace); // to linear
@@ -85,17 +103,20 @@ export class Painter {
     this.view.requestRender();
   }
 
-  /** After a delta: repaint the rows whose colouring field changed. */
+  /** After a delta: repaint the rows whose colouring field or stale mark changed. */
   onState({ snapshot, changed }) {
     if (snapshot || !changed) return this.repaintAll();
     for (const [domain, fields] of Object.entries(changed)) {
       const layer = this.layers.get(domain);
       if (!layer) continue;
       const field = this.fieldMode?.domain === domain ? this.fieldMode.field : this.riskField(domain);
-      const rows = fields[field];
-      if (!rows || !rows.length) continue;
-      for (let i = 0; i < rows.length; i++) this.paintRow(layer, domain, rows[i]);
-      layer.commit();
+      let touched = false;
+      for (const rows of [fields[field], fields[STALE_ROWS_FIELD]]) {
+        if (!rows || !rows.length) continue;
+        for (let i = 0; i < rows.length; i++) this.paintRow(layer, domain, rows[i]);
+        touched = true;
+      }
+      if (touched) layer.commit();
     }
     this.view.requestRender();
   }

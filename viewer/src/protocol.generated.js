@@ -6,6 +6,8 @@ export const SUBPROTOCOL = "lifeline-twin.v1";
 /** body arrays start at multiples of this many bytes */
 export const ALIGN = 8;
 export const MAX_CLIENT_MESSAGE = 65536;
+/** the per-row stale mask (|u1) a domain with sensors carries besides its Hello's fields */
+export const STALE_ROWS_FIELD = "stale";
 /** the msgpack key that holds a message's type tag */
 export const TAG_FIELD = "type";
 

@@ -1,5 +1,6 @@
-// The inspector: one asset's identity, its open alarms with the operator's actions,
-// its live fields with units and a sparkline each, its attributes and sensors.
+// The inspector: one asset's identity, its open alarms with the operator's actions
+// (sensor health's among them), its live fields with units and a sparkline each (a
+// field whose sensors are all offline marked stale), its attributes and sensors.
 // Built once per selection; each frame only sets text and redraws the sparklines.
 import { el, setText } from './dom.js';
 import { clock, stateName, t } from '../i18n.js';
@@ -7,7 +8,7 @@ import { LEVEL_COLOURS, LEVEL_INK } from '../levels.js';
 import { fetchJson } from '../params.js';
 import { domainLabel, fieldLabel, formatValue, levelName, ruleTitle } from './labels.js';
 import { Sparkline } from './sparkline.js';
-import { ALARM_ACTIONS } from '../protocol.generated.js';
+import { ALARM_ACTIONS, STALE_ROWS_FIELD } from '../protocol.generated.js';
 
 const ROLES = ['viewer', 'operator', 'director', 'admin'];
 const ALLOWED_FROM = { acknowledge: ['raised'], dispatch: ['acknowledged', 'dispatched'], resolve: ['acknowledged', 'dispatched'] };
@@ -25,6 +26,8 @@ export class Inspector {
     this.alarmKey = '';
     this.lastTime = -1;
     this.pending = false;
+    this.rowStale = false; // the stream's stale mark of the asset shown
+    this.offlineFields = new Set(); // its fields whose every sensor is offline (from /api/assets)
     this.message = el('div', { class: 'action-message', role: 'status' });
     this.note = el('input', { type: 'text', class: 'note', placeholder: t('note'), maxlength: 500 });
   }
@@ -60,6 +63,8 @@ export class Inspector {
       live.append(el('tr', { dataset: { field: f.name } }, [el('th', {}, fieldLabel(this.state, where.domain, f.name)), value, el('td', {}, spark.canvas)]));
     }
     this.attributes = el('dl', { class: 'attributes' });
+    this.rowStale = Boolean(this.state.value(where.domain, STALE_ROWS_FIELD, where.row));
+    this.offlineFields = new Set();
     this.message.textContent = '';
     this.node.replaceChildren(
       el('div', { class: 'inspector-head' }, [
@@ -73,12 +78,22 @@ export class Inspector {
     );
     this.node.hidden = false;
     this.update(true);
+    await this.loadInfo();
+  }
+
+  /** Owner, attributes and sensors from /api/assets (again when the stale mark moves). */
+  async loadInfo() {
+    const { id: assetId, domain } = this.asset;
+    const d = this.state.domains.get(domain);
     try {
       const info = await fetchJson(`/api/assets/${encodeURIComponent(assetId)}`);
       if (this.asset?.id !== assetId) return;
+      const fresh = new Set(info.sensors.filter((s) => !s.stale).map((s) => s.field));
+      this.offlineFields = new Set(info.sensors.filter((s) => s.stale && !fresh.has(s.field)).map((s) => s.field));
+      this.update(true);
       const items = [[t('owner'), info.owner], ...Object.entries(info.attributes).map(([k, v]) => {
         const spec = d.fields.get(k);
-        return [fieldLabel(this.state, where.domain, k), formatValue(v, spec?.unit)];
+        return [fieldLabel(this.state, domain, k), formatValue(v, spec?.unit)];
       })];
       if (info.sensors.length) items.push([t('sensors'), info.sensors.map((s) => `${s.id} (${s.field}${s.stale ? `, ${t('stale')}` : ''})`).join(', ')]);
       this.attributes.replaceChildren(...items.flatMap(([k, v]) => [el('dt', {}, k), el('dd', {}, v)]));
@@ -92,9 +107,14 @@ export class Inspector {
     if (!this.asset) return;
     const { domain, row, id } = this.asset;
     const advanced = this.state.time !== this.lastTime;
+    const rowStale = Boolean(this.state.value(domain, STALE_ROWS_FIELD, row));
+    if (rowStale !== this.rowStale) {
+      this.rowStale = rowStale;
+      this.loadInfo(); // which fields lost their sensors: the server knows per sensor
+    }
     for (const r of this.rows) {
       const v = this.state.value(domain, r.field, row);
-      const stale = this.state.stale.has(`${domain}.${r.field}`);
+      const stale = this.state.stale.has(`${domain}.${r.field}`) || (rowStale && this.offlineFields.has(r.field));
       setText(r.value, formatValue(v, r.unit) + (stale ? ` (${t('stale')})` : ''));
       if (advanced) r.spark.push(v);
     }

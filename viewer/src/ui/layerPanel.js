@@ -1,9 +1,10 @@
-// Left panel: layers (each with its legend from the plugin's style and its assets per
-// level), the severity legend (colour and name for every level), the underground view
+// Left panel: layers (each with its legend from the plugin's style, its assets per
+// level and the share of its sensors online), the severity legend (colour and name for
+// every level, and the grey of assets without live readings), the underground view
 // (toggle and ground opacity) and the colour-by choice with its ramp and unit.
 import { el, setText } from './dom.js';
 import { t } from '../i18n.js';
-import { LEVEL_COLOURS, LEVEL_INK, RAMP_CSS } from '../levels.js';
+import { LEVEL_COLOURS, LEVEL_INK, RAMP_CSS, STALE_COLOUR } from '../levels.js';
 import { domainLabel, fieldLabel, formatValue, levelName } from './labels.js';
 
 const ROMAN = ['', 'IV', 'III', 'II', 'I'];
@@ -33,6 +34,7 @@ export class LayerPanel {
     ]);
     parent.append(this.node);
     this.counts = new Map();
+    this.online = new Map();
   }
 
   emitUnderground() {
@@ -50,6 +52,7 @@ export class LayerPanel {
   build(state, baseNames, domainNames, visible) {
     this.layerList.replaceChildren();
     this.counts.clear();
+    this.online.clear();
     for (const name of baseNames) {
       const box = el('input', { type: 'checkbox', checked: visible(name), dataset: { layer: name } });
       box.addEventListener('change', () => this.onLayer(name, box.checked));
@@ -61,15 +64,20 @@ export class LayerPanel {
       box.addEventListener('change', () => this.onLayer(domain, box.checked));
       const counts = el('span', { class: 'counts' });
       this.counts.set(domain, counts);
+      const online = el('span', { class: 'online', title: t('sensorsOnline'), hidden: true });
+      this.online.set(domain, online);
       this.layerList.append(el('label', { class: 'row layer domain', dataset: { domain } }, [
         box, el('span', { class: 'swatch', style: { background: style?.color || '#8090a0' } }),
-        el('span', { class: 'name' }, domainLabel(state, domain)), counts,
+        el('span', { class: 'name' }, domainLabel(state, domain)), online, counts,
       ]));
     }
     this.levelLegend.replaceChildren(...[1, 2, 3, 4].map((level) => el('div', { class: 'legend-level', dataset: { level } }, [
       el('span', { class: 'chip', style: { background: LEVEL_COLOURS[level], color: LEVEL_INK[level] } }, ROMAN[level]),
       el('span', {}, levelName(state, level)),
-    ])));
+    ])), el('div', { class: 'legend-level stale' }, [
+      el('span', { class: 'chip', style: { background: STALE_COLOUR, color: '#ffffff' } }, '—'),
+      el('span', {}, t('staleRows')),
+    ]));
     this.select.replaceChildren(el('option', { value: '' }, t('selectField')));
     for (const domain of domainNames) {
       const d = state.domains.get(domain);
@@ -92,6 +100,20 @@ export class LayerPanel {
       node.replaceChildren(...[4, 3, 2, 1].filter((l) => c[l] > 0).map((l) => el('span', {
         class: 'chip small', style: { background: LEVEL_COLOURS[l], color: LEVEL_INK[l] },
       }, `${ROMAN[l]}·${c[l]}`)));
+    }
+  }
+
+  /** The share of each domain's sensors online ({domain: share in [0, 1] or null}), as
+   * "online 99.8%": floored, so that one sensor down of hundreds never reads 100%. */
+  updateOnline(shares) {
+    for (const [domain, node] of this.online) {
+      const share = shares[domain];
+      node.hidden = share === null || share === undefined;
+      if (node.hidden) continue;
+      const percent = share >= 1 ? '100' : (Math.floor(share * 1000) / 10).toFixed(1);
+      setText(node, `${t('online')} ${percent}%`);
+      node.classList.toggle('degraded', share < 1);
+      node.dataset.share = String(share);
     }
   }
 
