@@ -275,9 +275,9 @@ def wrong_fields(item: Any) -> list[str]:
             if isinstance(value, tuple) and typing.get_origin(hint) is tuple and len(args) == 2 and args[1] is Ellipsis:
                 # name the item that is wrong, not the whole tuple
                 index, bad = next((i, v) for i, v in enumerate(value) if not _matches(v, args[0]))
-                out.append(f"{spec.name}[{index}] = {_short(bad)} is {_a(bad)}; expected {_type_name(args[0])}")
+                out.append(f"{spec.name}[{index}] = {brief(bad)} is {_a(bad)}; expected {_type_name(args[0])}")
             else:
-                out.append(f"{spec.name} = {_short(value)} is {_a(value)}; expected {_type_name(hint)}")
+                out.append(f"{spec.name} = {brief(value)} is {_a(value)}; expected {_type_name(hint)}")
             continue
         for index, inner in enumerate(value if isinstance(value, tuple) else (value,)):
             if dataclasses.is_dataclass(inner) and not isinstance(inner, type):
@@ -340,6 +340,7 @@ def _a(value: Any) -> str:
     return f"{'an' if name[:1] in 'aeiou' else 'a'} {name}"
 
 
-def _short(value: Any) -> str:
+def brief(value: Any) -> str:
+    """``repr(value)``, cut to 60 characters: enough to recognise a value in an error."""
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."

@@ -33,6 +33,7 @@ from twin.contributions import (
     SceneImporter,
     Updater,
     ViewerStyle,
+    brief,
     wrong_fields,
 )
 
@@ -225,17 +226,12 @@ def wrong_return(hook: str, value: Any) -> str | None:
         return f"{hook} returned {type(value).__name__}; expected {expected}{hint}"
     for index, item in enumerate(value):
         if not isinstance(item, cls):
-            return f"{hook} returned a list whose item {index} is {type(item).__name__} ({_short(item)}); expected {expected}"
+            return f"{hook} returned a list whose item {index} is {type(item).__name__} ({brief(item)}); expected {expected}"
         problems = wrong_fields(item)
         if problems:
             name = getattr(item, "name", None) or getattr(item, "domain", None) or getattr(item, "format", "")
             return f"{hook}: {cls.__name__} {name!r}: {'; '.join(problems)}"
     return None
-
-
-def _short(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _collect(pm: pluggy.PluginManager, registry: Registry) -> None:
