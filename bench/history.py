@@ -49,6 +49,8 @@ Candidates, each at its best settings found here (``--only`` picks some):
 - ``parquet``: batches appended to a raw log (durable); every hour a file sorted by
   (sensor, time) in a folder per day (zstd, byte-stream-split values, delta times, page
   index); queries with pyarrow on row-group statistics held in memory.
+- ``twin``: ``twin.history.Store`` as built from the winner (``sqlite_blob``'s design
+  with its generation log, seal grace and merge of late readings), through its own API.
 - ``chdb``: ClickHouse MergeTree in process, ``PARTITION BY day ORDER BY (sensor, time)``,
   ``index_granularity`` 2048, Delta+ZSTD on times, ZSTD on values (smaller here than
   Gorilla, DoubleDelta or FPC on these quantized values), one INSERT per batch; the write
@@ -98,7 +100,7 @@ MINUTE_MS = 60_000
 HOUR_MS = 3_600_000
 DAY_MS = 86_400_000
 START_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z, a day boundary
-ALL = ("sqlite", "sqlite_pk", "sqlite_blob", "duckdb", "duckdb_sorted", "parquet", "chdb")
+ALL = ("sqlite", "sqlite_pk", "sqlite_blob", "duckdb", "duckdb_sorted", "parquet", "chdb", "twin")
 
 
 def say(msg: str) -> None:
@@ -540,7 +542,40 @@ class Chdb(Candidate):
         return tbl.column(0).to_numpy(), tbl.column(1).to_numpy()
 
 
-CLASSES = {c.name: c for c in (SqliteRows, SqlitePk, SqliteBlob, Duck, DuckSorted, Parquet, Chdb)}
+class TwinStore(Candidate):
+    """twin.history.Store as built (the sqlite_blob design with its pending log, seal
+    grace, merges and float-second interface)."""
+
+    name = "twin"
+
+    def __init__(self, path: Path, table: str) -> None:
+        from twin.history import Store
+
+        super().__init__(path, table)
+        self.store = Store(path)
+        self.key_of: np.ndarray | None = None
+
+    def _keys(self, n: int) -> np.ndarray:
+        if self.key_of is None or len(self.key_of) < n:
+            self.key_of = self.store.keys([f"S-{i}" for i in range(n)])
+        return self.key_of
+
+    def write(self, sensor, t, value, quality):
+        self.store.append(self._keys(int(sensor.max()) + 1)[sensor], t / 1000.0, value, quality)
+
+    def finish(self):
+        self.store.flush()
+        self.store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    def query(self, sensor, t0, t1):
+        t, v, _q = self.store.raw(int(self._keys(sensor + 1)[sensor]), t0 / 1000.0, t1 / 1000.0)
+        return np.round(t * 1000.0).astype(np.int64), v
+
+    def close(self):
+        self.store.close()
+
+
+CLASSES = {c.name: c for c in (SqliteRows, SqlitePk, SqliteBlob, Duck, DuckSorted, Parquet, Chdb, TwinStore)}
 
 
 # -- phases ----------------------------------------------------------------------------

@@ -101,6 +101,7 @@ class Store:
         self._keys: dict[str, int] = dict(self.db.execute("SELECT name, key FROM series").fetchall())
         self.pending: list[Batch] = []
         self.pending_readings = 0
+        self._oldest_ms = 2**62  # of the pending readings
         self._recover()
 
     # -- the pending log -------------------------------------------------------------
@@ -118,8 +119,8 @@ class Store:
                 log_path(self.folder, g).unlink()
                 continue
             batches, _good = read(log_path(self.folder, g), skip_carried=g > committed)
-            self.pending.extend(batches)
-        self.pending_readings = sum(len(b[0]) for b in self.pending)
+            for b in batches:
+                self._add_pending(b)
         gen = max([committed, *gens]) + 1
         self.log = PendingLog(self.folder, gen)
         if self.pending:
@@ -171,20 +172,24 @@ class Store:
                  np.zeros(n, np.uint8) if quality is None else np.asarray(quality).astype(np.uint8))
         with self._lock:
             self.log.append(batch)
-            self.pending.append(batch)
-            self.pending_readings += n
+            self._add_pending(batch)
             newest = int(batch[1].max())
         cutoff = (newest - self.grace_ms) // HOUR_MS  # hours before this one are sealed
         if self._oldest_pending_hour() < cutoff:
             self.seal(cutoff)
 
+    def _add_pending(self, batch: Batch) -> None:
+        """Keep ``batch`` in memory for queries until sealed; many small batches (one a
+        tick) are joined now and then, so a query filters a few arrays, not thousands."""
+        self.pending.append(batch)
+        self.pending_readings += len(batch[0])
+        self._oldest_ms = min(self._oldest_ms, int(batch[1].min()))
+        if len(self.pending) >= 64:
+            self.pending = [self._concat(self.pending)]
+
     def _oldest_pending_hour(self) -> int:
         with self._lock:
-            if not self.pending:
-                return 2**62
-            if not hasattr(self, "_oldest") or self._oldest[0] != len(self.pending):
-                self._oldest = (len(self.pending), min(int(b[1].min()) for b in self.pending) // HOUR_MS)
-            return self._oldest[1]
+            return self._oldest_ms // HOUR_MS if self.pending else 2**62
 
     def flush(self) -> None:
         """Seal every pending reading now (a partial hour too; later readings of that
@@ -225,6 +230,7 @@ class Store:
             log_path(self.folder, old.gen).unlink(missing_ok=True)
             self.pending = [left] if len(left[0]) else []
             self.pending_readings = len(left[0])
+            self._oldest_ms = int(left[1].min()) if len(left[0]) else 2**62
             return int(now.sum())
 
     def _encode(self, sensor: np.ndarray, t: np.ndarray, value: np.ndarray, quality: np.ndarray) -> list[tuple[int, int, int, bytes]]:
