@@ -4,7 +4,7 @@ A real server (``twin.server.create_app`` under uvicorn, protocol v1) serves a s
 city of about 100,000 buried pipe segments and 20,000 buildings (``bench/_viewer_city.py``:
 citygen's streets and buildings, a pipe domain whose ``risk`` churns on 2 % of the
 segments per tick) at ``--rate`` ticks per second. Two pages load from it in turn, in
-Debian's chromium (SwiftShader WebGL, the launch arguments of tests/test_viewer.py):
+Debian's chromium (SwiftShader WebGL, the launch arguments of tests/conftest.py):
 
 - ours: the viewer (one merged mesh per layer, per-vertex colours, repaint of the rows
   a delta changed), timed through ``window.__twin.perf()`` / ``timedFrames()``;
@@ -35,9 +35,6 @@ ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(ROOT / "tests"))
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--use-angle=swiftshader", "--enable-unsafe-swiftshader", "--disable-background-networking",
-        "--disable-component-update", "--no-first-run", "--disable-sync"]
 VIEWPORT = {"width": 1600, "height": 900}
 
 
@@ -117,7 +114,7 @@ def main() -> int:
     logging.getLogger("twin").setLevel(logging.WARNING)
 
     import _viewer_city
-    from conftest import running
+    from conftest import launch_chromium, running
     from playwright.sync_api import sync_playwright
 
     from twin.geometry import layers_for
@@ -142,7 +139,7 @@ def main() -> int:
     with running(server.app) as url, sync_playwright() as p:
         while server.engine is None:
             time.sleep(0.05)
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS + ["--enable-precise-memory-info"], headless=True)
+        browser = launch_chromium(p, "--enable-precise-memory-info")
         for name, path, hook, ready in (
             ("ours", "/", "__twin", "window.__twin && window.__twin.stats().ready && window.__twin.stats().snapshots > 0"),
             ("baseline", "/bench/page/viewer_baseline.html", "__baseline",

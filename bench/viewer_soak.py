@@ -23,9 +23,6 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--use-angle=swiftshader", "--enable-unsafe-swiftshader", "--disable-background-networking",
-        "--disable-component-update", "--no-first-run", "--disable-sync"]
 DEMO_RATE = 1.0  # the demo serves one tick (dt = 1 s) per second
 
 
@@ -37,7 +34,7 @@ def main() -> int:
     args = ap.parse_args()
     logging.getLogger("twin").setLevel(logging.WARNING)
 
-    from conftest import running
+    from conftest import launch_chromium, running
     from playwright.sync_api import sync_playwright
 
     from twin.runtime import open_twin
@@ -49,7 +46,7 @@ def main() -> int:
     samples: list[tuple[float, float, int, int, int, int]] = []  # (minute, heap MB, seq, deltas, dom nodes, listeners)
     try:
         with running(server.app) as url, sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+            browser = launch_chromium(p)
             page = browser.new_page(viewport={"width": 1600, "height": 900})
             errors: list[str] = []
             page.on("pageerror", lambda e: errors.append(str(e)))

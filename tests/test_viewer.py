@@ -14,15 +14,12 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from conftest import free_port, running
+from conftest import CHROMIUM, free_port, running
 
 from twin.access import TokenStore
 from twin.server import STATIC_DIR, create_app
 
 ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--no-sandbox", "--use-angle=swiftshader", "--enable-unsafe-swiftshader", "--disable-background-networking",
-        "--disable-component-update", "--no-first-run", "--disable-sync"]
 #: LEVEL_COLOURS of viewer/src/levels.js, as 0-255 RGB
 LEVEL_RGB = {1: [47, 123, 255], 2: [255, 210, 31], 3: [255, 122, 26], 4: [255, 45, 45]}
 
@@ -56,16 +53,6 @@ def serve(scene, data, *, port=None, paused=False, speed=10.0, start=0.0):
             assert time.monotonic() < deadline, "the twin did not start"
             time.sleep(0.05)
         yield server, url
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
-        yield b
-        b.close()
 
 
 @pytest.fixture(scope="module")
