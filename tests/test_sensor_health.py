@@ -214,7 +214,7 @@ def test_the_share_online_per_domain_is_in_metrics_and_api_scene(tmp_path, toy):
 
 # ------------------------------------------------------------------ the viewer (chromium)
 
-from test_viewer import CHROMIUM, browser, open_page, scene, serve, wait_for  # noqa: E402,F401  (fixtures too)
+from test_viewer import CHROMIUM, open_page, scene, serve, wait_for  # noqa: E402,F401  (fixtures too; browser is conftest's)
 
 from twin.server import STATIC_DIR  # noqa: E402
 
