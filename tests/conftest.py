@@ -57,7 +57,7 @@ def wait_for(predicate, timeout: float = 30.0, what: str = "the condition"):
     raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
 
 
-def wait_healthy(target, timeout: float = 60.0, *, ticking: bool = False, log: Path | None = None) -> dict:
+def wait_healthy(target, timeout: float = 60.0, *, ticking: bool = False, process=None, log: Path | None = None) -> dict:
     """Wait until the twin at ``target`` (an ``httpx.Client`` with its base URL, or a base
     URL such as ``http://127.0.0.1:8000``) is ready, and return ``/api/health``'s body.
 
@@ -65,16 +65,23 @@ def wait_healthy(target, timeout: float = 60.0, *, ticking: bool = False, log: P
     degrades a subsystem on purpose gets 503 however long it waits (docs/operations.md):
     with ``ticking=True`` ready is a first tick done (health's ``seq`` > 0), whatever the
     status. A server still starting in another process refuses connections: not ready
-    yet. A failed start fails at once with its reason; a timeout fails with the last
-    answer, and the tail of ``log`` (a server process's log file) when given."""
+    yet. A failed start fails at once with its reason, and so does the exit of
+    ``process`` (the server's ``subprocess.Popen``, when it runs in one); a timeout fails
+    with the last answer. Failures show the tail of ``log`` (the server's log file)."""
     import httpx
 
     if isinstance(target, str):
         with httpx.Client(base_url=target, timeout=10) as client:
-            return wait_healthy(client, timeout, ticking=ticking, log=log)
+            return wait_healthy(client, timeout, ticking=ticking, process=process, log=log)
+
+    def tail() -> str:
+        return f"\n{log.read_text(errors='replace')[-3000:]}" if log is not None and log.exists() else ""
+
     deadline = time.monotonic() + timeout
     last = "no answer"
     while True:
+        if process is not None and process.poll() is not None:
+            raise AssertionError(f"the twin's process exited {process.returncode} before it was ready{tail()}")
         try:
             r = target.get("/api/health")
         except httpx.TransportError as exc:
@@ -85,10 +92,9 @@ def wait_healthy(target, timeout: float = 60.0, *, ticking: bool = False, log: P
             if r.status_code == 200 or (ticking and body.get("seq", 0) > 0):
                 return body
             if body.get("status") == "failed":
-                raise AssertionError(f"the twin failed to start: {body.get('detail')}")
+                raise AssertionError(f"the twin failed to start: {body.get('detail')}{tail()}")
         if time.monotonic() > deadline:
-            tail = f"\n{log.read_text(errors='replace')[-3000:]}" if log is not None and log.exists() else ""
-            raise AssertionError(f"the twin was not {'ticking' if ticking else 'healthy'} after {timeout:g} s: {last}{tail}")
+            raise AssertionError(f"the twin was not {'ticking' if ticking else 'healthy'} after {timeout:g} s: {last}{tail()}")
         time.sleep(0.05)
 
 

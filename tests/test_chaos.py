@@ -37,7 +37,7 @@ import msgspec
 import numpy as np
 import pytest
 import websockets
-from conftest import free_port, running
+from conftest import free_port, running, wait_healthy
 
 import chaosplugins
 from twin import protocol as p
@@ -400,7 +400,7 @@ def test_the_demo_takes_every_trigger_and_ticks_on_telling_the_truth(tmp_path, d
     with running(server.app) as url:
         twin = Twin(server, url, data)
         try:
-            status, body = wait_for(lambda: (lambda r: r if r[0] == 200 else None)(twin.health()), 120, "a healthy start")
+            body = wait_healthy(twin.http, 120)
             assert set(body["plugins"]) >= {"gas", "drainage", "bridge", "tunnel", "chaos_spin", "chaos_block", "chaos_nan"}
             twin.observer = Observer(twin.ws_url, "bystander").start()
             twin.rss0 = memory()["VmRSS"]
@@ -767,7 +767,7 @@ def full_disk(tmp_path: Path, scene: Path, report: list[str]) -> None:
                         return 0, {}
                     return r.status_code, r.json()
 
-                status, body = wait_for(lambda: (lambda h: h if h[0] == 200 else None)(health()), 120, "the recording server's start")
+                body = wait_healthy(http, 120, process=proc, log=tmp_path / "rec-serve.log")
                 assert body["subsystems"]["recorder"]["state"] == "ok", body
                 observer = Observer(f"ws://127.0.0.1:{port}/ws", "bystander of the recording server").start()
                 rss0 = memory(proc.pid)["VmRSS"]

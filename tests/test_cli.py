@@ -86,7 +86,7 @@ def test_serve_answers_health_and_survives_sigkill_with_acknowledged_alarm(demo,
     server = start()
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
-            assert wait_healthy(client, 120, log=tmp_path / "serve.log")["plugins"] == {"bridge": "active", "drainage": "active", "gas": "active", "tunnel": "active"}
+            assert wait_healthy(client, 120, process=server, log=tmp_path / "serve.log")["plugins"] == {"bridge": "active", "drainage": "active", "gas": "active", "tunnel": "active"}
             deadline = time.monotonic() + 60
             alarms = []
             while time.monotonic() < deadline and not alarms:
@@ -100,7 +100,7 @@ def test_serve_answers_health_and_survives_sigkill_with_acknowledged_alarm(demo,
         server.wait(timeout=10)
         server = start()
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
-            wait_healthy(client, 120, log=tmp_path / "serve.log")
+            wait_healthy(client, 120, process=server, log=tmp_path / "serve.log")
             recovered = {a["id"]: a for a in client.get("/api/alarms").json()["alarms"]}
             assert recovered[target["id"]]["state"] == "acknowledged"
             # the list carries summaries; the alarm's own route has its notes
