@@ -20,14 +20,12 @@ import re
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import httpx
 import msgspec
 import numpy as np
 import pytest
-from conftest import running
+from conftest import running, wait_healthy
 
 from twin import protocol as p
 from twin.alarms import Alarm
@@ -146,11 +144,7 @@ def server_url(tmp_path_factory):
 
     server = create_app(build, speed=10.0)
     with running(server.app) as http:
-        with httpx.Client(base_url=http) as c:
-            deadline = time.monotonic() + 60
-            while c.get("/api/health").status_code != 200:
-                assert time.monotonic() < deadline, "the server did not become ready"
-                time.sleep(0.05)
+        wait_healthy(http)
         yield http.replace("http", "ws") + "/ws"
 
 
