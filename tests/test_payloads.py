@@ -140,11 +140,24 @@ def test_random_bytes_never_raise_they_decode_or_reject(payload, content_type):
         assert all(isinstance(r.time, float) and isinstance(r.value, float) and 0 <= r.quality <= 255 for r in result)
 
 
-@settings(max_examples=200, deadline=None)
-@given(st.text(max_size=80))
+#: topic levels: any text, and the ones that make a topic nearly or truly valid
+LEVELS = st.text(max_size=6) | st.sampled_from(["city", "demo", "cmd", "", "S-1", "ch4", "+", "#", "a+b"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=80) | st.lists(LEVELS, min_size=1, max_size=6).map("/".join))
 def test_random_topics_never_raise(topic):
+    """Any topic is a reading topic (its sensor and field are its 3rd and 4th levels), a
+    command topic (None) or bad_topic with one line naming it; never an exception."""
     result = parse_topic(topic, "demo")
-    assert result is None or isinstance(result, tuple) or result.reason == "bad_topic"
+    levels = topic.split("/")
+    if result is None:
+        assert levels[:3] == ["city", "demo", "cmd"], topic
+    elif isinstance(result, tuple):
+        assert len(levels) == 4 and levels[:2] == ["city", "demo"] and result == (levels[2], levels[3]), (topic, result)
+        assert all(level and not set(level) & {"+", "#", "\x00"} for level in result), (topic, result)
+    else:
+        assert result.reason == "bad_topic" and f"topic {topic!r}" in result.detail and "\n" not in result.detail, result
 
 
 def test_csv_rows_with_and_without_header():
