@@ -145,7 +145,8 @@ LEVELS = st.text(max_size=6) | st.sampled_from(["city", "demo", "cmd", "", "S-1"
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.text(max_size=80) | st.lists(LEVELS, min_size=1, max_size=6).map("/".join))
+@given(st.text(max_size=80) | st.lists(LEVELS, min_size=1, max_size=6).map("/".join)
+       | st.tuples(st.sampled_from(["city", "town"]), st.sampled_from(["demo", "other"]), LEVELS, LEVELS).map("/".join))
 def test_random_topics_never_raise(topic):
     """Any topic is a reading topic (its sensor and field are its 3rd and 4th levels), a
     command topic (None) or bad_topic with one line naming it; never an exception."""
