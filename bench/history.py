@@ -19,7 +19,9 @@ Two data sets, written to every candidate as the twin would, one batch per simul
 minute holding every sensor's reading:
 
 1. city: ``--sensors`` (100,000) sensors for 24 hours (144 million readings). Measures
-   the write rate against a raw append of the same bytes (the four arrays of each batch,
+   the write rate (wall, and per second of the process's CPU in the candidate's slots:
+   every thread, chdb's merges too; on a shared machine the wall rate is what the load
+   left, the CPU rate what the store costs) against a raw append of the same bytes (the four arrays of each batch,
    17 bytes a reading, ``f.write`` then ``flush`` per batch) in the same run, the bytes on
    disk per reading (every file of the candidate's folder, allocated blocks, after its
    own compaction), and the 24-hour single-sensor query at 100,000 sensors (the window is
@@ -610,6 +612,7 @@ def interleaved_write(stores: dict[str, Any], n: int, minutes: int, seed: int, p
     gen = Readings(n, seed)
     rng = np.random.default_rng(seed + 11)
     spent = {name: 0.0 for name in stores}
+    cpu = {name: 0.0 for name in stores}  # process CPU in the slot: every thread (chdb merges too), whatever the load
     written = {name: 0 for name in stores}
     hours = minutes // 60
     step = max(1, hours // 4)
@@ -621,22 +624,24 @@ def interleaved_write(stores: dict[str, Any], n: int, minutes: int, seed: int, p
             if h * 60 >= limit.get(name, minutes):
                 continue
             c = stores[name]
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             for batch in batches:
                 c.write(*batch)
             settle(c)
             spent[name] += time.perf_counter() - t0
+            cpu[name] += time.process_time() - c0
             written[name] += n * 60
         if (h + 1) % step == 0:
             say(f"{label}: {h + 1}/{hours} hours; M readings/s so far: " + ", ".join(
                 f"{k} {written[k] / spent[k] / 1e6:.2f}" for k in stores if spent[k]))
     out = {}
     for name, c in stores.items():
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         if hasattr(c, "finish"):
             c.finish()
         finish_s = time.perf_counter() - t0
         out[name] = {"readings": written[name], "write_s": spent[name] + finish_s, "finish_s": finish_s,
+                     "cpu_s": cpu[name] + time.process_time() - c0,
                      "minutes": min(minutes, limit.get(name, minutes))}
     return out
 
@@ -780,7 +785,7 @@ def main() -> None:
         print(f"Measured: city {city_n:,} sensors x {ARGS.hours} h ({city_n * city_min:,} readings, one batch of {city_n:,} a simulated "
               f"minute); fleet {fleet_n:,} sensors x {ARGS.days} days ({fleet_n * fleet_min:,} readings). Raw append of the same bytes "
               f"(f.write + flush per batch, in turn with the candidates): {raw_rate / 1e6:.1f} M readings/s.")
-        print(f"{'candidate':15} {'write M/s':>9} {'vs raw':>7} {'B/reading':>9} {'fleet B/r':>9} {'city 24h p50/p99 ms':>20} "
+        print(f"{'candidate':15} {'write M/s':>9} {'per CPU s':>9} {'vs raw':>7} {'B/reading':>9} {'fleet B/r':>9} {'city 24h p50/p99 ms':>20} "
               f"{'fleet 24h p50/p99':>18} {'fleet 7d p50/p99':>17}")
         rows = {}
         for name in ARGS.only:
@@ -790,14 +795,14 @@ def main() -> None:
             star = "*" if w["minutes"] < city_min else " "
             fleet_star = "*" if r["fleet"]["days"] < ARGS.days else " "
             row = {
-                "write_readings_per_s": rate, "vs_raw": rate / raw_rate, "bytes_per_reading": w["bytes"] / w["readings"],
+                "write_readings_per_s": rate, "vs_raw": rate / raw_rate, "per_cpu_s": w["readings"] / max(w["cpu_s"], 1e-9), "bytes_per_reading": w["bytes"] / w["readings"],
                 "fleet_bytes_per_reading": r["fleet"]["bytes"] / r["fleet"]["readings"],
                 "q24h_p50_ms": pct(q_city[name]["city_24h"], 50) * 1e3, "q24h_p99_ms": pct(q_city[name]["city_24h"], 99) * 1e3,
                 "fleet_q24h_p50_ms": pct(q_fleet[name]["fleet_24h"], 50) * 1e3, "fleet_q24h_p99_ms": pct(q_fleet[name]["fleet_24h"], 99) * 1e3,
                 "q7d_p50_ms": pct(q_fleet[name]["fleet_7d"], 50) * 1e3, "q7d_p99_ms": pct(q_fleet[name]["fleet_7d"], 99) * 1e3,
             }
             rows[name] = row
-            print(f"{name:15} {rate / 1e6:9.2f} {row['vs_raw']:7.3f} {row['bytes_per_reading']:9.2f} {row['fleet_bytes_per_reading']:9.2f} "
+            print(f"{name:15} {rate / 1e6:9.2f} {row['per_cpu_s'] / 1e6:9.2f} {row['vs_raw']:7.3f} {row['bytes_per_reading']:9.2f} {row['fleet_bytes_per_reading']:9.2f} "
                   f"{row['q24h_p50_ms']:9.1f}/{row['q24h_p99_ms']:8.1f}{star}  {row['fleet_q24h_p50_ms']:8.1f}/{row['fleet_q24h_p99_ms']:7.1f}{fleet_star} "
                   f"{row['q7d_p50_ms']:7.1f}/{row['q7d_p99_ms']:7.1f}{fleet_star}")
         if any(CLASSES[n].partial for n in ARGS.only):
@@ -827,8 +832,8 @@ def main() -> None:
                   "alarm_q24h_p99_ms": f"{pct(q_alarm, 99) * 1e3:.2f}", "raw_readings_per_s": f"{raw_rate:.0f}",
                   "sensors": city_n, "hours": ARGS.hours, "fleet": fleet_n, "days": ARGS.days}
         for n, r in rows.items():
-            for k in ("write_readings_per_s", "bytes_per_reading", "q24h_p99_ms", "q7d_p99_ms"):
-                result[f"{n}_{k}"] = f"{r[k]:.0f}" if k == "write_readings_per_s" else f"{r[k]:.2f}"
+            for k in ("write_readings_per_s", "per_cpu_s", "bytes_per_reading", "q24h_p99_ms", "q7d_p99_ms"):
+                result[f"{n}_{k}"] = f"{r[k]:.0f}" if k in ("write_readings_per_s", "per_cpu_s") else f"{r[k]:.2f}"
         print("RESULT " + " ".join(f"{k}={v}" for k, v in result.items()))
     finally:
         if not ARGS.dir:

@@ -40,6 +40,13 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--allow-origin", action="append", help="a browser Origin allowed on /ws and mutating requests besides the server's own (repeatable)")
     serve.add_argument("--allow-host", action="append", help="a Host name this server is reached by, besides loopback and --host (repeatable; "
                                                              "in tokens mode, giving any turns the Host check on)")
+    serve.add_argument("--mqtt", metavar="URL", help="subscribe to the scene's readings at this broker (mqtt://HOST:PORT or mqtts://...); "
+                                                     "the twin then runs on the wall clock, fed by the devices (docs/ingest.md)")
+    serve.add_argument("--mqtt-user", help="the twin's broker account")
+    serve.add_argument("--mqtt-password-file", type=Path, help="a file holding the twin's broker password (first line)")
+    serve.add_argument("--source", choices=["sim", "mqtt"],
+                       help="where readings come from: the in-process simulator (sim, the default without --mqtt) or the broker "
+                            "(mqtt, the default with --mqtt; the twin has no simulator and sends actions to the field)")
 
     check = sub.add_parser("check", help="validate a scene and print asset counts per domain and kind")
     check.add_argument("scene", type=Path)
@@ -134,6 +141,27 @@ def main(argv: list[str] | None = None) -> int:
                              help="one device account per sensor (default) or per asset with sensors")
     credentials.add_argument("--twin-user", default="twin", help="the twin's broker account (reads the whole district)")
     credentials.add_argument("--data", type=Path)
+    fleet = devices_sub.add_parser("run", help="run the scene's devices as a separate fleet: the ground truth stepped by the plugins, "
+                                              "every sensor publishing to the broker, obeying the twin's commands")
+    fleet.add_argument("scene", nargs="?", type=Path, help="scene folder (default: scenes/demo)")
+    fleet.add_argument("--mqtt", metavar="URL", required=True, help="the broker (mqtt://HOST:PORT or mqtts://...)")
+    fleet.add_argument("--mqtt-user", help="the fleet's broker account (it publishes every sensor's topic and reads the commands)")
+    fleet.add_argument("--mqtt-password-file", type=Path, help="a file holding the fleet's broker password (first line)")
+    fleet.add_argument("--rate", type=float, default=1.0, metavar="HZ", help="readings per second from each sensor (default 1)")
+    fleet.add_argument("--speed", type=float, default=1.0, metavar="X",
+                       help="seconds of the truth's physics per wall second (default 1); readings keep wall-clock times")
+    fleet.add_argument("--seed", type=int, default=0)
+    fleet.add_argument("--config", type=Path, help="TOML with [thresholds.<name>] set points the truth obeys (fans, cut-offs)")
+    fleet.add_argument("--faults", type=Path, metavar="FILE", help="a TOML file of [[faults]] (at, action, target, params)")
+    fleet.add_argument("--fault", action="append", default=[], metavar="FAULT",
+                       help="a sensor fault: sensor.stuck:ID, sensor.dead:ID, sensor.drift:ID:RATE (field units per hour), "
+                            "sensor.repair:ID; add @SECONDS to start it later (repeatable)")
+    fleet.add_argument("--by-gateway", action="store_true",
+                       help="gateways buffer each sensor's readings and send them as one JSON array per sensor topic")
+    fleet.add_argument("--gateway-every", type=float, default=5.0, metavar="SECONDS",
+                       help="how often a gateway sends its buffered readings (default 5)")
+    fleet.add_argument("--no-incidents", action="store_true", help="leave out the scene's background incidents")
+    fleet.add_argument("--data", type=Path)
 
     args = parser.parse_args(argv)
     from twin import logs
@@ -160,6 +188,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     data = prepare_data_dir(args.data)
     scene = args.scene or default_scene()
     config = load_config(args.config)
+    mqtt_password = _serve_mqtt(args)
     tokens = TokenStore(data)
     if not tokens.enabled:
         if args.host not in ("127.0.0.1", "localhost", "::1"):
@@ -186,12 +215,18 @@ def cmd_serve(args: argparse.Namespace) -> int:
         # restart; --fast or another speed keeps a simulated clock from 0.
         live = not args.fast and args.speed == 1.0
         start = math.floor(wallclock.time() / args.dt) * args.dt if live else 0.0
-        return open_twin(scene, data, seed=args.seed, config=config, dt=args.dt, start=start)
+        engine = open_twin(scene, data, seed=args.seed, config=config, dt=args.dt, start=start, simulate=args.source != "mqtt")
+        if args.mqtt is not None:
+            from twin.sources.mqtt import district_of
+
+            district_of(engine.scene)  # a scene whose district cannot be a topic level fails the start here
+        return engine
 
     if args.record is not None and args.replay is not None:
         raise TwinError("--record and --replay exclude each other: a replay is a recording already")
     server = create_app(build, speed=args.speed, fast=args.fast, data_dir=data, allowed_origins=tuple(args.allow_origin or ()),
-                        record=args.record, allowed_hosts=tuple(args.allow_host or ()), bound_host=args.host)
+                        record=args.record, allowed_hosts=tuple(args.allow_host or ()), bound_host=args.host,
+                        mqtt_url=args.mqtt, mqtt_user=args.mqtt_user, mqtt_password=mqtt_password)
     server.plugin_deadline = args.plugin_deadline
     from twin.stream import uvicorn_options
 
@@ -207,6 +242,41 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if server.startup_error is not None:
         raise TwinError(f"the twin failed to start: {server.startup_error}")
     return 0
+
+
+def _serve_mqtt(args: argparse.Namespace) -> str | None:
+    """Check twin serve's MQTT options before anything starts (each problem in one line);
+    settle ``args.source``. Returns the broker password from --mqtt-password-file, if any."""
+    if args.source is None:
+        args.source = "mqtt" if args.mqtt else "sim"
+    if args.mqtt is None:
+        if args.source == "mqtt":
+            raise TwinError("--source mqtt needs --mqtt mqtt://HOST:PORT, the broker the devices publish to")
+        if args.mqtt_user or args.mqtt_password_file:
+            raise TwinError("--mqtt-user and --mqtt-password-file need --mqtt mqtt://HOST:PORT")
+        return None
+    from twin.sources.mqtt import parse_mqtt_url
+
+    parse_mqtt_url(args.mqtt)
+    if args.replay is not None:
+        raise TwinError("--mqtt and --replay exclude each other: a replay's readings are the recording's")
+    if args.source == "sim":
+        raise TwinError("--source sim runs the in-process simulator, which would write over the broker's readings; "
+                        "drop --mqtt, or use --source mqtt")
+    if args.fast or args.speed != 1.0:
+        raise TwinError("--mqtt runs the twin on the wall clock, as its devices do: drop --fast and --speed")
+    return _password(args.mqtt_password_file) if args.mqtt_password_file else None
+
+
+def _password(path: Path) -> str:
+    """The first line of a password file."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise TwinError(f"--mqtt-password-file {path}: cannot read it ({getattr(exc, 'strerror', None) or exc})") from None
+    if not lines or not lines[0].strip():
+        raise TwinError(f"--mqtt-password-file {path}: the first line is empty; write the password on it")
+    return lines[0].strip()
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -552,6 +622,8 @@ def cmd_branch(args: argparse.Namespace) -> int:
 
 
 def cmd_devices(args: argparse.Namespace) -> int:
+    if args.devices_command == "run":
+        return cmd_devices_run(args)
     from twin.runtime import open_scene, prepare_data_dir
 
     prepare_data_dir(args.data)
@@ -569,6 +641,30 @@ def cmd_devices(args: argparse.Namespace) -> int:
     print(f"  {out / TWIN_PASSWORD}: for twin serve --mqtt-user {args.twin_user} --mqtt-password-file {out / TWIN_PASSWORD}")
     print(f"  mosquitto.conf: allow_anonymous false, password_file {out.resolve() / PASSWORD_FILE}, acl_file {out.resolve() / ACL_FILE}")
     return 0
+
+
+def cmd_devices_run(args: argparse.Namespace) -> int:
+    from twin.sources.mqtt import parse_mqtt_url
+
+    parse_mqtt_url(args.mqtt)  # a bad URL fails in one line before the scene loads
+    for option, value in (("--rate", args.rate), ("--speed", args.speed), ("--gateway-every", args.gateway_every)):
+        if not value > 0 or value == float("inf"):
+            raise TwinError(f"{option} {value:g}: expected a number above zero")
+    password = _password(args.mqtt_password_file) if args.mqtt_password_file else None
+    from twin.sources.fleet import load_faults, parse_fault
+
+    faults = [parse_fault(text) for text in args.fault]
+    if args.faults is not None:
+        faults += load_faults(args.faults)
+    from twin.runtime import default_scene, load_config, prepare_data_dir
+
+    prepare_data_dir(args.data)
+    config = load_config(args.config)
+    from twin.sources.fleet import run_fleet
+
+    return run_fleet(args.scene or default_scene(), args.mqtt, seed=args.seed, config=config, rate=args.rate,
+                     speed=args.speed, faults=faults, gateway_every=args.gateway_every if args.by_gateway else None,
+                     username=args.mqtt_user, password=password, incidents=not args.no_incidents)
 
 
 COMMANDS = {

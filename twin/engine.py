@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import time as wallclock
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -120,6 +121,11 @@ class Engine:
         self.clock_skipped = 0.0
         self.ingest = Ingest(scene.sensors, self.world)
         self.simulator = Simulator(scene, registry, seed, self.config, start=self.start) if simulate else None
+        #: where actions go when there is no simulator: ``actuator(action, target, params,
+        #: who)`` sends them to the field (the server sets it for a twin fed over MQTT);
+        #: None applies them to the twin's own world. It raises ConnectionError when the
+        #: field cannot be reached.
+        self.actuator: Callable[[str, str, dict[str, Any], str], None] | None = None
         deadlines = {int(k): float(v) for k, v in self.config.get("alarms", {}).get("deadlines", {}).items()} or None
         self.alarms = AlarmBook(data_dir / "alarms.sqlite" if data_dir else None, deadlines)
         self.seq = 0
@@ -376,9 +382,23 @@ class Engine:
     # -- commands ----------------------------------------------------------------------
     def apply_action(self, name: str, target: str, params: dict[str, Any], who: str = "") -> None:
         """An action acts on the world the sensors measure: the simulator's truth.
-        ``sensor.*`` actions (stuck, drift, dead, repair) act on a sensor of that world."""
-        self._apply(name, target, params)
+        ``sensor.*`` actions (stuck, drift, dead, repair) act on a sensor of that world.
+        A twin without a simulator whose :attr:`actuator` is set (fed by real sensors)
+        checks the action here and hands it to the actuator, which sends it to the field:
+        the twin learns of its effect through the readings, as of any other change."""
+        if self.simulator is None and self.actuator is not None:
+            if name.startswith("sensor."):
+                Simulator.check_fault(name, target, params, self._sensor_ids)
+            else:
+                self.world.check_action(name, target, params)
+            self.actuator(name, target, dict(params), who)
+        else:
+            self._apply(name, target, params)
         self.actions.append({"time": self.time, "action": name, "target": target, "params": dict(params), "who": who})
+
+    @cached_property
+    def _sensor_ids(self) -> list[str]:
+        return [s.id for s in self.scene.sensors]
 
     def _apply(self, name: str, target: str, params: dict[str, Any]) -> None:
         if name.startswith("sensor."):

@@ -104,8 +104,19 @@ class TwinServer:
         allowed_origins: tuple[str, ...] = (),
         allowed_hosts: tuple[str, ...] = (),
         bound_host: str | None = None,
+        mqtt_url: str | None = None,
+        mqtt_user: str | None = None,
+        mqtt_password: str | None = None,
     ) -> None:
         self._build = build
+        self.data_dir = data_dir
+        #: the broker a twin fed by real sensors subscribes to (twin.sources.mqtt), and
+        #: its subscriber once the twin is built; None without one
+        self.mqtt_url = mqtt_url
+        self.mqtt_user = mqtt_user
+        self.mqtt_password = mqtt_password
+        self.mqtt: Any = None
+        self._mqtt_seen = (0, 0)  # (messages, commands) already counted in /metrics
         self.engine: Engine | None = None
         self.hub: Hub | None = None
         self.startup_error: str | None = None
@@ -217,6 +228,50 @@ class TwinServer:
         self.subsystems.set("engine", "ok")
         self.subsystems.set("alarm_store", "ok")
         self._tasks.append(asyncio.create_task(self._tick_loop()))
+        if self.mqtt_url and self.replay is None:
+            self._subscribe(engine)
+
+    def _subscribe(self, engine: Engine) -> None:
+        """Subscribe the district's readings at ``mqtt_url``; its state is the subsystem
+        ``mqtt`` (503 from /api/health while the broker cannot be reached), and plugin
+        actions are sent to the field on its connection (the twin has no truth of its own)."""
+        from twin.runtime import default_data_dir
+        from twin.sources.commands import Command, command_topic, encode_command
+        from twin.sources.mqtt import MqttSubscriber, client_id_for, district_of
+
+        url = self.mqtt_url
+        try:
+            district = district_of(engine.scene)
+            self.mqtt = MqttSubscriber(url, engine.ingest, district, username=self.mqtt_user, password=self.mqtt_password,
+                                       client_id=client_id_for(district, self.data_dir or default_data_dir()))
+        except TwinError as exc:  # `twin serve` checks both before it starts: this is for other callers
+            self.subsystems.set("mqtt", "failed", str(exc))
+            return
+
+        def state(connected: bool, reason: str) -> None:
+            if connected:
+                self.subsystems.set("mqtt", "ok")
+            else:
+                self.subsystems.set("mqtt", "degraded", f"broker {url}: {reason}; readings wait in the broker, retrying")
+
+        def to_field(action: str, target: str, params: dict[str, Any], who: str) -> None:
+            command = Command(action, target, {k: float(v) for k, v in params.items()}, who, engine.time)
+            self.mqtt.publish(command_topic(district, target), encode_command(command))
+
+        self.mqtt.on_state = state
+        if engine.simulator is None:
+            engine.actuator = to_field
+        self.subsystems.set("mqtt", "starting", f"connecting to {url}")
+        task = asyncio.create_task(self.mqtt.run())
+        task.add_done_callback(self._subscriber_ended)
+        self._tasks.append(task)
+
+    def _subscriber_ended(self, task: asyncio.Task[Any]) -> None:
+        """The subscriber never returns but when cancelled; if a bug ends it, say so."""
+        if not task.cancelled() and task.exception() is not None:
+            exc = task.exception()
+            log.error("the MQTT subscriber stopped", exc_info=exc)
+            self.subsystems.set("mqtt", "failed", f"the subscriber stopped: {type(exc).__name__}: {exc}")
 
     async def _tick_loop(self) -> None:
         """Tick at the pace asked for, for ever. Nothing that goes wrong in a tick ends
@@ -337,7 +392,7 @@ class TwinServer:
         engine.alarms.set_level(
             f"system.{name}", SYSTEM_DOMAIN, f"subsystem:{name}", "platform operations", level, engine.time,
             title=f"{name.replace('_', ' ').capitalize()} {after.state}: {after.reason}",
-            title_zh={"alarm_store": "报警库写入失败", "recorder": "录制失败"}.get(name, f"子系统 {name} 异常"),
+            title_zh={"alarm_store": "报警库写入失败", "recorder": "录制失败", "mqtt": "传感器接入中断（MQTT）"}.get(name, f"子系统 {name} 异常"),
             rising=level > 0,
         )
 
@@ -581,6 +636,11 @@ class TwinServer:
         e.metrics.last_tick_age.set(age if age is not None else 0.0)
         for name, part in self.subsystems.parts.items():
             e.metrics.subsystem_up.labels(name).set(1 if part.state == "ok" else 0)
+        if self.mqtt is not None:
+            seen, self._mqtt_seen = self._mqtt_seen, (self.mqtt.messages, self.mqtt.published)
+            e.metrics.mqtt_messages.inc(self.mqtt.messages - seen[0])
+            e.metrics.mqtt_commands.inc(self.mqtt.published - seen[1])
+            e.metrics.mqtt_connected.set(1 if self.mqtt.connected else 0)
         return Response(e.metrics.exposition(), media_type="text/plain; version=0.0.4; charset=utf-8")
 
     # -- geometry for the viewer (twin.geometry): one GLB per layer, built once ------
@@ -765,6 +825,9 @@ class TwinServer:
                 e.apply_action(name, target, params, who=who.name)
             except (KeyError, ValueError) as exc:
                 return JSONResponse({"error": str(exc).strip("'\"")}, status_code=400)
+            except ConnectionError as exc:  # the field cannot be reached: nothing was sent
+                return JSONResponse({"error": f"{exc}; the action was not sent to the field"}, status_code=503,
+                                    headers={"Retry-After": "1"})
         return JSONResponse({"applied": {"action": name, "target": target, "params": params, "time": e.time, "who": who.name}})
 
     # -- replay ------------------------------------------------------------------------
@@ -955,8 +1018,12 @@ def create_app(
     record: Path | None = None,
     allowed_hosts: tuple[str, ...] = (),
     bound_host: str | None = None,
+    mqtt_url: str | None = None,
+    mqtt_user: str | None = None,
+    mqtt_password: str | None = None,
 ) -> TwinServer:
     server = TwinServer(build, speed=speed, fast=fast, data_dir=data_dir, allowed_origins=allowed_origins,
-                        allowed_hosts=allowed_hosts, bound_host=bound_host)
+                        allowed_hosts=allowed_hosts, bound_host=bound_host, mqtt_url=mqtt_url, mqtt_user=mqtt_user,
+                        mqtt_password=mqtt_password)
     server.record_path = record
     return server

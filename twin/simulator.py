@@ -87,18 +87,25 @@ class Simulator:
 
     FAULTS = {"sensor.stuck": 1, "sensor.drift": 2, "sensor.dead": 3, "sensor.repair": 0}
 
-    def fault_sensor(self, action: str, sensor_id: str, params: dict[str, float]) -> None:
-        """Apply a sensor fault; errors name the sensor and what is valid."""
+    @classmethod
+    def check_fault(cls, action: str, sensor_id: str, params: dict[str, float], sensor_ids: list[str]) -> int:
+        """The index of ``sensor_id`` in ``sensor_ids`` if ``action`` with ``params`` is a
+        sensor fault it can take; else KeyError or ValueError naming what is valid."""
         try:
-            i = self._sensor_ids.index(sensor_id)
+            i = sensor_ids.index(sensor_id)
         except ValueError:
             raise KeyError(f"no sensor {sensor_id!r} in the scene") from None
-        if action not in self.FAULTS:
-            raise KeyError(f"unknown sensor action {action!r}; valid: {', '.join(self.FAULTS)}")
+        if action not in cls.FAULTS:
+            raise KeyError(f"unknown sensor action {action!r}; valid: {', '.join(cls.FAULTS)}")
         allowed = {"sensor.drift": {"rate"}}.get(action, set())
         extra = set(params) - allowed
         if extra:
             raise ValueError(f"{action} takes {', '.join(sorted(allowed)) or 'no parameters'}; got {', '.join(sorted(extra))}")
+        return i
+
+    def fault_sensor(self, action: str, sensor_id: str, params: dict[str, float]) -> None:
+        """Apply a sensor fault; errors name the sensor and what is valid."""
+        i = self.check_fault(action, sensor_id, params, self._sensor_ids)
         self.fault[i] = self.FAULTS[action]
         self._dead = int(np.count_nonzero(self.fault == 3))
         self.stuck_value[i] = self._last[i]

@@ -154,6 +154,13 @@ class World:
 
     def apply_action(self, name: str, asset_id: str, params: dict[str, Any]) -> None:
         """Apply a plugin action; errors name the action, the asset and the parameter."""
+        action, values = self.check_action(name, asset_id, params)
+        action.apply(self, asset_id, **values)
+
+    def check_action(self, name: str, asset_id: str, params: dict[str, Any]) -> tuple[Any, dict[str, float]]:
+        """The plugin action and its parameters with defaults filled in, if ``name`` may act
+        on ``asset_id`` with ``params``; else KeyError or ValueError naming what is wrong.
+        Changes nothing (a twin that sends actions to the field checks them here first)."""
         try:
             plugin, action = self.registry.actions[name]
         except KeyError:
@@ -177,7 +184,7 @@ class World:
             if not p.valid[0] <= value <= p.valid[1]:
                 raise ValueError(f"action {name!r}: {p.name} = {value} {p.unit} is outside [{p.valid[0]}, {p.valid[1]}]")
             values[p.name] = value
-        action.apply(self, asset_id, **values)
+        return action, values
 
     def digest(self) -> str:
         h = hashlib.sha256()

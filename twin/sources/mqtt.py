@@ -20,6 +20,7 @@ import logging
 import random
 import ssl
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -122,6 +123,12 @@ class MqttSubscriber:
         self.connections = 0
         self.messages = 0
         self.last_error = ""
+        #: messages published on this connection (the twin's commands to the field)
+        self.published = 0
+        #: called with (connected, reason) on every change of state: connected, lost, a
+        #: new reason it cannot connect (the server's health and metrics follow it)
+        self.on_state: Callable[[bool, str], None] | None = None
+        self._live: _Client | None = None  # the connected client, for publish
         self._logged: dict[str, float] = {}
 
     # -- messages ----------------------------------------------------------------------
@@ -168,6 +175,26 @@ class MqttSubscriber:
             self._logged[key] = now
             log.warning("mqtt: reading refused", extra={"reason": rejected.reason, "topic": topic, "detail": rejected.detail})
 
+    def publish(self, topic: str, payload: bytes) -> None:
+        """Publish ``payload`` at QoS 1 on the subscriber's connection (the twin's account
+        may publish its district's commands); ConnectionError, with why, when there is
+        no connection now: the caller says so rather than pretend it was sent."""
+        client = self._live
+        if client is None or not self.connected:
+            raise ConnectionError(f"not connected to the MQTT broker {self.url}: {self.last_error or 'connecting'}")
+        try:
+            client.publish(topic, payload, qos=1)
+        except OverflowError:  # the broker's receive maximum of unacknowledged messages
+            raise ConnectionError(f"the MQTT broker {self.url} has not acknowledged the last messages; try again") from None
+        self.published += 1
+
+    def _state(self, connected: bool, reason: str = "") -> None:
+        if self.on_state is not None:
+            try:
+                self.on_state(connected, reason)
+            except Exception:  # the watcher's bug must not stop the subscription
+                log.exception("mqtt: state callback failed")
+
     # -- the connection ----------------------------------------------------------------
     async def run(self, stop: asyncio.Event | None = None) -> None:
         """Stay subscribed until ``stop`` is set (or the task is cancelled): connect,
@@ -189,6 +216,8 @@ class MqttSubscriber:
                     if reason != failure:  # one line per distinct failure, not one per retry
                         log.warning("mqtt: cannot connect", extra={"url": self.url, "client_id": self.client_id, "reason": reason})
                         failure = reason
+                        self.last_error = reason
+                        self._state(False, f"cannot connect: {reason}")
                     self.last_error = reason
                     await _close(client)
                     client = None
@@ -197,6 +226,8 @@ class MqttSubscriber:
                     continue
                 self.connected, failure, delay = True, "", self.backoff[0]
                 self.connections += 1
+                self._live = client
+                self._state(True)
                 log.info("mqtt: connected", extra={"url": self.url, "client_id": self.client_id,
                                                    "session_present": session_present, "topic": self.topic})
                 waiting = asyncio.ensure_future(lost.wait())
@@ -205,6 +236,7 @@ class MqttSubscriber:
                 finally:
                     waiting.cancel()
                 self.connected = False
+                self._live = None
                 if not lost.is_set():  # stopped
                     await _close(client)
                     client = None
@@ -212,6 +244,7 @@ class MqttSubscriber:
                     break
                 self.last_error = "connection lost"
                 log.warning("mqtt: disconnected", extra={"url": self.url, "reason": self.last_error})
+                self._state(False, self.last_error)
                 await _close(client)
                 client = None
                 await _sleep_or_stop(delay * random.uniform(0.8, 1.2), stopping)
@@ -223,6 +256,7 @@ class MqttSubscriber:
         finally:
             stopping.cancel()
             self.connected = False
+            self._live = None
 
     def _client(self) -> tuple[_Client, asyncio.Event]:
         """A fresh client and the event its loss sets (its own, so that a late word from
