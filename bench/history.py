@@ -2,7 +2,9 @@
 """History store benchmark: candidate embedded stores for every accepted reading,
 compared in one run on the same generated readings (issue 14).
 
-    python bench/history.py            # 100,000 sensors x 24 h + 1,000 sensors x 30 days (~10 min)
+    python bench/history.py            # 100,000 sensors x 24 h + 1,000 sensors x 30 days
+                                       # (12 min for --only twin,chdb at load 8-13 on 2 cores;
+                                       #  every candidate, with the row SQLite ones, ~40 min)
     python bench/history.py --quick    # 2,000 sensors x 24 h + 100 sensors x 8 days (~2 min)
 
 Needs the bench extra (``pip install -e '.[bench]'``: duckdb, pyarrow, chdb).
