@@ -71,6 +71,7 @@ def test_generate_writes_a_city_of_about_n_assets_that_checks(tmp_path):
     assert f"ok: {total} assets" in out
 
 
+@pytest.mark.slow
 def test_serve_answers_health_and_survives_sigkill_with_acknowledged_alarm(demo, tmp_path):
     """The README's demo command, and the durable alarm lifecycle: ack, SIGKILL, restart."""
     data = tmp_path / "data"

@@ -66,6 +66,7 @@ def test_drill_check_against_scene_names_unknown_targets_and_params(demo_copy, t
     assert f"{drill_file}:12 [[events]]: action 'gas.leak' has no parameter 'size'" in result.stderr
 
 
+@pytest.mark.slow
 def test_demo_drills_run_and_score(demo_copy, tmp_path):
     drills = sorted((demo_copy / "drills").glob("*.toml"))
     assert len(drills) >= 1
@@ -77,6 +78,7 @@ def test_demo_drills_run_and_score(demo_copy, tmp_path):
         assert result.events, f"{path.name} raised no alarm"
 
 
+@pytest.mark.slow
 def test_failing_expectation_exits_non_zero(demo_copy, tmp_path):
     drill_file = demo_copy / "too-quick.toml"
     text = GAS_DRILL.read_text().replace('by = "00:02:00"', 'by = "00:00:20"').replace('scene = ".."', f'scene = "{demo_copy}"')
@@ -172,6 +174,7 @@ def test_recording_survives_a_kill(demo_copy, tmp_path):
     assert times[-1] >= last - 1.0 - 1.0  # at most the last second (plus the tick in flight) is lost
 
 
+@pytest.mark.slow
 def test_branch_restores_the_state_at_the_branch_point_and_runs_on_differently(demo_copy, tmp_path):
     from twin.runs import branch_engine
 

@@ -221,6 +221,7 @@ GET_PATHS = ["/api/health", "/api/scene", "/api/plugins", "/api/assets/T-001", "
 QUERY_KEYS = st.sampled_from(["state", "severity", "domain", "since", "token", "speed"]) | st.text(max_size=8)
 
 
+@pytest.mark.slow
 def test_no_body_or_query_gets_a_5xx(served):
     server, client, _ = served
     reached = Counter()

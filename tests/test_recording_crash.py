@@ -152,6 +152,7 @@ def cut_offsets(ref: Reference) -> list[int]:
     return offsets
 
 
+@pytest.mark.slow
 def test_every_reader_takes_a_recording_cut_at_any_byte(reference, registry, tmp_path):
     ref = reference
     middle = ref.chunks[len(ref.chunks) // 2]
@@ -362,6 +363,7 @@ def test_recording_into_a_missing_folder_is_refused_at_once(demo_copy, tmp_path)
 # ------------------------------------------------------------------ branch --at
 
 
+@pytest.mark.slow
 def test_branch_at_takes_seconds_as_its_help_says(reference, tmp_path):
     data = str(tmp_path / "data")
     outs = []

@@ -136,6 +136,7 @@ print(json.dumps({
 """
 
 
+@pytest.mark.slow  # pip installs the project
 def test_installed_plugin_passes_its_tests_and_runs_through_its_entry_point(tmp_path: Path) -> None:
     root = new_plugin("water", tmp_path / "twin-water")
     pip = [sys.executable, "-m", "pip"]

@@ -392,7 +392,9 @@ def test_camera_is_relayed_to_the_channels_followers_only(churn_server):
         return got
 
     async def joined(**subscribe):
-        ws = await connect(url)
+        # an unbounded queue: a client whose queue of unread messages is full stops
+        # reading its socket, and would not see the server's closing frame at the end
+        ws = await connect(url, max_queue=None)
         await ws.recv()  # hello
         await ws.send(p.encode_client(p.Subscribe(**subscribe)))
         return ws

@@ -110,6 +110,7 @@ def test_page_loads_and_decodes_frames_as_aligned_views_without_copy(browser, sh
     page.close()
 
 
+@pytest.mark.slow
 def test_alarm_colours_the_asset_lists_it_opens_inspector_and_an_operator_acknowledges(browser, scene, tmp_path):
     data = tmp_path / "data"
     store = TokenStore(data)
@@ -266,6 +267,7 @@ def _distance(a, b):
     return sum((x - y) ** 2 for x, y in zip(a, b)) ** 0.5
 
 
+@pytest.mark.slow
 def test_a_follower_screen_shows_the_camera_of_the_screen_it_follows(browser, shared):
     """?lead=wall1 sends its camera through the server; ?follow=wall1 glides to it, with
     its own orbit controls off and a badge; a drag on the follower moves nothing."""

@@ -23,6 +23,7 @@ from twin.replay import Replay, recorded_alarm_events
 from twin.server import STATIC_DIR, create_app
 
 pytestmark = [
+    pytest.mark.slow,  # a drill recorded, then 20-35 s of browsing per test
     pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium (scripts/install installs it)"),
     pytest.mark.skipif(not (STATIC_DIR / "index.html").exists(), reason="the viewer is not built (scripts/install builds it)"),
 ]

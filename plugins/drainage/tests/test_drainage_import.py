@@ -193,6 +193,7 @@ def twin(*args, data):
     return subprocess.run([sys.executable, "-m", "twin.cli", *args], capture_output=True, text=True, env=env, timeout=600)
 
 
+@pytest.mark.slow
 def test_twin_import_and_twin_check_on_the_command_line(tmp_path, inp):
     out = tmp_path / "imported"
     result = twin("import", "swmm", str(inp), "--out", str(out), data=tmp_path / "data")

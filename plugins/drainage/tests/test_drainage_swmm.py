@@ -95,6 +95,7 @@ def manning_normal_depth(q, d, n, s):
     return brentq(residual, 1e-6, 0.938 * d, xtol=1e-12)
 
 
+@pytest.mark.slow
 def test_steady_manning_normal_depth_against_swmm(tmp_path):
     """Three 0.8 m pipes, n 0.013, slope 1/200, 0.30 m3/s (3 ha, C 1, 36 mm/h) into a
     NORMAL outfall: SWMM's steady depth 0.3115 m against ours, rtol 1e-3 (reached here:
@@ -215,6 +216,7 @@ def test_storm_on_a_branched_network_against_swmm(tmp_path, peak):
         assert extran.peak_depth["A"] - slot.peak_depth["A"] > 1.0
 
 
+@pytest.mark.slow
 def test_generated_city_against_swmm(tmp_path):
     """The plugin's own generated network (4x4 blocks: 95 manholes, laterals dropping
     into trunk manholes over outlet offsets, 10 outfalls) in the benchmark's one-hour
