@@ -56,3 +56,15 @@ def risk_or_nan(level, inflow, risk):  # pragma: no cover - compiled
 def nan_risk() -> types.ModuleType:
     """A kernel over the toy domain's risk that gives NaN on rows with a wide-open tap."""
     return _module("nanrisk", twin_kernels=lambda: [Kernel("nanrisk.k", "toy", risk_or_nan, ("level", "inflow"), ("risk",))])
+
+
+def slow_first_call(seconds: float) -> types.ModuleType:
+    """An updater whose first call takes ``seconds`` (as a cold numba compile does)."""
+    calls = {"n": 0}
+
+    def step(ctx):
+        calls["n"] += 1
+        if calls["n"] == 1:
+            time.sleep(seconds)
+
+    return _module("coldstart", twin_updaters=lambda: [Updater("compile", "toy", step, (), ())])

@@ -231,3 +231,14 @@ def demo_scene_copy(tmp_path) -> Path:
     target.mkdir()
     shutil.copy(root / "scene.toml", target / "scene.toml")
     return target
+
+
+def test_a_first_call_that_compiles_is_not_an_overrun(tmp_path, toy):
+    # numba compiles an updater on its first call, for many seconds on a cold cache: that
+    # must not quarantine the plugin (a fresh machine's first tick once lost its gas domain)
+    server, _ = serve(tmp_path, [toy, hangingplugins.slow_first_call(2.5)], deadline=1.0)
+    with running(server.app) as url, httpx.Client(base_url=url, timeout=10) as client:
+        body = wait_for(lambda: (lambda r: r[1] if r[0] == 200 else None)(health(client)), what="a healthy start")
+        assert body["plugins"]["coldstart"] == "active"
+        advancing(client)
+        assert health(client)[1]["plugins"]["coldstart"] == "active"

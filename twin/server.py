@@ -56,6 +56,8 @@ OPEN = TokenRecord("open", "admin", "", 0.0)  # who you are when no token is con
 #: a plugin step (updater, kernel, coupling) running longer than this is stopped and its
 #: plugin quarantined (seconds; ``[engine] plugin_deadline`` in the configuration)
 PLUGIN_DEADLINE = 10.0
+#: a step's first call may compile (numba, cold cache): it gets this many times the deadline
+FIRST_CALL_GRACE = 30
 #: after interrupting an overrunning step, how long to wait for the tick to finish
 #: before abandoning its thread (seconds)
 ABANDON_AFTER = 2.0
@@ -308,6 +310,12 @@ class TwinServer:
             delay = deadline - wallclock.monotonic()
             if delay < -5 * interval:
                 deadline = wallclock.monotonic()  # fell far behind: do not sprint to catch up
+            engine = self.engine
+            if self.replay is None and engine.absolute_clock and self.speed == 1.0 and wallclock.time() - engine.time > 5 * engine.dt:
+                # A live clock is the wall's (a slow start-up, a stall): skip the missed
+                # ticks, logged and counted by the engine, rather than lag for ever.
+                async with self._tick_lock:
+                    engine.skip_to(wallclock.time() - engine.dt)
             await asyncio.sleep(max(0.0, delay))
 
     async def _supervised_tick(self) -> Any:
@@ -330,12 +338,13 @@ class TwinServer:
                 if done:
                     return future.result()
                 step = engine.watch.current
-                if step is None or step.elapsed() < deadline:
+                limit = deadline if step is None or step.warm else deadline * FIRST_CALL_GRACE
+                if step is None or step.elapsed() < limit:
                     continue
                 if interrupted is None or interrupted[0] is not step:
                     log.error("a plugin step overran its deadline; quarantining the plugin",
-                              extra={"plugin": step.plugin, "step": step.what, "deadline": deadline})
-                    engine.overran(step, deadline)
+                              extra={"plugin": step.plugin, "step": step.what, "deadline": limit})
+                    engine.overran(step, limit)
                     interrupt(step)
                     interrupted = (step, wallclock.monotonic())
                 elif wallclock.monotonic() - interrupted[1] > ABANDON_AFTER:

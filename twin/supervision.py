@@ -37,6 +37,9 @@ class Step:
     what: str
     started: float  # time.monotonic()
     thread: int  # threading.get_ident() of the tick thread
+    #: has this step (plugin and what) completed before? A first call compiles (numba
+    #: compiles updaters lazily, for many seconds on a cold cache): it is not an overrun
+    warm: bool = True
 
     def elapsed(self) -> float:
         return time.monotonic() - self.started
@@ -51,13 +54,16 @@ class StepWatch:
         #: bumped when a tick is abandoned; a step started under an older generation
         #: raises TickAbandoned when its call returns
         self.generation = 0
+        #: (plugin, what) of every step that has returned at least once
+        self.warm: set[tuple[str, str]] = set()
 
     @contextmanager
     def step(self, plugin: str, what: str) -> Iterator[None]:
         generation = self.generation
-        self.current = Step(plugin, what, time.monotonic(), threading.get_ident())
+        self.current = Step(plugin, what, time.monotonic(), threading.get_ident(), (plugin, what) in self.warm)
         try:
             yield
+            self.warm.add((plugin, what))
         finally:
             self.current = None
             if self.generation != generation:
