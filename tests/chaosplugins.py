@@ -14,19 +14,12 @@ import types
 import numpy as np
 from numba import njit
 
-from twin import Kernel, Updater, hookimpl
+from brokenplugins import _module  # one way to make a plugin module in the tests
+from twin import Kernel, Updater
 
 #: a gas row whose ``vent_diameter`` is set to this (in metres, inside the field's valid
 #: range, on no real space: only valve rows read it) gets NaN risk from :func:`nan_risk`
 NAN_MARK = 0.2
-
-
-def _module(name: str, **hooks) -> types.ModuleType:
-    module = types.ModuleType(name)
-    module.PLUGIN_NAME = name
-    for hook, value in hooks.items():
-        setattr(module, hook, hookimpl(value))
-    return module
 
 
 def spinning(trigger: threading.Event) -> types.ModuleType:

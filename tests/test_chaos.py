@@ -37,7 +37,7 @@ import msgspec
 import numpy as np
 import pytest
 import websockets
-from conftest import free_port, running, wait_healthy
+from conftest import free_port, running, wait_for, wait_healthy
 
 import chaosplugins
 from twin import protocol as p
@@ -59,16 +59,6 @@ PLUGIN_DEADLINE = 1.0
 #: 200 MB body or a few 16 MiB frames held whole
 RSS_HEADROOM_MB = 300.0
 MiB = 1 << 20
-
-
-def wait_for(predicate, timeout=30.0, what="the condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
 
 
 def memory(pid: int | str = "self") -> dict[str, float]:
