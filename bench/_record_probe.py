@@ -1,9 +1,9 @@
 """Instruments for bench/record.py: a timed MCAP writer (the recorder's writer thread),
 a recorder that counts what it queues, and a counter of the chunks a reader decodes.
 
-Nothing in ``twin/`` is changed: ``twin.recording.Writer`` and ``mcap.reader.breakup_chunk``
+Nothing in ``twin/`` is changed: ``twin.runs.recording.Writer`` and ``mcap.reader.breakup_chunk``
 are swapped for timed wrappers while the bench runs, and :class:`CountingRecorder` is a
-subclass of :class:`twin.recording.Recorder` that only adds counting to ``_put``.
+subclass of :class:`twin.runs.recording.Recorder` that only adds counting to ``_put``.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import mcap.reader
 import mcap.writer
 import zstandard
 
-import twin.recording as rec
+import twin.runs.recording as rec
 
 
 class Clock:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from twin import AssetGenerator, AssetKind, Domain, FieldSpec, Updater, hookimpl
-from twin.citygen import point
+from twin.authoring.citygen import point
 
 PLUGIN_NAME = "streambench"
 COUNT = 100_000

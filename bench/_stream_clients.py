@@ -44,7 +44,7 @@ def _payload_bytes(message: Any, itemsize: dict[str, int]) -> int:
 async def _client(kind: str, url: str, slow: bool, t0: float, t1: float, t_end: float, slow_sleep: float) -> dict[str, Any]:
     import websockets
 
-    from twin import protocol as p
+    from twin.serving import protocol as p
 
     kw: dict[str, Any] = {"max_size": None, "compression": None, "open_timeout": 60, "ping_interval": None, "close_timeout": 1}
     if kind in ("ours", "ours_max"):
@@ -136,7 +136,7 @@ class _LeanClient(asyncio.Protocol):
 
 
 async def _lean_phase(kind: str, url: str, n: int, t0: float, t1: float, t_end: float) -> list[dict[str, Any]]:
-    from twin import protocol as p
+    from twin.serving import protocol as p
 
     loop = asyncio.get_running_loop()
     host, port = url.split("//")[1].split("/")[0].split(":")

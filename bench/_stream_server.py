@@ -4,7 +4,7 @@ It runs in its own process (the clients run in another) and obeys commands from 
 parent over a pipe. Each command names a phase and its schedule in ``time.monotonic()``
 seconds (CLOCK_MONOTONIC, shared by every process of the machine):
 
-- ``ours``: the real server (``twin.server.create_app``, uvicorn, protocol v1, the
+- ``ours``: the real server (``twin.serving.server.create_app``, uvicorn, protocol v1, the
   Hub) ticking the engine at ``rate`` ticks per second, open loop.
 - ``baseline``: a naive server: a starlette WebSocket endpoint and a tick loop that,
   after each tick, sends ``json.dumps`` of every column to each client in turn.
@@ -47,7 +47,7 @@ class Bench:
         sys.path.insert(0, str(HERE))
         import _stream_churn as churn
 
-        from twin.testing import Harness
+        from twin.authoring.testing import Harness
 
         churn.COUNT, churn.SHARE = assets, share
         self.tmp = tempfile.TemporaryDirectory(prefix="twin-stream-bench-")
@@ -93,7 +93,7 @@ class Bench:
 async def _serve_uvicorn(app: Any, port: int) -> tuple[Any, asyncio.Task[None]]:
     import uvicorn
 
-    from twin.stream import uvicorn_options
+    from twin.serving.stream import uvicorn_options
 
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="auto", **uvicorn_options())
     server = uvicorn.Server(config)
@@ -113,7 +113,7 @@ async def _stop_uvicorn(server: Any, task: asyncio.Task[None]) -> None:
 
 
 async def phase_ours(bench: Bench, conn: Any, rate: float, t0: float, t1: float, t_end: float) -> dict[str, Any]:
-    from twin.server import create_app
+    from twin.serving.server import create_app
 
     engine = bench.engine
     server = create_app(lambda: engine, speed=rate * engine.dt)
@@ -191,8 +191,8 @@ def recorded_frames(bench: Bench, n: int) -> list[Any]:
 
 def encoded(bench: Bench, frames: list[Any]) -> list[bytes]:
     """The bytes the Hub sends a subscriber of everything for each single frame."""
-    from twin import protocol as p
-    from twin.stream import Pending, Subscription
+    from twin.serving import protocol as p
+    from twin.serving.stream import Pending, Subscription
 
     sub = Subscription.resolve(bench.engine, None)
     out = []
@@ -204,8 +204,8 @@ def encoded(bench: Bench, frames: list[Any]) -> list[bytes]:
 
 
 async def phase_ours_max(bench: Bench, conn: Any, frames: list[Any], t_pub: float, t0: float, t1: float, t_end: float) -> dict[str, Any]:
-    from twin.engine import Frame
-    from twin.server import create_app
+    from twin.tick.engine import Frame
+    from twin.serving.server import create_app
 
     engine = bench.engine
     server = create_app(lambda: engine, speed=1.0)

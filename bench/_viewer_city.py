@@ -1,4 +1,4 @@
-"""The viewer benchmark's city: the street grid and buildings of ``twin.citygen`` and one
+"""The viewer benchmark's city: the street grid and buildings of ``twin.authoring.citygen`` and one
 domain of buried pipe segments laid along the streets, whose ``risk`` churns.
 
 ``SHARE`` of the segments get a new risk each tick (a value drawn so that every level
@@ -48,10 +48,10 @@ def build(pipes: int, buildings: int, seed: int = 1) -> tuple[Any, dict[str, Any
     """An engine over a city of about ``buildings`` buildings and ``pipes`` segments."""
     import sys
 
-    from twin.citygen import line, plan_city, write_scene
-    from twin.engine import Engine
-    from twin.plugins import load_registry
-    from twin.scene import load_scene
+    from twin.authoring.citygen import line, plan_city, write_scene
+    from twin.tick.engine import Engine
+    from twin.plugins.registry import load_registry
+    from twin.tick.scene import load_scene
 
     registry = load_registry([sys.modules[__name__]], entry_points=False)
     side = max(2, math.ceil(math.sqrt(buildings / BUILDINGS_PER_BLOCK)))

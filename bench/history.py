@@ -73,7 +73,7 @@ in memory); a cold read adds the device's seek per granule, row group or page to
 
 The alarm-count query (counts of raised and escalated alarms per domain and level per
 15-minute bucket over 24 hours) runs on the alarm store, which stays SQLite whatever the
-history store (issue 14): its ``alarms`` and ``events`` tables as ``twin.alarms`` creates
+history store (issue 14): its ``alarms`` and ``events`` tables as ``twin.tick.alarms`` creates
 them, filled with ``--alarms`` plausible alarms over the fleet's days, plus the two things
 the query needs that the store lacks today: a ``level`` column on events (the level the
 event set; ``alarms.level`` is only the latest) and an index on ``events(time)``.
@@ -673,7 +673,7 @@ def run_queries(stores: dict[str, Candidate], kinds: dict[str, tuple[int, int, i
 
 
 def alarm_store(path: Path, alarms: int, days: int) -> sqlite3.Connection:
-    """An alarm store of twin.alarms's schema (plus events.level and an index on time)
+    """An alarm store of twin.tick.alarms's schema (plus events.level and an index on time)
     with ``alarms`` alarms over ``days`` days: each raised, some escalated, most cleared,
     acknowledged and resolved by operators."""
     rng = np.random.default_rng(ARGS.seed + 3)

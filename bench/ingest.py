@@ -187,7 +187,7 @@ async def probe_and_watch(url: str, port: int, district: str, probes: list[tuple
     import websockets
     from gmqtt.mqtt.constants import MQTTv50
 
-    from twin import protocol as p
+    from twin.serving import protocol as p
     from twin.sources.fleet import _FleetClient
 
     sent: dict[tuple[int, float], float] = {}  # (row, value) -> publish time
@@ -245,13 +245,13 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("NUMBA_CACHE_DIR", str(ROOT / ".venv" / "numba-cache" / _fingerprint()))
     import httpx
 
-    from twin.ingest import sensor_columns
-    from twin.plugins import load_registry
+    from twin.tick.ingest import sensor_columns
+    from twin.plugins.registry import load_registry
     from twin.runtime import default_scene, open_scene
     from twin.sources.broker import Broker, free_port, mosquitto_path
     from twin.sources.mqtt import district_of
     from twin.sources.payloads import topic_for
-    from twin.world import World
+    from twin.tick.world import World
 
     scene_path = args.scene or default_scene()
     registry = load_registry()
@@ -462,7 +462,7 @@ def post_batches(http: Any, sensors: list[str], ranges: list[tuple[float, float]
 def _fingerprint() -> str:
     import hashlib
 
-    return hashlib.sha256((ROOT / "twin" / "risk.py").read_bytes()).hexdigest()[:12]
+    return hashlib.sha256((ROOT / "twin" / "tick" / "risk.py").read_bytes()).hexdigest()[:12]
 
 
 if __name__ == "__main__":

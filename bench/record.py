@@ -1,6 +1,6 @@
 #!/usr/bin/env python
-"""Recording benchmark: ``twin.recording.Recorder`` writing a 100,000-asset twin at 10
-ticks per second to MCAP, and ``twin.recording.seek`` reading a moment back.
+"""Recording benchmark: ``twin.runs.recording.Recorder`` writing a 100,000-asset twin at 10
+ticks per second to MCAP, and ``twin.runs.recording.seek`` reading a moment back.
 
     python bench/record.py            # one simulated hour (36,000 ticks) + 30 s of the real city (~8 min)
     python bench/record.py --quick    # five simulated minutes (3,000 ticks) + 5 s of a 20,000-asset city
@@ -32,12 +32,12 @@ Measured for each, in the same run:
   against a raw write of the same payload bytes to a plain file (``f.write`` per message,
   same order, cycling the first 256 MiB of payloads until the total matches);
 - the file: bytes per simulated hour, chunks, compression ratio;
-- seeks to ``--seeks`` random moments: ``twin.recording.seek`` wall time (p50, p99),
+- seeks to ``--seeks`` random moments: ``twin.runs.recording.seek`` wall time (p50, p99),
   the chunks it decoded (mcap's ``breakup_chunk`` counted) against the chunks it needs
   (from the summary's chunk indexes: the chunk holding the keyframe and those whose
   time range meets the deltas after it), against a scan that reads the file from the start
-  to the same moment with ``twin.recording.read_stream`` (p50, p99);
-- correctness at 3 moments: the state from ``seek`` applied to a ``twin.client.Mirror``
+  to the same moment with ``twin.runs.recording.read_stream`` (p50, p99);
+- correctness at 3 moments: the state from ``seek`` applied to a ``twin.serving.client.Mirror``
   equals the state from playing the file from the start into a Mirror, and both equal the
   engine's own columns captured at that tick.
 
@@ -113,10 +113,10 @@ os.environ["TWIN_PLUGINS"] = BUILTIN
 import _record_probe as probe  # noqa: E402
 from _record_probe import READ, TICK, WRITER  # noqa: E402
 
-import twin.recording as rec  # noqa: E402
-from twin import protocol as p  # noqa: E402
-from twin.client import Mirror  # noqa: E402
-from twin.engine import Engine  # noqa: E402
+import twin.runs.recording as rec  # noqa: E402
+from twin.serving import protocol as p  # noqa: E402
+from twin.serving.client import Mirror  # noqa: E402
+from twin.tick.engine import Engine  # noqa: E402
 
 probe.install()
 
@@ -457,7 +457,7 @@ def main() -> None:
         # 1. the hour: the churning twin -------------------------------------------------
         import _stream_churn as churn
 
-        from twin.testing import Harness
+        from twin.authoring.testing import Harness
 
         churn.COUNT, churn.SHARE = ARGS.assets, ARGS.share
         t = time.perf_counter()
@@ -485,7 +485,7 @@ def main() -> None:
             # 2. the realistic frame: the tiled city ---------------------------------------
             from _city import tiled_city
 
-            from twin.plugins import load_registry
+            from twin.plugins.registry import load_registry
 
             t = time.perf_counter()
             registry = load_registry()

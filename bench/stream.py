@@ -11,7 +11,7 @@ Two processes besides this one (the machine has two cores): the server process
 (``bench/_stream_clients.py``: every client its own ``websockets`` connection). The same
 run measures four phases, one after the other, on 127.0.0.1:
 
-1. ours: ``twin.server`` under uvicorn, the engine ticking at ``--rate`` per second
+1. ours: ``twin.serving.server`` under uvicorn, the engine ticking at ``--rate`` per second
    open loop (a tick starts on its schedule, whatever the clients do); ``--clients``
    clients subscribe to everything, ``--slow`` of them read one message and then sleep
    ``--slow-sleep`` seconds, on an 8 KiB receive buffer.

@@ -14,7 +14,7 @@ What is measured, in the same run:
   columns and on fuzzed ones; and the memory floor, a plain ``np.copyto`` that reads and
   writes as many bytes in total as the kernel reads (its input columns) and writes (its
   output columns). Timings are the minimum over ``--repeats`` interleaved runs.
-- the engine's tick (``twin.engine.Engine.tick``: simulator truth step, ingest,
+- the engine's tick (``twin.tick.engine.Engine.tick``: simulator truth step, ingest,
   updaters, kernels, couplings, alarms, frame), median over ``--ticks`` ticks after
   warm-up, split into its parts; per plugin the updater and kernel time from
   ``engine.metrics`` and the truth updaters' time. ``twin_ms`` is the tick without the
@@ -71,8 +71,8 @@ import numpy as np  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _city import tiled_city  # noqa: E402
 
-from twin.engine import Engine  # noqa: E402
-from twin.plugins import load_registry  # noqa: E402
+from twin.tick.engine import Engine  # noqa: E402
+from twin.plugins.registry import load_registry  # noqa: E402
 
 T0 = time.perf_counter()
 
@@ -93,7 +93,7 @@ RISK_Y = np.array([0.0, 0.25, 0.50, 0.75, 0.90, 1.0])
 
 
 def risk_np(x: np.ndarray, breakpoints: Any) -> np.ndarray:
-    """twin.risk.piecewise_risk with one set of breakpoints (rising or falling); NaN -> 0."""
+    """twin.tick.risk.piecewise_risk with one set of breakpoints (rising or falling); NaN -> 0."""
     bp = np.asarray(breakpoints, dtype=np.float64)
     if bp[-1] >= bp[0]:
         r = np.interp(x, bp, RISK_Y)

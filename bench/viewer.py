@@ -1,6 +1,6 @@
 """Viewer benchmark: time per rendered frame and per delta apply in headless chromium.
 
-A real server (``twin.server.create_app`` under uvicorn, protocol v1) serves a synthetic
+A real server (``twin.serving.server.create_app`` under uvicorn, protocol v1) serves a synthetic
 city of about 100,000 buried pipe segments and 20,000 buildings (``bench/_viewer_city.py``:
 citygen's streets and buildings, a pipe domain whose ``risk`` churns on 2 % of the
 segments per tick) at ``--rate`` ticks per second. Two pages load from it in turn, in
@@ -117,8 +117,8 @@ def main() -> int:
     from conftest import launch_chromium, running
     from playwright.sync_api import sync_playwright
 
-    from twin.geometry import layers_for
-    from twin.server import STATIC_DIR, create_app
+    from twin.serving.geometry import layers_for
+    from twin.serving.server import STATIC_DIR, create_app
 
     if not (STATIC_DIR / "index.html").exists():
         say("the viewer is not built: cd viewer && npm run build")

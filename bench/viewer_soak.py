@@ -38,7 +38,7 @@ def main() -> int:
     from playwright.sync_api import sync_playwright
 
     from twin.runtime import open_twin
-    from twin.server import create_app
+    from twin.serving.server import create_app
 
     tmp = Path(tempfile.mkdtemp(prefix="twin-viewer-soak-"))
     shutil.copy(ROOT / "scenes" / "demo" / "scene.toml", tmp / "scene.toml")

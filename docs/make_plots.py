@@ -1,6 +1,6 @@
 """Make the four plots of docs/models.md from real runs of the installed plugins.
 
-Each plot runs a real engine (``twin.testing.Harness`` over the demo district, seed
+Each plot runs a real engine (``twin.authoring.testing.Harness`` over the demo district, seed
 20261123 and 8 x 7 blocks, or an ``Engine`` over a scene written by the SWMM importer)
 with the plugin's own module, and compares what the engine computed with an independent
 reference computed here from the same parameters:
@@ -42,7 +42,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from twin.testing import Harness  # noqa: E402
+from twin.authoring.testing import Harness  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 #: the demo district (scenes/demo/scene.toml [generated])
@@ -155,7 +155,7 @@ BRANCHED = dict(
 
 
 def _features(manholes, pipes, outfalls, ponding_area=200.0):
-    from twin.citygen import line, point
+    from twin.authoring.citygen import line, point
     from twin_drainage import swmm
 
     out = []
@@ -178,9 +178,9 @@ def plot_drainage(root: Path) -> dict[str, float]:
     writes from that same file."""
     from pyswmm import Nodes, Simulation
 
-    from twin.engine import Engine
-    from twin.plugins import load_registry
-    from twin.scene import load_scene
+    from twin.tick.engine import Engine
+    from twin.plugins.registry import load_registry
+    from twin.tick.scene import load_scene
     from twin_drainage import plugin, swmm
 
     duration, peak = 2400.0, 60.0

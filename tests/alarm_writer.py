@@ -9,7 +9,7 @@ import random
 import sys
 from pathlib import Path
 
-from twin.alarms import AlarmBook
+from twin.tick.alarms import AlarmBook
 
 path, seed = Path(sys.argv[1]), int(sys.argv[2])
 rng = random.Random(seed)

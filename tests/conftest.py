@@ -26,7 +26,7 @@ def running(app, port: int | None = None) -> Iterator[str]:
     settings ``twin serve`` uses (frame limit, keepalive)."""
     import uvicorn
 
-    from twin.stream import uvicorn_options
+    from twin.serving.stream import uvicorn_options
 
     port = port or free_port()
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", **uvicorn_options())
@@ -108,9 +108,9 @@ def gas_drill_recording(tmp_path_factory) -> Path:
     """The demo's gas-leak drill cut to three minutes, run on a copy of the demo and
     recorded as ``twin drill run --record`` does (the same metadata): the MCAP file's
     path. One for the session: the tests that take it only read it."""
-    from twin.drill import load_drill
-    from twin.recording import Recorder
-    from twin.runs import run_drill
+    from twin.runs.drill import load_drill
+    from twin.runs.recording import Recorder
+    from twin.runs.reruns import run_drill
     from twin.runtime import open_twin
 
     root = tmp_path_factory.mktemp("gas-drill")

@@ -15,12 +15,12 @@ import pytest
 import websockets
 from conftest import free_port, running, wait_healthy
 
-from twin import protocol as p
-from twin.access import TokenStore, parse_expiry
-from twin.client import Mirror
+from twin.serving import protocol as p
+from twin.serving.access import TokenStore, parse_expiry
+from twin.serving.client import Mirror
 from twin.errors import TwinError
-from twin.server import create_app
-from twin.testing import Harness
+from twin.serving.server import create_app
+from twin.authoring.testing import Harness
 
 
 def twin(*args, data, check=True):

@@ -15,9 +15,9 @@ import httpx
 import pytest
 from conftest import free_port, running, wait_healthy
 
-from twin.actions import SENSOR_FAULTS, catalogue, lines
-from twin.plugins import load_registry
-from twin.simulator import Simulator
+from twin.plugins.actions import SENSOR_FAULTS, catalogue, lines
+from twin.plugins.registry import load_registry
+from twin.tick.simulator import Simulator
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "plugins.md"
@@ -41,7 +41,7 @@ def test_catalogue_gives_params_units_ranges_and_target_kinds(toy):
 
 
 def test_sensor_faults_listed_are_the_simulators(tmp_path, toy):
-    from twin.testing import Harness
+    from twin.authoring.testing import Harness
 
     assert [name for name, _, _ in SENSOR_FAULTS] == list(Simulator.FAULTS)
     h = Harness(tmp_path, plugins=[toy], blocks=(2, 2))
@@ -66,8 +66,8 @@ def test_twin_plugins_lists_every_action_with_its_parameters(tmp_path):
 
 
 def test_api_scene_and_api_actions_list_the_same_actions(tmp_path, toy):
-    from twin.server import create_app
-    from twin.testing import Harness
+    from twin.serving.server import create_app
+    from twin.authoring.testing import Harness
 
     made = {}
 
@@ -113,7 +113,7 @@ def test_the_pages_curl_example_runs_an_action_on_a_live_twin(tmp_path):
         assert answer["applied"]["params"] == {"diameter": 0.012} and answer["applied"]["who"] == "drill-lead"
 
         # What the page says of the listing and of mistakes holds on this twin too.
-        from twin.access import TokenStore
+        from twin.serving.access import TokenStore
 
         store = TokenStore(tmp_path / "data")
         _, director = store.add("director", "checker")

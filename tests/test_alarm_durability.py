@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from twin.alarms import AlarmBook
+from twin.tick.alarms import AlarmBook
 
 WRITER = Path(__file__).with_name("alarm_writer.py")
 

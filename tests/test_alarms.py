@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from twin.alarms import AlarmBook, LevelTracker
-from twin.contributions import AlarmRule
+from twin.tick.alarms import AlarmBook, LevelTracker
+from twin.plugins.contributions import AlarmRule
 from twin.errors import TwinError
 
 

@@ -40,10 +40,10 @@ import websockets
 from conftest import free_port, running, wait_for, wait_healthy
 
 import chaosplugins
-from twin import protocol as p
-from twin.access import TokenStore
-from twin.client import Mirror
-from twin.server import create_app
+from twin.serving import protocol as p
+from twin.serving.access import TokenStore
+from twin.serving.client import Mirror
+from twin.serving.server import create_app
 
 ROOT = Path(__file__).resolve().parents[1]
 #: simulation seconds per wall second: 5 ticks a second keeps the run short and leaves
@@ -792,7 +792,7 @@ def full_disk(tmp_path: Path, scene: Path, report: list[str]) -> None:
                 assert recorder_alarm and recorder_alarm[0]["level"] == 3, alarms
                 mem = memory(proc.pid)
                 assert mem["VmHWM"] - rss0 < RSS_HEADROOM_MB, mem
-                from twin.recording import info
+                from twin.runs.recording import info
 
                 kept = info(target)  # readable up to the last whole chunk before the disk filled
                 assert not kept.complete and kept.end > kept.start and kept.counts["/frame/delta"] > 0, kept

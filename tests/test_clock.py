@@ -14,14 +14,14 @@ import pytest
 import websockets
 from conftest import running
 
-from twin import protocol as p
-from twin.drill import load_drill
-from twin.engine import Engine
-from twin.recording import Recorder, RecordingReader, info, read_stream
-from twin.replay import Replay
-from twin.runs import branch_engine, compare, rerun, run_drill
+from twin.serving import protocol as p
+from twin.runs.drill import load_drill
+from twin.tick.engine import Engine
+from twin.runs.recording import Recorder, RecordingReader, info, read_stream
+from twin.runs.replay import Replay
+from twin.runs.reruns import branch_engine, compare, rerun, run_drill
 from twin.runtime import open_twin
-from twin.server import create_app
+from twin.serving.server import create_app
 
 ROOT = Path(__file__).resolve().parents[1]
 #: a clock start as a live twin has one: 2027-01-15 08:00:00 UTC (16:00 in Shanghai)
@@ -148,7 +148,7 @@ def test_twin_branch_at_is_an_offset_from_the_recordings_start(runs, tmp_path):
 
 
 def test_skip_to_moves_the_clock_by_whole_ticks_and_counts(tmp_path, toy):
-    from twin.testing import Harness
+    from twin.authoring.testing import Harness
 
     h = Harness(tmp_path / "s", plugins=[toy], blocks=(2, 2))
     engine = Engine(h.scene, h.registry, start=EPOCH)
@@ -170,7 +170,7 @@ def test_skip_to_moves_the_clock_by_whole_ticks_and_counts(tmp_path, toy):
 
 def _live_build(root: Path, toy, made: dict):
     """Build a live twin over the toy city on UTC wall time, with a tap that alarms at once."""
-    from twin.testing import Harness
+    from twin.authoring.testing import Harness
 
     def build():
         h = Harness(root / "scene", plugins=[toy], blocks=(2, 2))
@@ -240,8 +240,8 @@ def test_a_live_twin_runs_on_utc_wall_time_and_its_alarms_survive_a_restart(tmp_
 
 def test_a_scene_names_its_time_zone_and_a_wrong_one_is_refused_with_its_line(tmp_path, toy):
     from twin.errors import SceneError
-    from twin.scene import load_scene
-    from twin.testing import Harness
+    from twin.tick.scene import load_scene
+    from twin.authoring.testing import Harness
 
     h = Harness(tmp_path / "s", plugins=[toy], blocks=(2, 2))
     h.close()
@@ -259,7 +259,7 @@ def test_a_scene_names_its_time_zone_and_a_wrong_one_is_refused_with_its_line(tm
 
 
 def test_a_simulated_twin_says_so_in_its_hello(tmp_path, toy):
-    from twin.testing import Harness
+    from twin.authoring.testing import Harness
 
     made: dict = {}
 

@@ -21,9 +21,10 @@ import pluggy
 import pytest
 
 import twin
-from twin import Coupling, contributions, hookimpl, hookspecs
-from twin.plugins import load_registry
-from twin.scaffold import FILES, MARKER, template_text
+from twin import Coupling, hookimpl
+from twin.plugins import contributions, hookspecs
+from twin.plugins.registry import load_registry
+from twin.authoring.scaffold import FILES, MARKER, template_text
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "plugins.md"
@@ -192,7 +193,7 @@ class FloodPlugin:
 
 @pytest.fixture(scope="module")
 def water_plugin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ModuleType]:
-    from twin.scaffold import new_plugin
+    from twin.authoring.scaffold import new_plugin
 
     root = new_plugin("water", tmp_path_factory.mktemp("scaffold") / "twin-water")
     sys.path.insert(0, str(root))
@@ -236,7 +237,7 @@ USES = [
 
 
 def test_object_reference_is_generated_from_the_declarations() -> None:
-    from twin import plugin_api
+    from twin.plugins import api as plugin_api
 
     found = GENERATED.search(DOC.read_text(encoding="utf-8"))
     assert found, "docs/plugins.md needs a generated section <!-- generated: plugin-objects -->"
@@ -244,7 +245,7 @@ def test_object_reference_is_generated_from_the_declarations() -> None:
 
 
 def test_every_handed_member_is_described() -> None:
-    from twin import plugin_api
+    from twin.plugins import api as plugin_api
 
     # members() and helpers() refuse a member without a docstring or #: comment
     for handed in plugin_api.HANDED:
@@ -253,7 +254,7 @@ def test_every_handed_member_is_described() -> None:
 
 
 def test_plugin_code_uses_only_documented_members() -> None:
-    from twin import plugin_api
+    from twin.plugins import api as plugin_api
 
     documented = {h.alias: {m.written.split("(")[0].removeprefix(h.alias + ".") for m in plugin_api.members(h)}
                   for h in plugin_api.HANDED}
@@ -269,8 +270,8 @@ def test_plugin_code_uses_only_documented_members() -> None:
                     undocumented.append(f"{path}:{text.count(chr(10), 0, match.start()) + 1}: {alias}.{match.group(1)}")
         if not path.rsplit("/", 1)[1].startswith("bench"):  # benchmarks build cities themselves
             for imported in re.findall(r"from twin\.citygen import ([^\n]+)", text):
-                undocumented += [f"{path}: twin.citygen.{n}" for n in re.findall(r"\w+", imported) if n not in helpers | classes]
-    assert undocumented == [], "plugin code uses members docs/plugins.md does not document (add them to twin/plugin_api.py)"
+                undocumented += [f"{path}: twin.authoring.citygen.{n}" for n in re.findall(r"\w+", imported) if n not in helpers | classes]
+    assert undocumented == [], "plugin code uses members docs/plugins.md does not document (add them to twin/plugins/api.py)"
     assert len(sources) > 10
 
 
@@ -319,7 +320,7 @@ def update() -> None:
         body = _regions(_source(match.group("path")))[match.group("region")]
         return match.group(0).replace(f"```{match.group('lang')}\n{match.group('body')}```", f"```{match.group('lang')}\n{body}```", 1)
 
-    from twin import plugin_api
+    from twin.plugins import api as plugin_api
 
     text = INCLUDE.sub(fill, text)
     text = GENERATED.sub(lambda m: m.group(1) + plugin_api.reference() + m.group(3), text)

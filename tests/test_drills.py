@@ -12,10 +12,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from twin.client import Mirror
-from twin.drill import DrillError, load_drill
-from twin.recording import Recorder, info, read_stream, seek
-from twin.runs import compare, rerun, run_drill
+from twin.serving.client import Mirror
+from twin.runs.drill import DrillError, load_drill
+from twin.runs.recording import Recorder, info, read_stream, seek
+from twin.runs.reruns import compare, rerun, run_drill
 from twin.runtime import open_twin
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -154,8 +154,8 @@ def test_recording_survives_a_kill(demo_copy, tmp_path):
     script = tmp_path / "run.py"
     script.write_text(
         "import sys\nfrom pathlib import Path\n"
-        "from twin.drill import load_drill\nfrom twin.recording import Recorder\nfrom twin.runtime import open_twin\n"
-        "from twin.runs import run_drill\n"
+        "from twin.runs.drill import load_drill\nfrom twin.runs.recording import Recorder\nfrom twin.runtime import open_twin\n"
+        "from twin.runs.reruns import run_drill\n"
         f"drill = load_drill({str(demo_copy / 'drills' / 'gas-leak.toml')!r})\n"
         f"engine = open_twin(drill.scene, Path({str(tmp_path / 'data')!r}), seed=drill.seed, dt=drill.dt, persist=False)\n"
         f"rec = Recorder(Path({str(tmp_path / 'k.mcap')!r}), engine)\n"
@@ -176,7 +176,7 @@ def test_recording_survives_a_kill(demo_copy, tmp_path):
 
 @pytest.mark.slow
 def test_branch_restores_the_state_at_the_branch_point_and_runs_on_differently(demo_copy, tmp_path):
-    from twin.runs import branch_engine
+    from twin.runs.reruns import branch_engine
 
     drill = load_drill(demo_copy / "drills" / "gas-leak.toml")
     path, result, original = record_drill(drill, tmp_path, "parent")

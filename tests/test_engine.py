@@ -5,8 +5,8 @@ import math
 import numpy as np
 import pytest
 
-from twin.engine import Engine
-from twin.testing import Harness
+from twin.tick.engine import Engine
+from twin.authoring.testing import Harness
 from twin.types import Reading
 
 
@@ -120,8 +120,8 @@ def test_frame_history_is_bounded_by_bytes_as_well_as_count(tmp_path, toy):
 
 
 def test_change_tracking_treats_nan_as_unchanged():
-    from twin.contributions import AssetKind, Domain, FieldSpec
-    from twin.state import DomainTable
+    from twin.plugins.contributions import AssetKind, Domain, FieldSpec
+    from twin.tick.state import DomainTable
 
     d = Domain("d", "d", (AssetKind("k", "Point", ""),), (FieldSpec("x", "float64", "", (0, 1), "", default=math.nan),))
     t = DomainTable(d, ["a", "b", "c"], ["k"] * 3)

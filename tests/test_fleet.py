@@ -31,7 +31,7 @@ from twin.errors import TwinError
 from twin.sources.commands import Command, decode_command, encode_command
 from twin.sources.fleet import Fault, Fleet, load_faults, parse_fault
 from twin.sources.payloads import decode_readings
-from twin.testing import Harness
+from twin.authoring.testing import Harness
 
 ROOT = Path(__file__).resolve().parent.parent
 TWIN = [sys.executable, "-m", "twin.cli"]
@@ -153,7 +153,7 @@ def test_a_twin_without_a_simulator_checks_actions_and_hands_them_to_its_actuato
 
 
 def test_the_twins_health_follows_its_broker_and_commands_travel_on_it(tmp_path, toy, mosquitto):
-    from twin.server import create_app
+    from twin.serving.server import create_app
     from twin.sources.broker import Broker
 
     port = free_port()
@@ -234,8 +234,8 @@ def gas_city(root: Path) -> Path:
     seconds in, beside a valve well and a manhole with methane detectors."""
     import twin_gas.plugin
 
-    from twin.citygen import plan_city, populate, write_scene
-    from twin.plugins import load_registry
+    from twin.authoring.citygen import plan_city, populate, write_scene
+    from twin.plugins.registry import load_registry
 
     registry = load_registry([twin_gas.plugin], entry_points=False)
     plan = plan_city(3, 3, 3, buildings=False)

@@ -1,10 +1,10 @@
-"""Layer meshes for the viewer (twin.geometry): shapes, row -> vertex runs, GLB, routes."""
+"""Layer meshes for the viewer (twin.serving.geometry): shapes, row -> vertex runs, GLB, routes."""
 
 import numpy as np
 import pytest
 import trimesh
 
-from twin.geometry import boxes, extrude, layers_for, triangulate
+from twin.serving.geometry import boxes, extrude, layers_for, triangulate
 
 
 def test_boxes_are_closed_and_wind_outwards():
@@ -25,7 +25,7 @@ def test_extrude_handles_a_concave_footprint():
 
 def test_demo_layers_map_every_asset_row_to_its_own_vertex_run(tmp_path):
     from twin.runtime import open_scene
-    from twin.plugins import load_registry
+    from twin.plugins.registry import load_registry
     import shutil
     from pathlib import Path
 

@@ -14,11 +14,11 @@ from conftest import running, wait_for, wait_healthy
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from twin import protocol as p
-from twin.access import TokenStore
-from twin.guard import MAX_BODY, MAX_DEPTH
-from twin.server import create_app
-from twin.testing import Harness
+from twin.serving import protocol as p
+from twin.serving.access import TokenStore
+from twin.serving.guard import MAX_BODY, MAX_DEPTH
+from twin.serving.server import create_app
+from twin.authoring.testing import Harness
 
 MUTATING_BODY = '{"note": "on it"}'
 

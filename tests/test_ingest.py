@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from twin.ingest import REJECT_REASONS
-from twin.testing import Harness
+from twin.tick.ingest import REJECT_REASONS
+from twin.authoring.testing import Harness
 from twin.types import Reading
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from twin.plugins import load_registry
+from twin.plugins.registry import load_registry
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "models.md"

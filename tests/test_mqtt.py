@@ -24,10 +24,10 @@ import msgpack
 import pytest
 
 from twin.errors import TwinError
-from twin.ingest import REJECT_REASONS
+from twin.tick.ingest import REJECT_REASONS
 from twin.sources.credentials import password_hash, write_credentials
 from twin.sources.mqtt import MqttSubscriber, client_id_for, district_of, parse_mqtt_url
-from twin.testing import Harness
+from twin.authoring.testing import Harness
 
 ROOT = Path(__file__).resolve().parent.parent
 DISTRICT = "harness"  # the name of every Harness scene

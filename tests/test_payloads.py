@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from twin.ingest import REJECT_REASONS
+from twin.tick.ingest import REJECT_REASONS
 from twin.sources.payloads import (
     BAD_TOPIC,
     MALFORMED,

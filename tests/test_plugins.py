@@ -4,7 +4,7 @@ import brokenplugins
 import pytest
 
 from twin import Action, ActionParam, AlarmRule, Coupling, Updater
-from twin.plugins import load_registry
+from twin.plugins.registry import load_registry
 
 
 @pytest.mark.parametrize(
@@ -40,7 +40,7 @@ def test_listing_names_hooks(toy):
 
 
 def test_plugin_raising_during_a_tick_is_quarantined_and_the_rest_runs(tmp_path, toy):
-    from twin.testing import Harness
+    from twin.authoring.testing import Harness
 
     boom = brokenplugins.explodes_at(3)
     h = Harness(tmp_path, plugins=[toy, boom], blocks=(2, 2))
@@ -71,7 +71,7 @@ def test_alarm_rule_on_unknown_kind_is_refused(toy):
 
 
 def test_coupling_to_an_absent_domain_is_idle_not_fatal(tmp_path, toy):
-    from twin.testing import Harness
+    from twin.authoring.testing import Harness
 
     coupler = brokenplugins.coupling_to_absent_domain()
     h = Harness(tmp_path, plugins=[toy, coupler], blocks=(2, 2))
@@ -128,7 +128,7 @@ def _noop(ctx):
     ],
 )
 def test_a_hook_returning_the_wrong_type_quarantines_its_plugin_and_the_others_run(tmp_path, toy, hook, value, reason):
-    from twin.testing import Harness
+    from twin.authoring.testing import Harness
 
     bad = brokenplugins.returning("bad", **{hook: value})
     registry = load_registry([toy, bad], entry_points=False)
@@ -177,7 +177,7 @@ def test_coupling_reads_are_checked_on_load(toy, coupling, reason):
 
 
 def test_a_coupling_reading_and_writing_what_it_declares_runs(tmp_path, toy):
-    from twin.testing import Harness
+    from twin.authoring.testing import Harness
 
     good = brokenplugins.returning("good", twin_couplings=[
         Coupling("good.c", "toy", "toy", _fill_from, "tanks feed themselves", writes=("inflow",), reads=("toy.level",))])
@@ -212,7 +212,7 @@ def test_two_plugins_couplings_writing_one_field_keep_the_domain_owners(toy):
 
 
 def test_one_plugins_couplings_may_write_one_field_and_run_in_the_order_returned(tmp_path, toy):
-    from twin.testing import Harness
+    from twin.authoring.testing import Harness
 
     seen = []
 

@@ -1,10 +1,10 @@
-"""docs/protocol.md cannot drift from twin/protocol.py, and its examples run.
+"""docs/protocol.md cannot drift from twin/serving/protocol.py, and its examples run.
 
-- every msgspec Struct of ``twin.protocol`` has a section whose heading names it, and
+- every msgspec Struct of ``twin.serving.protocol`` has a section whose heading names it, and
   every one of its fields (from ``msgspec.structs.fields``, plus the ``type`` tag) is
-  named in that section; likewise every key of the alarm record (``twin.alarms.Alarm``),
+  named in that section; likewise every key of the alarm record (``twin.tick.alarms.Alarm``),
   every error code and every close code the server uses;
-- the worked example's byte dump is what ``twin.protocol.encode`` makes today;
+- the worked example's byte dump is what ``twin.serving.protocol.encode`` makes today;
 - the Python client on the page (websockets + msgpack only) is cut out of the page and
   run against a real server, and prints what the page says it prints (numbers aside);
 - the JavaScript decoder on the page, run by node on real frames, reads the same
@@ -27,8 +27,8 @@ import numpy as np
 import pytest
 from conftest import running, wait_healthy
 
-from twin import protocol as p
-from twin.alarms import Alarm
+from twin.serving import protocol as p
+from twin.tick.alarms import Alarm
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "protocol.md"
@@ -91,7 +91,7 @@ def test_every_alarm_record_key_is_named():
 
 
 def test_every_error_code_and_close_code_the_server_uses_is_on_the_page():
-    source = "\n".join((ROOT / "twin" / name).read_text(encoding="utf-8") for name in ("protocol.py", "stream.py", "server.py"))
+    source = "\n".join((ROOT / "twin" / "serving" / name).read_text(encoding="utf-8") for name in ("protocol.py", "stream.py", "server.py"))
     codes = set(re.findall(r'ProtocolError\(\s*"(\w+)"', source)) | set(re.findall(r'p\.Error\(\s*"(\w+)"', source))
     codes |= set(re.findall(r'_refuse\(ws, [^,]+, "(\w+)"', source))
     assert {"malformed", "invalid", "too_large", "unauthorized", "forbidden_origin"} <= codes  # the regexes still work
@@ -132,8 +132,8 @@ def server_url(tmp_path_factory):
     import churnplugin
     import toyplugin
 
-    from twin.server import create_app
-    from twin.testing import Harness
+    from twin.serving.server import create_app
+    from twin.authoring.testing import Harness
 
     root = tmp_path_factory.mktemp("protocol-docs")
 

@@ -1,10 +1,10 @@
-"""The viewer's protocol names are generated from twin/protocol.py and must not drift."""
+"""The viewer's protocol names are generated from twin/serving/protocol.py and must not drift."""
 
 import importlib.machinery
 import importlib.util
 from pathlib import Path
 
-from twin import protocol as p
+from twin.serving import protocol as p
 
 ROOT = Path(__file__).resolve().parents[1]
 

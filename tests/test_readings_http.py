@@ -19,11 +19,11 @@ import pytest
 import websockets
 from conftest import running
 
-from twin import protocol as p
-from twin.access import TokenStore
-from twin.guard import MAX_BODY, READINGS_MAX_BODY
-from twin.server import create_app
-from twin.testing import Harness
+from twin.serving import protocol as p
+from twin.serving.access import TokenStore
+from twin.serving.guard import MAX_BODY, READINGS_MAX_BODY
+from twin.serving.server import create_app
+from twin.authoring.testing import Harness
 
 ROOT = Path(__file__).resolve().parents[1]
 ROLES = ("viewer", "operator", "director", "admin", "device")

@@ -26,10 +26,10 @@ from pathlib import Path
 import pytest
 from mcap.reader import make_reader
 
-from twin.client import Mirror
-from twin.drill import clock, load_drill
-from twin.recording import NS, Recorder, RecordingError, info, read_stream, seek
-from twin.runs import branch_engine, compare, rerun, run_drill
+from twin.serving.client import Mirror
+from twin.runs.drill import clock, load_drill
+from twin.runs.recording import NS, Recorder, RecordingError, info, read_stream, seek
+from twin.runs.reruns import branch_engine, compare, rerun, run_drill
 from twin.runtime import open_twin
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -98,7 +98,7 @@ def reference(demo_copy, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def registry():
-    from twin.plugins import load_registry
+    from twin.plugins.registry import load_registry
 
     return load_registry()
 
@@ -109,7 +109,7 @@ def twin_cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[st
 
 def check_replay(path: Path, until: float, registry) -> None:
     """A replay opens the file, seeks near its end and ticks to exactly its last whole tick."""
-    from twin.replay import Replay
+    from twin.runs.replay import Replay
 
     replay = Replay(path, registry=registry)
     try:
@@ -171,7 +171,7 @@ def test_every_reader_takes_a_recording_cut_at_any_byte(reference, registry, tmp
         if until is None:  # nothing whole yet: readable, empty, and a replay says why it cannot start
             assert i.chunks == 0 and i.end == 0.0, where
             with pytest.raises(RecordingError, match="holds no keyframe|cut short before"):
-                from twin.replay import Replay
+                from twin.runs.replay import Replay
 
                 Replay(path, registry=registry)
             continue
@@ -279,7 +279,7 @@ def test_a_drill_run_killed_at_random_moments_is_read_up_to_the_kill(demo_copy, 
         assert float(info(tmp_path / "branch.mcap").metadata["branch_time"]) == at
 
         if n == 0:  # the report on one cut only: its pictures are slow
-            from twin.report import write_report
+            from twin.runs.report import write_report
 
             report = write_report(path, tmp_path / f"report-{target:.0f}", pdf=False)
             html = report.html.read_text()
@@ -293,9 +293,9 @@ LIMITED_RUN = """
 import json, resource, signal, sys
 from pathlib import Path
 from twin import logs
-from twin.drill import load_drill
-from twin.recording import Recorder
-from twin.runs import run_drill
+from twin.runs.drill import load_drill
+from twin.runs.recording import Recorder
+from twin.runs.reruns import run_drill
 from twin.runtime import open_twin
 
 logs.setup()
@@ -330,7 +330,7 @@ def test_a_recorder_that_cannot_write_stops_alone_and_says_why(demo_copy, refere
     assert "\n" not in error
     assert error.startswith(f"recording to {path} stopped at ")
     assert f": writing failed: File too large (EFBIG); the file holds the run up to {clock(flushed)}" in error
-    logged = [json.loads(line) for line in proc.stderr.splitlines() if '"twin.recording"' in line]
+    logged = [json.loads(line) for line in proc.stderr.splitlines() if '"twin.runs.recording"' in line]
     assert [entry["msg"] for entry in logged] == [error]  # logged once, not once per tick
 
     # the file was cut back to its last whole chunk: every reader takes it, up to there

@@ -8,11 +8,11 @@ import numpy as np
 import websockets
 from conftest import running, wait_healthy
 
-from twin import protocol as p
-from twin.client import Mirror
-from twin.recording import seek
-from twin.replay import Replay, recorded_alarm_events
-from twin.server import create_app
+from twin.serving import protocol as p
+from twin.serving.client import Mirror
+from twin.runs.recording import seek
+from twin.runs.replay import Replay, recorded_alarm_events
+from twin.serving.server import create_app
 
 async def connect(url):
     return await websockets.connect(url, subprotocols=[p.SUBPROTOCOL], max_size=None, compression=None)
@@ -96,7 +96,7 @@ def test_seek_sends_every_screen_the_state_at_that_moment(gas_drill_recording, t
 
 
 def test_live_server_refuses_replay_controls(tmp_path, toy):
-    from twin.testing import Harness
+    from twin.authoring.testing import Harness
 
     server = create_app(lambda: Harness(tmp_path / "s", plugins=[toy], blocks=(2, 2)).engine, speed=20.0)
     with running(server.app) as http:
@@ -126,7 +126,7 @@ def test_director_branches_a_replay_into_a_live_twin(gas_drill_recording, tmp_pa
 
 def _tap_server(tmp_path, toy, **kwargs):
     """A live server over the toy city with a tap open on T-001 before the first tick."""
-    from twin.testing import Harness
+    from twin.authoring.testing import Harness
 
     made = {}
 
@@ -149,7 +149,7 @@ def _run_until(http, made, seconds):
 
 
 def test_a_live_server_records_and_its_recording_replays(tmp_path, toy):
-    from twin.recording import info
+    from twin.runs.recording import info
 
     path = tmp_path / "live.mcap"
     server, made = _tap_server(tmp_path, toy, record=path)

@@ -13,10 +13,10 @@ import pytest
 from PIL import Image
 
 from twin.cli import main
-from twin.drill import clock, load_drill, score
-from twin.recording import Recorder, read_stream
-from twin.report import LEVEL_COLOURS, load_twin, read_run, render_district, write_report
-from twin.runs import run_drill
+from twin.runs.drill import clock, load_drill, score
+from twin.runs.recording import Recorder, read_stream
+from twin.runs.report import LEVEL_COLOURS, load_twin, read_run, render_district, write_report
+from twin.runs.reruns import run_drill
 from twin.runtime import open_twin
 from twin.types import LEVEL_NAMES
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from numba import njit
 
-from twin.risk import check_breakpoints, level_of, piecewise_risk
+from twin.tick.risk import check_breakpoints, level_of, piecewise_risk
 
 
 @njit

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from twin.scaffold import ScaffoldError, new_plugin
+from twin.authoring.scaffold import ScaffoldError, new_plugin
 
 EXPECTED_FILES = {
     "pyproject.toml",
@@ -117,8 +117,8 @@ def test_cli_plugin_new_writes_the_project_and_refuses_a_bad_name(tmp_path: Path
 ENTRY_POINT_RUN = """
 import json, sys
 from pathlib import Path
-from twin.plugins import load_registry
-from twin.testing import Harness
+from twin.plugins.registry import load_registry
+from twin.authoring.testing import Harness
 
 registry = load_registry()
 info = registry.plugins["water"]

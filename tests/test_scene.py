@@ -7,10 +7,10 @@ import shutil
 
 import pytest
 
-from twin.citygen import plan_city, populate, write_scene
+from twin.authoring.citygen import plan_city, populate, write_scene
 from twin.errors import SceneError
-from twin.plugins import load_registry
-from twin.scene import load_scene
+from twin.plugins.registry import load_registry
+from twin.tick.scene import load_scene
 
 
 @pytest.fixture
@@ -109,7 +109,7 @@ def test_broken_link_and_bad_geometry(scene_dir):
 
 
 def test_generated_scene_files_are_made_when_missing(tmp_path, toy):
-    from twin.citygen import generate_into
+    from twin.authoring.citygen import generate_into
 
     registry = load_registry([toy], entry_points=False)
     root = tmp_path / "gen"
@@ -129,7 +129,7 @@ def test_generated_scene_files_are_made_when_missing(tmp_path, toy):
 
 
 def test_generated_files_are_remade_when_the_parameters_change(tmp_path, toy):
-    from twin.citygen import generate_into
+    from twin.authoring.citygen import generate_into
 
     registry = load_registry([toy], entry_points=False)
     root = tmp_path / "gen"
@@ -152,7 +152,7 @@ def test_a_generated_scene_leaves_out_the_domains_it_does_not_list(tmp_path, toy
     # left out, and listing churn takes them in.
     import churnplugin
 
-    from twin.citygen import generate_into
+    from twin.authoring.citygen import generate_into
     from twin.runtime import left_out
 
     registry = load_registry([toy, churnplugin], entry_points=False)

@@ -13,10 +13,10 @@ import numpy as np
 import pyproj
 import pytest
 
-from twin.citygen import plan_city, populate, write_scene
+from twin.authoring.citygen import plan_city, populate, write_scene
 from twin.errors import SceneError
-from twin.plugins import load_registry
-from twin.scene import load_scene
+from twin.plugins.registry import load_registry
+from twin.tick.scene import load_scene
 
 ORIGIN = (117.2272, 31.8206)  # longitude, latitude of the local (0, 0)
 

@@ -14,12 +14,12 @@ import httpx
 import pytest
 from conftest import running
 
-from twin.engine import Engine
+from twin.tick.engine import Engine
 from twin.errors import SceneError
-from twin.scene import load_scene
-from twin.sensor_health import MAX_ASSET_ALARMS, RULE_OFFLINE, RULE_SUSPECT
-from twin.server import create_app
-from twin.testing import Harness
+from twin.tick.scene import load_scene
+from twin.tick.sensor_health import MAX_ASSET_ALARMS, RULE_OFFLINE, RULE_SUSPECT
+from twin.serving.server import create_app
+from twin.authoring.testing import Harness
 
 
 def noisy(plan):
@@ -216,7 +216,7 @@ def test_the_share_online_per_domain_is_in_metrics_and_api_scene(tmp_path, toy):
 
 from test_viewer import CHROMIUM, open_page, scene, serve, wait_for  # noqa: E402,F401  (fixtures too; browser is conftest's)
 
-from twin.server import STATIC_DIR  # noqa: E402
+from twin.serving.server import STATIC_DIR  # noqa: E402
 
 #: STALE_COLOUR of viewer/src/levels.js, as 0-255 sRGB
 STALE_RGB = [92, 92, 92]

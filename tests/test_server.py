@@ -7,8 +7,8 @@ import httpx
 import pytest
 from conftest import running, wait_for, wait_healthy
 
-from twin.server import create_app
-from twin.testing import Harness
+from twin.serving.server import create_app
+from twin.authoring.testing import Harness
 
 
 @pytest.fixture

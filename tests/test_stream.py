@@ -18,12 +18,12 @@ from conftest import running, wait_for, wait_healthy
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from twin import protocol as p
-from twin import stream
-from twin.access import TokenStore
-from twin.client import Mirror
-from twin.server import create_app
-from twin.testing import Harness
+from twin.serving import protocol as p
+from twin.serving import stream
+from twin.serving.access import TokenStore
+from twin.serving.client import Mirror
+from twin.serving.server import create_app
+from twin.authoring.testing import Harness
 
 
 @pytest.fixture

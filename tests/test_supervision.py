@@ -15,8 +15,8 @@ import pytest
 from conftest import running, wait_for
 
 import hangingplugins
-from twin.server import create_app
-from twin.testing import Harness
+from twin.serving.server import create_app
+from twin.authoring.testing import Harness
 
 
 def health(client):

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 from conftest import CHROMIUM, free_port, running
 
-from twin.access import TokenStore
-from twin.server import STATIC_DIR, create_app
+from twin.serving.access import TokenStore
+from twin.serving.server import STATIC_DIR, create_app
 
 ROOT = Path(__file__).resolve().parents[1]
 #: LEVEL_COLOURS of viewer/src/levels.js, as 0-255 RGB

@@ -18,9 +18,9 @@ import pytest
 from conftest import CHROMIUM, running
 from test_viewer import LEVEL_RGB, open_page, wait_for
 
-from twin.access import TokenStore
-from twin.replay import Replay, recorded_alarm_events
-from twin.server import STATIC_DIR, create_app
+from twin.serving.access import TokenStore
+from twin.runs.replay import Replay, recorded_alarm_events
+from twin.serving.server import STATIC_DIR, create_app
 
 pytestmark = [
     pytest.mark.slow,  # a drill recorded, then 20-35 s of browsing per test

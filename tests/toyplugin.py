@@ -9,7 +9,7 @@ from twin import (
     Action, ActionParam, AlarmRule, AssetGenerator, AssetKind, Domain, FieldSpec, Kernel, Param, Updater, hookimpl,
     piecewise_risk,
 )
-from twin.citygen import point
+from twin.authoring.citygen import point
 
 PLUGIN_NAME = "toy"
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pluggy
 
-from twin.contributions import (
+from twin.plugins.contributions import (
     Action,
     ActionParam,
     AlarmRule,
@@ -51,7 +51,7 @@ def __getattr__(name: str) -> object:
     # Imported lazily so that importing ``twin`` does not import numba: the command line
     # must point NUMBA_CACHE_DIR into the data folder before the first kernel is made.
     if name == "piecewise_risk":
-        from twin.risk import piecewise_risk
+        from twin.tick.risk import piecewise_risk
 
         return piecewise_risk
     raise AttributeError(f"module 'twin' has no attribute {name!r}")

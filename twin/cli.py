@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from twin.access import TOKEN_ROLES
+from twin.serving.access import TOKEN_ROLES
 from twin.errors import SceneError, TwinError
 
 log = logging.getLogger("twin")
@@ -181,9 +181,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from twin.runtime import default_scene, load_config, open_twin, prepare_data_dir
-    from twin.server import create_app
+    from twin.serving.server import create_app
 
-    from twin.access import TokenStore
+    from twin.serving.access import TokenStore
 
     data = prepare_data_dir(args.data)
     scene = args.scene or default_scene()
@@ -204,7 +204,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     def build() -> Any:
         if args.replay is not None:
-            from twin.replay import Replay
+            from twin.runs.replay import Replay
 
             return Replay(args.replay, data)
         import math
@@ -228,7 +228,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
                         record=args.record, allowed_hosts=tuple(args.allow_host or ()), bound_host=args.host,
                         mqtt_url=args.mqtt, mqtt_user=args.mqtt_user, mqtt_password=mqtt_password)
     server.plugin_deadline = args.plugin_deadline
-    from twin.stream import uvicorn_options
+    from twin.serving.stream import uvicorn_options
 
     # the stream's settings: a client frame past the protocol's limit is refused at its
     # header, before its payload is read (1009); a keepalive that never pre-empts 4008
@@ -283,7 +283,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     from twin.runtime import left_out, open_scene, prepare_data_dir
 
     prepare_data_dir(args.data)
-    from twin.plugins import load_registry
+    from twin.plugins.registry import load_registry
 
     registry = load_registry()
     scene = open_scene(args.scene, registry)
@@ -311,13 +311,13 @@ def cmd_plugins(args: argparse.Namespace) -> int:
     from twin.runtime import prepare_data_dir
 
     prepare_data_dir(args.data)
-    from twin.plugins import load_registry
+    from twin.plugins.registry import load_registry
 
     registry = load_registry()
     if not registry.plugins:
         print("no plugins installed (entry-point group 'twin.plugins')")
         return 0
-    from twin.actions import catalogue
+    from twin.plugins.actions import catalogue
 
     actions = catalogue(registry)
     for p in sorted(registry.plugins.values(), key=lambda p: p.name):
@@ -336,7 +336,7 @@ def cmd_plugins(args: argparse.Namespace) -> int:
 
 
 def _print_actions(actions: list[dict[str, Any]]) -> None:
-    from twin.actions import lines
+    from twin.plugins.actions import lines
 
     if actions:
         print("    actions:")
@@ -345,7 +345,7 @@ def _print_actions(actions: list[dict[str, Any]]) -> None:
 
 
 def cmd_plugin(args: argparse.Namespace) -> int:
-    from twin.scaffold import new_plugin
+    from twin.authoring.scaffold import new_plugin
 
     path = new_plugin(args.name, Path(args.dir or f"twin-{args.name}"))
     print(f"wrote plugin {args.name!r} to {path}")
@@ -359,8 +359,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
     from twin.runtime import prepare_data_dir
 
     prepare_data_dir(args.data)
-    from twin.citygen import blocks_for, plan_city, populate, write_scene
-    from twin.plugins import load_registry
+    from twin.authoring.citygen import blocks_for, plan_city, populate, write_scene
+    from twin.plugins.registry import load_registry
 
     if args.assets < 1:
         raise TwinError("--assets must be a positive number of assets")
@@ -382,7 +382,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     from twin.runtime import prepare_data_dir
 
     prepare_data_dir(args.data)
-    from twin.plugins import load_registry
+    from twin.plugins.registry import load_registry
 
     registry = load_registry()
     known = ", ".join(f"{f} ({', '.join(i.suffixes)}, plugin {p})" for f, (p, i) in sorted(registry.importers.items()))
@@ -411,7 +411,7 @@ def cmd_import(args: argparse.Namespace) -> int:
 def cmd_tail(args: argparse.Namespace) -> int:
     import os
 
-    from twin.client import run_tail
+    from twin.serving.client import run_tail
 
     try:
         return run_tail(args.url, args.domain, args.count, args.token or os.environ.get("TWIN_TOKEN"))
@@ -424,7 +424,7 @@ def cmd_tail(args: argparse.Namespace) -> int:
 def cmd_token(args: argparse.Namespace) -> int:
     import time
 
-    from twin.access import TokenStore, parse_expiry, utc_text
+    from twin.serving.access import TokenStore, parse_expiry, utc_text
     from twin.runtime import default_data_dir
 
     store = TokenStore(args.data or default_data_dir())
@@ -469,7 +469,7 @@ def cmd_drill(args: argparse.Namespace) -> int:
     from twin.runtime import open_twin, prepare_data_dir
 
     data = prepare_data_dir(args.data)
-    from twin.drill import check_against, clock, load_drill
+    from twin.runs.drill import check_against, clock, load_drill
 
     drill = load_drill(args.file)
     engine = open_twin(drill.scene, data, seed=drill.seed, config=drill.config, dt=drill.dt, persist=False)
@@ -481,8 +481,8 @@ def cmd_drill(args: argparse.Namespace) -> int:
         return 0
     from tqdm import tqdm
 
-    from twin.recording import Recorder
-    from twin.runs import run_drill
+    from twin.runs.recording import Recorder
+    from twin.runs.reruns import run_drill
 
     recorder = Recorder(args.record, engine, {"drill": drill.name, "drill_path": str(drill.path.resolve())}) if args.record else None
     with tqdm(total=drill.duration, desc=drill.name[:40], unit="sim s", file=sys.stderr, leave=False) as bar:
@@ -503,8 +503,8 @@ def cmd_drill(args: argparse.Namespace) -> int:
 
 
 def cmd_record(args: argparse.Namespace) -> int:
-    from twin.drill import clock
-    from twin.recording import info, when
+    from twin.runs.drill import clock
+    from twin.runs.recording import info, when
 
     i = info(args.file)
     if i.complete:
@@ -532,9 +532,9 @@ def cmd_rerun(args: argparse.Namespace) -> int:
     from twin.runtime import load_config, prepare_data_dir
 
     prepare_data_dir(args.data)
-    from twin.drill import clock
-    from twin.recording import RecordingReader
-    from twin.runs import compare, rerun
+    from twin.runs.drill import clock
+    from twin.runs.recording import RecordingReader
+    from twin.runs.reruns import compare, rerun
 
     reader = RecordingReader(args.recording)
     start = reader.clock_start  # times are shown from the run's start
@@ -554,7 +554,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     from twin.runtime import prepare_data_dir
 
     prepare_data_dir(args.data)
-    from twin.report import write_report
+    from twin.runs.report import write_report
 
     if not args.recording.is_file():
         raise TwinError(f"{args.recording}: no such recording")
@@ -572,9 +572,9 @@ def cmd_branch(args: argparse.Namespace) -> int:
     from twin.runtime import prepare_data_dir
 
     data = prepare_data_dir(args.data)
-    from twin.drill import Drill, _seconds, clock, load_drill, score
-    from twin.recording import Recorder
-    from twin.runs import branch_engine, operator_act
+    from twin.runs.drill import Drill, _seconds, clock, load_drill, score
+    from twin.runs.recording import Recorder
+    from twin.runs.reruns import branch_engine, operator_act
 
     def seconds(option: str, text: str) -> float:
         # The command line gives text: "30" and "30.5" are seconds, as is "00:00:30".
@@ -595,7 +595,7 @@ def cmd_branch(args: argparse.Namespace) -> int:
                                            **({"drill": drill.name} if drill else {})})
     events: list[dict[str, Any]] = []
     scheduled = [e for e in (drill.events if drill else []) if e.at >= at]
-    from twin.scene import Incident
+    from twin.tick.scene import Incident
 
     for e in scheduled:
         if e.action:
@@ -627,7 +627,7 @@ def cmd_devices(args: argparse.Namespace) -> int:
     from twin.runtime import open_scene, prepare_data_dir
 
     prepare_data_dir(args.data)
-    from twin.plugins import load_registry
+    from twin.plugins.registry import load_registry
     from twin.sources.credentials import ACL_FILE, DEVICES_CSV, PASSWORD_FILE, TWIN_PASSWORD, write_credentials
     from twin.sources.mqtt import district_of
 

@@ -81,7 +81,7 @@ def core_fingerprint() -> str:
     of those helpers keeps a core upgrade from running stale compiled code."""
     import hashlib
 
-    return hashlib.sha256((PACKAGE_ROOT / "risk.py").read_bytes()).hexdigest()[:12]
+    return hashlib.sha256((PACKAGE_ROOT / "tick" / "risk.py").read_bytes()).hexdigest()[:12]
 
 
 def default_scene() -> Path:
@@ -105,8 +105,8 @@ def load_config(path: Path | None) -> dict[str, Any]:
 
 def open_scene(path: Path, registry: Any) -> Any:
     """Load a scene, generating the data files of a ``[generated]`` scene if missing."""
-    from twin.citygen import generate_into
-    from twin.scene import load_scene
+    from twin.authoring.citygen import generate_into
+    from twin.tick.scene import load_scene
 
     return load_scene(path, registry.domains, generate=lambda root, params, listed: generate_into(root, params, registry, listed))
 
@@ -146,8 +146,8 @@ def open_twin(
     """Registry, scene and engine, ready to tick; the engine's clock starts at ``start``
     (0 for a simulated run, UTC epoch seconds for a live one: see :class:`Engine`)."""
     data = prepare_data_dir(data_dir)
-    from twin.engine import Engine
-    from twin.plugins import load_registry
+    from twin.tick.engine import Engine
+    from twin.plugins.registry import load_registry
 
     registry = load_registry(modules)
     scene = open_scene(scene_path or default_scene(), registry)

@@ -58,7 +58,7 @@ class Sensor:
     #: adds it; sensor health calls readings flatter than it stuck
     noise: float = 0.0
     #: its expected interval: seconds without a good reading before its value is stale
-    #: and the sensor offline (twin.sensor_health)
+    #: and the sensor offline (twin.tick.sensor_health)
     stale_after: float = 30.0
     #: seconds of readings flat within a tenth of its noise before the sensor is suspect
     #: (stuck); 0: never judged (a sensor without noise, such as a valve's position, is not)

@@ -1,4 +1,4 @@
-// Builds the viewer into the Python package (twin/static), which the server serves at /
+// Builds the viewer into the Python package (twin/serving/static), which the server serves at /
 // and the wheel ships; nothing is loaded from the internet at run time.
 import { defineConfig } from 'vite';
 import { fileURLToPath } from 'node:url';
@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 export default defineConfig({
   base: './',
   build: {
-    outDir: fileURLToPath(new URL('../twin/static', import.meta.url)),
+    outDir: fileURLToPath(new URL('../twin/serving/static', import.meta.url)),
     emptyOutDir: true,
     chunkSizeWarningLimit: 1500,
   },

@@ -1,7 +1,7 @@
 """The field as a process of its own (``twin devices run``): the scene's devices, publishing
 to a broker as real ones would, and obeying the twin's commands.
 
-The ground truth is :class:`twin.simulator.Simulator`'s world, stepped by the same
+The ground truth is :class:`twin.tick.simulator.Simulator`'s world, stepped by the same
 plugins as the twin; the scene's background incidents happen in it, and its sensors
 measure it with their noise and faults. Every reading interval (``rate``) each sensor
 publishes ``{"t", "v"}`` on ``city/<district>/<sensor>/<field>`` at QoS 1, or, as
@@ -46,7 +46,7 @@ from typing import Any
 import numpy as np
 from gmqtt.mqtt.constants import MQTTv50
 
-from twin.drill import _seconds, _table_lines
+from twin.runs.drill import _seconds, _table_lines
 from twin.errors import TwinError
 from twin.sources.commands import Command, command_subscription, decode_command
 from twin.sources.mqtt import _Client, _close, _describe, district_of, parse_mqtt_url
@@ -155,7 +155,7 @@ class Fleet:
                  gateway_every: float | None = None, username: str | None = None, password: str | None = None,
                  client_id: str | None = None, start: float | None = None, incidents: bool = True,
                  keepalive: int = 30, backoff: tuple[float, float] = (0.5, 10.0)) -> None:
-        from twin.simulator import Simulator
+        from twin.tick.simulator import Simulator
 
         self.address = parse_mqtt_url(url)
         self.url = url
@@ -421,7 +421,7 @@ class _FleetClient(_Client):
 
 def run_fleet(scene_path: Path, url: str, **options: Any) -> int:
     """``twin devices run``: load the scene and run its fleet until SIGINT or SIGTERM."""
-    from twin.plugins import load_registry
+    from twin.plugins.registry import load_registry
     from twin.runtime import open_scene
 
     registry = load_registry()
@@ -432,7 +432,7 @@ def run_fleet(scene_path: Path, url: str, **options: Any) -> int:
     # on time and a stop during it (SIGTERM's default, Ctrl-C) leaves nothing behind.
     log.info("compiling the plugins' steps (cached after the first run)", extra={"scene": scene.name})
     try:
-        from twin.simulator import Simulator
+        from twin.tick.simulator import Simulator
 
         Simulator(scene, registry, options.get("seed", 0), options.get("config")).step(fleet.dt, fleet._on_error)
     except KeyboardInterrupt:

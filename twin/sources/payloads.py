@@ -7,7 +7,7 @@ content type when there is one, else by its first byte. Utilities' exports come 
 rows ``sensor,t,v[,q]``.
 
 Nothing here raises on bad input: every function that reads what a device sent returns a
-:class:`Rejected` with the reason it counts under (one of ``twin.ingest.REJECT_REASONS``)
+:class:`Rejected` with the reason it counts under (one of ``twin.tick.ingest.REJECT_REASONS``)
 and a one-line description of what was wrong and what would be valid.
 """
 
@@ -23,7 +23,7 @@ import msgspec
 
 from twin.types import Reading
 
-#: reject reasons counted here (the full list is ``twin.ingest.REJECT_REASONS``)
+#: reject reasons counted here (the full list is ``twin.tick.ingest.REJECT_REASONS``)
 BAD_TOPIC = "bad_topic"
 MALFORMED = "malformed"
 

@@ -1,4 +1,4 @@
-// generated, do not edit: written by scripts/gen-protocol-js from twin/protocol.py
+// generated, do not edit: written by scripts/gen-protocol-js from twin/serving/protocol.py
 // (the one declaration of every message of protocol v1). tests/test_protocol_js.py checks it.
 
 export const PROTOCOL_VERSION = 1;

@@ -1,4 +1,4 @@
-// The mirror of the server's state (twin/client.py's Mirror is the reference): the
+// The mirror of the server's state (twin/serving/client.py's Mirror is the reference): the
 // schema from Hello, one typed array per subscribed field viewing the snapshot's
 // buffer, deltas scattered into them, and the open alarms.
 import { setClock } from './i18n.js';

@@ -1,4 +1,4 @@
-// Protocol v1 framing (twin/protocol.py): u32 LE header length, msgpack header, zero
+// Protocol v1 framing (twin/serving/protocol.py): u32 LE header length, msgpack header, zero
 // padding to ALIGN, then a body of little-endian arrays referenced by {dtype, offset,
 // count}. Arrays become typed-array views straight over the received ArrayBuffer: the
 // server aligns each one, so no copy is ever made; a misaligned one is a server bug and

@@ -7,7 +7,7 @@
 The table is the demo district's bridge assets (the plugin's generator on the demo
 plan) tiled to ``--spans`` spans (with the piers in the demo's proportion) or to
 ``--assets`` rows, stepped by
-the plugin's own updaters in registration order through a ``twin.world.StepContext``
+the plugin's own updaters in registration order through a ``twin.tick.world.StepContext``
 whose world holds only this table: what ``bench/tick.py`` times as the bridge domain's
 updaters, without the other domains (a few hundred MB instead of 14 GB). The clock
 starts at 08:00 (the morning peak, the heaviest traffic). Prints the median and minimum
@@ -28,15 +28,15 @@ from typing import Any
 
 import numpy as np
 
-from twin.citygen import plan_city
-from twin.state import DomainTable
-from twin.world import StepContext
+from twin.authoring.citygen import plan_city
+from twin.tick.state import DomainTable
+from twin.tick.world import StepContext
 from twin_bridges import plugin
 from twin_bridges.generate import generate
 
 
 class TableWorld:
-    """The part of ``twin.world.World`` an updater uses: tables, memo, rng."""
+    """The part of ``twin.tick.world.World`` an updater uses: tables, memo, rng."""
 
     def __init__(self, table: DomainTable, seed: int) -> None:
         self.tables = {plugin.DOMAIN: table}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from twin.risk import level_of
+from twin.tick.risk import level_of
 from twin_bridges import plugin
 from twin_bridges.model import bridge_risk
 

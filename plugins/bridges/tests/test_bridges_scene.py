@@ -8,8 +8,8 @@ import math
 import numpy as np
 import pytest
 
-from twin.citygen import plan_city
-from twin.testing import Harness
+from twin.authoring.citygen import plan_city
+from twin.authoring.testing import Harness
 from twin_bridges import plugin
 from twin_bridges.generate import generate, lane_load_moment
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 
-from twin.citygen import RIVER_HALF_WIDTH, CityPlan, line, point
+from twin.authoring.citygen import RIVER_HALF_WIDTH, CityPlan, line, point
 
 DOMAIN = "bridge"
 OWNERS = ("合肥市市政设施管理处", "合肥市重点工程建设管理局", "合肥城建投资控股有限公司", "合肥市公路桥梁工程有限责任公司")

@@ -842,7 +842,7 @@ def bridge_risk(deflection, deflection_limit, strain, design_live_strain, freque
                 response_levels, frequency_levels, fatigue_levels, temperature_coefficient, reference_temperature,
                 frequency_ratio, risk):
     """Risk in [0, 1] of each span or pier: the maximum over its indicators, each
-    through :func:`twin.risk.piecewise_risk` (MODELS.md, "Bridges").
+    through :func:`twin.tick.risk.piecewise_risk` (MODELS.md, "Bridges").
 
     - deflection / limit (mm/mm; L/600, JTG 3362-2018) and strain / design live-load
       strain (µε/µε; JTG D60-2015 lane load) on ``response_levels``;

@@ -10,9 +10,9 @@ import re
 import numpy as np
 import pytest
 
-from twin.citygen import plan_city, populate
-from twin.plugins import load_registry
-from twin.testing import Harness
+from twin.authoring.citygen import plan_city, populate
+from twin.plugins.registry import load_registry
+from twin.authoring.testing import Harness
 from twin.types import LEVEL_BLUE
 
 from twin_drainage import plugin

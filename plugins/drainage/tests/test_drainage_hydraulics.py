@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from scipy.optimize import brentq
 
-from twin.citygen import line, point
-from twin.testing import Harness
+from twin.authoring.citygen import line, point
+from twin.authoring.testing import Harness
 
 from twin_drainage import model, plugin
 

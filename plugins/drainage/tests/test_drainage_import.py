@@ -12,9 +12,9 @@ import tomllib
 import numpy as np
 import pytest
 
-from twin.engine import Engine
-from twin.plugins import load_registry
-from twin.scene import load_scene
+from twin.tick.engine import Engine
+from twin.plugins.registry import load_registry
+from twin.tick.scene import load_scene
 
 from twin_drainage import plugin, swmm
 

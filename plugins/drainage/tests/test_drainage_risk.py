@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from twin.risk import level_of
+from twin.tick.risk import level_of
 from twin_drainage import model, plugin
 
 

@@ -22,10 +22,10 @@ import numpy as np
 import pytest
 from scipy.optimize import brentq
 
-from twin.citygen import line, point
-from twin.engine import Engine
-from twin.plugins import load_registry
-from twin.scene import load_scene
+from twin.authoring.citygen import line, point
+from twin.tick.engine import Engine
+from twin.plugins.registry import load_registry
+from twin.tick.scene import load_scene
 
 from twin_drainage import plugin, swmm
 

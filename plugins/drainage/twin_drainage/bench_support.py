@@ -46,10 +46,10 @@ def router_vs_swmm(blocks: int = 8, duration: float = 3600.0, dt: float = 1.0, s
     discharged at the outfalls (``outfall_volume_error``)."""
     from pyswmm import Nodes, Simulation
 
-    from twin.citygen import plan_city, populate
-    from twin.plugins import load_registry
-    from twin.scene import load_scene
-    from twin.simulator import Simulator
+    from twin.authoring.citygen import plan_city, populate
+    from twin.plugins.registry import load_registry
+    from twin.tick.scene import load_scene
+    from twin.tick.simulator import Simulator
 
     from twin_drainage import plugin, swmm
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 
-from twin.citygen import CityPlan, line, point
+from twin.authoring.citygen import CityPlan, line, point
 
 from twin_drainage.model import MM_PER_HOUR, manning_full_capacity
 

@@ -6,7 +6,7 @@ import json
 import math
 import re
 
-from twin.citygen import plan_city
+from twin.authoring.citygen import plan_city
 
 from twin_gas.generate import demo_incident, generate
 from twin_gas.model import ATMOSPHERIC, SPACE_KINDS

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 
-from twin.citygen import CityPlan, line, point
+from twin.authoring.citygen import CityPlan, line, point
 
 from twin_gas.model import ATMOSPHERIC, SEWER_DISPERSION
 

@@ -12,7 +12,7 @@ import pytest
 
 import twin_drainage.plugin as drainage_plugin
 import twin_gas.plugin as gas_plugin
-from twin.testing import Harness
+from twin.authoring.testing import Harness
 from twin_tunnels import model, plugin
 
 R, PA, M_CH4 = 8.314462618, 101325.0, 0.01604

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from scipy.integrate import solve_ivp
 
-from twin.risk import level_of
+from twin.tick.risk import level_of
 from twin_tunnels import model, plugin
 
 RHO_CP = 1.2 * 1005.0  # J/(m3 K), the air the model assumes

@@ -9,9 +9,9 @@ import re
 import numpy as np
 import pytest
 
-from twin.citygen import BLOCK, plan_city
-from twin.plugins import load_registry
-from twin.testing import Harness
+from twin.authoring.citygen import BLOCK, plan_city
+from twin.plugins.registry import load_registry
+from twin.authoring.testing import Harness
 from twin_tunnels import generate, model, plugin
 
 DEMO = dict(plugins=[plugin], blocks=(8, 7), seed=20261123)

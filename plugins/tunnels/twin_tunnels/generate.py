@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import math
 
-from twin.citygen import BLOCK, line, polygon
+from twin.authoring.citygen import BLOCK, line, polygon
 
 OWNER_TUNNEL = "合肥市城市综合管廊投资运营有限公司"
 OWNER_METRO = "合肥市轨道交通集团有限公司"

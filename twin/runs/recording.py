@@ -1,0 +1,608 @@
+"""Recordings: the frame stream and the inputs of a run, in an MCAP file.
+
+Channels (message encoding in brackets):
+
+- ``/frame/keyframe`` [lifeline-twin.v1]: a protocol v1 Snapshot of every live field,
+  every ``keyframe_every`` seconds of simulation time (and at the start);
+- ``/frame/delta`` [lifeline-twin.v1]: the protocol v1 Delta of each tick;
+- ``/alarm/event`` [json]: each alarm event, in order;
+- ``/input/readings`` [lifeline-twin.v1]: each tick's raw reading batches, before
+  validation, so that a rerun validates them again under its own configuration;
+- ``/input/action`` [json]: each action applied (drill events, background incidents,
+  a director's actions), with its simulation time;
+- ``/operator/action`` [json]: acknowledge, dispatch and resolve, with who and note.
+
+Log times are nanoseconds of the run's clock (from 0 for a simulated run, UTC epoch
+for a live one, whose start is the ``twin.run`` metadata's ``start``), so the same drill
+with the same seed writes the same bytes; only the ``twin.created`` metadata's
+``wall_clock`` differs. A writer thread takes the I/O off the tick; it closes a chunk and
+flushes after the last tick of every second of simulation time, so a chunk holds whole
+ticks and a killed process loses at most that second. A recorder whose writes fail (a
+full disk, a file-size limit) stops and says why in :attr:`Recorder.error`; it never
+raises into the tick.
+
+Every reader goes through :class:`RecordingReader`, which reads a complete file through
+its MCAP summary and a file cut short (killed writer, full disk: no summary, no footer,
+maybe a partial last record) by scanning it once and keeping everything before the cut.
+"""
+
+from __future__ import annotations
+
+import errno
+import io
+import json
+import logging
+import os
+import queue
+import struct
+import threading
+import time as wallclock
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import mcap.reader
+import msgspec
+import numpy as np
+from mcap.data_stream import ReadDataStream
+from mcap.opcode import Opcode
+from mcap.reader import SeekingReader
+from mcap.records import Channel, Chunk, Message, Metadata
+from mcap.writer import CompressionType, Writer
+
+from twin.serving import protocol as p
+from twin.tick.engine import Engine, Frame
+from twin.errors import TwinError
+from twin.tick.ingest import ReadingBatch
+
+log = logging.getLogger("twin.runs.recording")
+
+PROFILE = "lifeline-twin"
+NS = 1_000_000_000
+MAGIC = b"\x89MCAP0\r\n"
+#: How long record() waits for room in a full queue before it gives the recording up:
+#: back-pressure for a writer briefly behind, never a tick frozen on a stuck disk.
+STALL_SECONDS = 10.0
+TOPICS = ("/frame/keyframe", "/frame/delta", "/alarm/event", "/input/readings", "/input/action", "/operator/action")
+
+
+class ReadingBatchMessage(msgspec.Struct, tag="readings", tag_field="type"):
+    """One batch of raw readings: sensor index (-1 unknown), time, value, quality."""
+
+    time: float
+    sensor: p.ArrayRef
+    at: p.ArrayRef
+    value: p.ArrayRef
+    quality: p.ArrayRef
+
+
+_batch_decoder = msgspec.msgpack.Decoder(ReadingBatchMessage)
+
+
+def ns(seconds: float) -> int:
+    return int(round(seconds * NS))
+
+
+def encode_batch(time: float, batch: ReadingBatch) -> bytes:
+    body = p.Body()
+    index, times, values, quality = batch
+    refs = [body.add(a) for a in (index.astype(np.int64, copy=False), times.astype(np.float64, copy=False),
+                                  values.astype(np.float64, copy=False), quality.astype(np.int64, copy=False))]
+    return p.encode(ReadingBatchMessage(time, *refs), body)
+
+
+def decode_batch(data: bytes) -> ReadingBatch:
+    import struct
+
+    (n,) = struct.unpack_from("<I", data, 0)
+    message = _batch_decoder.decode(data[4 : 4 + n])
+    base = p.body_offset(data)
+    return tuple(p.view(data, base, ref).copy() for ref in (message.sensor, message.at, message.value, message.quality))  # type: ignore[return-value]
+
+
+def delta_bytes(frame: Frame) -> bytes:
+    body = p.Body()
+    domains = {
+        d: {f: p.FieldDelta(body.add(rows), body.add(values)) for f, (rows, values) in fields.items()}
+        for d, fields in frame.changes.items()
+    }
+    events = [p.AlarmEventInfo(e.kind, e.time, e.alarm, e.who, e.note) for e in frame.events]
+    return p.encode(p.Delta(frame.seq - 1, frame.seq, frame.time, domains, events, list(frame.stale)), body)
+
+
+def keyframe_bytes(engine: Engine) -> bytes:
+    body = p.Body()
+    domains = {n: {f: body.add(t.columns[f]) for f in t.live_fields()} for n, t in engine.world.tables.items()}
+    alarms = [a.summary() for a in engine.alarms.active()]  # as the stream carries them: notes are in /operator/action
+    return p.encode(p.Snapshot(engine.seq, engine.time, domains, alarms, sorted(engine.stale_fields)), body)
+
+
+class RecordingError(TwinError, ValueError):
+    """A recording cannot be written or read; the message names the file and why."""
+
+
+def _reason(exc: BaseException) -> str:
+    """One line for an exception: an OSError's text and errno name, else its type and text."""
+    if isinstance(exc, OSError) and exc.errno is not None:
+        return f"{exc.strerror or exc} ({errno.errorcode.get(exc.errno, exc.errno)})"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def when(seconds: float) -> str:
+    """A moment of a run for a message: HH:MM:SS of simulation time, or UTC for a live
+    run's clock (epoch seconds)."""
+    if seconds >= 1e9:
+        return wallclock.strftime("%Y-%m-%dT%H:%M:%SZ", wallclock.gmtime(seconds))
+    s = int(round(seconds))
+    return f"{s // 3600:02d}:{s % 3600 // 60:02d}:{s % 60:02d}"
+
+
+#: A queue item that ends a tick: the writer may close a chunk only there.
+_END_OF_TICK = ""
+
+
+class Recorder:
+    """Appends a running engine's frames and inputs to an MCAP file, off the tick.
+
+    Creating one on a path it cannot write (a missing folder, no permission, no space for
+    the header) raises :class:`RecordingError`. After that, :meth:`record` and
+    :meth:`close` never raise: when a write fails (ENOSPC, EFBIG, EIO...) or the writer
+    stalls, the recorder stops, cuts the file back to its last whole chunk (readable up to
+    there), logs the reason once and keeps it in :attr:`error`; the run goes on unrecorded.
+    """
+
+    def __init__(self, path: Path, engine: Engine, metadata: dict[str, Any] | None = None, keyframe_every: float = 5.0) -> None:
+        self.path = Path(path)
+        self.engine = engine
+        self.keyframe_every = keyframe_every
+        #: why the recording stopped, one line naming the file; None while it works
+        self.error: str | None = None
+        #: the simulation time up to which the file holds every tick (its last flush)
+        self.flushed = float("-inf")
+        self._last_time = engine.time
+        self._next_keyframe = 0.0
+        self._next_flush = 1.0
+        self._actions_seen = 0
+        self._incidents_seen = 0
+        self._queue: queue.Queue[tuple[str, float, bytes] | None] = queue.Queue(maxsize=10_000)
+        self._error_lock = threading.Lock()
+        self._closed = False
+        if not self.path.parent.is_dir():
+            raise RecordingError(f"cannot record to {self.path}: the folder {self.path.parent} does not exist")
+        try:
+            self._stream = self.path.open("wb")
+        except OSError as exc:
+            raise RecordingError(f"cannot record to {self.path}: {_reason(exc)}") from None
+        try:
+            # LZ4 over zstd: 4x the speed for a third less compression (bench/record.py),
+            # so that the writer keeps up with a busy city. No size limit on a chunk: it
+            # closes only at the end of a tick (see _run), so a file cut anywhere holds
+            # whole ticks.
+            self._writer = Writer(self._stream, compression=CompressionType.LZ4, chunk_size=1 << 62)
+            self._writer.start(profile=PROFILE, library=f"lifeline-twin {p.PROTOCOL_VERSION}")
+            self._channels: dict[str, int] = {}
+            for topic in TOPICS:
+                encoding = "json" if topic in ("/alarm/event", "/input/action", "/operator/action") else "lifeline-twin.v1"
+                self._channels[topic] = self._writer.register_channel(topic, encoding, schema_id=0)
+            meta = {
+                "scene": engine.scene.name,
+                "scene_path": str(engine.scene.root.resolve()),
+                "seed": str(engine.seed),
+                "dt": repr(engine.dt),
+                "protocol": str(p.PROTOCOL_VERSION),
+                "plugins": json.dumps({n: {"version": i.version, "status": i.status} for n, i in sorted(engine.registry.plugins.items())}),
+                "config": json.dumps(engine.config.get("thresholds", {}), sort_keys=True),
+                "keyframe_every": repr(keyframe_every),
+            }
+            if engine.start:
+                # the clock's start (a live run's UTC epoch seconds): drill times and branch
+                # points are offsets from it. Left out at 0, so that a simulated run writes
+                # the bytes it always did; readers take a missing start for 0.
+                meta["start"] = repr(engine.start)
+                meta["timezone"] = engine.scene.timezone  # where its local times are read (reports)
+            meta.update({k: str(v) for k, v in (metadata or {}).items()})
+            self._writer.add_metadata("twin.run", meta)
+            self._writer.add_metadata("twin.created", {"wall_clock": wallclock.strftime("%Y-%m-%dT%H:%M:%SZ", wallclock.gmtime())})
+            self._stream.flush()  # a disk that cannot take the header fails here, at the start
+            self._whole = self._stream.tell()  # the file is whole up to here
+        except OSError as exc:
+            self._abandon_stream(0)
+            raise RecordingError(f"cannot record to {self.path}: {_reason(exc)}") from None
+        self._thread = threading.Thread(target=self._run, name="twin-recorder", daemon=True)
+        self._thread.start()
+        self._put("/frame/keyframe", engine.time, keyframe_bytes(engine))
+        self._next_keyframe = engine.time + keyframe_every
+
+    @property
+    def failed(self) -> bool:
+        """True once the recording stopped on an error (see :attr:`error`)."""
+        return self.error is not None
+
+    def _fail(self, why: str, at: float) -> None:
+        """Stop recording: keep the first reason, log it once."""
+        with self._error_lock:
+            if self.error is not None:
+                return
+            kept = f"the file holds the run up to {when(self.flushed)}" if np.isfinite(self.flushed) else "the file holds no frame"
+            self.error = f"recording to {self.path} stopped at {when(at)}: {why}; {kept}"
+        log.error(self.error, extra={"file": str(self.path)})
+        while True:  # free what will never be written
+            try:
+                self._queue.get_nowait()
+            except queue.Empty:
+                break
+
+    def _put(self, topic: str, time: float, data: bytes) -> None:
+        """Queue one message (or the end of a tick: topic ``_END_OF_TICK``). A full queue is back-pressure on the tick, for at most
+        STALL_SECONDS: then the writer is taken for stuck and the recording given up."""
+        deadline = wallclock.monotonic() + STALL_SECONDS
+        while self.error is None:
+            try:
+                self._queue.put((topic, time, data), timeout=0.2)
+                return
+            except queue.Full:
+                if wallclock.monotonic() > deadline:
+                    self._fail(f"the writer took nothing for {STALL_SECONDS:g} s (a stuck disk?)", self.engine.time)
+
+    def record(self, frame: Frame) -> None:
+        """Queue one tick: its inputs, its delta, its alarm events and a keyframe when due.
+        Call it right after ``engine.tick()`` returned ``frame``. Never raises; once the
+        recording has failed it does nothing."""
+        if self.error is not None:
+            return
+        try:
+            self._record(frame)
+        except Exception as exc:
+            self._fail(f"encoding a frame failed: {_reason(exc)}", frame.time)
+
+    def _record(self, frame: Frame) -> None:
+        e = self.engine
+        for batch in e.last_inputs:
+            self._put("/input/readings", frame.time, encode_batch(frame.time, batch))
+        applied = []
+        if e.simulator is not None:
+            # an incident's ``at`` is an offset; the recording speaks the run's clock
+            applied = [{"time": e.start + i.at, "action": i.action, "target": i.asset, "params": i.params, "who": "script"}
+                       for i in e.simulator.applied[self._incidents_seen :]]
+            self._incidents_seen = len(e.simulator.applied)
+        applied += e.actions[self._actions_seen :]
+        self._actions_seen = len(e.actions)
+        for action in applied:
+            self._put("/input/action", frame.time, json.dumps(action, sort_keys=True).encode())
+        self._put("/frame/delta", frame.time, delta_bytes(frame))
+        for event in frame.events:
+            body = {"kind": event.kind, "time": event.time, "who": event.who, "note": event.note, "alarm": event.alarm}
+            topic = "/operator/action" if event.kind in ("acknowledge", "dispatch", "resolve") else "/alarm/event"
+            self._put(topic, frame.time, json.dumps(body, sort_keys=True, ensure_ascii=False).encode())
+        if frame.time >= self._next_keyframe - 1e-9:
+            self._put("/frame/keyframe", frame.time, keyframe_bytes(e))
+            self._next_keyframe = frame.time + self.keyframe_every
+        self._put(_END_OF_TICK, frame.time, b"")
+
+    def _run(self) -> None:
+        time = self.engine.time
+        try:
+            while self.error is None:
+                item = self._queue.get()
+                if item is None:
+                    break
+                topic, time, data = item
+                self._last_time = time
+                if topic != _END_OF_TICK:
+                    self._writer.add_message(self._channels[topic], log_time=ns(time), data=data, publish_time=ns(time))
+                elif time >= self._next_flush:
+                    # Close the chunk and hand it to the OS: a killed process loses at most this second.
+                    self._writer.flush()
+                    self._whole, self.flushed = self._stream.tell(), time
+                    self._next_flush = float(np.floor(time)) + 1.0
+        except Exception as exc:
+            self._fail(f"writing failed: {_reason(exc)}", time)
+            self._abandon_stream(self._whole)  # at once: the space is freed while the twin runs on
+
+    def _abandon_stream(self, whole: int) -> None:
+        """Cut the file back to ``whole`` bytes and close it without writing what is buffered.
+
+        The cut drops a chunk the failure left half-written (on a full disk it frees its
+        space for the rest of the twin); closing the raw file leaves the buffered writer
+        closed too, so nothing is flushed past the cut later."""
+        try:
+            os.ftruncate(self._stream.fileno(), whole)
+        except (OSError, ValueError):
+            pass
+        try:
+            self._stream.raw.close()  # type: ignore[attr-defined]
+        except OSError:
+            pass
+
+    def close(self) -> None:
+        """Write what is queued, then MCAP's summary and footer. Never raises: a failure is
+        in :attr:`error`, and the file is readable up to its last whole chunk."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            self._queue.put(None, timeout=STALL_SECONDS)
+        except queue.Full:
+            self._fail(f"the writer took nothing for {STALL_SECONDS:g} s (a stuck disk?)", self.engine.time)
+        self._thread.join(timeout=None if self.error is None else STALL_SECONDS)
+        if self._thread.is_alive():
+            return  # stuck in a write the OS does not finish; the file stays as the writer leaves it
+        if self.error is None:
+            try:
+                self._writer.flush()  # the last chunk first: a failure in the summary keeps it
+                self._whole, self.flushed = self._stream.tell(), self._last_time
+                self._writer.finish()
+                self._stream.flush()
+                self._stream.close()
+                return
+            except Exception as exc:
+                self._fail(f"writing the summary failed: {_reason(exc)}", self.engine.time)
+        self._abandon_stream(self._whole)
+
+
+# ------------------------------------------------------------------------- reading
+
+
+@dataclass
+class RecordingInfo:
+    path: Path
+    metadata: dict[str, str]
+    created: str
+    start: float
+    end: float
+    counts: dict[str, int]
+    chunks: int
+    #: False for a file without a usable summary (its writer was killed or its disk
+    #: filled up): it is read up to its last whole chunk, which ``end`` is the time of
+    complete: bool
+    alarms: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _ChunkSpan:
+    offset: int  # where the chunk record starts (its opcode byte)
+    length: int  # of the whole record, opcode and length included
+    start: int  # log time of its first and last message, ns
+    end: int
+
+
+_RECORD_HEAD = struct.Struct("<BQ")  # opcode, length of the record's body
+_OPCODES = {int(o) for o in Opcode}
+
+
+def _parse_chunk(body: bytes, validate: bool) -> list[Any]:
+    """The records inside a chunk record's body; raises on a body that is not one whole chunk."""
+    stream = ReadDataStream(io.BytesIO(body))
+    chunk = Chunk.read(stream)
+    if stream.count != len(body):
+        raise ValueError("the chunk's lengths disagree with its record")
+    # looked up at each call, so that bench/record.py can count the chunks a seek decodes
+    return mcap.reader.breakup_chunk(chunk, validate_crc=validate)
+
+
+class RecordingReader:
+    """A recording opened once for many reads and seeks (a replay, a report, a rerun).
+
+    A complete file is read through its MCAP summary: chunk indexes, channels and metadata,
+    without touching the data. A file without a usable summary (its writer was killed, or
+    its disk filled up) is scanned once, record by record; the scan stops at the first
+    record that is cut short or corrupt (its length runs past the end of the file, an
+    unknown opcode, a chunk whose CRC or compression fails) and keeps every whole chunk
+    before it. Either way the readers below see the same thing: every message of every
+    whole chunk, in log-time order. Safe to read from several threads.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        try:
+            self._stream = self.path.open("rb")
+        except FileNotFoundError:
+            raise RecordingError(f"{self.path}: no such recording") from None
+        except OSError as exc:
+            raise RecordingError(f"{self.path}: cannot read it: {_reason(exc)}") from None
+        self._lock = threading.Lock()
+        self.size = os.fstat(self._stream.fileno()).st_size
+        #: metadata records by name (``twin.run``, ``twin.created``)
+        self.metadata: dict[str, dict[str, str]] = {}
+        self.channels: dict[int, str] = {}
+        self._chunks: list[_ChunkSpan] = []
+        try:
+            magic = self._read(0, len(MAGIC))
+            if not MAGIC.startswith(magic):
+                raise RecordingError(f"{self.path}: not an MCAP recording (it does not begin with the MCAP magic bytes)")
+            #: True when the file has its summary and footer; False when it was cut short
+            self.complete = magic == MAGIC and self._read_summary()
+            #: how many bytes of the file hold usable data (all of a complete file)
+            self.used = self.size if self.complete else self._scan() if magic == MAGIC else 0
+        except BaseException:
+            self._stream.close()
+            raise
+        run = self.metadata.get("twin.run", {})
+        self.keyframe_every = float(run.get("keyframe_every", "nan"))
+        self.dt = float(run.get("dt", "nan"))
+        #: the run's clock start (``Engine.start``): 0 for a simulated run, UTC epoch
+        #: seconds for a live one; drill times and branch points are offsets from it
+        self.clock_start = float(run.get("start", "0"))
+        #: the first and last moment with data (seconds); 0 for a file with none
+        self.start = min((c.start for c in self._chunks), default=0) / NS
+        self.end = max((c.end for c in self._chunks), default=0) / NS
+
+    @property
+    def chunks(self) -> int:
+        return len(self._chunks)
+
+    def run_metadata(self) -> dict[str, str]:
+        """The ``twin.run`` metadata (scene, seed, dt...); RecordingError when the file has
+        none naming a scene (not a Lifeline Twin recording, or cut before it was written)."""
+        run = self.metadata.get("twin.run", {})
+        if "scene_path" not in run and not self.complete:
+            raise RecordingError(f"{self.path}: cut short before its twin.run metadata was written: it holds nothing to use")
+        if "scene_path" not in run:
+            raise RecordingError(f"{self.path}: not a Lifeline Twin recording (it has no twin.run metadata naming its scene)")
+        return run
+
+    def _read(self, offset: int, length: int) -> bytes:
+        with self._lock:  # one file position, shared by every reader of this recording
+            self._stream.seek(offset)
+            return self._stream.read(length)
+
+    def _read_summary(self) -> bool:
+        """Take the index from MCAP's summary; False when there is none to use."""
+        try:
+            with self._lock:
+                self._stream.seek(0)
+                reader = SeekingReader(self._stream)
+                summary = reader.get_summary()
+                if summary is None or not summary.chunk_indexes:
+                    return False
+                metadata = {m.name: dict(m.metadata) for m in reader.iter_metadata()}
+        except Exception:  # no footer, or a summary cut or corrupt: the scan reads what is there
+            return False
+        self.metadata = metadata
+        self.channels = {i: c.topic for i, c in summary.channels.items()}
+        self._chunks = sorted((_ChunkSpan(c.chunk_start_offset, c.chunk_length, c.message_start_time, c.message_end_time)
+                               for c in summary.chunk_indexes), key=lambda c: (c.start, c.offset))
+        return True
+
+    def _scan(self) -> int:
+        """Index a file without a summary; returns the offset where its usable data ends."""
+        pos = len(MAGIC)
+        while pos + _RECORD_HEAD.size <= self.size:
+            opcode, length = _RECORD_HEAD.unpack(self._read(pos, _RECORD_HEAD.size))
+            end = pos + _RECORD_HEAD.size + length
+            if opcode not in _OPCODES or end > self.size:
+                break  # a record the cut went through, or bytes that are no record at all
+            if opcode in (Opcode.DATA_END, Opcode.FOOTER):
+                pos = end
+                break  # the data section is whole; only its summary was unusable
+            if opcode in (Opcode.CHUNK, Opcode.METADATA, Opcode.CHANNEL):
+                body = self._read(pos + _RECORD_HEAD.size, length)
+                try:
+                    if opcode == Opcode.CHUNK:
+                        # CRCs are checked here only: a complete file's summary vouches for it
+                        records = _parse_chunk(body, validate=True)
+                    else:
+                        stream = ReadDataStream(io.BytesIO(body))
+                        records = [(Metadata if opcode == Opcode.METADATA else Channel).read(stream)]
+                except Exception:
+                    break  # corrupt: everything before it is kept
+                times = [r.log_time for r in records if isinstance(r, Message)]
+                for r in records:
+                    if isinstance(r, Channel):
+                        self.channels[r.id] = r.topic
+                    elif isinstance(r, Metadata):
+                        self.metadata[r.name] = dict(r.metadata)
+                if times:
+                    self._chunks.append(_ChunkSpan(pos, end - pos, min(times), max(times)))
+            pos = end
+        self._chunks.sort(key=lambda c: (c.start, c.offset))
+        return pos
+
+    def _records(self, chunk: _ChunkSpan) -> list[Any]:
+        return _parse_chunk(self._read(chunk.offset + _RECORD_HEAD.size, chunk.length - _RECORD_HEAD.size), validate=False)
+
+    def messages(self, topics: Iterable[str] | None = None, start: int | None = None, end: int | None = None,
+                 after: int | None = None) -> Iterator[tuple[str, int, bytes]]:
+        """(topic, log time in ns, data) of the messages on ``topics`` (all when None) with
+        ``start <= time <= end`` and ``time > after`` (each bound left out when None), in
+        log-time order (file order among equal times). Only the chunks that span that
+        stretch are read."""
+        wanted = None if topics is None else set(topics)
+        low = start if after is None else (after + 1 if start is None else max(start, after + 1))
+        pending: list[tuple[int, int, str, bytes]] = []  # read, not yet given: (time, order, topic, data)
+        order = 0
+        for chunk in self._chunks:
+            if (low is not None and chunk.end < low) or (end is not None and chunk.start > end):
+                continue
+            # chunks are sorted by their first time: no later chunk has a message before it
+            pending.sort(key=lambda m: (m[0], m[1]))
+            ready = sum(1 for m in pending if m[0] < chunk.start)
+            for t, _, topic, data in pending[:ready]:
+                yield topic, t, data
+            del pending[:ready]
+            for record in self._records(chunk):
+                if not isinstance(record, Message):
+                    continue
+                topic = self.channels.get(record.channel_id)
+                t = record.log_time
+                if topic is None or (wanted is not None and topic not in wanted):
+                    continue
+                if (low is not None and t < low) or (end is not None and t > end):
+                    continue
+                pending.append((t, order, topic, record.data))
+                order += 1
+        pending.sort(key=lambda m: (m[0], m[1]))
+        for t, _, topic, data in pending:
+            yield topic, t, data
+
+    def seek(self, time: float) -> tuple[bytes, list[bytes]]:
+        """The last keyframe at or before ``time`` and the deltas after it up to ``time``,
+        reading only the chunks that span that stretch."""
+        frames = ("/frame/keyframe", "/frame/delta")
+        if np.isfinite(self.keyframe_every) and np.isfinite(self.dt):
+            # Keyframes fall every keyframe_every from the start (to within a tick): read
+            # from just before the last one due, not a whole period earlier.
+            period, dt = self.keyframe_every, self.dt
+            due = self.start + np.floor((time - self.start + 1e-9) / period) * period
+            keyframe: bytes | None = None
+            deltas: list[bytes] = []
+            for topic, _, data in self.messages(frames, start=ns(max(due - dt / 2, 0.0)), end=ns(time)):
+                if topic == "/frame/keyframe":
+                    keyframe, deltas = data, []
+                elif keyframe is not None:
+                    deltas.append(data)
+            if keyframe is not None:
+                return keyframe, deltas
+        # the last keyframe at or before time: the chunks backwards from there
+        for chunk in reversed([c for c in self._chunks if c.start <= ns(time)]):
+            found = [(t, data) for topic, t, data in self.messages(("/frame/keyframe",), start=chunk.start, end=min(chunk.end, ns(time)))]
+            if found:
+                key_time, keyframe = found[-1]
+                return keyframe, [data for _, _, data in self.messages(("/frame/delta",), after=key_time, end=ns(time))]
+        raise RecordingError(f"{self.path}: no keyframe at or before {when(time)}"
+                             + ("" if self.complete else f" (the file was cut short; it holds data up to {when(self.end)})"))
+
+    def info(self) -> RecordingInfo:
+        """What is in the recording (reads every message once)."""
+        counts: dict[str, int] = {t: 0 for t in TOPICS}
+        alarms = []
+        for topic, _, data in self.messages():
+            counts[topic] = counts.get(topic, 0) + 1
+            if topic == "/alarm/event":
+                alarms.append(json.loads(data))
+        return RecordingInfo(self.path, self.metadata.get("twin.run", {}), self.metadata.get("twin.created", {}).get("wall_clock", ""),
+                             self.start, self.end, counts, self.chunks, self.complete, alarms)
+
+    def close(self) -> None:
+        self._stream.close()
+
+
+def info(path: Path) -> RecordingInfo:
+    """What is in a recording; a file cut short is read up to its last whole chunk."""
+    reader = RecordingReader(path)
+    try:
+        return reader.info()
+    finally:
+        reader.close()
+
+
+def read_stream(path: Path, topics: tuple[str, ...] | None = None) -> Iterator[tuple[str, float, bytes]]:
+    """Every message in log-time order: (topic, simulation time, data). A file cut short is
+    read up to its last whole chunk."""
+    reader = RecordingReader(path)
+    try:
+        for topic, t, data in reader.messages(topics):
+            yield topic, t / NS, data
+    finally:
+        reader.close()
+
+
+def seek(path: Path, time: float) -> tuple[bytes, list[bytes]]:
+    """The state at ``time``: the last keyframe at or before it and the deltas after it,
+    read through the recording's index (only the chunks that hold them are decoded)."""
+    reader = RecordingReader(path)
+    try:
+        return reader.seek(time)
+    finally:
+        reader.close()

@@ -1,0 +1,162 @@
+"""Replay: a recording served as a source like any other.
+
+A :class:`Replay` owns an engine built from the recording's scene (for its tables,
+schema and alarm list) but never runs its physics: each :meth:`tick` applies the next
+recorded delta. :meth:`seek` restores the state at any moment from the nearest keyframe
+(through MCAP's indexes) and the deltas after it. Play, pause, seek and speed are the
+director's; every connected screen follows, because there is one timeline per server.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from twin.serving import protocol as p
+from twin.tick.alarms import Alarm, AlarmBook, AlarmEvent
+from twin.tick.engine import Engine, Frame
+from twin.runs.recording import NS, RecordingError, RecordingReader, ns, read_stream
+
+SPEEDS = (0.25, 64.0)
+
+
+class Replay:
+    def __init__(self, path: Path, data_dir: Path | None = None, registry: Any = None) -> None:
+        """``registry``: the plugins to read the scene with (a running server's own);
+        by default the installed ones."""
+        from twin.plugins.registry import load_registry
+        from twin.runtime import open_scene
+
+        self.path = Path(path)
+        # One reader for the info, the seeks and the cursor: a file cut short (a killed
+        # recorder) is scanned once and replays up to its last whole chunk.
+        self._index = RecordingReader(self.path)
+        try:
+            self.info = self._index.info()
+            if not self.info.counts.get("/frame/keyframe"):
+                cut = "" if self.info.complete else " (it was cut short before its first second was written)"
+                raise RecordingError(f"{path}: the recording holds no keyframe to replay from{cut}")
+            meta = self._index.run_metadata()
+            registry = registry if registry is not None else load_registry()
+            scene = open_scene(Path(meta["scene_path"]), registry)
+            self.engine = Engine(scene, registry, seed=int(meta["seed"]), dt=float(meta["dt"]), simulate=False,
+                                 start=self._index.clock_start)
+        except BaseException:
+            self._index.close()
+            raise
+        self.start, self.end = self.info.start, self.info.end
+        self.speed = 1.0
+        self.playing = False
+        #: (time, level) of each raise and escalation: the marks on the viewer's timeline
+        self.marks = [(a["time"], a["alarm"]["level"]) for a in self.info.alarms if a["kind"] in ("raise", "escalate")]
+        self._lock = threading.Lock()
+        self._cursor: Any = None
+        self.seek(self.start)
+
+    # -- the timeline ------------------------------------------------------------------
+    def seek(self, time: float) -> None:
+        """Restore the state at ``time`` (clamped to the recording)."""
+        time = min(max(time, self.start), self.end)
+        keyframe, deltas = self._index.seek(time)
+        with self._lock:
+            self.engine.alarms = AlarmBook()
+            self._apply(keyframe)
+            for delta in deltas:
+                self._apply(delta)
+            self.engine.frames.clear()
+            self._cursor = self._index.messages(("/frame/delta",), after=ns(self.engine.time))
+
+    def tick(self) -> Frame | None:
+        """Apply the next recorded delta; None at the end (the replay pauses there)."""
+        with self._lock:
+            try:
+                _, _, data = next(self._cursor)
+            except StopIteration:
+                self.playing = False
+                return None
+            frame = self._apply(data)
+            assert frame is not None
+            self.engine.remember(frame)
+            return frame
+
+    def control(self, action: str, time: float | None = None, speed: float | None = None) -> None:
+        if action == "play":
+            if self.engine.time >= self.end:
+                self.seek(self.start)
+            self.playing = True
+        elif action == "pause":
+            self.playing = False
+        elif action == "seek":
+            if time is None:
+                raise ValueError("seek needs a time in seconds")
+            self.seek(float(time))
+        elif action == "speed":
+            if speed is None or not SPEEDS[0] <= speed <= SPEEDS[1]:
+                raise ValueError(f"speed must be between {SPEEDS[0]} and {SPEEDS[1]}")
+            self.speed = float(speed)
+        else:
+            raise ValueError(f"unknown replay action {action!r}; valid: play, pause, seek, speed")
+
+    def state(self) -> p.ReplayState:
+        return p.ReplayState(self.playing, self.speed, self.engine.time, self.start, self.end,
+                             [list(m) for m in self.marks], self.info.metadata.get("drill", ""))
+
+    # -- applying recorded frames ------------------------------------------------------
+    def _apply(self, data: bytes) -> Frame | None:
+        message, base = p.decode_server(data)
+        tables = self.engine.world.tables
+        if isinstance(message, p.Snapshot):
+            for d, fields in message.domains.items():
+                for f, ref in fields.items():
+                    column = tables[d].columns[f]
+                    column[:] = p.view(data, base, ref).view(column.dtype) if column.dtype == np.bool_ else p.view(data, base, ref)
+            book = self.engine.alarms
+            for a in message.alarms:
+                alarm = Alarm(**a)
+                book.alarms[alarm.id] = alarm
+                book.open[(alarm.rule, alarm.asset)] = alarm.id
+            self._set_clock(message.seq, message.time)
+            return None
+        assert isinstance(message, p.Delta)
+        changes: dict[str, dict[str, tuple[np.ndarray, np.ndarray]]] = {}
+        for d, fields in message.domains.items():
+            for f, change in fields.items():
+                rows = p.view(data, base, change.rows).copy()
+                column = tables[d].columns[f]
+                values = p.view(data, base, change.values)
+                values = (values.view(np.bool_) if column.dtype == np.bool_ else values).copy()
+                column[rows] = values
+                changes.setdefault(d, {})[f] = (rows, values)
+        events = []
+        book = self.engine.alarms
+        for e in message.events:
+            alarm = Alarm(**e.alarm)
+            book.alarms[alarm.id] = alarm
+            if alarm.state == "resolved":
+                book.open.pop((alarm.rule, alarm.asset), None)
+            else:
+                book.open[(alarm.rule, alarm.asset)] = alarm.id
+            events.append(AlarmEvent(e.kind, e.alarm, e.time, e.who, e.note))
+        self._set_clock(message.seq, message.time)
+        return Frame(message.seq, message.time, changes, events, [tuple(s) for s in message.stale])
+
+    def _set_clock(self, seq: int, time: float) -> None:
+        self.engine.seq = seq
+        self.engine.world.time = time
+
+    def close(self) -> None:
+        self._cursor = None
+        self._index.close()
+        self.engine.close()
+
+
+def recorded_alarm_events(path: Path) -> list[dict[str, Any]]:
+    """The alarm events of a recording, as written (for comparisons)."""
+    return [json.loads(data) for _, _, data in read_stream(path, ("/alarm/event",))]
+
+
+__all__ = ["Replay", "recorded_alarm_events", "NS"]

@@ -1,0 +1,333 @@
+"""Wire protocol v1: the one declaration of every message on ``/ws``.
+
+Each WebSocket message is one binary frame::
+
+    u32 little-endian  header length H
+    H bytes            the header: a msgpack map, one of the messages below
+    0-7 zero bytes     padding, so that the body starts at a multiple of 8
+    body               the arrays the header refers to, each at a multiple of 8
+
+An array in the header is an :class:`ArrayRef` ``{dtype, offset, count}``; ``offset``
+counts from the start of the body. Arrays are raw little-endian bytes, so a browser
+views them as typed arrays without a copy (``new Float32Array(buf, bodyStart +
+offset, count)``): the alignment is what makes that legal. Messages from clients are
+a header alone (H followed by nothing). ``docs/protocol.md`` describes each message;
+``viewer/src/protocol.generated.js`` is generated from this module.
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import Any, Literal
+
+import msgspec
+import numpy as np
+
+PROTOCOL_VERSION = 1
+#: the WebSocket subprotocol that names this version; a client of another is refused
+SUBPROTOCOL = "lifeline-twin.v1"
+#: largest message a client may send (bytes)
+MAX_CLIENT_MESSAGE = 64 * 1024
+ALIGN = 8
+#: the core's own live field, which every domain with sensors carries in snapshots and
+#: deltas besides the fields its Hello lists (no plugin declares it): a bool column
+#: (``|u1``), 1 where some measured field of the asset is fed only by sensors without a
+#: reading within their interval (offline, or not heard from yet), so that the row shows
+#: last known or modelled values, not measured ones (twin.tick.sensor_health)
+STALE_ROWS_FIELD = "stale"
+
+# --------------------------------------------------------------------------- shared
+
+
+class ArrayRef(msgspec.Struct, frozen=True):
+    """A typed array in the body: numpy dtype string (``<f4``, ``<f8``, ``<u4``, ``|u1``...),
+    byte offset from the body start (a multiple of 8), element count."""
+
+    dtype: str
+    offset: int
+    count: int
+
+
+class FieldInfo(msgspec.Struct, frozen=True):
+    name: str
+    dtype: str
+    unit: str
+    valid: tuple[float | None, float | None]
+    description: str
+    attribute: bool
+    label_zh: str = ""
+
+
+class DomainInfo(msgspec.Struct, frozen=True):
+    name: str
+    title: str
+    title_zh: str
+    #: kind names; ``kind`` in the body gives each row's index into this list
+    kinds: list[str]
+    ids: list[str]
+    kind: ArrayRef
+    fields: list[FieldInfo]
+    style: dict[str, Any] | None = None
+
+
+class FieldDelta(msgspec.Struct, frozen=True):
+    """Rows (``<u4``) whose value changed, and their new values (the field's dtype)."""
+
+    rows: ArrayRef
+    values: ArrayRef
+
+
+class AlarmEventInfo(msgspec.Struct, frozen=True):
+    """One alarm change: raise, escalate, deescalate, clear, overdue, acknowledge,
+    dispatch, resolve. ``alarm`` is the alarm's record after the change, summarised: its
+    operator actions without their notes (``note`` is this event's own; ``GET
+    /api/alarms/{id}`` gives every note)."""
+
+    kind: str
+    time: float
+    alarm: dict[str, Any]
+    who: str = ""
+    note: str = ""
+
+
+# --------------------------------------------------------------- server -> client
+
+
+class Hello(msgspec.Struct, tag="hello", tag_field="type"):
+    """First message after connecting: the schema and the clock."""
+
+    protocol: int
+    server: str
+    #: random per server start: ``seq`` counts anew after a restart, so a resume names
+    #: the epoch its ``since`` belongs to
+    epoch: str
+    scene: str
+    title: str
+    title_zh: str
+    time: float
+    seq: int
+    dt: float
+    mode: str
+    role: str
+    domains: list[DomainInfo]
+    levels: dict[str, list[str]]
+    #: the risk at which each level 1-4 starts (the one risk convention)
+    level_thresholds: list[float]
+    #: true when ``time`` is UTC epoch seconds (a live twin, or a replay of its
+    #: recording); false for a simulated clock counting from 0
+    absolute_clock: bool
+    #: the scene's IANA time zone: an absolute clock is shown as local time there
+    timezone: str
+
+
+class Snapshot(msgspec.Struct, tag="snapshot", tag_field="type"):
+    """The full state of the subscribed fields at ``seq``, and every open alarm."""
+
+    seq: int
+    time: float
+    domains: dict[str, dict[str, ArrayRef]]
+    alarms: list[dict[str, Any]]
+    stale: list[tuple[str, str]]
+
+
+class Delta(msgspec.Struct, tag="delta", tag_field="type"):
+    """What changed from ``base`` (exclusive) to ``seq`` (inclusive). A client that was
+    slow gets several ticks merged into one delta (latest values win); ``events`` then
+    holds every alarm event of those ticks, in order."""
+
+    base: int
+    seq: int
+    time: float
+    domains: dict[str, dict[str, FieldDelta]]
+    events: list[AlarmEventInfo]
+    stale: list[tuple[str, str]]
+
+
+class Result(msgspec.Struct, tag="result", tag_field="type"):
+    """The answer to a client request with the same ``request`` number."""
+
+    request: int
+    ok: bool
+    error: str = ""
+    alarm: dict[str, Any] | None = None
+
+
+class Error(msgspec.Struct, tag="error", tag_field="type"):
+    """A problem with something the client sent; repeated problems close the socket."""
+
+    code: str
+    message: str
+
+
+class ReplayState(msgspec.Struct, tag="replay", tag_field="type"):
+    """The replay's timeline, sent after the Hello of a replaying server and on every
+    change a director makes; every screen follows it. ``marks`` are the (time, level)
+    of each alarm raise and escalation, for the timeline."""
+
+    playing: bool
+    speed: float
+    time: float
+    start: float
+    end: float
+    marks: list[list[float]]
+    drill: str = ""
+
+
+class Camera(msgspec.Struct, tag="camera", tag_field="type"):
+    """Where the leading screen of ``channel`` looks: the camera's ``position`` and the
+    point it orbits (``target``), scene metres, z up. Sent to every client whose
+    Subscribe follows that channel (never back to the leader), and at once to a new
+    follower when the channel has a camera already."""
+
+    channel: str
+    position: tuple[float, float, float]
+    target: tuple[float, float, float]
+
+
+ServerMessage = Hello | Snapshot | Delta | Result | Error | ReplayState | Camera
+
+# --------------------------------------------------------------- client -> server
+
+
+class Subscribe(msgspec.Struct, tag="subscribe", tag_field="type", forbid_unknown_fields=True):
+    """Choose what to receive; may be sent again at any time.
+
+    ``domains`` maps a domain to the fields wanted (an empty list: all its live fields);
+    omitted or null means every field of every domain. ``since`` is the last ``seq`` the
+    client applied (after a reconnect) and ``epoch`` the Hello's epoch it belongs to: the
+    server sends the missed deltas merged if it is the same run and still holds them,
+    else a snapshot. Resume with the same ``domains`` as before. ``follow`` names a
+    camera channel whose Camera messages this client wants (see CameraUpdate)."""
+
+    domains: dict[str, list[str]] | None = None
+    since: int | None = None
+    epoch: str | None = None
+    #: a camera channel to follow: the server then relays that channel's Camera
+    #: messages (the last one at once); null follows none
+    follow: str | None = None
+
+
+class AlarmAction(msgspec.Struct, tag="alarm_action", tag_field="type", forbid_unknown_fields=True):
+    """Acknowledge, dispatch or resolve an alarm (operator role or above)."""
+
+    request: int
+    alarm: int
+    action: Literal["acknowledge", "dispatch", "resolve"]
+    note: str = ""
+    unit: str = ""
+
+
+class Ping(msgspec.Struct, tag="ping", tag_field="type", forbid_unknown_fields=True):
+    """Answered by a Result with the same request number."""
+
+    request: int = 0
+
+
+class ReplayControl(msgspec.Struct, tag="replay_control", tag_field="type", forbid_unknown_fields=True):
+    """Play, pause, seek (``time`` in simulation seconds) or set the ``speed`` (0.25 to
+    64) of a replay, or ``branch``: leave the replay and run the twin live from the
+    current moment. Director role or above. Answered by a Result; every screen then gets
+    the new ReplayState (and, after a seek or a branch, a Snapshot)."""
+
+    request: int
+    action: Literal["play", "pause", "seek", "speed", "branch"]
+    time: float | None = None
+    speed: float | None = None
+
+
+class CameraUpdate(msgspec.Struct, tag="camera_update", tag_field="type", forbid_unknown_fields=True):
+    """Lead a camera channel: where this screen's camera is (``position``) and the point
+    it orbits (``target``), scene metres, z up. Any role may lead. The server relays it
+    as a Camera to the channel's followers and keeps it for new ones; updates closer
+    than 0.1 s apart from one client are ignored. Not answered."""
+
+    channel: str
+    position: tuple[float, float, float]
+    target: tuple[float, float, float]
+
+
+ClientMessage = Subscribe | AlarmAction | Ping | ReplayControl | CameraUpdate
+
+# ------------------------------------------------------------------------ framing
+
+_header_encoder = msgspec.msgpack.Encoder()
+_client_decoder = msgspec.msgpack.Decoder(ClientMessage)
+_server_decoder = msgspec.msgpack.Decoder(ServerMessage)
+
+
+class Body:
+    """Collects arrays for one message and hands out their refs."""
+
+    def __init__(self) -> None:
+        self.parts: list[bytes | memoryview] = []
+        self.size = 0
+
+    def add(self, array: np.ndarray) -> ArrayRef:
+        if array.dtype == np.bool_:
+            array = array.view(np.uint8)
+        array = np.ascontiguousarray(array, dtype=array.dtype.newbyteorder("<"))
+        ref = ArrayRef(array.dtype.str, self.size, int(array.size))
+        data = memoryview(array).cast("B")
+        self.parts.append(data)
+        self.size += data.nbytes
+        pad = -self.size % ALIGN
+        if pad:
+            self.parts.append(b"\0" * pad)
+            self.size += pad
+        return ref
+
+
+def encode(message: msgspec.Struct, body: Body | None = None) -> bytes:
+    """One frame: header length, header, padding, body."""
+    header = _header_encoder.encode(message)
+    lead = 4 + len(header)
+    pad = -lead % ALIGN if body is not None and body.size else 0
+    parts: list[bytes | memoryview] = [struct.pack("<I", len(header)), header, b"\0" * pad]
+    if body is not None:
+        parts.extend(body.parts)
+    return b"".join(parts)
+
+
+def body_offset(frame: bytes | memoryview) -> int:
+    (n,) = struct.unpack_from("<I", frame, 0)
+    lead = 4 + n
+    return lead + (-lead % ALIGN)
+
+
+def decode_client(frame: bytes) -> ClientMessage:
+    """Decode a client's message; raises :class:`ProtocolError` saying what is wrong."""
+    if len(frame) > MAX_CLIENT_MESSAGE:
+        raise ProtocolError("too_large", f"message of {len(frame)} bytes; the limit is {MAX_CLIENT_MESSAGE}")
+    if len(frame) < 4:
+        raise ProtocolError("malformed", "a message starts with a 4-byte little-endian header length")
+    (n,) = struct.unpack_from("<I", frame, 0)
+    if n != len(frame) - 4:
+        raise ProtocolError("malformed", f"header length says {n} bytes; the message carries {len(frame) - 4}")
+    try:
+        return _client_decoder.decode(frame[4:])
+    except msgspec.ValidationError as exc:
+        raise ProtocolError("invalid", f"{exc}; valid types: subscribe, alarm_action, ping, replay_control, camera_update") from None
+    except msgspec.DecodeError as exc:
+        raise ProtocolError("malformed", f"not msgpack: {exc}") from None
+
+
+def decode_server(frame: bytes) -> tuple[ServerMessage, int]:
+    """Decode a server message (for Python clients): the message and the body's offset."""
+    (n,) = struct.unpack_from("<I", frame, 0)
+    return _server_decoder.decode(frame[4 : 4 + n]), body_offset(frame)
+
+
+def view(frame: bytes, base: int, ref: ArrayRef) -> np.ndarray:
+    """The array a ref points at, as a read-only view into the frame (no copy)."""
+    return np.frombuffer(frame, dtype=np.dtype(ref.dtype), count=ref.count, offset=base + ref.offset)
+
+
+def encode_client(message: msgspec.Struct) -> bytes:
+    header = _header_encoder.encode(message)
+    return struct.pack("<I", len(header)) + header
+
+
+class ProtocolError(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code

@@ -1,0 +1,440 @@
+"""Fan-out of frames to WebSocket clients, one send task per client.
+
+A client never has a queue of frames. It has at most one *pending delta*: each new
+frame is merged into it (latest value per row wins, alarm events appended in order),
+and its send task sends whatever is pending when the socket is free again. A fast
+client gets every frame, one by one, and shares the encoding with every other client
+with the same subscription; a slow one gets fewer, larger deltas and still converges
+on the current state. A client that has not finished a send for ``max_lag`` seconds
+is disconnected with a reason it can read, and may resume; its connection is cut off
+``abort_after`` seconds later if it does not take the close (it stopped reading).
+Nothing one client does (a burst of requests, a full socket, a bug met while serving
+it) stops :meth:`Hub.publish` for the others: that client alone is dropped.
+
+State is read only between ticks (the engine ticks in a worker thread): snapshots and
+resumes asked for during a tick are served right after it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import time as wallclock
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgspec
+import numpy as np
+
+from twin.serving import protocol as p
+from twin.tick.engine import Engine, Frame
+
+log = logging.getLogger("twin.serving.stream")
+
+CLOSE_TOO_SLOW = 4008
+#: close code for a client that breaks the rules (bad messages, answers left unread)
+CLOSE_POLICY = 1008
+#: close code for a client the server failed to serve (a bug, logged with its cause)
+CLOSE_INTERNAL = 1011
+#: answers (results, errors, snapshots) a client may leave unread before its requests are refused
+MAX_CONTROL = 16
+#: seconds a client may take to finish one send before it is dropped as too slow
+MAX_LAG = 30.0
+#: seconds a dropped client has to take its close frame before its connection is cut
+#: off (a client that stopped reading never takes it)
+ABORT_AFTER = 10.0
+#: bytes of kernel send buffer per WebSocket (asked for; Linux doubles it): small, so
+#: that a client that stops reading fills its socket, and is noticed, within kilobytes
+#: rather than the megabytes an autotuned buffer would hide
+SEND_BUFFER = 128 * 1024
+#: the server's WebSocket keepalive (uvicorn): a ping every PING_INTERVAL seconds, and a
+#: client that answers none for PING_TIMEOUT seconds is closed (code 1011). Longer than
+#: MAX_LAG + ABORT_AFTER, so that a client whose socket is full gets the 4008 that says
+#: why, not a keepalive timeout
+PING_INTERVAL = 20.0
+PING_TIMEOUT = 60.0
+#: a pending delta merges the changes of this many ticks into one once they pile up, so
+#: that a slow client costs at most about one merged delta of memory
+MERGE_EVERY = 8
+#: a client's camera updates closer together than this (seconds) are ignored
+CAMERA_INTERVAL = 0.1
+#: longest camera channel name
+MAX_CHANNEL = 64
+#: camera channels whose last camera is kept (the least recently led is forgotten first)
+MAX_CHANNELS = 256
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """Resolved subscription: for each domain, the live fields wanted, in schema order."""
+
+    fields: tuple[tuple[str, tuple[str, ...]], ...]
+
+    @classmethod
+    def resolve(cls, engine: Engine, domains: dict[str, list[str]] | None) -> Subscription:
+        tables = engine.world.tables
+        if domains is None:
+            return cls(tuple((d, tuple(t.live_fields())) for d, t in tables.items()))
+        out = []
+        for d, wanted in domains.items():
+            if d not in tables:
+                raise p.ProtocolError("unknown_domain", f"no domain {d!r}; valid: {', '.join(tables)}")
+            live = tables[d].live_fields()
+            unknown = [f for f in wanted if f not in live]
+            if unknown:
+                raise p.ProtocolError("unknown_field", f"domain {d!r} has no live field(s) {', '.join(map(repr, unknown))}; valid: {', '.join(live)}")
+            out.append((d, tuple(f for f in live if not wanted or f in wanted)))
+        return cls(tuple(out))
+
+    def wants(self, domain: str) -> tuple[str, ...]:
+        for d, fields in self.fields:
+            if d == domain:
+                return fields
+        return ()
+
+
+def uvicorn_options() -> dict[str, Any]:
+    """The uvicorn settings the stream's promises rest on; every place that serves the
+    twin passes them (``uvicorn.run(app, ..., **uvicorn_options())``): client frames past
+    the protocol's limit refused at their header, before their payload is read (1009),
+    and a keepalive that never pre-empts the too-slow close (see PING_TIMEOUT)."""
+    return {"ws_max_size": p.MAX_CLIENT_MESSAGE, "ws_ping_interval": PING_INTERVAL, "ws_ping_timeout": PING_TIMEOUT,
+            "ws_per_message_deflate": False}
+
+
+@dataclass
+class Pending:
+    """Frames not yet sent to one client, merged: whatever the number of ticks, its
+    memory is about one merged delta (changes merge every MERGE_EVERY ticks) and the
+    alarm events of those ticks."""
+
+    base: int
+    seq: int = 0
+    time: float = 0.0
+    chunks: dict[tuple[str, str], list[tuple[np.ndarray, np.ndarray]]] = field(default_factory=dict)
+    events: list[p.AlarmEventInfo] = field(default_factory=list)
+    stale: list[tuple[str, str]] = field(default_factory=list)
+    #: how many frames were merged in
+    ticks: int = 0
+
+    def add(self, frame: Frame, sub: Subscription) -> None:
+        self.seq, self.time, self.stale = frame.seq, frame.time, list(frame.stale)
+        self.ticks += 1
+        for domain, fields in sub.fields:
+            changes = frame.changes.get(domain)
+            if not changes:
+                continue
+            for name in fields:
+                if name in changes:
+                    chunks = self.chunks.setdefault((domain, name), [])
+                    chunks.append(changes[name])
+                    if len(chunks) >= MERGE_EVERY:
+                        chunks[:] = [merge_chunks(chunks)]
+        self.events.extend(event_info(e) for e in frame.events)
+
+    def message(self) -> tuple[p.Delta, p.Body]:
+        body = p.Body()
+        domains: dict[str, dict[str, p.FieldDelta]] = {}
+        for (domain, name), chunks in self.chunks.items():
+            rows, values = merge_chunks(chunks)
+            domains.setdefault(domain, {})[name] = p.FieldDelta(body.add(rows), body.add(values))
+        return p.Delta(self.base, self.seq, self.time, domains, self.events, self.stale), body
+
+
+def merge_chunks(chunks: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+    """One (rows, values) pair from several ticks' changes; the latest value of a row wins."""
+    if len(chunks) == 1:
+        return chunks[0]
+    rows = np.concatenate([c[0] for c in chunks])
+    values = np.concatenate([c[1] for c in chunks])
+    # np.unique keeps the first occurrence: reverse so that the first is the latest.
+    unique, first = np.unique(rows[::-1], return_index=True)
+    return unique, values[::-1][first]
+
+
+def event_info(event: Any) -> p.AlarmEventInfo:
+    return p.AlarmEventInfo(event.kind, event.time, event.alarm, event.who, event.note)
+
+
+class Client:
+    """One connected socket: its role, subscription, pending delta and control messages.
+
+    ``abort`` cuts the connection off at once (no close handshake): the way to release a
+    peer that stopped reading, whose socket will never take a close frame."""
+
+    def __init__(self, send: Callable[[bytes], Awaitable[None]], close: Callable[[int, str], Awaitable[None]], role: str, name: str,
+                 abort: Callable[[], None] | None = None) -> None:
+        self.send = send
+        self.close = close
+        self.abort = abort
+        self.role = role
+        self.name = name
+        self.sub: Subscription | None = None
+        self.pending: Pending | None = None
+        self.control: list[bytes] = []
+        self.wake = asyncio.Event()
+        self.busy_since: float | None = None
+        self.closed = False
+        #: the task running :meth:`Hub.run_sender` for this client, once started
+        self.sender: asyncio.Task[Any] | None = None
+        self.sent_frames = 0
+        self.sent_bytes = 0
+        #: the camera channel this client follows (Subscribe.follow), or None
+        self.follow: str | None = None
+        #: when this client's last accepted CameraUpdate came (monotonic seconds)
+        self.camera_at = -float("inf")
+
+    def push(self, message: bytes) -> None:
+        if len(self.control) >= MAX_CONTROL:
+            # Requests faster than the client reads the answers: refuse to queue them.
+            raise p.ProtocolError("too_many_requests", f"more than {MAX_CONTROL} answers unread; read before asking again")
+        self.control.append(message)
+        self.wake.set()
+
+
+class Hub:
+    def __init__(self, engine: Engine, max_lag: float = MAX_LAG, abort_after: float = ABORT_AFTER) -> None:
+        self.engine = engine
+        #: names this run of the server: a resume from another run gets a snapshot
+        self.epoch = secrets.token_hex(8)
+        self.max_lag = max_lag
+        self.abort_after = abort_after
+        self.clients: set[Client] = set()
+        self.ticking = False
+        #: subscriptions to serve after the tick: at most one per client, the newest
+        self._waiting: dict[Client, int | None] = {}
+        self._cache: dict[Subscription, bytes] = {}
+        self._cache_seq = -1
+        self._closing: set[asyncio.Task[None]] = set()
+        #: camera channel -> its last Camera message, encoded (for new followers)
+        self.cameras: dict[str, bytes] = {}
+
+    # -- joining -----------------------------------------------------------------------
+    def subscribe(self, client: Client, sub: Subscription, since: int | None, epoch: str | None = None) -> None:
+        """Set the client's subscription and send it a snapshot or the missed deltas,
+        now if the engine is between ticks, else right after the tick."""
+        client.sub = sub
+        client.pending = None
+        if epoch != self.epoch:
+            since = None  # another run's sequence numbers mean nothing here
+        # A snapshot still waiting to be sent is replaced, not queued behind.
+        client.control = [m for m in client.control if not _is_snapshot(m)]
+        if self.ticking:
+            # A newer subscribe replaces the older one still waiting: a burst of them
+            # costs one entry and, after the tick, one snapshot.
+            self._waiting[client] = since
+        else:
+            self._waiting.pop(client, None)
+            self._sync(client, since)
+
+    # -- cameras -----------------------------------------------------------------------
+    def set_follow(self, client: Client, channel: str | None) -> None:
+        """Follow a camera channel (None: none); the channel's last camera comes at once."""
+        client.follow = channel
+        if channel is not None and channel in self.cameras:
+            _put_camera(client, self.cameras[channel])
+
+    def relay_camera(self, sender: Client, update: p.CameraUpdate) -> bool:
+        """Keep the channel's camera and send it to its followers (not the sender);
+        False when the update came too soon after the sender's last and was ignored."""
+        now = wallclock.monotonic()
+        if now - sender.camera_at < CAMERA_INTERVAL:
+            return False
+        sender.camera_at = now
+        data = p.encode(p.Camera(update.channel, update.position, update.target))
+        self.cameras.pop(update.channel, None)  # newest last: the least recently led goes first
+        if len(self.cameras) >= MAX_CHANNELS:
+            del self.cameras[next(iter(self.cameras))]
+        self.cameras[update.channel] = data
+        for client in list(self.clients):
+            if client is not sender and client.follow == update.channel and not client.closed:
+                _put_camera(client, data)
+        return True
+
+    def reset_all(self) -> None:
+        """Send every subscribed client a fresh snapshot (after a replay's seek); call
+        between ticks."""
+        for client in list(self.clients):
+            if client.sub is not None and not client.closed:
+                self.subscribe(client, client.sub, None)
+
+    def _sync(self, client: Client, since: int | None) -> None:
+        """Send the client what it lacks since ``since``: nothing, the missed deltas or a
+        snapshot. Never raises for the client's behaviour: one that left too many answers
+        unread is dropped (1008) instead."""
+        assert client.sub is not None
+        engine = self.engine
+        frames = list(engine.frames)
+        if since is not None and since == engine.seq:
+            client.pending = Pending(base=since, seq=since, time=engine.time)
+            return
+        if since is not None and frames and frames[0].seq <= since + 1 <= engine.seq:
+            pending = Pending(base=since)
+            for frame in frames:
+                if frame.seq > since:
+                    pending.add(frame, client.sub)
+            client.pending = pending
+            client.wake.set()
+            return
+        client.control = [m for m in client.control if not _is_snapshot(m)]
+        if len(client.control) >= MAX_CONTROL:
+            self.drop(client, f"{len(client.control)} answers left unread; read them before asking again", code=CLOSE_POLICY)
+            return
+        client.push(self.snapshot(client.sub))
+        client.pending = Pending(base=engine.seq, seq=engine.seq, time=engine.time)
+
+    def snapshot(self, sub: Subscription) -> bytes:
+        engine = self.engine
+        body = p.Body()
+        domains = {d: {f: body.add(engine.world.tables[d].columns[f]) for f in fields} for d, fields in sub.fields}
+        # Summaries: an alarm's notes stay over HTTP (GET /api/alarms/{id}), so that a
+        # snapshot does not grow with every note ever written.
+        alarms = [a.summary() for a in engine.alarms.active()]
+        message = p.Snapshot(engine.seq, engine.time, domains, alarms, sorted(engine.stale_fields))
+        return p.encode(message, body)
+
+    # -- each tick ---------------------------------------------------------------------
+    def publish(self, frame: Frame) -> None:
+        """Merge a new frame into every client's pending delta (on the event loop). Never
+        raises because of one client: a client that cannot be served is dropped, with
+        a close code and a reason, and the others get the frame."""
+        waiting, self._waiting = self._waiting, {}
+        for client, since in waiting.items():
+            if not client.closed:
+                self._guarded(client, self._sync, client, since)
+        now = wallclock.monotonic()
+        for client in list(self.clients):
+            if client.sub is None or client.pending is None or client.closed:
+                continue
+            if client.pending.seq >= frame.seq:
+                continue  # already synced to this frame by a resume
+            self._guarded(client, self._merge, client, frame, now)
+
+    def _merge(self, client: Client, frame: Frame, now: float) -> None:
+        assert client.pending is not None and client.sub is not None
+        if client.busy_since is not None and now - client.busy_since > self.max_lag:
+            self.drop(client, f"too slow: no send completed for {now - client.busy_since:.0f} s; "
+                              f"reconnect and subscribe with since={client.pending.base}")
+            return
+        client.pending.add(frame, client.sub)
+        client.wake.set()
+
+    def _guarded(self, client: Client, work: Callable[..., None], *args: Any) -> None:
+        """Run one client's part of a publish; a failure drops that client alone."""
+        try:
+            work(*args)
+        except Exception:
+            log.exception("serving a stream client failed; it is disconnected", extra={"client": client.name})
+            self.drop(client, "the server failed to serve this client (logged); reconnect", code=CLOSE_INTERNAL)
+
+    def drop(self, client: Client, reason: str, code: int = CLOSE_TOO_SLOW) -> None:
+        """Disconnect a client with ``code`` and ``reason``. Its pending delta and unsent
+        answers are let go at once; the close frame goes out as soon as its socket takes
+        it, and a client that does not take it within ``abort_after`` seconds (it stopped
+        reading) has its connection cut off."""
+        if client.closed:
+            return
+        client.closed = True
+        self.clients.discard(client)
+        self._waiting.pop(client, None)
+        client.pending = None
+        client.control = []
+        client.wake.set()
+        log.warning("client disconnected", extra={"client": client.name, "reason": reason, "code": code})
+        task = asyncio.get_running_loop().create_task(self._close(client, code, reason[:120]))
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
+
+    async def _close(self, client: Client, code: int, reason: str) -> None:
+        # A send blocked on a full socket holds every later message behind it, the close
+        # frame too: cancel it (it waits for room before writing, so no frame is cut).
+        sender = client.sender
+        if sender is not None and sender is not asyncio.current_task():
+            sender.cancel()
+        started = wallclock.monotonic()
+        try:
+            async with asyncio.timeout(self.abort_after):
+                await client.close(code, reason)
+        except Exception:
+            pass  # timed out (the socket stays full), or the connection is gone already
+        if client.abort is None:
+            return
+        # The close handshake needs the peer to read up to the close frame; give it the
+        # rest of the grace, then release the connection (a no-op if it is closed).
+        await asyncio.sleep(max(0.0, self.abort_after - (wallclock.monotonic() - started)))
+        client.abort()
+
+    def _encoded(self, client: Client) -> bytes:
+        pending = client.pending
+        assert pending is not None and client.sub is not None
+        # The common case: one whole frame for a subscription others share; encode once.
+        if pending.ticks == 1 and pending.base == pending.seq - 1:
+            if self._cache_seq != pending.seq:
+                self._cache, self._cache_seq = {}, pending.seq
+            cached = self._cache.get(client.sub)
+            if cached is None:
+                cached = self._cache[client.sub] = p.encode(*pending.message())
+            return cached
+        return p.encode(*pending.message())
+
+    async def run_sender(self, client: Client) -> None:
+        """The client's send task: control messages first, then what is pending."""
+        while not client.closed:
+            await client.wake.wait()
+            client.wake.clear()
+            while client.control and not client.closed:
+                await self._send(client, client.control.pop(0))
+            pending = client.pending
+            if client.closed or pending is None or not pending.ticks and not pending.events:
+                continue
+            data = self._encoded(client)
+            client.pending = Pending(base=pending.seq, seq=pending.seq, time=pending.time)
+            await self._send(client, data)
+            client.sent_frames += 1
+
+    async def _send(self, client: Client, data: bytes) -> None:
+        client.busy_since = wallclock.monotonic()
+        await client.send(data)
+        client.busy_since = None
+        client.sent_bytes += len(data)
+
+
+def _is_snapshot(message: bytes) -> bool:
+    return b"\xa8snapshot" in message[4:40]
+
+
+def _is_camera(message: bytes) -> bool:
+    return b"\xa4type\xa6camera" in message[4:24]
+
+
+def _put_camera(client: Client, data: bytes) -> None:
+    """Queue a camera for a follower, replacing one it has not been sent yet (only the
+    newest matters); a client with its answers unread gets none."""
+    client.control = [m for m in client.control if not _is_camera(m)]
+    if len(client.control) < MAX_CONTROL:
+        client.control.append(data)
+        client.wake.set()
+
+
+def hello(engine: Engine, role: str, mode: str, server_version: str, epoch: str) -> bytes:
+    body = p.Body()
+    domains = []
+    for name, table in engine.world.tables.items():
+        d = table.domain
+        style = engine.registry.styles.get(name)
+        domains.append(p.DomainInfo(
+            name=name, title=d.title, title_zh=d.title_zh, kinds=table.kind_names, ids=table.ids,
+            kind=body.add(table.kind),
+            fields=[p.FieldInfo(f.name, np.dtype(f.dtype).newbyteorder("<").str if f.dtype != "bool" else "|u1", f.unit,
+                                tuple(None if not np.isfinite(v) else float(v) for v in f.valid), f.description, f.attribute, f.label_zh)
+                    for f in d.fields],
+            style=None if style is None else msgspec.to_builtins(style.__dict__ | {"field_labels_zh": dict(style.field_labels_zh)}),
+        ))
+    from twin.types import LEVEL_NAMES, LEVEL_RISK_THRESHOLDS
+
+    message = p.Hello(p.PROTOCOL_VERSION, server_version, epoch, engine.scene.name, engine.scene.title, engine.scene.title_zh,
+                      engine.time, engine.seq, engine.dt, mode, role, domains, {k: list(v) for k, v in LEVEL_NAMES.items()},
+                      list(LEVEL_RISK_THRESHOLDS), absolute_clock=engine.absolute_clock, timezone=engine.scene.timezone)
+    return p.encode(message, body)

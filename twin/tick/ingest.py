@@ -1,0 +1,172 @@
+"""Ingest: validate readings, map sensor to (domain, asset row, field), keep the last
+good value of each sensor and write it into the twin's state.
+
+Bad readings are dropped and counted by reason; the last good value stays, marked
+stale once it is older than the sensor's ``stale_after``.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Iterable
+
+import numba
+import numpy as np
+
+from twin.types import Reading, Sensor
+from twin.tick.world import World
+
+#: (sensor index, time, value, quality) arrays; sensor index -1 means an unknown sensor
+ReadingBatch = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+
+#: reasons a reading is rejected, in the order the compiled pass checks them; its
+#: ``counts`` are indexed by position here. ``bad_topic`` (and ``malformed``, for payloads
+#: that never became readings) are counted by the sources (twin.sources) before ingest.
+REJECT_REASONS = ("unknown_sensor", "malformed", "bad_quality", "not_finite", "out_of_range", "too_old", "in_future",
+                  "duplicate", "bad_topic")
+
+
+@numba.njit(cache=True, nogil=True)
+def _validate_and_keep(index, times, values, quality, low, high, oldest, newest, last_time, last_value, counts):  # pragma: no cover
+    """One pass over a batch: reject by the first failing check (counted in the order of
+    REJECT_REASONS), keep each sensor's latest good reading (a later time wins; an older
+    reading arriving late is good but changes nothing). A reading at the very time of the
+    sensor's last good one is a duplicate (a QoS 1 redelivery, a device's retry): the first
+    one stays, so that a reading is applied once. Returns how many were good."""
+    good = 0
+    n_sensors = low.shape[0]
+    for i in range(index.shape[0]):
+        s = index[i]
+        v = values[i]
+        t = times[i]
+        if s < 0 or s >= n_sensors:
+            counts[0] += 1
+        elif quality[i] != 0:
+            counts[2] += 1
+        elif not np.isfinite(v):
+            counts[3] += 1
+        elif v < low[s] or v > high[s]:
+            counts[4] += 1
+        elif not np.isfinite(t):
+            counts[1] += 1  # a reading without a usable time is malformed
+        elif t < oldest:
+            counts[5] += 1
+        elif t > newest:
+            counts[6] += 1
+        elif t == last_time[s]:
+            counts[7] += 1
+        else:
+            good += 1
+            if t > last_time[s]:
+                last_time[s] = t
+                last_value[s] = v
+    return good
+
+
+@numba.njit(cache=True, nogil=True)
+def _mark_stale(now, last_time, stale_after, stale):  # pragma: no cover - compiled
+    """stale[s] = the sensor's last good reading is older than its stale_after, in place."""
+    for s in range(stale.shape[0]):
+        stale[s] = now - last_time[s] > stale_after[s]
+
+
+@numba.njit(cache=True, nogil=True)
+def _assimilate(column, rows, idx, last_value):  # pragma: no cover - compiled
+    """column[rows[j]] = last_value[idx[j]] wherever that value is a number (NaN: the
+    sensor has not reported yet). One pass, no temporaries; compiled per column dtype."""
+    for j in range(rows.shape[0]):
+        v = last_value[idx[j]]
+        if v == v:
+            column[rows[j]] = v
+
+
+def sensor_columns(sensors: list[Sensor], world: World) -> tuple[list[tuple[str, str, np.ndarray, np.ndarray]], np.ndarray, np.ndarray]:
+    """Sensors grouped by the state column they feed, so that each column is read or
+    written with one call: ``[(domain, field, sensor indices, rows)]`` sorted by
+    (domain, field); and each sensor's valid range (low, high) from its field."""
+    low, high = np.empty(len(sensors)), np.empty(len(sensors))
+    by_column: dict[tuple[str, str], tuple[list[int], list[int]]] = {}
+    for i, s in enumerate(sensors):
+        table, row = world.locate(s.asset)
+        low[i], high[i] = table.specs[s.field].valid
+        idx, rows = by_column.setdefault((table.domain.name, s.field), ([], []))
+        idx.append(i)
+        rows.append(row)
+    groups = [(domain, field, np.array(idx, dtype=np.int64), np.array(rows, dtype=np.int64))
+              for (domain, field), (idx, rows) in sorted(by_column.items())]
+    return groups, low, high
+
+
+class Ingest:
+    def __init__(self, sensors: list[Sensor], world: World, max_future: float = 60.0, max_age: float = 3600.0) -> None:
+        self.world = world
+        self.sensors = sensors
+        self.sensor_index = {s.id: i for i, s in enumerate(sensors)}
+        self.max_future, self.max_age = max_future, max_age
+        n = len(sensors)
+        self.last_value = np.full(n, np.nan, dtype=np.float64)
+        self.last_time = np.full(n, -np.inf, dtype=np.float64)
+        self.stale_after = np.array([s.stale_after for s in sensors], dtype=np.float64)
+        self.stale = np.ones(n, dtype=bool)
+        self.groups, self.low, self.high = sensor_columns(sensors, world)
+        self.accepted = 0
+        self.rejected: Counter[str] = Counter()
+        self._inbox: list[Reading] = []
+        self._inbox_lock = threading.Lock()
+
+    # -- from other threads (MQTT, HTTP) -----------------------------------------------
+    def submit(self, readings: Iterable[Reading]) -> None:
+        """Queue readings from any thread; they are validated at the next tick."""
+        with self._inbox_lock:
+            self._inbox.extend(readings)
+
+    def reject(self, reason: str, count: int = 1) -> None:
+        """Count readings a source could not even parse; from any thread."""
+        if reason not in REJECT_REASONS:
+            raise ValueError(f"reject reason {reason!r} is not one of {', '.join(REJECT_REASONS)}")
+        self._count(reason, count)
+
+    def _count(self, reason: str, count: int) -> None:
+        # Sources count from their threads while the tick reads the counts (metrics): a
+        # new reason replaces the Counter rather than growing the one being iterated.
+        with self._inbox_lock:
+            if reason in self.rejected:
+                self.rejected[reason] += count
+            else:
+                self.rejected = self.rejected + Counter({reason: count})
+
+    def take_inbox(self) -> ReadingBatch | None:
+        """The readings queued by :meth:`submit` since the last call, as arrays."""
+        with self._inbox_lock:
+            inbox, self._inbox = self._inbox, []
+        if not inbox:
+            return None
+        return (
+            np.array([self.sensor_index.get(r.sensor, -1) for r in inbox], dtype=np.int64),
+            np.array([r.time for r in inbox], dtype=np.float64),
+            np.array([r.value for r in inbox], dtype=np.float64),
+            np.array([r.quality for r in inbox], dtype=np.int64),
+        )
+
+    # -- on the tick -------------------------------------------------------------------
+    def accept_arrays(self, index: np.ndarray, times: np.ndarray, values: np.ndarray, quality: np.ndarray, now: float) -> int:
+        """Validate a batch (sensor index -1 means unknown); keep the good ones; count
+        the bad ones by reason, in the order of :data:`REJECT_REASONS`."""
+        counts = np.zeros(len(REJECT_REASONS), dtype=np.int64)
+        good = _validate_and_keep(
+            np.ascontiguousarray(index, dtype=np.int64), np.ascontiguousarray(times, dtype=np.float64),
+            np.ascontiguousarray(values, dtype=np.float64), np.ascontiguousarray(quality, dtype=np.int64),
+            self.low, self.high, now - self.max_age, now + self.max_future, self.last_time, self.last_value, counts,
+        )
+        for reason, n in zip(REJECT_REASONS, counts):
+            if n:
+                self._count(reason, int(n))
+        self.accepted += int(good)
+        return int(good)
+
+    def assimilate(self, now: float) -> None:
+        """Write each sensor's last good value over the model's value of its row."""
+        _mark_stale(now, self.last_time, self.stale_after, self.stale)  # in place: no fresh pages a tick
+        for domain, field, idx, rows in self.groups:
+            _assimilate(self.world.tables[domain].columns[field], rows, idx, self.last_value)

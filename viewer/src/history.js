@@ -1,0 +1,143 @@
+// @ts-check
+// The history of one field of one asset, for the inspector's chart: asked of the history
+// API (GET /api/history/assets/{id}?field=, else the raw readings of a sensor feeding the
+// field, GET /api/history/sensors/{id}), and where the server has none to give (a replay,
+// a drill, a server without a history store, a field nobody stores) the values this
+// screen saw in the stream since the inspector opened: its live window.
+import { apiUrl } from './params.js';
+
+/** @typedef {import('./types').HistoryAnswer} HistoryAnswer */
+/** @typedef {import('./types').HistoryBuckets} HistoryBuckets */
+/** @typedef {import('./types').ChartData} ChartData */
+/** @typedef {import('./protocol.generated.js').AlarmSummary} AlarmSummary */
+
+/** The windows an operator chooses from, in seconds. */
+export const WINDOWS = Object.freeze({ '1h': 3600, '24h': 86400, '7d': 7 * 86400 });
+
+/** Values of one field as the stream brought them: a ring of (time, value), cleared when
+ * the clock goes back (a replay's seek), so that a line never doubles back on itself. */
+export class Trail {
+  /** @param {number} capacity samples kept (the oldest go first) */
+  constructor(capacity = 8192) {
+    this.times = new Float64Array(capacity);
+    this.values = new Float64Array(capacity);
+    this.length = 0;
+    this.next = 0;
+  }
+
+  /** @param {number} time @param {number} value */
+  push(time, value) {
+    const capacity = this.times.length;
+    if (this.length) {
+      const last = this.times[(this.next - 1 + capacity) % capacity];
+      if (time < last) this.clear();
+      else if (time === last) return;
+    }
+    this.times[this.next] = time;
+    this.values[this.next] = value;
+    this.next = (this.next + 1) % capacity;
+    this.length = Math.min(this.length + 1, capacity);
+  }
+
+  clear() {
+    this.length = 0;
+    this.next = 0;
+  }
+
+  /** The samples with from < time <= to, oldest first (NaN values as gaps: null).
+   * @param {number} from @param {number} to @returns {{t: number[], v: Array<number | null>}} */
+  between(from, to) {
+    const capacity = this.times.length;
+    const start = (this.next - this.length + capacity) % capacity;
+    /** @type {number[]} */
+    const t = [];
+    /** @type {Array<number | null>} */
+    const v = [];
+    for (let i = 0; i < this.length; i++) {
+      const k = (start + i) % capacity;
+      const time = this.times[k];
+      if (time <= from || time > to) continue;
+      t.push(time);
+      v.push(Number.isFinite(this.values[k]) ? this.values[k] : null);
+    }
+    return { t, v };
+  }
+}
+
+/** True when a JSON answer has the shape the chart needs (an older or foreign server's
+ * answer is treated as no answer, never drawn wrong).
+ * @param {any} a @returns {a is HistoryAnswer} */
+export function isHistoryAnswer(a) {
+  if (!a || typeof a !== 'object' || !a.points || !Array.isArray(a.points.t)) return false;
+  const p = a.points;
+  const series = a.source === 'raw' ? [p.v] : a.source === 'minutes' ? [p.min, p.mean, p.max] : null;
+  return Boolean(series && series.every((s) => Array.isArray(s) && s.length === p.t.length)
+    && Array.isArray(a.thresholds) && Array.isArray(a.alarms));
+}
+
+/** Ask the history API for ``field`` of ``asset`` over (from, to]: the asset's stored
+ * field, else the raw readings of ``sensor`` (one feeding that field), else null.
+ * @param {{asset: string, field: string, sensor: string | null}} what
+ * @param {number} from @param {number} to
+ * @returns {Promise<HistoryAnswer | null>} */
+export async function fetchHistory({ asset, field, sensor }, from, to) {
+  const range = `from=${Math.floor(from)}&to=${Math.ceil(to)}`;
+  const paths = [`/api/history/assets/${encodeURIComponent(asset)}?field=${encodeURIComponent(field)}&${range}`];
+  if (sensor) paths.push(`/api/history/sensors/${encodeURIComponent(sensor)}?${range}`);
+  for (const path of paths) {
+    try {
+      const response = await fetch(apiUrl(path), { headers: { Accept: 'application/json' } });
+      if (!response.ok) continue;
+      const answer = await response.json();
+      if (isHistoryAnswer(answer)) return answer;
+    } catch { /* disconnected or not JSON: the next path, then the live window */ }
+  }
+  return null;
+}
+
+/** The raises and escalations of an asset's open alarms (each alarm's level history),
+ * for a chart the API did not feed.
+ * @param {Iterable<AlarmSummary>} alarms the asset's open alarms
+ * @returns {Array<{t: number, level: number}>} */
+export function alarmRises(alarms) {
+  const out = [];
+  for (const a of alarms) {
+    let previous = 0;
+    for (const step of a.history) {
+      const level = Number(step.level);
+      if (level > previous) out.push({ t: Number(step.time), level });
+      previous = level;
+    }
+  }
+  return out.sort((x, y) => x.t - y.t);
+}
+
+/** What to draw from an API answer, with the live values newer than it appended (the
+ * chart moves on between two questions to the server).
+ * @param {HistoryAnswer} answer @param {Trail | null} trail @param {number} now
+ * @returns {ChartData} */
+export function fromAnswer(answer, trail, now) {
+  const p = answer.points;
+  const tail = trail ? trail.between(answer.to, now) : { t: [], v: [] };
+  const buckets = answer.source === 'minutes' ? /** @type {HistoryBuckets} */ (p) : null;
+  const values = buckets ? buckets.mean : /** @type {import('./types').HistoryRaw} */ (p).v;
+  const pad = () => tail.t.map(() => null);
+  return {
+    source: answer.source, from: answer.from, to: Math.max(answer.to, now), unit: answer.unit,
+    t: [...p.t, ...tail.t], v: [...values, ...tail.v],
+    min: buckets ? [...buckets.min, ...pad()] : null,
+    max: buckets ? [...buckets.max, ...pad()] : null,
+    thresholds: answer.thresholds.map(({ level, value }) => ({ level, value })),
+    alarms: answer.alarms.map(({ t, level }) => ({ t, level })),
+  };
+}
+
+/** What to draw from the live window alone.
+ * @param {Trail} trail @param {number} from @param {number} to @param {string} unit
+ * @param {Array<{level: number, value: number}>} thresholds
+ * @param {Array<{t: number, level: number}>} alarms
+ * @returns {ChartData} */
+export function fromTrail(trail, from, to, unit, thresholds, alarms) {
+  const { t, v } = trail.between(from, to);
+  return { source: 'live', from, to, unit, t, v, min: null, max: null, thresholds, alarms: alarms.filter((a) => a.t > from && a.t <= to) };
+}

@@ -1,0 +1,271 @@
+// generated, do not edit: written by scripts/gen-protocol-dts from twin/serving/protocol.py
+// (the one declaration of every message of protocol v1). tests/test_typescript.py checks it.
+// The types of protocol.generated.js (tsc reads this file in its place) and of every message.
+
+export declare const PROTOCOL_VERSION: 1;
+export declare const SUBPROTOCOL: "lifeline-twin.v1";
+/** body arrays start at multiples of this many bytes */
+export declare const ALIGN: 8;
+export declare const MAX_CLIENT_MESSAGE: 65536;
+/** the per-row stale mask (|u1) a domain with sensors carries besides its Hello's fields */
+export declare const STALE_ROWS_FIELD: "stale";
+/** the msgpack key that holds a message's type tag */
+export declare const TAG_FIELD: "type";
+
+/** A message's or struct's wire names: its tag, every field, the fields it must carry. */
+export interface MessageSpec {
+  readonly tag: string | null;
+  readonly fields: readonly string[];
+  readonly required: readonly string[];
+}
+
+export declare const SERVER_MESSAGES: {
+  readonly Hello: MessageSpec;
+  readonly Snapshot: MessageSpec;
+  readonly Delta: MessageSpec;
+  readonly Result: MessageSpec;
+  readonly Error: MessageSpec;
+  readonly ReplayState: MessageSpec;
+  readonly Camera: MessageSpec;
+};
+export declare const CLIENT_MESSAGES: {
+  readonly Subscribe: MessageSpec;
+  readonly AlarmAction: MessageSpec;
+  readonly Ping: MessageSpec;
+  readonly ReplayControl: MessageSpec;
+  readonly CameraUpdate: MessageSpec;
+};
+export declare const STRUCTS: {
+  readonly ArrayRef: MessageSpec;
+  readonly FieldInfo: MessageSpec;
+  readonly DomainInfo: MessageSpec;
+  readonly FieldDelta: MessageSpec;
+  readonly AlarmEventInfo: MessageSpec;
+};
+export declare const ALARM_ACTIONS: readonly ["acknowledge", "dispatch", "resolve"];
+/** message type tag -> message name, for the tags the server sends */
+export declare const SERVER_TAGS: {
+  readonly "hello": "Hello";
+  readonly "snapshot": "Snapshot";
+  readonly "delta": "Delta";
+  readonly "result": "Result";
+  readonly "error": "Error";
+  readonly "replay": "ReplayState";
+  readonly "camera": "Camera";
+};
+
+/** First message after connecting: the schema and the clock. */
+export interface Hello {
+  type: "hello";
+  protocol: number;
+  server: string;
+  epoch: string;
+  scene: string;
+  title: string;
+  title_zh: string;
+  time: number;
+  seq: number;
+  dt: number;
+  mode: string;
+  role: string;
+  domains: Array<DomainInfo>;
+  levels: Record<string, Array<string>>;
+  level_thresholds: Array<number>;
+  absolute_clock: boolean;
+  timezone: string;
+}
+
+export interface DomainInfo {
+  name: string;
+  title: string;
+  title_zh: string;
+  kinds: Array<string>;
+  ids: Array<string>;
+  kind: ArrayRef;
+  fields: Array<FieldInfo>;
+  style: ViewerStyle | null;
+}
+
+/** A typed array in the body: numpy dtype string (``<f4``, ``<f8``, ``<u4``, ``|u1``...), byte offset from the body start (a multiple of 8), element count. */
+export interface ArrayRef {
+  dtype: string;
+  offset: number;
+  count: number;
+}
+
+export interface FieldInfo {
+  name: string;
+  dtype: string;
+  unit: string;
+  valid: [number | null, number | null];
+  description: string;
+  attribute: boolean;
+  label_zh: string;
+}
+
+/** How the viewer draws a domain (a plugin's ViewerStyle): legend colour, labels in both languages, the field it is coloured by. */
+export interface ViewerStyle {
+  domain: string;
+  label: string;
+  label_zh: string;
+  color: string;
+  colour_field: string | null;
+  field_labels_zh: Record<string, string>;
+}
+
+/** The full state of the subscribed fields at ``seq``, and every open alarm. */
+export interface Snapshot {
+  type: "snapshot";
+  seq: number;
+  time: number;
+  domains: Record<string, Record<string, ArrayRef>>;
+  alarms: Array<AlarmSummary>;
+  stale: Array<[string, string]>;
+}
+
+/** An alarm as the stream carries it (Alarm.summary(): every key of the record, each operator action without its note; GET /api/alarms/{id} gives the notes). */
+export interface AlarmSummary {
+  id: number;
+  asset: string;
+  domain: string;
+  rule: string;
+  title: string;
+  title_zh: string;
+  owner: string;
+  level: number;
+  peak_level: number;
+  state: "raised" | "acknowledged" | "dispatched" | "resolved";
+  since: number;
+  updated: number;
+  level_since: number;
+  overdue: boolean;
+  condition_active: boolean;
+  dispatched_to: string;
+  history: Array<Record<string, unknown>>;
+  actions: Array<Record<string, unknown>>;
+}
+
+/** What changed from ``base`` (exclusive) to ``seq`` (inclusive). A client that was slow gets several ticks merged into one delta (latest values win); ``events`` then holds every alarm event of those ticks, in order. */
+export interface Delta {
+  type: "delta";
+  base: number;
+  seq: number;
+  time: number;
+  domains: Record<string, Record<string, FieldDelta>>;
+  events: Array<AlarmEventInfo>;
+  stale: Array<[string, string]>;
+}
+
+/** Rows (``<u4``) whose value changed, and their new values (the field's dtype). */
+export interface FieldDelta {
+  rows: ArrayRef;
+  values: ArrayRef;
+}
+
+/** One alarm change: raise, escalate, deescalate, clear, overdue, acknowledge, dispatch, resolve. ``alarm`` is the alarm's record after the change, summarised: its operator actions without their notes (``note`` is this event's own; ``GET /api/alarms/{id}`` gives every note). */
+export interface AlarmEventInfo {
+  kind: string;
+  time: number;
+  alarm: AlarmSummary;
+  who: string;
+  note: string;
+}
+
+/** The answer to a client request with the same ``request`` number. */
+export interface Result {
+  type: "result";
+  request: number;
+  ok: boolean;
+  error: string;
+  alarm: AlarmSummary | null;
+}
+
+/** A problem with something the client sent; repeated problems close the socket. */
+export interface Error {
+  type: "error";
+  code: string;
+  message: string;
+}
+
+/** The replay's timeline, sent after the Hello of a replaying server and on every change a director makes; every screen follows it. ``marks`` are the (time, level) of each alarm raise and escalation, for the timeline. */
+export interface ReplayState {
+  type: "replay";
+  playing: boolean;
+  speed: number;
+  time: number;
+  start: number;
+  end: number;
+  marks: Array<Array<number>>;
+  drill: string;
+}
+
+/** Where the leading screen of ``channel`` looks: the camera's ``position`` and the point it orbits (``target``), scene metres, z up. Sent to every client whose Subscribe follows that channel (never back to the leader), and at once to a new follower when the channel has a camera already. */
+export interface Camera {
+  type: "camera";
+  channel: string;
+  position: [number, number, number];
+  target: [number, number, number];
+}
+
+/** Choose what to receive; may be sent again at any time. ``domains`` maps a domain to the fields wanted (an empty list: all its live fields); omitted or null means every field of every domain. ``since`` is the last ``seq`` the client applied (after a reconnect) and ``epoch`` the Hello's epoch it belongs to: the server sends the missed deltas merged if it is the same run and still holds them, else a snapshot. Resume with the same ``domains`` as before. ``follow`` names a camera channel whose Camera messages this client wants (see CameraUpdate). */
+export interface Subscribe {
+  type: "subscribe";
+  domains?: Record<string, Array<string>> | null;
+  since?: number | null;
+  epoch?: string | null;
+  follow?: string | null;
+}
+
+/** Acknowledge, dispatch or resolve an alarm (operator role or above). */
+export interface AlarmAction {
+  type: "alarm_action";
+  request: number;
+  alarm: number;
+  action: "acknowledge" | "dispatch" | "resolve";
+  note?: string;
+  unit?: string;
+}
+
+/** Answered by a Result with the same request number. */
+export interface Ping {
+  type: "ping";
+  request?: number;
+}
+
+/** Play, pause, seek (``time`` in simulation seconds) or set the ``speed`` (0.25 to 64) of a replay, or ``branch``: leave the replay and run the twin live from the current moment. Director role or above. Answered by a Result; every screen then gets the new ReplayState (and, after a seek or a branch, a Snapshot). */
+export interface ReplayControl {
+  type: "replay_control";
+  request: number;
+  action: "play" | "pause" | "seek" | "speed" | "branch";
+  time?: number | null;
+  speed?: number | null;
+}
+
+/** Lead a camera channel: where this screen's camera is (``position``) and the point it orbits (``target``), scene metres, z up. Any role may lead. The server relays it as a Camera to the channel's followers and keeps it for new ones; updates closer than 0.1 s apart from one client are ignored. Not answered. */
+export interface CameraUpdate {
+  type: "camera_update";
+  channel: string;
+  position: [number, number, number];
+  target: [number, number, number];
+}
+
+/** Every message the server sends, by name. */
+export interface ServerMessages {
+  Hello: Hello;
+  Snapshot: Snapshot;
+  Delta: Delta;
+  Result: Result;
+  Error: Error;
+  ReplayState: ReplayState;
+  Camera: Camera;
+}
+/** Every message a client sends, by name. */
+export interface ClientMessages {
+  Subscribe: Subscribe;
+  AlarmAction: AlarmAction;
+  Ping: Ping;
+  ReplayControl: ReplayControl;
+  CameraUpdate: CameraUpdate;
+}
+export type ServerMessage = Hello | Snapshot | Delta | Result | Error | ReplayState | Camera;
+export type ClientMessage = Subscribe | AlarmAction | Ping | ReplayControl | CameraUpdate;
