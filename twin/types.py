@@ -73,3 +73,11 @@ class Reading:
     time: float
     value: float
     quality: int = 0  # 0 good; anything else is the source's own bad-quality code
+
+
+#: the core's own live field, which every domain with sensors carries in snapshots and
+#: deltas besides the fields its Hello lists (no plugin declares it): a bool column
+#: (``|u1``), 1 where some measured field of the asset is fed only by sensors without a
+#: reading within their interval (offline, or not heard from yet), so that the row shows
+#: last known or modelled values, not measured ones (twin.tick.sensor_health)
+STALE_ROWS_FIELD = "stale"

@@ -23,18 +23,16 @@ from typing import Any, Literal
 import msgspec
 import numpy as np
 
+# the core's own live field of every domain with sensors (declared with the types that
+# cross every boundary, since the tick writes it): part of this contract, so re-exported
+from twin.types import STALE_ROWS_FIELD  # noqa: F401
+
 PROTOCOL_VERSION = 1
 #: the WebSocket subprotocol that names this version; a client of another is refused
 SUBPROTOCOL = "lifeline-twin.v1"
 #: largest message a client may send (bytes)
 MAX_CLIENT_MESSAGE = 64 * 1024
 ALIGN = 8
-#: the core's own live field, which every domain with sensors carries in snapshots and
-#: deltas besides the fields its Hello lists (no plugin declares it): a bool column
-#: (``|u1``), 1 where some measured field of the asset is fed only by sensors without a
-#: reading within their interval (offline, or not heard from yet), so that the row shows
-#: last known or modelled values, not measured ones (twin.tick.sensor_health)
-STALE_ROWS_FIELD = "stale"
 
 # --------------------------------------------------------------------------- shared
 

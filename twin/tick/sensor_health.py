@@ -1,6 +1,6 @@
 """Sensor health: which sensors are online, offline or suspect (stuck); the system
 alarms that say so; the share of each domain's sensors online; and the per-row stale
-mask the stream carries (:data:`twin.serving.protocol.STALE_ROWS_FIELD`).
+mask the stream carries (:data:`twin.types.STALE_ROWS_FIELD`).
 
 - *online*: the sensor's last good reading is within its expected interval
   (``Sensor.stale_after``, set in the scene per sensor kind).
@@ -39,8 +39,7 @@ from twin.tick.alarms import SYSTEM_DOMAIN, AlarmBook
 from twin.plugins.contributions import FieldSpec
 from twin.tick.ingest import Ingest
 from twin.tick.metrics import Metrics
-from twin.serving.protocol import STALE_ROWS_FIELD
-from twin.types import LEVEL_BLUE, Sensor
+from twin.types import LEVEL_BLUE, STALE_ROWS_FIELD, Sensor
 from twin.tick.world import World
 
 RULE_OFFLINE = "system.sensor_offline"
