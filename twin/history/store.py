@@ -67,7 +67,9 @@ def _ms(seconds: float | np.ndarray) -> np.ndarray:
     return np.round(np.asarray(seconds, dtype=np.float64) * 1000.0).astype(np.int64)
 
 
-def _connect(path: Path) -> sqlite3.Connection:
+def _connect(path: Path, readonly: bool = False) -> sqlite3.Connection:
+    if readonly:
+        return sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None, check_same_thread=False, timeout=30.0)
     db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30.0)
     db.execute("PRAGMA journal_mode=WAL")
     # WAL + NORMAL: a commit survives a killed process; fsync happens at checkpoints. The
@@ -77,32 +79,46 @@ def _connect(path: Path) -> sqlite3.Connection:
 
 
 class Store:
-    """One history folder. Thread-safe: one thread appends (the writer), any may query."""
+    """One history folder. Thread-safe: one thread appends (the writer), any may query.
 
-    def __init__(self, folder: Path, raw_days: float = 30.0, minute_days: float = 730.0, seal_grace: float = 120.0) -> None:
+    ``readonly``: for another process while the twin writes (``twin history export``),
+    or a server replaying a recording: it reads the database and a snapshot of the
+    pending logs taken when opened, and changes nothing (no recovery, no writes)."""
+
+    def __init__(self, folder: Path, raw_days: float = 30.0, minute_days: float = 730.0, seal_grace: float = 120.0,
+                 readonly: bool = False) -> None:
         if not raw_days > 0 or not minute_days >= raw_days:
             raise HistoryError(f"retention: raw_days {raw_days} must be > 0 and minute_days {minute_days} >= raw_days")
         self.folder = Path(folder)
-        self.folder.mkdir(parents=True, exist_ok=True)
+        self.readonly = readonly
         self.raw_days, self.minute_days = raw_days, minute_days
         self.grace_ms = int(seal_grace * 1000)
         self.path = self.folder / "history.sqlite"
+        if readonly and not self.path.exists():
+            raise HistoryError(f"{self.folder}: no history store here (no history.sqlite); a live `twin serve` writes one")
+        self.folder.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()  # the writer connection, the log, the pending list
         self._local = threading.local()
         self._readers: list[sqlite3.Connection] = []
-        self.db = _connect(self.path)
-        self.db.executescript(
-            "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER);"
-            "CREATE TABLE IF NOT EXISTS series (key INTEGER PRIMARY KEY, name TEXT UNIQUE NOT NULL);"
-            "CREATE TABLE IF NOT EXISTS raw (hour INTEGER, series INTEGER, n INTEGER, data BLOB,"
-            " PRIMARY KEY (hour, series)) WITHOUT ROWID;"
-            "CREATE TABLE IF NOT EXISTS minute (day INTEGER, series INTEGER, n INTEGER, data BLOB,"
-            " PRIMARY KEY (day, series)) WITHOUT ROWID;")
+        self.db = _connect(self.path, readonly)
+        if not readonly:
+            self.db.executescript(
+                "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER);"
+                "CREATE TABLE IF NOT EXISTS series (key INTEGER PRIMARY KEY, name TEXT UNIQUE NOT NULL, domain TEXT);"
+                "CREATE TABLE IF NOT EXISTS raw (hour INTEGER, series INTEGER, n INTEGER, data BLOB,"
+                " PRIMARY KEY (hour, series)) WITHOUT ROWID;"
+                "CREATE TABLE IF NOT EXISTS minute (day INTEGER, series INTEGER, n INTEGER, data BLOB,"
+                " PRIMARY KEY (day, series)) WITHOUT ROWID;")
+            if "domain" not in [c[1] for c in self.db.execute("PRAGMA table_info(series)")]:
+                self.db.execute("ALTER TABLE series ADD COLUMN domain TEXT")  # a store written before series had domains
         self._keys: dict[str, int] = dict(self.db.execute("SELECT name, key FROM series").fetchall())
         self.pending: list[Batch] = []
         self.pending_readings = 0
         self._oldest_ms = 2**62  # of the pending readings
-        self._recover()
+        if readonly:
+            self._snapshot()
+        else:
+            self._recover()
 
     # -- the pending log -------------------------------------------------------------
     def _meta(self, key: str, default: int = 0) -> int:
@@ -127,6 +143,21 @@ class Store:
             self.log.append(self._concat(self.pending), CARRIED)
         self._set_gen(gen)
 
+    def _snapshot(self) -> None:
+        """Read-only: take the pending logs' readings as they are (a log that a writer
+        seals and removes meanwhile is read again from the new committed generation)."""
+        for _attempt in range(5):
+            committed = self._meta("log_gen")
+            try:
+                batches = [b for g in generations(self.folder) if g >= committed
+                           for b in read(log_path(self.folder, g), skip_carried=g > committed)[0]]
+            except FileNotFoundError:
+                continue
+            for b in batches:
+                self._add_pending(b)
+            return
+        raise HistoryError(f"{self.folder}: the pending logs kept changing while read; try again")
+
     def _set_gen(self, gen: int) -> None:
         """Commit ``gen`` as the live log (called inside or outside a transaction) and
         remove the older ones."""
@@ -140,13 +171,15 @@ class Store:
         return tuple(np.concatenate([b[i] for b in batches]) for i in range(4))  # type: ignore[return-value]
 
     # -- series keys -----------------------------------------------------------------
-    def keys(self, names: Sequence[str]) -> np.ndarray:
-        """The int32 key of each series name, creating keys for new names."""
+    def keys(self, names: Sequence[str], domain: str | None = None) -> np.ndarray:
+        """The int32 key of each series name, creating keys for new names (of ``domain``,
+        the domain whose sensor or asset the series is of, when given)."""
         with self._lock:
             new = [n for n in dict.fromkeys(names) if n not in self._keys]
             if new:
+                self._writable("keys")
                 self.db.execute("BEGIN")
-                self.db.executemany("INSERT INTO series (name) VALUES (?)", [(n,) for n in new])
+                self.db.executemany("INSERT INTO series (name, domain) VALUES (?, ?)", [(n, domain) for n in new])
                 self.db.execute("COMMIT")
                 self._keys.update(self.db.execute(
                     f"SELECT name, key FROM series WHERE key > {max(self._keys.values(), default=0)}").fetchall())
@@ -156,6 +189,17 @@ class Store:
         """The key of a known series, or None."""
         with self._lock:
             return self._keys.get(name)
+
+    def names(self, domain: str | None = None) -> dict[int, str]:
+        """Every series' key and name (of ``domain`` only, when given)."""
+        db = self._reader()
+        if domain is None:
+            return dict(db.execute("SELECT key, name FROM series").fetchall())
+        return dict(db.execute("SELECT key, name FROM series WHERE domain = ?", (domain,)).fetchall())
+
+    def _writable(self, what: str) -> None:
+        if self.readonly:
+            raise HistoryError(f"{what}: this history store is open read-only")
 
     # -- writing ---------------------------------------------------------------------
     def append(self, series: np.ndarray, time: np.ndarray, value: np.ndarray, quality: np.ndarray | None = None) -> None:
@@ -168,6 +212,7 @@ class Store:
                                f"{n}, {len(time)}, {len(value)}, {n if quality is None else len(quality)}")
         if n == 0:
             return
+        self._writable("append")
         batch = (np.asarray(series, dtype=np.int32), _ms(time), np.asarray(value, dtype=np.float32),
                  np.zeros(n, np.uint8) if quality is None else np.asarray(quality).astype(np.uint8))
         with self._lock:
@@ -199,6 +244,7 @@ class Store:
     def seal(self, cutoff_hour: int) -> int:
         """Move pending readings of hours before ``cutoff_hour`` into blobs, in one
         transaction with the switch to a new log generation. Returns readings sealed."""
+        self._writable("seal")
         with self._lock:
             if not self.pending:
                 return 0
@@ -277,7 +323,7 @@ class Store:
     def _reader(self) -> sqlite3.Connection:
         db = getattr(self._local, "db", None)
         if db is None:
-            db = _connect(self.path)
+            db = _connect(self.path, self.readonly)
             self._local.db = db
             with self._lock:
                 self._readers.append(db)
@@ -392,6 +438,7 @@ class Store:
         """Apply the retention at ``now`` (epoch s): every whole day of raw readings older
         than ``raw_days`` becomes per-minute aggregates (one transaction per day), and
         aggregates older than ``minute_days`` go. Returns what it did."""
+        self._writable("prune")
         now_ms = int(_ms(now))
         raw_cut = (now_ms - int(self.raw_days * DAY_MS)) // DAY_MS  # days before this one leave raw
         minute_cut = (now_ms - int(self.minute_days * DAY_MS)) // DAY_MS
@@ -465,7 +512,8 @@ class Store:
     def close(self) -> None:
         """Close the files; pending readings stay in the log for the next open."""
         with self._lock:
-            self.log.close()
+            if not self.readonly:
+                self.log.close()
             for db in self._readers:
                 db.close()
             self._readers.clear()

@@ -259,6 +259,25 @@ class SceneImporter:
     write: Callable[[Path, Path], Mapping[str, Any]]
 
 
+@dataclass(frozen=True)
+class IncidentGrouping:
+    """Which of a domain's alarms are one incident (see :mod:`twin.loop.incidents`).
+
+    A new alarm of ``domain`` (of one of ``rules``; empty: any of the domain's) joins the
+    open incident holding an alarm of the same domain (and rule, if ``same_rule``) whose
+    asset lies within ``distance`` metres of its own (``math.inf``: anywhere) and whose
+    condition is active or changed less than ``window`` seconds before it was raised.
+    Failing that it joins an incident a coupling links it to, else it opens one.
+    """
+
+    domain: str
+    distance: float
+    window: float
+    rules: tuple[str, ...] = ()
+    same_rule: bool = False
+    description: str = ""
+
+
 # -- checking what a plugin returns against these declarations ---------------------------------
 def wrong_fields(item: Any) -> list[str]:
     """What is wrong with a contribution's fields against their declared types (the

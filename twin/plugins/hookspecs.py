@@ -19,6 +19,7 @@ if TYPE_CHECKING:
         AssetGenerator,
         Coupling,
         Domain,
+        IncidentGrouping,
         Kernel,
         SceneImporter,
         Updater,
@@ -124,4 +125,24 @@ def twin_scene_importers() -> list[SceneImporter]:
 
     :return: a list of :class:`twin.SceneImporter`. A format name is owned by one
         plugin; a second plugin contributing the same format is quarantined.
+    """
+
+
+@hookspec
+def twin_incident_groupings() -> list[IncidentGrouping]:
+    """Say which of a domain's alarms are one incident (事件): one happening's alarms,
+    grouped by distance and time, so that a storm's 70 flooded manholes are one line on
+    the wall and a gas leak beside them another.
+
+    A new alarm joins the open incident that holds an alarm of its domain (of the same
+    rule, with ``same_rule``) within ``distance`` metres whose condition is active or
+    changed less than ``window`` seconds before; failing that, an incident holding an
+    alarm that a coupling links to it (the assets link each other in the scene and a
+    coupling runs between their domains); else it opens a new incident. Incidents never
+    merge. A grouping naming ``rules`` applies to those alarm rules only and wins over
+    the domain-wide one. A domain with none gets the core's default (200 m, 30 min); the
+    configuration overrides any of them in ``[incidents.grouping."<domain or rule>"]``.
+
+    :return: a list of :class:`twin.IncidentGrouping` for domains this plugin declares;
+        a grouping for another plugin's domain is ignored with a warning.
     """

@@ -29,6 +29,7 @@ from twin.plugins.contributions import (
     AssetGenerator,
     Coupling,
     Domain,
+    IncidentGrouping,
     Kernel,
     SceneImporter,
     Updater,
@@ -83,6 +84,8 @@ class Registry:
     generators: list[tuple[str, AssetGenerator]] = field(default_factory=list)
     #: scene importers by format (``twin import FORMAT FILE``)
     importers: dict[str, tuple[str, SceneImporter]] = field(default_factory=dict)
+    #: which alarms make one incident, per domain or rule (twin.loop.grouping)
+    groupings: list[tuple[str, IncidentGrouping]] = field(default_factory=list)
     #: (domain, field) pairs each plugin's updaters, kernels and couplings write, kept
     #: after quarantine so their values can be marked stale
     outputs: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
@@ -105,7 +108,7 @@ class Registry:
     def drop_inactive(self) -> None:
         """Forget the contributions of quarantined plugins; their domains stay, so that
         a scene still loads and their fields show as stale."""
-        for attr in ("updaters", "kernels", "couplings", "rules", "generators"):
+        for attr in ("updaters", "kernels", "couplings", "rules", "generators", "groupings"):
             setattr(self, attr, [(p, c) for p, c in getattr(self, attr) if self.active(p)])
         self.actions = {n: (p, a) for n, (p, a) in self.actions.items() if self.active(p)}
         self.importers = {f: (p, i) for f, (p, i) in self.importers.items() if self.active(p)}
@@ -304,6 +307,12 @@ def _collect(pm: pluggy.PluginManager, registry: Registry) -> None:
             registry.quarantine(plugin, f"scene importer {imp.format!r} is already contributed by {registry.importers[imp.format][0]!r}")
         else:
             registry.importers[imp.format] = (plugin, imp)
+    for plugin, g in _call_each(pm, "twin_incident_groupings", registry):
+        wrong = _wrong_grouping(plugin, g, registry)
+        if wrong is None:
+            registry.groupings.append((plugin, g))
+        elif wrong:
+            registry.quarantine(plugin, f"incident grouping for {g.domain!r} {wrong}")
     for plugin, u in registry.updaters:
         registry.outputs.setdefault(plugin, []).extend((u.domain, f) for f in u.writes)
     for plugin, k in registry.kernels:
@@ -331,6 +340,24 @@ def _wrong_coupling(c: Coupling, domains: dict[str, Domain]) -> str | None:
         example = next((f.name for f in domains[c.source].fields if not f.attribute), "<field>")
         return (f"declares no reads of its source {c.source!r}: name the fields its effect depends on, "
                 f"e.g. reads=(\"{c.source}.{example}\",)")
+    return None
+
+
+def _wrong_grouping(plugin: str, g: IncidentGrouping, registry: Registry) -> str | None:
+    """What is wrong with an incident grouping, None when nothing is, or "" when it is
+    for another plugin's domain (ignored with a warning, as a style for one is)."""
+    owner = registry.domain_owner.get(g.domain)
+    if owner is None:
+        return f"names a domain that is not declared (known: {', '.join(registry.domains)})"
+    if owner != plugin:
+        log.warning("incident grouping ignored: domain has another owner", extra={"plugin": plugin, "domain": g.domain, "owner": owner})
+        return ""
+    if not g.distance >= 0 or not g.window >= 0:
+        return f"has distance {g.distance!r} m and window {g.window!r} s; both must be numbers >= 0 (distance may be math.inf)"
+    rules = {r.name for p, r in registry.rules if r.domain == g.domain}
+    unknown = [r for r in g.rules if r not in rules]
+    if unknown:
+        return f"names alarm rule(s) {', '.join(unknown)} that {g.domain!r} has not; valid: {', '.join(sorted(rules)) or 'none'}"
     return None
 
 

@@ -212,8 +212,24 @@ class AlarmBook:
         #: while the store fails, the tick retries no sooner than this (monotonic s), so
         #: that a held lock costs the tick one BUSY_TIMEOUT a second, not one a tick
         self._retry_at = 0.0
+        #: parts that write in the same transaction as the alarms (see :meth:`attach`)
+        self.participants: list[Any] = []
         if path is not None:
             self._open_db(path)
+
+    def attach(self, participant: Any) -> None:
+        """Let ``participant`` write in each commit's transaction (twin.loop: incidents,
+        the notification outbox), so that what it writes is never ahead of or behind the
+        alarms, across a crash too. It has ``open_store(db)`` (called now if the store is
+        open: create its tables, load), ``pending()`` (has it changes of its own to
+        write), ``write(db, events)`` (apply the commit's events; with ``db`` not None,
+        write its rows; an exception rolls the whole commit back), ``committed()``,
+        ``rolled_back()`` (undo what it did since the last commit: the events come again
+        with the next one) and ``check_deadlines(now)`` (each tick, before the commit)."""
+        with self._lock:
+            if self._db is not None:
+                participant.open_store(self._db)
+            self.participants.append(participant)
 
     # -- persistence -------------------------------------------------------------------
     def _open_db(self, path: Path) -> None:
@@ -246,7 +262,7 @@ class AlarmBook:
         with self._lock:
             events, self.pending_events = self.pending_events, []
             dirty, self._dirty = self._dirty, set()
-            if self._db is not None and (events or dirty):
+            if self._db is not None and (events or dirty or any(p.pending() for p in self.participants)):
                 db = self._db
                 try:
                     db.execute("BEGIN IMMEDIATE")
@@ -261,10 +277,14 @@ class AlarmBook:
                         "INSERT INTO events (alarm, kind, time, wall, who, note) VALUES (?,?,?,?,?,?)",
                         [(e.alarm["id"], e.kind, e.time, wallclock.time(), _storable(e.who), _storable(e.note)) for e in events],
                     )
+                    for participant in self.participants:
+                        participant.write(db, events)
                     db.execute("COMMIT")
                 except sqlite3.Error as exc:
                     if db.in_transaction:
                         db.execute("ROLLBACK")
+                    for participant in self.participants:
+                        participant.rolled_back()
                     self.pending_events[:0] = events
                     self._dirty |= dirty
                     if self.store_error is None:
@@ -276,12 +296,20 @@ class AlarmBook:
                 except BaseException:
                     if db.in_transaction:
                         db.execute("ROLLBACK")
+                    for participant in self.participants:
+                        participant.rolled_back()
                     self.pending_events[:0] = events
                     self._dirty |= dirty
                     raise
                 if self.store_error is not None:
                     log.warning("the alarm store is written again", extra={"was": self.store_error, "events": len(events)})
                     self.store_error = None
+                for participant in self.participants:
+                    participant.committed()
+            elif self._db is None:
+                for participant in self.participants:
+                    participant.write(None, events)
+                    participant.committed()
             self._committed_events.extend(events)
 
     def close(self) -> None:
@@ -343,6 +371,8 @@ class AlarmBook:
                     if now - alarm.level_since >= self.deadlines.get(alarm.level, float("inf")):
                         alarm.overdue = True
                         self._emit("overdue", alarm, now)
+            for participant in self.participants:
+                participant.check_deadlines(now)
 
     # -- operator actions ---------------------------------------------------------------
     def act(self, alarm_id: int, action: str, who: str, note: str = "", now: float = 0.0, unit: str = "") -> Alarm:

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from twin.history.feed import open_history
 from twin.tick.alarms import AlarmBook, AlarmEvent, LevelTracker, SYSTEM_DOMAIN
 from twin.plugins.contributions import AlarmRule, Kernel
 from twin.tick.ingest import Ingest, ReadingBatch
@@ -180,6 +181,8 @@ class Engine:
                 self._quarantined(plugin, info.reason)
         for table in self.world.tables.values():
             table.mark_baseline()
+        #: the data folder's history (twin.history.feed): a live twin's only, else None
+        self.history = open_history(self, data_dir)
 
     @property
     def stale_fields(self) -> set[tuple[str, str]]:
@@ -304,6 +307,8 @@ class Engine:
         events = self.alarms.take_events()
 
         frame = self._frame(now, events)
+        if self.history is not None:
+            self.history.after_tick(self, now)  # queues only: the history's writer thread stores
         self._observe(started)
         return frame
 
@@ -419,4 +424,6 @@ class Engine:
         return self.world.digest()
 
     def close(self) -> None:
+        if self.history is not None:
+            self.history.close()
         self.alarms.close()

@@ -34,6 +34,15 @@ def _validate_and_keep(index, times, values, quality, low, high, oldest, newest,
     reading arriving late is good but changes nothing). A reading at the very time of the
     sensor's last good one is a duplicate (a QoS 1 redelivery, a device's retry): the first
     one stays, so that a reading is applied once. Returns how many were good."""
+    return _judge(index, times, values, quality, low, high, oldest, newest, last_time, last_value, counts,
+                  np.empty(0, dtype=np.bool_))
+
+
+@numba.njit(cache=True, nogil=True)
+def _judge(index, times, values, quality, low, high, oldest, newest, last_time, last_value, counts, good_mask):  # pragma: no cover
+    """:func:`_validate_and_keep`, also setting ``good_mask[i]`` for each good reading
+    when ``good_mask`` is as long as the batch (an empty one is not written)."""
+    mark = good_mask.shape[0] == index.shape[0]
     good = 0
     n_sensors = low.shape[0]
     for i in range(index.shape[0]):
@@ -58,6 +67,8 @@ def _validate_and_keep(index, times, values, quality, low, high, oldest, newest,
             counts[7] += 1
         else:
             good += 1
+            if mark:
+                good_mask[i] = True
             if t > last_time[s]:
                 last_time[s] = t
                 last_value[s] = v
@@ -111,6 +122,9 @@ class Ingest:
         self.stale = np.ones(n, dtype=bool)
         self.groups, self.low, self.high = sensor_columns(sensors, world)
         self.accepted = 0
+        #: keep each tick's accepted readings for :meth:`take_accepted` (the history sets it)
+        self.keep_accepted = False
+        self._accepted: list[ReadingBatch] = []
         self.rejected: Counter[str] = Counter()
         self._inbox: list[Reading] = []
         self._inbox_lock = threading.Lock()
@@ -154,16 +168,30 @@ class Ingest:
         """Validate a batch (sensor index -1 means unknown); keep the good ones; count
         the bad ones by reason, in the order of :data:`REJECT_REASONS`."""
         counts = np.zeros(len(REJECT_REASONS), dtype=np.int64)
-        good = _validate_and_keep(
-            np.ascontiguousarray(index, dtype=np.int64), np.ascontiguousarray(times, dtype=np.float64),
-            np.ascontiguousarray(values, dtype=np.float64), np.ascontiguousarray(quality, dtype=np.int64),
-            self.low, self.high, now - self.max_age, now + self.max_future, self.last_time, self.last_value, counts,
-        )
+        index, times = np.ascontiguousarray(index, dtype=np.int64), np.ascontiguousarray(times, dtype=np.float64)
+        values, quality = np.ascontiguousarray(values, dtype=np.float64), np.ascontiguousarray(quality, dtype=np.int64)
+        mask = np.zeros(len(index) if self.keep_accepted else 0, dtype=np.bool_)
+        good = _judge(index, times, values, quality, self.low, self.high, now - self.max_age, now + self.max_future,
+                      self.last_time, self.last_value, counts, mask)
         for reason, n in zip(REJECT_REASONS, counts):
             if n:
                 self._count(reason, int(n))
         self.accepted += int(good)
+        if self.keep_accepted and good:
+            # copies (boolean indexing): a source's arrays (the simulator's buffers) change next tick
+            self._accepted.append((index[mask], times[mask], values[mask], quality[mask]))
         return int(good)
+
+    def take_accepted(self) -> ReadingBatch | None:
+        """The readings accepted since the last call (every batch of the tick, in order),
+        as (sensor index, time, value, quality) arrays; None when there were none. Kept
+        only while :attr:`keep_accepted` is set."""
+        batches, self._accepted = self._accepted, []
+        if not batches:
+            return None
+        if len(batches) == 1:
+            return batches[0]
+        return tuple(np.concatenate([b[i] for b in batches]) for i in range(4))  # type: ignore[return-value]
 
     def assimilate(self, now: float) -> None:
         """Write each sensor's last good value over the model's value of its row."""

@@ -8,8 +8,8 @@ deflection, first frequency and fatigue damage are watched against the codes' li
 from __future__ import annotations
 
 from twin import (
-    Action, ActionParam, AlarmRule, AssetGenerator, AssetKind, Domain, FieldSpec, Kernel, Param, Updater, ViewerStyle,
-    hookimpl,
+    Action, ActionParam, AlarmRule, AssetGenerator, AssetKind, Domain, FieldSpec, IncidentGrouping, Kernel, Param, Updater,
+    ViewerStyle, hookimpl,
 )
 
 from twin_bridges import __version__  # noqa: F401  (read by the plugin host)
@@ -136,6 +136,14 @@ def twin_kernels():
 @hookimpl
 def twin_alarm_rules():
     return [AlarmRule("bridge.response", DOMAIN, "risk", "Bridge structural response", "桥梁结构响应异常")]
+
+
+@hookimpl
+def twin_incident_groupings():
+    # An overload or a strike loads a whole bridge: its spans and piers, 150 m and half
+    # an hour apart at most, are one incident; the next bridge along the river is another.
+    return [IncidentGrouping(DOMAIN, distance=150.0, window=1800.0,
+                             description="one bridge's spans and piers: within 150 m, within half an hour")]
 
 
 def overload(world, asset_id, load, duration):

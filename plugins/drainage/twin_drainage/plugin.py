@@ -6,6 +6,8 @@ Each hook returns descriptions; the twin decides when to call the functions they
 
 from __future__ import annotations
 
+import math
+
 from twin import (
     Action,
     ActionParam,
@@ -15,6 +17,7 @@ from twin import (
     Coupling,
     Domain,
     FieldSpec,
+    IncidentGrouping,
     Kernel,
     Param,
     SceneImporter,
@@ -171,6 +174,19 @@ def twin_alarm_rules():
                   kinds=("manhole",), hysteresis=0.05, raise_dwell=5.0, clear_dwell=60.0),
         AlarmRule("drainage.rainstorm", DOMAIN, "rain_risk", "Rainstorm warning", title_zh="暴雨预警",
                   kinds=("manhole",), hysteresis=0.02, raise_dwell=0.0, clear_dwell=600.0),
+    ]
+
+
+@hookimpl
+def twin_incident_groupings():
+    # A storm floods a whole catchment: surcharging manholes chain across the district,
+    # 400 m (a few blocks) and an hour apart at most; its warnings are one incident
+    # wherever the gauges are, as the storm is one.
+    return [
+        IncidentGrouping(DOMAIN, distance=400.0, window=3600.0,
+                         description="flooded manholes of one storm: within 400 m of each other, within an hour"),
+        IncidentGrouping(DOMAIN, distance=math.inf, window=6 * 3600.0, rules=("drainage.rainstorm",), same_rule=True,
+                         description="one rainstorm's warnings, anywhere in the district, within six hours"),
     ]
 
 

@@ -10,8 +10,8 @@ is in :mod:`twin_gas.model`, the synthetic city's gas network in :mod:`twin_gas.
 from __future__ import annotations
 
 from twin import (
-    Action, ActionParam, AlarmRule, AssetGenerator, AssetKind, Coupling, Domain, FieldSpec, Kernel, Param, Updater,
-    ViewerStyle, hookimpl,
+    Action, ActionParam, AlarmRule, AssetGenerator, AssetKind, Coupling, Domain, FieldSpec, IncidentGrouping, Kernel, Param,
+    Updater, ViewerStyle, hookimpl,
 )
 
 from twin_gas import __version__, generate, model  # noqa: F401 (the host lists __version__)
@@ -142,6 +142,16 @@ def twin_couplings():
 def twin_alarm_rules():
     return [AlarmRule("gas.lel", "gas", "risk", "Combustible gas in an underground space",
                       title_zh="地下空间可燃气体浓度超限", kinds=SPACES, raise_dwell=2.0, clear_dwell=30.0)]
+
+
+# [docs:start grouping]
+@hookimpl
+def twin_incident_groupings():
+    # One leak fills the spaces beside its main, on both sides of the nearest valves:
+    # gas alarms within 150 m and an hour of each other are one incident.
+    return [IncidentGrouping("gas", distance=150.0, window=3600.0,
+                             description="the spaces one leak fills: within 150 m of each other, within an hour")]
+# [docs:end grouping]
 
 
 def leak(world, asset_id, diameter, cd):

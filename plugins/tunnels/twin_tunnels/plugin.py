@@ -14,8 +14,8 @@ from __future__ import annotations
 import math
 
 from twin import (
-    Action, ActionParam, AlarmRule, AssetGenerator, AssetKind, Coupling, Domain, FieldSpec, Kernel, Param, Updater,
-    ViewerStyle, hookimpl,
+    Action, ActionParam, AlarmRule, AssetGenerator, AssetKind, Coupling, Domain, FieldSpec, IncidentGrouping, Kernel, Param,
+    Updater, ViewerStyle, hookimpl,
 )
 
 from twin_tunnels import generate, model
@@ -217,6 +217,14 @@ def twin_alarm_rules():
         AlarmRule("tunnel.station", "tunnel", "risk", "Metro station flooding or air hazard", title_zh="地铁车站险情",
                   kinds=("metro_station",), raise_dwell=5.0, clear_dwell=30.0),
     ]
+
+
+@hookimpl
+def twin_incident_groupings():
+    # A fire or a gas release spreads along the tunnel through its sections: alarms of
+    # compartments and stations within 300 m and half an hour are one incident.
+    return [IncidentGrouping("tunnel", distance=300.0, window=1800.0,
+                             description="one fire, leak or flood in the tunnel: within 300 m, within half an hour")]
 
 
 # -- actions ---------------------------------------------------------------------------
