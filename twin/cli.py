@@ -238,7 +238,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
         uv.should_exit = True
 
     server.on_fatal = fatal
-    uv.run()
+    try:
+        uv.run()
+    except KeyboardInterrupt:
+        # uvicorn shuts down gracefully on Ctrl-C / SIGINT, then raises the signal again
+        # for whoever runs it: stopping a server that way is the normal end, not an error
+        pass
     if server.startup_error is not None:
         raise TwinError(f"the twin failed to start: {server.startup_error}")
     return 0
@@ -413,9 +418,13 @@ def cmd_tail(args: argparse.Namespace) -> int:
 
     from twin.serving.client import run_tail
 
+    from websockets.exceptions import InvalidHandshake
+
     try:
         return run_tail(args.url, args.domain, args.count, args.token or os.environ.get("TWIN_TOKEN"))
-    except OSError as exc:
+    except ValueError as exc:
+        raise TwinError(str(exc)) from None
+    except (OSError, InvalidHandshake) as exc:  # refused, unreachable, or not a twin's stream (HTTP 4xx in the handshake)
         raise TwinError(f"cannot connect to {args.url}: {exc}") from None
     except KeyboardInterrupt:
         return 0

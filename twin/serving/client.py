@@ -76,9 +76,28 @@ def summary(message: p.ServerMessage, size: int) -> dict[str, Any]:
     return line
 
 
+def stream_url(text: str) -> str:
+    """The WebSocket URL of a server's stream from what a user types: ``ws://`` and
+    ``wss://`` as they are, ``http://`` and ``https://`` (the address the browser shows) and
+    a bare ``HOST:PORT`` turned into ``ws(s)://…/ws``. Raises ValueError naming what is
+    valid otherwise."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(text if "://" in text else f"ws://{text}")
+    scheme = {"ws": "ws", "wss": "wss", "http": "ws", "https": "wss"}.get(parts.scheme)
+    if scheme is None or not parts.hostname:
+        raise ValueError(f"{text!r} is not a server's address: give ws://HOST:PORT/ws, http://HOST:PORT or HOST:PORT")
+    try:
+        parts.port  # noqa: B018 - raises on a port that is not a number
+    except ValueError:
+        raise ValueError(f"{text!r}: the port is not a number (give ws://HOST:PORT/ws, http://HOST:PORT or HOST:PORT)") from None
+    return urlunsplit((scheme, parts.netloc, parts.path if parts.path not in ("", "/") else "/ws", parts.query, ""))
+
+
 async def tail(url: str, domains: list[str] | None, count: int | None, token: str | None, out: Any = sys.stdout) -> int:
     import websockets
 
+    url = stream_url(url)
     if token:
         url += ("&" if "?" in url else "?") + f"token={token}"
     seen = 0
