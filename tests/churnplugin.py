@@ -11,6 +11,9 @@ from twin.authoring.citygen import point
 PLUGIN_NAME = "churn"
 COUNT = 2000
 SHARE = 0.05
+#: set True to stop every change, so that a test can compare a client's mirror with the
+#: server's state once the stream has settled
+FROZEN = False
 
 
 @hookimpl
@@ -24,6 +27,8 @@ def twin_domains():
 
 
 def wander(ctx):
+    if FROZEN:
+        return
     t = ctx.table
     n = len(t)
     rows = ctx.rng.choice(n, size=max(1, int(n * SHARE)), replace=False)

@@ -188,8 +188,15 @@ def test_slow_client_gets_merged_deltas_and_fast_one_unaffected(tmp_path, toy):
                     msg = m.apply(await ws.recv())  # Mirror checks each delta follows the last
                     merged += isinstance(msg, p.Delta) and msg.seq > msg.base + 1
                     await asyncio.sleep(1.0)
+                # the world stops changing: reading at its own pace, the slow client must
+                # converge on the server's state (latest values won in every merge)
+                churnplugin.FROZEN = True
+                frozen_at = server.engine.seq + 1
+                while m.seq <= frozen_at + 1:
+                    m.apply(await ws.recv())
+                    await asyncio.sleep(0.2)
                 await ws.close()
-                return merged
+                return merged, m
 
             async def fast_client(seconds):
                 ws = await connect(url)
@@ -210,14 +217,19 @@ def test_slow_client_gets_merged_deltas_and_fast_one_unaffected(tmp_path, toy):
             async def phase_one():
                 return await asyncio.gather(lagging_client(), fast_client(14))
 
-            merged, (seqs, control) = asyncio.run(phase_one())
+            (merged, mirror), (seqs, control) = asyncio.run(phase_one())
             # the lagging client got fewer, merged deltas and still applied every one in order
             assert merged >= 1
+            # ... and converged: its mirror is the server's state, value for value
+            table = server.engine.world.tables["churn"]
+            for field in ("value", "count", "flag"):
+                assert np.array_equal(mirror.tables["churn"][field], table[field]), f"the slow client's {field} differs"
             # the fast client got every tick, one by one, meanwhile; nobody had a queue
             assert len(seqs) > 20 and all(seq == base + 1 for base, seq in seqs)
             assert max(control) <= 1
     finally:
         churnplugin.COUNT = 2000
+        churnplugin.FROZEN = False
 
 
 def test_garbage_gets_errors_then_a_close_and_others_are_unaffected(churn_server):
