@@ -3,13 +3,14 @@
 Plugins contribute :class:`twin.IncidentGrouping` (hook ``twin_incident_groupings``);
 a domain without one gets :data:`DEFAULT`, the core's own alarms (domain ``system``)
 :data:`SYSTEM`. The configuration (scene.toml or ``--config``) may override any of them
-by domain or by rule name::
+by domain or by rule name (``[[incidents]]`` of a scene are its scripted background
+happenings, another thing)::
 
-    [incidents.grouping."drainage"]
+    [incident_grouping."drainage"]
     distance = 600        # metres
     window = 3600         # seconds
 
-    [incidents.grouping."drainage.rainstorm"]
+    [incident_grouping."drainage.rainstorm"]
     distance = inf
     same_rule = true
 """
@@ -59,7 +60,7 @@ class Groupings:
                     self._by_rule.setdefault((g.domain, rule), g)
             else:
                 self._by_domain.setdefault(g.domain, g)
-        self._apply_overrides((config or {}).get("incidents", {}).get("grouping", {}), rules or {})
+        self._apply_overrides((config or {}).get("incident_grouping", {}), rules or {})
 
     def __call__(self, domain: str, rule: str) -> IncidentGrouping:
         found = self._by_rule.get((domain, rule)) or self._by_domain.get(domain)
@@ -67,9 +68,9 @@ class Groupings:
 
     def _apply_overrides(self, table: Any, rules: dict[str, str]) -> None:
         if not isinstance(table, dict):
-            raise GroupingError("[incidents.grouping] must be a table of tables, one per domain or alarm rule")
+            raise GroupingError("[incident_grouping] must be a table of tables, one per domain or alarm rule")
         for name, keys in table.items():
-            where = f'[incidents.grouping."{name}"]'
+            where = f'[incident_grouping."{name}"]'
             if not isinstance(keys, dict):
                 raise GroupingError(f"{where} must be a table with distance, window or same_rule")
             unknown = sorted(set(keys) - set(_KEYS))

@@ -141,7 +141,7 @@ def twin_incident_groupings() -> list[IncidentGrouping]:
     coupling runs between their domains); else it opens a new incident. Incidents never
     merge. A grouping naming ``rules`` applies to those alarm rules only and wins over
     the domain-wide one. A domain with none gets the core's default (200 m, 30 min); the
-    configuration overrides any of them in ``[incidents.grouping."<domain or rule>"]``.
+    configuration overrides any of them in ``[incident_grouping."<domain or rule>"]``.
 
     :return: a list of :class:`twin.IncidentGrouping` for domains this plugin declares;
         a grouping for another plugin's domain is ignored with a warning.

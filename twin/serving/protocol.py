@@ -118,17 +118,21 @@ class Hello(msgspec.Struct, tag="hello", tag_field="type"):
     timezone: str
 
 
-class Snapshot(msgspec.Struct, tag="snapshot", tag_field="type"):
-    """The full state of the subscribed fields at ``seq``, and every open alarm."""
+class Snapshot(msgspec.Struct, tag="snapshot", tag_field="type", omit_defaults=True):
+    """The full state of the subscribed fields at ``seq``, every open alarm and every
+    open incident."""
 
     seq: int
     time: float
     domains: dict[str, dict[str, ArrayRef]]
     alarms: list[dict[str, Any]]
     stale: list[tuple[str, str]]
+    #: every open incident's summary (``GET /api/incidents``: actions without their notes),
+    #: worst first (docs/incidents.md); absent when there is none
+    incidents: list[dict[str, Any]] = []
 
 
-class Delta(msgspec.Struct, tag="delta", tag_field="type"):
+class Delta(msgspec.Struct, tag="delta", tag_field="type", omit_defaults=True):
     """What changed from ``base`` (exclusive) to ``seq`` (inclusive). A client that was
     slow gets several ticks merged into one delta (latest values win); ``events`` then
     holds every alarm event of those ticks, in order."""
@@ -139,6 +143,9 @@ class Delta(msgspec.Struct, tag="delta", tag_field="type"):
     domains: dict[str, dict[str, FieldDelta]]
     events: list[AlarmEventInfo]
     stale: list[tuple[str, str]]
+    #: the summary of every incident changed from ``base`` to ``seq``, as it is at ``seq``
+    #: (once each, however many ticks were merged); absent when none changed
+    incidents: list[dict[str, Any]] = []
 
 
 class Result(msgspec.Struct, tag="result", tag_field="type"):

@@ -41,6 +41,7 @@ from twin.tick.alarms import SYSTEM_DOMAIN, InvalidAction, StoreUnavailable
 from twin.errors import TwinError
 from twin.serving.guard import Guard, Refused, json_object, origin_allowed
 from twin.serving.health import PartState, Subsystems
+from twin.serving.incidents_api import incident_routes
 from twin.serving.readings_api import ReadingsRoute
 from twin.tick.supervision import Step, TickAbandoned, interrupt
 from twin.types import LEVEL_ORANGE
@@ -166,6 +167,7 @@ class TwinServer:
                 Route("/api/replay", self.replay_route, methods=["GET", "POST"]),
                 Route("/api/actions", self.actions_route, methods=["GET", "POST"]),
                 Route("/api/readings", ReadingsRoute(self).post, methods=["POST"]),
+                *incident_routes(self),
                 Route("/api/recordings", self.recordings),
                 Route("/api/layers", self.layers),
                 Route("/api/layers/{name:str}.glb", self.layer_glb),

@@ -118,6 +118,8 @@ class Pending:
     stale: list[tuple[str, str]] = field(default_factory=list)
     #: how many frames were merged in
     ticks: int = 0
+    #: incident id -> its latest summary among the merged frames
+    incidents: dict[int, dict[str, Any]] = field(default_factory=dict)
 
     def add(self, frame: Frame, sub: Subscription) -> None:
         self.seq, self.time, self.stale = frame.seq, frame.time, list(frame.stale)
@@ -133,6 +135,9 @@ class Pending:
                     if len(chunks) >= MERGE_EVERY:
                         chunks[:] = [merge_chunks(chunks)]
         self.events.extend(event_info(e) for e in frame.events)
+        for incident in frame.incidents:
+            self.incidents.pop(incident["id"], None)  # re-inserted: the order is the order of change
+            self.incidents[incident["id"]] = incident
 
     def message(self) -> tuple[p.Delta, p.Body]:
         body = p.Body()
@@ -140,7 +145,7 @@ class Pending:
         for (domain, name), chunks in self.chunks.items():
             rows, values = merge_chunks(chunks)
             domains.setdefault(domain, {})[name] = p.FieldDelta(body.add(rows), body.add(values))
-        return p.Delta(self.base, self.seq, self.time, domains, self.events, self.stale), body
+        return p.Delta(self.base, self.seq, self.time, domains, self.events, self.stale, list(self.incidents.values())), body
 
 
 def merge_chunks(chunks: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
@@ -292,7 +297,8 @@ class Hub:
         # Summaries: an alarm's notes stay over HTTP (GET /api/alarms/{id}), so that a
         # snapshot does not grow with every note ever written.
         alarms = [a.summary() for a in engine.alarms.active()]
-        message = p.Snapshot(engine.seq, engine.time, domains, alarms, sorted(engine.stale_fields))
+        incidents = [i.summary() for i in engine.incidents.ordered()]
+        message = p.Snapshot(engine.seq, engine.time, domains, alarms, sorted(engine.stale_fields), incidents)
         return p.encode(message, body)
 
     # -- each tick ---------------------------------------------------------------------

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from twin.history.feed import open_history
+from twin.loop.incidents import IncidentBook
 from twin.tick.alarms import AlarmBook, AlarmEvent, LevelTracker, SYSTEM_DOMAIN
 from twin.plugins.contributions import AlarmRule, Kernel
 from twin.tick.ingest import Ingest, ReadingBatch
@@ -45,6 +46,8 @@ class Frame:
     events: list[AlarmEvent] = field(default_factory=list)
     #: (domain, field) pairs whose values are stale because their plugin is quarantined
     stale: list[tuple[str, str]] = field(default_factory=list)
+    #: summaries of the incidents this tick changed, as they are after it (twin.loop.incidents)
+    incidents: list[dict[str, Any]] = field(default_factory=list)
 
     def changed_rows(self) -> int:
         return sum(len(rows) for fields in self.changes.values() for rows, _ in fields.values())
@@ -129,6 +132,8 @@ class Engine:
         self.actuator: Callable[[str, str, dict[str, Any], str], None] | None = None
         deadlines = {int(k): float(v) for k, v in self.config.get("alarms", {}).get("deadlines", {}).items()} or None
         self.alarms = AlarmBook(data_dir / "alarms.sqlite" if data_dir else None, deadlines)
+        #: the alarms grouped into incidents, written in the alarm store's transactions
+        self.incidents = IncidentBook(self.alarms, scene, registry, self.config)
         self.seq = 0
         #: (domain, field) written by a quarantined plugin: stale until a restart
         self.quarantined_fields: set[tuple[str, str]] = set()
@@ -358,7 +363,7 @@ class Engine:
                     fields[field_name] = (rows, values)
             if fields:
                 changes[name] = fields
-        frame = Frame(self.seq, now, changes, events, sorted(self.stale_fields))
+        frame = Frame(self.seq, now, changes, events, sorted(self.stale_fields), self.incidents.take_changes())
         self.remember(frame)
         return frame
 

@@ -113,7 +113,7 @@ export interface ViewerStyle {
   field_labels_zh: Record<string, string>;
 }
 
-/** The full state of the subscribed fields at ``seq``, and every open alarm. */
+/** The full state of the subscribed fields at ``seq``, every open alarm and every open incident. */
 export interface Snapshot {
   type: "snapshot";
   seq: number;
@@ -121,6 +121,7 @@ export interface Snapshot {
   domains: Record<string, Record<string, ArrayRef>>;
   alarms: Array<AlarmSummary>;
   stale: Array<[string, string]>;
+  incidents?: Array<Record<string, unknown>>;
 }
 
 /** An alarm as the stream carries it (Alarm.summary(): every key of the record, each operator action without its note; GET /api/alarms/{id} gives the notes). */
@@ -154,6 +155,7 @@ export interface Delta {
   domains: Record<string, Record<string, FieldDelta>>;
   events: Array<AlarmEventInfo>;
   stale: Array<[string, string]>;
+  incidents?: Array<Record<string, unknown>>;
 }
 
 /** Rows (``<u4``) whose value changed, and their new values (the field's dtype). */

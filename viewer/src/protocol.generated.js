@@ -16,12 +16,12 @@ export const SERVER_MESSAGES = Object.freeze({
   /** First message after connecting: the schema and the clock. */
   // protocol: number, server: string, epoch: string, scene: string, title: string, title_zh: string, time: number, seq: number, dt: number, mode: string, role: string, domains: Array<DomainInfo>, levels: Object<string, Array<string>>, level_thresholds: Array<number>, absolute_clock: boolean, timezone: string
   Hello: Object.freeze({ tag: "hello", fields: ["protocol", "server", "epoch", "scene", "title", "title_zh", "time", "seq", "dt", "mode", "role", "domains", "levels", "level_thresholds", "absolute_clock", "timezone"], required: ["protocol", "server", "epoch", "scene", "title", "title_zh", "time", "seq", "dt", "mode", "role", "domains", "levels", "level_thresholds", "absolute_clock", "timezone"] }),
-  /** The full state of the subscribed fields at ``seq``, and every open alarm. */
-  // seq: number, time: number, domains: Object<string, Object<string, ArrayRef>>, alarms: Array<Object<string, *>>, stale: Array<[string, string]>
-  Snapshot: Object.freeze({ tag: "snapshot", fields: ["seq", "time", "domains", "alarms", "stale"], required: ["seq", "time", "domains", "alarms", "stale"] }),
+  /** The full state of the subscribed fields at ``seq``, every open alarm and every open incident. */
+  // seq: number, time: number, domains: Object<string, Object<string, ArrayRef>>, alarms: Array<Object<string, *>>, stale: Array<[string, string]>, incidents: Array<Object<string, *>>
+  Snapshot: Object.freeze({ tag: "snapshot", fields: ["seq", "time", "domains", "alarms", "stale", "incidents"], required: ["seq", "time", "domains", "alarms", "stale"] }),
   /** What changed from ``base`` (exclusive) to ``seq`` (inclusive). A client that was slow gets several ticks merged into one delta (latest values win); ``events`` then holds every alarm event of those ticks, in order. */
-  // base: number, seq: number, time: number, domains: Object<string, Object<string, FieldDelta>>, events: Array<AlarmEventInfo>, stale: Array<[string, string]>
-  Delta: Object.freeze({ tag: "delta", fields: ["base", "seq", "time", "domains", "events", "stale"], required: ["base", "seq", "time", "domains", "events", "stale"] }),
+  // base: number, seq: number, time: number, domains: Object<string, Object<string, FieldDelta>>, events: Array<AlarmEventInfo>, stale: Array<[string, string]>, incidents: Array<Object<string, *>>
+  Delta: Object.freeze({ tag: "delta", fields: ["base", "seq", "time", "domains", "events", "stale", "incidents"], required: ["base", "seq", "time", "domains", "events", "stale"] }),
   /** The answer to a client request with the same ``request`` number. */
   // request: number, ok: boolean, error: string, alarm: Object<string, *> | null
   Result: Object.freeze({ tag: "result", fields: ["request", "ok", "error", "alarm"], required: ["request", "ok"] }),

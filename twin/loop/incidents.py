@@ -1,0 +1,461 @@
+"""Incidents (事件): the alarms one happening causes, grouped by cause and place, with
+their own lifecycle (open, acknowledged, dispatched, closed) and owner unit.
+
+A new alarm joins an open incident that holds an alarm of its domain near it in place
+and time (:mod:`twin.loop.grouping`); failing that, an incident holding an alarm that a
+coupling links to it (the two assets link each other in the scene and a plugin's
+coupling runs between their domains: gas in a sewer beside a leaking main, water at a
+station beside a flooded street); failing that, it opens a new incident. An alarm is in
+one incident; incidents never merge, so an incident's id, title and owner, once people
+act on them, stay.
+
+The :class:`IncidentBook` takes part in the alarm store's commits
+(:meth:`twin.tick.alarms.AlarmBook.attach`): it reads each commit's alarm events and
+writes its incidents in the same SQLite transaction, so that an incident is never
+ahead of or behind its alarms, across a crash too. Everything it decides uses the
+simulation clock only: a drill gives the same incidents on every run.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import math
+import sqlite3
+import time as wallclock
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from twin.errors import TwinError
+from twin.loop.grouping import Groupings
+from twin.loop.places import Point, distance, outline, vertices
+from twin.tick.alarms import (
+    MAX_ACTIONS, MAX_NAME_CHARS, MAX_NOTE_CHARS, Alarm, AlarmBook, AlarmEvent, InvalidAction, checked_text,
+)
+
+log = logging.getLogger("twin.loop.incidents")
+
+STATES = ("open", "acknowledged", "dispatched", "closed")
+#: operator action -> (states it is allowed from, state it leads to)
+ACTIONS = {
+    "acknowledge": (("open",), "acknowledged"),
+    "dispatch": (("acknowledged", "dispatched"), "dispatched"),
+    "close": (("acknowledged", "dispatched"), "closed"),
+}
+
+
+@dataclass
+class Incident:
+    """One incident's record; ``GET /api/incidents/{id}`` gives it whole."""
+
+    id: int
+    #: from its worst alarm: the rule's title and the asset's place
+    title: str
+    title_zh: str
+    #: the worst alarm's place (the asset's ``place`` / ``place_zh`` attribute, else its id)
+    place: str
+    place_zh: str
+    #: the highest current level of its alarms not resolved (0 when all have cleared)
+    level: int
+    peak_level: int
+    #: when ``level`` last changed (simulation seconds)
+    level_since: float
+    #: the alarm the title, domain, rule and owner come from
+    worst_alarm: int
+    domain: str
+    rule: str
+    state: str
+    opened: float
+    updated: float
+    #: the unit the worst alarm's asset belongs to (权属单位)
+    owner: str
+    #: its alarms' ids and their assets, in the order they joined
+    alarms: list[int] = field(default_factory=list)
+    assets: list[str] = field(default_factory=list)
+    domains: list[str] = field(default_factory=list)
+    #: the convex hull of its assets' positions, scene metres, counter-clockwise
+    outline: list[list[float]] = field(default_factory=list)
+    #: some alarm of it is active and not resolved
+    active: bool = True
+    dispatched_to: str = ""
+    closed: float | None = None
+    #: operator actions: {action, who, time, note, unit}
+    actions: list[dict[str, Any]] = field(default_factory=list)
+    #: missed deadlines and who was told (twin.loop.escalation)
+    escalations: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def summary(self) -> dict[str, Any]:
+        """What the stream carries: the record with each action's note left out (a
+        summary's size must not grow with the notes)."""
+        record = asdict(self)
+        record["actions"] = [{k: v for k, v in a.items() if k != "note"} for a in self.actions]
+        return record
+
+
+@dataclass
+class IncidentEvent:
+    """One change of one incident: open, join, escalate, deescalate, clear, acknowledge,
+    dispatch, close, overdue. ``incident`` is its summary after the change; ``alarm`` the
+    alarm that caused it, if one did."""
+
+    kind: str
+    incident: dict[str, Any]
+    time: float
+    who: str = ""
+    note: str = ""
+    alarm: int | None = None
+
+
+class IncidentBook:
+    """Every incident, open and closed; attached to an :class:`AlarmBook`, whose lock,
+    store and commits it shares."""
+
+    def __init__(self, alarms: AlarmBook, scene: Any, registry: Any, config: dict[str, Any] | None = None) -> None:
+        self.alarms = alarms
+        rules = {r.name: r.domain for _, r in registry.rules}
+        self.groupings = Groupings([g for _, g in getattr(registry, "groupings", [])], config, rules)
+        self.places: dict[str, tuple[Point, ...]] = {}
+        self.names: dict[str, tuple[str, str]] = {}
+        links: dict[str, set[str]] = {}
+        for assets in scene.assets.values():
+            for asset in assets:
+                self.places[asset.id] = vertices(asset.geometry)
+                place = str(asset.attributes.get("place") or asset.id)
+                self.names[asset.id] = (place, str(asset.attributes.get("place_zh") or place))
+                for other in asset.links:
+                    links.setdefault(asset.id, set()).add(other)
+                    links.setdefault(other, set()).add(asset.id)
+        self.links = links
+        #: domain pairs a coupling runs between, either way (a domain with itself too)
+        self.coupled = {frozenset((c.source, c.target)) for _, c in registry.couplings}
+        self.incidents: dict[int, Incident] = {}
+        #: alarm id -> the incident it is in now
+        self.by_alarm: dict[int, int] = {}
+        self._next_id = 1
+        # Changes since the last commit, undone if the commit fails (the alarm events
+        # then come again with the next one).
+        self._undo: dict[int, Incident | None] = {}
+        self._undo_next: int | None = None
+        self._dirty: set[int] = set()
+        #: incident events made since the last commit, written with it (the outbox reads them)
+        self.staged: list[IncidentEvent] = []
+        self._committed_ids: dict[int, None] = {}
+        #: called with each committed event (metrics, notifications); must not raise
+        self.listeners: list[Callable[[IncidentEvent], None]] = []
+        #: called every tick with the clock, before the tick's commit (twin.loop.escalation)
+        self.deadline_hooks: list[Callable[[float], None]] = []
+        alarms.attach(self)
+
+    # -- the store's commit (twin.tick.alarms.AlarmBook.attach) ---------------------------
+    def open_store(self, db: sqlite3.Connection) -> None:
+        """Create the tables if missing and load every incident."""
+        db.execute("CREATE TABLE IF NOT EXISTS incidents (id INTEGER PRIMARY KEY, state TEXT, level INTEGER,"
+                   " opened REAL, updated REAL, body TEXT)")
+        db.execute("CREATE TABLE IF NOT EXISTS incident_events (seq INTEGER PRIMARY KEY AUTOINCREMENT, incident INTEGER,"
+                   " kind TEXT, time REAL, wall REAL, who TEXT, note TEXT, alarm INTEGER)")
+        for (body,) in db.execute("SELECT body FROM incidents ORDER BY id"):
+            incident = Incident(**json.loads(body))
+            self.incidents[incident.id] = incident
+            self._next_id = max(self._next_id, incident.id + 1)
+        self._index()
+        # Alarms from before incidents existed (an older store) get theirs now.
+        for alarm in self.alarms.active():
+            if alarm.id not in self.by_alarm:
+                self._place(alarm, alarm.updated)
+
+    def pending(self) -> bool:
+        return bool(self._dirty or self.staged)
+
+    def write(self, db: sqlite3.Connection | None, events: list[AlarmEvent]) -> None:
+        """Apply a commit's alarm events; with a store, write the changed incidents and
+        their events in the commit's transaction."""
+        for event in events:
+            try:
+                self._apply(event)
+            except sqlite3.Error:
+                raise
+            except Exception:
+                # A fault here must not block the alarm store: the alarm stays right,
+                # only its incident may be wrong; logged with the cause.
+                log.exception("an alarm event could not be grouped", extra={"alarm": event.alarm.get("id"), "kind": event.kind})
+        if db is None:
+            return
+        wall = wallclock.time()
+        for incident_id in sorted(self._dirty):
+            i = self.incidents[incident_id]
+            db.execute("INSERT OR REPLACE INTO incidents VALUES (?,?,?,?,?,?)",
+                       (i.id, i.state, i.level, i.opened, i.updated, json.dumps(i.to_json())))
+        db.executemany(
+            "INSERT INTO incident_events (incident, kind, time, wall, who, note, alarm) VALUES (?,?,?,?,?,?,?)",
+            [(e.incident["id"], e.kind, e.time, wall, _storable(e.who), _storable(e.note), e.alarm) for e in self.staged],
+        )
+
+    def committed(self) -> None:
+        for incident_id in sorted(self._dirty):
+            self._committed_ids[incident_id] = None
+        events, self.staged = self.staged, []
+        self._dirty.clear()
+        self._undo.clear()
+        self._undo_next = None
+        for event in events:
+            for listener in self.listeners:
+                try:
+                    listener(event)
+                except Exception:
+                    log.exception("an incident listener failed", extra={"kind": event.kind})
+
+    def rolled_back(self) -> None:
+        for incident_id, saved in self._undo.items():
+            if saved is None:
+                self.incidents.pop(incident_id, None)
+            else:
+                self.incidents[incident_id] = saved
+        if self._undo_next is not None:
+            self._next_id = self._undo_next
+        self._undo.clear()
+        self._undo_next = None
+        self._dirty.clear()
+        self.staged = []
+        self._index()
+
+    def check_deadlines(self, now: float) -> None:
+        """Called by the alarm book every tick, before its commit: escalation hooks in here."""
+        for hook in self.deadline_hooks:
+            hook(now)
+
+    # -- reading ---------------------------------------------------------------------------
+    def take_changes(self) -> list[dict[str, Any]]:
+        """Summaries of the incidents changed by the commits since the last call (once
+        each, as they are now), for the frame and the stream."""
+        with self.alarms._lock:
+            ids, self._committed_ids = list(self._committed_ids), {}
+            return [self.incidents[i].summary() for i in ids if i in self.incidents]
+
+    def ordered(self, closed: bool = False) -> list[Incident]:
+        """Open incidents, worst first: by level, then the one at that level longest (its
+        deadline is nearest), then by id; with ``closed``, closed ones after, the latest
+        closed first."""
+        with self.alarms._lock:
+            found = [i for i in self.incidents.values() if closed or i.state != "closed"]
+        return sorted(found, key=lambda i: (i.state == "closed", -i.level, -i.peak_level if i.state == "closed" else 0,
+                                            i.level_since if i.state != "closed" else -(i.closed or 0.0), i.id))
+
+    def open(self) -> list[Incident]:
+        return self.ordered()
+
+    def of_alarm(self, alarm_id: int) -> Incident | None:
+        found = self.by_alarm.get(alarm_id)
+        return self.incidents.get(found) if found is not None else None
+
+    # -- operator actions -----------------------------------------------------------------
+    def act(self, incident_id: int, action: str, who: str, note: str = "", now: float = 0.0, unit: str = "") -> Incident:
+        """Apply an operator action and commit it durably before returning (the alarm
+        store's :class:`~twin.tick.alarms.StoreUnavailable` if it cannot be written: then
+        nothing changed). :class:`~twin.tick.alarms.InvalidAction` refuses text past its
+        limits; TwinError an action the incident's state does not allow; KeyError an
+        unknown incident."""
+        if action not in ACTIONS:
+            raise TwinError(f"unknown incident action {action!r}; valid: {', '.join(ACTIONS)}")
+        allowed, after = ACTIONS[action]
+        with self.alarms._lock:
+            incident = self.incidents.get(incident_id)
+            if incident is None:
+                raise KeyError(f"no incident {incident_id}")
+            if incident.state not in allowed:
+                raise TwinError(f"incident {incident_id} is {incident.state}; {action} needs it to be {' or '.join(allowed)}")
+            note = checked_text(note, "note", MAX_NOTE_CHARS)
+            who = checked_text(who, "who", MAX_NAME_CHARS)
+            unit = checked_text(unit, "unit", MAX_NAME_CHARS)
+            if len(incident.actions) >= MAX_ACTIONS:
+                raise InvalidAction(f"incident {incident_id} has {len(incident.actions)} actions, the most one keeps")
+            if action == "close":
+                active = [a for a in self._members(incident) if a.condition_active and a.state != "resolved"]
+                if active:
+                    names = ", ".join(f"{a.asset} ({a.rule})" for a in active[:5]) + (", ..." if len(active) > 5 else "")
+                    raise TwinError(f"incident {incident_id} still has {len(active)} active alarm(s): {names}; "
+                                    f"close it once they have cleared or are resolved")
+            incident = self._touch(incident_id)
+            incident.state = after
+            incident.updated = now
+            if action == "dispatch":
+                incident.dispatched_to = unit or incident.owner
+            if action == "close":
+                incident.closed = now
+            incident.actions.append({"action": action, "who": who, "time": now, "note": note,
+                                     "unit": incident.dispatched_to if action == "dispatch" else ""})
+            self._stage(action, incident, now, who, note)
+            self.alarms.commit()  # rolled back (and StoreUnavailable raised) if the store fails
+            return self.incidents[incident_id]
+
+    def note_escalation(self, incident_id: int, record: dict[str, Any], now: float) -> None:
+        """Record a missed deadline on the incident (twin.loop.escalation); committed with
+        the tick's alarm changes."""
+        incident = self._touch(incident_id)
+        incident.escalations.append(record)
+        incident.updated = now
+        self._stage("overdue", incident, now, note=str(record.get("summary", "")))
+
+    # -- grouping --------------------------------------------------------------------------
+    def _apply(self, event: AlarmEvent) -> None:
+        alarm = self.alarms.alarms.get(int(event.alarm["id"]))
+        if alarm is None:
+            return
+        incident_id = self.by_alarm.get(alarm.id)
+        incident = self.incidents.get(incident_id) if incident_id is not None else None
+        if incident is None or (incident.state == "closed" and event.kind in ("raise", "escalate")):
+            # A member of a closed incident that rises again is a new happening.
+            self._place(alarm, event.time)
+            return
+        self._refresh(self._touch(incident.id), event.time, alarm.id)
+
+    def _place(self, alarm: Alarm, now: float) -> None:
+        """Put a new alarm into the incident it belongs to, or open one."""
+        chosen = self._nearby(alarm)
+        if chosen is None:
+            chosen = self._coupled(alarm)
+        if chosen is None:
+            if self._undo_next is None:
+                self._undo_next = self._next_id
+            incident = Incident(
+                id=self._next_id, title="", title_zh="", place="", place_zh="", level=0, peak_level=0,
+                level_since=now, worst_alarm=alarm.id, domain=alarm.domain, rule=alarm.rule, state="open",
+                opened=now, updated=now, owner=alarm.owner,
+            )
+            self._next_id += 1
+            self._undo.setdefault(incident.id, None)
+            self.incidents[incident.id] = incident
+            kind = "open"
+        else:
+            incident = self._touch(chosen)
+            kind = "join"
+        incident.alarms.append(alarm.id)
+        if alarm.asset not in incident.assets:
+            incident.assets.append(alarm.asset)
+        self.by_alarm[alarm.id] = incident.id
+        self._refresh(incident, now, alarm.id, kind)
+
+    def _nearby(self, alarm: Alarm) -> int | None:
+        """The open incident with an alarm of the same domain (and rule, if the grouping
+        says so) nearest to this one, within the grouping's distance and window."""
+        g = self.groupings(alarm.domain, alarm.rule)
+        here = self.places.get(alarm.asset, ())
+        best: tuple[float, int] | None = None
+        for incident in self.incidents.values():
+            if incident.state == "closed" or alarm.domain not in incident.domains:
+                continue
+            if math.isfinite(g.distance) and _far(here, incident.outline, g.distance):
+                continue
+            for member in self._members(incident):
+                if member.id == alarm.id or member.domain != alarm.domain or (g.same_rule and member.rule != alarm.rule):
+                    continue
+                if not self._recent(member, alarm.since, g.window):
+                    continue
+                d = 0.0 if math.isinf(g.distance) else distance(here, self.places.get(member.asset, ()))
+                if d <= g.distance and (best is None or (d, incident.id) < best):
+                    best = (d, incident.id)
+        return best[1] if best is not None else None
+
+    def _coupled(self, alarm: Alarm) -> int | None:
+        """The first open incident holding a recent alarm whose asset links this alarm's
+        asset, of a domain a coupling runs to or from this alarm's domain."""
+        linked = self.links.get(alarm.asset, set())
+        if not linked:
+            return None
+        window = self.groupings(alarm.domain, alarm.rule).window
+        for incident in sorted(self.incidents.values(), key=lambda i: i.id):
+            if incident.state == "closed" or not linked.intersection(incident.assets):
+                continue
+            for member in self._members(incident):
+                if (member.asset in linked and frozenset((alarm.domain, member.domain)) in self.coupled
+                        and self._recent(member, alarm.since, window)):
+                    return incident.id
+        return None
+
+    @staticmethod
+    def _recent(member: Alarm, since: float, window: float) -> bool:
+        """Is ``member`` active, or did it change less than ``window`` before ``since``?"""
+        return (member.condition_active and member.state != "resolved") or since - member.updated <= window
+
+    def _members(self, incident: Incident) -> list[Alarm]:
+        alarms = self.alarms.alarms
+        return [alarms[i] for i in incident.alarms if i in alarms and self.by_alarm.get(i) == incident.id]
+
+    def _refresh(self, incident: Incident, now: float, alarm_id: int | None, kind: str | None = None) -> None:
+        """Recompute what an incident shows from its alarms; stage the event its change
+        is (``kind``, or escalate / deescalate / clear when its level moved)."""
+        members = self._members(incident)
+        if not members:
+            self._dirty.add(incident.id)
+            return
+        levels = [(a.level if a.state != "resolved" else 0) for a in members]
+        level = max(levels, default=0)
+        before = incident.level
+        if level > 0:
+            worst = max(members, key=lambda a: (a.level if a.state != "resolved" else 0, -a.level_since, -a.id))
+            incident.worst_alarm = worst.id
+        worst = self.alarms.alarms.get(incident.worst_alarm) or members[0]
+        place, place_zh = self.names.get(worst.asset, (worst.asset, worst.asset))
+        incident.place, incident.place_zh = place, place_zh
+        incident.title = f"{worst.title} at {place}"
+        incident.title_zh = f"{place_zh} {worst.title_zh or worst.title}"
+        incident.domain, incident.rule = worst.domain, worst.rule
+        if not incident.dispatched_to:
+            incident.owner = worst.owner
+        incident.peak_level = max([incident.peak_level, *(a.peak_level for a in members)])
+        incident.domains = sorted({a.domain for a in members})
+        incident.active = any(a.condition_active and a.state != "resolved" for a in members)
+        incident.outline = outline(p for a in members for p in self.places.get(a.asset, ()))
+        if level != before:
+            incident.level = level
+            incident.level_since = now
+        incident.updated = max(incident.updated, now)
+        self._dirty.add(incident.id)
+        if kind is not None:
+            self._stage(kind, incident, now, alarm=alarm_id)
+        if level != before and kind != "open":
+            self._stage("escalate" if level > before else ("clear" if level == 0 else "deescalate"), incident, now,
+                        alarm=alarm_id)
+
+    # -- bookkeeping -----------------------------------------------------------------------
+    def _touch(self, incident_id: int) -> Incident:
+        """The incident, its state before this commit saved for a rollback."""
+        if incident_id not in self._undo:
+            self._undo[incident_id] = copy.deepcopy(self.incidents[incident_id])
+        if self._undo_next is None:
+            self._undo_next = self._next_id
+        return self.incidents[incident_id]
+
+    def _stage(self, kind: str, incident: Incident, now: float, who: str = "", note: str = "",
+               alarm: int | None = None) -> None:
+        self._dirty.add(incident.id)
+        self.staged.append(IncidentEvent(kind, incident.summary(), now, who, note, alarm))
+
+    def _index(self) -> None:
+        self.by_alarm = {}
+        for incident in sorted(self.incidents.values(), key=lambda i: i.id):
+            for alarm_id in incident.alarms:
+                self.by_alarm[alarm_id] = incident.id
+
+
+def _far(here: tuple[Point, ...], hull: list[list[float]], limit: float) -> bool:
+    """True when every point of ``here`` is more than ``limit`` outside the box around
+    ``hull``: no member can be within ``limit`` (a cheap test before the exact one)."""
+    if not here or not hull:
+        return False
+    xs = [p[0] for p in hull]
+    ys = [p[1] for p in hull]
+    x0, x1, y0, y1 = min(xs) - limit, max(xs) + limit, min(ys) - limit, max(ys) + limit
+    return not any(x0 <= x <= x1 and y0 <= y <= y1 for x, y in here)
+
+
+def _storable(text: str) -> str:
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
