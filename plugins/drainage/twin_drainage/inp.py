@@ -1,0 +1,902 @@
+"""Reading an EPA SWMM 5 input file (``.inp``) whole: its network in the twin's terms,
+its hydrology and forcing for :mod:`twin_drainage.hydrology` and
+:mod:`twin_drainage.forcing`, and a warning for everything the twin does not model.
+
+The format is the SWMM 5 user's manual's (EPA/600/R-17/040, appendix D). Names live in
+three name spaces as in SWMM (nodes, links, subcatchments), so a link may be named like
+a node. Every element the twin leaves out or approximates is named once, with its
+section and line and what follows from it ("pump P1 (line 80) ignored: the wet well J1
+will fill"); ``strict`` turns those warnings into one error that lists them.
+
+Units: the file's (US: ft, acres, in, in/h, CFS/GPM/MGD; SI: m, ha, mm, mm/h,
+CMS/LPS/MLD) in, SI out (m, m², s, m³/s; rain in mm/h where the scene keeps it).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from twin_drainage import hydrology
+
+#: SWMM's default MIN_SURFAREA, 12.566 ft², in m²
+SWMM_MIN_SURFAREA = 1.167
+FOOT = 0.3048
+ACRE_M2 = 4046.8564224
+US_UNITS = ("CFS", "GPM", "MGD")
+SI_UNITS = ("CMS", "LPS", "MLD")
+#: m³/s per unit of each FLOW_UNITS
+FLOW_FACTOR = {"CFS": 0.028316846592, "GPM": 6.30901964e-5, "MGD": 0.0438126364, "CMS": 1.0, "LPS": 0.001,
+               "MLD": 0.0115740741}
+#: spacing of an automatic layout, m
+LAYOUT_SPACING = 40.0
+#: sections of water quality, snow, groundwater and the like that the twin does not model
+NOT_MODELLED = {
+    "POLLUTANTS": "water quality", "LANDUSES": "water quality", "COVERAGES": "water quality",
+    "LOADINGS": "water quality", "BUILDUP": "water quality", "WASHOFF": "water quality", "TREATMENT": "water quality",
+    "SNOWPACKS": "snow melt", "TEMPERATURE": "snow melt", "AQUIFERS": "groundwater", "GROUNDWATER": "groundwater",
+    "GWF": "groundwater", "RDII": "rainfall-dependent infiltration/inflow", "HYDROGRAPHS": "RDII unit hydrographs",
+    "LID_CONTROLS": "low-impact development", "LID_USAGE": "low-impact development",
+    "ADJUSTMENTS": "monthly adjustments",
+}
+#: [XSECTIONS] shapes: full area / Geom1² and full hydraulic radius / Geom1 of SWMM's
+#: standard shapes of one size parameter (xsect.c tables)
+STANDARD_SHAPES = {"EGG": (0.5105, 0.1931), "HORSESHOE": (0.8293, 0.2538), "GOTHIC": (0.6554, 0.2269),
+                   "CATENARY": (0.70277, 0.23172), "SEMIELLIPTICAL": (0.785, 0.242),
+                   "BASKETHANDLE": (0.7862, 0.2464), "SEMICIRCULAR": (1.2697, 0.2946)}
+
+
+class InpError(ValueError):
+    """A problem in a SWMM input file, naming the file, the line and the field."""
+
+
+@dataclass
+class Row:
+    """One data line of a section: its tokens and where it stands in the file."""
+
+    line: int
+    tokens: list[str]
+
+
+@dataclass
+class Inp:
+    """The sections of a ``.inp`` file, as rows of tokens (comments stripped)."""
+
+    path: Path
+    sections: dict[str, list[Row]] = field(default_factory=dict)
+
+    def rows(self, section: str) -> list[Row]:
+        return self.sections.get(section, [])
+
+    def option(self, name: str, default: str = "") -> str:
+        for row in self.rows("OPTIONS"):
+            if row.tokens[0].upper() == name and len(row.tokens) > 1:
+                return " ".join(row.tokens[1:])
+        return default
+
+
+def read_inp(path: str | Path) -> Inp:
+    """Split a ``.inp`` file into sections of rows; ``;`` starts a comment."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8-sig", errors="replace")
+    except OSError as exc:
+        raise InpError(f"{path}: cannot read: {exc.strerror}") from None
+    inp = Inp(path)
+    section = None
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.split(";", 1)[0].strip()
+        if not line:
+            continue
+        match = re.fullmatch(r"\[([A-Za-z_]+)\]", line)
+        if match:
+            section = match.group(1).upper()
+            inp.sections.setdefault(section, [])
+            continue
+        if section is None:
+            raise InpError(f"{path}: line {number}: data before the first [SECTION] header")
+        inp.sections[section].append(Row(number, _split(line)))
+    if not inp.rows("JUNCTIONS") and not inp.rows("OUTFALLS") and not inp.rows("STORAGE"):
+        raise InpError(f"{path}: no [JUNCTIONS], [OUTFALLS] or [STORAGE]: not a SWMM input file with a network")
+    return inp
+
+
+def _split(line: str) -> list[str]:
+    # Names may be quoted when they hold spaces (SWMM 5.2).
+    return [a or b for a, b in re.findall(r'"([^"]*)"|(\S+)', line)]
+
+
+@dataclass
+class Fields:
+    """Reads named fields of one row, with errors that name the line and the field."""
+
+    inp: Inp
+    section: str
+    row: Row
+    names: tuple[str, ...]
+
+    def where(self, name: str | None = None) -> str:
+        at = f"{self.inp.path}: line {self.row.line}: [{self.section}]"
+        return f"{at} field {name!r}" if name else at
+
+    def text(self, name: str, default: str | None = None) -> str:
+        i = self.names.index(name)
+        if i < len(self.row.tokens):
+            return self.row.tokens[i]
+        if default is None:
+            raise InpError(f"{self.where(name)} is missing; the section's fields are {', '.join(self.names)}")
+        return default
+
+    def number(self, name: str, default: float | None = None, low: float = -math.inf, positive: bool = False) -> float:
+        raw = self.text(name, None if default is None else repr(default))
+        if raw == "*" and default is not None:
+            return default
+        try:
+            value = float(raw)
+        except ValueError:
+            raise InpError(f"{self.where(name)} = {raw!r} is not a number") from None
+        if not math.isfinite(value) or value < low or (positive and value <= 0.0):
+            need = "> 0" if positive else f">= {low}"
+            raise InpError(f"{self.where(name)} = {raw!r}; expected a number {need}")
+        return value
+
+
+def clock(raw: str, f: Fields, name: str) -> float:
+    """Seconds of an ``H:MM[:SS]`` or decimal-hours time."""
+    try:
+        if ":" in raw:
+            parts = [float(p) for p in raw.split(":")]
+            return parts[0] * 3600.0 + parts[1] * 60.0 + (parts[2] if len(parts) > 2 else 0.0)
+        return float(raw) * 3600.0
+    except (ValueError, IndexError):
+        raise InpError(f"{f.where(name)} = {raw!r}; expected H:MM[:SS] or decimal hours") from None
+
+
+def _date(inp: Inp, date_key: str, time_key: str, default_date: str) -> datetime:
+    date, time = inp.option(date_key, default_date), inp.option(time_key, "00:00:00")
+    for fmt in ("%m/%d/%Y %H:%M:%S", "%m/%d/%Y %H:%M"):
+        try:
+            return datetime.strptime(f"{date} {time}", fmt)
+        except ValueError:
+            pass
+    raise InpError(f"{inp.path}: [OPTIONS] {date_key} {date!r} {time_key} {time!r}; expected MM/DD/YYYY and HH:MM[:SS]")
+
+
+def _option_seconds(inp: Inp, name: str, default: float) -> float:
+    raw = inp.option(name, "")
+    if not raw:
+        return default
+    try:
+        if ":" in raw:
+            parts = [float(p) for p in raw.split(":")]
+            return parts[0] * 3600.0 + parts[1] * 60.0 + (parts[2] if len(parts) > 2 else 0.0)
+        return float(raw)
+    except (ValueError, IndexError):
+        raise InpError(f"{inp.path}: [OPTIONS] {name} {raw!r}; expected seconds or HH:MM:SS") from None
+
+
+@dataclass
+class Network:
+    """A drainage network read from a ``.inp``, in SI units (see the module docstring)."""
+
+    #: junctions, storage units and dividers: invert_elevation, max_depth (to where it
+    #: floods), shaft_area, ponding_area (0: flooding is lost), kind, line
+    manholes: dict[str, dict[str, Any]]
+    #: invert_elevation, optional tailwater_elevation, line
+    outfalls: dict[str, dict[str, Any]]
+    #: conduits as circular pipes: links, diameter, length, roughness, offsets, reversed, line
+    pipes: dict[str, dict[str, Any]]
+    #: links of the file that the twin does not route (pumps, weirs, ...): name -> kind
+    ignored_links: dict[str, str]
+    xy: dict[str, tuple[float, float]]
+    vertices: dict[str, list[tuple[float, float]]]
+    #: :mod:`twin_drainage.hydrology` and :mod:`twin_drainage.forcing` input, JSON-able
+    hydrology: dict[str, Any]
+    #: the run: start (datetime), duration (s), routing step (s), flow routing, ...
+    options: dict[str, Any]
+    warnings: list[str]
+
+
+class _Warnings(list):
+    """The import's warnings, each once."""
+
+    def add(self, text: str) -> None:
+        if text not in self:
+            self.append(text)
+
+
+def parse_network(inp: Inp) -> Network:
+    """The network, hydrology and forcing of a ``.inp`` in the twin's units, with a
+    warning for each element or option the twin leaves out or approximates."""
+    units = inp.option("FLOW_UNITS", "CFS").upper()
+    if units not in US_UNITS + SI_UNITS:
+        raise InpError(f"{inp.path}: [OPTIONS] FLOW_UNITS {units!r}; valid: {', '.join(SI_UNITS + US_UNITS)}")
+    us = units in US_UNITS
+    length = FOOT if us else 1.0
+    flow = FLOW_FACTOR[units]
+    warnings = _Warnings()
+    offsets = inp.option("LINK_OFFSETS", "DEPTH").upper()
+    if offsets not in ("DEPTH", "ELEVATION"):
+        raise InpError(f"{inp.path}: [OPTIONS] LINK_OFFSETS {offsets!r}; valid: DEPTH, ELEVATION")
+    min_area_raw = inp.option("MIN_SURFAREA", "0")
+    try:
+        min_area = float(min_area_raw) * length**2
+    except ValueError:
+        raise InpError(f"{inp.path}: [OPTIONS] MIN_SURFAREA {min_area_raw!r} is not a number") from None
+    shaft = min_area if min_area > 0.0 else SWMM_MIN_SURFAREA
+    ponding = inp.option("ALLOW_PONDING", "NO").upper() == "YES"
+    routing = inp.option("FLOW_ROUTING", "KINWAVE").upper()
+    if routing not in ("DYNWAVE", "KINWAVE", "STEADY"):
+        raise InpError(f"{inp.path}: [OPTIONS] FLOW_ROUTING {routing!r}; valid: DYNWAVE, KINWAVE, STEADY")
+    if routing != "DYNWAVE":
+        warnings.add(f"[OPTIONS] FLOW_ROUTING {routing}: the twin routes every network by its dynamic wave "
+                     f"(local inertial), so backwater and surcharge the file's {routing.lower()} routing ignores are "
+                     "modelled; depths and flows differ from SWMM's run of this file wherever they matter")
+    start = _date(inp, "START_DATE", "START_TIME", "01/01/2000")
+    end = _date(inp, "END_DATE", "END_TIME", inp.option("START_DATE", "01/01/2000"))
+    duration = (end - start).total_seconds()
+    if duration <= 0.0:
+        raise InpError(f"{inp.path}: [OPTIONS] END_DATE/END_TIME {end} is not after START_DATE/START_TIME {start}")
+
+    manholes: dict[str, dict[str, Any]] = {}
+    outfalls: dict[str, dict[str, Any]] = {}
+    node_line: dict[str, int] = {}
+    #: SWMM's names are case-insensitive: each node's name by its upper case
+    node_key: dict[str, str] = {}
+
+    def fresh_node(f: Fields, name: str) -> str:
+        if name.upper() in node_key:
+            raise InpError(f"{f.where('Name')} = {name!r} is already a node at line {node_line[node_key[name.upper()]]}")
+        node_line[name] = f.row.line
+        node_key[name.upper()] = name
+        return name
+
+    def junction(f: Fields, name: str, kind: str, depth: float, surcharge: float, aponded: float) -> dict[str, Any]:
+        return {"line": f.row.line, "kind": kind, "invert_elevation": f.number("Elevation") * length,
+                "max_depth": depth * length, "surcharge_depth": surcharge * length,
+                # SWMM floods a node only with ALLOW_PONDING YES and a ponded area; else the water is lost
+                "ponding_area": aponded * length**2 if ponding else 0.0, "shaft_area": shaft}
+
+    for row in inp.rows("JUNCTIONS"):
+        f = Fields(inp, "JUNCTIONS", row, ("Name", "Elevation", "MaxDepth", "InitDepth", "SurDepth", "Aponded"))
+        name = fresh_node(f, f.text("Name"))
+        manholes[name] = junction(f, name, "junction", f.number("MaxDepth", 0.0, low=0.0),
+                                  f.number("SurDepth", 0.0, low=0.0), f.number("Aponded", 0.0, low=0.0))
+        if f.number("InitDepth", 0.0, low=0.0) > 0.0:
+            warnings.add(f"junction {name!r} (line {row.line}) starts dry in the twin, not at its InitDepth")
+    for row in inp.rows("DIVIDERS"):
+        f = Fields(inp, "DIVIDERS", row, ("Name", "Elevation", "DivLink", "Type"))
+        name = fresh_node(f, f.text("Name"))
+        tokens = row.tokens
+        # the depths follow the type's own parameters: CUTOFF/OVERFLOW 1, TABULAR 1, WEIR 3
+        kind = f.text("Type").upper()
+        extra = {"OVERFLOW": 0, "CUTOFF": 1, "TABULAR": 1, "WEIR": 3}.get(kind, 0)
+        rest = tokens[4 + extra:]
+        vals = [float(t) for t in rest[:4]] + [0.0] * 4
+        manholes[name] = junction(f, name, "divider", vals[0], vals[2], vals[3])
+        warnings.add(f"divider {name!r} (line {row.line}) is a junction in the twin: its flow splits by the "
+                     f"hydraulics of its links, not by its {kind} rule into {f.text('DivLink')!r}")
+    for row in inp.rows("STORAGE"):
+        f = Fields(inp, "STORAGE", row, ("Name", "Elevation", "MaxDepth", "InitDepth", "Shape", "P1", "P2", "P3",
+                                         "P4"))
+        name = fresh_node(f, f.text("Name"))
+        depth = f.number("MaxDepth", low=0.0)
+        shape = f.text("Shape").upper()
+        area, varies, surcharge, rest = _storage_area(inp, f, shape, depth, us)
+        node = junction(f, name, "storage", depth, surcharge, 0.0)
+        node["shaft_area"] = area
+        node["ponding_area"] = 0.0  # a storage unit's overflow is lost (SWMM)
+        manholes[name] = node
+        if varies:
+            warnings.add(f"storage {name!r} (line {row.line}): its {shape.lower()} area curve is held at the mean "
+                         f"area {area:.4g} m² (the same volume when full); depths differ while it fills")
+        if any(abs(float(v)) > 0.0 for v in rest if _is_number(v)):
+            warnings.add(f"storage {name!r} (line {row.line}): evaporation and seepage losses are not modelled")
+    for row in inp.rows("OUTFALLS"):
+        f = Fields(inp, "OUTFALLS", row, ("Name", "Elevation", "Type", "StageData", "Gated", "RouteTo"))
+        name = fresh_node(f, f.text("Name"))
+        kind = f.text("Type", "FREE").upper()
+        out: dict[str, Any] = {"line": row.line, "invert_elevation": f.number("Elevation") * length}
+        gated_at = 3
+        if kind == "FIXED":
+            out["tailwater_elevation"] = f.number("StageData") * length
+        elif kind in ("TIDAL", "TIMESERIES"):
+            warnings.add(f"outfall {name!r} (line {row.line}): its {kind} stage {f.text('StageData')!r} is not "
+                         "followed; it discharges freely (NORMAL), so backwater from the receiving water is missed")
+        elif kind in ("FREE", "NORMAL"):
+            gated_at = 2
+        else:
+            raise InpError(f"{f.where('Type')} = {kind!r}; valid: FREE, NORMAL, FIXED, TIDAL, TIMESERIES")
+        tokens = row.tokens
+        if len(tokens) > gated_at and tokens[gated_at].upper() == "YES":
+            warnings.add(f"outfall {name!r} (line {row.line}): its flap gate is not modelled (water may flow back in "
+                         "when the tailwater is higher)")
+        outfalls[name] = out
+
+    # --- links -----------------------------------------------------------------------
+    link_line: dict[str, int] = {}
+    link_ends: dict[str, tuple[str, str]] = {}
+
+    def fresh_link(f: Fields, name: str) -> str:
+        if name.upper() in link_line:
+            raise InpError(f"{f.where('Name')} = {name!r} is already a link at line {link_line[name.upper()]}")
+        link_line[name.upper()] = f.row.line
+        return name
+
+    def ends(f: Fields) -> tuple[str, str]:
+        found = []
+        for label in ("FromNode", "ToNode"):
+            node = f.text(label)
+            if node.upper() not in node_key:
+                raise InpError(f"{f.where(label)} = {node!r} is not a node of the file")
+            found.append(node_key[node.upper()])
+        return found[0], found[1]
+
+    sections: dict[str, Row] = {}
+    for row in inp.rows("XSECTIONS"):
+        sections[row.tokens[0].upper()] = row
+    ignored: dict[str, str] = {}
+    consequence = {
+        "PUMPS": ("pump", "the wet well {up!r} fills and floods instead of being pumped to {down!r}"),
+        "WEIRS": ("weir", "nothing overflows from {up!r} to {down!r}: water above its crest stays or floods there"),
+        "ORIFICES": ("orifice", "nothing flows through it from {up!r} to {down!r}: {up!r} drains only by its other links"),
+        "OUTLETS": ("outlet", "nothing flows through it from {up!r} to {down!r}: {up!r} drains only by its other links"),
+    }
+    for section, (kind, what) in consequence.items():
+        for row in inp.rows(section):
+            f = Fields(inp, section, row, ("Name", "FromNode", "ToNode"))
+            name = fresh_link(f, f.text("Name"))
+            up, down = ends(f)
+            link_ends[name] = (up, down)
+            ignored[name] = kind
+            warnings.add(f"{kind} {name!r} ([{section}] line {row.line}) ignored: " + what.format(up=up, down=down))
+
+    pipes: dict[str, dict[str, Any]] = {}
+    for row in inp.rows("CONDUITS"):
+        f = Fields(inp, "CONDUITS", row, ("Name", "FromNode", "ToNode", "Length", "Roughness", "InOffset", "OutOffset",
+                                          "InitFlow", "MaxFlow"))
+        name = fresh_link(f, f.text("Name"))
+        up, down = ends(f)
+        link_ends[name] = (up, down)
+        if name.upper() not in sections:
+            raise InpError(f"{f.where('Name')} = {name!r} has no row in [XSECTIONS]")
+        node = {**manholes, **outfalls}
+
+        def offset(label: str, at: str) -> float:
+            raw = f.text(label, "0")
+            if raw == "*":
+                return 0.0
+            value = f.number(label, 0.0) * length
+            if offsets == "ELEVATION":
+                value -= node[at]["invert_elevation"]
+            if value < -1e-6:
+                warnings.add(f"conduit {name!r} (line {row.line}): {label} lies below node {at!r}'s invert; "
+                             "taken as 0, as SWMM does")
+            return max(value, 0.0)
+
+        pipe = {"line": row.line, "links": [up, down], "length": f.number("Length", positive=True) * length,
+                "inlet_offset": offset("InOffset", up), "outlet_offset": offset("OutOffset", down), "reversed": False}
+        n = f.number("Roughness", positive=True)
+        diameter, roughness = _circular_equivalent(inp, sections[name.upper()], n, us, name, warnings)
+        pipe["diameter"], pipe["roughness"] = diameter, roughness
+        if f.number("MaxFlow", 0.0) > 0.0:
+            warnings.add(f"conduit {name!r} (line {row.line}): its MaxFlow limit is not applied")
+        if up in outfalls:
+            if down in outfalls:
+                raise InpError(f"{f.where('ToNode')}: conduit {name!r} joins two outfalls; one end must be a junction")
+            # SWMM lets an outfall sit at either end of its one link; the twin's pipes end
+            # at an outfall, so the pipe is turned round (its flow's sign with it)
+            pipe["links"] = [down, up]
+            pipe["inlet_offset"], pipe["outlet_offset"] = pipe["outlet_offset"], pipe["inlet_offset"]
+            pipe["reversed"] = True
+        pipes[name] = pipe
+    if inp.rows("LOSSES"):
+        lossy = [r for r in inp.rows("LOSSES") if any(_is_number(t) and float(t) != 0.0 for t in r.tokens[1:4])
+                 or (len(r.tokens) > 4 and r.tokens[4].upper() == "YES")]
+        for r in lossy:
+            warnings.add(f"conduit {r.tokens[0]!r} ([LOSSES] line {r.line}): its entry/exit losses and flap gate are "
+                         "not modelled")
+    if inp.rows("CONTROLS"):
+        rules = sum(1 for r in inp.rows("CONTROLS") if r.tokens[0].upper() == "RULE")
+        warnings.add(f"[CONTROLS] line {inp.rows('CONTROLS')[0].line}: {rules} control rule(s) not applied; "
+                     "pumps, orifices and weirs keep their initial settings")
+
+    # MaxDepth 0: the node is as deep as the crown of its highest link (SWMM's rule).
+    for name, node in manholes.items():
+        if node["max_depth"] <= 0.0:
+            crowns = [p["diameter"] + (p["inlet_offset"] if p["links"][0] == name else p["outlet_offset"])
+                      for p in pipes.values() if name in p["links"]]
+            node["max_depth"] = max(crowns) if crowns else 1.0
+            if not crowns:
+                warnings.add(f"node {name!r} (line {node['line']}): MaxDepth 0 and no conduit; taken as 1 m deep")
+        # SWMM floods a node above its full depth plus the surcharge depth
+        node["max_depth"] += node.pop("surcharge_depth")
+
+    xy, vertices = _positions(inp, node_line, node_key, link_ends, warnings)
+    hydro = _hydrology(inp, us, flow, start, duration, manholes, outfalls, node_key, warnings)
+    for section, what in NOT_MODELLED.items():
+        if inp.rows(section):
+            warnings.add(f"[{section}] line {inp.rows(section)[0].line}: {what} is not modelled")
+    for section in ("TRANSECTS", "STREETS", "INLETS", "INLET_USAGE"):
+        if inp.rows(section) and section != "TRANSECTS":
+            warnings.add(f"[{section}] line {inp.rows(section)[0].line}: street inlets are not modelled; "
+                         "street flow stays in the network")
+    options = {"start": start, "duration": duration, "flow_routing": routing, "allow_ponding": ponding,
+               "routing_step": _option_seconds(inp, "ROUTING_STEP", 20.0), "units": units,
+               "report_step": _option_seconds(inp, "REPORT_STEP", 900.0)}
+    return Network(manholes, outfalls, pipes, ignored, xy, vertices, hydro, options, list(warnings))
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+        return True
+    except ValueError:
+        return False
+
+
+def _curve(inp: Inp, name: str, f: Fields) -> list[tuple[float, float]]:
+    points = []
+    for row in inp.rows("CURVES"):
+        if row.tokens[0].upper() != name.upper():
+            continue
+        numbers = [t for t in row.tokens[1:] if _is_number(t)]
+        for k in range(0, len(numbers) - 1, 2):
+            points.append((float(numbers[k]), float(numbers[k + 1])))
+    if not points:
+        raise InpError(f"{f.where()} names curve {name!r}, which [CURVES] does not hold")
+    return points
+
+
+def _storage_area(inp: Inp, f: Fields, shape: str, depth: float, us: bool) -> tuple[float, bool, float, list[str]]:
+    """(mean plan area m², whether it varies, surcharge depth (file units), the remaining
+    tokens) of a storage unit, SWMM 5.1 and 5.2 layouts."""
+    length = FOOT if us else 1.0
+    tokens = f.row.tokens
+    if shape == "TABULAR":
+        points = sorted(_curve(inp, f.text("P1"), f))
+        rest = tokens[6:]
+        volume = 0.0
+        for (d0, a0), (d1, a1) in zip(points, points[1:]):
+            lo, hi = min(d0, depth), min(d1, depth)
+            if hi > lo:
+                a_hi = a0 + (a1 - a0) * (hi - d0) / (d1 - d0)
+                volume += 0.5 * (a0 + a_hi) * (hi - lo)
+        if depth > points[-1][0]:
+            volume += points[-1][1] * (depth - points[-1][0])
+        mean = volume / depth if depth > 0 else points[0][1]
+        varies = len({a for _, a in points}) > 1
+    elif shape == "FUNCTIONAL":
+        a, b, c = (float(t) for t in (tokens[5:8] + ["0", "0", "0"])[:3])
+        rest = tokens[8:]
+        # SWMM 5.2: area = a·d^b + c (Vol. II §2.3); the mean over the depth
+        mean = a * depth**b / (b + 1.0) + c if depth > 0 else a + c
+        varies = a != 0.0 and b != 0.0
+    elif shape in ("CYLINDRICAL", "CONICAL", "PARABOLOID", "PYRAMIDAL"):
+        length_major, width, slope = (float(t) for t in (tokens[5:8] + ["0", "0", "0"])[:3])
+        rest = tokens[8:]
+        base = {"CYLINDRICAL": math.pi / 4.0 * length_major * width, "PYRAMIDAL": length_major * width}.get(
+            shape, math.pi / 4.0 * length_major * width)
+        mean = base
+        varies = shape != "CYLINDRICAL" and slope != 0.0
+    else:
+        raise InpError(f"{f.where('Shape')} = {shape!r}; valid: FUNCTIONAL, TABULAR, CYLINDRICAL, CONICAL, "
+                       "PARABOLOID, PYRAMIDAL")
+    surcharge = float(rest[0]) if rest and _is_number(rest[0]) else 0.0
+    return max(mean * length**2, 0.01), varies, surcharge, rest[1:]
+
+
+def _circular_equivalent(inp: Inp, row: Row, n: float, us: bool, name: str, warnings: _Warnings) -> tuple[float, float]:
+    """(diameter m, roughness) of the circular pipe that stands for a conduit's section:
+    as tall as the section, with a roughness that gives the same full-flow conveyance
+    A·R^(2/3)/n (barrels included)."""
+    length = FOOT if us else 1.0
+    f = Fields(inp, "XSECTIONS", row, ("Link", "Shape", "Geom1", "Geom2", "Geom3", "Geom4", "Barrels", "Culvert"))
+    shape = f.text("Shape").upper()
+    barrels = f.number("Barrels", 1.0, low=1.0) if len(row.tokens) > 6 and _is_number(row.tokens[6]) else 1.0
+    if shape in ("IRREGULAR", "STREET", "CUSTOM"):
+        depth = 1.0
+        if shape == "CUSTOM" and _is_number(f.text("Geom1")):
+            depth = float(f.text("Geom1")) * length
+        warnings.add(f"conduit {name!r} ([XSECTIONS] line {row.line}): its {shape} section is not read; it is a "
+                     f"{depth:g} m circular pipe of the same roughness, so its capacity differs")
+        return depth, n
+    g = [f.number("Geom1", positive=True) * length] + [
+        (float(t) if _is_number(t) else 0.0) for t in (row.tokens[3:6] + ["0", "0", "0"])[:3]]
+    h = g[0]
+    w, s3, s4 = g[1] * length, g[2], g[3]
+    if shape in ("CIRCULAR", "FORCE_MAIN"):
+        area, radius = math.pi / 4.0 * h * h, h / 4.0
+    elif shape == "FILLED_CIRCULAR":
+        fill = min(g[1] * length, 0.99 * h)
+        theta = 2.0 * math.acos(1.0 - 2.0 * fill / h)
+        lost = h * h / 8.0 * (theta - math.sin(theta))
+        area = math.pi / 4.0 * h * h - lost
+        perimeter = math.pi * h - h * theta / 2.0 + h * math.sin(theta / 2.0)
+        radius = area / perimeter
+    elif shape in ("RECT_CLOSED", "RECT_ROUND"):
+        area, radius = w * h, w * h / (2.0 * (w + h))
+    elif shape == "RECT_OPEN":
+        area, radius = w * h, w * h / (w + 2.0 * h)
+    elif shape == "RECT_TRIANGULAR":
+        tri = min(g[2] * length, h)
+        area = w * h - 0.5 * w * tri
+        perimeter = 2.0 * (h - tri) + 2.0 * math.hypot(tri, w / 2.0) + w
+        radius = area / perimeter
+    elif shape == "TRAPEZOIDAL":
+        area = h * (w + 0.5 * h * (s3 + s4))
+        radius = area / (w + h * (math.sqrt(1 + s3 * s3) + math.sqrt(1 + s4 * s4)))
+    elif shape == "TRIANGULAR":
+        area = 0.5 * h * w
+        radius = area / (2.0 * math.hypot(h, w / 2.0))
+    elif shape in ("HORIZ_ELLIPSE", "VERT_ELLIPSE", "ARCH", "PARABOLIC", "POWER", "MODBASKETHANDLE"):
+        wide = w if w > 0.0 else h
+        area = math.pi / 4.0 * h * wide
+        a, b = h / 2.0, wide / 2.0
+        perimeter = math.pi * (3 * (a + b) - math.sqrt((3 * a + b) * (a + 3 * b)))
+        radius = area / perimeter
+    elif shape in STANDARD_SHAPES:
+        fa, fr = STANDARD_SHAPES[shape]
+        area, radius = fa * h * h, fr * h
+    elif shape == "DUMMY":
+        warnings.add(f"conduit {name!r} ([XSECTIONS] line {row.line}): a DUMMY link is a 1 m circular pipe in the twin")
+        return 1.0, n
+    else:
+        raise InpError(f"{f.where('Shape')} = {shape!r} is not a SWMM cross-section shape")
+    circle_area, circle_radius = math.pi / 4.0 * h * h, h / 4.0
+    if shape != "CIRCULAR" or barrels != 1.0:
+        what = f"{int(barrels)} barrels of {shape}" if barrels != 1.0 else shape
+        warnings.add(f"conduit {name!r} ([XSECTIONS] line {row.line}): {what} is a {h:.4g} m circular pipe of the "
+                     "same full-flow capacity; its storage and partly-full flows differ")
+    conveyance = barrels * area * radius ** (2.0 / 3.0)
+    return h, n * circle_area * circle_radius ** (2.0 / 3.0) / conveyance
+
+
+def _positions(inp: Inp, node_line: dict[str, int], node_key: dict[str, str], link_ends: dict[str, tuple[str, str]],
+               warnings: _Warnings) -> tuple[dict[str, tuple[float, float]], dict[str, list[tuple[float, float]]]]:
+    """Node positions in metres: [COORDINATES] in the [MAP]'s units, and a layout for the
+    nodes without one."""
+    units = "NONE"
+    for row in inp.rows("MAP"):
+        if row.tokens[0].upper() == "UNITS" and len(row.tokens) > 1:
+            units = row.tokens[1].upper()
+    scale = {"FEET": FOOT, "METERS": 1.0, "NONE": 1.0, "DEGREES": 1.0}.get(units)
+    if scale is None:
+        raise InpError(f"{inp.path}: [MAP] UNITS {units!r}; valid: FEET, METERS, DEGREES, NONE")
+    raw: dict[str, tuple[float, float]] = {}
+    for row in inp.rows("COORDINATES"):
+        f = Fields(inp, "COORDINATES", row, ("Node", "X", "Y"))
+        if f.text("Node").upper() in node_key:
+            raw[node_key[f.text("Node").upper()]] = (f.number("X"), f.number("Y"))
+    raw_vertices: dict[str, list[tuple[float, float]]] = {}
+    for row in inp.rows("VERTICES"):
+        f = Fields(inp, "VERTICES", row, ("Link", "X", "Y"))
+        raw_vertices.setdefault(f.text("Link"), []).append((f.number("X"), f.number("Y")))
+    if units == "DEGREES" and raw:
+        lat0 = sum(y for _, y in raw.values()) / len(raw)
+        kx, ky = 111320.0 * math.cos(math.radians(lat0)), 110540.0
+
+        def project(p: tuple[float, float]) -> tuple[float, float]:
+            return p[0] * kx, p[1] * ky
+    else:
+        def project(p: tuple[float, float]) -> tuple[float, float]:
+            return p[0] * scale, p[1] * scale
+    xy = {n: project(p) for n, p in raw.items()}
+    vertices = {link: [project(p) for p in pts] for link, pts in raw_vertices.items()}
+    missing = [n for n in node_line if n not in xy]
+    if missing:
+        laid = _layout(list(node_line), link_ends, xy)
+        xy.update({n: laid[n] for n in missing})
+        if len(missing) == len(node_line):
+            warnings.add(f"{inp.path.name} has no [COORDINATES]: the {len(missing)} nodes are laid out automatically "
+                         f"({LAYOUT_SPACING:g} m apart, by their distance in links from an outfall)")
+        else:
+            warnings.add(f"[COORDINATES] has no position for {len(missing)} node(s) ({', '.join(missing[:5])}): "
+                         "they are placed automatically beside their neighbours")
+    return xy, vertices
+
+
+def _layout(nodes: list[str], link_ends: dict[str, tuple[str, str]],
+            fixed: dict[str, tuple[float, float]]) -> dict[str, tuple[float, float]]:
+    """A layered layout: breadth first from the placed nodes (or, with none, from the
+    last node of each connected part, usually its outfall), one row per link away."""
+    neighbours: dict[str, list[str]] = {n: [] for n in nodes}
+    for up, down in link_ends.values():
+        neighbours[up].append(down)
+        neighbours[down].append(up)
+    placed = dict(fixed)
+    if not placed:
+        column = 0.0
+        for root in reversed(nodes):
+            if root in placed:
+                continue
+            level: dict[str, int] = {root: 0}
+            queue = deque([root])
+            while queue:
+                n = queue.popleft()
+                for m in neighbours[n]:
+                    if m not in level:
+                        level[m] = level[n] + 1
+                        queue.append(m)
+            rows: dict[int, int] = {}
+            for n, k in level.items():
+                placed[n] = (column + rows.get(k, 0) * LAYOUT_SPACING, k * LAYOUT_SPACING)
+                rows[k] = rows.get(k, 0) + 1
+            column += (max(rows.values()) + 1) * LAYOUT_SPACING
+        return placed
+    queue = deque(placed)
+    offset = 0
+    while True:
+        while queue:
+            n = queue.popleft()
+            for m in neighbours[n]:
+                if m not in placed:
+                    offset += 1
+                    x, y = placed[n]
+                    placed[m] = (x + LAYOUT_SPACING * math.cos(offset), y + LAYOUT_SPACING * math.sin(offset))
+                    queue.append(m)
+        rest = [n for n in nodes if n not in placed]
+        if not rest:
+            return placed
+        x0 = min(x for x, _ in placed.values())
+        y0 = min(y for _, y in placed.values()) - LAYOUT_SPACING
+        placed[rest[0]] = (x0, y0)
+        queue.append(rest[0])
+
+
+def _hydrology(inp: Inp, us: bool, flow: float, start: datetime, duration: float, manholes: dict[str, Any],
+               outfalls: dict[str, Any], node_key: dict[str, str], warnings: _Warnings) -> dict[str, Any]:
+    """``hydrology.json``: subcatchments, rain gauges, series, patterns and inflows."""
+    length = FOOT if us else 1.0
+    depth_unit = 0.0254 if us else 0.001  # in or mm -> m
+    default_model = inp.option("INFILTRATION", "HORTON").upper()
+    if default_model not in hydrology.INFILTRATION_MODELS:
+        raise InpError(f"{inp.path}: [OPTIONS] INFILTRATION {default_model!r}; valid: "
+                       f"{', '.join(hydrology.INFILTRATION_MODELS)}")
+    subareas = {row.tokens[0].upper(): row for row in inp.rows("SUBAREAS")}
+    infil_rows = {row.tokens[0].upper(): row for row in inp.rows("INFILTRATION")}
+    names = {row.tokens[0].upper(): row.tokens[0] for row in inp.rows("SUBCATCHMENTS")}
+    gauge_key = {row.tokens[0].upper(): row.tokens[0] for row in inp.rows("RAINGAGES")}
+    subcatchments = []
+    used_gauges: set[str] = set()
+    for row in inp.rows("SUBCATCHMENTS"):
+        f = Fields(inp, "SUBCATCHMENTS", row, ("Name", "RainGage", "Outlet", "Area", "PctImperv", "Width", "PctSlope",
+                                               "CurbLen", "SnowPack"))
+        name, outlet = f.text("Name"), f.text("Outlet")
+        outlet = node_key.get(outlet.upper(), names.get(outlet.upper(), outlet))
+        if outlet in manholes:
+            outlet_kind = "node"
+        elif outlet in outfalls:
+            outlet_kind = "outfall"
+        elif outlet.upper() in names:
+            outlet_kind = "subcatchment"
+        else:
+            raise InpError(f"{f.where('Outlet')} = {outlet!r} is not a node or subcatchment of the file")
+        imperv = f.number("PctImperv", low=0.0)
+        if imperv > 100.0:
+            raise InpError(f"{f.where('PctImperv')} = {imperv:g}; expected a percentage in [0, 100]")
+        record: dict[str, Any] = {
+            "name": name, "line": row.line, "gauge": gauge_key.get(f.text("RainGage").upper(), f.text("RainGage")), "outlet": outlet, "outlet_kind": outlet_kind,
+            "area": f.number("Area", low=0.0) * (ACRE_M2 if us else 1.0e4), "frac_imperv": imperv / 100.0,
+            "width": f.number("Width", low=0.0) * length, "slope": f.number("PctSlope", low=0.0) / 100.0,
+        }
+        used_gauges.add(record["gauge"])
+        if len(row.tokens) > 8:
+            warnings.add(f"subcatchment {name!r} (line {row.line}): its snow pack {row.tokens[8]!r} is not modelled")
+        sa = subareas.get(name.upper())
+        if sa is None:
+            raise InpError(f"{f.where('Name')}: subcatchment {name!r} has no row in [SUBAREAS]")
+        g = Fields(inp, "SUBAREAS", sa, ("Subcatch", "N-Imperv", "N-Perv", "S-Imperv", "S-Perv", "PctZero", "RouteTo",
+                                         "PctRouted"))
+        route = g.text("RouteTo", "OUTLET").upper()
+        if route not in ("OUTLET", "IMPERVIOUS", "PERVIOUS"):
+            raise InpError(f"{g.where('RouteTo')} = {route!r}; valid: OUTLET, IMPERVIOUS, PERVIOUS")
+        frac = record["frac_imperv"]
+        if frac in (0.0, 1.0):
+            route = "OUTLET"
+        record.update({
+            "n_imperv": g.number("N-Imperv", low=0.0), "n_perv": g.number("N-Perv", low=0.0),
+            "ds_imperv": g.number("S-Imperv", low=0.0) * depth_unit, "ds_perv": g.number("S-Perv", low=0.0) * depth_unit,
+            "frac_zero": g.number("PctZero", low=0.0) / 100.0, "route_to": route,
+            "frac_routed": g.number("PctRouted", 100.0, low=0.0) / 100.0,
+        })
+        ir = infil_rows.get(name.upper())
+        if ir is not None:
+            tokens = ir.tokens[1:]
+            model = default_model
+            if tokens and tokens[-1].upper() in hydrology.INFILTRATION_MODELS:
+                model = tokens[-1].upper()
+                tokens = tokens[:-1]
+            try:
+                values = [float(t) for t in tokens]
+            except ValueError:
+                raise InpError(f"{inp.path}: line {ir.line}: [INFILTRATION] of {name!r}: {' '.join(tokens)!r} are "
+                               "not all numbers") from None
+            record["infiltration"] = model
+            record["infiltration_params"] = hydrology.infiltration_params(model, values, us)
+        elif frac < 1.0:
+            warnings.add(f"subcatchment {name!r} (line {row.line}) has no [INFILTRATION] row: its pervious area "
+                         "infiltrates nothing")
+        subcatchments.append(record)
+
+    series_rows: dict[str, list[Row]] = {}
+    for row in inp.rows("TIMESERIES"):
+        series_rows.setdefault(row.tokens[0].upper(), []).append(row)
+    series_cache: dict[str, tuple[list[float], list[float]]] = {}
+
+    def series(name: str, f: Fields) -> tuple[list[float], list[float]]:
+        if name not in series_cache:
+            series_cache[name] = _series(inp, name, series_rows.get(name.upper(), []), start, f)
+        return series_cache[name]
+
+    gauges = []
+    for row in inp.rows("RAINGAGES"):
+        f = Fields(inp, "RAINGAGES", row, ("Name", "Format", "Interval", "SCF", "Source", "SeriesName"))
+        name = f.text("Name")
+        if name not in used_gauges:
+            continue
+        fmt = f.text("Format").upper()
+        if fmt not in ("INTENSITY", "VOLUME", "CUMULATIVE"):
+            raise InpError(f"{f.where('Format')} = {fmt!r}; valid: INTENSITY, VOLUME, CUMULATIVE")
+        interval = clock(f.text("Interval"), f, "Interval")
+        if interval <= 0.0:
+            raise InpError(f"{f.where('Interval')} must be a positive time (H:MM or decimal hours)")
+        source = f.text("Source").upper()
+        if source == "TIMESERIES":
+            times, values = series(f.text("SeriesName"), f)
+        elif source == "FILE":
+            times, values = _rain_file(inp, f, row, start)
+            if not times:
+                warnings.add(f"rain gauge {name!r} (line {row.line}) reads file {f.text('SeriesName')!r}, which is not "
+                             "beside the .inp or holds no rain for it: no rain falls there")
+        else:
+            raise InpError(f"{f.where('Source')} = {source!r}; valid: TIMESERIES, FILE")
+        starts, ends, rains = [], [], []
+        accumulated = 0.0
+        for t, v in zip(times, values):
+            if fmt == "INTENSITY":
+                r = v
+            elif fmt == "VOLUME":
+                r = v / interval * 3600.0
+            else:  # CUMULATIVE (SWMM's convertRainfall: a drop restarts the total)
+                r = (v if v < accumulated else v - accumulated) / interval * 3600.0
+                accumulated = v
+            if r != 0.0 and t + interval > 0.0 and t < duration:
+                starts.append(t)
+                ends.append(t + interval)
+                rains.append(r * (INCH_PER_HOUR_MM if us else 1.0))
+        gauges.append({"name": name, "start": starts, "end": ends, "rain": rains})
+
+    patterns: dict[str, dict[str, Any]] = {}
+    kind_of: dict[str, str] = {}
+    for row in inp.rows("PATTERNS"):
+        name, tokens = row.tokens[0].upper(), row.tokens[1:]
+        if tokens and not _is_number(tokens[0]):
+            kind_of[name] = tokens[0].upper()
+            tokens = tokens[1:]
+        patterns.setdefault(name, {"kind": kind_of.get(name, "HOURLY"), "factors": []})["factors"] += [
+            float(t) for t in tokens]
+    inflows: list[dict[str, Any]] = []
+    spec_series: dict[str, dict[str, list[float]]] = {}
+    for row in inp.rows("INFLOWS"):
+        f = Fields(inp, "INFLOWS", row, ("Node", "Constituent", "TimeSeries", "Type", "Mfactor", "Sfactor", "Baseline",
+                                         "Pattern"))
+        node = node_key.get(f.text("Node").upper(), f.text("Node"))
+        if f.text("Constituent").upper() != "FLOW":
+            continue  # a pollutant: the water quality warning covers it
+        if node not in manholes and node not in outfalls:
+            raise InpError(f"{f.where('Node')} = {node!r} is not a node of the file")
+        name = f.text("TimeSeries", "")
+        record = {"node": node, "scale": f.number("Sfactor", 1.0) * flow, "baseline": f.number("Baseline", 0.0) * flow,
+                  "patterns": [f.text("Pattern").upper()] if len(row.tokens) > 7 else []}
+        if name and name != '""':
+            times, values = series(name, f)
+            spec_series[name] = {"t": times, "v": values}
+            record["series"] = name
+        inflows.append(record)
+    for row in inp.rows("DWF"):
+        f = Fields(inp, "DWF", row, ("Node", "Constituent", "Average", "P1", "P2", "P3", "P4"))
+        if f.text("Constituent").upper() != "FLOW":
+            continue
+        node = node_key.get(f.text("Node").upper(), f.text("Node"))
+        if node not in manholes and node not in outfalls:
+            raise InpError(f"{f.where('Node')} = {node!r} is not a node of the file")
+        names_ = [t.upper() for t in row.tokens[3:] if t.upper() in patterns]
+        inflows.append({"node": node, "baseline": f.number("Average", low=0.0) * flow, "patterns": names_,
+                        "dry_weather": True})
+    return {
+        "start": start.isoformat(), "duration": duration,
+        "wet_step": _option_seconds(inp, "WET_STEP", 300.0), "dry_step": _option_seconds(inp, "DRY_STEP", 3600.0),
+        "subcatchments": subcatchments, "gauges": gauges, "series": spec_series, "patterns": patterns,
+        "inflows": inflows,
+    }
+
+
+#: mm/h per in/h
+INCH_PER_HOUR_MM = 25.4
+
+
+def _series(inp: Inp, name: str, rows: list[Row], start: datetime, f: Fields) -> tuple[list[float], list[float]]:
+    """(seconds since the start, value) of a [TIMESERIES], dated or relative."""
+    if not rows:
+        raise InpError(f"{f.where()} names time series {name!r}, which [TIMESERIES] does not hold")
+    times: list[float] = []
+    values: list[float] = []
+    date = None
+    for row in rows:
+        g = Fields(inp, "TIMESERIES", row, ("Name", "Date", "Time", "Value"))
+        tokens = row.tokens[1:]
+        if tokens and tokens[0].upper() == "FILE":
+            path = inp.path.parent / (tokens[1] if len(tokens) > 1 else "")
+            if not path.is_file():
+                raise InpError(f"{g.where()} series {name!r} reads the file {str(path)!r}, which does not exist")
+            for k, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), start=1):
+                parts = line.split(";", 1)[0].split()
+                if parts:
+                    t, v, date = _series_point(parts, date, start, g)
+                    times.append(t)
+                    values.append(v)
+            continue
+        while tokens:  # a line may hold several [date] time value groups
+            t, v, date, tokens = _series_group(tokens, date, start, g)
+            times.append(t)
+            values.append(v)
+    return times, values
+
+
+def _series_point(parts: list[str], date: str | None, start: datetime, g: Fields) -> tuple[float, float, str | None]:
+    t, v, date, _ = _series_group(parts, date, start, g)
+    return t, v, date
+
+
+def _series_group(tokens: list[str], date: str | None, start: datetime, g: Fields):
+    if "/" in tokens[0]:
+        date, tokens = tokens[0], tokens[1:]
+    if len(tokens) < 2:
+        raise InpError(f"{g.where('Value')} is missing; expected [date] time value")
+    seconds = clock(tokens[0], g, "Time")
+    try:
+        value = float(tokens[1])
+    except ValueError:
+        raise InpError(f"{g.where('Value')} = {tokens[1]!r} is not a number") from None
+    if date is not None:
+        try:
+            day = datetime.strptime(date, "%m/%d/%Y")
+        except ValueError:
+            raise InpError(f"{g.where('Date')} = {date!r}; expected MM/DD/YYYY") from None
+        seconds = (day + timedelta(seconds=seconds) - start).total_seconds()
+    return seconds, value, date, tokens[2:]
+
+
+def _rain_file(inp: Inp, f: Fields, row: Row, start: datetime) -> tuple[list[float], list[float]]:
+    """A gauge's rain from a file beside the .inp in SWMM's standard format (station
+    year month day hour minute value), for the gauge's station id."""
+    tokens = row.tokens
+    path = inp.path.parent / (tokens[5] if len(tokens) > 5 else "")
+    station = tokens[6] if len(tokens) > 6 else None
+    if not path.is_file():
+        return [], []
+    times, values = [], []
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        parts = line.split(";", 1)[0].split()
+        if len(parts) < 7 or (station is not None and parts[0] != station):
+            continue
+        try:
+            when = datetime(int(parts[1]), int(parts[2]), int(parts[3]), int(parts[4]), int(parts[5]))
+            values.append(float(parts[6]))
+        except ValueError:
+            continue
+        times.append((when - start).total_seconds())
+    return times, values
+
+
+def require_clean(net: Network, path: Path) -> None:
+    """``strict``: refuse a file with anything the twin leaves out or approximates."""
+    if net.warnings:
+        listed = "\n  ".join(net.warnings)
+        raise InpError(f"{path}: {len(net.warnings)} element(s) or option(s) the twin does not model (strict):\n  {listed}")
