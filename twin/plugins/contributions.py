@@ -32,6 +32,17 @@ class FieldSpec:
     scene (a pipe's diameter, a space's volume); the others are live state. ``valid`` is
     the physical range: the scene loader refuses attributes outside it and ingest drops
     readings outside it.
+
+    ``resolution`` is the smallest change of a live field that means something, in its
+    ``unit`` (2 %LEL, 5 mm of water): a row whose value moved less than that since the
+    value last sent is not news, so it is neither streamed nor recorded (a heartbeat
+    refreshes it within a minute; alarms always see the exact value). 0, the default,
+    makes every change news: right for integer and bool fields (states, counts, levels),
+    and what a float field gets until its author sets it; set it on every float field
+    that carries measurement noise or slow drift, at or above the noise of the sensors
+    that feed it, or the twin streams and records noise. ``historical=True`` asks for
+    the field's values to be kept in the history store (the risk, the level and the
+    headline physical quantities of a domain).
     """
 
     name: str
@@ -44,6 +55,10 @@ class FieldSpec:
     #: the attribute must be given in the scene for assets of these kinds ("*" = all)
     required_for: tuple[str, ...] = ()
     label_zh: str = ""
+    #: smallest change that is news, in ``unit``; 0: every change (see above)
+    resolution: float = 0.0
+    #: kept in the history store (see above)
+    historical: bool = False
 
     def __post_init__(self) -> None:
         if self.dtype not in DTYPES:
@@ -51,6 +66,9 @@ class FieldSpec:
         lo, hi = self.valid
         if not lo <= hi:
             raise ValueError(f"field {self.name!r}: valid range {self.valid} has its low end above its high end")
+        if isinstance(self.resolution, (int, float)) and not 0.0 <= self.resolution < float("inf"):
+            raise ValueError(f"field {self.name!r}: resolution {self.resolution!r} must be a finite number >= 0 "
+                             f"(in {self.unit or 'the field unit'}; 0 makes every change news)")
 
     def required(self, kind: str) -> bool:
         return "*" in self.required_for or kind in self.required_for

@@ -29,8 +29,9 @@ from twin.tick.params import resolve_params
 from twin.tick.scene import Scene
 from twin.tick.sensor_health import SensorHealth
 from twin.tick.simulator import Simulator
+from twin.tick.state import HEARTBEAT
 from twin.tick.supervision import PluginOverrun, Step, StepWatch
-from twin.types import LEVEL_ORANGE
+from twin.types import LEVEL_ORANGE, LEVEL_RISK_THRESHOLDS
 from twin.tick.world import World
 
 log = logging.getLogger("twin.tick.engine")
@@ -186,6 +187,10 @@ class Engine:
                 self._quarantined(plugin, info.reason)
         for table in self.world.tables.values():
             table.mark_baseline()
+        # A risk that crosses a level is news however small the step: every screen
+        # colours an asset by the level its risk is in.
+        for _, rule in registry.rules:
+            self.world.tables[rule.domain].news_across(rule.risk_field, LEVEL_RISK_THRESHOLDS)
         #: the data folder's history (twin.history.feed): a live twin's only, else None
         self.history = open_history(self, data_dir)
 
@@ -353,12 +358,17 @@ class Engine:
         self._on_error(plugin, f"{what} (in the simulator)", exc)
 
     def _frame(self, now: float, events: list[AlarmEvent]) -> Frame:
+        """The frame of this tick: only news (DomainTable.take_delta). Each row's turn of
+        the heartbeat comes once per HEARTBEAT seconds, the rows spread over the ticks
+        (row i at the ticks where seq % period == i % period), so it never comes in a burst."""
         self.seq += 1
+        period = max(1, int(round(HEARTBEAT / self.dt)))
+        heartbeat = (self.seq % period, period)
         changes: dict[str, dict[str, tuple[np.ndarray, np.ndarray]]] = {}
         for name, table in self.world.tables.items():
             fields: dict[str, tuple[np.ndarray, np.ndarray]] = {}
             for field_name in table.live_fields():
-                rows, values = table.take_delta(field_name)
+                rows, values = table.take_delta(field_name, heartbeat)
                 if len(rows):
                     fields[field_name] = (rows, values)
             if fields:
