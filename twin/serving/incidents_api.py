@@ -25,6 +25,7 @@ from starlette.routing import Route
 
 from twin.errors import TwinError
 from twin.loop.incidents import STATES
+from twin.serving.access import TokenRecord
 from twin.serving.guard import json_object
 from twin.tick.alarms import InvalidAction, StoreUnavailable
 
@@ -75,8 +76,6 @@ class IncidentRoutes:
         return JSONResponse({"incident": found.to_json(), "alarms": alarms, "time": e.time})
 
     async def act(self, request: Request) -> JSONResponse:
-        from twin.serving.server import _actor  # the server imports this module
-
         who = self.server._who(request, "operator")
         e = self.server._ready()
         action = ACTION_WORDS.get(request.path_params["action"])
@@ -89,7 +88,7 @@ class IncidentRoutes:
         note, unit = body.get("note", ""), body.get("unit", "")
         try:
             incident = await asyncio.to_thread(e.incidents.act, request.path_params["incident_id"], action,
-                                               _actor(who, body), note, e.time, unit)
+                                               _actor(who, body.get("who")), note, e.time, unit)
         except KeyError as exc:
             return _error(404, str(exc).strip("'\""))
         except InvalidAction as exc:
@@ -99,6 +98,21 @@ class IncidentRoutes:
         except TwinError as exc:
             return _error(409, str(exc))
         return JSONResponse({"incident": incident.to_json()})
+
+
+#: who a caller is when the server runs without tokens (twin.serving.auth.OPEN)
+_OPEN = TokenRecord("open", "admin", "", 0.0)
+
+
+def _actor(who: TokenRecord, said: object) -> str:
+    """The name an action is recorded under: the token's; in open mode nobody is
+    authenticated, so a ``who`` the caller gives is kept as what they said, never as who
+    acted (as for alarms)."""
+    if who != _OPEN:
+        return who.name
+    if isinstance(said, str) and said.split():
+        return f"anonymous (said: {' '.join(said.split())[:64]})"
+    return "anonymous"
 
 
 def _error(status: int, message: str) -> JSONResponse:

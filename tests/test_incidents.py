@@ -1,0 +1,371 @@
+"""Incidents: alarms grouped by cause and place (twin.loop.incidents), stored with the
+alarms, listed by the API and carried by the stream; a storm with a gas leak is a few
+incidents with the gas one on top."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import httpx
+import pytest
+from conftest import running, wait_for, wait_healthy
+
+from twin import AlarmRule, Coupling, Domain, IncidentGrouping, hookimpl
+from twin.errors import TwinError
+from twin.loop.grouping import GroupingError
+from twin.loop.incidents import IncidentBook
+from twin.loop.places import outline
+from twin.plugins.registry import Registry, load_registry
+from twin.serving import protocol as p
+from twin.tick.alarms import AlarmBook, StoreUnavailable
+from twin.tick.scene import Scene
+from twin.types import Asset
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _asset(asset_id: str, domain: str, x: float, y: float, links: tuple[str, ...] = (), **attributes) -> Asset:
+    return Asset(asset_id, domain, "node", f"{domain} works", {"type": "Point", "coordinates": [x, y, 0.0]},
+                 dict(attributes), links)
+
+
+def _scene(*assets: Asset) -> Scene:
+    by_domain: dict[str, list[Asset]] = {}
+    for a in assets:
+        by_domain.setdefault(a.domain, []).append(a)
+    return Scene("t", "test", Path("."), (0.0, 0.0), by_domain, [], [], [], [], None, {})
+
+
+RULES = {"water": AlarmRule("water.low", "water", "risk", "Low pressure", "供水压力不足"),
+         "toy": AlarmRule("toy.overfill", "toy", "risk", "Tank overfilling", "水箱满溢")}
+
+
+def _registry(couplings=(), groupings=()) -> Registry:
+    registry = Registry()
+    registry.rules = [("p", r) for r in RULES.values()]
+    registry.couplings = [("p", c) for c in couplings]
+    registry.groupings = [("p", g) for g in groupings]
+    return registry
+
+
+def _books(path: Path | None, scene: Scene, registry: Registry | None = None, config=None) -> tuple[AlarmBook, IncidentBook]:
+    alarms = AlarmBook(path)
+    return alarms, IncidentBook(alarms, scene, registry or _registry(), config)
+
+
+def _raise(alarms: AlarmBook, asset: str, level: int, now: float, domain: str = "water") -> None:
+    alarms.set_level(RULES[domain], domain, asset, f"{domain} works", level, now, rising=True)
+    alarms.commit()
+
+
+def _clear(alarms: AlarmBook, asset: str, now: float, domain: str = "water") -> None:
+    alarms.set_level(RULES[domain], domain, asset, f"{domain} works", 0, now, rising=False)
+    alarms.commit()
+
+
+# -- grouping -----------------------------------------------------------------------------------
+def test_alarms_near_in_place_are_one_incident_and_a_far_one_another(tmp_path):
+    scene = _scene(_asset("W-1", "water", 0, 0, place="Binhe Road", place_zh="滨河路"), _asset("W-2", "water", 150, 0),
+                   _asset("W-3", "water", 1000, 0))
+    alarms, book = _books(tmp_path / "alarms.sqlite", scene)
+    _raise(alarms, "W-1", 2, 10.0)
+    _raise(alarms, "W-2", 1, 11.0)
+    _raise(alarms, "W-3", 1, 12.0)
+    first, second = book.ordered()
+    assert first.alarms == [1, 2] and first.assets == ["W-1", "W-2"] and second.assets == ["W-3"]
+    assert first.level == 2 and first.worst_alarm == 1 and first.state == "open" and first.owner == "water works"
+    assert first.title_zh == "滨河路 供水压力不足" and first.title == "Low pressure at Binhe Road"
+    assert second.title == "Low pressure at W-3"  # no place given: the asset id
+    assert first.outline == [[0.0, 0.0], [150.0, 0.0]]
+    # W-2 escalates above W-1: it becomes the worst, and the title follows
+    _raise(alarms, "W-2", 3, 20.0)
+    assert book.incidents[first.id].worst_alarm == 2 and book.incidents[first.id].level == 3
+    assert book.incidents[first.id].title == "Low pressure at W-2" and book.incidents[first.id].level_since == 20.0
+
+
+def test_an_alarm_long_after_its_neighbour_cleared_opens_a_new_incident(tmp_path):
+    scene = _scene(_asset("W-1", "water", 0, 0), _asset("W-2", "water", 50, 0), _asset("W-3", "water", 60, 0))
+    alarms, book = _books(None, scene)
+    _raise(alarms, "W-1", 1, 0.0)
+    _clear(alarms, "W-1", 10.0)
+    _raise(alarms, "W-2", 1, 100.0)  # 90 s after W-1 cleared: within the default 30 min
+    _raise(alarms, "W-3", 1, 10.0 + 1800.0 + 1.0)  # W-2 is still active: joins
+    assert [i.assets for i in book.ordered()] == [["W-1", "W-2", "W-3"]]
+    _clear(alarms, "W-2", 2000.0)
+    _clear(alarms, "W-3", 2000.0)
+    alarms.act(1, "acknowledge", "op", now=2001.0)
+    alarms.act(1, "resolve", "op", now=2002.0)
+    _raise(alarms, "W-1", 1, 2000.0 + 1800.0 + 5.0)  # a new alarm: its neighbours ended over 30 min ago
+    assert len(book.ordered()) == 2
+
+
+def test_a_coupling_links_alarms_of_two_domains_far_apart(tmp_path):
+    tank = _asset("T-1", "toy", 5000, 0, links=("W-1",))
+    scene = _scene(_asset("W-1", "water", 0, 0), tank, _asset("T-2", "toy", 5000, 10))
+    flood = Coupling("water_to_toy.flood", "water", "toy", lambda ctx: None, "burst fills tanks", writes=("inflow",),
+                     reads=("water.burst_flow",))
+    alarms, book = _books(None, scene, _registry(couplings=[flood]))
+    _raise(alarms, "W-1", 2, 0.0)
+    _raise(alarms, "T-1", 1, 5.0, domain="toy")
+    _raise(alarms, "T-2", 1, 6.0, domain="toy")  # near T-1 in its own domain: the same incident
+    [incident] = book.ordered()
+    assert incident.assets == ["W-1", "T-1", "T-2"] and incident.domains == ["toy", "water"]
+    # without the coupling the tank's alarm is its own incident, however the assets link
+    alarms, book = _books(None, scene)
+    _raise(alarms, "W-1", 2, 0.0)
+    _raise(alarms, "T-1", 1, 5.0, domain="toy")
+    assert [i.assets for i in book.ordered()] == [["W-1"], ["T-1"]]
+
+
+def test_plugin_groupings_config_overrides_and_the_system_default(tmp_path):
+    scene = _scene(_asset("W-1", "water", 0, 0), _asset("W-2", "water", 500, 0))
+    wide = IncidentGrouping("water", distance=600.0, window=60.0)
+    alarms, book = _books(None, scene, _registry(groupings=[wide]))
+    _raise(alarms, "W-1", 1, 0.0)
+    _raise(alarms, "W-2", 1, 1.0)
+    assert len(book.ordered()) == 1
+    alarms, book = _books(None, scene, _registry(groupings=[wide]), {"incident_grouping": {"water.low": {"distance": 100}}})
+    _raise(alarms, "W-1", 1, 0.0)
+    _raise(alarms, "W-2", 1, 1.0)
+    assert len(book.ordered()) == 2
+    assert book.groupings("water", "water.low").distance == 100 and book.groupings("water", "water.low").window == 60
+    # the core's own alarms group by cause, wherever they are
+    alarms, book = _books(None, scene)
+    for asset, rule in (("W-1", "system.sensor_offline"), ("W-2", "system.sensor_offline"), ("W-1", "system.stuck")):
+        alarms.set_level(rule, "system", asset, "platform operations", 1, 0.0, title=rule, title_zh=rule)
+    alarms.commit()
+    assert sorted(i.assets for i in book.ordered()) == [["W-1"], ["W-1", "W-2"]]
+
+
+@pytest.mark.parametrize(("override", "says"), [
+    ({"water": {"distance": -1}}, '[incident_grouping."water"] distance = -1; expected a number >= 0 of metres'),
+    ({"water": {"radius": 5}}, '[incident_grouping."water"]: unknown key(s) radius; valid: distance, window, same_rule'),
+    ({"water": {"same_rule": "yes"}}, '[incident_grouping."water"] same_rule = \'yes\'; expected true or false'),
+    ({"water": 5}, '[incident_grouping."water"] must be a table'),
+])
+def test_a_wrong_grouping_override_is_one_line_naming_the_key(override, says):
+    with pytest.raises(GroupingError) as info:
+        _books(None, _scene(), None, {"incident_grouping": override})
+    assert says in str(info.value) and "\n" not in str(info.value)
+
+
+def test_the_registry_checks_groupings(toy):
+    class Wrong:
+        PLUGIN_NAME = "wrong"
+
+        @staticmethod
+        @hookimpl
+        def twin_domains():
+            return [Domain("w", "W", toy.twin_domains()[0].kinds, toy.twin_domains()[0].fields)]
+
+        @staticmethod
+        @hookimpl
+        def twin_incident_groupings():
+            return [IncidentGrouping("w", 10.0, 10.0, rules=("w.nope",))]
+
+    class Foreign:  # a grouping for the toy plugin's domain: not its to say
+        PLUGIN_NAME = "foreign"
+
+        @staticmethod
+        @hookimpl
+        def twin_incident_groupings():
+            return [IncidentGrouping("toy", 1.0, 1.0)]
+
+    registry = load_registry([toy, Wrong, Foreign], entry_points=False, check_kernels=False)
+    assert registry.plugins["wrong"].status == "quarantined"
+    assert "incident grouping for 'w' names alarm rule(s) w.nope that 'w' has not" in registry.plugins["wrong"].reason
+    assert registry.plugins["foreign"].status == "active" and registry.groupings == []
+
+
+def test_outline_is_the_convex_hull():
+    square = [(0, 0), (10, 0), (10, 10), (0, 10), (5, 5), (3, 7), (10, 5)]
+    assert outline(square) == [[0, 0], [10, 0], [10, 10], [0, 10]]
+    assert outline([(1, 1), (1, 1)]) == [[1, 1]]
+
+
+# -- lifecycle and durability --------------------------------------------------------------------
+def test_lifecycle_close_waits_for_the_alarms_and_everything_survives_a_restart(tmp_path):
+    path = tmp_path / "alarms.sqlite"
+    scene = _scene(_asset("W-1", "water", 0, 0), _asset("W-2", "water", 10, 0))
+    alarms, book = _books(path, scene)
+    _raise(alarms, "W-1", 3, 0.0)
+    with pytest.raises(TwinError, match="incident 1 is open; dispatch needs it to be acknowledged or dispatched"):
+        book.act(1, "dispatch", "op", now=1.0)
+    book.act(1, "acknowledge", "duty officer", "seen", now=2.0)
+    book.act(1, "dispatch", "duty officer", "crew 3 on the way", now=3.0, unit="Binhe water crew")
+    with pytest.raises(TwinError, match=r"still has 1 active alarm\(s\): W-1 \(water.low\)"):
+        book.act(1, "close", "duty officer", now=4.0)
+    _clear(alarms, "W-1", 50.0)
+    closed = book.act(1, "close", "duty officer", "main repaired", now=60.0)
+    assert closed.state == "closed" and closed.closed == 60.0 and closed.dispatched_to == "Binhe water crew"
+    assert [a["action"] for a in closed.actions] == ["acknowledge", "dispatch", "close"] and book.ordered() == []
+    assert closed.summary()["actions"][1] == {"action": "dispatch", "who": "duty officer", "time": 3.0, "unit": "Binhe water crew"}
+    _raise(alarms, "W-2", 1, 70.0)  # beside a closed incident: a new one
+    alarms.close()
+
+    alarms, book = _books(path, scene)
+    assert [i.id for i in book.ordered(closed=True)] == [2, 1] and book.incidents[1].to_json() == closed.to_json()
+    _raise(alarms, "W-1", 2, 80.0)  # W-1's alarm of the closed incident rises again: it joins the open one
+    assert book.incidents[2].assets == ["W-2", "W-1"] and book.incidents[1].alarms == [1]
+    kinds = [k for (k,) in sqlite3.connect(path).execute("SELECT kind FROM incident_events ORDER BY seq")]
+    assert kinds == ["open", "acknowledge", "dispatch", "clear", "close", "open", "join", "escalate"]
+
+
+def test_a_failed_commit_leaves_no_incident_and_the_retry_makes_it_once(tmp_path):
+    path = tmp_path / "alarms.sqlite"
+    alarms, book = _books(path, _scene(_asset("W-1", "water", 0, 0)))
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # another process holds the write lock
+    alarms.set_level(RULES["water"], "water", "W-1", "water works", 2, 1.0)
+    with pytest.raises(StoreUnavailable):
+        alarms.commit()
+    assert book.incidents == {} and book.by_alarm == {}
+    other.execute("ROLLBACK")
+    alarms.commit()  # the tick's next try: the pending alarm change and its incident, once
+    assert [i.assets for i in book.ordered()] == [["W-1"]]
+    rows = sqlite3.connect(path).execute("SELECT incident, kind, alarm FROM incident_events").fetchall()
+    assert rows == [(1, "open", 1)]
+
+
+def test_incident_actions_refuse_bad_text_and_unknown_ids(tmp_path):
+    alarms, book = _books(None, _scene(_asset("W-1", "water", 0, 0)))
+    _raise(alarms, "W-1", 1, 0.0)
+    with pytest.raises(KeyError):
+        book.act(9, "acknowledge", "op")
+    with pytest.raises(TwinError, match="unknown incident action 'shrug'; valid: acknowledge, dispatch, close"):
+        book.act(1, "shrug", "op")
+    with pytest.raises(TwinError, match="not valid Unicode"):
+        book.act(1, "acknowledge", "op", "\ud800")
+    assert book.incidents[1].state == "open"
+
+
+# -- the storm with a gas leak -----------------------------------------------------------------
+def _storm_with_a_gas_leak(data: Path, intensity: float):
+    """The demo district through ten minutes of a storm of ``intensity`` mm/h while a
+    medium-pressure main leaks beside a sewer: the scene's two background happenings,
+    the storm made heavier (scripted on the simulator, as a drill's events are)."""
+    from twin.runtime import open_twin
+    from twin.tick.scene import Incident
+
+    engine = open_twin(ROOT / "scenes" / "demo", data, seed=51)
+    engine.simulator.incidents = []
+    engine.simulator.schedule(Incident(5.0, "gas.leak", "G-M-0028", {"diameter": 0.012, "cd": 0.62}))
+    engine.simulator.schedule(Incident(10.0, "drainage.rain", "D-MH-0001", {"intensity": intensity, "duration": 3600.0}))
+    engine.run(600)
+    return engine
+
+
+@pytest.mark.slow
+def test_a_storm_with_a_gas_leak_is_a_few_incidents_with_the_gas_one_on_top(tmp_path):
+    engine = _storm_with_a_gas_leak(tmp_path / "data", 180.0)
+    alarms = list(engine.alarms.alarms.values())
+    gas = {a.id for a in alarms if a.domain == "gas"}
+    assert len(alarms) >= 60 and gas, f"the storm raised {len(alarms)} alarms, {len(gas)} of gas"
+    incidents = engine.incidents.ordered()
+    assert len(incidents) <= 6, [(i.title, len(i.alarms)) for i in incidents]
+    top = incidents[0]
+    assert set(top.alarms) == gas and top.domains == ["gas"] and top.level == 4
+    assert top.title_zh.endswith("地下空间可燃气体浓度超限") and top.owner
+    assert all(i.domains == ["drainage"] for i in incidents[1:])
+    assert sum(len(i.alarms) for i in incidents) == len(alarms)  # every alarm in exactly one
+    assert len(top.outline) >= 3 and all(len(pt) == 2 for pt in top.outline)
+    # The wall learnt of each incident through the frames: the last summary of each is the incident now.
+    seen = {}
+    for frame in engine.frames:
+        seen.update({s["id"]: s for s in frame.incidents})
+    assert seen == {i.id: i.summary() for i in engine.incidents.incidents.values()}
+    store = tmp_path / "data" / "alarms.sqlite"
+    engine.close()
+    reopened = AlarmBook(store)
+    again = IncidentBook(reopened, engine.scene, engine.registry, engine.config)
+    assert [i.to_json() for i in again.ordered()] == [i.to_json() for i in incidents]
+
+
+def test_the_compound_drill_puts_the_flooded_station_with_the_flooded_street(tmp_path):
+    """The demo's compound drill (storm, gas leak, a blocked pipe by the metro station):
+    the station's alarm joins the flooded street's incident through the coupling that
+    pours street water into it; the gas leak stays its own incident, on top."""
+    from twin.runs.drill import load_drill
+    from twin.runs.reruns import run_drill
+    from twin.runtime import open_twin
+
+    drill = load_drill(ROOT / "scenes" / "demo" / "drills" / "compound-storm-gas.toml")
+    engine = open_twin(drill.scene, tmp_path / "data", seed=drill.seed, config=drill.config, dt=drill.dt, persist=False)
+    run_drill(drill, engine)
+    incidents = engine.incidents.ordered()
+    assert incidents[0].domains == ["gas"] and incidents[0].level == 4
+    [station] = [i for i in incidents if "T-S-0001" in i.assets]
+    assert station.domains == ["drainage", "tunnel"] and "D-MH-0272" in station.assets
+
+
+# -- the API and the stream ------------------------------------------------------------------------
+@pytest.fixture
+def served(tmp_path, toy):
+    from twin.authoring.testing import Harness
+    from twin.serving.server import create_app
+
+    made = {}
+
+    def build():
+        h = Harness(tmp_path, plugins=[toy], blocks=(2, 2))
+        h.act("toy.open_tap", "T-001", rate=0.5)
+        made["h"] = h
+        return h.engine
+
+    server = create_app(build, speed=20.0)
+    with running(server.app) as url, httpx.Client(base_url=url, timeout=10) as client:
+        wait_healthy(client)
+        yield client, server
+
+
+def test_the_api_lists_acts_on_and_streams_incidents(served):
+    client, server = served
+    wait_for(lambda: client.get("/api/incidents").json()["incidents"], 30, "an incident")
+    [incident] = client.get("/api/incidents").json()["incidents"]
+    assert incident["assets"] == ["T-001"] and incident["state"] == "open" and incident["domains"] == ["toy"]
+    assert incident["owner"] == "toy works" and incident["title_zh"].startswith("T-001 ")
+
+    one = client.get(f"/api/incidents/{incident['id']}").json()
+    assert one["incident"]["id"] == incident["id"] and [a["asset"] for a in one["alarms"]] == ["T-001"]
+    assert client.get("/api/incidents/99").status_code == 404
+    bad = client.get("/api/incidents?state=lost")
+    assert bad.status_code == 400 and "valid states are open, acknowledged, dispatched, closed" in bad.json()["error"]
+
+    r = client.post(f"/api/incidents/{incident['id']}/dispatch", json={"note": "go"})
+    assert r.status_code == 409 and "dispatch needs it to be acknowledged" in r.json()["error"]
+    r = client.post(f"/api/incidents/{incident['id']}/ack", json={"note": "seen", "who": "Li"})
+    assert r.status_code == 200 and r.json()["incident"]["actions"][0]["note"] == "seen"
+    assert r.json()["incident"]["actions"][0]["who"] == "anonymous (said: Li)"
+    r = client.post(f"/api/incidents/{incident['id']}/dispatch", json={"unit": "tank crew 2"})
+    assert r.json()["incident"]["dispatched_to"] == "tank crew 2"
+    r = client.post(f"/api/incidents/{incident['id']}/close", json={})
+    assert r.status_code == 409 and "still has 1 active alarm(s): T-001 (toy.overfill)" in r.json()["error"]
+    assert client.post(f"/api/incidents/{incident['id']}/shrug", json={}).status_code == 404
+    listed = client.get("/api/incidents?state=dispatched").json()["incidents"]
+    assert [i["id"] for i in listed] == [incident["id"]] and "note" not in listed[0]["actions"][0]
+
+    # the stream: a snapshot carries the open incidents, the delta after an action carries the change
+    from twin.serving.stream import Subscription
+
+    snapshot, _ = p.decode_server(server.hub.snapshot(Subscription.resolve(server.engine, {})))
+    assert [i["id"] for i in snapshot.incidents] == [incident["id"]] and snapshot.incidents[0]["state"] == "dispatched"
+    frames_before = server.engine.seq
+    client.post(f"/api/incidents/{incident['id']}/dispatch", json={"unit": "tank crew 3"})
+    wait_for(lambda: server.engine.seq > frames_before + 1, 10, "a tick")
+    changed = [s for f in list(server.engine.frames) if f.seq > frames_before for s in f.incidents]
+    assert changed and changed[-1]["dispatched_to"] == "tank crew 3"
+
+
+def test_deltas_merge_incidents_latest_first_and_omit_them_when_none():
+    from twin.serving.stream import Pending, Subscription
+    from twin.tick.engine import Frame
+
+    pending = Pending(base=0)
+    sub = Subscription(())
+    pending.add(Frame(1, 1.0, {}, [], [], [{"id": 1, "state": "open"}, {"id": 2, "state": "open"}]), sub)
+    pending.add(Frame(2, 2.0, {}, [], [], [{"id": 1, "state": "acknowledged"}]), sub)
+    message, body = pending.message()
+    assert message.incidents == [{"id": 2, "state": "open"}, {"id": 1, "state": "acknowledged"}]
+    empty = p.encode(p.Delta(0, 1, 1.0, {}, [], []), p.Body())
+    assert b"incidents" not in empty and p.decode_server(empty)[0].incidents == []
