@@ -28,8 +28,10 @@ from twin import piecewise_risk
 G = 9.81  # m/s^2
 SECONDS_PER_YEAR = 365.25 * 86400.0
 
-#: The simulation clock starts at 08:00 local time (the core has no time of day).
-CLOCK_START_HOUR = 8.0
+#: The daily cycles (traffic, deck temperature) keep China Standard Time, UTC+8 with no
+#: daylight saving: the twin's clock is UTC epoch seconds, and the traffic profile and
+#: the climate below are a Chinese city's.
+LOCAL_UTC_OFFSET_HOURS = 8.0
 
 #: Deck temperature: a daily cycle peaking mid-afternoon (Hefei, late autumn).
 DECK_MEAN_TEMPERATURE = 14.0  # degC
@@ -557,7 +559,8 @@ def fatigue_update(span_rows, strain, elastic_modulus, moment_of_inertia, fibre_
     knee at Δσd, where the open halves it replaces weighed a little more.) ``rate``
     (1/year) is the damage rate averaged over ``rate_window`` s, started at the
     service-history mean ``initial_damage / service_age``; ``projected`` is the damage
-    at the end of the design life at that rate.
+    at the end of the design life at that rate, ``time`` (s) having passed since
+    monitoring started.
 
     In the truth the detail's history is exact (up to the light traffic, linear within
     a tick). In the twin the samples are the gauge's readings and the vehicles are its
@@ -641,19 +644,25 @@ def fatigue_update(span_rows, strain, elastic_modulus, moment_of_inertia, fibre_
 
 # -- traffic, temperature, response --------------------------------------------------------
 
+def local_hours(time: float) -> float:
+    """Hours since midnight of 1970-01-01 in China Standard Time at clock ``time`` (UTC
+    epoch seconds): its remainder by 24 is the hour of the day."""
+    return LOCAL_UTC_OFFSET_HOURS + time / 3600.0
+
+
 def traffic_factor(time: float) -> float:
-    """Traffic as a fraction of the peak hour at clock ``time`` (s), interpolated
-    hourly in a typical urban profile (two rush hours)."""
-    hour = (CLOCK_START_HOUR + time / 3600.0) % 24.0
+    """Traffic as a fraction of the peak hour at clock ``time`` (UTC epoch seconds),
+    interpolated hourly in a typical urban profile (two rush hours)."""
+    hour = local_hours(time) % 24.0
     i = int(hour)
     w = hour - i
     return float((1.0 - w) * HOURLY_TRAFFIC[i] + w * HOURLY_TRAFFIC[(i + 1) % 24])
 
 
 def deck_temperature(time: float) -> float:
-    """Deck temperature (degC) of the daily cycle at clock ``time`` (s): a cosine with
-    its maximum at DECK_PEAK_HOUR."""
-    hour = CLOCK_START_HOUR + time / 3600.0
+    """Deck temperature (degC) of the daily cycle at clock ``time`` (UTC epoch seconds):
+    a cosine with its maximum at DECK_PEAK_HOUR."""
+    hour = local_hours(time)
     return DECK_MEAN_TEMPERATURE + DECK_DAILY_AMPLITUDE * math.cos(2.0 * math.pi * (hour - DECK_PEAK_HOUR) / 24.0)
 
 
@@ -799,8 +808,9 @@ def step_traffic(ctx) -> None:
 def step_temperature(ctx) -> None:
     """Deck temperature of every span: the daily cycle (DECK_* constants) and the span's
     own random walk around it (:func:`temperature_update`)."""
+    first = ctx.time - ctx.dt <= monitoring_start(ctx)
     temperature_update(span_rows(ctx), ctx.table["temperature"], deck_temperature(ctx.time),
-                       deck_temperature(ctx.time - ctx.dt), ctx.dt, ctx.time <= ctx.dt, tick_seed(ctx.rng))
+                       deck_temperature(ctx.time - ctx.dt), ctx.dt, first, tick_seed(ctx.rng))
 
 
 def step_response(ctx) -> None:
@@ -825,8 +835,14 @@ def step_fatigue(ctx) -> None:
                    t["stiffness_factor"], t["length"], t["girders"], t["near_lane_share"], t["far_lane_share"],
                    t["truck_load"], t["truck_position"], t["truck_speed"], t["truck_lane"], t["overload"],
                    t["detail_category"], t["design_life"], t["service_age"], t["initial_damage"], *state.arrays(),
-                   ctx.time, ctx.dt, DAMAGE_RATE_WINDOW,
+                   ctx.time - monitoring_start(ctx), ctx.dt, DAMAGE_RATE_WINDOW,
                    t["stress"], t["detail_stress"], t["fatigue_damage"], t["fatigue_rate"], t["fatigue_projected"])
+
+
+def monitoring_start(ctx) -> float:
+    """When monitoring started: the clock at the start of the first tick this world
+    stepped (UTC epoch seconds), whatever instant the run's clock starts at."""
+    return ctx.world.memo(("bridge", "monitoring_start"), lambda: ctx.time - ctx.dt)
 
 
 def span_rows(ctx) -> np.ndarray:
