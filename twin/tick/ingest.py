@@ -7,6 +7,7 @@ stale once it is older than the sensor's ``stale_after``.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import Counter
 from collections.abc import Iterable
@@ -14,8 +15,11 @@ from collections.abc import Iterable
 import numba
 import numpy as np
 
+from twin.logs import Throttle
 from twin.types import Reading, Sensor
 from twin.tick.world import World
+
+log = logging.getLogger("twin.ingest")
 
 #: (sensor index, time, value, quality) arrays; sensor index -1 means an unknown sensor
 ReadingBatch = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
@@ -127,13 +131,24 @@ class Ingest:
         self._accepted: list[ReadingBatch] = []
         self.rejected: Counter[str] = Counter()
         self._inbox: list[Reading] = []
+        self._inbox_batches: list[ReadingBatch] = []
         self._inbox_lock = threading.Lock()
+        #: refused readings are logged at most once a minute per sensor
+        self.reject_log = Throttle(60.0)
 
     # -- from other threads (MQTT, HTTP) -----------------------------------------------
     def submit(self, readings: Iterable[Reading]) -> None:
         """Queue readings from any thread; they are validated at the next tick."""
         with self._inbox_lock:
             self._inbox.extend(readings)
+
+    def submit_arrays(self, batch: ReadingBatch) -> None:
+        """Queue a batch already in arrays (sensor index, time, value, quality; index -1
+        for an unknown sensor) from any thread: a source that reads thousands of messages
+        a second (MQTT) makes no Reading per message. The arrays are the source's to give
+        away: they are read at the next tick, not copied."""
+        with self._inbox_lock:
+            self._inbox_batches.append(batch)
 
     def reject(self, reason: str, count: int = 1) -> None:
         """Count readings a source could not even parse; from any thread."""
@@ -151,17 +166,21 @@ class Ingest:
                 self.rejected = self.rejected + Counter({reason: count})
 
     def take_inbox(self) -> ReadingBatch | None:
-        """The readings queued by :meth:`submit` since the last call, as arrays."""
+        """The readings queued by :meth:`submit` and :meth:`submit_arrays` since the last
+        call, as one batch of arrays (the array batches in their order, then the others)."""
         with self._inbox_lock:
             inbox, self._inbox = self._inbox, []
-        if not inbox:
-            return None
-        return (
-            np.array([self.sensor_index.get(r.sensor, -1) for r in inbox], dtype=np.int64),
-            np.array([r.time for r in inbox], dtype=np.float64),
-            np.array([r.value for r in inbox], dtype=np.float64),
-            np.array([r.quality for r in inbox], dtype=np.int64),
-        )
+            batches, self._inbox_batches = self._inbox_batches, []
+        if inbox:
+            batches.append((
+                np.array([self.sensor_index.get(r.sensor, -1) for r in inbox], dtype=np.int64),
+                np.array([r.time for r in inbox], dtype=np.float64),
+                np.array([r.value for r in inbox], dtype=np.float64),
+                np.array([r.quality for r in inbox], dtype=np.int64),
+            ))
+        if len(batches) <= 1:
+            return batches[0] if batches else None
+        return tuple(np.concatenate([b[i] for b in batches]) for i in range(4))  # type: ignore[return-value]
 
     # -- on the tick -------------------------------------------------------------------
     def accept_arrays(self, index: np.ndarray, times: np.ndarray, values: np.ndarray, quality: np.ndarray, now: float) -> int:
@@ -170,13 +189,15 @@ class Ingest:
         counts = np.zeros(len(REJECT_REASONS), dtype=np.int64)
         index, times = np.ascontiguousarray(index, dtype=np.int64), np.ascontiguousarray(times, dtype=np.float64)
         values, quality = np.ascontiguousarray(values, dtype=np.float64), np.ascontiguousarray(quality, dtype=np.int64)
-        mask = np.zeros(len(index) if self.keep_accepted else 0, dtype=np.bool_)
+        mask = np.zeros(len(index), dtype=np.bool_)  # the history keeps the good ones; the reject log names the others
         good = _judge(index, times, values, quality, self.low, self.high, now - self.max_age, now + self.max_future,
                       self.last_time, self.last_value, counts, mask)
         for reason, n in zip(REJECT_REASONS, counts):
             if n:
                 self._count(reason, int(n))
         self.accepted += int(good)
+        if good < len(index):
+            self._log_rejects(index, times, values, quality, ~mask, now)
         if self.keep_accepted and good:
             # copies (boolean indexing): a source's arrays (the simulator's buffers) change next tick
             self._accepted.append((index[mask], times[mask], values[mask], quality[mask]))
@@ -198,3 +219,33 @@ class Ingest:
         _mark_stale(now, self.last_time, self.stale_after, self.stale)  # in place: no fresh pages a tick
         for domain, field, idx, rows in self.groups:
             _assimilate(self.world.tables[domain].columns[field], rows, idx, self.last_value)
+
+    # -- the reject log ----------------------------------------------------------------
+    def _log_rejects(self, index: np.ndarray, times: np.ndarray, values: np.ndarray, quality: np.ndarray,
+                     refused: np.ndarray, now: float, most: int = 20) -> None:
+        """Log the refused readings of a batch, at most once a minute per sensor (and at
+        most ``most`` lines a batch: a flood says how many sensors it left unsaid). The
+        compiled pass counts by reason; the reason of each refused reading is found again
+        here, only for batches that had one: the first check it fails in the pass's order,
+        or ``duplicate`` when it fails none of the others."""
+        where = np.flatnonzero(refused)
+        s, t, v, q = index[where], times[where], values[where], quality[where]
+        known = (s >= 0) & (s < len(self.low))
+        si = np.where(known, s, 0)
+        checks = [~known, q != 0, ~np.isfinite(v), (v < self.low[si]) | (v > self.high[si]), ~np.isfinite(t),
+                  t < now - self.max_age, t > now + self.max_future]
+        reasons = ("unknown_sensor", "bad_quality", "not_finite", "out_of_range", "malformed", "too_old", "in_future")
+        code = np.select(checks, [REJECT_REASONS.index(r) for r in reasons], default=REJECT_REASONS.index("duplicate"))
+        logged = 0
+        firsts = np.unique(s, return_index=True)[1].tolist()  # the first refused reading of each sensor
+        for n, k in enumerate(firsts):
+            if logged == most:  # the rest wait for a later batch
+                log.warning("ingest: readings of more sensors refused", extra={"sensors": len(firsts) - n})
+                break
+            sensor = self.sensors[int(s[k])].id if known[k] else None
+            if not self.reject_log.allow(sensor):
+                continue
+            logged += 1
+            log.warning("ingest: reading refused", extra={
+                "reason": REJECT_REASONS[int(code[k])], "sensor": sensor if sensor is not None else "(unknown)",
+                "t": float(t[k]), "v": float(v[k]), "q": int(q[k]), "refused_in_batch": int(np.count_nonzero(s == s[k]))})
