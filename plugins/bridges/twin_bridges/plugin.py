@@ -51,28 +51,39 @@ FIELDS = (
     _attribute("surveyed_settlement", "float64", "mm", (-100.0, 1000.0), "settlement at the last survey", PIER, "实测沉降"),
     _attribute("pier_height", "float64", "m", (0.5, 100.0), "pier height from the river bed to the bearings", PIER, "墩高", required=False),
     # live state
-    FieldSpec("traffic_load", "float64", "kN/m", (0.0, 500.0), "light traffic on the span as a distributed load", label_zh="交通均布荷载"),
-    FieldSpec("truck_load", "float64", "t", (0.0, 1000.0), "gross weight of the heavy vehicle crossing the span", label_zh="重车总重"),
-    FieldSpec("truck_position", "float64", "m", (0.0, 300.0), "position of the crossing heavy vehicle from the span's start", label_zh="重车位置"),
-    FieldSpec("truck_speed", "float64", "m/s", (0.0, 40.0), "speed of the crossing heavy vehicle", label_zh="重车车速"),
-    FieldSpec("truck_lane", "uint8", "1", (0, 2), "kerb lane of the crossing heavy vehicle: 1 on the fatigue detail's side, 2 opposite, 0 none", label_zh="重车车道"),
-    FieldSpec("overload", "float64", "t", (0.0, 1000.0), "overweight vehicle standing at midspan in the kerb lane on the fatigue detail's side (drill)", label_zh="超载车辆"),
-    FieldSpec("overload_until", "float64", "s", (0.0, 1e12), "clock time the overload leaves the span", label_zh="超载结束时刻"),
-    FieldSpec("stiffness_factor", "float64", "1", (0.0, 2.0), "flexural stiffness relative to intact (damage lowers it)", default=1.0, label_zh="刚度系数"),
-    FieldSpec("vehicle_load", "float32", "t", (0.0, 1000.0), "heaviest vehicle on the span (weigh-in-motion)", label_zh="车辆荷载"),
-    FieldSpec("strain", "float64", "µε", (-3000.0, 3000.0), "live-load strain at midspan, bottom flange (the girders' mean: the deck's bending)", label_zh="应变"),
-    FieldSpec("stress", "float64", "MPa", (-600.0, 600.0), "live-load stress σ = E·ε at the gauge", label_zh="应力"),
-    FieldSpec("detail_stress", "float64", "MPa", (-600.0, 600.0), "live-load stress at the fatigue detail (edge girder, bottom flange, midspan) at the last sample", label_zh="疲劳细节应力"),
-    FieldSpec("deflection", "float64", "mm", (-100.0, 1000.0), "live-load midspan deflection, downward positive", label_zh="挠度"),
-    FieldSpec("acceleration", "float32", "m/s2", (0.0, 50.0), "peak vertical acceleration at midspan", label_zh="振动加速度"),
-    FieldSpec("temperature", "float32", "°C", (-40.0, 80.0), "deck temperature", default=model.DECK_MEAN_TEMPERATURE, label_zh="温度"),
-    FieldSpec("frequency", "float64", "Hz", (0.0, 50.0), "identified first vertical natural frequency", label_zh="实测基频"),
-    FieldSpec("frequency_ratio", "float32", "1", (0.0, 5.0), "λ = temperature-compensated frequency / design frequency (0: not measured)", label_zh="频率比"),
-    FieldSpec("fatigue_damage", "float64", "1", (0.0, 100.0), "Miner damage D so far", label_zh="疲劳损伤"),
-    FieldSpec("fatigue_rate", "float64", "1/a", (0.0, 1e6), "fatigue damage rate, averaged over a week", label_zh="损伤速率"),
-    FieldSpec("fatigue_projected", "float64", "1", (0.0, 1e6), "Miner damage projected to the end of the design life", label_zh="设计寿命末期损伤"),
-    FieldSpec("settlement", "float64", "mm", (-100.0, 1000.0), "pier settlement", label_zh="沉降"),
-    FieldSpec("risk", "float64", "1", (0.0, 1.0), "structural response risk (max over indicators)", label_zh="风险"),
+    # Resolutions (the smallest change that is news; see FieldSpec): two to three times the noise of the sensors that feed a
+    # field (generate.py), so that noise is neither streamed nor recorded; the simulated traffic's to half a tonne.
+    FieldSpec("traffic_load", "float64", "kN/m", (0.0, 500.0), "light traffic on the span as a distributed load", label_zh="交通均布荷载", resolution=0.5),
+    FieldSpec("truck_load", "float64", "t", (0.0, 1000.0), "gross weight of the heavy vehicle crossing the span", label_zh="重车总重", resolution=0.5),
+    FieldSpec("truck_position", "float64", "m", (0.0, 300.0), "position of the crossing heavy vehicle from the span's start", label_zh="重车位置", resolution=1.0),
+    FieldSpec("truck_speed", "float64", "m/s", (0.0, 40.0), "speed of the crossing heavy vehicle", label_zh="重车车速", resolution=0.1),
+    FieldSpec("truck_lane", "uint8", "1", (0, 2), "kerb lane of the crossing heavy vehicle: 1 on the fatigue detail's side, 2 opposite, 0 none", label_zh="重车车道", resolution=0.0),
+    FieldSpec("overload", "float64", "t", (0.0, 1000.0), "overweight vehicle standing at midspan in the kerb lane on the fatigue detail's side (drill)", label_zh="超载车辆", resolution=0.5),
+    FieldSpec("overload_until", "float64", "s", (0.0, 1e12), "clock time the overload leaves the span", label_zh="超载结束时刻", resolution=1.0),
+    FieldSpec("stiffness_factor", "float64", "1", (0.0, 2.0), "flexural stiffness relative to intact (damage lowers it)", default=1.0, label_zh="刚度系数", resolution=0.001),
+    # weigh-in-motion reads to a few per cent: 2 t (noise 1 t)
+    FieldSpec("vehicle_load", "float32", "t", (0.0, 1000.0), "heaviest vehicle on the span (weigh-in-motion)", label_zh="车辆荷载", resolution=2.0, historical=True),
+    # strain gauges' noise is 2 µε: 5 µε is news; on steel (E = 206 GPa) that is 1 MPa of stress
+    FieldSpec("strain", "float64", "µε", (-3000.0, 3000.0), "live-load strain at midspan, bottom flange (the girders' mean: the deck's bending)", label_zh="应变", resolution=5.0, historical=True),
+    FieldSpec("stress", "float64", "MPa", (-600.0, 600.0), "live-load stress σ = E·ε at the gauge", label_zh="应力", resolution=1.0),
+    FieldSpec("detail_stress", "float64", "MPa", (-600.0, 600.0), "live-load stress at the fatigue detail (edge girder, bottom flange, midspan) at the last sample", label_zh="疲劳细节应力", resolution=1.0),
+    # 1 mm, three times the gauges' noise (0.3 mm)
+    FieldSpec("deflection", "float64", "mm", (-100.0, 1000.0), "live-load midspan deflection, downward positive", label_zh="挠度", resolution=1.0, historical=True),
+    # three times the accelerometers' noise (0.01 m/s2)
+    FieldSpec("acceleration", "float32", "m/s2", (0.0, 50.0), "peak vertical acceleration at midspan", label_zh="振动加速度", resolution=0.03),
+    FieldSpec("temperature", "float32", "°C", (-40.0, 80.0), "deck temperature", default=model.DECK_MEAN_TEMPERATURE, label_zh="温度", resolution=0.5),
+    # twice the identified frequency's noise (0.005 Hz)
+    FieldSpec("frequency", "float64", "Hz", (0.0, 50.0), "identified first vertical natural frequency", label_zh="实测基频", resolution=0.01, historical=True),
+    # 0.01 Hz over a first frequency of a few Hz
+    FieldSpec("frequency_ratio", "float32", "1", (0.0, 5.0), "λ = temperature-compensated frequency / design frequency (0: not measured)", label_zh="频率比", resolution=0.003),
+    # Miner's D to four decimals: it grows by about 1e-8 a tick
+    FieldSpec("fatigue_damage", "float64", "1", (0.0, 100.0), "Miner damage D so far", label_zh="疲劳损伤", resolution=1.0e-4, historical=True),
+    FieldSpec("fatigue_rate", "float64", "1/a", (0.0, 1e6), "fatigue damage rate, averaged over a week", label_zh="损伤速率", resolution=1.0e-4),
+    FieldSpec("fatigue_projected", "float64", "1", (0.0, 1e6), "Miner damage projected to the end of the design life", label_zh="设计寿命末期损伤", resolution=0.001),
+    # 1 mm, three times the levelling noise (0.3 mm)
+    FieldSpec("settlement", "float64", "mm", (-100.0, 1000.0), "pier settlement", label_zh="沉降", resolution=1.0, historical=True),
+    # a move across a level is news however small
+    FieldSpec("risk", "float64", "1", (0.0, 1.0), "structural response risk (max over indicators)", label_zh="风险", resolution=0.01, historical=True),
 )
 
 

@@ -53,26 +53,41 @@ FIELDS = (
               "exchange conductance k with each neighbouring space the space links to: k (Ci - Cj) m3/s of methane",
               attribute=True, label_zh="相邻空间交换量"),
     # Live state: stepped by the updaters, overwritten where a sensor reads it.
+    # Resolutions (the smallest change that is news; see FieldSpec): at or above the noise of the
+    # detectors that feed a field, so that noise is neither streamed nor recorded. Pressure: 1 kPa, the
+    # last digit of a 0.001 MPa gauge and twice its noise (PRESSURE_NOISE, 500 Pa).
     FieldSpec("pressure", "float64", "Pa", (0.0, 1.0e7), "absolute pressure in the main", model.ATMOSPHERIC,
-              label_zh="管道压力"),
-    FieldSpec("temperature", "float64", "K", (233.15, 333.15), "gas or air temperature", 288.15, label_zh="温度"),
+              label_zh="管道压力", resolution=1000.0, historical=True),
+    FieldSpec("temperature", "float64", "K", (233.15, 333.15), "gas or air temperature", 288.15, label_zh="温度",
+              resolution=0.1),
+    # 0.1 mm: a fifth of the smallest hole gas.leak takes (0.5 mm)
     FieldSpec("leak_diameter", "float64", "m", (0.0, 1.6), "equivalent diameter of a hole in the main",
-              label_zh="泄漏孔径"),
+              label_zh="泄漏孔径", resolution=1.0e-4),
     FieldSpec("discharge_coefficient", "float64", "1", (0.0, 1.0), "Cd of the hole", model.SHARP_HOLE_CD,
-              label_zh="流量系数"),
-    FieldSpec("leak_rate", "float64", "kg/s", (0.0, 1000.0), "mass flow out of the hole", label_zh="泄漏速率"),
-    FieldSpec("valve_open", "uint8", "1", (0.0, 1.0), "1 open, 0 closed", 1.0, label_zh="阀门开关"),
-    FieldSpec("ch4", "float64", "%vol", (0.0, 100.0), "methane in the space's air", label_zh="甲烷浓度"),
+              label_zh="流量系数", resolution=0.01),
+    # 0.01 g/s: a pinhole at low pressure leaks about 0.1 g/s
+    FieldSpec("leak_rate", "float64", "kg/s", (0.0, 1000.0), "mass flow out of the hole", label_zh="泄漏速率",
+              resolution=1.0e-5),
+    FieldSpec("valve_open", "uint8", "1", (0.0, 1.0), "1 open, 0 closed", 1.0, label_zh="阀门开关", resolution=0.0),
+    # A methane detector's noise is 0.05 %vol (1 %LEL, CH4_NOISE): a change of 0.1 %vol (2 %LEL) is
+    # news, a fifth of the 10 %LEL band below the first alarm; lel and risk follow it.
+    FieldSpec("ch4", "float64", "%vol", (0.0, 100.0), "methane in the space's air", label_zh="甲烷浓度",
+              resolution=0.1, historical=True),
     FieldSpec("lel", "float64", "%LEL", (0.0, 2000.0), "methane as a share of its lower explosive limit",
-              label_zh="爆炸下限百分比"),
-    FieldSpec("water_level", "float64", "m", (0.0, 50.0), "standing water above the floor", label_zh="水位"),
+              label_zh="爆炸下限百分比", resolution=2.0, historical=True),
+    # 5 mm: the noise of the drainage level sensors it is coupled from
+    FieldSpec("water_level", "float64", "m", (0.0, 50.0), "standing water above the floor", label_zh="水位",
+              resolution=0.005),
     FieldSpec("gas_inflow", "float64", "m3/s", (0.0, 1000.0), "methane entering from the mains beside",
-              label_zh="燃气流入量"),
+              label_zh="燃气流入量", resolution=1.0e-5),
+    # a countdown: to the 10 s, not every tick
     FieldSpec("time_to_lel", "float64", "s", (0.0, model.NO_PREDICTION),
               "predicted time to 100 %LEL from the known source; a day means not within a day",
-              model.NO_PREDICTION, label_zh="预计达爆炸下限时间"),
+              model.NO_PREDICTION, label_zh="预计达爆炸下限时间", resolution=10.0),
     # float64: in float32 the level-I risk 0.9 rounds to 0.8999999762, below its threshold.
-    FieldSpec("risk", "float64", "1", (0.0, 1.0), "explosion risk of the space", label_zh="爆炸风险"),
+    # risk = 0.025 per %LEL below the first level: 2 %LEL, as lel. A move across a level is news anyway.
+    FieldSpec("risk", "float64", "1", (0.0, 1.0), "explosion risk of the space", label_zh="爆炸风险",
+              resolution=0.05, historical=True),
 )
 
 
