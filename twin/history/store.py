@@ -190,12 +190,12 @@ class Store:
         with self._lock:
             return self._keys.get(name)
 
-    def names(self, domain: str | None = None) -> dict[int, str]:
-        """Every series' key and name (of ``domain`` only, when given)."""
+    def catalogue(self, domain: str | None = None) -> dict[int, tuple[str, str | None]]:
+        """Every series' key, name and domain (of ``domain`` only, when given)."""
         db = self._reader()
-        if domain is None:
-            return dict(db.execute("SELECT key, name FROM series").fetchall())
-        return dict(db.execute("SELECT key, name FROM series WHERE domain = ?", (domain,)).fetchall())
+        rows = db.execute("SELECT key, name, domain FROM series" + (" WHERE domain = ?" if domain is not None else ""),
+                          () if domain is None else (domain,)).fetchall()
+        return {key: (name, dom) for key, name, dom in rows}
 
     def _writable(self, what: str) -> None:
         if self.readonly:
@@ -376,6 +376,56 @@ class Store:
         t, v, q = t[o], v[o], q[o]
         keep = (t >= t0) & (t < t1) & np.r_[True, t[1:] != t[:-1]]
         return t[keep], v[keep], q[keep]
+
+    def hour(self, hour: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Every series' raw readings of one hour (``hour`` counts hours since the epoch),
+        sealed and pending: (series key int32, time int64 ms, value float32), ordered
+        by series and time (an export reads the store hour by hour)."""
+        with self._lock:
+            pending = list(self.pending)
+        db = self._reader()
+        ss, ts, vs = [], [], []
+        for key, n, data in db.execute("SELECT series, n, data FROM raw WHERE hour=?", (hour,)):
+            t, v, _q = codec.decode(hour * HOUR_MS, n, data)
+            ss.append(np.full(n, key, np.int32)), ts.append(t), vs.append(v)
+        for key_, t, v, _q in pending:
+            m = (t >= hour * HOUR_MS) & (t < (hour + 1) * HOUR_MS)
+            if m.any():
+                ss.append(key_[m]), ts.append(t[m]), vs.append(v[m])
+        if not ss:
+            return np.empty(0, np.int32), np.empty(0, np.int64), np.empty(0, np.float32)
+        key, t, v = np.concatenate(ss), np.concatenate(ts), np.concatenate(vs)
+        o = np.lexsort((t, key))
+        key, t, v = key[o], t[o], v[o]
+        keep = np.r_[True, (key[1:] != key[:-1]) | (t[1:] != t[:-1])]  # a seal between the two reads: twice
+        return key[keep], t[keep], v[keep]
+
+    def extent(self) -> tuple[float, float] | None:
+        """The times (epoch s) of the oldest and newest hour or day the store holds
+        anything of, raw or per minute (the end is exclusive); None when empty."""
+        db = self._reader()
+        hours = db.execute("SELECT min(hour), max(hour) FROM raw").fetchone()
+        days = db.execute("SELECT min(day), max(day) FROM minute").fetchone()
+        spans = [(hours[0] * HOUR_MS, (hours[1] + 1) * HOUR_MS)] if hours[0] is not None else []
+        spans += [(days[0] * DAY_MS, (days[1] + 1) * DAY_MS)] if days[0] is not None else []
+        with self._lock:
+            pending = list(self.pending)
+        spans += [(int(p[1].min()), int(p[1].max()) + 1) for p in pending if len(p[1])]
+        if not spans:
+            return None
+        return min(a for a, _ in spans) / 1000.0, max(b for _, b in spans) / 1000.0
+
+    def day_minutes(self, day: int) -> tuple[np.ndarray, ...]:
+        """Every series' per-minute aggregates of one day (days since the epoch): (series
+        key int32, minute start int64 ms, min, mean, max float32, count uint32)."""
+        parts = [(key, codec.decode_minutes(day * DAY_MS, n, data))
+                 for key, n, data in self._reader().execute("SELECT series, n, data FROM minute WHERE day=? ORDER BY series",
+                                                            (day,))]
+        if not parts:
+            return (np.empty(0, np.int32), np.empty(0, np.int64), *(np.empty(0, np.float32) for _ in range(3)),
+                    np.empty(0, np.uint32))
+        key = np.concatenate([np.full(len(p[0]), k, np.int32) for k, p in parts])
+        return (key, *(np.concatenate([p[i] for _, p in parts]) for i in range(5)))
 
     def minutes(self, key: int, start: float, end: float) -> tuple[np.ndarray, ...]:
         """Per-minute aggregates of series ``key`` in [start, end) past the raw

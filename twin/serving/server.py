@@ -42,6 +42,7 @@ from twin.errors import TwinError
 from twin.serving.guard import Guard, Refused, json_object, origin_allowed
 from twin.serving.health import PartState, Subsystems
 from twin.serving.incidents_api import incident_routes
+from twin.serving.history_api import history_routes
 from twin.serving.readings_api import ReadingsRoute
 from twin.tick.supervision import Step, TickAbandoned, interrupt
 from twin.types import LEVEL_ORANGE
@@ -167,6 +168,7 @@ class TwinServer:
                 Route("/api/replay", self.replay_route, methods=["GET", "POST"]),
                 Route("/api/actions", self.actions_route, methods=["GET", "POST"]),
                 Route("/api/readings", ReadingsRoute(self).post, methods=["POST"]),
+                *history_routes(self),
                 *incident_routes(self),
                 Route("/api/recordings", self.recordings),
                 Route("/api/layers", self.layers),
@@ -380,6 +382,8 @@ class TwinServer:
             self.subsystems.set("alarm_store", "degraded", f"{store_error}; alarm changes wait until it can be written")
         else:
             self.subsystems.set("alarm_store", "ok")
+        if self.engine.history is not None:
+            self.engine.history.report(self.subsystems)  # its state: twin.history.feed.History.health
         self.last_tick = wallclock.monotonic()
         try:
             self.revalidate_clients()

@@ -245,6 +245,7 @@ class AlarmBook:
             "CREATE TABLE IF NOT EXISTS events (seq INTEGER PRIMARY KEY AUTOINCREMENT, alarm INTEGER, kind TEXT,"
             " time REAL, wall REAL, who TEXT, note TEXT)"
         )
+        _add_event_levels(db)
         self._db = db
         for (body,) in db.execute("SELECT body FROM alarms ORDER BY id"):
             alarm = Alarm(**json.loads(body))
@@ -274,8 +275,9 @@ class AlarmBook:
                              a.updated, json.dumps(a.to_json())),
                         )
                     db.executemany(
-                        "INSERT INTO events (alarm, kind, time, wall, who, note) VALUES (?,?,?,?,?,?)",
-                        [(e.alarm["id"], e.kind, e.time, wallclock.time(), _storable(e.who), _storable(e.note)) for e in events],
+                        "INSERT INTO events (alarm, kind, time, wall, who, note, level) VALUES (?,?,?,?,?,?,?)",
+                        [(e.alarm["id"], e.kind, e.time, wallclock.time(), _storable(e.who), _storable(e.note), e.alarm["level"])
+                         for e in events],
                     )
                     for participant in self.participants:
                         participant.write(db, events)
@@ -450,6 +452,33 @@ class AlarmBook:
         if since is not None:
             out = [a for a in out if a.updated >= since]
         return sorted(out, key=lambda a: (-a.level, -a.since))
+
+
+def _add_event_levels(db: sqlite3.Connection) -> None:
+    """Migration (issue 14): each event keeps the level its alarm had after it, and
+    events are indexed by time, so that the history counts raises per level and bucket
+    (twin.serving.history_api). Events written before it get the level the alarm's own
+    history gives at their time."""
+    def migrated() -> bool:
+        return "level" in [c[1] for c in db.execute("PRAGMA table_info(events)")]
+
+    if migrated():
+        return
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        if migrated():  # by another process meanwhile
+            db.execute("COMMIT")
+            return
+        db.execute("ALTER TABLE events ADD COLUMN level INTEGER")
+        db.execute(
+            "UPDATE events SET level = (SELECT json_extract(h.value, '$.level') FROM alarms a, json_each(a.body, '$.history') h"
+            " WHERE a.id = events.alarm AND json_extract(h.value, '$.time') <= events.time"
+            " ORDER BY json_extract(h.value, '$.time') DESC, h.key DESC LIMIT 1)")
+        db.execute("CREATE INDEX IF NOT EXISTS events_time ON events (time)")
+        db.execute("COMMIT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
 
 
 def _storable(text: str) -> str:

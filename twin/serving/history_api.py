@@ -1,0 +1,414 @@
+"""``/api/history/...``: a sensor's readings, an asset's field and the alarm counts over
+a time range, from the history store (twin.history) and the alarm store's events.
+
+- ``GET /api/history/sensors/{id}?from=&to=&step=``: a sensor's accepted readings.
+- ``GET /api/history/assets/{id}?field=&from=&to=&step=``: an asset's field: the values
+  its plugin stores when the field is marked historical, else its sensor's readings.
+- ``GET /api/history/alarms?from=&to=&step=``: alarms raised (or escalated) per bucket,
+  per domain and level.
+
+Times are epoch seconds, as everywhere in the API (``from`` and ``to`` may also be RFC
+3339 with a zone); the range is [from, to), by default the 24 hours before the twin's
+clock. A series answers raw points when they are at most :data:`MAX_POINTS` and no
+``step`` is asked, else buckets (min, mean, max, count) of at least ``step`` seconds,
+never more than :data:`MAX_POINTS` of them. ``source`` says which data answered: ``raw``
+readings, or ``minutes``, the per-minute aggregates kept past the raw retention. JSON by
+default; CSV or Parquet by ``?format=`` or ``Accept`` (text/csv,
+application/vnd.apache.parquet). Viewers and every role above may read (docs/history.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import math
+import sqlite3
+import threading
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import msgspec
+import numpy as np
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from twin.history.export import parse_time
+from twin.history.fields import field_series, is_historical
+from twin.history.store import MAX_POINTS, HistoryError, Store
+from twin.tick.alarms import SYSTEM_DOMAIN
+from twin.types import LEVEL_RISK_THRESHOLDS
+
+if TYPE_CHECKING:
+    from twin.serving.server import TwinServer
+    from twin.tick.engine import Engine
+
+#: the range asked when ``from`` is not given: this many seconds before ``to``
+DEFAULT_SPAN = 86400.0
+#: buckets an alarm-count answer holds when no step is asked
+ALARM_BUCKETS = 96
+#: the longest range one request may ask for (seconds): ten years
+MAX_SPAN = 10 * 366 * 86400.0
+#: alarm marks an answer lists at most (the first ones in the window)
+MAX_MARKS = 1000
+FORMATS = {"json": "application/json", "csv": "text/csv; charset=utf-8", "parquet": "application/vnd.apache.parquet"}
+#: event kinds that put an alarm at a level: counted by /api/history/alarms, marked on charts
+RAISING = ("raise", "escalate")
+UNSET = msgspec.UNSET
+
+
+# -- the answers' shapes (the contract) ----------------------------------------------------
+class Threshold(msgspec.Struct):
+    """The field's value at which an alarm level starts (4 red .. 1 blue)."""
+
+    level: int
+    value: float
+
+
+class AlarmMark(msgspec.Struct):
+    """An alarm raised, or escalated, on the asset at ``t``: the level it reached and its id
+    (``GET /api/alarms/{id}``)."""
+
+    t: float
+    level: int
+    id: int
+
+
+class Points(msgspec.Struct):
+    """Raw points (``t``, ``v``) or buckets (``t`` = the bucket's start, ``min``, ``mean``,
+    ``max``, ``count``); the other keys are absent."""
+
+    t: list[float]
+    v: list[float] | msgspec.UnsetType = UNSET
+    min: list[float] | msgspec.UnsetType = UNSET
+    mean: list[float] | msgspec.UnsetType = UNSET
+    max: list[float] | msgspec.UnsetType = UNSET
+    count: list[int] | msgspec.UnsetType = UNSET
+
+
+class SeriesAnswer(msgspec.Struct, rename={"start": "from", "end": "to"}):
+    """``GET /api/history/sensors/{id}`` and ``/api/history/assets/{id}``."""
+
+    series: str
+    unit: str
+    source: Literal["raw", "minutes"]
+    start: float
+    end: float
+    #: the buckets' width in seconds; None for raw points
+    step: float | None
+    points: Points
+    #: where the alarm levels start on this field, when an alarm rule watches it
+    thresholds: list[Threshold]
+    #: alarms raised or escalated on the asset in the range
+    alarms: list[AlarmMark]
+
+
+class AlarmCounts(msgspec.Struct, rename={"start": "from", "end": "to"}):
+    """``GET /api/history/alarms``: ``counts[domain][level][i]`` alarms raised or escalated
+    to ``level`` ("1" blue .. "4" red) in the bucket starting at ``t[i]``."""
+
+    start: float
+    end: float
+    step: float
+    t: list[float]
+    counts: dict[str, dict[str, list[int]]]
+
+
+class _Bad(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+# -- reading the request ---------------------------------------------------------------------
+def _params(request: Request, allowed: tuple[str, ...]) -> dict[str, str]:
+    q = request.query_params
+    unknown = sorted(set(q) - {*allowed, "format", "token"})
+    if unknown:
+        raise _Bad(400, f"unknown parameter {', '.join(map(repr, unknown))}; valid: {', '.join((*allowed, 'format'))}")
+    return {k: q[k] for k in q}
+
+
+def _range(q: dict[str, str], now: float) -> tuple[float, float, float | None]:
+    end = parse_time(q["to"], "to") if "to" in q else now
+    start = parse_time(q["from"], "from") if "from" in q else end - DEFAULT_SPAN
+    if not end > start:
+        raise _Bad(400, f"the range is empty: from ({start:g}) must come before to ({end:g})")
+    if end - start > MAX_SPAN:
+        raise _Bad(400, f"the range is {(end - start) / 86400:.0f} days; at most {MAX_SPAN / 86400:.0f} are answered at once")
+    step = None
+    if "step" in q:
+        try:
+            step = float(q["step"])
+        except ValueError:
+            step = math.nan
+        if not (math.isfinite(step) and step > 0):
+            raise _Bad(400, f"step: give a positive number of seconds, not {q['step'][:40]!r}")
+    return start, end, step
+
+
+def negotiate(request: Request, q: dict[str, str]) -> str:
+    """json, csv or parquet: ``?format=`` first, else the Accept header, else JSON."""
+    if "format" in q:
+        if q["format"] not in FORMATS:
+            raise _Bad(400, f"format: {q['format'][:40]!r} is not one of {', '.join(FORMATS)}")
+        return q["format"]
+    accept = request.headers.get("accept", "").lower()
+    if "parquet" in accept:
+        return "parquet"
+    if "text/csv" in accept:
+        return "csv"
+    return "json"
+
+
+# -- shaping the answer -------------------------------------------------------------------------
+def floats(a: np.ndarray | None) -> list[float]:
+    """Values stored as float32, each as its shortest decimal ("20.1", not
+    20.100000381469727); non-finite ones become NaN (JSON: null)."""
+    if a is None or not len(a):
+        return []
+    return [float(x) for x in np.asarray(a, dtype=np.float32).astype(str)]
+
+
+def _times(t: np.ndarray) -> list[float]:
+    return np.round(np.asarray(t, dtype=np.float64), 3).tolist()
+
+
+def _table(answer: SeriesAnswer) -> tuple[list[str], list[list[Any]]]:
+    p = answer.points
+    if p.v is not UNSET:
+        return ["t", "v"], [p.t, p.v]  # type: ignore[list-item]
+    return ["t", "min", "mean", "max", "count"], [p.t, p.min, p.mean, p.max, p.count]  # type: ignore[list-item]
+
+
+def render(kind: str, answer: SeriesAnswer | AlarmCounts, filename: str) -> Response:
+    """The answer as JSON, or its table as CSV or Parquet (an attachment)."""
+    if kind == "json":
+        return Response(msgspec.json.encode(answer), media_type=FORMATS["json"])
+    if isinstance(answer, SeriesAnswer):
+        names, columns = _table(answer)
+        meta = {"series": answer.series, "unit": answer.unit, "source": answer.source,
+                "step": "" if answer.step is None else repr(answer.step)}
+    else:
+        names, columns = ["t", "domain", "level", "count"], [[], [], [], []]
+        for domain, levels in answer.counts.items():
+            for level, counts in levels.items():
+                for t, n in zip(answer.t, counts):
+                    if n:
+                        for col, value in zip(columns, (t, domain, int(level), n)):
+                            col.append(value)
+        order = sorted(range(len(columns[0])), key=lambda i: (columns[0][i], columns[1][i], columns[2][i]))
+        columns = [[c[i] for i in order] for c in columns]
+        meta = {"step": repr(answer.step)}
+    headers = {"Content-Disposition": f'attachment; filename="{filename}.{kind}"'}
+    if kind == "csv":
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(names)
+        writer.writerows(zip(*columns))
+        return Response(out.getvalue(), media_type=FORMATS["csv"], headers=headers)
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    types = {"t": pa.float64(), "v": pa.float32(), "min": pa.float32(), "mean": pa.float32(), "max": pa.float32(),
+             "count": pa.int64(), "domain": pa.string(), "level": pa.int8()}
+    table = pa.table({n: pa.array(c, type=types[n]) for n, c in zip(names, columns)})
+    table = table.replace_schema_metadata({f"twin.{k}": v for k, v in meta.items()})
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink)
+    return Response(sink.getvalue().to_pybytes(), media_type=FORMATS["parquet"], headers=headers)
+
+
+def thresholds(engine: Engine, domain: str, asset_id: str, field: str) -> list[Threshold]:
+    """The levels' thresholds on ``field`` of the asset, when an alarm rule of its domain
+    takes its risk from that field for the asset's kind (the one convention of MODELS.md);
+    else none."""
+    kind = engine.scene.asset(asset_id).kind
+    for _plugin, rule in engine.registry.rules:
+        if rule.domain == domain and rule.risk_field == field and (not rule.kinds or kind in rule.kinds):
+            return [Threshold(level, float(v)) for level, v in reversed(list(enumerate(LEVEL_RISK_THRESHOLDS, 1)))]
+    return []
+
+
+# -- the alarm store's events -------------------------------------------------------------------
+def _alarm_db(path: Path) -> sqlite3.Connection | None:
+    if not path.exists():
+        return None
+    return sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5.0)
+
+
+def alarm_marks(path: Path, asset_id: str, start: float, end: float) -> list[AlarmMark]:
+    """Alarms raised or escalated on ``asset_id`` in [start, end), by time."""
+    db = _alarm_db(path)
+    if db is None:
+        return []
+    try:
+        rows = db.execute(
+            "SELECT e.time, e.level, e.alarm FROM events e JOIN alarms a ON a.id = e.alarm WHERE e.time >= ? AND e.time < ?"
+            f" AND e.kind IN {RAISING} AND a.asset = ? ORDER BY e.time, e.seq LIMIT ?", (start, end, asset_id, MAX_MARKS)).fetchall()
+    finally:
+        db.close()
+    return [AlarmMark(float(t), int(level or 0), int(alarm)) for t, level, alarm in rows]
+
+
+def alarm_counts(path: Path, start: float, end: float, step: float, domains: list[str]) -> AlarmCounts:
+    """Alarms raised or escalated per bucket of ``step`` seconds from ``start``, per
+    domain (every one of ``domains``, and any other the store names) and level."""
+    n = math.ceil((end - start) / step)
+    counts: dict[str, dict[str, list[int]]] = {}
+
+    def domain(name: str) -> dict[str, list[int]]:
+        return counts.setdefault(name, {str(level): [0] * n for level in range(1, 5)})
+
+    for name in domains:
+        domain(name)
+    db = _alarm_db(path)
+    if db is not None:
+        try:
+            rows = db.execute(
+                "SELECT a.domain, e.level, CAST((e.time - ?) / ? AS INTEGER) AS b, count(*) FROM events e"
+                f" JOIN alarms a ON a.id = e.alarm WHERE e.time >= ? AND e.time < ? AND e.kind IN {RAISING}"
+                " GROUP BY a.domain, e.level, b", (start, step, start, end)).fetchall()
+        finally:
+            db.close()
+        for name, level, b, count in rows:
+            if level in (1, 2, 3, 4) and 0 <= b < n:
+                domain(name)[str(level)][b] += count
+    return AlarmCounts(start, end, step, _times(start + step * np.arange(n)), counts)
+
+
+def nice_step(span: float, buckets: int) -> float:
+    """The smallest of 1, 5, 15, 30 minutes, 1, 3, 6, 12 hours, days and weeks that cuts
+    ``span`` into at most ``buckets``."""
+    for step in (60, 300, 900, 1800, 3600, 3 * 3600, 6 * 3600, 12 * 3600, 86400, 7 * 86400):
+        if span / step <= buckets:
+            return float(step)
+    return float(math.ceil(span / buckets / 86400) * 86400)
+
+
+# -- the routes -----------------------------------------------------------------------------------
+class HistoryRoutes:
+    """The handlers for one :class:`~twin.serving.server.TwinServer`."""
+
+    def __init__(self, server: TwinServer) -> None:
+        self.server = server
+        self._readonly: Store | None = None
+        self._lock = threading.Lock()
+
+    def _engine(self, request: Request) -> Engine:
+        self.server._who(request)  # viewer and up
+        ready = getattr(self.server, "ready", None) or self.server._ready  # renamed by the routes' split (issue 13)
+        return ready()
+
+    def store(self, engine: Engine) -> Store:
+        """The live engine's store, or (a replay, a branch) the data folder's, read only."""
+        history = getattr(engine, "history", None)
+        if history is not None:
+            return history.store
+        folder = self.server.data_dir / "history" if self.server.data_dir is not None else None
+        with self._lock:
+            if self._readonly is None and folder is not None and (folder / "history.sqlite").exists():
+                self._readonly = Store(folder, readonly=True)
+            if self._readonly is None:
+                raise _Bad(404, "this twin keeps no history: only a live `twin serve` (on the wall clock) stores one; "
+                                "drills, --fast and --speed runs keep theirs in their recordings")
+            return self._readonly
+
+    def alarm_path(self) -> Path:
+        return (self.server.data_dir or Path("/nonexistent")) / "alarms.sqlite"
+
+    async def sensor(self, request: Request) -> Response:
+        return await self._answer(request, self._sensor)
+
+    async def asset(self, request: Request) -> Response:
+        return await self._answer(request, self._asset)
+
+    async def alarms(self, request: Request) -> Response:
+        return await self._answer(request, self._alarms)
+
+    async def _answer(self, request: Request, handler: Callable[[Request], Awaitable[Response]]) -> Response:
+        try:
+            return await handler(request)
+        except _Bad as exc:
+            return JSONResponse({"error": str(exc)}, status_code=exc.status)
+        except HistoryError as exc:
+            return JSONResponse({"error": str(exc)}, status_code=400)
+
+    async def _sensor(self, request: Request) -> Response:
+        engine = self._engine(request)
+        q = _params(request, ("from", "to", "step"))
+        kind = negotiate(request, q)
+        sensor_id = request.path_params["sensor_id"]
+        index = engine.ingest.sensor_index.get(sensor_id)
+        store = self.store(engine)
+        if index is None:
+            if store.key(sensor_id) is None:
+                raise _Bad(404, f"no sensor {sensor_id!r} in scene {engine.scene.name!r} nor in its history; "
+                                f"GET /api/assets/{{id}} lists an asset's sensors")
+            unit, marks_on, limits = "", None, []
+        else:
+            sensor = engine.ingest.sensors[index]
+            table, _row = engine.world.locate(sensor.asset)
+            unit, marks_on = table.specs[sensor.field].unit, sensor.asset
+            limits = thresholds(engine, table.domain.name, sensor.asset, sensor.field)
+        return await self._series(request, kind, q, engine, store, sensor_id, unit, marks_on, limits)
+
+    async def _asset(self, request: Request) -> Response:
+        engine = self._engine(request)
+        q = _params(request, ("field", "from", "to", "step"))
+        kind = negotiate(request, q)
+        asset_id = request.path_params["asset_id"]
+        try:
+            table, _row = engine.world.locate(asset_id)
+        except KeyError:
+            raise _Bad(404, f"no asset {asset_id!r} in scene {engine.scene.name!r}") from None
+        domain = table.domain.name
+        fed = {s.field: s.id for s in engine.ingest.sensors if s.asset == asset_id}
+        kept = [f for f, spec in table.specs.items() if is_historical(spec) or f in fed]
+        field = q.get("field")
+        if field is None or field not in kept:
+            said = "give field=" if field is None else f"field {field[:40]!r} of {asset_id} keeps no history;"
+            raise _Bad(400, f"{said} one of {', '.join(kept) or '(none: no field of this asset is historical or measured)'}")
+        series = field_series(domain, asset_id, field) if is_historical(table.specs[field]) else fed[field]
+        store = self.store(engine)
+        return await self._series(request, kind, q, engine, store, series, table.specs[field].unit, asset_id,
+                                  thresholds(engine, domain, asset_id, field))
+
+    async def _series(self, request: Request, kind: str, q: dict[str, str], engine: Engine, store: Store, series: str,
+                      unit: str, asset_id: str | None, limits: list[Threshold]) -> Response:
+        start, end, step = _range(q, engine.time)
+
+        def work() -> SeriesAnswer:
+            s = store.series(series, start, end, MAX_POINTS, step)
+            if s.kind == "points":
+                points = Points(_times(s.time), v=floats(s.value))
+            else:
+                points = Points(_times(s.time), min=floats(s.min), mean=floats(s.mean), max=floats(s.max),
+                                count=np.asarray(s.count).tolist())
+            marks = alarm_marks(self.alarm_path(), asset_id, start, end) if asset_id is not None else []
+            return SeriesAnswer(series, unit, "raw" if s.source == "raw" else "minutes", start, end, s.step, points, limits, marks)
+
+        answer = await asyncio.to_thread(work)
+        return render(kind, answer, series.replace("/", "_"))
+
+    async def _alarms(self, request: Request) -> Response:
+        engine = self._engine(request)
+        q = _params(request, ("from", "to", "step"))
+        kind = negotiate(request, q)
+        start, end, step = _range(q, engine.time)
+        step = max(step or nice_step(end - start, ALARM_BUCKETS), (end - start) / MAX_POINTS)
+        domains = [*engine.registry.domains, SYSTEM_DOMAIN]
+        answer = await asyncio.to_thread(alarm_counts, self.alarm_path(), start, end, step, domains)
+        return render(kind, answer, "alarms")
+
+
+def history_routes(server: TwinServer) -> list[Route]:
+    """The history routes of ``server``, to list among its routes."""
+    api = HistoryRoutes(server)
+    return [
+        Route("/api/history/sensors/{sensor_id:str}", api.sensor),
+        Route("/api/history/assets/{asset_id:str}", api.asset),
+        Route("/api/history/alarms", api.alarms),
+    ]
