@@ -163,6 +163,15 @@ def main(argv: list[str] | None = None) -> int:
     fleet.add_argument("--no-incidents", action="store_true", help="leave out the scene's background incidents")
     fleet.add_argument("--data", type=Path)
 
+    history = sub.add_parser("history", help="the data folder's history store (docs/history.md)")
+    history_sub = history.add_subparsers(dest="history_command", required=True)
+    export = history_sub.add_parser("export", help="write a time range of readings and historical fields to a Parquet file")
+    export.add_argument("out", type=Path, metavar="OUT.parquet")
+    export.add_argument("--from", dest="start", required=True, help="epoch seconds or RFC 3339 with its zone (2026-01-01T00:00:00+08:00)")
+    export.add_argument("--to", dest="end", help="the same; default: now")
+    export.add_argument("--domain", help="only the series of this domain's sensors and assets")
+    export.add_argument("--data", type=Path)
+
     args = parser.parse_args(argv)
     from twin import logs
 
@@ -676,7 +685,31 @@ def cmd_devices_run(args: argparse.Namespace) -> int:
                      username=args.mqtt_user, password=password, incidents=not args.no_incidents)
 
 
+def cmd_history(args: argparse.Namespace) -> int:
+    """twin history export: the data folder's history, read only (a serving twin goes on)."""
+    import time as wallclock
+
+    from twin.history.export import export, parse_time
+    from twin.history.store import HistoryError, Store
+    from twin.runtime import default_data_dir
+
+    data = args.data or default_data_dir()
+    try:
+        start = parse_time(args.start, "--from")
+        end = parse_time(args.end, "--to") if args.end is not None else wallclock.time()
+        store = Store(data / "history", readonly=True)
+        try:
+            done = export(store, args.out, start, end, args.domain, progress=lambda line: print(line, file=sys.stderr))
+        finally:
+            store.close()
+    except (HistoryError, OSError) as exc:
+        raise TwinError(str(exc)) from None
+    print(f"{args.out}: {done['raw']:,} readings and {done['minutes']:,} per-minute rows")
+    return 0
+
+
 COMMANDS = {
+    "history": cmd_history,
     "branch": cmd_branch,
     "devices": cmd_devices,
     "drill": cmd_drill,
