@@ -60,7 +60,7 @@ def export(store: Store, out: Path, start: float, end: float, domain: str | None
     import pyarrow.parquet as pq
 
     if not end > start:
-        raise HistoryError(f"the range is empty: --from ({start:g}) must come before --to ({end:g})")
+        raise HistoryError(f"the range is empty: --from ({start:.15g}) must come before --to ({end:.15g})")
     catalogue = store.catalogue(domain)
     if domain is not None and not catalogue:
         known = sorted({d for _n, d in store.catalogue().values() if d})
@@ -102,8 +102,9 @@ def export(store: Store, out: Path, start: float, end: float, domain: str | None
                 for hour in range(max(day * 24, t0 // HOUR_MS), min(day * 24 + 24, (t1 - 1) // HOUR_MS + 1)):
                     key, t, v = store.hour(hour)
                     rows(key, t, v, v, v, np.ones(len(t), np.uint32), "raw")
-                progress(f"{datetime.datetime.fromtimestamp(day * 86400, datetime.UTC):%Y-%m-%d}: "
-                         f"{written['raw'] - before['raw']:,} readings, {written['minutes'] - before['minutes']:,} per-minute rows")
+                if written != before:  # days without any are not news
+                    progress(f"{datetime.datetime.fromtimestamp(day * 86400, datetime.UTC):%Y-%m-%d}: "
+                             f"{written['raw'] - before['raw']:,} readings, {written['minutes'] - before['minutes']:,} per-minute rows")
         os.replace(part, out)
     except BaseException:
         part.unlink(missing_ok=True)

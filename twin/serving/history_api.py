@@ -135,7 +135,7 @@ def _range(q: dict[str, str], now: float) -> tuple[float, float, float | None]:
     end = parse_time(q["to"], "to") if "to" in q else now
     start = parse_time(q["from"], "from") if "from" in q else end - DEFAULT_SPAN
     if not end > start:
-        raise _Bad(400, f"the range is empty: from ({start:g}) must come before to ({end:g})")
+        raise _Bad(400, f"the range is empty: from ({start:.15g}) must come before to ({end:.15g})")
     if end - start > MAX_SPAN:
         raise _Bad(400, f"the range is {(end - start) / 86400:.0f} days; at most {MAX_SPAN / 86400:.0f} are answered at once")
     step = None
