@@ -39,6 +39,17 @@ def toy_twin(tmp_path: Path, toy) -> Harness:
     return h
 
 
+#: each running subscriber's event loop (the tests call pause and resume on it)
+LOOPS: dict[int, asyncio.AbstractEventLoop] = {}
+
+
+def on_loop(subscriber: MqttSubscriber, call: Callable[[], object]) -> None:
+    """Run ``call`` on ``subscriber``'s event loop, as the server would, and wait for it."""
+    done = threading.Event()
+    LOOPS[id(subscriber)].call_soon_threadsafe(lambda: (call(), done.set()))
+    assert done.wait(10)
+
+
 @contextmanager
 def subscribed(url: str, ingest, district: str = DISTRICT, **options) -> Iterator[MqttSubscriber]:
     """The twin's subscriber on its own event loop in a thread, as the server runs it;
@@ -60,6 +71,7 @@ def subscribed(url: str, ingest, district: str = DISTRICT, **options) -> Iterato
 
     thread = threading.Thread(target=run, daemon=True)
     thread.start()
+    LOOPS[id(subscriber)] = loop
     try:
         if wait:
             until(lambda: subscriber.connected, what="the subscriber to connect")
@@ -67,6 +79,7 @@ def subscribed(url: str, ingest, district: str = DISTRICT, **options) -> Iterato
     finally:
         loop.call_soon_threadsafe(stop.set)
         thread.join(15)
+        LOOPS.pop(id(subscriber), None)
     assert not thread.is_alive(), "the subscriber did not stop"
     assert errors == []
 
@@ -374,3 +387,61 @@ def test_urls_districts_and_client_ids(tmp_path):
     a = client_id_for("demo", tmp_path / "a")
     assert a == client_id_for("demo", tmp_path / "a" / ".." / "a") and a != client_id_for("demo", tmp_path / "b")
     assert a.startswith("twin-demo-")
+
+
+# -- the fast path: many messages at once ----------------------------------------------
+
+def test_a_burst_is_taken_whole_applied_once_and_acknowledged(tmp_path, toy, mosquitto):
+    """Thousands of messages arrive in a few reads: every reading is applied once, and
+    every message is acknowledged (in bulk): a new connection to the session gets none
+    again. A content type with parameters, QoS 0 and a user property take the general
+    path, in the same burst."""
+    h = toy_twin(tmp_path, toy)
+    broker = mosquitto()
+    t0 = time.time() - 900
+    sensors = ["TS-001", "TS-002", "TS-003"]
+    options = {"client_id": "twin-burst"}
+    with subscribed(broker.url, h.engine.ingest, **options) as subscriber:
+        publishers = [subprocess.Popen(["mosquitto_pub", "-p", str(broker.port), "-V", "5", "-q", "1", "-t",
+                                        f"city/{DISTRICT}/{sensor}/level", "-l"], stdin=subprocess.PIPE, text=True)
+                      for sensor in sensors]
+        for n, publisher in enumerate(publishers):
+            publisher.communicate("".join(f'{{"t": {t0 + n * 0.1 + k * 0.5!r}, "v": {k % 90}}}\n' for k in range(1000)),
+                                  timeout=60)
+            assert publisher.returncode == 0
+        publish(broker.port, f"city/{DISTRICT}/TS-004/level", f'{{"t": {t0}, "v": 4}}', "-D", "publish", "content-type",
+                "application/json; charset=utf-8")
+        publish(broker.port, f"city/{DISTRICT}/TS-005/level", f'{{"t": {t0}, "v": 5}}', "-q", "0")
+        publish(broker.port, f"city/{DISTRICT}/TS-006/level", f'{{"t": {t0}, "v": 6}}', "-D", "publish", "user-property", "a", "b")
+        tick_until(h, lambda: h.engine.ingest.accepted == 3003)
+        assert subscriber.messages == 3003
+    assert dict(h.engine.ingest.rejected) == {}
+    assert [h.value(f"T-00{n}", "level") for n in range(1, 7)] == [999 % 90] * 3 + [4.0, 5.0, 6.0]
+    with subscribed(broker.url, h.engine.ingest, **options) as again:  # the session had nothing left to send
+        time.sleep(1.0)
+        assert again.messages == 0 and h.engine.ingest.take_inbox() is None
+
+
+def test_a_paused_subscriber_feeds_nothing_and_loses_nothing(tmp_path, toy, mosquitto):
+    """Paused (the server replays a recording or runs a branch), the subscriber leaves the
+    broker; what devices publish meanwhile waits in the session, and reaches the ingest
+    it feeds when it resumes: here a new one, as a new live twin would bring."""
+    live = toy_twin(tmp_path / "live", toy)
+    broker = mosquitto()
+    topic = f"city/{DISTRICT}/TS-001/level"
+    t0 = time.time() - 300
+    with subscribed(broker.url, live.engine.ingest) as subscriber:
+        publish(broker.port, topic, f'{{"t": {t0}, "v": 10}}')
+        tick_until(live, lambda: live.engine.ingest.accepted == 1)
+        on_loop(subscriber, subscriber.pause)
+        until(lambda: not subscriber.connected, what="the subscriber to leave the broker")
+        publish_lines(broker.port, topic, [f'{{"t": {t0 + k + 1}, "v": {k % 90}}}' for k in range(200)])
+        time.sleep(1.0)
+        assert not subscriber.connected and subscriber.connections == 1 and subscriber.messages == 1
+        assert live.engine.ingest.take_inbox() is None  # nothing fed while paused
+        back = toy_twin(tmp_path / "back", toy)
+        on_loop(subscriber, lambda: subscriber.resume(back.engine.ingest))
+        until(lambda: subscriber.connected and subscriber.connections == 2, what="the subscriber to come back")
+        tick_until(back, lambda: back.engine.ingest.accepted == 200, what="the readings kept by the broker")
+    assert live.engine.ingest.accepted == 1 and dict(back.engine.ingest.rejected) == {}
+    assert back.value("T-001", "level") == 199 % 90

@@ -46,7 +46,7 @@ from typing import Any
 import numpy as np
 from gmqtt.mqtt.constants import MQTTv50
 
-from twin.runs.drill import _seconds, _table_lines
+from twin.runs.drill import _seconds
 from twin.errors import TwinError
 from twin.sources.commands import Command, command_subscription, decode_command
 from twin.sources.mqtt import _Client, _close, _describe, district_of, parse_mqtt_url
@@ -103,6 +103,11 @@ def _number(text: str) -> float | str:
         return float(text)
     except ValueError:
         return text
+
+
+def _table_lines(text: str, name: str) -> list[int]:
+    """Line numbers of each ``[[name]]`` header, in order."""
+    return [i for i, line in enumerate(text.splitlines(), start=1) if line.strip().startswith(f"[[{name}]]")]
 
 
 def load_faults(path: Path) -> list[Fault]:

@@ -146,6 +146,20 @@ def decode_samples(payload: bytes, content_type: str | None = None) -> list[Samp
     return decoded if isinstance(decoded, list) else [decoded]
 
 
+def decoder_for(payload: bytes, content_type: str | None = None) -> msgspec.json.Decoder | msgspec.msgpack.Decoder | None:
+    """The decoder of ``payload``'s samples (one :class:`Sample` or a list of them), told
+    apart as :func:`payload_format` does; None for an unknown content type or an empty
+    payload. For a source's hot path: its ``decode`` raises on anything but well-formed
+    samples, and :func:`decode_samples` then says why."""
+    if content_type is not None:
+        kind = CONTENT_TYPES.get(content_type)
+        return None if kind is None else _JSON if kind == "json" else _MSGPACK
+    if not payload:
+        return None
+    first = payload[0]
+    return _MSGPACK if 0x80 <= first <= 0x9F or 0xDC <= first <= 0xDF else _JSON
+
+
 def decode_readings(sensor: str, payload: bytes, content_type: str | None = None) -> list[Reading] | Rejected:
     """The readings of one payload for ``sensor``, or why the payload is malformed."""
     samples = decode_samples(payload, content_type)

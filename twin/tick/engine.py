@@ -20,6 +20,7 @@ import numpy as np
 
 from twin.history.feed import open_history
 from twin.loop.incidents import IncidentBook
+from twin.loop.notify.service import open_notifications
 from twin.tick.alarms import AlarmBook, AlarmEvent, LevelTracker, SYSTEM_DOMAIN
 from twin.plugins.contributions import AlarmRule, Kernel
 from twin.tick.ingest import Ingest, ReadingBatch
@@ -135,6 +136,8 @@ class Engine:
         self.alarms = AlarmBook(data_dir / "alarms.sqlite" if data_dir else None, deadlines)
         #: the alarms grouped into incidents, written in the alarm store's transactions
         self.incidents = IncidentBook(self.alarms, scene, registry, self.config)
+        #: notifications out through an outbox in the same store (a twin with a data folder only)
+        self.notify = open_notifications(self, data_dir)
         self.seq = 0
         #: (domain, field) written by a quarantined plugin: stale until a restart
         self.quarantined_fields: set[tuple[str, str]] = set()
@@ -441,4 +444,6 @@ class Engine:
     def close(self) -> None:
         if self.history is not None:
             self.history.close()
+        if self.notify is not None:
+            self.notify.close()  # the sender thread; what it has not sent waits in the outbox
         self.alarms.close()
