@@ -91,6 +91,20 @@ C2     500200.0  3520010.0
 
 [SYMBOLS]
 RG1    500170.0  3520005.0
+
+[SUBAREAS]
+;;Subcatch N-Imperv N-Perv S-Imperv S-Perv PctZero RouteTo
+S1        0.013    0.15   1.5      5      25      OUTLET
+S2        0.013    0.15   1.5      5      25      OUTLET
+S3        0.013    0.15   1.5      5      25      OUTLET
+S4        0.013    0.15   1.5      5      25      PERVIOUS 40
+
+[INFILTRATION]
+;;Subcatch MaxRate MinRate Decay DryTime MaxInfil
+S1        75      6.5     4     7       0
+S2        75      6.5     4     7       0
+S3        75      6.5     4     7       0
+S4        75      6.5     4     7       0
 """
 
 
@@ -108,7 +122,8 @@ def props(scene_dir):
 
 def test_import_writes_a_scene_that_loads_with_every_field(tmp_path, inp):
     counts = swmm.write_scene(inp, tmp_path / "scene")
-    assert counts == {"manhole": 3, "outfall": 1, "pipe": 3, "sensor": 4, "rain interval": 5, "warnings": []}
+    assert counts == {"manhole": 3, "outfall": 1, "pipe": 3, "subcatchment": 4, "sensor": 4, "rain interval": 5,
+                      "warnings": []}
     registry = load_registry([plugin], entry_points=False)
     scene = load_scene(tmp_path / "scene", registry.domains)
     assert scene.counts() == {"drainage": {"manhole": 3, "outfall": 1, "pipe": 3}}
@@ -116,52 +131,70 @@ def test_import_writes_a_scene_that_loads_with_every_field(tmp_path, inp):
     f = props(tmp_path / "scene")
     j1, j2, j3 = f["J1"]["properties"], f["J2"]["properties"], f["J 3"]["properties"]
     assert (j1["invert_elevation"], j1["rim_elevation"], j1["ponding_area"], j1["shaft_area"]) == (20.0, 22.5, 300.0, 1.2)
-    assert (j1["catchment_area"], j1["runoff_coefficient"]) == (1.2, 0.8)
-    # S2 and S3 drain to J2: 1.2 ha, C area-weighted (0.8·0.5 + 0.4·1.0) / 1.2
-    assert j2["catchment_area"] == pytest.approx(1.2) and j2["runoff_coefficient"] == pytest.approx(0.8 / 1.2, abs=1e-6)
+    # the runoff is SWMM's hydrology (data/hydrology.json), not the rational method
+    assert j1["catchment_area"] == 0.0
     # MaxDepth 0: as deep as the crown of its highest pipe (C1 arrives 0.1 m up, 0.5 m wide)
     assert j2["rim_elevation"] == pytest.approx(19.7 + 0.6)
-    assert "ponding_area" not in j2  # Aponded 0: the field's default
+    assert j2["ponding_area"] == 0.0  # Aponded 0: SWMM loses what floods there
     assert j3["rim_elevation"] == pytest.approx(22.0)
     assert f["OUT1"]["properties"]["tailwater_elevation"] == 19.0
     c1 = f["C1"]["properties"]
     assert (c1["links"], c1["diameter"], c1["length"], c1["outlet_offset"]) == (["J1", "J2"], 0.5, 60.0, 0.1)
     assert f["C3"]["properties"]["roughness"] == 0.014
-    # map coordinates shifted near the origin, the shift kept in scene.toml; C2 bends at its vertex
+    # map coordinates shifted near the origin; C2 bends at its vertex
     assert f["J1"]["geometry"]["coordinates"][:2] == [0.0, 0.0]
     assert [p[:2] for p in f["C2"]["geometry"]["coordinates"]] == [[60.0, 0.0], [100.0, 10.0], [140.0, 0.0]]
-    config = tomllib.loads((tmp_path / "scene" / "scene.toml").read_text(encoding="utf-8"))
-    assert config["source"] == {"format": "swmm", "file": "two_streets.inp", "offset": [500100.0, 3520000.0]}
+
+    hydro = json.loads((tmp_path / "scene" / "data" / "hydrology.json").read_text(encoding="utf-8"))
+    assert hydro["source"]["offset"] == [500100.0, 3520000.0] and hydro["source"]["file"] == "two_streets.inp"
+    assert (hydro["start"], hydro["duration"]) == ("2024-06-01T00:00:00", 3600.0)
+    s2, s4 = hydro["subcatchments"][1], hydro["subcatchments"][3]
+    assert (s2["outlet"], s2["area"], s2["frac_imperv"], s2["width"], s2["slope"]) == ("J2", 8000.0, 0.5, 150.0, 0.01)
+    assert (s2["ds_imperv"], s2["ds_perv"], s2["frac_zero"]) == pytest.approx((0.0015, 0.005, 0.25))
+    assert (s4["outlet"], s4["route_to"], s4["frac_routed"]) == ("J 3", "PERVIOUS", 0.4)
+    assert s2["infiltration"] == "HORTON"
+    assert s2["infiltration_params"][:3] == pytest.approx([75e-3 / 3600, 6.5e-3 / 3600, 4 / 3600])
+    # the gauge's intervals, in mm/h; the gap 0:20-0:30 has none (no rain)
+    gauge = hydro["gauges"][0]
+    assert list(zip(gauge["start"], gauge["end"], gauge["rain"])) == [
+        (0.0, 300.0, 20.0), (300.0, 600.0, 60.0), (600.0, 900.0, 90.0), (900.0, 1200.0, 40.0), (1800.0, 2100.0, 10.0)]
 
     # a level sensor per junction, the rain gauge at the junction nearest the SWMM gauge
     sensors = {(s.asset, s.field) for s in scene.sensors}
     assert sensors == {("J1", "depth"), ("J2", "depth"), ("J 3", "depth"), ("J2", "rain_intensity")}
-    # the storm, one incident per 5-minute value; the gap 0:20-0:30 has none (no rain)
+    # the storm as incidents too (the rainstorm warnings read the gauge)
     rain = [(i.at, i.params["intensity"], i.params["duration"]) for i in scene.incidents]
     assert rain == [(0.0, 20.0, 300.0), (300.0, 60.0, 300.0), (600.0, 90.0, 300.0), (900.0, 40.0, 300.0),
                     (1800.0, 10.0, 300.0)]
 
 
 def test_imported_network_routes_the_storm(tmp_path, inp):
-    """The imported scene through a real engine: the rain of the .inp falls, runs off
-    (C·i·A), fills the network and leaves at the outfall; water is conserved."""
+    """The imported scene through a real engine: the rain of the .inp runs off the
+    subcatchments (SWMM's hydrology), fills the network and leaves at the outfall;
+    water is conserved."""
     swmm.write_scene(inp, tmp_path / "scene")
     registry = load_registry([plugin], entry_points=False)
     engine = Engine(load_scene(tmp_path / "scene", registry.domains), registry, simulate=True, seed=3)
     truth = engine.simulator.world.tables["drainage"]
-    rained = 0.0
+    entered = 0.0
     peak_flow = 0.0
     for second in range(3600):
         engine.run(1.0)
-        rained += truth["inflow"].sum()
+        entered += truth["inflow"].sum()
         peak_flow = max(peak_flow, truth["flow"][truth.index["C3"]])
-        if second == 1199:  # 0:20, in the gap: no rain falls
-            assert truth["inflow"].sum() == 0.0
-    # peak runoff at 90 mm/h: Σ C·A = 0.96 + 0.8 + 0.7 ha
-    assert peak_flow == pytest.approx(2.46e4 * 90.0 / 3.6e6, rel=0.15)
+    hydro = engine.simulator.world.memo(("drainage", "hydrology", "drainage"), lambda: None)
+    # what the subcatchments gave is what entered the manholes
+    assert entered == pytest.approx(hydro.runoff_volume, rel=1e-9)
+    # 18 mm of rain on 3.4 ha, a good part of the pervious area's infiltrated: runoff between
+    # the impervious share (0.6 ha-weighted) and all of it
+    rained = hydro.runoff.rain_volume
+    assert rained == pytest.approx(3.4e4 * (20 + 60 + 90 + 40 + 10) / 12 / 1000, rel=1e-6)
+    assert 0.3 * rained < hydro.runoff_volume < 0.9 * rained
+    assert peak_flow > 0.2
     stored = truth["volume"].sum() + (truth["ponded_depth"] * truth["ponding_area"]).sum()
-    assert rained == pytest.approx(truth["discharged_volume"].sum() + stored, rel=1e-9)
-    assert truth["discharged_volume"][truth.index["OUT1"]] > 0.9 * rained
+    lost = 0.0  # nothing floods in this storm
+    assert truth["flooding"].max() == 0.0
+    assert entered == pytest.approx(truth["discharged_volume"].sum() + stored + lost, rel=1e-9)
     # the twin follows through its level sensors
     twin_depth = engine.world.tables["drainage"]["depth"]
     assert np.all(np.isfinite(twin_depth))
@@ -169,12 +202,12 @@ def test_imported_network_routes_the_storm(tmp_path, inp):
 
 
 @pytest.mark.parametrize(("old", "new", "expected"), [
-    ("C2     CIRCULAR 0.6", "C2     RECT_CLOSED 0.6", ["line 46", "[XSECTIONS]", "'Shape'", "CIRCULAR"]),
+    ("C2     CIRCULAR 0.6", "C2     BOX 0.6", ["line 46", "[XSECTIONS]", "'Shape'", "'BOX'"]),
     ("C1     J1    J2    60 ", "C1     J1    J9    60 ", ["line 39", "[CONDUITS]", "'ToNode'", "'J9'"]),
     ("J1     20.0      2.5", "J1     twenty    2.5", ["line 29", "[JUNCTIONS]", "'Elevation'", "'twenty'"]),
     ("S1     RG1  J1     1.2  80 ", "S1     RG1  J1     1.2  180", ["line 22", "'PctImperv'", "[0, 100]"]),
-    ("OUT1   18.9      FIXED", "OUT1   18.9      TIDAL", ["line 35", "'Type'", "FREE, NORMAL or FIXED"]),
-    ("storm  06/01/2024 00:10 90", "storm  06/01/2024 00:10 900", ["line 53", "[TIMESERIES]", "'storm'", "[0, 300]"]),
+    ("OUT1   18.9      FIXED", "OUT1   18.9      LAKE", ["line 35", "'Type'", "FREE, NORMAL, FIXED"]),
+    ("storm  06/01/2024 00:10 90", "storm  06/01/2024 00:10 ninety", ["line 53", "[TIMESERIES]", "'ninety'"]),
 ])
 def test_errors_name_the_line_and_the_field(tmp_path, old, new, expected):
     assert old in NETWORK_INP
@@ -208,6 +241,6 @@ def test_twin_import_and_twin_check_on_the_command_line(tmp_path, inp):
     assert "no importer for format 'epanet'" in unknown.stderr and "swmm (.inp, plugin drainage)" in unknown.stderr
 
     broken = tmp_path / "broken.inp"
-    broken.write_text(NETWORK_INP.replace("C3     CIRCULAR", "C3     EGG"), encoding="utf-8")
+    broken.write_text(NETWORK_INP.replace("C3     CIRCULAR", "C3     BOX"), encoding="utf-8")
     failed = twin("import", "swmm", str(broken), data=tmp_path / "data")
     assert failed.returncode == 2 and "line 47" in failed.stderr and "'Shape'" in failed.stderr

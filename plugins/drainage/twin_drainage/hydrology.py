@@ -577,3 +577,78 @@ class Runoff:
         span = self.new_time - self.old_time
         f = min(max((t - self.old_time) / span, 0.0), 1.0) if span > 0.0 else 1.0
         return (1.0 - f) * self.old_runoff + f * self.new_runoff
+
+
+# --- the updater ------------------------------------------------------------------------
+#: where an imported scene keeps its subcatchments, rain gauges and inflows
+HYDROLOGY_FILE = "data/hydrology.json"
+
+
+@dataclass
+class HydrologyRun:
+    """One world's hydrology of an imported network: the runoff clock, the forcing, and
+    where each subcatchment's outflow goes in the domain table."""
+
+    runoff: Runoff
+    forcing: object
+    start: float
+    #: table row receiving each subcatchment's outflow (a manhole or outfall), or -1
+    #: (run-on onto another subcatchment, which the runoff step handles)
+    target_row: np.ndarray
+    node_row: dict
+    #: rows written each tick
+    rows: np.ndarray
+    scratch: np.ndarray
+    #: m³ of runoff and of external and dry-weather inflow handed to the network so far
+    runoff_volume: float = 0.0
+    inflow_volume: float = 0.0
+
+
+def load_hydrology(world, domain: str, start: float) -> HydrologyRun | None:
+    """The hydrology of the scene's ``data/hydrology.json`` (None when it has none)."""
+    import json
+
+    from twin_drainage import forcing as forcing_module
+
+    root = getattr(world.scene, "root", None)
+    path = None if root is None else root / HYDROLOGY_FILE
+    if path is None or not path.is_file():
+        return None
+    spec = json.loads(path.read_text(encoding="utf-8"))
+    table = world.tables[domain]
+    forcing = forcing_module.Forcing.from_spec(spec)
+    catchments = Catchments.from_spec(spec["subcatchments"], [g.name for g in forcing.gauges])
+    runoff = Runoff(catchments, forcing.gauges, float(spec["wet_step"]), float(spec["dry_step"]),
+                    float(spec["duration"]))
+    target = np.array([int(table.index.get(s["outlet"], -1)) if s["outlet_kind"] != "subcatchment" else -1
+                       for s in spec["subcatchments"]], dtype=np.int64)
+    node_row = {f.node: int(table.index[f.node]) for f in forcing.inflows if f.node in table.index}
+    rows = np.unique(np.concatenate([target[target >= 0], np.array(list(node_row.values()), dtype=np.int64)]))
+    return HydrologyRun(runoff, forcing, start, target, node_row, rows, np.zeros(len(table)))
+
+
+def step_hydrology(ctx) -> None:
+    """One tick of an imported network's hydrology: each subcatchment's outflow (SWMM's
+    runoff, interpolated at the tick's start as SWMM's routing does) and the nodes'
+    external and dry-weather inflows, into ``external_inflow`` (m³/s) of the manholes and
+    outfalls they reach. A scene without ``data/hydrology.json`` has none."""
+    run = ctx.world.memo(("drainage", "hydrology", ctx.domain),
+                         lambda: load_hydrology(ctx.world, ctx.domain, ctx.time - ctx.dt))
+    if run is None:
+        return
+    column = ctx.table["external_inflow"]
+    t1 = ctx.time - run.start
+    t0 = t1 - ctx.dt
+    column[run.rows] = 0.0
+    if len(run.target_row):
+        run.runoff.advance(t1)
+        q = run.runoff.outflow(t0)
+        to_node = run.target_row >= 0
+        np.add.at(column, run.target_row[to_node], q[to_node])
+        run.runoff_volume += float(q[to_node].sum()) * ctx.dt
+    if run.node_row:
+        scratch = run.scratch
+        scratch[:] = 0.0
+        run.forcing.node_inflows(t0, run.node_row, scratch)
+        column += scratch
+        run.inflow_volume += float(scratch.sum()) * ctx.dt

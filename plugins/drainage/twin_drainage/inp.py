@@ -690,7 +690,9 @@ def _hydrology(inp: Inp, us: bool, flow: float, start: datetime, duration: float
             warnings.add(f"subcatchment {name!r} (line {row.line}): its snow pack {row.tokens[8]!r} is not modelled")
         sa = subareas.get(name.upper())
         if sa is None:
-            raise InpError(f"{f.where('Name')}: subcatchment {name!r} has no row in [SUBAREAS]")
+            # SWMM gives such a subcatchment no subareas, so it makes no runoff
+            warnings.add(f"subcatchment {name!r} (line {row.line}) has no [SUBAREAS] row: as in SWMM, it makes no runoff")
+            continue
         g = Fields(inp, "SUBAREAS", sa, ("Subcatch", "N-Imperv", "N-Perv", "S-Imperv", "S-Perv", "PctZero", "RouteTo",
                                          "PctRouted"))
         route = g.text("RouteTo", "OUTLET").upper()

@@ -471,6 +471,10 @@ def storage_depth(m, volume, guess, full, max_depth, shaft, pond, end_ptr, end_o
         intercept, surface, low, high = storage(m, 0.0, max_depth, shaft, pond, end_ptr, end_offset, end_diameter,
                                                 end_capacity)
         return 0.0, intercept, surface, low, high
+    if pond[m] <= 0.0 and volume >= full:  # no ponding: full to the rim, no higher
+        intercept, surface, low, high = storage(m, max_depth[m] * (1.0 - 1e-12), max_depth, shaft, pond, end_ptr,
+                                                end_offset, end_diameter, end_capacity)
+        return max_depth[m], intercept, surface, low, high
     lo = 0.0
     if volume <= full:
         hi = max_depth[m]
@@ -665,8 +669,21 @@ def route(dt, substeps, runoff, depth, flow, open_fraction,
         for m in range(m_count):
             above_before = max(depth[m] - max_depth[m], 0.0)
             v = volume[m]
+            if pond[m] <= 0.0 and v > full_volume[m]:
+                # No ponding (SWMM's ALLOW_PONDING NO, or no ponded area): what rises
+                # above the rim leaves the network for good, as SWMM's flooding does.
+                flooded[m] += v - full_volume[m]
+                v = full_volume[m]
+                volume[m] = v
+                depth[m] = max_depth[m]
+                intercept[m], surface[m], low[m], high[m] = storage(
+                    m, max_depth[m] * (1.0 - 1e-12), max_depth, shaft, pond, end_ptr, end_offset, end_diameter,
+                    end_capacity)
+                head[m] = node_invert[m] + depth[m]
+                leaving[m] = 0.0
+                continue
             if v > 0.0:
-                d = (v - intercept[m]) / surface[m]
+                d = (v - intercept[m]) / surface[m] if surface[m] > 0.0 else -1.0
                 if not low[m] <= d <= high[m]:
                     d, intercept[m], surface[m], low[m], high[m] = storage_depth(
                         m, v, d, full_volume[m], max_depth, shaft, pond, end_ptr, end_offset, end_diameter,
@@ -782,12 +799,13 @@ class RouterWork:
 
 @njit(cache=True, nogil=True)
 def gather_inputs(manhole_row, pipe_row, nearest_gauge_row, use_gauges, rain_intensity, runoff_coefficient,
-                  catchment_area, depth_in, flow_in, blockage, inflow, runoff, depth, flow,
+                  catchment_area, external_inflow, depth_in, flow_in, blockage, inflow, runoff, depth, flow,
                   open_fraction):  # pragma: no cover - compiled
     """The router's inputs from the table's columns (rows ``manhole_row``, ``pipe_row``).
 
     Each manhole takes the rain of its nearest gauge (when ``use_gauges``) and makes
-    runoff C·i·A (m3/s, written to ``inflow`` and ``runoff``); ``depth`` (m, negative
+    runoff C·i·A plus its ``external_inflow`` (m3/s: SWMM hydrology and inflows of an
+    imported network), written to ``inflow`` and ``runoff``; ``depth`` (m, negative
     readings as 0), ``flow`` (m3/s) and ``open_fraction`` (1 - blockage clipped to
     [0, 1]) are copied out for the router. A depth or flow that is not a finite number,
     or a blockage that is not a number (the ingest rejects such readings; a script
@@ -797,6 +815,9 @@ def gather_inputs(manhole_row, pipe_row, nearest_gauge_row, use_gauges, rain_int
         if use_gauges:
             rain_intensity[r] = rain_intensity[nearest_gauge_row[k]]
         q = runoff_coefficient[r] * (rain_intensity[r] * MM_PER_HOUR) * (catchment_area[r] * HECTARE)
+        e = external_inflow[r]
+        if 0.0 < e < math.inf:
+            q += e
         runoff[k] = q
         inflow[r] = q
         d = depth_in[r]
@@ -812,7 +833,7 @@ def gather_inputs(manhole_row, pipe_row, nearest_gauge_row, use_gauges, rain_int
 @njit(cache=True, nogil=True)
 def publish(dt, manhole_row, pipe_row, outfall_row, node_invert, max_depth, crown, diameter, capacity, invert_down,
             pipe_down, outfall_pipe, tailwater, depth, flow, open_fraction, flooded, stored, pipe_depth, pipe_area,
-            outflow, depth_out, head_out, crown_out, surcharged_out, ponded_out, flooding_out, volume_out, flow_out,
+            outflow, external_inflow, depth_out, head_out, crown_out, surcharged_out, ponded_out, flooding_out, volume_out, flow_out,
             fill_out, velocity_out, capacity_out, discharge_out, discharged_out, rain_remaining,
             rain_intensity):  # pragma: no cover - compiled
     """Write the router's results to the table's columns after a tick of ``dt`` s.
@@ -820,7 +841,8 @@ def publish(dt, manhole_row, pipe_row, outfall_row, node_invert, max_depth, crow
     Manholes: depth, head, crown, surcharged (head above the crown), ponded depth,
     flooding (m3/s over the tick), volume. Pipes: flow, fill y/D, velocity Q/A,
     capacity (Qfull of the open section). Outfalls: discharge (m3/s), discharged volume
-    (m3, running total), head (the tailwater or the depth of the last pipe) and depth.
+    (m3, running total, with any ``external_inflow`` straight to the outfall), head (the
+    tailwater or the depth of the last pipe) and depth.
     Then scripted rain (drainage.rain) runs down its clock after it fell this tick."""
     m_count = manhole_row.shape[0]
     for k in range(m_count):
@@ -845,8 +867,9 @@ def publish(dt, manhole_row, pipe_row, outfall_row, node_invert, max_depth, crow
         capacity_out[r] = open_fraction[k] * capacity[k]
     for o in range(outfall_row.shape[0]):
         r = outfall_row[o]
-        discharge_out[r] = outflow[o] / dt
-        discharged_out[r] += outflow[o]
+        direct = external_inflow[r] * dt if 0.0 < external_inflow[r] < math.inf else 0.0
+        discharge_out[r] = (outflow[o] + direct) / dt
+        discharged_out[r] += outflow[o] + direct
         head_out[r] = tailwater[o]
     # The outfall's water level: the tailwater, or the depth of its last pipe.
     for p in outfall_pipe:
@@ -861,7 +884,7 @@ def publish(dt, manhole_row, pipe_row, outfall_row, node_invert, max_depth, crow
 def drainage_tick(dt, substeps, use_gauges, nearest_gauge_row, manhole_row, pipe_row, outfall_row, outfall_pipe,
                   node_invert, tailwater, pipe_float, pipe_int, manhole_float, end_ptr, end_float, work_manhole,
                   work_pipe, head, outflow, rain_intensity, rain_remaining, runoff_coefficient, catchment_area,
-                  blockage, depth_col, head_col, crown_col, surcharged_col, ponded_col, flooding_col, volume_col,
+                  external_inflow, blockage, depth_col, head_col, crown_col, surcharged_col, ponded_col, flooding_col, volume_col,
                   inflow_col, flow_col, fill_col, velocity_col, capacity_col, discharge_col,
                   discharged_col):  # pragma: no cover - compiled
     """One tick of the network on the table's columns (``*_col``, ``rain_*``, ...):
@@ -874,7 +897,7 @@ def drainage_tick(dt, substeps, use_gauges, nearest_gauge_row, manhole_row, pipe
     diameter, invert_down, capacity = pipe_float[PF_DIAMETER], pipe_float[PF_INVERT_DOWN], pipe_float[PF_CAPACITY]
     max_depth, crown = manhole_float[MF_MAX_DEPTH], manhole_float[MF_CROWN]
     gather_inputs(manhole_row, pipe_row, nearest_gauge_row, use_gauges, rain_intensity, runoff_coefficient,
-                  catchment_area, depth_col, flow_col, blockage, inflow_col, runoff, depth, flow, open_fraction)
+                  catchment_area, external_inflow, depth_col, flow_col, blockage, inflow_col, runoff, depth, flow, open_fraction)
     route(dt, substeps, runoff, depth, flow, open_fraction,
           max_depth, manhole_float[MF_FULL_VOLUME], manhole_float[MF_SHAFT_AREA], manhole_float[MF_PONDING_AREA],
           node_invert, tailwater, end_ptr, end_float[EF_OFFSET], end_float[EF_DIAMETER], end_float[EF_CAPACITY],
@@ -886,7 +909,7 @@ def drainage_tick(dt, substeps, use_gauges, nearest_gauge_row, manhole_row, pipe
           outflow, flooded, stored, pipe_depth, pipe_area)
     publish(dt, manhole_row, pipe_row, outfall_row, node_invert, max_depth, crown, diameter, capacity, invert_down,
             pipe_int[PI_DOWN], outfall_pipe, tailwater, depth, flow, open_fraction, flooded, stored, pipe_depth,
-            pipe_area, outflow, depth_col, head_col, crown_col, surcharged_col, ponded_col, flooding_col, volume_col,
+            pipe_area, outflow, external_inflow, depth_col, head_col, crown_col, surcharged_col, ponded_col, flooding_col, volume_col,
             flow_col, fill_col, velocity_col, capacity_col, discharge_col, discharged_col, rain_remaining,
             rain_intensity)
 
@@ -909,7 +932,8 @@ def step_drainage(ctx):
     drainage_tick(dt, substeps, len(gauges.gauge_row) > 0, gauges.nearest_gauge_row, net.manhole_row, net.pipe_row,
                   net.outfall_row, net.outfall_pipe, net.node_invert, net.tailwater, net.pipe_float, net.pipe_int,
                   net.manhole_float, net.end_ptr, net.end_float, work.manhole, work.pipe, work.head, work.outflow,
-                  c["rain_intensity"], c["rain_remaining"], c["runoff_coefficient"], c["catchment_area"], c["blockage"],
+                  c["rain_intensity"], c["rain_remaining"], c["runoff_coefficient"], c["catchment_area"],
+                  c["external_inflow"], c["blockage"],
                   c["depth"], c["head"], c["crown_elevation"], c["surcharged"], c["ponded_depth"], c["flooding"],
                   c["volume"], c["inflow"], c["flow"], c["fill"], c["velocity"], c["capacity"], c["discharge"],
                   c["discharged_volume"])

@@ -26,7 +26,7 @@ from twin import (
     hookimpl,
 )
 
-from twin_drainage import generate, model
+from twin_drainage import generate, hydrology, model
 
 PLUGIN_NAME = "drainage"
 DOMAIN = "drainage"
@@ -48,9 +48,11 @@ def twin_domains():
                   required_for=("manhole", "outfall"), label_zh="井底高程", **attr),
         FieldSpec("rim_elevation", "float64", "m", ELEVATION, "rim (ground level at the cover) of the manhole",
                   required_for=("manhole",), label_zh="井口高程", **attr),
-        FieldSpec("shaft_area", "float64", "m2", (0.1, 100.0), "plan area of the manhole shaft", 1.13,
+        FieldSpec("shaft_area", "float64", "m2", (0.01, 1.0e7), "plan area of the manhole shaft (or storage unit)", 1.13,
                   label_zh="井室面积", **attr),
-        FieldSpec("ponding_area", "float64", "m2", (0.1, 1.0e6), "street area that ponds above the rim", 100.0,
+        FieldSpec("ponding_area", "float64", "m2", (0.0, 1.0e7),
+                  "street area that ponds above the rim (0: water rising above the rim is lost, SWMM's "
+                  "ALLOW_PONDING NO)", 100.0,
                   label_zh="积水面积", **attr),
         FieldSpec("catchment_area", "float64", "ha", (0.0, 1000.0), "area of the subcatchment draining to the manhole",
                   label_zh="汇水面积", **attr),
@@ -59,15 +61,15 @@ def twin_domains():
         FieldSpec("tailwater_elevation", "float64", "m", ELEVATION,
                   "river stage at an outfall (the default lies below any outfall: a free outfall)", -1000.0,
                   label_zh="河道水位", **attr),
-        FieldSpec("diameter", "float64", "m", (0.1, 10.0), "inside diameter of the pipe",
+        FieldSpec("diameter", "float64", "m", (0.01, 50.0), "inside diameter of the pipe",
                   required_for=("pipe",), label_zh="管径", **attr),
-        FieldSpec("length", "float64", "m", (0.5, 5000.0), "length of the pipe",
+        FieldSpec("length", "float64", "m", (0.1, 1.0e5), "length of the pipe",
                   required_for=("pipe",), label_zh="管长", **attr),
-        FieldSpec("roughness", "float64", "s/m^(1/3)", (0.008, 0.05), "Manning's n of the pipe", 0.013,
+        FieldSpec("roughness", "float64", "s/m^(1/3)", (0.0005, 1.0), "Manning's n of the pipe", 0.013,
                   label_zh="糙率", **attr),
-        FieldSpec("inlet_offset", "float64", "m", (0.0, 20.0), "height of the pipe's upstream invert above the node's",
+        FieldSpec("inlet_offset", "float64", "m", (0.0, 1000.0), "height of the pipe's upstream invert above the node's",
                   label_zh="进口高差", **attr),
-        FieldSpec("outlet_offset", "float64", "m", (0.0, 20.0), "height of the pipe's downstream invert above the node's",
+        FieldSpec("outlet_offset", "float64", "m", (0.0, 1000.0), "height of the pipe's downstream invert above the node's",
                   label_zh="出口高差", **attr),
         # Live state.
         # Resolutions (the smallest change that is news; see FieldSpec): at or above the noise of the
@@ -88,8 +90,11 @@ def twin_domains():
         FieldSpec("rain_12h", "float32", "mm", (0.0, 5000.0), "rain in the last 12 hours at a rain gauge", label_zh="12小时雨量",
                   resolution=0.1),
         # 1 L/s
-        FieldSpec("inflow", "float64", "m3/s", (0.0, 1000.0), "runoff entering the manhole, C·i·A", label_zh="入流量",
-                  resolution=0.001),
+        FieldSpec("inflow", "float64", "m3/s", (0.0, 1.0e5), "water entering the manhole: C·i·A plus external_inflow",
+                  label_zh="入流量", resolution=0.001),
+        FieldSpec("external_inflow", "float64", "m3/s", (0.0, 1.0e5),
+                  "runoff of an imported network's subcatchments (SWMM hydrology) and its external and dry-weather "
+                  "inflows reaching the node", label_zh="外部入流"),
         # 5 mm: the level sensors' noise (DEPTH_NOISE)
         FieldSpec("depth", "float64", "m", (0.0, 100.0), "water depth above the node's invert (level sensor)", label_zh="水深",
                   resolution=0.005, historical=True),
@@ -134,9 +139,12 @@ def twin_updaters():
     return [
         Updater("drainage.rain_totals", DOMAIN, model.step_rain_totals, reads=("rain_intensity",),
                 writes=("rain_1h", "rain_3h", "rain_6h", "rain_12h")),
+        # An imported network's subcatchments and inflows (data/hydrology.json), before the routing.
+        Updater("drainage.hydrology", DOMAIN, hydrology.step_hydrology, reads=(), writes=("external_inflow",)),
         Updater(
             "drainage.route", DOMAIN, model.step_drainage,
-            reads=("rain_intensity", "rain_remaining", "catchment_area", "runoff_coefficient", "blockage", "depth", "flow",
+            reads=("rain_intensity", "rain_remaining", "catchment_area", "runoff_coefficient", "external_inflow",
+                   "blockage", "depth", "flow",
                    "invert_elevation", "rim_elevation", "shaft_area", "ponding_area", "tailwater_elevation",
                    "diameter", "length", "roughness", "inlet_offset", "outlet_offset"),
             writes=("rain_intensity", "rain_remaining", "inflow", "depth", "head", "crown_elevation", "surcharged",

@@ -1,36 +1,25 @@
 """EPA SWMM 5 input files (``.inp``): import one as a twin scene, export a scene's
 network as one, and run SWMM itself through pyswmm (optional) to compare.
 
-What the importer reads, section by section (Rossman, SWMM 5.2 Reference Manual vol. II,
-EPA/600/R-17/111, and the SWMM 5 user's manual, appendix D, for the file format):
+The file is read whole by :mod:`twin_drainage.inp` (what each section becomes, and the
+warning for each element the twin leaves out or approximates). The scene it writes:
 
-- ``[OPTIONS]``: ``FLOW_UNITS`` (CMS, LPS and MLD are metric; CFS, GPM and MGD are US
-  units, converted: feet to metres, acres to hectares, inches to millimetres),
-  ``LINK_OFFSETS`` (DEPTH or ELEVATION), ``MIN_SURFAREA``, ``START_DATE`` and
-  ``START_TIME`` (the time origin of dated rain series).
-- ``[JUNCTIONS]`` become manholes: ``invert_elevation`` = Elevation, ``rim_elevation`` =
-  Elevation + MaxDepth (MaxDepth 0 is, as in SWMM, the crown of the highest pipe),
-  ``ponding_area`` = Aponded (or the field's default where it is 0: the twin always
-  ponds), ``shaft_area`` = MIN_SURFAREA (SWMM's default 12.566 ft² = 1.167 m²).
-- ``[OUTFALLS]`` become outfalls: FREE and NORMAL are the twin's NORMAL outfall, FIXED
-  sets ``tailwater_elevation`` to its stage. TIDAL and TIMESERIES outfalls are refused.
-- ``[CONDUITS]`` with a CIRCULAR ``[XSECTIONS]`` become pipes (``diameter`` = Geom1,
-  ``length``, ``roughness`` = Manning n, offsets); other shapes are refused.
-- ``[COORDINATES]`` (and ``[VERTICES]``) give the geometry, in the map units of the
-  file taken as metres, shifted so the scene's south-west corner is near its origin.
-- ``[SUBCATCHMENTS]`` draining to a junction give its ``catchment_area`` (ha) and its
-  ``runoff_coefficient`` C = %Imperv / 100, area-weighted where several drain to one
-  junction: the rational method with the pervious part taken to retain its rain (no
-  infiltration excess), which is what the twin's runoff (Q = C·i·A) models.
-- ``[RAINGAGES]`` with a ``TIMESERIES`` source and its ``[TIMESERIES]`` become
-  ``drainage.rain`` incidents of the scene, one per recording interval (INTENSITY,
-  VOLUME and CUMULATIVE formats). As in SWMM, an interval with no value has no rain.
-  The twin's rain falls on the whole district; with several gauges the one serving the
-  largest area is imported and the result says so.
-- Storage units, dividers, pumps, orifices, weirs, outlets and external or dry-weather
-  inflows are not imported; the result's warnings name the sections left out.
+- ``data/drainage.geojson``: junctions, storage units and dividers as manholes (rim at
+  MaxDepth + SurDepth, where SWMM floods; ``ponding_area`` the junction's Aponded with
+  ALLOW_PONDING YES, else 0: flooding leaves the network, as in SWMM), outfalls, and
+  conduits as circular pipes (other sections by an equivalent pipe, named in the
+  warnings); positions in metres from [COORDINATES] and the [MAP] units, or laid out.
+- ``data/hydrology.json``: the subcatchments, rain gauges, time series, patterns,
+  external and dry-weather inflows, the run's start, duration and runoff steps, for the
+  ``drainage.hydrology`` updater (SWMM's runoff, :mod:`twin_drainage.hydrology`).
+- ``data/sensors.csv``: a level sensor per manhole and a rain gauge sensor at the
+  manhole nearest each SWMM gauge's symbol; the rain of the gauge serving the largest
+  area also becomes ``drainage.rain`` incidents (the rainstorm warnings read it).
+- ``scene.toml`` with ``[source]``: the file, the offset of the coordinates, the start
+  and duration of the file's run, its routing step.
 
-Every error names the file, the line, the section and the field, and what is valid.
+Every error names the file, the line, the section and the field, and what is valid;
+``strict`` refuses a file with anything the twin does not model, listing it.
 """
 
 from __future__ import annotations
@@ -40,20 +29,19 @@ import json
 import math
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from twin import SceneImporter
+from twin_drainage.inp import (  # noqa: F401 - the importer's names, as before
+    SWMM_MIN_SURFAREA,
+    InpError,
+    Network,
+    parse_network,
+    read_inp,
+    require_clean,
+)
 
-#: SWMM's default MIN_SURFAREA, 12.566 ft2, in m2
-SWMM_MIN_SURFAREA = 1.167
-FOOT = 0.3048
-ACRE_HA = 0.40468564224
-INCH_MM = 25.4
-US_UNITS = ("CFS", "GPM", "MGD")
-SI_UNITS = ("CMS", "LPS", "MLD")
 OWNER = "imported from SWMM"
 #: default level-sensor noise of an imported junction, m (as the generator's radar gauges)
 DEPTH_NOISE = 0.005
@@ -61,367 +49,16 @@ DEPTH_NOISE = 0.005
 MAX_RAIN = 300.0
 
 
-class InpError(ValueError):
-    """A problem in a SWMM input file, naming the file, the line and the field."""
-
-
-@dataclass
-class Row:
-    """One data line of a section: its tokens and where it stands in the file."""
-
-    line: int
-    tokens: list[str]
-
-
-@dataclass
-class Inp:
-    """The sections of a ``.inp`` file, as rows of tokens (comments stripped)."""
-
-    path: Path
-    sections: dict[str, list[Row]] = field(default_factory=dict)
-
-    def rows(self, section: str) -> list[Row]:
-        return self.sections.get(section, [])
-
-    def option(self, name: str, default: str = "") -> str:
-        for row in self.rows("OPTIONS"):
-            if row.tokens[0].upper() == name and len(row.tokens) > 1:
-                return " ".join(row.tokens[1:])
-        return default
-
-
-def read_inp(path: str | Path) -> Inp:
-    """Split a ``.inp`` file into sections of rows; ``;`` starts a comment."""
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8-sig", errors="replace")
-    except OSError as exc:
-        raise InpError(f"{path}: cannot read: {exc.strerror}") from None
-    inp = Inp(path)
-    section = None
-    for number, raw in enumerate(text.splitlines(), start=1):
-        line = raw.split(";", 1)[0].strip()
-        if not line:
-            continue
-        match = re.fullmatch(r"\[([A-Za-z_]+)\]", line)
-        if match:
-            section = match.group(1).upper()
-            inp.sections.setdefault(section, [])
-            continue
-        if section is None:
-            raise InpError(f"{path}: line {number}: data before the first [SECTION] header")
-        inp.sections[section].append(Row(number, _split(line)))
-    if not inp.rows("JUNCTIONS") and not inp.rows("OUTFALLS"):
-        raise InpError(f"{path}: no [JUNCTIONS] or [OUTFALLS]: not a SWMM input file with a network")
-    return inp
-
-
-def _split(line: str) -> list[str]:
-    # Names may be quoted when they hold spaces (SWMM 5.2).
-    return [a or b for a, b in re.findall(r'"([^"]*)"|(\S+)', line)]
-
-
-@dataclass
-class _Fields:
-    """Reads named fields of one row, with errors that name the line and the field."""
-
-    inp: Inp
-    section: str
-    row: Row
-    names: tuple[str, ...]
-
-    def where(self, name: str | None = None) -> str:
-        at = f"{self.inp.path}: line {self.row.line}: [{self.section}]"
-        return f"{at} field {name!r}" if name else at
-
-    def text(self, name: str, default: str | None = None) -> str:
-        i = self.names.index(name)
-        if i < len(self.row.tokens):
-            return self.row.tokens[i]
-        if default is None:
-            raise InpError(f"{self.where(name)} is missing; the section's fields are {', '.join(self.names)}")
-        return default
-
-    def number(self, name: str, default: float | None = None, low: float = -math.inf, positive: bool = False) -> float:
-        raw = self.text(name, None if default is None else repr(default))
-        try:
-            value = float(raw)
-        except ValueError:
-            raise InpError(f"{self.where(name)} = {raw!r} is not a number") from None
-        if not math.isfinite(value) or value < low or (positive and value <= 0.0):
-            need = "> 0" if positive else f">= {low}"
-            raise InpError(f"{self.where(name)} = {raw!r}; expected a number {need}")
-        return value
-
-
-JUNCTION_FIELDS = ("Name", "Elevation", "MaxDepth", "InitDepth", "SurDepth", "Aponded")
-OUTFALL_FIELDS = ("Name", "Elevation", "Type", "StageData", "Gated", "RouteTo")
-CONDUIT_FIELDS = ("Name", "FromNode", "ToNode", "Length", "Roughness", "InOffset", "OutOffset", "InitFlow", "MaxFlow")
-XSECTION_FIELDS = ("Link", "Shape", "Geom1", "Geom2", "Geom3", "Geom4", "Barrels", "Culvert")
-COORDINATE_FIELDS = ("Node", "X", "Y")
-SUBCATCHMENT_FIELDS = ("Name", "RainGage", "Outlet", "Area", "PctImperv", "Width", "PctSlope", "CurbLen", "SnowPack")
-RAINGAGE_FIELDS = ("Name", "Format", "Interval", "SCF", "Source", "SeriesName")
-
-
-@dataclass
-class Network:
-    """A drainage network read from a ``.inp``, in metres, hectares and mm/h."""
-
-    manholes: dict[str, dict[str, float]]
-    outfalls: dict[str, dict[str, float]]
-    pipes: dict[str, dict[str, Any]]
-    xy: dict[str, tuple[float, float]]
-    vertices: dict[str, list[tuple[float, float]]]
-    #: (start s, duration s, intensity mm/h) of the imported rain gauge
-    rain: list[tuple[float, float, float]]
-    rain_gauge: str | None
-    warnings: list[str]
-
-
-def parse_network(inp: Inp) -> Network:
-    """The network of a ``.inp`` in the twin's units (see the module docstring)."""
-    units = inp.option("FLOW_UNITS", "CFS").upper()
-    if units not in US_UNITS + SI_UNITS:
-        raise InpError(f"{inp.path}: [OPTIONS] FLOW_UNITS {units!r}; valid: {', '.join(SI_UNITS + US_UNITS)}")
-    us = units in US_UNITS
-    length = FOOT if us else 1.0
-    offsets = inp.option("LINK_OFFSETS", "DEPTH").upper()
-    if offsets not in ("DEPTH", "ELEVATION"):
-        raise InpError(f"{inp.path}: [OPTIONS] LINK_OFFSETS {offsets!r}; valid: DEPTH, ELEVATION")
-    min_area_raw = inp.option("MIN_SURFAREA", "0")
-    try:
-        min_area = float(min_area_raw) * (FOOT**2 if us else 1.0)
-    except ValueError:
-        raise InpError(f"{inp.path}: [OPTIONS] MIN_SURFAREA {min_area_raw!r} is not a number") from None
-    shaft = min_area if min_area > 0.0 else SWMM_MIN_SURFAREA
-    warnings: list[str] = []
-
-    manholes: dict[str, dict[str, float]] = {}
-    outfalls: dict[str, dict[str, float]] = {}
-    seen: dict[str, int] = {}
-
-    def fresh(f: _Fields, name: str) -> str:
-        if name in seen:
-            raise InpError(f"{f.where('Name')} = {name!r} is already used at line {seen[name]}")
-        seen[name] = f.row.line
-        return name
-
-    for row in inp.rows("JUNCTIONS"):
-        f = _Fields(inp, "JUNCTIONS", row, JUNCTION_FIELDS)
-        name = fresh(f, f.text("Name"))
-        manholes[name] = {
-            "line": row.line,
-            "invert_elevation": f.number("Elevation") * length,
-            "max_depth": f.number("MaxDepth", 0.0, low=0.0) * length,
-            "ponding_area": f.number("Aponded", 0.0, low=0.0) * length**2,
-            "shaft_area": shaft,
-        }
-    for row in inp.rows("OUTFALLS"):
-        f = _Fields(inp, "OUTFALLS", row, OUTFALL_FIELDS)
-        name = fresh(f, f.text("Name"))
-        kind = f.text("Type", "FREE").upper()
-        out = {"line": row.line, "invert_elevation": f.number("Elevation") * length}
-        if kind == "FIXED":
-            out["tailwater_elevation"] = f.number("StageData") * length
-        elif kind not in ("FREE", "NORMAL"):
-            raise InpError(f"{f.where('Type')} = {kind!r}; the twin's outfalls are FREE, NORMAL or FIXED")
-        outfalls[name] = out
-
-    sections = {}
-    for row in inp.rows("XSECTIONS"):
-        f = _Fields(inp, "XSECTIONS", row, XSECTION_FIELDS)
-        shape = f.text("Shape").upper()
-        if shape != "CIRCULAR":
-            raise InpError(f"{f.where('Shape')} = {shape!r}; the twin's pipes are CIRCULAR")
-        barrels = f.number("Barrels", 1.0)
-        if barrels != 1.0:
-            raise InpError(f"{f.where('Barrels')} = {barrels:g}; the twin's pipes have one barrel")
-        sections[f.text("Link")] = f.number("Geom1", positive=True) * length
-
-    pipes: dict[str, dict[str, Any]] = {}
-    for row in inp.rows("CONDUITS"):
-        f = _Fields(inp, "CONDUITS", row, CONDUIT_FIELDS)
-        name = fresh(f, f.text("Name"))
-        up, down = f.text("FromNode"), f.text("ToNode")
-        for end, node in (("FromNode", up), ("ToNode", down)):
-            if node not in manholes and node not in outfalls:
-                raise InpError(f"{f.where(end)} = {node!r} is not a junction or outfall of the file")
-        if up in outfalls:
-            raise InpError(f"{f.where('FromNode')} = {up!r} is an outfall; an outfall can only be a pipe's downstream end")
-        if name not in sections:
-            raise InpError(f"{f.where('Name')} = {name!r} has no CIRCULAR row in [XSECTIONS]")
-        offset_in = f.number("InOffset", 0.0) * length
-        offset_out = f.number("OutOffset", 0.0) * length
-        if offsets == "ELEVATION":
-            offset_in -= (manholes.get(up) or outfalls[up])["invert_elevation"]
-            offset_out -= (manholes.get(down) or outfalls[down])["invert_elevation"]
-        for label, value in (("InOffset", offset_in), ("OutOffset", offset_out)):
-            if value < -1e-6:
-                raise InpError(f"{f.where(label)} puts the pipe's invert below its node's invert; offsets must be >= 0")
-        pipes[name] = {
-            "line": row.line, "links": [up, down], "diameter": sections[name],
-            "length": f.number("Length", positive=True) * length, "roughness": f.number("Roughness", positive=True),
-            "inlet_offset": max(offset_in, 0.0), "outlet_offset": max(offset_out, 0.0),
-        }
-
-    # MaxDepth 0: the node is as deep as the crown of its highest pipe (SWMM's rule).
-    for name, node in manholes.items():
-        if node["max_depth"] <= 0.0:
-            crowns = [p["diameter"] + (p["inlet_offset"] if p["links"][0] == name else p["outlet_offset"])
-                      for p in pipes.values() if name in p["links"]]
-            if not crowns:
-                raise InpError(f"{inp.path}: line {node['line']}: [JUNCTIONS] field 'MaxDepth' is 0 and no conduit meets {name!r}; give the depth to the rim")
-            node["max_depth"] = max(crowns)
-
-    xy: dict[str, tuple[float, float]] = {}
-    for row in inp.rows("COORDINATES"):
-        f = _Fields(inp, "COORDINATES", row, COORDINATE_FIELDS)
-        xy[f.text("Node")] = (f.number("X"), f.number("Y"))
-    missing = [n for n in list(manholes) + list(outfalls) if n not in xy]
-    if missing:
-        raise InpError(f"{inp.path}: [COORDINATES] has no position for node(s) {', '.join(missing[:5])}; the twin places every node")
-    vertices: dict[str, list[tuple[float, float]]] = {}
-    for row in inp.rows("VERTICES"):
-        f = _Fields(inp, "VERTICES", row, ("Link", "X", "Y"))
-        vertices.setdefault(f.text("Link"), []).append((f.number("X"), f.number("Y")))
-
-    area_of: dict[str, float] = {}
-    impervious_of: dict[str, float] = {}
-    gauge_area: dict[str, float] = {}
-    for row in inp.rows("SUBCATCHMENTS"):
-        f = _Fields(inp, "SUBCATCHMENTS", row, SUBCATCHMENT_FIELDS)
-        outlet = f.text("Outlet")
-        if outlet not in manholes:
-            raise InpError(f"{f.where('Outlet')} = {outlet!r} is not a junction; the twin's subcatchments drain to a manhole")
-        area = f.number("Area", low=0.0) * (ACRE_HA if us else 1.0)
-        imperv = f.number("PctImperv", low=0.0)
-        if imperv > 100.0:
-            raise InpError(f"{f.where('PctImperv')} = {imperv:g}; expected a percentage in [0, 100]")
-        area_of[outlet] = area_of.get(outlet, 0.0) + area
-        impervious_of[outlet] = impervious_of.get(outlet, 0.0) + area * imperv / 100.0
-        gauge_area[f.text("RainGage")] = gauge_area.get(f.text("RainGage"), 0.0) + area
-    for name, node in manholes.items():
-        node["catchment_area"] = area_of.get(name, 0.0)
-        node["runoff_coefficient"] = impervious_of[name] / area_of[name] if area_of.get(name) else 0.0
-
-    skipped = [name for name in ("STORAGE", "DIVIDERS", "PUMPS", "ORIFICES", "WEIRS", "OUTLETS", "INFLOWS", "DWF")
-               if inp.rows(name)]
-    if skipped:
-        warnings.append(f"sections not imported (the twin has no such elements): {', '.join(f'[{n}]' for n in skipped)}")
-    rain, gauge = _read_rain(inp, gauge_area, us, warnings)
-    return Network(manholes, outfalls, pipes, xy, vertices, rain, gauge, warnings)
-
-
-def _read_rain(inp: Inp, gauge_area: dict[str, float], us: bool, warnings: list[str]) -> tuple[list[tuple[float, float, float]], str | None]:
-    gauges = {}
-    for row in inp.rows("RAINGAGES"):
-        f = _Fields(inp, "RAINGAGES", row, RAINGAGE_FIELDS)
-        gauges[f.text("Name")] = f
-    used = sorted((g for g in gauge_area if g in gauges), key=lambda g: -gauge_area[g])
-    if not used:
-        return [], None
-    if len(used) > 1:
-        warnings.append(f"{len(used)} rain gauges serve subcatchments; the twin rains over the whole district, so only "
-                        f"{used[0]!r} (the largest area) is imported")
-    f = gauges[used[0]]
-    fmt = f.text("Format").upper()
-    if fmt not in ("INTENSITY", "VOLUME", "CUMULATIVE"):
-        raise InpError(f"{f.where('Format')} = {fmt!r}; valid: INTENSITY, VOLUME, CUMULATIVE")
-    interval = _clock(f.text("Interval"), f, "Interval")
-    if interval <= 0.0:
-        raise InpError(f"{f.where('Interval')} must be a positive time (H:MM or decimal hours)")
-    scf = f.number("SCF", 1.0, low=0.0)
-    if f.text("Source").upper() != "TIMESERIES":
-        warnings.append(f"rain gauge {used[0]!r} reads a FILE: its rain is not imported")
-        return [], used[0]
-    series = f.text("SeriesName")
-    points = _series(inp, series, f)
-    start = _start(inp)
-    rain: list[tuple[float, float, float]] = []
-    previous = 0.0
-    for t, value, row in points:
-        t = (t - start).total_seconds() if isinstance(t, datetime) else t
-        if fmt == "INTENSITY":
-            intensity = value
-        elif fmt == "VOLUME":
-            intensity = value / (interval / 3600.0)
-        else:
-            intensity, previous = (value - previous) / (interval / 3600.0), value
-        intensity *= scf * (INCH_MM if us else 1.0)
-        if not 0.0 <= intensity <= MAX_RAIN:
-            raise InpError(f"{inp.path}: line {row.line}: [TIMESERIES] {series!r} gives {intensity:g} mm/h; "
-                           f"the twin's rain is in [0, {MAX_RAIN:g}] mm/h")
-        if t < 0.0:
-            continue
-        rain.append((t, interval, intensity))
-    return rain, used[0]
-
-
-def _clock(raw: str, f: _Fields, name: str) -> float:
-    """Seconds of an ``H:MM[:SS]`` or decimal-hours time."""
-    try:
-        if ":" in raw:
-            parts = [float(p) for p in raw.split(":")]
-            return parts[0] * 3600.0 + parts[1] * 60.0 + (parts[2] if len(parts) > 2 else 0.0)
-        return float(raw) * 3600.0
-    except (ValueError, IndexError):
-        raise InpError(f"{f.where(name)} = {raw!r}; expected H:MM[:SS] or decimal hours") from None
-
-
-def _start(inp: Inp) -> datetime:
-    date, time = inp.option("START_DATE", "01/01/2000"), inp.option("START_TIME", "00:00:00")
-    for fmt in ("%m/%d/%Y %H:%M:%S", "%m/%d/%Y %H:%M"):
-        try:
-            return datetime.strptime(f"{date} {time}", fmt)
-        except ValueError:
-            pass
-    raise InpError(f"{inp.path}: [OPTIONS] START_DATE {date!r} START_TIME {time!r}; expected MM/DD/YYYY and HH:MM:SS")
-
-
-def _series(inp: Inp, name: str, gauge: _Fields) -> list[tuple[Any, float, Row]]:
-    """(time, value, row) of a [TIMESERIES]: times in seconds, or datetimes when dated."""
-    out = []
-    date = None
-    for row in inp.rows("TIMESERIES"):
-        if row.tokens[0] != name:
-            continue
-        f = _Fields(inp, "TIMESERIES", row, ("Name", "Date", "Time", "Value"))
-        tokens = row.tokens[1:]
-        if tokens and tokens[0].upper() == "FILE":
-            raise InpError(f"{f.where()} series {name!r} reads a FILE; give its values in the .inp")
-        while tokens:  # a line may hold several (date) time value groups
-            if "/" in tokens[0]:
-                date, tokens = tokens[0], tokens[1:]
-            if len(tokens) < 2:
-                raise InpError(f"{f.where('Value')} of series {name!r} is missing; expected [date] time value")
-            seconds = _clock(tokens[0], f, "Time")
-            try:
-                value = float(tokens[1])
-            except ValueError:
-                raise InpError(f"{f.where('Value')} = {tokens[1]!r} is not a number") from None
-            if date is not None:
-                try:
-                    day = datetime.strptime(date, "%m/%d/%Y")
-                except ValueError:
-                    raise InpError(f"{f.where('Date')} = {date!r}; expected MM/DD/YYYY") from None
-                out.append((datetime.fromtimestamp(day.timestamp() + seconds), value, row))
-            else:
-                out.append((seconds, value, row))
-            tokens = tokens[2:]
-    if not out:
-        raise InpError(f"{gauge.where('SeriesName')} = {name!r} names no series of [TIMESERIES]")
-    return out
-
-
 # --- writing the scene -------------------------------------------------------------
-def write_scene(source: str | Path, scene_dir: str | Path) -> dict[str, Any]:
-    """Import the SWMM file ``source`` as a twin scene in ``scene_dir``: scene.toml,
-    data/drainage.geojson, data/sensors.csv (a level sensor per junction, a rain gauge
-    at the junction nearest the SWMM gauge) and the rain as ``drainage.rain`` incidents.
-    Returns counts of what was written (and ``warnings``)."""
+def write_scene(source: str | Path, scene_dir: str | Path, strict: bool = False) -> dict[str, Any]:
+    """Import the SWMM file ``source`` as a twin scene in ``scene_dir`` (see the module
+    docstring). Returns counts of what was written and ``warnings``; with ``strict``, any
+    warning is an :class:`InpError` instead and nothing is written."""
     source, root = Path(source), Path(scene_dir)
     net = parse_network(read_inp(source))
-    coords = list(net.xy.values())
+    if strict:
+        require_clean(net, source)
+    coords = list(net.xy.values()) or [(0.0, 0.0)]
     # Real files use projected coordinates (hundreds of km); the viewer wants metres near 0.
     x0 = math.floor(min(x for x, _ in coords) / 100.0) * 100.0
     y0 = math.floor(min(y for _, y in coords) / 100.0) * 100.0
@@ -430,16 +67,19 @@ def write_scene(source: str | Path, scene_dir: str | Path) -> dict[str, Any]:
         x, y = net.xy[name]
         return round(x - x0, 3), round(y - y0, 3)
 
+    # SWMM names nodes and links apart; the twin's ids are one name space per domain, so a
+    # link named like a node gets " (link)" after its name (the SWMM name stays in swmm_name).
+    node_names = set(net.manholes) | set(net.outfalls)
+    link_ids = {name: (f"{name} (link)" if name in node_names else name) for name in net.pipes}
+    options = net.options
     features = []
     for name, node in net.manholes.items():
         x, y = at(name)
         rim = node["invert_elevation"] + node["max_depth"]
         props = {"id": name, "kind": "manhole", "owner": OWNER,
                  "invert_elevation": round(node["invert_elevation"], 4), "rim_elevation": round(rim, 4),
-                 "shaft_area": round(node["shaft_area"], 4),
-                 "catchment_area": round(node["catchment_area"], 6), "runoff_coefficient": round(node["runoff_coefficient"], 6)}
-        if node["ponding_area"] > 0.0:
-            props["ponding_area"] = round(node["ponding_area"], 3)
+                 "shaft_area": round(node["shaft_area"], 4), "ponding_area": round(node["ponding_area"], 3),
+                 "catchment_area": 0.0}
         features.append(_feature({"type": "Point", "coordinates": [x, y, round(rim, 3)]}, props))
     for name, node in net.outfalls.items():
         x, y = at(name)
@@ -452,11 +92,16 @@ def write_scene(source: str | Path, scene_dir: str | Path) -> dict[str, Any]:
         up, down = pipe["links"]
         z_up = nodes[up]["invert_elevation"] + pipe["inlet_offset"] + pipe["diameter"] / 2
         z_down = nodes[down]["invert_elevation"] + pipe["outlet_offset"] + pipe["diameter"] / 2
-        path = [at(up)] + [(round(x - x0, 3), round(y - y0, 3)) for x, y in net.vertices.get(name, [])] + [at(down)]
+        bends = net.vertices.get(name, [])
+        if pipe["reversed"]:
+            bends = bends[::-1]
+        path = [at(up)] + [(round(x - x0, 3), round(y - y0, 3)) for x, y in bends] + [at(down)]
         z = [z_up + (z_down - z_up) * k / (len(path) - 1) for k in range(len(path))]
-        props = {"id": name, "kind": "pipe", "owner": OWNER, "links": [up, down], "diameter": round(pipe["diameter"], 4),
-                 "length": round(pipe["length"], 4), "roughness": pipe["roughness"],
+        props = {"id": link_ids[name], "kind": "pipe", "owner": OWNER, "links": [up, down], "diameter": round(pipe["diameter"], 4),
+                 "length": round(pipe["length"], 4), "roughness": round(pipe["roughness"], 6),
                  "inlet_offset": round(pipe["inlet_offset"], 4), "outlet_offset": round(pipe["outlet_offset"], 4)}
+        if link_ids[name] != name:
+            props["swmm_name"] = name
         features.append(_feature({"type": "LineString", "coordinates": [[x, y, round(h, 3)] for (x, y), h in zip(path, z)]},
                                  props))
 
@@ -464,35 +109,53 @@ def write_scene(source: str | Path, scene_dir: str | Path) -> dict[str, Any]:
     data.mkdir(parents=True, exist_ok=True)
     (data / "drainage.geojson").write_text(json.dumps({"type": "FeatureCollection", "features": features}, indent=1,
                                                       ensure_ascii=False), encoding="utf-8")
-    gauge_at = _gauge_junction(source, net)
+    source_info = {"format": "swmm", "file": source.name, "offset": [x0, y0], "routing_step": options["routing_step"],
+                   "flow_routing": options["flow_routing"], "link_ids": link_ids}
+    (data / "hydrology.json").write_text(json.dumps({**net.hydrology, "source": source_info}, indent=1,
+                                                    ensure_ascii=False), encoding="utf-8")
+    gauge_at = _gauge_junctions(source, net)
     with (data / "sensors.csv").open("w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle, lineterminator="\n")
         writer.writerow(["id", "asset", "field", "noise", "stale_after"])
         for name in net.manholes:
             writer.writerow([f"LS-{name}", name, "depth", DEPTH_NOISE, 30.0])
-        if gauge_at is not None:
-            writer.writerow([f"RG-{net.rain_gauge}", gauge_at, "rain_intensity", 0.0, 3600.0])
+        for gauge, junction in gauge_at.items():
+            writer.writerow([f"RG-{gauge}", junction, "rain_intensity", 0.0, 3600.0])
 
     title = source.stem
     lines = [
         f"# Imported from {source.name} by `twin import swmm` (SWMM 5 input file).",
         "[scene]", f"name = {json.dumps(_slug(title))}", f"title = {json.dumps(f'{title} (SWMM import)')}",
         'units = "m"', "",
-        "[source]", 'format = "swmm"', f"file = {json.dumps(source.name)}", f"offset = [{x0!r}, {y0!r}]", "",
+        f"# The file's coordinates less ({x0!r}, {y0!r}); its run: from {options['start'].isoformat()}, "
+        f"{options['duration']:g} s, routing step {options['routing_step']:g} s (data/hydrology.json keeps them).", "",
         "[[assets]]", 'domain = "drainage"', 'file = "data/drainage.geojson"', "",
         "[sensors]", 'file = "data/sensors.csv"', "",
     ]
     incidents = 0
-    if gauge_at is not None:
-        for start, duration, intensity in net.rain:
-            if intensity <= 0.0:
-                continue  # no rain: the previous interval's rain has already run out
-            lines += ["[[incidents]]", f"at = {start!r}", 'action = "drainage.rain"', f"asset = {json.dumps(gauge_at)}",
-                      f"params = {{ intensity = {intensity!r}, duration = {duration!r} }}", ""]
+    main = _main_gauge(net)
+    if main is not None and main["name"] in gauge_at:
+        junction = gauge_at[main["name"]]
+        for start, end, intensity in zip(main["start"], main["end"], main["rain"]):
+            if not 0.0 < intensity <= MAX_RAIN or start < 0.0:
+                continue  # the twin's drainage.rain takes [0, 300] mm/h; the hydrology keeps the true rain
+            lines += ["[[incidents]]", f"at = {float(start)!r}", 'action = "drainage.rain"',
+                      f"asset = {json.dumps(junction)}",
+                      f"params = {{ intensity = {float(intensity)!r}, duration = {float(end - start)!r} }}", ""]
             incidents += 1
     (root / "scene.toml").write_text("\n".join(lines), encoding="utf-8")
     return {"manhole": len(net.manholes), "outfall": len(net.outfalls), "pipe": len(net.pipes),
-            "sensor": len(net.manholes) + (gauge_at is not None), "rain interval": incidents, "warnings": net.warnings}
+            "subcatchment": len(net.hydrology["subcatchments"]),
+            "sensor": len(net.manholes) + len(gauge_at), "rain interval": incidents, "warnings": net.warnings}
+
+
+def _main_gauge(net: Network) -> dict[str, Any] | None:
+    """The rain gauge serving the largest subcatchment area."""
+    area: dict[str, float] = {}
+    for s in net.hydrology["subcatchments"]:
+        area[s["gauge"]] = area.get(s["gauge"], 0.0) + s["area"]
+    gauges = [g for g in net.hydrology["gauges"] if g["name"] in area]
+    return max(gauges, key=lambda g: area[g["name"]]) if gauges else None
 
 
 def _feature(geometry: dict[str, Any], props: dict[str, Any]) -> dict[str, Any]:
@@ -503,20 +166,27 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_-]+", "-", text).strip("-").lower() or "swmm"
 
 
-def _gauge_junction(source: Path, net: Network) -> str | None:
-    """The junction that carries the rain gauge: nearest the gauge's [SYMBOLS] position,
-    or the first junction."""
-    if net.rain_gauge is None or not net.manholes:
-        return None
+def _gauge_junctions(source: Path, net: Network) -> dict[str, str]:
+    """The manhole that carries each used rain gauge: nearest the gauge's [SYMBOLS]
+    position, or the first manhole."""
+    if not net.manholes:
+        return {}
     inp = read_inp(source)
+    symbols = {}
     for row in inp.rows("SYMBOLS"):
-        if row.tokens[0] == net.rain_gauge and len(row.tokens) >= 3:
-            try:
-                gx, gy = float(row.tokens[1]), float(row.tokens[2])
-            except ValueError:
-                break
-            return min(net.manholes, key=lambda n: (net.xy[n][0] - gx) ** 2 + (net.xy[n][1] - gy) ** 2)
-    return next(iter(net.manholes))
+        try:
+            symbols[row.tokens[0]] = (float(row.tokens[1]), float(row.tokens[2]))
+        except (ValueError, IndexError):
+            continue
+    out = {}
+    for gauge in net.hydrology["gauges"]:
+        spot = symbols.get(gauge["name"])
+        if spot is None:
+            out[gauge["name"]] = next(iter(net.manholes))
+        else:
+            out[gauge["name"]] = min(net.manholes, key=lambda n: (net.xy[n][0] - spot[0]) ** 2
+                                     + (net.xy[n][1] - spot[1]) ** 2)
+    return out
 
 
 # --- exporting a network -------------------------------------------------------------

@@ -1,0 +1,303 @@
+"""A SWMM file run headless by the twin's drainage model, the same file run by SWMM 5
+itself (pyswmm), and the differences between the two, element by element.
+
+:func:`run_twin` imports the file (:func:`twin_drainage.swmm.write_scene`) and steps
+the imported scene's world — the drainage plugin's own updaters: SWMM's hydrology, the
+router — over the file's period, keeping per node the peak depth and its time, the
+hours surcharged (water above the crown of the node's highest pipe) and the volume
+flooded, per link the peak flow, and the runoff and outfall volumes. :func:`run_swmm`
+keeps the same from SWMM 5.2 run on the file as it is. :func:`compare` sets them side
+by side with the largest, 95th-percentile and median differences.
+
+Units: metres, seconds, m³/s, m³ (SWMM's results are converted from the file's units).
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from twin_drainage.inp import FLOW_FACTOR, FOOT, US_UNITS, parse_network, read_inp
+
+#: flows below this are "no flow" when relative differences are taken, m³/s
+FLOW_FLOOR = 1.0e-3
+
+
+@dataclass
+class Peaks:
+    """What one model gave on one file."""
+
+    #: node name -> peak depth (m), time of the peak (s from the start), hours surcharged,
+    #: flooding volume (m³)
+    peak_depth: dict[str, float]
+    peak_time: dict[str, float]
+    surcharge_hours: dict[str, float]
+    flooding_volume: dict[str, float]
+    #: link name -> peak flow (m³/s, the largest in magnitude, signed; positive from the
+    #: file's FromNode to its ToNode)
+    peak_flow: dict[str, float]
+    #: m³ of subcatchment runoff handed to the network, and discharged at each outfall
+    runoff_volume: float
+    outfall_volume: dict[str, float]
+    wall_s: float
+    cpu_s: float
+    warnings: list[str] = field(default_factory=list)
+
+
+def run_twin(path: str | Path, dt: float | None = None, workdir: str | Path | None = None,
+             duration: float | None = None) -> Peaks:
+    """Import ``path`` and run it headless in ticks of ``dt`` s (default: the file's
+    routing step, at least 1 s) over the file's period (or ``duration`` s)."""
+    from twin.plugins.registry import load_registry
+    from twin.tick.scene import load_scene
+    from twin.tick.world import World
+
+    from twin_drainage import plugin, swmm
+
+    path = Path(path)
+    with tempfile.TemporaryDirectory() as scratch:
+        root = Path(workdir) if workdir is not None else Path(scratch)
+        counts = swmm.write_scene(path, root / "scene")
+        net = parse_network(read_inp(path))
+        registry = load_registry([plugin], entry_points=False)
+        scene = load_scene(root / "scene", registry.domains)
+        world = World(scene, registry, 0, "truth")
+        table = world.tables["drainage"]
+        step = max(float(dt if dt is not None else net.options["routing_step"]), 1.0)
+        total = float(duration if duration is not None else net.options["duration"])
+        ids = list(table.ids)
+        nodes = np.concatenate([table.rows("manhole"), table.rows("outfall")])
+        manholes = table.rows("manhole")
+        pipes = table.rows("pipe")
+        swmm_name = {(f"{n} (link)" if (n in net.manholes or n in net.outfalls) else n): n for n in net.pipes}
+        sign = np.array([-1.0 if net.pipes[swmm_name[ids[r]]]["reversed"] else 1.0 for r in pipes])
+        peak_depth = np.zeros(len(nodes))
+        peak_time = np.zeros(len(nodes))
+        surcharged = np.zeros(len(manholes))
+        flooded = np.zeros(len(manholes))
+        peak_flow = np.zeros(len(pipes))
+
+        def fail(plugin_name: str, what: str, exc: BaseException) -> None:
+            raise RuntimeError(f"{plugin_name}: {what}: {exc}") from exc
+
+        wall, cpu = time.perf_counter(), time.process_time()
+        t = 0.0
+        depth, flow, flooding, sur = table["depth"], table["flow"], table["flooding"], table["surcharged"]
+        while t < total - 1e-9:
+            tick = min(step, total - t)
+            world.step_physics(tick, fail)
+            t += tick
+            d = depth[nodes]
+            higher = d > peak_depth
+            peak_depth[higher] = d[higher]
+            peak_time[higher] = t
+            q = flow[pipes]
+            larger = np.abs(q) > np.abs(peak_flow)
+            peak_flow[larger] = q[larger]
+            flooded += flooding[manholes] * tick
+            surcharged += sur[manholes] * tick / 3600.0
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        hydro = world.memo(("drainage", "hydrology", "drainage"), lambda: None)
+        outfalls = table.rows("outfall")
+        return Peaks(
+            peak_depth={ids[r]: float(v) for r, v in zip(nodes, peak_depth)},
+            peak_time={ids[r]: float(v) for r, v in zip(nodes, peak_time)},
+            surcharge_hours={ids[r]: float(v) for r, v in zip(manholes, surcharged)},
+            flooding_volume={ids[r]: float(v) for r, v in zip(manholes, flooded)},
+            peak_flow={swmm_name[ids[r]]: float(v * s) for r, v, s in zip(pipes, peak_flow, sign)},
+            runoff_volume=hydro.runoff_volume if hydro is not None else 0.0,
+            outfall_volume={ids[r]: float(table["discharged_volume"][r]) for r in outfalls},
+            wall_s=wall, cpu_s=cpu, warnings=list(counts["warnings"]))
+
+
+def run_swmm(path: str | Path, sample_every: float | None = None) -> Peaks:
+    """Run SWMM 5 on ``path`` through pyswmm (an optional dependency), reading every node
+    and link at each routing step (or every ``sample_every`` s)."""
+    from pyswmm import Links, Nodes, Simulation, Subcatchments
+
+    path = Path(path)
+    net = parse_network(read_inp(path))
+    length = FOOT if net.options["units"] in US_UNITS else 1.0
+    flow = FLOW_FACTOR[net.options["units"]]
+    timed = time.perf_counter(), time.process_time()
+    with Simulation(str(path)) as sim:
+        sim.execute()
+    wall, cpu = time.perf_counter() - timed[0], time.process_time() - timed[1]
+    peak_depth: dict[str, float] = {}
+    peak_time: dict[str, float] = {}
+    surcharge: dict[str, float] = {}
+    flooding: dict[str, float] = {}
+    peak_flow: dict[str, float] = {}
+    outfall: dict[str, float] = {}
+    runoff = 0.0
+    with Simulation(str(path)) as sim:
+        if sample_every:
+            sim.step_advance(max(1, int(round(sample_every))))
+        nodes = [(n.nodeid, n) for n in Nodes(sim)]
+        links = [(link.linkid, link) for link in Links(sim)]
+        subs = [s for s in Subcatchments(sim)]
+        to_node = [s for s in subs if _drains_to_node(net, s.subcatchmentid)]
+        crown = {name: _crown(net, name) for name, _ in nodes}
+        for name, _ in nodes:
+            peak_depth[name], peak_time[name], surcharge[name], flooding[name] = 0.0, 0.0, 0.0, 0.0
+        outfalls = [(name, n) for name, n in nodes if n.is_outfall()]
+        for name, _ in outfalls:
+            outfall[name] = 0.0
+        start = sim.start_time
+        last = 0.0
+        for _ in sim:
+            t = (sim.current_time - start).total_seconds()
+            step = t - last
+            last = t
+            for name, node in nodes:
+                d = node.depth * length
+                if d > peak_depth[name]:
+                    peak_depth[name], peak_time[name] = d, t
+                if d > crown[name]:
+                    surcharge[name] += step / 3600.0
+                flooding[name] += node.flooding * flow * step
+            for name, link in links:
+                q = link.flow * flow
+                if abs(q) > abs(peak_flow.get(name, 0.0)):
+                    peak_flow[name] = q
+            for name, node in outfalls:
+                outfall[name] += node.total_inflow * flow * step
+            runoff += sum(s.runoff for s in to_node) * flow * step
+    return Peaks(peak_depth, peak_time, surcharge, flooding, peak_flow, runoff, outfall, wall, cpu)
+
+
+def _drains_to_node(net: Any, name: str) -> bool:
+    for s in net.hydrology["subcatchments"]:
+        if s["name"].upper() == name.upper():
+            return s["outlet_kind"] != "subcatchment"
+    return False
+
+
+def _crown(net: Any, node: str) -> float:
+    """Depth of the crown of the node's highest pipe (the twin's surcharge level; the
+    rim where no pipe meets it)."""
+    crowns = [p["diameter"] + (p["inlet_offset"] if p["links"][0] == node else p["outlet_offset"])
+              for p in net.pipes.values() if node in p["links"]]
+    if crowns:
+        return max(crowns)
+    found = net.manholes.get(node)
+    return found["max_depth"] if found else math.inf
+
+
+@dataclass
+class Difference:
+    """One quantity of the twin against SWMM over the elements both have."""
+
+    what: str
+    unit: str
+    #: (element, twin, SWMM, difference) per element
+    rows: list[tuple[str, float, float, float]]
+
+    def stats(self) -> dict[str, float]:
+        d = np.abs(np.array([r[3] for r in self.rows])) if self.rows else np.zeros(0)
+        if not len(d):
+            return {"count": 0, "max": 0.0, "p95": 0.0, "median": 0.0}
+        return {"count": len(d), "max": float(d.max()), "p95": float(np.percentile(d, 95)),
+                "median": float(np.median(d))}
+
+    def worst(self) -> str:
+        return max(self.rows, key=lambda r: abs(r[3]))[0] if self.rows else ""
+
+
+@dataclass
+class Comparison:
+    """The twin against SWMM on one file."""
+
+    path: Path
+    twin: Peaks
+    swmm: Peaks
+    peak_depth: Difference
+    peak_flow: Difference
+    #: relative differences of the totals (twin / SWMM - 1), NaN where SWMM has none
+    runoff_volume: float
+    outfall_volume: float
+    flooding_volume: float
+
+
+def compare(path: str | Path, dt: float | None = None, twin: Peaks | None = None,
+            reference: Peaks | None = None) -> Comparison:
+    """Run the twin and SWMM on ``path`` and set their results side by side: peak depth
+    of every node both have (m), peak flow of every link both have (relative to SWMM's,
+    over links that carry at least FLOW_FLOOR in either model), and the relative
+    differences of the runoff, outfall and flooding volumes."""
+    path = Path(path)
+    twin = twin or run_twin(path, dt)
+    reference = reference or run_swmm(path)
+    depth_rows = [(n, twin.peak_depth[n], reference.peak_depth[n], twin.peak_depth[n] - reference.peak_depth[n])
+                  for n in reference.peak_depth if n in twin.peak_depth]
+    flow_rows = []
+    for name, q in reference.peak_flow.items():
+        if name not in twin.peak_flow:
+            continue
+        ours = twin.peak_flow[name]
+        if max(abs(q), abs(ours)) < FLOW_FLOOR:
+            continue
+        flow_rows.append((name, ours, q, (abs(ours) - abs(q)) / max(abs(q), FLOW_FLOOR)))
+
+    def rel(a: float, b: float) -> float:
+        return a / b - 1.0 if b > 0.0 else (0.0 if a == 0.0 else math.nan)
+
+    return Comparison(
+        path, twin, reference, Difference("peak depth", "m", depth_rows), Difference("peak flow", "1", flow_rows),
+        rel(twin.runoff_volume, reference.runoff_volume),
+        rel(sum(twin.outfall_volume.values()), sum(reference.outfall_volume.values())),
+        rel(sum(twin.flooding_volume.values()), sum(reference.flooding_volume.values())))
+
+
+def write_summary(peaks: Peaks, out: str | Path) -> Path:
+    """``peaks.csv``: one row per node (peak depth, time of peak, hours surcharged,
+    flooding volume) and per link (peak flow)."""
+    out = Path(out)
+    with out.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(["element", "kind", "peak_depth_m", "peak_time_s", "surcharge_h", "flooding_m3", "peak_flow_m3s"])
+        for name, depth in peaks.peak_depth.items():
+            writer.writerow([name, "node", f"{depth:.4f}", f"{peaks.peak_time[name]:.0f}",
+                             f"{peaks.surcharge_hours.get(name, 0.0):.4f}", f"{peaks.flooding_volume.get(name, 0.0):.3f}",
+                             ""])
+        for name, q in peaks.peak_flow.items():
+            writer.writerow([name, "link", "", "", "", "", f"{q:.5f}"])
+    return out
+
+
+def table(c: Comparison, limit: int = 10) -> str:
+    """The comparison as text: per-element rows (the ``limit`` largest differences of
+    each quantity), then max / p95 / median, then the volumes."""
+    lines = [f"{c.path.name}: the twin against SWMM 5.2 (pyswmm)", ""]
+    for diff, fmt in ((c.peak_depth, "{:.3f}"), (c.peak_flow, "{:.4f}")):
+        unit = "m" if diff.unit == "m" else "m3/s"
+        lines.append(f"{diff.what} ({unit})  {'element':<24} {'twin':>10} {'SWMM':>10} {'diff':>9}")
+        for name, ours, theirs, d in sorted(diff.rows, key=lambda r: -abs(r[3]))[:limit]:
+            shown = f"{d:+.3f} m" if diff.unit == "m" else f"{100 * d:+.1f} %"
+            lines.append(f"{'':<{len(diff.what) + 8}}{name:<24} {fmt.format(ours):>10} {fmt.format(theirs):>10} {shown:>9}")
+        s = diff.stats()
+        if diff.unit == "m":
+            lines.append(f"  {diff.what} over {s['count']} nodes: max {s['max']:.3f} m, p95 {s['p95']:.3f} m, "
+                         f"median {s['median']:.3f} m")
+        else:
+            lines.append(f"  {diff.what} over {s['count']} links: max {100 * s['max']:.1f} %, p95 {100 * s['p95']:.1f} %, "
+                         f"median {100 * s['median']:.1f} %")
+        lines.append("")
+
+    def pct(x: float) -> str:
+        return "n/a" if math.isnan(x) else f"{100 * x:+.2f} %"
+
+    lines.append(f"runoff volume {pct(c.runoff_volume)} ({c.twin.runoff_volume:.1f} against {c.swmm.runoff_volume:.1f} m3), "
+                 f"outfall volume {pct(c.outfall_volume)} ({sum(c.twin.outfall_volume.values()):.1f} against "
+                 f"{sum(c.swmm.outfall_volume.values()):.1f} m3), flooding volume {pct(c.flooding_volume)} "
+                 f"({sum(c.twin.flooding_volume.values()):.1f} against {sum(c.swmm.flooding_volume.values()):.1f} m3)")
+    lines.append(f"time: twin {c.twin.wall_s:.2f} s wall ({c.twin.cpu_s:.2f} s CPU), SWMM {c.swmm.wall_s:.2f} s wall "
+                 f"({c.swmm.cpu_s:.2f} s CPU)")
+    return "\n".join(lines)
