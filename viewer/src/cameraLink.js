@@ -41,7 +41,8 @@ export class CameraLink {
     const p = this.view.camera.position;
     const q = this.view.controls.target;
     const now = [p.x, p.y, p.z, q.x, q.y, q.z];
-    const moved = !this.sent || now.some((v, i) => Math.abs(v - this.sent[i]) >= MOVED);
+    const sent = this.sent;
+    const moved = !sent || now.some((v, i) => Math.abs(v - sent[i]) >= MOVED);
     // Once the camera has come to rest, its last place goes once more: an update the
     // server ignored (under 0.1 s after the previous) must not leave followers behind.
     const settle = !moved && !this.settled && performance.now() - this.sentAt > SETTLE_MS;

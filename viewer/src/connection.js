@@ -6,16 +6,27 @@ import { CLIENT_MESSAGES, SUBPROTOCOL } from './protocol.generated.js';
 import { account, perfStats } from './perf.js';
 import { decodeFrame, encodeClient } from './wire.js';
 
+/** @typedef {import('./state.js').TwinState} TwinState */
+/** @typedef {import('./protocol.generated.js').Hello} Hello */
+/** @typedef {import('./protocol.generated.js').Subscribe} Subscribe */
+/** @typedef {import('./protocol.generated.js').ClientMessages} ClientMessages */
+/** @typedef {{connected: boolean, everConnected: boolean, attempt: number, retryIn: number, reason: string, reconnects: number}} ConnectionStatus */
+
 const FIRST_DELAY = 0.5;
 const MAX_DELAY = 8;
 
 export class Connection {
+  /**
+   * @param {string} url @param {TwinState} state
+   * @param {{onStatus?: (status: ConnectionStatus) => void, onHello?: (hello: Hello) => void, follow?: string}} [options]
+   */
   constructor(url, state, { onStatus = () => {}, onHello = () => {}, follow = '' } = {}) {
     this.follow = follow; // the camera channel every Subscribe follows ('' none)
     this.url = url;
     this.state = state;
     this.onStatus = onStatus;
     this.onHello = onHello;
+    /** @type {WebSocket | null} */
     this.ws = null;
     this.delay = FIRST_DELAY;
     this.attempt = 0;
@@ -24,9 +35,11 @@ export class Connection {
     this.everConnected = false;
     this.retryAt = 0;
     this.lastClose = '';
+    /** @type {number | null} */
     this.lastSince = null;
     this.nextRequest = 1;
-    this.timer = null;
+    /** @type {ReturnType<typeof setTimeout> | undefined} */
+    this.timer = undefined;
   }
 
   connect() {
@@ -53,6 +66,7 @@ export class Connection {
     ws.onerror = () => {};
   }
 
+  /** @param {unknown} data a message of the socket (binary frames are ArrayBuffers) */
   receive(data) {
     if (!(data instanceof ArrayBuffer)) return;
     const started = performance.now();
@@ -70,6 +84,7 @@ export class Connection {
       useLevelThresholds(hello.level_thresholds);
       this.onHello(hello);
       this.lastSince = since;
+      /** @type {Partial<Subscribe>} */
       const fields = since === null ? {} : { since };
       if (withEpoch && since !== null && previousEpoch !== null) fields.epoch = previousEpoch;
       if (this.follow) fields.follow = this.follow;
@@ -90,16 +105,20 @@ export class Connection {
     }
   }
 
+  /** @template {keyof ClientMessages} N
+   * @param {N} name @param {Partial<Omit<ClientMessages[N], 'type'>>} fields @returns {boolean} */
   send(name, fields) {
     if (!this.ws || this.ws.readyState !== WebSocket.OPEN) return false;
     this.ws.send(encodeClient(name, fields));
     return true;
   }
 
-  /** Send a request message; returns its request number (or 0 if not connected). */
+  /** Send a request message; returns its request number (or 0 if not connected).
+   * @template {'AlarmAction' | 'ReplayControl' | 'Ping'} N
+   * @param {N} name @param {Omit<ClientMessages[N], 'type' | 'request'>} fields @returns {number} */
   request(name, fields) {
     const request = this.nextRequest++;
-    return this.send(name, { ...fields, request }) ? request : 0;
+    return this.send(name, /** @type {Partial<Omit<ClientMessages[N], 'type'>>} */ ({ ...fields, request })) ? request : 0;
   }
 
   scheduleRetry() {
@@ -110,6 +129,7 @@ export class Connection {
     this.onStatus(this.status());
   }
 
+  /** @returns {ConnectionStatus} */
   status() {
     return {
       connected: this.connected, everConnected: this.everConnected, attempt: this.attempt,

@@ -61,6 +61,8 @@ export function installDebugHook(app, parts) {
       follow: app.cameraLink?.follow ?? '', received: app.cameraLink?.received ?? 0, gliding: Boolean(view.glide),
     }),
     selected: () => ({ asset: parts.inspector.asset?.id ?? null, alarm: app.selectedAlarm }),
+    /** the inspector's history chart: field, window, source (raw, minutes, live), points held and drawn in the plot */
+    history: () => parts.inspector.chartInfo(),
     domNodes: () => document.getElementsByTagName('*').length,
     /** what the timeline shows: mode, playing, speed, start, end, time, marks, canControl, reason */
     replay: () => parts.timeline.info(),
@@ -69,7 +71,7 @@ export function installDebugHook(app, parts) {
     /** mean ms per frame over `n` frames rendered back to back, each waited for */
     timedFrames: (n = 20) => view.timedFrames(n),
     /** the JS heap in use (bytes), where the browser tells it */
-    heap: () => performance.memory?.usedJSHeapSize ?? null,
+    heap: () => /** @type {{memory?: {usedJSHeapSize: number}}} */ (/** @type {unknown} */ (performance)).memory?.usedJSHeapSize ?? null,
   };
   Object.defineProperty(window, '__twin', { value: Object.freeze(hook), writable: false, configurable: false });
 }

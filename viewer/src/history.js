@@ -70,9 +70,16 @@ export class Trail {
 export function isHistoryAnswer(a) {
   if (!a || typeof a !== 'object' || !a.points || !Array.isArray(a.points.t)) return false;
   const p = a.points;
-  const series = a.source === 'raw' ? [p.v] : a.source === 'minutes' ? [p.min, p.mean, p.max] : null;
-  return Boolean(series && series.every((s) => Array.isArray(s) && s.length === p.t.length)
-    && Array.isArray(a.thresholds) && Array.isArray(a.alarms));
+  // raw points carry v; buckets min, mean and max (whichever data answered: see source)
+  const series = Array.isArray(p.v) ? [p.v] : [p.min, p.mean, p.max];
+  return series.every((s) => Array.isArray(s) && s.length === p.t.length) && (a.source === 'raw' || a.source === 'minutes')
+    && typeof a.from === 'number' && typeof a.to === 'number' && Array.isArray(a.thresholds) && Array.isArray(a.alarms);
+}
+
+/** True when an answer holds buckets (min, mean, max, count), not raw points.
+ * @param {HistoryAnswer['points']} points @returns {points is HistoryBuckets} */
+function isBuckets(points) {
+  return !('v' in points && Array.isArray(points.v));
 }
 
 /** Ask the history API for ``field`` of ``asset`` over (from, to]: the asset's stored
@@ -119,8 +126,8 @@ export function alarmRises(alarms) {
 export function fromAnswer(answer, trail, now) {
   const p = answer.points;
   const tail = trail ? trail.between(answer.to, now) : { t: [], v: [] };
-  const buckets = answer.source === 'minutes' ? /** @type {HistoryBuckets} */ (p) : null;
-  const values = buckets ? buckets.mean : /** @type {import('./types').HistoryRaw} */ (p).v;
+  const buckets = isBuckets(p) ? p : null;
+  const values = isBuckets(p) ? p.mean : p.v;
   const pad = () => tail.t.map(() => null);
   return {
     source: answer.source, from: answer.from, to: Math.max(answer.to, now), unit: answer.unit,

@@ -22,6 +22,10 @@ const WORDS = {
     following: 'following',
     online: 'online', sensorsOnline: 'Share of this layer\'s sensors online (a good reading within their interval)',
     staleRows: 'no live reading (sensors offline)',
+    history: 'History', chartThis: 'Show this field\'s history', window1h: '1 h', window24h: '24 h', window7d: '7 d',
+    noHistory: 'No values in this window yet', dataSince: 'data since', points: 'points',
+    source_raw: 'stored readings', source_minutes: 'per-minute min / mean / max',
+    source_live: 'live window: values this screen received (no stored history)',
   },
   'zh-CN': {
     alarms: '告警', layers: '图层', underground: '地下视图', ground: '地面透明度',
@@ -42,6 +46,10 @@ const WORDS = {
     following: '跟随',
     online: '在线', sensorsOnline: '本图层传感器在线率（在预期间隔内有有效数据）',
     staleRows: '无实时数据（传感器离线）',
+    history: '历史曲线', chartThis: '查看该指标的历史曲线', window1h: '1小时', window24h: '24小时', window7d: '7天',
+    noHistory: '该时段暂无数据', dataSince: '数据起于', points: '个点',
+    source_raw: '历史原始数据', source_minutes: '分钟统计（最小/平均/最大）',
+    source_live: '实时窗口：本屏接收的数据（无历史存储）',
   },
 };
 
@@ -58,6 +66,7 @@ export function stateName(state) {
 // An absolute clock (a live twin's: UTC epoch seconds) is shown as local time in the
 // scene's zone, whatever the zone of the screen's machine; a simulated one counts from 0.
 // The Hello says which (setClock); null while the clock is simulated.
+/** @type {{zone: string, format: Intl.DateTimeFormat} | null} */
 let zoned = null;
 
 /** Take the Hello's clock: ``absolute`` (epoch seconds) shown in ``timezone`` (IANA),
@@ -67,6 +76,7 @@ export function setClock(absolute, timezone) {
     zoned = null;
     return;
   }
+  /** @type {Intl.DateTimeFormatOptions} */
   const options = { year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23' };
   try {
     zoned = { zone: timezone, format: new Intl.DateTimeFormat('en-US', { ...options, timeZone: timezone }) };
@@ -80,16 +90,18 @@ export function clockZone() {
   return zoned ? zoned.zone : null;
 }
 
-function localParts(seconds) {
+/** @param {Intl.DateTimeFormat} format @param {number} seconds @returns {Record<string, string>} */
+function localParts(format, seconds) {
+  /** @type {Record<string, string>} */
   const parts = {};
-  for (const p of zoned.format.formatToParts(new Date(seconds * 1000))) parts[p.type] = p.value;
+  for (const p of format.formatToParts(new Date(seconds * 1000))) parts[p.type] = p.value;
   return parts;
 }
 
 /** "YYYY-MM-DD hh:mm:ss" local time of an absolute clock; the simulated clock as clock(). */
 export function dateClock(seconds) {
   if (!zoned) return clock(seconds);
-  const p = localParts(seconds);
+  const p = localParts(zoned.format, seconds);
   return `${p.year}-${p.month}-${p.day} ${p.hour}:${p.minute}:${p.second}`;
 }
 
@@ -97,7 +109,7 @@ export function dateClock(seconds) {
  * clock from 0 (days shown when past one). */
 export function clock(seconds) {
   if (zoned) {
-    const p = localParts(seconds);
+    const p = localParts(zoned.format, seconds);
     return `${p.hour}:${p.minute}:${p.second}`;
   }
   const s = Math.max(0, Math.floor(seconds));

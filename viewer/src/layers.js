@@ -12,18 +12,21 @@ const BASE_MATERIALS = {
   river: () => new THREE.MeshLambertMaterial({ color: 0x1d5b8f, transparent: true, opacity: 0.85 }),
 };
 
+/** @param {GLTFLoader} loader @param {string} name @returns {Promise<THREE.Mesh>} */
 async function loadMesh(loader, name) {
   const response = await fetch(apiUrl(`/api/layers/${name}.glb`));
   if (!response.ok) throw new Error(`layer ${name}: ${response.status}`);
   const gltf = await loader.parseAsync(await response.arrayBuffer(), '');
+  /** @type {THREE.Mesh | null} */
   let mesh = null;
   gltf.scene.traverse((o) => {
-    if (!mesh && o.isMesh) mesh = o;
+    if (!mesh && o instanceof THREE.Mesh) mesh = o;
   });
-  if (!mesh) throw new Error(`layer ${name}: no mesh in its GLB`);
-  mesh.removeFromParent();
-  mesh.updateMatrix();
-  return mesh;
+  const found = /** @type {THREE.Mesh | null} */ (mesh); // set in the callback, which tsc does not follow
+  if (!found) throw new Error(`layer ${name}: no mesh in its GLB`);
+  found.removeFromParent();
+  found.updateMatrix();
+  return found;
 }
 
 export class DomainLayer {

@@ -21,12 +21,24 @@ import { TopBar } from './ui/topbar.js';
 import { View3D } from './view3d.js';
 import { LEVEL_COLOURS } from './levels.js';
 
+/** @typedef {Awaited<ReturnType<typeof loadLayers>> & {scene?: string}} Layers */
+
+/** The page's element `id` (index.html has them all). @param {string} id @returns {HTMLElement} */
+function byId(id) {
+  const node = document.getElementById(id);
+  if (!node) throw new Error(`index.html has no #${id}`);
+  return node;
+}
+
 document.documentElement.lang = lang;
 document.body.classList.toggle('wall', params.wall);
-const ui = document.getElementById('ui');
+const ui = byId('ui');
 const state = new TwinState();
-const view = new View3D(document.getElementById('stage'));
-const app = { state, view, layers: null, painter: null, connection: null, selectedAlarm: null, underground: { on: false, opacity: 0.25 } };
+const view = new View3D(byId('stage'));
+const connection = new Connection(wsUrl(), state, { follow: params.follow });
+/** @type {{state: TwinState, view: View3D, layers: Layers | null, painter: Painter | null, connection: Connection,
+ *   cameraLink: CameraLink | null, selectedAlarm: number | null, underground: {on: boolean, opacity: number}}} */
+const app = { state, view, layers: null, painter: null, connection, cameraLink: null, selectedAlarm: null, underground: { on: false, opacity: 0.25 } };
 
 const topbar = new TopBar(ui);
 const timeline = new Timeline(ui, state, { send: (action, fields) => replayControl(action, fields) });
@@ -46,7 +58,8 @@ const inspector = new Inspector(ui, state, {
 });
 
 // -- stream ------------------------------------------------------------------------
-const pending = new Map(); // request -> resolve
+/** @type {Map<number, (result: {ok: boolean, error: string}) => void>} request -> its resolve */
+const pending = new Map();
 state.on('result', (r) => {
   const resolve = pending.get(r.request);
   if (resolve) {
@@ -85,15 +98,16 @@ setInterval(() => {
   }
 }, 1000);
 
-app.connection = new Connection(wsUrl(), state, { follow: params.follow });
-app.cameraLink = new CameraLink(view, state, app.connection, ui, { lead: params.lead, follow: params.follow });
-const banner = new Banner(ui, app.connection);
-app.connection.connect();
+app.cameraLink = new CameraLink(view, state, connection, ui, { lead: params.lead, follow: params.follow });
+new Banner(ui, connection);
+connection.connect();
 
+/** @param {number} alarm @param {'acknowledge' | 'dispatch' | 'resolve'} action @param {string} note */
 function alarmAction(alarm, action, note) {
   return ask('AlarmAction', { alarm, action, note });
 }
 
+/** @param {'play' | 'pause' | 'seek' | 'speed' | 'branch'} action @param {{time?: number, speed?: number}} fields */
 async function replayControl(action, fields) {
   // a branch re-runs the recording to this moment first: give it time
   const result = await ask('ReplayControl', { action, ...fields }, action === 'branch' ? 300000 : 10000);
@@ -122,9 +136,13 @@ function becomeLive() {
   timeline.setMode('live');
 }
 
+/** Send a request and wait for its Result (or say why there is none).
+ * @template {'AlarmAction' | 'ReplayControl'} N
+ * @param {N} name @param {Omit<import('./protocol.generated.js').ClientMessages[N], 'type' | 'request'>} fields @param {number} [wait] ms
+ * @returns {Promise<{ok: boolean, error: string}>} */
 function ask(name, fields, wait = 10000) {
   return new Promise((resolve) => {
-    const request = app.connection.request(name, fields);
+    const request = connection.request(name, fields);
     if (!request) return resolve({ ok: false, error: 'not connected' });
     pending.set(request, resolve);
     setTimeout(() => {
@@ -148,27 +166,32 @@ async function loadWhenReady() {
     try {
       return await loadLayers(view);
     } catch (err) {
-      console.warn(`twin: layers not ready (${err.message}); retrying`);
+      console.warn(`twin: layers not ready (${err instanceof Error ? err.message : err}); retrying`);
       await new Promise((r) => setTimeout(r, wait));
     }
   }
 }
 
+/** @returns {Promise<import('./protocol.generated.js').Hello>} */
 async function whenHello() {
   while (!state.hello) await new Promise((r) => setTimeout(r, 50));
+  return state.hello;
 }
 
+/** @param {string} name */
 function isVisibleAtStart(name) {
   if (!params.layers) return true;
   return params.layers.includes(name) || (name in { terrain: 1, river: 1 } && !params.layers.some((n) => n in { terrain: 1, river: 1 }));
 }
 
+/** @param {string} name @param {boolean} visible */
 function setLayerVisible(name, visible) {
   const mesh = app.layers?.base.get(name) || app.layers?.domains.get(name)?.mesh;
   if (mesh) mesh.visible = visible;
   view.requestRender();
 }
 
+/** @param {boolean} on @param {number} opacity */
 function setUnderground(on, opacity) {
   app.underground = { on, opacity };
   const base = app.layers?.base;
@@ -189,11 +212,13 @@ function setUnderground(on, opacity) {
   view.requestRender();
 }
 
+/** @param {string} name */
 function panelVisible(name) {
-  const box = document.querySelector(`input[data-layer="${name}"]`);
+  const box = /** @type {HTMLInputElement | null} */ (document.querySelector(`input[data-layer="${name}"]`));
   return box ? box.checked : true;
 }
 
+/** @param {string} value "domain.field", or '' for severity */
 function setColour(value) {
   if (!app.painter) return;
   if (!value) {
@@ -214,7 +239,10 @@ function setColour(value) {
 }
 
 // -- selection ---------------------------------------------------------------------
+/** @typedef {{domain: string, row: number, min: THREE.Vector3, max: THREE.Vector3, centre: THREE.Vector3, top: THREE.Vector3}} Bounds */
+/** @type {Map<string, Bounds>} */
 const boundsCache = new Map();
+/** @param {string} assetId @returns {Bounds | null} */
 function assetBounds(assetId) {
   let b = boundsCache.get(assetId);
   if (b) return b;
@@ -229,6 +257,7 @@ function assetBounds(assetId) {
 }
 
 const down = new THREE.Raycaster();
+/** @param {number} x @param {number} y */
 function groundAt(x, y) {
   const terrain = app.layers?.base.get('terrain');
   if (!terrain) return -Infinity;
@@ -237,22 +266,24 @@ function groundAt(x, y) {
   return hit ? hit.point.z : -Infinity;
 }
 
+/** @param {string} assetId @param {number} [level] */
 function focusAsset(assetId, level = 0) {
   const b = assetBounds(assetId);
-  if (!b) return;
+  const domainMesh = b && app.layers?.domains.get(b.domain)?.mesh;
+  if (!b || !domainMesh) return;
   const size = b.max.clone().sub(b.min).length();
   view.flyTo(b.centre, Math.max(90, size * 1.6));
   view.showHighlight(b.min, b.max, level ? LEVEL_COLOURS[level] : 0xffffff);
-  const domainMesh = app.layers.domains.get(b.domain).mesh;
   if (!domainMesh.visible) {
     domainMesh.visible = true;
-    const box = document.querySelector(`input[data-layer="${b.domain}"]`);
+    const box = /** @type {HTMLInputElement | null} */ (document.querySelector(`input[data-layer="${b.domain}"]`));
     if (box) box.checked = true;
   }
   if (b.max.z < groundAt(b.centre.x, b.centre.y) + 0.2) panel.setUnderground(true); // buried: show it
   inspector.show(assetId);
 }
 
+/** @param {number} alarmId */
 function selectAlarm(alarmId) {
   const alarm = state.alarms.get(alarmId);
   if (!alarm) return;
@@ -263,6 +294,7 @@ function selectAlarm(alarmId) {
 
 // Picking: a click (not a drag) on an asset opens its inspector.
 const ray = new THREE.Raycaster();
+/** @type {{x: number, y: number} | null} */
 let pressed = null;
 view.renderer.domElement.addEventListener('pointerdown', (e) => { pressed = { x: e.clientX, y: e.clientY }; });
 view.renderer.domElement.addEventListener('pointerup', (e) => {
@@ -275,24 +307,29 @@ view.renderer.domElement.addEventListener('pointerup', (e) => {
   }
 });
 
+/** The id of the asset drawn at a screen point, or null. @param {number} clientX @param {number} clientY */
 function pick(clientX, clientY) {
+  const layers = app.layers;
+  if (!layers) return null;
   const rect = view.renderer.domElement.getBoundingClientRect();
   const ndc = new THREE.Vector2(((clientX - rect.left) / rect.width) * 2 - 1, -((clientY - rect.top) / rect.height) * 2 + 1);
   ray.setFromCamera(ndc, view.camera);
-  const meshes = [...app.layers.domains.values()].filter((l) => l.mesh.visible).map((l) => l.mesh);
+  const meshes = [...layers.domains.values()].filter((l) => l.mesh.visible).map((l) => l.mesh);
   const hit = ray.intersectObjects(meshes, false)[0];
-  if (!hit) return null;
-  const layer = app.layers.domains.get(hit.object.userData.domain);
+  const layer = hit && layers.domains.get(hit.object.userData.domain);
+  if (!hit || !hit.face || !layer) return null;
   return layer.ids[layer.rowOfVertex(hit.face.a)];
 }
 
 // -- start -------------------------------------------------------------------------
 (async () => {
-  const [layers] = await Promise.all([loadWhenReady(), whenHello()]);
-  layers.scene = state.hello.scene;
+  const [loaded, hello] = await Promise.all([loadWhenReady(), whenHello()]);
+  /** @type {Layers} */
+  const layers = { ...loaded, scene: hello.scene };
   app.layers = layers;
-  app.painter = new Painter(state, layers.domains, view);
-  const domainNames = state.hello.domains.map((d) => d.name).filter((n) => layers.domains.has(n));
+  const painter = new Painter(state, layers.domains, view);
+  app.painter = painter;
+  const domainNames = hello.domains.map((d) => d.name).filter((n) => layers.domains.has(n));
   const baseNames = ['terrain', 'buildings', 'river'].filter((n) => layers.base.has(n));
   for (const name of [...baseNames, ...domainNames]) setLayerVisible(name, isVisibleAtStart(name));
   panel.build(state, baseNames, domainNames, isVisibleAtStart);
@@ -303,7 +340,7 @@ function pick(clientX, clientY) {
   panel.setUnderground(params.underground);
   setUnderground(app.underground.on, app.underground.opacity);
   if (params.colour) setColour(params.colour);
-  else app.painter.repaintAll();
+  else painter.repaintAll();
   if (params.tour && !params.follow) new Tour(state, { idle: params.tourIdle, every: params.tourEvery, focus: selectAlarm });
   document.body.classList.add('ready');
 })();

@@ -4,43 +4,74 @@
 import { setClock } from './i18n.js';
 import { arrayView } from './wire.js';
 
+/** @typedef {import('./types').Frame} Frame */
+/** @typedef {import('./wire.js').Column} Column */
+/** @typedef {import('./protocol.generated.js').Hello} Hello */
+/** @typedef {import('./protocol.generated.js').DomainInfo} DomainInfo */
+/** @typedef {import('./protocol.generated.js').FieldInfo} FieldInfo */
+/** @typedef {import('./protocol.generated.js').AlarmSummary} AlarmSummary */
+/** @typedef {import('./protocol.generated.js').AlarmEventInfo} AlarmEventInfo */
+/** @typedef {import('./protocol.generated.js').ReplayState} ReplayState */
+/** @typedef {import('./protocol.generated.js').Result} Result */
+/** @typedef {import('./protocol.generated.js').Error} ErrorMessage */
+/** @typedef {import('./protocol.generated.js').Camera} Camera */
+/** A domain of the Hello, with its row index and each row's kind.
+ * @typedef {{info: DomainInfo, ids: string[], index: Map<string, number>, kind: Column, fields: Map<string, FieldInfo>}} Domain */
+/** What each kind of listener is given.
+ * @typedef {{
+ *   hello: Hello,
+ *   state: {snapshot: boolean, changed: Record<string, Record<string, Column>> | null},
+ *   alarms: {snapshot: boolean, events: AlarmEventInfo[]},
+ *   result: Result, error: ErrorMessage, replay: ReplayState, camera: Camera,
+ * }} StateEvents */
+
 export class TwinState {
   constructor() {
+    /** @type {Hello | null} */
     this.hello = null;
-    this.domains = new Map(); // name -> {info, ids, index: Map(id -> row), kind, fields: Map}
-    this.tables = new Map(); // domain -> Map(field -> typed array)
-    this.alarms = new Map(); // id -> alarm record
+    /** @type {Map<string, Domain>} */
+    this.domains = new Map();
+    /** @type {Map<string, Map<string, Column>>} domain -> field -> its column */
+    this.tables = new Map();
+    /** @type {Map<number, AlarmSummary>} the open alarms by id */
+    this.alarms = new Map();
     this.seq = -1;
     this.time = 0;
+    /** @type {Set<string>} "domain.field" of the fields the server marks stale */
     this.stale = new Set();
     this.counts = { snapshots: 0, deltas: 0, events: 0, gaps: 0 };
-    this.replay = null; // the last ReplayState of a replaying server, else null
+    /** @type {ReplayState | null} the last ReplayState of a replaying server, else null */
+    this.replay = null;
+    /** @type {{[K in keyof StateEvents]: Array<(payload: StateEvents[K]) => void>}} */
     this.listeners = { hello: [], state: [], alarms: [], result: [], error: [], replay: [], camera: [] };
   }
 
+  /** @template {keyof StateEvents} K @param {K} kind @param {(payload: StateEvents[K]) => void} fn */
   on(kind, fn) {
     this.listeners[kind].push(fn);
   }
 
+  /** @template {keyof StateEvents} K @param {K} kind @param {StateEvents[K]} payload */
   emit(kind, payload) {
     for (const fn of this.listeners[kind]) fn(payload);
   }
 
-  /** Apply one decoded frame; returns false when a delta does not follow our seq. */
+  /** Apply one decoded frame; returns false when a delta does not follow our seq.
+   * @param {Frame} frame @returns {boolean} */
   apply(frame) {
-    const h = frame.header;
     switch (frame.name) {
       case 'Hello': return this.applyHello(frame);
       case 'Snapshot': return this.applySnapshot(frame);
       case 'Delta': return this.applyDelta(frame);
-      case 'Result': this.emit('result', h); return true;
-      case 'Error': this.emit('error', h); return true;
-      case 'ReplayState': this.replay = h; this.emit('replay', h); return true;
-      case 'Camera': this.emit('camera', h); return true;
+      case 'Result': this.emit('result', frame.header); return true;
+      case 'Error': this.emit('error', frame.header); return true;
+      case 'ReplayState': this.replay = frame.header; this.emit('replay', frame.header); return true;
+      case 'Camera': this.emit('camera', frame.header); return true;
       default: return true;
     }
   }
 
+  /** @param {Extract<Frame, {name: 'Hello'}>} frame */
   applyHello(frame) {
     const h = frame.header;
     this.hello = h;
@@ -59,6 +90,7 @@ export class TwinState {
     return true;
   }
 
+  /** @param {Extract<Frame, {name: 'Snapshot'}>} frame */
   applySnapshot(frame) {
     const h = frame.header;
     this.tables.clear();
@@ -78,12 +110,14 @@ export class TwinState {
     return true;
   }
 
+  /** @param {Extract<Frame, {name: 'Delta'}>} frame */
   applyDelta(frame) {
     const h = frame.header;
     if (h.base !== this.seq) {
       this.counts.gaps += 1;
       return false;
     }
+    /** @type {Record<string, Record<string, Column>>} domain -> field -> the rows it changed */
     const changed = {};
     for (const [domain, fields] of Object.entries(h.domains)) {
       const table = this.tables.get(domain);
@@ -94,7 +128,9 @@ export class TwinState {
         if (!target) continue;
         const rows = arrayView(frame, delta.rows);
         const values = arrayView(frame, delta.values);
-        for (let i = 0; i < rows.length; i++) target[rows[i]] = values[i];
+        // values have the column's dtype (the protocol says so): number or bigint alike
+        const column = /** @type {Array<number | bigint>} */ (/** @type {unknown} */ (target));
+        for (let i = 0; i < rows.length; i++) column[Number(rows[i])] = values[i];
         rowsByField[name] = rows;
       }
     }
@@ -113,7 +149,8 @@ export class TwinState {
     return true;
   }
 
-  /** (domain, row) of an asset id, or null. */
+  /** (domain, row) of an asset id, or null.
+   * @param {string} id @returns {{domain: string, row: number} | null} */
   locate(id) {
     for (const [name, d] of this.domains) {
       const row = d.index.get(id);
@@ -122,6 +159,8 @@ export class TwinState {
     return null;
   }
 
+  /** The value of a field of a row, as a number (undefined when the field is not held).
+   * @param {string} domain @param {string} field @param {number} row @returns {number | undefined} */
   value(domain, field, row) {
     const column = this.tables.get(domain)?.get(field);
     if (!column) return undefined;

@@ -8,13 +8,21 @@ export type Frame = {
   [N in keyof ServerMessages]: { name: N; header: ServerMessages[N]; buffer: ArrayBuffer; bodyStart: number };
 }[keyof ServerMessages];
 
+/** GET /api/assets/{id}: what the inspector reads of it. */
+export interface AssetInfo {
+  id: string;
+  owner: string;
+  attributes: Record<string, unknown>;
+  sensors: Array<{ id: string; field: string; stale: boolean }>;
+}
+
 /** Raw points of a history answer: times (epoch seconds, or a simulated clock's) and values. */
 export interface HistoryRaw {
   t: number[];
   v: Array<number | null>;
 }
 
-/** Buckets of a history answer (per-minute, or coarser when the window is long). */
+/** Buckets of a history answer (at least a minute wide; wider when the window is long). */
 export interface HistoryBuckets {
   t: number[];
   min: Array<number | null>;
@@ -27,9 +35,11 @@ export interface HistoryBuckets {
 export interface HistoryAnswer {
   series: string;
   unit: string;
+  /** which data answered: raw readings, or the per-minute aggregates kept past the raw retention */
   source: 'raw' | 'minutes';
   from: number;
   to: number;
+  /** the buckets' width in seconds; null for raw points */
   step: number | null;
   points: HistoryRaw | HistoryBuckets;
   /** level 4 (red) .. 1 (blue) and the value at which it starts */

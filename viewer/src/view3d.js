@@ -59,7 +59,8 @@ export class View3D {
     return group;
   }
 
-  /** Outline the box (min, max: Vector3) and raise a beam above it. */
+  /** Outline the box (min, max: Vector3) and raise a beam above it.
+   * @param {THREE.Vector3} min @param {THREE.Vector3} max @param {THREE.ColorRepresentation} [colour] */
   showHighlight(min, max, colour = 0xffffff) {
     const { box, beam } = this.highlight.userData;
     const size = new THREE.Vector3().subVectors(max, min).addScalar(3);

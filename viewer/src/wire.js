@@ -6,6 +6,13 @@
 import { decode, encode } from '@msgpack/msgpack';
 import { ALIGN, CLIENT_MESSAGES, SERVER_MESSAGES, SERVER_TAGS, TAG_FIELD } from './protocol.generated.js';
 
+/** @typedef {import('./types').Frame} Frame */
+/** @typedef {import('./protocol.generated.js').ArrayRef} ArrayRef */
+/** @typedef {import('./protocol.generated.js').ClientMessages} ClientMessages */
+/** A state column: the typed array of a field's dtype, viewing a frame's buffer.
+ * @typedef {Float32Array | Float64Array | Int8Array | Uint8Array | Int16Array | Uint16Array | Int32Array | Uint32Array | BigInt64Array | BigUint64Array} Column */
+
+/** @type {Record<string, {new (buffer: ArrayBuffer, offset: number, length: number): Column, BYTES_PER_ELEMENT: number}>} */
 const TYPED_ARRAYS = {
   f4: Float32Array, f8: Float64Array,
   i1: Int8Array, u1: Uint8Array, b1: Uint8Array,
@@ -17,23 +24,30 @@ const TYPED_ARRAYS = {
 /** Counters the debug hook and tests read: frames decoded, views made, bytes. */
 export const wireStats = { frames: 0, views: 0, misaligned: 0, bytes: 0 };
 
-/** Decode one server frame: {name, header, buffer, bodyStart}. */
+/** Decode one server frame: {name, header, buffer, bodyStart}; a header that is not a
+ * message of the protocol, or lacks one of its message's fields, throws.
+ * @param {ArrayBuffer} buffer @returns {Frame} */
 export function decodeFrame(buffer) {
   const headerLength = new DataView(buffer).getUint32(0, true);
   const header = decode(new Uint8Array(buffer, 4, headerLength));
   const lead = 4 + headerLength;
   const bodyStart = lead + ((ALIGN - (lead % ALIGN)) % ALIGN);
-  const name = SERVER_TAGS[header[TAG_FIELD]];
-  if (!name) throw new Error(`unknown message type ${JSON.stringify(header[TAG_FIELD])}`);
+  if (!header || typeof header !== 'object') throw new Error(`a message header is a map, not ${JSON.stringify(header)}`);
+  const tag = /** @type {Record<string, unknown>} */ (header)[TAG_FIELD];
+  // Own keys only: a tag such as "constructor" must not find Object.prototype's.
+  const name = typeof tag === 'string' && Object.hasOwn(SERVER_TAGS, tag) ? SERVER_TAGS[/** @type {keyof typeof SERVER_TAGS} */ (tag)] : null;
+  if (!name) throw new Error(`unknown message type ${JSON.stringify(tag)}`);
   for (const field of SERVER_MESSAGES[name].required) {
     if (!(field in header)) throw new Error(`${name} message lacks its field ${field}`);
   }
   wireStats.frames += 1;
   wireStats.bytes += buffer.byteLength;
-  return { name, header, buffer, bodyStart };
+  // The tag and every required field checked: the header is the message its tag names.
+  return /** @type {Frame} */ ({ name, header, buffer, bodyStart });
 }
 
-/** The typed array an ArrayRef points at, as a view into the frame (no copy). */
+/** The typed array an ArrayRef points at, as a view into the frame (no copy).
+ * @param {{buffer: ArrayBuffer, bodyStart: number}} frame @param {ArrayRef} ref @returns {Column} */
 export function arrayView(frame, ref) {
   if (ref.dtype[0] === '>') throw new Error(`big-endian array ${ref.dtype} in a little-endian protocol`);
   const Ctor = TYPED_ARRAYS[ref.dtype.slice(1)];
@@ -47,7 +61,9 @@ export function arrayView(frame, ref) {
   return new Ctor(frame.buffer, at, ref.count);
 }
 
-/** One client message (header only), named as in CLIENT_MESSAGES. */
+/** One client message (header only), named as in CLIENT_MESSAGES.
+ * @template {keyof ClientMessages} N
+ * @param {N} name @param {Partial<Omit<ClientMessages[N], 'type'>>} fields @returns {Uint8Array<ArrayBuffer>} */
 export function encodeClient(name, fields = {}) {
   const spec = CLIENT_MESSAGES[name];
   if (!spec) throw new Error(`unknown client message ${name}`);

@@ -21,8 +21,8 @@ export class AlarmList {
       this.body,
     ]);
     this.body.addEventListener('click', (event) => {
-      const row = event.target.closest('li[data-alarm]');
-      if (row) this.onSelect(Number(row.dataset.alarm));
+      const row = event.target instanceof Element ? event.target.closest('li[data-alarm]') : null;
+      if (row instanceof HTMLElement) this.onSelect(Number(row.dataset.alarm));
     });
     parent.append(this.node);
     this.pending = false;

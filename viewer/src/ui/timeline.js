@@ -253,6 +253,7 @@ export class Timeline {
   }
 
   showDrag(clientX) {
+    if (!this.drag) return;
     const rect = this.track.getBoundingClientRect();
     setText(this.dragLabel, clock(this.drag.time));
     this.dragLabel.style.left = `${Math.min(Math.max(clientX - rect.left, 0), rect.width)}px`;
@@ -267,7 +268,7 @@ export class Timeline {
     return {
       mode: this.mode, playing: r?.playing ?? false, speed: r?.speed ?? null, start: r?.start ?? null, end: r?.end ?? null,
       time: this.state.time, dragging: this.drag ? this.drag.time : null, marks: r?.marks.length ?? 0,
-      canControl: this.mode === 'replay' && !this.denied(), reason: this.reason.hidden ? '' : this.reason.textContent,
+      canControl: this.mode === 'replay' && !this.denied(), reason: this.reason.hidden ? '' : this.reason.textContent ?? '',
     };
   }
 }

@@ -1,0 +1,107 @@
+"""The inspector's history chart (ECharts), in Debian's headless chromium against a real
+server with the demo district: a live twin's chart is fed by the history API, a drill's
+(no stored history) by the values the screen received; either way the points are drawn
+(read back from the chart and from the canvas's pixels), the level thresholds are bands
+and the alarm raise is marked."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from conftest import CHROMIUM
+from test_viewer import open_page, scene, serve, wait_for  # noqa: F401 (scene: the fixture)
+
+from twin.serving.server import STATIC_DIR
+
+pytestmark = [
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium (scripts/install installs it)"),
+    pytest.mark.skipif(not (STATIC_DIR / "index.html").exists(), reason="the viewer is not built (scripts/install builds it)"),
+]
+
+#: the demo's gas leak (scene.toml) raises an alarm on this manhole about 20 s in; it has a CH4 detector
+ASSET = "G-MH-0055"
+#: the chart's line colour (historyChart.js LINE) as RGB
+LINE_RGB = (92, 200, 255)
+
+
+def chart(page):
+    return page.evaluate("window.__twin.history()")
+
+
+def line_pixels(page) -> int:
+    """Pixels of the chart's canvas in the line's colour: what was really painted."""
+    return page.evaluate(
+        """([r, g, b]) => {
+            const canvas = document.querySelector('#history-chart canvas');
+            if (!canvas) return 0;
+            const data = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+            let n = 0;
+            for (let i = 0; i < data.length; i += 4) {
+                if (Math.abs(data[i] - r) < 24 && Math.abs(data[i + 1] - g) < 24 && Math.abs(data[i + 2] - b) < 24 && data[i + 3] > 200) n++;
+            }
+            return n;
+        }""",
+        list(LINE_RGB),
+    )
+
+
+def open_inspector(page, asset):
+    """Its alarm's row is clicked: the inspector opens on the asset, with its chart."""
+    page.locator(f"#alarm-list li[data-asset='{asset}']").first.click()
+    wait_for(page, "id => window.__twin.selected().asset === id", arg=asset)
+    wait_for(page, "() => window.__twin.history() !== null")
+
+
+@pytest.mark.slow  # the demo district served and browsed for about 15 s
+def test_a_live_twins_inspector_charts_the_stored_history_with_thresholds_and_the_alarm(browser, scene, tmp_path):
+    start = 1_800_000_000.0  # a live twin's clock: UTC epoch seconds, so it keeps a history
+    with serve(scene, tmp_path / "data", start=start, speed=10.0) as (server, url):
+        assert server.engine.history is not None
+        page = open_page(browser, url)
+        wait_for(page, "id => document.querySelector(`#alarm-list li[data-asset='${id}']`) !== null", arg=ASSET, timeout=30000)
+        open_inspector(page, ASSET)
+        # First the field the asset is coloured by (risk): its level thresholds are bands,
+        # the alarm's raise a mark (from the API, or from the alarm's own level history
+        # while no plugin marks risk as historical).
+        c = chart(page)
+        assert c["field"] == "risk" and c["asset"] == ASSET and c["window"] == "1h"
+        wait_for(page, "() => window.__twin.history().alarms >= 1 && window.__twin.history().points >= 2", timeout=30000)
+        c = chart(page)
+        assert c["thresholds"] == 4 and c["canvas"] and c["drawn"] == c["points"]
+
+        # Then the CH4 reading: a click on its row; the stored readings, drawn.
+        sensors = httpx.get(f"{url}/api/assets/{ASSET}").json()["sensors"]
+        field = sensors[0]["field"]
+        page.locator(f"#inspector table.live tr[data-field='{field}']").click()
+        wait_for(page, "f => window.__twin.history().field === f && window.__twin.history().source === 'raw'"
+                       " && window.__twin.history().points >= 5", arg=field, timeout=30000)
+        c = chart(page)
+        assert c["drawn"] == c["points"]  # every point inside the plot
+        assert line_pixels(page) > 50  # and painted
+        # The server holds what the chart shows: the API answers the same series.
+        answer = httpx.get(f"{url}/api/history/assets/{ASSET}", params={"field": field, "from": c["from"], "to": c["to"]}).json()
+        assert answer["source"] == "raw" and len(answer["points"]["t"]) >= 5
+        assert page.locator(f"#inspector table.live tr[data-field='{field}']").get_attribute("aria-pressed") == "true"
+
+        # Another window: asked again, over 24 h.
+        page.locator("#inspector .history-window[data-window='24h']").click()
+        wait_for(page, "() => window.__twin.history().window === '24h' && window.__twin.history().to - window.__twin.history().from > 86000")
+        wait_for(page, "() => window.__twin.history().points >= 5 && window.__twin.history().source === 'raw'")
+        assert page.locator("#inspector .history-window[data-window='24h']").get_attribute("aria-pressed") == "true"
+        page.close()
+
+
+def test_a_drills_inspector_charts_the_values_the_screen_received(browser, scene, tmp_path):
+    with serve(scene, tmp_path / "data", start=0.0, speed=10.0) as (server, url):
+        assert server.engine.history is None  # a simulated clock keeps no history: the API has none to give
+        page = open_page(browser, url)
+        wait_for(page, "id => document.querySelector(`#alarm-list li[data-asset='${id}']`) !== null", arg=ASSET, timeout=30000)
+        open_inspector(page, ASSET)
+        wait_for(page, "() => window.__twin.history().points >= 10", timeout=30000)
+        c = chart(page)
+        assert c["source"] == "live" and c["field"] == "risk" and c["thresholds"] == 4
+        assert c["alarms"] >= 1  # the raise, from the open alarm's level history
+        assert c["drawn"] == c["points"]
+        assert line_pixels(page) > 50
+        assert "live window" in page.locator("#inspector .history-source").inner_text()
+        page.close()

@@ -1,0 +1,2 @@
+// What vite gives the sources (CSS imports, import.meta.env), for tsc.
+/// <reference types="vite/client" />
