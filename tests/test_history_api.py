@@ -290,3 +290,25 @@ def test_an_unknown_sensor_is_a_404_naming_it(twin):
     r = viewer.get("/api/history/sensors/NO-SUCH")
     assert r.status_code == 404
     assert r.json()["error"] == "no sensor 'NO-SUCH' in scene 'demo' nor in its history; GET /api/assets/{id} lists an asset's sensors"
+
+
+def test_the_docs_curl_examples_run(twin, tmp_path):
+    import re
+
+    from conftest import ROOT
+
+    _, _, roles, url = twin
+    text = (ROOT / "docs" / "history.md").read_text(encoding="utf-8")
+    found = re.search(r"<!-- example: curl history -->\n```sh\n(.*?)```\n<!-- end example -->", text, re.S)
+    assert found, "docs/history.md lost its marked curl example"
+    script = found.group(1)
+    assert script.count("http://127.0.0.1:8000/") == 3
+    ran = subprocess.run(["bash", "-euo", "pipefail", "-c", script.replace("http://127.0.0.1:8000", url)], cwd=tmp_path,
+                         capture_output=True, text=True, timeout=60, env={**os.environ, "TOKEN": roles["viewer"]})
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    cut = ran.stdout.index("t,min,mean,max,count\n")  # the JSON answer ends without a newline, the CSV follows
+    assert httpx.Response(200, content=ran.stdout[:cut]).json()["series"] == SENSOR
+    rows = list(csv.reader(io.StringIO(ran.stdout[cut:])))
+    assert 2 <= len(rows) <= 1 + 96 and all(float(r[0]) % 900 == float(rows[1][0]) % 900 for r in rows[1:])  # 15-minute buckets
+    table = pq.read_table(tmp_path / "alarms.parquet")
+    assert table.column_names == ["t", "domain", "level", "count"]
