@@ -1,0 +1,72 @@
+"""Resolution (issue 14): news-only frames change what is sent, never what alarms.
+
+Every demo drill is run twice on the same seed: with every change news (each live
+field's resolution set to 0, the frames as they were before resolutions) and with the
+plugins' resolutions. Alarms are judged on the exact state, so the alarm events must be
+the same, event for event; the frames must be smaller.
+"""
+
+import dataclasses
+import shutil
+from pathlib import Path
+
+import pytest
+
+from twin.runs.drill import load_drill
+from twin.runs.reruns import run_drill
+from twin.runtime import open_twin
+
+ROOT = Path(__file__).resolve().parents[1]
+DRILLS = sorted((ROOT / "scenes" / "demo" / "drills").glob("*.toml"))
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    root = tmp_path_factory.mktemp("demo")
+    shutil.copy(ROOT / "scenes" / "demo" / "scene.toml", root / "scene.toml")
+    (root / "drills").mkdir()
+    for drill in DRILLS:
+        shutil.copy(drill, root / "drills" / drill.name)
+    open_twin(root, root / "data", persist=False).close()  # the scene's data files are made on first use: here, once
+    return root
+
+
+class ValuesSent:
+    """Takes each frame as a recorder does (run_drill hands it every frame) and counts its values."""
+
+    values = 0
+
+    def record(self, frame) -> None:
+        self.values += frame.changed_rows()
+
+
+def run(path: Path, data: Path, every_change: bool) -> tuple[list[dict], int]:
+    """The drill's alarm events, and the values its frames carried."""
+    drill = load_drill(path)
+    engine = open_twin(drill.scene, data, seed=drill.seed, config=drill.config, dt=drill.dt, persist=False)
+    if every_change:
+        for table in engine.world.tables.values():
+            table.specs.update({name: dataclasses.replace(spec, resolution=0.0) for name, spec in table.specs.items()})
+    counter = ValuesSent()
+    try:
+        result = run_drill(drill, engine, counter)
+    finally:
+        engine.close()
+    assert result.passed, [s for s in result.scores if not s.passed]
+    return result.events, counter.values
+
+
+def test_there_is_a_drill_of_each_kind():
+    assert {p.stem for p in DRILLS} >= {"gas-leak", "storm", "bridge-overload", "tunnel-fire", "compound-storm-gas"}
+
+
+@pytest.mark.parametrize("name", [p.name for p in DRILLS])
+def test_drill_alarms_are_the_same_with_news_only_frames(demo, tmp_path, name):
+    path = demo / "drills" / name
+    before, sent_before = run(path, tmp_path / "every-change", every_change=True)
+    after, sent_after = run(path, tmp_path / "news-only", every_change=False)
+    assert before, f"{name} raised no alarm: nothing to compare"
+    assert [(e["kind"], e["time"], e["alarm"]["asset"], e["alarm"]["rule"], e["alarm"]["level"]) for e in after] == \
+           [(e["kind"], e["time"], e["alarm"]["asset"], e["alarm"]["rule"], e["alarm"]["level"]) for e in before]
+    assert after == before
+    assert sent_after < sent_before / 3, f"{name}: news-only frames carried {sent_after} values, every change {sent_before}"
