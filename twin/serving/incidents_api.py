@@ -10,6 +10,9 @@ operators do to them.
 - ``POST /api/incidents/{id}/ack|dispatch|close`` ``{"note": ..., "unit": ...}``: an
   operator's action, written to the store before the answer (503 + Retry-After when it
   cannot be written, 409 when the incident's state does not allow it).
+- ``GET /api/notifications``: the notifications file in force, each channel's state
+  (ok, waiting, failing, with its last error and the rows waiting), the rules and the
+  latest outbox rows (twin.loop.notify, docs/notifications.md).
 
 Viewers and every role above read; operators and above act (docs/incidents.md).
 """
@@ -99,6 +102,16 @@ class IncidentRoutes:
             return _error(409, str(exc))
         return JSONResponse({"incident": incident.to_json()})
 
+    async def notifications(self, request: Request) -> JSONResponse:
+        self.server._who(request)
+        e = self.server._ready()
+        notify = getattr(e, "notify", None)
+        if notify is None:
+            return JSONResponse({"enabled": False, "why": "this twin keeps no data folder (a drill, a replay or a rerun): "
+                                                          "it tells nobody", "channels": [], "rules": [], "recent": []})
+        status, recent = await asyncio.to_thread(lambda: (notify.status(), notify.recent()))
+        return JSONResponse({"enabled": True, **status, "recent": recent})
+
 
 #: who a caller is when the server runs without tokens (twin.serving.auth.OPEN)
 _OPEN = TokenRecord("open", "admin", "", 0.0)
@@ -126,4 +139,5 @@ def incident_routes(server: TwinServer) -> list[Route]:
         Route("/api/incidents", api.list),
         Route("/api/incidents/{incident_id:int}", api.one),
         Route("/api/incidents/{incident_id:int}/{action:str}", api.act, methods=["POST"]),
+        Route("/api/notifications", api.notifications),
     ]
