@@ -29,6 +29,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from twin.errors import TwinError
+from twin.loop.escalation import Escalator
 from twin.loop.grouping import Groupings
 from twin.loop.places import Point, distance, outline, vertices
 from twin.tick.alarms import (
@@ -149,6 +150,8 @@ class IncidentBook:
         self.listeners: list[Callable[[IncidentEvent], None]] = []
         #: called every tick with the clock, before the tick's commit (twin.loop.escalation)
         self.deadline_hooks: list[Callable[[float], None]] = []
+        #: deadlines to acknowledge, dispatch and close, and the chain a missed one goes up
+        self.escalator = Escalator(self, config or {})
         alarms.attach(self)
 
     # -- the store's commit (twin.tick.alarms.AlarmBook.attach) ---------------------------

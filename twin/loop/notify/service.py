@@ -13,7 +13,7 @@ from typing import Any
 
 from prometheus_client import Counter, Gauge
 
-from twin.loop.notify.config import NotifyConfig, config_path, load
+from twin.loop.notify.config import NotifyConfig, NotifyConfigError, config_path, load
 from twin.loop.notify.outbox import Outbox
 from twin.loop.notify.sender import Sender
 
@@ -100,4 +100,9 @@ def open_notifications(engine: Any, data_dir: Path | None) -> Notifications | No
     if data_dir is None:
         return None
     config = load(config_path(data_dir, engine.config))
+    for n, step in enumerate(engine.incidents.escalator.policy.chain, start=1):
+        unknown = [c for c in step["channels"] if c not in config.channels]
+        if unknown:
+            raise NotifyConfigError(f"[[escalation.chain]] #{n} ({step['name']}): channels {', '.join(map(repr, unknown))} are not "
+                                    f"in {config.path or 'the notifications file (there is none)'}; valid: {', '.join(config.channels)}")
     return Notifications(engine, data_dir / "alarms.sqlite", config)
