@@ -307,6 +307,44 @@ def test_a_device_cannot_publish_another_sensors_topic(tmp_path, toy, mosquitto)
     assert dict(h.engine.ingest.rejected) == {}
 
 
+def test_the_fleet_publishes_every_sensor_and_reads_commands_but_sends_none(tmp_path, toy, mosquitto):
+    """The fleet's account (``twin devices run``) publishes any sensor's readings and reads
+    the twin's commands; it may not publish a command, nor read the readings."""
+    h = toy_twin(tmp_path, toy)
+    broker, _passwords, twin_password = secured(tmp_path, h, mosquitto)
+    fleet = ("-u", "fleet", "-P", (tmp_path / "creds" / "fleet.password").read_text(encoding="utf-8").strip())
+    acl = (tmp_path / "creds" / "acl").read_text(encoding="utf-8")
+    assert f"user fleet\ntopic read city/{DISTRICT}/cmd/#\ntopic write city/{DISTRICT}/+/level\n" in acl
+    now = time.time()
+    commands = subprocess.Popen(["mosquitto_sub", "-p", str(broker.port), "-V", "5", "-q", "1", "-t", f"city/{DISTRICT}/cmd/#",
+                                 "-v", "-C", "1", "-W", "20", *fleet], stdout=subprocess.PIPE, text=True)
+    readings = subprocess.Popen(["mosquitto_sub", "-p", str(broker.port), "-V", "5", "-q", "1", "-t", f"city/{DISTRICT}/+/level",
+                                 "-C", "1", "-W", "3", *fleet], stdout=subprocess.PIPE, text=True)
+    with subscribed(broker.url, h.engine.ingest, username="twin", password=twin_password):
+        time.sleep(0.5)  # the fleet's subscriptions are in place
+        for n in (1, 5, 8):
+            publish(broker.port, f"city/{DISTRICT}/TS-00{n}/level", f'{{"t": {now - 1}, "v": {10 + n}}}', *fleet)
+        refused = publish(broker.port, f"city/{DISTRICT}/cmd/T-001", '{"action": "toy.open_tap", "target": "T-001"}', *fleet,
+                          check=False)
+        assert b"Not authorized" in refused.stderr
+        publish(broker.port, f"city/{DISTRICT}/cmd/T-002", '{"action": "toy.open_tap", "target": "T-002"}', "-u", "twin",
+                "-P", twin_password)
+        tick_until(h, lambda: h.engine.ingest.accepted == 3)
+    assert [h.value(f"T-00{n}", "level") for n in (1, 5, 8)] == [11.0, 15.0, 18.0]
+    assert commands.communicate(timeout=30)[0].strip() == f'city/{DISTRICT}/cmd/T-002 {{"action": "toy.open_tap", "target": "T-002"}}'
+    assert readings.communicate(timeout=30)[0] == "" and readings.returncode == 27  # timed out: the broker sent it none
+
+
+def test_the_fleet_account_lists_a_field_s_topics_when_a_command_target_is_named_like_it():
+    from twin.sources.credentials import fleet_account
+    from twin.types import Sensor
+
+    sensors = [Sensor("S-1", "A-1", "level"), Sensor("S-2", "level", "level"), Sensor("S-3", "A-3", "ch4")]
+    account = fleet_account(sensors, "d")
+    assert account.write == ("city/d/+/ch4", "city/d/S-1/level", "city/d/S-2/level")
+    assert account.read == ("city/d/cmd/#",)
+
+
 def test_bad_credentials_are_refused(tmp_path, toy, mosquitto, caplog):
     h = toy_twin(tmp_path, toy)
     broker, passwords, twin_password = secured(tmp_path, h, mosquitto)
@@ -338,11 +376,13 @@ def test_credentials_are_mosquitto_hashes_and_keep_their_passwords(tmp_path):
     on_asset = [s for s in h.scene.sensors if s.asset == sensor.asset]
     assert f"user {sensor.asset}\n" + "".join(f"topic write city/harness/{s.id}/{s.field}\n" for s in on_asset) in acl
     first = (out / "devices.csv").read_text()
+    fleet_password = (out / "fleet.password").read_text()
     assert len(first.splitlines()) == 1 + len({s.asset for s in h.scene.sensors})
-    for name in ("passwd", "devices.csv", "twin.password"):
+    for name in ("passwd", "devices.csv", "twin.password", "fleet.password"):
         assert (out / name).stat().st_mode & 0o077 == 0, name
     assert main(command) == 0
     assert (out / "devices.csv").read_text() == first  # the devices in the field keep working
+    assert (out / "fleet.password").read_text() == fleet_password  # and the fleet
     # the format mosquitto_passwd writes (checked against its own output)
     if shutil.which("mosquitto_passwd") is None:
         pytest.skip("mosquitto_passwd is not installed (Debian's mosquitto; scripts/install installs it)")

@@ -1,6 +1,8 @@
 """Device credentials for a mosquitto broker, from a scene's sensors: a password file
-and an ACL by which each device may publish only its own sensors' topics and the twin's
-account may read the whole district.
+and an ACL by which each device may publish only its own sensors' topics, the twin's
+account may read the whole district and publish its commands to the field, and the
+device fleet's account (``twin devices run``, or a gateway speaking for every device of
+the district) may publish every sensor's readings and read the commands.
 
 The password file is mosquitto's own format (``mosquitto_passwd``'s default since 2.0:
 ``user:$7$<iterations>$<base64 salt>$<base64 PBKDF2-HMAC-SHA512>``), written here so that
@@ -30,6 +32,7 @@ DEVICES_CSV = "devices.csv"
 PASSWORD_FILE = "passwd"
 ACL_FILE = "acl"
 TWIN_PASSWORD = "twin.password"
+FLEET_PASSWORD = "fleet.password"
 
 
 def password_hash(password: str, salt: bytes | None = None, iterations: int = ITERATIONS) -> str:
@@ -100,6 +103,26 @@ def twin_account(district: str, username: str = "twin", password: str | None = N
                    read=(f"city/{district}/#",))
 
 
+def fleet_account(sensors: Iterable[Sensor], district: str, username: str = "fleet", password: str | None = None) -> Account:
+    """The device fleet's account: publishes every sensor's readings, reads the twin's
+    commands to the field. It may write ``city/<district>/+/<field>`` for each field the
+    sensors measure, a handful of filters that the broker checks per message (one per
+    sensor would be a city's worth). Such a filter also matches the command topic
+    ``city/<district>/cmd/<field>``, a command to a target named like a field: where a
+    sensor or its asset is so named, that field's topics are listed one by one instead."""
+    sensors = list(sensors)
+    fields = sorted({s.field for s in sensors})
+    targets = {s.id for s in sensors} | {s.asset for s in sensors}
+    write: list[str] = []
+    for name in fields:
+        if name in targets:
+            write += [topic_for(district, s.id, s.field) for s in sensors if s.field == name]
+        else:
+            write.append(f"city/{district}/+/{name}")
+    return Account(username, password or secrets.token_urlsafe(24), write=tuple(write),
+                   read=(f"city/{district}/{COMMAND_LEVEL}/#",))
+
+
 def acl_text(accounts: Iterable[Account]) -> str:
     """A mosquitto ACL: each account's read and write topics, nothing for anyone else."""
     lines = ["# Written by `twin devices credentials`: each device publishes only its own sensors' topics.", ""]
@@ -112,14 +135,18 @@ def acl_text(accounts: Iterable[Account]) -> str:
 
 
 def write_credentials(sensors: list[Sensor], district: str, out: Path, *, by: Literal["sensor", "asset"] = "sensor",
-                      twin_user: str = "twin") -> Written:
+                      twin_user: str = "twin", fleet_user: str = "fleet") -> Written:
     """Write into ``out``: ``passwd`` (mosquitto's password file), ``acl``, ``devices.csv``
-    (user, password, topics: for the device makers) and ``twin.password`` (for
-    ``twin serve --mqtt-password-file``). Passwords already in ``out`` are kept, so that
-    running it again after adding sensors does not lock out the devices in the field."""
-    problem = username_problem(twin_user)
-    if problem:
-        raise TwinError(f"--twin-user {twin_user!r}: {problem}")
+    (user, password, topics: for the device makers), ``twin.password`` (for ``twin serve
+    --mqtt-password-file``) and ``fleet.password`` (for ``twin devices run
+    --mqtt-password-file``). Passwords already in ``out`` are kept, so that running it
+    again after adding sensors does not lock out the devices in the field."""
+    for option, user in (("--twin-user", twin_user), ("--fleet-user", fleet_user)):
+        problem = username_problem(user)
+        if problem:
+            raise TwinError(f"{option} {user!r}: {problem}")
+    if twin_user == fleet_user:
+        raise TwinError(f"the twin's and the fleet's users are both {twin_user!r}; give them two names")
     out = Path(out)
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -127,20 +154,28 @@ def write_credentials(sensors: list[Sensor], district: str, out: Path, *, by: Li
         raise TwinError(f"{out}: cannot create the folder ({exc.strerror})") from None
     old = _read_passwords(out)
     devices = device_accounts(sensors, district, by, old)
-    if any(d.username == twin_user for d in devices):
-        raise TwinError(f"the twin's user {twin_user!r} is also a {by} id of the scene; pass --twin-user with another name")
-    twin_password = None
-    if (out / TWIN_PASSWORD).exists():
-        twin_password = (out / TWIN_PASSWORD).read_text(encoding="utf-8").strip() or None
+    for whose, user in (("twin", twin_user), ("fleet", fleet_user)):
+        if any(d.username == user for d in devices):
+            raise TwinError(f"the {whose}'s user {user!r} is also a {by} id of the scene; pass --{whose}-user with another name")
+    twin_password, fleet_password = _read_secret(out / TWIN_PASSWORD), _read_secret(out / FLEET_PASSWORD)
     twin = twin_account(district, twin_user, twin_password)
-    accounts = [twin, *devices]
+    fleet = fleet_account(sensors, district, fleet_user, fleet_password)
+    accounts = [twin, fleet, *devices]
     _write_private(out / PASSWORD_FILE, "".join(f"{a.username}:{password_hash(a.password)}\n" for a in accounts))
     (out / ACL_FILE).write_text(acl_text(accounts), encoding="utf-8")
     rows = [["user", "password", "topics"]] + [[d.username, d.password, " ".join(d.write)] for d in devices]
     _write_private(out / DEVICES_CSV, _csv_text(rows))
     _write_private(out / TWIN_PASSWORD, twin.password + "\n")
-    new = sum(1 for d in devices if d.username not in old) + (twin_password is None)
+    _write_private(out / FLEET_PASSWORD, fleet.password + "\n")
+    new = sum(1 for d in devices if d.username not in old) + (twin_password is None) + (fleet_password is None)
     return Written(out, len(devices), len(sensors), new)
+
+
+def _read_secret(path: Path) -> str | None:
+    """The password kept in ``path`` (its first line), or None when there is none yet."""
+    if not path.exists():
+        return None
+    return path.read_text(encoding="utf-8").strip() or None
 
 
 def _read_passwords(out: Path) -> dict[str, str]:
