@@ -17,6 +17,7 @@ a header alone (H followed by nothing). ``docs/protocol.md`` describes each mess
 
 from __future__ import annotations
 
+import enum
 import struct
 from typing import Any, Literal
 
@@ -33,6 +34,121 @@ SUBPROTOCOL = "lifeline-twin.v1"
 #: largest message a client may send (bytes)
 MAX_CLIENT_MESSAGE = 64 * 1024
 ALIGN = 8
+
+# ------------------------------------------------------------------------- codes
+
+
+class ErrorCode(enum.StrEnum):
+    """The ``code`` of an :class:`Error` message (the table of ``docs/protocol.md``,
+    section Error, is checked against this enum)."""
+
+    #: not a frame of this protocol (header length, not msgpack)
+    MALFORMED = "malformed"
+    #: a message of an unknown type, or a field of the wrong type or value
+    INVALID = "invalid"
+    #: a message over MAX_CLIENT_MESSAGE bytes
+    TOO_LARGE = "too_large"
+    #: the last of MAX_CLIENT_ERRORS bad messages, before the close (1008)
+    TOO_MANY_ERRORS = "too_many_errors"
+    #: more answers left unread than the server keeps (read before asking again)
+    TOO_MANY_REQUESTS = "too_many_requests"
+    #: a Subscribe names a domain the twin does not have
+    UNKNOWN_DOMAIN = "unknown_domain"
+    #: a Subscribe names a field its domain does not stream
+    UNKNOWN_FIELD = "unknown_field"
+    #: the client offered other subprotocols than SUBPROTOCOL (close 4406)
+    PROTOCOL_MISMATCH = "protocol_mismatch"
+    #: the page's Origin is not allowed (close 4403)
+    FORBIDDEN_ORIGIN = "forbidden_origin"
+    #: no valid token, or a role that may not connect (close 4401 or 4403)
+    UNAUTHORIZED = "unauthorized"
+    #: the twin is still starting (close 1013)
+    STARTING = "starting"
+
+
+class CloseCode(enum.IntEnum):
+    """Every code the server closes ``/ws`` with (the Close codes table of
+    ``docs/protocol.md`` is checked against this enum)."""
+
+    NORMAL = 1000
+    GOING_AWAY = 1001
+    #: too many bad messages, or answers left unread
+    POLICY = 1008
+    #: a client message over the limit, refused at its frame header
+    TOO_BIG = 1009
+    #: the server failed to serve this client, or no answer to keepalive pings
+    INTERNAL = 1011
+    #: the server restarts (a shutdown)
+    RESTARTING = 1012
+    #: the twin is starting: retry in a few seconds
+    TRY_AGAIN = 1013
+    #: too slow: the client could not take a send in time
+    TOO_SLOW = 4008
+    #: no valid token, or the token was revoked or expired while connected
+    UNAUTHORIZED = 4401
+    #: the token's role is not enough, or the Origin is not allowed
+    FORBIDDEN = 4403
+    #: subprotocol mismatch
+    PROTOCOL_MISMATCH = 4406
+
+
+class ApiErrorCode(enum.StrEnum):
+    """The ``code`` of every refusal of the HTTP API (its body is
+    ``twin.serving.routing.ApiError``); :data:`API_ERRORS` gives each one's status and
+    meaning, and ``docs/api.md`` its table."""
+
+    INVALID_REQUEST = "invalid_request"
+    INVALID_BODY = "invalid_body"
+    INVALID_QUERY = "invalid_query"
+    INVALID_VALUE = "invalid_value"
+    UNAUTHORIZED = "unauthorized"
+    FORBIDDEN = "forbidden"
+    CROSS_SITE = "cross_site"
+    NOT_FOUND = "not_found"
+    NOT_REPLAYING = "not_replaying"
+    METHOD_NOT_ALLOWED = "method_not_allowed"
+    CONFLICT = "conflict"
+    TOO_LARGE = "too_large"
+    UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
+    MISDIRECTED = "misdirected"
+    READINGS_REJECTED = "readings_rejected"
+    INTERNAL = "internal"
+    NOT_READY = "not_ready"
+    UNAVAILABLE = "unavailable"
+
+    @classmethod
+    def for_status(cls, status: int) -> ApiErrorCode:
+        """The general code of an HTTP status (400 ``invalid_request``, 403 ``forbidden``...)."""
+        return _GENERAL[status]
+
+
+#: each API error code's HTTP status and what it means (docs/api.md's table)
+API_ERRORS: dict[ApiErrorCode, tuple[int, str]] = {
+    ApiErrorCode.INVALID_REQUEST: (400, "the request is malformed (a Content-Length that is not a number)"),
+    ApiErrorCode.INVALID_BODY: (400, "the body is not what the route takes: not JSON, not an object, a field of the wrong type, nested too deep"),
+    ApiErrorCode.INVALID_QUERY: (400, "a query parameter is of the wrong type or out of range"),
+    ApiErrorCode.INVALID_VALUE: (400, "the request is well formed but a value is refused: an action's parameter out of range, an unknown target, a replay speed or recording that does not exist"),
+    ApiErrorCode.UNAUTHORIZED: (401, "no valid token: none sent, unknown, expired, or none is valid any more"),
+    ApiErrorCode.FORBIDDEN: (403, "the token's role may not do this"),
+    ApiErrorCode.CROSS_SITE: (403, "a cross-site request, or an Origin that is not allowed"),
+    ApiErrorCode.NOT_FOUND: (404, "no such asset, alarm, layer or route"),
+    ApiErrorCode.NOT_REPLAYING: (404, "the server is live, not replaying a recording"),
+    ApiErrorCode.METHOD_NOT_ALLOWED: (405, "the path does not take this method (the Allow header lists those it takes)"),
+    ApiErrorCode.CONFLICT: (409, "the twin's state does not allow it now: an alarm already in that state, a replay that takes no actions or readings"),
+    ApiErrorCode.TOO_LARGE: (413, "the body, or a note in it, is over its limit"),
+    ApiErrorCode.UNSUPPORTED_MEDIA_TYPE: (415, "the Content-Type is not one the route takes"),
+    ApiErrorCode.MISDIRECTED: (421, "the Host is not a name this server answers to"),
+    ApiErrorCode.READINGS_REJECTED: (422, "every reading of the body was rejected (the answer says why, reading by reading)"),
+    ApiErrorCode.INTERNAL: (500, "a bug: the server failed to answer (it is logged)"),
+    ApiErrorCode.NOT_READY: (503, "the twin is starting, or failed to start (detail says which)"),
+    ApiErrorCode.UNAVAILABLE: (503, "a part the request needs cannot be reached now (the alarm store, the field, the token file); retry after Retry-After"),
+}
+
+_GENERAL = {400: ApiErrorCode.INVALID_REQUEST, 401: ApiErrorCode.UNAUTHORIZED, 403: ApiErrorCode.FORBIDDEN,
+            404: ApiErrorCode.NOT_FOUND, 405: ApiErrorCode.METHOD_NOT_ALLOWED, 409: ApiErrorCode.CONFLICT,
+            413: ApiErrorCode.TOO_LARGE, 415: ApiErrorCode.UNSUPPORTED_MEDIA_TYPE, 421: ApiErrorCode.MISDIRECTED,
+            422: ApiErrorCode.READINGS_REJECTED, 500: ApiErrorCode.INTERNAL, 503: ApiErrorCode.UNAVAILABLE}
+
 
 # --------------------------------------------------------------------------- shared
 
@@ -160,7 +276,7 @@ class Result(msgspec.Struct, tag="result", tag_field="type"):
 class Error(msgspec.Struct, tag="error", tag_field="type"):
     """A problem with something the client sent; repeated problems close the socket."""
 
-    code: str
+    code: ErrorCode
     message: str
 
 
@@ -333,6 +449,9 @@ def encode_client(message: msgspec.Struct) -> bytes:
 
 
 class ProtocolError(Exception):
-    def __init__(self, code: str, message: str) -> None:
+    """A client's message refused with an :class:`ErrorCode` (a code outside the enum is
+    a bug, refused here: ValueError)."""
+
+    def __init__(self, code: ErrorCode | str, message: str) -> None:
         super().__init__(message)
-        self.code = code
+        self.code = ErrorCode(code)

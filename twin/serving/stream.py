@@ -33,11 +33,11 @@ from twin.tick.engine import Engine, Frame
 
 log = logging.getLogger("twin.serving.stream")
 
-CLOSE_TOO_SLOW = 4008
+CLOSE_TOO_SLOW = p.CloseCode.TOO_SLOW
 #: close code for a client that breaks the rules (bad messages, answers left unread)
-CLOSE_POLICY = 1008
+CLOSE_POLICY = p.CloseCode.POLICY
 #: close code for a client the server failed to serve (a bug, logged with its cause)
-CLOSE_INTERNAL = 1011
+CLOSE_INTERNAL = p.CloseCode.INTERNAL
 #: answers (results, errors, snapshots) a client may leave unread before its requests are refused
 MAX_CONTROL = 16
 #: seconds a client may take to finish one send before it is dropped as too slow

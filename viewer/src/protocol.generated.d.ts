@@ -185,9 +185,12 @@ export interface Result {
 /** A problem with something the client sent; repeated problems close the socket. */
 export interface Error {
   type: "error";
-  code: string;
+  code: ErrorCode;
   message: string;
 }
+
+/** The ``code`` of an :class:`Error` message (the table of ``docs/protocol.md``, section Error, is checked against this enum). */
+export type ErrorCode = "malformed" | "invalid" | "too_large" | "too_many_errors" | "too_many_requests" | "unknown_domain" | "unknown_field" | "protocol_mismatch" | "forbidden_origin" | "unauthorized" | "starting";
 
 /** The replay's timeline, sent after the Hello of a replaying server and on every change a director makes; every screen follows it. ``marks`` are the (time, level) of each alarm raise and escalation, for the timeline. */
 export interface ReplayState {

@@ -26,7 +26,7 @@ export const SERVER_MESSAGES = Object.freeze({
   // request: number, ok: boolean, error: string, alarm: Object<string, *> | null
   Result: Object.freeze({ tag: "result", fields: ["request", "ok", "error", "alarm"], required: ["request", "ok"] }),
   /** A problem with something the client sent; repeated problems close the socket. */
-  // code: string, message: string
+  // code: ErrorCode, message: string
   Error: Object.freeze({ tag: "error", fields: ["code", "message"], required: ["code", "message"] }),
   /** The replay's timeline, sent after the Hello of a replaying server and on every change a director makes; every screen follows it. ``marks`` are the (time, level) of each alarm raise and escalation, for the timeline. */
   // playing: boolean, speed: number, time: number, start: number, end: number, marks: Array<Array<number>>, drill: string

@@ -1,0 +1,270 @@
+"""The OpenAPI 3.1 document of the HTTP API, made from its declarations: the route table
+(``twin.serving.routes``: path, method, role, query, body, answers) and the msgspec
+types of each shape (``msgspec.json.schema_components``). ``GET /api/openapi.json``
+serves it, ``/api/docs`` shows it, and ``docs/api.md``'s generated sections are written
+from it (``python -m twin.serving.openapi --write docs/api.md``).
+
+A route's refusals that the table adds by itself (401 and 403 where a role is needed,
+503 before the twin is built, 400/413/415 where a body is taken, 400 for a query, 404
+for a path parameter, 421 for a Host this server does not answer to) are declared here
+too, so that every answer the server can give is in the document.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import inspect
+import json
+import re
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from twin import __version__
+from twin.serving.access import DEVICE, ROLES
+from twin.serving.protocol import API_ERRORS, SUBPROTOCOL, ApiErrorCode
+from twin.serving.routing import JSON, ApiError, ApiRoute, Media
+
+REF = "#/components/schemas/{name}"
+_REASONS = {200: "OK", 201: "Created", 400: "Bad request", 401: "No valid token", 403: "Role not enough, or cross-site",
+            404: "Not found", 405: "Method not allowed", 409: "Conflict", 413: "Body too large",
+            415: "Unsupported Content-Type", 421: "Host not served", 422: "Rejected", 503: "Not ready or unavailable"}
+#: statuses of the refusals each kind of route may give besides its own (see the docstring)
+_ROLE_ANSWERS = (401, 403)
+_BODY_ANSWERS = (400, 413, 415)
+
+
+def field_docs(cls: type) -> dict[str, str]:
+    """The ``#:`` comments above each field of a class, by field name: the one place a
+    field is described (msgspec takes the class's docstring, not its fields')."""
+    try:
+        lines, _ = inspect.getsourcelines(cls)
+    except (OSError, TypeError):
+        return {}
+    docs: dict[str, str] = {}
+    pending: list[str] = []
+    for line in lines[1:]:
+        text = line.strip()
+        if text.startswith("#:"):
+            pending.append(text[2:].strip())
+            continue
+        field = re.match(r"(\w+)\s*:", text)
+        if field and pending and line.startswith("    ") and not line.startswith("     "):
+            docs[field.group(1)] = " ".join(pending)
+        pending = []
+    return docs
+
+
+def _classes(types: list[Any]) -> dict[str, type]:
+    """Every Struct and dataclass reachable from ``types``, by the name its component has."""
+    found: dict[str, type] = {}
+
+    def walk(info: Any) -> None:
+        if isinstance(info, (msgspec.inspect.StructType, msgspec.inspect.DataclassType)):
+            if info.cls.__name__ in found:
+                return
+            found[info.cls.__name__] = info.cls
+            for f in info.fields:
+                walk(f.type)
+            return
+        for attr in ("item_type", "key_type", "value_type"):
+            if hasattr(info, attr):
+                walk(getattr(info, attr))
+        for attr in ("types", "item_types"):
+            for t in getattr(info, attr, ()):
+                walk(t)
+
+    for info in msgspec.inspect.multi_type_info(types):
+        walk(info)
+    return found
+
+
+def _path_schema(route: ApiRoute, name: str, converter: str) -> Any:
+    if name in route.path_params:
+        return route.path_params[name]
+    return {"int": {"type": "integer", "minimum": 0}, "float": {"type": "number"}}.get(converter, {"type": "string"})
+
+
+def _declared(route: ApiRoute) -> Iterator[Any]:
+    """Every msgspec type the route's declarations name (for the components)."""
+    for value in (*route.answers.values(), *route.body_types.values(), *route.path_params.values()):
+        for one in value if isinstance(value, tuple) else (value,):
+            if not isinstance(one, (Media, dict)):
+                yield one
+    if route.query is not None:
+        yield route.query
+
+
+def _answers(route: ApiRoute) -> dict[int, Any]:
+    """The route's declared answers and the refusals the table adds (see the docstring)."""
+    answers = dict(route.answers)
+    extra: list[int] = []
+    if route.role is not None:
+        extra += _ROLE_ANSWERS
+    if route.ready:
+        extra.append(503)
+    if route.takes_body:
+        extra += _BODY_ANSWERS
+    if route.query is not None:
+        extra.append(400)
+    if route.converters:
+        extra.append(404)
+    for status in extra:
+        answers.setdefault(status, ApiError)
+    return dict(sorted(answers.items()))
+
+
+def _role_text(role: str | None) -> str:
+    if role is None:
+        return "no token needed"
+    if role == DEVICE:
+        return "a device or admin token"
+    return f"{role} or above" if role != ROLES[-1] else "admin"
+
+
+@functools.cache
+def document() -> dict[str, Any]:
+    """The OpenAPI 3.1 document of every declared route (made once per process)."""
+    from twin.serving.routes import api_routes
+
+    return build(api_routes())
+
+
+def build(table: list[ApiRoute]) -> dict[str, Any]:
+    """The OpenAPI 3.1 document of ``table``."""
+    types: list[Any] = [ApiError]
+    for route in table:
+        types.extend(t for t in _declared(route) if t not in types)
+    schemas, components = msgspec.json.schema_components(types, ref_template=REF)
+    schema_of = {id(t): s for t, s in zip(types, schemas)}
+    for name, cls in _classes(types).items():
+        props = components.get(name, {}).get("properties", {})
+        for field, text in field_docs(cls).items():
+            if field in props and "description" not in props[field]:
+                props[field] = {**props[field], "description": text} if "$ref" not in props[field] else {
+                    "allOf": [props[field]], "description": text}
+
+    def schema(value: Any) -> Any:
+        if isinstance(value, Media):
+            return dict(value.schema)
+        if isinstance(value, dict):
+            return value
+        return schema_of[id(value)]
+
+    paths: dict[str, dict[str, Any]] = {}
+    ids: set[str] = set()
+    for route in table:
+        op_id = f"{route.method.lower()}_{route.handler.__name__}"
+        assert op_id not in ids, f"operation id {op_id} is used twice"
+        ids.add(op_id)
+        doc = inspect.getdoc(route.handler) or ""
+        rest = doc.split("\n\n", 1)[1] if "\n\n" in doc else ""
+        description = (route.description or rest.replace("\n", " ")).strip()
+        role_line = f"Role: {_role_text(route.role)}."
+        op: dict[str, Any] = {
+            "operationId": op_id,
+            "summary": route.first_line(),
+            "description": f"{description}\n\n{role_line}".strip(),
+            "tags": [route.tag] if route.tag else [],
+            "x-role": route.role,
+            "security": [] if route.role is None else [{"bearer": []}, {"token": []}],
+        }
+        params = [{"name": name, "in": "path", "required": True, "schema": schema(_path_schema(route, name, conv))}
+                  for name, conv in route.converters.items()]
+        if route.query is not None:
+            query_docs = field_docs(route.query)
+            component = components[route.query.__name__]
+            required = set(component.get("required", ()))
+            for name, prop in component["properties"].items():
+                param = {"name": name, "in": "query", "required": name in required,
+                         "schema": {k: v for k, v in prop.items() if k != "description"}}
+                if query_docs.get(name):
+                    param["description"] = query_docs[name]
+                params.append(param)
+        if params:
+            op["parameters"] = params
+        if route.body_types:
+            op["requestBody"] = {
+                "required": not route.empty_body,
+                "content": {media: {"schema": schema(kind)} for media, kind in route.body_types.items()},
+            }
+        responses: dict[str, Any] = {}
+        for status, kind in _answers(route).items():
+            if isinstance(kind, tuple) and all(isinstance(k, Media) for k in kind):
+                text = " or ".join(k.description for k in kind) or _REASONS.get(status, "")
+                responses[str(status)] = {"description": text, "content": {k.type: {"schema": schema(k)} for k in kind}}
+                continue
+            if isinstance(kind, tuple):  # one of several JSON shapes
+                text = " or ".join(_first_line(k) for k in kind)
+                responses[str(status)] = {"description": text,
+                                          "content": {JSON: {"schema": {"oneOf": [schema(k) for k in kind]}}}}
+                continue
+            if isinstance(kind, Media):
+                text = kind.description or _REASONS.get(status, "")
+                responses[str(status)] = {"description": text, "content": {kind.type: {"schema": schema(kind)}}}
+                continue
+            if kind is ApiError:
+                codes = sorted(c.value for c, (s, _) in API_ERRORS.items() if s == status)
+                text = f"{_REASONS.get(status, '')}: an ApiError, code {' or '.join(codes)}"
+            else:
+                text = _first_line(kind) or _REASONS.get(status, "")
+            responses[str(status)] = {"description": text, "content": {JSON: {"schema": schema(kind)}}}
+        responses["421"] = {"$ref": "#/components/responses/Misdirected"}
+        op["responses"] = responses
+        paths.setdefault(route.open_path, {})[route.method.lower()] = op
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Lifeline Twin HTTP API",
+            "version": __version__,
+            "description": (
+                "The twin's HTTP API: the district, alarms, actions, replay, geometry, readings and health. "
+                "The live stream is a WebSocket at `/ws` (subprotocol `" + SUBPROTOCOL + "`), described in "
+                "docs/protocol.md. Once a token exists in the server's data folder every route but those marked "
+                "`no token needed` takes one, as `Authorization: Bearer <token>` or `?token=<token>`; each route "
+                "names the least role it needs (viewer < operator < director < admin; device posts readings only). "
+                "Every refusal is an ApiError: a one-line `error` and a stable `code`. Mutating requests must send "
+                "`Content-Type: application/json` (or a type the route names) and no foreign Origin."
+            ),
+        },
+        "paths": paths,
+        "components": {
+            "schemas": components,
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer", "description": "a token of `twin token add ROLE`"},
+                "token": {"type": "apiKey", "in": "query", "name": "token", "description": "the same token, in the query"},
+            },
+            "responses": {
+                "Misdirected": {"description": "Host not served: the Host header is not a name this server answers to",
+                                "content": {JSON: {"schema": {"$ref": REF.format(name="ApiError")}}}},
+            },
+        },
+    }
+
+
+def _first_line(kind: Any) -> str:
+    doc = inspect.getdoc(kind) if isinstance(kind, type) else None
+    return doc.split("\n\n", 1)[0].replace("\n", " ") if doc else ""
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m twin.serving.openapi``: print the document, or ``--write docs/api.md``
+    to rewrite that page's generated sections."""
+    parser = argparse.ArgumentParser(prog="python -m twin.serving.openapi", description=main.__doc__)
+    parser.add_argument("--write", type=Path, metavar="PAGE", help="rewrite the generated sections of this page")
+    args = parser.parse_args(argv)
+    if args.write is None:
+        json.dump(document(), sys.stdout, indent=1, ensure_ascii=False)
+        print()
+        return 0
+    page = args.write
+    page.write_text(rewrite(page.read_text(encoding="utf-8")), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

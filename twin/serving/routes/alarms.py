@@ -1,0 +1,128 @@
+"""Alarms: ``GET /api/alarms`` (open ones, or a query), ``GET /api/alarms/{id}`` (one
+full record, every note) and ``POST /api/alarms/{id}/{action}`` (acknowledge, dispatch,
+resolve: operator role)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated, Literal
+
+import msgspec
+
+from twin.errors import TwinError
+from twin.serving.auth import OPEN
+from twin.serving.access import TokenRecord
+from twin.serving.protocol import ApiErrorCode
+from twin.serving.routing import ApiError, ApiFailure, ApiRoute, Call
+from twin.tick.alarms import Alarm, InvalidAction, StoreUnavailable
+
+AlarmState = Literal["raised", "acknowledged", "dispatched", "resolved"]
+#: the path's action names: ``ack`` is short for ``acknowledge``
+ACTIONS = {"ack": "acknowledge", "acknowledge": "acknowledge", "dispatch": "dispatch", "resolve": "resolve"}
+ActionName = Literal["ack", "acknowledge", "dispatch", "resolve"]
+
+
+class AlarmQuery(msgspec.Struct):
+    """Without any parameter: the open alarms. With any: every alarm (open or not) that
+    matches all of them."""
+
+    state: AlarmState | None = None
+    #: alarms whose peak level reached at least this (1 blue ... 4 red)
+    severity: Annotated[int, msgspec.Meta(ge=1, le=4)] | None = None
+    domain: str | None = None
+    #: alarms changed at or after this time (the twin's clock: epoch seconds when live)
+    since: float | None = None
+
+
+class AlarmList(msgspec.Struct):
+    """Alarm summaries (each operator action without its note), most severe first, and
+    the twin's clock."""
+
+    alarms: list[Alarm]
+    time: float
+
+
+class AlarmRecord(msgspec.Struct):
+    """One alarm's full record, every operator action with its note."""
+
+    alarm: Alarm
+    time: float
+
+
+class AlarmActed(msgspec.Struct):
+    """The alarm's full record after the action."""
+
+    alarm: Alarm
+
+
+class AlarmActionBody(msgspec.Struct):
+    """An operator action's note and, for a dispatch, the unit dispatched to (the
+    asset's owner by default). ``who`` is kept only in open mode, as what the caller said."""
+
+    note: str = ""
+    unit: str = ""
+    who: str = ""
+
+
+async def alarms(call: Call) -> AlarmList:
+    """The open alarms, or every alarm matching the query, most severe first."""
+    e = call.twin
+    q: AlarmQuery = call.query
+    if any(k in call.request.query_params for k in ("state", "severity", "domain", "since")):
+        found = e.alarms.query(q.state, q.severity, q.domain, q.since)
+    else:
+        found = e.alarms.active()
+    # summaries: a list's size must not grow with the notes (the full record: /api/alarms/{id})
+    return AlarmList([a.summary() for a in found], e.time)  # type: ignore[misc]
+
+
+async def alarm(call: Call) -> AlarmRecord:
+    """One alarm's full record, every operator action with its note (the stream
+    carries summaries without the notes)."""
+    e = call.twin
+    alarm_id = call.request.path_params["alarm_id"]
+    found = e.alarms.alarms.get(alarm_id)
+    if found is None:
+        raise ApiFailure(ApiErrorCode.NOT_FOUND, f"no alarm {alarm_id}; GET /api/alarms lists them")
+    return AlarmRecord(found, e.time)
+
+
+async def alarm_action(call: Call) -> AlarmActed:
+    """Acknowledge, dispatch or resolve an alarm, with a note; written to the alarm store
+    before the answer."""
+    e = call.twin
+    action = ACTIONS.get(call.request.path_params["action"])
+    if action is None:
+        raise ApiFailure(ApiErrorCode.NOT_FOUND, "unknown action; use ack, dispatch or resolve")
+    body: AlarmActionBody = call.body
+    try:
+        acted = await asyncio.to_thread(e.alarms.act, call.request.path_params["alarm_id"], action,
+                                        actor(call.caller, body.who), body.note, e.time, body.unit)
+    except KeyError as exc:
+        raise ApiFailure(ApiErrorCode.NOT_FOUND, str(exc).strip("'\"")) from None
+    except InvalidAction as exc:
+        raise ApiFailure(exc.status, str(exc)) from None
+    except StoreUnavailable as exc:
+        raise ApiFailure(ApiErrorCode.UNAVAILABLE, str(exc)) from None
+    except TwinError as exc:
+        raise ApiFailure(ApiErrorCode.CONFLICT, str(exc)) from None
+    return AlarmActed(acted)
+
+
+def actor(who: TokenRecord, said: str) -> str:
+    """The name an alarm action is recorded under. A token's name; in open mode nobody is
+    authenticated, so a ``who`` the caller gives is kept as what they said, never as who acted."""
+    if who is not OPEN:
+        return who.name
+    if said.split():
+        return f"anonymous (said: {' '.join(said.split())[:64]})"
+    return "anonymous"
+
+
+ROUTES = [
+    ApiRoute("GET", "/api/alarms", alarms, tag="alarms", query=AlarmQuery, answers={200: AlarmList}),
+    ApiRoute("GET", "/api/alarms/{alarm_id:int}", alarm, tag="alarms", answers={200: AlarmRecord, 404: ApiError}),
+    ApiRoute("POST", "/api/alarms/{alarm_id:int}/{action:str}", alarm_action, role="operator", tag="alarms",
+             body=AlarmActionBody, empty_body=True, path_params={"action": ActionName}, doing="acting on alarms",
+             answers={200: AlarmActed, 404: ApiError, 409: ApiError, 413: ApiError}),
+]

@@ -1,0 +1,89 @@
+"""Geometry for the viewer (``twin.serving.geometry``): ``GET /api/layers`` lists the
+layers, ``GET /api/layers/{name}.glb`` gives one layer's mesh (binary glTF) and
+``GET /api/layers/{name}.json`` its map from asset row to vertex run. Each layer is
+built once."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import msgspec
+from starlette.responses import Response
+
+from twin.serving.geometry import Layer, LayerCache, layers_for
+from twin.serving.protocol import ApiErrorCode
+from twin.serving.routing import ApiError, ApiFailure, ApiRoute, Call, Media
+
+
+class LayerEntry(msgspec.Struct):
+    name: str
+    #: the domain whose assets it draws; null for a base layer (terrain, buildings...)
+    domain: str | None
+    #: where its mesh is
+    glb: str
+    #: where its map from asset row to vertex run is
+    map: str
+
+
+class LayerList(msgspec.Struct):
+    scene: str
+    layers: list[LayerEntry]
+
+
+class LayerMap(msgspec.Struct):
+    """What the viewer needs to colour and pick assets: asset ``ids[i]``'s vertices
+    start at ``offsets[i]`` of the layer's mesh."""
+
+    name: str
+    domain: str | None
+    vertices: int
+    faces: int
+    #: bytes of the layer's GLB
+    bytes: int
+    #: [[xmin, ymin, zmin], [xmax, ymax, zmax]] in scene metres
+    bounds: list[list[float]]
+    assets: int
+    ids: list[str]
+    offsets: list[int]
+
+
+def _cache(call: Call) -> LayerCache:
+    e = call.twin
+    return layers_for(e.scene, list(e.world.tables))
+
+
+async def layers(call: Call) -> LayerList:
+    """The scene's layers, each with the addresses of its mesh and its map."""
+    cache = _cache(call)
+    return LayerList(cache.scene.name, [LayerEntry(n, n if n in cache.domains else None, f"/api/layers/{n}.glb",
+                                                   f"/api/layers/{n}.json") for n in cache.names()])
+
+
+async def _layer(call: Call) -> Layer:
+    cache = _cache(call)
+    name = call.request.path_params["name"]
+    try:
+        return await asyncio.to_thread(cache.get, name)
+    except KeyError:
+        raise ApiFailure(ApiErrorCode.NOT_FOUND, f"no layer {name!r}; valid: {', '.join(cache.names())}") from None
+
+
+async def layer_glb(call: Call) -> Response:
+    """One layer's mesh, binary glTF (instanced or merged per layer)."""
+    layer = await _layer(call)
+    return Response(layer.glb, media_type="model/gltf-binary", headers={"Cache-Control": "no-cache"})
+
+
+async def layer_map(call: Call) -> Any:
+    """One layer's map from asset row to vertex run."""
+    return (await _layer(call)).map()
+
+
+ROUTES = [
+    ApiRoute("GET", "/api/layers", layers, tag="layers", answers={200: LayerList}),
+    ApiRoute("GET", "/api/layers/{name:str}.glb", layer_glb, tag="layers",
+             answers={200: Media("model/gltf-binary", {"type": "string", "contentMediaType": "model/gltf-binary"},
+                                 "the layer's mesh"), 404: ApiError}),
+    ApiRoute("GET", "/api/layers/{name:str}.json", layer_map, tag="layers", answers={200: LayerMap, 404: ApiError}),
+]
