@@ -9,6 +9,7 @@ const MOVED = 1e-3; // metres: less is not a move
 const SETTLE_MS = 500;
 
 export class CameraLink {
+  /** @param {import('./view3d.js').View3D} view @param {import('./state.js').TwinState} state @param {import('./connection.js').Connection} connection @param {HTMLElement} ui @param {{lead?: string, follow?: string}} [channels] */
   constructor(view, state, connection, ui, { lead = '', follow = '' } = {}) {
     this.view = view;
     this.connection = connection;
@@ -47,7 +48,7 @@ export class CameraLink {
     // server ignored (under 0.1 s after the previous) must not leave followers behind.
     const settle = !moved && !this.settled && performance.now() - this.sentAt > SETTLE_MS;
     if (!moved && !settle) return;
-    if (this.connection.send('CameraUpdate', { channel: this.lead, position: now.slice(0, 3), target: now.slice(3) })) {
+    if (this.connection.send('CameraUpdate', { channel: this.lead, position: [now[0], now[1], now[2]], target: [now[3], now[4], now[5]] })) {
       this.sent = now;
       this.sentAt = performance.now();
       this.settled = settle;

@@ -4,6 +4,7 @@ import * as THREE from 'three';
 import { perfStats } from './perf.js';
 import { wireStats } from './wire.js';
 
+/** @param {import('./main.js').App} app @param {import('./main.js').Parts} parts */
 export function installDebugHook(app, parts) {
   const { state, view } = app;
   const hook = {
@@ -14,13 +15,13 @@ export function installDebugHook(app, parts) {
       role: state.hello?.role ?? null, ready: Boolean(app.painter), rendered: view.frames,
     }),
     /** how a state array lies in its frame's buffer: a view, not a copy */
-    arrayInfo: (domain, field) => {
+    arrayInfo: (/** @type {string} */ domain, /** @type {string} */ field) => {
       const a = state.tables.get(domain)?.get(field);
       if (!a) return null;
       return { type: a.constructor.name, bytesPerElement: a.BYTES_PER_ELEMENT, byteOffset: a.byteOffset, byteLength: a.byteLength, bufferBytes: a.buffer.byteLength, length: a.length };
     },
     /** the sRGB colour [r, g, b] (0-255) an asset is drawn with, from its vertex colours */
-    assetColour: (id) => {
+    assetColour: (/** @type {string} */ id) => {
       const where = state.locate(id);
       const layer = where && app.layers?.domains.get(where.domain);
       if (!layer) return null;
@@ -29,16 +30,16 @@ export function installDebugHook(app, parts) {
       const hex = c.getHex(THREE.SRGBColorSpace);
       return [(hex >> 16) & 255, (hex >> 8) & 255, hex & 255];
     },
-    severity: (id) => {
+    severity: (/** @type {string} */ id) => {
       const where = state.locate(id);
       return where && app.painter ? app.painter.severity(where.domain, where.row) : null;
     },
     /** the screen position of an asset's top centre (CSS pixels) */
-    screenOf: (id) => {
+    screenOf: (/** @type {string} */ id) => {
       const b = parts.assetBounds(id);
       return b ? view.project(b.centre) : null;
     },
-    pickAt: (x, y) => (app.layers ? parts.pick(x, y) : null),
+    pickAt: (/** @type {number} */ x, /** @type {number} */ y) => (app.layers ? parts.pick(x, y) : null),
     ground: () => {
       const base = app.layers?.base;
       const terrain = base?.get('terrain');
@@ -50,7 +51,7 @@ export function installDebugHook(app, parts) {
         buildingsOpacity: buildings ? buildings.material.opacity : null,
       };
     },
-    layerVisible: (name) => {
+    layerVisible: (/** @type {string} */ name) => {
       const mesh = app.layers?.base.get(name) || app.layers?.domains.get(name)?.mesh;
       return mesh ? mesh.visible : null;
     },

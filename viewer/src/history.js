@@ -1,4 +1,3 @@
-// @ts-check
 // The history of one field of one asset, for the inspector's chart: asked of the history
 // API (GET /api/history/assets/{id}?field=, else the raw readings of a sensor feeding the
 // field, GET /api/history/sensors/{id}), and where the server has none to give (a replay,

@@ -2,6 +2,7 @@
 // here: they come from the plugins' viewer styles and the Hello's `levels`.
 import { params } from './params.js';
 
+/** @type {Record<string, Record<string, string>>} language -> key -> words */
 const WORDS = {
   en: {
     alarms: 'Alarms', layers: 'Layers', underground: 'Underground', ground: 'Ground opacity',
@@ -55,10 +56,12 @@ const WORDS = {
 
 export const lang = params.lang;
 
+/** @param {string} key @returns {string} */
 export function t(key) {
   return WORDS[lang][key] ?? WORDS.en[key] ?? key;
 }
 
+/** @param {string} state an alarm's state @returns {string} */
 export function stateName(state) {
   return t(`state${state[0].toUpperCase()}${state.slice(1)}`);
 }
@@ -70,7 +73,8 @@ export function stateName(state) {
 let zoned = null;
 
 /** Take the Hello's clock: ``absolute`` (epoch seconds) shown in ``timezone`` (IANA),
- * else simulated seconds from 0. An unknown zone falls back to UTC, named so. */
+ * else simulated seconds from 0. An unknown zone falls back to UTC, named so.
+ * @param {boolean} absolute @param {string} timezone */
 export function setClock(absolute, timezone) {
   if (!absolute) {
     zoned = null;
@@ -98,7 +102,8 @@ function localParts(format, seconds) {
   return parts;
 }
 
-/** "YYYY-MM-DD hh:mm:ss" local time of an absolute clock; the simulated clock as clock(). */
+/** "YYYY-MM-DD hh:mm:ss" local time of an absolute clock; the simulated clock as clock().
+ * @param {number} seconds @returns {string} */
 export function dateClock(seconds) {
   if (!zoned) return clock(seconds);
   const p = localParts(zoned.format, seconds);
@@ -106,7 +111,8 @@ export function dateClock(seconds) {
 }
 
 /** "hh:mm:ss": local time of an absolute clock in the scene's zone, or of a simulated
- * clock from 0 (days shown when past one). */
+ * clock from 0 (days shown when past one).
+ * @param {number} seconds @returns {string} */
 export function clock(seconds) {
   if (zoned) {
     const p = localParts(zoned.format, seconds);

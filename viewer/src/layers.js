@@ -6,6 +6,7 @@ import * as THREE from 'three';
 import { GLTFLoader } from 'three/addons/loaders/GLTFLoader.js';
 import { apiUrl, fetchJson } from './params.js';
 
+/** @type {Record<string, () => THREE.MeshLambertMaterial>} */
 const BASE_MATERIALS = {
   terrain: () => new THREE.MeshLambertMaterial({ color: 0x3a4350, transparent: true, opacity: 1 }),
   buildings: () => new THREE.MeshLambertMaterial({ color: 0x8a97aa, flatShading: true, transparent: true, opacity: 1 }),
@@ -30,6 +31,7 @@ async function loadMesh(loader, name) {
 }
 
 export class DomainLayer {
+  /** @param {string} name @param {THREE.Mesh} mesh @param {{ids: string[], offsets: number[]}} map */
   constructor(name, mesh, map) {
     this.name = name;
     this.mesh = mesh;
@@ -49,7 +51,8 @@ export class DomainLayer {
     this.boxes = null;
   }
 
-  /** Paint asset `row` with r, g, b in [0, 255]. */
+  /** Paint asset `row` with r, g, b in [0, 255].
+   * @param {number} row @param {number} r @param {number} g @param {number} b */
   paint(row, r, g, b) {
     const c = this.colours;
     for (let v = this.offsets[row] * 3, end = this.offsets[row + 1] * 3; v < end; v += 3) {
@@ -63,7 +66,8 @@ export class DomainLayer {
     this.colourAttribute.needsUpdate = true;
   }
 
-  /** The asset row owning vertex `v` (binary search over the offsets). */
+  /** The asset row owning vertex `v` (binary search over the offsets).
+   * @param {number} v @returns {number} */
   rowOfVertex(v) {
     let lo = 0;
     let hi = this.offsets.length - 2;
@@ -75,7 +79,8 @@ export class DomainLayer {
     return lo;
   }
 
-  /** Bounding box (min, max Vector3) of asset `row`. */
+  /** Bounding box (min, max Vector3) of asset `row`.
+   * @param {number} row */
   bounds(row) {
     const p = this.mesh.geometry.attributes.position;
     const min = new THREE.Vector3(Infinity, Infinity, Infinity);
@@ -89,15 +94,18 @@ export class DomainLayer {
     return { min, max };
   }
 
-  /** Colour (r, g, b in 0-255) of asset `row` as drawn. */
+  /** Colour (r, g, b in 0-255) of asset `row` as drawn.
+   * @param {number} row @returns {number[]} */
   colourOf(row) {
     const v = this.offsets[row] * 3;
     return [this.colours[v], this.colours[v + 1], this.colours[v + 2]];
   }
 }
 
-/** Load every layer; returns {base: Map(name -> mesh), domains: Map(name -> DomainLayer), bounds}. */
+/** Load every layer; returns {base: Map(name -> mesh), domains: Map(name -> DomainLayer), bounds}.
+ * @param {import('./view3d.js').View3D} view */
 export async function loadLayers(view) {
+  /** @type {{layers: Array<{name: string, domain: string | null, map: string}>}} */
   const index = await fetchJson('/api/layers');
   const loader = new GLTFLoader();
   const base = new Map();

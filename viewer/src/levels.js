@@ -3,6 +3,7 @@
 // its Hello (level_thresholds), and useLevelThresholds takes them over.
 export const LEVEL_RISK_THRESHOLDS = [0.25, 0.5, 0.75, 0.9];
 
+/** @param {unknown} thresholds the Hello's level_thresholds */
 export function useLevelThresholds(thresholds) {
   if (Array.isArray(thresholds) && thresholds.length === 4) LEVEL_RISK_THRESHOLDS.splice(0, 4, ...thresholds);
 }
@@ -15,8 +16,9 @@ export const STALE_COLOUR = '#5c5c5c';
 /** Text colour that reads on each level's colour. */
 export const LEVEL_INK = ['#ffffff', '#ffffff', '#101010', '#101010', '#ffffff'];
 
+/** @param {number | undefined} risk @returns {number} */
 export function levelOfRisk(risk) {
-  if (!(risk >= LEVEL_RISK_THRESHOLDS[0])) return 0; // NaN too
+  if (risk === undefined || !(risk >= LEVEL_RISK_THRESHOLDS[0])) return 0; // NaN too
   let level = 0;
   for (const t of LEVEL_RISK_THRESHOLDS) if (risk >= t) level += 1;
   return level;
@@ -24,6 +26,7 @@ export function levelOfRisk(risk) {
 
 /** A colour ramp (dark blue -> teal -> yellow) for colouring by a field; t in [0, 1]. */
 const RAMP = [[0.13, 0.2, 0.55], [0.1, 0.55, 0.65], [0.3, 0.75, 0.45], [0.85, 0.85, 0.25], [1.0, 0.95, 0.6]];
+/** @param {number} t @param {number[]} out @returns {number[]} */
 export function ramp(t, out) {
   const x = Math.min(Math.max(Number.isFinite(t) ? t : 0, 0), 1) * (RAMP.length - 1);
   const i = Math.min(Math.floor(x), RAMP.length - 2);

@@ -22,6 +22,9 @@ import { View3D } from './view3d.js';
 import { LEVEL_COLOURS } from './levels.js';
 
 /** @typedef {Awaited<ReturnType<typeof loadLayers>> & {scene?: string}} Layers */
+/** The parts the debug hook reads besides the App.
+ * @typedef {{inspector: Inspector, alarmList: AlarmList, panel: LayerPanel, timeline: Timeline, selectAlarm: (id: number) => void,
+ *   focusAsset: (id: string, level?: number) => void, assetBounds: (id: string) => Bounds | null, pick: (x: number, y: number) => string | null}} Parts */
 
 /** The page's element `id` (index.html has them all). @param {string} id @returns {HTMLElement} */
 function byId(id) {
@@ -36,8 +39,10 @@ const ui = byId('ui');
 const state = new TwinState();
 const view = new View3D(byId('stage'));
 const connection = new Connection(wsUrl(), state, { follow: params.follow });
-/** @type {{state: TwinState, view: View3D, layers: Layers | null, painter: Painter | null, connection: Connection,
- *   cameraLink: CameraLink | null, selectedAlarm: number | null, underground: {on: boolean, opacity: number}}} */
+/** What the page holds (the debug hook reads it).
+ * @typedef {{state: TwinState, view: View3D, layers: Layers | null, painter: Painter | null, connection: Connection,
+ *   cameraLink: CameraLink | null, selectedAlarm: number | null, underground: {on: boolean, opacity: number}}} App */
+/** @type {App} */
 const app = { state, view, layers: null, painter: null, connection, cameraLink: null, selectedAlarm: null, underground: { on: false, opacity: 0.25 } };
 
 const topbar = new TopBar(ui);
@@ -107,8 +112,8 @@ function alarmAction(alarm, action, note) {
   return ask('AlarmAction', { alarm, action, note });
 }
 
-/** @param {'play' | 'pause' | 'seek' | 'speed' | 'branch'} action @param {{time?: number, speed?: number}} fields */
-async function replayControl(action, fields) {
+/** @param {'play' | 'pause' | 'seek' | 'speed' | 'branch'} action @param {{time?: number, speed?: number}} [fields] */
+async function replayControl(action, fields = {}) {
   // a branch re-runs the recording to this moment first: give it time
   const result = await ask('ReplayControl', { action, ...fields }, action === 'branch' ? 300000 : 10000);
   if (result.ok && action === 'branch') becomeLive();

@@ -9,12 +9,17 @@ import * as THREE from 'three';
 import { LEVEL_COLOURS, STALE_COLOUR, levelOfRisk, ramp } from './levels.js';
 import { STALE_ROWS_FIELD } from './protocol.generated.js';
 
+/** Colouring by a field of one domain: its value's range on the ramp.
+ * @typedef {{domain: string, field: string, unit: string, min: number, max: number}} FieldMode */
+
+/** @param {THREE.ColorRepresentation} css @returns {number[]} */
 function rgb255(css) {
   const c = new THREE.Color(css);
   return [Math.round(c.r * 255), Math.round(c.g * 255), Math.round(c.b * 255)];
 }
 
 export class Painter {
+  /** @param {import('./state.js').TwinState} state @param {Map<string, import('./layers.js').DomainLayer>} layers @param {import('./view3d.js').View3D} view */
   constructor(state, layers, view) {
     this.state = state;
     this.layers = layers; // Map(domain -> DomainLayer)
@@ -28,12 +33,14 @@ export class Painter {
     this.colour = new THREE.Color();
   }
 
+  /** @param {string} domain @returns {string | null} */
   riskField(domain) {
     const d = this.state.domains.get(domain);
     const preferred = d?.info.style?.colour_field;
     return preferred && d.fields.has(preferred) ? preferred : (d?.fields.has('risk') ? 'risk' : null);
   }
 
+  /** @param {string} domain @returns {number[]} */
   baseColour(domain) {
     let c = this.baseRgb.get(domain);
     if (!c) {
@@ -46,7 +53,8 @@ export class Painter {
     return c;
   }
 
-  /** Severity 0-4 of asset `row` of `domain`. */
+  /** Severity 0-4 of asset `row` of `domain`.
+   * @param {string} domain @param {number} row @returns {number} */
   severity(domain, row) {
     const field = this.riskField(domain);
     const risk = field ? this.state.value(domain, field, row) : NaN;
@@ -54,11 +62,13 @@ export class Painter {
     return Math.max(levelOfRisk(risk), alarm);
   }
 
-  /** True when some measured field of asset `row` has no online sensor. */
+  /** True when some measured field of asset `row` has no online sensor.
+   * @param {string} domain @param {number} row */
   isStale(domain, row) {
     return Boolean(this.state.value(domain, STALE_ROWS_FIELD, row));
   }
 
+  /** @param {FieldMode | null} mode */
   setFieldMode(mode) {
     this.fieldMode = mode;
     if (mode && !(Number.isFinite(mode.min) && Number.isFinite(mode.max) && mode.max > mode.min)) {
@@ -72,6 +82,7 @@ export class Painter {
     this.repaintAll();
   }
 
+  /** @param {import('./layers.js').DomainLayer} layer @param {string} domain @param {number} row */
   paintRow(layer, domain, row) {
     const f = this.fieldMode;
     const byField = f && f.domain === domain;
@@ -84,7 +95,7 @@ export class Painter {
     }
     if (byField) {
       const v = this.state.value(domain, f.field, row);
-      ramp((v - f.min) / (f.max - f.min), this.tmp);
+      ramp(((v ?? NaN) - f.min) / (f.max - f.min), this.tmp);
       const c = this.colour.setRGB(this.tmp[0], this.tmp[1], this.tmp[2], THREE.SRGBColorSpace); // to linear
       layer.paint(row, c.r * 255, c.g * 255, c.b * 255);
       return;
@@ -103,7 +114,8 @@ export class Painter {
     this.view.requestRender();
   }
 
-  /** After a delta: repaint the rows whose colouring field or stale mark changed. */
+  /** After a delta: repaint the rows whose colouring field or stale mark changed.
+   * @param {import('./state.js').StateEvents['state']} change */
   onState({ snapshot, changed }) {
     if (snapshot || !changed) return this.repaintAll();
     for (const [domain, fields] of Object.entries(changed)) {
@@ -111,9 +123,9 @@ export class Painter {
       if (!layer) continue;
       const field = this.fieldMode?.domain === domain ? this.fieldMode.field : this.riskField(domain);
       let touched = false;
-      for (const rows of [fields[field], fields[STALE_ROWS_FIELD]]) {
+      for (const rows of [field ? fields[field] : undefined, fields[STALE_ROWS_FIELD]]) {
         if (!rows || !rows.length) continue;
-        for (let i = 0; i < rows.length; i++) this.paintRow(layer, domain, rows[i]);
+        for (let i = 0; i < rows.length; i++) this.paintRow(layer, domain, Number(rows[i]));
         touched = true;
       }
       if (touched) layer.commit();
@@ -155,6 +167,7 @@ export class Painter {
 
   /** Assets per level per domain: {domain: [n0, n1, n2, n3, n4]}. */
   levelCounts() {
+    /** @type {Record<string, number[]>} */
     const out = {};
     for (const [domain, layer] of this.layers) {
       const counts = [0, 0, 0, 0, 0];

@@ -3,11 +3,13 @@
 // One screen can lead a camera channel (?lead=wall1) and others follow it (?follow=wall1).
 const query = new URLSearchParams(window.location.search);
 
+/** @param {string} name @returns {string[] | null} */
 function list(name) {
   const raw = query.get(name);
   return raw ? raw.split(',').map((s) => s.trim()).filter(Boolean) : null;
 }
 
+/** @param {string} name @param {number} fallback @returns {number} */
 function number(name, fallback) {
   const v = Number(query.get(name));
   return query.has(name) && Number.isFinite(v) ? v : fallback;
@@ -33,7 +35,8 @@ export const params = Object.freeze({
   follow: (query.get('follow') || '').slice(0, 64),
 });
 
-/** A same-origin URL with the page's token attached. */
+/** A same-origin URL with the page's token attached.
+ * @param {string} path @returns {string} */
 export function apiUrl(path) {
   if (!params.token) return path;
   return `${path}${path.includes('?') ? '&' : '?'}token=${encodeURIComponent(params.token)}`;
@@ -44,6 +47,7 @@ export function wsUrl() {
   return apiUrl(`${scheme}://${window.location.host}/ws`);
 }
 
+/** @param {string} path @returns {Promise<any>} the answer's JSON (its shape is the caller's to know) */
 export async function fetchJson(path) {
   const response = await fetch(apiUrl(path));
   if (!response.ok) throw new Error(`${path}: ${response.status} ${await response.text()}`);

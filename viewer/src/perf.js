@@ -7,6 +7,7 @@ export const perfStats = {
   render: { n: 0, ms: 0, max: 0 },
 };
 
+/** @param {{n: number, ms: number, max: number}} entry @param {number} ms */
 export function account(entry, ms) {
   entry.n += 1;
   entry.ms += ms;

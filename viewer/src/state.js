@@ -122,7 +122,9 @@ export class TwinState {
     for (const [domain, fields] of Object.entries(h.domains)) {
       const table = this.tables.get(domain);
       if (!table) continue;
-      const rowsByField = (changed[domain] = {});
+      /** @type {Record<string, Column>} */
+      const rowsByField = {};
+      changed[domain] = rowsByField;
       for (const [name, delta] of Object.entries(fields)) {
         const target = table.get(name);
         if (!target) continue;

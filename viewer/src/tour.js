@@ -1,6 +1,7 @@
 // The alarm tour (tour=1): when nobody has touched the screen for a while, fly to each
 // open alarm in turn, worst first. Any input stops it until the screen is idle again.
 export class Tour {
+  /** @param {import('./state.js').TwinState} state @param {{idle: number, every: number, focus: (alarmId: number) => void}} options seconds idle before it starts and per alarm; what shows an alarm */
   constructor(state, { idle, every, focus }) {
     this.state = state;
     this.idle = idle * 1000;

@@ -9,6 +9,7 @@ import { account, perfStats } from './perf.js';
 const GLIDE_SECONDS = 0.12;
 
 export class View3D {
+  /** @param {HTMLElement} container */
   constructor(container) {
     this.container = container;
     this.renderer = new THREE.WebGLRenderer({ antialias: true, preserveDrawingBuffer: true });
@@ -36,6 +37,7 @@ export class View3D {
     this.lastTick = 0;
     this.dirty = true;
     this.frames = 0;
+    /** @type {Array<() => void>} called before each frame is rendered */
     this.onFrame = [];
     window.addEventListener('resize', () => this.resize());
     this.resize();
@@ -80,7 +82,8 @@ export class View3D {
     this.requestRender();
   }
 
-  /** Put the camera over the whole district (bounds: Box3). */
+  /** Put the camera over the whole district (bounds: Box3).
+   * @param {THREE.Box3} bounds */
   frame(bounds) {
     const centre = bounds.getCenter(new THREE.Vector3());
     const size = bounds.getSize(new THREE.Vector3());
@@ -93,7 +96,8 @@ export class View3D {
     this.requestRender();
   }
 
-  /** Fly to look at `point` (Vector3) from `distance` metres, over `seconds`. */
+  /** Fly to look at `point` (Vector3) from `distance` metres, over `seconds`.
+   * @param {THREE.Vector3} point */
   flyTo(point, distance = 120, seconds = 1.2) {
     if (this.following) return;
     const from = { position: this.camera.position.clone(), target: this.controls.target.clone() };
@@ -106,14 +110,16 @@ export class View3D {
     this.requestRender();
   }
 
-  /** Hand this camera to another screen: orbit controls off, flights ignored. */
+  /** Hand this camera to another screen: orbit controls off, flights ignored.
+   * @param {boolean} on */
   setFollowing(on) {
     this.following = on;
     this.controls.enabled = !on;
     if (on) this.flight = null;
   }
 
-  /** Move smoothly (a short exponential lerp) to a followed camera ([x, y, z] arrays). */
+  /** Move smoothly (a short exponential lerp) to a followed camera ([x, y, z] arrays).
+   * @param {[number, number, number]} position @param {[number, number, number]} target */
   glideTo(position, target) {
     this.glide = { position: new THREE.Vector3(...position), target: new THREE.Vector3(...target) };
     this.followed = this.glide;
@@ -133,6 +139,7 @@ export class View3D {
     this.requestRender();
   }
 
+  /** @param {number} now */
   tick(now) {
     const dt = Math.min(0.1, Math.max(0, (now - this.lastTick) / 1000));
     this.lastTick = now;
@@ -174,7 +181,8 @@ export class View3D {
   }
 
   /** Render `n` frames back to back, each waited for (a one-pixel read), and return the
-   * mean milliseconds per frame: what a frame costs, GPU included (bench/viewer.py). */
+   * mean milliseconds per frame: what a frame costs, GPU included (bench/viewer.py).
+   * @param {number} n */
   timedFrames(n) {
     const gl = this.renderer.getContext();
     const pixel = new Uint8Array(4);
@@ -188,7 +196,8 @@ export class View3D {
     return (performance.now() - started) / n;
   }
 
-  /** Screen position (CSS pixels) of a world point, or null when behind the camera. */
+  /** Screen position (CSS pixels) of a world point, or null when behind the camera.
+   * @param {THREE.Vector3} point */
   project(point) {
     const v = point.clone().project(this.camera);
     if (v.z > 1) return null;

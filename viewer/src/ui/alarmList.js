@@ -9,6 +9,7 @@ import { domainLabel, levelName, ruleTitle } from './labels.js';
 const MAX_ROWS = 40;
 
 export class AlarmList {
+  /** @param {HTMLElement} parent @param {import('../state.js').TwinState} state @param {{onSelect: (alarmId: number) => void}} handlers */
   constructor(parent, state, { onSelect }) {
     this.state = state;
     this.onSelect = onSelect;
@@ -37,6 +38,7 @@ export class AlarmList {
     });
   }
 
+  /** @param {number | null} alarmId */
   select(alarmId) {
     this.selected = alarmId;
     this.invalidate();

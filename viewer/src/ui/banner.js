@@ -4,6 +4,7 @@ import { el, setText } from './dom.js';
 import { t } from '../i18n.js';
 
 export class Banner {
+  /** @param {HTMLElement} parent @param {import('../connection.js').Connection} connection */
   constructor(parent, connection) {
     this.connection = connection;
     this.node = el('div', { id: 'banner', class: 'banner', role: 'alert', hidden: true });

@@ -1,4 +1,3 @@
-// @ts-check
 // The inspector's history chart (Apache ECharts, only its line chart and the components
 // it uses, so that the bundle carries nothing else): one field over the chosen window,
 // the alarm thresholds as bands in the four level colours (markArea, with the level and

@@ -1,4 +1,3 @@
-// @ts-check
 // The inspector: one asset's identity, its open alarms with the operator's actions
 // (sensor health's among them), the history chart of the field chosen (its severity
 // field at first; a click on a live row charts that one) over the window chosen, its

@@ -1,6 +1,7 @@
 // Names in the screen's language, from the schema (plugins' styles, Hello levels).
 import { lang } from '../i18n.js';
 
+/** @param {import('../state.js').TwinState} state @param {string} domain @returns {string} */
 export function domainLabel(state, domain) {
   const d = state.domains.get(domain);
   if (!d) return domain;
@@ -9,6 +10,7 @@ export function domainLabel(state, domain) {
   return style?.label || d.info.title || domain;
 }
 
+/** @param {import('../state.js').TwinState} state @param {string} domain @param {string} field @returns {string} */
 export function fieldLabel(state, domain, field) {
   const d = state.domains.get(domain);
   const info = d?.fields.get(field);
@@ -16,6 +18,7 @@ export function fieldLabel(state, domain, field) {
   return field.replaceAll('_', ' ');
 }
 
+/** @param {import('../state.js').TwinState} state @param {number} level @returns {string} */
 export function levelName(state, level) {
   const levels = state.hello?.levels;
   const names = (levels && (levels[lang] || levels.en)) || ['normal', 'blue (IV)', 'yellow (III)', 'orange (II)', 'red (I)'];
@@ -23,10 +26,12 @@ export function levelName(state, level) {
   return lang === 'zh-CN' ? name : name[0].toUpperCase() + name.slice(1);
 }
 
+/** @param {import('../protocol.generated.js').AlarmSummary} alarm @returns {string} */
 export function ruleTitle(alarm) {
   return (lang === 'zh-CN' && alarm.title_zh) || alarm.title || alarm.rule;
 }
 
+/** @param {unknown} value @param {string} [unit] @returns {string} */
 export function formatValue(value, unit) {
   if (value === undefined || value === null || Number.isNaN(value)) return '—';
   let text;

@@ -10,6 +10,7 @@ import { domainLabel, fieldLabel, formatValue, levelName } from './labels.js';
 const ROMAN = ['', 'IV', 'III', 'II', 'I'];
 
 export class LayerPanel {
+  /** @param {HTMLElement} parent @param {{onLayer: (name: string, visible: boolean) => void, onUnderground: (on: boolean, opacity: number) => void, onColour: (value: string) => void}} handlers */
   constructor(parent, { onLayer, onUnderground, onColour }) {
     this.onLayer = onLayer;
     this.onUnderground = onUnderground;
@@ -42,13 +43,15 @@ export class LayerPanel {
     this.onUnderground(this.undergroundBox.checked, Number(this.slider.value) / 100);
   }
 
+  /** @param {boolean} on */
   setUnderground(on) {
     if (this.undergroundBox.checked === on) return;
     this.undergroundBox.checked = on;
     this.emitUnderground();
   }
 
-  /** Build the layer rows and selects once the schema and meshes are known. */
+  /** Build the layer rows and selects once the schema and meshes are known.
+   * @param {import('../state.js').TwinState} state @param {string[]} baseNames @param {string[]} domainNames @param {(name: string) => boolean} visible */
   build(state, baseNames, domainNames, visible) {
     this.layerList.replaceChildren();
     this.counts.clear();
@@ -81,6 +84,7 @@ export class LayerPanel {
     this.select.replaceChildren(el('option', { value: '' }, t('selectField')));
     for (const domain of domainNames) {
       const d = state.domains.get(domain);
+      if (!d) continue;
       for (const f of d.info.fields) {
         if (f.attribute) continue;
         const unit = f.unit && f.unit !== '1' ? ` (${f.unit})` : '';
@@ -90,7 +94,8 @@ export class LayerPanel {
     this.emitUnderground();
   }
 
-  /** Assets per level per domain, as chips with text (never colour alone). */
+  /** Assets per level per domain, as chips with text (never colour alone).
+   * @param {Record<string, number[]>} counts */
   updateCounts(counts) {
     for (const [domain, node] of this.counts) {
       const c = counts[domain] || [0, 0, 0, 0, 0];
@@ -104,12 +109,13 @@ export class LayerPanel {
   }
 
   /** The share of each domain's sensors online ({domain: share in [0, 1] or null}), as
-   * "online 99.8%": floored, so that one sensor down of hundreds never reads 100%. */
+   * "online 99.8%": floored, so that one sensor down of hundreds never reads 100%.
+   * @param {Record<string, number | null>} shares */
   updateOnline(shares) {
     for (const [domain, node] of this.online) {
       const share = shares[domain];
       node.hidden = share === null || share === undefined;
-      if (node.hidden) continue;
+      if (share === null || share === undefined) continue;
       const percent = share >= 1 ? '100' : (Math.floor(share * 1000) / 10).toFixed(1);
       setText(node, `${t('online')} ${percent}%`);
       node.classList.toggle('degraded', share < 1);
@@ -117,6 +123,7 @@ export class LayerPanel {
     }
   }
 
+  /** @param {import('../state.js').TwinState} state @param {import('../painter.js').FieldMode | null} mode */
   showRamp(state, mode) {
     this.ramp.hidden = !mode;
     if (!mode) return;

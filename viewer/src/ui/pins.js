@@ -7,6 +7,7 @@ import { levelName } from './labels.js';
 const POOL = 8;
 
 export class Pins {
+  /** @param {HTMLElement} parent @param {import('../state.js').TwinState} state @param {import('../view3d.js').View3D} view @param {(assetId: string) => {top: import('three').Vector3} | null} locateBounds */
   constructor(parent, state, view, locateBounds) {
     this.state = state;
     this.view = view;
@@ -25,6 +26,7 @@ export class Pins {
 
   place() {
     const alarms = this.state.sortedAlarms();
+    /** @type {Array<{x: number, y: number, w: number}>} */
     const placed = [];
     for (let i = 0; i < POOL; i++) {
       const p = this.pins[i];

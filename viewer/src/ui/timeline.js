@@ -10,23 +10,29 @@ import { clock, t } from '../i18n.js';
 import { LEVEL_COLOURS, LEVEL_INK } from '../levels.js';
 import { levelName } from './labels.js';
 
+/** @typedef {import('../protocol.generated.js').ReplayState} ReplayState */
+/** @typedef {import('../protocol.generated.js').ReplayControl['action']} ReplayAction */
+
 export const SPEEDS = [0.25, 0.5, 1, 2, 4, 8, 16, 32, 64];
 const ROLES = ['viewer', 'operator', 'director', 'admin'];
 /** marks closer than this many CSS pixels merge into one (the worst level shows) */
 const MARK_PX = 34;
 const CONFIRM_MS = 5000;
 
+/** @param {number} s */
 function speedLabel(s) {
   return `${s}×`;
 }
 
 export class Timeline {
-  /** send(action, fields) -> Promise<{ok, error}>: a ReplayControl to the server */
+  /** send(action, fields) -> Promise<{ok, error}>: a ReplayControl to the server
+   * @param {HTMLElement} parent @param {import('../state.js').TwinState} state @param {{send: (action: ReplayAction, fields?: {time?: number, speed?: number}) => Promise<{ok: boolean, error: string}>}} handlers */
   constructor(parent, state, { send }) {
     this.state = state;
     this.send = send;
     this.mode = 'live';
-    this.drag = null; // {time} while the director drags the track
+    /** @type {{time: number} | null} while the director drags the track */
+    this.drag = null;
     this.confirmUntil = 0;
     this.marksKey = '';
 
@@ -61,7 +67,8 @@ export class Timeline {
   }
 
   // -- what the server says -----------------------------------------------------------
-  /** The Hello's mode: "live" or "replay". */
+  /** The Hello's mode: "live" or "replay".
+   * @param {string} mode */
   setMode(mode) {
     this.mode = mode;
     document.body.classList.toggle('replaying', mode === 'replay');
@@ -102,6 +109,7 @@ export class Timeline {
     }
   }
 
+  /** @param {string} reason */
   disable(reason) {
     for (const c of [this.play, this.speed, this.branch]) {
       c.disabled = true;
@@ -113,7 +121,8 @@ export class Timeline {
     this.reason.hidden = this.mode !== 'replay'; // live: the tooltip says it; replay: in words too
   }
 
-  /** A ReplayState: playing, speed, start, end, marks (time may lag the deltas'). */
+  /** A ReplayState: playing, speed, start, end, marks (time may lag the deltas').
+   * @param {ReplayState} r */
   replay(r) {
     if (this.mode !== 'replay') this.setMode('replay');
     setText(this.play, r.playing ? '❚❚' : '▶');
@@ -147,12 +156,14 @@ export class Timeline {
     setText(this.now, `${clock(time)} ● ${r.playing ? speedLabel(r.speed) : t('paused')}`);
   }
 
+  /** @param {number} time */
   fraction(time) {
     const r = this.state.replay;
     if (!r || !(r.end > r.start)) return 0;
     return Math.min(1, Math.max(0, (time - r.start) / (r.end - r.start)));
   }
 
+  /** @param {ReplayState} r */
   renderMarks(r) {
     const slots = Math.max(4, Math.floor((this.track.clientWidth || 800) / MARK_PX));
     const key = `${r.start}:${r.end}:${r.marks.length}:${slots}`;
@@ -180,6 +191,7 @@ export class Timeline {
   }
 
   // -- the director's controls -------------------------------------------------------
+  /** @param {ReplayAction} action @param {{time?: number, speed?: number}} [fields] */
   async control(action, fields = {}) {
     setText(this.message, '…');
     const result = await this.send(action, fields);
@@ -217,32 +229,42 @@ export class Timeline {
     this.branch.classList.remove('confirm');
   }
 
+  /** The recording's time under a screen x, or null when there is no replay (any more:
+   * a branch may end it while a finger is on the track).
+   * @param {number} clientX @returns {number | null} */
   timeAt(clientX) {
     const r = this.state.replay;
+    if (!r) return null;
     const rect = this.track.getBoundingClientRect();
     const f = Math.min(1, Math.max(0, (clientX - rect.left) / rect.width));
     return r.start + f * (r.end - r.start);
   }
 
+  /** @param {PointerEvent} e */
   pointerDown(e) {
-    if (this.mode !== 'replay' || !this.state.replay || this.denied()) return;
+    const time = this.mode === 'replay' && !this.denied() ? this.timeAt(e.clientX) : null;
+    if (time === null) return;
     e.preventDefault();
     this.track.setPointerCapture?.(e.pointerId);
-    this.drag = { time: this.timeAt(e.clientX) };
+    this.drag = { time };
     this.showDrag(e.clientX);
   }
 
+  /** @param {PointerEvent} e */
   pointerMove(e) {
     if (!this.drag) return;
-    this.drag.time = this.timeAt(e.clientX);
+    const time = this.timeAt(e.clientX);
+    if (time === null) return this.endDrag();
+    this.drag.time = time;
     this.showDrag(e.clientX);
   }
 
+  /** @param {PointerEvent} e */
   pointerUp(e) {
     if (!this.drag) return;
     const time = this.timeAt(e.clientX);
     this.endDrag();
-    this.control('seek', { time });
+    if (time !== null) this.control('seek', { time });
   }
 
   endDrag() {
@@ -252,6 +274,7 @@ export class Timeline {
     this.update();
   }
 
+  /** @param {number} clientX */
   showDrag(clientX) {
     if (!this.drag) return;
     const rect = this.track.getBoundingClientRect();
@@ -273,7 +296,8 @@ export class Timeline {
   }
 }
 
-/** A mark's text: the roman numeral of its level name ("Orange (II)" -> "II"; 橙色预警 -> 橙). */
+/** A mark's text: the roman numeral of its level name ("Orange (II)" -> "II"; 橙色预警 -> 橙).
+ * @param {string} name @param {number} level */
 function shortLevel(name, level) {
   const roman = /\(([IVX]+)\)/.exec(name);
   if (roman) return roman[1];

@@ -4,6 +4,7 @@ import { el, setText } from './dom.js';
 import { clockZone, dateClock, lang, t } from '../i18n.js';
 
 export class TopBar {
+  /** @param {HTMLElement} parent */
   constructor(parent) {
     this.title = el('h1', { class: 'title' });
     this.mode = el('span', { class: 'mode' });
@@ -17,6 +18,7 @@ export class TopBar {
     parent.append(this.node);
   }
 
+  /** @param {import('../protocol.generated.js').Hello} h */
   hello(h) {
     setText(this.title, (lang === 'zh-CN' && h.title_zh) || h.title || h.scene);
     this.setMode(h.mode);
@@ -25,11 +27,13 @@ export class TopBar {
     document.title = `${this.title.textContent} · Lifeline Twin`;
   }
 
+  /** @param {string} mode */
   setMode(mode) {
     setText(this.mode, mode === 'live' ? t('live_mode') : mode === 'replay' ? t('replay_mode') : mode.toUpperCase());
     this.mode.dataset.mode = mode;
   }
 
+  /** @param {import('../state.js').TwinState} state */
   update(state) {
     setText(this.time, dateClock(state.time));
     setText(this.seq, state.seq);
