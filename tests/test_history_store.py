@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -232,4 +233,33 @@ def test_the_writer_never_blocks_and_counts_what_it_sheds(tmp_path: Path) -> Non
     t, _, _ = store.raw(int(k), T0, T0 + DAY)
     assert len(t) == 920
     assert not threading.Thread.is_alive(writer._thread)
+    store.close()
+
+
+def test_queries_are_answered_while_a_seal_waits_and_see_every_reading_after(tmp_path: Path) -> None:
+    store = Store(tmp_path / "h", seal_grace=0)
+    keys = store.keys([f"S-{i}" for i in range(20)])
+    t = T0 + np.repeat(np.arange(3600.0), 20)
+    store.append(np.tile(keys, 3600), t, np.arange(len(t), dtype=np.float32))
+    assert store.pending_readings == 72000
+    other = sqlite3.connect(tmp_path / "h" / "history.sqlite", isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # another writer holds the database: the seal waits for it
+    sealing = threading.Thread(target=store.flush)
+    sealing.start()
+    try:
+        time.sleep(0.5)  # the seal has encoded the hour and waits to begin its transaction
+        assert sealing.is_alive()
+        answered: list[int] = []
+        query = threading.Thread(target=lambda: answered.append(len(store.raw(int(keys[7]), T0, T0 + 3600)[0])))
+        query.start()
+        query.join(10)
+        assert answered == [3600], "a query waited for the seal"
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    sealing.join(30)
+    assert store.pending_readings == 0 and store.db.execute("SELECT count(*) FROM raw").fetchone()[0] == 20
+    t7, v7, _ = store.raw(int(keys[7]), T0, T0 + 3600)
+    np.testing.assert_array_equal(t7, T0 + np.arange(3600.0))
+    np.testing.assert_array_equal(v7, np.arange(7, 72000, 20, dtype=np.float32))
     store.close()

@@ -17,7 +17,38 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
+import numba
 import numpy as np
+
+
+@numba.njit(cache=True, nogil=True)
+def _sample(now, values, resolution, keys, last, stored_at, next_due, interval, heartbeat, out_keys, out_values):  # pragma: no cover
+    """One pass over a domain's rows that are due (``next_due <= now``): each field whose
+    value ``values[field, row]`` is finite and is news (no value stored yet, a move of at
+    least its resolution since the stored one, or ``heartbeat`` seconds since it was
+    stored) is written to ``out_keys``/``out_values`` and becomes the stored value; a row
+    that stored anything is due again ``interval`` later. Returns how many were written."""
+    n = 0
+    fields, rows = values.shape
+    for i in range(rows):
+        if next_due[i] > now:
+            continue
+        stored = False
+        for j in range(fields):
+            v = values[j, i]
+            if not np.isfinite(v):
+                continue
+            before = last[j, i]
+            if before != before or (v != before and abs(v - before) >= resolution[j]) or now - stored_at[j, i] >= heartbeat:
+                last[j, i] = v
+                stored_at[j, i] = now
+                out_keys[n] = keys[j, i]
+                out_values[n] = v
+                n += 1
+                stored = True
+        if stored:
+            next_due[i] = now + interval
+    return n
 
 
 def field_series(domain: str, asset: str, field: str) -> str:
@@ -42,12 +73,15 @@ def resolution(spec: object) -> float:
 class _Domain:
     name: str
     fields: list[str]
-    columns: list[np.ndarray]
+    table: object  # its state table: columns are looked up each pass (a column may be replaced)
     resolution: np.ndarray  # [fields]
     keys: np.ndarray  # [fields, rows] int32
     last: np.ndarray  # [fields, rows] the value last stored, NaN before the first
     stored_at: np.ndarray  # [fields, rows] when it was stored, -inf before
     next_due: np.ndarray  # [rows] no row is stored again before this time
+    values: np.ndarray  # [fields, rows] this tick's values, as float64 (the columns' dtypes differ)
+    out_keys: np.ndarray  # [fields * rows] what one pass writes
+    out_values: np.ndarray
 
 
 class FieldSampler:
@@ -65,11 +99,12 @@ class FieldSampler:
             if not specs or not ids:
                 continue
             names = [field_series(name, asset, s.name) for s in specs for asset in ids]
-            rows = len(ids)
+            shape = (len(specs), len(ids))
             self.domains.append(_Domain(
-                name, [s.name for s in specs], [table.columns[s.name] for s in specs],  # type: ignore[attr-defined]
-                np.array([resolution(s) for s in specs]), keys(names, name).reshape(len(specs), rows),
-                np.full((len(specs), rows), np.nan), np.full((len(specs), rows), -np.inf), np.full(rows, -np.inf)))
+                name, [s.name for s in specs], table,
+                np.array([resolution(s) for s in specs]), keys(names, name).reshape(shape),
+                np.full(shape, np.nan), np.full(shape, -np.inf), np.full(shape[1], -np.inf), np.full(shape, np.nan),
+                np.full(shape[0] * shape[1], 0, dtype=np.int32), np.full(shape[0] * shape[1], np.nan)))
 
     @property
     def series(self) -> int:
@@ -81,24 +116,14 @@ class FieldSampler:
         due, and the heartbeats of quiet fields; None when there is nothing."""
         keys, values = [], []
         for d in self.domains:
-            due = np.flatnonzero(d.next_due <= now)
-            if not len(due):
-                continue
-            stored_any = np.zeros(len(due), dtype=bool)
-            for j, column in enumerate(d.columns):
-                v = column[due].astype(np.float64)
-                last = d.last[j, due]
-                moved = (v != last) & (np.abs(v - last) >= d.resolution[j])  # NaN last: False here ...
-                news = np.isfinite(v) & (moved | np.isnan(last) | (now - d.stored_at[j, due] >= self.heartbeat))  # ... news here
-                if not news.any():
-                    continue
-                rows = due[news]
-                d.last[j, rows] = v[news]
-                d.stored_at[j, rows] = now
-                keys.append(d.keys[j, rows])
-                values.append(v[news])
-                stored_any |= news
-            d.next_due[due[stored_any]] = now + self.interval
+            columns = d.table.columns  # type: ignore[attr-defined]
+            for j, field in enumerate(d.fields):
+                d.values[j] = columns[field]  # one copy a field, cast to float64
+            n = _sample(now, d.values, d.resolution, d.keys, d.last, d.stored_at, d.next_due, self.interval, self.heartbeat,
+                        d.out_keys, d.out_values)
+            if n:
+                keys.append(d.out_keys[:n].copy())
+                values.append(d.out_values[:n].copy())
         if not keys:
             return None
         return np.concatenate(keys), np.concatenate(values)

@@ -97,7 +97,10 @@ class Store:
         if readonly and not self.path.exists():
             raise HistoryError(f"{self.folder}: no history store here (no history.sqlite); a live `twin serve` writes one")
         self.folder.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.RLock()  # the writer connection, the log, the pending list
+        self._lock = threading.RLock()  # the pending list and the log: held briefly, queries take it too
+        # appends, seals, pruning and new keys, one at a time: a seal encodes an hour outside
+        # ``_lock``, so that queries are not kept waiting for seconds
+        self._write_lock = threading.RLock()
         self._local = threading.local()
         self._readers: list[sqlite3.Connection] = []
         self.db = _connect(self.path, readonly)
@@ -113,6 +116,7 @@ class Store:
                 self.db.execute("ALTER TABLE series ADD COLUMN domain TEXT")  # a store written before series had domains
         self._keys: dict[str, int] = dict(self.db.execute("SELECT name, key FROM series").fetchall())
         self.pending: list[Batch] = []
+        self._loose = 0  # batches appended to ``pending`` since the last join
         self.pending_readings = 0
         self._oldest_ms = 2**62  # of the pending readings
         if readonly:
@@ -174,7 +178,7 @@ class Store:
     def keys(self, names: Sequence[str], domain: str | None = None) -> np.ndarray:
         """The int32 key of each series name, creating keys for new names (of ``domain``,
         the domain whose sensor or asset the series is of, when given)."""
-        with self._lock:
+        with self._write_lock, self._lock:
             new = [n for n in dict.fromkeys(names) if n not in self._keys]
             if new:
                 self._writable("keys")
@@ -215,13 +219,14 @@ class Store:
         self._writable("append")
         batch = (np.asarray(series, dtype=np.int32), _ms(time), np.asarray(value, dtype=np.float32),
                  np.zeros(n, np.uint8) if quality is None else np.asarray(quality).astype(np.uint8))
-        with self._lock:
-            self.log.append(batch)
-            self._add_pending(batch)
-            newest = int(batch[1].max())
-        cutoff = (newest - self.grace_ms) // HOUR_MS  # hours before this one are sealed
-        if self._oldest_pending_hour() < cutoff:
-            self.seal(cutoff)
+        with self._write_lock:
+            with self._lock:
+                self.log.append(batch)
+                self._add_pending(batch)
+                newest = int(batch[1].max())
+            cutoff = (newest - self.grace_ms) // HOUR_MS  # hours before this one are sealed
+            if self._oldest_pending_hour() < cutoff:
+                self.seal(cutoff)
 
     def _add_pending(self, batch: Batch) -> None:
         """Keep ``batch`` in memory for queries until sealed; many small batches (one a
@@ -229,8 +234,12 @@ class Store:
         self.pending.append(batch)
         self.pending_readings += len(batch[0])
         self._oldest_ms = min(self._oldest_ms, int(batch[1].min()))
-        if len(self.pending) >= 64:
-            self.pending = [self._concat(self.pending)]
+        self._loose += 1
+        if self._loose >= 64:
+            # only the loose batches are joined: joining everything pending each time
+            # would copy an hour of readings every minute, holding the GIL from the tick
+            self.pending[-self._loose:] = [self._concat(self.pending[-self._loose:])]
+            self._loose = 0
 
     def _oldest_pending_hour(self) -> int:
         with self._lock:
@@ -245,39 +254,54 @@ class Store:
         """Move pending readings of hours before ``cutoff_hour`` into blobs, in one
         transaction with the switch to a new log generation. Returns readings sealed."""
         self._writable("seal")
-        with self._lock:
-            if not self.pending:
-                return 0
-            sensor, t, value, quality = self._concat(self.pending)
+        with self._write_lock:  # nothing is appended meanwhile: what is pending now is what gets swapped
+            with self._lock:
+                if not self.pending:
+                    return 0
+                pending = list(self.pending)
+            sensor, t, value, quality = self._concat(pending)
             hour = t // HOUR_MS
             now = hour < cutoff_hour
             if not now.any():
                 return 0
             keep = ~now
-            rows = self._encode(sensor[now], t[now], value[now], quality[now])
+            rows = self._encode(sensor[now], t[now], value[now], quality[now])  # the long part, outside ``_lock``
             left = (sensor[keep], t[keep], value[keep], quality[keep])
+            return self._swap(rows, left, int(now.sum()))
+
+    def _swap(self, rows: list[tuple[int, int, int, bytes]], left: Batch, sealed: int) -> int:
+        """Commit sealed ``rows`` with a new log generation holding ``left``, and keep
+        ``left`` as what is pending. The blobs are written before ``_lock`` is taken (a
+        transaction no reader sees until it commits), so queries wait for the commit only."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            self.db.executemany("INSERT OR REPLACE INTO raw VALUES (?,?,?,?)", rows)
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        with self._lock:
             old = self.log
             gen = old.gen + 1
-            self.log = PendingLog(self.folder, gen)
-            if len(left[0]):
-                self.log.append(left, CARRIED)
-            self.db.execute("BEGIN IMMEDIATE")
             try:
-                self.db.executemany("INSERT OR REPLACE INTO raw VALUES (?,?,?,?)", rows)
+                self.log = PendingLog(self.folder, gen)
+                if len(left[0]):
+                    self.log.append(left, CARRIED)
                 self.db.execute("INSERT OR REPLACE INTO meta VALUES ('log_gen', ?)", (gen,))
                 self.db.execute("COMMIT")
             except BaseException:
                 self.db.execute("ROLLBACK")
-                self.log.close()
+                if self.log is not old:
+                    self.log.close()
                 log_path(self.folder, gen).unlink(missing_ok=True)
                 self.log = old
                 raise
             old.close()
             log_path(self.folder, old.gen).unlink(missing_ok=True)
             self.pending = [left] if len(left[0]) else []
+            self._loose = 0
             self.pending_readings = len(left[0])
             self._oldest_ms = int(left[1].min()) if len(left[0]) else 2**62
-            return int(now.sum())
+            return sealed
 
     def _encode(self, sensor: np.ndarray, t: np.ndarray, value: np.ndarray, quality: np.ndarray) -> list[tuple[int, int, int, bytes]]:
         """(hour, series, n, blob) rows of readings, merged with rows already stored for
@@ -493,7 +517,7 @@ class Store:
         raw_cut = (now_ms - int(self.raw_days * DAY_MS)) // DAY_MS  # days before this one leave raw
         minute_cut = (now_ms - int(self.minute_days * DAY_MS)) // DAY_MS
         done = {"days_downsampled": 0, "raw_rows_removed": 0, "minute_rows_removed": 0}
-        with self._lock:
+        with self._write_lock:
             # pending readings that old are sealed first, so that nothing escapes the pruning
             if self._oldest_pending_hour() < raw_cut * 24:
                 self.seal(raw_cut * 24)
@@ -561,7 +585,7 @@ class Store:
 
     def close(self) -> None:
         """Close the files; pending readings stay in the log for the next open."""
-        with self._lock:
+        with self._write_lock, self._lock:
             if not self.readonly:
                 self.log.close()
             for db in self._readers:
