@@ -172,11 +172,20 @@ def main(argv: list[str] | None = None) -> int:
     export.add_argument("--domain", help="only the series of this domain's sensors and assets")
     export.add_argument("--data", type=Path)
 
+    words = sys.argv[1:] if argv is None else argv
+    # Plugins' own commands (the twin_cli hook) load the plugins, so only for a command
+    # the core does not know.
+    plugin_commands = _plugin_commands(sub) if words and words[0] not in sub.choices and words[0][:1] != "-" else {}
     args = parser.parse_args(argv)
     from twin import logs
 
     logs.setup()
     try:
+        if args.command in plugin_commands:
+            try:
+                return int(plugin_commands[args.command].run(args) or 0)
+            except ValueError as exc:  # the plugin's one-line account of bad input
+                raise TwinError(str(exc)) from None
         return int(COMMANDS[args.command](args) or 0)
     except SceneError as exc:
         print(f"twin {args.command}: {exc}", file=sys.stderr)
@@ -184,6 +193,40 @@ def main(argv: list[str] | None = None) -> int:
     except TwinError as exc:
         print(f"twin {args.command}: {exc}", file=sys.stderr)
         return 2
+
+
+def _plugin_commands(sub: Any) -> dict[str, Any]:
+    """Mount the active plugins' commands (hook ``twin_cli``) on ``sub``: name -> Command.
+    A plugin whose hook fails or returns the wrong type, or a name already taken, is
+    refused with an error in the log; the others mount."""
+    from twin.runtime import prepare_data_dir
+
+    prepare_data_dir(None)  # Numba's cache before the plugins import
+    from twin.plugins.registry import load_registry, wrong_return
+
+    registry = load_registry(check_kernels=False)
+    mounted: dict[str, Any] = {}
+    for name, info in registry.plugins.items():
+        hook = getattr(info.module, "twin_cli", None)
+        if not registry.active(name) or hook is None:
+            continue
+        try:
+            commands = hook()
+        except Exception as exc:
+            log.error("plugin commands refused", extra={"plugin": name, "reason": f"twin_cli raised {exc!r}"})
+            continue
+        wrong = wrong_return("twin_cli", commands)
+        if wrong:
+            log.error("plugin commands refused", extra={"plugin": name, "reason": wrong})
+            continue
+        for command in commands:
+            if command.name in sub.choices:
+                log.error("plugin command refused", extra={"plugin": name, "command": command.name,
+                                                           "reason": "the name is already a twin command"})
+                continue
+            command.arguments(sub.add_parser(command.name, help=command.help))
+            mounted[command.name] = command
+    return mounted
 
 
 def cmd_serve(args: argparse.Namespace) -> int:

@@ -278,6 +278,23 @@ class SceneImporter:
 
 
 @dataclass(frozen=True)
+class Command:
+    """A subcommand of ``twin`` that a plugin contributes (``twin drainage run NET.inp``).
+
+    The core makes the subparser ``twin <name>`` with ``help`` and hands it to
+    ``arguments(parser)``, which adds the command's arguments (and its own
+    subcommands); ``twin <name> ...`` then calls ``run(args)`` with the parsed
+    ``argparse.Namespace`` and exits with the int it returns. A ``ValueError`` it raises
+    is printed as one line, ``twin <name>: message``, with exit code 2.
+    """
+
+    name: str
+    help: str
+    arguments: Callable[[Any], None]
+    run: Callable[[Any], int]
+
+
+@dataclass(frozen=True)
 class IncidentGrouping:
     """Which of a domain's alarms are one incident (see :mod:`twin.loop.incidents`).
 

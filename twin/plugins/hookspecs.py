@@ -17,6 +17,7 @@ if TYPE_CHECKING:
         Action,
         AlarmRule,
         AssetGenerator,
+        Command,
         Coupling,
         Domain,
         IncidentGrouping,
@@ -125,6 +126,21 @@ def twin_scene_importers() -> list[SceneImporter]:
 
     :return: a list of :class:`twin.SceneImporter`. A format name is owned by one
         plugin; a second plugin contributing the same format is quarantined.
+    """
+
+
+@hookspec
+def twin_cli() -> list[Command]:
+    """Contribute subcommands of the ``twin`` command line (``twin drainage run NET.inp``).
+
+    The core mounts them only when ``twin`` is called with a command it does not have
+    itself, so that ``twin serve`` and the other core commands never load plugins to
+    parse their arguments; ``twin --help`` lists the core's commands, and ``twin NAME
+    --help`` a plugin's. A command whose name the core or an earlier plugin already
+    uses is refused with an error in the log, as is a hook that raises or returns the
+    wrong type (the other plugins' commands still mount).
+
+    :return: a list of :class:`twin.Command`.
     """
 
 

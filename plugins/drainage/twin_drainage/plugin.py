@@ -14,6 +14,7 @@ from twin import (
     AlarmRule,
     AssetGenerator,
     AssetKind,
+    Command,
     Coupling,
     Domain,
     FieldSpec,
@@ -94,7 +95,7 @@ def twin_domains():
                   label_zh="入流量", resolution=0.001),
         FieldSpec("external_inflow", "float64", "m3/s", (0.0, 1.0e5),
                   "runoff of an imported network's subcatchments (SWMM hydrology) and its external and dry-weather "
-                  "inflows reaching the node", label_zh="外部入流"),
+                  "inflows reaching the node", label_zh="外部入流", resolution=0.001),
         # 5 mm: the level sensors' noise (DEPTH_NOISE)
         FieldSpec("depth", "float64", "m", (0.0, 100.0), "water depth above the node's invert (level sensor)", label_zh="水深",
                   resolution=0.005, historical=True),
@@ -271,3 +272,14 @@ def twin_scene_importers():
     return [SceneImporter("swmm", (".inp",), "EPA SWMM 5 input file: junctions, outfalls, circular conduits, "
                           "subcatchments and a rain gauge's time series", swmm.write_scene)]
 # [docs:end importer]
+
+
+# [docs:start cli]
+@hookimpl
+def twin_cli():
+    # `twin drainage run NET.inp --summary peaks.csv` and `twin drainage compare NET.inp`.
+    from twin_drainage import cli  # loads only when a plugin command is asked for
+
+    return [Command("drainage", "run a SWMM network headless in the twin, or against SWMM itself", cli.arguments,
+                    cli.main)]
+# [docs:end cli]

@@ -2,8 +2,8 @@
 itself (pyswmm), and the differences between the two, element by element.
 
 :func:`run_twin` imports the file (:func:`twin_drainage.swmm.write_scene`) and steps
-the imported scene's world — the drainage plugin's own updaters: SWMM's hydrology, the
-router — over the file's period, keeping per node the peak depth and its time, the
+the imported scene's ground truth (the simulator's world: the drainage plugin's own
+updaters, SWMM's hydrology and the router) over the file's period, keeping per node the peak depth and its time, the
 hours surcharged (water above the crown of the node's highest pipe) and the volume
 flooded, per link the peak flow, and the runoff and outfall volumes. :func:`run_swmm`
 keeps the same from SWMM 5.2 run on the file as it is. :func:`compare` sets them side
@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from twin_drainage.inp import FLOW_FACTOR, FOOT, US_UNITS, parse_network, read_inp
+from twin_drainage.inp import FLOW_FACTOR, FOOT, US_UNITS, InpError, parse_network, read_inp
 
 #: flows below this are "no flow" when relative differences are taken, m³/s
 FLOW_FLOOR = 1.0e-3
@@ -57,7 +57,7 @@ def run_twin(path: str | Path, dt: float | None = None, workdir: str | Path | No
     routing step, at least 1 s) over the file's period (or ``duration`` s)."""
     from twin.plugins.registry import load_registry
     from twin.tick.scene import load_scene
-    from twin.tick.world import World
+    from twin.tick.simulator import Simulator
 
     from twin_drainage import plugin, swmm
 
@@ -68,8 +68,9 @@ def run_twin(path: str | Path, dt: float | None = None, workdir: str | Path | No
         net = parse_network(read_inp(path))
         registry = load_registry([plugin], entry_points=False)
         scene = load_scene(root / "scene", registry.domains)
-        world = World(scene, registry, 0, "truth")
-        table = world.tables["drainage"]
+        # the simulator's ground truth: the plugin's updaters under the scene's incidents
+        truth = Simulator(scene, registry, 0)
+        table = truth.world.tables["drainage"]
         step = max(float(dt if dt is not None else net.options["routing_step"]), 1.0)
         total = float(duration if duration is not None else net.options["duration"])
         ids = list(table.ids)
@@ -92,7 +93,7 @@ def run_twin(path: str | Path, dt: float | None = None, workdir: str | Path | No
         depth, flow, flooding, sur = table["depth"], table["flow"], table["flooding"], table["surcharged"]
         while t < total - 1e-9:
             tick = min(step, total - t)
-            world.step_physics(tick, fail)
+            truth.step(tick, fail)
             t += tick
             d = depth[nodes]
             higher = d > peak_depth
@@ -104,7 +105,7 @@ def run_twin(path: str | Path, dt: float | None = None, workdir: str | Path | No
             flooded += flooding[manholes] * tick
             surcharged += sur[manholes] * tick / 3600.0
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-        hydro = world.memo(("drainage", "hydrology", "drainage"), lambda: None)
+        hydro = truth.world.memo(("drainage", "hydrology", "drainage"), lambda: None)
         outfalls = table.rows("outfall")
         return Peaks(
             peak_depth={ids[r]: float(v) for r, v in zip(nodes, peak_depth)},
@@ -127,8 +128,14 @@ def run_swmm(path: str | Path, sample_every: float | None = None) -> Peaks:
     length = FOOT if net.options["units"] in US_UNITS else 1.0
     flow = FLOW_FACTOR[net.options["units"]]
     timed = time.perf_counter(), time.process_time()
-    with Simulation(str(path)) as sim:
-        sim.execute()
+    try:
+        with Simulation(str(path)) as sim:
+            sim.execute()
+    except Exception as exc:  # SWMM's own refusal: ERROR nnn, details in its report
+        if "ERROR" not in str(exc):
+            raise
+        errors = [line.strip() for line in _report(path) if "ERROR" in line][:3] or [" ".join(str(exc).split())]
+        raise InpError(f"{path}: SWMM refuses the file: {'; '.join(errors)}") from None
     wall, cpu = time.perf_counter() - timed[0], time.process_time() - timed[1]
     peak_depth: dict[str, float] = {}
     peak_time: dict[str, float] = {}
@@ -171,6 +178,13 @@ def run_swmm(path: str | Path, sample_every: float | None = None) -> Peaks:
                 outfall[name] += node.total_inflow * flow * step
             runoff += sum(s.runoff for s in to_node) * flow * step
     return Peaks(peak_depth, peak_time, surcharge, flooding, peak_flow, runoff, outfall, wall, cpu)
+
+
+def _report(path: Path) -> list[str]:
+    try:
+        return path.with_suffix(".rpt").read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return []
 
 
 def _drains_to_node(net: Any, name: str) -> bool:
