@@ -238,7 +238,8 @@ def test_an_assets_field_is_its_stored_state_if_historical_else_its_sensors_read
     assert bad.json()["error"].startswith(f"field 'colour' of {ASSET} keeps no history; one of ") and "strain" in bad.json()["error"]
     assert viewer.get(f"/api/history/assets/{ASSET}").json()["error"].startswith("give field= one of ")
     missing = viewer.get("/api/history/assets/X-0000", params={"field": "level"})
-    assert missing.status_code == 404 and missing.json()["error"] == "no asset 'X-0000' in scene 'demo'"
+    assert missing.status_code == 404 and missing.json() == {"error": "no asset 'X-0000' in scene 'demo'", "code": "not_found"}
+    assert bad.json()["code"] == "invalid_value"
 
 
 def test_alarm_counts_per_domain_and_level_per_bucket(twin):
@@ -274,15 +275,15 @@ def test_viewers_and_up_may_read_devices_and_strangers_may_not(twin):
     ({"to": "2026-01-01T00:00:00"}, "to: '2026-01-01T00:00:00' has no time zone; add Z or an offset such as +08:00"),
     ({"from": 100, "to": 100}, "the range is empty: from (100) must come before to (100)"),
     ({"from": 0, "to": 4e8}, "the range is 4630 days; at most 3660 are answered at once"),
-    ({"step": "-5"}, "step: give a positive number of seconds, not '-5'"),
-    ({"step": "nan"}, "step: give a positive number of seconds, not 'nan'"),
-    ({"format": "xml"}, "format: 'xml' is not one of json, csv, parquet"),
-    ({"frm": 1}, "unknown parameter 'frm'; valid: from, to, step, format"),
+    ({"step": "-5"}, "step: give a positive number of seconds, not -5"),
+    ({"step": "nan"}, "step: give a positive number of seconds, not nan"),
+    ({"step": "soon"}, "a query parameter is not valid: Expected `float | null`, got `str` - at `step`"),
+    ({"format": "xml"}, "a query parameter is not valid: Invalid enum value 'xml' - at `format`"),
 ])
 def test_bad_requests_are_refused_with_one_line(twin, params, message):
     _, viewer, _, _ = twin
     r = viewer.get(f"/api/history/sensors/{SENSOR}", params=params)
-    assert r.status_code == 400 and r.json()["error"] == message
+    assert r.status_code == 400 and r.json() == {"error": message, "code": "invalid_query"}
 
 
 def test_an_unknown_sensor_is_a_404_naming_it(twin):

@@ -14,7 +14,9 @@ clock. A series answers raw points when they are at most :data:`MAX_POINTS` and 
 never more than :data:`MAX_POINTS` of them. ``source`` says which data answered: ``raw``
 readings, or ``minutes``, the per-minute aggregates kept past the raw retention. JSON by
 default; CSV or Parquet by ``?format=`` or ``Accept`` (text/csv,
-application/vnd.apache.parquet). Viewers and every role above may read (docs/history.md).
+application/vnd.apache.parquet). Viewers and every role above may read. The routes are
+declared in :data:`ROUTES` (``twin.serving.routing``), listed by ``twin.serving.routes``
+(docs/history.md is the user's page).
 """
 
 from __future__ import annotations
@@ -25,19 +27,19 @@ import io
 import math
 import sqlite3
 import threading
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import msgspec
 import numpy as np
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.responses import Response
 
 from twin.history.export import parse_time
 from twin.history.fields import field_series, is_historical
 from twin.history.store import MAX_POINTS, HistoryError, Store
+from twin.serving.protocol import ApiErrorCode
+from twin.serving.routing import ApiError, ApiFailure, ApiRoute, Call
 from twin.tick.alarms import SYSTEM_DOMAIN
 from twin.types import LEVEL_RISK_THRESHOLDS
 
@@ -116,45 +118,53 @@ class AlarmCounts(msgspec.Struct, rename={"start": "from", "end": "to"}):
     counts: dict[str, dict[str, list[int]]]
 
 
-class _Bad(Exception):
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
+Format = Literal["json", "csv", "parquet"]
+
+
+class RangeQuery(msgspec.Struct):
+    """A time range, its buckets, and the answer's format."""
+
+    #: the range's start: epoch seconds, or RFC 3339 with a zone; default: ``to`` less 24 hours
+    start: str | None = msgspec.field(default=None, name="from")
+    #: the range's end (excluded): epoch seconds, or RFC 3339 with a zone; default: the twin's clock
+    end: str | None = msgspec.field(default=None, name="to")
+    #: seconds a bucket spans at least; default: raw points when they are few
+    step: float | None = None
+    #: json (the default), csv or parquet; else the Accept header says
+    format: Format | None = None
+
+
+class FieldQuery(RangeQuery):
+    """A field of the asset, a time range, its buckets, and the answer's format."""
+
+    #: one of the asset's fields that keep history (historical, or measured by a sensor)
+    field: str | None = None
+
+
+def _bad(message: str) -> ApiFailure:
+    return ApiFailure(ApiErrorCode.INVALID_QUERY, message)
 
 
 # -- reading the request ---------------------------------------------------------------------
-def _params(request: Request, allowed: tuple[str, ...]) -> dict[str, str]:
-    q = request.query_params
-    unknown = sorted(set(q) - {*allowed, "format", "token"})
-    if unknown:
-        raise _Bad(400, f"unknown parameter {', '.join(map(repr, unknown))}; valid: {', '.join((*allowed, 'format'))}")
-    return {k: q[k] for k in q}
-
-
-def _range(q: dict[str, str], now: float) -> tuple[float, float, float | None]:
-    end = parse_time(q["to"], "to") if "to" in q else now
-    start = parse_time(q["from"], "from") if "from" in q else end - DEFAULT_SPAN
+def _range(q: RangeQuery, now: float) -> tuple[float, float, float | None]:
+    try:
+        end = parse_time(q.end, "to") if q.end is not None else now
+        start = parse_time(q.start, "from") if q.start is not None else end - DEFAULT_SPAN
+    except HistoryError as exc:
+        raise _bad(str(exc)) from None
     if not end > start:
-        raise _Bad(400, f"the range is empty: from ({start:.15g}) must come before to ({end:.15g})")
+        raise _bad(f"the range is empty: from ({start:.15g}) must come before to ({end:.15g})")
     if end - start > MAX_SPAN:
-        raise _Bad(400, f"the range is {(end - start) / 86400:.0f} days; at most {MAX_SPAN / 86400:.0f} are answered at once")
-    step = None
-    if "step" in q:
-        try:
-            step = float(q["step"])
-        except ValueError:
-            step = math.nan
-        if not (math.isfinite(step) and step > 0):
-            raise _Bad(400, f"step: give a positive number of seconds, not {q['step'][:40]!r}")
-    return start, end, step
+        raise _bad(f"the range is {(end - start) / 86400:.0f} days; at most {MAX_SPAN / 86400:.0f} are answered at once")
+    if q.step is not None and not (math.isfinite(q.step) and q.step > 0):
+        raise _bad(f"step: give a positive number of seconds, not {q.step:g}")
+    return start, end, q.step
 
 
-def negotiate(request: Request, q: dict[str, str]) -> str:
+def negotiate(request: Request, q: RangeQuery) -> str:
     """json, csv or parquet: ``?format=`` first, else the Accept header, else JSON."""
-    if "format" in q:
-        if q["format"] not in FORMATS:
-            raise _Bad(400, f"format: {q['format'][:40]!r} is not one of {', '.join(FORMATS)}")
-        return q["format"]
+    if q.format is not None:
+        return q.format
     accept = request.headers.get("accept", "").lower()
     if "parquet" in accept:
         return "parquet"
@@ -289,126 +299,125 @@ def nice_step(span: float, buckets: int) -> float:
 
 
 # -- the routes -----------------------------------------------------------------------------------
-class HistoryRoutes:
-    """The handlers for one :class:`~twin.serving.server.TwinServer`."""
+_readonly: dict[Path, Store] = {}
+_readonly_lock = threading.Lock()
 
-    def __init__(self, server: TwinServer) -> None:
-        self.server = server
-        self._readonly: Store | None = None
-        self._lock = threading.Lock()
 
-    def _engine(self, request: Request) -> Engine:
-        self.server._who(request)  # viewer and up
-        ready = getattr(self.server, "ready", None) or self.server._ready  # renamed by the routes' split (issue 13)
-        return ready()
+def store_of(server: TwinServer, engine: Engine) -> Store:
+    """The live engine's store, or (a replay, a branch) the data folder's, read only."""
+    if engine.history is not None:
+        return engine.history.store
+    folder = server.data_dir / "history" if server.data_dir is not None else None
+    with _readonly_lock:
+        if folder is not None and folder not in _readonly and (folder / "history.sqlite").exists():
+            _readonly[folder] = Store(folder, readonly=True)
+        if folder is None or folder not in _readonly:
+            raise ApiFailure(ApiErrorCode.NOT_FOUND, "this twin keeps no history: only a live `twin serve` (on the wall "
+                                                     "clock) stores one; drills, --fast and --speed runs keep theirs in "
+                                                     "their recordings")
+        return _readonly[folder]
 
-    def store(self, engine: Engine) -> Store:
-        """The live engine's store, or (a replay, a branch) the data folder's, read only."""
-        history = getattr(engine, "history", None)
-        if history is not None:
-            return history.store
-        folder = self.server.data_dir / "history" if self.server.data_dir is not None else None
-        with self._lock:
-            if self._readonly is None and folder is not None and (folder / "history.sqlite").exists():
-                self._readonly = Store(folder, readonly=True)
-            if self._readonly is None:
-                raise _Bad(404, "this twin keeps no history: only a live `twin serve` (on the wall clock) stores one; "
-                                "drills, --fast and --speed runs keep theirs in their recordings")
-            return self._readonly
 
-    def alarm_path(self) -> Path:
-        return (self.server.data_dir or Path("/nonexistent")) / "alarms.sqlite"
+def _alarm_path(server: TwinServer) -> Path:
+    return (server.data_dir or Path("/nonexistent")) / "alarms.sqlite"
 
-    async def sensor(self, request: Request) -> Response:
-        return await self._answer(request, self._sensor)
 
-    async def asset(self, request: Request) -> Response:
-        return await self._answer(request, self._asset)
+async def sensor_history(call: Call) -> Response:
+    """A sensor's accepted readings over a time range: raw points, or buckets.
 
-    async def alarms(self, request: Request) -> Response:
-        return await self._answer(request, self._alarms)
+    Raw points (``t``, ``v``) when the range holds at most 2,000 and no ``step`` is asked,
+    else buckets of at least ``step`` seconds (``t`` = each one's start, ``min``, ``mean``,
+    ``max``, ``count``), never more than 2,000. ``source``: ``raw`` readings, or
+    ``minutes`` past the raw retention. JSON (a ``SeriesAnswer``), or the points' table as
+    CSV or Parquet (``?format=`` or ``Accept``). See docs/history.md."""
+    engine, q = call.twin, call.query
+    kind = negotiate(call.request, q)
+    sensor_id = call.request.path_params["sensor_id"]
+    index = engine.ingest.sensor_index.get(sensor_id)
+    store = store_of(call.server, engine)
+    if index is None:
+        if store.key(sensor_id) is None:
+            raise ApiFailure(ApiErrorCode.NOT_FOUND, f"no sensor {sensor_id!r} in scene {engine.scene.name!r} nor in its "
+                                                     f"history; GET /api/assets/{{id}} lists an asset's sensors")
+        unit, marks_on, limits = "", None, []
+    else:
+        sensor = engine.ingest.sensors[index]
+        table, _row = engine.world.locate(sensor.asset)
+        unit, marks_on = table.specs[sensor.field].unit, sensor.asset
+        limits = thresholds(engine, table.domain.name, sensor.asset, sensor.field)
+    return await _series(call, kind, store, sensor_id, unit, marks_on, limits)
 
-    async def _answer(self, request: Request, handler: Callable[[Request], Awaitable[Response]]) -> Response:
-        try:
-            return await handler(request)
-        except _Bad as exc:
-            return JSONResponse({"error": str(exc)}, status_code=exc.status)
-        except HistoryError as exc:
-            return JSONResponse({"error": str(exc)}, status_code=400)
 
-    async def _sensor(self, request: Request) -> Response:
-        engine = self._engine(request)
-        q = _params(request, ("from", "to", "step"))
-        kind = negotiate(request, q)
-        sensor_id = request.path_params["sensor_id"]
-        index = engine.ingest.sensor_index.get(sensor_id)
-        store = self.store(engine)
-        if index is None:
-            if store.key(sensor_id) is None:
-                raise _Bad(404, f"no sensor {sensor_id!r} in scene {engine.scene.name!r} nor in its history; "
-                                f"GET /api/assets/{{id}} lists an asset's sensors")
-            unit, marks_on, limits = "", None, []
+async def asset_history(call: Call) -> Response:
+    """An asset's field over a time range: its stored state if the field is historical,
+    else its sensor's readings; raw points, or buckets.
+
+    Answered as ``GET /api/history/sensors/{id}`` answers, with the alarm levels'
+    thresholds on the field when an alarm rule reads it, and the alarms raised or
+    escalated on the asset in the range. See docs/history.md."""
+    engine, q = call.twin, call.query
+    kind = negotiate(call.request, q)
+    asset_id = call.request.path_params["asset_id"]
+    try:
+        table, _row = engine.world.locate(asset_id)
+    except KeyError:
+        raise ApiFailure(ApiErrorCode.NOT_FOUND, f"no asset {asset_id!r} in scene {engine.scene.name!r}") from None
+    domain = table.domain.name
+    fed = {s.field: s.id for s in engine.ingest.sensors if s.asset == asset_id}
+    kept = [f for f, spec in table.specs.items() if is_historical(spec) or f in fed]
+    field = q.field
+    if field is None or field not in kept:
+        said = "give field=" if field is None else f"field {field[:40]!r} of {asset_id} keeps no history;"
+        raise ApiFailure(ApiErrorCode.INVALID_VALUE, f"{said} one of "
+                                                     f"{', '.join(kept) or '(none: no field of this asset is historical or measured)'}")
+    series = field_series(domain, asset_id, field) if is_historical(table.specs[field]) else fed[field]
+    store = store_of(call.server, engine)
+    return await _series(call, kind, store, series, table.specs[field].unit, asset_id, thresholds(engine, domain, asset_id, field))
+
+
+async def _series(call: Call, kind: str, store: Store, series: str, unit: str, asset_id: str | None,
+                  limits: list[Threshold]) -> Response:
+    start, end, step = _range(call.query, call.twin.time)
+    alarms_at = _alarm_path(call.server)
+
+    def work() -> SeriesAnswer:
+        s = store.series(series, start, end, MAX_POINTS, step)
+        if s.kind == "points":
+            points = Points(_times(s.time), v=floats(s.value))
         else:
-            sensor = engine.ingest.sensors[index]
-            table, _row = engine.world.locate(sensor.asset)
-            unit, marks_on = table.specs[sensor.field].unit, sensor.asset
-            limits = thresholds(engine, table.domain.name, sensor.asset, sensor.field)
-        return await self._series(request, kind, q, engine, store, sensor_id, unit, marks_on, limits)
+            points = Points(_times(s.time), min=floats(s.min), mean=floats(s.mean), max=floats(s.max),
+                            count=np.asarray(s.count).tolist())
+        marks = alarm_marks(alarms_at, asset_id, start, end) if asset_id is not None else []
+        return SeriesAnswer(series, unit, "raw" if s.source == "raw" else "minutes", start, end, s.step, points, limits, marks)
 
-    async def _asset(self, request: Request) -> Response:
-        engine = self._engine(request)
-        q = _params(request, ("field", "from", "to", "step"))
-        kind = negotiate(request, q)
-        asset_id = request.path_params["asset_id"]
-        try:
-            table, _row = engine.world.locate(asset_id)
-        except KeyError:
-            raise _Bad(404, f"no asset {asset_id!r} in scene {engine.scene.name!r}") from None
-        domain = table.domain.name
-        fed = {s.field: s.id for s in engine.ingest.sensors if s.asset == asset_id}
-        kept = [f for f, spec in table.specs.items() if is_historical(spec) or f in fed]
-        field = q.get("field")
-        if field is None or field not in kept:
-            said = "give field=" if field is None else f"field {field[:40]!r} of {asset_id} keeps no history;"
-            raise _Bad(400, f"{said} one of {', '.join(kept) or '(none: no field of this asset is historical or measured)'}")
-        series = field_series(domain, asset_id, field) if is_historical(table.specs[field]) else fed[field]
-        store = self.store(engine)
-        return await self._series(request, kind, q, engine, store, series, table.specs[field].unit, asset_id,
-                                  thresholds(engine, domain, asset_id, field))
-
-    async def _series(self, request: Request, kind: str, q: dict[str, str], engine: Engine, store: Store, series: str,
-                      unit: str, asset_id: str | None, limits: list[Threshold]) -> Response:
-        start, end, step = _range(q, engine.time)
-
-        def work() -> SeriesAnswer:
-            s = store.series(series, start, end, MAX_POINTS, step)
-            if s.kind == "points":
-                points = Points(_times(s.time), v=floats(s.value))
-            else:
-                points = Points(_times(s.time), min=floats(s.min), mean=floats(s.mean), max=floats(s.max),
-                                count=np.asarray(s.count).tolist())
-            marks = alarm_marks(self.alarm_path(), asset_id, start, end) if asset_id is not None else []
-            return SeriesAnswer(series, unit, "raw" if s.source == "raw" else "minutes", start, end, s.step, points, limits, marks)
-
+    try:
         answer = await asyncio.to_thread(work)
-        return render(kind, answer, series.replace("/", "_"))
-
-    async def _alarms(self, request: Request) -> Response:
-        engine = self._engine(request)
-        q = _params(request, ("from", "to", "step"))
-        kind = negotiate(request, q)
-        start, end, step = _range(q, engine.time)
-        step = max(step or nice_step(end - start, ALARM_BUCKETS), (end - start) / MAX_POINTS)
-        domains = [*engine.registry.domains, SYSTEM_DOMAIN]
-        answer = await asyncio.to_thread(alarm_counts, self.alarm_path(), start, end, step, domains)
-        return render(kind, answer, "alarms")
+    except HistoryError as exc:
+        raise _bad(str(exc)) from None
+    return render(kind, answer, series.replace("/", "_"))
 
 
-def history_routes(server: TwinServer) -> list[Route]:
-    """The history routes of ``server``, to list among its routes."""
-    api = HistoryRoutes(server)
-    return [
-        Route("/api/history/sensors/{sensor_id:str}", api.sensor),
-        Route("/api/history/assets/{asset_id:str}", api.asset),
-        Route("/api/history/alarms", api.alarms),
-    ]
+async def alarm_history(call: Call) -> Response:
+    """Alarms raised (or escalated) per bucket, per domain and level, from the alarm
+    store's events: for the wall's trend charts.
+
+    ``counts[domain][level][i]`` alarms were raised or escalated to ``level`` ("1" blue ..
+    "4" red) in the bucket starting at ``t[i]``; every domain of the twin is listed.
+    Without a step, buckets of 1, 5, 15, 30 minutes, 1, 3, 6, 12 hours, a day or a week,
+    the shortest giving at most 96. CSV and Parquet: rows ``t,domain,level,count``."""
+    engine, q = call.twin, call.query
+    kind = negotiate(call.request, q)
+    start, end, step = _range(q, engine.time)
+    step = max(step or nice_step(end - start, ALARM_BUCKETS), (end - start) / MAX_POINTS)
+    domains = [*engine.registry.domains, SYSTEM_DOMAIN]
+    answer = await asyncio.to_thread(alarm_counts, _alarm_path(call.server), start, end, step, domains)
+    return render(kind, answer, "alarms")
+
+
+ROUTES = [
+    ApiRoute("GET", "/api/history/sensors/{sensor_id:str}", sensor_history, tag="history", query=RangeQuery,
+             answers={200: SeriesAnswer, 404: ApiError}),
+    ApiRoute("GET", "/api/history/assets/{asset_id:str}", asset_history, tag="history", query=FieldQuery,
+             answers={200: SeriesAnswer, 404: ApiError}),
+    ApiRoute("GET", "/api/history/alarms", alarm_history, tag="history", query=RangeQuery, answers={200: AlarmCounts}),
+]
