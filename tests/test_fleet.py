@@ -41,7 +41,9 @@ TWIN = [sys.executable, "-m", "twin.cli"]
 
 def toy_fleet(tmp_path: Path, toy, **options) -> tuple[Harness, Fleet]:
     h = Harness(tmp_path / "scene", plugins=[toy], blocks=(2, 2), simulate=False)
-    # no broker: these tests call measure() and messages() themselves
+    # no broker: these tests call measure() and messages() themselves; every sensor every
+    # round (tests/test_ingest_intervals.py has sensors at their kinds' periods)
+    options.setdefault("rate", 1.0)
     return h, Fleet(h.scene, h.registry, "mqtt://127.0.0.1:1", **options)
 
 

@@ -140,6 +140,8 @@ def main(argv: list[str] | None = None) -> int:
     credentials.add_argument("--by", choices=["sensor", "asset"], default="sensor",
                              help="one device account per sensor (default) or per asset with sensors")
     credentials.add_argument("--twin-user", default="twin", help="the twin's broker account (reads the whole district)")
+    credentials.add_argument("--fleet-user", default="fleet",
+                             help="the device fleet's account (publishes every sensor's readings, reads the commands)")
     credentials.add_argument("--data", type=Path)
     fleet = devices_sub.add_parser("run", help="run the scene's devices as a separate fleet: the ground truth stepped by the plugins, "
                                               "every sensor publishing to the broker, obeying the twin's commands")
@@ -147,7 +149,9 @@ def main(argv: list[str] | None = None) -> int:
     fleet.add_argument("--mqtt", metavar="URL", required=True, help="the broker (mqtt://HOST:PORT or mqtts://...)")
     fleet.add_argument("--mqtt-user", help="the fleet's broker account (it publishes every sensor's topic and reads the commands)")
     fleet.add_argument("--mqtt-password-file", type=Path, help="a file holding the fleet's broker password (first line)")
-    fleet.add_argument("--rate", type=float, default=1.0, metavar="HZ", help="readings per second from each sensor (default 1)")
+    fleet.add_argument("--rate", type=float, metavar="HZ",
+                       help="readings per second from every sensor (default: each sensor once per reporting period of its "
+                            "kind, a third of its expected interval)")
     fleet.add_argument("--speed", type=float, default=1.0, metavar="X",
                        help="seconds of the truth's physics per wall second (default 1); readings keep wall-clock times")
     fleet.add_argument("--seed", type=int, default=0)
@@ -689,17 +693,20 @@ def cmd_devices(args: argparse.Namespace) -> int:
 
     prepare_data_dir(args.data)
     from twin.plugins.registry import load_registry
-    from twin.sources.credentials import ACL_FILE, DEVICES_CSV, PASSWORD_FILE, TWIN_PASSWORD, write_credentials
+    from twin.sources.credentials import ACL_FILE, DEVICES_CSV, FLEET_PASSWORD, PASSWORD_FILE, TWIN_PASSWORD, write_credentials
     from twin.sources.mqtt import district_of
 
     scene = open_scene(args.scene, load_registry())
     district = district_of(scene)
-    written = write_credentials(scene.sensors, district, args.out, by=args.by, twin_user=args.twin_user)
+    written = write_credentials(scene.sensors, district, args.out, by=args.by, twin_user=args.twin_user,
+                                fleet_user=args.fleet_user)
     out = written.folder
     print(f"wrote {out / PASSWORD_FILE} and {out / ACL_FILE}: {written.devices} device accounts ({written.sensors} sensors, "
-          f"one account per {args.by}) and the twin's {args.twin_user!r}, district {district!r}; {written.new_passwords} new passwords")
+          f"one account per {args.by}), the twin's {args.twin_user!r} and the fleet's {args.fleet_user!r}, district {district!r}; "
+          f"{written.new_passwords} new passwords")
     print(f"  {out / DEVICES_CSV}: each device's user, password and topics (secret: give each device its own row)")
     print(f"  {out / TWIN_PASSWORD}: for twin serve --mqtt-user {args.twin_user} --mqtt-password-file {out / TWIN_PASSWORD}")
+    print(f"  {out / FLEET_PASSWORD}: for twin devices run --mqtt-user {args.fleet_user} --mqtt-password-file {out / FLEET_PASSWORD}")
     print(f"  mosquitto.conf: allow_anonymous false, password_file {out.resolve() / PASSWORD_FILE}, acl_file {out.resolve() / ACL_FILE}")
     return 0
 
@@ -709,7 +716,7 @@ def cmd_devices_run(args: argparse.Namespace) -> int:
 
     parse_mqtt_url(args.mqtt)  # a bad URL fails in one line before the scene loads
     for option, value in (("--rate", args.rate), ("--speed", args.speed), ("--gateway-every", args.gateway_every)):
-        if not value > 0 or value == float("inf"):
+        if value is not None and (not value > 0 or value == float("inf")):
             raise TwinError(f"{option} {value:g}: expected a number above zero")
     password = _password(args.mqtt_password_file) if args.mqtt_password_file else None
     from twin.sources.fleet import load_faults, parse_fault

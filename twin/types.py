@@ -44,6 +44,14 @@ class Asset:
     links: tuple[AssetId, ...] = ()
 
 
+#: A healthy device reports this many times within its sensor's expected interval
+#: (:attr:`Sensor.stale_after`), so that one report lost or late does not make it
+#: offline: a generated city gives each sensor the interval of this many of its kind's
+#: reporting periods (declared by the plugin's generator), and the device fleet
+#: (``twin devices run``) reports each sensor once per interval / REPORTS_PER_INTERVAL.
+REPORTS_PER_INTERVAL = 3
+
+
 @dataclass(frozen=True)
 class Sensor:
     """A sensor feeds one field of one asset."""

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from twin.plugins.registry import Registry
+from twin.types import REPORTS_PER_INTERVAL, Sensor
 
 #: metres between street centrelines: the side of a block
 BLOCK = 120.0
@@ -77,10 +78,14 @@ class CityPlan:
     #: the assets placed so far by domain, as GeoJSON features (see ``add_asset``)
     assets: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     #: the sensors placed so far, each ``{"id", "asset", "field", "noise", "stale_after"}``
+    #: (``stale_after`` None: from its kind's reporting period when the scene is written)
     sensors: list[dict[str, Any]] = field(default_factory=list)
+    #: each sensor kind's reporting period, seconds, by ``"<domain>.<field>"`` (``report_every``)
+    sensor_kinds: dict[str, float] = field(default_factory=dict)
     #: the background incidents placed so far, each ``{"at", "action", "asset", "params"}``
     incidents: list[dict[str, Any]] = field(default_factory=list)
     _ids: set[str] = field(default_factory=set)
+    _domain_of: dict[str, str] = field(default_factory=dict)
 
     @property
     def width(self) -> float:
@@ -124,6 +129,7 @@ class CityPlan:
         if asset_id in self._ids:
             raise ValueError(f"generator of {domain!r}: asset id {asset_id!r} is used twice")
         self._ids.add(asset_id)
+        self._domain_of[asset_id] = domain
         props = {"id": asset_id, "kind": kind, "owner": owner, **(attributes or {})}
         if links:
             props["links"] = list(links)
@@ -131,11 +137,31 @@ class CityPlan:
         self.assets.setdefault(domain, []).append(feature)
         return feature
 
-    def add_sensor(self, sensor_id: str, asset: str, field_name: str, noise: float = 0.0, stale_after: float = 30.0) -> None:
+    def report_every(self, domain: str, field_name: str, seconds: float) -> None:
+        """Declare how often a sensor of this kind (one measuring ``field_name`` of
+        ``domain``) reports, in seconds: the device fleet publishes it that often, and its
+        expected interval (``stale_after``, past which it is offline) is
+        ``REPORTS_PER_INTERVAL`` periods, so that one lost report does not call it offline.
+        A kind not declared keeps the twin's default interval (30 s)."""
+        if not (isinstance(seconds, (int, float)) and 0 < seconds < math.inf):
+            raise ValueError(f"report_every({domain!r}, {field_name!r}, {seconds!r}): expected seconds > 0")
+        self.sensor_kinds[f"{domain}.{field_name}"] = float(seconds)
+
+    def add_sensor(self, sensor_id: str, asset: str, field_name: str, noise: float = 0.0,
+                   stale_after: float | None = None) -> None:
         """Place a sensor on ``asset`` that measures its live field ``field_name``, with
-        simulated noise (standard deviation, in the field's unit) and the seconds without
-        a reading after which its value is stale."""
+        simulated noise (standard deviation, in the field's unit); ``stale_after``, the
+        seconds without a reading after which it is offline, comes from its kind's
+        reporting period (:meth:`report_every`) unless given."""
         self.sensors.append({"id": sensor_id, "asset": asset, "field": field_name, "noise": noise, "stale_after": stale_after})
+
+    def expected_interval(self, sensor: dict[str, Any]) -> float:
+        """A placed sensor's ``stale_after``: its own, else ``REPORTS_PER_INTERVAL`` of its
+        kind's reporting periods, else the twin's default."""
+        if sensor["stale_after"] is not None:
+            return float(sensor["stale_after"])
+        period = self.sensor_kinds.get(f"{self._domain_of.get(sensor['asset'], '')}.{sensor['field']}")
+        return REPORTS_PER_INTERVAL * period if period is not None else Sensor.stale_after
 
     def add_incident(self, at: float, action: str, asset: str, **params: float) -> None:
         """A scripted background incident (the demo's, so that it shows life)."""
@@ -262,7 +288,7 @@ def write_scene(plan: CityPlan, root: Path, name: str, registry: Registry, toml:
     with (data / "sensors.csv").open("w", encoding="utf-8", newline="") as handle:
         writer = csv.DictWriter(handle, ["id", "asset", "field", "noise", "stale_after"], lineterminator="\n")
         writer.writeheader()
-        writer.writerows(plan.sensors)
+        writer.writerows({**s, "stale_after": plan.expected_interval(s)} for s in plan.sensors)
     if toml:
         lines = [
             "# Written by `twin generate`: a synthetic city for tests and benchmarks.",

@@ -3,10 +3,14 @@ to a broker as real ones would, and obeying the twin's commands.
 
 The ground truth is :class:`twin.tick.simulator.Simulator`'s world, stepped by the same
 plugins as the twin; the scene's background incidents happen in it, and its sensors
-measure it with their noise and faults. Every reading interval (``rate``) each sensor
-publishes ``{"t", "v"}`` on ``city/<district>/<sensor>/<field>`` at QoS 1, or, as
-gateways do, buffers its readings and sends them as one JSON array on its topic every
+measure it with their noise and faults. Each sensor publishes ``{"t", "v"}`` on
+``city/<district>/<sensor>/<field>`` at QoS 1 once per reporting period of its kind (a
+``REPORTS_PER_INTERVAL``-th of its expected interval, ``Sensor.stale_after``: the
+period its plugin declares, in a generated city), the sensors' phases spread over the
+period; or, with ``rate``, every sensor ``rate`` times a second. As gateways do, it may
+buffer its readings and send them as one JSON array on its topic every
 ``gateway_every`` seconds. The twin learns of the incidents only through those readings.
+The truth is measured once a round, ``rate`` rounds a second (1 without ``rate``).
 
 Time: the fleet runs on UTC wall time. The truth's clock starts at the epoch second the
 fleet starts and readings carry wall-clock times (``start + k / rate``). With ``speed``
@@ -51,6 +55,7 @@ from twin.errors import TwinError
 from twin.sources.commands import Command, command_subscription, decode_command
 from twin.sources.mqtt import _Client, _close, _describe, district_of, parse_mqtt_url
 from twin.sources.payloads import Rejected, topic_for
+from twin.types import REPORTS_PER_INTERVAL
 
 log = logging.getLogger("twin.fleet")
 
@@ -156,7 +161,7 @@ class Fleet:
     ``dropped`` readings (not connected), ``commands`` applied and ``refused``."""
 
     def __init__(self, scene: Any, registry: Any, url: str, *, seed: int = 0, config: dict[str, Any] | None = None,
-                 rate: float = 1.0, speed: float = 1.0, dt: float = 1.0, faults: Iterable[Fault] = (),
+                 rate: float | None = None, speed: float = 1.0, dt: float = 1.0, faults: Iterable[Fault] = (),
                  gateway_every: float | None = None, username: str | None = None, password: str | None = None,
                  client_id: str | None = None, start: float | None = None, incidents: bool = True,
                  keepalive: int = 30, backoff: tuple[float, float] = (0.5, 10.0)) -> None:
@@ -166,7 +171,8 @@ class Fleet:
         self.url = url
         self.scene = scene
         self.district = district_of(scene)
-        self.rate, self.speed, self.dt = float(rate), float(speed), float(dt)
+        #: rounds a second: the truth is measured, and due sensors publish, once a round
+        self.rate, self.speed, self.dt = float(rate or 1.0), float(speed), float(dt)
         #: UTC epoch seconds of the fleet's start: the truth's clock and the readings' times count from it
         self.start = float(start if start is not None else round(time.time(), 3))
         self.simulator = Simulator(scene, registry, seed, config, start=self.start)
@@ -188,6 +194,15 @@ class Fleet:
         self.client_id = client_id or f"fleet-{self.district}-{os.getpid()}"
         self.keepalive, self.backoff = keepalive, backoff
         self.topics = [topic_for(self.district, s.id, s.field) for s in scene.sensors]
+        #: each sensor's reporting period (s) and when it is next due; None: every round
+        self.periods: np.ndarray | None = None
+        if rate is None:
+            self.periods = np.array([s.stale_after / REPORTS_PER_INTERVAL for s in scene.sensors], dtype=np.float64)
+            # Every sensor speaks in the first round, as devices do when they come up; from
+            # there on their phases are spread over each period (the golden ratio's multiples
+            # mod 1), so that a district's slow sensors do not all speak in the same second.
+            spread = (np.arange(len(self.periods)) * 0.6180339887498949) % 1.0
+            self.next_due = self.start + self.periods * spread
         #: rounds between a gateway's sends (1 without gateways)
         self.batch_rounds = max(1, round(gateway_every * rate)) if gateway_every else 1
         self._buffer: dict[int, list[bytes]] = {}
@@ -200,9 +215,12 @@ class Fleet:
         """Start the truth's clock (and the readings' times) at ``start``, by default now:
         before the first round only."""
         assert self.rounds == 0, "the clock starts before the first round"
-        self.start = float(start if start is not None else round(time.time(), 3))
+        moved = float(start if start is not None else round(time.time(), 3)) - self.start
+        self.start += moved
         self.simulator.start = self.start
         self.simulator.world.time = self.start
+        if self.periods is not None:
+            self.next_due += moved
 
     # -- the truth ---------------------------------------------------------------------
     def measure(self) -> tuple[np.ndarray, np.ndarray, float]:
@@ -252,9 +270,19 @@ class Fleet:
 
     def messages(self, index: np.ndarray, values: np.ndarray, stamp: float) -> list[tuple[str, bytes]]:
         """The (topic, payload) to publish for one round's readings: one JSON sample per
-        sensor, or, with gateways, each sensor's buffered samples as one array when its
-        gateway sends (every ``batch_rounds`` rounds). A value that is not a finite number
-        is not sent (JSON cannot carry it): the twin sees the sensor fall silent."""
+        sensor due (every sensor without periods), or, with gateways, each sensor's
+        buffered samples as one array when its gateway sends (every ``batch_rounds``
+        rounds). A value that is not a finite number is not sent (JSON cannot carry it):
+        the twin sees the sensor fall silent."""
+        if self.periods is not None:  # only the sensors due: each once per its period
+            due = self.next_due[index] <= stamp + 1e-9
+            first = self.rounds <= 1  # everyone, once, as they come up
+            if first:
+                due[:] = True
+            index, values = index[due], values[due]
+            periods, late = self.periods[index], self.next_due[index]
+            passed = late <= stamp + 1e-9
+            self.next_due[index] = np.where(passed, late + periods * (np.floor((stamp - late) / periods + 1e-9) + 1.0), late)
         t = repr(round(stamp, 3))
         out: list[tuple[str, bytes]] = []
         topics = self.topics

@@ -61,6 +61,12 @@ def lane_load_moment(length: float, lanes: int) -> float:
 
 
 def generate(plan: CityPlan) -> None:
+    # How often each kind of sensor reports (s): strain, deflection, acceleration and
+    # weigh-in-motion every 5 s (summaries of their fast sampling); the modal frequency and
+    # the deck temperature each minute; a pier's settlement, a levelling, every 5 minutes.
+    for field_name, seconds in (("strain", 5.0), ("deflection", 5.0), ("acceleration", 5.0), ("vehicle_load", 5.0),
+                                ("frequency", 60.0), ("temperature", 60.0), ("settlement", 300.0)):
+        plan.report_every(DOMAIN, field_name, seconds)
     rng = plan.rng(DOMAIN)
     crossings = sorted((s for s in plan.streets if s.crosses_river), key=lambda s: s.id)
     abutment = RIVER_HALF_WIDTH + 5.0

@@ -42,6 +42,10 @@ GAUGE_EVERY = 4  # blocks between rain gauges, both ways
 
 
 def generate(plan: CityPlan) -> None:
+    # How often each kind of sensor reports (s): levels and flows every 10 s (a storm
+    # fills a manhole in minutes), rain gauges each minute (they count tips per minute).
+    for field_name, seconds in (("depth", 10.0), ("flow", 10.0), ("rain_intensity", 60.0)):
+        plan.report_every("drainage", field_name, seconds)
     rng = plan.rng("drainage")
     block = plan.width / plan.blocks_x
     south_of_river = [j for j in range(plan.blocks_y + 1) if j * block < plan.river_y]

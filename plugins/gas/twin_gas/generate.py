@@ -41,6 +41,10 @@ TUNNEL_MAIN = (0.3, 0.4e6)  # diameter (m) and gauge pressure (Pa) of a main in 
 
 
 def generate(plan: CityPlan) -> None:
+    # How often each kind of sensor reports (s): methane, the hazard, every 5 s; pressure
+    # every 10 s; a valve's position, which changes only when someone turns it, each minute.
+    for field_name, seconds in (("ch4", 5.0), ("pressure", 10.0), ("valve_open", 60.0)):
+        plan.report_every("gas", field_name, seconds)
     rng = plan.rng("gas")
     width = max(4, len(str(2 * len(plan.streets))))
     count: dict[str, int] = {}

@@ -79,6 +79,12 @@ def station_columns(plan):
 
 
 def generate(plan):
+    # How often each kind of sensor reports (s): gas and fire detection every 5 s, the
+    # air every 10 s (humidity 30 s), the sump every 30 s, fans' and pumps' states each minute.
+    for field_name, seconds in (("ch4", 5.0), ("fire", 5.0), ("ceiling_temperature", 5.0), ("h2s", 10.0), ("co", 10.0),
+                                ("o2", 10.0), ("temperature", 10.0), ("humidity", 30.0), ("sump_level", 30.0),
+                                ("fan_mode", 60.0), ("pump_on", 60.0)):
+        plan.report_every("tunnel", field_name, seconds)
     rng = plan.rng("tunnel")
     drains = _Manholes(plan)
     count = {prefix: 0 for _, prefix, _ in COMPARTMENTS}
