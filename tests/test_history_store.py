@@ -163,6 +163,26 @@ def test_retention_on_a_fabricated_month(tmp_path: Path) -> None:
     again.close()
 
 
+def test_a_day_is_downsampled_the_same_read_whole_or_a_series_at_a_time(tmp_path: Path) -> None:
+    rng = np.random.default_rng(4)
+    stores = [Store(tmp_path / name, raw_days=1, minute_days=10) for name in ("whole", "one-by-one")]
+    t = T0 + np.repeat(np.arange(0, DAY, 20.0), 30)
+    v = rng.normal(0, 1, len(t))
+    for store in stores:
+        keys = store.keys([f"S-{i}" for i in range(30)])
+        store.append(np.tile(keys, len(t) // 30), t + np.tile(keys % 20, len(t) // 30), v)
+    assert stores[0].prune(T0 + 3 * DAY)["days_downsampled"] == 1
+    assert stores[1].prune(T0 + 3 * DAY, budget=1)["days_downsampled"] == 1  # each series a run of its own
+    rows = [s.db.execute("SELECT day, series, n FROM minute ORDER BY series").fetchall() for s in stores]
+    assert rows[0] == rows[1] and len(rows[0]) == 30 and {n for _, _, n in rows[0]} == {1440}
+    for key in (1, 17, 30):
+        a, b = (s.minutes(key, T0, T0 + DAY) for s in stores)
+        for x, y in zip(a, b):
+            np.testing.assert_array_equal(x, y)
+    for store in stores:
+        store.close()
+
+
 CHILD = textwrap.dedent("""
     import sys
     import numpy as np

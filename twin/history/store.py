@@ -508,10 +508,12 @@ class Store:
                       max=np.maximum.reduceat(hi, first), count=n, step=step_ms / 1000.0)
 
     # -- retention -------------------------------------------------------------------
-    def prune(self, now: float, chunk: int = 5000) -> dict[str, int]:
+    def prune(self, now: float, budget: int = 4_000_000) -> dict[str, int]:
         """Apply the retention at ``now`` (epoch s): every whole day of raw readings older
         than ``raw_days`` becomes per-minute aggregates (one transaction per day), and
-        aggregates older than ``minute_days`` go. Returns what it did."""
+        aggregates older than ``minute_days`` go. A day is read ``budget`` readings at a
+        time at most (a series per sensor a minute and one a second differ 60 times).
+        Returns what it did."""
         self._writable("prune")
         now_ms = int(_ms(now))
         raw_cut = (now_ms - int(self.raw_days * DAY_MS)) // DAY_MS  # days before this one leave raw
@@ -526,7 +528,7 @@ class Store:
             while day is not None and day < raw_cut:
                 self.db.execute("BEGIN IMMEDIATE")
                 try:
-                    self._downsample_day(day, chunk)
+                    self._downsample_day(day, budget)
                     done["raw_rows_removed"] += self.db.execute("DELETE FROM raw WHERE hour >= ? AND hour < ?",
                                                                 (day * 24, day * 24 + 24)).rowcount
                     self.db.execute("COMMIT")
@@ -539,14 +541,23 @@ class Store:
             done["minute_rows_removed"] = self.db.execute("DELETE FROM minute WHERE day < ?", (minute_cut,)).rowcount
         return done
 
-    def _downsample_day(self, day: int, chunk: int) -> None:
-        """Per-minute aggregates of every series' raw readings of ``day``, series by
-        series in chunks (a day of 100,000 sensors does not fit in memory at once)."""
+    def _downsample_day(self, day: int, budget: int) -> None:
+        """Per-minute aggregates of every series' raw readings of ``day``, a run of series
+        holding at most ``budget`` readings at a time (a day of 100,000 sensors, or of a
+        thousand reporting every second, does not fit in memory at once)."""
         h0 = day * 24
-        keys = [k for (k,) in self.db.execute(
-            "SELECT DISTINCT series FROM raw WHERE hour >= ? AND hour < ? ORDER BY series", (h0, h0 + 24))]
-        for a in range(0, len(keys), chunk):
-            lo_key, hi_key = keys[a], keys[min(a + chunk, len(keys)) - 1]
+        counts = self.db.execute("SELECT series, sum(n) FROM raw WHERE hour >= ? AND hour < ? GROUP BY series ORDER BY series",
+                                 (h0, h0 + 24)).fetchall()
+        runs: list[tuple[int, int]] = []  # (first key, last key) of each run
+        held = 0
+        for key, n in counts:
+            if runs and held + n <= budget:
+                runs[-1] = (runs[-1][0], key)
+                held += n
+            else:
+                runs.append((key, key))
+                held = n
+        for lo_key, hi_key in runs:
             ss, ts, vs = [], [], []
             for h in range(h0, h0 + 24):
                 for s, n, data in self.db.execute("SELECT series, n, data FROM raw WHERE hour=? AND series BETWEEN ? AND ?",

@@ -41,7 +41,9 @@ class Writer:
         self.failed = 0  # readings the store could not take (error below)
         self.error: str | None = None  # the last store error, None once writes succeed again
         self._stop = False
-        self._next_prune = wallclock.monotonic() + prune_every
+        # the first pass soon after the start: a twin restarted more often than every
+        # ``prune_every`` would otherwise never prune
+        self._next_prune = wallclock.monotonic() + min(prune_every, 60.0)
         self._thread = threading.Thread(target=self._run, name="twin-history-writer", daemon=True)
         self._thread.start()
 
