@@ -124,13 +124,16 @@ async def open_replay(server: TwinServer, name: str | None) -> None:
         server.engine = hub.engine = replay.engine
         hub.reset_all()
         live.close()
+        if server.mqtt is not None:  # real readings feed the live twin only; the broker keeps them meanwhile
+            server.mqtt.pause()
     broadcast_state(server)
     log.info("switched to replay", extra={"recording": str(path)})
 
 
 async def branch(server: TwinServer) -> None:
     """Leave the replay: the twin re-runs the recording's actions to the current moment
-    and runs live from there; every screen gets a snapshot and the live Hello mode."""
+    and runs live from there; every screen gets a snapshot and the live Hello mode. A
+    branch runs on its simulator: the MQTT subscriber, paused by the replay, stays so."""
     from twin.runs.reruns import branch_engine
 
     replay, hub = server.replay, server.hub
