@@ -59,10 +59,12 @@ def test_a_missed_deadline_goes_up_the_chain_and_tells_the_next(tmp_path, toy, r
         assert [(b["event"], b["escalation"]["to"], b["time"]) for b in bodies] == [
             ("overdue", "section chief", opened + 20), ("overdue", "district emergency office", opened + 40)]
         assert "handed up from duty officer to section chief" in bodies[0]["text"]["en"]
-        with sqlite3.connect(tmp_path / "data" / "alarms.sqlite") as db:
-            kinds = [k for (k,) in db.execute("SELECT kind FROM incident_events WHERE kind = 'overdue'")]
-            told = db.execute("SELECT channel, event, state FROM outbox WHERE event = 'overdue'").fetchall()
-        assert kinds == ["overdue", "overdue"] and told == [("hook", "overdue", "sent")] * 2
+        db = sqlite3.connect(tmp_path / "data" / "alarms.sqlite")
+        told = "SELECT channel, event, state FROM outbox WHERE event = 'overdue'"
+        wait_for(lambda: db.execute(told).fetchall() == [("hook", "overdue", "sent")] * 2, 10, "both rows marked sent")
+        kinds = [k for (k,) in db.execute("SELECT kind FROM incident_events WHERE kind = 'overdue'")]
+        assert kinds == ["overdue", "overdue"]
+        db.close()
     finally:
         h.close()
 

@@ -330,7 +330,7 @@ def test_the_api_lists_acts_on_and_streams_incidents(served):
     assert one["incident"]["id"] == incident["id"] and [a["asset"] for a in one["alarms"]] == ["T-001"]
     assert client.get("/api/incidents/99").status_code == 404
     bad = client.get("/api/incidents?state=lost")
-    assert bad.status_code == 400 and "valid states are open, acknowledged, dispatched, closed" in bad.json()["error"]
+    assert bad.status_code == 400 and bad.json()["code"] == "invalid_query" and "state" in bad.json()["error"]
 
     r = client.post(f"/api/incidents/{incident['id']}/dispatch", json={"note": "go"})
     assert r.status_code == 409 and "dispatch needs it to be acknowledged" in r.json()["error"]
@@ -344,6 +344,7 @@ def test_the_api_lists_acts_on_and_streams_incidents(served):
     assert client.post(f"/api/incidents/{incident['id']}/shrug", json={}).status_code == 404
     listed = client.get("/api/incidents?state=dispatched").json()["incidents"]
     assert [i["id"] for i in listed] == [incident["id"]] and "note" not in listed[0]["actions"][0]
+    assert any(r["path"] == "/api/incidents" for r in _openapi_paths(client))
 
     # the stream: a snapshot carries the open incidents, the delta after an action carries the change
     from twin.serving.stream import Subscription
@@ -351,10 +352,33 @@ def test_the_api_lists_acts_on_and_streams_incidents(served):
     snapshot, _ = p.decode_server(server.hub.snapshot(Subscription.resolve(server.engine, {})))
     assert [i["id"] for i in snapshot.incidents] == [incident["id"]] and snapshot.incidents[0]["state"] == "dispatched"
     frames_before = server.engine.seq
-    client.post(f"/api/incidents/{incident['id']}/dispatch", json={"unit": "tank crew 3"})
-    wait_for(lambda: server.engine.seq > frames_before + 1, 10, "a tick")
-    changed = [s for f in list(server.engine.frames) if f.seq > frames_before for s in f.incidents]
-    assert changed and changed[-1]["dispatched_to"] == "tank crew 3"
+    r = client.post(f"/api/incidents/{incident['id']}/dispatch", json={"unit": "tank crew 3"})
+    assert r.status_code == 200, r.text
+
+    def carried() -> list[dict]:
+        return [s for f in list(server.engine.frames) if f.seq > frames_before for s in f.incidents]
+
+    wait_for(lambda: carried() and carried()[-1]["dispatched_to"] == "tank crew 3", 10, "the change in a frame")
+
+    # the archive: once its alarm is resolved the incident closes, and is listed with its response times
+    alarm_id = incident["alarms"][0]
+    assert client.post(f"/api/alarms/{alarm_id}/ack", json={}).status_code == 200
+    assert client.post(f"/api/alarms/{alarm_id}/resolve", json={"note": "tank emptied"}).status_code == 200
+    closed = client.post(f"/api/incidents/{incident['id']}/close", json={"note": "done"}).json()["incident"]
+    assert client.get("/api/incidents").json()["incidents"] == []
+    archive = client.get(f"/api/incidents?closed=1&from={closed['closed'] - 1}&to={closed['closed'] + 1}").json()
+    [listed] = archive["incidents"]
+    times = listed["times"]
+    assert listed["state"] == "closed" and times["close"] == closed["closed"] - closed["opened"]
+    assert 0 <= times["acknowledge"] <= times["dispatch"] <= times["close"] and times["arrive"] is None
+    assert archive["figures"]["close"] == {"count": 1, "median": times["close"], "p90": times["close"], "mean": times["close"]}
+    assert archive["figures"]["arrive"]["count"] == 0
+    assert client.get(f"/api/incidents?closed=1&to={closed['closed']}").json()["incidents"] == []
+
+
+def _openapi_paths(client):
+    document = client.get("/api/openapi.json").json()
+    return [{"path": path, "method": method} for path, methods in document["paths"].items() for method in methods]
 
 
 def test_deltas_merge_incidents_latest_first_and_omit_them_when_none():

@@ -39,6 +39,9 @@ from twin.tick.alarms import (
 log = logging.getLogger("twin.loop.incidents")
 
 STATES = ("open", "acknowledged", "dispatched", "closed")
+#: the response times an incident reports, each from its opening to the first action of
+#: that name (``arrive``: a crew's on-site report)
+STEPS_TIMED = ("acknowledge", "dispatch", "arrive", "close")
 #: operator action -> (states it is allowed from, state it leads to)
 ACTIONS = {
     "acknowledge": (("open",), "acknowledged"),
@@ -91,11 +94,22 @@ class Incident:
         return asdict(self)
 
     def summary(self) -> dict[str, Any]:
-        """What the stream carries: the record with each action's note left out (a
-        summary's size must not grow with the notes)."""
+        """What the stream and the lists carry: the record with each action's note left
+        out (a summary's size must not grow with the notes), and its response times."""
         record = asdict(self)
         record["actions"] = [{k: v for k, v in a.items() if k != "note"} for a in self.actions]
+        record["times"] = self.response_times()
         return record
+
+    def response_times(self) -> dict[str, float | None]:
+        """Seconds from its opening to its first acknowledge, dispatch, arrive (a crew on
+        site) and close; None for a step not (yet) taken."""
+        times: dict[str, float | None] = dict.fromkeys(STEPS_TIMED)
+        for action in self.actions:
+            step = action["action"]
+            if step in times and times[step] is None:
+                times[step] = action["time"] - self.opened
+        return times
 
 
 @dataclass

@@ -1,18 +1,7 @@
-"""``/api/incidents``: the alarms grouped by happening (twin.loop.incidents), and what
-operators do to them.
-
-- ``GET /api/incidents``: the open incidents, worst first (level, then longest at it);
-  ``?closed=1`` adds the closed ones after them, ``?state=``, ``?domain=`` (any of its
-  alarms' domains) and ``?since=`` (changed at or after, seconds) filter. Summaries: each
-  action without its note.
-- ``GET /api/incidents/{id}``: one incident's whole record, notes included, with its
-  alarms' summaries.
-- ``POST /api/incidents/{id}/ack|dispatch|close`` ``{"note": ..., "unit": ...}``: an
-  operator's action, written to the store before the answer (503 + Retry-After when it
-  cannot be written, 409 when the incident's state does not allow it).
-- ``GET /api/notifications``: the notifications file in force, each channel's state
-  (ok, waiting, failing, with its last error and the rows waiting), the rules and the
-  latest outbox rows (twin.loop.notify, docs/notifications.md).
+"""``/api/incidents``: the alarms grouped by happening (twin.loop.incidents), what
+operators do to them, the archive of closed ones with their response times, and
+``/api/notifications`` (twin.loop.notify). Declared once in :data:`ROUTES`
+(twin.serving.routing), so that they are in ``/api/openapi.json`` like every route.
 
 Viewers and every role above read; operators and above act (docs/incidents.md).
 """
@@ -20,124 +9,193 @@ Viewers and every role above read; operators and above act (docs/incidents.md).
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING
+import statistics
+from typing import Any, Literal
 
-from starlette.requests import Request
-from starlette.responses import JSONResponse
-from starlette.routing import Route
+import msgspec
 
 from twin.errors import TwinError
-from twin.loop.incidents import STATES
+from twin.loop.incidents import STEPS_TIMED, Incident
+from twin.serving.auth import OPEN
 from twin.serving.access import TokenRecord
-from twin.serving.guard import json_object
-from twin.tick.alarms import InvalidAction, StoreUnavailable
+from twin.serving.protocol import ApiErrorCode
+from twin.serving.routing import ApiError, ApiFailure, ApiRoute, Call
+from twin.tick.alarms import Alarm, InvalidAction, StoreUnavailable
 
-if TYPE_CHECKING:
-    from twin.serving.server import TwinServer
-
-#: the path's action word -> the incident action
-ACTION_WORDS = {"ack": "acknowledge", "acknowledge": "acknowledge", "dispatch": "dispatch", "close": "close"}
-
-
-class IncidentRoutes:
-    """The handlers for one :class:`~twin.serving.server.TwinServer`."""
-
-    def __init__(self, server: TwinServer) -> None:
-        self.server = server
-
-    async def list(self, request: Request) -> JSONResponse:
-        self.server._who(request)
-        e = self.server._ready()
-        q = request.query_params
-        closed = q.get("closed", "0")
-        if closed not in ("0", "1"):
-            return _error(400, f"closed={closed!r}: use closed=1 to include closed incidents, or leave it out")
-        state = q.get("state")
-        if state is not None and state not in STATES:
-            return _error(400, f"state={state!r}: valid states are {', '.join(STATES)}")
-        try:
-            since = float(q["since"]) if "since" in q else None
-        except ValueError:
-            return _error(400, f"since={q['since']!r}: give a time in seconds (the clock of the stream and the API)")
-        found = e.incidents.ordered(closed=closed == "1" or state == "closed")
-        if state is not None:
-            found = [i for i in found if i.state == state]
-        if "domain" in q:
-            found = [i for i in found if q["domain"] in i.domains]
-        if since is not None:
-            found = [i for i in found if i.updated >= since]
-        return JSONResponse({"incidents": [i.summary() for i in found], "time": e.time})
-
-    async def one(self, request: Request) -> JSONResponse:
-        self.server._who(request)
-        e = self.server._ready()
-        incident_id = request.path_params["incident_id"]
-        found = e.incidents.incidents.get(incident_id)
-        if found is None:
-            return _error(404, f"no incident {incident_id}; GET /api/incidents lists them (?closed=1 with the closed)")
-        alarms = [e.alarms.alarms[a].summary() for a in found.alarms if a in e.alarms.alarms]
-        return JSONResponse({"incident": found.to_json(), "alarms": alarms, "time": e.time})
-
-    async def act(self, request: Request) -> JSONResponse:
-        who = self.server._who(request, "operator")
-        e = self.server._ready()
-        action = ACTION_WORDS.get(request.path_params["action"])
-        if action is None:
-            return _error(404, f"unknown incident action {request.path_params['action']!r}; use ack, dispatch or close")
-        try:
-            body = await json_object(request, '{"note": ..., "unit": ...}', empty={})
-        except ValueError:
-            return _error(400, 'the body must be a JSON object: {"note": ..., "unit": ...}')
-        note, unit = body.get("note", ""), body.get("unit", "")
-        try:
-            incident = await asyncio.to_thread(e.incidents.act, request.path_params["incident_id"], action,
-                                               _actor(who, body.get("who")), note, e.time, unit)
-        except KeyError as exc:
-            return _error(404, str(exc).strip("'\""))
-        except InvalidAction as exc:
-            return _error(exc.status, str(exc))
-        except StoreUnavailable as exc:
-            return JSONResponse({"error": str(exc)}, status_code=503, headers={"Retry-After": "1"})
-        except TwinError as exc:
-            return _error(409, str(exc))
-        return JSONResponse({"incident": incident.to_json()})
-
-    async def notifications(self, request: Request) -> JSONResponse:
-        self.server._who(request)
-        e = self.server._ready()
-        notify = getattr(e, "notify", None)
-        if notify is None:
-            return JSONResponse({"enabled": False, "why": "this twin keeps no data folder (a drill, a replay or a rerun): "
-                                                          "it tells nobody", "channels": [], "rules": [], "recent": []})
-        status, recent = await asyncio.to_thread(lambda: (notify.status(), notify.recent()))
-        return JSONResponse({"enabled": True, **status, "recent": recent})
+IncidentState = Literal["open", "acknowledged", "dispatched", "closed"]
+#: the path's action words -> the incident action
+ACTIONS = {"ack": "acknowledge", "acknowledge": "acknowledge", "dispatch": "dispatch", "close": "close"}
+ActionName = Literal["ack", "acknowledge", "dispatch", "close"]
 
 
-#: who a caller is when the server runs without tokens (twin.serving.auth.OPEN)
-_OPEN = TokenRecord("open", "admin", "", 0.0)
+class IncidentQuery(msgspec.Struct):
+    """Without ``closed``: the open incidents. ``closed=1`` (or ``state=closed``) adds the
+    closed ones: the archive, which ``from`` and ``to`` narrow to those closed in
+    [from, to) (seconds on the twin's clock: epoch seconds when live)."""
+
+    closed: bool = False
+    state: IncidentState | None = None
+    #: incidents with an alarm of this domain
+    domain: str | None = None
+    #: incidents changed at or after this time
+    since: float | None = None
+    from_: float | None = msgspec.field(default=None, name="from")
+    to: float | None = None
 
 
-def _actor(who: TokenRecord, said: object) -> str:
+class Figure(msgspec.Struct):
+    """One response time over the incidents listed: how many have it, its median and
+    90th percentile and its mean (seconds; null when none has it)."""
+
+    count: int
+    median: float | None
+    p90: float | None
+    mean: float | None
+
+
+class IncidentList(msgspec.Struct):
+    """Incident summaries (each action without its note, with its response times), open
+    ones worst first (level, then the longest at it), closed ones after, latest closed
+    first; the response-time figures over the listed ones; the twin's clock."""
+
+    incidents: list[Incident]
+    figures: dict[str, Figure]
+    time: float
+
+
+class IncidentRecord(msgspec.Struct):
+    """One incident's whole record (every note), and its alarms' summaries."""
+
+    incident: Incident
+    alarms: list[Alarm]
+    time: float
+
+
+class IncidentActed(msgspec.Struct):
+    """The incident's whole record after the action."""
+
+    incident: Incident
+
+
+class IncidentActionBody(msgspec.Struct):
+    """An operator action's note and, for a dispatch, the unit dispatched to (the
+    incident's owner by default). ``who`` is kept only in open mode, as what the caller said."""
+
+    note: str = ""
+    unit: str = ""
+    who: str = ""
+
+
+class NotificationStatus(msgspec.Struct):
+    """The notifications file in force, the sender's state, each channel's state (``ok``,
+    ``waiting``, ``failing``; rows waiting, sent, failed tries, the last error and the next
+    try), the rules, and the latest outbox rows without their bodies. ``enabled`` is false
+    for a twin without a data folder, which tells nobody."""
+
+    enabled: bool
+    channels: list[dict[str, Any]]
+    rules: list[dict[str, Any]]
+    recent: list[dict[str, Any]]
+    file: str | None = None
+    sender: str | None = None
+    sender_error: str | None = None
+    why: str | None = None
+
+
+async def incidents(call: Call) -> IncidentList:
+    """The open incidents worst first, or (``closed=1``) the archive too, with the
+    response times of each and their figures."""
+    e = call.twin
+    q: IncidentQuery = call.query
+    found = e.incidents.ordered(closed=q.closed or q.state == "closed")
+    if q.state is not None:
+        found = [i for i in found if i.state == q.state]
+    if q.domain is not None:
+        found = [i for i in found if q.domain in i.domains]
+    if q.since is not None:
+        found = [i for i in found if i.updated >= q.since]
+    if q.from_ is not None or q.to is not None:
+        low, high = q.from_ if q.from_ is not None else -float("inf"), q.to if q.to is not None else float("inf")
+        found = [i for i in found if i.closed is not None and low <= i.closed < high]
+    summaries = [i.summary() for i in found]
+    return IncidentList(summaries, figures(summaries), e.time)  # type: ignore[arg-type]
+
+
+def figures(summaries: list[dict[str, Any]]) -> dict[str, Figure]:
+    """The response-time figures of each step over ``summaries``."""
+    out = {}
+    for step in STEPS_TIMED:
+        values = sorted(s["times"][step] for s in summaries if s["times"].get(step) is not None)
+        if not values:
+            out[step] = Figure(0, None, None, None)
+            continue
+        p90 = values[min(len(values) - 1, int(round(0.9 * (len(values) - 1))))]
+        out[step] = Figure(len(values), statistics.median(values), p90, statistics.fmean(values))
+    return out
+
+
+async def incident(call: Call) -> IncidentRecord:
+    """One incident's whole record, every note, with its alarms' summaries."""
+    e = call.twin
+    incident_id = call.request.path_params["incident_id"]
+    found = e.incidents.incidents.get(incident_id)
+    if found is None:
+        raise ApiFailure(ApiErrorCode.NOT_FOUND, f"no incident {incident_id}; GET /api/incidents lists them (closed=1 with the closed)")
+    alarms = [e.alarms.alarms[a].summary() for a in found.alarms if a in e.alarms.alarms]
+    return IncidentRecord(found, alarms, e.time)  # type: ignore[arg-type]
+
+
+async def incident_action(call: Call) -> IncidentActed:
+    """Acknowledge, dispatch or close an incident, with a note; written to the store
+    before the answer. Closing waits until none of its alarms is active and unresolved."""
+    e = call.twin
+    action = ACTIONS.get(call.request.path_params["action"])
+    if action is None:
+        raise ApiFailure(ApiErrorCode.NOT_FOUND, f"unknown incident action {call.request.path_params['action']!r}; "
+                                                 f"use ack, dispatch or close")
+    body: IncidentActionBody = call.body
+    try:
+        acted = await asyncio.to_thread(e.incidents.act, call.request.path_params["incident_id"], action,
+                                        actor(call.caller, body.who), body.note, e.time, body.unit)
+    except KeyError as exc:
+        raise ApiFailure(ApiErrorCode.NOT_FOUND, str(exc).strip("'\"")) from None
+    except InvalidAction as exc:
+        raise ApiFailure(exc.status, str(exc)) from None
+    except StoreUnavailable as exc:
+        raise ApiFailure(ApiErrorCode.UNAVAILABLE, str(exc)) from None
+    except TwinError as exc:
+        raise ApiFailure(ApiErrorCode.CONFLICT, str(exc)) from None
+    return IncidentActed(acted)
+
+
+async def notifications(call: Call) -> NotificationStatus:
+    """Each notification channel's state, the rules, and the latest outbox rows."""
+    notify = getattr(call.twin, "notify", None)
+    if notify is None:
+        return NotificationStatus(False, [], [], [], why="this twin keeps no data folder (a drill, a replay or a rerun): "
+                                                         "it tells nobody")
+    status, recent = await asyncio.to_thread(lambda: (notify.status(), notify.recent()))
+    return NotificationStatus(True, status["channels"], status["rules"], recent, status["file"], status["sender"],
+                              status["sender_error"])
+
+
+def actor(who: TokenRecord, said: str) -> str:
     """The name an action is recorded under: the token's; in open mode nobody is
     authenticated, so a ``who`` the caller gives is kept as what they said, never as who
     acted (as for alarms)."""
-    if who != _OPEN:
+    if who != OPEN:
         return who.name
-    if isinstance(said, str) and said.split():
+    if said.split():
         return f"anonymous (said: {' '.join(said.split())[:64]})"
     return "anonymous"
 
 
-def _error(status: int, message: str) -> JSONResponse:
-    return JSONResponse({"error": message}, status_code=status)
-
-
-def incident_routes(server: TwinServer) -> list[Route]:
-    """The incident routes of ``server``, to list among its routes."""
-    api = IncidentRoutes(server)
-    return [
-        Route("/api/incidents", api.list),
-        Route("/api/incidents/{incident_id:int}", api.one),
-        Route("/api/incidents/{incident_id:int}/{action:str}", api.act, methods=["POST"]),
-        Route("/api/notifications", api.notifications),
-    ]
+ROUTES = [
+    ApiRoute("GET", "/api/incidents", incidents, tag="incidents", query=IncidentQuery, answers={200: IncidentList}),
+    ApiRoute("GET", "/api/incidents/{incident_id:int}", incident, tag="incidents",
+             answers={200: IncidentRecord, 404: ApiError}),
+    ApiRoute("POST", "/api/incidents/{incident_id:int}/{action:str}", incident_action, role="operator", tag="incidents",
+             body=IncidentActionBody, empty_body=True, path_params={"action": ActionName}, doing="acting on incidents",
+             answers={200: IncidentActed, 404: ApiError, 409: ApiError, 413: ApiError}),
+    ApiRoute("GET", "/api/notifications", notifications, tag="incidents", answers={200: NotificationStatus}),
+]

@@ -39,7 +39,6 @@ from twin.serving.access import TokenRecord, TokenStore, utc_text
 from twin.serving.auth import OPEN, Authenticate, authorize, caller_of
 from twin.serving.guard import Guard
 from twin.serving.health import PartState, Subsystems
-from twin.serving.incidents_api import incident_routes
 from twin.serving.protocol import ApiErrorCode, CloseCode
 from twin.serving.readings_api import ReadingsRoute
 from twin.serving.routes import api_routes
@@ -134,7 +133,6 @@ class TwinServer:
         self.app = Starlette(
             routes=[
                 *starlette_routes(api_routes(), self),
-                *incident_routes(self),  # twin.serving.incidents_api (issue 15)
                 WebSocketRoute("/ws", self._websocket),
                 # Any other /api path is a 404 of the API's own shape, not the viewer's page.
                 Route("/api/{rest:path}", not_found, methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]),
