@@ -146,6 +146,23 @@ def test_dts_types_every_field_of_every_message(dts):
                 assert fields[name][1] == (may_omit and not required), (cls.__name__, name)
 
 
+def test_dts_types_every_field_of_the_rest_answers_the_viewer_reads(dts):
+    """Each REST answer of the generator's list, every field under its JSON name; those
+    msgspec leaves out (UNSET) optional."""
+    import msgspec
+
+    gen = load_script("gen-protocol-dts")
+    types = interfaces(dts)
+    assert {c.__name__ for c in gen.REST} >= {"AssetInfo", "SeriesAnswer", "LayerList", "LayerMap", "SceneInfo"}
+    for cls in [*gen.REST, *(t for t in vars(__import__("twin.serving.history_api").serving.history_api).values()
+                               if isinstance(t, type) and issubclass(t, msgspec.Struct) and t.__name__ in types)]:
+        fields = types[cls.__name__]
+        declared = {f.encode_name: f.default is msgspec.UNSET for f in msgspec.structs.fields(cls)}
+        assert {k: v[1] for k, v in fields.items()} == declared, cls.__name__
+    assert types["SeriesAnswer"]["from"] == ("number", False)  # the renamed field, under its JSON name
+    assert types["Points"]["v"] == ("Array<number | null>", True)  # a gap (NaN) is null in JSON
+
+
 def test_a_wrongly_typed_message_is_caught_by_the_conformance_check(dts):
     """The check used on the real messages below finds a wrong, a missing and an extra field."""
     types = interfaces(dts)

@@ -5,8 +5,7 @@
 // screen saw in the stream since the inspector opened: its live window.
 import { apiUrl } from './params.js';
 
-/** @typedef {import('./types').HistoryAnswer} HistoryAnswer */
-/** @typedef {import('./types').HistoryBuckets} HistoryBuckets */
+/** @typedef {import('./protocol.generated.js').SeriesAnswer} HistoryAnswer */
 /** @typedef {import('./types').ChartData} ChartData */
 /** @typedef {import('./protocol.generated.js').AlarmSummary} AlarmSummary */
 
@@ -75,11 +74,7 @@ export function isHistoryAnswer(a) {
     && typeof a.from === 'number' && typeof a.to === 'number' && Array.isArray(a.thresholds) && Array.isArray(a.alarms);
 }
 
-/** True when an answer holds buckets (min, mean, max, count), not raw points.
- * @param {HistoryAnswer['points']} points @returns {points is HistoryBuckets} */
-function isBuckets(points) {
-  return !('v' in points && Array.isArray(points.v));
-}
+
 
 /** Ask the history API for ``field`` of ``asset`` over (from, to]: the asset's stored
  * field, else the raw readings of ``sensor`` (one feeding that field), else null.
@@ -125,14 +120,15 @@ export function alarmRises(alarms) {
 export function fromAnswer(answer, trail, now) {
   const p = answer.points;
   const tail = trail ? trail.between(answer.to, now) : { t: [], v: [] };
-  const buckets = isBuckets(p) ? p : null;
-  const values = isBuckets(p) ? p.mean : p.v;
+  // raw points carry v; buckets min, mean and max (isHistoryAnswer checked the lengths)
+  const buckets = !Array.isArray(p.v);
+  const values = (buckets ? p.mean : p.v) ?? [];
   const pad = () => tail.t.map(() => null);
   return {
     source: answer.source, from: answer.from, to: Math.max(answer.to, now), unit: answer.unit,
     t: [...p.t, ...tail.t], v: [...values, ...tail.v],
-    min: buckets ? [...buckets.min, ...pad()] : null,
-    max: buckets ? [...buckets.max, ...pad()] : null,
+    min: buckets ? [...(p.min ?? []), ...pad()] : null,
+    max: buckets ? [...(p.max ?? []), ...pad()] : null,
     thresholds: answer.thresholds.map(({ level, value }) => ({ level, value })),
     alarms: answer.alarms.map(({ t, level }) => ({ t, level })),
   };

@@ -105,7 +105,7 @@ export class DomainLayer {
 /** Load every layer; returns {base: Map(name -> mesh), domains: Map(name -> DomainLayer), bounds}.
  * @param {import('./view3d.js').View3D} view */
 export async function loadLayers(view) {
-  /** @type {{layers: Array<{name: string, domain: string | null, map: string}>}} */
+  /** @type {import('./protocol.generated.js').LayerList} */
   const index = await fetchJson('/api/layers');
   const loader = new GLTFLoader();
   const base = new Map();
@@ -113,6 +113,7 @@ export async function loadLayers(view) {
   await Promise.all(index.layers.map(async (entry) => {
     const mesh = await loadMesh(loader, entry.name);
     if (entry.domain) {
+      /** @type {import('./protocol.generated.js').LayerMap} */
       const map = await fetchJson(entry.map);
       domains.set(entry.domain, new DomainLayer(entry.domain, mesh, map));
     } else {

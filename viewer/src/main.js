@@ -160,6 +160,7 @@ function ask(name, fields, wait = 10000) {
 // now and then (null, hidden, where it has not judged them: a replay).
 async function refreshOnline() {
   try {
+    /** @type {import('./protocol.generated.js').SceneInfo} */
     const scene = await fetchJson('/api/scene');
     panel.updateOnline(Object.fromEntries(Object.entries(scene.domains).map(([name, d]) => [name, d.sensors?.online_share ?? null])));
   } catch { /* starting or disconnected: the next round tells */ }

@@ -1,6 +1,7 @@
 // generated, do not edit: written by scripts/gen-protocol-dts from twin/serving/protocol.py
-// (the one declaration of every message of protocol v1). tests/test_typescript.py checks it.
-// The types of protocol.generated.js (tsc reads this file in its place) and of every message.
+// (the one declaration of every message of protocol v1) and the REST answers the viewer reads
+// (twin/serving/routes, history_api.py). tests/test_typescript.py checks it.
+// The types of protocol.generated.js (tsc reads this file in its place), of every message and answer.
 
 export declare const PROTOCOL_VERSION: 1;
 export declare const SUBPROTOCOL: "lifeline-twin.v1";
@@ -252,6 +253,159 @@ export interface CameraUpdate {
   channel: string;
   position: [number, number, number];
   target: [number, number, number];
+}
+
+/** One asset: its identity, static attributes, live state and sensors, and its open alarms (summaries), as of frame ``seq`` at ``time``. */
+export interface AssetInfo {
+  id: string;
+  domain: string;
+  kind: string;
+  owner: string;
+  attributes: Record<string, unknown>;
+  links: Array<string>;
+  geometry: Record<string, unknown>;
+  state: Record<string, number | boolean | null>;
+  sensors: Array<AssetSensor>;
+  time: number;
+  seq: number;
+  alarms: Array<AlarmSummary>;
+}
+
+export interface AssetSensor {
+  id: string;
+  field: string;
+  stale: boolean;
+  last_value: number | null;
+  last_time: number | null;
+}
+
+/** The district: its domains with their fields and sensors' health, and every action. */
+export interface SceneInfo {
+  name: string;
+  title: string;
+  title_zh: string;
+  origin: Array<number>;
+  domains: Record<string, SceneDomain>;
+  sensors: number;
+  buildings: number;
+  time: number;
+  actions: Array<ActionInfo>;
+}
+
+export interface SceneDomain {
+  title: string;
+  title_zh: string;
+  assets: number;
+  kinds: Record<string, number>;
+  plugin: string;
+  sensors: SensorCounts | null;
+  style: DomainStyle | null;
+  fields: Array<SceneField>;
+}
+
+export interface SensorCounts {
+  sensors: number;
+  online: number;
+  offline: number;
+  suspect: number;
+  online_share: number | null;
+}
+
+export interface DomainStyle {
+  label: string;
+  label_zh: string;
+  color: string;
+}
+
+export interface SceneField {
+  name: string;
+  dtype: string;
+  unit: string;
+  valid: [number | null, number | null];
+  description: string;
+  attribute: boolean;
+  label_zh: string;
+  stale: boolean;
+}
+
+/** One action a director (or a drill) may apply: ``POST /api/actions``. */
+export interface ActionInfo {
+  name: string;
+  domain: string;
+  plugin: string;
+  target: "asset" | "sensor";
+  kinds: Array<string>;
+  description: string;
+  params: Array<ActionParamInfo>;
+}
+
+export interface ActionParamInfo {
+  name: string;
+  unit: string;
+  description: string;
+  default: number | null;
+  valid: [number | null, number | null];
+}
+
+export interface LayerList {
+  scene: string;
+  layers: Array<LayerEntry>;
+}
+
+export interface LayerEntry {
+  name: string;
+  domain: string | null;
+  glb: string;
+  map: string;
+}
+
+/** What the viewer needs to colour and pick assets: asset ``ids[i]``'s vertices start at ``offsets[i]`` of the layer's mesh. */
+export interface LayerMap {
+  name: string;
+  domain: string | null;
+  vertices: number;
+  faces: number;
+  bytes: number;
+  bounds: Array<Array<number>>;
+  assets: number;
+  ids: Array<string>;
+  offsets: Array<number>;
+}
+
+/** ``GET /api/history/sensors/{id}`` and ``/api/history/assets/{id}``. */
+export interface SeriesAnswer {
+  series: string;
+  unit: string;
+  source: "raw" | "minutes";
+  from: number;
+  to: number;
+  step: number | null;
+  points: Points;
+  thresholds: Array<Threshold>;
+  alarms: Array<AlarmMark>;
+}
+
+/** Raw points (``t``, ``v``) or buckets (``t`` = the bucket's start, ``min``, ``mean``, ``max``, ``count``); the other keys are absent. */
+export interface Points {
+  t: Array<number>;
+  v?: Array<number | null>;
+  min?: Array<number | null>;
+  mean?: Array<number | null>;
+  max?: Array<number | null>;
+  count?: Array<number>;
+}
+
+/** The field's value at which an alarm level starts (4 red .. 1 blue). */
+export interface Threshold {
+  level: number;
+  value: number;
+}
+
+/** An alarm raised, or escalated, on the asset at ``t``: the level it reached and its id (``GET /api/alarms/{id}``). */
+export interface AlarmMark {
+  t: number;
+  level: number;
+  id: number;
 }
 
 /** Every message the server sends, by name. */

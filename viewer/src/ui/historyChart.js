@@ -195,12 +195,18 @@ export class HistoryChart {
     const data = this.data;
     if (!data) return null;
     let drawn = 0;
-    if (this.chart) {
+    const chart = this.chart;
+    if (chart) {
+      // the plot's corners in pixels (a point on its edge is drawn: half a pixel of slack)
+      const option = /** @type {any} */ (chart.getOption());
+      const [xAxis, yAxis] = [option.xAxis[0], option.yAxis[0]];
+      const [left, bottom] = chart.convertToPixel({ gridIndex: 0 }, [xAxis.min, yAxis.min]);
+      const [right, top] = chart.convertToPixel({ gridIndex: 0 }, [xAxis.max, yAxis.max]);
       for (let i = 0; i < data.t.length; i++) {
         const v = data.v[i];
         if (v === null) continue;
-        const at = this.chart.convertToPixel({ gridIndex: 0 }, [data.t[i] * 1000, v]);
-        if (at && this.chart.containPixel({ gridIndex: 0 }, at)) drawn += 1;
+        const [x, y] = chart.convertToPixel({ gridIndex: 0 }, [data.t[i] * 1000, v]);
+        if (x >= left - 0.5 && x <= right + 0.5 && y >= top - 0.5 && y <= bottom + 0.5) drawn += 1;
       }
     }
     return {

@@ -17,8 +17,8 @@ import { ALARM_ACTIONS, STALE_ROWS_FIELD } from '../protocol.generated.js';
 /** @typedef {import('../state.js').Domain} Domain */
 /** @typedef {import('../protocol.generated.js').AlarmSummary} AlarmSummary */
 /** @typedef {import('../protocol.generated.js').Result} Result */
-/** @typedef {import('../types').AssetInfo} AssetInfo */
-/** @typedef {import('../types').HistoryAnswer} HistoryAnswer */
+/** @typedef {import('../protocol.generated.js').AssetInfo} AssetInfo */
+/** @typedef {import('../protocol.generated.js').SeriesAnswer} HistoryAnswer */
 /** @typedef {'acknowledge' | 'dispatch' | 'resolve'} ActionName */
 /** @typedef {{field: string, unit: string, value: HTMLElement, row: HTMLElement, trail: Trail}} LiveRow */
 
