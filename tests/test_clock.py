@@ -1,5 +1,6 @@
-"""The engine's clock: UTC wall time for a live twin, a simulated clock from 0 for every
-other run; drills, recordings, replay, rerun and branch count from the clock's start."""
+"""The engine's clock: UTC wall time for a live twin, a simulated clock from a fixed
+instant for every other run (the drill's `start`, else the scene's, else a documented
+default); drills, recordings, replay, rerun and branch count from the clock's start."""
 
 import json
 import math
@@ -26,6 +27,8 @@ from twin.serving.server import create_app
 ROOT = Path(__file__).resolve().parents[1]
 #: a clock start as a live twin has one: 2027-01-15 08:00:00 UTC (16:00 in Shanghai)
 EPOCH = 1_800_000_000.0
+#: the demo scene's `start`: 2026-07-15T14:00:00+08:00
+DEMO_START = 1_784_095_200.0
 
 
 # ------------------------------------------------------------------- drills and recordings
@@ -42,9 +45,12 @@ def gas_drill(tmp_path_factory):
     return load_drill(root / "drills" / "gas.toml")
 
 
-def _record(drill, folder: Path, start: float):
-    engine = open_twin(drill.scene, folder / "data", seed=drill.seed, config=drill.config, dt=drill.dt, persist=False, start=start)
-    path = folder / f"run-{start:.0f}.mcap"
+def _record(drill, folder: Path, start: float | None):
+    """The drill recorded on a clock from ``start`` (None: as `twin drill run` does, from
+    the drill's or its scene's start)."""
+    engine = open_twin(drill.scene, folder / "data", seed=drill.seed, config=drill.config, dt=drill.dt, persist=False,
+                       start=drill.start if start is None else start)
+    path = folder / f"run-{engine.start:.0f}.mcap"
     recorder = Recorder(path, engine, {"drill": drill.name})
     result = run_drill(drill, engine, recorder)
     recorder.close()
@@ -53,9 +59,9 @@ def _record(drill, folder: Path, start: float):
 
 @pytest.fixture(scope="module")
 def runs(gas_drill, tmp_path_factory):
-    """The same drill recorded on a clock from 0 and on one from EPOCH."""
+    """The same drill recorded on its own clock (the demo scene's start) and on one from EPOCH."""
     folder = tmp_path_factory.mktemp("runs")
-    return _record(gas_drill, folder, 0.0), _record(gas_drill, folder, EPOCH)
+    return _record(gas_drill, folder, None), _record(gas_drill, folder, EPOCH)
 
 
 def _shape(events, start):
@@ -63,28 +69,28 @@ def _shape(events, start):
     return [(e["kind"], e["alarm"]["asset"], e["alarm"]["level"], round(e["time"] - start, 6)) for e in events]
 
 
-def test_a_run_on_a_simulated_clock_is_as_it_always_was(runs, gas_drill):
+def test_a_drill_runs_on_a_simulated_clock_from_its_scenes_start(runs, gas_drill):
     (path, result, engine), _ = runs
-    assert engine.start == 0.0 and not engine.absolute_clock
-    assert math.isclose(engine.time, gas_drill.duration)
+    assert gas_drill.start is None  # the demo's gas drill names no start: its scene's
+    assert engine.start == DEMO_START and engine.absolute_clock and not engine.live
+    assert math.isclose(engine.time, DEMO_START + gas_drill.duration)
     i = info(path)
-    # no clock start in the metadata: a simulated run writes the bytes it always did
-    assert "start" not in i.metadata and "timezone" not in i.metadata
+    assert i.metadata["start"] == repr(DEMO_START) and i.metadata["timezone"] == "Asia/Shanghai"
     reader = RecordingReader(path)
-    assert reader.clock_start == 0.0 and i.start == 0.0
+    assert reader.clock_start == DEMO_START and i.start == DEMO_START
     reader.close()
-    # the drill's events are recorded at their offsets, which are the clock's times
+    # the drill's events are recorded at the clock's time: its start plus their offsets
     actions = [a["time"] for a in (json.loads(d) for _, _, d in read_stream(path, ("/input/action",)))]
-    assert actions == [e.at for e in gas_drill.events if e.action]
-    assert result.passed and result.events
+    assert actions == [DEMO_START + e.at for e in gas_drill.events if e.action]
+    assert result.passed and result.events and all(DEMO_START < e["time"] <= DEMO_START + 180 for e in result.events)
 
 
-def test_the_same_drill_on_an_absolute_clock_is_the_same_run_shifted(runs, gas_drill):
+def test_the_same_drill_from_another_instant_is_the_same_run_shifted(runs, gas_drill):
     (path0, result0, _), (path1, result1, engine) = runs
     assert engine.start == EPOCH and engine.absolute_clock
     assert engine.time == EPOCH + gas_drill.duration
     # drill times are offsets from the start: the same actions, alarms and scores
-    assert _shape(result1.events, EPOCH) == _shape(result0.events, 0.0)
+    assert _shape(result1.events, EPOCH) == _shape(result0.events, DEMO_START)
     assert [(s.passed, s.detail) for s in result1.scores] == [(s.passed, s.detail) for s in result0.scores]
     assert result1.passed and not result1.warnings
     i = info(path1)
@@ -108,7 +114,7 @@ def test_a_recording_on_an_absolute_clock_branches_at_an_offset(runs):
     try:
         assert branched.start == EPOCH and branched.time == EPOCH + 90.0
         # the recorded incidents were scheduled at their offsets: the same gas network as the
-        # run from 0 (the bridges' daily cycles read the clock: their state may differ)
+        # run from the scene's start (the bridges' daily cycles read the clock: their state may differ)
         assert branched.world.tables["gas"].digest() == same.world.tables["gas"].digest()
         assert {(a.asset, a.level) for a in branched.alarms.active()} == {(a.asset, a.level) for a in same.alarms.active()}
         assert "G-VW-0028" in {a.asset for a in branched.alarms.active()}
@@ -175,7 +181,7 @@ def _live_build(root: Path, toy, made: dict):
     def build():
         h = Harness(root / "scene", plugins=[toy], blocks=(2, 2))
         h.engine.close()
-        h.engine = Engine(h.scene, h.registry, data_dir=root / "data", start=float(math.floor(time.time())))
+        h.engine = Engine(h.scene, h.registry, data_dir=root / "data", start=float(math.floor(time.time())), live=True)
         made["h"] = h
         return h.engine
 
@@ -272,3 +278,41 @@ def test_a_simulated_twin_says_so_in_its_hello(tmp_path, toy):
         _wait(lambda: "h" in made and httpx.get(http + "/api/health").status_code == 200)
         hello = _hello(http)
         assert hello.absolute_clock is False and hello.timezone == "UTC" and hello.time < 1e6
+
+
+def test_a_simulated_clock_starts_at_the_drills_start_else_the_scenes_else_the_default(tmp_path, toy):
+    from twin.authoring.testing import Harness
+    from twin.errors import SceneError
+    from twin.runs.drill import DrillError
+    from twin.runtime import open_drill
+    from twin.tick.scene import load_scene
+    from twin.tick.scenefile import DEFAULT_START
+
+    h = Harness(tmp_path / "s", plugins=[toy], blocks=(2, 2))
+    h.close()
+    toml = tmp_path / "s" / "scene.toml"
+    text = toml.read_text()
+    assert h.scene.start == DEFAULT_START.timestamp() == 1_767_225_600.0  # 2026-01-01T00:00:00Z
+    toml.write_text(text.replace("[scene]\n", "[scene]\nstart = 2026-07-15T14:00:00+08:00\n", 1))
+    assert load_scene(tmp_path / "s", h.registry.domains).start == DEMO_START
+    drill = tmp_path / "d.toml"
+    head = f'[drill]\nname = "clock"\nscene = "{tmp_path / "s"}"\nduration = 5\n'
+    drill.write_text(head)
+    engine = open_drill(load_drill(drill), tmp_path / "data", modules=[toy])
+    assert engine.start == DEMO_START and not engine.live  # the scene's
+    engine.close()
+    drill.write_text(head + "start = 2026-08-01T09:30:00+08:00\n")
+    engine = open_drill(load_drill(drill), tmp_path / "data", modules=[toy])
+    assert engine.start == DEMO_START + 17 * 86400 - 4.5 * 3600  # the drill's own wins
+    run_drill(load_drill(drill), engine)
+    assert engine.time == engine.start + 5
+    engine.close()
+    # an instant without its offset would be read in some zone or other: refused, with the line
+    drill.write_text(head + "start = 2026-08-01T09:30:00\n")
+    with pytest.raises(DrillError) as raised:
+        load_drill(drill)
+    assert raised.value.problems == [f"{drill}: line 5: [drill] start = 2026-08-01T09:30:00; expected a date and time with "
+                                     "its offset from UTC (TOML's offset date-time), such as 2026-07-15T14:00:00+08:00"]
+    toml.write_text(text.replace("[scene]\n", "[scene]\nstart = 2026-07-15\n", 1))
+    with pytest.raises(SceneError, match=r"line \d+: \[scene\] start = 2026-07-15; expected a date and time with its offset"):
+        load_scene(tmp_path / "s", h.registry.domains)

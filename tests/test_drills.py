@@ -16,7 +16,7 @@ from twin.serving.client import Mirror
 from twin.runs.drill import DrillError, load_drill
 from twin.runs.recording import Recorder, info, read_stream, seek
 from twin.runs.reruns import compare, rerun, run_drill
-from twin.runtime import open_twin
+from twin.runtime import open_drill
 
 ROOT = Path(__file__).resolve().parents[1]
 GAS_DRILL = ROOT / "scenes" / "demo" / "drills" / "gas-leak.toml"
@@ -33,7 +33,12 @@ def demo_copy(tmp_path_factory):
 
 
 def engine_for(drill, tmp_path):
-    return open_twin(drill.scene, tmp_path / "data", seed=drill.seed, config=drill.config, dt=drill.dt, persist=False)
+    return open_drill(drill, tmp_path / "data")
+
+
+def clock_start(path) -> float:
+    """A recording's clock start: the demo's drills run from the scene's start instant."""
+    return float(info(path).metadata["start"])
 
 
 def test_drill_check_names_line_and_field(tmp_path):
@@ -46,10 +51,12 @@ def test_drill_check_names_line_and_field(tmp_path):
     )
     with pytest.raises(DrillError) as info_:
         load_drill(bad)
-    problems = info_.value.problems
-    assert any(f"{bad}:7 [[events]] #1" in p and "at = '00:00:99'" in p for p in problems)
-    assert any(f"{bad}:12 [[events]] #2" in p and "operator = 'shrug'" in p and "acknowledge" in p for p in problems)
-    assert any(f"{bad}:17 [[expect]] #1" in p and "level = 'purple'" in p and "blue, yellow, orange, red" in p for p in problems)
+    assert info_.value.problems == [
+        f"{bad}: line 8: [[events]] #1 at = '00:00:99'; expected seconds from the drill's start (a number >= 0) or \"HH:MM:SS\"",
+        f"{bad}: line 14: [[events]] #2 operator = 'shrug'; expected one of \"acknowledge\", \"dispatch\", \"resolve\"",
+        f"{bad}: line 20: [[expect]] #1 level = 'purple'; expected \"blue\", \"yellow\", \"orange\" or \"red\" "
+        "(or \"IV\", \"III\", \"II\", \"I\", or 1 to 4)",
+    ]
 
 
 def test_drill_check_against_scene_names_unknown_targets_and_params(demo_copy, tmp_path):
@@ -61,9 +68,9 @@ def test_drill_check_against_scene_names_unknown_targets_and_params(demo_copy, t
     )
     result = subprocess.run([sys.executable, "-m", "twin.cli", "drill", "check", str(drill_file), "--data", str(tmp_path)],
                             capture_output=True, text=True, timeout=300)
-    assert result.returncode == 2
-    assert f"{drill_file}:7 [[events]]: target 'G-M-9999' is not an asset" in result.stderr
-    assert f"{drill_file}:12 [[events]]: action 'gas.leak' has no parameter 'size'" in result.stderr
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert f"{drill_file}: line 7: [[events]] #1 target: 'G-M-9999' is not an asset of scene" in result.stderr
+    assert f"{drill_file}: line 12: [[events]] #2 params: 'gas.leak' has no parameter 'size'" in result.stderr
 
 
 @pytest.mark.slow
@@ -118,15 +125,16 @@ def test_same_drill_same_seed_same_recording_bytes(demo_copy, tmp_path):
 def test_seek_equals_playing_from_the_start(demo_copy, tmp_path):
     drill = load_drill(demo_copy / "drills" / "gas-leak.toml")
     path, _, _ = record_drill(drill, tmp_path, "s")
+    start = clock_start(path)
     played = Mirror()
     for topic, t, data in read_stream(path, ("/frame/keyframe", "/frame/delta")):
         if topic == "/frame/keyframe" and played.seq < 0:
             played.apply(data)
         elif topic == "/frame/delta":
             played.apply(data)
-            if t >= 123.0:
+            if t >= start + 123.0:
                 break
-    keyframe, deltas = seek(path, 123.0)
+    keyframe, deltas = seek(path, start + 123.0)
     sought = Mirror()
     sought.apply(keyframe)
     for d in deltas:
@@ -157,7 +165,7 @@ def test_recording_survives_a_kill(demo_copy, tmp_path):
         "from twin.runs.drill import load_drill\nfrom twin.runs.recording import Recorder\nfrom twin.runtime import open_twin\n"
         "from twin.runs.reruns import run_drill\n"
         f"drill = load_drill({str(demo_copy / 'drills' / 'gas-leak.toml')!r})\n"
-        f"engine = open_twin(drill.scene, Path({str(tmp_path / 'data')!r}), seed=drill.seed, dt=drill.dt, persist=False)\n"
+        f"engine = open_twin(drill.scene, Path({str(tmp_path / 'data')!r}), seed=drill.seed, dt=drill.dt, persist=False, start=drill.start)\n"
         f"rec = Recorder(Path({str(tmp_path / 'k.mcap')!r}), engine)\n"
         "run_drill(drill, engine, rec, speed=40.0, progress=lambda t: print(t, flush=True))\n"
     )
@@ -168,7 +176,8 @@ def test_recording_survives_a_kill(demo_copy, tmp_path):
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     proc.stdout.close()
-    times = [t for topic, t, _ in read_stream(tmp_path / "k.mcap", ("/frame/delta",))]
+    start = clock_start(tmp_path / "k.mcap")
+    times = [t - start for topic, t, _ in read_stream(tmp_path / "k.mcap", ("/frame/delta",))]
     assert not info(tmp_path / "k.mcap").complete
     assert times == [float(i) for i in range(1, len(times) + 1)]  # whole, in order, no gap
     assert times[-1] >= last - 1.0 - 1.0  # at most the last second (plus the tick in flight) is lost
@@ -180,12 +189,13 @@ def test_branch_restores_the_state_at_the_branch_point_and_runs_on_differently(d
 
     drill = load_drill(demo_copy / "drills" / "gas-leak.toml")
     path, result, original = record_drill(drill, tmp_path, "parent")
+    start = clock_start(path)
     engine = branch_engine(path, 100.0, tmp_path / "b")
-    keyframe, deltas = seek(path, 100.0)
+    keyframe, deltas = seek(path, start + 100.0)
     recorded = Mirror()
     for frame in [keyframe, *deltas]:
         recorded.apply(frame)
-    assert engine.time == 100.0 and engine.seq == recorded.seq == 100
+    assert engine.time == start + 100.0 and engine.seq == recorded.seq == 100
     for domain, fields in recorded.tables.items():
         for name, values in fields.items():
             np.testing.assert_array_equal(engine.world.tables[domain][name], values, err_msg=f"{domain}.{name}")
@@ -209,7 +219,7 @@ def test_branch_restores_the_state_at_the_branch_point_and_runs_on_differently(d
         for topic, t, data in read_stream(recording, ("/frame/keyframe", "/frame/delta")):
             if topic == "/frame/delta" or m.seq < 0:
                 m.apply(data)
-                if t > 100.0:
+                if t > start + 100.0:
                     series.append(float(m.tables["gas"]["lel"][row]))
         return np.array(series)
 

@@ -84,7 +84,7 @@ def test_config_overrides_thresholds_and_refuses_unknown_ones(tmp_path, toy):
     h.act("toy.open_tap", "T-000", rate=0.1)
     h.run(6)
     assert h.alarms("T-000")[0].level == 2
-    with pytest.raises(ValueError, match=r"\[thresholds.toy.overfill\]: unknown parameter\(s\) limit; valid: breakpoints"):
+    with pytest.raises(ValueError, match=r'\[thresholds."toy.overfill"\]: unknown limit; valid keys: breakpoints'):
         Harness(tmp_path / "b", plugins=[toy], blocks=(2, 2), config={"thresholds": {"toy.overfill": {"limit": 3}}})
     with pytest.raises(ValueError, match="must rise"):
         Harness(tmp_path / "c", plugins=[toy], blocks=(2, 2),
@@ -100,7 +100,7 @@ def test_config_sets_updater_params_in_twin_and_truth_and_refuses_unknown_names(
     with pytest.raises(ValueError, match=r"\[thresholds\]: no kernel, updater or coupling with parameters is named "
                                          r"'toy.overfil'; valid: fill, toy.overfill"):
         Harness(tmp_path / "b", plugins=[toy], blocks=(2, 2), config={"thresholds": {"toy.overfil": {"breakpoints": []}}})
-    with pytest.raises(ValueError, match=r"\[thresholds.fill\] weir: expected a number in %; got 'high'"):
+    with pytest.raises(ValueError, match=r"\[thresholds.fill\] weir = 'high'; expected a number in %"):
         Harness(tmp_path / "c", plugins=[toy], blocks=(2, 2), config={"thresholds": {"fill": {"weir": "high"}}})
 
 

@@ -22,7 +22,7 @@ EPOCH = 1_798_761_600.0  # 2027-01-01T00:00:00Z: a live twin's clock
 
 def live(h: Harness, data: Path, config: dict | None = None) -> Engine:
     """A live engine (epoch clock, no simulator: readings come from the test) over ``h``'s city."""
-    return Engine(h.scene, h.registry, simulate=False, data_dir=data, start=EPOCH, config=config)
+    return Engine(h.scene, h.registry, simulate=False, data_dir=data, start=EPOCH, live=True, config=config)
 
 
 def stored(engine: Engine, series: str) -> list[tuple[float, float]]:
@@ -75,7 +75,7 @@ def test_every_accepted_reading_reaches_the_store_and_no_rejected_one(tmp_path, 
 
 def test_only_a_live_twin_with_a_data_folder_keeps_a_history(tmp_path, toy):
     h = Harness(tmp_path / "s", plugins=[toy], blocks=(2, 2), simulate=False)
-    for engine in (Engine(h.scene, h.registry, data_dir=tmp_path / "a", start=0.0),  # a drill's clock
+    for engine in (Engine(h.scene, h.registry, data_dir=tmp_path / "a", start=EPOCH),  # a drill's clock, from an instant
                    Engine(h.scene, h.registry, start=EPOCH),  # no data folder
                    live(h, tmp_path / "c", {"history": {"enabled": False}})):
         assert engine.history is None and not engine.ingest.keep_accepted

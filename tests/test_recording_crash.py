@@ -21,19 +21,23 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from mcap.reader import make_reader
 
 from twin.serving.client import Mirror
 from twin.runs.drill import clock, load_drill
-from twin.runs.recording import NS, Recorder, RecordingError, info, read_stream, seek
+from twin.runs.recording import NS, Recorder, RecordingError, info, read_stream, seek, when
 from twin.runs.reruns import branch_engine, compare, rerun, run_drill
 from twin.runtime import open_twin
 
 ROOT = Path(__file__).resolve().parents[1]
 EVENT_TOPICS = ("/alarm/event", "/operator/action")
+#: the demo scene's clock start (its drills run from there): recordings speak UTC epoch seconds
+START = datetime(2026, 7, 15, 14, 0, tzinfo=ZoneInfo("Asia/Shanghai")).timestamp()
 
 
 @pytest.fixture(scope="module")
@@ -118,7 +122,7 @@ def check_replay(path: Path, until: float, registry) -> None:
         times = []
         while (frame := replay.tick()) is not None:
             times.append(frame.time)
-        assert times and times[-1] == until and replay.engine.seq == round(until)
+        assert times and times[-1] == until and replay.engine.seq == round(until - START)
     finally:
         replay.close()
 
@@ -183,15 +187,16 @@ def test_every_reader_takes_a_recording_cut_at_any_byte(reference, registry, tmp
             recorded, replayed = rerun(path, None)
             assert recorded == [json.loads(d) for _, _, d in ref.expected(size, EVENT_TOPICS)], where
             assert [d for d in compare(recorded, replayed) if d.change != "same"] == [], where
-            engine = branch_engine(path, until // 2, tmp_path / "data")
-            assert engine.time == until // 2, where
+            engine = branch_engine(path, (until - START) // 2, tmp_path / "data")
+            assert engine.time == START + (until - START) // 2, where
             engine.close()
-            with pytest.raises(RecordingError, match=f"cannot branch at {clock(until + 5)}: the recording ends at {clock(until)}"):
-                branch_engine(path, until + 5, tmp_path / "data")
+            with pytest.raises(RecordingError, match=f"cannot branch at {clock(until - START + 5)}: the recording ends at "
+                                                     f"{clock(until - START)}"):
+                branch_engine(path, until - START + 5, tmp_path / "data")
             shown = twin_cli("record", "info", str(path))
             assert shown.returncode == 0 and not shown.stderr, shown.stderr
             assert shown.stdout.splitlines()[0] == (f"{path}: cut short (no MCAP summary: its writer was killed or could "
-                                                     f"not write on); it holds data up to {clock(until)}")
+                                                     f"not write on); it holds data up to {when(until)}")
 
 
 def test_a_corrupt_tail_is_cut_off_where_it_starts(reference, registry, tmp_path):
@@ -207,8 +212,8 @@ def test_a_corrupt_tail_is_cut_off_where_it_starts(reference, registry, tmp_path
     flipped.write_bytes(bytes(damaged))
     for path in (zeros, flipped):
         assert list(read_stream(path)) == ref.expected(offset), path.name
-        assert info(path).end == ref.holds_up_to(offset) == 200.0
-        check_replay(path, 200.0, registry)
+        assert info(path).end == ref.holds_up_to(offset) == START + 200.0
+        check_replay(path, START + 200.0, registry)
 
 
 # ------------------------------------------------------------ killed at random moments
@@ -256,13 +261,13 @@ def test_a_drill_run_killed_at_random_moments_is_read_up_to_the_kill(demo_copy, 
         raw = raw.replace(info(path).created.encode(), ref.created.encode(), 1)
         assert raw == ref.raw[: len(raw)], f"killed at {shown} s: not a prefix of the reference"
         until = ref.holds_up_to(len(raw))
-        assert until is not None and until >= shown - 2.0, f"killed at {shown} s, but the file holds data up to {until} s"
+        assert until is not None and until - START >= shown - 2.0, f"killed at {shown} s, but the file holds data up to {until} s"
         where = f"killed at {shown} s ({len(raw)} bytes)"
 
         assert list(read_stream(path)) == ref.expected(len(raw)), where
         shown_info = twin_cli("record", "info", str(path))
         assert shown_info.returncode == 0, shown_info.stderr
-        assert f"cut short (no MCAP summary: its writer was killed or could not write on); it holds data up to {clock(until)}" \
+        assert f"cut short (no MCAP summary: its writer was killed or could not write on); it holds data up to {when(until)}" \
             in shown_info.stdout.splitlines()[0]
         same_state(seek(path, until), seek(ref.path, until))
         check_replay(path, until, registry)
@@ -271,7 +276,7 @@ def test_a_drill_run_killed_at_random_moments_is_read_up_to_the_kill(demo_copy, 
         assert recorded == [json.loads(d) for _, _, d in ref.expected(len(raw), EVENT_TOPICS)], where
         assert [d for d in compare(recorded, replayed) if d.change != "same"] == [], where
 
-        at = int(until // 2)
+        at = int((until - START) // 2)
         branched = twin_cli("branch", str(path), "--at", str(at), "--duration", "5", "--out", str(tmp_path / "branch.mcap"),
                             "--data", str(tmp_path / "data"))
         assert branched.returncode == 0, branched.stderr
@@ -283,7 +288,8 @@ def test_a_drill_run_killed_at_random_moments_is_read_up_to_the_kill(demo_copy, 
 
             report = write_report(path, tmp_path / f"report-{target:.0f}", pdf=False)
             html = report.html.read_text()
-            assert f"this report covers what it holds, up to {clock(until)}" in html
+            local = datetime.fromtimestamp(until, ZoneInfo("Asia/Shanghai")).strftime("%H:%M:%S")
+            assert f"this report covers what it holds, up to {local}" in html
 
 
 # --------------------------------------------------------------- a disk that fills up
@@ -322,14 +328,14 @@ def test_a_recorder_that_cannot_write_stops_alone_and_says_why(demo_copy, refere
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = json.loads(proc.stdout.splitlines()[-1])
     # the run went on to its end: record() kept returning after the disk refused
-    assert out["ticks"] == 360 and out["time"] == 360.0
+    assert out["ticks"] == 360 and out["time"] == START + 360.0
     assert out["failed"] is True
     flushed = out["flushed"]
-    assert 10.0 < flushed < 350.0
+    assert 10.0 < flushed - START < 350.0
     error = out["error"]
     assert "\n" not in error
     assert error.startswith(f"recording to {path} stopped at ")
-    assert f": writing failed: File too large (EFBIG); the file holds the run up to {clock(flushed)}" in error
+    assert f": writing failed: File too large (EFBIG); the file holds the run up to {when(flushed)}" in error
     logged = [json.loads(line) for line in proc.stderr.splitlines() if '"twin.runs.recording"' in line]
     assert [entry["msg"] for entry in logged] == [error]  # logged once, not once per tick
 

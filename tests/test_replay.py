@@ -10,9 +10,14 @@ from conftest import running, wait_healthy
 
 from twin.serving import protocol as p
 from twin.serving.client import Mirror
-from twin.runs.recording import seek
+from twin.runs.recording import info, seek
 from twin.runs.replay import Replay, recorded_alarm_events
 from twin.serving.server import create_app
+
+def clock_start(path) -> float:
+    """A recording's clock start (UTC epoch seconds): the demo's drills run from its scene's start."""
+    return float(info(path).metadata["start"])
+
 
 async def connect(url):
     return await websockets.connect(url, subprotocols=[p.SUBPROTOCOL], max_size=None, compression=None)
@@ -33,7 +38,8 @@ def test_replayed_alarms_match_the_recording(gas_drill_recording, tmp_path):
             m = Mirror()
             assert isinstance(m.apply(await ws.recv()), p.Hello) and m.hello.mode == "replay"
             state, _ = p.decode_server(await ws.recv())
-            assert isinstance(state, p.ReplayState) and not state.playing and state.end == 180.0
+            start = clock_start(gas_drill_recording)
+            assert isinstance(state, p.ReplayState) and not state.playing and (state.start, state.end) == (start, start + 180.0)
             assert state.marks  # the alarms to come are marked on the timeline
             await ws.send(p.encode_client(p.Subscribe()))
             await ws.send(p.encode_client(p.ReplayControl(request=1, action="speed", speed=64.0)))
@@ -54,6 +60,7 @@ def test_replayed_alarms_match_the_recording(gas_drill_recording, tmp_path):
 
 def test_seek_sends_every_screen_the_state_at_that_moment(gas_drill_recording, tmp_path):
     server = serve_replay(gas_drill_recording, tmp_path)
+    moment = clock_start(gas_drill_recording) + 123.0
     with running(server.app) as http:
         wait_healthy(http)
 
@@ -70,22 +77,22 @@ def test_seek_sends_every_screen_the_state_at_that_moment(gas_drill_recording, t
                         m.apply(await ws.recv())
                 screens.append((ws, m))
             director = screens[0][0]
-            await director.send(p.encode_client(p.ReplayControl(request=9, action="seek", time=123.0)))
+            await director.send(p.encode_client(p.ReplayControl(request=9, action="seek", time=moment)))
             for ws, m in screens:  # every screen follows the director
                 async with asyncio.timeout(20):
                     while m.seq != 123:
                         msg = m.apply(await ws.recv())
-                assert m.time == 123.0
+                assert m.time == moment
             for ws, _ in screens:
                 await ws.close()
             return screens[1][1]
 
         follower = asyncio.run(main())
         with httpx.Client(base_url=http) as c:
-            assert c.get("/api/replay").json()["time"] == 123.0
+            assert c.get("/api/replay").json()["time"] == moment
             bad = c.post("/api/replay", json={"action": "speed", "speed": 1000})
             assert bad.status_code == 400 and "between 0.25 and 64" in bad.json()["error"]
-    keyframe, deltas = seek(gas_drill_recording, 123.0)
+    keyframe, deltas = seek(gas_drill_recording, moment)
     expected = Mirror()
     expected.apply(keyframe)
     for d in deltas:
@@ -108,17 +115,20 @@ def test_live_server_refuses_replay_controls(tmp_path, toy):
 
 def test_director_branches_a_replay_into_a_live_twin(gas_drill_recording, tmp_path):
     server = serve_replay(gas_drill_recording, tmp_path)
+    start = clock_start(gas_drill_recording)
     with running(server.app) as http:
         wait_healthy(http)
         with httpx.Client(base_url=http, timeout=120) as c:
-            assert c.post("/api/replay", json={"action": "seek", "time": 90.0}).status_code == 200
+            assert c.post("/api/replay", json={"action": "seek", "time": start + 90.0}).status_code == 200
             r = c.post("/api/replay", json={"action": "branch"})
             assert r.status_code == 200
             assert server.mode == "live" and server.replay is None
             deadline = time.monotonic() + 30
-            while server.engine.time < 95.0:  # it runs on live from 90 s
+            while server.engine.time < start + 95.0:  # it runs on live from 90 s
                 assert time.monotonic() < deadline
                 time.sleep(0.1)
+            # on the recording's simulated clock: never skipped to the wall's, as a live twin's is
+            assert server.engine.start == start and server.engine.clock_jumps == 0 and server.engine.time < start + 200
             alarms = {a["asset"] for a in c.get("/api/alarms").json()["alarms"]}
             assert "G-VW-0028" in alarms  # the incident before the branch point is still there
             assert c.get("/api/replay").status_code == 404

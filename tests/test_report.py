@@ -6,14 +6,16 @@ import json
 import re
 import shutil
 import warnings
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import pytest
 from PIL import Image
 
 from twin.cli import main
-from twin.runs.drill import clock, load_drill, score
+from twin.runs.drill import load_drill, score
 from twin.runs.recording import Recorder, read_stream
 from twin.runs.report import LEVEL_COLOURS, load_twin, read_run, render_district, write_report
 from twin.runs.reruns import run_drill
@@ -22,6 +24,14 @@ from twin.types import LEVEL_NAMES
 
 ROOT = Path(__file__).resolve().parents[1]
 GAS_DRILL = ROOT / "scenes" / "demo" / "drills" / "gas-leak.toml"
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+#: the demo scene's clock start, where its drills run from
+START = datetime(2026, 7, 15, 14, 0, tzinfo=SHANGHAI).timestamp()
+
+
+def local(t: float) -> str:
+    """A moment of the run as the report shows it: the local time in the scene's zone."""
+    return datetime.fromtimestamp(t, SHANGHAI).strftime("%H:%M:%S")
 
 # The demo's gas drill, shortened, with a dispatch and a resolve so that every column has a
 # time, and an expectation that fails so that the scorecard shows both outcomes.
@@ -147,16 +157,16 @@ def test_every_alarm_with_its_times(recorded):
         raised = next(e["time"] for e in mine if e["kind"] == "raise")
         cells = table[str(alarm_id)]
         asset = mine[0]["alarm"]["asset"]
-        assert asset in cells[1] and clock(raised) == cells[5]
+        assert asset in cells[1] and local(raised) == cells[5]
         assert LEVEL_NAMES["en"][max(e["alarm"]["peak_level"] for e in mine)] == cells[4]
         # detect: from the leak on the main the space is linked to
-        assert cells[6].startswith(f"{raised - leak['time']:.0f} s") and f"gas.leak G-M-0028 {clock(leak['time'])}" in cells[6]
+        assert cells[6].startswith(f"{raised - leak['time']:.0f} s") and f"gas.leak G-M-0028 {local(leak['time'])}" in cells[6]
         for kind, cell in (("acknowledge", cells[7]), ("dispatch", cells[8]), ("resolve", cells[9])):
             when = next((e["time"] for e in mine if e["kind"] == kind), None)
             if when is None:
                 assert cell == "—"
             else:
-                assert cell == f"{when - raised:.0f} s {clock(when)}", (alarm_id, kind, cell)
+                assert cell == f"{when - raised:.0f} s {local(when)}", (alarm_id, kind, cell)
     # the resolve of the scripted response happened and shows
     assert any(e["kind"] == "resolve" for e in events)
     # every event is on the timeline at its time, with its level in words
@@ -164,16 +174,16 @@ def test_every_alarm_with_its_times(recorded):
     assert len(timeline) == len(events)
     for (attrs, cells), e in zip(timeline, events):
         assert f'data-alarm="{e["alarm"]["id"]}"' in attrs and f'data-kind="{e["kind"]}"' in attrs
-        assert cells[0] == clock(e["time"]) and e["alarm"]["asset"] in cells[2] and cells[3] == LEVEL_NAMES["en"][e["alarm"]["level"]]
+        assert cells[0] == local(e["time"]) and e["alarm"]["asset"] in cells[2] and cells[3] == LEVEL_NAMES["en"][e["alarm"]["level"]]
     inputs = [cells for attrs, cells in rows(page, "timeline") if 'class="input"' in attrs]
-    assert [c[0] for c in inputs] == [clock(10), clock(120)] and "gas.leak G-M-0028" in inputs[0][2]
+    assert [c[0] for c in inputs] == [local(START + 10), local(START + 120)] and "gas.leak G-M-0028" in inputs[0][2]
 
 
 def test_scorecard_matches_the_drill_score(recorded):
     path, drill_file, result, report, _ = recorded
     page = report.html.read_text(encoding="utf-8")
     expected = [("PASS" if s.passed else "FAIL", s.expectation.describe(), s.detail)
-                for s in score(load_drill(drill_file), recorded_events(path))]
+                for s in score(load_drill(drill_file), recorded_events(path), START)]
     assert expected == [("PASS" if s.passed else "FAIL", s.expectation.describe(), s.detail) for s in result.scores]
     assert [tuple(cells) for _, cells in rows(page, "scorecard")] == expected
     assert {"PASS", "FAIL"} <= {e[0] for e in expected}
@@ -191,8 +201,8 @@ def test_worst_moment_and_header(recorded):
             best, when = sum(levels.values()), e["time"]
     assert report.worst == when
     page = text(report.html.read_text(encoding="utf-8"))
-    assert f"worst moment {clock(when)} (sum of open alarm levels {best})" in page
-    assert "Gas main struck (short)" in page and "Seed 11" in page and "00:00:00 – 00:02:30" in page
+    assert f"worst moment {local(when)} (sum of open alarm levels {best})" in page
+    assert "Gas main struck (short)" in page and "Seed 11" in page and "2026-07-15 14:00:00 CST – 14:02:30" in page
     assert report.pdf is not None and report.pdf.read_bytes().startswith(b"%PDF")
 
 

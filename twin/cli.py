@@ -268,10 +268,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
         # Live at the wall's pace, the clock is UTC wall time (epoch seconds, down to the
         # tick), so that alarms, the store and the API never go backwards across a
-        # restart; --fast or another speed keeps a simulated clock from 0.
+        # restart; --fast or another speed keeps a simulated clock from the scene's start.
         live = not args.fast and args.speed == 1.0
-        start = math.floor(wallclock.time() / args.dt) * args.dt if live else 0.0
-        engine = open_twin(scene, data, seed=args.seed, config=config, dt=args.dt, start=start, simulate=args.source != "mqtt")
+        start = math.floor(wallclock.time() / args.dt) * args.dt if live else None
+        engine = open_twin(scene, data, seed=args.seed, config=config, dt=args.dt, start=start, live=live, simulate=args.source != "mqtt")
         if args.mqtt is not None:
             from twin.sources.mqtt import district_of
 
@@ -531,15 +531,14 @@ def cmd_token(args: argparse.Namespace) -> int:
 
 
 def cmd_drill(args: argparse.Namespace) -> int:
-    from twin.runtime import open_twin, prepare_data_dir
+    from twin.runtime import open_drill, prepare_data_dir
 
     data = prepare_data_dir(args.data)
-    from twin.runs.drill import check_against, clock, load_drill
+    from twin.runs.drill import clock, load_drill
 
     drill = load_drill(args.file)
-    engine = open_twin(drill.scene, data, seed=drill.seed, config=drill.config, dt=drill.dt, persist=False)
+    engine = open_drill(drill, data)  # checked against the scene and the plugins: a run never meets a bad drill
     if args.drill_command == "check":
-        check_against(drill, engine)
         actions = sum(1 for e in drill.events if e.action)
         print(f"ok: {drill.name!r} on scene {engine.scene.name!r}, {clock(drill.duration)}, seed {drill.seed}: "
               f"{actions} actions, {len(drill.events) - actions} operator responses, {len(drill.expectations)} expectations")

@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import os
 import stat
-import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -92,23 +91,60 @@ def default_scene() -> Path:
     raise TwinError("no demo scene found (looked for scenes/demo/scene.toml beside the package and here); name a SCENE")
 
 
+class Config(dict[str, Any]):
+    """A ``--config`` file's tables, checked against their declaration
+    (:class:`twin.tick.config.ConfigFile`); it keeps the file, so that
+    :func:`open_twin` can check its ``[thresholds]`` against the plugins with its lines."""
+
+    toml: Any = None
+
+
 def load_config(path: Path | None) -> dict[str, Any]:
+    """The tables of the configuration file at ``path`` ({} for None); TwinError naming
+    every problem's line and key, and what would be valid."""
     if path is None:
         return {}
-    try:
-        return tomllib.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise TwinError(f"{path}: no such configuration file") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise TwinError(f"{path}: not valid TOML: {exc}") from None
+    from twin.declared import check
+    from twin.tick.config import ConfigFile
+    from twin.tomlfile import TomlFile
+
+    problems: list[str] = []
+    toml = TomlFile.read(Path(path), "a configuration file (TOML)", problems)
+    if toml is not None:
+        check(toml, ConfigFile, problems)
+    if problems:
+        raise TwinError(problems[0] if len(problems) == 1 else f"{path} has {len(problems)} problems:\n  " + "\n  ".join(problems))
+    assert toml is not None
+    config = Config(toml.data)
+    config.toml = toml
+    return config
+
+
+def check_config(config: dict[str, Any] | None, registry: Any) -> None:
+    """Check the ``[thresholds]`` of a configuration read by :func:`load_config` against
+    the plugins' parameters: TwinError naming each problem's line and key (a dict from
+    elsewhere is checked by the engine, without lines)."""
+    if not isinstance(config, Config) or config.toml is None or "thresholds" not in config:
+        return
+    from twin.declared import check
+    from twin.tick.params import thresholds_type
+
+    problems: list[str] = []
+    check(config.toml, thresholds_type(registry), problems, keys=("thresholds",))
+    if problems:
+        raise TwinError(problems[0] if len(problems) == 1 else f"{config.toml.path} has {len(problems)} problems:\n  "
+                        + "\n  ".join(problems))
 
 
 def open_scene(path: Path, registry: Any) -> Any:
-    """Load a scene, generating the data files of a ``[generated]`` scene if missing."""
+    """Load a scene, generating the data files of a ``[generated]`` scene if missing, and
+    checking its ``[thresholds]`` against the plugins' parameters."""
     from twin.authoring.citygen import generate_into
+    from twin.tick.params import thresholds_type
     from twin.tick.scene import load_scene
 
-    return load_scene(path, registry.domains, generate=lambda root, params, listed: generate_into(root, params, registry, listed))
+    return load_scene(path, registry.domains, generate=lambda root, params, listed: generate_into(root, params, registry, listed),
+                      thresholds=thresholds_type(registry))
 
 
 def left_out(scene: Any, registry: Any) -> list[tuple[str, str]]:
@@ -141,17 +177,37 @@ def open_twin(
     simulate: bool = True,
     dt: float = 1.0,
     persist: bool = True,
-    start: float = 0.0,
+    start: float | None = None,
+    live: bool = False,
 ) -> Any:
-    """Registry, scene and engine, ready to tick; the engine's clock starts at ``start``
-    (0 for a simulated run, UTC epoch seconds for a live one: see :class:`Engine`)."""
+    """Registry, scene and engine, ready to tick. The engine's clock starts at ``start``,
+    UTC epoch seconds: a live twin passes the wall clock's, and ``live``; None is a
+    simulated clock from the scene's ``start`` (a drill passes its own: :func:`open_drill`). A
+    ``config`` read by :func:`load_config` has its ``[thresholds]`` checked against the
+    plugins with its file's lines."""
     data = prepare_data_dir(data_dir)
-    from twin.tick.engine import Engine
     from twin.plugins.registry import load_registry
+    from twin.tick.engine import Engine
 
     registry = load_registry(modules)
+    check_config(config, registry)
     scene = open_scene(scene_path or default_scene(), registry)
     for note, toml in left_out(scene, registry):
         log.warning(note, extra={"add": toml})
     return Engine(scene, registry, seed=seed, dt=dt, data_dir=data if persist else None, simulate=simulate, config=config,
-                  start=start)
+                  start=scene.start if start is None else start, live=live)
+
+
+def open_drill(drill: Any, data_dir: Path | None = None, persist: bool = False, modules: list[Any] | None = None) -> Any:
+    """A twin ready to run ``drill`` (:class:`twin.runs.drill.Drill`): its scene, seed,
+    tick, configuration and clock start (the drill's ``start``, else its scene's)."""
+    from twin.runs.drill import check_against
+
+    engine = open_twin(drill.scene, data_dir, seed=drill.seed, config=drill.config, dt=drill.dt, persist=persist,
+                       modules=modules, start=drill.start)
+    try:
+        check_against(drill, engine)
+    except BaseException:
+        engine.close()
+        raise
+    return engine

@@ -201,9 +201,10 @@ class _Collector:
 
 
 def open_history(engine: Engine, data_dir: Path | None) -> History | None:
-    """The history of a live engine (a clock of epoch seconds) with a data folder, as
-    its ``[history]`` configures it; None for any other engine, or when disabled."""
-    if data_dir is None or not engine.absolute_clock:
+    """The history of a live engine (the wall's clock) with a data folder, as its
+    ``[history]`` configures it; None for any other engine (a simulated clock's times
+    are not the city's), or when disabled."""
+    if data_dir is None or not engine.live:
         return None
     config = HistoryConfig.from_config(engine.config)
     if not config.enabled:

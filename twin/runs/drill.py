@@ -1,18 +1,20 @@
 """Drills: scripted incidents with expectations that score the run.
 
-A drill is a TOML file::
+A drill is a TOML file (docs/drills.md is its reference, generated from
+:mod:`twin.runs.drillfile`)::
 
     [drill]
     name = "Gas leak beside a manhole"
     scene = "../scenes/demo"      # relative to this file
     seed = 7
     duration = "00:10:00"         # or seconds
-    dt = 1.0
+    start = 2026-07-15T14:00:00+08:00   # optional: else the scene's start
 
-    [weather]                     # optional: rain over time, as a plugin action
+    [[series]]                    # a value over time carried by an action (a storm)
     action = "drainage.rain"
     target = "D-MH-0001"
-    rain = [[0, 0.0], [120, 80.0], [1800, 0.0]]   # [seconds, mm/h], held until the next point
+    param = "intensity"
+    points = [[0, 0.0], [120, 80.0], [1800, 0.0]]   # [moment, mm/h], held until the next
 
     [[events]]                    # a plugin action, or sensor.stuck|drift|dead|repair
     at = "00:00:05"
@@ -26,35 +28,35 @@ A drill is a TOML file::
     target = "G-MH-0055"          # the asset whose open alarm it acts on; "*" for all
     note = "crew on the way"
 
-    [[expect]]                    # by a time, an alarm of at least a level on an asset
+    [[expect]]                    # by a moment, an alarm of at least a level on an asset
     by = "00:05:00"
     asset = "G-MH-0055"
     level = "orange"
 
-    [[expect]]                    # never: no alarm of at least a level in a domain
-    never = true
-    domain = "tunnel"
-    level = "red"
-
-    [[expect]]                    # every alarm of at least a level acknowledged in time
-    acknowledged_within = 120
-    level = "yellow"
-
-``twin drill check`` reports every problem with the file's line and the field.
+Moments are offsets from the drill's clock start. :func:`load_drill` checks the file
+against its declaration, :func:`check_against` against the scene and the plugins:
+``twin drill check`` reports every problem with the file's line and the key, and
+``twin drill run`` never meets a drill that check refused.
 """
 
 from __future__ import annotations
 
-import re
-import tomllib
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from twin.errors import TwinError
+import msgspec
 
-LEVELS = {"blue": 1, "iv": 1, "yellow": 2, "iii": 2, "orange": 3, "ii": 3, "red": 4, "i": 4}
-OPERATOR_ACTIONS = ("acknowledge", "dispatch", "resolve")
+from twin.declared import check, check_tables
+from twin.errors import TwinError
+from twin.runs.drillfile import LEVELS, OPERATOR_ACTIONS, DrillFile, DrillHead, Moment, seconds
+from twin.runs.drillfile import Event as DeclaredEvent
+from twin.runs.drillfile import Expect as DeclaredExpect
+from twin.tomlfile import TomlFile
+
+__all__ = ["LEVELS", "OPERATOR_ACTIONS", "DrillError", "Event", "Expectation", "Drill", "clock", "load_drill", "check_against",
+           "Score", "score"]
 
 
 class DrillError(TwinError):
@@ -65,6 +67,9 @@ class DrillError(TwinError):
 
 @dataclass(frozen=True)
 class Event:
+    """A timed action, sensor fault or operator response of a drill (a ``[[series]]``
+    point is an action too)."""
+
     at: float
     target: str
     action: str = ""
@@ -72,6 +77,8 @@ class Event:
     params: dict[str, float] = field(default_factory=dict)
     note: str = ""
     line: int = 0
+    #: where it stands in the file (``("events", 2)``, ``("series", 0)``)
+    keys: tuple[Any, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -83,14 +90,17 @@ class Expectation:
     asset: str = ""
     domain: str = ""
     rule: str = ""
+    keys: tuple[Any, ...] = ()
 
     def describe(self) -> str:
         name = ("none", "blue", "yellow", "orange", "red")[self.level]
+        on = "".join(f" {word} {value}" for word, value in (("on", self.asset), ("in", self.domain)) if value)
+        rule = f" ({self.rule})" if self.rule else ""
         if self.kind == "by":
-            return f"by {clock(self.time)} an alarm of at least {name} on {self.asset}" + (f" ({self.rule})" if self.rule else "")
+            return f"by {clock(self.time)} an alarm of at least {name} on {self.asset}{rule}"
         if self.kind == "never":
-            return f"no alarm of {name} or worse" + (f" in {self.domain}" if self.domain else "")
-        return f"every alarm of at least {name} acknowledged within {self.time:g} s"
+            return f"no alarm of {name} or worse{on}{rule}"
+        return f"every alarm of at least {name}{on}{rule} acknowledged within {self.time:g} s"
 
 
 @dataclass
@@ -104,6 +114,11 @@ class Drill:
     events: list[Event]
     expectations: list[Expectation]
     config: dict[str, Any]
+    #: the first instant of its clock, UTC epoch seconds; None: its scene's
+    start: float | None = None
+    name_zh: str = ""
+    #: the file as read, with the lines of its keys
+    toml: TomlFile | None = None
 
 
 def clock(seconds: float) -> str:
@@ -112,175 +127,154 @@ def clock(seconds: float) -> str:
 
 
 def _seconds(value: Any) -> float | None:
-    if isinstance(value, bool):
+    """A moment as the drill format writes it (seconds >= 0 or "HH:MM:SS"), in seconds;
+    None when it is not one (the command line's ``--at`` and ``--duration``)."""
+    try:
+        return seconds(msgspec.convert(value, Moment))
+    except msgspec.ValidationError:
         return None
-    if isinstance(value, (int, float)):
-        return float(value) if value >= 0 else None
-    if isinstance(value, str):
-        m = re.fullmatch(r"(\d+):([0-5]\d):([0-5]\d(?:\.\d+)?)", value.strip())
-        if m:
-            return int(m[1]) * 3600 + int(m[2]) * 60 + float(m[3])
-    return None
-
-
-def _level(value: Any) -> int | None:
-    if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 4:
-        return value
-    if isinstance(value, str):
-        return LEVELS.get(value.strip().lower())
-    return None
-
-
-def _table_lines(text: str, name: str) -> list[int]:
-    """Line numbers of each ``[[name]]`` header, in order."""
-    return [i for i, line in enumerate(text.splitlines(), start=1) if line.strip().startswith(f"[[{name}]]")]
 
 
 def load_drill(path: str | Path) -> Drill:
-    """Parse and validate a drill file (not yet against a scene: see :func:`check_against`)."""
+    """Parse a drill file and check it against its declaration
+    (:class:`twin.runs.drillfile.DrillFile`) and its own end: DrillError naming every
+    problem's line and key. Not yet against a scene: see :func:`check_against`."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise DrillError([f"{path}: no such file"]) from None
-    try:
-        doc = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise DrillError([f"{path}: not valid TOML: {exc}"]) from None
     problems: list[str] = []
-    head = doc.get("drill")
-    head_line = next((i for i, l in enumerate(text.splitlines(), 1) if l.strip() == "[drill]"), 1)
-    if not isinstance(head, dict):
-        raise DrillError([f"{path}: a drill needs a [drill] table with name, scene, seed and duration"])
-    where = f"{path}:{head_line} [drill]"
-    name = head.get("name")
-    if not isinstance(name, str) or not name:
-        problems.append(f"{where}: name must be a non-empty string")
-    scene = head.get("scene")
-    if not isinstance(scene, str):
-        problems.append(f"{where}: scene must be a path to a scene folder, relative to the drill file")
-        scene = "."
-    seed = head.get("seed", 0)
-    if not isinstance(seed, int) or isinstance(seed, bool):
-        problems.append(f"{where}: seed = {seed!r}; expected an integer")
-        seed = 0
-    duration = _seconds(head.get("duration"))
-    if duration is None or duration <= 0:
-        problems.append(f"{where}: duration = {head.get('duration')!r}; expected seconds or \"HH:MM:SS\" above zero")
-        duration = 0.0
-    dt = head.get("dt", 1.0)
-    if not isinstance(dt, (int, float)) or dt <= 0:
-        problems.append(f"{where}: dt = {dt!r}; expected a tick length in seconds above zero")
-        dt = 1.0
+    toml = TomlFile.read(path, "a drill file (TOML)", problems)
+    if toml is None:
+        raise DrillError(problems)
+    tables = check_tables(toml, DrillFile, problems)
+    head: DrillHead | None = tables["drill"]
+    if head is None:
+        raise DrillError(problems)
+    duration = seconds(head.duration)
+
+    def late(moment: float, keys: tuple[Any, ...], what: str) -> bool:
+        if moment > duration + 1e-9:
+            problems.append(f"{toml.where(keys)}: {what} {clock(moment)} is after the drill's end ({clock(duration)})")
+            return True
+        return False
 
     events: list[Event] = []
-    for n, (entry, line) in enumerate(zip(doc.get("events", []), _table_lines(text, "events")), start=1):
-        w = f"{path}:{line} [[events]] #{n}"
-        at = _seconds(entry.get("at"))
-        if at is None:
-            problems.append(f"{w}: at = {entry.get('at')!r}; expected seconds or \"HH:MM:SS\"")
+    for n, entry in enumerate(tables["events"]):
+        if entry is None:
             continue
-        if duration and at > duration:
-            problems.append(f"{w}: at {clock(at)} is after the drill's end ({clock(duration)})")
-        target = entry.get("target")
-        if not isinstance(target, str) or not target:
-            problems.append(f"{w}: target must name an asset (or a sensor for sensor.* actions)")
+        keys = ("events", n)
+        at = seconds(entry.at)
+        if not late(at, keys + ("at",), "at"):
+            events.append(Event(at, entry.target, entry.action or "", entry.operator or "", dict(entry.params), entry.note,
+                                toml.line(keys) or 0, keys))
+    for n, series in enumerate(tables["series"]):
+        if series is None:
             continue
-        action, operator = entry.get("action", ""), entry.get("operator", "")
-        if bool(action) == bool(operator):
-            problems.append(f"{w}: give either action = \"<domain>.<verb>\" or operator = \"acknowledge|dispatch|resolve\"")
-            continue
-        if operator and operator not in OPERATOR_ACTIONS:
-            problems.append(f"{w}: operator = {operator!r}; valid: {', '.join(OPERATOR_ACTIONS)}")
-            continue
-        if action and (not isinstance(action, str) or "." not in action):
-            problems.append(f"{w}: action = {action!r}; expected \"<domain>.<verb>\" such as \"gas.leak\"")
-            continue
-        params = entry.get("params", {})
-        if not isinstance(params, dict) or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in params.values()):
-            problems.append(f"{w}: params must be a table of numbers")
-            continue
-        events.append(Event(at, target, action, operator, {k: float(v) for k, v in params.items()}, str(entry.get("note", "")), line))
-
-    weather = doc.get("weather")
-    if weather is not None:
-        w = f"{path} [weather]"
-        points = weather.get("rain")
-        if not isinstance(weather.get("action"), str) or not isinstance(weather.get("target"), str):
-            problems.append(f"{w}: needs action = \"<domain>.<verb>\" (the plugin's rain action) and target = \"<asset>\"")
-        elif not (isinstance(points, list) and all(isinstance(x, list) and len(x) == 2 for x in points)):
-            problems.append(f"{w}: rain must be a list of [seconds, intensity] pairs")
-        else:
-            times = [_seconds(t) for t, _ in points]
-            if any(t is None for t in times) or times != sorted(times):
-                problems.append(f"{w}: rain times must be seconds or \"HH:MM:SS\", in order")
-            else:
-                ends = times[1:] + [duration]
-                key_i, key_d = weather.get("intensity_param", "intensity"), weather.get("duration_param", "duration")
-                for (t, (_, value)), end in zip(zip(times, points), ends):
-                    events.append(Event(t, weather["target"], weather["action"], params={key_i: float(value), key_d: max(end - t, 0.0)}))
+        keys = ("series", n)
+        times = [seconds(t) for t, _ in series.points]
+        for i, ((moment, value), end) in enumerate(zip(zip(times, (v for _, v in series.points)), times[1:] + [duration])):
+            if moment > duration + 1e-9:
+                continue  # past the end, it still says how long the value before it holds
+            params = {series.param: float(value)}
+            if series.duration_param:
+                params[series.duration_param] = max(end - moment, 0.0)
+            events.append(Event(moment, series.target, series.action, params=params, line=toml.line(keys + ("points", i)) or 0,
+                                keys=keys))
 
     expectations: list[Expectation] = []
-    for n, (entry, line) in enumerate(zip(doc.get("expect", []), _table_lines(text, "expect")), start=1):
-        w = f"{path}:{line} [[expect]] #{n}"
-        level = _level(entry.get("level"))
-        if level is None:
-            problems.append(f"{w}: level = {entry.get('level')!r}; valid: blue, yellow, orange, red (or IV..I, 1..4)")
+    for n, x in enumerate(tables["expect"]):
+        if x is None:
             continue
-        if "by" in entry:
-            t = _seconds(entry["by"])
-            if t is None or not isinstance(entry.get("asset"), str):
-                problems.append(f"{w}: 'by' needs a time (\"HH:MM:SS\") and asset = \"<id>\"")
-                continue
-            expectations.append(Expectation("by", level, line, time=t, asset=entry["asset"], rule=str(entry.get("rule", ""))))
-        elif entry.get("never") is True:
-            expectations.append(Expectation("never", level, line, domain=str(entry.get("domain", "")), asset=str(entry.get("asset", ""))))
-        elif "acknowledged_within" in entry:
-            t = _seconds(entry["acknowledged_within"])
-            if t is None:
-                problems.append(f"{w}: acknowledged_within must be seconds")
-                continue
-            expectations.append(Expectation("acknowledged_within", level, line, time=t))
-        else:
-            problems.append(f"{w}: an expectation needs by = \"HH:MM:SS\" (with asset), never = true, or acknowledged_within = seconds")
+        keys = ("expect", n)
+        kind = x.kind
+        time = seconds(x.by) if kind == "by" else seconds(x.acknowledged_within) if kind == "acknowledged_within" else 0.0
+        if kind == "by" and late(time, keys + ("by",), "by"):
+            continue
+        expectations.append(Expectation(kind, LEVELS[x.level], toml.line(keys) or 0, time=time, asset=x.asset, domain=x.domain,
+                                        rule=x.rule, keys=keys))
     if problems:
         raise DrillError(problems)
-    return Drill(path, str(name), (path.parent / scene).resolve(), int(seed), float(duration), float(dt),
-                 sorted(events, key=lambda e: e.at), expectations, {k: v for k, v in doc.items() if k in ("thresholds", "alarms")})
+    start = head.start.timestamp() if head.start is not None else None
+    return Drill(path, head.name, (path.parent / head.scene).resolve(), head.seed, duration, float(head.dt),
+                 sorted(events, key=lambda e: e.at), expectations,
+                 {k: v for k, v in toml.data.items() if k in ("thresholds", "alarms")}, start, head.name_zh, toml)
 
 
 def check_against(drill: Drill, engine: Any) -> None:
-    """Check a drill's targets, actions and parameters against a loaded twin."""
-    problems = []
+    """Check a drill against a loaded twin: each target exists and is of a kind its
+    action applies to, each action or sensor fault exists and its parameters are those
+    it declares, within their ranges; each expectation's asset and domain exist; its
+    ``[thresholds]`` name the plugins' parameters. DrillError naming every problem."""
+    from twin.plugins.actions import SENSOR_FAULTS
+    from twin.tick.params import thresholds_type
+
+    problems: list[str] = []
+    toml = drill.toml or TomlFile.unplaced({}, str(drill.path))
+    scene = engine.scene.name
     sensors = {s.id for s in engine.scene.sensors}
+    faults = {name: params for name, _, params in SENSOR_FAULTS}
     registry = engine.registry
     for e in drill.events:
-        w = f"{drill.path}:{e.line} [[events]]" if e.line else f"{drill.path} [weather]"
-        if e.operator and e.target == "*":
+        where = toml.where(e.keys) if e.keys else f"{drill.path}"
+        if e.operator:
+            if e.target != "*" and e.target not in engine.world.locations:
+                problems.append(f"{where} target: {e.target!r} is not an asset of scene {scene!r}")
             continue
         if e.action.startswith("sensor."):
-            if e.target not in sensors:
-                problems.append(f"{w}: target {e.target!r} is not a sensor of scene {engine.scene.name!r}")
-            continue
-        if e.target not in engine.world.locations:
-            problems.append(f"{w}: target {e.target!r} is not an asset of scene {engine.scene.name!r}")
-            continue
-        if e.action:
-            if e.action not in registry.actions:
-                problems.append(f"{w}: unknown action {e.action!r}; known: {', '.join(sorted(registry.actions))}, sensor.stuck, sensor.drift, sensor.dead, sensor.repair")
+            if e.action not in faults:
+                problems.append(f"{where} action: {e.action!r} is not a sensor fault; valid: {', '.join(faults)}")
                 continue
-            _, action = registry.actions[e.action]
-            known = {p.name for p in action.params}
-            for key in e.params:
-                if key not in known:
-                    problems.append(f"{w}: action {e.action!r} has no parameter {key!r}; it takes {', '.join(sorted(known)) or 'none'}")
+            if e.target not in sensors:
+                problems.append(f"{where} target: {e.target!r} is not a sensor of scene {scene!r}")
+            problems.extend(_param_problems(where, e, faults[e.action]))
+            continue
+        if e.action not in registry.actions:
+            known = ", ".join([*sorted(registry.actions), *faults])
+            problems.append(f"{where} action: unknown action {e.action!r}; known: {known}")
+            continue
+        _, action = registry.actions[e.action]
+        located = engine.world.locations.get(e.target)
+        if located is None:
+            problems.append(f"{where} target: {e.target!r} is not an asset of scene {scene!r}")
+        else:
+            domain, row = located
+            kind = engine.world.tables[domain].kind_names[engine.world.tables[domain].kind[row]]
+            domain_kinds = [k.name for k in registry.domains[action.domain].kinds] if action.domain in registry.domains else []
+            kinds = list(action.kinds) or domain_kinds
+            if domain != action.domain or kind not in kinds:
+                problems.append(f"{where} target: {e.target!r} is a {domain} {kind}; {e.action} acts on "
+                                f"{action.domain} {', '.join(kinds) or '(no kind)'}")
+        problems.extend(_param_problems(where, e, action.params))
     for x in drill.expectations:
+        where = toml.where(x.keys) if x.keys else f"{drill.path}"
         if x.asset and x.asset not in engine.world.locations:
-            problems.append(f"{drill.path}:{x.line} [[expect]]: asset {x.asset!r} is not in scene {engine.scene.name!r}")
+            problems.append(f"{where} asset: {x.asset!r} is not an asset of scene {scene!r}")
         if x.domain and x.domain not in engine.world.tables:
-            problems.append(f"{drill.path}:{x.line} [[expect]]: domain {x.domain!r} is not installed; known: {', '.join(engine.world.tables)}")
+            problems.append(f"{where} domain: {x.domain!r} is not installed; known: {', '.join(engine.world.tables)}")
+    if "thresholds" in toml.data:
+        check(toml, thresholds_type(registry), problems, keys=("thresholds",))
     if problems:
         raise DrillError(problems)
+
+
+def _param_problems(where: str, event: Event, declared: tuple[Any, ...]) -> list[str]:
+    """What is wrong with an action's parameters against its declaration (names,
+    required ones, valid ranges)."""
+    out = []
+    params = {p.name: p for p in declared}
+    for key, value in event.params.items():
+        p = params.get(key)
+        if p is None:
+            out.append(f"{where} params: {event.action!r} has no parameter {key!r}; it takes {', '.join(params) or 'none'}")
+        elif not p.valid[0] <= value <= p.valid[1]:
+            out.append(f"{where} params.{key} = {value:g}; {event.action} takes {key} in {_range(p.valid)} {p.unit}")
+    for p in declared:
+        if p.default is None and p.name not in event.params:
+            out.append(f"{where} params: {event.action!r} needs {p.name} ({p.unit}, {_range(p.valid)}): {p.description}")
+    return out
+
+
+def _range(valid: tuple[float, float]) -> str:
+    low, high = valid
+    return f"[{'-inf' if math.isinf(low) else f'{low:g}'}, {'inf' if math.isinf(high) else f'{high:g}'}]"
 
 
 @dataclass
@@ -319,13 +313,12 @@ def score(drill: Drill, events: list[dict[str, Any]], start: float = 0.0) -> lis
             ok = when is not None and when <= x.time
             out.append(Score(x, ok, f"reached at {clock(when)}" if when is not None else "never reached"))
         elif x.kind == "never":
-            bad = [a for a in peaks.values() if a["peak_level"] >= x.level and (not x.domain or a["domain"] == x.domain)
-                   and (not x.asset or a["asset"] == x.asset)]
+            bad = [a for a in peaks.values() if a["peak_level"] >= x.level and _about(x, a)]
             out.append(Score(x, not bad, "none" if not bad else f"{len(bad)}: " + ", ".join(sorted({a['asset'] for a in bad}))[:200]))
         else:
             late = []
             for alarm_id, (t, _, a) in raised.items():
-                if peaks[alarm_id]["peak_level"] < x.level:
+                if peaks[alarm_id]["peak_level"] < x.level or not _about(x, a):
                     continue
                 ack = acked.get(alarm_id)
                 if ack is None and drill.duration - t <= x.time:
@@ -334,3 +327,10 @@ def score(drill: Drill, events: list[dict[str, Any]], start: float = 0.0) -> lis
                     late.append(f"{a['asset']} ({'not acknowledged' if ack is None else f'{ack - t:.0f} s'})")
             out.append(Score(x, not late, "all in time" if not late else "late: " + ", ".join(late)[:200]))
     return out
+
+
+def _about(x: Expectation, alarm: dict[str, Any]) -> bool:
+    """Whether ``alarm`` is one the expectation's ``asset``, ``domain`` and ``rule`` name
+    (each that is given)."""
+    return ((not x.asset or alarm["asset"] == x.asset) and (not x.domain or alarm["domain"] == x.domain)
+            and (not x.rule or alarm["rule"] == x.rule))

@@ -153,7 +153,7 @@ def rerun(path: Path, config: dict[str, Any] | None, data_dir: Path | None = Non
 
     from twin.plugins.registry import load_registry
     from twin.runs.recording import NS, RecordingReader, decode_batch
-    from twin.runtime import open_scene
+    from twin.runtime import check_config, open_scene
 
     reader = RecordingReader(path)
     try:
@@ -163,6 +163,7 @@ def rerun(path: Path, config: dict[str, Any] | None, data_dir: Path | None = Non
     finally:
         reader.close()
     registry = load_registry()
+    check_config(config, registry)
     scene = open_scene(Path(meta["scene_path"]), registry)
     engine = Engine(scene, registry, seed=int(meta["seed"]), dt=float(meta["dt"]), simulate=False, config=config or {}, start=start)
     recorded: list[dict[str, Any]] = []

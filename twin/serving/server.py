@@ -279,7 +279,7 @@ class TwinServer:
             if delay < -5 * interval:
                 deadline = wallclock.monotonic()  # fell far behind: do not sprint to catch up
             engine = self.engine
-            if self.replay is None and engine.absolute_clock and self.speed == 1.0 and wallclock.time() - engine.time > 5 * engine.dt:
+            if self.replay is None and engine.live and self.speed == 1.0 and wallclock.time() - engine.time > 5 * engine.dt:
                 # A live clock is the wall's (a slow start-up, a stall): skip the missed
                 # ticks, logged and counted by the engine, rather than lag for ever.
                 async with self.tick_lock:

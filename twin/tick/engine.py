@@ -103,11 +103,13 @@ class Engine:
         history: int = 600,
         history_bytes: int = 512 * 2**20,
         start: float = 0.0,
+        live: bool = False,
     ) -> None:
-        """``start``: the clock's first reading, in seconds. 0 for a simulated run (drills,
-        replays, ``--fast``); a live twin's is UTC epoch seconds, so that its alarms, the
-        store and the stream speak wall time. Scheduled incidents, drill times and branch
-        points are offsets from it."""
+        """``start``: the clock's first reading, UTC epoch seconds, so that alarms, the
+        store and the stream speak absolute time: a live twin's is the wall's (``live``);
+        a simulated run's (drills, replays, ``--fast``) the instant its drill or scene
+        names (0, a clock that counts from nothing, is for engines built by hand).
+        Scheduled incidents, drill times and branch points are offsets from it."""
         self.scene = scene
         self.registry = registry
         self.seed = seed
@@ -120,6 +122,9 @@ class Engine:
         self.world = World(scene, registry, seed, config=self.config)
         #: where the clock started (see above); ``time - start`` is the run's offset
         self.start = float(start)
+        #: True when the clock is the wall's (a live twin): a server keeps it up with the
+        #: wall (:meth:`skip_to`); False for a simulated clock, which runs at any speed
+        self.live = live
         self.world.time = self.start
         #: jumps of the clock by :meth:`skip_to` (a live twin that fell behind the wall)
         self.clock_jumps = 0
@@ -235,8 +240,8 @@ class Engine:
 
     @property
     def absolute_clock(self) -> bool:
-        """True when the clock reads UTC epoch seconds (a live twin, or a replay or branch
-        of its recording); False for a simulated clock counting from 0."""
+        """True when the clock reads UTC epoch seconds (a live twin, a drill or any run
+        from an instant, their replays and branches); False for a clock counting from 0."""
         return self.start != 0.0
 
     def skip_to(self, t: float) -> float:

@@ -1,15 +1,20 @@
 """Configurable parameters of kernels, updaters and couplings.
 
 A plugin declares each set point or breakpoint array it uses as a :class:`twin.Param`
-with its source; a scene (``[thresholds."<name>"]`` in scene.toml) or a ``--config``
-file may replace any of them by name. This module resolves the values once, when the
-engine or a world is built, so that a bad value stops the start-up with an error
-naming the contribution and the parameter, never a tick.
+with its source; a scene (``[thresholds."<name>"]`` in scene.toml), a drill or a
+``--config`` file may replace any of them by name. :func:`thresholds_type` turns the
+plugins' declarations into the declaration of the ``[thresholds]`` table, which checks
+a file's table with its lines (:func:`twin.declared.check`) and a configuration given
+as a dict alike (:func:`resolve_params`), so that a bad value stops the start-up with an
+error naming the contribution and the parameter, never a tick.
 """
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Annotated, Any, Protocol
+
+import msgspec
+from msgspec import Meta
 
 from twin.plugins.contributions import Param
 from twin.tick.risk import check_breakpoints
@@ -20,35 +25,66 @@ class HasParams(Protocol):
     params: tuple[Param, ...]
 
 
+def owners(registry: Any) -> list[HasParams]:
+    """Every kernel, updater and coupling of ``registry`` that declares parameters, by name."""
+    found = {c.name: c for _, c in [*registry.kernels, *registry.updaters, *registry.couplings] if c.params}
+    return [found[name] for name in sorted(found)]
+
+
+def owner_type(owner: HasParams) -> type:
+    """The declaration of ``[thresholds."<owner>"]``: one optional key per parameter, a
+    number or a list of as many numbers as the default has (six breakpoints rise or
+    fall strictly), defaulting to the plugin's value."""
+    fields = []
+    for p in owner.params:
+        if isinstance(p.value, tuple):
+            n = len(p.value)
+            words = (f"six numbers in {p.unit} rising or falling strictly: [normal, IV, III, II, I, max]" if n == 6
+                     else f"a list of {n} numbers in {p.unit}")
+            kind: Any = Annotated[list[float], Meta(min_length=n, max_length=n, extra={"expected": words})]
+            fields.append((p.name, kind, msgspec.field(default_factory=lambda v=p.value: list(v))))
+        else:
+            kind = Annotated[float, Meta(extra={"expected": f"a number in {p.unit}"})]
+            fields.append((p.name, kind, float(p.value)))
+
+    def __post_init__(self: Any) -> None:
+        for p in owner.params:
+            if isinstance(p.value, tuple) and len(p.value) == 6:
+                value = getattr(self, p.name)
+                try:
+                    check_breakpoints(p.name, tuple(value))
+                except ValueError:
+                    raise ValueError(f"{p.name} = {value} must rise (or fall) strictly; expected six numbers "
+                                     f"in {p.unit}: [normal, IV, III, II, I, max]") from None
+
+    return msgspec.defstruct(f"Thresholds_{owner.name}", fields, forbid_unknown_fields=True, kw_only=True,
+                             namespace={"__post_init__": __post_init__})
+
+
+def thresholds_type(registry: Any) -> type:
+    """The declaration of the whole ``[thresholds]`` table for ``registry``'s plugins: a
+    table per kernel, updater or coupling with parameters, no other."""
+    found = owners(registry)
+    fields = [(f"t{n}", owner_type(o) | None, None) for n, o in enumerate(found)]
+    return msgspec.defstruct("Thresholds", fields, forbid_unknown_fields=True, kw_only=True,
+                             rename={f"t{n}": o.name for n, o in enumerate(found)})
+
+
 def resolve_params(owner: HasParams, overrides: dict[str, Any]) -> list[Any]:
     """Parameter values of a kernel, updater or coupling, in declaration order: the
     plugin's defaults, overridden by the configuration's ``[thresholds.<owner name>]``
-    table. Scalars come back as floats, breakpoints as float64 arrays (six, strictly
-    monotone). Errors name the owner and the parameter."""
-    table = overrides.get(owner.name, {})
-    if not isinstance(table, dict):
-        raise ValueError(f"[thresholds.{owner.name}] must be a table of parameters; got {table!r}")
-    unknown = set(table) - {p.name for p in owner.params}
-    if unknown:
-        valid = ", ".join(p.name for p in owner.params) or "none (it takes no parameters)"
-        raise ValueError(f"[thresholds.{owner.name}]: unknown parameter(s) {', '.join(sorted(unknown))}; valid: {valid}")
-    values = []
-    for p in owner.params:
-        value = table.get(p.name, p.value)
-        where = f"[thresholds.{owner.name}] {p.name}"
-        if isinstance(p.value, tuple):
-            if not isinstance(value, (tuple, list)):
-                raise ValueError(f"{where}: expected a list of six numbers; got {value!r}")
-            value = tuple(float(v) for v in value)
-            if len(p.value) == 6:
-                check_breakpoints(where, value)
-            elif len(value) != len(p.value):
-                raise ValueError(f"{where}: expected {len(p.value)} numbers in {p.unit}; got {len(value)}")
-        else:
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise ValueError(f"{where}: expected a number in {p.unit}; got {value!r}")
-        values.append(p.as_argument(value))
-    return values
+    table. Scalars come back as floats, breakpoints as float64 arrays. A wrong table is
+    a ValueError naming the owner, the parameter and what would be valid (the same
+    words as a file's check, without the file)."""
+    from twin.declared import check
+    from twin.tomlfile import TomlFile
+
+    problems: list[str] = []
+    toml = TomlFile.unplaced({"thresholds": {owner.name: overrides.get(owner.name, {})}}, "configuration")
+    table = check(toml, owner_type(owner), problems, keys=("thresholds", owner.name))
+    if table is None:
+        raise ValueError(problems[0])
+    return [p.as_argument(tuple(v) if isinstance(v := getattr(table, p.name), list) else v) for p in owner.params]
 
 
 def param_map(owner: HasParams, overrides: dict[str, Any]) -> dict[str, Any]:

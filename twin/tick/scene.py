@@ -18,7 +18,6 @@ import csv
 import io
 import json
 import math
-import re
 import tomllib
 from collections import Counter
 from dataclasses import dataclass, field
@@ -27,9 +26,13 @@ from typing import Any
 
 import numpy as np
 
-from twin.tick import coordinates
-from twin.plugins.contributions import Domain
+from twin.declared import check, check_tables
 from twin.errors import SceneError
+from twin.plugins.contributions import Domain
+from twin.tick import coordinates
+from twin.tick.scenefile import DEFAULT_START, AssetFile, Layers, SceneFile, SceneHead, Sensors
+from twin.tick.scenefile import Incident as DeclaredIncident
+from twin.tomlfile import TomlFile
 from twin.types import Asset, Sensor
 
 _ASSET_KEYS = {"id", "kind", "owner", "links"}
@@ -84,9 +87,11 @@ class Scene:
     terrain: Terrain | None
     config: dict[str, Any]
     title_zh: str = ""
-    #: the IANA time zone its local times are shown in (viewer, reports) when the clock
-    #: is absolute (a live twin's UTC epoch seconds)
+    #: the IANA time zone its local times are shown in (viewer, reports)
     timezone: str = "UTC"
+    #: where a simulated clock starts unless a drill says otherwise, UTC epoch seconds
+    #: (``[scene] start``, else :data:`~twin.tick.scenefile.DEFAULT_START`)
+    start: float = DEFAULT_START.timestamp()
 
     def asset(self, asset_id: str) -> Asset:
         """The asset of that id, of any domain; KeyError if there is none."""
@@ -101,13 +106,16 @@ class Scene:
         return {d: dict(sorted(Counter(a.kind for a in assets).items())) for d, assets in self.assets.items()}
 
 
-def load_scene(path: str | Path, domains: dict[str, Domain], generate: Any = None) -> Scene:
+def load_scene(path: str | Path, domains: dict[str, Domain], generate: Any = None, thresholds: type | None = None) -> Scene:
     """Load and validate the scene at ``path`` (a folder or its ``scene.toml``).
 
-    ``generate(root, params, domains)`` is called for a scene with a ``[generated]``
-    table, ``domains`` being those its ``[[assets]]`` list; it (re)makes the data files
-    when they are missing or were made by other generators. An installed domain the
-    scene does not list stays empty, whether or not a generator could place it.
+    Its TOML is checked against its declaration (:class:`twin.tick.scenefile.SceneFile`),
+    and its ``[thresholds]`` against ``thresholds`` when given (the plugins'
+    declaration: :func:`twin.tick.params.thresholds_type`). ``generate(root, params,
+    domains)`` is called for a scene with a ``[generated]`` table, ``domains`` being
+    those its ``[[assets]]`` list; it (re)makes the data files when they are missing or
+    were made by other generators. An installed domain the scene does not list stays
+    empty, whether or not a generator could place it.
     """
     root = Path(path)
     toml_path = root / "scene.toml" if root.is_dir() else root
@@ -119,64 +127,57 @@ def load_scene(path: str | Path, domains: dict[str, Domain], generate: Any = Non
     if text is None:
         raise SceneError(unreadable)
     try:
-        config = tomllib.loads(text)
+        toml = TomlFile.parse(toml_path, text)
     except tomllib.TOMLDecodeError as exc:
         raise SceneError([f"{toml_path}: not valid TOML: {exc}"]) from None
+    config = toml.data
 
     problems: list[str] = []
-    head = config.get("scene")
-    if not isinstance(head, dict) or not isinstance(head.get("name"), str):
-        raise SceneError([f"{toml_path}: [scene] needs name = \"...\" (a string)"])
+    tables = check_tables(toml, SceneFile, problems)
+    head: SceneHead | None = tables["scene"]
+    if head is None:
+        raise SceneError(problems)
+    entries: list[AssetFile] = [e for e in tables["assets"] if e is not None]
     if "generated" in config and generate is not None:
-        listed = tuple(e["domain"] for e in config.get("assets", []) if isinstance(e, dict) and isinstance(e.get("domain"), str))
-        generate(root, config["generated"], listed)
+        if tables["generated"] is None:
+            raise SceneError(problems)  # nothing to generate the data files from
+        generate(root, config["generated"], tuple(e.domain for e in entries))
+    if thresholds is not None and "thresholds" in config:
+        check(toml, thresholds, problems, keys=("thresholds",))
 
-    origin = head.get("origin", [0.0, 0.0])
     # the frame knows an origin only when scene.toml gives one: the default (0, 0) is no
     # place to centre a projection on, nor evidence that positions are degrees
-    frame = _Frame(toml_path, None)
-    if not (isinstance(origin, list) and len(origin) == 2 and all(coordinates.is_finite_number(v) for v in origin)
-            and -180 <= origin[0] <= 180 and -90 <= origin[1] <= 90):
-        problems.append(f"{_where(toml_path, text, 'origin')} = {origin!r}; expected [longitude, latitude] in degrees")
-        origin = [0.0, 0.0]
-    elif "origin" in head:
-        frame.origin = (float(origin[0]), float(origin[1]))
-    units = head.get("units", "m")
-    if not isinstance(units, str) or units.strip().lower() not in coordinates.METRE_UNITS:
-        problems.append(
-            f"{_where(toml_path, text, 'units')} = {units!r}; the twin works in metres: valid are "
-            f"{', '.join(repr(u) for u in coordinates.METRE_UNITS)} (positions in another CRS or unit are converted when [scene] crs names it)"
-        )
-    if "crs" in head:
-        crs, wrong = coordinates.parse_crs(head["crs"])
+    frame = _Frame(toml_path, head.origin)
+    if head.crs is not None:
+        crs, wrong = coordinates.parse_crs(head.crs)
+        where = toml.where(("scene", "crs"))
         if wrong:
-            problems.append(f"{_where(toml_path, text, 'crs')} = {head['crs']!r}: {wrong}")
+            problems.append(f"{where} = {head.crs!r}: {wrong}")
             frame.broken = True
         elif frame.origin is None:
-            problems.append(f"{_where(toml_path, text, 'crs')} = {head['crs']!r} needs origin = [longitude, latitude] in [scene]: "
+            problems.append(f"{where} = {head.crs!r} needs origin = [longitude, latitude] in [scene]: "
                             "the point in degrees that becomes the local (0, 0) the sources are converted to")
             frame.broken = True
         else:
-            frame.crs, frame.crs_name = crs, head["crs"]
+            frame.crs, frame.crs_name = crs, head.crs
 
-    layers = config.get("layers", {})
-    buildings = _read_buildings(root, layers.get("buildings"), frame, problems)
-    river = _read_features(root, layers.get("river"), frame, problems) if layers.get("river") else []
-    terrain = _read_terrain(root / layers["terrain"], frame, problems) if layers.get("terrain") else None
+    layers: Layers = tables["layers"] or Layers()
+    buildings = _read_buildings(root, layers.buildings, frame, problems)
+    river = _read_features(root, layers.river, frame, problems) if layers.river else []
+    terrain = _read_terrain(root / layers.terrain, frame, problems) if layers.terrain else None
 
     assets: dict[str, list[Asset]] = {name: [] for name in domains}
     seen: dict[str, str] = {}
-    for number, entry in enumerate(config.get("assets", []), start=1):
-        where = f"{toml_path}: [[assets]] #{number}"
-        if not isinstance(entry, dict) or not isinstance(entry.get("file"), str) or not isinstance(entry.get("domain"), str):
-            problems.append(f"{where}: needs domain = \"...\" and file = \"...\"")
+    for number, entry in enumerate(tables["assets"]):
+        if entry is None:
             continue
-        domain = domains.get(entry["domain"])
+        domain = domains.get(entry.domain)
         if domain is None:
             known = ", ".join(sorted(domains)) or "none"
-            problems.append(f"{where}: domain {entry['domain']!r} is not declared by any active plugin (known: {known})")
+            problems.append(f"{toml.where(('assets', number, 'domain'))}: domain {entry.domain!r} is not declared by any "
+                            f"active plugin (known: {known})")
             continue
-        for asset in _read_assets(root / entry["file"], domain, seen, frame, problems):
+        for asset in _read_assets(root / entry.file, domain, seen, frame, problems):
             assets[domain.name].append(asset)
 
     all_ids = set(seen)
@@ -189,21 +190,23 @@ def load_scene(path: str | Path, domains: dict[str, Domain], generate: Any = Non
     # Sensors and incidents on assets already reported as broken would only repeat the
     # cause; they are checked only when every asset file was read.
     complete = not problems
-    health = _sensor_health_settings(toml_path, text, config.get("sensors", {}), domains, problems)
-    sensors = _read_sensors(root, config.get("sensors", {}), assets, domains, problems if complete else [], health)
-    incidents = _read_incidents(toml_path, config.get("incidents", []), all_ids, problems if complete else [])
-    timezone = head.get("timezone", "UTC")
-    if not _is_timezone(timezone):
-        problems.append(f"{_where(toml_path, text, 'timezone')} = {timezone!r}; expected an IANA time zone name such as \"Asia/Shanghai\" or \"UTC\"")
+    health = _sensor_health_settings(toml, tables["sensors"], domains, problems)
+    sensors_file = tables["sensors"].file if tables["sensors"] is not None else None
+    sensors = _read_sensors(root, {"file": sensors_file}, assets, domains, problems if complete else [], health)
+    incidents = _read_incidents(toml, tables["incidents"], all_ids, problems if complete else [])
+    if not _is_timezone(head.timezone):
+        problems.append(f"{toml.where(('scene', 'timezone'))} = {head.timezone!r}; expected an IANA time zone name such as "
+                        "\"Asia/Shanghai\" or \"UTC\"")
     if problems:
         raise SceneError(problems)
     return Scene(
-        name=head["name"],
-        title=str(head.get("title", head["name"])),
-        title_zh=str(head.get("title_zh", "")),
-        timezone=timezone,
+        name=head.name,
+        title=head.title or head.name,
+        title_zh=head.title_zh,
+        timezone=head.timezone,
+        start=(head.start or DEFAULT_START).timestamp(),
         root=root,
-        origin=(float(origin[0]), float(origin[1])),
+        origin=head.origin or (0.0, 0.0),
         assets=assets,
         sensors=sensors,
         incidents=incidents,
@@ -287,18 +290,6 @@ def _is_timezone(name: Any) -> bool:
     except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a folder such as "Asia"
         return False
     return True
-
-
-def _where(toml_path: Path, text: str, key: str, table: str = "scene") -> str:
-    """``file: line N: [table] key`` for a key of scene.toml (tomllib keeps no positions)."""
-    current = ""
-    for number, line in enumerate(text.splitlines(), start=1):
-        stripped = line.strip()
-        if stripped.startswith("["):
-            current = stripped.split("]")[0].strip("[ ")
-        elif current == table and re.match(rf"{re.escape(key)}\s*=", stripped):
-            return f"{toml_path}: line {number}: [{table}] {key}"
-    return f"{toml_path}: [{table}] {key}"
 
 
 def _read_text(path: Path, what: str, problems: list[str]) -> str | None:
@@ -569,73 +560,54 @@ def _read_sensors(
 
 
 def _sensor_health_settings(
-    toml_path: Path, text: str, section: Any, domains: dict[str, Domain], problems: list[str]
+    toml: TomlFile, section: Sensors | None, domains: dict[str, Domain], problems: list[str]
 ) -> dict[str, dict[str, float]]:
     """Each sensor kind's expected ``interval`` and ``stuck_after`` window (seconds), by
     kind ``"<domain>.<field>"`` (what the sensor measures), and under ``""`` the defaults:
-    from ``[sensors] interval, stuck_after`` and ``[sensors.kinds."<domain>.<field>"]``,
-    else :class:`~twin.types.Sensor`'s. Every wrong key or value is a problem with its line."""
+    from ``[sensors] interval, stuck_after`` and ``[sensors.kinds."<domain>.<field>"]``
+    (checked by their declaration), else :class:`~twin.types.Sensor`'s. A kind that
+    names no live field of an installed domain is a problem with its line."""
     defaults = {"interval": float(Sensor.stale_after), "stuck_after": float(Sensor.stuck_after)}
-    if not isinstance(section, dict):
-        return {"": defaults}
-
-    def seconds(table: str, key: str, value: Any) -> float | None:
-        low_ok = (lambda v: v > 0) if key == "interval" else (lambda v: v >= 0)
-        if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and low_ok(value):
-            return float(value)
-        valid = "seconds > 0" if key == "interval" else "seconds >= 0 (0: never judged stuck)"
-        problems.append(f"{_where(toml_path, text, key, table)} = {value!r}; expected {valid}")
-        return None
-
-    for key in ("interval", "stuck_after"):
-        if key in section and (v := seconds("sensors", key, section[key])) is not None:
-            defaults[key] = v
-    out = {"": defaults}
-    kinds = section.get("kinds", {})
-    if not isinstance(kinds, dict):
-        problems.append(f"{_where(toml_path, text, 'kinds', 'sensors')}: expected tables [sensors.kinds.\"<domain>.<field>\"]")
-        return out
-    for kind, entry in kinds.items():
-        table = f'sensors.kinds."{kind}"'
-        line = next((n for n, t in enumerate(text.splitlines(), start=1) if t.lstrip().startswith("[") and kind in t), None)
-        where = f"{toml_path}: {f'line {line}: ' if line else ''}[{table}]"
+    raw = toml.data.get("sensors")
+    kinds = raw.get("kinds") if isinstance(raw, dict) else None
+    # the kinds' names are judged even when a value of [sensors] is wrong: one reading of
+    # the file names every problem
+    for kind in kinds if isinstance(kinds, dict) else {}:
         domain_name, _, field_name = kind.partition(".")
         domain = domains.get(domain_name)
-        live = [f.name for f in domain.fields if not f.attribute] if domain is not None else []
+        where = toml.where(("sensors", "kinds", kind))
         if domain is None:
-            problems.append(f"{where}: a sensor kind is \"<domain>.<field>\"; no domain {domain_name!r} (known: {', '.join(sorted(domains)) or 'none'})")
+            problems.append(f"{where}: a sensor kind is \"<domain>.<field>\"; no domain {domain_name!r} "
+                            f"(known: {', '.join(sorted(domains)) or 'none'})")
             continue
+        live = [f.name for f in domain.fields if not f.attribute]
         if field_name not in live:
             problems.append(f"{where}: {field_name!r} is not a live field of domain {domain_name!r}; valid: {', '.join(live)}")
-            continue
-        if not isinstance(entry, dict) or set(entry) - {"interval", "stuck_after"}:
-            extra = sorted(set(entry) - {"interval", "stuck_after"}) if isinstance(entry, dict) else [repr(entry)]
-            problems.append(f"{where}: unknown {', '.join(extra)}; valid keys: interval, stuck_after (seconds)")
-            continue
+    if section is None:
+        return {"": defaults}
+    if section.interval is not None:
+        defaults["interval"] = section.interval
+    if section.stuck_after is not None:
+        defaults["stuck_after"] = section.stuck_after
+    out = {"": defaults}
+    for kind, entry in section.kinds.items():
         out[kind] = dict(defaults)
-        for key, value in entry.items():
-            if (v := seconds(table, key, value)) is not None:
-                out[kind][key] = v
+        if entry.interval is not None:
+            out[kind]["interval"] = entry.interval
+        if entry.stuck_after is not None:
+            out[kind]["stuck_after"] = entry.stuck_after
     return out
 
 
-def _read_incidents(toml_path: Path, entries: list[Any], ids: set[str], problems: list[str]) -> list[Incident]:
+def _read_incidents(toml: TomlFile, entries: list[DeclaredIncident | None], ids: set[str], problems: list[str]) -> list[Incident]:
+    """The background incidents (each already checked by its declaration; None for a
+    wrong one), refusing one on an asset the scene does not have."""
     incidents = []
-    for number, entry in enumerate(entries, start=1):
-        where = f"{toml_path}: [[incidents]] #{number}"
-        if not isinstance(entry, dict):
-            problems.append(f"{where}: expected a table with at, action, asset and params")
+    for number, entry in enumerate(entries):
+        if entry is None:
             continue
-        at, action, asset = entry.get("at"), entry.get("action"), entry.get("asset")
-        if not isinstance(at, (int, float)) or at < 0:
-            problems.append(f"{where}: at = {at!r}; expected seconds of simulation time >= 0")
+        if entry.asset not in ids:
+            problems.append(f"{toml.where(('incidents', number, 'asset'))}: asset {entry.asset!r} is not in the scene")
             continue
-        if not isinstance(action, str) or "." not in action:
-            problems.append(f"{where}: action = {action!r}; expected '<domain>.<verb>' such as 'gas.leak'")
-            continue
-        if asset not in ids:
-            problems.append(f"{where}: asset {asset!r} is not in the scene")
-            continue
-        params = entry.get("params", {})
-        incidents.append(Incident(float(at), action, str(asset), {k: float(v) for k, v in params.items()}))
+        incidents.append(Incident(entry.at, entry.action, entry.asset, dict(entry.params)))
     return incidents

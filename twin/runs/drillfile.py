@@ -1,0 +1,216 @@
+"""The drill file format, declared once.
+
+:func:`twin.runs.drill.load_drill` checks a drill against :class:`DrillFile` (every
+key, type and range, with file and line: :mod:`twin.declared`), then against the
+scene and the plugins (:func:`twin.runs.drill.check_against`: targets, action
+parameters and the asset kinds an action applies to). ``docs/drills.md``'s reference
+is generated from here (:func:`reference`) and from the plugins' declarations of
+their actions; ``tests/test_docs.py`` keeps the two in step.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from msgspec import Meta, Struct
+
+from twin.declared import reference as table_reference
+from twin.tick.config import AlarmsTable, Thresholds
+
+_CLOCK = r"^(\d+):([0-5]\d):([0-5]\d(?:\.\d+)?)$"
+
+#: a moment of the drill: seconds from its start, or "HH:MM:SS"
+Moment = Annotated[Annotated[float, Meta(ge=0)] | Annotated[str, Meta(pattern=_CLOCK)],
+                   Meta(extra={"expected": 'seconds from the drill\'s start (a number >= 0) or "HH:MM:SS"'})]
+#: an instant with its offset from UTC
+Instant = Annotated[datetime, Meta(tz=True, extra={
+    "expected": "a date and time with its offset from UTC (TOML's offset date-time), such as 2026-07-15T14:00:00+08:00"})]
+#: a plugin action or a sensor fault
+ActionName = Annotated[str, Meta(pattern=r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$", extra={
+    "expected": '"<domain>.<verb>" such as "gas.leak", or a sensor fault such as "sensor.drift"'})]
+Name = Annotated[str, Meta(min_length=1)]
+#: an alarm level
+Level = Annotated[Literal["blue", "yellow", "orange", "red", "IV", "III", "II", "I", 1, 2, 3, 4], Meta(extra={
+    "expected": '"blue", "yellow", "orange" or "red" (or "IV", "III", "II", "I", or 1 to 4)'})]
+
+#: the number of each level's names
+LEVELS: dict[Any, int] = {"blue": 1, "IV": 1, 1: 1, "yellow": 2, "III": 2, 2: 2, "orange": 3, "II": 3, 3: 3,
+                          "red": 4, "I": 4, 4: 4}
+OPERATOR_ACTIONS = ("acknowledge", "dispatch", "resolve")
+
+#: each kind of expectation: its own key, then the other keys that apply to it besides
+#: `level` (those in REQUIRED must be given), and what it promises
+EXPECTATION_KINDS: dict[str, tuple[tuple[str, ...], str]] = {
+    "by": (("asset", "rule"), "by this moment, an alarm of at least `level` on `asset` (of `rule`, if given)"),
+    "never": (("asset", "domain", "rule"),
+              "during the whole drill, no alarm of `level` or worse (on `asset`, in `domain`, of `rule`, if given)"),
+    "acknowledged_within": (("asset", "domain", "rule"),
+                            "every alarm that reaches `level` (on `asset`, in `domain`, of `rule`, if given) is "
+                            "acknowledged within this many seconds of being raised; one raised too near the end to "
+                            "tell is not judged"),
+}
+REQUIRED = {"by": ("asset",)}
+
+
+def seconds(moment: float | str) -> float:
+    """A :data:`Moment` in seconds."""
+    if isinstance(moment, str):
+        m = re.fullmatch(_CLOCK, moment.strip())
+        assert m is not None, moment  # the declaration's pattern let it through
+        return int(m[1]) * 3600 + int(m[2]) * 60 + float(m[3])
+    return float(moment)
+
+
+class DrillHead(Struct, forbid_unknown_fields=True, kw_only=True):
+    """``[drill]``: what the drill is and how it runs."""
+
+    #: what it is called (scorecard, report, replay)
+    name: Name
+    #: its name in Chinese, for zh-CN reports
+    name_zh: str = ""
+    #: the scene folder, relative to this file
+    scene: Name
+    #: the seed of the simulator's randomness: the same seed, the same run, bit for bit
+    seed: Annotated[int, Meta(ge=0)] = 0
+    #: how long it runs
+    duration: Moment
+    #: the tick, in seconds
+    dt: Annotated[float, Meta(gt=0, le=60)] = 1.0
+    #: the first instant of its simulated clock (none: the scene's `start`, else
+    #: 2026-01-01T00:00:00Z); the moments below count from it
+    start: Instant | None = None
+
+    def __post_init__(self) -> None:
+        if seconds(self.duration) <= 0:
+            raise ValueError(f"duration = {self.duration!r}; expected a duration above zero")
+
+
+class Event(Struct, forbid_unknown_fields=True, kw_only=True):
+    """``[[events]]``: at a moment, a plugin action or a sensor fault (`action`), or a
+    scripted operator response (`operator`)."""
+
+    #: when it happens
+    at: Moment
+    #: the asset an action acts on, the sensor of a sensor fault, or the asset whose worst
+    #: open alarm an operator response acts on ("*": every open alarm it fits)
+    target: Name
+    #: a plugin action or a sensor fault (the tables below)
+    action: ActionName | None = None
+    #: or a scripted operator response
+    operator: Literal["acknowledge", "dispatch", "resolve"] | None = None
+    #: the action's parameters by name, numbers in the units below
+    params: dict[str, float] = {}
+    #: the operator's note
+    note: str = ""
+
+    def __post_init__(self) -> None:
+        if (self.action is None) == (self.operator is None):
+            raise ValueError('give either action = "<domain>.<verb>" or operator = "acknowledge", "dispatch" or "resolve"')
+        if self.operator is not None and self.params:
+            raise ValueError("params belong to an action; an operator response takes a note")
+
+
+class Series(Struct, forbid_unknown_fields=True, kw_only=True):
+    """``[[series]]``: a value over time carried by an action, such as a storm's rain
+    intensity: at each point the action runs with the value, held until the next point
+    (the last until the end)."""
+
+    #: the action that carries the values, such as "drainage.rain"
+    action: ActionName
+    #: the asset it acts on
+    target: Name
+    #: the action's parameter each value goes to, such as "intensity"
+    param: Name
+    #: `[[moment, value], ...]` in time order; a point past the drill's end only says
+    #: how long the value before it holds
+    points: Annotated[list[tuple[Moment, float]], Meta(min_length=1, extra={
+        "expected": 'a list of [moment, value] pairs, in time order; a moment is seconds or "HH:MM:SS"'})]
+    #: the action's parameter that gets how long each value holds (s); "" when it takes none
+    duration_param: str = "duration"
+
+    def __post_init__(self) -> None:
+        times = [seconds(t) for t, _ in self.points]
+        if times != sorted(times):
+            raise ValueError(f"points: their moments {[t for t, _ in self.points]} are not in time order")
+
+
+class Expect(Struct, forbid_unknown_fields=True, kw_only=True):
+    """``[[expect]]``: what the run must show to pass. Its kind is the key it gives:
+    `by`, `never` or `acknowledged_within` (the table below)."""
+
+    #: the least level that counts
+    level: Level
+    #: kind `by`: the moment by which the alarm must be there
+    by: Moment | None = None
+    #: kind `never`: `never = true`
+    never: Literal[True] | None = None
+    #: kind `acknowledged_within`: seconds from an alarm's raise to its acknowledgement
+    acknowledged_within: Moment | None = None
+    #: the asset it is about
+    asset: str = ""
+    #: the domain it is about
+    domain: str = ""
+    #: the alarm rule it is about (an asset may have several)
+    rule: str = ""
+
+    @property
+    def kind(self) -> str:
+        return next(k for k in EXPECTATION_KINDS if getattr(self, k) is not None)
+
+    def __post_init__(self) -> None:
+        given = [k for k in EXPECTATION_KINDS if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError(f"give one of {', '.join(EXPECTATION_KINDS)} (it says the kind of expectation); "
+                             + (f"got {' and '.join(given)}" if given else "got none"))
+        kind = given[0]
+        applies = EXPECTATION_KINDS[kind][0]
+        wrong = [k for k in ("asset", "domain", "rule") if getattr(self, k) and k not in applies]
+        if wrong:
+            raise ValueError(f"{', '.join(wrong)} does not apply to a {kind!r} expectation; its keys: "
+                             f"{', '.join((kind, 'level') + applies)}")
+        missing = [k for k in REQUIRED.get(kind, ()) if not getattr(self, k)]
+        if missing:
+            raise ValueError(f"a {kind!r} expectation needs {', '.join(f'{k} = ...' for k in missing)}")
+
+
+class DrillFile(Struct, forbid_unknown_fields=True, kw_only=True):
+    """A drill file."""
+
+    #: what the drill is and how it runs
+    drill: DrillHead
+    #: values over time carried by actions (a storm's rain)
+    series: list[Series] = []
+    #: timed actions, sensor faults and operator responses
+    events: list[Event] = []
+    #: what the run must show to pass
+    expect: list[Expect] = []
+    #: plugin parameters for this drill, by kernel, updater or coupling name
+    thresholds: Thresholds = {}
+    #: alarm handling for this drill (deadlines)
+    alarms: AlarmsTable | None = None
+
+
+#: the tables of the reference, in the order docs/drills.md gives them
+TABLES = (("[drill]", DrillHead), ("[[events]]", Event), ("[[series]]", Series), ("[[expect]]", Expect),
+          ("[alarms]", AlarmsTable))
+
+
+def reference() -> str:
+    """The Markdown of docs/drills.md's key reference: a section per table and the
+    kinds of expectation, from the declarations above."""
+    parts = []
+    for title, struct in TABLES:
+        doc = " ".join((struct.__doc__ or "").split())
+        said = doc.split(":", 1)[1].strip() if doc.startswith("``") else doc
+        parts.append(f"### `{title}`\n\n{said[0].upper() + said[1:]}\n\n{table_reference(struct)}")
+    rows = []
+    for kind, (applies, promise) in EXPECTATION_KINDS.items():
+        keys = ", ".join(f"`{k}`" + (" (required)" if k in REQUIRED.get(kind, ()) else "") for k in applies)
+        rows.append(f"| `{kind}` | `level`, {keys} | {promise} |")
+    parts.append("### Kinds of expectation\n\nAn `[[expect]]` gives exactly one of these keys; the other keys it may give "
+                 "are those of its kind.\n\n| kind | keys | passes when |\n| --- | --- | --- |\n" + "\n".join(rows) + "\n")
+    parts.append('### `[thresholds."<name>"]`\n\nPlugin parameters for this drill, as in a scene (docs/scenes.md): '
+                 "a table per kernel, updater or coupling name.\n")
+    return "\n".join(parts)
