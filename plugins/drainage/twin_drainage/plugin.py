@@ -96,10 +96,10 @@ def twin_domains():
         FieldSpec("external_inflow", "float64", "m3/s", (0.0, 1.0e5),
                   "runoff of an imported network's subcatchments (SWMM hydrology) and its external and dry-weather "
                   "inflows reaching the node", label_zh="外部入流", resolution=0.001),
-        # 5 mm: the level sensors' noise (DEPTH_NOISE)
+        # 1 cm: twice the level sensors' noise (DEPTH_NOISE, 5 mm)
         FieldSpec("depth", "float64", "m", (0.0, 100.0), "water depth above the node's invert (level sensor)", label_zh="水深",
-                  resolution=0.005, historical=True),
-        FieldSpec("head", "float64", "m", ELEVATION, "water level above datum", label_zh="水位", resolution=0.005),
+                  resolution=0.01, historical=True),
+        FieldSpec("head", "float64", "m", ELEVATION, "water level above datum", label_zh="水位", resolution=0.01),
         FieldSpec("crown_elevation", "float64", "m", ELEVATION, "crown of the highest pipe at the manhole", label_zh="管顶高程",
                   resolution=0.001),
         FieldSpec("surcharged", "bool", "1", (0.0, 1.0), "water above the crown of the highest pipe", label_zh="满管超载",
@@ -107,7 +107,7 @@ def twin_domains():
         FieldSpec("flooding", "float64", "m3/s", (0.0, 1000.0), "water rising out of the manhole onto the street",
                   label_zh="溢流量", resolution=0.001),
         FieldSpec("ponded_depth", "float64", "m", (0.0, 20.0), "water standing on the street above the rim", label_zh="积水深度",
-                  resolution=0.005),
+                  resolution=0.01),
         FieldSpec("volume", "float64", "m3", (0.0, 1.0e8), "water held in the shaft and half of each pipe at the manhole",
                   label_zh="蓄水量", resolution=0.1),
         # twice the flow meters' noise (FLOW_NOISE, 0.01 m3/s)
@@ -115,11 +115,12 @@ def twin_domains():
                   label_zh="流量", resolution=0.02, historical=True),
         FieldSpec("capacity", "float64", "m3/s", (0.0, 1000.0), "full-pipe Manning capacity Qfull (less any blockage)",
                   label_zh="满管流量", resolution=0.001),
+        # fill and velocity follow the depths at the pipes' ends: 2 % of the diameter, 0.1 m/s (sewer
+        # design speaks of 0.6 to 5 m/s, GB 50014)
         FieldSpec("fill", "float32", "1", (0.0, 1.0), "fill ratio y/D of the pipe", label_zh="充满度",
-                  resolution=0.01, historical=True),
-        # 5 cm/s: sewer design speaks of 0.6 to 5 m/s (GB 50014)
+                  resolution=0.02, historical=True),
         FieldSpec("velocity", "float32", "m/s", (-50.0, 50.0), "mean velocity Q/A in the pipe", label_zh="流速",
-                  resolution=0.05),
+                  resolution=0.1),
         FieldSpec("blockage", "float64", "1", (0.0, 1.0), "fraction of the pipe's section blocked (silt, debris)",
                   label_zh="堵塞比例", resolution=0.01),
         FieldSpec("discharge", "float64", "m3/s", (-1000.0, 1000.0), "flow out of the network at an outfall",

@@ -75,9 +75,9 @@ FIELDS = (
               resolution=0.1, historical=True),
     FieldSpec("lel", "float64", "%LEL", (0.0, 2000.0), "methane as a share of its lower explosive limit",
               label_zh="爆炸下限百分比", resolution=2.0, historical=True),
-    # 5 mm: the noise of the drainage level sensors it is coupled from
+    # 1 cm, as the drainage depth it is coupled from
     FieldSpec("water_level", "float64", "m", (0.0, 50.0), "standing water above the floor", label_zh="水位",
-              resolution=0.005),
+              resolution=0.01),
     FieldSpec("gas_inflow", "float64", "m3/s", (0.0, 1000.0), "methane entering from the mains beside",
               label_zh="燃气流入量", resolution=1.0e-5),
     # a countdown: to the 10 s, not every tick
