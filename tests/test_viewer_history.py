@@ -6,14 +6,19 @@ and the alarm raise is marked."""
 
 from __future__ import annotations
 
+import time
+from contextlib import contextmanager
+
 import httpx
 import pytest
-from conftest import CHROMIUM
+from conftest import CHROMIUM, running
+from test_typescript import conforms, interfaces, load_script
 from test_viewer import open_page, scene, serve, wait_for  # noqa: F401 (scene: the fixture)
 
-from twin.serving.server import STATIC_DIR
+from twin.serving.server import STATIC_DIR, create_app
 
 pytestmark = [
+    pytest.mark.slow,  # the demo district served and browsed: 10-25 s per test here
     pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium (scripts/install installs it)"),
     pytest.mark.skipif(not (STATIC_DIR / "index.html").exists(), reason="the viewer is not built (scripts/install builds it)"),
 ]
@@ -22,6 +27,22 @@ pytestmark = [
 ASSET = "G-MH-0055"
 #: the chart's line colour (historyChart.js LINE) as RGB
 LINE_RGB = (92, 200, 255)
+
+
+@contextmanager
+def serve_live(scene, data, speed):
+    """A live twin (the wall's clock, so it keeps a history) on the demo, in a thread;
+    ``speed`` above 1 runs it ahead of the wall, so that a test sees minutes in seconds."""
+    from twin.runtime import open_twin
+
+    server = create_app(lambda: open_twin(scene, data, start=time.time(), live=True), speed=speed, data_dir=data)
+    with running(server.app) as url:
+        deadline = time.monotonic() + 60
+        while server.engine is None:
+            assert server.startup_error is None, server.startup_error
+            assert time.monotonic() < deadline, "the twin did not start"
+            time.sleep(0.05)
+        yield server, url
 
 
 def chart(page):
@@ -52,20 +73,18 @@ def open_inspector(page, asset):
     wait_for(page, "() => window.__twin.history() !== null")
 
 
-@pytest.mark.slow  # the demo district served and browsed for about 15 s
 def test_a_live_twins_inspector_charts_the_stored_history_with_thresholds_and_the_alarm(browser, scene, tmp_path):
-    start = 1_800_000_000.0  # a live twin's clock: UTC epoch seconds, so it keeps a history
-    with serve(scene, tmp_path / "data", start=start, speed=10.0) as (server, url):
+    with serve_live(scene, tmp_path / "data", speed=10.0) as (server, url):
         assert server.engine.history is not None
         page = open_page(browser, url)
         wait_for(page, "id => document.querySelector(`#alarm-list li[data-asset='${id}']`) !== null", arg=ASSET, timeout=30000)
         open_inspector(page, ASSET)
-        # First the field the asset is coloured by (risk): its level thresholds are bands,
-        # the alarm's raise a mark (from the API, or from the alarm's own level history
-        # while no plugin marks risk as historical).
+        # First the field the asset is coloured by (risk, which its plugin stores): its
+        # level thresholds are bands, the alarm's raise a mark, from the history API.
         c = chart(page)
         assert c["field"] == "risk" and c["asset"] == ASSET and c["window"] == "1h"
-        wait_for(page, "() => window.__twin.history().alarms >= 1 && window.__twin.history().points >= 2", timeout=30000)
+        wait_for(page, "() => window.__twin.history().source === 'raw' && window.__twin.history().alarms >= 1"
+                       " && window.__twin.history().points >= 2", timeout=30000)
         c = chart(page)
         assert c["thresholds"] == 4 and c["canvas"] and c["drawn"] == c["points"]
 
@@ -78,9 +97,13 @@ def test_a_live_twins_inspector_charts_the_stored_history_with_thresholds_and_th
         c = chart(page)
         assert c["drawn"] == c["points"]  # every point inside the plot
         assert line_pixels(page) > 50  # and painted
-        # The server holds what the chart shows: the API answers the same series.
+        # The server holds what the chart shows: the API answers the same series, in the
+        # shape the viewer's generated declarations give it (as does the asset's answer).
         answer = httpx.get(f"{url}/api/history/assets/{ASSET}", params={"field": field, "from": c["from"], "to": c["to"]}).json()
         assert answer["source"] == "raw" and len(answer["points"]["t"]) >= 5
+        types = interfaces(load_script("gen-protocol-dts").render())
+        assert conforms(answer, "SeriesAnswer", types, "history") == []
+        assert conforms(httpx.get(f"{url}/api/assets/{ASSET}").json(), "AssetInfo", types, "asset") == []
         assert page.locator(f"#inspector table.live tr[data-field='{field}']").get_attribute("aria-pressed") == "true"
 
         # Another window: asked again, over 24 h.

@@ -182,7 +182,8 @@ export class HistoryChart {
       },
       yAxis: {
         type: 'value', min: lo, max: hi, scale: true,
-        axisLabel: { ...labelFont, fontWeight: 400, color: MUTED, formatter: (/** @type {number} */ v) => formatValue(v, '') },
+        // the top is the range's own edge, rarely a round number: its label would read as a tick
+        axisLabel: { ...labelFont, fontWeight: 400, color: MUTED, showMaxLabel: false, formatter: (/** @type {number} */ v) => formatValue(v, '') },
         splitLine: { lineStyle: { color: GRID, opacity: 0.6 } },
       },
       series,
