@@ -2,8 +2,8 @@
 retention, the figures in ``/metrics`` and the ``history`` part of ``/api/health``.
 
 One :class:`History` per data folder, in ``<data>/history/``, opened by the engine of a
-live twin (a clock of UTC epoch seconds): a drill or a ``--fast`` run counts its clock
-from 0 and keeps no history (its recording is its history). Once a tick,
+live twin (``Engine.live``: its clock is the wall's): a drill or a ``--fast`` run keeps a
+simulated clock of its own and no history (its recording is its history). Once a tick,
 :meth:`History.after_tick` takes the readings ingest accepted in it and the news of the
 historical fields (twin.history.fields), and queues them as one batch for the writer
 thread (twin.history.writer): the tick never waits for the store. A store that falls
