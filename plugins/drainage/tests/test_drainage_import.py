@@ -122,7 +122,7 @@ def props(scene_dir):
 
 def test_import_writes_a_scene_that_loads_with_every_field(tmp_path, inp):
     counts = swmm.write_scene(inp, tmp_path / "scene")
-    assert counts == {"manhole": 3, "outfall": 1, "pipe": 3, "subcatchment": 4, "sensor": 4, "rain interval": 5,
+    assert counts == {"manhole": 3, "outfall": 1, "pipe": 3, "regulator": 0, "subcatchment": 4, "sensor": 4, "rain interval": 5,
                       "warnings": []}
     registry = load_registry([plugin], entry_points=False)
     scene = load_scene(tmp_path / "scene", registry.domains)

@@ -109,11 +109,32 @@ def test_a_link_may_be_named_like_a_node(tmp_path):
     assert by_id["10 (link)"]["kind"] == "pipe" and by_id["10 (link)"]["swmm_name"] == "10"
 
 
-def test_elements_left_out_are_named_with_their_consequence(tmp_path):
+def test_pumps_follow_their_curves_and_simple_controls(tmp_path):
+    """Pump_Control_Model.inp: PUMP1 (a PUMP4 curve) is switched on at 4 ft in its wet
+    well and off below 1 ft by two control rules, which become its startup and shutoff
+    depths; nothing is left out."""
     counts = swmm.write_scene(SWMMIO / "Pump_Control_Model.inp", tmp_path / "scene")
-    assert ("pump 'PUMP1' ([PUMPS] line 137) ignored: the wet well 'SU1' fills and floods instead of being pumped "
-            "to 'KRO1014'") in counts["warnings"]
-    assert any(w.startswith("[CONTROLS] line 176: 2 control rule(s) not applied") for w in counts["warnings"])
+    assert counts["warnings"] == [] and counts["regulator"] == 1
+    pumps = json.loads((tmp_path / "scene" / "data" / "regulators.json").read_text(encoding="utf-8"))
+    pump = pumps["PUMP1"]
+    assert (pump["kind"], pump["subtype"]) == ("pump", 4)
+    assert (pump["startup"], pump["shutoff"]) == pytest.approx((4 * 0.3048, 1 * 0.3048))
+    assert pump["curve"][1] == pytest.approx((0.3048, 0.2 * 0.028316846592))
+
+
+def test_elements_left_out_are_named_with_their_consequence(tmp_path):
+    """A control rule the twin does not follow, a ROADWAY weir, a tabular storage curve
+    and a trapezoidal channel: each named with its line and what follows."""
+    text = (SWMMIO / "Pump_Control_Model.inp").read_text(encoding="utf-8")
+    changed = tmp_path / "timed.inp"
+    changed.write_text(text.replace("IF NODE SU1 DEPTH >= 4", "IF SIMULATION TIME > 4"), encoding="utf-8")
+    warnings = swmm.write_scene(changed, tmp_path / "a")["warnings"]
+    assert any(w.startswith("[CONTROLS] rule 'PUMP1A' (line 176) not applied") for w in warnings), warnings
+    warnings = swmm.write_scene(SWMMIO / "Example6.inp", tmp_path / "b")["warnings"]
+    assert any(w.startswith("weir 'Roadway' ([WEIRS] line 74): a ROADWAY weir") for w in warnings)
+    assert any(w.startswith("storage 'Inlet' (line 63): its tabular area curve is held at the mean area") for w in warnings)
+    assert any(w.startswith("conduit 'Channel' ([XSECTIONS] line 80): TRAPEZOIDAL is a 2.743 m circular pipe")
+               for w in warnings)
 
 
 def test_subcatchments_drain_to_outfalls_and_to_each_other(tmp_path):

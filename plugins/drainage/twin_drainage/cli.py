@@ -25,10 +25,10 @@ def arguments(parser: argparse.ArgumentParser) -> None:
     run.add_argument("file", type=Path, metavar="NET.inp")
     run.add_argument("--summary", type=Path, metavar="peaks.csv",
                      help="write peak depth, time of peak, surcharge and flooding per node and peak flow per link")
-    run.add_argument("--dt", type=float, metavar="S", help="tick length, s (default: the file's routing step)")
+    run.add_argument("--dt", type=float, metavar="S", help="tick length, s (default: the file's routing step, at least 10 s)")
     compare = sub.add_parser("compare", help="run a SWMM .inp in the twin and in SWMM 5 (pyswmm) and print the differences")
     compare.add_argument("file", type=Path, metavar="NET.inp")
-    compare.add_argument("--dt", type=float, metavar="S", help="the twin's tick, s (default: the file's routing step)")
+    compare.add_argument("--dt", type=float, metavar="S", help="the twin's tick, s (default: the file's routing step, at least 10 s)")
     compare.add_argument("--rows", type=int, default=10, metavar="N", help="largest differences listed per quantity")
 
 

@@ -191,7 +191,10 @@ class Network:
     outfalls: dict[str, dict[str, Any]]
     #: conduits as circular pipes: links, diameter, length, roughness, offsets, reversed, line
     pipes: dict[str, dict[str, Any]]
-    #: links of the file that the twin does not route (pumps, weirs, ...): name -> kind
+    #: pumps, weirs, orifices and outlets: kind, links, and their parameters in SI
+    #: (see _regulator)
+    regulators: dict[str, dict[str, Any]]
+    #: links of the file that the twin does not route: name -> kind
     ignored_links: dict[str, str]
     xy: dict[str, tuple[float, float]]
     vertices: dict[str, list[tuple[float, float]]]
@@ -341,20 +344,17 @@ def parse_network(inp: Inp) -> Network:
     for row in inp.rows("XSECTIONS"):
         sections[row.tokens[0].upper()] = row
     ignored: dict[str, str] = {}
-    consequence = {
-        "PUMPS": ("pump", "the wet well {up!r} fills and floods instead of being pumped to {down!r}"),
-        "WEIRS": ("weir", "nothing overflows from {up!r} to {down!r}: water above its crest stays or floods there"),
-        "ORIFICES": ("orifice", "nothing flows through it from {up!r} to {down!r}: {up!r} drains only by its other links"),
-        "OUTLETS": ("outlet", "nothing flows through it from {up!r} to {down!r}: {up!r} drains only by its other links"),
-    }
-    for section, (kind, what) in consequence.items():
+    regulators: dict[str, dict[str, Any]] = {}
+    curves = _curves(inp)
+    for section in ("PUMPS", "WEIRS", "ORIFICES", "OUTLETS"):
         for row in inp.rows(section):
             f = Fields(inp, section, row, ("Name", "FromNode", "ToNode"))
             name = fresh_link(f, f.text("Name"))
             up, down = ends(f)
             link_ends[name] = (up, down)
-            ignored[name] = kind
-            warnings.add(f"{kind} {name!r} ([{section}] line {row.line}) ignored: " + what.format(up=up, down=down))
+            node = {**manholes, **outfalls}
+            regulators[name] = _regulator(inp, section, row, up, down, sections.get(name.upper()), curves, us, flow,
+                                          offsets == "ELEVATION", node, warnings)
 
     pipes: dict[str, dict[str, Any]] = {}
     for row in inp.rows("CONDUITS"):
@@ -401,10 +401,6 @@ def parse_network(inp: Inp) -> Network:
         for r in lossy:
             warnings.add(f"conduit {r.tokens[0]!r} ([LOSSES] line {r.line}): its entry/exit losses and flap gate are "
                          "not modelled")
-    if inp.rows("CONTROLS"):
-        rules = sum(1 for r in inp.rows("CONTROLS") if r.tokens[0].upper() == "RULE")
-        warnings.add(f"[CONTROLS] line {inp.rows('CONTROLS')[0].line}: {rules} control rule(s) not applied; "
-                     "pumps, orifices and weirs keep their initial settings")
 
     # MaxDepth 0: the node is as deep as the crown of its highest link (SWMM's rule).
     for name, node in manholes.items():
@@ -429,7 +425,12 @@ def parse_network(inp: Inp) -> Network:
     options = {"start": start, "duration": duration, "flow_routing": routing, "allow_ponding": ponding,
                "routing_step": _option_seconds(inp, "ROUTING_STEP", 20.0), "units": units,
                "report_step": _option_seconds(inp, "REPORT_STEP", 900.0)}
-    return Network(manholes, outfalls, pipes, ignored, xy, vertices, hydro, options, list(warnings))
+    for name, reg in regulators.items():
+        if reg["links"][0] in outfalls:
+            raise InpError(f"{inp.path}: line {reg['line']}: {reg['kind']} {name!r} draws from outfall "
+                           f"{reg['links'][0]!r}; a regulator's inlet must be a junction or storage unit")
+    _simple_controls(inp, regulators, manholes, length, warnings)
+    return Network(manholes, outfalls, pipes, regulators, ignored, xy, vertices, hydro, options, list(warnings))
 
 
 def _is_number(text: str) -> bool:
@@ -895,6 +896,207 @@ def _rain_file(inp: Inp, f: Fields, row: Row, start: datetime) -> tuple[list[flo
             continue
         times.append((when - start).total_seconds())
     return times, values
+
+
+#: regulator kinds and their sub-types (the router's codes, model.REG_*)
+PUMP_TYPES = {"PUMP1": 1, "PUMP2": 2, "PUMP3": 3, "PUMP4": 4}
+WEIR_TYPES = {"TRANSVERSE": 0, "SIDEFLOW": 1, "V-NOTCH": 2, "TRAPEZOIDAL": 3, "ROADWAY": 0}
+#: the exponent of the head in each weir's equation (SWMM link.c)
+WEIR_POWER = {0: 1.5, 1: 5.0 / 3.0, 2: 2.5, 3: 1.5}
+
+
+def _curves(inp: Inp) -> dict[str, dict[str, Any]]:
+    """[CURVES] by upper-case name: type (the first row's) and points."""
+    out: dict[str, dict[str, Any]] = {}
+    for row in inp.rows("CURVES"):
+        name = row.tokens[0].upper()
+        tokens = row.tokens[1:]
+        curve = out.setdefault(name, {"type": "", "points": [], "line": row.line})
+        if tokens and not _is_number(tokens[0]):
+            curve["type"] = tokens[0].upper()
+            tokens = tokens[1:]
+        numbers = [float(t) for t in tokens if _is_number(t)]
+        curve["points"] += [(numbers[k], numbers[k + 1]) for k in range(0, len(numbers) - 1, 2)]
+    return out
+
+
+def _regulator(inp: Inp, section: str, row: Row, up: str, down: str, xsection: Row | None,
+               curves: dict[str, dict[str, Any]], us: bool, flow: float, elevation_offsets: bool,
+               node: dict[str, Any], warnings: _Warnings) -> dict[str, Any]:
+    """A pump, weir, orifice or outlet in SI (SWMM Reference Manual vol. II, ch. 7, and
+    link.c for the equations the router evaluates):
+
+    - pump: sub-type 0 IDEAL (it pumps what arrives) or its curve's type 1-4 (flow
+      against wet-well volume, stepwise; depth, stepwise; head rise; depth, continuous),
+      on/off at its startup/shutoff depths; no reverse flow.
+    - weir: crest above the inlet invert, opening height and length (RECT_OPEN,
+      TRIANGULAR, TRAPEZOIDAL [XSECTIONS]), discharge coefficient(s) converted so that
+      Q[m³/s] = C·L[m]·h[m]^p; submerged by Villemonte's factor; above its opening, an
+      orifice if it may surcharge.
+    - orifice: SIDE or BOTTOM, CIRCULAR or RECT_CLOSED, Q = Cd·A·sqrt(2g·h), as a weir
+      while partly full.
+    - outlet: Q = C·h^n (FUNCTIONAL) or a rating curve (TABULAR), h the depth above
+      its offset (/DEPTH) or the head difference (/HEAD).
+    """
+    length = FOOT if us else 1.0
+    tokens = row.tokens
+    name = tokens[0]
+    out: dict[str, Any] = {"line": row.line, "links": [up, down], "crest": 0.0, "height": 0.0, "width": 0.0,
+                           "c1": 0.0, "c2": 0.0, "slope": 0.0, "end_contractions": 0.0, "startup": 0.0,
+                           "shutoff": 0.0, "surcharge": True, "gated": False, "curve": [], "subtype": 0,
+                           "initially_on": True}
+
+    def crest_at(raw: str) -> float:
+        if raw == "*":
+            return 0.0
+        value = float(raw) * length
+        if elevation_offsets:
+            value -= node[up]["invert_elevation"]
+        return max(value, 0.0)
+
+    def geometry() -> tuple[str, list[float]]:
+        if xsection is None:
+            raise InpError(f"{inp.path}: line {row.line}: [{section}] {name!r} has no row in [XSECTIONS]")
+        shape = xsection.tokens[1].upper()
+        geom = [float(t) if _is_number(t) else 0.0 for t in (xsection.tokens[2:6] + ["0"] * 4)[:4]]
+        return shape, geom
+
+    try:
+        if section == "PUMPS":
+            out["kind"] = "pump"
+            curve_name = tokens[3].upper() if len(tokens) > 3 else "*"
+            out["initially_on"] = not (len(tokens) > 4 and tokens[4].upper() == "OFF")
+            out["startup"] = float(tokens[5]) * length if len(tokens) > 5 else 0.0
+            out["shutoff"] = float(tokens[6]) * length if len(tokens) > 6 else 0.0
+            if curve_name != "*":
+                curve = curves.get(curve_name)
+                if curve is None:
+                    raise InpError(f"{inp.path}: line {row.line}: [PUMPS] {name!r} names curve {tokens[3]!r}, which "
+                                   "[CURVES] does not hold")
+                kind = curve["type"]
+                if kind not in PUMP_TYPES:
+                    raise InpError(f"{inp.path}: line {curve['line']}: [CURVES] {tokens[3]!r} is a {kind or 'untyped'} "
+                                   f"curve; pump {name!r} needs PUMP1, PUMP2, PUMP3 or PUMP4")
+                out["subtype"] = PUMP_TYPES[kind]
+                x_unit = length**3 if kind == "PUMP1" else length
+                out["curve"] = [(x * x_unit, y * flow) for x, y in curve["points"]]
+        elif section == "WEIRS":
+            out["kind"] = "weir"
+            kind = tokens[3].upper()
+            if kind not in WEIR_TYPES:
+                raise InpError(f"{inp.path}: line {row.line}: [WEIRS] {name!r} type {tokens[3]!r}; valid: "
+                               f"{', '.join(WEIR_TYPES)}")
+            sub = WEIR_TYPES[kind]
+            if kind == "ROADWAY":
+                warnings.add(f"weir {name!r} ([WEIRS] line {row.line}): a ROADWAY weir is a transverse weir of its "
+                             "coefficient in the twin (no road-surface discharge tables)")
+            out["subtype"] = sub
+            out["crest"] = crest_at(tokens[4])
+            shape, geom = geometry()
+            out["height"], out["width"] = geom[0] * length, geom[1] * length
+            # Q = Cw·L·h^p in the file's units (length^(1+p) -> flow units): to SI
+            # (SWMM's side-flow weir goes as L^0.83·h^1.67: length^2.5 too)
+            factor = flow / length ** {0: 2.5, 1: 2.5, 2: 2.5, 3: 2.5}[sub]
+            out["c1"] = float(tokens[5]) * factor
+            out["gated"] = len(tokens) > 6 and tokens[6].upper() == "YES"
+            out["end_contractions"] = float(tokens[7]) if len(tokens) > 7 and _is_number(tokens[7]) else 0.0
+            end_coeff = float(tokens[8]) if len(tokens) > 8 and _is_number(tokens[8]) else 0.0
+            out["surcharge"] = not (len(tokens) > 9 and tokens[9].upper() == "NO")
+            if sub == 2:  # V-notch: side slope of the triangle (run per rise)
+                out["slope"] = (geom[1] / 2.0) / geom[0] if geom[0] > 0 else 0.0
+            elif sub == 3:  # trapezoidal: the ends' V-notch coefficient
+                out["slope"] = geom[2]
+                out["c2"] = end_coeff * flow / length**2.5
+                out["width"] = geom[1] * length
+        elif section == "ORIFICES":
+            out["kind"] = "orifice"
+            kind = tokens[3].upper()
+            if kind not in ("SIDE", "BOTTOM"):
+                raise InpError(f"{inp.path}: line {row.line}: [ORIFICES] {name!r} type {tokens[3]!r}; valid: SIDE, BOTTOM")
+            out["subtype"] = 0 if kind == "SIDE" else 1
+            out["crest"] = crest_at(tokens[4])
+            cd = float(tokens[5])
+            out["gated"] = len(tokens) > 6 and tokens[6].upper() == "YES"
+            shape, geom = geometry()
+            if shape not in ("CIRCULAR", "RECT_CLOSED"):
+                raise InpError(f"{inp.path}: line {xsection.line}: [XSECTIONS] orifice {name!r} is {shape}; valid: "
+                               "CIRCULAR, RECT_CLOSED")
+            h = geom[0] * length
+            w = geom[1] * length if shape == "RECT_CLOSED" else h
+            area = math.pi / 4.0 * h * h if shape == "CIRCULAR" else h * w
+            root2g = math.sqrt(2.0 * 9.80665)
+            if out["subtype"] == 1:  # bottom: critical height from A/L (link.c orifice_getWeirCoeff)
+                a_over_l = h / 4.0 if shape == "CIRCULAR" else h * w / (2.0 * (h + w))
+                hcrit = cd / 0.414 * a_over_l
+                cweir = cd * math.sqrt(hcrit)
+            else:
+                hcrit = h
+                cweir = cd * math.sqrt(h / 2.0)
+            out["height"], out["width"] = h, w
+            out["c1"] = cd * area * root2g  # Q = c1·sqrt(head) when full
+            out["c2"] = cweir * area * root2g  # Q = c2·f^1.5 while partly full
+            out["slope"] = hcrit
+        else:
+            out["kind"] = "outlet"
+            out["crest"] = crest_at(tokens[3])
+            kind = tokens[4].upper()
+            kinds = {"FUNCTIONAL/DEPTH": 0, "FUNCTIONAL/HEAD": 1, "TABULAR/DEPTH": 2, "TABULAR/HEAD": 3}
+            if kind not in kinds:
+                raise InpError(f"{inp.path}: line {row.line}: [OUTLETS] {name!r} type {tokens[4]!r}; valid: "
+                               f"{', '.join(kinds)}")
+            out["subtype"] = kinds[kind]
+            if out["subtype"] < 2:
+                c, n = float(tokens[5]), float(tokens[6])
+                out["c1"], out["c2"] = c * flow / length**n, n
+                gate_at = 7
+            else:
+                curve = curves.get(tokens[5].upper())
+                if curve is None:
+                    raise InpError(f"{inp.path}: line {row.line}: [OUTLETS] {name!r} names curve {tokens[5]!r}, "
+                                   "which [CURVES] does not hold")
+                out["curve"] = [(x * length, y * flow) for x, y in curve["points"]]
+                gate_at = 6
+            out["gated"] = len(tokens) > gate_at and tokens[gate_at].upper() == "YES"
+    except (ValueError, IndexError) as exc:
+        if isinstance(exc, InpError):
+            raise
+        raise InpError(f"{inp.path}: line {row.line}: [{section}] {name!r}: {' '.join(tokens)!r} is not a valid "
+                       f"{section[:-1].lower()} row ({exc})") from None
+    return out
+
+
+def _simple_controls(inp: Inp, regulators: dict[str, dict[str, Any]], manholes: dict[str, Any], length: float,
+                     warnings: _Warnings) -> None:
+    """[CONTROLS]: a rule of one condition on a node's depth that turns a pump ON or OFF
+    is the pump's startup or shutoff depth (what SWMM does with it, if the pump's inlet
+    is that node); every other rule is named as not applied."""
+    rules: list[tuple[str, list[Row]]] = []
+    for row in inp.rows("CONTROLS"):
+        if row.tokens[0].upper() == "RULE":
+            rules.append((row.tokens[1] if len(row.tokens) > 1 else "?", [row]))
+        elif rules:
+            rules[-1][1].append(row)
+    key = {n.upper(): n for n in regulators}
+    for name, rows in rules:
+        body = [" ".join(r.tokens).upper() for r in rows[1:]]
+        ifs = [b for b in body if b.startswith(("IF ", "AND ", "OR "))]
+        thens = [b for b in body if b.startswith(("THEN ", "ELSE "))]
+        used = False
+        if len(ifs) == 1 and len(thens) == 1 and not any(b.startswith("ELSE") for b in body):
+            cond = ifs[0].split()
+            action = thens[0].split()
+            if (len(cond) == 6 and cond[1] == "NODE" and cond[3] == "DEPTH" and _is_number(cond[5])
+                    and len(action) >= 6 and action[1] == "PUMP" and action[3] == "STATUS"):
+                pump = regulators.get(key.get(action[2], ""))
+                depth = float(cond[5]) * length
+                if pump is not None and pump["links"][0].upper() == cond[2]:
+                    if action[5] == "ON" and cond[4] in (">", ">="):
+                        pump["startup"], used = depth, True
+                    elif action[5] == "OFF" and cond[4] in ("<", "<="):
+                        pump["shutoff"], used = depth, True
+        if not used:
+            warnings.add(f"[CONTROLS] rule {name!r} (line {rows[0].line}) not applied: the twin follows only rules "
+                         "that switch a pump on or off at its wet well's depth")
 
 
 def require_clean(net: Network, path: Path) -> None:

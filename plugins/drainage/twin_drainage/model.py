@@ -41,12 +41,13 @@ Units: metres, seconds, m³/s; rain in mm/h; subcatchment areas in hectares.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from numba import njit
 
 from twin import piecewise_risk
+from twin_drainage.regulators import RI_DOWN, RI_UP, regulator_flow
 
 G = 9.80665  # m/s2
 MM_PER_HOUR = 1.0 / 3.6e6  # m/s per mm/h
@@ -289,6 +290,15 @@ class Network:
     end_float: np.ndarray
     #: the largest stable router step (s), from the network's stiffest pipe
     stable_dt: float
+    #: pumps, weirs, orifices and outlets (twin_drainage.regulators): table rows, their
+    #: integer and float parameters, their curves (CSR), whether each starts on
+    reg_row: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    reg_int: np.ndarray = field(default_factory=lambda: np.zeros((5, 0), dtype=np.int64))
+    reg_float: np.ndarray = field(default_factory=lambda: np.zeros((11, 0)))
+    curve_ptr: np.ndarray = field(default_factory=lambda: np.zeros(1, dtype=np.int64))
+    curve_x: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    curve_y: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    reg_on: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
     def __getattr__(self, name: str) -> np.ndarray:
         for rows, names in (("pipe_float", PIPE_FLOATS), ("pipe_int", PIPE_INTS), ("manhole_float", MANHOLE_FLOATS),
@@ -298,9 +308,11 @@ class Network:
         raise AttributeError(f"Network has no {name!r}")
 
 
-def build_network(table, links: dict[str, tuple[str, ...]]) -> Network:
+def build_network(table, links: dict[str, tuple[str, ...]], regulator_specs: dict[str, dict] | None = None) -> Network:
     """Flatten the domain table and the pipes' ``links`` ([upstream, downstream]) into a
-    :class:`Network`. Errors name the pipe and what would be valid."""
+    :class:`Network`, with the rows of kind ``regulator`` described by
+    ``regulator_specs`` (id -> twin_drainage.inp's record). Errors name the pipe and
+    what would be valid."""
     kinds = table.kind_names
     kind = table.kind
     manholes = np.flatnonzero(kind == kinds.index("manhole"))
@@ -396,11 +408,37 @@ def build_network(table, links: dict[str, tuple[str, ...]]) -> Network:
     end_float = np.stack([end_offset, end_diameter, end_capacity])
     full = full_volume(max_depth, shaft, pond, end_ptr, end_offset, end_diameter, end_capacity)
     manhole_float = np.stack([max_depth, full, shaft, pond, crown])
+    extra = {}
+    if "regulator" in kinds and regulator_specs:
+        from twin_drainage import regulators
+
+        reg_rows = np.flatnonzero(kind == kinds.index("regulator"))
+        node_index = {table.ids[r]: k for r, k in node_of.items()}
+        specs = []
+        for row in reg_rows:
+            spec = regulator_specs.get(table.ids[row])
+            if spec is None:
+                raise ValueError(f"drainage regulator {table.ids[row]!r}: data/regulators.json does not describe it")
+            ends = links.get(table.ids[row], ())
+            specs.append({**spec, "links": list(ends)})
+        ints, floats, ptr, xs, ys, on = regulators.build(specs, node_index)
+        # A regulator's flow is explicit in the heads: a step must not move more water
+        # than the smaller node's storage takes for the head to change that much
+        # (dq/dh·τ < A/2), which is why SWMM files with weirs on small junctions route at 1 s.
+        gain = regulators.head_gain(ints, floats, ptr, xs, ys)
+        for r in range(len(reg_rows)):
+            areas = [shaft[ints[regulators.RI_UP, r]]] if ints[regulators.RI_UP, r] < m else []
+            if ints[regulators.RI_DOWN, r] < m:
+                areas.append(shaft[ints[regulators.RI_DOWN, r]])
+            if areas and gain[r] > 0.0:
+                stable_dt = min(stable_dt, 0.5 * min(areas) / gain[r])
+        extra = dict(reg_row=reg_rows, reg_int=ints, reg_float=floats, curve_ptr=ptr, curve_x=xs, curve_y=ys,
+                     reg_on=on)
     return Network(
         manhole_row=manholes, outfall_row=outfalls, pipe_row=pipes, node_invert=invert, tailwater=tailwater,
         pipe_float=pipe_float, pipe_int=pipe_int, manhole_float=manhole_float,
         outfall_pipe=np.flatnonzero(into_outfall),
-        end_ptr=end_ptr, end_pipe=end_pipe, end_float=end_float, stable_dt=stable_dt,
+        end_ptr=end_ptr, end_pipe=end_pipe, end_float=end_float, stable_dt=stable_dt, **extra,
     )
 
 
@@ -537,7 +575,8 @@ def route(dt, substeps, runoff, depth, flow, open_fraction,
           end_ptr, end_offset, end_diameter, end_capacity,
           pipe_up, pipe_down, invert_up, invert_down, diameter, per_diameter, gravity, friction, conveyance,
           root_per_conveyance, root_per_critical, down_end, up_drop, head, volume, settled, intercept, surface,
-          low, high, leaving, outflow, flooded, stored, pipe_depth, pipe_area):  # pragma: no cover - compiled
+          low, high, leaving, outflow, flooded, stored, pipe_depth, pipe_area, reg_int, reg_float, curve_ptr, curve_x,
+          curve_y, reg_on, reg_flow):  # pragma: no cover - compiled
     """Advance the network by ``dt`` seconds in ``substeps`` equal steps (local inertial
     links, node continuity; see the module docstring). Each step is four passes: the
     links' momentum, each node's outflow limit, the exchange of water, the nodes'
@@ -553,7 +592,9 @@ def route(dt, substeps, runoff, depth, flow, open_fraction,
     ``outflow`` (m3 discharged per outfall during ``dt``), ``flooded`` (m3 that rose
     above each rim during ``dt``), ``stored`` (m3 held in the network at each manhole,
     the pond excluded), ``pipe_depth`` (m, mean of the two end depths per pipe) and
-    ``pipe_area`` (m2, its open flow area).
+    ``pipe_area`` (m2, its open flow area). Regulators (pumps, weirs, orifices, outlets:
+    ``reg_*``, ``curve_*``, twin_drainage.regulators) set their flow ``reg_flow`` (m3/s)
+    from the heads each step, and ``reg_on`` holds each pump's state.
     """
     m_count = depth.shape[0]
     p_count = flow.shape[0]
@@ -643,6 +684,22 @@ def route(dt, substeps, runoff, depth, flow, open_fraction,
                 leaving[up] += q
             elif down < m_count:
                 leaving[down] -= q
+        for r in range(reg_flow.shape[0]):
+            up, down = reg_int[RI_UP, r], reg_int[RI_DOWN, r]
+            available = volume[up] + runoff[up] * tau if up < m_count else 0.0
+            q = regulator_flow(r, reg_int, reg_float, curve_ptr, curve_x, curve_y, reg_on, head, node_invert, depth,
+                               volume, available, tau, m_count)
+            reg_flow[r] = q
+            if q > 0.0:
+                if up < m_count:
+                    leaving[up] += q
+                else:
+                    reg_flow[r] = 0.0
+            elif q < 0.0:
+                if down < m_count:
+                    leaving[down] -= q
+                else:
+                    reg_flow[r] = 0.0
         # A node cannot give more than it holds: scale its outflows down if needed.
         for m in range(m_count):
             available = volume[m] + runoff[m] * tau
@@ -660,6 +717,20 @@ def route(dt, substeps, runoff, depth, flow, open_fraction,
             flow[p] = q
             q *= tau
             volume[pipe_up[p]] -= q
+            if down < m_count:
+                volume[down] += q
+            else:
+                outflow[down - m_count] += q
+        for r in range(reg_flow.shape[0]):
+            q = reg_flow[r]
+            up, down = reg_int[RI_UP, r], reg_int[RI_DOWN, r]
+            if q > 0.0:
+                q *= leaving[up]
+            elif q < 0.0:
+                q *= leaving[down]
+            reg_flow[r] = q
+            q *= tau
+            volume[up] -= q
             if down < m_count:
                 volume[down] += q
             else:
@@ -788,6 +859,9 @@ class RouterWork:
         self.manhole[MW_SETTLED] = np.nan  # no depth yet: the first tick evaluates every node's storage
         self.pipe = np.zeros((len(PIPE_WORK), p))
         self.head, self.outflow = np.zeros(m + o), np.zeros(o)
+        #: each regulator's flow (m3/s) and each pump's state (1 on)
+        self.reg_flow = np.zeros(len(net.reg_row))
+        self.reg_on = net.reg_on.copy()
 
     def __getattr__(self, name: str) -> np.ndarray:
         if name in MANHOLE_WORK:
@@ -886,7 +960,8 @@ def drainage_tick(dt, substeps, use_gauges, nearest_gauge_row, manhole_row, pipe
                   work_pipe, head, outflow, rain_intensity, rain_remaining, runoff_coefficient, catchment_area,
                   external_inflow, blockage, depth_col, head_col, crown_col, surcharged_col, ponded_col, flooding_col, volume_col,
                   inflow_col, flow_col, fill_col, velocity_col, capacity_col, discharge_col,
-                  discharged_col):  # pragma: no cover - compiled
+                  discharged_col, reg_row, reg_int, reg_float, curve_ptr, curve_x, curve_y, reg_on,
+                  reg_flow):  # pragma: no cover - compiled
     """One tick of the network on the table's columns (``*_col``, ``rain_*``, ...):
     gather_inputs, route, publish, in one call from Python, with the network
     (:class:`Network`) and the working arrays (:class:`RouterWork`) packed in rows."""
@@ -906,12 +981,30 @@ def drainage_tick(dt, substeps, use_gauges, nearest_gauge_row, manhole_row, pipe
           pipe_float[PF_ROOT_PER_CONVEYANCE], pipe_float[PF_ROOT_PER_CRITICAL], pipe_int[PI_DOWN_END],
           pipe_int[PI_UP_DROP], head, work_manhole[MW_VOLUME], work_manhole[MW_SETTLED], work_manhole[MW_INTERCEPT],
           work_manhole[MW_SURFACE], work_manhole[MW_LOW], work_manhole[MW_HIGH], work_manhole[MW_LEAVING],
-          outflow, flooded, stored, pipe_depth, pipe_area)
+          outflow, flooded, stored, pipe_depth, pipe_area, reg_int, reg_float, curve_ptr, curve_x, curve_y, reg_on,
+          reg_flow)
+    for r in range(reg_row.shape[0]):
+        flow_col[reg_row[r]] = reg_flow[r]
     publish(dt, manhole_row, pipe_row, outfall_row, node_invert, max_depth, crown, diameter, capacity, invert_down,
             pipe_int[PI_DOWN], outfall_pipe, tailwater, depth, flow, open_fraction, flooded, stored, pipe_depth,
             pipe_area, outflow, external_inflow, depth_col, head_col, crown_col, surcharged_col, ponded_col, flooding_col, volume_col,
             flow_col, fill_col, velocity_col, capacity_col, discharge_col, discharged_col, rain_remaining,
             rain_intensity)
+
+
+#: where an imported scene describes its pumps, weirs, orifices and outlets
+REGULATORS_FILE = "data/regulators.json"
+
+
+def regulator_specs(world) -> dict[str, dict]:
+    """The scene's regulators (id -> parameters, twin_drainage.inp's records), if any."""
+    import json
+
+    root = getattr(world.scene, "root", None)
+    path = None if root is None else root / REGULATORS_FILE
+    if path is None or not path.is_file():
+        return {}
+    return json.loads(path.read_text(encoding="utf-8"))
 
 
 def step_drainage(ctx):
@@ -923,7 +1016,7 @@ def step_drainage(ctx):
     t = ctx.table
     world = ctx.world
     net = world.memo(("drainage", "network", ctx.domain), lambda: build_network(
-        t, {a.id: a.links for a in world.scene.assets.get(ctx.domain, [])}))
+        t, {a.id: a.links for a in world.scene.assets.get(ctx.domain, [])}, regulator_specs(world)))
     gauges = world.memo(("drainage", "gauges", ctx.domain), lambda: find_rain_gauges(world, ctx.domain, net))
     work = world.memo(("drainage", "router", ctx.domain), lambda: RouterWork(net))
     dt = ctx.dt
@@ -936,7 +1029,8 @@ def step_drainage(ctx):
                   c["external_inflow"], c["blockage"],
                   c["depth"], c["head"], c["crown_elevation"], c["surcharged"], c["ponded_depth"], c["flooding"],
                   c["volume"], c["inflow"], c["flow"], c["fill"], c["velocity"], c["capacity"], c["discharge"],
-                  c["discharged_volume"])
+                  c["discharged_volume"], net.reg_row, net.reg_int, net.reg_float, net.curve_ptr, net.curve_x,
+                  net.curve_y, work.reg_on, work.reg_flow)
 
 
 # --- couplings -----------------------------------------------------------------------
@@ -1088,7 +1182,7 @@ def step_rain_totals(ctx):
     t = ctx.table
     world = ctx.world
     net = world.memo(("drainage", "network", ctx.domain), lambda: build_network(
-        t, {a.id: a.links for a in world.scene.assets.get(ctx.domain, [])}))
+        t, {a.id: a.links for a in world.scene.assets.get(ctx.domain, [])}, regulator_specs(world)))
     gauges = world.memo(("drainage", "gauges", ctx.domain), lambda: find_rain_gauges(world, ctx.domain, net))
     if not len(gauges.gauge_row):
         return

@@ -41,6 +41,8 @@ def twin_domains():
         AssetKind("manhole", "Point", "a manhole (检查井) with a street inlet and the subcatchment it drains", label_zh="检查井"),
         AssetKind("pipe", "LineString", "a circular gravity sewer between two nodes; links = [upstream, downstream]", label_zh="管道"),
         AssetKind("outfall", "Point", "where the network discharges into the river (排放口)", label_zh="排放口"),
+        AssetKind("regulator", "LineString", "a pump, weir, orifice or outlet between two nodes (an imported SWMM "
+                  "network's; its parameters in data/regulators.json); links = [inlet, outlet]", label_zh="调节设施"),
     )
     attr = dict(attribute=True)
     fields = (

@@ -28,6 +28,11 @@ from twin_drainage.inp import FLOW_FACTOR, FOOT, US_UNITS, InpError, parse_netwo
 
 #: flows below this are "no flow" when relative differences are taken, m³/s
 FLOW_FLOOR = 1.0e-3
+#: the twin's tick when none is given: the file's routing step, but no shorter than this
+#: (s); the router sub-steps within a tick as stability needs, so a file routed by SWMM
+#: at 1 s runs here in 10 s ticks with the same peaks to the millimetre (checked on
+#: model_full_features.inp: 0.008 m and 2.8 % at 1 s and at 10 s)
+DEFAULT_TICK = 10.0
 
 
 @dataclass
@@ -54,7 +59,7 @@ class Peaks:
 def run_twin(path: str | Path, dt: float | None = None, workdir: str | Path | None = None,
              duration: float | None = None) -> Peaks:
     """Import ``path`` and run it headless in ticks of ``dt`` s (default: the file's
-    routing step, at least 1 s) over the file's period (or ``duration`` s)."""
+    routing step, at least DEFAULT_TICK) over the file's period (or ``duration`` s)."""
     from twin.plugins.registry import load_registry
     from twin.tick.scene import load_scene
     from twin.tick.simulator import Simulator
@@ -71,14 +76,16 @@ def run_twin(path: str | Path, dt: float | None = None, workdir: str | Path | No
         # the simulator's ground truth: the plugin's updaters under the scene's incidents
         truth = Simulator(scene, registry, 0)
         table = truth.world.tables["drainage"]
-        step = max(float(dt if dt is not None else net.options["routing_step"]), 1.0)
+        step = float(dt) if dt is not None else max(float(net.options["routing_step"]), DEFAULT_TICK)
         total = float(duration if duration is not None else net.options["duration"])
         ids = list(table.ids)
         nodes = np.concatenate([table.rows("manhole"), table.rows("outfall")])
         manholes = table.rows("manhole")
-        pipes = table.rows("pipe")
-        swmm_name = {(f"{n} (link)" if (n in net.manholes or n in net.outfalls) else n): n for n in net.pipes}
-        sign = np.array([-1.0 if net.pipes[swmm_name[ids[r]]]["reversed"] else 1.0 for r in pipes])
+        pipes = np.concatenate([table.rows("pipe"), table.rows("regulator")]) if "regulator" in table.kind_names \
+            else table.rows("pipe")
+        links = {**net.pipes, **net.regulators}
+        swmm_name = {(f"{n} (link)" if (n in net.manholes or n in net.outfalls) else n): n for n in links}
+        sign = np.array([-1.0 if links[swmm_name[ids[r]]].get("reversed") else 1.0 for r in pipes])
         peak_depth = np.zeros(len(nodes))
         peak_time = np.zeros(len(nodes))
         surcharged = np.zeros(len(manholes))

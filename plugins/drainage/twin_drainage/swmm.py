@@ -70,7 +70,7 @@ def write_scene(source: str | Path, scene_dir: str | Path, strict: bool = False)
     # SWMM names nodes and links apart; the twin's ids are one name space per domain, so a
     # link named like a node gets " (link)" after its name (the SWMM name stays in swmm_name).
     node_names = set(net.manholes) | set(net.outfalls)
-    link_ids = {name: (f"{name} (link)" if name in node_names else name) for name in net.pipes}
+    link_ids = {name: (f"{name} (link)" if name in node_names else name) for name in [*net.pipes, *net.regulators]}
     options = net.options
     features = []
     for name, node in net.manholes.items():
@@ -105,8 +105,23 @@ def write_scene(source: str | Path, scene_dir: str | Path, strict: bool = False)
         features.append(_feature({"type": "LineString", "coordinates": [[x, y, round(h, 3)] for (x, y), h in zip(path, z)]},
                                  props))
 
+    regulators = {}
+    for name, reg in net.regulators.items():
+        up, down = reg["links"]
+        z_up = nodes[up]["invert_elevation"] + reg["crest"]
+        z_down = nodes[down]["invert_elevation"]
+        bends = net.vertices.get(name, [])
+        path = [at(up)] + [(round(x - x0, 3), round(y - y0, 3)) for x, y in bends] + [at(down)]
+        z = [z_up + (z_down - z_up) * k / (len(path) - 1) for k in range(len(path))]
+        props = {"id": link_ids[name], "kind": "regulator", "owner": OWNER, "links": [up, down]}
+        if link_ids[name] != name:
+            props["swmm_name"] = name
+        features.append(_feature({"type": "LineString", "coordinates": [[x, y, round(h, 3)] for (x, y), h in zip(path, z)]},
+                                 props))
+        regulators[link_ids[name]] = {k: v for k, v in reg.items() if k not in ("line", "links")}
     data = root / "data"
     data.mkdir(parents=True, exist_ok=True)
+    (data / "regulators.json").write_text(json.dumps(regulators, indent=1, ensure_ascii=False), encoding="utf-8")
     (data / "drainage.geojson").write_text(json.dumps({"type": "FeatureCollection", "features": features}, indent=1,
                                                       ensure_ascii=False), encoding="utf-8")
     source_info = {"format": "swmm", "file": source.name, "offset": [x0, y0], "routing_step": options["routing_step"],
@@ -145,6 +160,7 @@ def write_scene(source: str | Path, scene_dir: str | Path, strict: bool = False)
             incidents += 1
     (root / "scene.toml").write_text("\n".join(lines), encoding="utf-8")
     return {"manhole": len(net.manholes), "outfall": len(net.outfalls), "pipe": len(net.pipes),
+            "regulator": len(net.regulators),
             "subcatchment": len(net.hydrology["subcatchments"]),
             "sensor": len(net.manholes) + len(gauge_at), "rain interval": incidents, "warnings": net.warnings}
 

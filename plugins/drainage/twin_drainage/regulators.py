@@ -1,0 +1,259 @@
+"""Pumps, weirs, orifices and outlets: links whose flow is set by the heads at their ends
+(or a pump's curve), not by momentum.
+
+Source: Rossman, SWMM 5.2 Reference Manual vol. II – Hydraulics (EPA/600/R-17/111),
+ch. 7 (flow regulators), with the equations as SWMM 5.2's link.c evaluates them:
+
+- weirs: Q = Cw·L·h^1.5 (transverse, L less 0.1·h per end contraction), Cw·L^0.83·h^1.67
+  (side flow), Cw·s·h^2.5 (V-notch), the two together (trapezoidal); submerged, times
+  Villemonte's (1 - (h2/h1)^p)^0.385; water above the opening makes an orifice of the
+  full opening (if the weir may surcharge);
+- orifices: Q = Cd·A·sqrt(2g·h), h from the upstream head to the downstream head or to
+  the opening's mid-height, whichever is higher; while the opening is partly
+  submerged on its upstream side, a weir Q = Cd·A·sqrt(2g·hc/2)·f^1.5 (f the opening's
+  share under water), continuous at f = 1;
+- outlets: Q = C·h^n or a rating curve, h the depth above the outlet or the head
+  difference;
+- pumps: a curve of flow against wet-well volume (type 1, stepwise), inlet depth (type
+  2, stepwise; type 4, continuous) or head rise (type 3); an IDEAL pump passes what
+  reaches its wet well; on at its startup depth, off at its shutoff depth; never in
+  reverse.
+
+A flap gate stops reverse flow. The router evaluates each regulator every sub-step from
+the nodes' heads and exchanges its flow like a pipe's (node continuity, outflows
+limited to what a node holds).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+G = 9.80665
+REG_PUMP, REG_WEIR, REG_ORIFICE, REG_OUTLET = 0, 1, 2, 3
+KINDS = {"pump": REG_PUMP, "weir": REG_WEIR, "orifice": REG_ORIFICE, "outlet": REG_OUTLET}
+#: rows of the integer parameters
+REG_INTS = ("kind", "up", "down", "subtype", "gated")
+RI_KIND, RI_UP, RI_DOWN, RI_SUBTYPE, RI_GATED = range(len(REG_INTS))
+#: rows of the float parameters (SI)
+REG_FLOATS = ("crest", "height", "width", "c1", "c2", "slope", "end_contractions", "startup", "shutoff",
+              "surcharge_coeff", "can_surcharge")
+(RF_CREST, RF_HEIGHT, RF_WIDTH, RF_C1, RF_C2, RF_SLOPE, RF_END, RF_STARTUP, RF_SHUTOFF, RF_CSUR,
+ RF_CAN_SURCHARGE) = range(len(REG_FLOATS))
+#: SWMM's FUDGE: heads below it carry no flow, m
+FUDGE = 0.0001 * 0.3048
+#: the exponent of the head in each weir's equation (transverse, side flow, V-notch, trapezoidal)
+WEIR_POWER = np.array([1.5, 5.0 / 3.0, 2.5, 1.5])
+
+
+def build(specs: list[dict], node_index: dict[str, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray,
+                                                                   np.ndarray, np.ndarray]:
+    """Arrays of the regulators ``specs`` (twin_drainage.inp's records, in order):
+    (ints, floats, curve_ptr, curve_x, curve_y, initially on)."""
+    n = len(specs)
+    ints = np.zeros((len(REG_INTS), n), dtype=np.int64)
+    floats = np.zeros((len(REG_FLOATS), n))
+    ptr = np.zeros(n + 1, dtype=np.int64)
+    xs: list[float] = []
+    ys: list[float] = []
+    on = np.zeros(n)
+    for k, s in enumerate(specs):
+        ints[:, k] = (KINDS[s["kind"]], node_index[s["links"][0]], node_index[s["links"][1]], s["subtype"],
+                      int(bool(s["gated"])))
+        for name in ("crest", "height", "width", "c1", "c2", "slope", "end_contractions", "startup", "shutoff"):
+            floats[REG_FLOATS.index(name), k] = float(s[name])
+        floats[RF_CAN_SURCHARGE, k] = 1.0 if s.get("surcharge", True) else 0.0
+        for x, y in s.get("curve", []):
+            xs.append(float(x))
+            ys.append(float(y))
+        ptr[k + 1] = len(xs)
+        on[k] = 1.0 if s.get("initially_on", True) else 0.0
+    for k in range(n):
+        if ints[RI_KIND, k] == REG_WEIR and floats[RF_HEIGHT, k] > 0.0:
+            # the orifice a surcharged weir becomes: its flow at a head of the full
+            # opening, seen from the opening's mid-height (link.c weir_validate)
+            h = floats[RF_HEIGHT, k]
+            floats[RF_CSUR, k] = _weir_free(ints[RI_SUBTYPE, k], h, floats[RF_C1, k], floats[RF_C2, k],
+                                            floats[RF_WIDTH, k], floats[RF_SLOPE, k], floats[RF_END, k], 1.0) \
+                / math.sqrt(h / 2.0)
+    return ints, floats, ptr, np.array(xs), np.array(ys), on
+
+
+def head_gain(ints: np.ndarray, floats: np.ndarray, ptr: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
+    """An upper estimate of each regulator's dq/dh (m²/s) over its working range, for the
+    router's stable step."""
+    out = np.zeros(ints.shape[1])
+    for r in range(ints.shape[1]):
+        kind, sub = ints[RI_KIND, r], ints[RI_SUBTYPE, r]
+        height = floats[RF_HEIGHT, r]
+        if kind == REG_WEIR:
+            h = max(height, 0.3)
+            q = _weir_free(sub, h, floats[RF_C1, r], floats[RF_C2, r], floats[RF_WIDTH, r], floats[RF_SLOPE, r],
+                           floats[RF_END, r], 1.0)
+            out[r] = WEIR_POWER[sub] * q / h
+            if floats[RF_CSUR, r] > 0.0:
+                out[r] = max(out[r], floats[RF_CSUR, r] / (2.0 * math.sqrt(0.05)))
+        elif kind == REG_ORIFICE:
+            h = max(height, 0.05)
+            out[r] = max(1.5 * floats[RF_C2, r] / h, floats[RF_C1, r] / (2.0 * math.sqrt(h / 2.0)))
+        elif kind == REG_OUTLET:
+            if sub < 2:
+                n = floats[RF_C2, r]
+                out[r] = floats[RF_C1, r] * n * (max(height, 1.0) ** (n - 1.0) if n >= 1.0 else 0.05 ** (n - 1.0))
+            else:
+                out[r] = _max_slope(xs[ptr[r]:ptr[r + 1]], ys[ptr[r]:ptr[r + 1]])
+        elif kind == REG_PUMP and sub in (3, 4):
+            out[r] = _max_slope(xs[ptr[r]:ptr[r + 1]], ys[ptr[r]:ptr[r + 1]])
+    return out
+
+
+def _max_slope(xs: np.ndarray, ys: np.ndarray) -> float:
+    dx, dy = np.diff(xs), np.diff(ys)
+    keep = dx > 0.0
+    return float(np.max(np.abs(dy[keep] / dx[keep]))) if keep.any() else 0.0
+
+
+@njit(cache=True, nogil=True)
+def _weir_free(subtype, h, c1, c2, width, slope, ends, direction):  # pragma: no cover - compiled
+    """A weir's free (unsubmerged) flow at a head ``h`` above its crest (m³/s)."""
+    if h <= 0.0:
+        return 0.0
+    if subtype == 0:
+        return c1 * max(width - 0.1 * ends * h, 0.0) * h ** 1.5
+    if subtype == 1:
+        length = max(width - 0.1 * ends * h, 0.0)
+        return c1 * length * h ** 1.5 if direction < 0.0 else c1 * length ** 0.83 * h ** 1.67
+    if subtype == 2:
+        return c1 * slope * h ** 2.5
+    return c1 * width * h ** 1.5 + c2 * slope * h ** 2.5
+
+
+@njit(cache=True, nogil=True)
+def _lookup(x, xs, ys, lo, hi, stepwise):  # pragma: no cover - compiled
+    """A curve (``xs[lo:hi]``, ``ys[lo:hi]``) at ``x``: linear inside and held at its ends,
+    or (``stepwise``, SWMM's table_intervalLookup) the value of the first point at or
+    beyond ``x``."""
+    if hi <= lo:
+        return 0.0
+    if stepwise:
+        for k in range(lo, hi):
+            if x <= xs[k]:
+                return ys[k]
+        return ys[hi - 1]
+    if x <= xs[lo]:
+        return ys[lo]
+    for k in range(lo + 1, hi):
+        if x <= xs[k]:
+            span = xs[k] - xs[k - 1]
+            return ys[k] if span <= 0.0 else ys[k - 1] + (ys[k] - ys[k - 1]) * (x - xs[k - 1]) / span
+    return ys[hi - 1]
+
+
+@njit(cache=True, nogil=True)
+def regulator_flow(r, ints, floats, curve_ptr, curve_x, curve_y, on, head, node_invert, depth, volume, available,
+                   tau, m_count):  # pragma: no cover - compiled
+    """Flow (m³/s, positive from the inlet to the outlet node) of regulator ``r`` from the
+    nodes' heads now; ``available`` is what its inlet holds (m³), ``on`` a pump's state
+    (updated in place at its startup and shutoff depths)."""
+    kind = ints[RI_KIND, r]
+    up, down = ints[RI_UP, r], ints[RI_DOWN, r]
+    z_up = node_invert[up]
+    h1 = head[up]
+    h2 = max(head[down], node_invert[down])
+    crest = z_up + floats[RF_CREST, r]
+    lo, hi = curve_ptr[r], curve_ptr[r + 1]
+    if kind == REG_PUMP:
+        d = depth[up] if up < m_count else 0.0
+        startup, shutoff = floats[RF_STARTUP, r], floats[RF_SHUTOFF, r]
+        if startup > 0.0 and d >= startup:
+            on[r] = 1.0
+        if shutoff > 0.0 and d <= shutoff:
+            on[r] = 0.0
+        if on[r] <= 0.0:
+            return 0.0
+        subtype = ints[RI_SUBTYPE, r]
+        if subtype == 0:
+            q = available / tau
+        elif subtype == 1:
+            q = _lookup(volume[up] if up < m_count else 0.0, curve_x, curve_y, lo, hi, True)
+        elif subtype == 2:
+            q = _lookup(d, curve_x, curve_y, lo, hi, True)
+        elif subtype == 3:
+            q = _lookup(max(h2 - h1, 0.0), curve_x, curve_y, lo, hi, False)
+        else:
+            q = _lookup(d, curve_x, curve_y, lo, hi, False)
+        return max(q, 0.0)
+    direction = 1.0
+    if h2 > h1:
+        if ints[RI_GATED, r]:
+            return 0.0
+        direction = -1.0
+        h1, h2 = h2, h1
+    if kind == REG_WEIR:
+        height = floats[RF_HEIGHT, r]
+        crown = crest + height
+        h = h1 - crest
+        if h <= FUDGE:
+            return 0.0
+        subtype = ints[RI_SUBTYPE, r]
+        if h1 >= crown and height > 0.0:
+            if floats[RF_CAN_SURCHARGE, r] > 0.0:
+                mid = 0.5 * (crest + crown)
+                head_eff = h1 - mid if h2 < mid else h1 - h2
+                return direction * floats[RF_CSUR, r] * math.sqrt(max(head_eff, 0.0))
+            h = height
+        q1 = _weir_free(subtype, h, floats[RF_C1, r], 0.0 if subtype != 3 else 0.0, floats[RF_WIDTH, r],
+                        floats[RF_SLOPE, r], floats[RF_END, r], direction)
+        q2 = 0.0
+        if subtype == 3:
+            q1 = floats[RF_C1, r] * floats[RF_WIDTH, r] * h ** 1.5
+            q2 = floats[RF_C2, r] * floats[RF_SLOPE, r] * h ** 2.5
+        if h2 > crest:
+            ratio = min((h2 - crest) / (h1 - crest), 1.0)
+            q1 *= (1.0 - ratio ** WEIR_POWER[subtype]) ** 0.385
+            if q2 > 0.0:
+                q2 *= (1.0 - ratio ** 2.5) ** 0.385
+        return direction * (q1 + q2)
+    if kind == REG_ORIFICE:
+        height = floats[RF_HEIGHT, r]
+        hcrit = floats[RF_SLOPE, r]
+        if ints[RI_SUBTYPE, r] == 1:  # bottom
+            if h1 < crest:
+                h = 0.0
+            elif h2 > crest:
+                h = h1 - h2
+            else:
+                h = h1 - crest
+            f = min(h / hcrit, 1.0) if hcrit > 0.0 else 1.0
+        else:  # side
+            crown = crest + height
+            mid = 0.5 * (crest + crown)
+            f = (h1 - crest) / (crown - crest) if h1 < crown and crown > crest else 1.0
+            if f < 1.0:
+                h = h1 - crest
+            elif h2 < mid:
+                h = h1 - mid
+            else:
+                h = h1 - h2
+        if h <= FUDGE or f <= 0.0:
+            return 0.0
+        q = floats[RF_C2, r] * f ** 1.5 if f < 1.0 else floats[RF_C1, r] * math.sqrt(h)
+        if f < 1.0 and h2 > crest:
+            ratio = min((h2 - crest) / (h1 - crest), 1.0)
+            q *= (1.0 - ratio ** 1.5) ** 0.385
+        return direction * q
+    # outlet
+    subtype = ints[RI_SUBTYPE, r]
+    if subtype == 0 or subtype == 2:
+        h = h1 - crest
+    else:
+        h = h1 - max(h2, crest)
+    if h <= FUDGE:
+        return 0.0
+    if subtype < 2:
+        q = floats[RF_C1, r] * h ** floats[RF_C2, r]
+    else:
+        q = _lookup(h, curve_x, curve_y, lo, hi, False)
+    return direction * max(q, 0.0)
