@@ -87,3 +87,34 @@ def test_a_killed_twin_keeps_every_value_its_history_wrote(tmp_path):
         process.send_signal(signal.SIGINT)  # a clean stop: the writer writes what is queued, the store closes
         process.wait(30)
     assert process.returncode == 0, log.read_text()[-2000:]
+
+
+@pytest.mark.slow
+def test_a_twin_switched_to_a_replay_still_answers_its_history(tmp_path):
+    """A live server switched to replaying its own recording closes its live engine (the
+    writer writes what is queued); the history routes then read the data folder's store."""
+    data, log = tmp_path / "data", tmp_path / "serve.log"
+    (data / "recordings").mkdir(parents=True)
+    port = free_port()
+    with log.open("w") as out:
+        process = subprocess.Popen([sys.executable, "-m", "twin.cli", "serve", "--data", str(data), "--port", str(port),
+                                    "--record", str(data / "recordings" / "live.mcap")], stdout=out, stderr=out)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_healthy(url, 120, process=process, log=log)
+        with httpx.Client(base_url=url, timeout=60) as client:
+            start = client.get("/api/health").json()["time"]
+            path = f"/api/history/sensors/{SENSORS[0]}"
+            wait_for(lambda: len(client.get(path, params={"from": start - 5}).json()["points"]["t"]) >= 5, 60,
+                     "five readings in the history")
+            opened = client.post("/api/replay", json={"action": "open"})
+            assert opened.status_code == 200, opened.text
+            assert client.get("/api/replay").json()["playing"] is not None  # replaying now: the live engine is closed
+            answer = client.get(path, params={"from": start - 5, "to": start + 3600})
+            assert answer.status_code == 200, answer.text
+            t = answer.json()["points"]["t"]
+            assert len(t) >= 5 and t == sorted(set(t)) and t[0] >= start - 5
+            assert answer.json()["source"] == "raw" and answer.json()["unit"] == "µε"
+    finally:
+        process.terminate()
+        process.wait(30)
