@@ -82,8 +82,9 @@ def main(argv: list[str] | None = None) -> int:
     token = sub.add_parser("token", help="manage access tokens (stored hashed in the data folder)")
     token_sub = token.add_subparsers(dest="token_command", required=True)
     token_add = token_sub.add_parser("add", help="create a token and print it once")
-    token_add.add_argument("role", choices=TOKEN_ROLES, help="viewer, operator, director, admin; or device (may only post readings)")
+    token_add.add_argument("role", choices=TOKEN_ROLES, help="viewer, operator, director, admin; device (may only post readings); crew (a field crew's phone: its unit's tasks only)")
     token_add.add_argument("--name")
+    token_add.add_argument("--unit", default="", help="a crew token's unit: the incidents dispatched to it are its tasks (/field/)")
     token_add.add_argument("--expires", help="when the token stops working: a duration (12h, 30d, 8w) or a date (2027-01-31, UTC)")
     token_add.add_argument("--data", type=Path)
     token_list = token_sub.add_parser("list", help="the access mode and the tokens (names, roles, expiry; never the tokens)")
@@ -496,7 +497,7 @@ def cmd_token(args: argparse.Namespace) -> int:
     if args.token_command == "add":
         expires = parse_expiry(args.expires) if args.expires else None
         first = not store.enabled
-        record, token = store.add(args.role, args.name, expires)
+        record, token = store.add(args.role, args.name, expires, args.unit)
         until = f", expires {utc_text(expires)}" if expires is not None else ""
         if first:
             print(f"{store.path.parent} is in tokens mode now: every request but /api/health needs a token")

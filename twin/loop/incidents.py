@@ -84,6 +84,8 @@ class Incident:
     #: some alarm of it is active and not resolved
     active: bool = True
     dispatched_to: str = ""
+    #: the field crew's progress (twin.loop.field): "", accepted, on_site, working, done
+    crew: str = ""
     closed: float | None = None
     #: operator actions: {action, who, time, note, unit}
     actions: list[dict[str, Any]] = field(default_factory=list)
@@ -115,7 +117,7 @@ class Incident:
 @dataclass
 class IncidentEvent:
     """One change of one incident: open, join, escalate, deescalate, clear, acknowledge,
-    dispatch, close, overdue. ``incident`` is its summary after the change; ``alarm`` the
+    dispatch, close, overdue, and the crew's accept, arrive, work, done. ``incident`` is its summary after the change; ``alarm`` the
     alarm that caused it, if one did."""
 
     kind: str

@@ -36,8 +36,11 @@ ROLES = ("viewer", "operator", "director", "admin")
 #: scene, the stream or the alarms), so a token leaked from a device in the field shows
 #: nothing; it is not on the ladder. An admin may post readings too.
 DEVICE = "device"
+#: a field crew's phone (issue 15): it may see and report on its own unit's dispatched
+#: incidents (the token's ``unit``) and nothing else; not on the ladder. An admin may too.
+CREW = "crew"
 #: every role a token may name
-TOKEN_ROLES = (*ROLES, DEVICE)
+TOKEN_ROLES = (*ROLES, DEVICE, CREW)
 MODES = ("open", "tokens")
 _DURATION = re.compile(r"(\d+)\s*([hdw])")
 _UNIT_SECONDS = {"h": 3600, "d": 86400, "w": 7 * 86400}
@@ -54,6 +57,8 @@ def allows(role: str, needed: str) -> bool:
     readings), and that needs ``device`` or ``admin``. An unknown role is allowed nothing."""
     if needed == DEVICE:
         return role in (DEVICE, "admin")
+    if needed == CREW:
+        return role in (CREW, "admin")
     if role not in ROLES or needed not in ROLES:
         return False
     return rank(role) >= rank(needed)
@@ -96,6 +101,8 @@ class TokenRecord:
     created: float
     #: epoch seconds after which the token is refused; None: it never expires
     expires: float | None = None
+    #: a crew token's unit (its 权属单位 or contractor): the incidents dispatched to it are its tasks
+    unit: str = ""
 
     def expired(self, now: float | None = None) -> bool:
         return self.expires is not None and (time.time() if now is None else now) >= self.expires
@@ -167,11 +174,15 @@ class TokenStore:
         os.replace(tmp, self.path)
         self._stamp = None
 
-    def add(self, role: str, name: str | None = None, expires: float | None = None) -> tuple[TokenRecord, str]:
+    def add(self, role: str, name: str | None = None, expires: float | None = None,
+            unit: str = "") -> tuple[TokenRecord, str]:
         """Make a token (switching the folder to tokens mode); returns its record and the
-        token itself, which is not stored."""
+        token itself, which is not stored. A ``crew`` token names its ``unit``."""
         if role not in TOKEN_ROLES:
             raise TwinError(f"unknown role {role!r}; valid: {', '.join(TOKEN_ROLES)}")
+        if (role == CREW) != bool(unit.strip()):
+            raise TwinError("a crew token names the unit whose tasks it sees: --unit \"<unit>\"" if role == CREW
+                            else f"only a crew token names a unit, not a {role} token")
         now = time.time()
         if expires is not None and expires <= now:
             raise TwinError(f"expiry {utc_text(expires)} is in the past")
@@ -180,7 +191,7 @@ class TokenStore:
         if any(r.name == name for r in records):
             raise TwinError(f"a token named {name!r} exists already; revoke it or pick another --name")
         token = secrets.token_urlsafe(24)
-        record = TokenRecord(name, role, _digest(token), now, expires)
+        record = TokenRecord(name, role, _digest(token), now, expires, unit.strip())
         self._write(records + [record], "tokens")
         return record, token
 

@@ -19,7 +19,7 @@ from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from twin.errors import TwinError
-from twin.serving.access import DEVICE, TokenRecord, allows, utc_text
+from twin.serving.access import CREW, DEVICE, TokenRecord, allows, utc_text
 from twin.serving.protocol import ApiErrorCode
 
 if TYPE_CHECKING:
@@ -107,6 +107,6 @@ def authorize(caller: Caller, needed: str, doing: str = "this") -> TokenRecord:
         raise ApiFailure(ApiErrorCode.UNAUTHORIZED, f"token {record.name!r} expired at {utc_text(record.expires or 0.0)}; "
                                                     f"ask for a new one (`twin token add {record.role}`)")
     if not allows(record.role, needed):
-        wanted = f"a {DEVICE} or admin token" if needed == DEVICE else f"{needed} or above"
+        wanted = f"a {needed} or admin token" if needed in (DEVICE, CREW) else f"{needed} or above"
         raise ApiFailure(ApiErrorCode.FORBIDDEN, f"token {record.name!r} has role {record.role}; {doing} needs {wanted}")
     return record

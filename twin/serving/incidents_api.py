@@ -1,25 +1,30 @@
 """``/api/incidents``: the alarms grouped by happening (twin.loop.incidents), what
-operators do to them, the archive of closed ones with their response times, and
-``/api/notifications`` (twin.loop.notify). Declared once in :data:`ROUTES`
+operators do to them, the archive of closed ones with their response times,
+``/api/notifications`` (twin.loop.notify), and the field crew's phone page ``/field/``
+with its ``/api/field/...`` (twin.loop.field). Declared once in :data:`ROUTES`
 (twin.serving.routing), so that they are in ``/api/openapi.json`` like every route.
 
-Viewers and every role above read; operators and above act (docs/incidents.md).
+Viewers and every role above read; operators and above act; a ``crew`` token sees and
+reports on its own unit's tasks only (docs/incidents.md).
 """
 
 from __future__ import annotations
 
 import asyncio
 import statistics
+from pathlib import Path
 from typing import Any, Literal
 
 import msgspec
+from starlette.responses import FileResponse, Response
 
 from twin.errors import TwinError
+from twin.loop import field
 from twin.loop.incidents import STEPS_TIMED, Incident
-from twin.serving.auth import OPEN
-from twin.serving.access import TokenRecord
+from twin.serving.auth import OPEN, authorize, caller_of
+from twin.serving.access import CREW, TokenRecord
 from twin.serving.protocol import ApiErrorCode
-from twin.serving.routing import ApiError, ApiFailure, ApiRoute, Call
+from twin.serving.routing import ApiError, ApiFailure, ApiRoute, Call, Media
 from twin.tick.alarms import Alarm, InvalidAction, StoreUnavailable
 
 IncidentState = Literal["open", "acknowledged", "dispatched", "closed"]
@@ -190,6 +195,105 @@ def actor(who: TokenRecord, said: str) -> str:
     return "anonymous"
 
 
+# -- the field crew ---------------------------------------------------------------------------------
+CrewStep = Literal["accept", "arrive", "work", "done"]
+#: the phone page: one file, nothing from the internet (a crew's phone may be on a weak link)
+FIELD_PAGE = Path(__file__).resolve().parents[1] / "loop" / "field.html"
+
+
+class FieldTasks(msgspec.Struct):
+    """The crew's unit and its tasks (the incidents dispatched to it, open ones first),
+    each as the phone lists it; the twin's clock."""
+
+    unit: str
+    tasks: list[dict[str, Any]]
+    time: float
+
+
+class FieldTask(msgspec.Struct):
+    """One task as the phone shows it: the incident, the crew's timeline with its notes,
+    each asset's place and live readings, the buildings around (for the small map)."""
+
+    task: dict[str, Any]
+    time: float
+
+
+class CrewReport(msgspec.Struct):
+    """A crew's report: a note (any step), the cause found (``done`` needs it), and a
+    photo as a data URL of a JPEG or PNG (``data:image/jpeg;base64,...``, at most 600 kB)."""
+
+    note: str = ""
+    cause: str = ""
+    photo: str | None = None
+
+
+def _unit(call: Call) -> str:
+    """The caller's unit: a crew token's; "" (every unit) for an admin's."""
+    return call.caller.unit if call.caller.role == CREW else ""
+
+
+async def field_tasks(call: Call) -> FieldTasks:
+    """The tasks of the crew's unit: the incidents dispatched to it."""
+    e, unit = call.twin, _unit(call)
+    found = await asyncio.to_thread(lambda: [field.task_view(i, e, detail=False) for i in field.tasks(e.incidents, unit)])
+    return FieldTasks(unit, found, e.time)
+
+
+async def field_task(call: Call) -> FieldTask:
+    """One task: where, what, the live readings of its assets, the crew's timeline."""
+    e, unit = call.twin, _unit(call)
+    incident = e.incidents.incidents.get(call.request.path_params["incident_id"])
+    if incident is None or not field.is_task(incident, unit):
+        raise ApiFailure(ApiErrorCode.NOT_FOUND, f"no task {call.request.path_params['incident_id']} for "
+                                                 f"{unit or 'this token'}; GET /api/field/tasks lists yours")
+    return FieldTask(field.task_view(incident, e), e.time)
+
+
+async def field_report(call: Call) -> FieldTask:
+    """A crew's step on its task (accept, arrive, work, done), with a note, the cause
+    found and a photo; written to the store before the answer, on the wall at once."""
+    e, unit = call.twin, _unit(call)
+    body: CrewReport = call.body
+    folder = call.server.data_dir / "field" if call.server.data_dir is not None else None
+    try:
+        incident = await asyncio.to_thread(
+            field.report, e.incidents, call.request.path_params["incident_id"], call.request.path_params["step"],
+            call.caller.name, unit, body.note, body.cause, body.photo, e.time, folder)
+    except field.NotYourTask as exc:
+        raise ApiFailure(ApiErrorCode.NOT_FOUND, str(exc)) from None
+    except InvalidAction as exc:
+        raise ApiFailure(exc.status, str(exc)) from None
+    except StoreUnavailable as exc:
+        raise ApiFailure(ApiErrorCode.UNAVAILABLE, str(exc)) from None
+    except TwinError as exc:
+        raise ApiFailure(ApiErrorCode.CONFLICT, str(exc)) from None
+    return FieldTask(field.task_view(incident, e), e.time)
+
+
+async def incident_photo(call: Call) -> Response:
+    """A photo a crew took for an incident: to viewers and above, and to the crew of the
+    unit it was dispatched to."""
+    e = call.twin
+    caller = caller_of(call.request)
+    incident = e.incidents.incidents.get(call.request.path_params["incident_id"])
+    if caller.record is not None and caller.record.role == CREW and not caller.record.expired():
+        if incident is None or not field.is_task(incident, caller.record.unit):
+            incident = None
+    else:
+        authorize(caller, "viewer", "seeing a crew's photos")
+    folder = call.server.data_dir / "field" if call.server.data_dir is not None else None
+    path = field.photo_path(folder, incident, call.request.path_params["name"]) if incident is not None else None
+    if path is None:
+        raise ApiFailure(ApiErrorCode.NOT_FOUND, f"no photo {call.request.path_params['name']!r} of that incident")
+    return FileResponse(path, media_type="image/jpeg" if path.suffix == ".jpg" else "image/png",
+                        headers={"Cache-Control": "private, max-age=86400"})
+
+
+async def field_page(call: Call) -> Response:
+    """The field crew's phone page (zh-CN and English); it asks for the crew's token."""
+    return FileResponse(FIELD_PAGE, media_type="text/html; charset=utf-8", headers={"Cache-Control": "no-cache"})
+
+
 ROUTES = [
     ApiRoute("GET", "/api/incidents", incidents, tag="incidents", query=IncidentQuery, answers={200: IncidentList}),
     ApiRoute("GET", "/api/incidents/{incident_id:int}", incident, tag="incidents",
@@ -198,4 +302,15 @@ ROUTES = [
              body=IncidentActionBody, empty_body=True, path_params={"action": ActionName}, doing="acting on incidents",
              answers={200: IncidentActed, 404: ApiError, 409: ApiError, 413: ApiError}),
     ApiRoute("GET", "/api/notifications", notifications, tag="incidents", answers={200: NotificationStatus}),
+    ApiRoute("GET", "/api/incidents/{incident_id:int}/photos/{name:str}", incident_photo, role=None, tag="incidents",
+             answers={200: Media("image/jpeg", {"type": "string", "format": "binary"}, "the photo (JPEG or PNG)"),
+                      404: ApiError}),
+    ApiRoute("GET", "/api/field/tasks", field_tasks, role=CREW, tag="field", answers={200: FieldTasks}),
+    ApiRoute("GET", "/api/field/tasks/{incident_id:int}", field_task, role=CREW, tag="field",
+             answers={200: FieldTask, 404: ApiError}),
+    ApiRoute("POST", "/api/field/tasks/{incident_id:int}/{step:str}", field_report, role=CREW, tag="field",
+             body=CrewReport, empty_body=True, path_params={"step": CrewStep}, doing="reporting from the field",
+             answers={200: FieldTask, 404: ApiError, 409: ApiError, 413: ApiError}),
+    ApiRoute("GET", "/field/", field_page, role=None, ready=False, tag="field",
+             answers={200: Media("text/html", {"type": "string"}, "the phone page")}),
 ]

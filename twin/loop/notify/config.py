@@ -37,7 +37,8 @@ from twin.errors import TwinError
 
 KINDS = ("webhook", "apprise", "log")
 #: the state changes a rule may name
-CHANGES = ("raised", "escalated", "deescalated", "cleared", "overdue", "acknowledged", "dispatched", "resolved", "joined")
+CHANGES = ("raised", "escalated", "deescalated", "cleared", "overdue", "acknowledged", "dispatched", "resolved", "joined",
+           "accepted", "arrived", "working", "done")
 DEFAULT_ON = ("raised", "escalated", "overdue", "dispatched", "resolved")
 SUBJECTS = ("incident", "alarm")
 #: alarm event kind -> the state change rules name
@@ -46,7 +47,7 @@ ALARM_CHANGES = {"raise": "raised", "escalate": "escalated", "deescalate": "dees
 #: incident event kind -> the state change rules name
 INCIDENT_CHANGES = {"open": "raised", "escalate": "escalated", "deescalate": "deescalated", "clear": "cleared",
                     "overdue": "overdue", "acknowledge": "acknowledged", "dispatch": "dispatched", "close": "resolved",
-                    "join": "joined"}
+                    "join": "joined", "accept": "accepted", "arrive": "arrived", "work": "working", "done": "done"}
 #: the channel every twin has: notifications written to its log (the demo's default)
 LOG_CHANNEL = "log"
 

@@ -30,6 +30,8 @@ CHANGE_WORDS = {
     "cleared": ("cleared", "解除"), "overdue": ("overdue: escalated to the next in the chain", "超时未处置，已逐级上报"),
     "acknowledged": ("acknowledged", "已确认"), "dispatched": ("dispatched", "已派单"), "resolved": ("resolved", "已处置完毕"),
     "joined": ("grew", "新增关联报警"),
+    "accepted": ("accepted by the crew", "现场人员已接收"), "arrived": ("crew on site", "现场人员已到场"),
+    "working": ("crew at work", "处置中"), "done": ("crew done", "现场处置完成"),
 }
 
 

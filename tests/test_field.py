@@ -1,0 +1,149 @@
+"""The field crew (twin.loop.field): a ``crew`` token sees and reports on its own unit's
+tasks only; the phone page at /field/ driven in chromium at a phone's size through the
+whole loop (accept, on site, working with a note and a photo, done with the cause), each
+step on the incident's timeline and in the stream at once; photos checked and kept."""
+
+from __future__ import annotations
+
+import base64
+import io
+
+import httpx
+import pytest
+from conftest import running, wait_for, wait_healthy
+
+from twin.authoring.testing import Harness
+from twin.serving.access import TokenStore
+from twin.serving.server import create_app
+
+
+def _jpeg(size=(640, 480)) -> bytes:
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", size, (180, 90, 40)).save(out, "JPEG", quality=80)
+    return out.getvalue()
+
+
+@pytest.fixture
+def field(tmp_path, toy):
+    data = tmp_path / "data"
+    store = TokenStore(data)
+    tokens = {
+        "operator": store.add("operator", "duty officer")[1],
+        "crew": store.add("crew", "tank crew 1", unit="toy works")[1],
+        "other": store.add("crew", "pipe crew 9", unit="other works")[1],
+    }
+    made = {}
+
+    def build():
+        h = Harness(tmp_path / "scene", plugins=[toy], blocks=(2, 2), data_dir=data)
+        h.act("toy.open_tap", "T-001", rate=0.5)
+        made["h"] = h
+        return h.engine
+
+    server = create_app(build, speed=20.0, data_dir=data)
+    with running(server.app) as url, httpx.Client(base_url=url, timeout=10) as client:
+        wait_healthy(client)
+        as_ = {role: {"Authorization": f"Bearer {token}"} for role, token in tokens.items()}
+        wait_for(lambda: client.get("/api/incidents", headers=as_["operator"]).json()["incidents"], 30, "an incident")
+        [incident] = client.get("/api/incidents", headers=as_["operator"]).json()["incidents"]
+        assert client.post(f"/api/incidents/{incident['id']}/ack", json={}, headers=as_["operator"]).status_code == 200
+        r = client.post(f"/api/incidents/{incident['id']}/dispatch", json={"note": "tank 1 overflowing"}, headers=as_["operator"])
+        assert r.json()["incident"]["dispatched_to"] == "toy works"  # the owner unit by default
+        yield client, server, url, as_, tokens, incident["id"], data
+
+
+def test_a_crew_token_sees_and_reports_on_its_own_units_tasks_only(field):
+    client, server, _, as_, _, task, data = field
+    for path in ("/api/incidents", "/api/scene", "/api/alarms"):
+        r = client.get(path, headers=as_["crew"])
+        assert r.status_code == 403 and "has role crew" in r.json()["error"], path
+    r = client.get("/api/field/tasks", headers=as_["operator"])
+    assert r.status_code == 403 and "a crew or admin token" in r.json()["error"]
+
+    mine = client.get("/api/field/tasks", headers=as_["crew"]).json()
+    assert mine["unit"] == "toy works" and [t["id"] for t in mine["tasks"]] == [task]
+    assert client.get("/api/field/tasks", headers=as_["other"]).json()["tasks"] == []
+    assert client.get(f"/api/field/tasks/{task}", headers=as_["other"]).status_code == 404
+    r = client.post(f"/api/field/tasks/{task}/accept", json={}, headers=as_["other"])
+    assert r.status_code == 404 and "no open task" in r.json()["error"]
+
+    one = client.get(f"/api/field/tasks/{task}", headers=as_["crew"]).json()["task"]
+    [asset] = one["assets"]
+    assert asset["id"] == "T-001" and {r["field"] for r in asset["readings"]} >= {"level", "risk"}
+    assert one["timeline"][0]["action"] == "dispatch" and one["timeline"][0]["note"] == "tank 1 overflowing"
+    r = client.post(f"/api/field/tasks/{task}/arrive", json={}, headers=as_["crew"])
+    assert r.status_code == 409 and "arrive comes after accepted" in r.json()["error"]
+    assert client.post(f"/api/field/tasks/{task}/accept", json={}, headers=as_["crew"]).status_code == 200
+    assert client.post(f"/api/field/tasks/{task}/arrive", json={}, headers=as_["crew"]).status_code == 200
+
+    bad = base64.b64encode(b"GIF89a not a jpeg at all").decode()
+    r = client.post(f"/api/field/tasks/{task}/work", json={"photo": f"data:image/jpeg;base64,{bad}"}, headers=as_["crew"])
+    assert r.status_code == 400 and "not a readable JPEG image" in r.json()["error"]
+    huge = base64.b64encode(b"\xff" * 700_000).decode()
+    r = client.post(f"/api/field/tasks/{task}/work", json={"photo": f"data:image/jpeg;base64,{huge}"}, headers=as_["crew"])
+    assert r.status_code == 413 and "over 600 kB" in r.json()["error"]
+    r = client.post(f"/api/field/tasks/{task}/done", json={"note": "pumped"}, headers=as_["crew"])
+    assert r.status_code == 400 and "done needs the cause found" in r.json()["error"]
+    assert not (data / "field").exists() or not list((data / "field").iterdir())  # nothing refused was kept
+
+
+@pytest.mark.slow
+def test_the_phone_page_takes_a_task_through_the_whole_loop(field, browser, tmp_path):
+    client, server, url, as_, tokens, task, data = field
+    photo = tmp_path / "site.jpg"
+    photo.write_bytes(_jpeg((2400, 1800)))  # a phone's photo: the page scales it down before sending
+    context = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True,
+                                  has_touch=True, locale="en-US")
+    page = context.new_page()
+    errors = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    try:
+        page.goto(f"{url}/field/?token={tokens['crew']}")
+        assert "token=" not in page.url  # taken off the address bar, kept in the phone's storage
+        page.get_by_test_id(f"task-{task}").click()
+        page.get_by_test_id("map").wait_for()
+        assert page.locator("[data-testid=map] circle").count() == 1
+        assert "level" in page.get_by_test_id("readings").inner_text()
+        assert "tank 1 overflowing" in page.get_by_test_id("timeline").inner_text()
+
+        page.get_by_test_id("step-accept").click()
+        page.get_by_test_id("step-arrive").click()
+        page.get_by_test_id("note").fill("water over the rim, valve stuck open")
+        page.get_by_test_id("photo").set_input_files(str(photo))
+        page.get_by_test_id("step-work").click()
+        page.get_by_test_id("cause").wait_for()
+        wait_for(lambda: "valve stuck open" in page.get_by_test_id("timeline").inner_text(), 10, "the work report")
+        page.get_by_test_id("lang").click()  # zh-CN
+        page.get_by_test_id("cause").fill("进水阀卡死")
+        page.get_by_test_id("step-done").click()
+        wait_for(lambda: page.get_by_test_id("crew-state").inner_text() == "处置完成", 10, "done on the page")
+        assert "已到场" in page.get_by_test_id("timeline").inner_text()
+        assert errors == []
+    finally:
+        context.close()
+
+    record = client.get(f"/api/incidents/{task}", headers=as_["operator"]).json()["incident"]
+    steps = [a for a in record["actions"] if a["action"] in ("accept", "arrive", "work", "done")]
+    assert [a["action"] for a in steps] == ["accept", "arrive", "work", "done"]
+    assert all(a["who"] == "tank crew 1" and a["unit"] == "toy works" for a in steps)
+    assert steps[2]["note"] == "water over the rim, valve stuck open" and steps[3]["cause"] == "进水阀卡死"
+    assert record["crew"] == "done"
+    # the photo: scaled down by the page, checked, kept, shown to the wall and to the crew, not to another unit
+    name = steps[2]["photo"]
+    kept = (data / "field" / name).read_bytes()
+    from PIL import Image
+
+    with Image.open(io.BytesIO(kept)) as image:
+        assert image.format == "JPEG" and max(image.size) == 1280
+    r = client.get(f"/api/incidents/{task}/photos/{name}", headers=as_["operator"])
+    assert r.status_code == 200 and r.headers["content-type"] == "image/jpeg" and r.content == kept
+    assert client.get(f"/api/incidents/{task}/photos/{name}", headers=as_["crew"]).status_code == 200
+    assert client.get(f"/api/incidents/{task}/photos/{name}", headers=as_["other"]).status_code == 404
+    assert client.get(f"/api/incidents/{task}/photos/{name}").status_code == 401
+    # the wall saw each step as it came: the stream's incident summaries
+    seen = [s["crew"] for f in list(server.engine.frames) for s in f.incidents if s["id"] == task]
+    assert seen[-1] == "done" and "accepted" in seen
+    summary = client.get("/api/incidents", headers=as_["operator"]).json()["incidents"][0]
+    assert summary["times"]["arrive"] is not None and summary["times"]["arrive"] >= summary["times"]["dispatch"]
