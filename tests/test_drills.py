@@ -112,7 +112,7 @@ def test_same_drill_same_seed_same_recording_bytes(demo_copy, tmp_path):
     time.sleep(1.1)  # let the wall clock move on
     b, _, _ = record_drill(drill, tmp_path, "b")
     ia, ib = info(a), info(b)
-    assert ia.complete and ia.counts["/frame/delta"] == 360 and ia.counts["/frame/keyframe"] >= 72
+    assert ia.complete and ia.counts["/frame/delta"] == 360 and ia.counts["/frame/keyframe"] >= 360 / 60  # one a minute at least (Recorder.keyframe_within)
     assert ia.created != ib.created
     # byte for byte, apart from the wall-clock metadata and the data-section CRC that covers it
     raw_a = a.read_bytes().replace(ia.created.encode(), ib.created.encode())
@@ -139,7 +139,7 @@ def test_seek_equals_playing_from_the_start(demo_copy, tmp_path):
     sought.apply(keyframe)
     for d in deltas:
         sought.apply(d)
-    assert sought.seq == played.seq == 123 and len(deltas) < 5 + 1
+    assert sought.seq == played.seq == 123 and len(deltas) <= 60  # from the last keyframe only, at most a minute before
     for domain, fields in played.tables.items():
         for name, values in fields.items():
             np.testing.assert_array_equal(sought.tables[domain][name], values, err_msg=f"{domain}.{name}")
@@ -198,7 +198,8 @@ def test_branch_restores_the_state_at_the_branch_point_and_runs_on_differently(d
     assert engine.time == start + 100.0 and engine.seq == recorded.seq == 100
     for domain, fields in recorded.tables.items():
         for name, values in fields.items():
-            np.testing.assert_array_equal(engine.world.tables[domain][name], values, err_msg=f"{domain}.{name}")
+            # a recording holds the values sent (news only); the re-run twin sent the same, bit for bit
+            np.testing.assert_array_equal(engine.world.tables[domain].sent(name), values, err_msg=f"{domain}.{name}")
     # "what if the valve had been closed at 01:40 instead of 03:00?"
     out = tmp_path / "branch.mcap"
     extra = demo_copy / "early-valve.toml"

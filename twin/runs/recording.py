@@ -2,8 +2,13 @@
 
 Channels (message encoding in brackets):
 
-- ``/frame/keyframe`` [lifeline-twin.v1]: a protocol v1 Snapshot of every live field,
-  every ``keyframe_every`` seconds of simulation time (and at the start);
+- ``/frame/keyframe`` [lifeline-twin.v1]: a protocol v1 Snapshot of every live field
+  as last sent (within each field's resolution of the exact state, as every client holds
+  it), at the start and then once the deltas since the last one add up to its size, but
+  no sooner than ``keyframe_every`` and no later than ``keyframe_within`` seconds of
+  simulation time after it: a seek reads one keyframe and about as many bytes of deltas
+  at most, and a quiet twin, whose deltas are small, is not recorded whole every few
+  seconds;
 - ``/frame/delta`` [lifeline-twin.v1]: the protocol v1 Delta of each tick;
 - ``/alarm/event`` [json]: each alarm event, in order;
 - ``/input/readings`` [lifeline-twin.v1]: each tick's raw reading batches, before
@@ -48,7 +53,7 @@ import numpy as np
 from mcap.data_stream import ReadDataStream
 from mcap.opcode import Opcode
 from mcap.reader import SeekingReader
-from mcap.records import Channel, Chunk, Message, Metadata
+from mcap.records import Channel, Chunk, Message, MessageIndex, Metadata
 from mcap.writer import CompressionType, Writer
 
 from twin.serving import protocol as p
@@ -68,13 +73,18 @@ TOPICS = ("/frame/keyframe", "/frame/delta", "/alarm/event", "/input/readings", 
 
 
 class ReadingBatchMessage(msgspec.Struct, tag="readings", tag_field="type"):
-    """One batch of raw readings: sensor index (-1 unknown), time, value, quality."""
+    """One batch of raw readings: sensor index (-1 unknown), time, value, quality.
+
+    What is the same for every reading of a batch is left out rather than repeated: no
+    ``sensor`` when the batch is the sensors 0..n-1 in order (the simulator's), no ``at``
+    when every reading is at the message's ``time``, no ``quality`` when all are good (0).
+    A simulated city's batch is then its values and little else."""
 
     time: float
-    sensor: p.ArrayRef
-    at: p.ArrayRef
     value: p.ArrayRef
-    quality: p.ArrayRef
+    sensor: p.ArrayRef | None = None
+    at: p.ArrayRef | None = None
+    quality: p.ArrayRef | None = None
 
 
 _batch_decoder = msgspec.msgpack.Decoder(ReadingBatchMessage)
@@ -85,20 +95,36 @@ def ns(seconds: float) -> int:
 
 
 def encode_batch(time: float, batch: ReadingBatch) -> bytes:
+    """A batch as :func:`decode_batch` gives it back, array for array (dtypes: int64,
+    float64, float64, int64)."""
     body = p.Body()
     index, times, values, quality = batch
-    refs = [body.add(a) for a in (index.astype(np.int64, copy=False), times.astype(np.float64, copy=False),
-                                  values.astype(np.float64, copy=False), quality.astype(np.int64, copy=False))]
-    return p.encode(ReadingBatchMessage(time, *refs), body)
+    n = len(values)
+    value = body.add(values.astype(np.float64, copy=False))
+    in_order = n == 0 or (index[0] == 0 and index[-1] == n - 1 and bool(np.all(np.diff(index) == 1)))
+    sensor = None if in_order else body.add(index.astype(np.int64, copy=False))
+    at = None if bool(np.all(times == time)) else body.add(times.astype(np.float64, copy=False))
+    good = None if not np.any(quality) else body.add(quality.astype(np.int64, copy=False))
+    return p.encode(ReadingBatchMessage(time, value, sensor, at, good), body)
 
 
 def decode_batch(data: bytes) -> ReadingBatch:
-    import struct
-
+    """(sensor index, time, value, quality) arrays of a batch, as the engine took it;
+    reads the batches of older recordings too, which carried every array."""
     (n,) = struct.unpack_from("<I", data, 0)
     message = _batch_decoder.decode(data[4 : 4 + n])
     base = p.body_offset(data)
-    return tuple(p.view(data, base, ref).copy() for ref in (message.sensor, message.at, message.value, message.quality))  # type: ignore[return-value]
+
+    def array(ref: p.ArrayRef) -> np.ndarray:
+        # an empty batch has no body for its empty arrays to point into
+        return p.view(data, base, ref).copy() if ref.count else np.empty(0, dtype=ref.dtype)
+
+    values = array(message.value)
+    count = len(values)
+    index = array(message.sensor) if message.sensor is not None else np.arange(count, dtype=np.int64)
+    times = array(message.at) if message.at is not None else np.full(count, message.time)
+    quality = array(message.quality) if message.quality is not None else np.zeros(count, dtype=np.int64)
+    return index, times, values, quality
 
 
 def delta_bytes(frame: Frame) -> bytes:
@@ -112,8 +138,11 @@ def delta_bytes(frame: Frame) -> bytes:
 
 
 def keyframe_bytes(engine: Engine) -> bytes:
+    """A Snapshot of every live field as last sent (DomainTable.sent): what a client that
+    applied every delta holds, so that a seek (a keyframe and the deltas after it) gives
+    what playing the recording from the start gives, value for value."""
     body = p.Body()
-    domains = {n: {f: body.add(t.columns[f]) for f in t.live_fields()} for n, t in engine.world.tables.items()}
+    domains = {n: {f: body.add(t.sent(f)) for f in t.live_fields()} for n, t in engine.world.tables.items()}
     alarms = [a.summary() for a in engine.alarms.active()]  # as the stream carries them: notes are in /operator/action
     return p.encode(p.Snapshot(engine.seq, engine.time, domains, alarms, sorted(engine.stale_fields)), body)
 
@@ -152,16 +181,23 @@ class Recorder:
     there), logs the reason once and keeps it in :attr:`error`; the run goes on unrecorded.
     """
 
-    def __init__(self, path: Path, engine: Engine, metadata: dict[str, Any] | None = None, keyframe_every: float = 5.0) -> None:
+    def __init__(self, path: Path, engine: Engine, metadata: dict[str, Any] | None = None, keyframe_every: float = 5.0,
+                 keyframe_within: float = 60.0) -> None:
+        """Keyframes: see the module's docstring; ``keyframe_within`` below
+        ``keyframe_every`` is taken as ``keyframe_every`` (a keyframe every so often)."""
         self.path = Path(path)
         self.engine = engine
         self.keyframe_every = keyframe_every
+        self.keyframe_within = max(keyframe_within, keyframe_every)
+        #: bytes of the last keyframe, and of the deltas queued since
+        self._keyframe_size = 0
+        self._deltas_since = 0
         #: why the recording stopped, one line naming the file; None while it works
         self.error: str | None = None
         #: the simulation time up to which the file holds every tick (its last flush)
         self.flushed = float("-inf")
         self._last_time = engine.time
-        self._next_keyframe = 0.0
+        self._keyframe_time = engine.time
         self._next_flush = 1.0
         self._actions_seen = 0
         self._incidents_seen = 0
@@ -194,6 +230,7 @@ class Recorder:
                 "plugins": json.dumps({n: {"version": i.version, "status": i.status} for n, i in sorted(engine.registry.plugins.items())}),
                 "config": json.dumps(engine.config.get("thresholds", {}), sort_keys=True),
                 "keyframe_every": repr(keyframe_every),
+                "keyframe_within": repr(self.keyframe_within),
             }
             if engine.start:
                 # the clock's start (a live run's UTC epoch seconds): drill times and branch
@@ -211,8 +248,12 @@ class Recorder:
             raise RecordingError(f"cannot record to {self.path}: {_reason(exc)}") from None
         self._thread = threading.Thread(target=self._run, name="twin-recorder", daemon=True)
         self._thread.start()
-        self._put("/frame/keyframe", engine.time, keyframe_bytes(engine))
-        self._next_keyframe = engine.time + keyframe_every
+        self._keyframe(engine.time)
+
+    def _keyframe(self, time: float) -> None:
+        data = keyframe_bytes(self.engine)
+        self._keyframe_time, self._keyframe_size, self._deltas_since = time, len(data), 0
+        self._put("/frame/keyframe", time, data)
 
     @property
     def failed(self) -> bool:
@@ -270,14 +311,16 @@ class Recorder:
         self._actions_seen = len(e.actions)
         for action in applied:
             self._put("/input/action", frame.time, json.dumps(action, sort_keys=True).encode())
-        self._put("/frame/delta", frame.time, delta_bytes(frame))
+        delta = delta_bytes(frame)
+        self._deltas_since += len(delta)
+        self._put("/frame/delta", frame.time, delta)
         for event in frame.events:
             body = {"kind": event.kind, "time": event.time, "who": event.who, "note": event.note, "alarm": event.alarm}
             topic = "/operator/action" if event.kind in ("acknowledge", "dispatch", "resolve") else "/alarm/event"
             self._put(topic, frame.time, json.dumps(body, sort_keys=True, ensure_ascii=False).encode())
-        if frame.time >= self._next_keyframe - 1e-9:
-            self._put("/frame/keyframe", frame.time, keyframe_bytes(e))
-            self._next_keyframe = frame.time + self.keyframe_every
+        since = frame.time - self._keyframe_time
+        if since >= self.keyframe_every - 1e-9 and (self._deltas_since >= self._keyframe_size or since >= self.keyframe_within - 1e-9):
+            self._keyframe(frame.time)
         self._put(_END_OF_TICK, frame.time, b"")
 
     def _run(self) -> None:
@@ -365,6 +408,10 @@ class _ChunkSpan:
     length: int  # of the whole record, opcode and length included
     start: int  # log time of its first and last message, ns
     end: int
+    #: log times of its keyframes (ns) when known (a scanned file); None: read them from
+    #: the keyframes' MCAP message index at ``keyframe_index`` (a complete file's)
+    keyframes: tuple[int, ...] | None = ()
+    keyframe_index: int = -1
 
 
 _RECORD_HEAD = struct.Struct("<BQ")  # opcode, length of the record's body
@@ -461,8 +508,15 @@ class RecordingReader:
             return False
         self.metadata = metadata
         self.channels = {i: c.topic for i, c in summary.channels.items()}
-        self._chunks = sorted((_ChunkSpan(c.chunk_start_offset, c.chunk_length, c.message_start_time, c.message_end_time)
-                               for c in summary.chunk_indexes), key=lambda c: (c.start, c.offset))
+        keyframe_ids = [i for i, topic in self.channels.items() if topic == "/frame/keyframe"]
+
+        def span(c: Any) -> _ChunkSpan:
+            # where the chunk's keyframes are listed, if it holds any: read when a seek needs them
+            index = next((c.message_index_offsets[i] for i in keyframe_ids if i in c.message_index_offsets), -1)
+            return _ChunkSpan(c.chunk_start_offset, c.chunk_length, c.message_start_time, c.message_end_time,
+                              None if index >= 0 else (), index)
+
+        self._chunks = sorted((span(c) for c in summary.chunk_indexes), key=lambda c: (c.start, c.offset))
         return True
 
     def _scan(self) -> int:
@@ -494,10 +548,23 @@ class RecordingReader:
                     elif isinstance(r, Metadata):
                         self.metadata[r.name] = dict(r.metadata)
                 if times:
-                    self._chunks.append(_ChunkSpan(pos, end - pos, min(times), max(times)))
+                    keyframes = tuple(r.log_time for r in records
+                                      if isinstance(r, Message) and self.channels.get(r.channel_id) == "/frame/keyframe")
+                    self._chunks.append(_ChunkSpan(pos, end - pos, min(times), max(times), keyframes))
             pos = end
         self._chunks.sort(key=lambda c: (c.start, c.offset))
         return pos
+
+    def _keyframe_times(self, chunk: _ChunkSpan) -> tuple[int, ...]:
+        """Log times (ns) of a chunk's keyframes, from its MCAP message index when the
+        summary was read: a small read, no chunk decompressed."""
+        if chunk.keyframes is not None:
+            return chunk.keyframes
+        opcode, length = _RECORD_HEAD.unpack(self._read(chunk.keyframe_index, _RECORD_HEAD.size))
+        if opcode != Opcode.MESSAGE_INDEX:
+            raise RecordingError(f"{self.path}: the summary points at no message index at byte {chunk.keyframe_index}")
+        body = self._read(chunk.keyframe_index + _RECORD_HEAD.size, length)
+        return tuple(t for t, _ in MessageIndex.read(ReadDataStream(io.BytesIO(body))).records)
 
     def _records(self, chunk: _ChunkSpan) -> list[Any]:
         return _parse_chunk(self._read(chunk.offset + _RECORD_HEAD.size, chunk.length - _RECORD_HEAD.size), validate=False)
@@ -538,28 +605,24 @@ class RecordingReader:
 
     def seek(self, time: float) -> tuple[bytes, list[bytes]]:
         """The last keyframe at or before ``time`` and the deltas after it up to ``time``,
-        reading only the chunks that span that stretch."""
-        frames = ("/frame/keyframe", "/frame/delta")
-        if np.isfinite(self.keyframe_every) and np.isfinite(self.dt):
-            # Keyframes fall every keyframe_every from the start (to within a tick): read
-            # from just before the last one due, not a whole period earlier.
-            period, dt = self.keyframe_every, self.dt
-            due = self.start + np.floor((time - self.start + 1e-9) / period) * period
+        reading only the chunks that span that stretch: the keyframe is found in the
+        chunks' message indexes, whatever the keyframes' schedule."""
+        target = ns(time)
+        for chunk in reversed(self._chunks):
+            if chunk.start > target:
+                continue
+            before = [t for t in self._keyframe_times(chunk) if t <= target]
+            if not before:
+                continue
             keyframe: bytes | None = None
             deltas: list[bytes] = []
-            for topic, _, data in self.messages(frames, start=ns(max(due - dt / 2, 0.0)), end=ns(time)):
+            for topic, _, data in self.messages(("/frame/keyframe", "/frame/delta"), start=max(before), end=target):
                 if topic == "/frame/keyframe":
                     keyframe, deltas = data, []
                 elif keyframe is not None:
                     deltas.append(data)
             if keyframe is not None:
                 return keyframe, deltas
-        # the last keyframe at or before time: the chunks backwards from there
-        for chunk in reversed([c for c in self._chunks if c.start <= ns(time)]):
-            found = [(t, data) for topic, t, data in self.messages(("/frame/keyframe",), start=chunk.start, end=min(chunk.end, ns(time)))]
-            if found:
-                key_time, keyframe = found[-1]
-                return keyframe, [data for _, _, data in self.messages(("/frame/delta",), after=key_time, end=ns(time))]
         raise RecordingError(f"{self.path}: no keyframe at or before {when(time)}"
                              + ("" if self.complete else f" (the file was cut short; it holds data up to {when(self.end)})"))
 
