@@ -69,8 +69,8 @@ def test_drill_check_against_scene_names_unknown_targets_and_params(demo_copy, t
     result = subprocess.run([sys.executable, "-m", "twin.cli", "drill", "check", str(drill_file), "--data", str(tmp_path)],
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 2 and "Traceback" not in result.stderr
-    assert f"{drill_file}: line 7: [[events]] #1 target: 'G-M-9999' is not an asset of scene" in result.stderr
-    assert f"{drill_file}: line 12: [[events]] #2 params: 'gas.leak' has no parameter 'size'" in result.stderr
+    assert f"{drill_file}: line 10: [[events]] #1 target: 'G-M-9999' is not an asset of scene" in result.stderr
+    assert f"{drill_file}: line 16: [[events]] #2 params: 'gas.leak' has no parameter 'size'" in result.stderr
 
 
 @pytest.mark.slow

@@ -537,7 +537,7 @@ def cmd_drill(args: argparse.Namespace) -> int:
     data = prepare_data_dir(args.data)
     from twin.runs.drill import clock, load_drill
 
-    drill = load_drill(args.file)
+    drill = load_drill(args.file, keep_going=True)  # every problem of the file and against the scene, at once
     engine = open_drill(drill, data)  # checked against the scene and the plugins: a run never meets a bad drill
     if args.drill_command == "check":
         actions = sum(1 for e in drill.events if e.action)

@@ -22,7 +22,7 @@ import textwrap
 import types
 import typing
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 from msgspec import inspect as mi
@@ -125,7 +125,9 @@ def _walk(toml: TomlFile, value: Any, kind: Any, keys: Keys, problems: list[str]
             try:
                 msgspec.convert(key, key_kind)
             except msgspec.ValidationError:
-                problems.append(f"{toml.where(keys, at=keys + (key,))}: unknown {key}; valid keys: {expected(key_kind)}")
+                names = typing.get_args(_unwrap(key_kind)) if typing.get_origin(_unwrap(key_kind)) is Literal else ()
+                valid = ", ".join(map(str, names)) or expected(key_kind)
+                problems.append(f"{toml.where(keys, at=keys + (key,))}: unknown {key}; valid keys: {valid}")
                 continue
             _walk(toml, element, item, keys + (key,), problems)
         return

@@ -95,8 +95,8 @@ class TomlFile:
         """``file: line N: label`` of ``keys``; the line is that of ``at`` when given (an
         unknown key named inside its table)."""
         line = self.line(keys if at is None else at)
-        label = self.label(keys)
-        return f"{self.path}: " + (f"line {line}: " if line else "") + label
+        parts = [str(self.path), f"line {line}" if line else "", self.label(keys)]
+        return ": ".join(p for p in parts if p)
 
     def label(self, keys: Keys) -> str:
         """How a person reads ``keys`` in the file: ``[drill] seed``,
@@ -121,6 +121,8 @@ class TomlFile:
 
 def shown(value: Any) -> str:
     """A parsed value as a problem quotes it."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
     if isinstance(value, (datetime, date, time)):
         return value.isoformat()
     return repr(value)

@@ -53,7 +53,7 @@ from twin.errors import TwinError
 from twin.runs.drillfile import LEVELS, OPERATOR_ACTIONS, DrillFile, DrillHead, Moment, seconds
 from twin.runs.drillfile import Event as DeclaredEvent
 from twin.runs.drillfile import Expect as DeclaredExpect
-from twin.tomlfile import TomlFile
+from twin.tomlfile import TomlFile, shown
 
 __all__ = ["LEVELS", "OPERATOR_ACTIONS", "DrillError", "Event", "Expectation", "Drill", "clock", "load_drill", "check_against",
            "Score", "score"]
@@ -119,6 +119,8 @@ class Drill:
     name_zh: str = ""
     #: the file as read, with the lines of its keys
     toml: TomlFile | None = None
+    #: what :func:`load_drill` with ``keep_going`` found wrong (its entries are left out)
+    problems: list[str] = field(default_factory=list)
 
 
 def clock(seconds: float) -> str:
@@ -135,10 +137,13 @@ def _seconds(value: Any) -> float | None:
         return None
 
 
-def load_drill(path: str | Path) -> Drill:
+def load_drill(path: str | Path, keep_going: bool = False) -> Drill:
     """Parse a drill file and check it against its declaration
     (:class:`twin.runs.drillfile.DrillFile`) and its own end: DrillError naming every
-    problem's line and key. Not yet against a scene: see :func:`check_against`."""
+    problem's line and key. Not yet against a scene: see :func:`check_against`. With
+    ``keep_going``, a drill whose ``[drill]`` table is right comes back with its valid
+    entries and the problems in :attr:`Drill.problems`, which :func:`check_against`
+    reports with its own (``twin drill check`` names every problem at once)."""
     path = Path(path)
     problems: list[str] = []
     toml = TomlFile.read(path, "a drill file (TOML)", problems)
@@ -150,9 +155,10 @@ def load_drill(path: str | Path) -> Drill:
         raise DrillError(problems)
     duration = seconds(head.duration)
 
-    def late(moment: float, keys: tuple[Any, ...], what: str) -> bool:
+    def late(moment: float, keys: tuple[Any, ...]) -> bool:
         if moment > duration + 1e-9:
-            problems.append(f"{toml.where(keys)}: {what} {clock(moment)} is after the drill's end ({clock(duration)})")
+            problems.append(f"{toml.where(keys)} = {shown(toml.value(keys))}: after the drill's end; expected a moment "
+                            f"up to its duration, {clock(duration)}")
             return True
         return False
 
@@ -162,7 +168,7 @@ def load_drill(path: str | Path) -> Drill:
             continue
         keys = ("events", n)
         at = seconds(entry.at)
-        if not late(at, keys + ("at",), "at"):
+        if not late(at, keys + ("at",)):
             events.append(Event(at, entry.target, entry.action or "", entry.operator or "", dict(entry.params), entry.note,
                                 toml.line(keys) or 0, keys))
     for n, series in enumerate(tables["series"]):
@@ -186,16 +192,16 @@ def load_drill(path: str | Path) -> Drill:
         keys = ("expect", n)
         kind = x.kind
         time = seconds(x.by) if kind == "by" else seconds(x.acknowledged_within) if kind == "acknowledged_within" else 0.0
-        if kind == "by" and late(time, keys + ("by",), "by"):
+        if kind == "by" and late(time, keys + ("by",)):
             continue
         expectations.append(Expectation(kind, LEVELS[x.level], toml.line(keys) or 0, time=time, asset=x.asset, domain=x.domain,
                                         rule=x.rule, keys=keys))
-    if problems:
+    if problems and not keep_going:
         raise DrillError(problems)
     start = head.start.timestamp() if head.start is not None else None
     return Drill(path, head.name, (path.parent / head.scene).resolve(), head.seed, duration, float(head.dt),
                  sorted(events, key=lambda e: e.at), expectations,
-                 {k: v for k, v in toml.data.items() if k in ("thresholds", "alarms")}, start, head.name_zh, toml)
+                 {k: v for k, v in toml.data.items() if k in ("thresholds", "alarms")}, start, head.name_zh, toml, problems)
 
 
 def check_against(drill: Drill, engine: Any) -> None:
@@ -206,49 +212,51 @@ def check_against(drill: Drill, engine: Any) -> None:
     from twin.plugins.actions import SENSOR_FAULTS
     from twin.tick.params import thresholds_type
 
-    problems: list[str] = []
+    problems: list[str] = list(drill.problems)
     toml = drill.toml or TomlFile.unplaced({}, str(drill.path))
     scene = engine.scene.name
     sensors = {s.id for s in engine.scene.sensors}
     faults = {name: params for name, _, params in SENSOR_FAULTS}
     registry = engine.registry
     for e in drill.events:
-        where = toml.where(e.keys) if e.keys else f"{drill.path}"
+        def where(key: str, e: Event = e) -> str:
+            # a [[series]] point's parameters stand under its `param`
+            return toml.where(e.keys + ("param" if e.keys[:1] == ("series",) and key == "params" else key,))
+
         if e.operator:
             if e.target != "*" and e.target not in engine.world.locations:
-                problems.append(f"{where} target: {e.target!r} is not an asset of scene {scene!r}")
+                problems.append(f"{where('target')}: {e.target!r} is not an asset of scene {scene!r}")
             continue
         if e.action.startswith("sensor."):
             if e.action not in faults:
-                problems.append(f"{where} action: {e.action!r} is not a sensor fault; valid: {', '.join(faults)}")
+                problems.append(f"{where('action')}: {e.action!r} is not a sensor fault; valid: {', '.join(faults)}")
                 continue
             if e.target not in sensors:
-                problems.append(f"{where} target: {e.target!r} is not a sensor of scene {scene!r}")
-            problems.extend(_param_problems(where, e, faults[e.action]))
+                problems.append(f"{where('target')}: {e.target!r} is not a sensor of scene {scene!r}")
+            problems.extend(_param_problems(where("params"), e, faults[e.action]))
             continue
         if e.action not in registry.actions:
             known = ", ".join([*sorted(registry.actions), *faults])
-            problems.append(f"{where} action: unknown action {e.action!r}; known: {known}")
+            problems.append(f"{where('action')}: unknown action {e.action!r}; known: {known}")
             continue
         _, action = registry.actions[e.action]
         located = engine.world.locations.get(e.target)
         if located is None:
-            problems.append(f"{where} target: {e.target!r} is not an asset of scene {scene!r}")
+            problems.append(f"{where('target')}: {e.target!r} is not an asset of scene {scene!r}")
         else:
             domain, row = located
             kind = engine.world.tables[domain].kind_names[engine.world.tables[domain].kind[row]]
             domain_kinds = [k.name for k in registry.domains[action.domain].kinds] if action.domain in registry.domains else []
             kinds = list(action.kinds) or domain_kinds
             if domain != action.domain or kind not in kinds:
-                problems.append(f"{where} target: {e.target!r} is a {domain} {kind}; {e.action} acts on "
+                problems.append(f"{where('target')}: {e.target!r} is a {domain} {kind}; {e.action} acts on "
                                 f"{action.domain} {', '.join(kinds) or '(no kind)'}")
-        problems.extend(_param_problems(where, e, action.params))
+        problems.extend(_param_problems(where("params"), e, action.params))
     for x in drill.expectations:
-        where = toml.where(x.keys) if x.keys else f"{drill.path}"
         if x.asset and x.asset not in engine.world.locations:
-            problems.append(f"{where} asset: {x.asset!r} is not an asset of scene {scene!r}")
+            problems.append(f"{toml.where(x.keys + ('asset',))}: {x.asset!r} is not an asset of scene {scene!r}")
         if x.domain and x.domain not in engine.world.tables:
-            problems.append(f"{where} domain: {x.domain!r} is not installed; known: {', '.join(engine.world.tables)}")
+            problems.append(f"{toml.where(x.keys + ('domain',))}: {x.domain!r} is not installed; known: {', '.join(engine.world.tables)}")
     if "thresholds" in toml.data:
         check(toml, thresholds_type(registry), problems, keys=("thresholds",))
     if problems:
@@ -263,12 +271,12 @@ def _param_problems(where: str, event: Event, declared: tuple[Any, ...]) -> list
     for key, value in event.params.items():
         p = params.get(key)
         if p is None:
-            out.append(f"{where} params: {event.action!r} has no parameter {key!r}; it takes {', '.join(params) or 'none'}")
+            out.append(f"{where}: {event.action!r} has no parameter {key!r}; it takes {', '.join(params) or 'none'}")
         elif not p.valid[0] <= value <= p.valid[1]:
-            out.append(f"{where} params.{key} = {value:g}; {event.action} takes {key} in {_range(p.valid)} {p.unit}")
+            out.append(f"{where}: {key} = {value:g}; {event.action} takes {key} in {_range(p.valid)} {p.unit}")
     for p in declared:
         if p.default is None and p.name not in event.params:
-            out.append(f"{where} params: {event.action!r} needs {p.name} ({p.unit}, {_range(p.valid)}): {p.description}")
+            out.append(f"{where}: {event.action!r} needs {p.name} ({p.unit}, {_range(p.valid)}): {p.description}")
     return out
 
 
