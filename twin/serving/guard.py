@@ -41,6 +41,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from twin.serving.protocol import ApiErrorCode
+
 #: largest request body, in bytes, unless a route has its own entry in ``body_limits``
 MAX_BODY = 1 << 20
 #: largest body of ``POST /api/readings``: a gateway's backlog or a utility's CSV export
@@ -61,19 +63,22 @@ BODY_TYPES: Mapping[str, tuple[str, ...]] = {
 #: of the second after removing the first is a lone surrogate
 _SURROGATE_PAIR = re.compile(rb"\\u[dD][89abAB][0-9a-fA-F]{2}\\u[dD][c-fC-F][0-9a-fA-F]{2}")
 _SURROGATE = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+_BODY = ApiErrorCode.INVALID_BODY
 
 
 class Refused(Exception):
-    """A request the guard answers with ``status`` and a one-line JSON error."""
+    """A request the guard answers with ``status`` and a one-line JSON error, an
+    ApiError whose ``code`` is the status's general one unless given."""
 
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, code: ApiErrorCode | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
+        self.code = code or ApiErrorCode.for_status(status)
 
 
-def _response(status: int, message: str) -> JSONResponse:
-    return JSONResponse({"error": message}, status_code=status)
+def _response(exc: Refused) -> JSONResponse:
+    return JSONResponse({"error": exc.message, "code": exc.code}, status_code=exc.status)
 
 
 def host_name(host_header: str) -> str:
@@ -116,6 +121,7 @@ class Guard:
         max_body: int = MAX_BODY,
         body_limits: Mapping[str, int] | None = None,
         body_types: Mapping[str, tuple[str, ...]] | None = None,
+        routed: Callable[[Scope], bool] | None = None,
     ) -> None:
         self.app = app
         self.open_mode = open_mode
@@ -128,6 +134,9 @@ class Guard:
         self.body_limits = {**BODY_LIMITS, **(body_limits or {})}
         #: per-path Content-Types of mutating requests (exact paths): BODY_TYPES, then the given ones
         self.body_types = {**BODY_TYPES, **(body_types or {})}
+        #: does a route take this method on this path? A request no route takes is left to
+        #: the app's 404 or 405 (it does nothing), not refused for its Content-Type
+        self.routed = routed
 
     def body_limit(self, path: str) -> int:
         if path in self.body_limits:
@@ -167,19 +176,20 @@ class Guard:
                 raise Refused(421, host_refusal)
             self._check_request(scope, headers)
         except Refused as exc:
-            await _response(exc.status, exc.message)(scope, receive, send)
+            await _response(exc)(scope, receive, send)
             return
         await self._call_bounded(scope, receive, send, self.body_limit(scope["path"]))
 
     def _check_request(self, scope: Scope, headers: Headers) -> None:
         method = scope["method"]
-        if method in MUTATING:
+        if method in MUTATING and (self.routed is None or self.routed(scope)):
             what = f"{method} {scope['path']}"
             if headers.get("sec-fetch-site", "").lower() == "cross-site":
-                raise Refused(403, f"{what}: a cross-site request is refused (Sec-Fetch-Site: cross-site)")
+                raise Refused(403, f"{what}: a cross-site request is refused (Sec-Fetch-Site: cross-site)", ApiErrorCode.CROSS_SITE)
             origin = headers.get("origin")
             if origin is not None and not origin_allowed(origin, headers.get("host", ""), self.allowed_origins):
-                raise Refused(403, f"{what}: origin {origin} is not allowed; start the server with --allow-origin {origin}")
+                raise Refused(403, f"{what}: origin {origin} is not allowed; start the server with --allow-origin {origin}",
+                              ApiErrorCode.CROSS_SITE)
             given = headers.get("content-type")
             kind = given.split(";", 1)[0].strip().lower() if given is not None else None
             types = self.body_types.get(scope["path"])
@@ -225,7 +235,7 @@ class Guard:
         except Refused as exc:
             if started:
                 raise
-            await _response(exc.status, exc.message)(scope, receive, send)
+            await _response(exc)(scope, receive, send)
 
 
 def _too_large(size: int | None, limit: int) -> str:
@@ -248,11 +258,11 @@ def parse_object(body: bytes, shape: str) -> dict[str, Any]:
     try:
         value = msgspec.json.decode(body)
     except RecursionError:
-        raise Refused(400, f"the body nests deeper than {MAX_DEPTH} levels; expected {shape}") from None
+        raise Refused(400, f"the body nests deeper than {MAX_DEPTH} levels; expected {shape}", _BODY) from None
     except msgspec.DecodeError as exc:
-        raise Refused(400, _why_undecodable(body, exc, shape)) from None
+        raise Refused(400, _why_undecodable(body, exc, shape), _BODY) from None
     if not isinstance(value, dict):
-        raise Refused(400, f"the body must be a JSON object {shape}, not {_json_kind(value)}")
+        raise Refused(400, f"the body must be a JSON object {shape}, not {_json_kind(value)}", _BODY)
     _check_depth(value, shape)
     return value
 
@@ -289,7 +299,7 @@ def _check_depth(value: dict[str, Any], shape: str) -> None:
     depth = 1
     while level:
         if depth > MAX_DEPTH:
-            raise Refused(400, f"the body nests deeper than {MAX_DEPTH} levels; expected {shape}")
+            raise Refused(400, f"the body nests deeper than {MAX_DEPTH} levels; expected {shape}", _BODY)
         below: list[Any] = []
         for item in level:
             children = item.values() if isinstance(item, dict) else item

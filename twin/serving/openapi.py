@@ -25,7 +25,7 @@ from typing import Any
 import msgspec
 
 from twin import __version__
-from twin.serving.access import CREW, DEVICE, ROLES
+from twin.serving.access import DEVICE, ROLES
 from twin.serving.protocol import API_ERRORS, SUBPROTOCOL, ApiErrorCode
 from twin.serving.routing import JSON, ApiError, ApiRoute, Media
 
@@ -121,8 +121,8 @@ def _answers(route: ApiRoute) -> dict[int, Any]:
 def _role_text(role: str | None) -> str:
     if role is None:
         return "no token needed"
-    if role in (DEVICE, CREW):
-        return f"a {role} or admin token"
+    if role == DEVICE:
+        return "a device or admin token"
     return f"{role} or above" if role != ROLES[-1] else "admin"
 
 
@@ -188,10 +188,14 @@ def build(table: list[ApiRoute]) -> dict[str, Any]:
         if params:
             op["parameters"] = params
         if route.body_types:
+            # Required even where an empty body stands for {}: its Content-Type is (the guard's
+            # defence against cross-site requests), and OpenAPI cannot say "empty but typed".
             op["requestBody"] = {
-                "required": not route.empty_body,
+                "required": True,
                 "content": {media: {"schema": schema(kind)} for media, kind in route.body_types.items()},
             }
+            if route.empty_body:
+                op["requestBody"]["description"] = "may be empty (it then stands for {}), but sent with its Content-Type"
         responses: dict[str, Any] = {}
         for status, kind in _answers(route).items():
             if isinstance(kind, tuple) and all(isinstance(k, Media) for k in kind):
@@ -214,7 +218,7 @@ def build(table: list[ApiRoute]) -> dict[str, Any]:
                 text = _first_line(kind) or _REASONS.get(status, "")
             responses[str(status)] = {"description": text, "content": {JSON: {"schema": schema(kind)}}}
         responses["421"] = {"$ref": "#/components/responses/Misdirected"}
-        op["responses"] = responses
+        op["responses"] = dict(sorted(responses.items()))
         paths.setdefault(route.open_path, {})[route.method.lower()] = op
     return {
         "openapi": "3.1.0",
@@ -249,6 +253,103 @@ def build(table: list[ApiRoute]) -> dict[str, Any]:
 def _first_line(kind: Any) -> str:
     doc = inspect.getdoc(kind) if isinstance(kind, type) else None
     return doc.split("\n\n", 1)[0].replace("\n", " ") if doc else ""
+
+
+# ------------------------------------------------------------------ docs/api.md
+
+#: the generated sections of docs/api.md, each between ``<!-- generated: NAME -->`` and
+#: ``<!-- end generated -->``
+SECTIONS = ("api-routes", "api-errors", "api-shapes")
+_SECTION = re.compile(r"(<!-- generated: (?P<name>[\w-]+) -->\n)(?P<body>.*?)(<!-- end generated -->)", re.S)
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def type_text(schema: Any) -> str:
+    """A JSON schema as a short type for a table: ``[Alarm]``, ``{string: number}``,
+    ``"ok" | "degraded"``, ``integer ≥ 1``; components link to their section."""
+    if not isinstance(schema, dict) or not schema:
+        return "any"
+    if "$ref" in schema:
+        name = schema["$ref"].rsplit("/", 1)[-1]
+        return f"[{name}](#{name.lower()})"
+    if "allOf" in schema and len(schema["allOf"]) == 1:
+        return type_text(schema["allOf"][0])
+    for key in ("anyOf", "oneOf"):
+        if key in schema:
+            return " | ".join(type_text(s) for s in schema[key])
+    if "enum" in schema:
+        return " | ".join(json.dumps(v, ensure_ascii=False) for v in schema["enum"])
+    if "const" in schema:
+        return json.dumps(schema["const"], ensure_ascii=False)
+    kind = schema.get("type")
+    if isinstance(kind, list):
+        return " | ".join(type_text({**schema, "type": k}) for k in kind)
+    if kind == "array":
+        if "prefixItems" in schema:
+            return "[" + ", ".join(type_text(s) for s in schema["prefixItems"]) + "]"
+        return f"[{type_text(schema.get('items', {}))}]"
+    if kind == "object":
+        extra = schema.get("additionalProperties")
+        if isinstance(extra, dict):
+            return f"{{string: {type_text(extra)}}}"
+        return "object"
+    bounds = [f"≥ {schema['minimum']}" if "minimum" in schema else "", f"≤ {schema['maximum']}" if "maximum" in schema else "",
+              f"≥ {schema['minLength']} chars" if "minLength" in schema else ""]
+    return " ".join([str(kind or "any"), *[b for b in bounds if b]])
+
+
+def _routes_section(doc: dict[str, Any]) -> str:
+    lines = ["| method | path | role | what | body | answers |", "|---|---|---|---|---|---|"]
+    for path, methods in doc["paths"].items():
+        for method, op in methods.items():
+            body = op.get("requestBody", {}).get("content", {})
+            body_text = "<br>".join(f"{type_text(c['schema'])} ({media})" if media != JSON else type_text(c["schema"])
+                                    for media, c in body.items()) or "—"
+            answers = ", ".join(code for code in op["responses"])
+            role = op["x-role"] or "none"
+            lines.append(f"| {method.upper()} | `{path}` | {role} | {_cell(op['summary'])} | {_cell(body_text)} | {answers} |")
+    return "\n".join(lines) + "\n"
+
+
+def _errors_section() -> str:
+    lines = ["| code | status | meaning |", "|---|---|---|"]
+    lines += [f"| `{code.value}` | {status} | {_cell(meaning)} |" for code, (status, meaning) in API_ERRORS.items()]
+    return "\n".join(lines) + "\n"
+
+
+def _shapes_section(doc: dict[str, Any]) -> str:
+    out: list[str] = []
+    for name, schema in sorted(doc["components"]["schemas"].items()):
+        out.append(f"### {name}\n")
+        description = " ".join(str(schema.get("description", "")).split())
+        if description:
+            out.append(f"{description}\n")
+        props = schema.get("properties")
+        if props is None:
+            out.append(f"{type_text(schema)}\n")
+            continue
+        required = set(schema.get("required", ()))
+        out.append("| field | type | required | description |\n|---|---|---|---|")
+        for field, prop in props.items():
+            text = prop.get("description", "") if isinstance(prop, dict) else ""
+            out.append(f"| `{field}` | {_cell(type_text(prop))} | {'yes' if field in required else 'no'} | {_cell(text)} |")
+        out.append("")
+    return "\n".join(out).rstrip() + "\n"
+
+
+def sections(doc: dict[str, Any] | None = None) -> dict[str, str]:
+    """The body of each generated section of docs/api.md, from the document."""
+    doc = document() if doc is None else doc
+    return {"api-routes": _routes_section(doc), "api-errors": _errors_section(), "api-shapes": _shapes_section(doc)}
+
+
+def rewrite(page: str, doc: dict[str, Any] | None = None) -> str:
+    """``page`` with each generated section replaced by what the declarations give."""
+    made = sections(doc)
+    return _SECTION.sub(lambda m: m.group(1) + made[m.group("name")] + m.group(4) if m.group("name") in made else m.group(0), page)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -27,9 +27,10 @@ import msgspec
 from starlette.exceptions import HTTPException
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Match, Route
+from starlette.types import Scope
 
-from twin.serving.access import TOKEN_ROLES, TokenRecord
+from twin.serving.access import DEVICE, ROLES, TokenRecord
 from twin.serving.guard import MUTATING, Refused, json_object
 from twin.serving.protocol import API_ERRORS, ApiErrorCode
 
@@ -167,7 +168,7 @@ class ApiRoute:
 
     def __post_init__(self) -> None:
         assert self.method in ("GET", "POST", "PUT", "PATCH", "DELETE"), self.method
-        assert self.role is None or self.role in TOKEN_ROLES, self.role
+        assert self.role is None or self.role in (*ROLES, DEVICE), self.role
         assert 200 in self.answers or 201 in self.answers, f"{self.method} {self.path} declares no success answer"
 
     @property
@@ -273,7 +274,7 @@ def endpoint(route: ApiRoute, server: TwinServer) -> Callable[[Request], Awaitab
         except ApiFailure as failure:
             return failure.response()
         except Refused as refused:  # the guard's refusals of a body (size, JSON, depth)
-            return ApiFailure(refused.status, refused.message).response()
+            return ApiFailure(refused.code, refused.message).response()
         if isinstance(result, Response):
             return result
         if isinstance(result, Reply):
@@ -308,10 +309,31 @@ def starlette_routes(table: list[ApiRoute], server: TwinServer) -> list[Route]:
     return out
 
 
-async def not_found(request: Request) -> Response:
-    """Any other path under /api: 404 naming where the routes are listed."""
-    return ApiFailure(ApiErrorCode.NOT_FOUND, f"no route {request.method} {request.url.path}; "
-                                              f"GET /api/openapi.json lists them").response()
+def fallback(routes: list[BaseRoute]) -> Callable[[Request], Awaitable[Response]]:
+    """The endpoint of every /api request no route takes: 405 with the ``Allow`` of the
+    routes of that path when some take other methods, else 404 naming where the routes
+    are listed. (Before it, starlette would hand a wrong method to the viewer's files.)"""
+
+    async def unrouted(request: Request) -> Response:
+        allowed = sorted({m for r in routes if isinstance(r, Route) and r.matches(request.scope)[0] is not Match.NONE
+                          for m in r.methods or ()})
+        if allowed:
+            return ApiFailure(ApiErrorCode.METHOD_NOT_ALLOWED, f"{request.method} is not allowed on {request.url.path}; "
+                                                               f"allowed: {', '.join(allowed)}",
+                              headers={"Allow": ", ".join(allowed)}).response()
+        return ApiFailure(ApiErrorCode.NOT_FOUND, f"no route {request.method} {request.url.path}; "
+                                                  f"GET /api/openapi.json lists them").response()
+
+    return unrouted
+
+
+def routed(routes: list[BaseRoute]) -> Callable[[Scope], bool]:
+    """Does one of ``routes`` take this request's method on its path (for the guard)?"""
+
+    def takes(scope: Scope) -> bool:
+        return any(r.matches(scope)[0] is Match.FULL for r in routes)
+
+    return takes
 
 
 async def http_exception(request: HTTPConnection, exc: Exception) -> Response:

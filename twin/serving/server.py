@@ -44,7 +44,7 @@ from twin.serving.readings_api import ReadingsRoute
 from twin.serving.routes import api_routes
 from twin.serving.routes.replay import broadcast_state
 from twin.serving.routes.websocket import websocket
-from twin.serving.routing import ApiFailure, http_exception, not_found, server_error, starlette_routes
+from twin.serving.routing import ApiFailure, fallback, http_exception, routed, server_error, starlette_routes
 from twin.serving.stream import Client, Hub
 from twin.tick.alarms import SYSTEM_DOMAIN
 from twin.tick.engine import Engine
@@ -130,19 +130,20 @@ class TwinServer:
         self.last_tick_error: str | None = None
         #: POST /api/readings keeps what the readings posted since the last tick did
         self.readings = ReadingsRoute(self)
+        api = starlette_routes(api_routes(), self)
         self.app = Starlette(
             routes=[
-                *starlette_routes(api_routes(), self),
+                *api,
                 WebSocketRoute("/ws", self._websocket),
-                # Any other /api path is a 404 of the API's own shape, not the viewer's page.
-                Route("/api/{rest:path}", not_found, methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]),
+                # Any other /api request is a 404 or 405 of the API's own shape, not the viewer's page.
+                Route("/api/{rest:path}", fallback(api)),
                 # The built viewer (viewer/ -> twin/serving/static); last, so that it never hides an API route.
                 Mount("/", StaticFiles(directory=STATIC_DIR, html=True, check_dir=False), name="viewer"),
             ],
             lifespan=self.lifespan,
             middleware=[
                 Middleware(Guard, open_mode=self.is_open, bound_host=bound_host, allowed_hosts=allowed_hosts,
-                           allowed_origins=allowed_origins),
+                           allowed_origins=allowed_origins, routed=routed(api)),
                 Middleware(Authenticate, server=self),
             ],
             exception_handlers={ApiFailure: _failure, HTTPException: http_exception, Exception: server_error},  # type: ignore[dict-item]
