@@ -25,7 +25,7 @@ from typing import Any
 import msgspec
 
 from twin import __version__
-from twin.serving.access import DEVICE, ROLES
+from twin.serving.access import CREW, DEVICE, ROLES
 from twin.serving.protocol import API_ERRORS, SUBPROTOCOL, ApiErrorCode
 from twin.serving.routing import JSON, ApiError, ApiRoute, Media
 
@@ -121,8 +121,8 @@ def _answers(route: ApiRoute) -> dict[int, Any]:
 def _role_text(role: str | None) -> str:
     if role is None:
         return "no token needed"
-    if role == DEVICE:
-        return "a device or admin token"
+    if role in (DEVICE, CREW):
+        return f"a {role} or admin token"
     return f"{role} or above" if role != ROLES[-1] else "admin"
 
 

@@ -30,7 +30,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Match, Route
 from starlette.types import Scope
 
-from twin.serving.access import DEVICE, ROLES, TokenRecord
+from twin.serving.access import TOKEN_ROLES, TokenRecord
 from twin.serving.guard import MUTATING, Refused, json_object
 from twin.serving.protocol import API_ERRORS, ApiErrorCode
 
@@ -168,7 +168,7 @@ class ApiRoute:
 
     def __post_init__(self) -> None:
         assert self.method in ("GET", "POST", "PUT", "PATCH", "DELETE"), self.method
-        assert self.role is None or self.role in (*ROLES, DEVICE), self.role
+        assert self.role is None or self.role in TOKEN_ROLES, self.role
         assert 200 in self.answers or 201 in self.answers, f"{self.method} {self.path} declares no success answer"
 
     @property
