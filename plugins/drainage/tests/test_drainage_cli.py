@@ -10,7 +10,11 @@ import sys
 
 import pytest
 
-from test_drainage_import import NETWORK_INP
+# the network of test_drainage_import, imported by path: with --import-mode=importlib
+# no test folder is on sys.path, so `from test_drainage_import import` fails in a run
+# from the repository's root (CI's)
+sys.path.insert(0, os.path.dirname(__file__))
+from test_drainage_import import NETWORK_INP  # noqa: E402
 
 pytest.importorskip("pyswmm")
 
