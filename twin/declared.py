@@ -204,7 +204,7 @@ def _words(info: Any, kind: Any = None) -> str:
         return " or ".join(_words(t, a) for t, a in zip(parts, args))
     if isinstance(info, mi.LiteralType):
         values = [a for a in typing.get_args(kind)] if kind is not None and typing.get_args(kind) else list(info.values)
-        return "one of " + ", ".join(_literal(v) for v in values)
+        return _literal(values[0]) if len(values) == 1 else "one of " + ", ".join(_literal(v) for v in values)
     if isinstance(info, (mi.IntType, mi.FloatType)):
         noun = "an integer" if isinstance(info, mi.IntType) else "a number"
         return noun + _bounds(info)
@@ -227,7 +227,7 @@ def _words(info: Any, kind: Any = None) -> str:
     if isinstance(info, mi.TupleType):
         return "[" + ", ".join(_words(t) for t in info.item_types) + "]"
     if isinstance(info, mi.DictType):
-        return f"a table of {_words(info.value_type)}"
+        return f"a table, each value {_words(info.value_type)}"
     if isinstance(info, mi.StructType):
         required = [f.encode_name for f in info.fields if f.required]
         return _TABLE_WORDS + (f" with {', '.join(required)}" if required else "")

@@ -24,6 +24,9 @@ _CLOCK = r"^(\d+):([0-5]\d):([0-5]\d(?:\.\d+)?)$"
 #: a moment of the drill: seconds from its start, or "HH:MM:SS"
 Moment = Annotated[Annotated[float, Meta(ge=0)] | Annotated[str, Meta(pattern=_CLOCK)],
                    Meta(extra={"expected": 'seconds from the drill\'s start (a number >= 0) or "HH:MM:SS"'})]
+#: a length of time: seconds, or "HH:MM:SS"
+Span = Annotated[Annotated[float, Meta(ge=0)] | Annotated[str, Meta(pattern=_CLOCK)],
+                 Meta(extra={"expected": 'seconds (a number >= 0) or "HH:MM:SS"'})]
 #: an instant with its offset from UTC
 Instant = Annotated[datetime, Meta(tz=True, extra={
     "expected": "a date and time with its offset from UTC (TOML's offset date-time), such as 2026-07-15T14:00:00+08:00"})]
@@ -55,7 +58,7 @@ REQUIRED = {"by": ("asset",)}
 
 
 def seconds(moment: float | str) -> float:
-    """A :data:`Moment` in seconds."""
+    """A :data:`Moment` or :data:`Span` in seconds."""
     if isinstance(moment, str):
         m = re.fullmatch(_CLOCK, moment.strip())
         assert m is not None, moment  # the declaration's pattern let it through
@@ -75,7 +78,7 @@ class DrillHead(Struct, forbid_unknown_fields=True, kw_only=True):
     #: the seed of the simulator's randomness: the same seed, the same run, bit for bit
     seed: Annotated[int, Meta(ge=0)] = 0
     #: how long it runs
-    duration: Moment
+    duration: Span
     #: the tick, in seconds
     dt: Annotated[float, Meta(gt=0, le=60)] = 1.0
     #: the first instant of its simulated clock (none: the scene's `start`, else
@@ -147,7 +150,7 @@ class Expect(Struct, forbid_unknown_fields=True, kw_only=True):
     #: kind `never`: `never = true`
     never: Literal[True] | None = None
     #: kind `acknowledged_within`: seconds from an alarm's raise to its acknowledgement
-    acknowledged_within: Moment | None = None
+    acknowledged_within: Span | None = None
     #: the asset it is about
     asset: str = ""
     #: the domain it is about
@@ -213,4 +216,30 @@ def reference() -> str:
                  "are those of its kind.\n\n| kind | keys | passes when |\n| --- | --- | --- |\n" + "\n".join(rows) + "\n")
     parts.append('### `[thresholds."<name>"]`\n\nPlugin parameters for this drill, as in a scene (docs/scenes.md): '
                  "a table per kernel, updater or coupling name.\n")
+    return "\n".join(parts)
+
+
+def actions_reference(registry: Any) -> str:
+    """The Markdown of docs/drills.md's actions and sensor faults: for each, what it acts
+    on and its parameters with units, valid ranges and defaults, from the plugins'
+    declarations (:func:`twin.plugins.actions.catalogue`) and the core's faults."""
+    from twin.plugins.actions import catalogue
+
+    parts = []
+    for record in catalogue(registry):
+        on = (f"a sensor (`target` = its id)" if record["target"] == "sensor"
+              else f"{record['domain']} {', '.join(f'`{k}`' for k in record['kinds'])} (`target` = its asset id)")
+        head = f"#### `{record['name']}`\n\n{record['description'][0].upper() + record['description'][1:]}. Acts on {on}"
+        head += f"; plugin `{record['plugin']}`." if record["plugin"] != "core" else "; the core's simulator."
+        if not record["params"]:
+            parts.append(head + " No parameters.\n")
+            continue
+        rows = []
+        for p in record["params"]:
+            low, high = p["valid"]
+            valid = f"[{'-inf' if low is None else f'{low:g}'}, {'inf' if high is None else f'{high:g}'}]"
+            default = "required" if p["default"] is None else f"{p['default']:g}"
+            rows.append(f"| `{p['name']}` | {p['unit']} | {valid} | {default} | {p['description']} |")
+        parts.append(head + "\n\n| parameter | unit | valid | default | meaning |\n| --- | --- | --- | --- | --- |\n"
+                     + "\n".join(rows) + "\n")
     return "\n".join(parts)
