@@ -80,15 +80,17 @@ def test_bad_input_gives_a_short_error_not_a_traceback(tmp_path: Path, command: 
     assert word.lower() in result.stderr.lower(), f"twin {command}: the error does not name {word!r}:\n{result.stderr}"
 
 
-def test_interrupting_serve_stops_it_quietly(tmp_path: Path) -> None:
-    """Ctrl-C on ``twin serve`` is the normal way to stop it: no traceback, exit 0."""
+@pytest.mark.parametrize("how", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_stopping_serve_is_quiet(tmp_path: Path, how: signal.Signals) -> None:
+    """Ctrl-C (SIGINT) or a service manager's stop (SIGTERM) is the normal way to stop
+    ``twin serve``: no traceback, exit 0."""
     port = free_port()
     env = {**os.environ, "TWIN_DATA": str(tmp_path / "data")}
     process = subprocess.Popen([*TWIN, "serve", "--port", str(port)], cwd=tmp_path, env=env,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         wait_healthy(f"http://127.0.0.1:{port}", 120, process=process)
-        process.send_signal(signal.SIGINT)
+        process.send_signal(how)
         out, err = process.communicate(timeout=60)
     finally:
         if process.poll() is None:

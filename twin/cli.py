@@ -177,6 +177,15 @@ def main(argv: list[str] | None = None) -> int:
     export.add_argument("--domain", help="only the series of this domain's sensors and assets")
     export.add_argument("--data", type=Path)
 
+    archive = sub.add_parser("archive", help="incidents' case files (docs/incidents.md)")
+    archive_sub = archive.add_subparsers(dest="archive_command", required=True)
+    case = archive_sub.add_parser("export", help="write one incident's case file: a self-contained HTML page")
+    case.add_argument("incident", type=int, help="the incident's id (GET /api/incidents?closed=1 lists them)")
+    case.add_argument("--lang", default="zh-CN", help="zh-CN (default) or en")
+    case.add_argument("--out", type=Path, help="the file to write (default: incident-<id>-<lang>.html here)")
+    case.add_argument("--timezone", default="Asia/Shanghai", help="local time of the case file's clock times (IANA name)")
+    case.add_argument("--data", type=Path)
+
     words = sys.argv[1:] if argv is None else argv
     # Plugins' own commands (the twin_cli hook) load the plugins, so only for a command
     # the core does not know.
@@ -295,11 +304,19 @@ def cmd_serve(args: argparse.Namespace) -> int:
         uv.should_exit = True
 
     server.on_fatal = fatal
+
+    def stopped(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    # uvicorn shuts down gracefully on SIGINT (Ctrl-C) and SIGTERM (a service manager's
+    # stop), then raises the signal again for whoever runs it, under the handler it found:
+    # stopping a server either way is its normal end, exit 0, not an error or a kill
+    import signal
+
+    signal.signal(signal.SIGTERM, stopped)
     try:
         uv.run()
     except KeyboardInterrupt:
-        # uvicorn shuts down gracefully on Ctrl-C / SIGINT, then raises the signal again
-        # for whoever runs it: stopping a server that way is the normal end, not an error
         pass
     if server.startup_error is not None:
         raise TwinError(f"the twin failed to start: {server.startup_error}")
@@ -758,7 +775,17 @@ def cmd_history(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_archive(args: argparse.Namespace) -> int:
+    from twin.loop.archive import export
+    from twin.runtime import default_data_dir
+
+    path = export(args.data or default_data_dir(), args.incident, args.lang, args.out, args.timezone)
+    print(f"wrote {path}")
+    return 0
+
+
 COMMANDS = {
+    "archive": cmd_archive,
     "history": cmd_history,
     "branch": cmd_branch,
     "devices": cmd_devices,
