@@ -247,14 +247,15 @@ class Run:
     #: input actions ({time, action, target, params, who})
     inputs: list[dict[str, Any]]
     alarms: dict[int, AlarmSummary]
-    #: the run's clock start: 0 for a simulated clock, UTC epoch seconds for a live run
+    #: the run's clock start, UTC epoch seconds (0: a clock that counted from nothing)
     clock_start: float = 0.0
-    #: the scene's time zone (IANA), for the local times of a live run
+    #: the scene's time zone (IANA), where the run's moments are read
     timezone: str = "UTC"
 
     def moment(self, t: float, date: bool = False) -> str:
-        """A moment of the run as people read it: HH:MM:SS of a simulated clock, or the
-        local time in the scene's zone of a live run's (with the date and zone if asked)."""
+        """A moment of the run as people read it: the local time in the scene's zone of a
+        clock from an instant (a drill's, a live run's), with the date and zone if asked;
+        HH:MM:SS of a clock that counted from 0."""
         if not self.clock_start:
             return clock(t)
         from datetime import datetime

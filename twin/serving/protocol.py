@@ -227,8 +227,8 @@ class Hello(msgspec.Struct, tag="hello", tag_field="type"):
     levels: dict[str, list[str]]
     #: the risk at which each level 1-4 starts (the one risk convention)
     level_thresholds: list[float]
-    #: true when ``time`` is UTC epoch seconds (a live twin, or a replay of its
-    #: recording); false for a simulated clock counting from 0
+    #: true when ``time`` is UTC epoch seconds (a live twin, a drill or ``--fast`` run from
+    #: its start instant, their replays); false for a clock counting from 0
     absolute_clock: bool
     #: the scene's IANA time zone: an absolute clock is shown as local time there
     timezone: str
