@@ -85,9 +85,9 @@ def caller_of(conn: HTTPConnection) -> Caller:
     return conn.scope[_SCOPE_KEY]
 
 
-def authorize(caller: Caller, needed: str, doing: str = "this") -> TokenRecord:
+def authorize(caller: Caller, needed: str | tuple[str, ...], doing: str = "this") -> TokenRecord:
     """The caller's token record if it may do what ``needed`` may (a role of the ladder,
-    or ``device``); else an ``ApiFailure``: 401 (no valid token, saying how to get one),
+    ``device`` or ``crew``, or a tuple of them: any one will do); else an ``ApiFailure``: 401 (no valid token, saying how to get one),
     403 (the role is not enough, saying which is), 503 (the token file is unreadable)."""
     from twin.serving.routing import ApiFailure
 
@@ -106,7 +106,8 @@ def authorize(caller: Caller, needed: str, doing: str = "this") -> TokenRecord:
     if record.expired():
         raise ApiFailure(ApiErrorCode.UNAUTHORIZED, f"token {record.name!r} expired at {utc_text(record.expires or 0.0)}; "
                                                     f"ask for a new one (`twin token add {record.role}`)")
-    if not allows(record.role, needed):
-        wanted = f"a {needed} or admin token" if needed in (DEVICE, CREW) else f"{needed} or above"
+    anyof = (needed,) if isinstance(needed, str) else needed
+    if not any(allows(record.role, role) for role in anyof):
+        wanted = ", or ".join(f"a {role} or admin token" if role in (DEVICE, CREW) else f"{role} or above" for role in anyof)
         raise ApiFailure(ApiErrorCode.FORBIDDEN, f"token {record.name!r} has role {record.role}; {doing} needs {wanted}")
     return record

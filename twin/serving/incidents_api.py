@@ -302,7 +302,7 @@ ROUTES = [
              body=IncidentActionBody, empty_body=True, path_params={"action": ActionName}, doing="acting on incidents",
              answers={200: IncidentActed, 404: ApiError, 409: ApiError, 413: ApiError}),
     ApiRoute("GET", "/api/notifications", notifications, tag="incidents", answers={200: NotificationStatus}),
-    ApiRoute("GET", "/api/incidents/{incident_id:int}/photos/{name:str}", incident_photo, role=None, tag="incidents",
+    ApiRoute("GET", "/api/incidents/{incident_id:int}/photos/{name:str}", incident_photo, role=("viewer", CREW), tag="incidents",
              answers={200: Media("image/jpeg", {"type": "string", "format": "binary"}, "the photo (JPEG or PNG)"),
                       404: ApiError}),
     ApiRoute("GET", "/api/field/tasks", field_tasks, role=CREW, tag="field", answers={200: FieldTasks}),

@@ -118,12 +118,11 @@ def _answers(route: ApiRoute) -> dict[int, Any]:
     return dict(sorted(answers.items()))
 
 
-def _role_text(role: str | None) -> str:
-    if role is None:
+def _role_text(roles: tuple[str, ...]) -> str:
+    if not roles:
         return "no token needed"
-    if role in (DEVICE, CREW):
-        return f"a {role} or admin token"
-    return f"{role} or above" if role != ROLES[-1] else "admin"
+    return ", or ".join(f"a {role} or admin token" if role in (DEVICE, CREW) else f"{role} or above" if role != ROLES[-1]
+                        else "admin" for role in roles)
 
 
 @functools.cache
@@ -164,13 +163,14 @@ def build(table: list[ApiRoute]) -> dict[str, Any]:
         doc = inspect.getdoc(route.handler) or ""
         rest = doc.split("\n\n", 1)[1] if "\n\n" in doc else ""
         description = (route.description or rest.replace("\n", " ")).strip()
-        role_line = f"Role: {_role_text(route.role)}."
+        role_line = f"Role: {_role_text(route.roles)}."
         op: dict[str, Any] = {
             "operationId": op_id,
             "summary": route.first_line(),
             "description": f"{description}\n\n{role_line}".strip(),
             "tags": [route.tag] if route.tag else [],
-            "x-role": route.role,
+            # the least role, or the list of roles any one of which may (null: no token)
+            "x-role": route.role if route.role is None or isinstance(route.role, str) else list(route.role),
             "security": [] if route.role is None else [{"bearer": []}, {"token": []}],
         }
         params = [{"name": name, "in": "path", "required": True, "schema": schema(_path_schema(route, name, conv))}
@@ -309,7 +309,7 @@ def _routes_section(doc: dict[str, Any]) -> str:
             body_text = "<br>".join(f"{type_text(c['schema'])} ({media})" if media != JSON else type_text(c["schema"])
                                     for media, c in body.items()) or "—"
             answers = ", ".join(code for code in op["responses"])
-            role = op["x-role"] or "none"
+            role = " or ".join(op["x-role"]) if isinstance(op["x-role"], list) else op["x-role"] or "none"
             lines.append(f"| {method.upper()} | `{path}` | {role} | {_cell(op['summary'])} | {_cell(body_text)} | {answers} |")
     return "\n".join(lines) + "\n"
 

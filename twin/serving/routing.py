@@ -133,7 +133,8 @@ class ApiRoute:
     """One method of one path of the HTTP API, declared.
 
     - ``role``: the least role that may call it (``twin.serving.access.ROLES``, or
-      ``device``); None: no token needed.
+      ``device``, ``crew``), or a tuple of roles any one of which may; None: no token
+      needed.
     - ``answers``: status -> the msgspec type of its JSON body, or a :class:`Media`.
       Refusals the table adds by itself need not be listed: 401/403 where a role is
       needed, 503 where the twin must be built, 400/413/415 where a body is taken.
@@ -152,7 +153,7 @@ class ApiRoute:
     method: str
     path: str
     handler: Handler
-    role: str | None = "viewer"
+    role: str | tuple[str, ...] | None = "viewer"
     answers: Mapping[int, Any] = field(default_factory=dict)
     body: Any = None
     query: type[msgspec.Struct] | None = None
@@ -168,8 +169,13 @@ class ApiRoute:
 
     def __post_init__(self) -> None:
         assert self.method in ("GET", "POST", "PUT", "PATCH", "DELETE"), self.method
-        assert self.role is None or self.role in TOKEN_ROLES, self.role
+        assert self.role is None or set(self.roles) <= set(TOKEN_ROLES), self.role
         assert 200 in self.answers or 201 in self.answers, f"{self.method} {self.path} declares no success answer"
+
+    @property
+    def roles(self) -> tuple[str, ...]:
+        """The roles of which any one may call it (none: no token needed)."""
+        return () if self.role is None else (self.role,) if isinstance(self.role, str) else tuple(self.role)
 
     @property
     def open_path(self) -> str:
