@@ -49,7 +49,7 @@ def test_unknown_keys_keys_that_do_not_apply_and_times_past_the_end_are_named(de
         '\n[[expect]]\nby = "00:02:30"\nasset = "G-MH-0055"\nlevel = "red"\n'                 # 42
     ))
     assert problems_of(path) == [
-        f"{path}: line 7: [wether]: unknown table; valid: drill, series, events, expect, thresholds, alarms",
+        f"{path}: line 7: [wether]: unknown table; valid: drill, series, events, expect, thresholds, alarms, messages",
         f"{path}: line 12: [[events]] #1: unknown atr; valid keys: at, target, action, operator, params, note",
         f'{path}: line 16: [[events]] #2: give either action = "<domain>.<verb>" or operator = "acknowledge", "dispatch" '
         'or "resolve"',

@@ -121,6 +121,9 @@ class Drill:
     toml: TomlFile | None = None
     #: what :func:`load_drill` with ``keep_going`` found wrong (its entries are left out)
     problems: list[str] = field(default_factory=list)
+    #: ``[[messages]]`` to the players of a live exercise: (moment, declaration, line), in
+    #: time order; a headless run leaves them out (twin.runs.exercise plays them)
+    messages: list[tuple[float, Any, int]] = field(default_factory=list)
 
 
 def clock(seconds: float) -> str:
@@ -196,12 +199,17 @@ def load_drill(path: str | Path, keep_going: bool = False) -> Drill:
             continue
         expectations.append(Expectation(kind, LEVELS[x.level], toml.line(keys) or 0, time=time, asset=x.asset, domain=x.domain,
                                         rule=x.rule, keys=keys))
+    messages = []
+    for n, message in enumerate(tables["messages"]):
+        if message is not None and not late(seconds(message.at), ("messages", n, "at")):
+            messages.append((seconds(message.at), message, toml.line(("messages", n)) or 0))
     if problems and not keep_going:
         raise DrillError(problems)
     start = head.start.timestamp() if head.start is not None else None
     return Drill(path, head.name, (path.parent / head.scene).resolve(), head.seed, duration, float(head.dt),
                  sorted(events, key=lambda e: e.at), expectations,
-                 {k: v for k, v in toml.data.items() if k in ("thresholds", "alarms")}, start, head.name_zh, toml, problems)
+                 {k: v for k, v in toml.data.items() if k in ("thresholds", "alarms")}, start, head.name_zh, toml, problems,
+                 sorted(messages, key=lambda m: m[0]))
 
 
 def check_against(drill: Drill, engine: Any) -> None:

@@ -14,7 +14,7 @@ import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from msgspec import Meta, Struct
+from msgspec import Meta, Struct, field
 
 from twin.declared import reference as table_reference
 from twin.tick.config import AlarmsTable, Thresholds
@@ -178,6 +178,26 @@ class Expect(Struct, forbid_unknown_fields=True, kw_only=True):
             raise ValueError(f"a {kind!r} expectation needs {', '.join(f'{k} = ...' for k in missing)}")
 
 
+class Message(Struct, forbid_unknown_fields=True, kw_only=True):
+    """``[[messages]]``: at a moment, a message to the players of a live exercise (`twin
+    exercise`, docs/exercises.md): a resident's phone call, a field report, a press
+    enquiry. Shown on the wall as a banner and in the alarm list's feed, and recorded; a
+    headless run (`twin drill run`) has no players to tell and leaves it out."""
+
+    #: when it comes
+    at: Moment
+    #: what it is: a phone call, a report from the field, a press enquiry, or another message
+    kind: Literal["call", "field_report", "press", "other"] = "other"
+    #: who it is from, as the players would hear it ("a resident of 12 Heping Road")
+    sender: Name = field(name="from")
+    #: who it is from, in Chinese
+    from_zh: str = ""
+    #: what they say
+    text: Name
+    #: what they say, in Chinese
+    text_zh: str = ""
+
+
 class DrillFile(Struct, forbid_unknown_fields=True, kw_only=True):
     """A drill file."""
 
@@ -193,11 +213,13 @@ class DrillFile(Struct, forbid_unknown_fields=True, kw_only=True):
     thresholds: Thresholds = {}
     #: alarm handling for this drill (deadlines)
     alarms: AlarmsTable | None = None
+    #: messages to the players of a live exercise
+    messages: list[Message] = []
 
 
 #: the tables of the reference, in the order docs/drills.md gives them
 TABLES = (("[drill]", DrillHead), ("[[events]]", Event), ("[[series]]", Series), ("[[expect]]", Expect),
-          ("[alarms]", AlarmsTable))
+          ("[[messages]]", Message), ("[alarms]", AlarmsTable))
 
 
 def reference() -> str:
