@@ -57,6 +57,9 @@ def _args() -> argparse.Namespace:
                    help="tile the drainage rain gauges too ('all'), or keep tile 0's only (default; see bench/_city.py)")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--no-swmm", action="store_true", help="skip the drainage router's comparison with SWMM (pyswmm)")
+    p.add_argument("--swmm-blocks", default="", metavar="N,N,...",
+                   help="generated cities (N x N blocks; 12 is about 770 manholes, 40 about 8,500, 120 about 77,000) "
+                        "for the fair router-vs-SWMM comparison (default: 4 with --quick, else 12,40)")
     return p.parse_args()
 
 
@@ -574,6 +577,8 @@ def main() -> None:
     result["peak_gb"] = f"{peak_gb():.2f}"
     if not ARGS.no_swmm:
         result.update(bench_router_vs_swmm(4 if ARGS.quick else 12))
+        sizes = [int(b) for b in ARGS.swmm_blocks.split(",") if b] or ([4] if ARGS.quick else [12, 40])
+        result.update(bench_fair_swmm(sizes))
     print("RESULT " + " ".join(f"{k}={v}" for k, v in result.items()))
 
 
@@ -600,6 +605,44 @@ def bench_router_vs_swmm(blocks: int) -> dict[str, str]:
             "router_vs_swmm_cpu": f"{r.get('cpu_speedup', nan):.2f}",
             "router_depth_err_m": f"{r.get('max_peak_depth_error_m', nan):.3f}",
             "router_depth_p99_m": f"{r.get('p99_peak_depth_error_m', nan):.3f}"}
+
+
+def bench_fair_swmm(sizes: list[int]) -> dict[str, str]:
+    """Issue 16's fair comparison: SWMM at a utility's own options (ROUTING_STEP 20 s,
+    VARIABLE_STEP 0.75) and the router at ticks of 1 to 60 s, each against SWMM at a fixed
+    1 s step, on generated cities of growing size; CPU seconds of this process (wall time
+    counts the other processes of a shared machine). The crossover is the first size at
+    which the router, at a tick within the tolerances (peak depth p95 0.05 m, max 0.15 m),
+    takes less CPU than SWMM at its own step."""
+    try:
+        from twin_drainage.bench_support import fair_comparison
+    except ImportError as exc:
+        say(f"fair comparison skipped: {exc}")
+        return {}
+    out: dict[str, str] = {}
+    crossover = None
+    print()
+    print("Drainage router vs SWMM 5.2 at their own steps, 1 h storm, errors against SWMM at a fixed 1 s step:")
+    print(f"  {'manholes':>8}  {'model':<22} {'CPU s':>8} {'wall s':>8} {'depth max':>10} {'p95':>7} {'outfall':>8}")
+    for blocks in sizes:
+        say(f"fair comparison: {blocks}x{blocks} blocks")
+        r = fair_comparison(blocks=blocks)
+        n = r["manholes"]
+        rows = [(f"SWMM {r['swmm']['routing_step_s']:g} s var {r['swmm']['variable_step']:g}", r["swmm"])]
+        rows += [(f"router tick {tick:g} s", v) for tick, v in r["router"].items()]
+        for label, v in rows:
+            print(f"  {n:>8}  {label:<22} {v['cpu_s']:>8.2f} {v['wall_s']:>8.2f} {v['max_depth_error_m']:>9.3f}m "
+                  f"{v['p95_depth_error_m']:>6.3f}m {100 * v['outfall_volume_error']:>+7.2f}%")
+        ok = {t: v for t, v in r["router"].items() if v["p95_depth_error_m"] <= 0.05 and v["max_depth_error_m"] <= 0.15}
+        best = min(ok.values(), key=lambda v: v["cpu_s"]) if ok else None
+        ratio = r["swmm"]["cpu_s"] / best["cpu_s"] if best else float("nan")
+        print(f"  {n:>8}  SWMM CPU / router CPU at its best tick within tolerance: {ratio:.2f}x")
+        out[f"swmm_over_router_cpu_{n}"] = f"{ratio:.2f}"
+        if crossover is None and ratio > 1.0:
+            crossover = n
+    print(f"  crossover: {'the router is faster from ' + str(crossover) + ' manholes' if crossover else 'SWMM is faster at every size tried'}")
+    out["crossover_manholes"] = str(crossover)
+    return out
 
 
 if __name__ == "__main__":

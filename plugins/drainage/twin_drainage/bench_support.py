@@ -120,3 +120,94 @@ if __name__ == "__main__":
 
     out = router_vs_swmm(blocks=int(sys.argv[1]) if len(sys.argv) > 1 else 8)
     print(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in out.items()))
+
+
+def fair_comparison(blocks: int = 12, router_ticks: tuple[float, ...] = (1.0, 10.0, 30.0, 60.0),
+                    swmm_step: float = 20.0, variable_step: float = 0.75, duration: float = 3600.0, seed: int = 0,
+                    workdir: str | Path | None = None) -> dict[str, Any]:
+    """Router and SWMM each at the step a user would give them (issue 16), on one
+    generated network and storm, against a reference: SWMM at a fixed 1 s step.
+
+    SWMM runs the file's own options as a utility sets them: ``ROUTING_STEP`` =
+    ``swmm_step`` with ``VARIABLE_STEP`` = ``variable_step`` (SWMM's defaults, 20 s and
+    0.75), SLOT surcharge. The router runs at each tick of ``router_ticks`` (it sub-steps
+    as stability needs). For each: wall and CPU seconds (of this process) and the peak
+    manhole depth differences against the reference (max, p95) and the outfall volume's.
+    Returns {"manholes", "reference": {...}, "swmm": {...}, "router": {tick: {...}}}."""
+    from pyswmm import Nodes, Simulation
+
+    from twin.authoring.citygen import plan_city, populate
+    from twin.plugins.registry import load_registry
+    from twin.tick.scene import load_scene
+    from twin.tick.simulator import Simulator
+
+    from twin_drainage import plugin, swmm
+
+    registry = load_registry([plugin], entry_points=False)
+    plan = plan_city(seed, blocks, blocks, buildings=False)
+    populate(plan, registry)
+    out: dict[str, Any] = {"blocks": blocks}
+    with tempfile.TemporaryDirectory() as scratch:
+        root = Path(workdir) if workdir is not None else Path(scratch)
+        root.mkdir(parents=True, exist_ok=True)
+
+        def swmm_run(step: float, variable: float, name: str) -> dict[str, Any]:
+            inp = swmm.export_inp(plan.assets["drainage"], root / name, rain=list(STORM), duration=duration,
+                                  routing_step=step, report_step=600.0, rain_interval=300.0,
+                                  options={"SURCHARGE_METHOD": "SLOT", "VARIABLE_STEP": f"{variable:g}"})
+            started, started_cpu = time.perf_counter(), time.process_time()
+            with Simulation(str(inp)) as sim:
+                sim.execute()
+            wall, cpu = time.perf_counter() - started, time.process_time() - started_cpu
+            peak: dict[str, float] = {}
+            volume = 0.0
+            with Simulation(str(inp)) as sim:  # sampled every simulated second, not timed
+                sim.step_advance(1)
+                nodes = [(n.nodeid, n) for n in Nodes(sim)]
+                junctions = [(nid, n) for nid, n in nodes if n.is_junction()]
+                for _ in sim:
+                    for nid, node in junctions:
+                        if node.depth > peak.get(nid, 0.0):
+                            peak[nid] = node.depth
+                volume = sum(n.cumulative_inflow for _, n in nodes if n.is_outfall())
+            return {"inp": inp, "wall_s": wall, "cpu_s": cpu, "peak": peak, "outfall_m3": volume}
+
+        reference = swmm_run(1.0, 0.0, "reference.inp")
+        own = swmm_run(swmm_step, variable_step, "own.inp")
+        swmm.write_scene(reference["inp"], root / "scene")
+        scene = load_scene(root / "scene", registry.domains)
+        ids = None
+        ref_peak = reference["peak"]
+
+        def errors(peak: dict[str, float], volume: float) -> dict[str, float]:
+            d = np.array([abs(peak.get(k, 0.0) - v) for k, v in ref_peak.items()])
+            return {"max_depth_error_m": float(d.max()), "p95_depth_error_m": float(np.percentile(d, 95)),
+                    "outfall_volume_error": volume / reference["outfall_m3"] - 1.0}
+
+        out["manholes"] = len(ref_peak)
+        out["reference"] = {"wall_s": reference["wall_s"], "cpu_s": reference["cpu_s"]}
+        out["swmm"] = {"routing_step_s": swmm_step, "variable_step": variable_step, "wall_s": own["wall_s"],
+                       "cpu_s": own["cpu_s"], **errors(own["peak"], own["outfall_m3"])}
+        out["router"] = {}
+
+        def fail(plugin_name: str, what: str, exc: BaseException) -> None:
+            raise RuntimeError(f"{plugin_name}: {what}") from exc
+
+        for tick in router_ticks:
+            truth = Simulator(scene, registry, seed)
+            table = truth.world.tables["drainage"]
+            ids = table.ids
+            manholes = table.rows("manhole")
+            peak = np.zeros(len(table))
+            truth.step(tick, fail)  # compiles (from the cache) and builds the network: not timed
+            np.maximum(peak, table["depth"], out=peak)
+            steps = int(round(duration / tick)) - 1
+            started, started_cpu = time.perf_counter(), time.process_time()
+            for _ in range(steps):
+                truth.step(tick, fail)
+                np.maximum(peak, table["depth"], out=peak)
+            wall, cpu = time.perf_counter() - started, time.process_time() - started_cpu
+            volume = float(table["discharged_volume"][table.rows("outfall")].sum())
+            out["router"][tick] = {"wall_s": wall, "cpu_s": cpu,
+                                   **errors({ids[r]: float(peak[r]) for r in manholes}, volume)}
+    return out
