@@ -8,7 +8,7 @@ declare (:func:`twin.tick.params.thresholds_type`).
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from msgspec import Meta, Struct
 
@@ -18,6 +18,10 @@ Thresholds = Annotated[dict[str, dict[str, float | list[float]]],
                        Meta(extra={"expected": 'tables [thresholds."<kernel, updater or coupling>"] of parameters'})]
 
 Level = Literal["1", "2", "3", "4"]
+
+#: a table the part of the twin that reads it checks when the twin starts, naming the key
+#: and what is valid (its page of the docs lists its keys)
+Owned = Annotated[dict[str, Any], Meta(extra={"expected": "a table (its page of the docs lists its keys)"})]
 
 
 class AlarmsTable(Struct, forbid_unknown_fields=True, kw_only=True):
@@ -46,3 +50,11 @@ class ConfigFile(Struct, forbid_unknown_fields=True, kw_only=True):
     alarms: AlarmsTable | None = None
     #: the engine's limits
     engine: EngineTable | None = None
+    #: the history store's settings, checked by the store (docs/history.md)
+    history: Owned = {}
+    #: where the notification channels are configured (docs/notifications.md)
+    notifications: Owned = {}
+    #: escalation deadlines and chain, checked by the escalation (docs/notifications.md)
+    escalation: Owned = {}
+    #: overrides of the plugins' incident grouping rules (docs/incidents.md)
+    incident_grouping: Owned = {}

@@ -14,8 +14,9 @@ from typing import Annotated, Literal
 
 from msgspec import Meta, Struct
 
+from twin.declared import meanings
 from twin.declared import reference as table_reference
-from twin.tick.config import AlarmsTable, EngineTable, Thresholds
+from twin.tick.config import AlarmsTable, EngineTable, Owned, Thresholds
 
 #: the first instant of a simulated clock whose drill and scene give no ``start``
 DEFAULT_START = datetime(2026, 1, 1, tzinfo=timezone.utc)
@@ -150,6 +151,14 @@ class SceneFile(Struct, forbid_unknown_fields=True, kw_only=True):
     engine: EngineTable | None = None
     #: plugin parameters by kernel, updater or coupling name (docs/plugins.md lists them)
     thresholds: Thresholds = {}
+    #: the history store's settings, checked by the store (docs/history.md)
+    history: Owned = {}
+    #: where the notification channels are configured (docs/notifications.md)
+    notifications: Owned = {}
+    #: escalation deadlines and chain, checked by the escalation (docs/notifications.md)
+    escalation: Owned = {}
+    #: overrides of the plugins' incident grouping rules (docs/incidents.md)
+    incident_grouping: Owned = {}
 
 
 #: the tables of the reference, in the order docs/scenes.md gives them
@@ -169,4 +178,8 @@ def reference() -> str:
     parts.append('### `[thresholds."<name>"]`\n\nParameters of a kernel, updater or coupling by its name, each a number or '
                  "a list of numbers; the plugins declare which exist, with their units and defaults "
                  "(`twin plugins` lists them).\n")
+    said = meanings(SceneFile)
+    owned = [f"- `[{name}]`: {said[name]}" for name in ("history", "notifications", "escalation", "incident_grouping")]
+    parts.append("### Tables other parts of the twin read\n\nEach is checked by the part that reads it when the twin "
+                 "starts, which names a wrong key or value the same way:\n\n" + "\n".join(owned) + "\n")
     return "\n".join(parts)
