@@ -142,7 +142,6 @@ owners = ["nobody"]
         [incident] = h.engine.incidents.ordered()
         h.engine.incidents.act(incident.id, "acknowledge", "Li", "on our way", h.engine.time)
         wait_for(lambda: len(receiver.posts) >= 4, 20, "four notifications")
-        time.sleep(0.3)
         bodies = [_verify(post) for post in receiver.posts]
         assert [b["event"] for b in bodies] == ["escalated", "escalated", "escalated", "acknowledged"]
         assert [b["level"] for b in bodies] == [2, 3, 4, 4] and all(b["subject"] == "incident" for b in bodies)
@@ -153,9 +152,11 @@ owners = ["nobody"]
         for post, body in zip(receiver.posts, bodies):
             assert post["headers"]["Idempotency-Key"] == body["key"] and post["headers"]["X-Twin-Event"] == body["event"]
         assert len({b["key"] for b in bodies}) == 4
-        status = h.engine.notify.status()
-        [hook] = [c for c in status["channels"] if c["name"] == "hook"]
-        assert hook["state"] == "ok" and hook["sent"] == 4 and hook["pending"] == 0
+        def hook() -> dict:
+            return next(c for c in h.engine.notify.status()["channels"] if c["name"] == "hook")
+
+        wait_for(lambda: hook()["sent"] == 4, 10, "four rows marked sent")
+        assert hook()["state"] == "ok" and hook()["pending"] == 0
         text = h.engine.metrics.exposition().decode()
         assert 'twin_notifications_sent_total{channel="hook"} 4.0' in text
         assert 'twin_notifications_queued_total{channel="hook"} 4.0' in text
@@ -174,9 +175,11 @@ def test_a_failing_receiver_is_tried_again_with_backoff_and_shown_failing(tmp_pa
         [hook] = [c for c in h.engine.notify.status()["channels"] if c["name"] == "hook"]
         assert hook["state"] == "failing" and hook["pending"] == 1 and "answered HTTP 503" in hook["last_error"]
         assert hook["retry_at"] is not None
-        wait_for(lambda: receiver.posts, 30, "the delivery after the failures")  # backoff 1 s, 2 s, 4 s
-        with sqlite3.connect(tmp_path / "data" / "alarms.sqlite") as db:
-            assert db.execute("SELECT state, attempts FROM outbox").fetchall() == [("sent", 4)]
+        db = sqlite3.connect(tmp_path / "data" / "alarms.sqlite")
+        rows = "SELECT state, attempts FROM outbox"
+        wait_for(lambda: db.execute(rows).fetchall() == [("sent", 4)], 30, "the delivery after the failures")  # 1, 2, 4 s
+        db.close()
+        assert len(receiver.posts) == 1
         assert 'twin_notifications_failed_total{channel="hook"} 3.0' in h.engine.metrics.exposition().decode()
     finally:
         h.close()
@@ -314,3 +317,58 @@ on = ["raised", "escalated", "acknowledged"]
     assert {m["key"] for m in received} == mail_keys and all(m["to"] == ["duty@example.org"] for m in received)
     # The mail server's outage was waited out: some mail needed more than one try.
     assert max(attempts for _, channel, _, _, attempts, _ in rows if channel == "mail") > 1
+
+
+# -- the reference receiver ------------------------------------------------------------------------
+def test_the_reference_receiver_checks_signatures_and_takes_each_key_once(tmp_path, toy):
+    import io as _io
+
+    from twin.loop.notify.channels import DeliveryFailed, send
+    from twin.loop.notify.config import Channel
+    from twin.loop.notify.receiver import Receiver as Reference
+
+    out = _io.StringIO()
+    ref = Reference(SECRET, log=tmp_path / "keys.jsonl", out=out)
+    threading.Thread(target=ref.serve, daemon=True).start()
+    url = f"http://127.0.0.1:{ref.port}/hook"
+    _write_config(tmp_path / "data", _webhook(url) + '[[rules]]\nchannels = ["hook"]\non = ["raised"]\n')
+    h = Harness(tmp_path / "scene", plugins=[toy], blocks=(2, 2), data_dir=tmp_path / "data")
+    try:
+        h.act("toy.open_tap", "T-001", rate=0.5)
+        h.run(12)
+        wait_for(lambda: "raised incident 1:" in out.getvalue(), 10, "the receiver's line")
+        with sqlite3.connect(tmp_path / "data" / "alarms.sqlite") as db:
+            [(body,)] = db.execute("SELECT body FROM outbox").fetchall()
+        hook = Channel("hook", "webhook", (url,), SECRET, 5.0)
+        send(hook, body, json.loads(body))  # the twin trying again: taken, and known
+        wait_for(lambda: "duplicate raised incident 1:" in out.getvalue(), 10, "the duplicate's line")
+        with pytest.raises(DeliveryFailed, match="answered HTTP 401"):
+            send(Channel("hook", "webhook", (url,), "another-secret-of-16+", 5.0), body, json.loads(body))
+        assert "refused: the signature does not match the body" in out.getvalue()
+        assert [json.loads(line)["event"] for line in (tmp_path / "keys.jsonl").read_text().splitlines()] == ["raised"]
+    finally:
+        h.close()
+        ref.close()
+    again = Reference(SECRET, log=tmp_path / "keys.jsonl", out=_io.StringIO())  # a restarted receiver knows its keys
+    assert again.keys == {json.loads(body)["key"]}
+    again.server.server_close()
+
+
+def test_the_reference_receiver_runs_from_the_command_line(tmp_path):
+    secret = tmp_path / "secret"
+    secret.write_text(SECRET)
+    port = free_port()
+    process = subprocess.Popen([sys.executable, "-m", "twin.loop.notify.receiver", "--port", str(port), "--secret-file",
+                                str(secret)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout.readline().strip() == f"receiving on http://127.0.0.1:{port}/"
+        r = httpx.post(f"http://127.0.0.1:{port}/", content=b"{}", headers={"Content-Type": "application/json"})
+        assert r.status_code == 401
+    finally:
+        process.kill()
+        process.wait()
+        process.stdout.close()
+        process.stderr.close()
+    missing = subprocess.run([sys.executable, "-m", "twin.loop.notify.receiver", "--secret-file", str(tmp_path / "nope")],
+                             capture_output=True, text=True, timeout=60)
+    assert missing.returncode == 2 and "nope" in missing.stderr and "Traceback" not in missing.stderr
