@@ -134,7 +134,8 @@ def delta_bytes(frame: Frame) -> bytes:
         for d, fields in frame.changes.items()
     }
     events = [p.AlarmEventInfo(e.kind, e.time, e.alarm, e.who, e.note) for e in frame.events]
-    return p.encode(p.Delta(frame.seq - 1, frame.seq, frame.time, domains, events, list(frame.stale)), body)
+    # the incidents the tick changed, as the stream carries them (reports group alarms by them)
+    return p.encode(p.Delta(frame.seq - 1, frame.seq, frame.time, domains, events, list(frame.stale), list(frame.incidents)), body)
 
 
 def keyframe_bytes(engine: Engine) -> bytes:
@@ -144,7 +145,8 @@ def keyframe_bytes(engine: Engine) -> bytes:
     body = p.Body()
     domains = {n: {f: body.add(t.sent(f)) for f in t.live_fields()} for n, t in engine.world.tables.items()}
     alarms = [a.summary() for a in engine.alarms.active()]  # as the stream carries them: notes are in /operator/action
-    return p.encode(p.Snapshot(engine.seq, engine.time, domains, alarms, sorted(engine.stale_fields)), body)
+    incidents = [i.summary() for i in engine.incidents.ordered()]  # every open one, as a snapshot of the stream
+    return p.encode(p.Snapshot(engine.seq, engine.time, domains, alarms, sorted(engine.stale_fields), incidents), body)
 
 
 class RecordingError(TwinError, ValueError):
