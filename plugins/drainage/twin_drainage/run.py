@@ -19,6 +19,7 @@ import math
 import tempfile
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,8 @@ import numpy as np
 
 from twin_drainage.inp import FLOW_FACTOR, FOOT, US_UNITS, InpError, parse_network, read_inp
 
+#: the origin of SWMM's DateTime (days)
+SWMM_EPOCH = datetime(1899, 12, 30)
 #: flows below this are "no flow" when relative differences are taken, m³/s
 FLOW_FLOOR = 1.0e-3
 #: the twin's tick when none is given: the file's routing step, but no shorter than this
@@ -126,14 +129,18 @@ def run_twin(path: str | Path, dt: float | None = None, workdir: str | Path | No
 
 
 def run_swmm(path: str | Path, sample_every: float | None = None) -> Peaks:
-    """Run SWMM 5 on ``path`` through pyswmm (an optional dependency), reading every node
-    and link at each routing step (or every ``sample_every`` s)."""
-    from pyswmm import Links, Nodes, Simulation, Subcatchments
+    """Run SWMM 5 on ``path`` through pyswmm (an optional dependency). Peaks, times of
+    peak, hours surcharged, flooding, conduit peak flows and the runoff and outfall
+    volumes are SWMM's own statistics (every routing step); the flows of pumps, weirs,
+    orifices and outlets, which have none, are read every ``sample_every`` s (default:
+    the routing step, at least DEFAULT_TICK)."""
+    from pyswmm import Links, Nodes, Simulation, Subcatchments, SystemStats
 
     path = Path(path)
     net = parse_network(read_inp(path))
     length = FOOT if net.options["units"] in US_UNITS else 1.0
     flow = FLOW_FACTOR[net.options["units"]]
+    every = sample_every or max(float(net.options["routing_step"]), DEFAULT_TICK)
     timed = time.perf_counter(), time.process_time()
     try:
         with Simulation(str(path)) as sim:
@@ -144,47 +151,39 @@ def run_swmm(path: str | Path, sample_every: float | None = None) -> Peaks:
         errors = [line.strip() for line in _report(path) if "ERROR" in line][:3] or [" ".join(str(exc).split())]
         raise InpError(f"{path}: SWMM refuses the file: {'; '.join(errors)}") from None
     wall, cpu = time.perf_counter() - timed[0], time.process_time() - timed[1]
-    peak_depth: dict[str, float] = {}
-    peak_time: dict[str, float] = {}
-    surcharge: dict[str, float] = {}
-    flooding: dict[str, float] = {}
     peak_flow: dict[str, float] = {}
-    outfall: dict[str, float] = {}
-    runoff = 0.0
     with Simulation(str(path)) as sim:
-        if sample_every:
-            sim.step_advance(max(1, int(round(sample_every))))
-        nodes = [(n.nodeid, n) for n in Nodes(sim)]
-        links = [(link.linkid, link) for link in Links(sim)]
-        subs = [s for s in Subcatchments(sim)]
-        to_node = [s for s in subs if _drains_to_node(net, s.subcatchmentid)]
-        crown = {name: _crown(net, name) for name, _ in nodes}
-        for name, _ in nodes:
-            peak_depth[name], peak_time[name], surcharge[name], flooding[name] = 0.0, 0.0, 0.0, 0.0
-        outfalls = [(name, n) for name, n in nodes if n.is_outfall()]
-        for name, _ in outfalls:
-            outfall[name] = 0.0
         start = sim.start_time
-        last = 0.0
+        links = list(Links(sim))
+        regulators = [link for link in links if not link.is_conduit()]
+        sim.step_advance(max(1, int(round(every))) if regulators else max(1, int(net.options["duration"])))
         for _ in sim:
-            t = (sim.current_time - start).total_seconds()
-            step = t - last
-            last = t
-            for name, node in nodes:
-                d = node.depth * length
-                if d > peak_depth[name]:
-                    peak_depth[name], peak_time[name] = d, t
-                if d > crown[name]:
-                    surcharge[name] += step / 3600.0
-                flooding[name] += node.flooding * flow * step
-            for name, link in links:
+            for link in regulators:
                 q = link.flow * flow
-                if abs(q) > abs(peak_flow.get(name, 0.0)):
-                    peak_flow[name] = q
-            for name, node in outfalls:
-                outfall[name] += node.total_inflow * flow * step
-            runoff += sum(s.runoff for s in to_node) * flow * step
-    return Peaks(peak_depth, peak_time, surcharge, flooding, peak_flow, runoff, outfall, wall, cpu)
+                if abs(q) > abs(peak_flow.get(link.linkid, 0.0)):
+                    peak_flow[link.linkid] = q
+        nodes = list(Nodes(sim))
+        peak_depth, peak_time, surcharge, flooding = {}, {}, {}, {}
+        for node in nodes:
+            stats = node.statistics
+            peak_depth[node.nodeid] = stats["max_depth"] * length
+            when = stats.get("max_depth_date")  # SWMM's DateTime: days since 1899-12-30
+            if isinstance(when, (int, float)):
+                peak_time[node.nodeid] = round(when * 86400.0 - (start - SWMM_EPOCH).total_seconds())
+            else:
+                peak_time[node.nodeid] = (when - start).total_seconds() if when is not None else 0.0
+            surcharge[node.nodeid] = stats.get("surcharge_duration", 0.0)
+            flooding[node.nodeid] = stats.get("flooding_volume", 0.0) * length**3
+        for link in links:
+            if link.is_conduit():
+                peak_flow[link.linkid] = link.conduit_statistics["peak_flow"] * flow
+        runoff = sum(s.statistics["runoff"] for s in Subcatchments(sim) if _drains_to_node(net, s.subcatchmentid))
+        outflow = SystemStats(sim).routing_stats["outflow"] * length**3
+        outfalls = [n.nodeid for n in nodes if n.is_outfall()]
+    # SWMM's statistics give the total leaving the system (at outfalls); spread it for the
+    # per-outfall listing by their average flows (only the total is compared)
+    return Peaks(peak_depth, peak_time, surcharge, flooding, peak_flow, runoff * length**3,
+                 {name: outflow / max(len(outfalls), 1) for name in outfalls}, wall, cpu)
 
 
 def _report(path: Path) -> list[str]:
