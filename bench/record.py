@@ -2,10 +2,11 @@
 """Recording benchmark: ``twin.runs.recording.Recorder`` writing a 100,000-asset twin at 10
 ticks per second to MCAP, and ``twin.runs.recording.seek`` reading a moment back.
 
-    python bench/record.py            # one simulated hour (36,000 ticks) + 30 s of the real city (~8 min)
-    python bench/record.py --quick    # five simulated minutes (3,000 ticks) + 5 s of a 20,000-asset city
+    python bench/record.py            # one simulated hour (36,000 ticks) + 30 s of the real city + 30 min of the demo (~9 min)
+    python bench/record.py --quick    # five simulated minutes (3,000 ticks) + 5 s of a 20,000-asset city + 10 min of the demo
+    python bench/record.py --skip-hour --skip-city    # the demo district alone (~1 min)
 
-Two twins, both with dt = 0.1 s, each recorded as fast as the machine allows:
+Three twins, each recorded as fast as the machine allows; the first two with dt = 0.1 s:
 
 1. hour: the stream bench's churning domain (``bench/_stream_churn.py``): 100,000
    probes, 5% of them changing each tick (three live fields), no sensors. Its tick costs a
@@ -39,13 +40,22 @@ Measured for each, in the same run:
   to the same moment with ``twin.runs.recording.read_stream`` (p50, p99);
 - correctness at 3 moments: the state from ``seek`` applied to a ``twin.serving.client.Mirror``
   equals the state from playing the file from the start into a Mirror, and both equal the
-  engine's own columns captured at that tick.
+  values the engine sent (``DomainTable.sent``: news only, issue 14) captured at that
+  tick, each within its field's resolution of the engine's exact columns.
+
+3. demo: the demo district (1,458 assets, its simulator, dt = 1 s) after ``--demo-warm``
+   simulated seconds (its leak and its storm under way), recorded for ``--demo-ticks``
+   ticks: the stream's delta bytes per simulated second (what a subscriber to everything
+   receives, before WebSocket framing), the recording's MB per simulated hour and its
+   payload per channel, against the issue's goals (stream under 10 KB/s, recording under
+   20 MB/h).
 
 If the writer falls behind by more than ``--backlog-mb`` of queued payload, the tick loop
 waits for it (reported as backlog wait) instead of letting the queue grow without bound.
 
 The last line is ``RESULT key=value ...``: the hour recording's figures under the issue's
-keys, and the city's prefixed ``city_``.
+keys, the city's prefixed ``city_``, and the demo's ``demo_stream_kbps`` and
+``demo_mb_per_hour``.
 """
 
 from __future__ import annotations
@@ -94,13 +104,18 @@ def _args() -> argparse.Namespace:
     ap.add_argument("--city-scans", type=int, default=6, help="of which scanned (default 6)")
     ap.add_argument("--keyframe-every", type=float, default=5.0, help="the recorder's keyframe interval (s, default 5)")
     ap.add_argument("--backlog-mb", type=float, default=1024.0, help="queued payload at which the tick loop waits (default 1024)")
-    ap.add_argument("--skip-city", action="store_true", help="the hour recording only")
+    ap.add_argument("--skip-city", action="store_true", help="no city recording")
+    ap.add_argument("--skip-hour", action="store_true", help="no hour recording (of the churning twin)")
+    ap.add_argument("--demo-ticks", type=int, help="ticks of the demo district's recording (default 1,800; 600 with --quick)")
+    ap.add_argument("--demo-warm", type=int, default=120, help="demo ticks before its recorder starts (default 120)")
+    ap.add_argument("--skip-demo", action="store_true", help="no demo district recording")
     ap.add_argument("--dir", type=Path, help="where the files go (default a temporary folder, removed at the end)")
     ap.add_argument("--seed", type=int, default=1)
     a = ap.parse_args()
     a.ticks = a.ticks or (3_000 if a.quick else 36_000)
     a.city_assets = a.city_assets or (5_000 if a.quick else 25_000)
     a.city_ticks = a.city_ticks or (50 if a.quick else 300)
+    a.demo_ticks = a.demo_ticks or (600 if a.quick else 1_800)
     a.seeks = a.seeks or (20 if a.quick else 40)
     a.scans = min(a.seeks, a.scans or 20)
     a.city_scans = min(a.city_seeks, a.city_scans)
@@ -125,13 +140,22 @@ def pct(values: list[float] | np.ndarray, q: float) -> float:
     return float(np.percentile(np.asarray(values, dtype=np.float64), q)) if len(values) else float("nan")
 
 
-def state_of(engine: Engine) -> tuple[int, dict[str, dict[str, np.ndarray]]]:
-    """The engine's live columns, as a keyframe would carry them."""
-    return engine.seq, {n: {f: t.columns[f].copy() for f in t.live_fields()} for n, t in engine.world.tables.items()}
+State = tuple[int, dict[str, dict[str, np.ndarray]], dict[str, dict[str, np.ndarray]], dict[str, dict[str, float]]]
 
 
-def same_state(label: str, mirror: Mirror, want: tuple[int, dict[str, dict[str, np.ndarray]]]) -> None:
-    seq, tables = want
+def state_of(engine: Engine) -> State:
+    """The engine's live values as sent (what a keyframe carries and every client holds),
+    its exact columns, and each field's resolution."""
+    tables = engine.world.tables.items()
+    return (engine.seq, {n: {f: t.sent(f).copy() for f in t.live_fields()} for n, t in tables},
+            {n: {f: t.columns[f].copy() for f in t.live_fields()} for n, t in tables},
+            {n: {f: float(t.specs[f].resolution) for f in t.live_fields()} for n, t in tables})
+
+
+def same_state(label: str, mirror: Mirror, want: State) -> None:
+    """The mirror holds the values sent, bit for bit, and they are within each field's
+    resolution of the exact columns (equal where it is 0)."""
+    seq, tables, exact, resolution = want
     if mirror.seq != seq:
         raise AssertionError(f"{label}: seq {mirror.seq}, engine {seq}")
     for d, fields in tables.items():
@@ -140,6 +164,11 @@ def same_state(label: str, mirror: Mirror, want: tuple[int, dict[str, dict[str, 
             if got.dtype == np.uint8 and column.dtype == np.bool_:
                 got = got.view(np.bool_)
             np.testing.assert_array_equal(got, column, err_msg=f"{label}: {d}.{f}")
+            held, truth = got.astype(np.float64), exact[d][f].astype(np.float64)
+            off = ~((np.abs(held - truth) < resolution[d][f]) | (held == truth) | (np.isnan(held) & np.isnan(truth)))
+            if off.any():
+                raise AssertionError(f"{label}: {d}.{f}: {int(off.sum())} values a resolution ({resolution[d][f]}) or more "
+                                     "from the exact state")
 
 
 def tick_alone(engine: Engine, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -438,6 +467,46 @@ def report(label: str, r: dict[str, Any], s: dict[str, Any], assets: int, extrap
     }
 
 
+def demo(workdir: Path) -> dict[str, float]:
+    """The demo district recorded with the default Recorder (see the module's docstring, 3)."""
+    from twin.runtime import default_scene, open_twin
+
+    t = time.perf_counter()
+    engine = open_twin(default_scene(), workdir / "demo-data", seed=ARGS.seed, persist=False)
+    assets = sum(len(table) for table in engine.world.tables.values())
+    for _ in range(ARGS.demo_warm):
+        engine.tick()
+    say(f"demo: {assets:,} assets, {len(engine.scene.sensors):,} sensors, {ARGS.demo_warm} ticks of warm-up in "
+        f"{time.perf_counter() - t:.1f} s")
+    path = workdir / "demo.mcap"
+    recorder = rec.Recorder(path, engine, {"bench": "record-demo"})
+    start, values = engine.time, 0
+    for _ in range(ARGS.demo_ticks):
+        frame = engine.tick()
+        values += frame.changed_rows()
+        recorder.record(frame)
+    recorder.close()
+    if recorder.error is not None:
+        raise RuntimeError(recorder.error)
+    seconds = engine.time - start
+    engine.close()
+    payload: dict[str, int] = {}
+    for topic, _, data in rec.read_stream(path, None):
+        payload[topic] = payload.get(topic, 0) + len(data)
+    hour = 3600.0 / seconds
+    out = {"stream_kbps": payload.get("/frame/delta", 0) / seconds / 1e3, "mb_per_hour": path.stat().st_size * hour / 1e6,
+           "values_per_tick": values / ARGS.demo_ticks}
+    print()
+    print(f"== demo district: {assets:,} assets, dt = {engine.dt:g} s, {ARGS.demo_ticks:,} ticks = {seconds:.0f} s simulated "
+          f"after {ARGS.demo_warm} s")
+    print(f"stream: {out['stream_kbps']:.2f} KB/s of deltas ({out['values_per_tick']:.0f} values a tick), what a client "
+          f"subscribed to everything receives before WebSocket framing")
+    print(f"recording: {out['mb_per_hour']:.1f} MB per simulated hour on disk; payload per channel, MB/h (before the "
+          f"chunks' LZ4): " + ", ".join(f"{k} {v * hour / 1e6:.1f}" for k, v in sorted(payload.items(), key=lambda kv: -kv[1])))
+    path.unlink()
+    return out
+
+
 def goals(label: str, g: dict[str, float]) -> None:
     marks = [
         ("recorder under 5% of the tick", g["recorder_over_tick"] < 0.05,
@@ -449,85 +518,113 @@ def goals(label: str, g: dict[str, float]) -> None:
     print(f"Goals ({label}): " + "; ".join(f"{name}: {'met' if ok else 'NOT met'} ({v})" for name, ok, v in marks))
 
 
+def demo_goals(g: dict[str, float]) -> None:
+    marks = [("stream under 10 KB/s", g["stream_kbps"] < 10, f"{g['stream_kbps']:.2f} KB/s"),
+             ("recording under 20 MB/h", g["mb_per_hour"] < 20, f"{g['mb_per_hour']:.1f} MB/h")]
+    print("Goals (demo): " + "; ".join(f"{name}: {'met' if ok else 'NOT met'} ({v})" for name, ok, v in marks))
+
+
 def main() -> None:
     workdir = Path(ARGS.dir) if ARGS.dir else Path(tempfile.mkdtemp(prefix="twin-record-bench-"))
     workdir.mkdir(parents=True, exist_ok=True)
     say(f"files in {workdir}; NUMBA_CACHE_DIR={os.environ.get('NUMBA_CACHE_DIR', '(default)')}")
     try:
-        # 1. the hour: the churning twin -------------------------------------------------
-        import _stream_churn as churn
-
-        from twin.authoring.testing import Harness
-
-        churn.COUNT, churn.SHARE = ARGS.assets, ARGS.share
-        t = time.perf_counter()
-        h = Harness(workdir / "churn-scene", plugins=[churn], blocks=(1, 1), simulate=False, seed=ARGS.seed)
-        engine = h.engine
-        engine.dt = DT
-        for _ in range(3):
-            engine.tick()
-        say(f"hour: churning twin of {len(engine.world.tables['churn']):,} probes built in {time.perf_counter() - t:.1f} s")
-        n = ARGS.ticks
-        captures = {n // 3 + 17, (2 * n) // 3 + 3, n - 8}
-        base = ARGS.baseline_ticks or 600
-        path = workdir / "hour.mcap"
-        r = record(engine, path, n, base, captures, "hour")
-        say(f"hour: recorded {r['file_bytes'] / 1e6:,.0f} MB in {r['wall_s']:.1f} s; raw write {r['raw_s']:.1f} s")
-        s = read_back(path, r["start"], r["end"], ARGS.seeks, ARGS.scans, r.pop("captured"), "hour")
-        h.close()
-        del engine, h
-        gc.collect()
-        hour = report("hour (churning twin)", r, s, ARGS.assets, extrapolated=abs(r["sim_s"] - 3600) > 1)
-        path.unlink()
-
+        # 3. the demo district first: it takes a minute ------------------------------------
+        shown = demo(workdir) if not ARGS.skip_demo else None
+        hour: dict[str, float] | None = None
+        if not ARGS.skip_hour:
+            hour = the_hour(workdir)
         city: dict[str, float] | None = None
         if not ARGS.skip_city:
-            # 2. the realistic frame: the tiled city ---------------------------------------
-            from _city import tiled_city
-
-            from twin.plugins.registry import load_registry
-
-            t = time.perf_counter()
-            registry = load_registry()
-            scene, info = tiled_city(registry, ARGS.city_assets, seed=ARGS.seed)
-            engine = Engine(scene, registry, seed=ARGS.seed, dt=DT, simulate=True)
-            assets = sum(info.assets.values())
-            say(f"city: {assets:,} assets ({', '.join(f'{d} {k:,}' for d, k in sorted(info.assets.items()))}), "
-                f"{len(scene.sensors):,} sensors, built in {time.perf_counter() - t:.1f} s")
-            t = time.perf_counter()
-            engine.tick()
-            say(f"city: first tick (topology memos) {time.perf_counter() - t:.1f} s")
-            n = ARGS.city_ticks
-            base = ARGS.baseline_ticks or 30
-            captures = {n // 3 + 7, (2 * n) // 3 + 3, n - 4}
-            path = workdir / "city.mcap"
-            r2 = record(engine, path, n, base, captures, "city")
-            say(f"city: recorded {r2['file_bytes'] / 1e6:,.0f} MB in {r2['wall_s']:.1f} s; raw write {r2['raw_s']:.1f} s")
-            s2 = read_back(path, r2["start"], r2["end"], ARGS.city_seeks, ARGS.city_scans, r2.pop("captured"), "city")
-            engine.close()
-            city = report("city (tiled synthetic city, realistic frame)", r2, s2, assets, extrapolated=True)
-            path.unlink()
+            city = the_city(workdir)
         print()
-        goals("hour", hour)
+        if hour:
+            goals("hour", hour)
         if city:
             goals("city", city)
+        if shown:
+            demo_goals(shown)
         print(f"run {time.perf_counter() - T0:.0f} s; peak RSS {peak_gb():.2f} GiB")
         keys = ("recorder_over_tick", "writer_vs_raw", "seek_p99_ms", "scan_p99_ms", "mb_per_hour", "chunks_per_seek")
         fmt = {"recorder_over_tick": "{:.4f}", "writer_vs_raw": "{:.3f}", "mb_per_hour": "{:.0f}", "chunks_per_seek": "{:.1f}"}
-        result = {k: fmt.get(k, "{:.1f}").format(hour[k]) for k in keys}
-        result.update(recorder_over_tick_cpu=f"{hour['recorder_over_tick_cpu']:.4f}", seek_p50_ms=f"{hour['seek_p50_ms']:.1f}", scan_p50_ms=f"{hour['scan_p50_ms']:.0f}",
-                      tick_ms=f"{hour['tick_ms']:.3f}", record_ms=f"{hour['record_ms']:.3f}",
-                      writer_mbps=f"{hour['writer_mbps']:.1f}", raw_mbps=f"{hour['raw_mbps']:.1f}")
+        result: dict[str, str] = {}
+        if hour:
+            result.update({k: fmt.get(k, "{:.1f}").format(hour[k]) for k in keys})
+            result.update(recorder_over_tick_cpu=f"{hour['recorder_over_tick_cpu']:.4f}", seek_p50_ms=f"{hour['seek_p50_ms']:.1f}",
+                          scan_p50_ms=f"{hour['scan_p50_ms']:.0f}", tick_ms=f"{hour['tick_ms']:.3f}",
+                          record_ms=f"{hour['record_ms']:.3f}", writer_mbps=f"{hour['writer_mbps']:.1f}",
+                          raw_mbps=f"{hour['raw_mbps']:.1f}")
         if city:
             for k in (*keys, "tick_ms", "record_ms", "writer_mbps", "raw_mbps", "seek_p50_ms"):
                 result[f"city_{k}"] = fmt.get(k, "{:.1f}").format(city[k])
             result["city_recorder_over_tick_cpu"] = f"{city['recorder_over_tick_cpu']:.4f}"
             result["city_wait_s"] = f"{city['wait_s']:.1f}"
+        if shown:
+            result["demo_stream_kbps"] = f"{shown['stream_kbps']:.2f}"
+            result["demo_mb_per_hour"] = f"{shown['mb_per_hour']:.1f}"
         result["peak_gb"] = f"{peak_gb():.2f}"
         print("RESULT " + " ".join(f"{k}={v}" for k, v in result.items()))
     finally:
         if not ARGS.dir:
             shutil.rmtree(workdir, ignore_errors=True)
+
+
+def the_hour(workdir: Path) -> dict[str, float]:
+    """1. the hour: the churning twin recorded (see the module's docstring)."""
+    import _stream_churn as churn
+
+    from twin.authoring.testing import Harness
+
+    churn.COUNT, churn.SHARE = ARGS.assets, ARGS.share
+    t = time.perf_counter()
+    h = Harness(workdir / "churn-scene", plugins=[churn], blocks=(1, 1), simulate=False, seed=ARGS.seed)
+    engine = h.engine
+    engine.dt = DT
+    for _ in range(3):
+        engine.tick()
+    say(f"hour: churning twin of {len(engine.world.tables['churn']):,} probes built in {time.perf_counter() - t:.1f} s")
+    n = ARGS.ticks
+    captures = {n // 3 + 17, (2 * n) // 3 + 3, n - 8}
+    base = ARGS.baseline_ticks or 600
+    path = workdir / "hour.mcap"
+    r = record(engine, path, n, base, captures, "hour")
+    say(f"hour: recorded {r['file_bytes'] / 1e6:,.0f} MB in {r['wall_s']:.1f} s; raw write {r['raw_s']:.1f} s")
+    s = read_back(path, r["start"], r["end"], ARGS.seeks, ARGS.scans, r.pop("captured"), "hour")
+    h.close()
+    del engine, h
+    gc.collect()
+    hour = report("hour (churning twin)", r, s, ARGS.assets, extrapolated=abs(r["sim_s"] - 3600) > 1)
+    path.unlink()
+    return hour
+
+
+def the_city(workdir: Path) -> dict[str, float]:
+    """2. the realistic frame: the tiled city recorded (see the module's docstring)."""
+    from _city import tiled_city
+
+    from twin.plugins.registry import load_registry
+
+    t = time.perf_counter()
+    registry = load_registry()
+    scene, info = tiled_city(registry, ARGS.city_assets, seed=ARGS.seed)
+    engine = Engine(scene, registry, seed=ARGS.seed, dt=DT, simulate=True)
+    assets = sum(info.assets.values())
+    say(f"city: {assets:,} assets ({', '.join(f'{d} {k:,}' for d, k in sorted(info.assets.items()))}), "
+        f"{len(scene.sensors):,} sensors, built in {time.perf_counter() - t:.1f} s")
+    t = time.perf_counter()
+    engine.tick()
+    say(f"city: first tick (topology memos) {time.perf_counter() - t:.1f} s")
+    n = ARGS.city_ticks
+    base = ARGS.baseline_ticks or 30
+    captures = {n // 3 + 7, (2 * n) // 3 + 3, n - 4}
+    path = workdir / "city.mcap"
+    r2 = record(engine, path, n, base, captures, "city")
+    say(f"city: recorded {r2['file_bytes'] / 1e6:,.0f} MB in {r2['wall_s']:.1f} s; raw write {r2['raw_s']:.1f} s")
+    s2 = read_back(path, r2["start"], r2["end"], ARGS.city_seeks, ARGS.city_scans, r2.pop("captured"), "city")
+    engine.close()
+    city = report("city (tiled synthetic city, realistic frame)", r2, s2, assets, extrapolated=True)
+    path.unlink()
+    return city
 
 
 if __name__ == "__main__":
