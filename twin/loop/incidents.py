@@ -25,7 +25,7 @@ import math
 import sqlite3
 import time as wallclock
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from twin.errors import TwinError
@@ -39,6 +39,8 @@ from twin.tick.alarms import (
 log = logging.getLogger("twin.loop.incidents")
 
 STATES = ("open", "acknowledged", "dispatched", "closed")
+#: side of the grid cells alarms are indexed by for grouping (metres)
+GRID_CELL = 50.0
 #: the response times an incident reports, each from its opening to the first action of
 #: that name (``arrive``: a crew's on-site report)
 STEPS_TIMED = ("acknowledge", "dispatch", "arrive", "close")
@@ -93,12 +95,20 @@ class Incident:
     escalations: list[dict[str, Any]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        """The record as plain data (a storm's incident holds thousands of alarms: its
+        lists are copied whole, not element by element as ``asdict`` would)."""
+        record = dict(vars(self))
+        for name in ("alarms", "assets", "domains"):
+            record[name] = list(record[name])
+        record["outline"] = [list(p) for p in self.outline]
+        record["actions"] = [dict(a) for a in self.actions]
+        record["escalations"] = [dict(e) for e in self.escalations]
+        return record
 
     def summary(self) -> dict[str, Any]:
         """What the stream and the lists carry: the record with each action's note left
         out (a summary's size must not grow with the notes), and its response times."""
-        record = asdict(self)
+        record = self.to_json()
         record["actions"] = [{k: v for k, v in a.items() if k != "note"} for a in self.actions]
         record["times"] = self.response_times()
         return record
@@ -153,6 +163,10 @@ class IncidentBook:
         self.incidents: dict[int, Incident] = {}
         #: alarm id -> the incident it is in now
         self.by_alarm: dict[int, int] = {}
+        #: incident id -> grid cell -> the ids of its alarms with a vertex there (for _nearby)
+        self._grid: dict[int, dict[tuple[int, int], list[int]]] = {}
+        #: incident id -> its assets, as a set (made when first needed)
+        self._assets: dict[int, set[str]] = {}
         self._next_id = 1
         # Changes since the last commit, undone if the commit fails (the alarm events
         # then come again with the next one).
@@ -353,31 +367,67 @@ class IncidentBook:
             incident = self._touch(chosen)
             kind = "join"
         incident.alarms.append(alarm.id)
-        if alarm.asset not in incident.assets:
+        assets = self._assets.setdefault(incident.id, set(incident.assets))
+        if alarm.asset not in assets:
+            assets.add(alarm.asset)
             incident.assets.append(alarm.asset)
         self.by_alarm[alarm.id] = incident.id
+        self._grid_add(incident.id, alarm)
+        # The hull of the old hull and the new points is the hull of all of them.
+        incident.outline = outline([*(tuple(p) for p in incident.outline), *self.places.get(alarm.asset, ())])
         self._refresh(incident, now, alarm.id, kind)
 
     def _nearby(self, alarm: Alarm) -> int | None:
         """The open incident with an alarm of the same domain (and rule, if the grouping
-        says so) nearest to this one, within the grouping's distance and window."""
+        says so) nearest to this one, within the grouping's distance and window. Only the
+        grid cells within the distance are looked at, so a storm's thousand alarms cost
+        each new one a few dozen comparisons, not a thousand."""
         g = self.groupings(alarm.domain, alarm.rule)
         here = self.places.get(alarm.asset, ())
+        alarms = self.alarms.alarms
+
+        def fits(member_id: int, incident_id: int) -> bool:
+            member = alarms.get(member_id)
+            return (member is not None and member.id != alarm.id and self.by_alarm.get(member.id) == incident_id
+                    and member.domain == alarm.domain and (not g.same_rule or member.rule == alarm.rule)
+                    and self._recent(member, alarm.since, g.window))
+
         best: tuple[float, int] | None = None
         for incident in self.incidents.values():
             if incident.state == "closed" or alarm.domain not in incident.domains:
                 continue
-            if math.isfinite(g.distance) and _far(here, incident.outline, g.distance):
+            if math.isinf(g.distance):
+                # anywhere: any fitting member will do (the newest are likeliest to)
+                if any(fits(m, incident.id) for m in reversed(incident.alarms)):
+                    best = min(best or (0.0, incident.id), (0.0, incident.id))
                 continue
-            for member in self._members(incident):
-                if member.id == alarm.id or member.domain != alarm.domain or (g.same_rule and member.rule != alarm.rule):
-                    continue
-                if not self._recent(member, alarm.since, g.window):
-                    continue
-                d = 0.0 if math.isinf(g.distance) else distance(here, self.places.get(member.asset, ()))
-                if d <= g.distance and (best is None or (d, incident.id) < best):
-                    best = (d, incident.id)
+            if not here or _far(here, incident.outline, g.distance):
+                continue
+            for member_id in self._grid_near(incident.id, here, g.distance):
+                if fits(member_id, incident.id):
+                    d = distance(here, self.places.get(alarms[member_id].asset, ()))
+                    if d <= g.distance and (best is None or (d, incident.id) < best):
+                        best = (d, incident.id)
         return best[1] if best is not None else None
+
+    def _grid_near(self, incident_id: int, here: tuple[Point, ...], reach: float) -> set[int]:
+        """Alarm ids of ``incident_id`` whose assets have a vertex in a grid cell within
+        ``reach`` of ``here``'s cells (a superset of those within ``reach``)."""
+        grid = self._grid.get(incident_id, {})
+        rings = int(math.ceil(reach / GRID_CELL))
+        found: set[int] = set()
+        for cx, cy in {(int(math.floor(x / GRID_CELL)), int(math.floor(y / GRID_CELL))) for x, y in here}:
+            for i in range(cx - rings, cx + rings + 1):
+                for j in range(cy - rings, cy + rings + 1):
+                    found.update(grid.get((i, j), ()))
+        return found
+
+    def _grid_add(self, incident_id: int, alarm: Alarm) -> None:
+        cells = self._grid.setdefault(incident_id, {})
+        for x, y in self.places.get(alarm.asset, ()):
+            members = cells.setdefault((int(math.floor(x / GRID_CELL)), int(math.floor(y / GRID_CELL))), [])
+            if not members or members[-1] != alarm.id:
+                members.append(alarm.id)
 
     def _coupled(self, alarm: Alarm) -> int | None:
         """The first open incident holding a recent alarm whose asset links this alarm's
@@ -405,19 +455,29 @@ class IncidentBook:
         return [alarms[i] for i in incident.alarms if i in alarms and self.by_alarm.get(i) == incident.id]
 
     def _refresh(self, incident: Incident, now: float, alarm_id: int | None, kind: str | None = None) -> None:
-        """Recompute what an incident shows from its alarms; stage the event its change
-        is (``kind``, or escalate / deescalate / clear when its level moved)."""
-        members = self._members(incident)
-        if not members:
+        """Update what an incident shows after a change of its alarm ``alarm_id``; stage
+        the event its change is (``kind``, or escalate / deescalate / clear when its level
+        moved). The changed alarm alone is looked at when that is enough (a storm's
+        incident has thousands), all of them when the worst or the last active one eased."""
+        alarms = self.alarms.alarms
+        changed = alarms.get(alarm_id) if alarm_id is not None else None
+        before = incident.level
+        if changed is None or changed.id == incident.worst_alarm or not (changed.condition_active or not incident.active):
+            self._recount(incident)
+        else:
+            current = _effective(changed)
+            worst = alarms.get(incident.worst_alarm)
+            if current > 0 and (worst is None or _rank(changed) > _rank(worst)):
+                incident.worst_alarm = changed.id
+            incident.level = max(incident.level, current)
+            incident.peak_level = max(incident.peak_level, changed.peak_level)
+            if changed.domain not in incident.domains:
+                incident.domains = sorted({*incident.domains, changed.domain})
+            incident.active = incident.active or (changed.condition_active and changed.state != "resolved")
+        worst = alarms.get(incident.worst_alarm) or changed
+        if worst is None:
             self._dirty.add(incident.id)
             return
-        levels = [(a.level if a.state != "resolved" else 0) for a in members]
-        level = max(levels, default=0)
-        before = incident.level
-        if level > 0:
-            worst = max(members, key=lambda a: (a.level if a.state != "resolved" else 0, -a.level_since, -a.id))
-            incident.worst_alarm = worst.id
-        worst = self.alarms.alarms.get(incident.worst_alarm) or members[0]
         place, place_zh = self.names.get(worst.asset, (worst.asset, worst.asset))
         incident.place, incident.place_zh = place, place_zh
         incident.title = f"{worst.title} at {place}"
@@ -425,12 +485,8 @@ class IncidentBook:
         incident.domain, incident.rule = worst.domain, worst.rule
         if not incident.dispatched_to:
             incident.owner = worst.owner
-        incident.peak_level = max([incident.peak_level, *(a.peak_level for a in members)])
-        incident.domains = sorted({a.domain for a in members})
-        incident.active = any(a.condition_active and a.state != "resolved" for a in members)
-        incident.outline = outline(p for a in members for p in self.places.get(a.asset, ()))
+        level = incident.level
         if level != before:
-            incident.level = level
             incident.level_since = now
         incident.updated = max(incident.updated, now)
         self._dirty.add(incident.id)
@@ -439,6 +495,21 @@ class IncidentBook:
         if level != before and kind != "open":
             self._stage("escalate" if level > before else ("clear" if level == 0 else "deescalate"), incident, now,
                         alarm=alarm_id)
+
+    def _recount(self, incident: Incident) -> None:
+        """Level, worst alarm, peak, domains, activity and (if an alarm left) the outline
+        from all of the incident's alarms."""
+        members = self._members(incident)
+        if not members:
+            return
+        incident.level = max(_effective(a) for a in members)
+        if incident.level > 0:
+            incident.worst_alarm = max(members, key=_rank).id
+        incident.peak_level = max([incident.peak_level, *(a.peak_level for a in members)])
+        incident.domains = sorted({a.domain for a in members})
+        incident.active = any(a.condition_active and a.state != "resolved" for a in members)
+        if len(members) < len(incident.alarms):  # an alarm left (it rose again after a close): redraw
+            incident.outline = outline(p for a in members for p in self.places.get(a.asset, ()))
 
     # -- bookkeeping -----------------------------------------------------------------------
     def _touch(self, incident_id: int) -> Incident:
@@ -456,9 +527,26 @@ class IncidentBook:
 
     def _index(self) -> None:
         self.by_alarm = {}
+        self._grid = {}
+        self._assets = {}
         for incident in sorted(self.incidents.values(), key=lambda i: i.id):
             for alarm_id in incident.alarms:
                 self.by_alarm[alarm_id] = incident.id
+        for incident in self.incidents.values():
+            for alarm_id in incident.alarms:
+                alarm = self.alarms.alarms.get(alarm_id)
+                if alarm is not None and self.by_alarm.get(alarm_id) == incident.id:
+                    self._grid_add(incident.id, alarm)
+
+
+def _effective(alarm: Alarm) -> int:
+    """An alarm's level as its incident counts it: a resolved one counts no more."""
+    return alarm.level if alarm.state != "resolved" else 0
+
+
+def _rank(alarm: Alarm) -> tuple[int, float, int]:
+    """The worst alarm ranks highest: the highest level, then the longest at it, then the first raised."""
+    return (_effective(alarm), -alarm.level_since, -alarm.id)
 
 
 def _far(here: tuple[Point, ...], hull: list[list[float]], limit: float) -> bool:
