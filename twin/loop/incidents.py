@@ -462,7 +462,8 @@ class IncidentBook:
         alarms = self.alarms.alarms
         changed = alarms.get(alarm_id) if alarm_id is not None else None
         before = incident.level
-        if changed is None or changed.id == incident.worst_alarm or not (changed.condition_active or not incident.active):
+        if (changed is None or changed.id == incident.worst_alarm or changed.state == "resolved"
+                or (incident.active and not changed.condition_active)):
             self._recount(incident)
         else:
             current = _effective(changed)
