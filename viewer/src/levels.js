@@ -8,13 +8,10 @@ export function useLevelThresholds(thresholds) {
   if (Array.isArray(thresholds) && thresholds.length === 4) LEVEL_RISK_THRESHOLDS.splice(0, 4, ...thresholds);
 }
 
-/** Display colours per level (index 0 is unused: level 0 shows the domain's own colour). */
-export const LEVEL_COLOURS = ['#6b7686', '#2f7bff', '#ffd21f', '#ff7a1a', '#ff2d2d'];
-/** An asset whose measured values are not live (some field has no online sensor): a
- * neutral grey no domain or level uses, never a colour that could read as healthy. */
-export const STALE_COLOUR = '#5c5c5c';
-/** Text colour that reads on each level's colour. */
-export const LEVEL_INK = ['#ffffff', '#ffffff', '#101010', '#101010', '#ffffff'];
+// Level colours (index 0 unused: level 0 shows the domain's own colour), the ink that
+// reads on each, and the grey of an asset whose values are not live: from the one table
+// the reports share (twin/i18n.py, generated into i18n.generated.js).
+export { LEVEL_COLOURS, LEVEL_INK, STALE_COLOUR } from './i18n.generated.js';
 
 /** @param {number | undefined} risk @returns {number} */
 export function levelOfRisk(risk) {

@@ -1,0 +1,83 @@
+"""One table of words and level colours (twin/i18n.py), shared by the viewer (through the
+generated viewer/src/i18n.generated.js) and the reports: the two must not drift."""
+
+import importlib.machinery
+import importlib.util
+import re
+import string
+from pathlib import Path
+
+from twin import i18n
+
+ROOT = Path(__file__).resolve().parents[1]
+SRC = ROOT / "viewer" / "src"
+
+
+def load_generator():
+    loader = importlib.machinery.SourceFileLoader("gen_i18n_js", str(ROOT / "scripts" / "gen-i18n-js"))
+    spec = importlib.util.spec_from_loader("gen_i18n_js", loader)
+    module = importlib.util.module_from_spec(spec)
+    loader.exec_module(module)
+    return module
+
+
+def test_generated_js_is_up_to_date():
+    current = (SRC / "i18n.generated.js").read_text(encoding="utf-8")
+    assert current == load_generator().render(), "viewer/src/i18n.generated.js is out of date: run scripts/gen-i18n-js"
+
+
+def test_generated_js_holds_every_viewer_word_and_colour():
+    text = load_generator().render()
+    for lang in i18n.LANGS:
+        for key, words in i18n.VIEWER_WORDS[lang].items():
+            assert f'"{key}": "{words}",' in text, (lang, key)
+    for colour in (*i18n.LEVEL_COLOURS, *i18n.LEVEL_INK, i18n.STALE_COLOUR):
+        assert colour in text
+
+
+def test_every_language_has_every_word_with_the_same_placeholders():
+    for table in (i18n.COMMON, i18n.VIEWER, i18n.REPORT):
+        en = table["en"]
+        for lang in i18n.LANGS:
+            assert set(table[lang]) == set(en), (lang, set(table[lang]) ^ set(en))
+            for key, words in table[lang].items():
+                fields = {f for _, f, _, _ in string.Formatter().parse(words) if f}
+                assert fields == {f for _, f, _, _ in string.Formatter().parse(en[key]) if f}, (lang, key)
+    # a word both use is declared once, in COMMON
+    assert not set(i18n.VIEWER["en"]) & set(i18n.COMMON["en"]) and not set(i18n.REPORT["en"]) & set(i18n.COMMON["en"])
+
+
+def test_every_word_the_viewer_asks_for_exists():
+    asked: set[str] = set()
+    for path in SRC.rglob("*.js"):
+        source = path.read_text(encoding="utf-8")
+        asked |= set(re.findall(r"\bt\(['\"]([A-Za-z0-9_]+)['\"]\)", source))
+    asked |= {f"window{w}" for w in ("1h", "24h", "7d")} | {f"source_{s}" for s in ("raw", "minutes", "live")}
+    asked |= {f"state{s}" for s in ("Raised", "Acknowledged", "Dispatched", "Resolved")}
+    assert len(asked) > 40
+    for lang in i18n.LANGS:
+        missing = asked - set(i18n.VIEWER_WORDS[lang])
+        assert not missing, (lang, missing)
+
+
+def test_the_viewer_declares_no_colour_or_word_table_of_its_own():
+    """The viewer's level colours and words come from the generated file only."""
+    for path in SRC.rglob("*.js"):
+        if path.name == "i18n.generated.js":
+            continue
+        source = path.read_text(encoding="utf-8").lower()
+        for colour in i18n.LEVEL_COLOURS[1:]:
+            assert colour not in source, (path.name, colour)
+        assert "处置说明" not in source and "no open alarms" not in source, path.name
+    assert "from './i18n.generated.js'" in (SRC / "levels.js").read_text(encoding="utf-8")
+    assert "from './i18n.generated.js'" in (SRC / "i18n.js").read_text(encoding="utf-8")
+
+
+def test_the_report_speaks_the_same_table():
+    from twin.runs.report import LEVEL_COLOURS, LEVEL_INK, words
+
+    assert LEVEL_COLOURS == i18n.LEVEL_COLOURS and LEVEL_INK == i18n.LEVEL_INK
+    for lang in i18n.LANGS:
+        w = words(lang)
+        for key in i18n.COMMON[lang]:
+            assert w[key] == i18n.VIEWER_WORDS[lang][key]

@@ -1,0 +1,236 @@
+"""The words of the viewer and of the reports in each language, and the level colours:
+one table, declared once.
+
+The viewer reads it from ``viewer/src/i18n.generated.js``, which
+``scripts/gen-i18n-js`` writes from here (``tests/test_i18n.py`` fails while the two
+differ); the reports (:mod:`twin.runs.report`) read it here. A word both use (an alarm,
+acknowledge, the owner unit) is one entry of :data:`COMMON`, so the wall and the report
+a drill team prints say the same thing. Domain, field, rule and level names are not
+here: they come from the plugins' declarations and :data:`twin.types.LEVEL_NAMES`.
+
+Keys are camelCase (a few of the viewer's older ones snake_case); a report's value may
+hold ``{name}`` placeholders, filled with ``str.format``.
+"""
+
+from __future__ import annotations
+
+from types import MappingProxyType
+from typing import Mapping
+
+#: the languages every table below speaks, in the order the command line lists them
+LANGS = ("en", "zh-CN")
+
+#: display colours per level, 0 none (unused by the viewer: level 0 shows the domain's
+#: own colour) to 4 red
+LEVEL_COLOURS = ("#6b7686", "#2f7bff", "#ffd21f", "#ff7a1a", "#ff2d2d")
+#: text colour that reads on each level's colour
+LEVEL_INK = ("#ffffff", "#ffffff", "#101010", "#101010", "#ffffff")
+#: an asset whose measured values are not live (some field has no online sensor): a
+#: neutral grey no domain or level uses, never a colour that could read as healthy
+STALE_COLOUR = "#5c5c5c"
+
+#: words the viewer and the reports share
+COMMON: dict[str, dict[str, str]] = {
+    "en": {
+        "alarms": "Alarms", "level": "Level", "asset": "Asset", "domain": "Domain", "rule": "Rule", "owner": "Owner unit",
+        "acknowledge": "Acknowledge", "dispatch": "Dispatch", "resolve": "Resolve",
+        "stateRaised": "raised", "stateAcknowledged": "acknowledged", "stateDispatched": "dispatched", "stateResolved": "resolved",
+    },
+    "zh-CN": {
+        "alarms": "告警", "level": "等级", "asset": "设施", "domain": "专项", "rule": "规则", "owner": "权属单位",
+        "acknowledge": "确认", "dispatch": "派发", "resolve": "办结",
+        "stateRaised": "已发出", "stateAcknowledged": "已确认", "stateDispatched": "已派发", "stateResolved": "已办结",
+    },
+}
+
+#: the viewer's own words
+VIEWER: dict[str, dict[str, str]] = {
+    "en": {
+        "layers": "Layers", "underground": "Underground", "ground": "Ground opacity",
+        "colourBy": "Colour by", "severity": "Severity", "noAlarms": "No open alarms",
+        "since": "Since", "state": "State", "attributes": "Attributes",
+        "live": "Live fields", "sensors": "Sensors", "close": "Close", "note": "Note for the log",
+        "overdue": "OVERDUE", "disconnected": "Disconnected from the twin",
+        "reconnecting": "reconnecting in", "attempt": "attempt", "connecting": "Connecting…", "live_mode": "LIVE", "seq": "seq",
+        "simTime": "sim time", "localTime": "local time", "needOperator": "needs an operator token; this screen is",
+        "wrongState": "not possible while the alarm is", "tour": "Alarm tour", "stale": "stale", "done": "done", "failed": "failed",
+        "kind": "Kind", "more": "more", "buildings": "Buildings", "terrain": "Ground", "river": "River",
+        "selectField": "severity (risk and alarms)",
+        "replay_mode": "REPLAY", "play": "Play", "pause": "Pause", "paused": "PAUSED", "speed": "Replay speed",
+        "seek": "Replay position", "seekHint": "Drag or click to go to a moment of the recording", "branch": "Run live from here",
+        "branchHint": "Leave the replay: the twin runs live from this moment, for every screen",
+        "branchConfirm": "Click again: run live from",
+        "needDirector": "Replay controls need a director token; this screen is",
+        "replayLiveOnly": "Live twin: replay controls need a server started with twin serve --replay FILE",
+        "following": "following",
+        "online": "online", "sensorsOnline": "Share of this layer's sensors online (a good reading within their interval)",
+        "staleRows": "no live reading (sensors offline)",
+        "history": "History", "chartThis": "Show this field's history", "window1h": "1 h", "window24h": "24 h", "window7d": "7 d",
+        "noHistory": "No values in this window yet", "dataSince": "data since", "points": "points",
+        "source_raw": "stored readings", "source_minutes": "per-minute min / mean / max",
+        "source_live": "live window: values this screen received (no stored history)",
+    },
+    "zh-CN": {
+        "layers": "图层", "underground": "地下视图", "ground": "地面透明度",
+        "colourBy": "着色", "severity": "预警等级", "noAlarms": "无未处理告警",
+        "since": "发生时间", "state": "状态", "attributes": "属性",
+        "live": "实时数据", "sensors": "传感器", "close": "关闭", "note": "处置说明",
+        "overdue": "超时", "disconnected": "与孪生服务器断开",
+        "reconnecting": "重连倒计时", "attempt": "第", "connecting": "正在连接…", "live_mode": "实时", "seq": "序号",
+        "simTime": "仿真时间", "localTime": "本地时间", "needOperator": "需要值班员权限；本屏角色为",
+        "wrongState": "告警当前状态不允许：", "tour": "告警巡检", "stale": "数据过期", "done": "已完成", "failed": "失败",
+        "kind": "类型", "more": "更多", "buildings": "建筑", "terrain": "地面", "river": "河流",
+        "selectField": "预警等级（风险与告警）",
+        "replay_mode": "回放", "play": "播放", "pause": "暂停", "paused": "已暂停", "speed": "回放倍速",
+        "seek": "回放位置", "seekHint": "拖动或点击跳转到录制中的某一时刻", "branch": "从此刻转为实时推演",
+        "branchHint": "退出回放：孪生从此刻起实时运行（所有屏幕同步）",
+        "branchConfirm": "再次点击确认：从此刻转为实时",
+        "needDirector": "回放控制需要指挥员权限；本屏角色为",
+        "replayLiveOnly": "实时模式：回放控制需以 twin serve --replay FILE 启动服务器",
+        "following": "跟随",
+        "online": "在线", "sensorsOnline": "本图层传感器在线率（在预期间隔内有有效数据）",
+        "staleRows": "无实时数据（传感器离线）",
+        "history": "历史曲线", "chartThis": "查看该指标的历史曲线", "window1h": "1小时", "window24h": "24小时", "window7d": "7天",
+        "noHistory": "该时段暂无数据", "dataSince": "数据起于", "points": "个点",
+        "source_raw": "历史原始数据", "source_minutes": "分钟统计（最小/平均/最大）",
+        "source_live": "实时窗口：本屏接收的数据（无历史存储）",
+    },
+}
+
+#: the after-action report's own words (twin.runs.report)
+REPORT: dict[str, dict[str, str]] = {
+    "en": {
+        "title": "After-action report", "run": "The run", "scene": "Scene", "drill": "Drill", "seed": "Seed", "tick": "Tick",
+        "span": "Simulated", "recorded": "Recorded (UTC)", "file": "Recording", "plugins": "Plugins",
+        "thresholds": "Threshold overrides", "timezone": "Times",
+        "timezoneValue": "local time of the scene ({zone})",
+        "incomplete": "The recording was cut short (no MCAP summary: its writer was killed or could not write on); "
+                      "this report covers what it holds, up to {end}.",
+        "summary": "{n} alarms on {assets} assets in {groups} groups; highest level {peak}; worst moment {worst} "
+                   "(sum of open alarm levels {total}).",
+        "summaryNone": "No alarm was raised.",
+        "scorecard": "Scorecard", "scoreNote": "The drill's expectations in {path}, re-scored from the recorded alarm events.",
+        "noDrill": "No scorecard: the recording names no drill file, or it no longer exists ({path}).",
+        "pass": "PASS", "fail": "FAIL", "expectation": "Expectation", "result": "Result", "detail": "Detail",
+        "expectBy": "by {time} an alarm of at least {level} on {asset}{rule}",
+        "expectNever": "no alarm of {level} or worse{where}{rule}",
+        "expectAck": "every alarm of at least {level}{where}{rule} acknowledged within {seconds} s",
+        "onAsset": " on {asset}", "inDomain": " in {domain}",
+        "reachedAt": "reached at {time}", "neverReached": "never reached", "none": "none", "allInTime": "all in time",
+        "late": "late: {list}", "notAcknowledged": "not acknowledged", "seconds": "{n} s",
+        "worst": "The district at the worst moment",
+        "worstCaption": "At {time}: {n} open alarms in {groups} groups, sum of levels {total}. Every alarmed asset is drawn "
+                        "in its level's colour (others faded in their domain's colour, buildings translucent). Labelled: "
+                        "the worst alarm of the {shown} worst groups, with how many more alarms each holds; {rest} more "
+                        "groups are coloured but not labelled. Rendered off screen.",
+        "labelMore": "+{n} more", "labelGroupMore": "{n} more groups not labelled",
+        "sumLevels": "sum of open alarm levels {total}",
+        "noPicture": "No picture of the district: {why}.",
+        "groupsByIncident": "Alarms grouped by incident (the twin's grouping, see docs/incidents.md), worst first: by the "
+                            "highest level reached, then the earliest raised; in each group, its alarms worst first.",
+        "groupsByPlace": "Alarms grouped by domain and place (the recording carries no incidents), worst first: by the "
+                         "highest level reached, then the earliest raised; in each group, its alarms worst first.",
+        "incident": "Incident #{id}", "placeGroup": "{domain} at {place}",
+        "groupSize": "{n} alarms on {assets} assets", "groupOpened": "from {start} to {end}",
+        "alarm": "Alarm", "peak": "Peak level", "raised": "Raised", "detect": "To detect", "ack": "To acknowledge",
+        "dispatchTime": "To dispatch", "resolveTime": "To resolve", "cleared": "Condition cleared",
+        "from": "from", "runStart": "start of the run", "notDone": "not within the recording",
+        "measures": "How the times are measured. <b>To detect</b>: from the input action (drill event, scripted incident "
+                    "or director's action) nearest before the raise on the alarmed asset or an asset coupled to it "
+                    "(linked to it, in its domain or in a domain a coupling joins to it; named in each cell), otherwise "
+                    "from the start of the run, to the moment the alarm was raised (its first level, after the rule's "
+                    "dwell). <b>To acknowledge, dispatch, resolve</b>: from the raise to the first such operator action. "
+                    "<b>Condition cleared</b>: when the level first fell back to none. —: not within the recording.",
+        "timeline": "Timeline", "time": "Time", "event": "Event", "what": "What", "who": "Who / note", "input": "action",
+        "timelineChart": "Each group's highest level over time (colour), worst group on top, with operator actions "
+                         "(triangle acknowledge, square dispatch, cross resolve) and input actions (dashed).",
+        "timelinePart": "part {n} of {of}",
+        "fields": "Key fields of the assets that alarmed",
+        "fieldsNote": "Per asset: the risk field of each alarm rule, with the level thresholds shaded, and up to three live "
+                      "fields that drive it (the inputs of the kernel that computes the risk, then its other outputs, "
+                      "ranked by how much they changed on this asset). Dashed lines: input actions on this asset or a "
+                      "coupled one; triangles: operator actions; black dotted line: the worst moment.",
+        "fieldsMore": "The {n} worst assets are plotted, the worst alarm of each group first; {rest} more alarmed assets "
+                      "are not (their times are in the table of alarms).",
+        "noFields": "No field plots: {why}.",
+        "fewFrames": "the recording holds fewer than two frames",
+        "pdf": "The same report for printing (A4): {pdf}.",
+        "risk": "risk", "tAxis": "time", "worstShort": "worst moment",
+        "evRaise": "raised", "evEscalate": "escalated", "evDeescalate": "de-escalated", "evClear": "cleared",
+        "evOverdue": "overdue (not acknowledged in time)",
+        "systemDomain": "System", "page": "page {n}",
+    },
+    "zh-CN": {
+        "title": "演练复盘报告", "run": "运行概况", "scene": "场景", "drill": "演练", "seed": "随机种子", "tick": "步长",
+        "span": "模拟时段", "recorded": "记录时间（UTC）", "file": "记录文件", "plugins": "插件",
+        "thresholds": "阈值覆盖", "timezone": "时间",
+        "timezoneValue": "场景当地时间（{zone}）",
+        "incomplete": "记录文件不完整（无 MCAP 摘要：写入进程被终止或无法继续写入）；本报告涵盖其已有数据，截至 {end}。",
+        "summary": "共 {n} 条告警，涉及 {assets} 个设施，分为 {groups} 组；最高等级 {peak}；最严重时刻 {worst}"
+                   "（未关闭告警等级之和 {total}）。",
+        "summaryNone": "未发出任何告警。",
+        "scorecard": "评分表", "scoreNote": "按演练文件 {path} 中的预期，根据记录的告警事件重新评分。",
+        "noDrill": "无评分表：记录未指明演练文件，或该文件已不存在（{path}）。",
+        "pass": "通过", "fail": "未通过", "expectation": "预期", "result": "结果", "detail": "说明",
+        "expectBy": "{time} 前 {asset} 出现不低于{level}的告警{rule}",
+        "expectNever": "{where}不出现{level}及以上告警{rule}",
+        "expectAck": "{where}{level}及以上告警{rule}均在 {seconds} 秒内确认",
+        "onAsset": "{asset} ", "inDomain": "{domain}",
+        "reachedAt": "于 {time} 达到", "neverReached": "未达到", "none": "无", "allInTime": "均及时确认",
+        "late": "超时：{list}", "notAcknowledged": "未确认", "seconds": "{n} 秒",
+        "worst": "最严重时刻的片区态势",
+        "worstCaption": "{time}：{n} 条未关闭告警，分为 {groups} 组，等级之和 {total}。告警设施按等级着色（其余按所属专项颜色淡显，"
+                        "建筑半透明）。标注：最严重的 {shown} 组各自最严重的告警，及该组其余告警数；另有 {rest} 组仅着色、未标注。"
+                        "服务器端离屏渲染。",
+        "labelMore": "另 {n} 条", "labelGroupMore": "另有 {n} 组未标注",
+        "sumLevels": "未关闭告警等级之和 {total}",
+        "noPicture": "无片区图：{why}。",
+        "groupsByIncident": "告警按事件分组（孪生的归并规则，见 docs/incidents.md），最严重者在前：先按达到的最高等级，"
+                            "再按最早发出时间；组内告警亦按严重程度排列。",
+        "groupsByPlace": "告警按专项与地点分组（记录中无事件信息），最严重者在前：先按达到的最高等级，再按最早发出时间；"
+                         "组内告警亦按严重程度排列。",
+        "incident": "事件 #{id}", "placeGroup": "{place} {domain}",
+        "groupSize": "{n} 条告警，{assets} 个设施", "groupOpened": "{start} 至 {end}",
+        "alarm": "告警", "peak": "最高等级", "raised": "发出时间", "detect": "发现用时", "ack": "确认用时",
+        "dispatchTime": "派发用时", "resolveTime": "办结用时", "cleared": "险情消除",
+        "from": "起点", "runStart": "运行开始", "notDone": "记录内未发生",
+        "measures": "用时的计算方法。<b>发现用时</b>：自告警设施本身或与其耦合的设施（与其关联，且属同一专项或有耦合关系的专项）上、"
+                    "告警发出前最近的一个输入动作（演练事件、脚本事件或导演操作；单元格中注明），若无则自运行开始，"
+                    "至告警发出（经规则驻留时间后首次达到某一等级）。<b>确认、派发、办结用时</b>：自告警发出至首次相应的值班操作。"
+                    "<b>险情消除</b>：等级首次回落为正常的时间。—：记录内未发生。",
+        "timeline": "时间线", "time": "时间", "event": "事件", "what": "内容", "who": "操作人 / 说明", "input": "动作",
+        "timelineChart": "各组最高告警等级随时间变化（颜色，最严重的组在上），及值班操作（三角：确认，方块：派发，叉：办结）"
+                         "和输入动作（虚线）。",
+        "timelinePart": "第 {n} 部分，共 {of} 部分",
+        "fields": "告警设施的关键指标",
+        "fieldsNote": "每个设施：各告警规则的风险值（阴影为各等级阈值），以及至多三个驱动它的实时指标（计算风险的内核的输入，"
+                      "其次为其其他输出，按该设施上的变化幅度排序）。虚线：该设施或耦合设施上的输入动作；三角：值班操作；"
+                      "黑色点线：最严重时刻。",
+        "fieldsMore": "仅绘出最严重的 {n} 个设施（每组最严重的告警优先）；另有 {rest} 个告警设施未绘出（其用时见告警表）。",
+        "noFields": "无指标曲线：{why}。",
+        "fewFrames": "记录中的数据帧少于两帧",
+        "pdf": "供打印的同一报告（A4）：{pdf}。",
+        "risk": "风险", "tAxis": "时间", "worstShort": "最严重时刻",
+        "evRaise": "发出", "evEscalate": "升级", "evDeescalate": "降级", "evClear": "消除",
+        "evOverdue": "超时未确认",
+        "systemDomain": "系统", "page": "第 {n} 页",
+    },
+}
+
+
+def _merged(part: dict[str, dict[str, str]]) -> Mapping[str, Mapping[str, str]]:
+    return MappingProxyType({lang: MappingProxyType({**COMMON[lang], **part[lang]}) for lang in LANGS})
+
+
+#: the viewer's words: :data:`COMMON` and :data:`VIEWER`, per language
+VIEWER_WORDS = _merged(VIEWER)
+#: the report's words: :data:`COMMON` and :data:`REPORT`, per language
+REPORT_WORDS = _merged(REPORT)
+
+
+def words(lang: str, part: str = "report") -> Mapping[str, str]:
+    """The words of ``part`` ("report" or "viewer") in ``lang``; ValueError naming the
+    valid languages for another."""
+    if lang not in LANGS:
+        raise ValueError(f"unknown language {lang!r}; valid: {', '.join(LANGS)}")
+    return (REPORT_WORDS if part == "report" else VIEWER_WORDS)[lang]

@@ -1,0 +1,202 @@
+"""The report for printing: an A4 PDF (reportlab) with the same rows as the page.
+
+The run and the scorecard stand on a portrait page; the picture, the table of alarms,
+the timeline and the plots on landscape pages, where the tables' eleven and five columns
+fit. Tables run over as many pages as their rows need, their header repeated on each;
+a cell's text wraps inside its column; a picture is scaled to fit its page. Text is set
+in a font with Chinese glyphs when the system has one (embedded, so the file reads the
+same everywhere).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+from xml.sax.saxutils import escape
+
+from twin.i18n import LEVEL_COLOURS, LEVEL_INK
+from twin.runs.report.plots import CJK_FONT_FILES
+from twin.runs.report.text import level_name
+from twin.runs.report.view import Timed, View
+
+#: the registered name of the embedded font, when one with Chinese glyphs is installed
+FONT = "ReportSans"
+MARGIN = 36.0  # pt, half an inch
+
+
+def _font(lang: str) -> str:
+    """The font the PDF is set in: the system's font with Chinese glyphs, embedded;
+    Helvetica for English without one. RuntimeError for zh-CN without one."""
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.ttfonts import TTFont
+
+    if FONT in pdfmetrics.getRegisteredFontNames():
+        return FONT
+    for path in CJK_FONT_FILES:
+        if Path(path).exists() and path.endswith((".ttc", ".ttf")):
+            try:
+                pdfmetrics.registerFont(TTFont(FONT, path, subfontIndex=0))
+                return FONT
+            except Exception:  # a font reportlab cannot read (CFF outlines): try the next
+                continue
+    if lang == "zh-CN":
+        raise RuntimeError("a zh-CN PDF needs a TrueType font with Chinese glyphs (Debian: apt install fonts-wqy-microhei)")
+    return "Helvetica"
+
+
+def write_pdf(view: View, path: Path) -> Path:
+    """Write the report in ``view`` to ``path`` (A4), pictures included."""
+    from reportlab.lib import colors
+    from reportlab.lib.pagesizes import A4, landscape
+    from reportlab.lib.styles import ParagraphStyle
+    from reportlab.platypus import (BaseDocTemplate, Frame, Image, LongTable, NextPageTemplate, PageBreak, PageTemplate,
+                                    Paragraph, Spacer, TableStyle)
+
+    w = view.w
+    font = _font(view.lang)
+    wrap = "CJK"  # wraps anywhere, so that a long id or path never runs past its column
+    body = ParagraphStyle("body", fontName=font, fontSize=9, leading=11.5, wordWrap=wrap)
+    small = ParagraphStyle("small", parent=body, fontSize=7.5, leading=9.2, spaceAfter=3, textColor=colors.HexColor("#3d4550"))
+    cell = ParagraphStyle("cell", parent=body, fontSize=7.5, leading=9)
+    head = ParagraphStyle("head", parent=cell, fontSize=7, leading=8.5)
+    verdict = {True: ParagraphStyle("pass", parent=cell, textColor=colors.HexColor("#0a7a2f")),
+               False: ParagraphStyle("fail", parent=cell, textColor=colors.HexColor("#c4161c"))}
+    h1 = ParagraphStyle("h1", parent=body, fontSize=18, leading=22, spaceAfter=4)
+    h2 = ParagraphStyle("h2", parent=body, fontSize=13, leading=16, spaceBefore=10, spaceAfter=5)
+    level_styles = [ParagraphStyle(f"lvl{n}", parent=cell, textColor=colors.HexColor(LEVEL_INK[n])) for n in range(5)]
+
+    def p(text: Any, style: ParagraphStyle = body) -> Paragraph:
+        return Paragraph(escape(str(text)).replace("\n", "<br/>"), style)
+
+    def two(main: str, sub: str) -> Paragraph:
+        return Paragraph(f"<b>{escape(main)}</b><br/><font size=6.5 color='#5b636d'>{escape(sub)}</font>", cell)
+
+    def timed(x: Timed) -> Paragraph:
+        return two(x.span, x.at) if x.span else p("—", cell)
+
+    def level_cell(level: int) -> Paragraph:
+        return p(level_name(level, view.lang), level_styles[max(0, min(4, level))])
+
+    grid = [("GRID", (0, 0), (-1, -1), 0.4, colors.HexColor("#c3c9d1")), ("VALIGN", (0, 0), (-1, -1), "TOP"),
+            ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#eef1f5")), ("LEFTPADDING", (0, 0), (-1, -1), 3),
+            ("RIGHTPADDING", (0, 0), (-1, -1), 3), ("TOPPADDING", (0, 0), (-1, -1), 2), ("BOTTOMPADDING", (0, 0), (-1, -1), 2)]
+
+    portrait, wide = A4, landscape(A4)
+
+    def footer(canvas: Any, doc: Any) -> None:
+        canvas.saveState()
+        canvas.setFont(font, 7)
+        canvas.setFillColor(colors.HexColor("#5b636d"))
+        width, _ = canvas._pagesize
+        canvas.drawString(MARGIN, MARGIN / 2, f"{w['title']} — {view.drill}"[:150])
+        canvas.drawRightString(width - MARGIN, MARGIN / 2, w["page"].format(n=doc.page))
+        canvas.restoreState()
+
+    doc = BaseDocTemplate(str(path), pagesize=portrait, leftMargin=MARGIN, rightMargin=MARGIN, topMargin=MARGIN,
+                          bottomMargin=MARGIN, title=f"{w['title']}: {view.drill}", author="Lifeline Twin")
+    doc.addPageTemplates([
+        PageTemplate("portrait", [Frame(MARGIN, MARGIN, portrait[0] - 2 * MARGIN, portrait[1] - 2 * MARGIN, id="p")],
+                     onPage=footer, pagesize=portrait),
+        PageTemplate("landscape", [Frame(MARGIN, MARGIN, wide[0] - 2 * MARGIN, wide[1] - 2 * MARGIN, id="l")],
+                     onPage=footer, pagesize=wide),
+    ])
+    narrow_width, wide_width = portrait[0] - 2 * MARGIN - 12, wide[0] - 2 * MARGIN - 12
+    wide_height = wide[1] - 2 * MARGIN - 12
+
+    def picture(image: Path, caption: str = "") -> list[Any]:
+        from PIL import Image as PILImage
+
+        with PILImage.open(image) as im:
+            px_w, px_h = im.size
+        room = wide_height - (40 if caption else 0)
+        scale = min(wide_width / px_w, room / px_h)
+        out: list[Any] = [Image(str(image), width=px_w * scale, height=px_h * scale)]
+        if caption:
+            out.append(p(caption, small))
+        return out
+
+    story: list[Any] = [p(w["title"], h1), p(view.drill), Spacer(1, 6), p(w["run"], h2)]
+    meta = LongTable([[p(k, cell), p(v, cell)] for k, v in view.meta], colWidths=[100, narrow_width - 100])
+    meta.setStyle(TableStyle(grid[:2] + grid[3:] + [("BACKGROUND", (0, 0), (0, -1), colors.HexColor("#eef1f5"))]))
+    story.append(meta)
+    if view.incomplete:
+        story.append(p(view.incomplete, small))
+    if view.summary:
+        s = view.summary
+        story.append(Spacer(1, 6))
+        story.append(p(w["summary"].format(n=s["n"], assets=s["assets"], groups=s["groups"], peak=level_name(s["peak"], view.lang),
+                                           worst=s["worst"], total=s["total"])))
+    else:
+        story.append(p(w["summaryNone"]))
+    story += [p(w["scorecard"], h2), p(view.score_note, small)]
+    if view.scores is not None:
+        rows = [[p(w["result"], head), p(w["expectation"], head), p(w["detail"], head)]]
+        for s in view.scores:
+            rows.append([p(w["pass"] if s.passed else w["fail"], verdict[s.passed]), p(s.expectation, cell), p(s.detail, cell)])
+        table = LongTable(rows, colWidths=[52, (narrow_width - 52) * 0.6, (narrow_width - 52) * 0.4], repeatRows=1)
+        table.setStyle(TableStyle(grid))
+        story.append(table)
+
+    story += [NextPageTemplate("landscape"), PageBreak(), p(w["worst"], h2)]
+    if view.picture is not None:
+        labelled = "  ".join(f"#{i} {asset} {level_name(level, view.lang)}" for i, asset, level in view.picture.alarms)
+        story += picture(view.picture.path, f"{view.picture_caption} {labelled}")
+    story += [p(n, small) for n in view.notes_picture]
+
+    story += [PageBreak(), p(w["alarms"], h2)]
+    if view.groups:
+        story.append(p(view.grouping_note, small))
+        headers = [w["alarm"], w["asset"], w["rule"], w["owner"], w["peak"], w["raised"], w["detect"], w["ack"], w["dispatchTime"],
+                   w["resolveTime"], w["cleared"]]
+        rows = [[p(h, head) for h in headers]]
+        style = list(grid)
+        for g in view.groups:
+            n = len(rows)
+            rows.append([Paragraph(f"{escape(level_name(g.level, view.lang))} — <b>{escape(g.title)}</b> · {escape(g.size)} · "
+                                   f"{escape(g.span)}", cell)] + [""] * 10)
+            style += [("SPAN", (0, n), (-1, n)), ("BACKGROUND", (0, n), (-1, n), colors.HexColor("#e2e7ee")),
+                      ("LINEABOVE", (0, n), (-1, n), 1.2, colors.HexColor(LEVEL_COLOURS[g.level]))]
+            for a in g.alarms:
+                n = len(rows)
+                rows.append([p(f"#{a.id}", cell), two(a.asset, a.domain), two(a.title, a.rule), p(a.owner, cell), level_cell(a.peak),
+                             p(a.raised, cell), two(a.detect, a.detect_from), timed(a.ack), timed(a.dispatch), timed(a.resolve),
+                             timed(a.cleared)])
+                style.append(("BACKGROUND", (4, n), (4, n), colors.HexColor(LEVEL_COLOURS[a.peak])))
+        widths = [34, 72, 118, 82, 58, 46, 104, 62, 62, 62, 62]
+        widths[2] += wide_width - sum(widths)
+        table = LongTable(rows, colWidths=widths, repeatRows=1)
+        table.setStyle(TableStyle(style))
+        story += [table, Spacer(1, 4), Paragraph(w["measures"], small)]
+    else:
+        story.append(p(w["summaryNone"]))
+
+    story += [PageBreak(), p(w["timeline"], h2)]
+    for n, chart in enumerate(view.timeline_charts):
+        story += picture(chart, w["timelineChart"] if n == 0 else "")
+    rows = [[p(h, head) for h in (w["time"], w["event"], w["what"], w["level"], w["who"])]]
+    style = list(grid)
+    for r in view.timeline:
+        n = len(rows)
+        what = f"{r.what} ({r.params})" if r.params else r.what
+        rows.append([p(r.time, cell), p(r.event, cell), p(what, cell), level_cell(r.level) if r.level is not None else "",
+                     p(r.who, cell)])
+        if r.level is not None:
+            style.append(("BACKGROUND", (3, n), (3, n), colors.HexColor(LEVEL_COLOURS[r.level])))
+        elif r.cls == "input":
+            style.append(("BACKGROUND", (0, n), (-1, n), colors.HexColor("#f7f7f2")))
+    widths = [50, 84, 330, 70, 0]
+    widths[-1] = wide_width - sum(widths)
+    table = LongTable(rows, colWidths=widths, repeatRows=1)
+    table.setStyle(TableStyle(style))
+    story.append(table)
+
+    if view.plots:
+        story += [PageBreak(), p(w["fields"], h2), p(w["fieldsNote"], small)]
+        if view.plots_note:
+            story.append(p(view.plots_note, small))
+        for plot in view.plots:
+            if plot.path is not None:
+                story += [PageBreak()] + picture(plot.path)
+    story += [p(n, small) for n in view.notes_fields]
+    doc.build(story)
+    return path

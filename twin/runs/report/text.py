@@ -1,0 +1,154 @@
+"""The report's words: each sentence from the one table of words (:mod:`twin.i18n`) and
+the names the plugins, the scene and the drill file declare in each language. Nothing
+is translated after the fact: a Chinese sentence is made from the facts, as the English
+one is.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from twin.i18n import words
+from twin.runs.drill import clock
+from twin.runs.report.data import AlarmSummary, Run, Twin
+from twin.runs.report.groups import AlarmGroup
+from twin.types import LEVEL_NAMES
+
+#: a level's plain colour word, as drill files and the scorecard write it
+LEVEL_WORDS = {"en": ("none", "blue", "yellow", "orange", "red"), "zh-CN": ("正常", "蓝色", "黄色", "橙色", "红色")}
+
+
+def level_name(level: int, lang: str) -> str:
+    return LEVEL_NAMES[lang][max(0, min(4, level))]
+
+
+def span_text(seconds: float | None, lang: str) -> str:
+    """A duration as people read it ("2 min 05 s", "2 分 05 秒"); "—" for none."""
+    if seconds is None:
+        return "—"
+    s = int(round(seconds))
+    if lang == "zh-CN":
+        if s < 120:
+            return f"{s} 秒"
+        return f"{s // 60} 分 {s % 60:02d} 秒" if s < 3600 else f"{s // 3600} 小时 {s % 3600 // 60:02d} 分"
+    if s < 120:
+        return f"{s} s"
+    return f"{s // 60} min {s % 60:02d} s" if s < 3600 else f"{s // 3600} h {s % 3600 // 60:02d} min"
+
+
+def domain_name(twin: Twin | None, domain: str, lang: str) -> str:
+    """A domain's name as its plugin's viewer style (else its declaration) gives it in
+    ``lang``; the core's own alarms are the system's; the bare name when nothing says."""
+    if domain == "system":
+        return words(lang)["systemDomain"]
+    if twin is not None:
+        style = twin.registry.styles.get(domain)
+        declared = twin.registry.domains.get(domain)
+        if lang == "zh-CN":
+            zh = (style.label_zh if style is not None else "") or (declared.title_zh if declared is not None else "")
+            if zh:
+                return zh
+        if style is not None and style.label:
+            return str(style.label)
+        if declared is not None and declared.title:
+            return str(declared.title)
+    return domain
+
+
+def alarm_title(a: AlarmSummary | Mapping[str, Any], lang: str) -> str:
+    """An alarm's rule title in ``lang`` (the English one when the rule gives no other)."""
+    if isinstance(a, AlarmSummary):
+        return a.title_zh if lang == "zh-CN" and a.title_zh else a.title
+    return str(a.get("title_zh") if lang == "zh-CN" and a.get("title_zh") else a.get("title", ""))
+
+
+def group_title(g: AlarmGroup, twin: Twin | None, lang: str) -> str:
+    """A group's heading: the incident's number and title, or its domain and place."""
+    w = words(lang)
+    if g.kind == "incident":
+        title = g.title_zh if lang == "zh-CN" and g.title_zh else g.title
+        return f"{w['incident'].format(id=g.incident)} — {title}" if title else w["incident"].format(id=g.incident)
+    place = g.place_zh if lang == "zh-CN" and g.place_zh else g.place
+    return w["placeGroup"].format(domain=domain_name(twin, g.domains[0], lang), place=place)
+
+
+def drill_name(run: Run, drill: Any, lang: str) -> str:
+    """The drill's name in ``lang``: the drill file's ``name_zh`` in Chinese when it
+    gives one, else its name as recorded."""
+    if lang == "zh-CN":
+        zh = (getattr(drill, "name_zh", "") if drill is not None else "") or run.metadata.get("drill_zh", "")
+        if zh:
+            return str(zh)
+    return run.metadata.get("drill", "") or (drill.name if drill is not None else "—")
+
+
+def scene_title(run: Run, twin: Twin | None, lang: str) -> str:
+    if twin is None:
+        return run.metadata.get("scene", "")
+    s = twin.scene
+    return f"{s.name} — {s.title_zh or s.title}" if lang == "zh-CN" else f"{s.name} — {s.title}"
+
+
+def input_text(action: Mapping[str, Any]) -> str:
+    """An input action as the drill file names it: ``gas.leak G-M-0028``."""
+    return f"{action.get('action', '')} {action.get('target', '')}"
+
+
+def input_params(action: Mapping[str, Any]) -> str:
+    return ", ".join(f"{k}={v:g}" if isinstance(v, (int, float)) else f"{k}={v}" for k, v in sorted((action.get("params") or {}).items()))
+
+
+def event_word(kind: str, lang: str) -> str:
+    """An alarm event's or operator action's name: raised, escalated, acknowledged..."""
+    key = {"raise": "evRaise", "escalate": "evEscalate", "deescalate": "evDeescalate", "clear": "evClear", "overdue": "evOverdue",
+           "acknowledge": "stateAcknowledged", "dispatch": "stateDispatched", "resolve": "stateResolved"}.get(kind)
+    return words(lang)[key] if key else kind
+
+
+def expectation_text(x: Any, lang: str, twin: Twin | None = None) -> str:
+    """A drill expectation in ``lang``, from its fields (in English, what
+    :meth:`twin.runs.drill.Expectation.describe` says)."""
+    if lang == "en":
+        return str(x.describe())
+    w = words(lang)
+    level = LEVEL_WORDS[lang][x.level]
+    rule = f"（{x.rule}）" if x.rule else ""
+    where = "".join(w[key].format(asset=x.asset, domain=domain_name(twin, x.domain, lang))
+                    for key, value in (("onAsset", x.asset), ("inDomain", x.domain)) if value)
+    if x.kind == "by":
+        return w["expectBy"].format(time=clock(x.time), level=level, asset=x.asset, rule=rule)
+    if x.kind == "never":
+        return w["expectNever"].format(level=level, where=where, rule=rule)
+    return w["expectAck"].format(level=level, where=where, rule=rule, seconds=f"{x.time:g}")
+
+
+def score_detail(sc: Any, run: Run, lang: str) -> str:
+    """What a scored expectation found, in ``lang``: in English the scorer's own words
+    (:func:`twin.runs.drill.score`); in another language the same facts read from the
+    run's alarms (when a level was reached, which assets alarmed, which acknowledgements
+    were late), worded from the table."""
+    if lang == "en":
+        return str(sc.detail)
+    w = words(lang)
+    x = sc.expectation
+    matching = [a for a in run.alarms.values() if (not x.asset or a.asset == x.asset) and (not x.domain or a.domain == x.domain)
+                and (not x.rule or a.rule == x.rule)]
+    if x.kind == "by":
+        times = [t for a in matching if (t := a.first_at(x.level)) is not None]
+        return w["reachedAt"].format(time=run.offset(min(times))) if times else w["neverReached"]
+    if x.kind == "never":
+        bad = sorted({a.asset for a in matching if a.peak_level >= x.level})
+        return f"{len(bad)}: {', '.join(bad)}"[:200] if bad else w["none"]
+    if sc.passed:
+        return w["allInTime"]
+    late = []
+    for a in sorted(matching, key=lambda a: (a.raised, a.id)):
+        if a.peak_level < x.level:
+            continue
+        if a.acknowledged is None and run.end - a.raised <= x.time:
+            continue  # raised too near the end to judge, as the scorer does
+        if a.acknowledged is None:
+            late.append(f"{a.asset}（{w['notAcknowledged']}）")
+        elif a.acknowledged - a.raised > x.time:
+            late.append(f"{a.asset}（{w['seconds'].format(n=f'{a.acknowledged - a.raised:.0f}')}）")
+    return w["late"].format(list="、".join(late))[:200]
