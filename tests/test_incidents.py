@@ -393,3 +393,38 @@ def test_deltas_merge_incidents_latest_first_and_omit_them_when_none():
     assert message.incidents == [{"id": 2, "state": "open"}, {"id": 1, "state": "acknowledged"}]
     empty = p.encode(p.Delta(0, 1, 1.0, {}, [], []), p.Body())
     assert b"incidents" not in empty and p.decode_server(empty)[0].incidents == []
+
+
+def test_the_incremental_update_agrees_with_a_full_recount():
+    """An incident follows its changed alarm alone when that is enough; after any run of
+    raises, escalations, clears, acknowledgements and resolves it shows what recounting all
+    of its alarms shows."""
+    import copy
+    import random
+
+    rng = random.Random(7)
+    assets = [_asset(f"W-{n}", "water", 30.0 * n, 0.0) for n in range(4)]
+    alarms, book = _books(None, _scene(*assets))
+    now = 0.0
+    for _ in range(400):
+        now += 1.0
+        asset = rng.choice(assets).id
+        level = rng.choice([0, 1, 2, 3, 4])
+        alarm_id = alarms.open.get(("water.low", asset))
+        if alarm_id is not None and rng.random() < 0.3:
+            alarm = alarms.alarms[alarm_id]
+            if alarm.state == "raised":
+                alarms.act(alarm_id, "acknowledge", "op", now=now)
+            else:
+                alarms.act(alarm_id, "resolve", "op", now=now)
+            continue
+        before = alarms.alarms[alarm_id].level if alarm_id is not None else 0
+        alarms.set_level(RULES["water"], "water", asset, "water works", level, now, rising=level > before)
+        alarms.commit()
+        for incident in book.incidents.values():
+            recounted = copy.deepcopy(incident)
+            book._recount(recounted)
+            shown = (incident.level, incident.worst_alarm, incident.peak_level, incident.domains, incident.active)
+            assert shown == (recounted.level, recounted.worst_alarm, recounted.peak_level, recounted.domains,
+                             recounted.active), f"incident {incident.id} at {now}"
+    assert len(book.incidents) >= 1 and sum(len(i.alarms) for i in book.incidents.values()) > 20
