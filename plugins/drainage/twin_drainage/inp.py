@@ -236,10 +236,10 @@ def parse_network(inp: Inp) -> Network:
     routing = inp.option("FLOW_ROUTING", "KINWAVE").upper()
     if routing not in ("DYNWAVE", "KINWAVE", "STEADY"):
         raise InpError(f"{inp.path}: [OPTIONS] FLOW_ROUTING {routing!r}; valid: DYNWAVE, KINWAVE, STEADY")
-    if routing != "DYNWAVE":
-        warnings.add(f"[OPTIONS] FLOW_ROUTING {routing}: the twin routes every network by its dynamic wave "
-                     f"(local inertial), so backwater and surcharge the file's {routing.lower()} routing ignores are "
-                     "modelled; depths and flows differ from SWMM's run of this file wherever they matter")
+    if routing == "STEADY":
+        warnings.add("[OPTIONS] FLOW_ROUTING STEADY: the twin routes this network by the kinematic wave (steady flow "
+                     "passes each inflow through at once; the kinematic wave delays and attenuates it)")
+        routing = "KINWAVE"
     start = _date(inp, "START_DATE", "START_TIME", "01/01/2000")
     end = _date(inp, "END_DATE", "END_TIME", inp.option("START_DATE", "01/01/2000"))
     duration = (end - start).total_seconds()

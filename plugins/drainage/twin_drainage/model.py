@@ -47,6 +47,10 @@ import numpy as np
 from numba import njit
 
 from twin import piecewise_risk
+# Numba caches route, drainage_tick and kinwave_tick keyed on this file alone: after
+# editing kinwave.py or regulators.py, touch this file (or clear the cache), or a stale
+# compiled router keeps running.
+from twin_drainage.kinwave import route_kinwave
 from twin_drainage.regulators import RI_DOWN, RI_UP, regulator_flow
 
 G = 9.80665  # m/s2
@@ -992,6 +996,78 @@ def drainage_tick(dt, substeps, use_gauges, nearest_gauge_row, manhole_row, pipe
             rain_intensity)
 
 
+@njit(cache=True, nogil=True)
+def kinwave_tick(dt, substeps, use_gauges, nearest_gauge_row, manhole_row, pipe_row, outfall_row, outfall_pipe,
+                 node_invert, tailwater, pipe_float, pipe_int, manhole_float, work_manhole, work_pipe, head, outflow,
+                 order, beta, storage_node, kw_state, kw_volume, kw_inflow, rain_intensity, rain_remaining,
+                 runoff_coefficient, catchment_area, external_inflow, blockage, depth_col, head_col, crown_col,
+                 surcharged_col, ponded_col, flooding_col, volume_col, inflow_col, flow_col, fill_col, velocity_col,
+                 capacity_col, discharge_col, discharged_col, reg_row, reg_int, reg_float, curve_ptr, curve_x, curve_y,
+                 reg_on, reg_flow):  # pragma: no cover - compiled
+    """:func:`drainage_tick` for a network routed by the kinematic wave
+    (twin_drainage.kinwave, a file's ``FLOW_ROUTING KINWAVE``)."""
+    runoff, depth, flow, open_fraction = work_manhole[MW_RUNOFF], work_manhole[MW_DEPTH], work_pipe[PW_FLOW], \
+        work_pipe[PW_OPEN_FRACTION]
+    flooded = work_manhole[MW_FLOODED]
+    pipe_depth, pipe_area = work_pipe[PW_PIPE_DEPTH], work_pipe[PW_PIPE_AREA]
+    diameter, invert_down, capacity = pipe_float[PF_DIAMETER], pipe_float[PF_INVERT_DOWN], pipe_float[PF_CAPACITY]
+    max_depth, crown = manhole_float[MF_MAX_DEPTH], manhole_float[MF_CROWN]
+    gather_inputs(manhole_row, pipe_row, nearest_gauge_row, use_gauges, rain_intensity, runoff_coefficient,
+                  catchment_area, external_inflow, depth_col, flow_col, blockage, inflow_col, runoff, depth, flow,
+                  open_fraction)
+    route_kinwave(dt, substeps, runoff, depth, flow, order, pipe_int[PI_UP], pipe_int[PI_DOWN],
+                  pipe_float[PF_INVERT_UP], invert_down, node_invert, diameter, pipe_float[PF_LENGTH], beta, max_depth,
+                  manhole_float[MF_SHAFT_AREA], manhole_float[MF_PONDING_AREA], storage_node, kw_state, reg_int,
+                  reg_float, curve_ptr, curve_x, curve_y, reg_on, reg_flow, kw_volume, kw_inflow, head, outflow, flooded,
+                  pipe_depth, pipe_area)
+    for r in range(reg_row.shape[0]):
+        flow_col[reg_row[r]] = reg_flow[r]
+    publish(dt, manhole_row, pipe_row, outfall_row, node_invert, max_depth, crown, diameter, capacity, invert_down,
+            pipe_int[PI_DOWN], outfall_pipe, tailwater, depth, flow, open_fraction, flooded, kw_volume, pipe_depth,
+            pipe_area, outflow, external_inflow, depth_col, head_col, crown_col, surcharged_col, ponded_col,
+            flooding_col, volume_col, flow_col, fill_col, velocity_col, capacity_col, discharge_col, discharged_col,
+            rain_remaining, rain_intensity)
+
+
+class KinwaveSetup:
+    """What the kinematic wave needs beyond the network: the links' order, each conduit's
+    β = S^(1/2)/n, which manholes are storage units, and its own state."""
+
+    def __init__(self, net: Network, storage: set[int], step: float) -> None:
+        from twin_drainage.kinwave import topological_order
+
+        m, o, p = len(net.manhole_row), len(net.outfall_row), len(net.pipe_row)
+        up = np.concatenate([net.pipe_int[PI_UP], net.reg_int[1]]) if len(net.reg_row) else net.pipe_int[PI_UP]
+        down = np.concatenate([net.pipe_int[PI_DOWN], net.reg_int[2]]) if len(net.reg_row) else net.pipe_int[PI_DOWN]
+        self.order = topological_order(up, down, m + o)
+        # SWMM takes |slope| with a floor for a flat conduit's kinematic wave
+        slope = np.maximum(np.abs(net.pipe_float[PF_SLOPE]), MIN_CAPACITY_SLOPE)
+        self.beta = np.sqrt(slope) / net.pipe_float[PF_ROUGHNESS]
+        self.storage_node = np.zeros(m, dtype=np.bool_)
+        self.storage_node[list(storage)] = True
+        self.state = np.zeros((4, p))
+        self.volume = np.zeros(m)
+        self.inflow = np.zeros(m + o)
+        self.step = step
+
+
+def kinwave_setup(world, table, net: Network) -> KinwaveSetup | None:
+    """The kinematic wave's set-up when the scene's SWMM file routes by it (its
+    ``data/hydrology.json`` says FLOW_ROUTING KINWAVE), else None."""
+    import json
+
+    root = getattr(world.scene, "root", None)
+    path = None if root is None else root / "data" / "hydrology.json"
+    if path is None or not path.is_file():
+        return None
+    source = json.loads(path.read_text(encoding="utf-8")).get("source", {})
+    if source.get("flow_routing") != "KINWAVE":
+        return None
+    index = {table.ids[r]: k for k, r in enumerate(net.manhole_row)}
+    storage = {index[name] for name in source.get("storage_nodes", []) if name in index}
+    return KinwaveSetup(net, storage, max(float(source.get("routing_step", 30.0)), 1.0))
+
+
 #: where an imported scene describes its pumps, weirs, orifices and outlets
 REGULATORS_FILE = "data/regulators.json"
 
@@ -1020,8 +1096,21 @@ def step_drainage(ctx):
     gauges = world.memo(("drainage", "gauges", ctx.domain), lambda: find_rain_gauges(world, ctx.domain, net))
     work = world.memo(("drainage", "router", ctx.domain), lambda: RouterWork(net))
     dt = ctx.dt
-    substeps = max(1, math.ceil(dt / net.stable_dt - 1e-9)) if len(net.pipe_row) else 1
     c = t.columns
+    kinematic = world.memo(("drainage", "kinwave", ctx.domain), lambda: kinwave_setup(world, t, net))
+    if kinematic is not None:
+        substeps = max(1, math.ceil(dt / kinematic.step - 1e-9))
+        kinwave_tick(dt, substeps, len(gauges.gauge_row) > 0, gauges.nearest_gauge_row, net.manhole_row, net.pipe_row,
+                     net.outfall_row, net.outfall_pipe, net.node_invert, net.tailwater, net.pipe_float, net.pipe_int,
+                     net.manhole_float, work.manhole, work.pipe, work.head, work.outflow, kinematic.order,
+                     kinematic.beta, kinematic.storage_node, kinematic.state, kinematic.volume, kinematic.inflow,
+                     c["rain_intensity"], c["rain_remaining"], c["runoff_coefficient"], c["catchment_area"],
+                     c["external_inflow"], c["blockage"], c["depth"], c["head"], c["crown_elevation"], c["surcharged"],
+                     c["ponded_depth"], c["flooding"], c["volume"], c["inflow"], c["flow"], c["fill"], c["velocity"],
+                     c["capacity"], c["discharge"], c["discharged_volume"], net.reg_row, net.reg_int, net.reg_float,
+                     net.curve_ptr, net.curve_x, net.curve_y, work.reg_on, work.reg_flow)
+        return
+    substeps = max(1, math.ceil(dt / net.stable_dt - 1e-9)) if len(net.pipe_row) else 1
     drainage_tick(dt, substeps, len(gauges.gauge_row) > 0, gauges.nearest_gauge_row, net.manhole_row, net.pipe_row,
                   net.outfall_row, net.outfall_pipe, net.node_invert, net.tailwater, net.pipe_float, net.pipe_int,
                   net.manhole_float, net.end_ptr, net.end_float, work.manhole, work.pipe, work.head, work.outflow,
