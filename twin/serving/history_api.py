@@ -28,7 +28,7 @@ import math
 import sqlite3
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import msgspec
 import numpy as np
@@ -39,7 +39,7 @@ from twin.history.export import parse_time
 from twin.history.fields import field_series, is_historical
 from twin.history.store import MAX_POINTS, HistoryError, Store
 from twin.serving.protocol import ApiErrorCode
-from twin.serving.routing import ApiError, ApiFailure, ApiRoute, Call
+from twin.serving.routing import ApiError, ApiFailure, ApiRoute, Call, Media
 from twin.tick.alarms import SYSTEM_DOMAIN
 from twin.types import LEVEL_RISK_THRESHOLDS
 
@@ -121,15 +121,22 @@ class AlarmCounts(msgspec.Struct, rename={"start": "from", "end": "to"}):
 Format = Literal["json", "csv", "parquet"]
 
 
+#: what a time of a query is, for /api/openapi.json: epoch seconds, or RFC 3339 with its
+#: zone (a document-only pattern: parse_time checks and words the refusals)
+TIME = msgspec.Meta(extra_json_schema={"pattern": r"^(-?[0-9]{1,12}(\.[0-9]+)?|(19|20)[0-9]{2}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])"
+                                                  r"T([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{1,6})?)?"
+                                                  r"(Z|[+-](0[0-9]|1[0-3]):[0-5][0-9]))$"})
+
+
 class RangeQuery(msgspec.Struct):
     """A time range, its buckets, and the answer's format."""
 
     #: the range's start: epoch seconds, or RFC 3339 with a zone; default: ``to`` less 24 hours
-    start: str | None = msgspec.field(default=None, name="from")
+    start: Annotated[str, TIME] | None = msgspec.field(default=None, name="from")
     #: the range's end (excluded): epoch seconds, or RFC 3339 with a zone; default: the twin's clock
-    end: str | None = msgspec.field(default=None, name="to")
+    end: Annotated[str, TIME] | None = msgspec.field(default=None, name="to")
     #: seconds a bucket spans at least; default: raw points when they are few
-    step: float | None = None
+    step: Annotated[float, msgspec.Meta(gt=0, le=MAX_SPAN)] | None = None
     #: json (the default), csv or parquet; else the Accept header says
     format: Format | None = None
 
@@ -414,10 +421,16 @@ async def alarm_history(call: Call) -> Response:
     return render(kind, answer, "alarms")
 
 
+#: the answers of ?format=csv and ?format=parquet
+_CSV = Media("text/csv", {"type": "string"}, "CSV (?format=csv)")
+_PARQUET = Media("application/vnd.apache.parquet", {"type": "string", "contentMediaType": "application/vnd.apache.parquet"},
+                 "Parquet (?format=parquet)")
+
 ROUTES = [
     ApiRoute("GET", "/api/history/sensors/{sensor_id:str}", sensor_history, tag="history", query=RangeQuery,
-             answers={200: SeriesAnswer, 404: ApiError}),
+             answers={200: (SeriesAnswer, _CSV, _PARQUET), 404: ApiError}),
     ApiRoute("GET", "/api/history/assets/{asset_id:str}", asset_history, tag="history", query=FieldQuery,
-             answers={200: SeriesAnswer, 404: ApiError}),
-    ApiRoute("GET", "/api/history/alarms", alarm_history, tag="history", query=RangeQuery, answers={200: AlarmCounts}),
+             answers={200: (SeriesAnswer, _CSV, _PARQUET), 404: ApiError}),
+    ApiRoute("GET", "/api/history/alarms", alarm_history, tag="history", query=RangeQuery,
+             answers={200: (AlarmCounts, _CSV, _PARQUET)}),
 ]

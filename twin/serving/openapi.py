@@ -39,23 +39,27 @@ _BODY_ANSWERS = (400, 413, 415)
 
 
 def field_docs(cls: type) -> dict[str, str]:
-    """The ``#:`` comments above each field of a class, by field name: the one place a
-    field is described (msgspec takes the class's docstring, not its fields')."""
-    try:
-        lines, _ = inspect.getsourcelines(cls)
-    except (OSError, TypeError):
-        return {}
+    """The ``#:`` comments above each field of a class, by the field's name on the wire:
+    the one place a field is described (msgspec takes the class's docstring, not its
+    fields'). A subclass's fields are its own and its bases'."""
+    #: a Struct's field may travel under another name (``start`` as ``from``)
+    names = {f.name: f.encode_name for f in msgspec.structs.fields(cls)} if issubclass(cls, msgspec.Struct) else {}
     docs: dict[str, str] = {}
-    pending: list[str] = []
-    for line in lines[1:]:
-        text = line.strip()
-        if text.startswith("#:"):
-            pending.append(text[2:].strip())
+    for klass in reversed(cls.__mro__):
+        try:
+            lines, _ = inspect.getsourcelines(klass)
+        except (OSError, TypeError):
             continue
-        field = re.match(r"(\w+)\s*:", text)
-        if field and pending and line.startswith("    ") and not line.startswith("     "):
-            docs[field.group(1)] = " ".join(pending)
-        pending = []
+        pending: list[str] = []
+        for line in lines[1:]:
+            text = line.strip()
+            if text.startswith("#:"):
+                pending.append(text[2:].strip())
+                continue
+            field = re.match(r"(\w+)\s*:", text)
+            if field and pending and line.startswith("    ") and not line.startswith("     "):
+                docs[names.get(field.group(1), field.group(1))] = " ".join(pending)
+            pending = []
     return docs
 
 
@@ -116,6 +120,17 @@ def _answers(route: ApiRoute) -> dict[int, Any]:
     for status in extra:
         answers.setdefault(status, ApiError)
     return dict(sorted(answers.items()))
+
+
+def _query_schema(prop: dict[str, Any]) -> dict[str, Any]:
+    """A query parameter's schema: present with a value, or absent; never null (a field
+    ``X | None = None`` of the query's Struct)."""
+    schema = {k: v for k, v in prop.items() if k not in ("description", "default") or (k == "default" and v is not None)}
+    options = [s for s in schema.get("anyOf", ()) if s != {"type": "null"}]
+    if "anyOf" in schema:
+        rest = {k: v for k, v in schema.items() if k != "anyOf"}
+        schema = {**options[0], **rest} if len(options) == 1 else {**rest, "anyOf": options}
+    return schema
 
 
 def _role_text(roles: tuple[str, ...]) -> str:
@@ -180,8 +195,7 @@ def build(table: list[ApiRoute]) -> dict[str, Any]:
             component = components[route.query.__name__]
             required = set(component.get("required", ()))
             for name, prop in component["properties"].items():
-                param = {"name": name, "in": "query", "required": name in required,
-                         "schema": {k: v for k, v in prop.items() if k != "description"}}
+                param = {"name": name, "in": "query", "required": name in required, "schema": _query_schema(prop)}
                 if query_docs.get(name):
                     param["description"] = query_docs[name]
                 params.append(param)
@@ -202,10 +216,13 @@ def build(table: list[ApiRoute]) -> dict[str, Any]:
                 text = " or ".join(k.description for k in kind) or _REASONS.get(status, "")
                 responses[str(status)] = {"description": text, "content": {k.type: {"schema": schema(k)} for k in kind}}
                 continue
-            if isinstance(kind, tuple):  # one of several JSON shapes
-                text = " or ".join(_first_line(k) for k in kind)
-                responses[str(status)] = {"description": text,
-                                          "content": {JSON: {"schema": {"oneOf": [schema(k) for k in kind]}}}}
+            if isinstance(kind, tuple):  # one of several JSON shapes, and answers of other media types
+                shapes = [k for k in kind if not isinstance(k, Media)]
+                media = [k for k in kind if isinstance(k, Media)]
+                text = " or ".join([*(_first_line(k) for k in shapes), *(m.description for m in media)])
+                content = {JSON: {"schema": schema(shapes[0]) if len(shapes) == 1 else {"oneOf": [schema(k) for k in shapes]}}}
+                content.update({m.type: {"schema": schema(m)} for m in media})
+                responses[str(status)] = {"description": text, "content": content}
                 continue
             if isinstance(kind, Media):
                 text = kind.description or _REASONS.get(status, "")

@@ -253,11 +253,24 @@ async def _decode_body(route: ApiRoute, request: Request) -> Any:
 def _decode_query(route: ApiRoute, request: Request) -> Any:
     if route.query is None:
         return None
+    params = request.query_params
+    repeated = sorted({k for k in params if len(params.getlist(k)) > 1})
+    if repeated:
+        raise ApiFailure(ApiErrorCode.INVALID_QUERY, f"give each query parameter once: {', '.join(repeated)} is repeated")
+    given = dict(params)
     try:
-        return msgspec.convert(dict(request.query_params), route.query, strict=False)
+        query = msgspec.convert(given, route.query, strict=False)
     except msgspec.ValidationError as exc:
         said = _one_line(exc).replace("`$.", "`")
         raise ApiFailure(ApiErrorCode.INVALID_QUERY, f"a query parameter is not valid: {said}") from None
+    # Converting text, msgspec reads "null" as None, which is "left out" for an optional
+    # parameter: a value that is there must be one of the parameter's.
+    names = {f.encode_name: f.name for f in msgspec.structs.fields(route.query)}
+    nulls = sorted(k for k in given if k in names and getattr(query, names[k]) is None)
+    if nulls:
+        raise ApiFailure(ApiErrorCode.INVALID_QUERY, f"a query parameter is not valid: {nulls[0]}={given[nulls[0]]!r}; "
+                                                     f"leave it out for its default")
+    return query
 
 
 def _one_line(exc: BaseException) -> str:

@@ -55,6 +55,9 @@ log = logging.getLogger("twin.serving.server")
 
 PROTOCOL_VERSION = p.PROTOCOL_VERSION
 STATIC_DIR = Path(__file__).resolve().parent / "static"  # built by `npm run build` in viewer/
+#: every method the fallback takes: a route of starlette's takes only GET (and HEAD) by
+#: default, and a method it does not take fell through to the viewer's files (405 "GET, HEAD")
+FALLBACK_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 #: a plugin step (updater, kernel, coupling) running longer than this is stopped and its
 #: plugin quarantined (seconds; ``[engine] plugin_deadline`` in the configuration)
 PLUGIN_DEADLINE = 10.0
@@ -136,7 +139,7 @@ class TwinServer:
                 *api,
                 WebSocketRoute("/ws", self._websocket),
                 # Any other /api request is a 404 or 405 of the API's own shape, not the viewer's page.
-                Route("/api/{rest:path}", fallback(api)),
+                Route("/api/{rest:path}", fallback(api), methods=FALLBACK_METHODS),
                 # The built viewer (viewer/ -> twin/serving/static); last, so that it never hides an API route.
                 Mount("/", StaticFiles(directory=STATIC_DIR, html=True, check_dir=False), name="viewer"),
             ],
