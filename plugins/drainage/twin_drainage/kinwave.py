@@ -55,16 +55,14 @@ def _circle(x):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
-def _depth_of_area(a):  # pragma: no cover - compiled
-    """y/d of a circle whose flow area is ``a`` of the full area (bisection)."""
-    if a <= 0.0:
+def _depth_of_section_factor(s):  # pragma: no cover - compiled
+    """y/d at which A·R^(2/3) is ``s`` of full, on the lower branch (y/d <= Y_MAX)."""
+    if s <= 0.0:
         return 0.0
-    if a >= 1.0:
-        return 1.0
-    lo, hi = 0.0, 1.0
-    for _ in range(50):
+    lo, hi = 0.0, Y_MAX
+    for _ in range(48):
         mid = 0.5 * (lo + hi)
-        if _circle(mid)[0] < a:
+        if _circle(mid)[1] < s:
             lo = mid
         else:
             hi = mid
@@ -72,58 +70,39 @@ def _depth_of_area(a):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
-def _area_of_section_factor(s):  # pragma: no cover - compiled
-    """A/A_full at which A·R^(2/3) is ``s`` of full, on the lower branch (y/d <= Y_MAX)."""
-    if s <= 0.0:
-        return 0.0
-    lo, hi = 0.0, Y_MAX
-    for _ in range(50):
-        mid = 0.5 * (lo + hi)
-        if _circle(mid)[1] < s:
-            lo = mid
-        else:
-            hi = mid
-    return _circle(0.5 * (lo + hi))[0]
-
-
-@njit(cache=True, nogil=True)
-def _section_factor(a):  # pragma: no cover - compiled
-    return _circle(_depth_of_area(a))[1]
-
-
-@njit(cache=True, nogil=True)
 def conduit_step(qin, a1, q1, a2, q2, length, dt, a_full, q_full):  # pragma: no cover - compiled
     """One kinematic-wave step of a conduit (kinwave.c): inflow ``qin`` (m³/s), the last
     step's inlet and outlet area and flow (dimensionless). Returns (inflow taken, outflow
-    m³/s, new a1, q1, a2, q2)."""
+    m³/s, new a1, q1, a2, q2, y1/d, y2/d)."""
     if q_full <= 0.0:
-        return 0.0, 0.0, 0.0, 0.0, 0.0, 0.0
+        return 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0
     q = qin / q_full
-    ain = 1.0 if q >= 1.0 else _area_of_section_factor(q)
+    y_in = 1.0 if q >= 1.0 else _depth_of_section_factor(q)
+    ain = _circle(y_in)[0]
     q = min(q, 1.0)
     if q <= 1e-12 and q2 <= 1e-12:
-        return q * q_full, 0.0, ain, q, 0.0, 0.0
+        return q * q_full, 0.0, ain, q, 0.0, 0.0, y_in, 0.0
     dxdt = length / dt * a_full / q_full
     c1 = dxdt * WT / WX
     c2 = ((1.0 - WT) * (ain - a1) - WT * a2) * dxdt / WX + (1.0 - WX) / WX * (q2 - q1) - q
-    a_max = _circle(Y_MAX)[0]
-    s_max = _circle(Y_MAX)[1]
+    a_max, s_max = _circle(Y_MAX)
     f_lo, f_hi = c2, s_max + c1 * a_max + c2
     if f_lo >= 0.0:
-        aout = 0.0
+        y_out = 0.0
     elif f_hi <= 0.0:
-        aout = a_max
-    else:
-        lo, hi = 0.0, a_max
-        for _ in range(60):
+        y_out = Y_MAX
+    else:  # f rises with the depth on the lower branch: bisection in y/d
+        lo, hi = 0.0, Y_MAX
+        for _ in range(48):
             mid = 0.5 * (lo + hi)
-            if _section_factor(mid) + c1 * mid + c2 < 0.0:
+            a, s = _circle(mid)
+            if s + c1 * a + c2 < 0.0:
                 lo = mid
             else:
                 hi = mid
-        aout = 0.5 * (lo + hi)
-    qout = _section_factor(aout)
-    return q * q_full, qout * q_full, ain, q, aout, qout
+        y_out = 0.5 * (lo + hi)
+    aout, qout = _circle(y_out)
+    return q * q_full, qout * q_full, ain, q, aout, qout, y_in, y_out
 
 
 def topological_order(up: np.ndarray, down: np.ndarray, nodes: int) -> np.ndarray:
@@ -160,8 +139,8 @@ def route_kinwave(dt, substeps, runoff, depth, flow, order, pipe_up, pipe_down, 
                   pipe_depth, pipe_area):  # pragma: no cover - compiled
     """Advance the network ``dt`` s in ``substeps`` kinematic-wave steps. Links are
     numbered pipes first (``order`` over pipes and regulators, pipes < len(pipe_up)).
-    state: ``depth`` (per manhole), ``flow`` (per pipe), ``state`` (4 x pipes: a1, q1, a2,
-    q2), ``volume`` (per manhole: water held, storage units and ponds), ``reg_flow``,
+    state: ``depth`` (per manhole), ``flow`` (per pipe), ``state`` (6 x pipes: a1, q1, a2,
+    q2 and the two ends' y/d), ``volume`` (per manhole: water held, storage units and ponds), ``reg_flow``,
     ``reg_on``. outputs: ``outflow`` (m³ per outfall), ``flooded`` (m³ per manhole),
     ``pipe_depth`` (mean of its two end depths, m), ``pipe_area`` (mean flow area, m²)."""
     m_count = depth.shape[0]
@@ -187,14 +166,14 @@ def route_kinwave(dt, substeps, runoff, depth, flow, order, pipe_up, pipe_down, 
                     offer = min(q_full * _circle(y / diameter[p])[1], volume[up] / tau + inflow[up])
                 else:
                     offer = inflow[up] + volume[up] / tau
-                taken, qout, a1, q1, a2, q2 = conduit_step(offer, state[0, p], state[1, p], state[2, p], state[3, p],
-                                                           length[p], tau, a_full, q_full)
-                state[0, p], state[1, p], state[2, p], state[3, p] = a1, q1, a2, q2
+                taken, qout, a1, q1, a2, q2, y1, y2 = conduit_step(offer, state[0, p], state[1, p], state[2, p],
+                                                                   state[3, p], length[p], tau, a_full, q_full)
+                state[0, p], state[1, p], state[2, p], state[3, p], state[4, p], state[5, p] = a1, q1, a2, q2, y1, y2
                 flow[p] = qout
                 volume[up] += (inflow[up] - taken) * tau
                 inflow[up] = 0.0
                 inflow[down] += qout
-                pipe_depth[p] = 0.5 * diameter[p] * (_depth_of_area(a1) + _depth_of_area(a2))
+                pipe_depth[p] = 0.5 * diameter[p] * (y1 + y2)
                 pipe_area[p] = 0.5 * (a1 + a2) * a_full
             else:
                 r = link - p_count
@@ -246,11 +225,10 @@ def route_kinwave(dt, substeps, runoff, depth, flow, order, pipe_up, pipe_down, 
             outflow[n - m_count] += inflow[n] * tau
         # a node is as deep as the deepest conduit end meeting it (SWMM's updateNodeDepth)
         for p in range(p_count):
-            a1, a2 = state[0, p], state[2, p]
             up, down = pipe_up[p], pipe_down[p]
             if not storage_node[up] and up < m_count and depth[up] < max_depth[up]:
-                y1 = _depth_of_area(a1) * diameter[p] + invert_up[p] - node_invert[up]
+                y1 = state[4, p] * diameter[p] + invert_up[p] - node_invert[up]
                 depth[up] = min(max(depth[up], y1), max_depth[up])
             if down < m_count and not storage_node[down] and depth[down] < max_depth[down]:
-                y2 = _depth_of_area(a2) * diameter[p] + invert_down[p] - node_invert[down]
+                y2 = state[5, p] * diameter[p] + invert_down[p] - node_invert[down]
                 depth[down] = min(max(depth[down], y2), max_depth[down])

@@ -47,7 +47,7 @@ import numpy as np
 from numba import njit
 
 from twin import piecewise_risk
-# Numba caches route, drainage_tick and kinwave_tick keyed on this file alone: after
+# Numba caches route, drainage_tick and kinwave_tick keyed on this file alone; after
 # editing kinwave.py or regulators.py, touch this file (or clear the cache), or a stale
 # compiled router keeps running.
 from twin_drainage.kinwave import route_kinwave
@@ -1045,7 +1045,7 @@ class KinwaveSetup:
         self.beta = np.sqrt(slope) / net.pipe_float[PF_ROUGHNESS]
         self.storage_node = np.zeros(m, dtype=np.bool_)
         self.storage_node[list(storage)] = True
-        self.state = np.zeros((4, p))
+        self.state = np.zeros((6, p))
         self.volume = np.zeros(m)
         self.inflow = np.zeros(m + o)
         self.step = step
