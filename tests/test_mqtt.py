@@ -485,3 +485,21 @@ def test_a_paused_subscriber_feeds_nothing_and_loses_nothing(tmp_path, toy, mosq
         tick_until(back, lambda: back.engine.ingest.accepted == 200, what="the readings kept by the broker")
     assert live.engine.ingest.accepted == 1 and dict(back.engine.ingest.rejected) == {}
     assert back.value("T-001", "level") == 199 % 90
+
+
+def test_a_silent_connection_is_made_again_and_loses_nothing(tmp_path, toy, mosquitto, caplog):
+    """No message for ``quiet`` seconds: the subscriber reconnects (a broker can sit on a
+    session's queue until its client does), says so once per silence, and what is
+    published meanwhile or after arrives."""
+    caplog.set_level(logging.INFO, logger="twin.mqtt")
+    h = toy_twin(tmp_path, toy)
+    broker = mosquitto()
+    with subscribed(broker.url, h.engine.ingest, quiet=0.5) as subscriber:
+        until(lambda: subscriber.connections >= 3, what="two reconnections in the silence")
+        publish(broker.port, f"city/{DISTRICT}/TS-001/level", f'{{"t": {time.time() - 1}, "v": 12}}')
+        tick_until(h, lambda: h.engine.ingest.accepted == 1)
+        reconnects = subscriber.connections
+        until(lambda: subscriber.connections > reconnects, what="a reconnection in the next silence")
+    said = [r for r in caplog.records if r.getMessage() == "mqtt: no message; reconnecting"]
+    assert len(said) == 2 and dict(h.engine.ingest.rejected) == {}  # once per silence, not once per reconnection
+    assert h.value("T-001", "level") == 12.0

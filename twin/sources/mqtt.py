@@ -23,6 +23,12 @@ unknown topic, a bad payload) takes the general path, which says why it refuses.
 While the server replays a recording or runs a branch, the subscriber is paused: it
 leaves the broker, whose persistent session keeps what the devices publish, and comes
 back (with everything queued meanwhile) when the live twin does.
+
+A district's devices are never all silent for long. When no message has come for
+``quiet`` seconds the subscriber reconnects: a broker can sit on a session's queue with
+the connection up (mosquitto 2.0.11, Debian's, did so here with millions of queued
+readings, for the twin and mosquitto_sub alike, until each reconnected). Nothing is lost
+by it: the session keeps what is not acknowledged.
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ import hashlib
 import logging
 import random
 import ssl
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -158,7 +165,7 @@ class MqttSubscriber:
 
     def __init__(self, url: str, ingest: Any, district: str, *, username: str | None = None, password: str | None = None,
                  client_id: str | None = None, session_expiry: int = SESSION_EXPIRY, keepalive: int = 30,
-                 backoff: tuple[float, float] = (0.5, 30.0)) -> None:
+                 backoff: tuple[float, float] = (0.5, 30.0), quiet: float | None = 60.0) -> None:
         self.address = parse_mqtt_url(url)
         self.url = url
         self.ingest = ingest
@@ -169,6 +176,10 @@ class MqttSubscriber:
         self.session_expiry = session_expiry
         self.keepalive = keepalive
         self.backoff = backoff
+        #: seconds without a message after which it reconnects (None: never)
+        self.quiet = quiet
+        self._heard = time.monotonic()
+        self._silence_said = False
         self.topic = subscription(district)
         self._feed(ingest)
         self.connected = False
@@ -235,6 +246,7 @@ class MqttSubscriber:
         """Decode the messages taken, hand their readings to ingest as one batch, then
         acknowledge them all in one write. Paused, or on a connection already closing,
         nothing is acknowledged: the broker sends the messages again to the session."""
+        self._heard, self._silence_said = time.monotonic(), False
         pending, self._pending = self._pending, []
         acks, self._acks = self._acks, []
         connection, self._ack_to = self._ack_to, None
@@ -285,6 +297,7 @@ class MqttSubscriber:
                                        np.array(values, dtype=np.float64), np.array(quality, dtype=np.int64)))
 
     def _on_message(self, client: Any, topic: str, payload: bytes, qos: int, properties: dict[str, Any]) -> int:
+        self._heard, self._silence_said = time.monotonic(), False
         content_type = properties.get("content_type")
         try:
             self.handle(topic, payload, content_type[0] if content_type else None)
@@ -380,13 +393,23 @@ class MqttSubscriber:
                 log.info("mqtt: connected", extra={"url": self.url, "client_id": self.client_id,
                                                    "session_present": session_present, "topic": self.topic})
                 waiting, pausing = asyncio.ensure_future(lost.wait()), asyncio.ensure_future(self._pausing.wait())
+                self._heard = time.monotonic()
+                quieting = asyncio.ensure_future(self._silence())
                 try:
-                    await asyncio.wait({waiting, stopping, pausing}, return_when=asyncio.FIRST_COMPLETED)
+                    await asyncio.wait({waiting, stopping, pausing, quieting}, return_when=asyncio.FIRST_COMPLETED)
                 finally:
                     waiting.cancel()
                     pausing.cancel()
+                    quieting.cancel()
                 self.connected = False
                 self._live = None
+                if quieting.done() and not quieting.cancelled() and not (lost.is_set() or stop.is_set() or self.paused):
+                    if not self._silence_said:  # once a silence, however many reconnects it takes
+                        log.info("mqtt: no message; reconnecting", extra={"url": self.url, "quiet_seconds": self.quiet})
+                        self._silence_said = True
+                    await _close(client)
+                    client = None
+                    continue
                 if not lost.is_set():  # stopped or paused
                     await _close(client)
                     client = None
@@ -409,6 +432,14 @@ class MqttSubscriber:
             stopping.cancel()
             self.connected = False
             self._live = None
+
+    async def _silence(self) -> None:
+        """Return once no message has come for ``quiet`` seconds (never without ``quiet``)."""
+        if self.quiet is None:
+            await asyncio.Event().wait()
+        assert self.quiet is not None
+        while (silent := time.monotonic() - self._heard) < self.quiet:
+            await asyncio.sleep(self.quiet - silent + 0.01)
 
     def _client(self) -> tuple[_Client, asyncio.Event]:
         """A fresh client and the event its loss sets (its own, so that a late word from
