@@ -159,9 +159,10 @@ class _Client(gmqtt.Client):
 
 
 class MqttSubscriber:
-    """Subscribes ``city/<district>/#`` and hands readings to ``ingest.submit`` and
-    refusals to ``ingest.reject``. Its attributes say how it goes (for logs and metrics):
-    ``connected``, ``connections`` made, ``messages`` received, ``last_error``."""
+    """Subscribes ``city/<district>/#`` and hands readings to ``ingest.submit_arrays``
+    (the lean path) or ``ingest.submit`` (the general one), refusals to ``ingest.reject``.
+    Its attributes say how it goes (for logs and metrics): ``connected``, ``connections``
+    made, ``messages`` received, ``last_error``, ``paused``."""
 
     def __init__(self, url: str, ingest: Any, district: str, *, username: str | None = None, password: str | None = None,
                  client_id: str | None = None, session_expiry: int = SESSION_EXPIRY, keepalive: int = 30,
