@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pytest
 from PIL import Image
+from pypdf import PdfReader
 
 from twin.cli import main
 from twin.runs.drill import load_drill, score
@@ -38,9 +39,16 @@ def local(t: float) -> str:
 SHORT = """
 [drill]
 name = "Gas main struck (short)"
+name_zh = "燃气主管被挖断（短）"
 scene = ".."
 seed = 11
 duration = "00:02:30"
+
+[[events]]             # a sewer pipe beside the gas main blocked first: not what raises the gas alarms
+at = "00:00:02"
+action = "drainage.block_pipe"
+target = "D-P-0164"
+params = { fraction = 1.0 }
 
 [[events]]
 at = "00:00:10"
@@ -139,6 +147,11 @@ def rows(page, table_id):
     return out
 
 
+def pdf_text(path):
+    """The text of every page of a PDF, as a reader's copy and paste gives it."""
+    return "\n".join(page.extract_text() for page in PdfReader(path).pages)
+
+
 def image(path):
     return np.asarray(Image.open(path).convert("RGB"), dtype=np.float64)
 
@@ -159,7 +172,9 @@ def test_every_alarm_with_its_times(recorded):
         asset = mine[0]["alarm"]["asset"]
         assert asset in cells[1] and local(raised) == cells[5]
         assert LEVEL_NAMES["en"][max(e["alarm"]["peak_level"] for e in mine)] == cells[4]
-        # detect: from the leak on the main the space is linked to
+        # detect: from the leak on the main the space is linked to, the input nearest before the
+        # raise, not the pipe blocked 8 s before it beside the sewer space (the old report's
+        # first linked input)
         assert cells[6].startswith(f"{raised - leak['time']:.0f} s") and f"gas.leak G-M-0028 {local(leak['time'])}" in cells[6]
         for kind, cell in (("acknowledge", cells[7]), ("dispatch", cells[8]), ("resolve", cells[9])):
             when = next((e["time"] for e in mine if e["kind"] == kind), None)
@@ -167,6 +182,8 @@ def test_every_alarm_with_its_times(recorded):
                 assert cell == "—"
             else:
                 assert cell == f"{when - raised:.0f} s {local(when)}", (alarm_id, kind, cell)
+    # the sewer space beside the blocked pipe alarmed: the case the credit must get right
+    assert "G-SW-0028" in {e["alarm"]["asset"] for e in events}
     # the resolve of the scripted response happened and shows
     assert any(e["kind"] == "resolve" for e in events)
     # every event is on the timeline at its time, with its level in words
@@ -176,7 +193,8 @@ def test_every_alarm_with_its_times(recorded):
         assert f'data-alarm="{e["alarm"]["id"]}"' in attrs and f'data-kind="{e["kind"]}"' in attrs
         assert cells[0] == local(e["time"]) and e["alarm"]["asset"] in cells[2] and cells[3] == LEVEL_NAMES["en"][e["alarm"]["level"]]
     inputs = [cells for attrs, cells in rows(page, "timeline") if 'class="input"' in attrs]
-    assert [c[0] for c in inputs] == [local(START + 10), local(START + 120)] and "gas.leak G-M-0028" in inputs[0][2]
+    assert [c[0] for c in inputs] == [local(START + 2), local(START + 10), local(START + 120)]
+    assert "drainage.block_pipe D-P-0164" in inputs[0][2] and "gas.leak G-M-0028" in inputs[1][2]
 
 
 def test_scorecard_matches_the_drill_score(recorded):
@@ -204,6 +222,22 @@ def test_worst_moment_and_header(recorded):
     assert f"worst moment {local(when)} (sum of open alarm levels {best})" in page
     assert "Gas main struck (short)" in page and "Seed 11" in page and "2026-07-15 14:00:00 CST – 14:02:30" in page
     assert report.pdf is not None and report.pdf.read_bytes().startswith(b"%PDF")
+
+
+def test_pdf_holds_every_alarm_on_a4_pages(recorded):
+    path, _, _, report, _ = recorded
+    pages = PdfReader(report.pdf).pages
+    for page in pages:  # A4, portrait or landscape (the old timeline page was 2,505 pt tall)
+        assert sorted((round(float(page.mediabox.width)), round(float(page.mediabox.height)))) == [595, 842]
+    assert [round(float(p.mediabox.width)) for p in pages[:2]] == [595, 842]  # the run portrait, the tables landscape
+    words = pdf_text(report.pdf)
+    events = recorded_events(path)
+    for alarm_id in {e["alarm"]["id"] for e in events}:
+        assert f"#{alarm_id}" in words
+    assert "Gas main struck (short)" in words and "Scorecard" in words and "To resolve" in words
+    for e in events:  # every event of the timeline, with who did it
+        if e["who"]:
+            assert e["who"] in words, e
 
 
 def test_field_plots_are_real_pictures(recorded):
@@ -254,6 +288,17 @@ def test_chinese_report_from_the_command_line(recorded, tmp_path):
     assert "地下空间可燃气体浓度超限" in page  # the rule's own Chinese title
     for png in ("timeline.png", "district-worst.png"):
         assert image(out / png).std() > 10
+    # zh-CN throughout: the drill's and the domains' names in Chinese where they are declared
+    seen = text(page)
+    assert "燃气主管被挖断（短）" in seen and "Gas main struck" not in seen
+    assert "燃气" in seen and "示范片区" in seen
+    english = ("Gas", "Storm drainage", "Utility tunnel", "Bridges", "Gas mains and adjacent spaces", "Binhe quarter")
+    assert not [w for w in english if re.search(rf"\b{re.escape(w)}\b", seen)]
+    pdf = pdf_text(out / "report.pdf")
+    assert "燃气主管被挖断（短）" in pdf and "Gas main struck" not in pdf and "评分表" in pdf
+    assert not [w for w in english if re.search(rf"\b{re.escape(w)}\b", pdf)]
+    # moments in the scene's local time, and said so
+    assert "Asia/Shanghai" in seen and local(START + 10) in seen
 
 
 def test_without_drill_or_alarms(recorded, tmp_path):

@@ -54,8 +54,10 @@ def write_pdf(view: View, path: Path) -> Path:
 
     w = view.w
     font = _font(view.lang)
-    wrap = "CJK"  # wraps anywhere, so that a long id or path never runs past its column
-    body = ParagraphStyle("body", fontName=font, fontSize=9, leading=11.5, wordWrap=wrap)
+    # Chinese wraps between any two characters; English between words, a word longer than
+    # its column (a path, an id) split: no text runs past its column either way
+    wrap = "CJK" if view.lang == "zh-CN" else None
+    body = ParagraphStyle("body", fontName=font, fontSize=9, leading=11.5, wordWrap=wrap, splitLongWords=True)
     small = ParagraphStyle("small", parent=body, fontSize=7.5, leading=9.2, spaceAfter=3, textColor=colors.HexColor("#3d4550"))
     cell = ParagraphStyle("cell", parent=body, fontSize=7.5, leading=9)
     head = ParagraphStyle("head", parent=cell, fontSize=7, leading=8.5)
