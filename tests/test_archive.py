@@ -90,12 +90,20 @@ def test_the_case_file_holds_the_whole_record_in_one_page(closed_case):
     assert not re.search(r'(src|href)="(https?:)?//', page) and "<script" not in page
 
 
-def test_the_case_file_in_chinese(closed_case):
-    root, data, incident, _ = closed_case
-    done = _export(root, str(incident.id), "--data", str(data))
-    assert done.returncode == 0 and f"incident-{incident.id}-zh-CN.html" in done.stdout
+def test_the_case_file_in_chinese_and_as_pdf(closed_case):
+    root, data, incident, keys = closed_case
+    done = _export(root, str(incident.id), "--data", str(data), "--pdf")
+    assert done.returncode == 0 and f"incident-{incident.id}-zh-CN.html" in done.stdout, done.stderr
     page = (root / f"incident-{incident.id}-zh-CN.html").read_text(encoding="utf-8")
     assert 'lang="zh-CN"' in page and "事件档案" in page and "响应时间" in page and incident.title_zh in page
+    pdf = root / f"incident-{incident.id}-zh-CN.pdf"
+    assert f"wrote {pdf.name}" in done.stdout
+    from pypdf import PdfReader
+
+    reader = PdfReader(pdf)
+    text = "".join(page.extract_text() for page in reader.pages)
+    assert "事件档案" in text and "响应时间" in text and "inlet valve jammed open <b>" in text  # the crew's words
+    assert sum(len(page.images) for page in reader.pages) == 1  # the photo
 
 
 @pytest.mark.parametrize(("args", "says"), [

@@ -184,6 +184,7 @@ def main(argv: list[str] | None = None) -> int:
     case.add_argument("--lang", default="zh-CN", help="zh-CN (default) or en")
     case.add_argument("--out", type=Path, help="the file to write (default: incident-<id>-<lang>.html here)")
     case.add_argument("--timezone", default="Asia/Shanghai", help="local time of the case file's clock times (IANA name)")
+    case.add_argument("--pdf", action="store_true", help="also write it as an A4 PDF beside the page")
     case.add_argument("--data", type=Path)
 
     words = sys.argv[1:] if argv is None else argv
@@ -779,8 +780,8 @@ def cmd_archive(args: argparse.Namespace) -> int:
     from twin.loop.archive import export
     from twin.runtime import default_data_dir
 
-    path = export(args.data or default_data_dir(), args.incident, args.lang, args.out, args.timezone)
-    print(f"wrote {path}")
+    for path in export(args.data or default_data_dir(), args.incident, args.lang, args.out, args.timezone, args.pdf):
+        print(f"wrote {path}")
     return 0
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import html
 import json
 import sqlite3
 from pathlib import Path
@@ -149,13 +148,10 @@ def _spark(times: Any, values: Any, start: float, end: float, incident: Incident
             f'<text x="2" y="50" font-size="9">{lo:.4g}</text></svg>')
 
 
-def render(case: dict[str, Any], lang: str, timezone: str = "UTC") -> str:
-    """The case file as one HTML page (styles and photos inline, nothing fetched)."""
+def render_values(case: dict[str, Any], lang: str, timezone: str = "UTC") -> dict[str, Any]:
+    """What the page and the PDF show of ``case``, in ``lang``, clock times in ``timezone``."""
     if lang not in LANGUAGES:
         raise TwinError(f"language {lang!r}; valid: {', '.join(LANGUAGES)}")
-    import jinja2
-
-    w = WORDS[lang]
     incident: Incident = case["incident"]
     zone = _zone(timezone)
 
@@ -172,18 +168,25 @@ def render(case: dict[str, Any], lang: str, timezone: str = "UTC") -> str:
         minutes, secs = divmod(int(round(seconds)), 60)
         return f"{minutes} min {secs:02d} s" if lang == "en" else f"{minutes} 分 {secs:02d} 秒"
 
-    template = jinja2.Environment(loader=jinja2.FileSystemLoader(Path(__file__).parent), autoescape=True,
-                                  undefined=jinja2.StrictUndefined).get_template("case.html")
     timeline = sorted([{**c, "subject": "incident"} for c in case["changes"]]
                       + [{**c, "subject": "alarm"} for c in case["alarm_changes"]], key=lambda c: (c["time"], c["wall"]))
-    return template.render(
-        w=w, lang=lang, i=incident, title=incident.title_zh if lang == "zh-CN" else incident.title,
+    return dict(
+        w=WORDS[lang], lang=lang, i=incident, title=incident.title_zh if lang == "zh-CN" else incident.title,
         level=LEVEL_NAMES["en" if lang == "en" else "zh-CN"][incident.peak_level], when=when, took=took,
         times=[(step, incident.response_times()[step]) for step in STEPS_TIMED], alarms=case["alarms"],
         timeline=timeline, notifications=case["notifications"], photos=case["photos"], history=case["history"],
         crew=[a for a in incident.actions if a["action"] in ("accept", "arrive", "work", "done")],
-        written=dt.datetime.now(zone).strftime("%Y-%m-%d %H:%M"), escape=html.escape,
+        written=dt.datetime.now(zone).strftime("%Y-%m-%d %H:%M"),
     )
+
+
+def render(case: dict[str, Any], lang: str, timezone: str = "UTC") -> str:
+    """The case file as one HTML page (styles and photos inline, nothing fetched)."""
+    import jinja2
+
+    template = jinja2.Environment(loader=jinja2.FileSystemLoader(Path(__file__).parent), autoescape=True,
+                                  undefined=jinja2.StrictUndefined).get_template("case.html")
+    return template.render(**render_values(case, lang, timezone))
 
 
 def _zone(name: str) -> dt.tzinfo:
@@ -195,15 +198,22 @@ def _zone(name: str) -> dt.tzinfo:
         raise TwinError(f"time zone {name!r} is not an IANA name (Asia/Shanghai, UTC)") from None
 
 
-def export(data_dir: Path, incident_id: int, lang: str, out: Path | None = None, timezone: str = "UTC") -> Path:
+def export(data_dir: Path, incident_id: int, lang: str, out: Path | None = None, timezone: str = "UTC",
+           pdf: bool = False) -> list[Path]:
     """Write the case file of ``incident_id`` (``incident-<id>-<lang>.html`` in the
-    working folder by default); the path written."""
+    working folder by default) and, with ``pdf``, the same beside it as ``.pdf``; the
+    paths written."""
     if lang not in LANGUAGES:
         raise TwinError(f"--lang {lang!r}; valid: {', '.join(LANGUAGES)}")
-    page = render(load_case(data_dir, incident_id), lang, timezone)
+    case = load_case(data_dir, incident_id)
+    page = render(case, lang, timezone)
     path = out or Path(f"incident-{incident_id}-{lang}.html")
     try:
         path.write_text(page, encoding="utf-8")
     except OSError as exc:
         raise TwinError(f"{path}: cannot write it ({exc.strerror})") from None
-    return path
+    if not pdf:
+        return [path]
+    from twin.loop.casepdf import write_pdf
+
+    return [path, write_pdf(case, lang, path.with_suffix(".pdf"), timezone)]
