@@ -232,6 +232,49 @@ def test_slow_client_gets_merged_deltas_and_fast_one_unaffected(tmp_path, toy):
         churnplugin.FROZEN = False
 
 
+@pytest.mark.slow
+def test_a_half_rate_reader_gets_fresh_merged_deltas_not_a_queue_in_socket_buffers(tmp_path, toy):
+    """Frames of ~13 KB at 20 ticks a second to a client reading 10 a second: the
+    kernel's send buffer alone holds a score of such frames, so without a limit on the
+    bytes in flight the client reads frames ever staler (and never a merged one) until
+    its buffers are full. With it, each delta it reads is a few ticks old and merged."""
+    import churnplugin
+
+    churnplugin.COUNT = 20_000  # 1,000 rows change a tick: ~13 KB a frame
+
+    def build():
+        return Harness(tmp_path / "scene", plugins=[churnplugin], blocks=(2, 2)).engine
+
+    server = create_app(build, speed=20.0)
+    try:
+        with running(server.app) as http:
+            url = http.replace("http", "ws") + "/ws"
+            wait_healthy(http)
+
+            async def half_rate():
+                ws = await small_window_client(url)
+                m = Mirror()
+                m.apply(await ws.recv())
+                await ws.send(p.encode_client(p.Subscribe()))
+                lags, merged = [], 0
+                deadline = time.monotonic() + 12
+                while time.monotonic() < deadline:
+                    msg = m.apply(await ws.recv())
+                    if isinstance(msg, p.Delta):
+                        lags.append(server.engine.seq - msg.seq)
+                        merged += msg.seq > msg.base + 1
+                    await asyncio.sleep(0.1)
+                await ws.close()
+                return lags, merged
+
+            lags, merged = asyncio.run(half_rate())
+            late = lags[len(lags) // 2:]  # once the buffers would have filled
+            assert merged >= len(late) // 2, f"only {merged} merged deltas of {len(lags)}"
+            assert max(late) <= 8, f"deltas read {max(late)} ticks after they were made: a queue in the socket buffers"
+    finally:
+        churnplugin.COUNT = 2000
+
+
 def test_garbage_gets_errors_then_a_close_and_others_are_unaffected(churn_server):
     server, url, _ = churn_server
 

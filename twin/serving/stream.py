@@ -18,8 +18,13 @@ resumes asked for during a tick are served right after it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import fcntl
 import logging
 import secrets
+import struct
+import sys
+import termios
 import time as wallclock
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -49,6 +54,16 @@ ABORT_AFTER = 10.0
 #: that a client that stops reading fills its socket, and is noticed, within kilobytes
 #: rather than the megabytes an autotuned buffer would hide
 SEND_BUFFER = 128 * 1024
+#: bytes a client may have in flight (written, not yet acknowledged by its TCP peer),
+#: or its last message's size if larger (one frame always may be), before its next delta
+#: is held back to merge: whatever the kernel's buffers, a client
+#: reading at half the stream's rate then gets merged deltas that are seconds fresh, not
+#: a queue of stale frames in socket buffers (the send buffer alone held ~12 frames)
+IN_FLIGHT = 32 * 1024
+#: a held-back client's socket is looked at again on each tick (which wakes its sender)
+#: and, when no tick comes (a paused replay), this often (seconds): a wall of hundreds of
+#: screens must not cost thousands of wake-ups a second
+IN_FLIGHT_POLL = 0.25
 #: the server's WebSocket keepalive (uvicorn): a ping every PING_INTERVAL seconds, and a
 #: client that answers none for PING_TIMEOUT seconds is closed (code 1011). Longer than
 #: MAX_LAG + ABORT_AFTER, so that a client whose socket is full gets the 4008 that says
@@ -170,10 +185,13 @@ class Client:
     peer that stopped reading, whose socket will never take a close frame."""
 
     def __init__(self, send: Callable[[bytes], Awaitable[None]], close: Callable[[int, str], Awaitable[None]], role: str, name: str,
-                 abort: Callable[[], None] | None = None) -> None:
+                 abort: Callable[[], None] | None = None, unsent: Callable[[], int] | None = None) -> None:
         self.send = send
         self.close = close
         self.abort = abort
+        #: bytes written to the connection that its peer has not acknowledged yet (see
+        #: :func:`unacknowledged`); None where that cannot be known
+        self.unsent = unsent
         self.role = role
         self.name = name
         self.sub: Subscription | None = None
@@ -186,6 +204,8 @@ class Client:
         self.sender: asyncio.Task[Any] | None = None
         self.sent_frames = 0
         self.sent_bytes = 0
+        #: the size of the last message sent (bytes)
+        self.last_size = 0
         #: the camera channel this client follows (Subscribe.follow), or None
         self.follow: str | None = None
         #: when this client's last accepted CameraUpdate came (monotonic seconds)
@@ -395,16 +415,62 @@ class Hub:
             pending = client.pending
             if client.closed or pending is None or not pending.ticks and not pending.events:
                 continue
+            if await self._held_back(client):
+                continue
+            pending = client.pending
+            if client.closed or pending is None:
+                continue
             data = self._encoded(client)
             client.pending = Pending(base=pending.seq, seq=pending.seq, time=pending.time)
             await self._send(client, data)
             client.sent_frames += 1
+
+    async def _held_back(self, client: Client) -> bool:
+        """Wait while the client has more than IN_FLIGHT bytes (or its last message's
+        size) unacknowledged, its pending
+        delta merging meanwhile; True if it closed or got a control message to send
+        first. The wait counts as a send that has not completed (``busy_since``), so a
+        client that stopped reading is dropped with 4008 after ``max_lag`` as before."""
+        limit = max(IN_FLIGHT, client.last_size)
+        if client.unsent is None or client.unsent() <= limit:
+            return False
+        client.busy_since = wallclock.monotonic()
+        try:
+            while not client.closed and client.unsent() > limit:
+                if client.control:
+                    return True
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(client.wake.wait(), IN_FLIGHT_POLL)
+                client.wake.clear()
+        finally:
+            client.busy_since = None
+        return client.closed
 
     async def _send(self, client: Client, data: bytes) -> None:
         client.busy_since = wallclock.monotonic()
         await client.send(data)
         client.busy_since = None
         client.sent_bytes += len(data)
+        client.last_size = len(data)
+
+
+def unacknowledged(transport: asyncio.Transport) -> Callable[[], int] | None:
+    """A function giving the bytes of ``transport`` not yet acknowledged by its peer: the
+    transport's own write buffer plus the kernel's send queue (Linux ``SIOCOUTQ``); None
+    where the kernel cannot say (another OS, no socket)."""
+    sock = transport.get_extra_info("socket")
+    if sock is None or not sys.platform.startswith("linux"):
+        return None
+    fd = sock.fileno()
+
+    def unsent() -> int:
+        try:
+            queued = struct.unpack("i", fcntl.ioctl(fd, termios.TIOCOUTQ, b"\0\0\0\0"))[0]
+        except OSError:  # closed meanwhile: nothing more will leave
+            return 0
+        return transport.get_write_buffer_size() + queued
+
+    return unsent
 
 
 def _is_snapshot(message: bytes) -> bool:

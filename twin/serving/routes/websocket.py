@@ -21,7 +21,7 @@ from twin.serving.guard import origin_allowed
 from twin.serving.protocol import CloseCode, ErrorCode
 from twin.serving.routes import replay
 from twin.serving.routing import ApiFailure
-from twin.serving.stream import MAX_CHANNEL, MAX_CONTROL, SEND_BUFFER, Client, Hub, Subscription
+from twin.serving.stream import MAX_CHANNEL, MAX_CONTROL, SEND_BUFFER, Client, Hub, Subscription, unacknowledged
 from twin.serving.stream import hello as stream_hello
 
 if TYPE_CHECKING:
@@ -61,7 +61,8 @@ async def websocket(server: TwinServer, ws: WebSocket) -> None:
     transport = _transport(ws)
     _limit_send_buffer(transport)
     client = Client(ws.send_bytes, ws.close, record.role, record.name if record is not OPEN else f"anonymous ({peer})",
-                    abort=transport.abort if transport is not None else None)
+                    abort=transport.abort if transport is not None else None,
+                    unsent=unacknowledged(transport) if transport is not None else None)
     hub.clients.add(client)
     server.client_tokens[client] = record
     sender = client.sender = asyncio.create_task(_sender(hub, client))
