@@ -18,7 +18,7 @@ from twin.serving.server import create_app
 #: a value for each path parameter the table uses (whether it exists does not matter:
 #: the role is checked first)
 PARAMS = {"alarm_id": "1", "incident_id": "1", "action": "ack", "asset_id": "T-001", "sensor_id": "TS-000", "name": "toy",
-          "file": "init.js", "step": "accept"}
+          "file": "init.js", "step": "accept", "inject_id": "1"}
 
 
 @pytest.fixture(scope="module")

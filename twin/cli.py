@@ -44,6 +44,9 @@ def main(argv: list[str] | None = None) -> int:
                                                      "the twin then runs on the wall clock, fed by the devices (docs/ingest.md)")
     serve.add_argument("--mqtt-user", help="the twin's broker account")
     serve.add_argument("--mqtt-password-file", type=Path, help="a file holding the twin's broker password (first line)")
+    serve.add_argument("--exercise", type=Path, metavar="DRILL",
+                       help="play this drill live as soon as the twin is up (its scene, seed, tick and tables; the wall "
+                            "clock): injects at their moments, people respond, scored at its end (docs/exercises.md)")
     serve.add_argument("--source", choices=["sim", "mqtt"],
                        help="where readings come from: the in-process simulator (sim, the default without --mqtt) or the broker "
                             "(mqtt, the default with --mqtt; the twin has no simulator and sends actions to the field)")
@@ -82,7 +85,8 @@ def main(argv: list[str] | None = None) -> int:
     token = sub.add_parser("token", help="manage access tokens (stored hashed in the data folder)")
     token_sub = token.add_subparsers(dest="token_command", required=True)
     token_add = token_sub.add_parser("add", help="create a token and print it once")
-    token_add.add_argument("role", choices=TOKEN_ROLES, help="viewer, operator, director, admin; device (may only post readings); crew (a field crew's phone: its unit's tasks only)")
+    token_add.add_argument("role", choices=TOKEN_ROLES, help="viewer, operator, director, admin; device (may only post readings); crew (a field crew's phone: its unit's tasks only); "
+                                                                 "observer (watches and notes an exercise)")
     token_add.add_argument("--name")
     token_add.add_argument("--unit", default="", help="a crew token's unit: the incidents dispatched to it are its tasks (/field/)")
     token_add.add_argument("--expires", help="when the token stops working: a duration (12h, 30d, 8w) or a date (2027-01-31, UTC)")
@@ -108,6 +112,18 @@ def main(argv: list[str] | None = None) -> int:
     drill_run.add_argument("--record", type=Path, help="write the run to this MCAP file")
     drill_run.add_argument("--background", action="store_true", help="keep the scene's own background incidents")
     drill_run.add_argument("--data", type=Path)
+
+    exercise = sub.add_parser("exercise", help="a live exercise on a running server: a drill played by people (docs/exercises.md)")
+    exercise_sub = exercise.add_subparsers(dest="exercise_command", required=True)
+    exercise_start = exercise_sub.add_parser("start", help="play a drill on a running server: its injects at their moments "
+                                                           "while people respond; scored and debriefed at its end")
+    exercise_start.add_argument("file", type=Path)
+    exercise_status = exercise_sub.add_parser("status", help="the exercise's timeline of injects, notes and objectives")
+    exercise_stop = exercise_sub.add_parser("stop", help="end the exercise now: score it and write its debrief; exit 1 if an "
+                                                         "objective was not met")
+    for command in (exercise_start, exercise_status, exercise_stop):
+        command.add_argument("--url", default="http://127.0.0.1:8000", help="the server (default: %(default)s)")
+        command.add_argument("--token", help="a director's token (status: an observer's will do; or set TWIN_TOKEN)")
 
     record = sub.add_parser("record", help="recordings")
     record_sub = record.add_subparsers(dest="record_command", required=True)
@@ -256,6 +272,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     scene = args.scene or default_scene()
     config = load_config(args.config)
     mqtt_password = _serve_mqtt(args)
+    if args.exercise is not None:
+        scene, config = _serve_exercise(args, config)
     tokens = TokenStore(data)
     if not tokens.enabled:
         if args.host not in ("127.0.0.1", "localhost", "::1"):
@@ -283,6 +301,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         live = not args.fast and args.speed == 1.0
         start = math.floor(wallclock.time() / args.dt) * args.dt if live else None
         engine = open_twin(scene, data, seed=args.seed, config=config, dt=args.dt, start=start, live=live, simulate=args.source != "mqtt")
+        if args.exercise is not None and engine.simulator is not None:
+            engine.simulator.incidents = []  # the scene's background incidents are no part of the exercise (as in a drill)
         if args.mqtt is not None:
             from twin.sources.mqtt import district_of
 
@@ -295,6 +315,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
                         record=args.record, allowed_hosts=tuple(args.allow_host or ()), bound_host=args.host,
                         mqtt_url=args.mqtt, mqtt_user=args.mqtt_user, mqtt_password=mqtt_password)
     server.plugin_deadline = args.plugin_deadline
+    if args.exercise is not None:
+        from twin.serving.routes.exercise import start_on_ready
+
+        start_on_ready(server, args.exercise)
     from twin.serving.stream import uvicorn_options
 
     # the stream's settings: a client frame past the protocol's limit is refused at its
@@ -322,6 +346,26 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if server.startup_error is not None:
         raise TwinError(f"the twin failed to start: {server.startup_error}")
     return 0
+
+
+def _serve_exercise(args: argparse.Namespace, config: dict[str, Any]) -> tuple[Path, dict[str, Any]]:
+    """twin serve --exercise: the drill's scene, seed, tick and tables (over --config's);
+    the drill is checked now (every problem, exit 2), against the scene once it is up."""
+    from twin.runs.drill import load_drill
+
+    if args.replay is not None:
+        raise TwinError("--exercise and --replay exclude each other: an exercise plays on a live twin")
+    drill = load_drill(args.exercise)
+    if args.scene is not None and args.scene.resolve() != drill.scene:
+        raise TwinError(f"--exercise {args.exercise} plays on its scene {drill.scene}, not {args.scene}; drop the scene argument")
+    args.seed, args.dt = drill.seed, drill.dt
+    return drill.scene, ({**config, **drill.config} if drill.config else config)
+
+
+def cmd_exercise(args: argparse.Namespace) -> int:
+    from twin.serving.exercise_client import run
+
+    return run(args)
 
 
 def _serve_mqtt(args: argparse.Namespace) -> str | None:
@@ -791,6 +835,7 @@ COMMANDS = {
     "branch": cmd_branch,
     "devices": cmd_devices,
     "drill": cmd_drill,
+    "exercise": cmd_exercise,
     "record": cmd_record,
     "rerun": cmd_rerun,
     "report": cmd_report,

@@ -15,7 +15,11 @@ Channels (message encoding in brackets):
   validation, so that a rerun validates them again under its own configuration;
 - ``/input/action`` [json]: each action applied (drill events, background incidents,
   a director's actions), with its simulation time;
-- ``/operator/action`` [json]: acknowledge, dispatch and resolve, with who and note.
+- ``/operator/action`` [json]: acknowledge, dispatch and resolve, with who and note;
+- ``/exercise/inject``, ``/exercise/message``, ``/exercise/note`` [json]: a live
+  exercise's timeline of injects as the controller changes it, the messages sent to the
+  players and the observers' notes (``twin.runs.exercise``); registered when first used,
+  so that a recording without an exercise is what it always was.
 
 Log times are nanoseconds of the run's clock (from 0 for a simulated run, UTC epoch
 for a live one, whose start is the ``twin.run`` metadata's ``start``), so the same drill
@@ -70,6 +74,8 @@ MAGIC = b"\x89MCAP0\r\n"
 #: back-pressure for a writer briefly behind, never a tick frozen on a stuck disk.
 STALL_SECONDS = 10.0
 TOPICS = ("/frame/keyframe", "/frame/delta", "/alarm/event", "/input/readings", "/input/action", "/operator/action")
+#: the channels of a live exercise, each a JSON record (Recorder.record_event)
+EXERCISE_TOPICS = ("/exercise/inject", "/exercise/message", "/exercise/note")
 
 
 class ReadingBatchMessage(msgspec.Struct, tag="readings", tag_field="type"):
@@ -325,6 +331,14 @@ class Recorder:
             self._keyframe(frame.time)
         self._put(_END_OF_TICK, frame.time, b"")
 
+    def record_event(self, topic: str, time: float, record: dict[str, Any]) -> None:
+        """Queue one JSON record of a live exercise (a topic of EXERCISE_TOPICS) at
+        ``time``, the twin's clock; call it between ticks. Never raises; once the
+        recording has failed it does nothing."""
+        assert topic in EXERCISE_TOPICS, topic
+        if self.error is None:
+            self._put(topic, time, json.dumps(record, sort_keys=True, ensure_ascii=False).encode())
+
     def _run(self) -> None:
         time = self.engine.time
         try:
@@ -335,6 +349,8 @@ class Recorder:
                 topic, time, data = item
                 self._last_time = time
                 if topic != _END_OF_TICK:
+                    if topic not in self._channels:  # an exercise's channel, on its first record
+                        self._channels[topic] = self._writer.register_channel(topic, "json", schema_id=0)
                     self._writer.add_message(self._channels[topic], log_time=ns(time), data=data, publish_time=ns(time))
                 elif time >= self._next_flush:
                     # Close the chunk and hand it to the OS: a killed process loses at most this second.

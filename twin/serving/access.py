@@ -39,8 +39,14 @@ DEVICE = "device"
 #: a field crew's phone (issue 15): it may see and report on its own unit's dispatched
 #: incidents (the token's ``unit``) and nothing else; not on the ladder. An admin may too.
 CREW = "crew"
+#: an exercise's observer (issue 17): may watch what a viewer may, and note what they
+#: see (``POST /api/exercise/notes``), and nothing else: not act on alarms, not control
+#: the exercise; not on the ladder. An admin may note too (and a director: routes say so).
+OBSERVER = "observer"
 #: every role a token may name
-TOKEN_ROLES = (*ROLES, DEVICE, CREW)
+TOKEN_ROLES = (*ROLES, DEVICE, CREW, OBSERVER)
+#: the roles off the ladder: what needs one of them needs that role or admin
+OFF_LADDER = (DEVICE, CREW, OBSERVER)
 MODES = ("open", "tokens")
 _DURATION = re.compile(r"(\d+)\s*([hdw])")
 _UNIT_SECONDS = {"h": 3600, "d": 86400, "w": 7 * 86400}
@@ -54,14 +60,27 @@ def rank(role: str) -> int:
 def allows(role: str, needed: str) -> bool:
     """May a token of ``role`` do what ``needed`` may? On the ladder, a role includes
     the ones below it. ``device`` is allowed only what needs ``device`` (posting
-    readings), and that needs ``device`` or ``admin``. An unknown role is allowed nothing."""
+    readings), and that needs ``device`` or ``admin``; ``crew`` and ``observer`` likewise
+    (an observer may also do what a viewer may). An unknown role is allowed nothing."""
     if needed == DEVICE:
         return role in (DEVICE, "admin")
     if needed == CREW:
         return role in (CREW, "admin")
+    if needed == OBSERVER:
+        return role in (OBSERVER, "admin")
+    if role == OBSERVER:
+        return needed == "viewer"  # an observer watches the wall as a viewer does
     if role not in ROLES or needed not in ROLES:
         return False
     return rank(role) >= rank(needed)
+
+
+def token_words(role: str) -> str:
+    """Who may do what ``role`` may, for a refusal and the API's reference: "viewer or
+    above" on the ladder, "an observer or admin token" off it."""
+    if role in OFF_LADDER:
+        return f"{'an' if role[0] in 'aeiou' else 'a'} {role} or admin token"
+    return f"{role} or above"
 
 
 def utc_text(epoch: float) -> str:

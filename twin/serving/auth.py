@@ -19,7 +19,7 @@ from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from twin.errors import TwinError
-from twin.serving.access import CREW, DEVICE, TokenRecord, allows, utc_text
+from twin.serving.access import TokenRecord, allows, token_words, utc_text
 from twin.serving.protocol import ApiErrorCode
 
 if TYPE_CHECKING:
@@ -108,6 +108,6 @@ def authorize(caller: Caller, needed: str | tuple[str, ...], doing: str = "this"
                                                     f"ask for a new one (`twin token add {record.role}`)")
     anyof = (needed,) if isinstance(needed, str) else needed
     if not any(allows(record.role, role) for role in anyof):
-        wanted = ", or ".join(f"a {role} or admin token" if role in (DEVICE, CREW) else f"{role} or above" for role in anyof)
+        wanted = ", or ".join(token_words(role) for role in anyof)
         raise ApiFailure(ApiErrorCode.FORBIDDEN, f"token {record.name!r} has role {record.role}; {doing} needs {wanted}")
     return record

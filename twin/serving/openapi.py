@@ -25,7 +25,7 @@ from typing import Any
 import msgspec
 
 from twin import __version__
-from twin.serving.access import CREW, DEVICE, ROLES
+from twin.serving.access import OFF_LADDER, ROLES, token_words
 from twin.serving.protocol import API_ERRORS, SUBPROTOCOL, ApiErrorCode
 from twin.serving.routing import JSON, ApiError, ApiRoute, Media
 
@@ -136,7 +136,7 @@ def _query_schema(prop: dict[str, Any]) -> dict[str, Any]:
 def _role_text(roles: tuple[str, ...]) -> str:
     if not roles:
         return "no token needed"
-    return ", or ".join(f"a {role} or admin token" if role in (DEVICE, CREW) else f"{role} or above" if role != ROLES[-1]
+    return ", or ".join(token_words(role) if role in OFF_LADDER else f"{role} or above" if role != ROLES[-1]
                         else "admin" for role in roles)
 
 

@@ -56,7 +56,7 @@ class ErrorCode(enum.StrEnum):
     UNKNOWN_DOMAIN = "unknown_domain"
     #: a Subscribe names a field its domain does not stream
     UNKNOWN_FIELD = "unknown_field"
-    #: the client offered other subprotocols than SUBPROTOCOL (close 4406)
+    #: the client offered other subprotocols than SUBPROTOCOL (the HTTP handshake is refused: 400)
     PROTOCOL_MISMATCH = "protocol_mismatch"
     #: the page's Origin is not allowed (close 4403)
     FORBIDDEN_ORIGIN = "forbidden_origin"
@@ -305,7 +305,24 @@ class Camera(msgspec.Struct, tag="camera", tag_field="type"):
     target: tuple[float, float, float]
 
 
-ServerMessage = Hello | Snapshot | Delta | Result | Error | ReplayState | Camera
+class ExerciseMessage(msgspec.Struct, tag="exercise_message", tag_field="type"):
+    """A message inject of a live exercise (docs/exercises.md), sent to every screen at
+    its moment: a resident's phone call (``call``), a report from the field
+    (``field_report``), a press enquiry (``press``) or another message (``other``), from
+    whom and what they say. ``n`` is its number in the exercise's timeline, ``time`` the
+    twin's clock when it came. Screens show it as a banner and in the alarm list's feed;
+    ``GET /api/exercise/messages`` lists those sent so far, for a screen that connects later."""
+
+    n: int
+    time: float
+    kind: Literal["call", "field_report", "press", "other"]
+    sender: str = msgspec.field(name="from")
+    text: str
+    from_zh: str = ""
+    text_zh: str = ""
+
+
+ServerMessage = Hello | Snapshot | Delta | Result | Error | ReplayState | Camera | ExerciseMessage
 
 # --------------------------------------------------------------- client -> server
 

@@ -28,6 +28,7 @@ export declare const SERVER_MESSAGES: {
   readonly Error: MessageSpec;
   readonly ReplayState: MessageSpec;
   readonly Camera: MessageSpec;
+  readonly ExerciseMessage: MessageSpec;
 };
 export declare const CLIENT_MESSAGES: {
   readonly Subscribe: MessageSpec;
@@ -53,6 +54,7 @@ export declare const SERVER_TAGS: {
   readonly "error": "Error";
   readonly "replay": "ReplayState";
   readonly "camera": "Camera";
+  readonly "exercise_message": "ExerciseMessage";
 };
 
 /** First message after connecting: the schema and the clock. */
@@ -211,6 +213,18 @@ export interface Camera {
   channel: string;
   position: [number, number, number];
   target: [number, number, number];
+}
+
+/** A message inject of a live exercise (docs/exercises.md), sent to every screen at its moment: a resident's phone call (``call``), a report from the field (``field_report``), a press enquiry (``press``) or another message (``other``), from whom and what they say. ``n`` is its number in the exercise's timeline, ``time`` the twin's clock when it came. Screens show it as a banner and in the alarm list's feed; ``GET /api/exercise/messages`` lists those sent so far, for a screen that connects later. */
+export interface ExerciseMessage {
+  type: "exercise_message";
+  n: number;
+  time: number;
+  kind: "call" | "field_report" | "press" | "other";
+  from: string;
+  text: string;
+  from_zh: string;
+  text_zh: string;
 }
 
 /** Choose what to receive; may be sent again at any time. ``domains`` maps a domain to the fields wanted (an empty list: all its live fields); omitted or null means every field of every domain. ``since`` is the last ``seq`` the client applied (after a reconnect) and ``epoch`` the Hello's epoch it belongs to: the server sends the missed deltas merged if it is the same run and still holds them, else a snapshot. Resume with the same ``domains`` as before. ``follow`` names a camera channel whose Camera messages this client wants (see CameraUpdate). */
@@ -408,6 +422,100 @@ export interface AlarmMark {
   id: number;
 }
 
+export interface ActionList {
+  actions: Array<ActionInfo>;
+}
+
+/** The exercise of this server: ``idle`` (none yet: ``drills`` lists those one may start), ``running`` or ``ended`` (its objectives scored, its debrief written). Moments (``at``, an inject's ``at``/``fired``, a note's ``at``) are seconds from its start; ``time``, ``start`` and ``end`` the twin's clock. */
+export interface ExerciseState {
+  state: "idle" | "running" | "ended";
+  time: number;
+  absolute_clock: boolean;
+  timezone: string;
+  drills: Array<string>;
+  drill: string;
+  drill_zh: string;
+  file: string;
+  start: number | null;
+  end: number | null;
+  at: number;
+  duration: number;
+  started_by: string;
+  ended_by: string;
+  end_reason: string;
+  injects: Array<Inject>;
+  notes: Array<Note>;
+  messages: Array<ExerciseMessage>;
+  objectives: Array<Objective>;
+  left_to_players: Array<string>;
+  warnings: Array<string>;
+  recording: string;
+  debrief: Record<string, string>;
+}
+
+/** One inject of the timeline. ``at``: its moment (seconds from the start), moved by delays; ``planned``: the moment the drill (or the controller who added it) gave it. ``fired``: the moment it fired; ``by``: who fired it (``on time``: the schedule, or the controller who fired it early); ``error``: why it failed (state ``failed``). */
+export interface Inject {
+  n: number;
+  kind: "action" | "fault" | "message";
+  at: number;
+  planned: number;
+  state: "pending" | "fired" | "skipped" | "failed";
+  source: string;
+  action: string;
+  target: string;
+  params: Record<string, number>;
+  message: MessageBody | null;
+  fired: number | null;
+  by: string;
+  error: string;
+  log: Array<InjectChange>;
+}
+
+/** A message to the players: what it is (``call``, ``field_report``, ``press``, ``other``), who it is from and what they say, each also in Chinese if given. */
+export interface MessageBody {
+  kind: "call" | "field_report" | "press" | "other";
+  from: string;
+  from_zh: string;
+  text: string;
+  text_zh: string;
+}
+
+/** One change of an inject: added, fired, delayed (by ``seconds``) or skipped, by whom (``on time``: the schedule), at which moment of the exercise. */
+export interface InjectChange {
+  what: "add" | "fire" | "delay" | "skip";
+  who: string;
+  at: number;
+  seconds: number | null;
+}
+
+/** An observer's note: by whom, when (the twin's clock and the moment of the exercise). */
+export interface Note {
+  n: number;
+  time: number;
+  at: number;
+  who: string;
+  text: string;
+}
+
+/** An expectation of the drill as the exercise met it: ``met``, ``not met``, or ``not judged`` (its moment came after the exercise ended). */
+export interface Objective {
+  text: string;
+  status: "met" | "not met" | "not judged";
+  detail: string;
+  line: number;
+  kind: string;
+  level: number;
+  seconds: number;
+  asset: string;
+  domain: string;
+  rule: string;
+}
+
+/** The messages sent to the players of the exercise running (or last run), in order. */
+export interface MessageList {
+  messages: Array<ExerciseMessage>;
+}
+
 /** Every message the server sends, by name. */
 export interface ServerMessages {
   Hello: Hello;
@@ -417,6 +525,7 @@ export interface ServerMessages {
   Error: Error;
   ReplayState: ReplayState;
   Camera: Camera;
+  ExerciseMessage: ExerciseMessage;
 }
 /** Every message a client sends, by name. */
 export interface ClientMessages {
@@ -426,5 +535,5 @@ export interface ClientMessages {
   ReplayControl: ReplayControl;
   CameraUpdate: CameraUpdate;
 }
-export type ServerMessage = Hello | Snapshot | Delta | Result | Error | ReplayState | Camera;
+export type ServerMessage = Hello | Snapshot | Delta | Result | Error | ReplayState | Camera | ExerciseMessage;
 export type ClientMessage = Subscribe | AlarmAction | Ping | ReplayControl | CameraUpdate;

@@ -34,6 +34,9 @@ export const SERVER_MESSAGES = Object.freeze({
   /** Where the leading screen of ``channel`` looks: the camera's ``position`` and the point it orbits (``target``), scene metres, z up. Sent to every client whose Subscribe follows that channel (never back to the leader), and at once to a new follower when the channel has a camera already. */
   // channel: string, position: [number, number, number], target: [number, number, number]
   Camera: Object.freeze({ tag: "camera", fields: ["channel", "position", "target"], required: ["channel", "position", "target"] }),
+  /** A message inject of a live exercise (docs/exercises.md), sent to every screen at its moment: a resident's phone call (``call``), a report from the field (``field_report``), a press enquiry (``press``) or another message (``other``), from whom and what they say. ``n`` is its number in the exercise's timeline, ``time`` the twin's clock when it came. Screens show it as a banner and in the alarm list's feed; ``GET /api/exercise/messages`` lists those sent so far, for a screen that connects later. */
+  // n: number, time: number, kind: "call" | "field_report" | "press" | "other", from: string, text: string, from_zh: string, text_zh: string
+  ExerciseMessage: Object.freeze({ tag: "exercise_message", fields: ["n", "time", "kind", "from", "text", "from_zh", "text_zh"], required: ["n", "time", "kind", "from", "text"] }),
 });
 
 /** CLIENT_MESSAGES: name -> {tag, fields, required} */
@@ -74,4 +77,4 @@ export const STRUCTS = Object.freeze({
 
 export const ALARM_ACTIONS = Object.freeze(["acknowledge", "dispatch", "resolve"]);
 /** message type tag -> message name, for the tags the server sends */
-export const SERVER_TAGS = Object.freeze({"hello": "Hello", "snapshot": "Snapshot", "delta": "Delta", "result": "Result", "error": "Error", "replay": "ReplayState", "camera": "Camera"});
+export const SERVER_TAGS = Object.freeze({"hello": "Hello", "snapshot": "Snapshot", "delta": "Delta", "result": "Result", "error": "Error", "replay": "ReplayState", "camera": "Camera", "exercise_message": "ExerciseMessage"});
