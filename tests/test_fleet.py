@@ -306,7 +306,9 @@ def field(tmp_path_factory) -> Iterator[Field]:
                                stdout=seen, stderr=subprocess.STDOUT)
         twin = subprocess.Popen([*TWIN, "serve", str(scene), "--mqtt", broker.url, "--port", str(port), "--data", str(data)],
                                 env=env, stdout=subprocess.DEVNULL, stderr=twin_log)
-        fleet = subprocess.Popen([*TWIN, "devices", "run", str(scene), "--mqtt", broker.url, "--speed", "10", "--data",
+        # --rate 1: every sensor every second (its kind's period would be 5-60 s), so that the
+        # tests see several readings of a sensor in seconds
+        fleet = subprocess.Popen([*TWIN, "devices", "run", str(scene), "--mqtt", broker.url, "--speed", "10", "--rate", "1", "--data",
                                   str(data), "--fault", "sensor.stuck:GS-P-0002@3", "--fault", "sensor.dead:GS-CH4-0005"],
                                  env=env, stdout=subprocess.DEVNULL, stderr=fleet_log)
     url = f"http://127.0.0.1:{port}"
