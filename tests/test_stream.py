@@ -327,6 +327,32 @@ def test_requests_faster_than_answers_are_read_are_refused(churn_server):
     asyncio.run(main())
 
 
+def test_a_subprotocol_mismatch_is_refused_in_the_http_handshake(churn_server):
+    """A client offering only another protocol version gets no WebSocket at all: HTTP
+    400 with the Error as JSON, which a strict client (websockets) reports as a refused
+    handshake; a close code after an accept would never reach it."""
+    _, ws_url, _ = churn_server
+
+    async def strict():
+        with pytest.raises(websockets.exceptions.InvalidStatus) as refused:
+            await websockets.connect(ws_url, subprotocols=["lifeline-twin.v2"])
+        return refused.value.response
+
+    response = asyncio.run(strict())
+    assert response.status_code == 400
+    body = msgspec.json.decode(response.body)
+    assert body["code"] == "protocol_mismatch" and "lifeline-twin.v1" in body["error"] and "lifeline-twin.v2" in body["error"]
+
+    async def served():  # offering ours among others is served
+        ws = await websockets.connect(ws_url, subprotocols=["lifeline-twin.v2", p.SUBPROTOCOL])
+        hello, _ = p.decode_server(await ws.recv())
+        await ws.close()
+        return ws.subprotocol, hello
+
+    chosen, hello = asyncio.run(served())
+    assert chosen == p.SUBPROTOCOL and isinstance(hello, p.Hello)
+
+
 def test_unknown_field_in_subscription_is_named(churn_server):
     _, url, _ = churn_server
 

@@ -10,6 +10,8 @@ import math
 import socket
 from typing import TYPE_CHECKING, Any
 
+import msgspec
+from starlette.responses import Response
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from twin import __version__
@@ -37,9 +39,17 @@ async def websocket(server: TwinServer, ws: WebSocket) -> None:
     with the Hello and read its requests until it leaves."""
     offered = ws.scope.get("subprotocols") or []
     if offered and p.SUBPROTOCOL not in offered:
-        await ws.accept()
-        await _refuse(ws, CloseCode.PROTOCOL_MISMATCH, ErrorCode.PROTOCOL_MISMATCH,
-                      f"this server speaks {p.SUBPROTOCOL}; the client offered {', '.join(offered)}")
+        # Refused in the HTTP handshake, before any WebSocket exists: a strict client
+        # (RFC 6455 section 4.1) fails a handshake whose answer names no subprotocol it
+        # offered, so a close code after it would never be seen. 400 with the Error as
+        # JSON where the server can send a denial response (uvicorn does), else a close
+        # before the accept, which the server turns into HTTP 403.
+        message = f"this server speaks {p.SUBPROTOCOL}; the client offered {', '.join(offered)}"
+        if "websocket.http.response" in ws.scope.get("extensions", {}):
+            body = msgspec.json.encode({"error": message, "code": ErrorCode.PROTOCOL_MISMATCH.value})
+            await ws.send_denial_response(Response(body, status_code=400, media_type="application/json"))
+        else:
+            await ws.close(CloseCode.PROTOCOL_MISMATCH)
         return
     await ws.accept(subprotocol=p.SUBPROTOCOL if offered else None)
     origin = ws.headers.get("origin")
