@@ -16,6 +16,10 @@ Channels (message encoding in brackets):
 - ``/input/action`` [json]: each action applied (drill events, background incidents,
   a director's actions), with its simulation time;
 - ``/operator/action`` [json]: acknowledge, dispatch and resolve, with who and note;
+- ``/truth`` [lifeline-twin.v1]: a run with the simulator only: the ground truth of the
+  fields its sensors measure and the alarm rules' risk on it, every few seconds and
+  whenever an alarm's level fell, news only (:mod:`twin.runs.truth`; its declaration in
+  the ``twin.truth`` metadata; :func:`read_truth` reads it);
 - ``/exercise/inject``, ``/exercise/message``, ``/exercise/note`` [json]: a live
   exercise's timeline of injects as the controller changes it, the messages sent to the
   players and the observers' notes (``twin.runs.exercise``); registered when first used,
@@ -190,9 +194,12 @@ class Recorder:
     """
 
     def __init__(self, path: Path, engine: Engine, metadata: dict[str, Any] | None = None, keyframe_every: float = 5.0,
-                 keyframe_within: float = 60.0) -> None:
+                 keyframe_within: float = 60.0, truth_every: float = 5.0, truth_from: Path | None = None) -> None:
         """Keyframes: see the module's docstring; ``keyframe_within`` below
-        ``keyframe_every`` is taken as ``keyframe_every`` (a keyframe every so often)."""
+        ``keyframe_every`` is taken as ``keyframe_every`` (a keyframe every so often).
+        The truth is sampled every ``truth_every`` seconds when the engine has a simulator;
+        an engine without one (a rerun) may carry another recording's truth over
+        (``truth_from``: the same world, measured the same)."""
         self.path = Path(path)
         self.engine = engine
         self.keyframe_every = keyframe_every
@@ -249,6 +256,7 @@ class Recorder:
             meta.update({k: str(v) for k, v in (metadata or {}).items()})
             self._writer.add_metadata("twin.run", meta)
             self._writer.add_metadata("twin.created", {"wall_clock": wallclock.strftime("%Y-%m-%dT%H:%M:%SZ", wallclock.gmtime())})
+            self._open_truth(truth_every, truth_from)
             self._stream.flush()  # a disk that cannot take the header fails here, at the start
             self._whole = self._stream.tell()  # the file is whole up to here
         except OSError as exc:
@@ -257,6 +265,30 @@ class Recorder:
         self._thread = threading.Thread(target=self._run, name="twin-recorder", daemon=True)
         self._thread.start()
         self._keyframe(engine.time)
+        if self.truth is not None:
+            self._put_truth(engine.time, self.truth.start())
+
+    def _open_truth(self, every: float, source: Path | None) -> None:
+        """The ``/truth`` channel and its metadata: sampled from the simulator, or copied."""
+        from twin.runs.truth import METADATA, TOPIC, TruthCopy, TruthSampler
+
+        #: samples the simulator's truth (None without a simulator)
+        self.truth: TruthSampler | None = TruthSampler(self.engine, every) if self.engine.simulator is not None else None
+        self._truth_copy = TruthCopy.of(source) if source is not None and self.truth is None else None
+        meta = self.truth.metadata() if self.truth is not None else self._truth_copy.metadata if self._truth_copy else None
+        if meta is not None:
+            self._channels[TOPIC] = self._writer.register_channel(TOPIC, "lifeline-twin.v1", schema_id=0)
+            self._writer.add_metadata(METADATA, meta)
+
+    def _put_truth(self, time: float, data: bytes | None) -> None:
+        from twin.runs.truth import TOPIC
+
+        if data is not None:
+            self._put(TOPIC, time, data)
+        copied = self._truth_copy
+        while copied is not None and copied.messages and copied.messages[0][0] <= time + 1e-9:
+            at, message = copied.messages.pop(0)
+            self._put(TOPIC, at, message)
 
     def _keyframe(self, time: float) -> None:
         data = keyframe_bytes(self.engine)
@@ -326,6 +358,7 @@ class Recorder:
             body = {"kind": event.kind, "time": event.time, "who": event.who, "note": event.note, "alarm": event.alarm}
             topic = "/operator/action" if event.kind in ("acknowledge", "dispatch", "resolve") else "/alarm/event"
             self._put(topic, frame.time, json.dumps(body, sort_keys=True, ensure_ascii=False).encode())
+        self._put_truth(frame.time, self.truth.after_tick(frame) if self.truth is not None else None)
         since = frame.time - self._keyframe_time
         if since >= self.keyframe_every - 1e-9 and (self._deltas_since >= self._keyframe_size or since >= self.keyframe_within - 1e-9):
             self._keyframe(frame.time)
@@ -687,3 +720,14 @@ def seek(path: Path, time: float) -> tuple[bytes, list[bytes]]:
         return reader.seek(time)
     finally:
         reader.close()
+
+
+def read_truth(path: Path, until: float | None = None) -> Any:
+    """The ground truth a recording keeps beside the measurement
+    (:class:`twin.runs.truth.Truth`: ``.series[(asset, field)]`` is a
+    :class:`~twin.runs.truth.TruthSeries` with ``times``, ``values``, ``unit`` and
+    ``kind``, "measured" or "risk"), or None when it keeps none (a twin fed by real
+    sensors, an older recording)."""
+    from twin.runs.truth import read_truth as read
+
+    return read(path, until)

@@ -2,20 +2,29 @@
 the scene's sensors with seeded Gaussian noise.
 
 Scripted incidents (the scene's background incidents, a drill's events) act on the
-truth; the twin only learns of them through its sensors, as it would in a city.
+truth; the twin only learns of them through its sensors, as it would in a city. A
+recording keeps the truth beside the measurement (:mod:`twin.runs.truth`): the true
+value of every field a sensor measures (:meth:`Simulator.measured`) and the risk the
+plugins' kernels give on the true state (:meth:`Simulator.true_risk`), so that a
+debrief can tell a drifted sensor's "all clear" from a real one.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
+from typing import Any
 
 import numba
 import numpy as np
 
 from twin.tick.ingest import sensor_columns
+from twin.tick.params import resolve_params
 from twin.plugins.registry import Registry
 from twin.tick.scene import Incident, Scene
 from twin.tick.world import World
+
+log = logging.getLogger("twin.tick.simulator")
 
 
 @numba.njit(cache=True, nogil=True)
@@ -51,6 +60,11 @@ class Simulator:
         # The truth obeys the same set points as the twin (fans, cut-offs): the
         # configuration is the city's, not the twin's opinion of it.
         self.world = World(scene, registry, seed, tag="truth", config=config)
+        self.registry = registry
+        self._thresholds = dict((config or {}).get("thresholds", {}))
+        #: kernels bound to the truth on the first call of true_risk, with their scratch outputs
+        self._truth_kernels: list[tuple[str, Any, list[np.ndarray], list[Any], list[np.ndarray]]] | None = None
+        self._truth_failed: set[str] = set()
         #: the clock's start (the engine's); an incident's ``at`` is an offset from it
         self.start = float(start)
         self.world.time = self.start
@@ -84,6 +98,44 @@ class Simulator:
         self._values = np.full(n, 0.0)
         self._times = np.full(n, 0.0)
         self._quality = np.full(n, 0, dtype=np.int64)
+
+    def measured(self) -> list[tuple[str, str, np.ndarray]]:
+        """(domain, field, rows) of every column some sensor measures, the rows (ascending,
+        each once) of the assets its sensors measure: where the truth can differ from
+        what the twin is told."""
+        return [(domain, field, np.unique(rows)) for domain, field, _, rows in self._columns]
+
+    def true_risk(self) -> dict[tuple[str, str], np.ndarray]:
+        """Every kernel output ((domain, field) -> column) computed on the true state now:
+        the risk the twin would see with perfect sensors, with the twin's own parameters.
+        The kernels write into arrays of their own, never into the truth (the truth's
+        couplings and updaters must not see a value they never saw before). A kernel of a
+        quarantined plugin, or one that raises here, is left out (logged once)."""
+        if self._truth_kernels is None:
+            self._truth_kernels = []
+            for plugin, kernel in self.registry.kernels:
+                table = self.world.tables.get(kernel.domain)
+                if table is None or any(n not in table.columns for n in (*kernel.inputs, *kernel.outputs)):
+                    continue
+                outputs = [np.empty_like(table.columns[n]) for n in kernel.outputs]
+                self._truth_kernels.append((plugin, kernel, [table.columns[n] for n in kernel.inputs],
+                                            resolve_params(kernel, self._thresholds), outputs))
+        out: dict[tuple[str, str], np.ndarray] = {}
+        for plugin, kernel, inputs, params, outputs in self._truth_kernels:
+            if not self.registry.active(plugin) or kernel.name in self._truth_failed:
+                continue
+            # a kernel may read another's output: the truth's own, computed just before
+            given = [out.get((kernel.domain, n), column) for n, column in zip(kernel.inputs, inputs)]
+            try:
+                kernel.func(*given, *params, *outputs)
+            except Exception as exc:
+                self._truth_failed.add(kernel.name)
+                log.warning("a kernel failed on the truth; its true risk is not recorded",
+                            extra={"plugin": plugin, "kernel": kernel.name, "error": f"{type(exc).__name__}: {exc}"})
+                continue
+            for name, column in zip(kernel.outputs, outputs):
+                out[(kernel.domain, name)] = column
+        return out
 
     FAULTS = {"sensor.stuck": 1, "sensor.drift": 2, "sensor.dead": 3, "sensor.repair": 0}
 
