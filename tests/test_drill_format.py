@@ -43,7 +43,7 @@ def test_unknown_keys_keys_that_do_not_apply_and_times_past_the_end_are_named(de
         '\n[[events]]\nat = 10\natr = 11\naction = "gas.leak"\ntarget = "G-M-0028"\n'        # 10
         '\n[[events]]\nat = 20\naction = "gas.close_valve"\noperator = "acknowledge"\ntarget = "G-V-0028"\n'  # 16
         '\n[[events]]\nat = "00:03:00"\noperator = "resolve"\ntarget = "G-V-0028"\n'          # 22
-        '\n[[expect]]\nby = "00:01:00"\nasset = "G-MH-0055"\ndomain = "gas"\nlevel = "yellow"\n'  # 27
+        '\n[[expect]]\nby = "00:01:00"\nasset = "G-MH-0055"\ndomain = "gas"\nlevel = "yellow"\n'  # 27: by takes domain too
         '\n[[expect]]\nacknowledged_within = 60\nlevel = 9\n'                                 # 33
         '\n[[expect]]\nnever = true\nacknowledged_within = 60\nlevel = "red"\n'               # 37
         '\n[[expect]]\nby = "00:02:30"\nasset = "G-MH-0055"\nlevel = "red"\n'                 # 42
@@ -53,11 +53,10 @@ def test_unknown_keys_keys_that_do_not_apply_and_times_past_the_end_are_named(de
         f"{path}: line 12: [[events]] #1: unknown atr; valid keys: at, target, action, operator, params, note",
         f'{path}: line 16: [[events]] #2: give either action = "<domain>.<verb>" or operator = "acknowledge", "dispatch" '
         'or "resolve"',
-        f"{path}: line 27: [[expect]] #1: domain does not apply to a 'by' expectation; its keys: by, level, asset, rule",
         f'{path}: line 35: [[expect]] #2 level = 9; expected "blue", "yellow", "orange" or "red" (or "IV", "III", "II", '
         '"I", or 1 to 4)',
-        f"{path}: line 37: [[expect]] #3: give one of by, never, acknowledged_within (it says the kind of expectation); "
-        "got never and acknowledged_within",
+        f"{path}: line 37: [[expect]] #3: give one of by, never, acknowledged_within, dispatched_within, resolved_within, "
+        "no_false_clear (it says the kind of expectation); got never and acknowledged_within",
         f"{path}: line 23: [[events]] #3 at = '00:03:00': after the drill's end; expected a moment up to its duration, 00:02:00",
         f"{path}: line 43: [[expect]] #4 by = '00:02:30': after the drill's end; expected a moment up to its duration, "
         "00:02:00",

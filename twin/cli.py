@@ -130,9 +130,14 @@ def main(argv: list[str] | None = None) -> int:
     record_info = record_sub.add_parser("info", help="what is in a recording")
     record_info.add_argument("file", type=Path)
 
-    rerun = sub.add_parser("rerun", help="re-run a recording's inputs through changed configuration; print how alarms differ")
+    rerun = sub.add_parser("rerun", help="re-run a recording's inputs through changed configuration; print how alarms differ, "
+                                         "re-score its drill, record the rerun and write its report")
     rerun.add_argument("recording", type=Path)
     rerun.add_argument("--config", type=Path, help="TOML with [thresholds.<kernel>] overrides (none: the defaults)")
+    rerun.add_argument("--out", type=Path, help="the rerun's recording (default: the recording's name with -rerun.mcap)")
+    rerun.add_argument("--report", type=Path, help="folder of the rerun's report (default: the rerun's name with -report)")
+    rerun.add_argument("--no-report", action="store_true", help="write no report")
+    rerun.add_argument("--lang", choices=["en", "zh-CN"], default="en", help="language of the report")
     rerun.add_argument("--data", type=Path)
 
     report = sub.add_parser("report", help="write an after-action report (HTML with pictures, and a PDF) of a recording")
@@ -618,8 +623,8 @@ def cmd_drill(args: argparse.Namespace) -> int:
     if recorder is not None:
         recorder.close()
     print(f"drill {drill.name!r}: {clock(drill.duration)} simulated in {result.wall_seconds:.1f} s ({result.ticks} ticks)")
-    for s in result.scores:
-        print(f"  {'PASS' if s.passed else 'FAIL'}  {s.expectation.describe()}: {s.detail}")
+    for line in result.card.lines() if result.card is not None else ():
+        print(line)
     for w in result.warnings:
         print(f"  warning: {w}")
     alarms = [e for e in result.events if e["kind"] == "raise"]
@@ -661,20 +666,29 @@ def cmd_rerun(args: argparse.Namespace) -> int:
     prepare_data_dir(args.data)
     from twin.runs.drill import clock
     from twin.runs.recording import RecordingReader
-    from twin.runs.reruns import compare, rerun
+    from twin.runs.reruns import rerun_and_score
 
     reader = RecordingReader(args.recording)
     start = reader.clock_start  # times are shown from the run's start
     reader.close()
-    recorded, replayed = rerun(args.recording, load_config(args.config))
-    diffs = [d for d in compare(recorded, replayed) if d.change != "same"]
+    out = args.out or args.recording.with_name(args.recording.stem + "-rerun.mcap")
+    if out.resolve() == args.recording.resolve():
+        raise TwinError(f"--out {out}: that is the recording being re-run; name another file")
+    report = None if args.no_report else (args.report or out.with_name(out.stem + "-report"))
+    result = rerun_and_score(args.recording, load_config(args.config), out, report, lang=args.lang)
+    diffs = [d for d in result.diffs if d.change != "same"]
     names = ("", "blue", "yellow", "orange", "red")
-    print(f"{len(replayed)} alarm events in the rerun, {len(recorded)} recorded; {len(diffs)} differences")
+    print(f"{len(result.replayed)} alarm events in the rerun, {len(result.recorded)} recorded; {len(diffs)} differences")
     for d in diffs:
         before = clock(d.before - start) if d.before is not None else "-"
         after = clock(d.after - start) if d.after is not None else "-"
         print(f"  {d.asset:<12} {d.rule:<24} {names[d.level]:<7} {before:>9} -> {after:<9} {d.change}")
-    return 0
+    if result.card is not None:
+        print("the drill's expectations on the rerun:")
+        for line in result.card.lines():
+            print(line)
+    print(f"  recorded to {out}" + (f"; report: {result.report.html}" if result.report is not None else ""))
+    return 0 if result.card is None or result.card.passed else 1
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -699,9 +713,8 @@ def cmd_branch(args: argparse.Namespace) -> int:
     from twin.runtime import prepare_data_dir
 
     data = prepare_data_dir(args.data)
-    from twin.runs.drill import Drill, _seconds, clock, load_drill, score
-    from twin.runs.recording import Recorder
-    from twin.runs.reruns import branch_engine, operator_act
+    from twin.runs.drill import _seconds, clock, load_drill
+    from twin.runs.reruns import run_branch
 
     def seconds(option: str, text: str) -> float:
         # The command line gives text: "30" and "30.5" are seconds, as is "00:00:30".
@@ -715,37 +728,17 @@ def cmd_branch(args: argparse.Namespace) -> int:
 
     at = seconds("--at", args.at)
     duration = seconds("--duration", args.duration) if args.duration is not None else None
-    engine = branch_engine(args.recording, at, data)
-    drill: Drill | None = load_drill(args.drill) if args.drill else None
-    end = at + duration if duration is not None else (drill.duration if drill else at + 600.0)
-    recorder = Recorder(args.out, engine, {"parent": str(args.recording.resolve()), "branch_time": repr(at),
-                                           **({"drill": drill.name} if drill else {})})
-    events: list[dict[str, Any]] = []
-    scheduled = [e for e in (drill.events if drill else []) if e.at >= at]
-    from twin.tick.scene import Incident
-
-    for e in scheduled:
-        if e.action:
-            engine.simulator.schedule(Incident(e.at, e.action, e.target, dict(e.params)))  # type: ignore[union-attr]
-    operator = [e for e in scheduled if e.operator]
-    # --at, --duration and the drill's times are offsets from the recording's clock start
-    while engine.time - engine.start < end - 1e-9:
-        while operator and engine.start + operator[0].at <= engine.time + 1e-9:
-            e = operator.pop(0)
-            operator_act(engine, e.operator, e.target, "drill script", e.note)
-        frame = engine.tick()
-        recorder.record(frame)
-        events += [{"kind": ev.kind, "time": ev.time, "alarm": ev.alarm} for ev in frame.events]
-    recorder.close()
-    if recorder.failed:
-        raise TwinError(f"branched {args.recording} at {clock(at)} and ran to {clock(engine.time - engine.start)}, but {recorder.error}")
-    print(f"branched {args.recording} at {clock(at)}; ran to {clock(engine.time - engine.start)}; recorded to {args.out}")
-    if drill is not None:
-        results = score(drill, events, engine.start)
-        for s in results:
-            print(f"  {'PASS' if s.passed else 'FAIL'}  {s.expectation.describe()}: {s.detail}")
-        return 0 if all(s.passed for s in results) else 1
-    return 0
+    drill = load_drill(args.drill) if args.drill else None
+    result = run_branch(args.recording, at, args.out, drill, duration, data)
+    print(f"branched {args.recording} at {clock(at)}; ran to {clock(result.end)}; recorded to {args.out}")
+    if result.card is None:
+        return 0
+    # one run: before the branch point as recorded, after it as branched
+    for line in result.card.lines():
+        print(line)
+    for w in result.warnings:
+        print(f"  warning: {w}")
+    return 0 if result.card.passed else 1
 
 
 def cmd_devices(args: argparse.Namespace) -> int:

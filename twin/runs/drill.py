@@ -50,13 +50,13 @@ import msgspec
 
 from twin.declared import check, check_tables
 from twin.errors import TwinError
-from twin.runs.drillfile import LEVELS, OPERATOR_ACTIONS, DrillFile, DrillHead, Moment, seconds
+from twin.runs.drillfile import LEVELS, OPERATOR_ACTIONS, WITHIN, DrillFile, DrillHead, Moment, seconds
 from twin.runs.drillfile import Event as DeclaredEvent
 from twin.runs.drillfile import Expect as DeclaredExpect
 from twin.tomlfile import TomlFile, shown
 
 __all__ = ["LEVELS", "OPERATOR_ACTIONS", "DrillError", "Event", "Expectation", "Drill", "clock", "load_drill", "check_against",
-           "Score", "score"]
+           "Score", "score", "Evidence", "Scorecard", "scorecard"]
 
 
 class DrillError(TwinError):
@@ -83,7 +83,11 @@ class Event:
 
 @dataclass(frozen=True)
 class Expectation:
-    kind: str  # "by", "never", "acknowledged_within"
+    """One ``[[expect]]``: its kind (twin.runs.drillfile.EXPECTATION_KINDS), the least
+    level that counts, the moment (``by``) or seconds (``*_within``) it gives, and which
+    alarms it is about (each selector that is given narrows it)."""
+
+    kind: str  # "by", "never", "acknowledged_within", "dispatched_within", "resolved_within", "no_false_clear"
     level: int
     line: int
     time: float = 0.0
@@ -91,16 +95,22 @@ class Expectation:
     domain: str = ""
     rule: str = ""
     keys: tuple[Any, ...] = ()
+    #: the owner unit whose assets it is about
+    owner: str = ""
 
     def describe(self) -> str:
         name = ("none", "blue", "yellow", "orange", "red")[self.level]
-        on = "".join(f" {word} {value}" for word, value in (("on", self.asset), ("in", self.domain)) if value)
+        on = "".join(f" {word} {value}" for word, value in (("on", self.asset), ("in", self.domain), ("owned by", self.owner))
+                     if value)
         rule = f" ({self.rule})" if self.rule else ""
         if self.kind == "by":
-            return f"by {clock(self.time)} an alarm of at least {name} on {self.asset}{rule}"
+            return f"by {clock(self.time)} an alarm of at least {name}{on}{rule}"
         if self.kind == "never":
             return f"no alarm of {name} or worse{on}{rule}"
-        return f"every alarm of at least {name}{on}{rule} acknowledged within {self.time:g} s"
+        if self.kind == "no_false_clear":
+            return f"no alarm of {name} or worse{on}{rule} cleared while the truth was still {name} or worse"
+        done = {"acknowledged_within": "acknowledged", "dispatched_within": "dispatched", "resolved_within": "resolved"}[self.kind]
+        return f"every alarm of at least {name}{on}{rule} {done} within {self.time:g} s"
 
 
 @dataclass
@@ -194,11 +204,16 @@ def load_drill(path: str | Path, keep_going: bool = False) -> Drill:
             continue
         keys = ("expect", n)
         kind = x.kind
-        time = seconds(x.by) if kind == "by" else seconds(x.acknowledged_within) if kind == "acknowledged_within" else 0.0
+        time = seconds(x.by) if kind == "by" else seconds(getattr(x, kind)) if kind in WITHIN else 0.0
         if kind == "by" and late(time, keys + ("by",)):
             continue
+        if kind in WITHIN and time >= duration - 1e-9:
+            # no alarm could be late: the expectation could only pass
+            problems.append(f"{toml.where(keys + (kind,))} = {shown(toml.value(keys + (kind,)))}: as long as the drill or longer "
+                            f"({clock(duration)}), so no alarm could be found late; expected less than its duration")
+            continue
         expectations.append(Expectation(kind, LEVELS[x.level], toml.line(keys) or 0, time=time, asset=x.asset, domain=x.domain,
-                                        rule=x.rule, keys=keys))
+                                        rule=x.rule, keys=keys, owner=x.owner))
     messages = []
     for n, message in enumerate(tables["messages"]):
         if message is not None and not late(seconds(message.at), ("messages", n, "at")):
@@ -265,6 +280,10 @@ def check_against(drill: Drill, engine: Any) -> None:
             problems.append(f"{toml.where(x.keys + ('asset',))}: {x.asset!r} is not an asset of scene {scene!r}")
         if x.domain and x.domain not in engine.world.tables:
             problems.append(f"{toml.where(x.keys + ('domain',))}: {x.domain!r} is not installed; known: {', '.join(engine.world.tables)}")
+        owners = sorted(set(engine.owners.values()))
+        if x.owner and x.owner not in owners:
+            problems.append(f"{toml.where(x.keys + ('owner',))}: {x.owner!r} owns no asset of scene {scene!r}; its owners: "
+                            f"{', '.join(owners)}")
     if "thresholds" in toml.data:
         check(toml, thresholds_type(registry), problems, keys=("thresholds",))
     if problems:
@@ -298,55 +317,212 @@ class Score:
     expectation: Expectation
     passed: bool
     detail: str
+    #: False when the run holds nothing to judge it by (``no_false_clear`` on a run that
+    #: kept no ground truth): it neither passes nor fails, and ``passed`` stays True so
+    #: that it fails no run
+    judged: bool = True
+
+    @property
+    def mark(self) -> str:
+        """PASS, FAIL, or N/A (not judged)."""
+        return "N/A" if not self.judged else "PASS" if self.passed else "FAIL"
 
 
-def score(drill: Drill, events: list[dict[str, Any]], start: float = 0.0) -> list[Score]:
-    """Score a run from its alarm events (each {kind, time, alarm, ...}, in order);
-    ``start`` is the run's clock start, which the drill's times are offsets from."""
-    first_level: dict[tuple[str, str], dict[int, float]] = {}
-    raised: dict[int, tuple[float, int, dict[str, Any]]] = {}
-    acked: dict[int, float] = {}
-    peaks: dict[int, dict[str, Any]] = {}
+@dataclass
+class Evidence:
+    """What a run shows beyond its alarm events, for the scorer: the ground truth it
+    kept (:class:`twin.runs.truth.Truth`), the latest record of each incident (their
+    escalations), the sensor faults applied (``/input/action`` records of ``sensor.*``,
+    run clock) with the asset each sensor measures, and where the run ended (run clock;
+    None: its drill's duration from its start)."""
+
+    truth: Any = None
+    incidents: dict[int, dict[str, Any]] = field(default_factory=dict)
+    faults: list[dict[str, Any]] = field(default_factory=list)
+    sensors: dict[str, str] = field(default_factory=dict)
+    end: float | None = None
+
+
+@dataclass
+class Scorecard:
+    """A run scored: each expectation, and the platform's own deadlines that passed
+    (alarms overdue, incidents escalated), counted whatever the drill expects."""
+
+    scores: list[Score]
+    #: each alarm that went overdue: {time, id, asset, rule, level} (run clock)
+    overdue: list[dict[str, Any]]
+    #: each escalation of an incident: its record (twin.loop.escalation) with the incident's id and title
+    escalations: list[dict[str, Any]]
+    #: the run's clock start: times are shown as offsets from it
+    start: float = 0.0
+
+    @property
+    def passed(self) -> bool:
+        return all(s.passed for s in self.scores)
+
+    def lines(self) -> list[str]:
+        """The scorecard as ``twin drill run``, ``twin branch`` and ``twin rerun`` print it."""
+        out = [f"  {s.mark:<4}  {s.expectation.describe()}: {s.detail}" for s in self.scores]
+        names = ("none", "blue", "yellow", "orange", "red")
+        if self.overdue:
+            listed = ", ".join(f"{o['asset']} ({names[o['level']]}, {clock(o['time'] - self.start)})" for o in self.overdue[:8])
+            more = f", and {len(self.overdue) - 8} more" if len(self.overdue) > 8 else ""
+            out.append(f"  overdue: {len(self.overdue)} alarm(s) not acknowledged within their level's deadline: {listed}{more}")
+        else:
+            out.append("  overdue: none (every alarm acknowledged within its level's deadline, or still within it)")
+        if self.escalations:
+            listed = ", ".join(f"incident {e['incident']} at {clock(e['time'] - self.start)} ({e.get('summary', '')})"
+                               for e in self.escalations[:6])
+            more = f", and {len(self.escalations) - 6} more" if len(self.escalations) > 6 else ""
+            out.append(f"  escalations: {len(self.escalations)}: {listed}{more}")
+        else:
+            out.append("  escalations: none")
+        return out
+
+
+def score(drill: Drill, events: list[dict[str, Any]], start: float = 0.0, evidence: Evidence | None = None) -> list[Score]:
+    """Score a run from its alarm events (each {kind, time, alarm, ...}, in order, run
+    clock); ``start`` is the run's clock start, which the drill's times are offsets from.
+    ``evidence`` gives what some expectations need beyond the events (the truth for
+    ``no_false_clear``)."""
+    return scorecard(drill, events, start, evidence).scores
+
+
+@dataclass
+class _Track:
+    """One alarm as its events tell it."""
+
+    alarm: dict[str, Any]
+    level: int = 0
+    peak: int = 0
+    #: level -> the first offset at which the alarm was at it or higher
+    reached: dict[int, float] = field(default_factory=dict)
+    #: operator step -> its first offset
+    acted: dict[str, float] = field(default_factory=dict)
+    #: (offset, run-clock time, level before, level after) of each fall of its level
+    falls: list[tuple[float, float, int, int]] = field(default_factory=list)
+
+
+def scorecard(drill: Drill, events: list[dict[str, Any]], start: float = 0.0, evidence: Evidence | None = None) -> Scorecard:
+    """:func:`score` with the platform's own deadlines counted: every ``overdue`` alarm
+    event, and every escalation of the incidents in ``evidence``."""
+    evidence = evidence or Evidence()
+    tracks: dict[int, _Track] = {}
+    overdue = []
     for ev in events:
         a = ev["alarm"]
-        key = (a["asset"], a["rule"])
         offset = ev["time"] - start
-        if ev["kind"] in ("raise", "escalate"):
-            levels = first_level.setdefault(key, {})
-            for lvl in range(1, a["level"] + 1):
-                levels.setdefault(lvl, offset)
-        if ev["kind"] == "raise":
-            raised[a["id"]] = (offset, a["level"], a)
-        if ev["kind"] == "acknowledge":
-            acked.setdefault(a["id"], offset)
-        peaks[a["id"]] = a
+        track = tracks.get(a["id"])
+        if track is None:
+            track = tracks[a["id"]] = _Track(a)
+        track.alarm = a
+        kind = ev["kind"]
+        if kind in ("raise", "escalate", "deescalate", "clear"):
+            level = int(a["level"])
+            if level < track.level:
+                track.falls.append((offset, ev["time"], track.level, level))
+            track.level = level
+            track.peak = max(track.peak, level, int(a.get("peak_level", level)))
+            for lvl in range(1, level + 1):
+                track.reached.setdefault(lvl, offset)
+        elif kind in ("acknowledge", "dispatch", "resolve"):
+            track.acted.setdefault(kind, offset)
+        elif kind == "overdue":
+            overdue.append({"time": ev["time"], "id": a["id"], "asset": a["asset"], "rule": a["rule"], "level": int(a["level"])})
+        track.peak = max(track.peak, int(a.get("peak_level", 0)))
+    end = (evidence.end - start) if evidence.end is not None else drill.duration
     out = []
     for x in drill.expectations:
+        mine = [t for t in tracks.values() if _about(x, t.alarm)]
         if x.kind == "by":
-            times = [lv[x.level] for (asset, rule), lv in first_level.items()
-                     if asset == x.asset and (not x.rule or rule == x.rule) and x.level in lv]
+            times = [t.reached[x.level] for t in mine if x.level in t.reached]
             when = min(times) if times else None
-            ok = when is not None and when <= x.time
+            ok = when is not None and when <= x.time + 1e-9
             out.append(Score(x, ok, f"reached at {clock(when)}" if when is not None else "never reached"))
         elif x.kind == "never":
-            bad = [a for a in peaks.values() if a["peak_level"] >= x.level and _about(x, a)]
+            bad = [t.alarm for t in mine if t.peak >= x.level]
             out.append(Score(x, not bad, "none" if not bad else f"{len(bad)}: " + ", ".join(sorted({a['asset'] for a in bad}))[:200]))
+        elif x.kind in WITHIN:
+            out.append(_within(x, mine, end))
         else:
-            late = []
-            for alarm_id, (t, _, a) in raised.items():
-                if peaks[alarm_id]["peak_level"] < x.level or not _about(x, a):
-                    continue
-                ack = acked.get(alarm_id)
-                if ack is None and drill.duration - t <= x.time:
-                    continue  # raised too near the end to judge
-                if ack is None or ack - t > x.time:
-                    late.append(f"{a['asset']} ({'not acknowledged' if ack is None else f'{ack - t:.0f} s'})")
-            out.append(Score(x, not late, "all in time" if not late else "late: " + ", ".join(late)[:200]))
-    return out
+            out.append(_no_false_clear(x, mine, evidence, start))
+    escalations = []
+    for incident in evidence.incidents.values():
+        for record in incident.get("escalations", ()):
+            escalations.append({**record, "incident": incident["id"], "title": incident.get("title", "")})
+    escalations.sort(key=lambda e: (e["time"], e["incident"]))
+    return Scorecard(out, overdue, escalations, start)
+
+
+def _within(x: Expectation, tracks: list[_Track], end: float) -> Score:
+    """Each alarm that reached the level: its step (acknowledge, dispatch, resolve) taken
+    within ``x.time`` of reaching it; one not taken and still within its time at the end
+    is not judged."""
+    step = WITHIN[x.kind]
+    done = {"acknowledge": "acknowledged", "dispatch": "dispatched", "resolve": "resolved"}[step]
+    late = []
+    for t in sorted(tracks, key=lambda t: (t.reached.get(x.level, math.inf), t.alarm["id"])):
+        reached = t.reached.get(x.level)
+        if reached is None:
+            continue
+        taken = t.acted.get(step)
+        asset = t.alarm["asset"]
+        if taken is not None:
+            took = max(taken - reached, 0.0)  # a step taken before the level was reached is in time
+            if took > x.time + 1e-9:
+                late.append(f"{asset} ({took:.0f} s)")
+        elif "resolve" in t.acted:
+            late.append(f"{asset} (resolved without being {done})")
+        elif end - reached > x.time + 1e-9:
+            late.append(f"{asset} (not {done})")
+        # else: it reached the level too near the end to tell
+    return Score(x, not late, "all in time" if not late else "late: " + ", ".join(late)[:200])
+
+
+_FAULT_WORDS = {"sensor.drift": "drifting", "sensor.stuck": "stuck", "sensor.dead": "dead"}
+
+
+def _no_false_clear(x: Expectation, tracks: list[_Track], evidence: Evidence, start: float) -> Score:
+    """Each fall of an alarm from the level or worse to below it, against the ground
+    truth at that moment: a fall while the truth was still at the level is a false
+    all-clear, named with the faulty sensors of its asset, if any."""
+    truth = evidence.truth
+    if truth is None:
+        return Score(x, True, "not judged: the run keeps no ground truth (a twin fed by real sensors, or a recording made "
+                              "before the truth was kept)", judged=False)
+    names = ("none", "blue", "yellow", "orange", "red")
+    false, unknown = [], 0
+    for t in tracks:
+        a = t.alarm
+        for offset, when, before, after in t.falls:
+            if not (before >= x.level > after):
+                continue
+            true_level = truth.level_at(a["asset"], a["rule"], when)
+            if true_level is None:
+                unknown += 1
+            elif true_level >= x.level:
+                what = "cleared" if after == 0 else f"fell to {names[after]}"
+                false.append(f"{a['asset']} {what} at {clock(offset)} while the truth was {names[true_level]}"
+                             + _faulty(a["asset"], when, evidence, start))
+    if false:
+        return Score(x, False, f"{len(false)}: " + "; ".join(false)[:300])
+    return Score(x, True, "none" + (f" ({unknown} fall(s) the truth does not know)" if unknown else ""))
+
+
+def _faulty(asset: str, when: float, evidence: Evidence, start: float) -> str:
+    """", on a drifting sensor (GS-CH4-0002, since 00:02:00)" for each sensor of
+    ``asset`` with a fault at ``when``, from the faults applied before it."""
+    state: dict[str, tuple[str, float]] = {}
+    for f in evidence.faults:
+        if f["time"] <= when + 1e-9 and evidence.sensors.get(f["target"]) == asset:
+            state[f["target"]] = (f["action"], f["time"])
+    said = [f"{_FAULT_WORDS[action]} sensor ({sensor}, since {clock(since - start)})"
+            for sensor, (action, since) in sorted(state.items()) if action in _FAULT_WORDS]
+    return f", on a {' and a '.join(said)}" if said else ""
 
 
 def _about(x: Expectation, alarm: dict[str, Any]) -> bool:
-    """Whether ``alarm`` is one the expectation's ``asset``, ``domain`` and ``rule`` name
-    (each that is given)."""
+    """Whether ``alarm`` is one the expectation's ``asset``, ``domain``, ``owner`` and
+    ``rule`` name (each that is given)."""
     return ((not x.asset or alarm["asset"] == x.asset) and (not x.domain or alarm["domain"] == x.domain)
-            and (not x.rule or alarm["rule"] == x.rule))
+            and (not x.owner or alarm.get("owner", "") == x.owner) and (not x.rule or alarm["rule"] == x.rule))

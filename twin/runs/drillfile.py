@@ -43,18 +43,31 @@ LEVELS: dict[Any, int] = {"blue": 1, "IV": 1, 1: 1, "yellow": 2, "III": 2, 2: 2,
                           "red": 4, "I": 4, 4: 4}
 OPERATOR_ACTIONS = ("acknowledge", "dispatch", "resolve")
 
+#: the keys that say which alarms an expectation is about (each that is given narrows it)
+SELECTORS = ("asset", "domain", "owner", "rule")
+_WHICH = "(on `asset`, in `domain`, owned by `owner`, of `rule`: each that is given)"
+
 #: each kind of expectation: its own key, then the other keys that apply to it besides
 #: `level` (those in REQUIRED must be given), and what it promises
 EXPECTATION_KINDS: dict[str, tuple[tuple[str, ...], str]] = {
-    "by": (("asset", "rule"), "by this moment, an alarm of at least `level` on `asset` (of `rule`, if given)"),
-    "never": (("asset", "domain", "rule"),
-              "during the whole drill, no alarm of `level` or worse (on `asset`, in `domain`, of `rule`, if given)"),
-    "acknowledged_within": (("asset", "domain", "rule"),
-                            "every alarm that reaches `level` (on `asset`, in `domain`, of `rule`, if given) is "
-                            "acknowledged within this many seconds of being raised; one raised too near the end to "
-                            "tell is not judged"),
+    "by": (SELECTORS, f"by this moment, an alarm {_WHICH} reached `level` or worse"),
+    "never": (SELECTORS, f"during the whole drill, no alarm {_WHICH} reaches `level` or worse"),
+    "acknowledged_within": (SELECTORS,
+                            f"every alarm {_WHICH} that reaches `level` is acknowledged within this many seconds of "
+                            "reaching it; one that reached it too near the end to tell is not judged"),
+    "dispatched_within": (SELECTORS,
+                          f"every alarm {_WHICH} that reaches `level` is dispatched within this many seconds of "
+                          "reaching it; as above"),
+    "resolved_within": (SELECTORS,
+                        f"every alarm {_WHICH} that reaches `level` is resolved (closed) within this many seconds of "
+                        "reaching it; as above"),
+    "no_false_clear": (SELECTORS,
+                       f"no alarm {_WHICH} falls below `level` (clears or eases) while the ground truth is still at "
+                       "`level` or worse (a drifting or stuck sensor's all-clear); judged on the truth the run keeps"),
 }
-REQUIRED = {"by": ("asset",)}
+#: the kinds that time an operator's step, and the alarm event each waits for
+WITHIN = {"acknowledged_within": "acknowledge", "dispatched_within": "dispatch", "resolved_within": "resolve"}
+REQUIRED: dict[str, tuple[str, ...]] = {}
 
 
 def seconds(moment: float | str) -> float:
@@ -141,7 +154,8 @@ class Series(Struct, forbid_unknown_fields=True, kw_only=True):
 
 class Expect(Struct, forbid_unknown_fields=True, kw_only=True):
     """``[[expect]]``: what the run must show to pass. Its kind is the key it gives:
-    `by`, `never` or `acknowledged_within` (the table below)."""
+    `by`, `never`, `acknowledged_within`, `dispatched_within`, `resolved_within` or
+    `no_false_clear` (the table below)."""
 
     #: the least level that counts
     level: Level
@@ -149,12 +163,20 @@ class Expect(Struct, forbid_unknown_fields=True, kw_only=True):
     by: Moment | None = None
     #: kind `never`: `never = true`
     never: Literal[True] | None = None
-    #: kind `acknowledged_within`: seconds from an alarm's raise to its acknowledgement
+    #: kind `acknowledged_within`: from an alarm reaching `level` to its acknowledgement
     acknowledged_within: Span | None = None
+    #: kind `dispatched_within`: from an alarm reaching `level` to its dispatch
+    dispatched_within: Span | None = None
+    #: kind `resolved_within`: from an alarm reaching `level` to its resolution
+    resolved_within: Span | None = None
+    #: kind `no_false_clear`: `no_false_clear = true`
+    no_false_clear: Literal[True] | None = None
     #: the asset it is about
     asset: str = ""
     #: the domain it is about
     domain: str = ""
+    #: the owner unit (权属单位) whose assets it is about, as the scene names it
+    owner: str = ""
     #: the alarm rule it is about (an asset may have several)
     rule: str = ""
 
@@ -169,7 +191,7 @@ class Expect(Struct, forbid_unknown_fields=True, kw_only=True):
                              + (f"got {' and '.join(given)}" if given else "got none"))
         kind = given[0]
         applies = EXPECTATION_KINDS[kind][0]
-        wrong = [k for k in ("asset", "domain", "rule") if getattr(self, k) and k not in applies]
+        wrong = [k for k in SELECTORS if getattr(self, k) and k not in applies]
         if wrong:
             raise ValueError(f"{', '.join(wrong)} does not apply to a {kind!r} expectation; its keys: "
                              f"{', '.join((kind, 'level') + applies)}")

@@ -2,7 +2,11 @@
 
 A rerun feeds a recording's raw readings and operator actions, tick by tick, to a fresh
 twin (no simulator) built with another configuration, and lists how the alarms differ:
-the "what if" of a drill team.
+the "what if" of a drill team; :func:`rerun_and_score` also records it, re-scores the
+drill's expectations on it and writes its report. A branch (:func:`run_branch`) restores
+a recording's state at a moment and runs on with other actions; it is scored as one run,
+before the branch point from the original and after it from the branch
+(:func:`score_recording` reads any recording that way).
 """
 
 from __future__ import annotations
@@ -15,7 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from twin.runs.drill import Drill, Score, check_against, score
+from twin.runs.drill import Drill, Evidence, Score, Scorecard, check_against, load_drill, scorecard
+from twin.runs.truth import TruthSampler
 from twin.tick.engine import Engine
 from twin.tick.scene import Incident
 
@@ -28,6 +33,10 @@ class DrillResult:
     ticks: int
     wall_seconds: float
     warnings: list[str] = field(default_factory=list)
+    #: the scores with the platform's own deadlines that passed (overdue, escalations)
+    card: Scorecard | None = None
+    #: what the scorer judged by besides the events (the truth, incidents, faults)
+    evidence: Evidence | None = None
 
     @property
     def passed(self) -> bool:
@@ -82,6 +91,10 @@ def run_drill(
     operator = [e for e in drill.events if e.operator]
     events: list[dict[str, Any]] = []
     warnings: list[str] = []
+    incidents: dict[int, dict[str, Any]] = {}
+    # its own, not the recorder's: a recorder that fails stops sampling, the scorer must not
+    truth = TruthSampler(engine)
+    truth.start()
     ticks = int(round(drill.duration / drill.dt))
     started = wallclock.monotonic()
     for n in range(ticks):
@@ -93,14 +106,30 @@ def run_drill(
         frame = engine.tick()
         if recorder is not None:
             recorder.record(frame)
+        truth.after_tick(frame)
         events.extend(_event_dict(ev) for ev in frame.events)
+        incidents.update((int(i["id"]), i) for i in frame.incidents)
         if progress is not None:
             progress(engine.time - engine.start)
         if speed:
             delay = started + (n + 1) * drill.dt / speed - wallclock.monotonic()
             if delay > 0:
                 wallclock.sleep(delay)
-    return DrillResult(drill, score(drill, events, engine.start), events, ticks, wallclock.monotonic() - started, warnings)
+    evidence = Evidence(truth.truth, incidents, applied_faults(engine), sensor_assets(engine.scene), engine.time)
+    card = scorecard(drill, events, engine.start, evidence)
+    return DrillResult(drill, card.scores, events, ticks, wallclock.monotonic() - started, warnings, card, evidence)
+
+
+def applied_faults(engine: Engine) -> list[dict[str, Any]]:
+    """The sensor faults the simulator applied so far, as ``/input/action`` records (run clock)."""
+    sim = engine.simulator
+    return [{"time": engine.start + i.at, "action": i.action, "target": i.asset, "params": dict(i.params)}
+            for i in (sim.applied if sim is not None else []) if i.action.startswith("sensor.")]
+
+
+def sensor_assets(scene: Any) -> dict[str, str]:
+    """Each sensor's asset."""
+    return {s.id: s.asset for s in scene.sensors}
 
 
 # --------------------------------------------------------------------------- rerun
@@ -145,21 +174,24 @@ def _tick_number(t: float, start: float, dt: float) -> int:
     return int(round((t - start) / dt))
 
 
-def rerun(path: Path, config: dict[str, Any] | None, data_dir: Path | None = None) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def rerun(path: Path, config: dict[str, Any] | None, data_dir: Path | None = None,
+          out: Path | None = None) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Feed a recording's inputs to a twin with ``config``, from the recording's clock
     start; return (recorded, rerun) alarm events. A recording cut short is re-run up to
-    its last whole chunk."""
+    its last whole chunk. With ``out``, the rerun is recorded there: its frames, the
+    inputs it was fed, the original's actions and ground truth (the same world), and
+    metadata naming the original (``rerun_of``) and its drill."""
     import json
 
     from twin.plugins.registry import load_registry
-    from twin.runs.recording import NS, RecordingReader, decode_batch
+    from twin.runs.recording import NS, Recorder, RecordingReader, decode_batch
     from twin.runtime import check_config, open_scene
 
     reader = RecordingReader(path)
     try:
         meta = reader.run_metadata()
         start = reader.clock_start
-        messages = list(reader.messages(("/input/readings", "/alarm/event", "/operator/action")))
+        messages = list(reader.messages(("/input/readings", "/alarm/event", "/operator/action", "/input/action")))
     finally:
         reader.close()
     registry = load_registry()
@@ -170,9 +202,13 @@ def rerun(path: Path, config: dict[str, Any] | None, data_dir: Path | None = Non
     # by tick number from the start: at epoch seconds a float time has no 9 decimals to round to
     readings: dict[int, list[tuple[np.ndarray, ...]]] = {}
     operator: list[dict[str, Any]] = []
+    actions: list[dict[str, Any]] = []
     last = start
     for topic, log_time, data in messages:
         t = log_time / NS
+        if topic == "/input/action":
+            actions.append(json.loads(data))
+            continue
         last = max(last, t)
         if topic == "/input/readings":
             readings.setdefault(_tick_number(t, start, engine.dt), []).append(decode_batch(data))
@@ -182,18 +218,64 @@ def rerun(path: Path, config: dict[str, Any] | None, data_dir: Path | None = Non
             if topic == "/operator/action":
                 operator.append(event)
     recorded.sort(key=lambda e: e["time"])  # both topics interleave by log time already; keep it stable
+    recorder = None
+    if out is not None:
+        kept = {k: meta[k] for k in ("drill", "drill_path") if k in meta}
+        recorder = Recorder(out, engine, {"rerun_of": str(Path(path).resolve()), **kept}, truth_from=path)
     replayed: list[dict[str, Any]] = []
     ticks = _tick_number(last, start, engine.dt)
     for n in range(ticks):
         while operator and operator[0]["time"] <= engine.time + 1e-9:
             e = operator.pop(0)
             operator_act(engine, e["kind"], e["alarm"]["asset"], e["who"], e["note"], e["alarm"]["rule"])
+        while actions and actions[0]["time"] <= engine.time + engine.dt + 1e-9:
+            # what acted on the world the readings come from: recorded again, not applied
+            engine.actions.append(actions.pop(0))
         batches = readings.get(n + 1, [])
         batch = tuple(np.concatenate([b[i] for b in batches]) for i in range(4)) if batches else None
         frame = engine.tick(readings=batch)  # type: ignore[arg-type]
+        if recorder is not None:
+            recorder.record(frame)
         replayed.extend(_event_dict(ev) for ev in frame.events)
+    if recorder is not None:
+        recorder.close()
     engine.close()
+    if recorder is not None and recorder.failed:
+        from twin.runs.recording import RecordingError
+
+        raise RecordingError(f"rerun of {path}: {recorder.error}")
     return recorded, replayed
+
+
+@dataclass
+class RerunResult:
+    """A rerun recorded, compared and re-scored (:func:`rerun_and_score`)."""
+
+    recorded: list[dict[str, Any]]
+    replayed: list[dict[str, Any]]
+    diffs: list[AlarmDiff]
+    #: the rerun's recording
+    out: Path
+    #: the drill's expectations re-scored on the rerun (None: the recording names no drill file)
+    card: Scorecard | None
+    #: the report written of the rerun (twin.runs.report.Report), if asked for
+    report: Any = None
+
+
+def rerun_and_score(path: Path, config: dict[str, Any] | None, out: Path, report: Path | None = None, lang: str = "en",
+                    data_dir: Path | None = None) -> RerunResult:
+    """Re-run ``path`` with ``config`` into the recording ``out``, compare its alarms
+    with the recorded ones, re-score the drill the recording names (its ``drill_path``)
+    on it, against the original's ground truth, and write its report into the folder
+    ``report`` (none: no report)."""
+    recorded, replayed = rerun(path, config, data_dir, out=out)
+    card = score_recording(out)
+    written = None
+    if report is not None:
+        from twin.runs.report import write_report
+
+        written = write_report(out, report, lang=lang)
+    return RerunResult(recorded, replayed, compare(recorded, replayed), out, card, written)
 
 
 # -------------------------------------------------------------------------- branch
@@ -246,3 +328,145 @@ def branch_engine(path: Path, at: float, data_dir: Path | None = None, config: d
             operator_act(engine, e["kind"], e["alarm"]["asset"], e["who"], e["note"], e["alarm"]["rule"])
         engine.tick()
     return engine
+
+
+# ------------------------------------------------------------------------- scoring
+
+
+def recorded_run(path: Path, until: float | None = None) -> tuple[list[dict[str, Any]], Evidence, dict[str, str], float]:
+    """What a recording shows for the scorer, up to ``until`` (run clock) if given: its
+    alarm events and operator actions in order, the evidence (its ground truth, the
+    latest record of each incident, the sensor faults applied, where it ends), its
+    ``twin.run`` metadata and its clock start. A branch's recording holds its run from
+    the branch point only: see :func:`score_recording`."""
+    import json
+
+    from twin.runs.recording import RecordingReader, ns
+    from twin.runs.truth import read_truth
+    from twin.serving import protocol as p
+
+    reader = RecordingReader(Path(path))
+    try:
+        meta = reader.run_metadata()
+        start = reader.clock_start
+        events: list[dict[str, Any]] = []
+        faults: list[dict[str, Any]] = []
+        incidents: dict[int, dict[str, Any]] = {}
+        topics = ("/alarm/event", "/operator/action", "/input/action", "/frame/keyframe", "/frame/delta")
+        for topic, _, data in reader.messages(topics, end=None if until is None else ns(until)):
+            if topic in ("/frame/keyframe", "/frame/delta"):
+                message, _ = p.decode_server(data)
+                incidents.update((int(i["id"]), i) for i in getattr(message, "incidents", None) or ())
+                continue
+            record = json.loads(data)
+            if topic != "/input/action":
+                events.append(record)
+            elif record["action"].startswith("sensor.") and (until is None or record["time"] <= until + 1e-9):
+                faults.append(record)
+        end = reader.end if until is None else min(reader.end, until)
+    finally:
+        reader.close()
+    return events, Evidence(read_truth(Path(path), until), incidents, faults, {}, end), meta, start
+
+
+def _whole_run(path: Path, until: float | None = None) -> tuple[list[dict[str, Any]], Evidence, dict[str, str], float]:
+    """:func:`recorded_run`, with a branch's recording preceded by its parent's up to the
+    branch point (and so on up, for a branch of a branch)."""
+    events, evidence, meta, start = recorded_run(path, until)
+    if "parent" not in meta or "branch_time" not in meta:
+        return events, evidence, meta, start
+    at = start + float(meta["branch_time"])
+    before, earlier, _, _ = _whole_run(Path(meta["parent"]), at)
+    truth = evidence.truth
+    if earlier.truth is not None:
+        truth = earlier.truth.until(at).then(truth) if truth is not None else earlier.truth
+    merged = Evidence(truth, {**earlier.incidents, **evidence.incidents},
+                      [f for f in earlier.faults if f["time"] <= at + 1e-9] + [f for f in evidence.faults if f["time"] > at + 1e-9],
+                      {}, evidence.end)
+    return [e for e in before if e["time"] <= at + 1e-9] + [e for e in events if e["time"] > at + 1e-9], merged, meta, start
+
+
+def score_recording(path: Path, drill: Drill | None = None) -> Scorecard | None:
+    """Score a recording as one run: ``drill``'s expectations (default: the drill file
+    its metadata names, ``drill_path``; None when it names none that exists) against its
+    alarm events and what else it keeps (the truth, incidents, sensor faults). A
+    branch's recording is scored with its parent's run before the branch point and its
+    own after it; a rerun's with the truth of the run it re-ran."""
+    events, evidence, meta, start = _whole_run(Path(path))
+    if drill is None:
+        drill_path = meta.get("drill_path", "")
+        if not drill_path or not Path(drill_path).is_file():
+            return None
+        drill = load_drill(Path(drill_path))
+    if evidence.faults:
+        evidence.sensors = _scene_sensors(meta)
+    return scorecard(drill, events, start, evidence)
+
+
+def _scene_sensors(meta: dict[str, str]) -> dict[str, str]:
+    """Each sensor's asset, from the recording's scene; empty if it cannot be read (the
+    scorecard then names faulty sensors by their faults only)."""
+    from twin.plugins.registry import load_registry
+    from twin.runtime import open_scene
+
+    try:
+        return sensor_assets(open_scene(Path(meta["scene_path"]), load_registry()))
+    except Exception:  # a scene moved or changed since: the detail is left out, the score stands
+        return {}
+
+
+@dataclass
+class BranchResult:
+    """A branch run (:func:`run_branch`)."""
+
+    out: Path
+    #: the branch point and where it ran to (offsets from the clock start)
+    at: float
+    end: float
+    #: the drill's expectations scored on the whole run (None without a drill)
+    card: Scorecard | None
+    warnings: list[str] = field(default_factory=list)
+
+
+def run_branch(recording: Path, at: float, out: Path, drill: Drill | None = None, duration: float | None = None,
+               data_dir: Path | None = None) -> BranchResult:
+    """Restore ``recording`` at ``at`` seconds from its clock start, run on from there
+    with ``drill``'s events at or after ``at`` for ``duration`` seconds (default: to the
+    drill's end, else 10 minutes), recorded to ``out``; then score the drill's
+    expectations on the branch as one run: its parent's before the branch point, its
+    own after (:func:`score_recording`). An expectation met before the branch point
+    stays met."""
+    from twin.runs.recording import Recorder, RecordingError
+    from twin.runs.drill import clock
+
+    engine = branch_engine(recording, at, data_dir)
+    try:
+        if drill is not None:
+            check_against(drill, engine)
+        end = at + duration if duration is not None else (drill.duration if drill else at + 600.0)
+        meta = {"parent": str(Path(recording).resolve()), "branch_time": repr(at)}
+        if drill is not None:
+            meta.update(drill=drill.name, drill_path=str(drill.path.resolve()))
+        recorder = Recorder(out, engine, meta)
+        scheduled = [e for e in (drill.events if drill else []) if e.at >= at]
+        for e in scheduled:
+            if e.action:
+                engine.simulator.schedule(Incident(e.at, e.action, e.target, dict(e.params)))  # type: ignore[union-attr]
+        operator = [e for e in scheduled if e.operator]
+        warnings = []
+        # the branch point, the duration and the drill's times are offsets from the recording's clock start
+        while engine.time - engine.start < end - 1e-9:
+            while operator and engine.start + operator[0].at <= engine.time + 1e-9:
+                e = operator.pop(0)
+                problem = operator_act(engine, e.operator, e.target, "drill script", e.note)
+                if problem and drill is not None:
+                    warnings.append(f"{drill.path}:{e.line}: {problem}")
+            recorder.record(engine.tick())
+        recorder.close()
+        reached = engine.time - engine.start
+    finally:
+        engine.close()
+    if recorder.failed:
+        raise RecordingError(f"branched {recording} at {clock(at)} and ran to {clock(reached)}, but {recorder.error}")
+    card = score_recording(out, drill) if drill is not None else None
+    return BranchResult(out, at, reached, card, warnings)
