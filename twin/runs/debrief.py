@@ -323,8 +323,11 @@ def objective_zh(o: Objective) -> str:
         return f"{_clock(o.seconds)} 前，{o.asset} 出现不低于{level}的告警" + (f"（规则 {o.rule}）" if o.rule else "")
     if o.kind == "never":
         return f"全程不出现{level}及以上告警" + (f"（{about}）" if about else "")
-    if o.kind == "acknowledged_within":
-        return f"达到{level}的告警均在发出后 {o.seconds:g} 秒内确认" + (f"（{about}）" if about else "")
+    steps = {"acknowledged_within": "确认", "dispatched_within": "派发", "resolved_within": "办结"}
+    if o.kind in steps:
+        return f"达到{level}的告警均在达到后 {o.seconds:g} 秒内{steps[o.kind]}" + (f"（{about}）" if about else "")
+    if o.kind == "no_false_clear":
+        return f"真实值仍处于{level}时，告警不得解除或降级" + (f"（{about}）" if about else "")
     return o.text
 
 

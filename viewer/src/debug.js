@@ -65,6 +65,8 @@ export function installDebugHook(app, parts) {
     /** the inspector's history chart: field, window, source (raw, minutes, live), points held and drawn in the plot */
     history: () => parts.inspector.chartInfo(),
     domNodes: () => document.getElementsByTagName('*').length,
+    /** a live exercise's messages this screen holds (inject numbers, in order of arrival), and the banner's */
+    messages: () => ({ held: [...parts.messages.held.keys()], banner: parts.messages.banner.hidden ? null : Number(parts.messages.banner.dataset.n) }),
     /** what the timeline shows: mode, playing, speed, start, end, time, marks, canControl, reason */
     replay: () => parts.timeline.info(),
     /** cumulative timings: deltaApply and render {n, ms, max} */

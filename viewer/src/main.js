@@ -14,6 +14,7 @@ import { AlarmList } from './ui/alarmList.js';
 import { Banner } from './ui/banner.js';
 import { CameraLink } from './cameraLink.js';
 import { Inspector } from './ui/inspector.js';
+import { Messages } from './ui/messages.js';
 import { LayerPanel } from './ui/layerPanel.js';
 import { Pins } from './ui/pins.js';
 import { Timeline } from './ui/timeline.js';
@@ -23,7 +24,7 @@ import { LEVEL_COLOURS } from './levels.js';
 
 /** @typedef {Awaited<ReturnType<typeof loadLayers>> & {scene?: string}} Layers */
 /** The parts the debug hook reads besides the App.
- * @typedef {{inspector: Inspector, alarmList: AlarmList, panel: LayerPanel, timeline: Timeline, selectAlarm: (id: number) => void,
+ * @typedef {{inspector: Inspector, alarmList: AlarmList, panel: LayerPanel, timeline: Timeline, messages: Messages, selectAlarm: (id: number) => void,
  *   focusAsset: (id: string, level?: number) => void, assetBounds: (id: string) => Bounds | null, pick: (x: number, y: number) => string | null}} Parts */
 
 /** The page's element `id` (index.html has them all). @param {string} id @returns {HTMLElement} */
@@ -53,6 +54,7 @@ const panel = new LayerPanel(ui, {
   onColour: (value) => setColour(value),
 });
 const alarmList = new AlarmList(ui, state, { onSelect: (id) => selectAlarm(id) });
+const messages = new Messages(ui, alarmList.node, state); // a live exercise's messages to the players
 const inspector = new Inspector(ui, state, {
   onAction: (alarm, action, note) => alarmAction(alarm, action, note),
   onClose: () => {
@@ -351,4 +353,4 @@ function pick(clientX, clientY) {
   document.body.classList.add('ready');
 })();
 
-installDebugHook(app, { inspector, alarmList, panel, timeline, selectAlarm, focusAsset, assetBounds, pick });
+installDebugHook(app, { inspector, alarmList, panel, timeline, messages, selectAlarm, focusAsset, assetBounds, pick });

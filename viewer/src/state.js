@@ -15,6 +15,7 @@ import { arrayView } from './wire.js';
 /** @typedef {import('./protocol.generated.js').Result} Result */
 /** @typedef {import('./protocol.generated.js').Error} ErrorMessage */
 /** @typedef {import('./protocol.generated.js').Camera} Camera */
+/** @typedef {import('./protocol.generated.js').ExerciseMessage} ExerciseMessage */
 /** A domain of the Hello, with its row index and each row's kind.
  * @typedef {{info: DomainInfo, ids: string[], index: Map<string, number>, kind: Column, fields: Map<string, FieldInfo>}} Domain */
 /** What each kind of listener is given.
@@ -22,7 +23,7 @@ import { arrayView } from './wire.js';
  *   hello: Hello,
  *   state: {snapshot: boolean, changed: Record<string, Record<string, Column>> | null},
  *   alarms: {snapshot: boolean, events: AlarmEventInfo[]},
- *   result: Result, error: ErrorMessage, replay: ReplayState, camera: Camera,
+ *   result: Result, error: ErrorMessage, replay: ReplayState, camera: Camera, message: ExerciseMessage,
  * }} StateEvents */
 
 export class TwinState {
@@ -43,7 +44,7 @@ export class TwinState {
     /** @type {ReplayState | null} the last ReplayState of a replaying server, else null */
     this.replay = null;
     /** @type {{[K in keyof StateEvents]: Array<(payload: StateEvents[K]) => void>}} */
-    this.listeners = { hello: [], state: [], alarms: [], result: [], error: [], replay: [], camera: [] };
+    this.listeners = { hello: [], state: [], alarms: [], result: [], error: [], replay: [], camera: [], message: [] };
   }
 
   /** @template {keyof StateEvents} K @param {K} kind @param {(payload: StateEvents[K]) => void} fn */
@@ -67,6 +68,7 @@ export class TwinState {
       case 'Error': this.emit('error', frame.header); return true;
       case 'ReplayState': this.replay = frame.header; this.emit('replay', frame.header); return true;
       case 'Camera': this.emit('camera', frame.header); return true;
+      case 'ExerciseMessage': this.emit('message', frame.header); return true;
       default: return true;
     }
   }

@@ -1,0 +1,104 @@
+// A live exercise's messages to the players (protocol ExerciseMessage: a resident's
+// call, a field report, a press enquiry): a banner on the wall when one comes, and the
+// feed under the alarm list. A screen that connects late reads those already sent from
+// GET /api/exercise/messages; the banner is for news only.
+import './messages.css';
+import { el, setText } from './dom.js';
+import { clock, lang } from '../i18n.js';
+import { fetchJson } from '../params.js';
+
+/** @typedef {import('../protocol.generated.js').ExerciseMessage} ExerciseMessage */
+
+/** @type {Record<string, Record<string, string>>} */
+const WORDS = {
+  en: { feed: 'Messages', call: 'Phone call', field_report: 'Field report', press: 'Press enquiry', other: 'Message',
+    from: 'from', dismiss: 'Dismiss' },
+  'zh-CN': { feed: '信息', call: '来电', field_report: '现场报告', press: '媒体问询', other: '消息', from: '来自',
+    dismiss: '关闭' },
+};
+/** @param {string} key */
+const w = (key) => WORDS[lang][key] ?? WORDS.en[key] ?? key;
+/** how long a banner stays (ms) unless dismissed or replaced */
+const BANNER_MS = 45000;
+/** the feed keeps this many, newest first */
+const MAX_FEED = 30;
+
+/** Who a message is from and what it says, in the screen's language where given.
+ * @param {ExerciseMessage} m */
+function words(m) {
+  const zh = lang === 'zh-CN';
+  return { sender: (zh && m.from_zh) || m.from, text: (zh && m.text_zh) || m.text };
+}
+
+export class Messages {
+  /** @param {HTMLElement} ui the page's overlay (the banner's parent)
+   * @param {HTMLElement} panel the alarm list's panel (the feed's parent)
+   * @param {import('../state.js').TwinState} state */
+  constructor(ui, panel, state) {
+    /** @type {Map<number, ExerciseMessage>} by inject number, in order of arrival */
+    this.held = new Map();
+    this.kind = el('b', { class: 'message-kind' });
+    this.sender = el('span', { class: 'message-from' });
+    this.text = el('span', { class: 'message-text' });
+    this.banner = el('div', { id: 'message-banner', class: 'message-banner', role: 'status', hidden: true }, [
+      el('div', { class: 'message-head' }, [this.kind, ' ', this.sender,
+        el('button', { class: 'message-dismiss', title: w('dismiss'), onclick: () => this.hide() }, '×')]),
+      this.text,
+    ]);
+    ui.append(this.banner);
+    this.list = el('ol', { id: 'message-feed', class: 'message-feed' });
+    this.feed = el('section', { class: 'feed', hidden: true }, [el('h2', {}, w('feed')), this.list]);
+    panel.append(this.feed);
+    /** @type {ReturnType<typeof setTimeout> | undefined} */
+    this.timer = undefined;
+    state.on('message', (m) => this.receive(m, true));
+    state.on('hello', () => this.catchUp());
+  }
+
+  /** Take the messages already sent (after each Hello: a new screen, a reconnect). */
+  async catchUp() {
+    try {
+      /** @type {{messages: ExerciseMessage[]}} */
+      const answer = await fetchJson('/api/exercise/messages');
+      for (const m of answer.messages) this.receive(m, false);
+    } catch { /* a server without exercises, or disconnected: nothing to catch up */ }
+  }
+
+  /** @param {ExerciseMessage} m @param {boolean} news show the banner (a message that just came) */
+  receive(m, news) {
+    if (this.held.has(m.n)) return;
+    this.held.set(m.n, m);
+    this.render();
+    if (news) this.show(m);
+  }
+
+  /** @param {ExerciseMessage} m */
+  show(m) {
+    const { sender, text } = words(m);
+    setText(this.kind, w(m.kind));
+    setText(this.sender, `${w('from')} ${sender} · ${clock(m.time)}`);
+    setText(this.text, text);
+    this.banner.dataset.kind = m.kind;
+    this.banner.dataset.n = String(m.n);
+    this.banner.hidden = false;
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => this.hide(), BANNER_MS);
+  }
+
+  hide() {
+    clearTimeout(this.timer);
+    this.banner.hidden = true;
+  }
+
+  render() {
+    const newest = [...this.held.values()].sort((a, b) => b.time - a.time || b.n - a.n).slice(0, MAX_FEED);
+    this.feed.hidden = newest.length === 0;
+    this.list.replaceChildren(...newest.map((m) => {
+      const { sender, text } = words(m);
+      return el('li', { class: `message kind-${m.kind}`, dataset: { n: m.n } }, [
+        el('span', { class: 'since' }, clock(m.time)),
+        el('span', {}, [el('b', {}, `${w(m.kind)} · ${sender}`), el('span', { class: 'message-text' }, text)]),
+      ]);
+    }));
+  }
+}

@@ -1,0 +1,75 @@
+// The observers' page (observer.html, observer role): note what you see during a live
+// exercise, each note timestamped by the server with the twin's clock and the exercise's
+// moment (POST /api/exercise/notes); every observer's notes and the injects so far, from
+// GET /api/exercise polled each second. An observer may only note: no control here.
+import { el, setText } from './dom.js';
+import { api, clock, describe, lang, moment, poll, w } from './exercisePage.js';
+
+/** @typedef {import('../protocol.generated.js').ExerciseState} ExerciseState */
+
+document.documentElement.lang = lang;
+document.title = w('observer');
+const root = /** @type {HTMLElement} */ (document.getElementById('page'));
+
+const drillName = el('span', { id: 'drill-name', class: 'drill' });
+const badge = el('span', { id: 'exercise-state', class: 'badge' });
+const clockText = el('span', { id: 'exercise-moment', class: 'moment' });
+const status = el('p', { id: 'observer-message', class: 'status', role: 'status' });
+const text = el('textarea', { id: 'note-text', rows: 4, placeholder: w('note') });
+const add = el('button', { id: 'note-add', onclick: () => addNote() }, w('addNote'));
+const notes = el('ol', { id: 'notes', class: 'notes' });
+const fired = el('ol', { id: 'fired', class: 'notes' });
+root.append(
+  el('header', {}, [el('h1', {}, w('observer')), drillName, badge, clockText]),
+  el('section', { class: 'note-box' }, [text, add]), status,
+  el('div', { class: 'columns' }, [
+    el('section', {}, [el('h2', {}, w('notes')), notes]),
+    el('section', {}, [el('h2', {}, w('firedSoFar')), fired]),
+  ]),
+);
+text.addEventListener('keydown', (event) => {
+  if (event.key === 'Enter' && (event.ctrlKey || event.metaKey)) addNote();
+});
+
+let shown = '';
+
+/** @param {string} words @param {boolean} [error] */
+function say(words, error = false) {
+  setText(status, words);
+  status.classList.toggle('error', error);
+}
+
+/** @param {ExerciseState} state */
+function render(state) {
+  const running = state.state === 'running';
+  setText(drillName, state.state === 'idle' ? w('idle') : (lang === 'zh-CN' && state.drill_zh) || state.drill);
+  badge.dataset.state = state.state;
+  setText(badge, state.state === 'idle' ? '' : w(state.state));
+  setText(clockText, state.state === 'idle' ? '' : `${moment(state.at)} ${w('of')} ${moment(state.duration)}`);
+  add.disabled = !running;
+  const done = state.injects.filter((i) => i.state === 'fired');
+  const signature = JSON.stringify([state.notes.length, done.length]);
+  if (signature === shown) return;
+  shown = signature;
+  notes.replaceChildren(...(state.notes.length ? [...state.notes].reverse().map((n) => el('li', { dataset: { n: n.n } }, [
+    el('span', { class: 'num' }, `${moment(n.at)} · ${clock(n.time)}`), el('b', {}, n.who), ` ${n.text}`,
+  ])) : [el('li', { class: 'empty' }, w('noNotes'))]));
+  fired.replaceChildren(...[...done].reverse().map((i) => el('li', { dataset: { inject: i.n } }, [
+    el('span', { class: 'num' }, moment(i.fired)), `#${i.n} ${describe(i)}`,
+  ])));
+}
+
+async function addNote() {
+  const words = text.value.trim();
+  if (!words) return;
+  add.disabled = true;
+  const answer = await api('/api/exercise/notes', { text: words });
+  add.disabled = false;
+  if (answer.ok) {
+    text.value = '';
+    say(`${w('noted')} ${moment(answer.body.at)}`);
+  } else say(answer.error, true);
+  await poller.refresh();
+}
+
+const poller = poll(render, (error) => say(error, true));
