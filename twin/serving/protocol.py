@@ -170,6 +170,10 @@ class FieldInfo(msgspec.Struct, frozen=True):
     description: str
     attribute: bool
     label_zh: str = ""
+    #: the smallest change of this field that is news (FieldSpec.resolution, in its unit;
+    #: 0: every change): a delta leaves out smaller moves, so a client's value may differ
+    #: from the server's by up to this much until the row's heartbeat
+    resolution: float = 0.0
 
 
 class DomainInfo(msgspec.Struct, frozen=True):

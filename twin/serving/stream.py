@@ -500,7 +500,8 @@ def hello(engine: Engine, role: str, mode: str, server_version: str, epoch: str)
             name=name, title=d.title, title_zh=d.title_zh, kinds=table.kind_names, ids=table.ids,
             kind=body.add(table.kind),
             fields=[p.FieldInfo(f.name, np.dtype(f.dtype).newbyteorder("<").str if f.dtype != "bool" else "|u1", f.unit,
-                                tuple(None if not np.isfinite(v) else float(v) for v in f.valid), f.description, f.attribute, f.label_zh)
+                                tuple(None if not np.isfinite(v) else float(v) for v in f.valid), f.description, f.attribute, f.label_zh,
+                                float(f.resolution))
                     for f in d.fields],
             style=None if style is None else msgspec.to_builtins(style.__dict__ | {"field_labels_zh": dict(style.field_labels_zh)}),
         ))

@@ -104,6 +104,7 @@ export interface FieldInfo {
   description: string;
   attribute: boolean;
   label_zh: string;
+  resolution: number;
 }
 
 /** How the viewer draws a domain (a plugin's ViewerStyle): legend colour, labels in both languages, the field it is coloured by. */

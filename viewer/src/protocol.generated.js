@@ -63,8 +63,8 @@ export const STRUCTS = Object.freeze({
   /** A typed array in the body: numpy dtype string (``<f4``, ``<f8``, ``<u4``, ``|u1``...), byte offset from the body start (a multiple of 8), element count. */
   // dtype: string, offset: number, count: number
   ArrayRef: Object.freeze({ tag: null, fields: ["dtype", "offset", "count"], required: ["dtype", "offset", "count"] }),
-  // name: string, dtype: string, unit: string, valid: [number | null, number | null], description: string, attribute: boolean, label_zh: string
-  FieldInfo: Object.freeze({ tag: null, fields: ["name", "dtype", "unit", "valid", "description", "attribute", "label_zh"], required: ["name", "dtype", "unit", "valid", "description", "attribute"] }),
+  // name: string, dtype: string, unit: string, valid: [number | null, number | null], description: string, attribute: boolean, label_zh: string, resolution: number
+  FieldInfo: Object.freeze({ tag: null, fields: ["name", "dtype", "unit", "valid", "description", "attribute", "label_zh", "resolution"], required: ["name", "dtype", "unit", "valid", "description", "attribute"] }),
   // name: string, title: string, title_zh: string, kinds: Array<string>, ids: Array<string>, kind: ArrayRef, fields: Array<FieldInfo>, style: Object<string, *> | null
   DomainInfo: Object.freeze({ tag: null, fields: ["name", "title", "title_zh", "kinds", "ids", "kind", "fields", "style"], required: ["name", "title", "title_zh", "kinds", "ids", "kind", "fields"] }),
   /** Rows (``<u4``) whose value changed, and their new values (the field's dtype). */
