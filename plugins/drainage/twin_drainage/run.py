@@ -164,7 +164,8 @@ def run_swmm(path: str | Path, sample_every: float | None = None) -> Peaks:
                     peak_flow[link.linkid] = q
         nodes = list(Nodes(sim))
         peak_depth, peak_time, surcharge, flooding = {}, {}, {}, {}
-        for node in nodes:
+        routed = bool(net.pipes or net.regulators)
+        for node in nodes if routed else []:  # without links SWMM routes nothing and keeps no node statistics
             stats = node.statistics
             peak_depth[node.nodeid] = stats["max_depth"] * length
             when = stats.get("max_depth_date")  # SWMM's DateTime: days since 1899-12-30
@@ -178,7 +179,11 @@ def run_swmm(path: str | Path, sample_every: float | None = None) -> Peaks:
             if link.is_conduit():
                 peak_flow[link.linkid] = link.conduit_statistics["peak_flow"] * flow
         runoff = sum(s.statistics["runoff"] for s in Subcatchments(sim) if _drains_to_node(net, s.subcatchmentid))
-        outflow = SystemStats(sim).routing_stats["outflow"] * length**3
+        for node in nodes if not routed else []:
+            peak_depth[node.nodeid], peak_time[node.nodeid] = 0.0, 0.0
+            surcharge[node.nodeid], flooding[node.nodeid] = 0.0, 0.0
+        # without links, what reaches the outfalls is the runoff sent to them
+        outflow = SystemStats(sim).routing_stats["outflow"] * length**3 if routed else runoff * length**3
         outfalls = [n.nodeid for n in nodes if n.is_outfall()]
     # SWMM's statistics give the total leaving the system (at outfalls); spread it for the
     # per-outfall listing by their average flows (only the total is compared)
