@@ -81,6 +81,10 @@ level = "blue"
 by = 800
 asset = "T-001"
 level = "blue"
+
+[[expect]]
+no_false_clear = true
+level = "blue"
 """
 
 
@@ -297,8 +301,11 @@ def test_stopping_scores_the_objectives_and_writes_the_debrief(tmp_path):
         assert r.status_code == 200, r.text
         ended = r.json()
         assert ended["state"] == "ended" and ended["ended_by"] == "director-1" and ended["end_reason"] == "stopped by the controller"
-        assert [(o["status"], o["line"]) for o in ended["objectives"]] == [("met", 38), ("met", 43), ("not judged", 48)]
+        assert [(o["status"], o["line"]) for o in ended["objectives"]] == [("met", 38), ("met", 43), ("not judged", 48),
+                                                                            ("met", 53)]
         assert "the exercise ended at" in ended["objectives"][2]["detail"]
+        # judged on the ground truth the exercise's recording kept: no all-clear while the tank was full
+        assert ended["objectives"][3]["detail"] == "none"
         assert ended["debrief"] == {"en": "/api/exercise/debrief?lang=en", "zh-CN": "/api/exercise/debrief?lang=zh-CN"}
         # no more notes, injects or stops once ended; a new exercise may start
         assert client.post("/api/exercise/notes", json={"text": "late"}, headers=as_(tokens, "observer")).status_code == 409
@@ -306,7 +313,7 @@ def test_stopping_scores_the_objectives_and_writes_the_debrief(tmp_path):
         page = client.get("/api/exercise/debrief?lang=en", headers=as_(tokens, "observer"))
         assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
         html = page.text
-        for words in ("Tank overfill", "acknowledged from the wall", "operator-1", "crew on the way", "2 / 2",
+        for words in ("Tank overfill", "acknowledged from the wall", "operator-1", "crew on the way", "3 / 3",
                       "by 00:00:20 an alarm of at least yellow on T-000"):
             assert words in html, words
         zh = client.get("/api/exercise/debrief?lang=zh-CN", headers=as_(tokens, "director")).text
@@ -338,7 +345,7 @@ def test_the_drills_end_ends_the_exercise(tmp_path):
         assert ended["ended_by"] == "the drill's end" and "its duration, 00:00:40, ran out" in ended["end_reason"]
         assert ended["at"] == pytest.approx(40, abs=1.5)
         assert all(i["state"] == "fired" for i in ended["injects"])
-        assert [o["status"] for o in ended["objectives"]] == ["met", "met", "met"]
+        assert [o["status"] for o in ended["objectives"]] == ["met", "met", "met", "met"]
 
 
 def test_a_drill_that_does_not_fit_is_refused_with_every_problem(tmp_path):

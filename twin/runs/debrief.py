@@ -123,6 +123,10 @@ class Debrief(msgspec.Struct):
     left_to_players: list[str]
     warnings: list[str]
     recording: str
+    #: the platform's deadlines that passed: alarms overdue, incidents escalated (moments
+    #: ``at`` from the start added to each)
+    overdue: list[dict[str, Any]] = []
+    escalations: list[dict[str, Any]] = []
 
 
 def debrief(record: ExerciseRecord) -> Debrief:
@@ -151,7 +155,8 @@ def debrief(record: ExerciseRecord) -> Debrief:
                    record.end, end - start, record.duration, record.started_by, record.ended_by, record.end_reason,
                    list(record.objectives), sum(o.status == "met" for o in judged), len(judged), list(record.injects),
                    timeline, actions, list(record.notes), phases, responses, list(record.left_to_players),
-                   list(record.warnings), record.recording)
+                   list(record.warnings), record.recording, [{**o, "at": o["time"] - start} for o in record.overdue],
+                   [{**e, "at": e["time"] - start} for e in record.escalations])
 
 
 def _responses(record: ExerciseRecord) -> list[Response]:
@@ -285,6 +290,8 @@ WORDS: dict[str, dict[str, str]] = {
         "state_pending": "pending", "state_fired": "fired", "state_skipped": "skipped", "state_failed": "failed",
         "kind_inject": "inject", "kind_message": "message", "kind_alarm": "alarm", "kind_player": "player",
         "kind_note": "observer",
+        "deadlines": "The platform's deadlines", "overdue": "alarms not acknowledged within their level's deadline",
+        "escalations": "incidents escalated", "incident": "incident",
     },
     "zh-CN": {
         "title": "演练复盘报告", "drill": "演练", "scene": "场景", "played": "实际时长", "of": "/",
@@ -302,6 +309,7 @@ WORDS: dict[str, dict[str, str]] = {
         "h_detect": "发现", "h_acknowledge": "确认", "h_dispatch": "派发", "h_close": "办结",
         "state_pending": "待发", "state_fired": "已发出", "state_skipped": "已跳过", "state_failed": "失败",
         "kind_inject": "注入", "kind_message": "消息", "kind_alarm": "告警", "kind_player": "处置", "kind_note": "观察员",
+        "deadlines": "平台处置时限", "overdue": "条告警未在其等级时限内确认", "escalations": "次事件升级", "incident": "事件",
     },
 }
 

@@ -27,7 +27,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 
 from twin.errors import TwinError
-from twin.runs.drill import Drill, DrillError, Event, check_against, clock, score
+from twin.runs.drill import Drill, DrillError, Event, Evidence, check_against, clock, scorecard
 from twin.serving.protocol import ExerciseMessage
 from twin.tick.alarms import MAX_NAME_CHARS, MAX_NOTE_CHARS
 from twin.tomlfile import TomlFile
@@ -134,6 +134,7 @@ class Objective(msgspec.Struct):
     asset: str = ""
     domain: str = ""
     rule: str = ""
+    owner: str = ""
 
 
 class ExerciseRecord(msgspec.Struct):
@@ -165,6 +166,11 @@ class ExerciseRecord(msgspec.Struct):
     left_to_players: list[str]
     warnings: list[str]
     recording: str = ""
+    #: the platform's own deadlines that passed during it (twin.runs.drill.Scorecard):
+    #: each alarm that went overdue {time, id, asset, rule, level}, each escalation of
+    #: an incident (its record with the incident's id and title)
+    overdue: list[dict[str, Any]] = []
+    escalations: list[dict[str, Any]] = []
 
 
 class Exercise:
@@ -203,6 +209,8 @@ class Exercise:
         self.ended_by = ""
         self.end_reason = ""
         self.objectives: list[Objective] = []
+        self.overdue: list[dict[str, Any]] = []
+        self.escalations: list[dict[str, Any]] = []
         self.added = 0
         #: the recording that holds it, if any (a file name)
         self.recording = ""
@@ -362,10 +370,13 @@ class Exercise:
         return note
 
     # -- the end -----------------------------------------------------------------------
-    def finish(self, who: str, reason: str) -> list[Objective]:
-        """End the exercise now and score it: the drill's expectations against the alarm
-        events since the start (call :meth:`observe` first). An expectation whose moment
-        is after the end is ``not judged``; so is a deadline that had not run out."""
+    def finish(self, who: str, reason: str, truth: Any = None) -> list[Objective]:
+        """End the exercise now and score it with the drill's scorecard: its expectations
+        against the alarm events since the start (call :meth:`observe` first), the
+        platform's deadlines that passed, and, given the ground truth the recording kept
+        (:func:`twin.runs.truth.read_truth`), the all-clears it contradicts. An expectation
+        whose moment is after the end, or that the run holds nothing to judge by, is
+        ``not judged``; so is a deadline that had not run out."""
         self._running()
         self.end = float(self.engine.time)
         self.state, self.ended_by, self.end_reason = "ended", who, reason
@@ -375,33 +386,46 @@ class Exercise:
                 inject.log.append(InjectChange("skip", "the end", elapsed))
                 inject.state = "skipped"
         played = dataclasses.replace(self.drill, duration=elapsed)
+        faults = [{"time": self.start + (i.fired or 0.0), "action": i.action, "target": i.target, "params": dict(i.params)}
+                  for i in self.injects if i.kind == "fault" and i.state == "fired"]
+        evidence = Evidence(truth, {i["id"]: i for i in self._incidents()}, faults,
+                            {s.id: s.asset for s in self.engine.scene.sensors}, self.end)
+        card = scorecard(played, self.alarm_events, self.start, evidence)
         self.objectives = []
-        for s in score(played, self.alarm_events, self.start):
+        for s in card.scores:
             x = s.expectation
             status: Literal["met", "not met", "not judged"] = "met" if s.passed else "not met"
             detail = s.detail
-            if x.kind == "by" and not s.passed and x.time > elapsed + 1e-9:
+            if not s.judged:
+                status = "not judged"
+            elif x.kind == "by" and not s.passed and x.time > elapsed + 1e-9:
                 status, detail = "not judged", f"{detail}; the exercise ended at {clock(elapsed)}, before {clock(x.time)}"
             self.objectives.append(Objective(x.describe(), status, detail, x.line, x.kind, x.level, x.time, x.asset, x.domain,
-                                             x.rule))
+                                             x.rule, getattr(x, "owner", "")))
+        self.overdue = list(card.overdue)
+        self.escalations = [e for e in card.escalations if e["time"] >= self.start - 1e-9]
         return self.objectives
+
+    def _incidents(self) -> list[dict[str, Any]]:
+        """The records of the incidents the exercise's alarms fell into, as they are now."""
+        book = self.engine.incidents
+        ids: list[int] = []
+        for alarm_id in sorted({e["alarm"]["id"] for e in self.alarm_events}):
+            incident = book.of_alarm(alarm_id)
+            if incident is not None and incident.id not in ids:
+                ids.append(incident.id)
+        return [book.incidents[i].to_json() for i in ids if i in book.incidents]
 
     def record(self) -> ExerciseRecord:
         """What the exercise was and what happened, so far (the debrief's input)."""
         engine = self.engine
-        incident_ids: list[int] = []
-        alarm_ids = {e["alarm"]["id"] for e in self.alarm_events}
-        for alarm_id in sorted(alarm_ids):
-            incident = engine.incidents.of_alarm(alarm_id)
-            if incident is not None and incident.id not in incident_ids:
-                incident_ids.append(incident.id)
-        incidents = [engine.incidents.incidents[i].to_json() for i in incident_ids if i in engine.incidents.incidents]
+        incidents = self._incidents()
         return ExerciseRecord(
             self.drill.name, self.drill.name_zh, Path(self.file).name, engine.scene.name, engine.scene.timezone,
             bool(engine.absolute_clock), self.start, self.end, self.state, self.started_by, self.ended_by,
             self.end_reason, self.drill.duration, [msgspec.structs.replace(i) for i in self.injects], list(self.notes),
             list(self.alarm_events), incidents, list(self.objectives), list(self.left_to_players), list(self.warnings),
-            self.recording)
+            self.recording, list(self.overdue), list(self.escalations))
 
 
 def prepare(drill: Drill, engine: Any) -> list[str]:

@@ -227,9 +227,10 @@ class ExerciseHost:
                 exercise.observe()
                 for inject in exercise.due():
                     self._fire(exercise, inject.n, ON_TIME)
-                if exercise.over:
-                    await self._end(exercise, "the drill's end", f"its duration, {clock(exercise.drill.duration)}, ran out")
-                    break
+                over = exercise.over
+            if over:
+                await self._conclude(exercise, "the drill's end", f"its duration, {clock(exercise.drill.duration)}, ran out")
+                break
 
     def _fire(self, exercise: Exercise, n: int, who: str) -> None:
         """Fire inject ``n`` (under the tick lock): send a message to every screen; an
@@ -256,16 +257,30 @@ class ExerciseHost:
         seq, waited = exercise.engine.seq, wallclock.monotonic()
         while exercise.engine.seq == seq and self.server.running.is_set() and wallclock.monotonic() - waited < STOP_WAIT:
             await asyncio.sleep(0.02)
-        async with self.server.tick_lock:
-            if exercise.state == "running":
-                await self._end(exercise, who, "stopped by the controller")
+        await self._conclude(exercise, who, "stopped by the controller")
         return exercise
 
-    async def _end(self, exercise: Exercise, who: str, reason: str) -> None:
+    async def _conclude(self, exercise: Exercise, who: str, reason: str) -> None:
+        """End the exercise: the ground truth its recording kept is read first (off the
+        tick), then it is scored and debriefed between two ticks."""
+        from twin.runs.truth import read_truth
+
+        truth = None
+        recorder = self.server.recorder
+        if recorder is not None and exercise.engine.simulator is not None and not recorder.failed:
+            try:
+                truth = await asyncio.to_thread(read_truth, Path(recorder.path))
+            except Exception as exc:  # a recording it cannot read judges no all-clear; the rest is scored
+                exercise.warnings.append(f"the ground truth could not be read from {Path(recorder.path).name}: {exc}")
+        async with self.server.tick_lock:
+            if exercise.state == "running":
+                await self._end(exercise, who, reason, truth)
+
+    async def _end(self, exercise: Exercise, who: str, reason: str, truth: Any = None) -> None:
         """Score the exercise, write its debrief (the data folder's exercises/) and close
         the recording it started. Called under the tick lock."""
         exercise.observe()
-        exercise.finish(who, reason)
+        exercise.finish(who, reason, truth)
         for inject in exercise.injects:
             if inject.log and inject.log[-1].who == "the end":
                 self._record("/exercise/inject", msgspec.to_builtins(inject))
