@@ -29,7 +29,7 @@ import msgspec
 from twin.errors import TwinError
 from twin.runs.drill import Drill, DrillError, Event, Evidence, check_against, clock, scorecard
 from twin.serving.protocol import ExerciseMessage
-from twin.tick.alarms import MAX_NAME_CHARS, MAX_NOTE_CHARS
+from twin.tick.alarms import MAX_NAME_CHARS, MAX_NOTE_CHARS, InvalidAction, checked_text
 from twin.tomlfile import TomlFile
 
 log = logging.getLogger("twin.runs.exercise")
@@ -329,6 +329,8 @@ class Exercise:
         if kind == "message":
             if message is None or action or target or params:
                 raise ExerciseError("a message inject gives message = {from, text, ...} and no action, target or params")
+            for name in ("sender", "from_zh", "text", "text_zh"):
+                _valid_text(getattr(message, name), "message " + ("from" if name == "sender" else name))
         elif kind in ("action", "fault"):
             if message is not None:
                 raise ExerciseError(f"an {kind} inject gives action, target and params, not a message")
@@ -360,7 +362,7 @@ class Exercise:
     def note(self, who: str, text: str) -> Note:
         """Keep an observer's note at this moment (text: 1 to MAX_NOTE_CHARS characters)."""
         self._running()
-        text = text.strip()
+        text = _valid_text(text, "text").strip()
         if not text:
             raise ExerciseError("a note needs some text")
         if len(self.notes) >= MAX_NOTES:
@@ -426,6 +428,14 @@ class Exercise:
             self.end_reason, self.drill.duration, [msgspec.structs.replace(i) for i in self.injects], list(self.notes),
             list(self.alarm_events), incidents, list(self.objectives), list(self.left_to_players), list(self.warnings),
             self.recording, list(self.overdue), list(self.escalations))
+
+
+def _valid_text(value: str, field: str) -> str:
+    """Text a person wrote, as the alarm store takes it (valid Unicode, within its limit)."""
+    try:
+        return checked_text(value, field, MAX_NOTE_CHARS)
+    except InvalidAction as exc:
+        raise ExerciseError(str(exc)) from None
 
 
 def prepare(drill: Drill, engine: Any) -> list[str]:

@@ -433,7 +433,8 @@ async def start_exercise(call: Call) -> Reply:
         drill = await asyncio.to_thread(_load, path, body.name)
         file = body.name
     else:
-        file = Path(body.file or "drill.toml").name
+        # the name problems are told under; a file of our own is made of it
+        file = re.sub(r"[^\w.-]+", "_", Path(body.file or "drill.toml").name).strip(".") or "drill.toml"
         drill = await asyncio.to_thread(_load_text, body.drill, file, server)
     await host_of(server).start(drill, call.caller.name, file)
     return Reply(host_of(server).state(), 201)
@@ -452,7 +453,9 @@ def _load_text(text: str, file: str, server: TwinServer) -> Any:
 
     with tempfile.TemporaryDirectory(prefix="twin-exercise-") as folder:
         path = Path(folder) / (file if file.endswith(".toml") else file + ".toml")
-        path.write_text(text, encoding="utf-8")
+        # a lone surrogate (JSON lets one through) is written as it is: the TOML reader
+        # then refuses the file as not UTF-8, naming it
+        path.write_bytes(text.encode("utf-8", "surrogatepass"))
         drill = _load(path, file)
     # what the scene then finds wrong names the file as its sender did
     drill.path = Path(file)
