@@ -50,12 +50,59 @@ DEPTH_P95, DEPTH_MAX, FLOW_P95, VOLUME, FLOODING = 0.05, 0.15, 0.10, 0.02, 0.10
 #: a flooding volume (m³) below which a file is taken not to flood
 FLOODS = 1.0
 
-#: what keeps a file outside the tolerances, by file: the feature the twin lacks
-NOT_YET: dict[str, str] = {}
+#: what keeps a file outside the tolerances, by file: the feature the twin lacks or the
+#: difference not yet explained (strict xfail: when it is fixed, the entry must go)
+NOT_YET: dict[str, str] = {
+    "swmmio/Example1_parallel_loop.inp": "peak flow p95 10.2 %: conduit 7 (a small lateral) peaks 17 % above SWMM's "
+                                  "while junction 10 floods (ALLOW_PONDING NO); every depth is within 0.025 m",
+    "swmmio/alt_test1.inp": "non-circular sections (RECT_TRIANGULAR, RECT_CLOSED) as equivalent circles under the kinematic "
+                     "wave: the dry-weather flow held in transit differs, outfall volume +61 % of a small total",
+    "swmmio/baseline_test.inp": "the same as alt_test1.inp: outfall volume +65 % of a small dry-weather total",
+    "swmmio/model_curve_num.inp": "peak flows below the pump C2 and the weir C3 15-19 % above SWMM's, and a little flooding "
+                           "where SWMM has none: regulators between 1.17 m² junctions, explicit here, implicit in SWMM",
+    "swmmio/Example6.inp": "a ROADWAY weir taken as a transverse weir, a tabular storage curve held at its mean "
+                           "area, a 2-barrel culvert and a trapezoidal channel as equivalent circles: the inlet's "
+                           "peak depth 0.8 m off, the roadway's flow 96 %",
+    "swmmio/SWMMExtCntrlModel.inp": "peak depths below the three storage units' side orifices up to 1.9 m off (J18): "
+                                    "the orifices' flow is explicit here, implicit in SWMM; not yet explained",
+    "swmmio/alt_test2.inp": "the same as alt_test1.inp: outfall volume +72 % of a small dry-weather total",
+    "swmmio/outfalls_issue_free_first.inp": "an outfall's TIMESERIES stage is not followed (it discharges freely): the "
+                                            "staged outfall's depth 0.66 m below SWMM's",
+    "swmmio/model_full_features.inp": "flooding at J1 11 % above SWMM's (outfall volume -2.2 %): the surcharged "
+                                      "conduit C1:C2 carries 2.8 % less than SWMM's at the peak",
+    "pyswmm/model_full_features.inp": "the same as swmmio/model_full_features.inp: flooding +11 %, outfall -2.2 %",
+    "pyswmm/model_pump_setting.inp": "the wet well J2 of a TYPE4 pump peaks 0.64 m off SWMM's; not yet explained",
+    "pyswmm/model_storage_pump.inp": "the storage unit SU1 and its pump: pump flow 50 %, depths 0.09 m, outfall "
+                                     "volume +27 % off SWMM's; not yet explained",
+    "swmmio/model_full_features_network_xy.inp": "flooding 21 % above SWMM's 37 m³: the surcharged conduit upstream "
+                                                 "carries less at the peak, as in model_full_features.inp",
+    "swmmio/model_mod_horton.inp": "peak flows below the pump C2 and the weir C3 15 % above SWMM's, as in "
+                                   "model_curve_num.inp",
+    "swmmio/outfalls_issue.inp": "the same as outfalls_issue_free_first.inp: a TIMESERIES outfall stage not followed",
+    "swmmio/test_inlet_drains.inp": "STREET sections as 1 m circular pipes and street inlets ([INLETS]) not modelled: "
+                                    "depths 1.2 m, flows and flooding far off",
+    "pyswmm/model_delayed_report.inp": "the weir C3 on a 1.17 m² junction: J1's peak depth 0.5 m off SWMM's; not yet "
+                                       "explained",
+    "pyswmm/model_lids.inp": "LID controls not modelled: runoff +7 %, flooding +279 %",
+    "pyswmm/model_storage_pump_MGD.inp": "the same as model_storage_pump.inp in MGD: pump flow 64 %, outfall +38 %",
+    "pyswmm/model_weir_setting.inp": "the weir C3 (its setting's control rule is not applied): J1's peak depth 3.3 m "
+                                     "off SWMM's; not yet explained",
+    "pyswmm/model_weir_setting_a.inp": "the same as model_weir_setting.inp",
+    "swmmio/model_green_ampt.inp": "a storage unit (P005) under the kinematic wave: the twin lets it out at the normal flow "
+                            "of its depth, SWMM balances it iteratively (outfall volume +36 %, peak flows 23 %)",
+}
+#: files whose comparison with SWMM has not been run yet to set its expectation (their
+#: import is tested above; docs/models.md lists them); the list must only shrink
+NOT_COMPARED: set[str] = set()
 
 
 def runnable() -> list[Path]:
     return [p for p in FILES if p.name not in REFUSED_BY_SWMM]
+
+
+def label(path: Path) -> str:
+    """``swmmio/NAME.inp`` or ``pyswmm/NAME.inp``: both wheels ship a model_full_features.inp."""
+    return f"{'swmmio' if path.parent == SWMMIO else 'pyswmm'}/{path.name}"
 
 
 def test_the_wheels_ship_the_files_named_here():
@@ -64,7 +111,7 @@ def test_the_wheels_ship_the_files_named_here():
     assert set(REFUSED_BY_SWMM) <= names
 
 
-@pytest.mark.parametrize("path", runnable(), ids=lambda p: f"{p.parent.name}/{p.name}")
+@pytest.mark.parametrize("path", runnable(), ids=label)
 def test_every_file_swmm_runs_imports_whole(tmp_path, path):
     """No hand edit: the file imports, the scene loads with every node and conduit, and
     the warnings are one line each naming what is left out."""
@@ -170,14 +217,21 @@ def test_the_files_left_out_are_those_swmm_refuses(tmp_path, name):
     assert REFUSED_BY_SWMM[name].split(":")[0] in report
 
 
+def test_every_file_swmm_runs_is_compared_or_listed():
+    names = {label(p) for p in runnable()}
+    assert NOT_COMPARED <= names and set(NOT_YET) <= names and not NOT_COMPARED & set(NOT_YET)
+
+
 def _params() -> list:
     out = []
     for path in runnable():
+        if label(path) in NOT_COMPARED:
+            continue
         marks = [pytest.mark.slow]
-        reason = NOT_YET.get(path.name)
+        reason = NOT_YET.get(label(path))
         if reason:
             marks.append(pytest.mark.xfail(reason=reason, strict=True))
-        out.append(pytest.param(path, marks=marks, id=f"{path.parent.name}/{path.name}"))
+        out.append(pytest.param(path, marks=marks, id=label(path)))
     return out
 
 
