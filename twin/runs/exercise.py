@@ -62,10 +62,15 @@ class MessageBody(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """A message to the players: what it is (``call``, ``field_report``, ``press``,
     ``other``), who it is from and what they say, each also in Chinese if given."""
 
+    #: what it is: a phone call, a report from the field, a press enquiry, or another message
     kind: Literal["call", "field_report", "press", "other"] = "other"
+    #: who it is from, as the players would hear it
     sender: Name = msgspec.field(name="from")
+    #: who it is from, in Chinese
     from_zh: Annotated[str, msgspec.Meta(max_length=MAX_NAME_CHARS)] = ""
+    #: what they say
     text: Text
+    #: what they say, in Chinese
     text_zh: Annotated[str, msgspec.Meta(max_length=MAX_NOTE_CHARS)] = ""
 
 
@@ -73,9 +78,13 @@ class InjectChange(msgspec.Struct):
     """One change of an inject: added, fired, delayed (by ``seconds``) or skipped, by
     whom (``on time``: the schedule), at which moment of the exercise."""
 
+    #: the change
     what: Literal["add", "fire", "delay", "skip"]
+    #: the controller's token name, or `on time` (the schedule), or `the end` (left at the exercise's end)
     who: str
+    #: the moment of the exercise, seconds from its start
     at: float
+    #: how much later a delay moved it
     seconds: float | None = None
 
 
@@ -85,20 +94,33 @@ class Inject(msgspec.Struct):
     ``fired``: the moment it fired; ``by``: who fired it (``on time``: the schedule, or
     the controller who fired it early); ``error``: why it failed (state ``failed``)."""
 
+    #: its number in the timeline, from 1
     n: int
+    #: a plugin action, a sensor fault, or a message to the players
     kind: Literal["action", "fault", "message"]
+    #: its moment, seconds from the exercise's start (moved by delays)
     at: float
+    #: the moment the drill, or the controller who added it, gave it
     planned: float
+    #: pending, fired, skipped, or failed (the twin refused the action: `error`)
     state: Literal["pending", "fired", "skipped", "failed"]
     #: where it comes from: the drill file and line, or "added by <who>"
     source: str
+    #: the action or sensor fault (`<domain>.<verb>`, `sensor.<fault>`)
     action: str = ""
+    #: the asset an action acts on, or the sensor of a fault
     target: str = ""
+    #: the action's parameters, in their units
     params: dict[str, float] = {}
+    #: a message inject's words
     message: MessageBody | None = None
+    #: the moment it fired, seconds from the start
     fired: float | None = None
+    #: who fired it: `on time` (the schedule), or the controller's token name
     by: str = ""
+    #: why it failed
     error: str = ""
+    #: each change, in order
     log: list[InjectChange] = []
 
     def describe(self) -> str:
@@ -112,10 +134,15 @@ class Inject(msgspec.Struct):
 class Note(msgspec.Struct):
     """An observer's note: by whom, when (the twin's clock and the moment of the exercise)."""
 
+    #: its number, from 1
     n: int
+    #: the twin's clock when it was written
     time: float
+    #: the moment of the exercise, seconds from its start
     at: float
+    #: the observer's (or director's) token name
     who: str
+    #: what they saw
     text: str
 
 
@@ -123,17 +150,27 @@ class Objective(msgspec.Struct):
     """An expectation of the drill as the exercise met it: ``met``, ``not met``, or ``not
     judged`` (its moment came after the exercise ended)."""
 
+    #: the expectation, in words
     text: str
+    #: met, not met, or not judged
     status: Literal["met", "not met", "not judged"]
+    #: what the twin showed
     detail: str
+    #: its line in the drill file
     line: int = 0
     #: the expectation's own terms (twin.runs.drill.Expectation), for other languages
     kind: str = ""
+    #: the least alarm level it is about (1 blue ... 4 red)
     level: int = 0
+    #: its moment (`by`) or its length of time (`..._within`)
     seconds: float = 0.0
+    #: the asset it is about, if given
     asset: str = ""
+    #: the domain it is about, if given
     domain: str = ""
+    #: the alarm rule it is about, if given
     rule: str = ""
+    #: the owner unit it is about, if given
     owner: str = ""
 
 

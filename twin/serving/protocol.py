@@ -317,12 +317,19 @@ class ExerciseMessage(msgspec.Struct, tag="exercise_message", tag_field="type"):
     twin's clock when it came. Screens show it as a banner and in the alarm list's feed;
     ``GET /api/exercise/messages`` lists those sent so far, for a screen that connects later."""
 
+    #: its number in the exercise's timeline of injects
     n: int
+    #: the twin's clock when it came
     time: float
+    #: what it is
     kind: Literal["call", "field_report", "press", "other"]
+    #: who it is from, as the players would hear it
     sender: str = msgspec.field(name="from")
+    #: what they say
     text: str
+    #: who it is from, in Chinese ("": not given)
     from_zh: str = ""
+    #: what they say, in Chinese ("": not given)
     text_zh: str = ""
 
 

@@ -510,6 +510,7 @@ export interface Objective {
   asset: string;
   domain: string;
   rule: string;
+  owner: string;
 }
 
 /** The messages sent to the players of the exercise running (or last run), in order. */

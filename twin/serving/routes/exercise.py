@@ -64,8 +64,11 @@ class StartRequest(msgspec.Struct, forbid_unknown_fields=True):
     ``drills/`` folder (``GET /api/exercise`` lists them). It runs on this server's
     scene, whatever its ``scene`` key says."""
 
+    #: the drill file's TOML text
     drill: Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_DRILL_BYTES)] | None = None
+    #: its file name, as problems name it
     file: Annotated[str, msgspec.Meta(max_length=200)] = ""
+    #: or: a drill file of the scene's drills/ folder
     name: Annotated[str, msgspec.Meta(min_length=1, max_length=200)] | None = None
 
 
@@ -74,17 +77,24 @@ class NewInject(msgspec.Struct, forbid_unknown_fields=True):
     ``fault`` (a sensor fault on a sensor) or ``message`` (to the players); ``at``: its
     moment, seconds from the exercise's start (none: now)."""
 
+    #: a plugin action, a sensor fault, or a message
     kind: Literal["action", "fault", "message"]
+    #: its moment, seconds from the exercise's start; none: now
     at: Annotated[float, msgspec.Meta(ge=0)] | None = None
+    #: an action or fault's name (`<domain>.<verb>`, `sensor.<fault>`)
     action: str = ""
+    #: the asset an action acts on, or the sensor of a fault
     target: str = ""
+    #: the action's parameters, in their units (those left out take their defaults)
     params: dict[str, float] = {}
+    #: a message's words
     message: MessageBody | None = None
 
 
 class InjectControl(msgspec.Struct, forbid_unknown_fields=True):
     """``delay``'s seconds (above 0); ``fire`` and ``skip`` take an empty object."""
 
+    #: delay: how much later, seconds
     seconds: Annotated[float, msgspec.Meta(gt=0, le=MAX_DELAY)] | None = None
 
 
@@ -95,12 +105,14 @@ class StopRequest(msgspec.Struct, forbid_unknown_fields=True):
 class NewNote(msgspec.Struct, forbid_unknown_fields=True):
     """An observer's note: what they saw."""
 
+    #: what you saw
     text: Text
 
 
 class MessageList(msgspec.Struct):
     """The messages sent to the players of the exercise running (or last run), in order."""
 
+    #: in the order they were sent
     messages: list[p.ExerciseMessage]
 
 
@@ -114,27 +126,47 @@ class ExerciseState(msgspec.Struct):
     Moments (``at``, an inject's ``at``/``fired``, a note's ``at``) are seconds from its
     start; ``time``, ``start`` and ``end`` the twin's clock."""
 
+    #: idle (none yet), running, or ended
     state: Literal["idle", "running", "ended"]
+    #: the twin's clock now
     time: float
+    #: the twin's clock is UTC epoch seconds (shown as local time in `timezone`)
     absolute_clock: bool
+    #: the scene's IANA time zone
     timezone: str
+    #: the drill files of the scene's drills/ folder a director may start by name
     drills: list[str]
+    #: the drill's name
     drill: str = ""
+    #: the drill's name in Chinese
     drill_zh: str = ""
+    #: the drill file's name
     file: str = ""
+    #: the twin's clock when it started
     start: float | None = None
+    #: the twin's clock when it ended
     end: float | None = None
+    #: its moment now (at its end, once ended), seconds from its start
     at: float = 0.0
+    #: the drill's duration, seconds
     duration: float = 0.0
+    #: who started it (a token name)
     started_by: str = ""
+    #: who ended it: a token name, or `the drill's end`
     ended_by: str = ""
+    #: why it ended
     end_reason: str = ""
+    #: the timeline
     injects: list[Inject] = []
+    #: the observers' notes, in order
     notes: list[Note] = []
+    #: the messages sent to the players, in order
     messages: list[p.ExerciseMessage] = []
+    #: the drill's expectations as scored at the end
     objectives: list[Objective] = []
     #: the drill's scripted operator responses: the players' to make
     left_to_players: list[str] = []
+    #: what the running twin could not take from the drill, and what went wrong while it ran
     warnings: list[str] = []
     #: the recording that holds it (a file of the data folder's recordings/)
     recording: str = ""
