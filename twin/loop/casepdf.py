@@ -15,29 +15,9 @@ from typing import Any
 
 from twin.errors import TwinError
 from twin.loop.archive import LANGUAGES, WORDS, render_values
-from twin.runs.report.plots import CJK_FONT_FILES
+from twin.runs.report.pdf import pdf_font
 
-FONT = "CaseSans"
 MARGIN = 36.0  # pt
-
-
-def _font(lang: str) -> str:
-    from reportlab.pdfbase import pdfmetrics
-    from reportlab.pdfbase.ttfonts import TTFont
-
-    if FONT in pdfmetrics.getRegisteredFontNames():
-        return FONT
-    for path in CJK_FONT_FILES:
-        if Path(path).exists() and path.endswith((".ttc", ".ttf")):
-            try:
-                pdfmetrics.registerFont(TTFont(FONT, path, subfontIndex=0))
-                return FONT
-            except Exception:  # a font reportlab cannot read (CFF outlines): try the next
-                continue
-    if lang == "zh-CN":
-        raise TwinError("a zh-CN case file as PDF needs a TrueType font with Chinese glyphs "
-                        "(Debian: apt install fonts-wqy-microhei); --lang en needs none")
-    return "Helvetica"
 
 
 def write_pdf(case: dict[str, Any], lang: str, path: Path, timezone: str = "UTC") -> Path:
@@ -52,7 +32,7 @@ def write_pdf(case: dict[str, Any], lang: str, path: Path, timezone: str = "UTC"
 
     v = render_values(case, lang, timezone)
     w = WORDS[lang]
-    font = _font(lang)
+    font = pdf_font(lang)  # the report's: a font with Chinese glyphs, embedded
     wrap = "CJK" if lang == "zh-CN" else None
     body = ParagraphStyle("body", fontName=font, fontSize=8.5, leading=11, wordWrap=wrap, splitLongWords=True)
     title = ParagraphStyle("title", parent=body, fontSize=16, leading=20, spaceAfter=6)

@@ -15,6 +15,7 @@ from typing import Any
 from xml.sax.saxutils import escape
 
 from twin.i18n import LEVEL_COLOURS, LEVEL_INK
+from twin.errors import TwinError
 from twin.runs.report.plots import CJK_FONT_FILES
 from twin.runs.report.text import level_name
 from twin.runs.report.view import Timed, View
@@ -24,9 +25,10 @@ FONT = "ReportSans"
 MARGIN = 36.0  # pt, half an inch
 
 
-def _font(lang: str) -> str:
+def pdf_font(lang: str) -> str:
     """The font the PDF is set in: the system's font with Chinese glyphs, embedded;
-    Helvetica for English without one. RuntimeError for zh-CN without one."""
+    Helvetica for English without one. TwinError (one line, what to install) for zh-CN
+    without one. The case file (twin.loop.casepdf) is set in it too."""
     from reportlab.pdfbase import pdfmetrics
     from reportlab.pdfbase.ttfonts import TTFont
 
@@ -40,7 +42,8 @@ def _font(lang: str) -> str:
             except Exception:  # a font reportlab cannot read (CFF outlines): try the next
                 continue
     if lang == "zh-CN":
-        raise RuntimeError("a zh-CN PDF needs a TrueType font with Chinese glyphs (Debian: apt install fonts-wqy-microhei)")
+        raise TwinError("a zh-CN PDF needs a TrueType font with Chinese glyphs "
+                        "(Debian: apt install fonts-wqy-microhei); --lang en needs none")
     return "Helvetica"
 
 
@@ -53,7 +56,7 @@ def write_pdf(view: View, path: Path) -> Path:
                                     Paragraph, Spacer, TableStyle)
 
     w = view.w
-    font = _font(view.lang)
+    font = pdf_font(view.lang)
     # Chinese wraps between any two characters; English between words, a word longer than
     # its column (a path, an id) split: no text runs past its column either way
     wrap = "CJK" if view.lang == "zh-CN" else None
