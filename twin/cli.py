@@ -74,6 +74,8 @@ def main(argv: list[str] | None = None) -> int:
     imp.add_argument("format", help="the importer's format; `twin plugins` lists them")
     imp.add_argument("file", type=Path)
     imp.add_argument("--out", type=Path, help="scene folder to write (default: the file's name without its suffix)")
+    imp.add_argument("--strict", action="store_true",
+                     help="refuse a file the importer warns about (each element it leaves out or approximates) and write nothing")
     imp.add_argument("--data", type=Path)
 
     tail = sub.add_parser("tail", help="connect to a server's stream and print one JSON line per frame")
@@ -524,6 +526,17 @@ def cmd_import(args: argparse.Namespace) -> int:
     if importer.suffixes and args.file.suffix.lower() not in importer.suffixes:
         log.warning("unexpected suffix", extra={"file": str(args.file), "format": importer.format, "expected": list(importer.suffixes)})
     out = args.out or args.file.with_suffix("")
+    if args.strict:  # the importer's warnings are errors: try it aside first, write nothing if any
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as aside:
+            try:
+                warned = dict(importer.write(args.file, Path(aside) / "scene")).get("warnings", [])
+            except ValueError as exc:
+                raise TwinError(str(exc)) from None
+        if warned:
+            listed = "\n  ".join(warned)
+            raise TwinError(f"{args.file}: refused (--strict), {len(warned)} warning(s):\n  {listed}")
     try:
         counts = dict(importer.write(args.file, out))
     except ValueError as exc:  # the importer's error names the file, the line and the field
