@@ -55,8 +55,8 @@ ABORT_AFTER = 10.0
 #: rather than the megabytes an autotuned buffer would hide
 SEND_BUFFER = 128 * 1024
 #: bytes a client may have in flight (written, not yet acknowledged by its TCP peer),
-#: or its last message's size if larger (one frame always may be), before its next delta
-#: is held back to merge: whatever the kernel's buffers, a client
+#: or twice its last message's size if larger (a reader keeping pace may be a frame
+#: behind for a moment), before its next delta is held back to merge: whatever the kernel's buffers, a client
 #: reading at half the stream's rate then gets merged deltas that are seconds fresh, not
 #: a queue of stale frames in socket buffers (the send buffer alone held ~12 frames)
 IN_FLIGHT = 32 * 1024
@@ -426,12 +426,12 @@ class Hub:
             client.sent_frames += 1
 
     async def _held_back(self, client: Client) -> bool:
-        """Wait while the client has more than IN_FLIGHT bytes (or its last message's
-        size) unacknowledged, its pending
+        """Wait while the client has more than IN_FLIGHT bytes (or twice its last
+        message's size) unacknowledged, its pending
         delta merging meanwhile; True if it closed or got a control message to send
         first. The wait counts as a send that has not completed (``busy_since``), so a
         client that stopped reading is dropped with 4008 after ``max_lag`` as before."""
-        limit = max(IN_FLIGHT, client.last_size)
+        limit = max(IN_FLIGHT, 2 * client.last_size)
         if client.unsent is None or client.unsent() <= limit:
             return False
         client.busy_since = wallclock.monotonic()
