@@ -24,6 +24,7 @@ from twin.loop.incidents import STEPS_TIMED, Incident
 from twin.serving.auth import OPEN, authorize, caller_of
 from twin.serving.access import CREW, TokenRecord
 from twin.serving.protocol import ApiErrorCode
+from twin.serving.routes.alarms import ActionBody
 from twin.serving.routing import ApiError, ApiFailure, ApiRoute, Call, Media
 from twin.tick.alarms import Alarm, InvalidAction, StoreUnavailable
 
@@ -80,15 +81,6 @@ class IncidentActed(msgspec.Struct):
     """The incident's whole record after the action."""
 
     incident: Incident
-
-
-class IncidentActionBody(msgspec.Struct):
-    """An operator action's note and, for a dispatch, the unit dispatched to (the
-    incident's owner by default). ``who`` is kept only in open mode, as what the caller said."""
-
-    note: str = ""
-    unit: str = ""
-    who: str = ""
 
 
 class NotificationStatus(msgspec.Struct):
@@ -158,7 +150,7 @@ async def incident_action(call: Call) -> IncidentActed:
     if action is None:
         raise ApiFailure(ApiErrorCode.NOT_FOUND, f"unknown incident action {call.request.path_params['action']!r}; "
                                                  f"use ack, dispatch or close")
-    body: IncidentActionBody = call.body
+    body: ActionBody = call.body
     try:
         acted = await asyncio.to_thread(e.incidents.act, call.request.path_params["incident_id"], action,
                                         actor(call.caller, body.who), body.note, e.time, body.unit)
@@ -299,7 +291,7 @@ ROUTES = [
     ApiRoute("GET", "/api/incidents/{incident_id:int}", incident, tag="incidents",
              answers={200: IncidentRecord, 404: ApiError}),
     ApiRoute("POST", "/api/incidents/{incident_id:int}/{action:str}", incident_action, role="operator", tag="incidents",
-             body=IncidentActionBody, empty_body=True, path_params={"action": ActionName}, doing="acting on incidents",
+             body=ActionBody, empty_body=True, path_params={"action": ActionName}, doing="acting on incidents",
              answers={200: IncidentActed, 404: ApiError, 409: ApiError, 413: ApiError}),
     ApiRoute("GET", "/api/notifications", notifications, tag="incidents", answers={200: NotificationStatus}),
     ApiRoute("GET", "/api/incidents/{incident_id:int}/photos/{name:str}", incident_photo, role=("viewer", CREW), tag="incidents",

@@ -55,9 +55,10 @@ class AlarmActed(msgspec.Struct):
     alarm: Alarm
 
 
-class AlarmActionBody(msgspec.Struct):
-    """An operator action's note and, for a dispatch, the unit dispatched to (the
-    asset's owner by default). ``who`` is kept only in open mode, as what the caller said."""
+class ActionBody(msgspec.Struct):
+    """An operator action's note and, for a dispatch, the unit dispatched to (by default
+    the owner of the alarm's asset, or of the incident). ``who`` is kept only in open
+    mode, as what the caller said. The body of an alarm's and an incident's actions."""
 
     note: str = ""
     unit: str = ""
@@ -94,7 +95,7 @@ async def alarm_action(call: Call) -> AlarmActed:
     action = ACTIONS.get(call.request.path_params["action"])
     if action is None:
         raise ApiFailure(ApiErrorCode.NOT_FOUND, "unknown action; use ack, dispatch or resolve")
-    body: AlarmActionBody = call.body
+    body: ActionBody = call.body
     try:
         acted = await asyncio.to_thread(e.alarms.act, call.request.path_params["alarm_id"], action,
                                         actor(call.caller, body.who), body.note, e.time, body.unit)
@@ -123,6 +124,6 @@ ROUTES = [
     ApiRoute("GET", "/api/alarms", alarms, tag="alarms", query=AlarmQuery, answers={200: AlarmList}),
     ApiRoute("GET", "/api/alarms/{alarm_id:int}", alarm, tag="alarms", answers={200: AlarmRecord, 404: ApiError}),
     ApiRoute("POST", "/api/alarms/{alarm_id:int}/{action:str}", alarm_action, role="operator", tag="alarms",
-             body=AlarmActionBody, empty_body=True, path_params={"action": ActionName}, doing="acting on alarms",
+             body=ActionBody, empty_body=True, path_params={"action": ActionName}, doing="acting on alarms",
              answers={200: AlarmActed, 404: ApiError, 409: ApiError, 413: ApiError}),
 ]
