@@ -60,23 +60,8 @@ class TomlFile:
         unreadable, not UTF-8 text or not valid TOML. ``what`` names the file's kind in
         the problem ("a drill file")."""
         path = Path(path)
-        try:
-            data = path.read_bytes()
-        except FileNotFoundError:
-            problems.append(f"{path}: no such file; expected {what}")
-            return None
-        except IsADirectoryError:
-            problems.append(f"{path}: is a folder; expected {what}")
-            return None
-        except OSError as exc:
-            problems.append(f"{path}: cannot read it ({exc.strerror}); expected {what}")
-            return None
-        try:
-            text = data.decode("utf-8-sig")
-        except UnicodeDecodeError as exc:
-            line = data.count(b"\n", 0, exc.start) + 1
-            problems.append(f"{path}: line {line}: not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start}); "
-                            f"expected {what} saved as UTF-8")
+        text = read_text(path, what, problems)
+        if text is None:
             return None
         try:
             return cls.parse(path, text)
@@ -339,3 +324,33 @@ def _escaped(s: str, at: int) -> bool:
     while at - n - 1 >= 0 and s[at - n - 1] == "\\":
         n += 1
     return n % 2 == 1
+
+
+def read_text(path: Path, what: str, problems: list[str]) -> str | None:
+    """The text of ``path``, or None with one problem naming the file when it is missing,
+    unreadable, binary or not UTF-8 (a byte-order mark is allowed). ``what`` names the
+    file's kind in the problem ("a drill file", "a GeoJSON file")."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        problems.append(f"{path}: no such file; expected {what}")
+        return None
+    except IsADirectoryError:
+        problems.append(f"{path}: is a folder; expected {what}")
+        return None
+    except OSError as exc:
+        problems.append(f"{path}: cannot read it ({exc.strerror}); expected {what}")
+        return None
+    # a NUL byte is valid UTF-8 but never in a text format: it marks a binary file
+    # (a zip, an image, a shapefile) given where text was expected
+    nul = data.find(b"\0")
+    if nul >= 0:
+        problems.append(f"{path}: a binary file (a NUL byte at offset {nul}); expected {what} as UTF-8 text")
+        return None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        problems.append(f"{path}: line {line}: not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start}); "
+                        f"expected {what} saved as UTF-8")
+        return None

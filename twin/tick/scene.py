@@ -32,7 +32,7 @@ from twin.plugins.contributions import Domain
 from twin.tick import coordinates
 from twin.tick.scenefile import DEFAULT_START, AssetFile, Layers, SceneFile, SceneHead, Sensors
 from twin.tick.scenefile import Incident as DeclaredIncident
-from twin.tomlfile import TomlFile
+from twin.tomlfile import TomlFile, read_text
 from twin.types import Asset, Sensor
 
 _ASSET_KEYS = {"id", "kind", "owner", "links"}
@@ -123,7 +123,7 @@ def load_scene(path: str | Path, domains: dict[str, Domain], generate: Any = Non
     if not toml_path.exists():
         raise SceneError([f"{toml_path}: no such file (a scene is a folder with a scene.toml)"])
     unreadable: list[str] = []
-    text = _read_text(toml_path, "TOML", unreadable)
+    text = read_text(toml_path, "a TOML file", unreadable)
     if text is None:
         raise SceneError(unreadable)
     try:
@@ -292,37 +292,8 @@ def _is_timezone(name: Any) -> bool:
     return True
 
 
-def _read_text(path: Path, what: str, problems: list[str]) -> str | None:
-    """The text of ``path``, or None with a problem naming the file when it is missing,
-    unreadable, binary or not UTF-8 (a byte-order mark is allowed)."""
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        problems.append(f"{path}: no such file")
-        return None
-    except IsADirectoryError:
-        problems.append(f"{path}: is a folder; expected a {what} file")
-        return None
-    except OSError as exc:
-        problems.append(f"{path}: cannot read it ({exc.strerror}); expected a readable {what} file")
-        return None
-    # a NUL byte is valid UTF-8 but never in a text format: it marks a binary file
-    # (a zip, an image, a shapefile) given where text was expected
-    nul = data.find(b"\0")
-    if nul >= 0:
-        problems.append(f"{path}: a binary file (a NUL byte at offset {nul}); expected a {what} file as UTF-8 text")
-        return None
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        problems.append(f"{path}: line {line}: not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start}); "
-                        f"expected a {what} file saved as UTF-8")
-        return None
-
-
 def _load_geojson(path: Path, frame: _Frame, problems: list[str]) -> list[dict[str, Any]] | None:
-    text = _read_text(path, "GeoJSON", problems)
+    text = read_text(path, "a GeoJSON file", problems)
     if text is None:
         return None
     try:
@@ -393,7 +364,7 @@ def _read_features(root: Path, rel: str, frame: _Frame, problems: list[str]) -> 
 def _read_terrain(path: Path, frame: _Frame, problems: list[str]) -> Terrain | None:
     """ESRI ASCII grid: six header lines, then rows from north to south; in the scene's
     CRS when it names one (an .asc names none), resampled into the local frame."""
-    text = _read_text(path, "ESRI ASCII grid", problems)
+    text = read_text(path, "an ESRI ASCII grid file", problems)
     if text is None:
         return None
     lines = text.splitlines()
@@ -514,7 +485,7 @@ def _read_sensors(
     if not rel:
         return []
     path = root / rel
-    text = _read_text(path, "CSV", problems)
+    text = read_text(path, "a CSV file", problems)
     if text is None:
         return []
     by_id = {a.id: a for domain_assets in assets.values() for a in domain_assets}
