@@ -261,3 +261,11 @@ def test_the_first_token_closes_sockets_opened_in_open_mode(tmp_path, toy):
 
         asyncio.run(main())
         assert client.get("/api/alarms").status_code == 401
+
+
+def test_no_token_begins_with_a_dash_that_a_command_line_would_take_for_an_option():
+    from twin.serving.access import new_token
+
+    tokens = [new_token() for _ in range(3000)]  # one in 32 of token_urlsafe begins with "-"
+    assert not [t for t in tokens if t.startswith("-")]
+    assert len(set(tokens)) == len(tokens) and all(len(t) == 32 for t in tokens)

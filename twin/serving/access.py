@@ -209,7 +209,7 @@ class TokenStore:
         name = name or f"{role}-{len(records) + 1}"
         if any(r.name == name for r in records):
             raise TwinError(f"a token named {name!r} exists already; revoke it or pick another --name")
-        token = secrets.token_urlsafe(24)
+        token = new_token()
         record = TokenRecord(name, role, _digest(token), now, expires, unit.strip())
         self._write(records + [record], "tokens")
         return record, token
@@ -252,3 +252,13 @@ class TokenStore:
             if hmac.compare_digest(r.sha256, record.sha256):
                 return r
         return None
+
+
+def new_token() -> str:
+    """A new secret token: 32 URL-safe characters that never begin with ``-``, so that
+    ``--token TOKEN`` on a command line is never taken for an option (one in 32 of
+    ``secrets.token_urlsafe`` did, and `twin exercise --token -x…` failed to parse)."""
+    while True:
+        token = secrets.token_urlsafe(24)
+        if not token.startswith("-"):
+            return token
