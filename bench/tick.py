@@ -4,6 +4,9 @@ floor, and the whole engine tick, on a synthetic city of ~1,000,000 assets per d
 
     python bench/tick.py            # ~1,000,000 assets per domain (a few minutes)
     python bench/tick.py --quick    # ~20,000 assets per domain
+    python bench/tick.py --swmm-only --swmm-blocks 12,40,120
+                                    # only the router against SWMM at its own step, on
+                                    # ~770, ~8,500 and ~77,000 manholes (the crossover)
 
 What is measured, in the same run:
 
@@ -60,6 +63,8 @@ def _args() -> argparse.Namespace:
     p.add_argument("--swmm-blocks", default="", metavar="N,N,...",
                    help="generated cities (N x N blocks; 12 is about 770 manholes, 40 about 8,500, 120 about 77,000) "
                         "for the fair router-vs-SWMM comparison (default: 4 with --quick, else 12,40)")
+    p.add_argument("--swmm-only", action="store_true",
+                   help="run only the fair router-vs-SWMM comparison at --swmm-blocks (the crossover), no kernels or tick")
     return p.parse_args()
 
 
@@ -441,6 +446,10 @@ def bench_ticks(engine: Engine, warmup: int, ticks: int) -> dict[str, Any]:
 
 # -- main -----------------------------------------------------------------------------
 def main() -> None:
+    if ARGS.swmm_only:
+        sizes = [int(b) for b in ARGS.swmm_blocks.split(",") if b] or ([4] if ARGS.quick else [12, 40])
+        print("RESULT " + " ".join(f"{k}={v}" for k, v in bench_fair_swmm(sizes).items()))
+        return
     per_domain = ARGS.assets or (20_000 if ARGS.quick else 1_000_000)
     repeats = ARGS.repeats or (30 if ARGS.quick else 15)
     say(f"numpy {np.__version__}; plugins {os.environ.get('TWIN_PLUGINS', 'all')}; NUMBA_CACHE_DIR="
