@@ -5,23 +5,33 @@ schema and alarm list) but never runs its physics: each :meth:`tick` applies the
 recorded delta. :meth:`seek` restores the state at any moment from the nearest keyframe
 (through MCAP's indexes) and the deltas after it. Play, pause, seek and speed are the
 director's; every connected screen follows, because there is one timeline per server.
+
+The recording's frames carry the incidents (a keyframe every open one, a delta those it
+changed), so the replay's engine holds the incidents of the moment replayed: its stream,
+``/api/incidents`` and the wall's incident list show them as they were, after a seek too.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import numpy as np
 
+from twin.loop.incidents import Incident, IncidentBook
 from twin.serving import protocol as p
 from twin.tick.alarms import Alarm, AlarmBook, AlarmEvent
 from twin.tick.engine import Engine, Frame
 from twin.runs.recording import NS, RecordingError, RecordingReader, ns, read_stream
 
 SPEEDS = (0.25, 64.0)
+#: the fields of an incident's record: a summary also carries its response ``times``,
+#: which the record computes
+_INCIDENT_FIELDS = {f.name for f in dataclasses.fields(Incident)}
 
 
 class Replay:
@@ -64,6 +74,9 @@ class Replay:
         keyframe, deltas = self._index.seek(time)
         with self._lock:
             self.engine.alarms = AlarmBook()
+            # a new book of incidents on the new alarm book: the keyframe's and the deltas'
+            # summaries fill it (nothing is grouped again: the recording says what was)
+            self.engine.incidents = IncidentBook(self.engine.alarms, self.engine.scene, self.engine.registry, self.engine.config)
             self._apply(keyframe)
             for delta in deltas:
                 self._apply(delta)
@@ -119,6 +132,7 @@ class Replay:
                 alarm = Alarm(**a)
                 book.alarms[alarm.id] = alarm
                 book.open[(alarm.rule, alarm.asset)] = alarm.id
+            self._restore_incidents(message.incidents)
             self._set_clock(message.seq, message.time)
             return None
         assert isinstance(message, p.Delta)
@@ -141,8 +155,25 @@ class Replay:
             else:
                 book.open[(alarm.rule, alarm.asset)] = alarm.id
             events.append(AlarmEvent(e.kind, e.alarm, e.time, e.who, e.note))
+        incidents = self._restore_incidents(message.incidents)
         self._set_clock(message.seq, message.time)
-        return Frame(message.seq, message.time, changes, events, [tuple(s) for s in message.stale])
+        return Frame(message.seq, message.time, changes, events, [tuple(s) for s in message.stale], incidents)
+
+    def _restore_incidents(self, summaries: list[Any]) -> list[dict[str, Any]]:
+        """Put recorded incident summaries into the engine's book, each replacing the one
+        of its id (a closed one stays, out of the open list, as on a live twin); returns
+        them as plain dicts, for the frame the stream sends on. A recording made before
+        incidents existed has none: the replay then has none either."""
+        book = self.engine.incidents
+        out = []
+        for summary in summaries:
+            record = msgspec.to_builtins(summary)  # a dict, or a typed struct of a newer protocol
+            out.append(record)
+            incident = Incident(**{k: v for k, v in record.items() if k in _INCIDENT_FIELDS})
+            book.incidents[incident.id] = incident
+            for alarm_id in incident.alarms:
+                book.by_alarm[alarm_id] = incident.id
+        return out
 
     def _set_clock(self, seq: int, time: float) -> None:
         self.engine.seq = seq
