@@ -54,7 +54,7 @@ VIEWER: dict[str, dict[str, str]] = {
         "reconnecting": "reconnecting in", "attempt": "attempt", "connecting": "Connecting…", "live_mode": "LIVE", "seq": "seq",
         "simTime": "sim time", "localTime": "local time", "needOperator": "needs an operator token; this screen is",
         "wrongState": "not possible while the alarm is", "tour": "Alarm tour", "stale": "stale", "done": "done", "failed": "failed",
-        "kind": "Kind", "more": "more", "buildings": "Buildings", "terrain": "Ground", "river": "River",
+        "kind": "Kind", "more": "more", "buildings": "Buildings", "terrain": "Ground",
         "selectField": "severity (risk and alarms)",
         "replay_mode": "REPLAY", "play": "Play", "pause": "Pause", "paused": "PAUSED", "speed": "Replay speed",
         "seek": "Replay position", "seekHint": "Drag or click to go to a moment of the recording", "branch": "Run live from here",
@@ -79,7 +79,7 @@ VIEWER: dict[str, dict[str, str]] = {
         "reconnecting": "重连倒计时", "attempt": "第", "connecting": "正在连接…", "live_mode": "实时", "seq": "序号",
         "simTime": "仿真时间", "localTime": "本地时间", "needOperator": "需要值班员权限；本屏角色为",
         "wrongState": "告警当前状态不允许：", "tour": "告警巡检", "stale": "数据过期", "done": "已完成", "failed": "失败",
-        "kind": "类型", "more": "更多", "buildings": "建筑", "terrain": "地面", "river": "河流",
+        "kind": "类型", "more": "更多", "buildings": "建筑", "terrain": "地面",
         "selectField": "预警等级（风险与告警）",
         "replay_mode": "回放", "play": "播放", "pause": "暂停", "paused": "已暂停", "speed": "回放倍速",
         "seek": "回放位置", "seekHint": "拖动或点击跳转到录制中的某一时刻", "branch": "从此刻转为实时推演",
@@ -159,6 +159,25 @@ REPORT: dict[str, dict[str, str]] = {
         "evRaise": "raised", "evEscalate": "escalated", "evDeescalate": "de-escalated", "evClear": "cleared",
         "evOverdue": "overdue (not acknowledged in time)",
         "systemDomain": "System", "page": "page {n}",
+        "truth": "Measured and true", "na": "N/A",
+        "truthNote": "The run kept the ground truth of the fields its sensors measure: per sensor that matters (each one "
+                     "a fault was injected into, then those of the worst alarms' assets), what it read (blue) against what "
+                     "the simulated world held (red), and below, the alarm rule's risk as the twin computed it from the "
+                     "readings (blue) and on the truth (red), the level thresholds as bands and the alarm's level along the "
+                     "bottom. Dashed: the sensor's faults; a red line: an alarm that fell while the truth had not.",
+        "truthNone": "No truth beside the measurement: the recording keeps no ground truth (a twin fed by real sensors, or "
+                     "a recording made before the truth was kept).",
+        "truthMore": "{n} sensors are charted; {rest} more that matter are not.",
+        "truthMeasured": "measured ({sensor})", "truthTrue": "true", "truthTwinRisk": "the twin's risk (from the readings)",
+        "truthTrueRisk": "true risk", "truthTitle": "{sensor} on {asset} ({domain}): measured and true",
+        "truthFalseMark": "cleared while the truth was {level}",
+        "falseClears": "All-clears the truth contradicts",
+        "falseClear": "Alarm #{id} on {asset} ({title}) {what} at {time} while the truth was still {truth}{faults}.",
+        "falseCleared": "cleared", "falseFell": "fell to {level}",
+        "falseFaults": ", on a {fault} sensor ({sensor}, since {since})",
+        "faultWord_sensor.drift": "drifting", "faultWord_sensor.stuck": "stuck", "faultWord_sensor.dead": "dead",
+        "falseNone": "None: no alarm fell while the truth was still at its level.",
+        "why_fault": "a fault was injected", "why_alarm": "its asset alarmed",
     },
     "zh-CN": {
         "title": "演练复盘报告", "run": "运行概况", "scene": "场景", "drill": "演练", "seed": "随机种子", "tick": "步长",
@@ -214,6 +233,22 @@ REPORT: dict[str, dict[str, str]] = {
         "evRaise": "发出", "evEscalate": "升级", "evDeescalate": "降级", "evClear": "消除",
         "evOverdue": "超时未确认",
         "systemDomain": "系统", "page": "第 {n} 页",
+        "truth": "监测值与真实值", "na": "未评判",
+        "truthNote": "本次运行保存了传感器所测指标的真实值：对每个需要关注的传感器（先是被注入故障的，其次是最严重告警设施上的），"
+                     "上图为其读数（蓝）与模拟世界中的真实值（红）；下图为告警规则的风险值——孪生据读数算出的（蓝）与按真实值算出的（红），"
+                     "色带为各等级阈值，底部色条为告警等级。虚线：传感器故障；红色竖线：真实值未回落而告警已降级或解除。",
+        "truthNone": "无真实值对照：记录中未保存真实值（由真实传感器驱动的孪生，或保存真实值之前的记录）。",
+        "truthMore": "已绘出 {n} 个传感器；另有 {rest} 个需关注的传感器未绘出。",
+        "truthMeasured": "监测值（{sensor}）", "truthTrue": "真实值", "truthTwinRisk": "孪生风险值（据读数）",
+        "truthTrueRisk": "真实风险值", "truthTitle": "{asset}（{domain}）上的 {sensor}：监测值与真实值",
+        "truthFalseMark": "真实值仍为{level}时解除",
+        "falseClears": "与真实值相悖的解除",
+        "falseClear": "{asset} 的告警 #{id}（{title}）于 {time} {what}，而真实值仍为{truth}{faults}。",
+        "falseCleared": "解除", "falseFell": "降为{level}",
+        "falseFaults": "；{sensor} 处于{fault}状态（自 {since} 起）",
+        "faultWord_sensor.drift": "漂移", "faultWord_sensor.stuck": "卡滞", "faultWord_sensor.dead": "失效",
+        "falseNone": "无：真实值未回落时，没有告警降级或解除。",
+        "why_fault": "被注入故障", "why_alarm": "所在设施告警",
     },
 }
 

@@ -12,7 +12,10 @@
   on the alarmed asset or an asset coupled to it);
 - the timeline of the groups, and of every event;
 - plots of the key fields of the worst alarmed assets;
-- the district at the worst moment, its worst alarms named.
+- the district at the worst moment, its worst alarms named;
+- measured and true: the sensors that matter (faulty, or on the worst alarms' assets),
+  their readings against the ground truth the recording keeps, and the all-clears the
+  truth contradicts (:mod:`.truthcharts`).
 
 Every moment is the local time of the scene's time zone; every word comes from the one
 table the viewer shares (:mod:`twin.i18n`) and the names the plugins, scene and drill

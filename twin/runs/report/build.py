@@ -32,18 +32,26 @@ class Report:
     groups: list[AlarmGroup] = field(default_factory=list)
     #: what the picture of the worst moment names (its labels) and leaves out
     district: DistrictPicture | None = None
+    #: the sensors charted measured against true (:class:`.truthcharts.TruthChart`)
+    truth_charts: list[Any] = field(default_factory=list)
+    #: the alarms that fell while the truth had not (:class:`.truthcharts.FalseClear`)
+    false_clears: list[Any] = field(default_factory=list)
 
 
 def rescore(run: Run) -> tuple[Any, list[Any] | None, str]:
-    """The drill and its expectations re-scored from the recorded events (None if no
-    drill file)."""
-    from twin.runs.drill import load_drill, score
+    """The drill and its expectations re-scored from the recording (None if no drill
+    file): its alarm events, and what else it keeps (the ground truth, for
+    ``no_false_clear``; a branch's parent before the branch point), as
+    :func:`twin.runs.reruns.score_recording` scores it."""
+    from twin.runs.drill import load_drill
+    from twin.runs.reruns import score_recording
 
     path = run.metadata.get("drill_path", "")
     if not path or not Path(path).is_file():
         return None, None, path or "-"
     drill = load_drill(Path(path))
-    return drill, score(drill, run.events, run.clock_start), path
+    card = score_recording(run.path, drill)
+    return drill, card.scores if card is not None else None, path
 
 
 def plotted_alarms(groups: list[AlarmGroup]) -> list[Any]:
@@ -52,6 +60,29 @@ def plotted_alarms(groups: list[AlarmGroup]) -> list[Any]:
     firsts = [g.worst for g in groups]
     rest = sorted((a for g in groups for a in g.alarms[1:]), key=alarm_order)
     return firsts + rest
+
+
+def measured_and_true(run: Run, twin: Any, groups: list[AlarmGroup], out: Path, lang: str) -> tuple[list[Any], bool, list[Any], int]:
+    """The truth beside the measurement (:mod:`.truthcharts`): the charts drawn, whether
+    the recording keeps a truth, the all-clears it contradicts, and how many sensors
+    mattered."""
+    from twin.runs.recording import read_truth
+    from twin.runs.report.truthcharts import false_clears, plot_truth, truth_charts
+
+    truth = read_truth(run.path)
+    if truth is None:
+        return [], False, [], 0
+    sensors_of: dict[str, list[str]] = {}
+    if twin is not None:
+        for s in twin.scene.sensors:
+            sensors_of.setdefault(s.asset, []).append(s.id)
+    found = false_clears(run, truth, sensors_of)
+    if twin is None:
+        return [], True, found, 0
+    charts, mattered = truth_charts(run, twin, truth, groups, found)
+    for c in charts:
+        c.path = plot_truth(c, run, twin, out, lang)
+    return charts, True, found, mattered
 
 
 def write_report(recording: Path, out: Path, lang: str = "en", pdf: bool = True) -> Report:
@@ -98,6 +129,9 @@ def write_report(recording: Path, out: Path, lang: str = "en", pdf: bool = True)
                 p.path = plot_asset(p, run, twin, times, series, columns, worst, out, lang)
                 images.append(p.path)
 
+    truth_charts, truth_kept, found, mattered = measured_and_true(run, twin, groups, out, lang)
+    images += [c.path for c in truth_charts if c.path is not None]
+
     picture: DistrictPicture | None = None
     if twin is None:
         notes_picture.append(w["noPicture"].format(why=why))
@@ -106,7 +140,8 @@ def write_report(recording: Path, out: Path, lang: str = "en", pdf: bool = True)
         images.append(picture.path)
 
     view = build_view(run, twin, drill, scores, drill_path, groups, worst, total, picture, charts, plots, candidates,
-                      notes_picture, notes_fields, lang)
+                      notes_picture, notes_fields, lang, truth_charts=truth_charts, truth_kept=truth_kept, false_clears=found,
+                      truth_mattered=mattered)
     pdf_path = None
     if pdf:
         from twin.runs.report.pdf import write_pdf
@@ -116,4 +151,4 @@ def write_report(recording: Path, out: Path, lang: str = "en", pdf: bool = True)
     html_path = out / "report.html"
     html_path.write_text(render_html(view), encoding="utf-8")
     return Report(html_path, pdf_path, images, picture.path if picture is not None else None, worst,
-                  notes_picture + notes_fields, groups, picture)
+                  notes_picture + notes_fields, groups, picture, truth_charts, found)

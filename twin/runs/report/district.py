@@ -95,7 +95,7 @@ def render_district(twin: Twin, levels: dict[str, int], path: Path, title: str =
     Writes a PNG of ``size`` pixels to ``path``."""
     import pyvista as pv
 
-    from twin.serving.geometry import buildings_mesh, domain_layer, river_mesh, terrain_mesh
+    from twin.serving.geometry import area_mesh, buildings_mesh, domain_layer, terrain_mesh
 
     scene = twin.scene
     wanted = {label.asset for label in labels or ()}
@@ -110,9 +110,10 @@ def render_district(twin: Twin, levels: dict[str, int], path: Path, title: str =
         if scene.terrain is not None:
             v, f = terrain_mesh(scene.terrain)
             plotter.add_mesh(poly(v, f), color="#c9c2b0", opacity=0.35, ambient=0.4)
-        v, f = river_mesh(scene.river, scene.terrain)
-        if len(f):
-            plotter.add_mesh(poly(v, f), color="#7fb3d5", opacity=0.8, ambient=0.3)
+        for area in scene.areas:
+            v, f = area_mesh(area.features, scene.terrain)
+            if len(f):  # paled like the rest of the base map, so that the assets stand out
+                plotter.add_mesh(poly(v, f), color=(0.6 * _rgb(area.colour) / 255 + 0.4).tolist(), opacity=area.opacity, ambient=0.3)
         v, f = buildings_mesh(scene.buildings, scene.terrain)
         if len(f):
             plotter.add_mesh(poly(v, f), color="#b8bec8", opacity=0.18, ambient=0.3)

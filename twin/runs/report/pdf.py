@@ -137,7 +137,8 @@ def write_pdf(view: View, path: Path) -> Path:
     if view.scores is not None:
         rows = [[p(w["result"], head), p(w["expectation"], head), p(w["detail"], head)]]
         for s in view.scores:
-            rows.append([p(w["pass"] if s.passed else w["fail"], verdict[s.passed]), p(s.expectation, cell), p(s.detail, cell)])
+            mark = w["na"] if not s.judged else w["pass"] if s.passed else w["fail"]
+            rows.append([p(mark, verdict[s.passed] if s.judged else cell), p(s.expectation, cell), p(s.detail, cell)])
         table = LongTable(rows, colWidths=[52, (narrow_width - 52) * 0.6, (narrow_width - 52) * 0.4], repeatRows=1)
         table.setStyle(TableStyle(grid))
         story.append(table)
@@ -203,5 +204,20 @@ def write_pdf(view: View, path: Path) -> Path:
             if plot.path is not None:
                 story += [PageBreak()] + picture(plot.path)
     story += [p(n, small) for n in view.notes_fields]
+
+    story += [PageBreak(), p(w["truth"], h2)]
+    if view.truth_kept:
+        alert = ParagraphStyle("alert", parent=body, textColor=colors.HexColor("#8c0f13"), backColor=colors.HexColor("#fdecec"),
+                               borderColor=colors.HexColor("#c4161c"), borderWidth=1.2, borderPadding=4, spaceBefore=4, spaceAfter=8)
+        story.append(p(w["falseClears"], body))
+        story += [p(f, alert) for f in view.false_clears] or [p(w["falseNone"], small)]
+        story.append(p(w["truthNote"], small))
+        if view.truth_note:
+            story.append(p(view.truth_note, small))
+        for chart in view.truth_charts:
+            if chart.path is not None:
+                story += picture(chart.path)
+    else:
+        story.append(p(w["truthNone"], small))
     doc.build(story)
     return path

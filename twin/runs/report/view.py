@@ -15,7 +15,7 @@ from twin.runs.report.data import OPERATOR_KINDS, AlarmSummary, AssetPlot, Run, 
 from twin.runs.report.district import DistrictPicture
 from twin.runs.report.groups import AlarmGroup
 from twin.runs.report.text import (alarm_title, domain_name, drill_name, event_word, expectation_text, group_title,
-                                   input_params, input_text, scene_title, score_detail, span_text)
+                                   input_params, input_text, level_name, scene_title, score_detail, span_text)
 
 
 @dataclass(frozen=True)
@@ -60,6 +60,8 @@ class ScoreRow:
     passed: bool
     expectation: str
     detail: str
+    #: False when the run holds nothing to judge it by (shown N/A)
+    judged: bool = True
 
 
 @dataclass
@@ -99,6 +101,12 @@ class View:
     notes_picture: list[str] = field(default_factory=list)
     notes_fields: list[str] = field(default_factory=list)
     pdf: Path | None = None
+    #: whether the recording keeps the ground truth; the sensors charted measured and true
+    truth_kept: bool = False
+    truth_charts: list[Any] = field(default_factory=list)
+    truth_note: str = ""
+    #: each alarm that fell while the truth had not, worded (one per alarm, worst first)
+    false_clears: list[str] = field(default_factory=list)
 
 
 def _timed(run: Run, a: AlarmSummary, when: float | None, lang: str) -> Timed:
@@ -144,6 +152,17 @@ def timeline_rows(run: Run, lang: str) -> list[TimelineRow]:
     return [row for *_, row in sorted(entries, key=lambda e: (e[0], e[1]))]
 
 
+def false_clear_text(f: Any, run: Run, lang: str) -> str:
+    """A false all-clear (:class:`.truthcharts.FalseClear`) as one sentence in ``lang``."""
+    w = words(lang)
+    a = f.alarm
+    what = w["falseCleared"] if f.after == 0 else w["falseFell"].format(level=level_name(f.after, lang))
+    faults = "".join(w["falseFaults"].format(fault=w.get(f"faultWord_{fault}", fault), sensor=sensor, since=run.moment(since))
+                     for sensor, fault, since in f.faults)
+    return w["falseClear"].format(id=a.id, asset=a.asset, title=alarm_title(a, lang), what=what, time=run.moment(f.time),
+                                  truth=level_name(f.truth, lang), faults=faults)
+
+
 def meta_rows(run: Run, twin: Twin | None, drill: Any, lang: str) -> list[tuple[str, str]]:
     w = words(lang)
     meta = run.metadata
@@ -164,8 +183,11 @@ def meta_rows(run: Run, twin: Twin | None, drill: Any, lang: str) -> list[tuple[
 
 def build_view(run: Run, twin: Twin | None, drill: Any, scores: list[Any] | None, drill_path: str, groups: list[AlarmGroup],
                worst: float, total: int, picture: DistrictPicture | None, timeline_charts: list[Path], plots: list[AssetPlot],
-               plotted_of: int, notes_picture: list[str], notes_fields: list[str], lang: str) -> View:
+               plotted_of: int, notes_picture: list[str], notes_fields: list[str], lang: str, truth_charts: list[Any] | None = None,
+               truth_kept: bool = False, false_clears: list[Any] | None = None, truth_mattered: int = 0) -> View:
     """The whole report in ``lang``."""
+    from twin.runs.report.truthcharts import worst_false_clears
+
     w = words(lang)
     summary = None
     if run.alarms:
@@ -173,7 +195,8 @@ def build_view(run: Run, twin: Twin | None, drill: Any, scores: list[Any] | None
                    "peak": max(a.peak_level for a in run.alarms.values()), "worst": run.moment(worst), "total": total}
     score_rows = None
     if scores is not None:
-        score_rows = [ScoreRow(sc.passed, expectation_text(sc.expectation, lang, twin), score_detail(sc, run, lang)) for sc in scores]
+        score_rows = [ScoreRow(sc.passed, expectation_text(sc.expectation, lang, twin), score_detail(sc, run, lang),
+                               getattr(sc, "judged", True)) for sc in scores]
     caption = ""
     if picture is not None:
         caption = w["worstCaption"].format(time=run.moment(worst), n=sum(1 for a in run.alarms.values() if a.level_at(worst)),
@@ -185,4 +208,8 @@ def build_view(run: Run, twin: Twin | None, drill: Any, scores: list[Any] | None
                 w["incomplete"].format(end=run.moment(run.end)) if not run.complete else "", summary, score_rows,
                 w["scoreNote"].format(path=drill_path) if scores is not None else w["noDrill"].format(path=drill_path),
                 w["groupsByIncident" if by_incident else "groupsByPlace"], [group_view(run, twin, g, lang) for g in groups],
-                timeline_rows(run, lang), picture, caption, timeline_charts, plots, plots_note, notes_picture, notes_fields)
+                timeline_rows(run, lang), picture, caption, timeline_charts, plots, plots_note, notes_picture, notes_fields,
+                truth_kept=truth_kept, truth_charts=list(truth_charts or []),
+                truth_note=(w["truthMore"].format(n=len(truth_charts or []), rest=truth_mattered - len(truth_charts or []))
+                            if truth_mattered > len(truth_charts or []) else ""),
+                false_clears=[false_clear_text(f, run, lang) for f in worst_false_clears(list(false_clears or []))])
