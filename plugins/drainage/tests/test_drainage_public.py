@@ -55,9 +55,6 @@ FLOODS = 1.0
 NOT_YET: dict[str, str] = {
     "swmmio/Example1_parallel_loop.inp": "peak flow p95 10.2 %: conduit 7 (a small lateral) peaks 17 % above SWMM's "
                                   "while junction 10 floods (ALLOW_PONDING NO); every depth is within 0.025 m",
-    "swmmio/alt_test1.inp": "non-circular sections (RECT_TRIANGULAR, RECT_CLOSED) as equivalent circles under the kinematic "
-                     "wave: the dry-weather flow held in transit differs, outfall volume +61 % of a small total",
-    "swmmio/baseline_test.inp": "the same as alt_test1.inp: outfall volume +65 % of a small dry-weather total",
     "swmmio/model_curve_num.inp": "peak flows below the pump C2 and the weir C3 15-19 % above SWMM's, and a little flooding "
                            "where SWMM has none: regulators between 1.17 m² junctions, explicit here, implicit in SWMM",
     "swmmio/Example6.inp": "a ROADWAY weir taken as a transverse weir, a tabular storage curve held at its mean "
@@ -65,7 +62,6 @@ NOT_YET: dict[str, str] = {
                            "peak depth 0.8 m off, the roadway's flow 96 %",
     "swmmio/SWMMExtCntrlModel.inp": "peak depths below the three storage units' side orifices up to 1.9 m off (J18): "
                                     "the orifices' flow is explicit here, implicit in SWMM; not yet explained",
-    "swmmio/alt_test2.inp": "the same as alt_test1.inp: outfall volume +72 % of a small dry-weather total",
     "swmmio/outfalls_issue_free_first.inp": "an outfall's TIMESERIES stage is not followed (it discharges freely): the "
                                             "staged outfall's depth 0.66 m below SWMM's",
     "swmmio/model_full_features.inp": "flooding at J1 11 % above SWMM's (outfall volume -2.2 %): the surcharged "

@@ -23,6 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from twin_drainage import hydrology
+from twin_drainage.sections import KINDS
+from twin_drainage.sections import geometry as section_geometry
 
 #: SWMM's default MIN_SURFAREA, 12.566 ft², in m²
 SWMM_MIN_SURFAREA = 1.167
@@ -382,8 +384,11 @@ def parse_network(inp: Inp) -> Network:
         pipe = {"line": row.line, "links": [up, down], "length": f.number("Length", positive=True) * length,
                 "inlet_offset": offset("InOffset", up), "outlet_offset": offset("OutOffset", down), "reversed": False}
         n = f.number("Roughness", positive=True)
-        diameter, roughness = _circular_equivalent(inp, sections[name.upper()], n, us, name, warnings)
+        diameter, roughness, section = _circular_equivalent(inp, sections[name.upper()], n, us, name, warnings,
+                                                            exact=routing == "KINWAVE")
         pipe["diameter"], pipe["roughness"] = diameter, roughness
+        if section is not None:
+            pipe["section"] = section
         if f.number("MaxFlow", 0.0) > 0.0:
             warnings.add(f"conduit {name!r} (line {row.line}): its MaxFlow limit is not applied")
         if up in outfalls:
@@ -424,6 +429,7 @@ def parse_network(inp: Inp) -> Network:
                          "street flow stays in the network")
     options = {"start": start, "duration": duration, "flow_routing": routing, "allow_ponding": ponding,
                "routing_step": _option_seconds(inp, "ROUTING_STEP", 20.0), "units": units,
+               "min_slope": _min_slope(inp),
                "report_step": _option_seconds(inp, "REPORT_STEP", 900.0)}
     for name, reg in regulators.items():
         if reg["links"][0] in outfalls:
@@ -492,10 +498,21 @@ def _storage_area(inp: Inp, f: Fields, shape: str, depth: float, us: bool) -> tu
     return max(mean * length**2, 0.01), varies, surcharge, rest[1:]
 
 
-def _circular_equivalent(inp: Inp, row: Row, n: float, us: bool, name: str, warnings: _Warnings) -> tuple[float, float]:
-    """(diameter m, roughness) of the circular pipe that stands for a conduit's section:
-    as tall as the section, with a roughness that gives the same full-flow conveyance
-    A·R^(2/3)/n (barrels included)."""
+def _min_slope(inp: Inp) -> float:
+    """[OPTIONS] MIN_SLOPE (given in %) as a slope (m/m); 0 when absent."""
+    raw = inp.option("MIN_SLOPE", "0")
+    if not _is_number(raw) or float(raw) < 0.0:
+        raise InpError(f"{inp.path}: [OPTIONS] MIN_SLOPE {raw!r}; expected a slope in % >= 0")
+    return float(raw) / 100.0
+
+
+def _circular_equivalent(inp: Inp, row: Row, n: float, us: bool, name: str, warnings: _Warnings,
+                         exact: bool = False) -> tuple[float, float, dict[str, Any] | None]:
+    """(diameter m, roughness, section) of the circular pipe that stands for a conduit's
+    section: as tall as the section, with a roughness that gives the same full-flow
+    conveyance A·R^(2/3)/n (barrels included). With ``exact`` (the kinematic wave), a
+    shape of twin_drainage.sections also comes back as its true section (shape, geom in
+    metres, barrels, roughness), which the kinematic wave routes instead; else None."""
     length = FOOT if us else 1.0
     f = Fields(inp, "XSECTIONS", row, ("Link", "Shape", "Geom1", "Geom2", "Geom3", "Geom4", "Barrels", "Culvert"))
     shape = f.text("Shape").upper()
@@ -506,7 +523,7 @@ def _circular_equivalent(inp: Inp, row: Row, n: float, us: bool, name: str, warn
             depth = float(f.text("Geom1")) * length
         warnings.add(f"conduit {name!r} ([XSECTIONS] line {row.line}): its {shape} section is not read; it is a "
                      f"{depth:g} m circular pipe of the same roughness, so its capacity differs")
-        return depth, n
+        return depth, n, None
     g = [f.number("Geom1", positive=True) * length] + [
         (float(t) if _is_number(t) else 0.0) for t in (row.tokens[3:6] + ["0", "0", "0"])[:3]]
     h = g[0]
@@ -546,16 +563,26 @@ def _circular_equivalent(inp: Inp, row: Row, n: float, us: bool, name: str, warn
         area, radius = fa * h * h, fr * h
     elif shape == "DUMMY":
         warnings.add(f"conduit {name!r} ([XSECTIONS] line {row.line}): a DUMMY link is a 1 m circular pipe in the twin")
-        return 1.0, n
+        return 1.0, n, None
     else:
         raise InpError(f"{f.where('Shape')} = {shape!r} is not a SWMM cross-section shape")
     circle_area, circle_radius = math.pi / 4.0 * h * h, h / 4.0
-    if shape != "CIRCULAR" or barrels != 1.0:
+    section = None
+    if exact and shape in KINDS:
+        # SWMM's lengths in metres: RECT_TRIANGULAR's Geom3 is its bottom's height; the
+        # other Geom3/Geom4 are slopes or a count of sides
+        geom = [h, w, s3 * length if shape == "RECT_TRIANGULAR" else s3, s4]
+        section = {"shape": shape, "geom": geom, "barrels": barrels, "roughness": n}
+        try:
+            section_geometry(shape, *geom)
+        except ValueError as exc:
+            raise InpError(f"{f.where('Shape')}: {exc}") from None
+    elif shape != "CIRCULAR" or barrels != 1.0:
         what = f"{int(barrels)} barrels of {shape}" if barrels != 1.0 else shape
         warnings.add(f"conduit {name!r} ([XSECTIONS] line {row.line}): {what} is a {h:.4g} m circular pipe of the "
                      "same full-flow capacity; its storage and partly-full flows differ")
     conveyance = barrels * area * radius ** (2.0 / 3.0)
-    return h, n * circle_area * circle_radius ** (2.0 / 3.0) / conveyance
+    return h, n * circle_area * circle_radius ** (2.0 / 3.0) / conveyance, section
 
 
 def _positions(inp: Inp, node_line: dict[str, int], node_key: dict[str, str], link_ends: dict[str, tuple[str, str]],

@@ -18,8 +18,11 @@ conduit ends that meet it (above their offsets), its full depth while it floods 
 SWMM reports. Regulators pass the flow their equations give for the inlet's head and a
 free outlet. There is no backwater: that is what the file's author chose.
 
-Circular sections only, as the rest of the router (other shapes come in as their
-equivalent circle).
+Circles are computed here; the analytic shapes of :mod:`twin_drainage.sections`
+(rectangles, trapezoids, triangles) by their own geometry, solved as SWMM's
+solveContinuity does (the root between the largest section factor and the full one
+first, else below it); barrels share the flow equally. Other shapes come in as their
+equivalent circle.
 """
 
 from __future__ import annotations
@@ -31,6 +34,8 @@ import numpy as np
 from numba import njit
 
 from twin_drainage.regulators import RI_DOWN, RI_UP, regulator_flow
+from twin_drainage.sections import (ALPHA_MAX, S_MAX, area_of_depth, area_of_section_factor, depth_of_area,
+                                     section_factor)
 
 WX = 0.6
 WT = 0.6
@@ -105,6 +110,46 @@ def conduit_step(qin, a1, q1, a2, q2, length, dt, a_full, q_full):  # pragma: no
     return q * q_full, qout * q_full, ain, q, aout, qout, y_in, y_out
 
 
+@njit(cache=True, nogil=True)
+def section_step(qin, a1, q1, a2, q2, length, dt, a_full, q_full, kind, g):  # pragma: no cover - compiled
+    """:func:`conduit_step` for a section of :mod:`twin_drainage.sections` (``kind``, its
+    row ``g``), in normalised areas as kinwave.c: the outlet area is sought between the
+    largest section factor's area and the full one first, else below it; a conduit whose
+    continuity has no root runs full (or empty)."""
+    if q_full <= 0.0:
+        return 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0
+    q = qin / q_full
+    ain = 1.0 if q >= 1.0 else area_of_section_factor(kind, q, g)
+    y_in = depth_of_area(kind, ain, g)
+    if q <= 1e-12 and q2 <= 1e-12:
+        return min(q, 1.0) * q_full, 0.0, ain, min(q, 1.0), 0.0, 0.0, y_in, 0.0
+    dxdt = length / dt * a_full / q_full
+    c1 = dxdt * WT / WX
+    c2 = ((1.0 - WT) * (ain - a1) - WT * a2) * dxdt / WX + (1.0 - WX) / WX * (q2 - q1) - q
+    a_hi, f_hi = 1.0, 1.0 + c1 + c2
+    a_lo = g[ALPHA_MAX]
+    f_lo = g[S_MAX] + c1 * a_lo + c2 if a_lo < 1.0 else f_hi
+    if f_hi * f_lo > 0.0:
+        a_hi, f_hi = a_lo, f_lo
+        a_lo, f_lo = 0.0, c2
+    if f_hi * f_lo <= 0.0:
+        for _ in range(60):
+            mid = 0.5 * (a_lo + a_hi)
+            f = section_factor(kind, mid, g) + c1 * mid + c2
+            if (f < 0.0) == (f_lo < 0.0):
+                a_lo, f_lo = mid, f
+            else:
+                a_hi = mid
+        aout = 0.5 * (a_lo + a_hi)
+    elif f_lo < 0.0:
+        aout = ain if q > 1.0 else 1.0
+    else:
+        aout = 0.0
+    q = min(q, 1.0)
+    qout = section_factor(kind, aout, g)
+    return q * q_full, qout * q_full, ain, q, aout, qout, y_in, depth_of_area(kind, aout, g)
+
+
 def topological_order(up: np.ndarray, down: np.ndarray, nodes: int) -> np.ndarray:
     """Links (0..len(up)-1 between nodes ``up`` -> ``down``) so that every link comes after
     those draining into its upstream node (Kahn's algorithm; a loop's links come last, in
@@ -134,14 +179,17 @@ def topological_order(up: np.ndarray, down: np.ndarray, nodes: int) -> np.ndarra
 
 @njit(cache=True, nogil=True)
 def route_kinwave(dt, substeps, runoff, depth, flow, order, pipe_up, pipe_down, invert_up, invert_down, node_invert,
-                  diameter, length, beta, max_depth, shaft, pond, storage_node, state, reg_int, reg_float, curve_ptr,
+                  y_full, length, a_full_of, q_full_of, kind, sec_row, sec_geom, max_depth, shaft, pond, storage_node,
+                  state, reg_int, reg_float, curve_ptr,
                   curve_x, curve_y, reg_on, reg_flow, volume, inflow, head, outflow, flooded,
                   pipe_depth, pipe_area):  # pragma: no cover - compiled
     """Advance the network ``dt`` s in ``substeps`` kinematic-wave steps. Links are
     numbered pipes first (``order`` over pipes and regulators, pipes < len(pipe_up)).
     state: ``depth`` (per manhole), ``flow`` (per pipe), ``state`` (6 x pipes: a1, q1, a2,
-    q2 and the two ends' y/d), ``volume`` (per manhole: water held, storage units and ponds), ``reg_flow``,
-    ``reg_on``. outputs: ``outflow`` (m³ per outfall), ``flooded`` (m³ per manhole),
+    q2 and the two ends' y/y_full), ``volume`` (per manhole: water held, storage units and ponds), ``reg_flow``,
+    ``reg_on``. Per conduit: ``y_full`` (m), the full area and flow of all its barrels
+    (``a_full_of``, ``q_full_of``), its section ``kind`` (0 a circle) and row
+    ``sec_row`` of ``sec_geom`` (twin_drainage.sections). outputs: ``outflow`` (m³ per outfall), ``flooded`` (m³ per manhole),
     ``pipe_depth`` (mean of its two end depths, m), ``pipe_area`` (mean flow area, m²)."""
     m_count = depth.shape[0]
     p_count = pipe_up.shape[0]
@@ -158,22 +206,28 @@ def route_kinwave(dt, substeps, runoff, depth, flow, order, pipe_up, pipe_down, 
             if link < p_count:
                 p = link
                 up, down = pipe_up[p], pipe_down[p]
-                a_full = FULL_AREA * diameter[p] ** 2
-                q_full = beta[p] * a_full * (0.25 * diameter[p]) ** (2.0 / 3.0)
+                a_full, q_full, k = a_full_of[p], q_full_of[p], kind[p]
+                g = sec_geom[max(sec_row[p], 0)]
                 if storage_node[up]:
                     # a storage unit passes what its depth above the conduit carries at normal flow
-                    y = min(max(depth[up] - (invert_up[p] - node_invert[up]), 0.0), diameter[p])
-                    offer = min(q_full * _circle(y / diameter[p])[1], volume[up] / tau + inflow[up])
+                    x = min(max(depth[up] - (invert_up[p] - node_invert[up]), 0.0), y_full[p]) / y_full[p]
+                    s = _circle(x)[1] if k == 0 else section_factor(k, area_of_depth(k, x, g), g)
+                    offer = min(q_full * s, volume[up] / tau + inflow[up])
                 else:
                     offer = inflow[up] + volume[up] / tau
-                taken, qout, a1, q1, a2, q2, y1, y2 = conduit_step(offer, state[0, p], state[1, p], state[2, p],
-                                                                   state[3, p], length[p], tau, a_full, q_full)
+                if k == 0:
+                    taken, qout, a1, q1, a2, q2, y1, y2 = conduit_step(offer, state[0, p], state[1, p], state[2, p],
+                                                                       state[3, p], length[p], tau, a_full, q_full)
+                else:
+                    taken, qout, a1, q1, a2, q2, y1, y2 = section_step(offer, state[0, p], state[1, p], state[2, p],
+                                                                       state[3, p], length[p], tau, a_full, q_full,
+                                                                       k, g)
                 state[0, p], state[1, p], state[2, p], state[3, p], state[4, p], state[5, p] = a1, q1, a2, q2, y1, y2
                 flow[p] = qout
                 volume[up] += (inflow[up] - taken) * tau
                 inflow[up] = 0.0
                 inflow[down] += qout
-                pipe_depth[p] = 0.5 * diameter[p] * (y1 + y2)
+                pipe_depth[p] = 0.5 * y_full[p] * (y1 + y2)
                 pipe_area[p] = 0.5 * (a1 + a2) * a_full
             else:
                 r = link - p_count
@@ -227,8 +281,8 @@ def route_kinwave(dt, substeps, runoff, depth, flow, order, pipe_up, pipe_down, 
         for p in range(p_count):
             up, down = pipe_up[p], pipe_down[p]
             if not storage_node[up] and up < m_count and depth[up] < max_depth[up]:
-                y1 = state[4, p] * diameter[p] + invert_up[p] - node_invert[up]
+                y1 = state[4, p] * y_full[p] + invert_up[p] - node_invert[up]
                 depth[up] = min(max(depth[up], y1), max_depth[up])
             if down < m_count and not storage_node[down] and depth[down] < max_depth[down]:
-                y2 = state[5, p] * diameter[p] + invert_down[p] - node_invert[down]
+                y2 = state[5, p] * y_full[p] + invert_down[p] - node_invert[down]
                 depth[down] = min(max(depth[down], y2), max_depth[down])

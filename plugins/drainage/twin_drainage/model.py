@@ -60,6 +60,8 @@ HECTARE = 1.0e4  # m2
 DRY_AREA = 1.0e-8
 #: the slope used for the full-flow capacity of a flat or adverse pipe (m/m)
 MIN_CAPACITY_SLOPE = 1.0e-4
+#: the smallest drop SWMM gives a conduit, m (MIN_DELTA_Z, 0.001 ft)
+MIN_DELTA_Z = 0.001 * 0.3048
 
 
 # --- circular section ---------------------------------------------------------------
@@ -999,7 +1001,7 @@ def drainage_tick(dt, substeps, use_gauges, nearest_gauge_row, manhole_row, pipe
 @njit(cache=True, nogil=True)
 def kinwave_tick(dt, substeps, use_gauges, nearest_gauge_row, manhole_row, pipe_row, outfall_row, outfall_pipe,
                  node_invert, tailwater, pipe_float, pipe_int, manhole_float, work_manhole, work_pipe, head, outflow,
-                 order, beta, storage_node, kw_state, kw_volume, kw_inflow, rain_intensity, rain_remaining,
+                 order, y_full, a_full_of, q_full_of, sec_kind, sec_row, sec_geom, storage_node, kw_state, kw_volume, kw_inflow, rain_intensity, rain_remaining,
                  runoff_coefficient, catchment_area, external_inflow, blockage, depth_col, head_col, crown_col,
                  surcharged_col, ponded_col, flooding_col, volume_col, inflow_col, flow_col, fill_col, velocity_col,
                  capacity_col, discharge_col, discharged_col, reg_row, reg_int, reg_float, curve_ptr, curve_x, curve_y,
@@ -1016,7 +1018,8 @@ def kinwave_tick(dt, substeps, use_gauges, nearest_gauge_row, manhole_row, pipe_
                   catchment_area, external_inflow, depth_col, flow_col, blockage, inflow_col, runoff, depth, flow,
                   open_fraction)
     route_kinwave(dt, substeps, runoff, depth, flow, order, pipe_int[PI_UP], pipe_int[PI_DOWN],
-                  pipe_float[PF_INVERT_UP], invert_down, node_invert, diameter, pipe_float[PF_LENGTH], beta, max_depth,
+                  pipe_float[PF_INVERT_UP], invert_down, node_invert, y_full, pipe_float[PF_LENGTH], a_full_of,
+                  q_full_of, sec_kind, sec_row, sec_geom, max_depth,
                   manhole_float[MF_SHAFT_AREA], manhole_float[MF_PONDING_AREA], storage_node, kw_state, reg_int,
                   reg_float, curve_ptr, curve_x, curve_y, reg_on, reg_flow, kw_volume, kw_inflow, head, outflow, flooded,
                   pipe_depth, pipe_area)
@@ -1031,18 +1034,43 @@ def kinwave_tick(dt, substeps, use_gauges, nearest_gauge_row, manhole_row, pipe_
 
 class KinwaveSetup:
     """What the kinematic wave needs beyond the network: the links' order, each conduit's
-    β = S^(1/2)/n, which manholes are storage units, and its own state."""
+    full depth, area and flow (Manning, β = S^(1/2)/n) and section, which manholes are
+    storage units, and its own state. ``sections``: pipe index -> the true section of a
+    conduit the file gives a shape of twin_drainage.sections (shape, geom, barrels,
+    roughness); the others are the network's circles."""
 
-    def __init__(self, net: Network, storage: set[int], step: float) -> None:
+    def __init__(self, net: Network, storage: set[int], step: float,
+                 sections: dict[int, dict] | None = None, min_slope: float = 0.0) -> None:
         from twin_drainage.kinwave import topological_order
+        from twin_drainage.sections import A_FULL, FIELDS, KINDS, S_FULL, Y_FULL, geometry
 
         m, o, p = len(net.manhole_row), len(net.outfall_row), len(net.pipe_row)
         up = np.concatenate([net.pipe_int[PI_UP], net.reg_int[1]]) if len(net.reg_row) else net.pipe_int[PI_UP]
         down = np.concatenate([net.pipe_int[PI_DOWN], net.reg_int[2]]) if len(net.reg_row) else net.pipe_int[PI_DOWN]
         self.order = topological_order(up, down, m + o)
-        # SWMM takes |slope| with a floor for a flat conduit's kinematic wave
-        slope = np.maximum(np.abs(net.pipe_float[PF_SLOPE]), MIN_CAPACITY_SLOPE)
+        # SWMM's conduit slope (link.c): the drop, at least MIN_DELTA_Z, over the horizontal
+        # length, at least the file's MIN_SLOPE; its sign does not matter to the kinematic wave
+        length = net.pipe_float[PF_LENGTH]
+        drop = np.maximum(np.abs(net.pipe_float[PF_SLOPE]) * length, MIN_DELTA_Z)
+        slope = np.where(drop < length, drop / np.sqrt(np.maximum(length ** 2 - drop ** 2, 1e-300)), drop / length)
+        slope = np.maximum(slope, min_slope)
         self.beta = np.sqrt(slope) / net.pipe_float[PF_ROUGHNESS]
+        diameter = net.pipe_float[PF_DIAMETER]
+        self.y_full = diameter.copy()
+        self.a_full = 0.25 * math.pi * diameter ** 2
+        self.q_full = self.beta * self.a_full * (0.25 * diameter) ** (2.0 / 3.0)
+        self.kind = np.zeros(p, dtype=np.int64)
+        self.sec_row = np.full(p, -1, dtype=np.int64)
+        rows = [np.zeros(FIELDS)]  # one row at least: the compiled code indexes it for circles too
+        for k, sec in sorted((sections or {}).items()):
+            g = geometry(sec["shape"], *sec["geom"])
+            barrels = float(sec.get("barrels", 1.0))
+            self.kind[k], self.sec_row[k] = KINDS[sec["shape"].upper()], len(rows)
+            self.y_full[k] = g[Y_FULL]
+            self.a_full[k] = barrels * g[A_FULL]
+            self.q_full[k] = barrels * math.sqrt(slope[k]) / float(sec["roughness"]) * g[S_FULL]
+            rows.append(g)
+        self.sec_geom = np.array(rows)
         self.storage_node = np.zeros(m, dtype=np.bool_)
         self.storage_node[list(storage)] = True
         self.state = np.zeros((6, p))
@@ -1065,7 +1093,10 @@ def kinwave_setup(world, table, net: Network) -> KinwaveSetup | None:
         return None
     index = {table.ids[r]: k for k, r in enumerate(net.manhole_row)}
     storage = {index[name] for name in source.get("storage_nodes", []) if name in index}
-    return KinwaveSetup(net, storage, max(float(source.get("routing_step", 30.0)), 1.0))
+    pipe_index = {table.ids[r]: k for k, r in enumerate(net.pipe_row)}
+    sections = {pipe_index[name]: sec for name, sec in source.get("sections", {}).items() if name in pipe_index}
+    return KinwaveSetup(net, storage, max(float(source.get("routing_step", 30.0)), 1.0), sections,
+                        float(source.get("min_slope", 0.0)))
 
 
 #: where an imported scene describes its pumps, weirs, orifices and outlets
@@ -1103,7 +1134,8 @@ def step_drainage(ctx):
         kinwave_tick(dt, substeps, len(gauges.gauge_row) > 0, gauges.nearest_gauge_row, net.manhole_row, net.pipe_row,
                      net.outfall_row, net.outfall_pipe, net.node_invert, net.tailwater, net.pipe_float, net.pipe_int,
                      net.manhole_float, work.manhole, work.pipe, work.head, work.outflow, kinematic.order,
-                     kinematic.beta, kinematic.storage_node, kinematic.state, kinematic.volume, kinematic.inflow,
+                     kinematic.y_full, kinematic.a_full, kinematic.q_full, kinematic.kind, kinematic.sec_row,
+                     kinematic.sec_geom, kinematic.storage_node, kinematic.state, kinematic.volume, kinematic.inflow,
                      c["rain_intensity"], c["rain_remaining"], c["runoff_coefficient"], c["catchment_area"],
                      c["external_inflow"], c["blockage"], c["depth"], c["head"], c["crown_elevation"], c["surcharged"],
                      c["ponded_depth"], c["flooding"], c["volume"], c["inflow"], c["flow"], c["fill"], c["velocity"],

@@ -125,8 +125,10 @@ def write_scene(source: str | Path, scene_dir: str | Path, strict: bool = False)
     (data / "drainage.geojson").write_text(json.dumps({"type": "FeatureCollection", "features": features}, indent=1,
                                                       ensure_ascii=False), encoding="utf-8")
     source_info = {"format": "swmm", "file": source.name, "offset": [x0, y0], "routing_step": options["routing_step"],
-                   "flow_routing": options["flow_routing"], "link_ids": link_ids,
-                   "storage_nodes": [n for n, node in net.manholes.items() if node["kind"] == "storage"]}
+                   "flow_routing": options["flow_routing"], "min_slope": options["min_slope"], "link_ids": link_ids,
+                   "storage_nodes": [n for n, node in net.manholes.items() if node["kind"] == "storage"],
+                   # the kinematic wave's true sections (twin_drainage.sections), by pipe id
+                   "sections": {link_ids[n]: pipe["section"] for n, pipe in net.pipes.items() if "section" in pipe}}
     (data / "hydrology.json").write_text(json.dumps({**net.hydrology, "source": source_info}, indent=1,
                                                     ensure_ascii=False), encoding="utf-8")
     gauge_at = _gauge_junctions(source, net)
