@@ -53,7 +53,7 @@ def closed_case(tmp_path_factory):
             h.run(10)
             field.report(book, incident.id, step, "tank crew 1", "toy works", now=now(), photos_dir=data / "field", **extra)
         alarm = h.engine.alarms.alarms[incident.alarms[0]]
-        h.engine.alarms.act(alarm.id, "acknowledge", "duty officer", now=now())
+        # dispatched with its incident (docs/incidents.md): resolved once the tank is emptied
         h.engine.alarms.act(alarm.id, "resolve", "duty officer", "tank emptied", now=now())
         book.act(incident.id, "close", "duty officer", "case closed", now())
         store = sqlite3.connect(data / "alarms.sqlite")

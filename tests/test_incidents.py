@@ -362,7 +362,11 @@ def test_the_api_lists_acts_on_and_streams_incidents(served):
 
     # the archive: once its alarm is resolved the incident closes, and is listed with its response times
     alarm_id = incident["alarms"][0]
-    assert client.post(f"/api/alarms/{alarm_id}/ack", json={}).status_code == 200
+    alarm = client.get(f"/api/alarms/{alarm_id}").json()
+    alarm = alarm.get("alarm", alarm)
+    # the incident's actions acted on its alarm (docs/incidents.md): it is dispatched to the same unit
+    assert alarm["state"] == "dispatched" and alarm["dispatched_to"] == "tank crew 3"
+    assert [a["action"] for a in alarm["actions"]] == ["acknowledge", "dispatch", "dispatch"]
     assert client.post(f"/api/alarms/{alarm_id}/resolve", json={"note": "tank emptied"}).status_code == 200
     closed = client.post(f"/api/incidents/{incident['id']}/close", json={"note": "done"}).json()["incident"]
     assert client.get("/api/incidents").json()["incidents"] == []

@@ -287,8 +287,10 @@ class IncidentBook:
 
     # -- operator actions -----------------------------------------------------------------
     def act(self, incident_id: int, action: str, who: str, note: str = "", now: float = 0.0, unit: str = "") -> Incident:
-        """Apply an operator action and commit it durably before returning (the alarm
-        store's :class:`~twin.tick.alarms.StoreUnavailable` if it cannot be written: then
+        """Apply an operator action, and the same action to its alarms (:meth:`_cascade`:
+        acknowledge its raised ones, dispatch them to the same unit, resolve them at the
+        close, each alarm event recorded), and commit them in one transaction before
+        returning (the alarm store's :class:`~twin.tick.alarms.StoreUnavailable` if it cannot be written: then
         nothing changed). :class:`~twin.tick.alarms.InvalidAction` refuses text past its
         limits; TwinError an action the incident's state does not allow; KeyError an
         unknown incident."""
@@ -312,18 +314,47 @@ class IncidentBook:
                     names = ", ".join(f"{a.asset} ({a.rule})" for a in active[:5]) + (", ..." if len(active) > 5 else "")
                     raise TwinError(f"incident {incident_id} still has {len(active)} active alarm(s): {names}; "
                                     f"close it once they have cleared or are resolved")
-            incident = self._touch(incident_id)
-            incident.state = after
-            incident.updated = now
-            if action == "dispatch":
-                incident.dispatched_to = unit or incident.owner
-            if action == "close":
-                incident.closed = now
-            incident.actions.append({"action": action, "who": who, "time": now, "note": note,
-                                     "unit": incident.dispatched_to if action == "dispatch" else ""})
-            self._stage(action, incident, now, who, note)
-            self.alarms.commit()  # rolled back (and StoreUnavailable raised) if the store fails
+            steps = self._cascade(incident, action)
+
+            def own_change() -> None:
+                changed = self._touch(incident_id)
+                changed.state = after
+                changed.updated = now
+                if action == "dispatch":
+                    changed.dispatched_to = unit or changed.owner
+                if action == "close":
+                    changed.closed = now
+                changed.actions.append({"action": action, "who": who, "time": now, "note": note,
+                                        "unit": changed.dispatched_to if action == "dispatch" else ""})
+                self._stage(action, changed, now, who, note)
+
+            # The incident's change, then its alarms' (the same who, note and unit), in one
+            # transaction: rolled back whole (and StoreUnavailable raised) if the store fails.
+            try:
+                self.alarms.act_all(steps, who, note, now, (unit or incident.owner) if action == "dispatch" else unit,
+                                    with_commit=own_change)
+            except BaseException:
+                self.rolled_back()  # a refusal before the commit leaves no half-made change
+                raise
             return self.incidents[incident_id]
+
+    def _cascade(self, incident: Incident, action: str) -> list[tuple[int, str]]:
+        """The alarm actions an incident's action brings (docs/incidents.md, "Actions on an
+        incident act on its alarms"): acknowledge its raised alarms; dispatch its raised
+        (acknowledging them first), acknowledged and dispatched ones (the last to the new
+        unit); close resolves every one not yet resolved (acknowledging a raised one
+        first). Alarms already as far along are left as they are."""
+        steps: list[tuple[int, str]] = []
+        for alarm in self._members(incident):
+            if alarm.state == "resolved":
+                continue
+            if alarm.state == "raised":
+                steps.append((alarm.id, "acknowledge"))
+            if action == "dispatch":
+                steps.append((alarm.id, "dispatch"))
+            elif action == "close":
+                steps.append((alarm.id, "resolve"))
+        return steps
 
     def note_escalation(self, incident_id: int, record: dict[str, Any], now: float) -> None:
         """Record a missed deadline on the incident (twin.loop.escalation); committed with
@@ -345,6 +376,23 @@ class IncidentBook:
             self._place(alarm, event.time)
             return
         self._refresh(self._touch(incident.id), event.time, alarm.id)
+        if event.kind == "acknowledge":
+            self._follow_acknowledgement(incident, event)
+
+    def _follow_acknowledgement(self, incident: Incident, event: AlarmEvent) -> None:
+        """An open incident whose alarms have all been acknowledged, one by one, is
+        acknowledged too, by whoever acknowledged the last (its escalation to acknowledge
+        stops there); dispatching and closing stay the incident's own decisions."""
+        if incident.state != "open" or len(incident.actions) >= MAX_ACTIONS:
+            return
+        if any(a.state == "raised" for a in self._members(incident)):
+            return
+        incident.state = "acknowledged"
+        incident.updated = max(incident.updated, event.time)
+        note = "every alarm of it acknowledged" + (f": {event.note}" if event.note else "")
+        note = note[:MAX_NOTE_CHARS]
+        incident.actions.append({"action": "acknowledge", "who": event.who, "time": event.time, "note": note, "unit": ""})
+        self._stage("acknowledge", incident, event.time, event.who, note, alarm=int(event.alarm["id"]))
 
     def _place(self, alarm: Alarm, now: float) -> None:
         """Put a new alarm into the incident it belongs to, or open one."""

@@ -16,6 +16,7 @@ import sqlite3
 import threading
 import time as wallclock
 from dataclasses import asdict, dataclass, field
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -381,6 +382,50 @@ class AlarmBook:
         """Apply an operator action and commit it durably before returning; if the store
         cannot be written, nothing changes and :class:`StoreUnavailable` says so.
         :class:`InvalidAction` refuses notes and names past their limits or not text."""
+        return self.act_all([(alarm_id, action)], who, note, now, unit)[0]
+
+    def act_all(self, steps: list[tuple[int, str]], who: str, note: str = "", now: float = 0.0, unit: str = "",
+                with_commit: Callable[[], None] | None = None) -> list[Alarm]:
+        """Apply operator actions ``(alarm id, action)`` in order, by one ``who`` with one
+        note (and ``unit`` for a dispatch), and commit them in one transaction: all or
+        none. ``with_commit``, if given, is called under the lock once the steps are
+        applied, before the commit (an incident's own action joins the transaction
+        there). If any step is refused, or the store cannot be written, no alarm changes
+        and the exception (TwinError, KeyError, :class:`InvalidAction`,
+        :class:`StoreUnavailable`) says why."""
+        with self._lock:
+            note = checked_text(note, "note", MAX_NOTE_CHARS)
+            who = checked_text(who, "who", MAX_NAME_CHARS)
+            unit = checked_text(unit, "unit", MAX_NAME_CHARS)
+            saved: dict[int, tuple[Alarm, int | None]] = {}
+            pending, applied = len(self.pending_events), 0
+            done: list[Alarm] = []
+            try:
+                for alarm_id, action in steps:
+                    alarm = self.alarms.get(alarm_id)
+                    if alarm is None:
+                        raise KeyError(f"no alarm {alarm_id}")
+                    if alarm_id not in saved:
+                        saved[alarm_id] = (copy.deepcopy(alarm), self.open.get((alarm.rule, alarm.asset)))
+                    self._apply_action(alarm, action, who, note, now, unit)
+                    applied += 1
+                    done.append(alarm)
+                if with_commit is not None:
+                    with_commit()
+                self.commit()
+            except BaseException:
+                # Undo these actions only; the tick's own changes stay pending for the next
+                # commit (a failed commit put every event back in order: ours follow the tick's).
+                del self.pending_events[pending:pending + applied]
+                for alarm_id, (before, was_open) in saved.items():
+                    self.alarms[alarm_id] = before
+                    if was_open is not None:
+                        self.open[(before.rule, before.asset)] = was_open
+                raise
+        return done
+
+    def _apply_action(self, alarm: Alarm, action: str, who: str, note: str, now: float, unit: str) -> None:
+        """One checked operator action on ``alarm``, its event pending (not committed)."""
         allowed = {
             "acknowledge": ("raised",),
             "dispatch": ("acknowledged", "dispatched"),
@@ -388,40 +433,22 @@ class AlarmBook:
         }
         if action not in allowed:
             raise TwinError(f"unknown alarm action {action!r}; valid: acknowledge, dispatch, resolve")
-        with self._lock:
-            alarm = self.alarms.get(alarm_id)
-            if alarm is None:
-                raise KeyError(f"no alarm {alarm_id}")
-            if alarm.state not in allowed[action]:
-                raise TwinError(f"alarm {alarm_id} is {alarm.state}; {action} needs it to be {' or '.join(allowed[action])}")
-            note = checked_text(note, "note", MAX_NOTE_CHARS)
-            who = checked_text(who, "who", MAX_NAME_CHARS)
-            unit = checked_text(unit, "unit", MAX_NAME_CHARS)
-            if len(alarm.actions) >= MAX_ACTIONS:
-                raise InvalidAction(f"alarm {alarm_id} has {len(alarm.actions)} actions, the most one alarm keeps; resolve it")
-            before, was_open, pending = copy.deepcopy(alarm), self.open.get((alarm.rule, alarm.asset)), len(self.pending_events)
-            alarm.state = {"acknowledge": "acknowledged", "dispatch": "dispatched", "resolve": "resolved"}[action]
-            if action == "dispatch":
-                alarm.dispatched_to = unit or alarm.owner
-            if action == "acknowledge":
-                alarm.overdue = False
-            if action == "resolve":
-                self.open.pop((alarm.rule, alarm.asset), None)
-            # Simulation time only: the record must replay identically; the wall-clock time
-            # of each action is kept in the store's events table (the audit trail).
-            alarm.actions.append({"action": action, "who": who, "time": now, "note": note, "unit": alarm.dispatched_to if action == "dispatch" else ""})
-            self._emit(action, alarm, now, who, note)
-            try:
-                self.commit()
-            except StoreUnavailable:
-                # Undo this action only; the tick's own changes stay pending for the next commit.
-                event = self.pending_events.pop(pending)
-                assert event.kind == action
-                self.alarms[alarm_id] = before
-                if was_open is not None:
-                    self.open[(before.rule, before.asset)] = was_open
-                raise
-        return alarm
+        if alarm.state not in allowed[action]:
+            raise TwinError(f"alarm {alarm.id} is {alarm.state}; {action} needs it to be {' or '.join(allowed[action])}")
+        if len(alarm.actions) >= MAX_ACTIONS:
+            raise InvalidAction(f"alarm {alarm.id} has {len(alarm.actions)} actions, the most one alarm keeps; resolve it")
+        alarm.state = {"acknowledge": "acknowledged", "dispatch": "dispatched", "resolve": "resolved"}[action]
+        if action == "dispatch":
+            alarm.dispatched_to = unit or alarm.owner
+        if action == "acknowledge":
+            alarm.overdue = False
+        if action == "resolve":
+            self.open.pop((alarm.rule, alarm.asset), None)
+        # Simulation time only: the record must replay identically; the wall-clock time
+        # of each action is kept in the store's events table (the audit trail).
+        alarm.actions.append({"action": action, "who": who, "time": now, "note": note,
+                              "unit": alarm.dispatched_to if action == "dispatch" else ""})
+        self._emit(action, alarm, now, who, note)
 
     def take_events(self) -> list[AlarmEvent]:
         """Commit, then return every committed event not yet handed out, in order. While
