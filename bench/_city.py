@@ -159,7 +159,7 @@ def tiled_city(
 
     scene = Scene(
         name="bench-city", title="benchmark city", root=base.root, origin=base.origin, assets=assets,
-        sensors=sensors, incidents=[], buildings=[], river=[], terrain=None, config={},
+        sensors=sensors, incidents=[], buildings=[], areas=[], terrain=None, config={},
     )
     counts: dict[str, int] = {}
     for s in sensors:

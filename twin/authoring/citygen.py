@@ -1,8 +1,9 @@
 """Synthetic cities: a street grid with blocks of buildings, terrain, a river, and the
 assets each plugin places along the streets (through ``twin_asset_generators``).
 
-The core draws only what no domain owns (streets, buildings, ground, river); every
-pipe, tunnel or bridge comes from its plugin's generator. Everything is derived from
+The core draws only what no domain owns (streets, buildings, ground, and the river
+written as an area of the scene, ``[[layers.areas]]``); every pipe, tunnel or bridge
+comes from its plugin's generator. Everything is derived from
 the seed, so the same parameters always give the same city, byte for byte.
 
 Coordinates are metres east (x) and north (y) of the scene origin; z is elevation in
@@ -34,6 +35,10 @@ BLOCK = 120.0
 STREET_WIDTH = 24.0
 #: metres from the river's centreline to each bank
 RIVER_HALF_WIDTH = 30.0
+#: the scene's area for the river (``[[layers.areas]]``): how the viewer names and draws it
+#: (the Chinese title escaped, so that the scene.toml written stays ASCII)
+_RIVER_AREA = ('name = "river"', 'title = "River"', 'title_zh = "\\u6cb3\\u6d41"', 'file = "data/river.geojson"',
+              'colour = "#1d5b8f"', "opacity = 0.85")
 
 
 @dataclass(frozen=True)
@@ -293,7 +298,8 @@ def write_scene(plan: CityPlan, root: Path, name: str, registry: Registry, toml:
         lines = [
             "# Written by `twin generate`: a synthetic city for tests and benchmarks.",
             "[scene]", f'name = "{name}"', f'title = "{title or name}"', "origin = [117.2272, 31.8206]", 'units = "m"', "",
-            "[layers]", 'buildings = "data/buildings.geojson"', 'river = "data/river.geojson"', 'terrain = "data/terrain.asc"', "",
+            "[layers]", 'buildings = "data/buildings.geojson"', 'terrain = "data/terrain.asc"', "",
+            "[[layers.areas]]", *_RIVER_AREA, "",
         ]
         for domain in sorted(plan.assets):
             lines += ["[[assets]]", f'domain = "{domain}"', f'file = "data/{domain}.geojson"', ""]

@@ -1,6 +1,7 @@
 """Geometry for the viewer: one binary mesh (GLB, written by trimesh) per layer.
 
-Layers are the base ones (``terrain``, ``buildings``, ``river``) and one per domain.
+Layers are the base ones (``terrain``, ``buildings``, then each area the scene declares
+in ``[[layers.areas]]``, by its name) and one per domain.
 A domain's layer is a single merged mesh in which every asset owns a contiguous run of
 vertices, in the order of the domain's state table (the ``ids`` of the Hello message):
 asset row ``r`` owns vertices ``offsets[r]`` to ``offsets[r + 1]``. The viewer gives the
@@ -33,7 +34,8 @@ from typing import Any
 
 import numpy as np
 
-from twin.tick.scene import Scene, Terrain
+from twin.tick.scene import AreaLayer, Scene, Terrain
+from twin.tick.scenefile import BASE_LAYERS
 from twin.types import Asset
 
 #: narrowest pipe drawn (m): a 0.2 m main would be under a pixel at district scale
@@ -44,12 +46,11 @@ PIPE_SCALE = 2.5
 POINT_SIZE = 2.6
 #: depth below the terrain of the top of a buried polygon without elevation (m)
 BURIED_TOP = 3.0
-#: height of a river's surface above the terrain under it (m)
-WATER_ABOVE_BED = 0.3
+#: height of an area's surface above the terrain under it (m): enough not to flicker
+#: through the ground mesh at district scale
+AREA_ABOVE_GROUND = 0.3
 LANE_WIDTH = 3.5
 DECK_THICKNESS = 1.2
-
-BASE_LAYERS = ("terrain", "buildings", "river")
 
 # One box: corners 0-3 at the segment's start, 4-7 at its end, each ring going round
 # (-side,-up), (+side,-up), (+side,+up), (-side,+up); triangles wind outwards.
@@ -290,21 +291,31 @@ def buildings_mesh(buildings: list[dict[str, Any]], terrain: Terrain | None) -> 
     return np.concatenate(vparts), np.concatenate(fparts)
 
 
-def river_mesh(river: list[dict[str, Any]], terrain: Terrain | None) -> tuple[np.ndarray, np.ndarray]:
-    """Water draped over the terrain inside each river polygon (rivers slope)."""
-    vparts, fparts, total = [], [], 0
-    for feature in river:
+def _outer_rings(features: list[dict[str, Any]]) -> list[list[Any]]:
+    """The outer ring of every Polygon and of every part of every MultiPolygon."""
+    rings = []
+    for feature in features:
         geometry = feature.get("geometry") or {}
-        if geometry.get("type") != "Polygon":
-            continue
-        ring = np.array(geometry["coordinates"][0], dtype=np.float64)[:, :2]
+        if geometry.get("type") == "Polygon":
+            rings.append(geometry["coordinates"][0])
+        elif geometry.get("type") == "MultiPolygon":
+            rings.extend(part[0] for part in geometry["coordinates"])
+    return rings
+
+
+def area_mesh(features: list[dict[str, Any]], terrain: Terrain | None) -> tuple[np.ndarray, np.ndarray]:
+    """A surface draped over the terrain inside each polygon of ``features`` (an area:
+    ground that slopes, so a flat sheet would sink into it or float above it)."""
+    vparts, fparts, total = [], [], 0
+    for outer in _outer_rings(features):
+        ring = np.array(outer, dtype=np.float64)[:, :2]
         if np.allclose(ring[0], ring[-1]):
             ring = ring[:-1]
         x, y = ring[:, 0], ring[:, 1]
         ccw = float(np.sum(x * np.roll(y, -1) - np.roll(x, -1) * y)) > 0
         tris = triangulate(ring)
         v, f = _subdivide(np.column_stack([ring, np.zeros(len(ring))]), tris if ccw else tris[:, ::-1], terrain.cell if terrain else 1e9)
-        v[:, 2] = [bilinear(terrain, px, py) + WATER_ABOVE_BED for px, py in v[:, :2]] if terrain else 0.0
+        v[:, 2] = [bilinear(terrain, px, py) + AREA_ABOVE_GROUND for px, py in v[:, :2]] if terrain else 0.0
         vparts.append(v)
         fparts.append(f + total)
         total += len(v)
@@ -354,15 +365,16 @@ def _bounds(vertices: np.ndarray) -> list[list[float]]:
 
 
 def build_layer(scene: Scene, name: str, domains: list[str]) -> Layer:
-    """Build one layer of ``scene``; ``name`` is a base layer or a domain."""
+    """Build one layer of ``scene``; ``name`` is a base layer, an area or a domain."""
+    area = area_of(scene, name)
     if name == "terrain":
         if scene.terrain is None:
             raise KeyError(name)
         v, f = terrain_mesh(scene.terrain)
     elif name == "buildings":
         v, f = buildings_mesh(scene.buildings, scene.terrain)
-    elif name == "river":
-        v, f = river_mesh(scene.river, scene.terrain)
+    elif area is not None:
+        v, f = area_mesh(area.features, scene.terrain)
     elif name in domains:
         assets = scene.assets.get(name, [])
         v, f, offsets = domain_layer(name, assets, scene.terrain)
@@ -371,6 +383,11 @@ def build_layer(scene: Scene, name: str, domains: list[str]) -> Layer:
     else:
         raise KeyError(name)
     return Layer(name, to_glb(name, v, f), len(v), len(f), _bounds(v))
+
+
+def area_of(scene: Scene, name: str) -> AreaLayer | None:
+    """The area of ``scene`` whose layer is ``name``, if any."""
+    return next((a for a in scene.areas if a.name == name), None)
 
 
 class LayerCache:
@@ -384,7 +401,7 @@ class LayerCache:
 
     def names(self) -> list[str]:
         base = [n for n in BASE_LAYERS if n != "terrain" or self.scene.terrain is not None]
-        return base + self.domains
+        return base + [a.name for a in self.scene.areas] + self.domains
 
     def get(self, name: str) -> Layer:
         """The layer ``name``; KeyError if the scene has no such layer."""

@@ -1,7 +1,8 @@
 """Scenes: ``scene.toml`` plus data files in the formats utilities use.
 
 A scene names the district, its base layers (building footprints with heights as
-GeoJSON, terrain as an ESRI ASCII grid, the river as GeoJSON), the asset files of each
+GeoJSON, terrain as an ESRI ASCII grid, named areas drawn on the ground as GeoJSON
+polygons), the asset files of each
 domain (GeoJSON features whose properties hold id, kind, owner, links and the
 attributes the domain declares) and the sensors (CSV). :func:`load_scene` validates
 all of it against the domains of the active plugins and reports every problem with
@@ -30,7 +31,7 @@ from twin.declared import check, check_tables
 from twin.errors import SceneError
 from twin.plugins.contributions import Domain
 from twin.tick import coordinates
-from twin.tick.scenefile import DEFAULT_START, AssetFile, Layers, SceneFile, SceneHead, Sensors
+from twin.tick.scenefile import BASE_LAYERS, DEFAULT_START, AssetFile, Layers, SceneFile, SceneHead, Sensors, deprecated_areas
 from twin.tick.scenefile import Incident as DeclaredIncident
 from twin.tomlfile import TomlFile, read_text
 from twin.types import Asset, Sensor
@@ -65,6 +66,21 @@ class Terrain:
 
 
 @dataclass
+class AreaLayer:
+    """A ``[[layers.areas]]``: how it is drawn, and its polygon features in the scene's frame."""
+
+    name: str
+    title: str
+    title_zh: str
+    #: "#rrggbb"
+    colour: str
+    #: 0 (invisible) to 1
+    opacity: float
+    #: GeoJSON Features, each a Polygon or a MultiPolygon
+    features: list[dict[str, Any]]
+
+
+@dataclass
 class Scene:
     """A loaded, validated scene: the district, its assets and its sensors."""
 
@@ -83,7 +99,8 @@ class Scene:
     sensors: list[Sensor]
     incidents: list[Incident]
     buildings: list[dict[str, Any]]
-    river: list[dict[str, Any]]
+    #: the areas drawn on the ground, in the order scene.toml declares them
+    areas: list[AreaLayer]
     terrain: Terrain | None
     config: dict[str, Any]
     title_zh: str = ""
@@ -163,7 +180,7 @@ def load_scene(path: str | Path, domains: dict[str, Domain], generate: Any = Non
 
     layers: Layers = tables["layers"] or Layers()
     buildings = _read_buildings(root, layers.buildings, frame, problems)
-    river = _read_features(root, layers.river, frame, problems) if layers.river else []
+    areas = _read_areas(toml, root, layers, set(domains), frame, problems)
     terrain = _read_terrain(root / layers.terrain, frame, problems) if layers.terrain else None
 
     assets: dict[str, list[Asset]] = {name: [] for name in domains}
@@ -211,7 +228,7 @@ def load_scene(path: str | Path, domains: dict[str, Domain], generate: Any = Non
         sensors=sensors,
         incidents=incidents,
         buildings=buildings,
-        river=river,
+        areas=areas,
         terrain=terrain,
         config=config,
     )
@@ -357,8 +374,44 @@ def _read_buildings(root: Path, rel: str | None, frame: _Frame, problems: list[s
     return features
 
 
-def _read_features(root: Path, rel: str, frame: _Frame, problems: list[str]) -> list[dict[str, Any]]:
-    return _load_geojson(root / rel, frame, problems) or []
+def _read_areas(toml: TomlFile, root: Path, layers: Layers, domains: set[str], frame: _Frame,
+                problems: list[str]) -> list[AreaLayer]:
+    """The ``[[layers.areas]]``, and those deprecated keys stand for (with a warning naming
+    their line). A name may be neither a base layer's, nor a domain's, nor another
+    area's: each is a layer of the viewer."""
+    declared = [(a, toml.where(("layers", "areas", n, "name"))) for n, a in enumerate(layers.areas)]
+    declared += deprecated_areas(layers, toml.where)
+    seen: dict[str, str] = {}
+    out: list[AreaLayer] = []
+    for area, where in declared:
+        taken = "a base layer" if area.name in BASE_LAYERS else "a domain" if area.name in domains else seen.get(area.name)
+        if taken:
+            problems.append(f"{where} = {area.name!r}: the name of {taken}; each area needs a layer name of its own "
+                            f"(not {', '.join(BASE_LAYERS)}, a domain's or another area's)")
+            continue
+        seen[area.name] = f"the area at {where}"
+        title = area.title or area.name
+        out.append(AreaLayer(area.name, title, area.title_zh or title, area.colour, area.opacity,
+                             _read_polygons(root / area.file, frame, problems)))
+    return out
+
+
+def _read_polygons(path: Path, frame: _Frame, problems: list[str]) -> list[dict[str, Any]]:
+    """The features of a GeoJSON file of Polygons and MultiPolygons (an area's)."""
+    features = _load_geojson(path, frame, problems) or []
+    for number, feature in enumerate(features):
+        geometry = feature.get("geometry") if isinstance(feature, dict) else None
+        if isinstance(geometry, dict) and geometry.get("type") == "MultiPolygon":
+            parts = geometry.get("coordinates")
+            wrong = next((w for w in (_check_geometry({"type": "Polygon", "coordinates": p}, "Polygon")
+                                      for p in (parts if isinstance(parts, list) else [None])) if w), None)
+            wrong = wrong or (None if parts else "a MultiPolygon needs at least one polygon")
+        else:
+            wrong = _check_geometry(geometry, "Polygon")
+            wrong = wrong and wrong.replace("a GeoJSON Polygon", "a GeoJSON Polygon or MultiPolygon")
+        if wrong:
+            problems.append(f"{path}: feature {number}: {wrong}")
+    return features
 
 
 def _read_terrain(path: Path, frame: _Frame, problems: list[str]) -> Terrain | None:

@@ -9,6 +9,8 @@ a CRS that PROJ knows). ``docs/scenes.md``'s key reference is generated from her
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Annotated, Literal
 
@@ -17,6 +19,8 @@ from msgspec import Meta, Struct
 from twin.declared import meanings
 from twin.declared import reference as table_reference
 from twin.tick.config import AlarmsTable, EngineTable, Owned, Thresholds
+
+log = logging.getLogger("twin.tick.scene")
 
 #: the first instant of a simulated clock whose drill and scene give no ``start``
 DEFAULT_START = datetime(2026, 1, 1, tzinfo=timezone.utc)
@@ -73,15 +77,57 @@ class Generated(Struct, forbid_unknown_fields=True, kw_only=True):
     preset: Literal["synthetic", "demo"] = "synthetic"
 
 
+#: names the core's own base layers take
+BASE_LAYERS = ("terrain", "buildings")
+
+#: a layer's name: it stands in /api/layers/<name>.glb and the viewer's ?layers=
+LayerName = Annotated[str, Meta(pattern=r"^[a-z0-9][a-z0-9_-]*$", max_length=64, extra={
+    "expected": 'a name of lower-case letters, digits, "_" and "-", such as "lake" or "north-park"'})]
+#: a colour in hex, as CSS writes it
+Colour = Annotated[str, Meta(pattern=r"^#[0-9A-Fa-f]{6}$", extra={"expected": 'a colour "#rrggbb", such as "#1d5b8f"'})]
+
+
+class Area(Struct, forbid_unknown_fields=True, kw_only=True):
+    """``[[layers.areas]]``: a named area drawn flat on the ground, draped over the terrain
+    (water, a park, a site): a base layer of its own in the viewer and the reports."""
+
+    #: the layer's name; not `terrain`, `buildings`, a domain's or another area's
+    name: LayerName
+    #: its title in English (default: `name`)
+    title: str = ""
+    #: its title in Chinese (default: `title`)
+    title_zh: str = ""
+    #: its shapes, as GeoJSON Polygon or MultiPolygon features (holes are not cut)
+    file: DataFile
+    #: its colour
+    colour: Colour = "#6f8f72"
+    #: how opaque it is drawn, 0 (invisible) to 1
+    opacity: Annotated[float, Meta(ge=0, le=1)] = 0.85
+
+
 class Layers(Struct, forbid_unknown_fields=True, kw_only=True):
     """``[layers]``: the base layers drawn under the assets."""
 
     #: building footprints with a `height` (m) property, as GeoJSON Polygons
     buildings: DataFile | None = None
-    #: the river, as GeoJSON
-    river: DataFile | None = None
     #: the terrain, as an ESRI ASCII grid
     terrain: DataFile | None = None
+    #: areas drawn on the ground, each a layer (`[[layers.areas]]` below)
+    areas: list[Area] = []
+    #: deprecated: the same as an area named "river" (a warning names the line to rewrite)
+    river: DataFile | None = None
+
+
+def deprecated_areas(layers: Layers, where: Callable[[tuple[str, ...]], str]) -> list[tuple[Area, str]]:
+    """The areas that deprecated keys of ``[layers]`` stand for, each with ``where`` it is
+    declared (``where(keys)`` names a key's file and line); each is logged as a warning
+    naming its line and the ``[[layers.areas]]`` to write instead."""
+    if not layers.river:
+        return []
+    at = where(("layers", "river"))
+    log.warning(f'{at}: deprecated; write [[layers.areas]] name = "river" file = "{layers.river}" '
+                "(with its title, colour and opacity) instead")
+    return [(Area(name="river", title="River", title_zh="河流", file=layers.river, colour="#1d5b8f", opacity=0.85), at)]
 
 
 class AssetFile(Struct, forbid_unknown_fields=True, kw_only=True):
@@ -162,7 +208,8 @@ class SceneFile(Struct, forbid_unknown_fields=True, kw_only=True):
 
 
 #: the tables of the reference, in the order docs/scenes.md gives them
-TABLES = (("[scene]", SceneHead), ("[generated]", Generated), ("[layers]", Layers), ("[[assets]]", AssetFile),
+TABLES = (("[scene]", SceneHead), ("[generated]", Generated), ("[layers]", Layers), ("[[layers.areas]]", Area),
+          ("[[assets]]", AssetFile),
           ("[sensors]", Sensors), ('[sensors.kinds."<domain>.<field>"]', SensorKind), ("[[incidents]]", Incident),
           ("[alarms]", AlarmsTable), ("[engine]", EngineTable))
 

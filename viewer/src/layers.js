@@ -1,5 +1,6 @@
-// Layers: the base meshes (terrain, buildings, river) and one merged mesh per domain,
-// each loaded from /api/layers/<name>.glb. A domain mesh gets a per-vertex colour
+// Layers: the base meshes (terrain, buildings, and each area of the scene: water, a park,
+// drawn in its own colour) and one merged mesh per domain, each loaded from
+// /api/layers/<name>.glb. A domain mesh gets a per-vertex colour
 // attribute; asset row r owns vertices offsets[r]..offsets[r+1] (from <name>.json), so
 // colouring an asset writes a few bytes and never rebuilds geometry.
 import * as THREE from 'three';
@@ -10,8 +11,12 @@ import { apiUrl, fetchJson } from './params.js';
 const BASE_MATERIALS = {
   terrain: () => new THREE.MeshLambertMaterial({ color: 0x3a4350, transparent: true, opacity: 1 }),
   buildings: () => new THREE.MeshLambertMaterial({ color: 0x8a97aa, flatShading: true, transparent: true, opacity: 1 }),
-  river: () => new THREE.MeshLambertMaterial({ color: 0x1d5b8f, transparent: true, opacity: 0.85 }),
 };
+
+/** @param {import('./protocol.generated.js').AreaLook} look */
+function areaMaterial(look) {
+  return new THREE.MeshLambertMaterial({ color: new THREE.Color(look.colour), transparent: true, opacity: look.opacity });
+}
 
 /** @param {GLTFLoader} loader @param {string} name @returns {Promise<THREE.Mesh>} */
 async function loadMesh(loader, name) {
@@ -102,7 +107,8 @@ export class DomainLayer {
   }
 }
 
-/** Load every layer; returns {base: Map(name -> mesh), domains: Map(name -> DomainLayer), bounds}.
+/** Load every layer; returns {base: Map(name -> mesh), domains: Map(name -> DomainLayer),
+ * areas: Map(name -> how the area is named and drawn), bounds}. An area's mesh is in `base` too.
  * @param {import('./view3d.js').View3D} view */
 export async function loadLayers(view) {
   /** @type {import('./protocol.generated.js').LayerList} */
@@ -110,6 +116,9 @@ export async function loadLayers(view) {
   const loader = new GLTFLoader();
   const base = new Map();
   const domains = new Map();
+  /** @type {Map<string, import('./protocol.generated.js').AreaLook>} in the scene's order */
+  const areas = new Map();
+  for (const entry of index.layers) if (entry.area) areas.set(entry.name, entry.area);
   await Promise.all(index.layers.map(async (entry) => {
     const mesh = await loadMesh(loader, entry.name);
     if (entry.domain) {
@@ -117,7 +126,7 @@ export async function loadLayers(view) {
       const map = await fetchJson(entry.map);
       domains.set(entry.domain, new DomainLayer(entry.domain, mesh, map));
     } else {
-      mesh.material = (BASE_MATERIALS[entry.name] || BASE_MATERIALS.buildings)();
+      mesh.material = entry.area ? areaMaterial(entry.area) : (BASE_MATERIALS[entry.name] || BASE_MATERIALS.buildings)();
       if (entry.name === 'terrain') mesh.geometry.computeVertexNormals();
       mesh.renderOrder = entry.name === 'terrain' ? 2 : 3; // after the buried assets
       base.set(entry.name, mesh);
@@ -129,5 +138,5 @@ export async function loadLayers(view) {
     mesh.geometry.computeBoundingBox();
     bounds.union(mesh.geometry.boundingBox);
   }
-  return { base, domains, bounds };
+  return { base, domains, areas, bounds };
 }

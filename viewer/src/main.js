@@ -186,10 +186,16 @@ async function whenHello() {
   return state.hello;
 }
 
+/** The ground and what is drawn on it: shown unless ?layers= names some of them.
+ * @param {string} name */
+function isGround(name) {
+  return name === 'terrain' || Boolean(app.layers?.areas.has(name));
+}
+
 /** @param {string} name */
 function isVisibleAtStart(name) {
   if (!params.layers) return true;
-  return params.layers.includes(name) || (name in { terrain: 1, river: 1 } && !params.layers.some((n) => n in { terrain: 1, river: 1 }));
+  return params.layers.includes(name) || (isGround(name) && !params.layers.some(isGround));
 }
 
 /** @param {string} name @param {boolean} visible */
@@ -215,8 +221,10 @@ function setUnderground(on, opacity) {
     buildings.material.opacity = on ? 0.12 + 0.5 * opacity : 1;
     buildings.material.depthWrite = !on;
   }
-  const river = base.get('river');
-  if (river) river.material.opacity = on ? 0.35 : 0.85;
+  for (const [name, look] of app.layers?.areas || []) {
+    const area = base.get(name);
+    if (area) area.material.opacity = on ? 0.4 * look.opacity : look.opacity; // the pipes below show through
+  }
   view.requestRender();
 }
 
@@ -338,9 +346,9 @@ function pick(clientX, clientY) {
   const painter = new Painter(state, layers.domains, view);
   app.painter = painter;
   const domainNames = hello.domains.map((d) => d.name).filter((n) => layers.domains.has(n));
-  const baseNames = ['terrain', 'buildings', 'river'].filter((n) => layers.base.has(n));
+  const baseNames = ['terrain', 'buildings', ...layers.areas.keys()].filter((n) => layers.base.has(n));
   for (const name of [...baseNames, ...domainNames]) setLayerVisible(name, isVisibleAtStart(name));
-  panel.build(state, baseNames, domainNames, isVisibleAtStart);
+  panel.build(state, baseNames, domainNames, isVisibleAtStart, layers.areas);
   refreshOnline();
   setInterval(refreshOnline, 5000);
   view.frame(layers.bounds);

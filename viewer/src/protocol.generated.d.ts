@@ -372,6 +372,15 @@ export interface LayerEntry {
   domain: string | null;
   glb: string;
   map: string;
+  area: AreaLook | null;
+}
+
+/** How an area of the scene (``[[layers.areas]]``) is named and drawn. */
+export interface AreaLook {
+  title: string;
+  title_zh: string;
+  colour: string;
+  opacity: number;
 }
 
 /** What the viewer needs to colour and pick assets: asset ``ids[i]``'s vertices start at ``offsets[i]`` of the layer's mesh. */

@@ -11,19 +11,34 @@ from typing import Any
 import msgspec
 from starlette.responses import Response
 
-from twin.serving.geometry import Layer, LayerCache, layers_for
+from twin.serving.geometry import Layer, LayerCache, area_of, layers_for
 from twin.serving.protocol import ApiErrorCode
 from twin.serving.routing import ApiError, ApiFailure, ApiRoute, Call, Media
 
 
+class AreaLook(msgspec.Struct):
+    """How an area of the scene (``[[layers.areas]]``) is named and drawn."""
+
+    #: its title in English
+    title: str
+    #: its title in Chinese
+    title_zh: str
+    #: "#rrggbb"
+    colour: str
+    #: 0 (invisible) to 1
+    opacity: float
+
+
 class LayerEntry(msgspec.Struct):
     name: str
-    #: the domain whose assets it draws; null for a base layer (terrain, buildings...)
+    #: the domain whose assets it draws; null for a base layer (terrain, buildings, an area)
     domain: str | None
     #: where its mesh is
     glb: str
     #: where its map from asset row to vertex run is
     map: str
+    #: an area's title and look; null for any other layer
+    area: AreaLook | None = None
 
 
 class LayerList(msgspec.Struct):
@@ -56,8 +71,13 @@ def _cache(call: Call) -> LayerCache:
 async def layers(call: Call) -> LayerList:
     """The scene's layers, each with the addresses of its mesh and its map."""
     cache = _cache(call)
-    return LayerList(cache.scene.name, [LayerEntry(n, n if n in cache.domains else None, f"/api/layers/{n}.glb",
-                                                   f"/api/layers/{n}.json") for n in cache.names()])
+    return LayerList(cache.scene.name, [_entry(cache, n) for n in cache.names()])
+
+
+def _entry(cache: LayerCache, name: str) -> LayerEntry:
+    area = area_of(cache.scene, name)
+    look = AreaLook(area.title, area.title_zh, area.colour, area.opacity) if area is not None else None
+    return LayerEntry(name, name if name in cache.domains else None, f"/api/layers/{name}.glb", f"/api/layers/{name}.json", look)
 
 
 async def _layer(call: Call) -> Layer:

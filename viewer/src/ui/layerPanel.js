@@ -3,7 +3,7 @@
 // every level, and the grey of assets without live readings), the underground view
 // (toggle and ground opacity) and the colour-by choice with its ramp and unit.
 import { el, setText } from './dom.js';
-import { t } from '../i18n.js';
+import { lang, t } from '../i18n.js';
 import { LEVEL_COLOURS, LEVEL_INK, RAMP_CSS, STALE_COLOUR } from '../levels.js';
 import { domainLabel, fieldLabel, formatValue, levelName } from './labels.js';
 
@@ -51,15 +51,19 @@ export class LayerPanel {
   }
 
   /** Build the layer rows and selects once the schema and meshes are known.
-   * @param {import('../state.js').TwinState} state @param {string[]} baseNames @param {string[]} domainNames @param {(name: string) => boolean} visible */
-  build(state, baseNames, domainNames, visible) {
+   * @param {import('../state.js').TwinState} state @param {string[]} baseNames @param {string[]} domainNames @param {(name: string) => boolean} visible
+   * @param {Map<string, import('../protocol.generated.js').AreaLook>} [areas] the base layers that are areas of the scene, with their titles and colours */
+  build(state, baseNames, domainNames, visible, areas = new Map()) {
     this.layerList.replaceChildren();
     this.counts.clear();
     this.online.clear();
     for (const name of baseNames) {
       const box = el('input', { type: 'checkbox', checked: visible(name), dataset: { layer: name } });
       box.addEventListener('change', () => this.onLayer(name, box.checked));
-      this.layerList.append(el('label', { class: 'row layer base' }, [box, el('span', { class: `swatch base-${name}` }), el('span', {}, t(name))]));
+      const area = areas.get(name);
+      const swatch = area ? el('span', { class: 'swatch', style: { background: area.colour } }) : el('span', { class: `swatch base-${name}` });
+      const label = area ? (lang === 'zh-CN' ? area.title_zh : area.title) : t(name);
+      this.layerList.append(el('label', { class: 'row layer base' }, [box, swatch, el('span', {}, label)]));
     }
     for (const domain of domainNames) {
       const style = state.domains.get(domain)?.info.style;
