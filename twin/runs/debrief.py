@@ -6,8 +6,11 @@ the controller fired, delayed, skipped or added them), the players' actions on a
 and incidents, the observers' notes, and the times per phase of the response: detect
 (from an injected cause to the first alarm on its target or in its domain), acknowledge,
 dispatch and close (each from an alarm's raise). :func:`render_html` writes it as one
-HTML page in English or Chinese (``debrief.html``, a jinja2 template beside this module);
-:func:`write` writes both languages and the data as JSON into a folder.
+HTML page in English or Chinese, :func:`render_section` as the after-action report's
+section: one template, the report's ``templates/debrief.html.j2`` (the page puts
+``debrief-page.html.j2`` around it). :func:`from_recording` reads it back from an
+exercise's recording (``twin report``); :func:`write` writes both languages and the data
+as JSON into a folder.
 
 Moments are seconds from the exercise's start; times are the twin's clock, shown as the
 scene's local time when the clock is absolute.
@@ -24,6 +27,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import jinja2
 import msgspec
+from markupsafe import Markup
 
 from twin.runs.exercise import ExerciseRecord, Inject, Note, Objective
 from twin.tick.alarms import SYSTEM_DOMAIN
@@ -383,7 +387,9 @@ def _clock(seconds: float | None) -> str:
 
 
 def _environment() -> jinja2.Environment:
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(Path(__file__).parent), autoescape=True,
+    """The report's templates (``twin/runs/report/templates``): the debrief is one of its
+    sections, and a page of its own around that same section."""
+    env = jinja2.Environment(loader=jinja2.PackageLoader("twin.runs.report", "templates"), autoescape=True,
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     env.filters["clock"] = _clock
     env.filters["secs"] = lambda v: "—" if v is None else f"{v:.0f}"
@@ -392,7 +398,19 @@ def _environment() -> jinja2.Environment:
 
 def render_html(d: Debrief, lang: str = "en") -> str:
     """The debrief as one HTML page (no script, nothing loaded from elsewhere), in
-    ``lang``: ``en`` or ``zh-CN``."""
+    ``lang``: ``en`` or ``zh-CN``; its body is the report's debrief section
+    (:func:`render_section`)."""
+    return _render("debrief-page.html.j2", d, lang, top="h1", sub="h2", ids="")
+
+
+def render_section(d: Debrief, lang: str = "en") -> Markup:
+    """The debrief as the after-action report's section (``templates/debrief.html.j2``,
+    the same as the page's body; its headings one level down, its ids prefixed
+    ``debrief-``)."""
+    return Markup(_render("debrief.html.j2", d, lang, top="h2", sub="h3", ids="debrief-"))
+
+
+def _render(template: str, d: Debrief, lang: str, **layout: str) -> str:
     if lang not in LANGS:
         raise ValueError(f"lang {lang!r}: valid: {', '.join(LANGS)}")
     zone: ZoneInfo | None = None
@@ -408,12 +426,61 @@ def render_html(d: Debrief, lang: str = "en") -> str:
     words = WORDS[lang]
     zh = lang == "zh-CN"
     same = lambda text: text  # noqa: E731
-    return _environment().get_template("debrief.html").render(
-        d=d, w=words, lang=lang, zh=zh, local=local, levels=LEVEL_NAMES[lang], who=who_zh if zh else same,
+    return _environment().get_template(template).render(
+        **layout, d=d, w=words, lang=lang, zh=zh, local=local, levels=LEVEL_NAMES[lang], who=who_zh if zh else same,
         reason=reason_zh if zh else same, action_name=(lambda a: _ACTION_ZH.get(a, a)) if zh else same,
         objective_text=(objective_zh if zh else (lambda o: o.text)), detail_text=(detail_zh if zh else (lambda s: s)),
         started_local=local(d.start), ended_local=local(d.end) if d.end is not None else "",
         date=datetime.fromtimestamp(d.start, zone).strftime("%Y-%m-%d") if zone is not None else "")
+
+
+def from_recording(path: Path) -> Debrief | None:
+    """The debrief of the exercise a recording holds, or None when it holds none: the
+    record the server wrote into it at the exercise's end (``/exercise/record``), or, for
+    a recording cut short before it, the exercise as far as its channels tell it (the
+    timeline of injects, the notes, the alarm events since its start; its objectives
+    not scored, which a warning says)."""
+    import json
+
+    from twin.runs.exercise import Inject, Note
+    from twin.runs.recording import RecordingReader
+
+    reader = RecordingReader(Path(path))
+    try:
+        meta = reader.run_metadata()
+        record: dict[str, Any] | None = None
+        injects: dict[int, dict[str, Any]] = {}
+        notes: list[dict[str, Any]] = []
+        events: list[tuple[float, dict[str, Any]]] = []
+        start: float | None = None
+        topics = ("/exercise/record", "/exercise/inject", "/exercise/note", "/alarm/event", "/operator/action")
+        for topic, t, data in reader.messages(topics):
+            body = json.loads(data)
+            if topic == "/exercise/record":
+                record = body
+            elif topic == "/exercise/inject":
+                start = t / 1e9 if start is None else start
+                injects[int(body["n"])] = body
+            elif topic == "/exercise/note":
+                notes.append(body)
+            else:
+                events.append((float(body["time"]), body))
+        end = reader.end
+    finally:
+        reader.close()
+    if record is not None:
+        return debrief(msgspec.convert(record, ExerciseRecord))
+    if not injects and not notes:
+        return None
+    if start is None:
+        start = min(float(n["time"]) - float(n["at"]) for n in notes)
+    kept = [e for t, e in events if t >= start - 1e-9]
+    partial = ExerciseRecord(
+        meta.get("drill", ""), meta.get("drill_zh", ""), Path(meta.get("exercise_file", "")).name, meta.get("scene", ""),
+        meta.get("timezone", "UTC"), bool(float(meta.get("start", "0") or 0)), start, end, "running", "", "", "",
+        end - start, [msgspec.convert(i, Inject) for _, i in sorted(injects.items())], [msgspec.convert(n, Note) for n in notes],
+        kept, [], [], [], ["the recording ends before the exercise did: its objectives were not scored"], Path(path).name)
+    return debrief(partial)
 
 
 def write(d: Debrief, folder: Path) -> dict[str, Path]:

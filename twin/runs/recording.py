@@ -20,9 +20,10 @@ Channels (message encoding in brackets):
   fields its sensors measure and the alarm rules' risk on it, every few seconds and
   whenever an alarm's level fell, news only (:mod:`twin.runs.truth`; its declaration in
   the ``twin.truth`` metadata; :func:`read_truth` reads it);
-- ``/exercise/inject``, ``/exercise/message``, ``/exercise/note`` [json]: a live
-  exercise's timeline of injects as the controller changes it, the messages sent to the
-  players and the observers' notes (``twin.runs.exercise``); registered when first used,
+- ``/exercise/inject``, ``/exercise/message``, ``/exercise/note``, ``/exercise/record``
+  [json]: a live exercise's timeline of injects as the controller changes it, the
+  messages sent to the players, the observers' notes (``twin.runs.exercise``) and, at
+  its end, its whole record as scored (the report's debrief); registered when first used,
   so that a recording without an exercise is what it always was.
 
 Log times are nanoseconds of the run's clock (from 0 for a simulated run, UTC epoch
@@ -64,6 +65,7 @@ from mcap.reader import SeekingReader
 from mcap.records import Channel, Chunk, Message, MessageIndex, Metadata
 from mcap.writer import CompressionType, Writer
 
+from twin.runs import packed
 from twin.serving import protocol as p
 from twin.tick.engine import Engine, Frame
 from twin.errors import TwinError
@@ -77,9 +79,11 @@ MAGIC = b"\x89MCAP0\r\n"
 #: How long record() waits for room in a full queue before it gives the recording up:
 #: back-pressure for a writer briefly behind, never a tick frozen on a stuck disk.
 STALL_SECONDS = 10.0
+#: the chunks' compression (see Recorder.__init__)
+COMPRESSION = CompressionType.LZ4
 TOPICS = ("/frame/keyframe", "/frame/delta", "/alarm/event", "/input/readings", "/input/action", "/operator/action")
 #: the channels of a live exercise, each a JSON record (Recorder.record_event)
-EXERCISE_TOPICS = ("/exercise/inject", "/exercise/message", "/exercise/note")
+EXERCISE_TOPICS = ("/exercise/inject", "/exercise/message", "/exercise/note", "/exercise/record")
 
 
 class ReadingBatchMessage(msgspec.Struct, tag="readings", tag_field="type"):
@@ -148,15 +152,23 @@ def delta_bytes(frame: Frame) -> bytes:
     return p.encode(p.Delta(frame.seq - 1, frame.seq, frame.time, domains, events, list(frame.stale), list(frame.incidents)), body)
 
 
+def _keyframe_parts(engine: Engine) -> tuple[dict[str, dict[str, np.ndarray]], list[dict[str, Any]], list[Any], list[dict[str, Any]]]:
+    """Every live field as last sent (DomainTable.sent), the open alarms, the stale
+    fields and the open incidents: what a keyframe holds."""
+    columns = {n: {f: t.sent(f) for f in t.live_fields()} for n, t in engine.world.tables.items()}
+    alarms = [a.summary() for a in engine.alarms.active()]  # as the stream carries them: notes are in /operator/action
+    incidents = [i.summary() for i in engine.incidents.ordered()]  # every open one, as a snapshot of the stream
+    return columns, alarms, sorted(engine.stale_fields), incidents
+
+
 def keyframe_bytes(engine: Engine) -> bytes:
     """A Snapshot of every live field as last sent (DomainTable.sent): what a client that
     applied every delta holds, so that a seek (a keyframe and the deltas after it) gives
     what playing the recording from the start gives, value for value."""
     body = p.Body()
-    domains = {n: {f: body.add(t.sent(f)) for f in t.live_fields()} for n, t in engine.world.tables.items()}
-    alarms = [a.summary() for a in engine.alarms.active()]  # as the stream carries them: notes are in /operator/action
-    incidents = [i.summary() for i in engine.incidents.ordered()]  # every open one, as a snapshot of the stream
-    return p.encode(p.Snapshot(engine.seq, engine.time, domains, alarms, sorted(engine.stale_fields), incidents), body)
+    columns, alarms, stale, incidents = _keyframe_parts(engine)
+    domains = {n: {f: body.add(v) for f, v in fields.items()} for n, fields in columns.items()}
+    return p.encode(p.Snapshot(engine.seq, engine.time, domains, alarms, stale, incidents), body)
 
 
 class RecordingError(TwinError, ValueError):
@@ -230,11 +242,14 @@ class Recorder:
             # so that the writer keeps up with a busy city. No size limit on a chunk: it
             # closes only at the end of a tick (see _run), so a file cut anywhere holds
             # whole ticks.
-            self._writer = Writer(self._stream, compression=CompressionType.LZ4, chunk_size=1 << 62)
+            self._writer = Writer(self._stream, compression=COMPRESSION, chunk_size=1 << 62)
             self._writer.start(profile=PROFILE, library=f"lifeline-twin {p.PROTOCOL_VERSION}")
             self._channels: dict[str, int] = {}
+            #: how readings and frames are packed (twin.runs.packed), fixed for the file
+            self._codec = packed.Codec.of(engine)
             for topic in TOPICS:
-                encoding = "json" if topic in ("/alarm/event", "/input/action", "/operator/action") else "lifeline-twin.v1"
+                encoding = "json" if topic in ("/alarm/event", "/input/action", "/operator/action") else \
+                    packed.READINGS_ENCODING if topic == "/input/readings" else packed.FRAMES_ENCODING
                 self._channels[topic] = self._writer.register_channel(topic, encoding, schema_id=0)
             meta = {
                 "scene": engine.scene.name,
@@ -255,6 +270,7 @@ class Recorder:
                 meta["timezone"] = engine.scene.timezone  # where its local times are read (reports)
             meta.update({k: str(v) for k, v in (metadata or {}).items()})
             self._writer.add_metadata("twin.run", meta)
+            self._writer.add_metadata(packed.METADATA, self._codec.metadata())
             self._writer.add_metadata("twin.created", {"wall_clock": wallclock.strftime("%Y-%m-%dT%H:%M:%SZ", wallclock.gmtime())})
             self._open_truth(truth_every, truth_from)
             self._stream.flush()  # a disk that cannot take the header fails here, at the start
@@ -291,7 +307,8 @@ class Recorder:
             self._put(TOPIC, at, message)
 
     def _keyframe(self, time: float) -> None:
-        data = keyframe_bytes(self.engine)
+        e = self.engine
+        data = self._codec.pack_keyframe(e.seq, e.time, *_keyframe_parts(e))
         self._keyframe_time, self._keyframe_size, self._deltas_since = time, len(data), 0
         self._put("/frame/keyframe", time, data)
 
@@ -340,7 +357,7 @@ class Recorder:
     def _record(self, frame: Frame) -> None:
         e = self.engine
         for batch in e.last_inputs:
-            self._put("/input/readings", frame.time, encode_batch(frame.time, batch))
+            self._put("/input/readings", frame.time, self._codec.pack_batch(frame.time, batch))
         applied = []
         if e.simulator is not None:
             # an incident's ``at`` is an offset; the recording speaks the run's clock
@@ -351,7 +368,7 @@ class Recorder:
         self._actions_seen = len(e.actions)
         for action in applied:
             self._put("/input/action", frame.time, json.dumps(action, sort_keys=True).encode())
-        delta = delta_bytes(frame)
+        delta = self._codec.pack_delta(frame)
         self._deltas_since += len(delta)
         self._put("/frame/delta", frame.time, delta)
         for event in frame.events:
@@ -504,6 +521,9 @@ class RecordingReader:
         #: metadata records by name (``twin.run``, ``twin.created``)
         self.metadata: dict[str, dict[str, str]] = {}
         self.channels: dict[int, str] = {}
+        #: each channel's message encoding: packed channels are unpacked as they are read
+        self._encodings: dict[int, str] = {}
+        self._codec: packed.Codec | None = None
         self._chunks: list[_ChunkSpan] = []
         try:
             magic = self._read(0, len(MAGIC))
@@ -559,6 +579,7 @@ class RecordingReader:
             return False
         self.metadata = metadata
         self.channels = {i: c.topic for i, c in summary.channels.items()}
+        self._encodings = {i: c.message_encoding for i, c in summary.channels.items()}
         keyframe_ids = [i for i, topic in self.channels.items() if topic == "/frame/keyframe"]
 
         def span(c: Any) -> _ChunkSpan:
@@ -596,6 +617,7 @@ class RecordingReader:
                 for r in records:
                     if isinstance(r, Channel):
                         self.channels[r.id] = r.topic
+                        self._encodings[r.id] = r.message_encoding
                     elif isinstance(r, Metadata):
                         self.metadata[r.name] = dict(r.metadata)
                 if times:
@@ -620,15 +642,42 @@ class RecordingReader:
     def _records(self, chunk: _ChunkSpan) -> list[Any]:
         return _parse_chunk(self._read(chunk.offset + _RECORD_HEAD.size, chunk.length - _RECORD_HEAD.size), validate=False)
 
+    def codec(self) -> packed.Codec:
+        """The recording's packing (its ``twin.codec`` metadata); RecordingError if it has none."""
+        if self._codec is None:
+            meta = self.metadata.get(packed.METADATA)
+            if meta is None:
+                raise RecordingError(f"{self.path}: packed messages but no {packed.METADATA} metadata to unpack them with")
+            try:
+                self._codec = packed.Codec.from_metadata(meta)
+            except (ValueError, KeyError, msgspec.DecodeError) as exc:
+                raise RecordingError(f"{self.path}: its {packed.METADATA} metadata is unusable: {exc}") from None
+        return self._codec
+
+    def _plain(self, topic: str, encoding: str, data: bytes) -> bytes:
+        """A message as the recorder was given it: a packed one unpacked."""
+        if encoding == packed.READINGS_ENCODING:
+            return encode_batch(*self.codec().unpack_batch(data))
+        if encoding == packed.FRAMES_ENCODING:
+            return self.codec().unpack_delta(data) if topic == "/frame/delta" else self.codec().unpack_keyframe(data)
+        return data
+
     def messages(self, topics: Iterable[str] | None = None, start: int | None = None, end: int | None = None,
-                 after: int | None = None) -> Iterator[tuple[str, int, bytes]]:
+                 after: int | None = None, stored: bool = False) -> Iterator[tuple[str, int, bytes]]:
         """(topic, log time in ns, data) of the messages on ``topics`` (all when None) with
         ``start <= time <= end`` and ``time > after`` (each bound left out when None), in
         log-time order (file order among equal times). Only the chunks that span that
-        stretch are read."""
+        stretch are read. Packed messages (readings, frames: :mod:`twin.runs.packed`) come
+        back as the recorder was given them (:func:`decode_batch` reads a batch, protocol
+        v1 a frame), the bytes on file with ``stored``."""
+        for topic, t, encoding, data in self._messages(topics, start, end, after):
+            yield topic, t, data if stored else self._plain(topic, encoding, data)
+
+    def _messages(self, topics: Iterable[str] | None, start: int | None, end: int | None,
+                  after: int | None) -> Iterator[tuple[str, int, str, bytes]]:
         wanted = None if topics is None else set(topics)
         low = start if after is None else (after + 1 if start is None else max(start, after + 1))
-        pending: list[tuple[int, int, str, bytes]] = []  # read, not yet given: (time, order, topic, data)
+        pending: list[tuple[int, int, str, str, bytes]] = []  # read, not yet given: (time, order, topic, encoding, data)
         order = 0
         for chunk in self._chunks:
             if (low is not None and chunk.end < low) or (end is not None and chunk.start > end):
@@ -636,8 +685,8 @@ class RecordingReader:
             # chunks are sorted by their first time: no later chunk has a message before it
             pending.sort(key=lambda m: (m[0], m[1]))
             ready = sum(1 for m in pending if m[0] < chunk.start)
-            for t, _, topic, data in pending[:ready]:
-                yield topic, t, data
+            for t, _, topic, encoding, data in pending[:ready]:
+                yield topic, t, encoding, data
             del pending[:ready]
             for record in self._records(chunk):
                 if not isinstance(record, Message):
@@ -648,11 +697,11 @@ class RecordingReader:
                     continue
                 if (low is not None and t < low) or (end is not None and t > end):
                     continue
-                pending.append((t, order, topic, record.data))
+                pending.append((t, order, topic, self._encodings.get(record.channel_id, ""), record.data))
                 order += 1
         pending.sort(key=lambda m: (m[0], m[1]))
-        for t, _, topic, data in pending:
-            yield topic, t, data
+        for t, _, topic, encoding, data in pending:
+            yield topic, t, encoding, data
 
     def seek(self, time: float) -> tuple[bytes, list[bytes]]:
         """The last keyframe at or before ``time`` and the deltas after it up to ``time``,

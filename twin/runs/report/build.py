@@ -36,6 +36,8 @@ class Report:
     truth_charts: list[Any] = field(default_factory=list)
     #: the alarms that fell while the truth had not (:class:`.truthcharts.FalseClear`)
     false_clears: list[Any] = field(default_factory=list)
+    #: the debrief of the live exercise the recording holds (:class:`twin.runs.debrief.Debrief`), if any
+    debrief: Any = None
 
 
 def rescore(run: Run) -> tuple[Any, list[Any] | None, str]:
@@ -139,9 +141,12 @@ def write_report(recording: Path, out: Path, lang: str = "en", pdf: bool = True)
         picture = district_picture(run, groups, twin, worst, total, out, lang)
         images.append(picture.path)
 
+    from twin.runs.debrief import from_recording
+
+    exercise = from_recording(run.path)
     view = build_view(run, twin, drill, scores, drill_path, groups, worst, total, picture, charts, plots, candidates,
                       notes_picture, notes_fields, lang, truth_charts=truth_charts, truth_kept=truth_kept, false_clears=found,
-                      truth_mattered=mattered)
+                      truth_mattered=mattered, debrief=exercise)
     pdf_path = None
     if pdf:
         from twin.runs.report.pdf import write_pdf
@@ -151,4 +156,4 @@ def write_report(recording: Path, out: Path, lang: str = "en", pdf: bool = True)
     html_path = out / "report.html"
     html_path.write_text(render_html(view), encoding="utf-8")
     return Report(html_path, pdf_path, images, picture.path if picture is not None else None, worst,
-                  notes_picture + notes_fields, groups, picture, truth_charts, found)
+                  notes_picture + notes_fields, groups, picture, truth_charts, found, exercise)

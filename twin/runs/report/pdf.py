@@ -133,8 +133,9 @@ def write_pdf(view: View, path: Path) -> Path:
                                            worst=s["worst"], total=s["total"])))
     else:
         story.append(p(w["summaryNone"]))
-    story += [p(w["scorecard"], h2), p(view.score_note, small)]
-    if view.scores is not None:
+    if view.debrief is None:
+        story += [p(w["scorecard"], h2), p(view.score_note, small)]
+    if view.scores is not None and view.debrief is None:
         rows = [[p(w["result"], head), p(w["expectation"], head), p(w["detail"], head)]]
         for s in view.scores:
             mark = w["na"] if not s.judged else w["pass"] if s.passed else w["fail"]
@@ -142,6 +143,9 @@ def write_pdf(view: View, path: Path) -> Path:
         table = LongTable(rows, colWidths=[52, (narrow_width - 52) * 0.6, (narrow_width - 52) * 0.4], repeatRows=1)
         table.setStyle(TableStyle(grid))
         story.append(table)
+
+    if view.debrief is not None:
+        story += debrief_story(view.debrief, view.lang, p, cell, head, grid, narrow_width, h2)
 
     story += [NextPageTemplate("landscape"), PageBreak(), p(w["worst"], h2)]
     if view.picture is not None:
@@ -221,3 +225,44 @@ def write_pdf(view: View, path: Path) -> Path:
         story.append(p(w["truthNone"], small))
     doc.build(story)
     return path
+
+
+def debrief_story(d: Any, lang: str, p: Any, cell: Any, head: Any, grid: list[Any], width: float, h2: Any) -> list[Any]:
+    """The debrief of a live exercise (:class:`twin.runs.debrief.Debrief`) for the PDF: the
+    objectives met or not, the times per phase, and the timeline of injects, alarms,
+    players' actions and observers' notes; the same rows as the page's section."""
+    from reportlab.lib import colors
+    from reportlab.platypus import LongTable, TableStyle
+
+    from twin.runs.debrief import WORDS, _clock, detail_zh, objective_zh, who_zh
+
+    w = WORDS[lang]
+    zh = lang == "zh-CN"
+    secs = lambda v: "—" if v is None else f"{v:.0f}"  # noqa: E731
+    out: list[Any] = [p(f"{w['title']}: {d.drill_zh if zh and d.drill_zh else d.drill}", h2),
+                      p(f"{w['objectives']} {d.met} / {d.judged} {w['met']}", cell)]
+    rows = [[p(w["objective"], head), p(w["status"], head), p(w["detail"], head)]]
+    for o in d.objectives:
+        rows.append([p(objective_zh(o) if zh else o.text, cell), p(w[o.status], cell), p(detail_zh(o.detail) if zh else o.detail, cell)])
+    table = LongTable(rows, colWidths=[width * 0.5, 60, width * 0.5 - 60], repeatRows=1)
+    table.setStyle(TableStyle(grid))
+    out.append(table)
+    rows = [[p(h, head) for h in (w["phase"], w["measured"], f"{w['median']} ({w['s']})", f"{w['worst']} ({w['s']})")]]
+    rows += [[p(w[ph.phase], cell), p(f"{ph.count} {w['of']} {ph.of}", cell), p(secs(ph.median), cell), p(secs(ph.worst), cell)]
+             for ph in d.phases]
+    table = LongTable(rows, colWidths=[width * 0.46, width * 0.18, width * 0.18, width * 0.18], repeatRows=1)
+    table.setStyle(TableStyle(grid))
+    out += [p(w["phases"], cell), table, p(w["timeline"], cell)]
+    rows = [[p(h, head) for h in (w["moment"], w["kind"], w["what"], w["who"])]]
+    style = list(grid)
+    tint = {"note": "#fbf7e8", "message": "#eef4ff", "player": "#eefaf1"}
+    for e in d.timeline:
+        n = len(rows)
+        rows.append([p(_clock(e.at), cell), p(w["kind_" + e.what], cell), p(e.text_zh if zh else e.text, cell),
+                     p(who_zh(e.who) if zh else e.who, cell)])
+        if e.what in tint:
+            style.append(("BACKGROUND", (0, n), (-1, n), colors.HexColor(tint[e.what])))
+    table = LongTable(rows, colWidths=[50, 60, width - 50 - 60 - 90, 90], repeatRows=1)
+    table.setStyle(TableStyle(style))
+    out.append(table)
+    return out

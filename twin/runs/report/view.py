@@ -107,6 +107,9 @@ class View:
     truth_note: str = ""
     #: each alarm that fell while the truth had not, worded (one per alarm, worst first)
     false_clears: list[str] = field(default_factory=list)
+    #: the debrief of the live exercise the recording holds (twin.runs.debrief.Debrief), and its section of the page
+    debrief: Any = None
+    debrief_html: str = ""
 
 
 def _timed(run: Run, a: AlarmSummary, when: float | None, lang: str) -> Timed:
@@ -184,8 +187,10 @@ def meta_rows(run: Run, twin: Twin | None, drill: Any, lang: str) -> list[tuple[
 def build_view(run: Run, twin: Twin | None, drill: Any, scores: list[Any] | None, drill_path: str, groups: list[AlarmGroup],
                worst: float, total: int, picture: DistrictPicture | None, timeline_charts: list[Path], plots: list[AssetPlot],
                plotted_of: int, notes_picture: list[str], notes_fields: list[str], lang: str, truth_charts: list[Any] | None = None,
-               truth_kept: bool = False, false_clears: list[Any] | None = None, truth_mattered: int = 0) -> View:
+               truth_kept: bool = False, false_clears: list[Any] | None = None, truth_mattered: int = 0,
+               debrief: Any = None) -> View:
     """The whole report in ``lang``."""
+    from twin.runs.debrief import render_section
     from twin.runs.report.truthcharts import worst_false_clears
 
     w = words(lang)
@@ -212,4 +217,5 @@ def build_view(run: Run, twin: Twin | None, drill: Any, scores: list[Any] | None
                 truth_kept=truth_kept, truth_charts=list(truth_charts or []),
                 truth_note=(w["truthMore"].format(n=len(truth_charts or []), rest=truth_mattered - len(truth_charts or []))
                             if truth_mattered > len(truth_charts or []) else ""),
-                false_clears=[false_clear_text(f, run, lang) for f in worst_false_clears(list(false_clears or []))])
+                false_clears=[false_clear_text(f, run, lang) for f in worst_false_clears(list(false_clears or []))],
+                debrief=debrief, debrief_html=render_section(debrief, lang) if debrief is not None else "")

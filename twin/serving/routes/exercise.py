@@ -317,6 +317,8 @@ class ExerciseHost:
             if inject.log and inject.log[-1].who == "the end":
                 self._record("/exercise/inject", msgspec.to_builtins(inject))
         record = exercise.record()
+        # the whole record, scored, in the recording: the report's debrief (twin report)
+        self._record("/exercise/record", msgspec.to_builtins(record))
         self.debrief = debriefs.debrief(record)
         log.info("exercise ended", extra={"drill": exercise.drill.name, "by": who, "reason": reason,
                                           "met": self.debrief.met, "judged": self.debrief.judged})
