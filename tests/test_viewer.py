@@ -223,13 +223,14 @@ def test_wall_mode_in_chinese_with_chosen_layers(browser, shared):
     _, url = shared
     page = open_page(browser, url + "/?lang=zh-CN&layers=gas,tunnel&tour=1")
     panel = page.locator(".panel.left").inner_text()
-    for label in ("燃气", "综合管廊", "雨水排水管网", "桥梁"):  # the plugins' label_zh
+    for label in ("燃气", "综合管廊", "雨水排水管网", "桥梁", "河流"):  # the plugins' label_zh, the river area's title_zh
         assert label in panel
     for level in ("蓝色预警", "黄色预警", "橙色预警", "红色预警"):  # from the Hello's levels
         assert level in panel
     assert "示范片区" in page.locator(".topbar").inner_text()
     assert page.evaluate("window.__twin.layerVisible('gas')") is True
     assert page.evaluate("window.__twin.layerVisible('drainage')") is False
+    assert page.evaluate("window.__twin.layerVisible('river')") is True  # an area is ground: shown unless named
     assert page.locator("input[data-layer='drainage']").is_checked() is False
     assert page.evaluate("document.documentElement.lang") == "zh-CN"
     page.close()
