@@ -33,10 +33,13 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 import msgspec
 import numba
 import numpy as np
+from msgspec import UNSET, UnsetType
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import Response
 
 from twin.serving.access import DEVICE, TokenRecord
+from twin.serving.protocol import ApiErrorCode
+from twin.serving.routing import ApiFailure, json_response
 from twin.tick.ingest import REJECT_REASONS, _validate_and_keep
 from twin.sources.payloads import CONTENT_TYPES, MALFORMED, Rejected, Sample, parse_csv
 from twin.types import Reading
@@ -53,6 +56,36 @@ CSV_TYPE = "text/csv"
 READING_SHAPE = '{"sensor": "<id>", "t": <epoch s or RFC 3339>, "v": <number>, "q": <0-255, optional>}'
 Kind = Literal["json", "msgpack", "csv"]
 _NAMES = {"json": "JSON", "msgpack": "msgpack", "csv": "CSV"}
+Reason = Literal[REJECT_REASONS]  # type: ignore[valid-type]
+
+
+class Reject(msgspec.Struct, omit_defaults=True):
+    """One refused reading: where it is in the body (``index`` in an array, ``line`` of
+    a CSV body, or ``reading``: its position when neither is known), why, and what would
+    be valid."""
+
+    reason: Reason
+    detail: str
+    index: int | None | UnsetType = UNSET
+    line: int | None | UnsetType = UNSET
+    reading: int | UnsetType = UNSET
+    sensor: str | UnsetType = UNSET
+
+
+class ReadingsAnswer(msgspec.Struct, omit_defaults=True):
+    """The verdict on every reading of the body, final: the good ones are applied at the
+    next tick (``time``), the others counted by reason, the first few described."""
+
+    accepted: int
+    rejected: int
+    #: rejected readings per reason
+    reasons: dict[Reason, int]
+    #: the first refusals, in the body's order (at most 10; all are counted)
+    rejects: list[Reject]
+    #: the twin's clock the readings were judged against: the next tick's
+    time: float
+    #: why the body as a whole is not readings (400)
+    error: str | UnsetType = UNSET
 
 
 class SensorSample(Sample, frozen=True, kw_only=True):
@@ -199,13 +232,15 @@ class ReadingsRoute:
         #: when each token's refused readings were last logged (at most once a minute each)
         self._logged: dict[str, float] = {}
 
-    async def post(self, request: Request) -> JSONResponse:
+    async def post(self, request: Request) -> Response:
+        """The verdict on the body's readings (a :class:`ReadingsAnswer`: 200, 422 when
+        none is accepted, 400 when the body is not readings); ApiFailure 409 on a replay."""
         server = self.server
         who = _device(server, request)
         kind = body_kind(request.headers.get("content-type"))
         if kind is None:  # the guard answers first; this holds without it too
-            return JSONResponse({"error": f"Content-Type {request.headers.get('content-type')!r}: expected one of "
-                                          f"{', '.join((*CONTENT_TYPES, CSV_TYPE))}"}, status_code=415)
+            raise ApiFailure(ApiErrorCode.UNSUPPORTED_MEDIA_TYPE, f"Content-Type {request.headers.get('content-type')!r}: "
+                                                                  f"expected one of {', '.join((*CONTENT_TYPES, CSV_TYPE))}")
         server._ready()
         body = await request.body()
         parsed = await asyncio.to_thread(parse_body, body, kind)
@@ -213,14 +248,13 @@ class ReadingsRoute:
         async with server._tick_lock:  # between ticks: the clock and last times are the next tick's
             engine = server._ready()
             if server.replay is not None:
-                return JSONResponse({"error": "this server replays a recording and takes no readings; "
-                                              "post them to a live twin"}, status_code=409)
+                raise ApiFailure(ApiErrorCode.CONFLICT, "this server replays a recording and takes no readings; "
+                                                        "post them to a live twin")
             if parsed.unreadable is not None:
                 engine.ingest.reject(MALFORMED)
                 self._log(who.name, {MALFORMED: 1})
-                return JSONResponse({"error": parsed.unreadable, "accepted": 0, "rejected": 1,
-                                     "reasons": {MALFORMED: 1}, "rejects": [], "time": engine.time + engine.dt},
-                                    status_code=400)
+                return json_response(ReadingsAnswer(0, 1, {MALFORMED: 1}, [], engine.time + engine.dt, parsed.unreadable),
+                                     status=400)
             now, verdict = await asyncio.to_thread(self._verdicts, engine, parsed.readings)
             good = verdict < 0
             engine.ingest.submit([r for r, ok in zip(parsed.readings, good.tolist()) if ok])
@@ -235,9 +269,8 @@ class ReadingsRoute:
         accepted, rejected = int(good.sum()), sum(reasons.values())
         if rejected:
             self._log(who.name, reasons)
-        answer = {"accepted": accepted, "rejected": rejected, "reasons": dict(sorted(reasons.items())),
-                  "rejects": self._shown(engine, parsed, verdict, now), "time": now}
-        return JSONResponse(answer, status_code=422 if rejected and not accepted else 200)
+        answer = ReadingsAnswer(accepted, rejected, dict(sorted(reasons.items())), self._shown(engine, parsed, verdict, now), now)
+        return json_response(answer, status=422 if rejected and not accepted else 200)
 
     def _verdicts(self, engine: Engine, readings: list[Reading]) -> tuple[float, np.ndarray]:
         """The clock the next tick judges with, and each reading's verdict (see
@@ -259,19 +292,18 @@ class ReadingsRoute:
                    np.zeros(len(REJECT_REASONS), dtype=np.int64), verdict)
         return now, verdict
 
-    def _shown(self, engine: Engine, parsed: Parsed, verdict: np.ndarray, now: float) -> list[dict[str, Any]]:
+    def _shown(self, engine: Engine, parsed: Parsed, verdict: np.ndarray, now: float) -> list[Reject]:
         """The first SHOWN_REJECTS refusals in the body's order, each with its place."""
         where = "line" if parsed.kind == "csv" else "index"
-        shown: list[tuple[float, dict[str, Any]]] = [
-            (r.line if r.line is not None else -1, {where: r.line, "reason": r.reason, "detail": r.detail})
+        shown: list[tuple[float, Reject]] = [
+            (r.line if r.line is not None else -1, Reject(r.reason, r.detail, **{where: r.line}))
             for r in parsed.malformed[:SHOWN_REJECTS]
         ]
         for i in np.flatnonzero(verdict >= 0)[:SHOWN_REJECTS].tolist():
             reading, place = parsed.readings[i], parsed.places[i]
             reason = REJECT_REASONS[int(verdict[i])]
-            entry = {where: place, "sensor": _short(reading.sensor), "reason": reason, "detail": _why(engine, reading, reason, now)}
-            if place is None:
-                entry = {"reading": i, **{k: v for k, v in entry.items() if k != where}}
+            at: dict[str, int] = {where: place} if place is not None else {"reading": i}
+            entry = Reject(reason, _why(engine, reading, reason, now), sensor=_short(reading.sensor), **at)
             shown.append((place if place is not None else float("inf"), entry))
         shown.sort(key=lambda pair: pair[0])
         return [entry for _, entry in shown[:SHOWN_REJECTS]]

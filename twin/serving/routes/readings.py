@@ -3,47 +3,14 @@ judges them); here is what it takes and answers, declared."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
-import msgspec
-from msgspec import UNSET, UnsetType
 from starlette.responses import Response
 
 from twin.serving.guard import BODY_TYPES
-from twin.serving.readings_api import SensorSample
+# the answers are declared where they are made (readings_api builds them)
+from twin.serving.readings_api import ReadingsAnswer, SensorSample
 from twin.serving.routing import ApiError, ApiRoute, Call, Media
-from twin.tick.ingest import REJECT_REASONS
-
-Reason = Literal[REJECT_REASONS]  # type: ignore[valid-type]
-
-
-class Reject(msgspec.Struct, omit_defaults=True):
-    """One refused reading: where it is in the body (``index`` in an array, ``line`` of
-    a CSV body, or ``reading``: its position when neither is known), why, and what would
-    be valid."""
-
-    reason: Reason
-    detail: str
-    index: int | None | UnsetType = UNSET
-    line: int | None | UnsetType = UNSET
-    reading: int | UnsetType = UNSET
-    sensor: str | UnsetType = UNSET
-
-
-class ReadingsAnswer(msgspec.Struct, omit_defaults=True):
-    """The verdict on every reading of the body, final: the good ones are applied at the
-    next tick (``time``), the others counted by reason, the first few described."""
-
-    accepted: int
-    rejected: int
-    #: rejected readings per reason
-    reasons: dict[Reason, int]
-    #: the first refusals, in the body's order (at most 10; all are counted)
-    rejects: list[Reject]
-    #: the twin's clock the readings were judged against: the next tick's
-    time: float
-    #: why the body as a whole is not readings (400)
-    error: str | UnsetType = UNSET
 
 
 CSV = Media("text/csv", {"type": "string"}, "rows `sensor,t,v[,q]`, an optional header row `sensor,t,v,q`")
