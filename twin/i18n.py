@@ -8,6 +8,7 @@ acknowledge, the owner unit) is one entry of :data:`COMMON`, so the wall and the
 a drill team prints say the same thing. Domain, field, rule and level names are not
 here: they come from the plugins' declarations and :data:`twin.types.LEVEL_NAMES`.
 
+Each table gives a key its words in every language side by side, (English, Chinese).
 Keys are camelCase (a few of the viewer's older ones snake_case); a report's value may
 hold ``{name}`` placeholders, filled with ``str.format``.
 """
@@ -29,228 +30,296 @@ LEVEL_INK = ("#ffffff", "#ffffff", "#101010", "#101010", "#ffffff")
 #: neutral grey no domain or level uses, never a colour that could read as healthy
 STALE_COLOUR = "#5c5c5c"
 
+
+def _by_language(pairs: dict[str, tuple[str, str]]) -> dict[str, dict[str, str]]:
+    """A table of words by language from one of (English, Chinese) by key: each word is
+    declared once, beside its translation, and no language can lack a key."""
+    return {lang: {key: words[n] for key, words in pairs.items()} for n, lang in enumerate(LANGS)}
+
+
 #: words the viewer and the reports share
-COMMON: dict[str, dict[str, str]] = {
-    "en": {
-        "alarms": "Alarms", "level": "Level", "asset": "Asset", "domain": "Domain", "rule": "Rule", "owner": "Owner unit",
-        "acknowledge": "Acknowledge", "dispatch": "Dispatch", "resolve": "Resolve",
-        "stateRaised": "raised", "stateAcknowledged": "acknowledged", "stateDispatched": "dispatched", "stateResolved": "resolved",
-    },
-    "zh-CN": {
-        "alarms": "告警", "level": "等级", "asset": "设施", "domain": "专项", "rule": "规则", "owner": "权属单位",
-        "acknowledge": "确认", "dispatch": "派发", "resolve": "办结",
-        "stateRaised": "已发出", "stateAcknowledged": "已确认", "stateDispatched": "已派发", "stateResolved": "已办结",
-    },
-}
+COMMON = _by_language({
+    "alarms": ("Alarms", "告警"),
+    "level": ("Level", "等级"),
+    "asset": ("Asset", "设施"),
+    "domain": ("Domain", "专项"),
+    "rule": ("Rule", "规则"),
+    "owner": ("Owner unit", "权属单位"),
+    "acknowledge": ("Acknowledge", "确认"),
+    "dispatch": ("Dispatch", "派发"),
+    "resolve": ("Resolve", "办结"),
+    "stateRaised": ("raised", "已发出"),
+    "stateAcknowledged": ("acknowledged", "已确认"),
+    "stateDispatched": ("dispatched", "已派发"),
+    "stateResolved": ("resolved", "已办结"),
+})
 
 #: the viewer's own words
-VIEWER: dict[str, dict[str, str]] = {
-    "en": {
-        "layers": "Layers", "underground": "Underground", "ground": "Ground opacity",
-        "colourBy": "Colour by", "severity": "Severity", "noAlarms": "No open alarms",
-        "since": "Since", "state": "State", "attributes": "Attributes",
-        "live": "Live fields", "sensors": "Sensors", "close": "Close", "note": "Note for the log",
-        "overdue": "OVERDUE", "disconnected": "Disconnected from the twin",
-        "reconnecting": "reconnecting in", "attempt": "attempt", "connecting": "Connecting…", "live_mode": "LIVE", "seq": "seq",
-        "simTime": "sim time", "localTime": "local time", "needOperator": "needs an operator token; this screen is",
-        "wrongState": "not possible while the alarm is", "tour": "Alarm tour", "stale": "stale", "done": "done", "failed": "failed",
-        "kind": "Kind", "more": "more", "buildings": "Buildings", "terrain": "Ground",
-        "selectField": "severity (risk and alarms)",
-        "replay_mode": "REPLAY", "play": "Play", "pause": "Pause", "paused": "PAUSED", "speed": "Replay speed",
-        "seek": "Replay position", "seekHint": "Drag or click to go to a moment of the recording", "branch": "Run live from here",
-        "branchHint": "Leave the replay: the twin runs live from this moment, for every screen",
-        "branchConfirm": "Click again: run live from",
-        "needDirector": "Replay controls need a director token; this screen is",
-        "replayLiveOnly": "Live twin: replay controls need a server started with twin serve --replay FILE",
-        "following": "following",
-        "online": "online", "sensorsOnline": "Share of this layer's sensors online (a good reading within their interval)",
-        "staleRows": "no live reading (sensors offline)",
-        "history": "History", "chartThis": "Show this field's history", "window1h": "1 h", "window24h": "24 h", "window7d": "7 d",
-        "noHistory": "No values in this window yet", "dataSince": "data since", "points": "points",
-        "source_raw": "stored readings", "source_minutes": "per-minute min / mean / max",
-        "source_live": "live window: values this screen received (no stored history)",
-    },
-    "zh-CN": {
-        "layers": "图层", "underground": "地下视图", "ground": "地面透明度",
-        "colourBy": "着色", "severity": "预警等级", "noAlarms": "无未处理告警",
-        "since": "发生时间", "state": "状态", "attributes": "属性",
-        "live": "实时数据", "sensors": "传感器", "close": "关闭", "note": "处置说明",
-        "overdue": "超时", "disconnected": "与孪生服务器断开",
-        "reconnecting": "重连倒计时", "attempt": "第", "connecting": "正在连接…", "live_mode": "实时", "seq": "序号",
-        "simTime": "仿真时间", "localTime": "本地时间", "needOperator": "需要值班员权限；本屏角色为",
-        "wrongState": "告警当前状态不允许：", "tour": "告警巡检", "stale": "数据过期", "done": "已完成", "failed": "失败",
-        "kind": "类型", "more": "更多", "buildings": "建筑", "terrain": "地面",
-        "selectField": "预警等级（风险与告警）",
-        "replay_mode": "回放", "play": "播放", "pause": "暂停", "paused": "已暂停", "speed": "回放倍速",
-        "seek": "回放位置", "seekHint": "拖动或点击跳转到录制中的某一时刻", "branch": "从此刻转为实时推演",
-        "branchHint": "退出回放：孪生从此刻起实时运行（所有屏幕同步）",
-        "branchConfirm": "再次点击确认：从此刻转为实时",
-        "needDirector": "回放控制需要指挥员权限；本屏角色为",
-        "replayLiveOnly": "实时模式：回放控制需以 twin serve --replay FILE 启动服务器",
-        "following": "跟随",
-        "online": "在线", "sensorsOnline": "本图层传感器在线率（在预期间隔内有有效数据）",
-        "staleRows": "无实时数据（传感器离线）",
-        "history": "历史曲线", "chartThis": "查看该指标的历史曲线", "window1h": "1小时", "window24h": "24小时", "window7d": "7天",
-        "noHistory": "该时段暂无数据", "dataSince": "数据起于", "points": "个点",
-        "source_raw": "历史原始数据", "source_minutes": "分钟统计（最小/平均/最大）",
-        "source_live": "实时窗口：本屏接收的数据（无历史存储）",
-    },
-}
+VIEWER = _by_language({
+    "layers": ("Layers", "图层"),
+    "underground": ("Underground", "地下视图"),
+    "ground": ("Ground opacity", "地面透明度"),
+    "colourBy": ("Colour by", "着色"),
+    "severity": ("Severity", "预警等级"),
+    "noAlarms": ("No open alarms", "无未处理告警"),
+    "since": ("Since", "发生时间"),
+    "state": ("State", "状态"),
+    "attributes": ("Attributes", "属性"),
+    "live": ("Live fields", "实时数据"),
+    "sensors": ("Sensors", "传感器"),
+    "close": ("Close", "关闭"),
+    "note": ("Note for the log", "处置说明"),
+    "overdue": ("OVERDUE", "超时"),
+    "disconnected": ("Disconnected from the twin", "与孪生服务器断开"),
+    "reconnecting": ("reconnecting in", "重连倒计时"),
+    "attempt": ("attempt", "第"),
+    "connecting": ("Connecting…", "正在连接…"),
+    "live_mode": ("LIVE", "实时"),
+    "seq": ("seq", "序号"),
+    "simTime": ("sim time", "仿真时间"),
+    "localTime": ("local time", "本地时间"),
+    "needOperator": ("needs an operator token; this screen is", "需要值班员权限；本屏角色为"),
+    "wrongState": ("not possible while the alarm is", "告警当前状态不允许："),
+    "tour": ("Alarm tour", "告警巡检"),
+    "stale": ("stale", "数据过期"),
+    "done": ("done", "已完成"),
+    "failed": ("failed", "失败"),
+    "kind": ("Kind", "类型"),
+    "more": ("more", "更多"),
+    "buildings": ("Buildings", "建筑"),
+    "terrain": ("Ground", "地面"),
+    "selectField": ("severity (risk and alarms)", "预警等级（风险与告警）"),
+    "replay_mode": ("REPLAY", "回放"),
+    "play": ("Play", "播放"),
+    "pause": ("Pause", "暂停"),
+    "paused": ("PAUSED", "已暂停"),
+    "speed": ("Replay speed", "回放倍速"),
+    "seek": ("Replay position", "回放位置"),
+    "seekHint": ("Drag or click to go to a moment of the recording", "拖动或点击跳转到录制中的某一时刻"),
+    "branch": ("Run live from here", "从此刻转为实时推演"),
+    "branchHint": (
+        "Leave the replay: the twin runs live from this moment, for every screen",
+        "退出回放：孪生从此刻起实时运行（所有屏幕同步）",
+    ),
+    "branchConfirm": ("Click again: run live from", "再次点击确认：从此刻转为实时"),
+    "needDirector": ("Replay controls need a director token; this screen is", "回放控制需要指挥员权限；本屏角色为"),
+    "replayLiveOnly": (
+        "Live twin: replay controls need a server started with twin serve --replay FILE",
+        "实时模式：回放控制需以 twin serve --replay FILE 启动服务器",
+    ),
+    "following": ("following", "跟随"),
+    "online": ("online", "在线"),
+    "sensorsOnline": (
+        "Share of this layer's sensors online (a good reading within their interval)",
+        "本图层传感器在线率（在预期间隔内有有效数据）",
+    ),
+    "staleRows": ("no live reading (sensors offline)", "无实时数据（传感器离线）"),
+    "history": ("History", "历史曲线"),
+    "chartThis": ("Show this field's history", "查看该指标的历史曲线"),
+    "window1h": ("1 h", "1小时"),
+    "window24h": ("24 h", "24小时"),
+    "window7d": ("7 d", "7天"),
+    "noHistory": ("No values in this window yet", "该时段暂无数据"),
+    "dataSince": ("data since", "数据起于"),
+    "points": ("points", "个点"),
+    "source_raw": ("stored readings", "历史原始数据"),
+    "source_minutes": ("per-minute min / mean / max", "分钟统计（最小/平均/最大）"),
+    "source_live": ("live window: values this screen received (no stored history)", "实时窗口：本屏接收的数据（无历史存储）"),
+})
 
 #: the after-action report's own words (twin.runs.report)
-REPORT: dict[str, dict[str, str]] = {
-    "en": {
-        "title": "After-action report", "run": "The run", "scene": "Scene", "drill": "Drill", "seed": "Seed", "tick": "Tick",
-        "span": "Simulated", "recorded": "Recorded (UTC)", "file": "Recording", "plugins": "Plugins",
-        "thresholds": "Threshold overrides", "timezone": "Times",
-        "timezoneValue": "local time of the scene ({zone})",
-        "incomplete": "The recording was cut short (no MCAP summary: its writer was killed or could not write on); "
-                      "this report covers what it holds, up to {end}.",
-        "summary": "{n} alarms on {assets} assets in {groups} groups; highest level {peak}; worst moment {worst} "
-                   "(sum of open alarm levels {total}).",
-        "summaryNone": "No alarm was raised.",
-        "scorecard": "Scorecard", "scoreNote": "The drill's expectations in {path}, re-scored from the recorded alarm events.",
-        "noDrill": "No scorecard: the recording names no drill file, or it no longer exists ({path}).",
-        "pass": "PASS", "fail": "FAIL", "expectation": "Expectation", "result": "Result", "detail": "Detail",
-        "expectBy": "by {time} an alarm of at least {level} on {asset}{rule}",
-        "expectNever": "no alarm of {level} or worse{where}{rule}",
-        "expectAck": "every alarm of at least {level}{where}{rule} acknowledged within {seconds} s",
-        "onAsset": " on {asset}", "inDomain": " in {domain}",
-        "reachedAt": "reached at {time}", "neverReached": "never reached", "none": "none", "allInTime": "all in time",
-        "late": "late: {list}", "notAcknowledged": "not acknowledged", "seconds": "{n} s",
-        "worst": "The district at the worst moment",
-        "worstCaption": "At {time}: {n} open alarms in {groups} groups, sum of levels {total}. Every alarmed asset is drawn "
-                        "in its level's colour (others faded in their domain's colour, buildings translucent). Labelled: "
-                        "the worst alarm of the {shown} worst groups, with how many more alarms each holds; {rest} more "
-                        "groups are coloured but not labelled. Rendered off screen.",
-        "labelMore": "+{n} more", "labelGroupMore": "{n} more groups not labelled",
-        "sumLevels": "sum of open alarm levels {total}",
-        "noPicture": "No picture of the district: {why}.",
-        "groupsByIncident": "Alarms grouped by incident (the twin's grouping, see docs/incidents.md), worst first: by the "
-                            "highest level reached, then the earliest raised; in each group, its alarms worst first.",
-        "groupsByPlace": "Alarms grouped by domain and place (the recording carries no incidents), worst first: by the "
-                         "highest level reached, then the earliest raised; in each group, its alarms worst first.",
-        "incident": "Incident #{id}", "placeGroup": "{domain} at {place}",
-        "groupSize": "{n} alarms on {assets} assets", "groupOpened": "from {start} to {end}",
-        "alarm": "Alarm", "peak": "Peak level", "raised": "Raised", "detect": "To detect", "ack": "To acknowledge",
-        "dispatchTime": "To dispatch", "resolveTime": "To resolve", "cleared": "Condition cleared",
-        "from": "from", "runStart": "start of the run", "notDone": "not within the recording",
-        "measures": "How the times are measured. <b>To detect</b>: from the input action (drill event, scripted incident "
-                    "or director's action) nearest before the raise on the alarmed asset or an asset coupled to it "
-                    "(linked to it, in its domain or in a domain a coupling joins to it; named in each cell), otherwise "
-                    "from the start of the run, to the moment the alarm was raised (its first level, after the rule's "
-                    "dwell). <b>To acknowledge, dispatch, resolve</b>: from the raise to the first such operator action. "
-                    "<b>Condition cleared</b>: when the level first fell back to none. —: not within the recording.",
-        "timeline": "Timeline", "time": "Time", "event": "Event", "what": "What", "who": "Who / note", "input": "action",
-        "timelineChart": "Each group's highest level over time (colour), worst group on top, with operator actions "
-                         "(triangle acknowledge, square dispatch, cross resolve) and input actions (dashed).",
-        "timelinePart": "part {n} of {of}",
-        "fields": "Key fields of the assets that alarmed",
-        "fieldsNote": "Per asset: the risk field of each alarm rule, with the level thresholds shaded, and up to three live "
-                      "fields that drive it (the inputs of the kernel that computes the risk, then its other outputs, "
-                      "ranked by how much they changed on this asset). Dashed lines: input actions on this asset or a "
-                      "coupled one; triangles: operator actions; black dotted line: the worst moment.",
-        "fieldsMore": "The {n} worst assets are plotted, the worst alarm of each group first; {rest} more alarmed assets "
-                      "are not (their times are in the table of alarms).",
-        "noFields": "No field plots: {why}.",
-        "fewFrames": "the recording holds fewer than two frames",
-        "pdf": "The same report for printing (A4): {pdf}.",
-        "risk": "risk", "tAxis": "time", "worstShort": "worst moment",
-        "evRaise": "raised", "evEscalate": "escalated", "evDeescalate": "de-escalated", "evClear": "cleared",
-        "evOverdue": "overdue (not acknowledged in time)",
-        "systemDomain": "System", "page": "page {n}",
-        "truth": "Measured and true", "na": "N/A",
-        "truthNote": "The run kept the ground truth of the fields its sensors measure: per sensor that matters (each one "
-                     "a fault was injected into, then those of the worst alarms' assets), what it read (blue) against what "
-                     "the simulated world held (red), and below, the alarm rule's risk as the twin computed it from the "
-                     "readings (blue) and on the truth (red), the level thresholds as bands and the alarm's level along the "
-                     "bottom. Dashed: the sensor's faults; a red line: an alarm that fell while the truth had not.",
-        "truthNone": "No truth beside the measurement: the recording keeps no ground truth (a twin fed by real sensors, or "
-                     "a recording made before the truth was kept).",
-        "truthMore": "{n} sensors are charted; {rest} more that matter are not.",
-        "truthMeasured": "measured ({sensor})", "truthTrue": "true", "truthTwinRisk": "the twin's risk (from the readings)",
-        "truthTrueRisk": "true risk", "truthTitle": "{sensor} on {asset} ({domain}): measured and true",
-        "truthFalseMark": "cleared while the truth was {level}",
-        "falseClears": "All-clears the truth contradicts",
-        "falseClear": "Alarm #{id} on {asset} ({title}) {what} at {time} while the truth was still {truth}{faults}.",
-        "falseCleared": "cleared", "falseFell": "fell to {level}",
-        "falseFaults": ", on a {fault} sensor ({sensor}, since {since})",
-        "faultWord_sensor.drift": "drifting", "faultWord_sensor.stuck": "stuck", "faultWord_sensor.dead": "dead",
-        "falseNone": "None: no alarm fell while the truth was still at its level.",
-        "why_fault": "a fault was injected", "why_alarm": "its asset alarmed",
-    },
-    "zh-CN": {
-        "title": "演练复盘报告", "run": "运行概况", "scene": "场景", "drill": "演练", "seed": "随机种子", "tick": "步长",
-        "span": "模拟时段", "recorded": "记录时间（UTC）", "file": "记录文件", "plugins": "插件",
-        "thresholds": "阈值覆盖", "timezone": "时间",
-        "timezoneValue": "场景当地时间（{zone}）",
-        "incomplete": "记录文件不完整（无 MCAP 摘要：写入进程被终止或无法继续写入）；本报告涵盖其已有数据，截至 {end}。",
-        "summary": "共 {n} 条告警，涉及 {assets} 个设施，分为 {groups} 组；最高等级 {peak}；最严重时刻 {worst}"
-                   "（未关闭告警等级之和 {total}）。",
-        "summaryNone": "未发出任何告警。",
-        "scorecard": "评分表", "scoreNote": "按演练文件 {path} 中的预期，根据记录的告警事件重新评分。",
-        "noDrill": "无评分表：记录未指明演练文件，或该文件已不存在（{path}）。",
-        "pass": "通过", "fail": "未通过", "expectation": "预期", "result": "结果", "detail": "说明",
-        "expectBy": "{time} 前 {asset} 出现不低于{level}的告警{rule}",
-        "expectNever": "{where}不出现{level}及以上告警{rule}",
-        "expectAck": "{where}{level}及以上告警{rule}均在 {seconds} 秒内确认",
-        "onAsset": "{asset} ", "inDomain": "{domain}",
-        "reachedAt": "于 {time} 达到", "neverReached": "未达到", "none": "无", "allInTime": "均及时确认",
-        "late": "超时：{list}", "notAcknowledged": "未确认", "seconds": "{n} 秒",
-        "worst": "最严重时刻的片区态势",
-        "worstCaption": "{time}：{n} 条未关闭告警，分为 {groups} 组，等级之和 {total}。告警设施按等级着色（其余按所属专项颜色淡显，"
-                        "建筑半透明）。标注：最严重的 {shown} 组各自最严重的告警，及该组其余告警数；另有 {rest} 组仅着色、未标注。"
-                        "服务器端离屏渲染。",
-        "labelMore": "另 {n} 条", "labelGroupMore": "另有 {n} 组未标注",
-        "sumLevels": "未关闭告警等级之和 {total}",
-        "noPicture": "无片区图：{why}。",
-        "groupsByIncident": "告警按事件分组（孪生的归并规则，见 docs/incidents.md），最严重者在前：先按达到的最高等级，"
-                            "再按最早发出时间；组内告警亦按严重程度排列。",
-        "groupsByPlace": "告警按专项与地点分组（记录中无事件信息），最严重者在前：先按达到的最高等级，再按最早发出时间；"
-                         "组内告警亦按严重程度排列。",
-        "incident": "事件 #{id}", "placeGroup": "{place} {domain}",
-        "groupSize": "{n} 条告警，{assets} 个设施", "groupOpened": "{start} 至 {end}",
-        "alarm": "告警", "peak": "最高等级", "raised": "发出时间", "detect": "发现用时", "ack": "确认用时",
-        "dispatchTime": "派发用时", "resolveTime": "办结用时", "cleared": "险情消除",
-        "from": "起点", "runStart": "运行开始", "notDone": "记录内未发生",
-        "measures": "用时的计算方法。<b>发现用时</b>：自告警设施本身或与其耦合的设施（与其关联，且属同一专项或有耦合关系的专项）上、"
-                    "告警发出前最近的一个输入动作（演练事件、脚本事件或导演操作；单元格中注明），若无则自运行开始，"
-                    "至告警发出（经规则驻留时间后首次达到某一等级）。<b>确认、派发、办结用时</b>：自告警发出至首次相应的值班操作。"
-                    "<b>险情消除</b>：等级首次回落为正常的时间。—：记录内未发生。",
-        "timeline": "时间线", "time": "时间", "event": "事件", "what": "内容", "who": "操作人 / 说明", "input": "动作",
-        "timelineChart": "各组最高告警等级随时间变化（颜色，最严重的组在上），及值班操作（三角：确认，方块：派发，叉：办结）"
-                         "和输入动作（虚线）。",
-        "timelinePart": "第 {n} 部分，共 {of} 部分",
-        "fields": "告警设施的关键指标",
-        "fieldsNote": "每个设施：各告警规则的风险值（阴影为各等级阈值），以及至多三个驱动它的实时指标（计算风险的内核的输入，"
-                      "其次为其其他输出，按该设施上的变化幅度排序）。虚线：该设施或耦合设施上的输入动作；三角：值班操作；"
-                      "黑色点线：最严重时刻。",
-        "fieldsMore": "仅绘出最严重的 {n} 个设施（每组最严重的告警优先）；另有 {rest} 个告警设施未绘出（其用时见告警表）。",
-        "noFields": "无指标曲线：{why}。",
-        "fewFrames": "记录中的数据帧少于两帧",
-        "pdf": "供打印的同一报告（A4）：{pdf}。",
-        "risk": "风险", "tAxis": "时间", "worstShort": "最严重时刻",
-        "evRaise": "发出", "evEscalate": "升级", "evDeescalate": "降级", "evClear": "消除",
-        "evOverdue": "超时未确认",
-        "systemDomain": "系统", "page": "第 {n} 页",
-        "truth": "监测值与真实值", "na": "未评判",
-        "truthNote": "本次运行保存了传感器所测指标的真实值：对每个需要关注的传感器（先是被注入故障的，其次是最严重告警设施上的），"
-                     "上图为其读数（蓝）与模拟世界中的真实值（红）；下图为告警规则的风险值——孪生据读数算出的（蓝）与按真实值算出的（红），"
-                     "色带为各等级阈值，底部色条为告警等级。虚线：传感器故障；红色竖线：真实值未回落而告警已降级或解除。",
-        "truthNone": "无真实值对照：记录中未保存真实值（由真实传感器驱动的孪生，或保存真实值之前的记录）。",
-        "truthMore": "已绘出 {n} 个传感器；另有 {rest} 个需关注的传感器未绘出。",
-        "truthMeasured": "监测值（{sensor}）", "truthTrue": "真实值", "truthTwinRisk": "孪生风险值（据读数）",
-        "truthTrueRisk": "真实风险值", "truthTitle": "{asset}（{domain}）上的 {sensor}：监测值与真实值",
-        "truthFalseMark": "真实值仍为{level}时解除",
-        "falseClears": "与真实值相悖的解除",
-        "falseClear": "{asset} 的告警 #{id}（{title}）于 {time} {what}，而真实值仍为{truth}{faults}。",
-        "falseCleared": "解除", "falseFell": "降为{level}",
-        "falseFaults": "；{sensor} 处于{fault}状态（自 {since} 起）",
-        "faultWord_sensor.drift": "漂移", "faultWord_sensor.stuck": "卡滞", "faultWord_sensor.dead": "失效",
-        "falseNone": "无：真实值未回落时，没有告警降级或解除。",
-        "why_fault": "被注入故障", "why_alarm": "所在设施告警",
-    },
-}
+REPORT = _by_language({
+    "title": ("After-action report", "演练复盘报告"),
+    "run": ("The run", "运行概况"),
+    "scene": ("Scene", "场景"),
+    "drill": ("Drill", "演练"),
+    "seed": ("Seed", "随机种子"),
+    "tick": ("Tick", "步长"),
+    "span": ("Simulated", "模拟时段"),
+    "recorded": ("Recorded (UTC)", "记录时间（UTC）"),
+    "file": ("Recording", "记录文件"),
+    "plugins": ("Plugins", "插件"),
+    "thresholds": ("Threshold overrides", "阈值覆盖"),
+    "timezone": ("Times", "时间"),
+    "timezoneValue": ("local time of the scene ({zone})", "场景当地时间（{zone}）"),
+    "incomplete": (
+        "The recording was cut short (no MCAP summary: its writer was killed or could not write on); this report covers what "
+        "it holds, up to {end}.",
+        "记录文件不完整（无 MCAP 摘要：写入进程被终止或无法继续写入）；本报告涵盖其已有数据，截至 {end}。",
+    ),
+    "summary": (
+        "{n} alarms on {assets} assets in {groups} groups; highest level {peak}; worst moment {worst} (sum of open alarm "
+        "levels {total}).",
+        "共 {n} 条告警，涉及 {assets} 个设施，分为 {groups} 组；最高等级 {peak}；最严重时刻 {worst}（未关闭告警等级之和 {tota"
+        "l}）。",
+    ),
+    "summaryNone": ("No alarm was raised.", "未发出任何告警。"),
+    "scorecard": ("Scorecard", "评分表"),
+    "scoreNote": (
+        "The drill's expectations in {path}, re-scored from the recorded alarm events.",
+        "按演练文件 {path} 中的预期，根据记录的告警事件重新评分。",
+    ),
+    "noDrill": (
+        "No scorecard: the recording names no drill file, or it no longer exists ({path}).",
+        "无评分表：记录未指明演练文件，或该文件已不存在（{path}）。",
+    ),
+    "pass": ("PASS", "通过"),
+    "fail": ("FAIL", "未通过"),
+    "expectation": ("Expectation", "预期"),
+    "result": ("Result", "结果"),
+    "detail": ("Detail", "说明"),
+    "expectBy": (
+        "by {time} an alarm of at least {level} on {asset}{rule}",
+        "{time} 前 {asset} 出现不低于{level}的告警{rule}",
+    ),
+    "expectNever": ("no alarm of {level} or worse{where}{rule}", "{where}不出现{level}及以上告警{rule}"),
+    "expectAck": (
+        "every alarm of at least {level}{where}{rule} acknowledged within {seconds} s",
+        "{where}{level}及以上告警{rule}均在 {seconds} 秒内确认",
+    ),
+    "onAsset": (" on {asset}", "{asset} "),
+    "inDomain": (" in {domain}", "{domain}"),
+    "reachedAt": ("reached at {time}", "于 {time} 达到"),
+    "neverReached": ("never reached", "未达到"),
+    "none": ("none", "无"),
+    "allInTime": ("all in time", "均及时确认"),
+    "late": ("late: {list}", "超时：{list}"),
+    "notAcknowledged": ("not acknowledged", "未确认"),
+    "seconds": ("{n} s", "{n} 秒"),
+    "worst": ("The district at the worst moment", "最严重时刻的片区态势"),
+    "worstCaption": (
+        "At {time}: {n} open alarms in {groups} groups, sum of levels {total}. Every alarmed asset is drawn in its level's "
+        "colour (others faded in their domain's colour, buildings translucent). Labelled: the worst alarm of the {shown} "
+        "worst groups, with how many more alarms each holds; {rest} more groups are coloured but not labelled. Rendered off "
+        "screen.",
+        "{time}：{n} 条未关闭告警，分为 {groups} 组，等级之和 {total}。告警设施按等级着色（其余按所属专项颜色淡显，建筑半透明"
+        "）。标注：最严重的 {shown} 组各自最严重的告警，及该组其余告警数；另有 {rest} 组仅着色、未标注。服务器端离屏渲染。",
+    ),
+    "labelMore": ("+{n} more", "另 {n} 条"),
+    "labelGroupMore": ("{n} more groups not labelled", "另有 {n} 组未标注"),
+    "sumLevels": ("sum of open alarm levels {total}", "未关闭告警等级之和 {total}"),
+    "noPicture": ("No picture of the district: {why}.", "无片区图：{why}。"),
+    "groupsByIncident": (
+        "Alarms grouped by incident (the twin's grouping, see docs/incidents.md), worst first: by the highest level reached, "
+        "then the earliest raised; in each group, its alarms worst first.",
+        "告警按事件分组（孪生的归并规则，见 docs/incidents.md），最严重者在前：先按达到的最高等级，再按最早发出时间；组内告警"
+        "亦按严重程度排列。",
+    ),
+    "groupsByPlace": (
+        "Alarms grouped by domain and place (the recording carries no incidents), worst first: by the highest level reached, "
+        "then the earliest raised; in each group, its alarms worst first.",
+        "告警按专项与地点分组（记录中无事件信息），最严重者在前：先按达到的最高等级，再按最早发出时间；组内告警亦按严重程度排"
+        "列。",
+    ),
+    "incident": ("Incident #{id}", "事件 #{id}"),
+    "placeGroup": ("{domain} at {place}", "{place} {domain}"),
+    "groupSize": ("{n} alarms on {assets} assets", "{n} 条告警，{assets} 个设施"),
+    "groupOpened": ("from {start} to {end}", "{start} 至 {end}"),
+    "alarm": ("Alarm", "告警"),
+    "peak": ("Peak level", "最高等级"),
+    "raised": ("Raised", "发出时间"),
+    "detect": ("To detect", "发现用时"),
+    "ack": ("To acknowledge", "确认用时"),
+    "dispatchTime": ("To dispatch", "派发用时"),
+    "resolveTime": ("To resolve", "办结用时"),
+    "cleared": ("Condition cleared", "险情消除"),
+    "from": ("from", "起点"),
+    "runStart": ("start of the run", "运行开始"),
+    "notDone": ("not within the recording", "记录内未发生"),
+    "measures": (
+        "How the times are measured. <b>To detect</b>: from the input action (drill event, scripted incident or director's "
+        "action) nearest before the raise on the alarmed asset or an asset coupled to it (linked to it, in its domain or in "
+        "a domain a coupling joins to it; named in each cell), otherwise from the start of the run, to the moment the alarm "
+        "was raised (its first level, after the rule's dwell). <b>To acknowledge, dispatch, resolve</b>: from the raise to "
+        "the first such operator action. <b>Condition cleared</b>: when the level first fell back to none. —: not within the "
+        "recording.",
+        "用时的计算方法。<b>发现用时</b>：自告警设施本身或与其耦合的设施（与其关联，且属同一专项或有耦合关系的专项）上、告警"
+        "发出前最近的一个输入动作（演练事件、脚本事件或导演操作；单元格中注明），若无则自运行开始，至告警发出（经规则驻留时间"
+        "后首次达到某一等级）。<b>确认、派发、办结用时</b>：自告警发出至首次相应的值班操作。<b>险情消除</b>：等级首次回落为正"
+        "常的时间。—：记录内未发生。",
+    ),
+    "timeline": ("Timeline", "时间线"),
+    "time": ("Time", "时间"),
+    "event": ("Event", "事件"),
+    "what": ("What", "内容"),
+    "who": ("Who / note", "操作人 / 说明"),
+    "input": ("action", "动作"),
+    "timelineChart": (
+        "Each group's highest level over time (colour), worst group on top, with operator actions (triangle acknowledge, "
+        "square dispatch, cross resolve) and input actions (dashed).",
+        "各组最高告警等级随时间变化（颜色，最严重的组在上），及值班操作（三角：确认，方块：派发，叉：办结）和输入动作（虚线）"
+        "。",
+    ),
+    "timelinePart": ("part {n} of {of}", "第 {n} 部分，共 {of} 部分"),
+    "fields": ("Key fields of the assets that alarmed", "告警设施的关键指标"),
+    "fieldsNote": (
+        "Per asset: the risk field of each alarm rule, with the level thresholds shaded, and up to three live fields that "
+        "drive it (the inputs of the kernel that computes the risk, then its other outputs, ranked by how much they changed "
+        "on this asset). Dashed lines: input actions on this asset or a coupled one; triangles: operator actions; black "
+        "dotted line: the worst moment.",
+        "每个设施：各告警规则的风险值（阴影为各等级阈值），以及至多三个驱动它的实时指标（计算风险的内核的输入，其次为其其他输"
+        "出，按该设施上的变化幅度排序）。虚线：该设施或耦合设施上的输入动作；三角：值班操作；黑色点线：最严重时刻。",
+    ),
+    "fieldsMore": (
+        "The {n} worst assets are plotted, the worst alarm of each group first; {rest} more alarmed assets are not (their "
+        "times are in the table of alarms).",
+        "仅绘出最严重的 {n} 个设施（每组最严重的告警优先）；另有 {rest} 个告警设施未绘出（其用时见告警表）。",
+    ),
+    "noFields": ("No field plots: {why}.", "无指标曲线：{why}。"),
+    "fewFrames": ("the recording holds fewer than two frames", "记录中的数据帧少于两帧"),
+    "pdf": ("The same report for printing (A4): {pdf}.", "供打印的同一报告（A4）：{pdf}。"),
+    "risk": ("risk", "风险"),
+    "tAxis": ("time", "时间"),
+    "worstShort": ("worst moment", "最严重时刻"),
+    "evRaise": ("raised", "发出"),
+    "evEscalate": ("escalated", "升级"),
+    "evDeescalate": ("de-escalated", "降级"),
+    "evClear": ("cleared", "消除"),
+    "evOverdue": ("overdue (not acknowledged in time)", "超时未确认"),
+    "systemDomain": ("System", "系统"),
+    "page": ("page {n}", "第 {n} 页"),
+    "truth": ("Measured and true", "监测值与真实值"),
+    "na": ("N/A", "未评判"),
+    "truthNote": (
+        "The run kept the ground truth of the fields its sensors measure: per sensor that matters (each one a fault was "
+        "injected into, then those of the worst alarms' assets), what it read (blue) against what the simulated world held "
+        "(red), and below, the alarm rule's risk as the twin computed it from the readings (blue) and on the truth (red), "
+        "the level thresholds as bands and the alarm's level along the bottom. Dashed: the sensor's faults; a red line: an "
+        "alarm that fell while the truth had not.",
+        "本次运行保存了传感器所测指标的真实值：对每个需要关注的传感器（先是被注入故障的，其次是最严重告警设施上的），上图为其"
+        "读数（蓝）与模拟世界中的真实值（红）；下图为告警规则的风险值——孪生据读数算出的（蓝）与按真实值算出的（红），色带为各"
+        "等级阈值，底部色条为告警等级。虚线：传感器故障；红色竖线：真实值未回落而告警已降级或解除。",
+    ),
+    "truthNone": (
+        "No truth beside the measurement: the recording keeps no ground truth (a twin fed by real sensors, or a recording "
+        "made before the truth was kept).",
+        "无真实值对照：记录中未保存真实值（由真实传感器驱动的孪生，或保存真实值之前的记录）。",
+    ),
+    "truthMore": (
+        "{n} sensors are charted; {rest} more that matter are not.",
+        "已绘出 {n} 个传感器；另有 {rest} 个需关注的传感器未绘出。",
+    ),
+    "truthMeasured": ("measured ({sensor})", "监测值（{sensor}）"),
+    "truthTrue": ("true", "真实值"),
+    "truthTwinRisk": ("the twin's risk (from the readings)", "孪生风险值（据读数）"),
+    "truthTrueRisk": ("true risk", "真实风险值"),
+    "truthTitle": ("{sensor} on {asset} ({domain}): measured and true", "{asset}（{domain}）上的 {sensor}：监测值与真实值"),
+    "truthFalseMark": ("cleared while the truth was {level}", "真实值仍为{level}时解除"),
+    "falseClears": ("All-clears the truth contradicts", "与真实值相悖的解除"),
+    "falseClear": (
+        "Alarm #{id} on {asset} ({title}) {what} at {time} while the truth was still {truth}{faults}.",
+        "{asset} 的告警 #{id}（{title}）于 {time} {what}，而真实值仍为{truth}{faults}。",
+    ),
+    "falseCleared": ("cleared", "解除"),
+    "falseFell": ("fell to {level}", "降为{level}"),
+    "falseFaults": (", on a {fault} sensor ({sensor}, since {since})", "；{sensor} 处于{fault}状态（自 {since} 起）"),
+    "faultWord_sensor.drift": ("drifting", "漂移"),
+    "faultWord_sensor.stuck": ("stuck", "卡滞"),
+    "faultWord_sensor.dead": ("dead", "失效"),
+    "falseNone": ("None: no alarm fell while the truth was still at its level.", "无：真实值未回落时，没有告警降级或解除。"),
+    "why_fault": ("a fault was injected", "被注入故障"),
+    "why_alarm": ("its asset alarmed", "所在设施告警"),
+})
 
 
 def _merged(part: dict[str, dict[str, str]]) -> Mapping[str, Mapping[str, str]]:
