@@ -151,13 +151,15 @@ def install() -> None:
     """Swap in the timed writer, encoders and chunk counter (idempotent)."""
     if _originals:
         return
+    codec = rec.packed.Codec
     _originals.update(Writer=rec.Writer, zstd=mcap.writer.zstandard, breakup=mcap.reader.breakup_chunk,
-                      delta=rec.delta_bytes, keyframe=rec.keyframe_bytes, batch=rec.encode_batch)
+                      delta=codec.pack_delta, keyframe=codec.pack_keyframe, batch=codec.pack_batch)
     rec.Writer = TimedWriter  # type: ignore[misc]
     mcap.writer.zstandard = _TimedZstd()  # type: ignore[assignment]
-    rec.delta_bytes = _timed_encoder("encode_delta", rec.delta_bytes)
-    rec.keyframe_bytes = _timed_encoder("encode_keyframe", rec.keyframe_bytes)
-    rec.encode_batch = _timed_encoder("encode_readings", rec.encode_batch)
+    # the recorder packs through its Codec (twin.runs.packed): time its methods
+    codec.pack_delta = _timed_encoder("encode_delta", codec.pack_delta)  # type: ignore[method-assign]
+    codec.pack_keyframe = _timed_encoder("encode_keyframe", codec.pack_keyframe)  # type: ignore[method-assign]
+    codec.pack_batch = _timed_encoder("encode_readings", codec.pack_batch)  # type: ignore[method-assign]
     breakup = mcap.reader.breakup_chunk
 
     def counted(chunk: Any, *args: Any, **kwargs: Any) -> Any:

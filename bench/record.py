@@ -134,6 +134,8 @@ from twin.serving.client import Mirror  # noqa: E402
 from twin.tick.engine import Engine  # noqa: E402
 
 probe.install()
+#: the demo's per-channel share is given for the recorder's own chunk codec (mcap's zstd is level 3)
+CHUNK_CODEC = {"LZ4": "lz4", "ZSTD": "zstd-3"}[rec.COMPRESSION.name]
 
 
 def pct(values: list[float] | np.ndarray, q: float) -> float:
@@ -490,19 +492,44 @@ def demo(workdir: Path) -> dict[str, float]:
         raise RuntimeError(recorder.error)
     seconds = engine.time - start
     engine.close()
-    payload: dict[str, int] = {}
-    for topic, _, data in rec.read_stream(path, None):
-        payload[topic] = payload.get(topic, 0) + len(data)
+    payload: dict[str, int] = {}  # as readers get them (readings batches, protocol v1 frames)
+    stored: dict[str, int] = {}  # as the file holds them (packed: twin.runs.packed)
+    seconds_of: dict[str, dict[int, list[bytes]]] = {}  # each channel's stored messages by second: a chunk's share
+    reader = rec.RecordingReader(path)
+    try:
+        for (topic, t, data), (_, _, kept) in zip(reader.messages(), reader.messages(stored=True)):
+            payload[topic] = payload.get(topic, 0) + len(data)
+            stored[topic] = stored.get(topic, 0) + len(kept)
+            seconds_of.setdefault(topic, {}).setdefault(t // rec.NS, []).append(kept)
+    finally:
+        reader.close()
     hour = 3600.0 / seconds
+    # Each channel's share of the file: its messages of each second (one chunk) compressed
+    # alone with each candidate chunk codec (the chunk mixes channels; this is its part).
+    import lz4.frame
+    import zstandard
+
+    candidates = {"lz4": lz4.frame.compress, "zstd-1": zstandard.ZstdCompressor(level=1).compress,
+                  "zstd-3": zstandard.ZstdCompressor(level=3).compress}
+    shares = {name: {topic: sum(len(fn(b"".join(m))) for m in by_second.values()) * hour / 1e6
+                     for topic, by_second in seconds_of.items()} for name, fn in candidates.items()}
     out = {"stream_kbps": payload.get("/frame/delta", 0) / seconds / 1e3, "mb_per_hour": path.stat().st_size * hour / 1e6,
            "values_per_tick": values / ARGS.demo_ticks}
+    for topic in ("/input/readings", "/frame/delta", "/frame/keyframe"):
+        out[f"mb_{topic.rsplit('/', 1)[-1]}"] = shares[CHUNK_CODEC][topic]
     print()
     print(f"== demo district: {assets:,} assets, dt = {engine.dt:g} s, {ARGS.demo_ticks:,} ticks = {seconds:.0f} s simulated "
           f"after {ARGS.demo_warm} s")
     print(f"stream: {out['stream_kbps']:.2f} KB/s of deltas ({out['values_per_tick']:.0f} values a tick), what a client "
           f"subscribed to everything receives before WebSocket framing")
-    print(f"recording: {out['mb_per_hour']:.1f} MB per simulated hour on disk; payload per channel, MB/h (before the "
-          f"chunks' LZ4): " + ", ".join(f"{k} {v * hour / 1e6:.1f}" for k, v in sorted(payload.items(), key=lambda kv: -kv[1])))
+    print(f"recording: {out['mb_per_hour']:.1f} MB per simulated hour on disk ({CHUNK_CODEC} chunks); per channel, MB/h:")
+    print(f"  {'channel':18s} {'as read':>8s} {'stored':>8s} " + " ".join(f"{name:>8s}" for name in candidates))
+    for topic in sorted(payload, key=lambda k: -payload[k]):
+        print(f"  {topic:18s} {payload[topic] * hour / 1e6:8.2f} {stored[topic] * hour / 1e6:8.2f} "
+              + " ".join(f"{shares[name][topic]:8.2f}" for name in candidates))
+    print(f"  {'all':18s} {sum(payload.values()) * hour / 1e6:8.2f} {sum(stored.values()) * hour / 1e6:8.2f} "
+          + " ".join(f"{sum(shares[name].values()):8.2f}" for name in candidates)
+          + "  (as read: what readers get, plain; stored: packed, before the chunk codec; then each codec per second)")
     path.unlink()
     return out
 

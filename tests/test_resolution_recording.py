@@ -1,5 +1,6 @@
 """Resolution (issue 14) in recordings: news-only deltas, keyframes of the values sent and
-spaced by what the deltas weigh, raw readings without what every reading shares.
+spaced by what the deltas weigh, raw readings without what every reading shares; frames
+stored to 1/64 of each field's resolution (twin.runs.packed).
 
 Real MCAP files of the demo district, read back through the recording's own readers.
 """
@@ -10,7 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from twin.runs.recording import RecordingReader, Recorder, decode_batch, encode_batch, read_stream, seek
+from twin.runs import packed
+from twin.runs.recording import NS, RecordingReader, Recorder, decode_batch, encode_batch, read_stream, seek
 from twin.runtime import open_twin
 from twin.serving import protocol as p
 from twin.serving.client import Mirror
@@ -64,11 +66,23 @@ def test_keyframes_hold_the_values_sent_and_seek_gives_what_playing_gives(demo_r
         if topic == "/frame/delta" or m.seq < 0:
             m.apply(data)
             played[t - start] = Mirror(tables={d: {f: v.copy() for f, v in fs.items()} for d, fs in m.tables.items()}, seq=m.seq)
-    for t, values in sent.items():  # the recording's state is the engine's values sent, bit for bit
+    reader = RecordingReader(path)
+    specs = {(f.domain, f.field): f for f in reader.codec().fields}
+    reader.close()
+    for t, values in sent.items():
+        # the recording's state is the engine's values sent: integer fields and floats
+        # without a resolution bit for bit, the others within half a 1/64 of it
         for d, fields in values.items():
             for f, column in fields.items():
-                np.testing.assert_array_equal(played[t].tables[d][f], column.view(np.uint8) if column.dtype == np.bool_ else column,
-                                              err_msg=f"{d}.{f} at {t}")
+                got, want = played[t].tables[d][f], column.view(np.uint8) if column.dtype == np.bool_ else column
+                step = specs[(d, f)].step
+                assert got.dtype == want.dtype, (d, f)
+                if step == 0:
+                    np.testing.assert_array_equal(got, want, err_msg=f"{d}.{f} at {t}")
+                else:
+                    ulp = np.spacing(np.abs(want)).astype(np.float64)  # a float32 column's own rounding
+                    off = np.abs(got.astype(np.float64) - want.astype(np.float64))
+                    assert step * packed.SUBSTEPS > 0 and np.all(off <= step / 2 + ulp), (d, f, t, off.max(), step)
     for t in (1.0, 4.0, 5.0, 6.0, 59.0, 61.0, 100.5, 137.0, 199.0, 200.0):
         keyframe, deltas = seek(path, start + t)
         assert_same(state([keyframe, *deltas]), played[np.floor(t)])
@@ -81,8 +95,12 @@ def test_a_quiet_twin_is_keyframed_by_what_its_deltas_weigh_within_a_minute(demo
     assert times[0] == 0.0 and len(times) >= 200 / 60
     assert gaps.min() >= 5.0 and gaps.max() <= 60.0
     assert len(times) < 200 / 5 / 2, f"keyframes at {times}: as many as every 5 s, though the deltas are small"
-    sizes = {t - start: len(data) for _, t, data in read_stream(path, ("/frame/keyframe",))}
-    deltas = [(t - start, len(data)) for _, t, data in read_stream(path, ("/frame/delta",))]
+    reader = RecordingReader(path)
+    try:  # what the frames weigh in the file (packed), which the recorder weighs
+        sizes = {t / NS - start: len(data) for _, t, data in reader.messages(("/frame/keyframe",), stored=True)}
+        deltas = [(t / NS - start, len(data)) for _, t, data in reader.messages(("/frame/delta",), stored=True)]
+    finally:
+        reader.close()
     for before, after in zip(times, times[1:]):
         # a keyframe comes when the deltas since the last add up to its size, or a minute passed
         weight = sum(n for t, n in deltas if before < t <= after)

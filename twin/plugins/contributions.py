@@ -40,7 +40,11 @@ class FieldSpec:
     makes every change news: right for integer and bool fields (states, counts, levels),
     and what a float field gets until its author sets it; set it on every float field
     that carries measurement noise or slow drift, at or above the noise of the sensors
-    that feed it, or the twin streams and records noise. ``historical=True`` asks for
+    that feed it, or the twin streams and records noise. ``precision`` is the step in
+    which a device measuring the field reports (its display resolution: 0.01 %vol, 1 mm,
+    100 Pa), below its noise and its resolution: the simulator rounds its readings to it
+    as a real device does, and a recording stores readings as whole numbers of it; 0, the
+    default, is a reading of any value. ``historical=True`` asks for
     the field's values to be kept in the history store (the risk, the level and the
     headline physical quantities of a domain).
     """
@@ -59,6 +63,8 @@ class FieldSpec:
     resolution: float = 0.0
     #: kept in the history store (see above)
     historical: bool = False
+    #: step of a sensor's readings of this field, in ``unit``; 0: any value (see above)
+    precision: float = 0.0
 
     def __post_init__(self) -> None:
         if self.dtype not in DTYPES:
@@ -69,6 +75,9 @@ class FieldSpec:
         if isinstance(self.resolution, (int, float)) and not 0.0 <= self.resolution < float("inf"):
             raise ValueError(f"field {self.name!r}: resolution {self.resolution!r} must be a finite number >= 0 "
                              f"(in {self.unit or 'the field unit'}; 0 makes every change news)")
+        if isinstance(self.precision, (int, float)) and not 0.0 <= self.precision < float("inf"):
+            raise ValueError(f"field {self.name!r}: precision {self.precision!r} must be a finite number >= 0 "
+                             f"(the step of its sensors' readings in {self.unit or 'the field unit'}; 0: any value)")
 
     def required(self, kind: str) -> bool:
         return "*" in self.required_for or kind in self.required_for

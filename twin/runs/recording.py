@@ -2,17 +2,17 @@
 
 Channels (message encoding in brackets):
 
-- ``/frame/keyframe`` [lifeline-twin.v1]: a protocol v1 Snapshot of every live field
+- ``/frame/keyframe`` [lifeline-twin.frames.v2]: a protocol v1 Snapshot of every live field
   as last sent (within each field's resolution of the exact state, as every client holds
   it), at the start and then once the deltas since the last one add up to its size, but
   no sooner than ``keyframe_every`` and no later than ``keyframe_within`` seconds of
   simulation time after it: a seek reads one keyframe and about as many bytes of deltas
   at most, and a quiet twin, whose deltas are small, is not recorded whole every few
   seconds;
-- ``/frame/delta`` [lifeline-twin.v1]: the protocol v1 Delta of each tick;
+- ``/frame/delta`` [lifeline-twin.frames.v2]: the protocol v1 Delta of each tick;
 - ``/alarm/event`` [json]: each alarm event, in order;
-- ``/input/readings`` [lifeline-twin.v1]: each tick's raw reading batches, before
-  validation, so that a rerun validates them again under its own configuration;
+- ``/input/readings`` [lifeline-twin.readings.v2]: each tick's raw reading batches,
+  before validation, so that a rerun validates them again under its own configuration;
 - ``/input/action`` [json]: each action applied (drill events, background incidents,
   a director's actions), with its simulation time;
 - ``/operator/action`` [json]: acknowledge, dispatch and resolve, with who and note;
@@ -25,6 +25,12 @@ Channels (message encoding in brackets):
   messages sent to the players, the observers' notes (``twin.runs.exercise``) and, at
   its end, its whole record as scored (the report's debrief); registered when first used,
   so that a recording without an exercise is what it always was.
+
+Readings and frames are stored packed (:mod:`twin.runs.packed`: readings as whole numbers
+of their sensor's precision, bit for bit; frames to 1/64 of each field's resolution),
+described once in the ``twin.codec`` metadata; every reader gets them back plain, as the
+recorder was given them (recordings from before, whose channels are all
+``lifeline-twin.v1``, hold them plain).
 
 Log times are nanoseconds of the run's clock (from 0 for a simulated run, UTC epoch
 for a live one, whose start is the ``twin.run`` metadata's ``start``), so the same drill

@@ -1,6 +1,9 @@
 """The default source: a ground-truth world stepped by the same plugins, measured by
 the scene's sensors with seeded Gaussian noise.
 
+Each reading is rounded to its field's ``precision`` (FieldSpec), as a device reports in
+steps of its display resolution; :func:`reading_grid` says how, for the recording too.
+
 Scripted incidents (the scene's background incidents, a drill's events) act on the
 truth; the twin only learns of them through its sensors, as it would in a city. A
 recording keeps the truth beside the measurement (:mod:`twin.runs.truth`): the true
@@ -34,12 +37,27 @@ def _gather(column, rows, idx, out):  # pragma: no cover - compiled
         out[idx[j]] = column[rows[j]]
 
 
+def reading_grid(precision: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(num, den) per reading of a step ``precision`` (0: none): a reading on the grid is
+    ``q * num / den`` for a whole number ``q = rint(value * den / num)``. A decimal step
+    (0.01, 0.001: 1/step a whole number) divides by that number (q / 100), so that a
+    reading parsed from decimal text ("0.37") lies on the grid exactly; any other step
+    (100, 0.3) multiplies (q * 100). num 0: no grid."""
+    precision = np.asarray(precision, dtype=np.float64)
+    inverse = np.round(1.0 / np.where(precision > 0, precision, 1.0))
+    decimal = (precision > 0) & (precision < 1) & (np.abs(inverse * precision - 1.0) < 1e-9)
+    num = np.where(decimal, 1.0, precision)
+    den = np.where(decimal, inverse, 1.0)
+    return num, den
+
+
 @numba.njit(cache=True, nogil=True)
-def _measure(values, noise, normal, fault, stuck_value, drift_rate, drift_since, now, low, high, last):  # pragma: no cover
+def _measure(values, noise, normal, fault, stuck_value, drift_rate, drift_since, now, low, high, num, den, last):  # pragma: no cover
     """What each sensor reports, in place: the truth plus its Gaussian noise; a stuck
     sensor its stuck value, a drifting one its drift (field units per hour) since the
-    fault; clipped into the field's range (a NaN stays NaN: ingest rejects it). Also
-    keeps each reading in ``last`` (a sensor that sticks, sticks at it)."""
+    fault; rounded to its precision (reading_grid: q * num / den); clipped into the
+    field's range (a NaN stays NaN: ingest rejects it). Also keeps each reading in
+    ``last`` (a sensor that sticks, sticks at it)."""
     for i in range(values.shape[0]):
         v = values[i] + noise[i] * normal[i]
         f = fault[i]
@@ -47,12 +65,19 @@ def _measure(values, noise, normal, fault, stuck_value, drift_rate, drift_since,
             v = stuck_value[i]
         elif f == 2:
             v += drift_rate[i] * (now - drift_since[i]) / 3600.0
+        if num[i] > 0.0:
+            v = np.rint(v * den[i] / num[i]) * num[i] / den[i]
         if v < low[i]:
             v = low[i]
         elif v > high[i]:
             v = high[i]
         values[i] = v
         last[i] = v
+
+
+def sensor_precision(sensors: list[Any], world: World) -> np.ndarray:
+    """Each sensor's reading step: its field's FieldSpec.precision (0: any value)."""
+    return np.array([world.locate(s.asset)[0].specs[s.field].precision for s in sensors], dtype=np.float64)
 
 
 class Simulator:
@@ -77,6 +102,9 @@ class Simulator:
         # Sensors by the column they read; a real transducer saturates at the ends of its
         # span rather than report the impossible: noise is clipped into [low, high].
         self._columns, self.low, self.high = sensor_columns(scene.sensors, self.world)
+        #: each sensor's reading step (its field's FieldSpec.precision; 0: none)
+        self.precision = sensor_precision(scene.sensors, self.world)
+        self._num, self._den = reading_grid(self.precision)
         self.applied: list[Incident] = []
         self._sensor_ids = [s.id for s in scene.sensors]
 
@@ -188,7 +216,7 @@ class Simulator:
             _gather(world.tables[domain].columns[field], rows, idx, values)
         self.rng.standard_normal(out=self._normal)
         _measure(values, self.noise, self._normal, self.fault, self.stuck_value, self.drift_rate, self.drift_since,
-                 world.time, self.low, self.high, self._last)
+                 world.time, self.low, self.high, self._num, self._den, self._last)
         times = self._times
         times.fill(world.time)
         if not self._dead:

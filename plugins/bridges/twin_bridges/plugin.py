@@ -62,18 +62,18 @@ FIELDS = (
     FieldSpec("overload_until", "float64", "s", (0.0, 1e12), "clock time the overload leaves the span", label_zh="超载结束时刻", resolution=1.0),
     FieldSpec("stiffness_factor", "float64", "1", (0.0, 2.0), "flexural stiffness relative to intact (damage lowers it)", default=1.0, label_zh="刚度系数", resolution=0.001),
     # weigh-in-motion reads to a few per cent: 2 t (noise 1 t)
-    FieldSpec("vehicle_load", "float32", "t", (0.0, 1000.0), "heaviest vehicle on the span (weigh-in-motion)", label_zh="车辆荷载", resolution=2.0, historical=True),
+    FieldSpec("vehicle_load", "float32", "t", (0.0, 1000.0), "heaviest vehicle on the span (weigh-in-motion)", label_zh="车辆荷载", resolution=2.0, historical=True, precision=0.1),
     # strain gauges' noise is 2 µε: 5 µε is news; on steel (E = 206 GPa) that is 1 MPa of stress
-    FieldSpec("strain", "float64", "µε", (-3000.0, 3000.0), "live-load strain at midspan, bottom flange (the girders' mean: the deck's bending)", label_zh="应变", resolution=5.0, historical=True),
+    FieldSpec("strain", "float64", "µε", (-3000.0, 3000.0), "live-load strain at midspan, bottom flange (the girders' mean: the deck's bending)", label_zh="应变", resolution=5.0, historical=True, precision=1.0),
     FieldSpec("stress", "float64", "MPa", (-600.0, 600.0), "live-load stress σ = E·ε at the gauge", label_zh="应力", resolution=1.0),
     FieldSpec("detail_stress", "float64", "MPa", (-600.0, 600.0), "live-load stress at the fatigue detail (edge girder, bottom flange, midspan) at the last sample", label_zh="疲劳细节应力", resolution=1.0),
     # 1 mm, three times the gauges' noise (0.3 mm)
-    FieldSpec("deflection", "float64", "mm", (-100.0, 1000.0), "live-load midspan deflection, downward positive", label_zh="挠度", resolution=1.0, historical=True),
+    FieldSpec("deflection", "float64", "mm", (-100.0, 1000.0), "live-load midspan deflection, downward positive", label_zh="挠度", resolution=1.0, historical=True, precision=0.1),
     # three times the accelerometers' noise (0.01 m/s2)
-    FieldSpec("acceleration", "float32", "m/s2", (0.0, 50.0), "peak vertical acceleration at midspan", label_zh="振动加速度", resolution=0.03),
-    FieldSpec("temperature", "float32", "°C", (-40.0, 80.0), "deck temperature", default=model.DECK_MEAN_TEMPERATURE, label_zh="温度", resolution=0.5),
+    FieldSpec("acceleration", "float32", "m/s2", (0.0, 50.0), "peak vertical acceleration at midspan", label_zh="振动加速度", resolution=0.03, precision=0.001),
+    FieldSpec("temperature", "float32", "°C", (-40.0, 80.0), "deck temperature", default=model.DECK_MEAN_TEMPERATURE, label_zh="温度", resolution=0.5, precision=0.1),
     # twice the identified frequency's noise (0.005 Hz)
-    FieldSpec("frequency", "float64", "Hz", (0.0, 50.0), "identified first vertical natural frequency", label_zh="实测基频", resolution=0.01, historical=True),
+    FieldSpec("frequency", "float64", "Hz", (0.0, 50.0), "identified first vertical natural frequency", label_zh="实测基频", resolution=0.01, historical=True, precision=0.001),
     # 0.01 Hz over a first frequency of a few Hz
     FieldSpec("frequency_ratio", "float32", "1", (0.0, 5.0), "λ = temperature-compensated frequency / design frequency (0: not measured)", label_zh="频率比", resolution=0.003),
     # Miner's D to four decimals: it grows by about 1e-8 a tick
@@ -81,7 +81,7 @@ FIELDS = (
     FieldSpec("fatigue_rate", "float64", "1/a", (0.0, 1e6), "fatigue damage rate, averaged over a week", label_zh="损伤速率", resolution=1.0e-4),
     FieldSpec("fatigue_projected", "float64", "1", (0.0, 1e6), "Miner damage projected to the end of the design life", label_zh="设计寿命末期损伤", resolution=0.001),
     # 1 mm, three times the levelling noise (0.3 mm)
-    FieldSpec("settlement", "float64", "mm", (-100.0, 1000.0), "pier settlement", label_zh="沉降", resolution=1.0, historical=True),
+    FieldSpec("settlement", "float64", "mm", (-100.0, 1000.0), "pier settlement", label_zh="沉降", resolution=1.0, historical=True, precision=0.1),
     # a move across a level is news however small
     FieldSpec("risk", "float64", "1", (0.0, 1.0), "structural response risk (max over indicators)", label_zh="风险", resolution=0.01, historical=True),
 )

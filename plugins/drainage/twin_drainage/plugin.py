@@ -79,7 +79,7 @@ def twin_domains():
         # sensors that feed a field (RAIN_NOISE 0.2 mm/h, DEPTH_NOISE 5 mm, FLOW_NOISE 0.01 m3/s), so
         # that noise is neither streamed nor recorded. Rain: 1 mm/h (the CMA's classes are tens of mm).
         FieldSpec("rain_intensity", "float64", "mm/h", (0.0, 300.0), "rain intensity over the subcatchment (rain gauge)",
-                  label_zh="降雨强度", resolution=1.0, historical=True),
+                  label_zh="降雨强度", resolution=1.0, historical=True, precision=0.1),
         # a countdown: to the 10 s, not every tick
         FieldSpec("rain_remaining", "float64", "s", (0.0, 1.0e7), "time left of a scripted rain (drainage.rain)",
                   label_zh="剩余降雨时长", resolution=10.0),
@@ -100,7 +100,7 @@ def twin_domains():
                   "inflows reaching the node", label_zh="外部入流", resolution=0.001),
         # 1 cm: twice the level sensors' noise (DEPTH_NOISE, 5 mm)
         FieldSpec("depth", "float64", "m", (0.0, 100.0), "water depth above the node's invert (level sensor)", label_zh="水深",
-                  resolution=0.01, historical=True),
+                  resolution=0.01, historical=True, precision=0.001),
         FieldSpec("head", "float64", "m", ELEVATION, "water level above datum", label_zh="水位", resolution=0.01),
         FieldSpec("crown_elevation", "float64", "m", ELEVATION, "crown of the highest pipe at the manhole", label_zh="管顶高程",
                   resolution=0.001),
@@ -114,7 +114,7 @@ def twin_domains():
                   label_zh="蓄水量", resolution=0.1),
         # twice the flow meters' noise (FLOW_NOISE, 0.01 m3/s)
         FieldSpec("flow", "float64", "m3/s", (-1000.0, 1000.0), "flow in the pipe, positive downstream (flow meter)",
-                  label_zh="流量", resolution=0.02, historical=True),
+                  label_zh="流量", resolution=0.02, historical=True, precision=0.001),
         FieldSpec("capacity", "float64", "m3/s", (0.0, 1000.0), "full-pipe Manning capacity Qfull (less any blockage)",
                   label_zh="满管流量", resolution=0.001),
         # fill and velocity follow the depths at the pipes' ends: 2 % of the diameter, 0.1 m/s (sewer

@@ -57,7 +57,7 @@ FIELDS = (
     # detectors that feed a field, so that noise is neither streamed nor recorded. Pressure: 1 kPa, the
     # last digit of a 0.001 MPa gauge and twice its noise (PRESSURE_NOISE, 500 Pa).
     FieldSpec("pressure", "float64", "Pa", (0.0, 1.0e7), "absolute pressure in the main", model.ATMOSPHERIC,
-              label_zh="管道压力", resolution=1000.0, historical=True),
+              label_zh="管道压力", resolution=1000.0, precision=100.0, historical=True),
     FieldSpec("temperature", "float64", "K", (233.15, 333.15), "gas or air temperature", 288.15, label_zh="温度",
               resolution=0.1),
     # 0.1 mm: a fifth of the smallest hole gas.leak takes (0.5 mm)
@@ -68,11 +68,11 @@ FIELDS = (
     # 0.01 g/s: a pinhole at low pressure leaks about 0.1 g/s
     FieldSpec("leak_rate", "float64", "kg/s", (0.0, 1000.0), "mass flow out of the hole", label_zh="泄漏速率",
               resolution=1.0e-5),
-    FieldSpec("valve_open", "uint8", "1", (0.0, 1.0), "1 open, 0 closed", 1.0, label_zh="阀门开关", resolution=0.0),
+    FieldSpec("valve_open", "uint8", "1", (0.0, 1.0), "1 open, 0 closed", 1.0, label_zh="阀门开关", resolution=0.0, precision=1.0),
     # A methane detector's noise is 0.05 %vol (1 %LEL, CH4_NOISE): a change of 0.1 %vol (2 %LEL) is
     # news, a fifth of the 10 %LEL band below the first alarm; lel and risk follow it.
     FieldSpec("ch4", "float64", "%vol", (0.0, 100.0), "methane in the space's air", label_zh="甲烷浓度",
-              resolution=0.1, historical=True),
+              resolution=0.1, historical=True, precision=0.01),
     FieldSpec("lel", "float64", "%LEL", (0.0, 2000.0), "methane as a share of its lower explosive limit",
               label_zh="爆炸下限百分比", resolution=2.0, historical=True),
     # 1 cm, as the drainage depth it is coupled from

@@ -40,7 +40,7 @@ def _attribute(name, unit, valid, description, label_zh, default=0.0, required=S
 
 
 def _live(name, unit, valid, description, label_zh, default=0.0, dtype="float64", **news):
-    # news: resolution= and historical= (see FieldSpec)
+    # news: resolution=, historical= and the sensors' precision= (see FieldSpec)
     return FieldSpec(name, dtype, unit, valid, description, default, label_zh=label_zh, **news)
 
 
@@ -87,25 +87,25 @@ FIELDS = (
     # Live state: stepped by the updaters, overwritten where a sensor reads it.
     # Resolutions (the smallest change that is news; see FieldSpec): two to three times the noise of
     # the sensors that feed a field (generate.py), so that noise is neither streamed nor recorded.
-    _live("temperature", "degC", (-40.0, 1400.0), "air temperature", "温度", 20.0, resolution=0.5, historical=True),
-    _live("humidity", "%RH", (0.0, 100.0), "relative humidity", "湿度", 70.0, resolution=2.0),
+    _live("temperature", "degC", (-40.0, 1400.0), "air temperature", "温度", 20.0, resolution=0.5, historical=True, precision=0.1),
+    _live("humidity", "%RH", (0.0, 100.0), "relative humidity", "湿度", 70.0, resolution=2.0, precision=0.1),
     # noise 0.05 %vol; the alarm is at 19.5 %vol
-    _live("o2", "%vol", (0.0, 25.0), "oxygen", "氧气浓度", model.O2_AMBIENT, resolution=0.1, historical=True),
+    _live("o2", "%vol", (0.0, 25.0), "oxygen", "氧气浓度", model.O2_AMBIENT, resolution=0.1, historical=True, precision=0.01),
     # noise 0.5 %LEL
     _live("ch4", "%LEL", (0.0, 2000.0), "methane as a share of its lower explosive limit (5 %vol)", "甲烷浓度",
-          resolution=1.5, historical=True),
+          resolution=1.5, historical=True, precision=0.1),
     # noise 0.1 mg/m3
-    _live("h2s", "mg/m3", (0.0, 1000.0), "hydrogen sulphide", "硫化氢浓度", resolution=0.3, historical=True),
+    _live("h2s", "mg/m3", (0.0, 1000.0), "hydrogen sulphide", "硫化氢浓度", resolution=0.3, historical=True, precision=0.01),
     # noise 1 ppm
-    _live("co", "ppm", (0.0, 1.0e5), "carbon monoxide", "一氧化碳浓度", resolution=3.0, historical=True),
+    _live("co", "ppm", (0.0, 1.0e5), "carbon monoxide", "一氧化碳浓度", resolution=3.0, historical=True, precision=1.0),
     # noise 10 mm
     _live("sump_level", "m", (0.0, 20.0), "water above the sump's floor (above its depth: on the floor)", "集水坑水位",
-          resolution=0.02, historical=True),
+          resolution=0.02, historical=True, precision=0.001),
     _live("water_ingress", "m3/s", (0.0, 100.0), "water entering besides seepage (a burst main, a flood)", "进水量",
           resolution=1.0e-4),
     _live("water_inflow", "m3/s", (0.0, 100.0), "all water entering the sump", "总进水量", resolution=1.0e-4),
     _live("pump_ok", "1", (0.0, 1.0), "1 the sump pump is available, 0 failed", "水泵可用", 1.0, "uint8", resolution=0.0),
-    _live("pump_on", "1", (0.0, 1.0), "1 the sump pump runs", "水泵运行", 0.0, "uint8", resolution=0.0),
+    _live("pump_on", "1", (0.0, 1.0), "1 the sump pump runs", "水泵运行", 0.0, "uint8", resolution=0.0, precision=1.0),
     _live("gas_ingress", "m3/s", (0.0, 100.0), "methane entering from a leak (tunnel.gas_ingress)", "燃气泄漏量",
           resolution=1.0e-5),
     _live("gas_from_mains", "m3/s", (0.0, 100.0), "methane leaking from the gas mains in the compartment "
@@ -115,10 +115,10 @@ FIELDS = (
     _live("powered", "1", (0.0, 1.0), "1 the section's fans and pumps have power, 0 cut by a fire or flood "
           "(coupling tunnel.power)", "动力供电", 1.0, "uint8", resolution=0.0),
     _live("fan_mode", "1", (0.0, 2.0), "0 off, 1 normal, 2 emergency ventilation", "风机状态", 1.0, "uint8",
-          resolution=0.0),
+          resolution=0.0, precision=1.0),
     _live("air_changes", "1/h", (0.0, 60.0), "air changes per hour the fans now give", "换气次数", 6.0, resolution=0.1),
     _live("fire", "1", (0.0, 1.0), "1 a fire is detected (latched until the fire is put out)", "火灾报警", 0.0, "uint8",
-          resolution=0.0),
+          resolution=0.0, precision=1.0),
     _live("heat_release", "kW", (0.0, 1.0e5), "heat release rate of a fire", "火灾热释放速率", resolution=10.0),
     _live("fire_growth", "kW/s2", (0.0, 1.0), "t-squared growth coefficient alpha of a burning fire", "火灾增长系数",
           resolution=0.0),
@@ -127,7 +127,7 @@ FIELDS = (
     _live("fire_age", "s", (0.0, math.inf), "time since ignition", "燃烧时间", resolution=10.0),
     # noise 0.3 degC; the heat detector alarms at 54-65 degC
     _live("ceiling_temperature", "degC", (-40.0, 1500.0), "hottest gas under the ceiling (linear heat detector)",
-          "顶棚最高温度", 20.0, resolution=1.0, historical=True),
+          "顶棚最高温度", 20.0, resolution=1.0, historical=True, precision=0.1),
     # a move across a level is news however small
     _live("risk", "1", (0.0, 1.0), "risk of the compartment, the maximum over its indicators", "风险", 0.0, "float32",
           resolution=0.01, historical=True),
