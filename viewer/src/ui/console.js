@@ -4,26 +4,20 @@
 // start and stop, and at the end the objectives met and the debrief. Everything it shows
 // comes from GET /api/exercise, polled each second; it acts through the exercise routes.
 import { el, setText } from './dom.js';
-import { api, clock, describe, lang, moment, poll, w } from './exercisePage.js';
+import { api, clock, deskPage, describe, lang, moment, poll, w } from './exercisePage.js';
 
 /** @typedef {import('../protocol.generated.js').ExerciseState} ExerciseState */
 /** @typedef {import('../protocol.generated.js').Inject} Inject */
 /** @typedef {import('../protocol.generated.js').ActionInfo} ActionInfo */
 
-document.documentElement.lang = lang;
-document.title = w('console');
-const root = /** @type {HTMLElement} */ (document.getElementById('page'));
-
 // -- the head: what runs, its clock, start and stop ---------------------------------------
-const drillName = el('span', { id: 'drill-name', class: 'drill' });
-const badge = el('span', { id: 'exercise-state', class: 'badge' });
-const clockText = el('span', { id: 'exercise-moment', class: 'moment' });
+const page = deskPage('console', 'console-message');
+const { root, say } = page;
 const stopButton = el('button', { id: 'stop', class: 'danger', onclick: () => stop() }, w('stop'));
 const drillSelect = el('select', { id: 'start-drill' });
 const startButton = el('button', { id: 'start', onclick: () => start() }, w('start'));
 const startBox = el('span', { id: 'start-box', class: 'start' }, [el('label', {}, [w('drillToStart'), ' ', drillSelect]), startButton]);
-const status = el('p', { id: 'console-message', class: 'status', role: 'status' });
-root.append(el('header', {}, [el('h1', {}, w('console')), drillName, badge, clockText, startBox, stopButton]), status);
+root.append(el('header', {}, [...page.heading, startBox, stopButton]), page.status);
 
 // -- the timeline of injects --------------------------------------------------------------
 const delaySeconds = el('input', { id: 'delay-seconds', type: 'number', min: '1', step: '1', value: '60' });
@@ -92,12 +86,6 @@ let shownRows = '';
 let shownNotes = '';
 let stopArmed = false;
 
-/** @param {string} text @param {boolean} [error] */
-function say(text, error = false) {
-  setText(status, text);
-  status.classList.toggle('error', error);
-}
-
 function showKind() {
   const kind = addKind.value;
   messageFields.hidden = kind !== 'message';
@@ -131,10 +119,7 @@ async function loadCatalogue() {
 function render(state) {
   current = state;
   const running = state.state === 'running';
-  setText(drillName, state.state === 'idle' ? w('idle') : (lang === 'zh-CN' && state.drill_zh) || state.drill);
-  badge.dataset.state = state.state;
-  setText(badge, state.state === 'idle' ? '' : w(state.state));
-  setText(clockText, state.state === 'idle' ? '' : `${moment(state.at)} ${w('of')} ${moment(state.duration)}`);
+  page.show(state);
   stopButton.hidden = !running;
   startBox.hidden = running || state.drills.length === 0;
   if (drillSelect.options.length !== state.drills.length) {

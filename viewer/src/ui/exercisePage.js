@@ -1,9 +1,11 @@
 // What the exercise's desk pages share (the controller's console, console.html, and the
-// observers' page, observer.html): their words in both languages, the API calls with the
-// page's token, and the exercise's state polled from GET /api/exercise.
+// observers' page, observer.html): their words in both languages, the page itself (its
+// language, title and heading: each .html holds no more than its script), the API calls
+// with the page's token, and the exercise's state polled from GET /api/exercise.
 import './exercise.css';
 import { clock, lang, setClock } from '../i18n.js';
 import { apiUrl } from '../params.js';
+import { el, setText } from './dom.js';
 
 /** @typedef {import('../protocol.generated.js').ExerciseState} ExerciseState */
 /** @typedef {import('../protocol.generated.js').Inject} Inject */
@@ -48,6 +50,40 @@ export function w(key) {
 }
 
 export { clock, lang };
+
+/** Make the desk page titled `titleKey` (one of the words above): its language and title,
+ * its <main> (`root`), the `heading` (the title, the drill's name, the exercise's state
+ * and moment, which `show(state)` fills from each state) and its `status` line, which
+ * `say(words, error)` writes (red for an error).
+ * @param {string} titleKey @param {string} statusId the status line's element id */
+export function deskPage(titleKey, statusId) {
+  document.documentElement.lang = lang;
+  document.title = w(titleKey);
+  const root = el('main', { id: 'page' });
+  document.body.append(root);
+  const drillName = el('span', { id: 'drill-name', class: 'drill' });
+  const badge = el('span', { id: 'exercise-state', class: 'badge' });
+  const clockText = el('span', { id: 'exercise-moment', class: 'moment' });
+  const status = el('p', { id: statusId, class: 'status', role: 'status' });
+  return {
+    root,
+    status,
+    heading: [el('h1', {}, w(titleKey)), drillName, badge, clockText],
+    /** @param {ExerciseState} state */
+    show(state) {
+      const idle = state.state === 'idle';
+      setText(drillName, idle ? w('idle') : (lang === 'zh-CN' && state.drill_zh) || state.drill);
+      badge.dataset.state = state.state;
+      setText(badge, idle ? '' : w(state.state));
+      setText(clockText, idle ? '' : `${moment(state.at)} ${w('of')} ${moment(state.duration)}`);
+    },
+    /** @param {string} words @param {boolean} [error] */
+    say(words, error = false) {
+      setText(status, words);
+      status.classList.toggle('error', error);
+    },
+  };
+}
 
 /** An answer of the API: ok, status, and its JSON (or the refusal's one-line error).
  * @typedef {{ok: boolean, status: number, body: any, error: string}} Answer */

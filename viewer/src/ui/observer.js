@@ -2,26 +2,20 @@
 // exercise, each note timestamped by the server with the twin's clock and the exercise's
 // moment (POST /api/exercise/notes); every observer's notes and the injects so far, from
 // GET /api/exercise polled each second. An observer may only note: no control here.
-import { el, setText } from './dom.js';
-import { api, clock, describe, lang, moment, poll, w } from './exercisePage.js';
+import { el } from './dom.js';
+import { api, clock, deskPage, describe, moment, poll, w } from './exercisePage.js';
 
 /** @typedef {import('../protocol.generated.js').ExerciseState} ExerciseState */
 
-document.documentElement.lang = lang;
-document.title = w('observer');
-const root = /** @type {HTMLElement} */ (document.getElementById('page'));
-
-const drillName = el('span', { id: 'drill-name', class: 'drill' });
-const badge = el('span', { id: 'exercise-state', class: 'badge' });
-const clockText = el('span', { id: 'exercise-moment', class: 'moment' });
-const status = el('p', { id: 'observer-message', class: 'status', role: 'status' });
+const page = deskPage('observer', 'observer-message');
+const { root, say } = page;
 const text = el('textarea', { id: 'note-text', rows: 4, placeholder: w('note') });
 const add = el('button', { id: 'note-add', onclick: () => addNote() }, w('addNote'));
 const notes = el('ol', { id: 'notes', class: 'notes' });
 const fired = el('ol', { id: 'fired', class: 'notes' });
 root.append(
-  el('header', {}, [el('h1', {}, w('observer')), drillName, badge, clockText]),
-  el('section', { class: 'note-box' }, [text, add]), status,
+  el('header', {}, page.heading),
+  el('section', { class: 'note-box' }, [text, add]), page.status,
   el('div', { class: 'columns' }, [
     el('section', {}, [el('h2', {}, w('notes')), notes]),
     el('section', {}, [el('h2', {}, w('firedSoFar')), fired]),
@@ -33,19 +27,10 @@ text.addEventListener('keydown', (event) => {
 
 let shown = '';
 
-/** @param {string} words @param {boolean} [error] */
-function say(words, error = false) {
-  setText(status, words);
-  status.classList.toggle('error', error);
-}
-
 /** @param {ExerciseState} state */
 function render(state) {
   const running = state.state === 'running';
-  setText(drillName, state.state === 'idle' ? w('idle') : (lang === 'zh-CN' && state.drill_zh) || state.drill);
-  badge.dataset.state = state.state;
-  setText(badge, state.state === 'idle' ? '' : w(state.state));
-  setText(clockText, state.state === 'idle' ? '' : `${moment(state.at)} ${w('of')} ${moment(state.duration)}`);
+  page.show(state);
   add.disabled = !running;
   const done = state.injects.filter((i) => i.state === 'fired');
   const signature = JSON.stringify([state.notes.length, done.length]);
