@@ -5,6 +5,7 @@ import html
 import json
 import re
 import shutil
+import statistics
 import warnings
 from datetime import datetime
 from pathlib import Path
@@ -229,7 +230,8 @@ def test_pdf_holds_every_alarm_on_a4_pages(recorded):
     pages = PdfReader(report.pdf).pages
     for page in pages:  # A4, portrait or landscape (the old timeline page was 2,505 pt tall)
         assert sorted((round(float(page.mediabox.width)), round(float(page.mediabox.height)))) == [595, 842]
-    assert [round(float(p.mediabox.width)) for p in pages[:2]] == [595, 842]  # the run portrait, the tables landscape
+    # the executive summary and the run portrait, the tables landscape
+    assert [round(float(p.mediabox.width)) for p in pages[:3]] == [595, 595, 842]
     words = pdf_text(report.pdf)
     events = recorded_events(path)
     for alarm_id in {e["alarm"]["id"] for e in events}:
@@ -238,6 +240,46 @@ def test_pdf_holds_every_alarm_on_a4_pages(recorded):
     for e in events:  # every event of the timeline, with who did it
         if e["who"]:
             assert e["who"] in words, e
+
+
+def squeeze(words):
+    return re.sub(r"\s+", "", words)
+
+
+def test_the_executive_summary_is_the_first_page(recorded):
+    """One page for a mayor's office: the worst groups in a sentence each, the response
+    times against the deadlines, the objectives, three findings; first on the page, and
+    alone on the PDF's first page, which it fits."""
+    path, drill_file, result, report, _ = recorded
+    page = report.html.read_text(encoding="utf-8")
+    summary = re.search(r'<section id="executive-summary" class="exec">(.*?)</section>', page, re.S)
+    assert summary and page.index('id="executive-summary"') < page.index("<h2>The run</h2>")
+    part = summary.group(1)
+    findings = [text(f) for f in re.findall(r"<li>(.*?)</li>", re.search(r'<ol id="exec-findings">(.*?)</ol>', part, re.S).group(1))]
+    assert len(findings) == 3
+    # the scorecard has a failed expectation: it is one of the findings, and the objectives say how many were met
+    passed = [s.passed for s in result.scores]
+    assert f"{sum(passed)} of {len(passed)} met" in text(part) and any("not met" in f for f in findings)
+    # the figures are the recorded ones: acknowledge's median over the alarms acknowledged, from their raise
+    events = recorded_events(path)
+    raised = {e["alarm"]["id"]: e["time"] for e in events if e["kind"] == "raise"}
+    acked = {}
+    for e in events:
+        if e["kind"] == "acknowledge":
+            acked.setdefault(e["alarm"]["id"], e["time"] - raised[e["alarm"]["id"]])
+    phases = {re.search(r'data-phase="(\w+)"', attrs).group(1): cells for attrs, cells in rows(part + "</table>", "exec-phases")}
+    assert list(phases) == ["detect", "acknowledge", "dispatch", "close"]
+    ack = phases["acknowledge"]
+    assert ack[1] == f"{len(acked)} of {len(raised)}" and ack[2] == f"{round(statistics.median(acked.values()))} s"
+    assert ack[4] == "2 min 00 s (the drill's)"  # its acknowledged_within
+    # the PDF: the summary alone on page 1, whole, and none of it on page 2
+    pages = [p.extract_text() for p in PdfReader(report.pdf).pages]
+    first, second = squeeze(pages[0]), squeeze(pages[1])
+    assert "Executivesummary" in first and "Threefindings" in first
+    for f in findings:
+        assert squeeze(f) in first, f
+        assert squeeze(f)[:40] not in second
+    assert "Executivesummary" not in second and "page2Therun" in second  # the footer, then the run at once
 
 
 def test_field_plots_are_real_pictures(recorded):
@@ -299,6 +341,10 @@ def test_chinese_report_from_the_command_line(recorded, tmp_path):
     assert not [w for w in english if re.search(rf"\b{re.escape(w)}\b", pdf)]
     # moments in the scene's local time, and said so
     assert "Asia/Shanghai" in seen and local(START + 10) in seen
+    # the executive summary first, in Chinese, on the PDF's first page alone
+    first = PdfReader(out / "report.pdf").pages[0].extract_text()
+    assert "执行摘要" in first and "三点发现" in first and "响应速度与时限" in first and "运行概况" not in first
+    assert seen.index("执行摘要") < seen.index("运行概况")
 
 
 def test_without_drill_or_alarms(recorded, tmp_path):

@@ -319,6 +319,60 @@ REPORT = _by_language({
     "falseNone": ("None: no alarm fell while the truth was still at its level.", "无：真实值未回落时，没有告警降级或解除。"),
     "why_fault": ("a fault was injected", "被注入故障"),
     "why_alarm": ("its asset alarmed", "所在设施告警"),
+    "exec": ("Executive summary", "执行摘要"),
+    "execHappened": ("What happened", "发生了什么"),
+    "execResponse": ("How fast, against the deadlines", "响应速度与时限"),
+    "execObjectives": ("Objectives", "演练目标"),
+    "execFindings": ("Three findings", "三点发现"),
+    "execGroup": (
+        "{title}: {n} alarms on {assets} assets from {start} to {end}, at worst {level}{cause}.",
+        "{title}：{start} 至 {end}，{assets} 个设施发出 {n} 条告警，最高{level}{cause}。",
+    ),
+    "execCause": ("; the first {span} after {input}", "；{input} 后 {span} 发出首条告警"),
+    "execMore": ("And {n} less severe groups ({alarms} alarms).", "另有 {n} 组较轻的告警（共 {alarms} 条）。"),
+    "execStep_detect": ("Detect (cause to first alarm)", "发现（诱因至首条告警）"),
+    "execStep_acknowledge": ("Acknowledge", "确认"),
+    "execStep_dispatch": ("Dispatch", "派发"),
+    "execStep_close": ("Close (resolve)", "办结"),
+    "execStep": ("Step", "环节"),
+    "execMeasured": ("Measured", "已计量"),
+    "execMedian": ("Median", "中位数"),
+    "execWorst": ("Slowest", "最慢"),
+    "execDeadline": ("Deadline", "时限"),
+    "execWithinHead": ("Within it", "按时"),
+    "execOf": ("{n} of {of}", "{of} 条中 {n} 条"),
+    "execWithin": ("{n} of {of}", "{of} 条中 {n} 条"),
+    "execDrillDeadline": ("{span} (the drill's)", "{span}（演练要求）"),
+    "execPlatformDeadline": ("the platform's: {levels}", "平台时限：{levels}"),
+    "execMet": ("{met} of {judged} met", "{judged} 项中达成 {met} 项"),
+    "execNoObjectives": ("The run was played against no objectives.", "本次运行未设演练目标。"),
+    "execUnmet": ("Not met: {list}", "未达成：{list}"),
+    "execAfter": (
+        "Times from each alarm's raise; detect from the input action credited with it. The report's later pages give every "
+        "alarm, the timeline and the charts.",
+        "用时自各告警发出起算；发现用时自被认定为诱因的输入动作起算。后续各页列出全部告警、时间线与曲线。",
+    ),
+    "fUnmet": ("{n} objective(s) not met: {list}.", "{n} 项目标未达成：{list}。"),
+    "fLate": (
+        "{step}: {late} of {of} alarms beyond the deadline ({deadline}); the slowest took {worst}.",
+        "{step}：{of} 条告警中 {late} 条超过时限（{deadline}），最慢 {worst}。",
+    ),
+    "fOverdue": (
+        "{n} alarm(s) went overdue, not acknowledged within their level's deadline ({assets}).",
+        "{n} 条告警超时未确认（超过其等级的时限：{assets}）。",
+    ),
+    "fOpen": (
+        "{n} of {of} alarms were still not resolved at the end; the worst: {level} on {asset}.",
+        "运行结束时 {of} 条告警中仍有 {n} 条未办结；最严重的：{asset} {level}。",
+    ),
+    "fDetect": (
+        "The first alarm ({level}, {asset}) came {span} after its cause, {input}.",
+        "首条告警（{asset}，{level}）在其诱因 {input} 之后 {span} 发出。",
+    ),
+    "fInTime": (
+        "Every alarm judged was acknowledged within its deadline (median {median}; {n} measured).",
+        "所有可评判的告警均在时限内确认（中位数 {median}；已计量 {n}）。",
+    ),
 })
 
 

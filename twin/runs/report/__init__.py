@@ -4,6 +4,8 @@
 :mod:`twin.runs.recording`) and writes ``report.html`` with its pictures beside it in
 ``DIR`` (no internet needed to read it) and ``report.pdf``, the same for printing (A4):
 
+- the executive summary, the first page (:mod:`.summary`): what happened, how fast
+  against the deadlines, objectives met or not, three findings;
 - the run: scene, drill, seed, tick, span, when it was recorded, plugins;
 - the scorecard: the drill's expectations re-scored from the recorded alarm events;
 - the alarms grouped by incident where the recording carries incidents, else by domain

@@ -120,7 +120,8 @@ def write_pdf(view: View, path: Path) -> Path:
             out.append(p(caption, small))
         return out
 
-    story: list[Any] = [p(w["title"], h1), p(view.drill), Spacer(1, 6), p(w["run"], h2)]
+    story: list[Any] = [first_page(view, p, body, small, cell, head, grid, h1, h2, narrow_width, portrait[1] - 2 * MARGIN - 14),
+                        PageBreak(), p(w["run"], h2)]
     meta = LongTable([[p(k, cell), p(v, cell)] for k, v in view.meta], colWidths=[100, narrow_width - 100])
     meta.setStyle(TableStyle(grid[:2] + grid[3:] + [("BACKGROUND", (0, 0), (0, -1), colors.HexColor("#eef1f5"))]))
     story.append(meta)
@@ -225,6 +226,51 @@ def write_pdf(view: View, path: Path) -> Path:
         story.append(p(w["truthNone"], small))
     doc.build(story)
     return path
+
+
+def first_page(view: View, p: Any, body: Any, small: Any, cell: Any, head: Any, grid: list[Any], h1: Any, h2: Any,
+               width: float, height: float) -> Any:
+    """The report's first page: its title and the executive summary
+    (:mod:`.summary`), shrunk if need be so that it always fits this one page."""
+    from reportlab.lib import colors
+    from reportlab.lib.styles import ParagraphStyle
+    from reportlab.platypus import KeepInFrame, LongTable, Spacer, TableStyle
+
+    w, x = view.w, view.executive
+    h3 = ParagraphStyle("h3", parent=body, fontSize=10.5, leading=13, spaceBefore=8, spaceAfter=3)
+    item = ParagraphStyle("item", parent=body, fontSize=9.5, leading=12.5, leftIndent=12, bulletIndent=0, spaceAfter=3)
+    parts: list[Any] = [p(w["title"], h1), p(view.drill), Spacer(1, 4), p(w["exec"], h2), p(f"{view.drill} · {x.span}", small),
+                        p(w["execHappened"], h3)]
+    parts += [p(line, item) for line in x.happened]
+    parts.append(p(w["execResponse"], h3))
+    rows = [[p(h, head) for h in (w["execStep"], w["execMeasured"], w["execMedian"], w["execWorst"], w["execDeadline"],
+                                  w["execWithinHead"])]]
+    style = list(grid)
+    for n, r in enumerate(x.phases, start=1):
+        rows.append([p(r.name, cell), p(r.measured, cell), p(r.median, cell), p(r.worst, cell), p(r.deadline, cell),
+                     p(r.within, cell)])
+        if r.late:
+            style.append(("TEXTCOLOR", (5, n), (5, n), colors.HexColor("#c4161c")))
+    widths = [width * 0.22, width * 0.13, width * 0.12, width * 0.12, width * 0.29, width * 0.12]
+    table = LongTable(rows, colWidths=widths)
+    table.setStyle(TableStyle(style))
+    parts += [table, p(w["execObjectives"], h3)]
+    if x.judged:
+        said = w["execMet"].format(met=x.met, judged=x.judged)
+        parts.append(p(said + (" · " + w["execUnmet"].format(list="; ".join(x.unmet)) if x.unmet else ""), item))
+    else:
+        parts.append(p(w["execNoObjectives"], item))
+    parts.append(p(w["execFindings"], h3))
+    parts += [numbered(n, f, item) for n, f in enumerate(x.findings, start=1)]
+    parts += [Spacer(1, 6), p(w["execAfter"], small)]
+    return KeepInFrame(width, height, parts, mode="shrink")
+
+
+def numbered(n: int, text: str, style: Any) -> Any:
+    """A numbered item (a finding) as one paragraph."""
+    from reportlab.platypus import Paragraph
+
+    return Paragraph(f"{n}. {escape(text)}", style)
 
 
 def debrief_story(d: Any, lang: str, p: Any, cell: Any, head: Any, grid: list[Any], width: float, h2: Any) -> list[Any]:

@@ -110,6 +110,8 @@ class View:
     #: the debrief of the live exercise the recording holds (twin.runs.debrief.Debrief), and its section of the page
     debrief: Any = None
     debrief_html: str = ""
+    #: the executive summary (:class:`.summary.Summary`), the report's first page
+    executive: Any = None
 
 
 def _timed(run: Run, a: AlarmSummary, when: float | None, lang: str) -> Timed:
@@ -191,7 +193,10 @@ def build_view(run: Run, twin: Twin | None, drill: Any, scores: list[Any] | None
                debrief: Any = None) -> View:
     """The whole report in ``lang``."""
     from twin.runs.debrief import render_section
+    from twin.runs.report.summary import executive_summary
     from twin.runs.report.truthcharts import worst_false_clears
+
+    found = [false_clear_text(f, run, lang) for f in worst_false_clears(list(false_clears or []))]
 
     w = words(lang)
     summary = None
@@ -217,5 +222,6 @@ def build_view(run: Run, twin: Twin | None, drill: Any, scores: list[Any] | None
                 truth_kept=truth_kept, truth_charts=list(truth_charts or []),
                 truth_note=(w["truthMore"].format(n=len(truth_charts or []), rest=truth_mattered - len(truth_charts or []))
                             if truth_mattered > len(truth_charts or []) else ""),
-                false_clears=[false_clear_text(f, run, lang) for f in worst_false_clears(list(false_clears or []))],
-                debrief=debrief, debrief_html=render_section(debrief, lang) if debrief is not None else "")
+                false_clears=found,
+                debrief=debrief, debrief_html=render_section(debrief, lang) if debrief is not None else "",
+                executive=executive_summary(run, twin, drill, scores, debrief, groups, found, lang))
