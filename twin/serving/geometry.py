@@ -274,21 +274,24 @@ def terrain_mesh(terrain: Terrain) -> tuple[np.ndarray, np.ndarray]:
     return vertices, faces
 
 
+def _merged(parts: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+    """One mesh of several (vertices, faces): each part's faces shifted past the vertices before it."""
+    if not parts:
+        return np.zeros((0, 3)), np.zeros((0, 3), dtype=np.int64)
+    starts = np.cumsum([0] + [len(v) for v, _ in parts[:-1]])
+    return np.concatenate([v for v, _ in parts]), np.concatenate([f + start for (_, f), start in zip(parts, starts)])
+
+
 def buildings_mesh(buildings: list[dict[str, Any]], terrain: Terrain | None) -> tuple[np.ndarray, np.ndarray]:
-    vparts, fparts, total = [], [], 0
+    parts = []
     for feature in buildings:
         ring = np.array(feature["geometry"]["coordinates"][0], dtype=np.float64)[:, :2]
         props = feature.get("properties") or {}
         ground = props.get("ground")
         if not isinstance(ground, (int, float)):
             ground = min(_ground(terrain, x, y) for x, y in ring)
-        v, f = extrude(ring, float(ground) - 0.5, float(ground) + float(props["height"]))
-        vparts.append(v)
-        fparts.append(f + total)
-        total += len(v)
-    if not vparts:
-        return np.zeros((0, 3)), np.zeros((0, 3), dtype=np.int64)
-    return np.concatenate(vparts), np.concatenate(fparts)
+        parts.append(extrude(ring, float(ground) - 0.5, float(ground) + float(props["height"])))
+    return _merged(parts)
 
 
 def _outer_rings(features: list[dict[str, Any]]) -> list[list[Any]]:
@@ -306,7 +309,7 @@ def _outer_rings(features: list[dict[str, Any]]) -> list[list[Any]]:
 def area_mesh(features: list[dict[str, Any]], terrain: Terrain | None) -> tuple[np.ndarray, np.ndarray]:
     """A surface draped over the terrain inside each polygon of ``features`` (an area:
     ground that slopes, so a flat sheet would sink into it or float above it)."""
-    vparts, fparts, total = [], [], 0
+    parts = []
     for outer in _outer_rings(features):
         ring = np.array(outer, dtype=np.float64)[:, :2]
         if np.allclose(ring[0], ring[-1]):
@@ -316,12 +319,8 @@ def area_mesh(features: list[dict[str, Any]], terrain: Terrain | None) -> tuple[
         tris = triangulate(ring)
         v, f = _subdivide(np.column_stack([ring, np.zeros(len(ring))]), tris if ccw else tris[:, ::-1], terrain.cell if terrain else 1e9)
         v[:, 2] = [bilinear(terrain, px, py) + AREA_ABOVE_GROUND for px, py in v[:, :2]] if terrain else 0.0
-        vparts.append(v)
-        fparts.append(f + total)
-        total += len(v)
-    if not vparts:
-        return np.zeros((0, 3)), np.zeros((0, 3), dtype=np.int64)
-    return np.concatenate(vparts), np.concatenate(fparts)
+        parts.append((v, f))
+    return _merged(parts)
 
 
 def _subdivide(vertices: np.ndarray, faces: np.ndarray, max_edge: float) -> tuple[np.ndarray, np.ndarray]:
