@@ -62,8 +62,6 @@ NOT_YET: dict[str, str] = {
                            "peak depth 0.8 m off, the roadway's flow 96 %",
     "swmmio/SWMMExtCntrlModel.inp": "peak depths below the three storage units' side orifices up to 1.9 m off (J18): "
                                     "the orifices' flow is explicit here, implicit in SWMM; not yet explained",
-    "swmmio/outfalls_issue_free_first.inp": "an outfall's TIMESERIES stage is not followed (it discharges freely): the "
-                                            "staged outfall's depth 0.66 m below SWMM's",
     "swmmio/model_full_features.inp": "flooding at J1 11 % above SWMM's (outfall volume -2.2 %): the surcharged "
                                       "conduit C1:C2 carries 2.8 % less than SWMM's at the peak",
     "pyswmm/model_full_features.inp": "the same as swmmio/model_full_features.inp: flooding +11 %, outfall -2.2 %",
@@ -74,7 +72,6 @@ NOT_YET: dict[str, str] = {
                                                  "carries less at the peak, as in model_full_features.inp",
     "swmmio/model_mod_horton.inp": "peak flows below the pump C2 and the weir C3 15 % above SWMM's, as in "
                                    "model_curve_num.inp",
-    "swmmio/outfalls_issue.inp": "the same as outfalls_issue_free_first.inp: a TIMESERIES outfall stage not followed",
     "swmmio/test_inlet_drains.inp": "STREET sections as 1 m circular pipes and street inlets ([INLETS]) not modelled: "
                                     "depths 1.2 m, flows and flooding far off",
     "pyswmm/model_delayed_report.inp": "the weir C3 on a 1.17 m² junction: J1's peak depth 0.5 m off SWMM's; not yet "

@@ -148,3 +148,14 @@ class Forcing:
             k = node_index.get(f.node)
             if k is not None:
                 out[k] += f.at(t, when)
+
+
+def outfall_stage(stage: dict, t: float) -> float:
+    """The water elevation (m) at an outfall with a stage (inp.py's ``stage`` record) ``t``
+    s after the run's start, as SWMM's outfall_setOutletDepth: a TIMESERIES stage
+    interpolated linearly and held beyond its ends; a TIDAL curve at its first hour plus
+    the hours since the start, modulo a day, held beyond its ends."""
+    if stage["kind"] == "TIMESERIES":
+        return float(np.interp(t, stage["t"], stage["z"]))
+    x = stage["x"]
+    return float(np.interp(x[0] + (t / 3600.0) % 24.0, x, stage["z"]))

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from twin_drainage import hydrology
+from twin_drainage.forcing import outfall_stage
 from twin_drainage.sections import KINDS
 from twin_drainage.sections import geometry as section_geometry
 
@@ -310,13 +311,23 @@ def parse_network(inp: Inp) -> Network:
         gated_at = 3
         if kind == "FIXED":
             out["tailwater_elevation"] = f.number("StageData") * length
-        elif kind in ("TIDAL", "TIMESERIES"):
-            warnings.add(f"outfall {name!r} (line {row.line}): its {kind} stage {f.text('StageData')!r} is not "
-                         "followed; it discharges freely (NORMAL), so backwater from the receiving water is missed")
+        elif kind == "TIMESERIES":
+            # the stage (an elevation) over the run, s from the start; SWMM holds the ends
+            series = f.text("StageData")
+            times, values = _series(inp, series, [r for r in inp.rows("TIMESERIES")
+                                                  if r.tokens[0].upper() == series.upper()], start, f)
+            out["stage"] = {"kind": kind, "t": times, "z": [v * length for v in values]}
+        elif kind == "TIDAL":
+            # a TIDAL curve: stage against the hour (node.c: the curve's first hour plus the
+            # hours since the run's start, modulo a day)
+            points = _curve(inp, f.text("StageData"), f)
+            out["stage"] = {"kind": kind, "x": [x for x, _ in points], "z": [z * length for _, z in points]}
         elif kind in ("FREE", "NORMAL"):
             gated_at = 2
         else:
             raise InpError(f"{f.where('Type')} = {kind!r}; valid: FREE, NORMAL, FIXED, TIDAL, TIMESERIES")
+        if "stage" in out:
+            out["tailwater_elevation"] = outfall_stage(out["stage"], 0.0)
         tokens = row.tokens
         if len(tokens) > gated_at and tokens[gated_at].upper() == "YES":
             warnings.add(f"outfall {name!r} (line {row.line}): its flap gate is not modelled (water may flow back in "

@@ -1114,6 +1114,43 @@ def regulator_specs(world) -> dict[str, dict]:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
+class OutfallStages:
+    """Outfalls whose stage varies (a SWMM TIMESERIES or TIDAL outfall): where they sit in
+    the network's ``tailwater``, their stage records, and when the run started."""
+
+    def __init__(self, net: Network, table, stages: dict[str, dict], start: float) -> None:
+        index = {table.ids[r]: o for o, r in enumerate(net.outfall_row)}
+        self.at = [(index[name], stage) for name, stage in stages.items() if name in index]
+        self.start = start
+        # SWMM sets a staged outfall to the stage or, above it, the smaller of the critical
+        # and normal depths of its conduit (node.c outfall_setOutletDepth): a free end
+        m = len(net.manhole_row)
+        staged = np.zeros(len(net.outfall_row), dtype=np.bool_)
+        staged[[o for o, _ in self.at]] = True
+        down = net.pipe_int[PI_DOWN]
+        into = down >= m
+        net.pipe_int[PI_DOWN_END][into & staged[np.where(into, down - m, 0)]] = END_FREE
+
+    def apply(self, tailwater: np.ndarray, now: float) -> None:
+        """Set each staged outfall's tailwater to its stage at ``now`` (the tick's end)."""
+        from twin_drainage.forcing import outfall_stage
+
+        for o, stage in self.at:
+            tailwater[o] = outfall_stage(stage, now - self.start)
+
+
+def outfall_stages(world, table, net: Network, start: float) -> OutfallStages | None:
+    """The staged outfalls of the scene's SWMM file (``data/hydrology.json``), or None."""
+    import json
+
+    root = getattr(world.scene, "root", None)
+    path = None if root is None else root / "data" / "hydrology.json"
+    if path is None or not path.is_file():
+        return None
+    stages = json.loads(path.read_text(encoding="utf-8")).get("source", {}).get("outfall_stages", {})
+    return OutfallStages(net, table, stages, start) if stages else None
+
+
 def step_drainage(ctx):
     """One tick of the network: rain -> rational runoff -> local-inertial routing.
 
@@ -1129,6 +1166,9 @@ def step_drainage(ctx):
     dt = ctx.dt
     c = t.columns
     kinematic = world.memo(("drainage", "kinwave", ctx.domain), lambda: kinwave_setup(world, t, net))
+    stages = world.memo(("drainage", "stages", ctx.domain), lambda: outfall_stages(world, t, net, ctx.time - dt))
+    if stages is not None:
+        stages.apply(net.tailwater, ctx.time)
     if kinematic is not None:
         substeps = max(1, math.ceil(dt / kinematic.step - 1e-9))
         kinwave_tick(dt, substeps, len(gauges.gauge_row) > 0, gauges.nearest_gauge_row, net.manhole_row, net.pipe_row,

@@ -127,6 +127,8 @@ def write_scene(source: str | Path, scene_dir: str | Path, strict: bool = False)
     source_info = {"format": "swmm", "file": source.name, "offset": [x0, y0], "routing_step": options["routing_step"],
                    "flow_routing": options["flow_routing"], "min_slope": options["min_slope"], "link_ids": link_ids,
                    "storage_nodes": [n for n, node in net.manholes.items() if node["kind"] == "storage"],
+                   # outfalls whose stage follows a TIMESERIES or a TIDAL curve (forcing.outfall_stage)
+                   "outfall_stages": {n: node["stage"] for n, node in net.outfalls.items() if "stage" in node},
                    # the kinematic wave's true sections (twin_drainage.sections), by pipe id
                    "sections": {link_ids[n]: pipe["section"] for n, pipe in net.pipes.items() if "section" in pipe}}
     (data / "hydrology.json").write_text(json.dumps({**net.hydrology, "source": source_info}, indent=1,
