@@ -170,6 +170,32 @@ def toy():
     return toyplugin
 
 
+# -- a scene -------------------------------------------------------------------------------
+
+@pytest.fixture
+def scene_dir(tmp_path, toy):
+    """A generated 3 x 3-block city of the toy plugin's tanks written as a scene (its
+    scene.toml and data files) into ``tmp_path``: (that folder, a registry of the toy only)."""
+    from twin.authoring.citygen import plan_city, populate, write_scene
+    from twin.plugins.registry import load_registry
+
+    registry = load_registry([toy], entry_points=False)
+    plan = plan_city(3, 3, 3)
+    populate(plan, registry)
+    write_scene(plan, tmp_path, "toytown", registry)
+    return tmp_path, registry
+
+
+def scene_problems(root: Path, registry) -> list[str]:
+    """The problems of the scene at ``root`` (it must fail to load: the test fails if it loads)."""
+    from twin.errors import SceneError
+    from twin.tick.scene import load_scene
+
+    with pytest.raises(SceneError) as info:
+        load_scene(root, registry.domains)
+    return info.value.problems
+
+
 @pytest.fixture
 def mosquitto(tmp_path):
     """Start a real mosquitto on a free loopback port: ``mosquitto(**options)`` returns a

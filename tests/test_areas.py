@@ -13,10 +13,9 @@ import numpy as np
 import pytest
 import trimesh
 from conftest import running, wait_healthy
+from conftest import scene_problems as problems
 
-from twin.authoring.citygen import plan_city, populate, polygon, write_scene
-from twin.errors import SceneError
-from twin.plugins.registry import load_registry
+from twin.authoring.citygen import polygon
 from twin.tick.scene import load_scene
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -46,22 +45,23 @@ def _features(*geometries):
                                                                  for g in geometries]})
 
 
+def _without_areas(root: Path) -> str:
+    """scene.toml of ``root`` without the generator's [[layers.areas]] (its river)."""
+    return re.sub(r"\[\[layers\.areas\]\]\n(?:\w+ = .*\n)+", "", (root / "scene.toml").read_text(encoding="utf-8"))
+
+
 @pytest.fixture
-def two_areas(tmp_path, toy):
-    """A generated toy town whose ground has a lake (a Polygon) and a park (a
-    MultiPolygon of two parts) instead of the generator's river."""
-    registry = load_registry([toy], entry_points=False)
-    plan = plan_city(3, 3, 3)
-    populate(plan, registry)
-    write_scene(plan, tmp_path, "lakeside", registry)
-    toml = tmp_path / "scene.toml"
-    text = re.sub(r"\[\[layers\.areas\]\]\n(?:\w+ = .*\n)+", "", toml.read_text(encoding="utf-8"))
-    toml.write_text(text.replace("[[assets]]", AREAS.lstrip() + "\n[[assets]]", 1), encoding="utf-8")
-    (tmp_path / "data" / "lake.geojson").write_text(_features(polygon(LAKE)))
+def two_areas(scene_dir):
+    """The toy town whose ground has a lake (a Polygon) and a park (a MultiPolygon of
+    two parts) instead of the generator's river."""
+    root, registry = scene_dir
+    (root / "scene.toml").write_text(_without_areas(root).replace("[[assets]]", AREAS.lstrip() + "\n[[assets]]", 1),
+                                     encoding="utf-8")
+    (root / "data" / "lake.geojson").write_text(_features(polygon(LAKE)))
     park = polygon(PARK[0])
     park = {"type": "MultiPolygon", "coordinates": [park["coordinates"], polygon(PARK[1])["coordinates"]]}
-    (tmp_path / "data" / "park.geojson").write_text(_features(park))
-    return tmp_path, registry
+    (root / "data" / "park.geojson").write_text(_features(park))
+    return root, registry
 
 
 def _area(ring):
@@ -72,12 +72,6 @@ def _area(ring):
 def _inside(ring, x, y):
     """(x, y) within or on the convex, counter-clockwise ``ring`` (those above are)."""
     return all((bx - ax) * (y - ay) - (by - ay) * (x - ax) >= -1e-6 for (ax, ay), (bx, by) in zip(ring, ring[1:] + ring[:1]))
-
-
-def _problems(root, registry):
-    with pytest.raises(SceneError) as info:
-        load_scene(root, registry.domains)
-    return info.value.problems
 
 
 def _line(toml: Path, text: str) -> int:
@@ -126,16 +120,12 @@ def test_an_area_lies_just_above_the_terrain(two_areas):
     assert np.allclose(v[:, 2] - ground, AREA_ABOVE_GROUND) and np.ptp(ground) > 0.1
 
 
-def test_the_old_river_key_is_an_area_with_a_warning_naming_its_line(tmp_path, toy, caplog):
-    registry = load_registry([toy], entry_points=False)
-    plan = plan_city(3, 3, 3)
-    populate(plan, registry)
-    write_scene(plan, tmp_path, "old", registry)
-    toml = tmp_path / "scene.toml"
-    text = re.sub(r"\[\[layers\.areas\]\]\n(?:\w+ = .*\n)+", "", toml.read_text(encoding="utf-8"))
-    toml.write_text(text.replace("[layers]\n", '[layers]\nriver = "data/river.geojson"\n'), encoding="utf-8")
+def test_the_old_river_key_is_an_area_with_a_warning_naming_its_line(scene_dir, caplog):
+    root, registry = scene_dir
+    toml = root / "scene.toml"
+    toml.write_text(_without_areas(root).replace("[layers]\n", '[layers]\nriver = "data/river.geojson"\n'), encoding="utf-8")
     with caplog.at_level(logging.WARNING, logger="twin.tick.scene"):
-        scene = load_scene(tmp_path, registry.domains)
+        scene = load_scene(root, registry.domains)
     [area] = scene.areas
     assert (area.name, area.title, area.colour, len(area.features)) == ("river", "River", "#1d5b8f", 1)
     [record] = [r for r in caplog.records if r.name == "twin.tick.scene"]
@@ -149,7 +139,7 @@ def test_an_area_may_not_take_the_name_of_another_layer(two_areas, name, taken):
     root, registry = two_areas
     toml = root / "scene.toml"
     toml.write_text(toml.read_text(encoding="utf-8").replace('name = "park"', f'name = "{name}"'), encoding="utf-8")
-    [msg] = _problems(root, registry)
+    [msg] = problems(root, registry)
     park_line = [n for n, line in enumerate(toml.read_text().splitlines(), 1) if line == f'name = "{name}"'][-1]
     assert msg.startswith(f"{toml}: line {park_line}: [[layers.areas]] #2 name = {name!r}: the name of {taken}")
 
@@ -165,7 +155,7 @@ def test_a_wrong_key_of_an_area_names_its_line(two_areas, key, value, said):
     old = {"colour": 'colour = "#4f8a4b"', "opacity": 'colour = "#4f8a4b"', "name": 'name = "park"'}[key]
     new = f"{old}\nopacity = {value}" if key == "opacity" else f"{key} = {value}"
     toml.write_text(toml.read_text(encoding="utf-8").replace(old, new), encoding="utf-8")
-    [msg] = _problems(root, registry)
+    [msg] = problems(root, registry)
     line = _line(toml, f"{key} = {value}")
     assert msg.startswith(f"{toml}: line {line}: [[layers.areas]] #2 {key} = ") and said in msg, msg
 
@@ -174,7 +164,7 @@ def test_an_area_of_lines_is_refused_naming_the_feature(two_areas):
     root, registry = two_areas
     lake = root / "data" / "lake.geojson"
     lake.write_text(_features(polygon(LAKE), {"type": "LineString", "coordinates": [[0, 0], [10, 10]]}))
-    assert _problems(root, registry) == [
+    assert problems(root, registry) == [
         f"{lake}: feature 1: geometry is 'LineString'; expected a GeoJSON Polygon or MultiPolygon"]
 
 

@@ -12,28 +12,12 @@ import sys
 import numpy as np
 import pyproj
 import pytest
+from conftest import scene_problems as problems
 
-from twin.authoring.citygen import plan_city, populate, write_scene
-from twin.errors import SceneError
 from twin.plugins.registry import load_registry
 from twin.tick.scene import load_scene
 
 ORIGIN = (117.2272, 31.8206)  # longitude, latitude of the local (0, 0)
-
-
-@pytest.fixture
-def scene_dir(tmp_path, toy):
-    registry = load_registry([toy], entry_points=False)
-    plan = plan_city(3, 3, 3)
-    populate(plan, registry)
-    write_scene(plan, tmp_path, "toytown", registry)
-    return tmp_path, registry
-
-
-def problems(root, registry):
-    with pytest.raises(SceneError) as info:
-        load_scene(root, registry.domains)
-    return info.value.problems
 
 
 def set_units(root, value):
