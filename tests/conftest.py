@@ -14,6 +14,18 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 
 
+def load_script(name: str):
+    """The Python script ``scripts/<name>`` (no .py: a command) imported as a module."""
+    import importlib.machinery
+    import importlib.util
+
+    loader = importlib.machinery.SourceFileLoader(name.replace("-", "_"), str(Path(__file__).resolve().parents[1] / "scripts" / name))
+    spec = importlib.util.spec_from_loader(loader.name, loader)
+    module = importlib.util.module_from_spec(spec)
+    loader.exec_module(module)
+    return module
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -1,11 +1,11 @@
 """One table of words and level colours (twin/i18n.py), shared by the viewer (through the
 generated viewer/src/i18n.generated.js) and the reports: the two must not drift."""
 
-import importlib.machinery
-import importlib.util
 import re
 import string
 from pathlib import Path
+
+from conftest import load_script
 
 from twin import i18n
 
@@ -13,21 +13,13 @@ ROOT = Path(__file__).resolve().parents[1]
 SRC = ROOT / "viewer" / "src"
 
 
-def load_generator():
-    loader = importlib.machinery.SourceFileLoader("gen_i18n_js", str(ROOT / "scripts" / "gen-i18n-js"))
-    spec = importlib.util.spec_from_loader("gen_i18n_js", loader)
-    module = importlib.util.module_from_spec(spec)
-    loader.exec_module(module)
-    return module
-
-
 def test_generated_js_is_up_to_date():
     current = (SRC / "i18n.generated.js").read_text(encoding="utf-8")
-    assert current == load_generator().render(), "viewer/src/i18n.generated.js is out of date: run scripts/gen-i18n-js"
+    assert current == load_script("gen-i18n-js").render(), "viewer/src/i18n.generated.js is out of date: run scripts/gen-i18n-js"
 
 
 def test_generated_js_holds_every_viewer_word_and_colour():
-    text = load_generator().render()
+    text = load_script("gen-i18n-js").render()
     for lang in i18n.LANGS:
         for key, words in i18n.VIEWER_WORDS[lang].items():
             assert f'"{key}": "{words}",' in text, (lang, key)

@@ -1,31 +1,23 @@
 """The viewer's protocol names are generated from twin/serving/protocol.py and must not drift."""
 
-import importlib.machinery
-import importlib.util
 from pathlib import Path
+
+from conftest import load_script
 
 from twin.serving import protocol as p
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def load_generator():
-    loader = importlib.machinery.SourceFileLoader("gen_protocol_js", str(ROOT / "scripts" / "gen-protocol-js"))
-    spec = importlib.util.spec_from_loader("gen_protocol_js", loader)
-    module = importlib.util.module_from_spec(spec)
-    loader.exec_module(module)
-    return module
-
-
 def test_generated_js_is_up_to_date():
-    gen = load_generator()
+    gen = load_script("gen-protocol-js")
     text = gen.render()
     current = (ROOT / "viewer" / "src" / "protocol.generated.js").read_text(encoding="utf-8")
     assert current == text, "viewer/src/protocol.generated.js is out of date: run scripts/gen-protocol-js"
 
 
 def test_generated_js_names_every_message_and_field():
-    text = load_generator().render()
+    text = load_script("gen-protocol-js").render()
     assert text.startswith("// generated, do not edit")
     assert f"export const PROTOCOL_VERSION = {p.PROTOCOL_VERSION};" in text
     assert f'export const SUBPROTOCOL = "{p.SUBPROTOCOL}";' in text

@@ -4,8 +4,6 @@ generated from twin/serving/protocol.py and agrees with what the server really s
 
 from __future__ import annotations
 
-import importlib.machinery
-import importlib.util
 import os
 import re
 import shutil
@@ -15,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import load_script
 
 from twin.serving import protocol as p
 
@@ -22,14 +21,6 @@ ROOT = Path(__file__).resolve().parents[1]
 VIEWER = ROOT / "viewer"
 TSC = VIEWER / "node_modules" / ".bin" / "tsc"
 needs_tsc = pytest.mark.skipif(not TSC.exists(), reason="typescript is not installed (scripts/install runs npm ci in viewer/)")
-
-
-def load_script(name: str):
-    loader = importlib.machinery.SourceFileLoader(name.replace("-", "_"), str(ROOT / "scripts" / name))
-    spec = importlib.util.spec_from_loader(loader.name, loader)
-    module = importlib.util.module_from_spec(spec)
-    loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")
