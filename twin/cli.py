@@ -93,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     token_add.add_argument("--unit", default="", help="a crew token's unit: the incidents dispatched to it are its tasks (/field/)")
     token_add.add_argument("--expires", help="when the token stops working: a duration (12h, 30d, 8w) or a date (2027-01-31, UTC)")
     token_add.add_argument("--data", type=Path)
-    token_list = token_sub.add_parser("list", help="the access mode and the tokens (names, roles, expiry; never the tokens)")
+    token_list = token_sub.add_parser("list", help="the access mode and the tokens (names, roles, expiry, a crew's unit; never the tokens)")
     token_list.add_argument("--data", type=Path)
     token_revoke = token_sub.add_parser("revoke", help="revoke a token by name (the folder stays in tokens mode)")
     token_revoke.add_argument("name")
@@ -581,7 +581,8 @@ def cmd_token(args: argparse.Namespace) -> int:
         until = f", expires {utc_text(expires)}" if expires is not None else ""
         if first:
             print(f"{store.path.parent} is in tokens mode now: every request but /api/health needs a token")
-        print(f"token {record.name!r} ({record.role}{until}); it is shown only now:")
+        unit = f", unit {record.unit}" if record.unit else ""
+        print(f"token {record.name!r} ({record.role}{unit}{until}); it is shown only now:")
         print(token)
     elif args.token_command == "list":
         records = store.records()
@@ -598,7 +599,9 @@ def cmd_token(args: argparse.Namespace) -> int:
                 expiry = "never expires"
             else:
                 expiry = f"{'EXPIRED' if r.expired(now) else 'expires'} {utc_text(r.expires)}"
-            print(f"{r.name:<20} {r.role:<9} created {time.strftime('%Y-%m-%d %H:%M', time.localtime(r.created))}  {expiry}")
+            # a crew token sees its unit's tasks only: which unit is part of what it is
+            unit = f"  unit {r.unit}" if r.unit else ""
+            print(f"{r.name:<20} {r.role:<9} created {time.strftime('%Y-%m-%d %H:%M', time.localtime(r.created))}  {expiry}{unit}")
     elif args.token_command == "open":
         store.open()
         print(f"{store.path.parent} is in open mode: a server started from it lets anyone on this machine in "
