@@ -168,17 +168,42 @@ REPORT = _by_language({
     "expectation": ("Expectation", "预期"),
     "result": ("Result", "结果"),
     "detail": ("Detail", "说明"),
-    "expectBy": (
-        "by {time} an alarm of at least {level} on {asset}{rule}",
-        "{time} 前 {asset} 出现不低于{level}的告警{rule}",
+    # one wording per kind of expectation (twin.runs.drillfile.EXPECTATION_KINDS; English
+    # as twin.runs.drill.Expectation.describe says it), the narrowing keys in {about}
+    "expect_by": ("by {time} an {what} of at least {level}{about}", "{time} 前出现不低于{level}的{what}{about}"),
+    "expect_never": ("no {what} of {level} or worse{about}", "全程不出现{level}及以上的{what}{about}"),
+    "expect_acknowledged_within": (
+        "every {what} of at least {level}{about} acknowledged within {seconds} s",
+        "达到{level}的{what}均在达到后 {seconds} 秒内确认{about}",
     ),
-    "expectNever": ("no alarm of {level} or worse{where}{rule}", "{where}不出现{level}及以上告警{rule}"),
-    "expectAck": (
-        "every alarm of at least {level}{where}{rule} acknowledged within {seconds} s",
-        "{where}{level}及以上告警{rule}均在 {seconds} 秒内确认",
+    "expect_dispatched_within": (
+        "every {what} of at least {level}{about} dispatched within {seconds} s",
+        "达到{level}的{what}均在达到后 {seconds} 秒内派发{about}",
     ),
-    "onAsset": (" on {asset}", "{asset} "),
-    "inDomain": (" in {domain}", "{domain}"),
+    "expect_resolved_within": (
+        "every {what} of at least {level}{about} {done} within {seconds} s",
+        "达到{level}的{what}均在达到后 {seconds} 秒内{done}{about}",
+    ),
+    "expect_no_false_clear": (
+        "no alarm of {level} or worse{about} cleared while the truth was still {level} or worse",
+        "真实值仍处于{level}及以上时，告警不得解除或降级{about}",
+    ),
+    "expect_incidents_at_most": ("at most {most} incident(s) of at least {level}{about}", "全程达到{level}及以上的事件不超过 {most} 起{about}"),
+    "expectAlarm": ("alarm", "告警"),
+    "expectIncident": ("incident", "事件"),
+    "expectResolved": ("resolved", "办结"),
+    "expectClosed": ("closed", "关闭"),
+    "aboutAsset": ("on {v}", "设施 {v}"),
+    "aboutDomain": ("in {v}", "专项 {v}"),
+    "aboutOwner": ("owned by {v}", "权属单位 {v}"),
+    "aboutRule": ("({v})", "规则 {v}"),
+    "notJudgedTruth": (
+        "not judged: the run keeps no ground truth",
+        "未评判：本次运行未保存真实值（由真实传感器驱动的孪生，或保存真实值之前的记录）",
+    ),
+    "fellTo": ("{asset} {what} at {time} while the truth was {truth}", "{asset} 于 {time} {what}，而真实值仍为{truth}"),
+    "stepNotDone": ("not {done}", "未{done}"),
+    "doneWithout": ("{closed} without being {done}", "未{done}即{closed}"),
     "reachedAt": ("reached at {time}", "于 {time} 达到"),
     "neverReached": ("never reached", "未达到"),
     "none": ("none", "无"),

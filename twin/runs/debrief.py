@@ -330,16 +330,22 @@ _DETAIL_ZH = [
 def objective_zh(o: Objective) -> str:
     """An objective in Chinese, from its terms."""
     level = LEVEL_NAMES["zh-CN"][o.level]
-    about = "".join(f"{word}{value}" for word, value in (("设施 ", o.asset), ("专项 ", o.domain), ("规则 ", o.rule)) if value)
+    about = "，".join(f"{word}{value}" for word, value in (("设施 ", o.asset), ("专项 ", o.domain), ("权属单位 ", o.owner),
+                                                          ("规则 ", o.rule)) if value)
+    # an expectation about incidents says so in its words (twin.runs.drill.Expectation.describe)
+    what = "事件" if re.search(r"\bincidents?\b", o.text) else "告警"
     if o.kind == "by":
-        return f"{_clock(o.seconds)} 前，{o.asset} 出现不低于{level}的告警" + (f"（规则 {o.rule}）" if o.rule else "")
+        return f"{_clock(o.seconds)} 前，{o.asset} 出现不低于{level}的{what}" + (f"（规则 {o.rule}）" if o.rule else "")
     if o.kind == "never":
-        return f"全程不出现{level}及以上告警" + (f"（{about}）" if about else "")
-    steps = {"acknowledged_within": "确认", "dispatched_within": "派发", "resolved_within": "办结"}
+        return f"全程不出现{level}及以上{what}" + (f"（{about}）" if about else "")
+    steps = {"acknowledged_within": "确认", "dispatched_within": "派发", "resolved_within": "关闭" if what == "事件" else "办结"}
     if o.kind in steps:
-        return f"达到{level}的告警均在达到后 {o.seconds:g} 秒内{steps[o.kind]}" + (f"（{about}）" if about else "")
+        return f"达到{level}的{what}均在达到后 {o.seconds:g} 秒内{steps[o.kind]}" + (f"（{about}）" if about else "")
     if o.kind == "no_false_clear":
         return f"真实值仍处于{level}时，告警不得解除或降级" + (f"（{about}）" if about else "")
+    if o.kind == "incidents_at_most":
+        most = re.search(r"at most (\d+)", o.text)
+        return f"全程达到{level}及以上的事件不超过 {most[1] if most else '?'} 起" + (f"（{about}）" if about else "")
     return o.text
 
 

@@ -64,27 +64,27 @@ def plotted_alarms(groups: list[AlarmGroup]) -> list[Any]:
     return firsts + rest
 
 
-def measured_and_true(run: Run, twin: Any, groups: list[AlarmGroup], out: Path, lang: str) -> tuple[list[Any], bool, list[Any], int]:
-    """The truth beside the measurement (:mod:`.truthcharts`): the charts drawn, whether
-    the recording keeps a truth, the all-clears it contradicts, and how many sensors
-    mattered."""
+def measured_and_true(run: Run, twin: Any, groups: list[AlarmGroup], out: Path, lang: str) -> tuple[list[Any], Any, list[Any], int]:
+    """The truth beside the measurement (:mod:`.truthcharts`): the charts drawn, the
+    truth the recording keeps (None: none), the all-clears it contradicts, and how many
+    sensors mattered."""
     from twin.runs.recording import read_truth
     from twin.runs.report.truthcharts import false_clears, plot_truth, truth_charts
 
     truth = read_truth(run.path)
     if truth is None:
-        return [], False, [], 0
+        return [], None, [], 0
     sensors_of: dict[str, list[str]] = {}
     if twin is not None:
         for s in twin.scene.sensors:
             sensors_of.setdefault(s.asset, []).append(s.id)
     found = false_clears(run, truth, sensors_of)
     if twin is None:
-        return [], True, found, 0
+        return [], truth, found, 0
     charts, mattered = truth_charts(run, twin, truth, groups, found)
     for c in charts:
         c.path = plot_truth(c, run, twin, out, lang)
-    return charts, True, found, mattered
+    return charts, truth, found, mattered
 
 
 def write_report(recording: Path, out: Path, lang: str = "en", pdf: bool = True) -> Report:
@@ -131,7 +131,7 @@ def write_report(recording: Path, out: Path, lang: str = "en", pdf: bool = True)
                 p.path = plot_asset(p, run, twin, times, series, columns, worst, out, lang)
                 images.append(p.path)
 
-    truth_charts, truth_kept, found, mattered = measured_and_true(run, twin, groups, out, lang)
+    truth_charts, truth, found, mattered = measured_and_true(run, twin, groups, out, lang)
     images += [c.path for c in truth_charts if c.path is not None]
 
     picture: DistrictPicture | None = None
@@ -145,7 +145,7 @@ def write_report(recording: Path, out: Path, lang: str = "en", pdf: bool = True)
 
     exercise = from_recording(run.path)
     view = build_view(run, twin, drill, scores, drill_path, groups, worst, total, picture, charts, plots, candidates,
-                      notes_picture, notes_fields, lang, truth_charts=truth_charts, truth_kept=truth_kept, false_clears=found,
+                      notes_picture, notes_fields, lang, truth_charts=truth_charts, truth=truth, false_clears=found,
                       truth_mattered=mattered, debrief=exercise)
     pdf_path = None
     if pdf:

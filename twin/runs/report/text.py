@@ -107,48 +107,90 @@ def event_word(kind: str, lang: str) -> str:
 
 def expectation_text(x: Any, lang: str, twin: Twin | None = None) -> str:
     """A drill expectation in ``lang``, from its fields (in English, what
-    :meth:`twin.runs.drill.Expectation.describe` says)."""
+    :meth:`twin.runs.drill.Expectation.describe` says). Every kind the drill format
+    declares (:data:`twin.runs.drillfile.EXPECTATION_KINDS`) has its wording in the
+    table of words (``expect_<kind>``), the keys that narrow it (asset, domain, owner,
+    rule) after it in brackets."""
     if lang == "en":
         return str(x.describe())
     w = words(lang)
-    level = LEVEL_WORDS[lang][x.level]
-    rule = f"（{x.rule}）" if x.rule else ""
-    where = "".join(w[key].format(asset=x.asset, domain=domain_name(twin, x.domain, lang))
-                    for key, value in (("onAsset", x.asset), ("inDomain", x.domain)) if value)
-    if x.kind == "by":
-        return w["expectBy"].format(time=clock(x.time), level=level, asset=x.asset, rule=rule)
-    if x.kind == "never":
-        return w["expectNever"].format(level=level, where=where, rule=rule)
-    return w["expectAck"].format(level=level, where=where, rule=rule, seconds=f"{x.time:g}")
+    template = w.get(f"expect_{x.kind}")
+    if template is None:  # a kind without a wording yet (tests/test_report_wording.py fails for it)
+        return str(x.describe())
+    incident = bool(getattr(x, "incident", False))
+    about = [w[key].format(v=value) for key, value in (
+        ("aboutAsset", x.asset), ("aboutDomain", domain_name(twin, x.domain, lang) if x.domain else ""),
+        ("aboutOwner", getattr(x, "owner", "")), ("aboutRule", x.rule)) if value]
+    return template.format(time=clock(x.time), level=LEVEL_WORDS[lang][x.level], what=w["expectIncident" if incident else "expectAlarm"],
+                           seconds=f"{x.time:g}", done=w["expectClosed" if incident else "expectResolved"],
+                           most=getattr(x, "most", 0), about=f"（{'，'.join(about)}）" if about else "")
 
 
-def score_detail(sc: Any, run: Run, lang: str) -> str:
+#: the operator step each kind of expectation times, and the alarm's attribute that holds it
+_STEPS = {"acknowledged_within": ("acknowledged", "acknowledge"), "dispatched_within": ("dispatched", "dispatch"),
+          "resolved_within": ("resolved", "resolve")}
+
+
+def score_detail(sc: Any, run: Run, lang: str, truth: Any = None) -> str:
     """What a scored expectation found, in ``lang``: in English the scorer's own words
     (:func:`twin.runs.drill.score`); in another language the same facts read from the
-    run's alarms (when a level was reached, which assets alarmed, which acknowledgements
-    were late), worded from the table."""
-    if lang == "en":
+    run's alarms (when a level was reached, which assets alarmed, which steps were late,
+    which alarms fell while ``truth`` had not), worded from the table. An expectation
+    about incidents, or of a kind it cannot read the facts of, keeps the scorer's words."""
+    if lang == "en" or getattr(sc.expectation, "incident", False):
         return str(sc.detail)
     w = words(lang)
     x = sc.expectation
+    if not getattr(sc, "judged", True):
+        return w["notJudgedTruth"] if x.kind == "no_false_clear" else str(sc.detail)
     matching = [a for a in run.alarms.values() if (not x.asset or a.asset == x.asset) and (not x.domain or a.domain == x.domain)
-                and (not x.rule or a.rule == x.rule)]
+                and (not x.rule or a.rule == x.rule) and (not getattr(x, "owner", "") or a.owner == x.owner)]
     if x.kind == "by":
         times = [t for a in matching if (t := a.first_at(x.level)) is not None]
         return w["reachedAt"].format(time=run.offset(min(times))) if times else w["neverReached"]
     if x.kind == "never":
         bad = sorted({a.asset for a in matching if a.peak_level >= x.level})
         return f"{len(bad)}: {', '.join(bad)}"[:200] if bad else w["none"]
+    if x.kind == "no_false_clear":
+        return _false_clears(x, sc, matching, run, truth, lang)
+    if x.kind not in _STEPS:
+        return str(sc.detail)
     if sc.passed:
         return w["allInTime"]
+    attr, state = _STEPS[x.kind]
+    done = w[state]
     late = []
-    for a in sorted(matching, key=lambda a: (a.raised, a.id)):
-        if a.peak_level < x.level:
+    for a in sorted(matching, key=lambda a: (a.first_at(x.level) or a.raised, a.id)):
+        reached = a.first_at(x.level)
+        if reached is None:
             continue
-        if a.acknowledged is None and run.end - a.raised <= x.time:
-            continue  # raised too near the end to judge, as the scorer does
-        if a.acknowledged is None:
-            late.append(f"{a.asset}（{w['notAcknowledged']}）")
-        elif a.acknowledged - a.raised > x.time:
-            late.append(f"{a.asset}（{w['seconds'].format(n=f'{a.acknowledged - a.raised:.0f}')}）")
+        taken = getattr(a, attr)
+        if taken is not None:
+            took = max(taken - reached, 0.0)  # a step taken before the level was reached is in time
+            if took > x.time + 1e-9:
+                late.append(f"{a.asset}（{w['seconds'].format(n=f'{took:.0f}')}）")
+        elif a.resolved is not None:
+            late.append(f"{a.asset}（{w['doneWithout'].format(done=done, closed=w['resolve'])}）")
+        elif run.end - reached > x.time + 1e-9:
+            late.append(f"{a.asset}（{w['stepNotDone'].format(done=done)}）")
     return w["late"].format(list="、".join(late))[:200]
+
+
+def _false_clears(x: Any, sc: Any, matching: list[AlarmSummary], run: Run, truth: Any, lang: str) -> str:
+    """The falls of ``matching`` alarms from ``x.level`` or worse to below it while the
+    truth was still there, as the scorer judges them, worded."""
+    if truth is None:
+        return str(sc.detail) if not sc.passed else words(lang)["none"]
+    w = words(lang)
+    found = []
+    for a in sorted(matching, key=lambda a: (a.raised, a.id)):
+        previous = 0
+        for when, level in a.levels:
+            if previous >= x.level > level:
+                true = truth.level_at(a.asset, a.rule, when)
+                if true is not None and true >= x.level:
+                    what = w["evClear"] if level == 0 else f"{w['evDeescalate']}{level_name(level, lang)}"
+                    found.append(w["fellTo"].format(asset=a.asset, what=what, time=run.offset(when),
+                                                    truth=level_name(true, lang)))
+            previous = level
+    return f"{len(found)}：" + "；".join(found)[:300] if found else w["none"]

@@ -189,7 +189,7 @@ def meta_rows(run: Run, twin: Twin | None, drill: Any, lang: str) -> list[tuple[
 def build_view(run: Run, twin: Twin | None, drill: Any, scores: list[Any] | None, drill_path: str, groups: list[AlarmGroup],
                worst: float, total: int, picture: DistrictPicture | None, timeline_charts: list[Path], plots: list[AssetPlot],
                plotted_of: int, notes_picture: list[str], notes_fields: list[str], lang: str, truth_charts: list[Any] | None = None,
-               truth_kept: bool = False, false_clears: list[Any] | None = None, truth_mattered: int = 0,
+               truth: Any = None, false_clears: list[Any] | None = None, truth_mattered: int = 0,
                debrief: Any = None) -> View:
     """The whole report in ``lang``."""
     from twin.runs.debrief import render_section
@@ -205,7 +205,7 @@ def build_view(run: Run, twin: Twin | None, drill: Any, scores: list[Any] | None
                    "peak": max(a.peak_level for a in run.alarms.values()), "worst": run.moment(worst), "total": total}
     score_rows = None
     if scores is not None:
-        score_rows = [ScoreRow(sc.passed, expectation_text(sc.expectation, lang, twin), score_detail(sc, run, lang),
+        score_rows = [ScoreRow(sc.passed, expectation_text(sc.expectation, lang, twin), score_detail(sc, run, lang, truth),
                                getattr(sc, "judged", True)) for sc in scores]
     caption = ""
     if picture is not None:
@@ -219,7 +219,7 @@ def build_view(run: Run, twin: Twin | None, drill: Any, scores: list[Any] | None
                 w["scoreNote"].format(path=drill_path) if scores is not None else w["noDrill"].format(path=drill_path),
                 w["groupsByIncident" if by_incident else "groupsByPlace"], [group_view(run, twin, g, lang) for g in groups],
                 timeline_rows(run, lang), picture, caption, timeline_charts, plots, plots_note, notes_picture, notes_fields,
-                truth_kept=truth_kept, truth_charts=list(truth_charts or []),
+                truth_kept=truth is not None, truth_charts=list(truth_charts or []),
                 truth_note=(w["truthMore"].format(n=len(truth_charts or []), rest=truth_mattered - len(truth_charts or []))
                             if truth_mattered > len(truth_charts or []) else ""),
                 false_clears=found,

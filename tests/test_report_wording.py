@@ -1,0 +1,83 @@
+"""The report's and the debrief's Chinese know every kind of expectation the drill format
+declares (issue 17): the kinds are taken from twin.runs.drillfile.EXPECTATION_KINDS, so a
+kind added there without a wording fails here. Each is worded from its terms, with the
+keys that narrow it (asset, domain, owner unit, rule) and, for an expectation about
+incidents, as one; the details of the step expectations are read from the run's facts."""
+
+import dataclasses
+import re
+
+import pytest
+
+from twin.runs.debrief import objective_zh
+from twin.runs.drill import Expectation, Score
+from twin.runs.drillfile import EXPECTATION_KINDS
+from twin.runs.exercise import Objective
+from twin.runs.report.data import AlarmSummary, Run
+from twin.runs.report.text import expectation_text, score_detail
+
+TERMS = {"asset": "G-MH-0055", "domain": "gas", "rule": "gas.lel", "owner": "城东燃气公司"}
+#: an expectation about incidents, where this version of the drill format has them
+ABOUT_INCIDENTS = "incident" in {f.name for f in dataclasses.fields(Expectation)}
+
+
+def english_left(text: str) -> list[str]:
+    """The English words a Chinese sentence still holds, once the terms it was given are taken out."""
+    for value in sorted(TERMS.values(), key=len, reverse=True):
+        text = text.replace(value, "")
+    return re.findall(r"[A-Za-z]{2,}", text)
+
+
+def expectation(kind: str, **more) -> Expectation:
+    extra = {"most": 3} if kind == "incidents_at_most" else {}
+    return Expectation(kind, 3, 1, time=120.0, **TERMS, **extra, **more)
+
+
+@pytest.mark.parametrize("kind", list(EXPECTATION_KINDS))
+def test_every_kind_is_worded_in_chinese_with_its_narrowing(kind):
+    x = expectation(kind)
+    zh = expectation_text(x, "zh-CN")
+    assert zh != x.describe() and re.search(r"[\u4e00-\u9fff]", zh), (kind, zh)
+    assert not english_left(zh), (kind, zh)
+    for value in TERMS.values():  # every key that narrows it is said, the owner unit too
+        assert value in zh, (kind, value, zh)
+    if kind == "incidents_at_most":
+        assert "3" in zh and "事件" in zh
+    if kind.endswith("_within"):
+        assert "120 秒" in zh
+    # the debrief words an exercise's objectives from the same terms
+    o = Objective(x.describe(), "met", "", 1, kind, 3, 120.0, TERMS["asset"], TERMS["domain"], TERMS["rule"], TERMS["owner"])
+    words = objective_zh(o)
+    assert words != o.text and re.search(r"[\u4e00-\u9fff]", words) and not english_left(words), (kind, words)
+    assert TERMS["owner"] in words or kind == "by", (kind, words)
+
+
+@pytest.mark.skipif(not ABOUT_INCIDENTS, reason="this drill format has no expectations about incidents")
+@pytest.mark.parametrize("kind", [k for k, (keys, _) in EXPECTATION_KINDS.items() if "incident" in keys])
+def test_an_expectation_about_incidents_says_incident(kind):
+    x = expectation(kind, incident=True)
+    zh = expectation_text(x, "zh-CN")
+    assert "事件" in zh and "告警" not in zh.replace("告警不得", ""), zh
+    o = Objective(x.describe(), "met", "", 1, kind, 3, 120.0, TERMS["asset"])
+    assert "事件" in objective_zh(o), objective_zh(o)
+
+
+def alarm(n: int, asset: str, reached: float, **steps) -> AlarmSummary:
+    a = AlarmSummary(n, asset, "gas", "gas.lel", "Gas", "可燃气体", "城东燃气公司", reached, 3, [(reached, 3)], **steps)
+    return a
+
+
+@pytest.mark.parametrize("kind,step", [("acknowledged_within", "acknowledged"), ("dispatched_within", "dispatched"),
+                                       ("resolved_within", "resolved")])
+def test_a_late_step_is_told_from_the_facts(kind, step):
+    """Three alarms: one in time, one late (215 s for 120), one never taken; the Chinese says
+    which and how late, as the scorer's English does."""
+    alarms = {1: alarm(1, "G-1", 100.0, **{step: 130.0}), 2: alarm(2, "G-2", 100.0, **{step: 315.0}), 3: alarm(3, "G-3", 100.0)}
+    if step != "resolved":
+        alarms[3].resolved = 400.0  # closed without the step: late too
+    run = Run(None, {}, "", 0.0, 600.0, True, [], [], alarms)
+    x = Expectation(kind, 3, 1, time=120.0, owner="城东燃气公司")
+    detail = score_detail(Score(x, False, "late: ..."), run, "zh-CN")
+    assert "G-1" not in detail and "G-2（215 秒）" in detail, detail
+    assert "G-3（未" in detail and not english_left(detail), detail
+    assert score_detail(Score(x, True, "all in time"), run, "zh-CN") == "均及时确认"
