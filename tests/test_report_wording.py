@@ -81,3 +81,18 @@ def test_a_late_step_is_told_from_the_facts(kind, step):
     assert "G-1" not in detail and "G-2（215 秒）" in detail, detail
     assert "G-3（未" in detail and not english_left(detail), detail
     assert score_detail(Score(x, True, "all in time"), run, "zh-CN") == "均及时确认"
+
+
+def test_every_demo_drill_has_its_chinese_name_and_the_report_uses_it():
+    from pathlib import Path
+
+    from twin.runs.drill import load_drill
+    from twin.runs.report.text import drill_name
+
+    drills = sorted((Path(__file__).resolve().parents[1] / "scenes").glob("*/drills/*.toml"))
+    assert len(drills) >= 5
+    for path in drills:
+        drill = load_drill(path)
+        assert re.search(r"[\u4e00-\u9fff]", drill.name_zh) and not english_left(drill.name_zh), path.name
+        run = Run(path, {"drill": drill.name, "drill_path": str(path)}, "", 0.0, 1.0, True, [], [], {})
+        assert drill_name(run, drill, "zh-CN") == drill.name_zh and drill_name(run, drill, "en") == drill.name
