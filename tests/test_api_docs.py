@@ -104,7 +104,7 @@ def test_the_curl_examples_work_against_the_demo(tmp_path):
         assert f'"id":{alarm},' in out
         out = run("acknowledge", url, **{"/api/alarms/1/": f"/api/alarms/{alarm}/"})
         acted = msgspec.json.decode(out, type=AlarmActed)
-        assert acted.alarm.state == "acknowledged" and acted.alarm.actions[-1]["note"] == "crew on the way"
+        assert acted.alarm["state"] == "acknowledged" and acted.alarm["actions"][-1]["note"] == "crew on the way"
 
         script = examples["refusal"]
         said = re.search(r"^# (.*)$", script, re.M).group(1)

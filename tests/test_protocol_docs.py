@@ -2,8 +2,9 @@
 
 - every msgspec Struct of ``twin.serving.protocol`` has a section whose heading names it, and
   every one of its fields (from ``msgspec.structs.fields``, plus the ``type`` tag) is
-  named in that section; likewise every key of the alarm record (``twin.tick.alarms.Alarm``),
-  every error code and every close code (the enums ErrorCode and CloseCode);
+  named in that section; likewise every key of the alarm and incident records (the
+  TypedDicts ``AlarmSummary``, ``IncidentSummary`` and those they hold), of a domain's
+  ``ViewerStyle``, every error code and every close code (the enums ErrorCode and CloseCode);
 - the worked example's byte dump is what ``twin.serving.protocol.encode`` makes today;
 - the Python client on the page (websockets + msgpack only) is cut out of the page and
   run against a real server, and prints what the page says it prints (numbers aside);
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import typing
 import re
 import shutil
 import subprocess
@@ -27,6 +29,7 @@ import numpy as np
 import pytest
 from conftest import running, wait_healthy
 
+from twin.plugins.contributions import ViewerStyle
 from twin.serving import protocol as p
 from twin.serving import stream
 from twin.tick.alarms import Alarm
@@ -85,10 +88,31 @@ def test_every_field_is_named_in_its_section(cls):
     assert not missing, f"docs/protocol.md, section {cls.__name__}: field(s) {missing} not described"
 
 
+def _keys(record: type) -> list[str]:
+    """Every key of a TypedDict record and of the TypedDicts it holds (in lists too)."""
+    keys = []
+    for key, hint in typing.get_type_hints(record).items():
+        keys.append(key)
+        for inner in (hint, *typing.get_args(hint)):
+            if typing.is_typeddict(inner):
+                keys += _keys(inner)
+    return keys
+
+
 def test_every_alarm_record_key_is_named():
     text = section("Alarm records")
-    missing = [f.name for f in dataclasses.fields(Alarm) if f"`{f.name}`" not in text]
+    missing = [k for k in _keys(p.AlarmSummary) if f"`{k}`" not in text]
     assert not missing, f"alarm record keys {missing} not described"
+    # the declaration is the book's record: the same keys as the Alarm it summarises
+    assert list(typing.get_type_hints(p.AlarmSummary)) == [f.name for f in dataclasses.fields(Alarm)]
+
+
+def test_every_incident_record_key_and_style_key_is_named():
+    text = section("Incident records")
+    missing = [k for k in _keys(p.IncidentSummary) if f"`{k}`" not in text]
+    assert not missing, f"incident record keys {missing} not described"
+    style = section("ViewerStyle")
+    assert not [f.name for f in dataclasses.fields(ViewerStyle) if f"`{f.name}`" not in style]
 
 
 def test_every_error_code_and_close_code_is_on_the_page():

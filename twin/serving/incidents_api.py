@@ -20,15 +20,14 @@ from starlette.responses import FileResponse, Response
 
 from twin.errors import TwinError
 from twin.loop import field
-from twin.loop.incidents import STEPS_TIMED, Incident
+from twin.loop.incidents import STEPS_TIMED
 from twin.serving.auth import OPEN, authorize, caller_of
 from twin.serving.access import CREW, TokenRecord
-from twin.serving.protocol import ApiErrorCode
+from twin.serving.protocol import AlarmSummary, ApiErrorCode, IncidentInfo, IncidentState, IncidentSummary
 from twin.serving.routes.alarms import ActionBody
 from twin.serving.routing import ApiError, ApiFailure, ApiRoute, Call, Media
-from twin.tick.alarms import Alarm, InvalidAction, StoreUnavailable
+from twin.tick.alarms import InvalidAction, StoreUnavailable
 
-IncidentState = Literal["open", "acknowledged", "dispatched", "closed"]
 #: the path's action words -> the incident action
 ACTIONS = {"ack": "acknowledge", "acknowledge": "acknowledge", "dispatch": "dispatch", "close": "close"}
 ActionName = Literal["ack", "acknowledge", "dispatch", "close"]
@@ -64,7 +63,7 @@ class IncidentList(msgspec.Struct):
     ones worst first (level, then the longest at it), closed ones after, latest closed
     first; the response-time figures over the listed ones; the twin's clock."""
 
-    incidents: list[Incident]
+    incidents: list[IncidentSummary]
     figures: dict[str, Figure]
     time: float
 
@@ -72,15 +71,15 @@ class IncidentList(msgspec.Struct):
 class IncidentRecord(msgspec.Struct):
     """One incident's whole record (every note), and its alarms' summaries."""
 
-    incident: Incident
-    alarms: list[Alarm]
+    incident: IncidentInfo
+    alarms: list[AlarmSummary]
     time: float
 
 
 class IncidentActed(msgspec.Struct):
     """The incident's whole record after the action."""
 
-    incident: Incident
+    incident: IncidentInfo
 
 
 class NotificationStatus(msgspec.Struct):
@@ -118,11 +117,11 @@ async def incidents(call: Call) -> IncidentList:
     return IncidentList(summaries, figures(summaries), e.time)  # type: ignore[arg-type]
 
 
-def figures(summaries: list[dict[str, Any]]) -> dict[str, Figure]:
+def figures(summaries: list[IncidentSummary]) -> dict[str, Figure]:
     """The response-time figures of each step over ``summaries``."""
     out = {}
     for step in STEPS_TIMED:
-        values = sorted(s["times"][step] for s in summaries if s["times"].get(step) is not None)
+        values = sorted(t for s in summaries if (t := s["times"].get(step)) is not None)
         if not values:
             out[step] = Figure(0, None, None, None)
             continue
@@ -139,7 +138,7 @@ async def incident(call: Call) -> IncidentRecord:
     if found is None:
         raise ApiFailure(ApiErrorCode.NOT_FOUND, f"no incident {incident_id}; GET /api/incidents lists them (closed=1 with the closed)")
     alarms = [e.alarms.alarms[a].summary() for a in found.alarms if a in e.alarms.alarms]
-    return IncidentRecord(found, alarms, e.time)  # type: ignore[arg-type]
+    return IncidentRecord(found.to_json(), alarms, e.time)  # type: ignore[arg-type]
 
 
 async def incident_action(call: Call) -> IncidentActed:
@@ -162,7 +161,7 @@ async def incident_action(call: Call) -> IncidentActed:
         raise ApiFailure(ApiErrorCode.UNAVAILABLE, str(exc)) from None
     except TwinError as exc:
         raise ApiFailure(ApiErrorCode.CONFLICT, str(exc)) from None
-    return IncidentActed(acted)
+    return IncidentActed(acted.to_json())  # type: ignore[arg-type]
 
 
 async def notifications(call: Call) -> NotificationStatus:

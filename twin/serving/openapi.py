@@ -18,6 +18,7 @@ import inspect
 import json
 import re
 import sys
+import typing
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -41,11 +42,12 @@ _BODY_ANSWERS = (400, 413, 415)
 def field_docs(cls: type) -> dict[str, str]:
     """The ``#:`` comments above each field of a class, by the field's name on the wire:
     the one place a field is described (msgspec takes the class's docstring, not its
-    fields'). A subclass's fields are its own and its bases'."""
+    fields'). A subclass's fields are its own and its bases' (a TypedDict's too, which
+    keeps no bases: they are read from its ``class`` line)."""
     #: a Struct's field may travel under another name (``start`` as ``from``)
     names = {f.name: f.encode_name for f in msgspec.structs.fields(cls)} if issubclass(cls, msgspec.Struct) else {}
     docs: dict[str, str] = {}
-    for klass in reversed(cls.__mro__):
+    for klass in _typeddict_bases(cls) if typing.is_typeddict(cls) else reversed(cls.__mro__):
         try:
             lines, _ = inspect.getsourcelines(klass)
         except (OSError, TypeError):
@@ -63,12 +65,24 @@ def field_docs(cls: type) -> dict[str, str]:
     return docs
 
 
+def _typeddict_bases(cls: type) -> list[type]:
+    """A TypedDict's bases that are TypedDicts of its module, farthest first, and itself."""
+    try:
+        line = inspect.getsourcelines(cls)[0][0]
+    except (OSError, TypeError):
+        return [cls]
+    found = re.match(r"\s*class \w+\((\w+)\)", line)
+    base = getattr(sys.modules.get(cls.__module__), found.group(1), None) if found else None
+    return [*_typeddict_bases(base), cls] if base is not None and typing.is_typeddict(base) else [cls]
+
+
 def _classes(types: list[Any]) -> dict[str, type]:
-    """Every Struct and dataclass reachable from ``types``, by the name its component has."""
+    """Every Struct, TypedDict and dataclass reachable from ``types``, by the name its
+    component has."""
     found: dict[str, type] = {}
 
     def walk(info: Any) -> None:
-        if isinstance(info, (msgspec.inspect.StructType, msgspec.inspect.DataclassType)):
+        if isinstance(info, (msgspec.inspect.StructType, msgspec.inspect.DataclassType, msgspec.inspect.TypedDictType)):
             if info.cls.__name__ in found:
                 return
             found[info.cls.__name__] = info.cls
@@ -157,6 +171,9 @@ def build(table: list[ApiRoute]) -> dict[str, Any]:
     schema_of = {id(t): s for t, s in zip(types, schemas)}
     for name, cls in _classes(types).items():
         props = components.get(name, {}).get("properties", {})
+        if typing.is_typeddict(cls):  # msgspec sorts a TypedDict's keys: list them as declared
+            order = list(typing.get_type_hints(cls))
+            props = components[name]["properties"] = dict(sorted(props.items(), key=lambda item: order.index(item[0])))
         for field, text in field_docs(cls).items():
             if field in props and "description" not in props[field]:
                 props[field] = {**props[field], "description": text} if "$ref" not in props[field] else {

@@ -12,11 +12,10 @@ import msgspec
 from twin.errors import TwinError
 from twin.serving.auth import OPEN
 from twin.serving.access import TokenRecord
-from twin.serving.protocol import ApiErrorCode
+from twin.serving.protocol import AlarmState, AlarmSummary, ApiErrorCode
 from twin.serving.routing import ApiError, ApiFailure, ApiRoute, Call
-from twin.tick.alarms import Alarm, InvalidAction, StoreUnavailable
+from twin.tick.alarms import InvalidAction, StoreUnavailable
 
-AlarmState = Literal["raised", "acknowledged", "dispatched", "resolved"]
 #: the path's action names: ``ack`` is short for ``acknowledge``
 ACTIONS = {"ack": "acknowledge", "acknowledge": "acknowledge", "dispatch": "dispatch", "resolve": "resolve"}
 ActionName = Literal["ack", "acknowledge", "dispatch", "resolve"]
@@ -38,21 +37,21 @@ class AlarmList(msgspec.Struct):
     """Alarm summaries (each operator action without its note), most severe first, and
     the twin's clock."""
 
-    alarms: list[Alarm]
+    alarms: list[AlarmSummary]
     time: float
 
 
 class AlarmRecord(msgspec.Struct):
     """One alarm's full record, every operator action with its note."""
 
-    alarm: Alarm
+    alarm: AlarmSummary
     time: float
 
 
 class AlarmActed(msgspec.Struct):
     """The alarm's full record after the action."""
 
-    alarm: Alarm
+    alarm: AlarmSummary
 
 
 class ActionBody(msgspec.Struct):
@@ -85,7 +84,7 @@ async def alarm(call: Call) -> AlarmRecord:
     found = e.alarms.alarms.get(alarm_id)
     if found is None:
         raise ApiFailure(ApiErrorCode.NOT_FOUND, f"no alarm {alarm_id}; GET /api/alarms lists them")
-    return AlarmRecord(found, e.time)
+    return AlarmRecord(found.to_json(), e.time)  # type: ignore[arg-type]
 
 
 async def alarm_action(call: Call) -> AlarmActed:
@@ -107,7 +106,7 @@ async def alarm_action(call: Call) -> AlarmActed:
         raise ApiFailure(ApiErrorCode.UNAVAILABLE, str(exc)) from None
     except TwinError as exc:
         raise ApiFailure(ApiErrorCode.CONFLICT, str(exc)) from None
-    return AlarmActed(acted)
+    return AlarmActed(acted.to_json())  # type: ignore[arg-type]
 
 
 def actor(who: TokenRecord, said: str) -> str:

@@ -12,8 +12,7 @@ import numpy as np
 
 from twin.plugins.actions import catalogue
 from twin.serving.routing import ApiError, ApiFailure, ApiRoute, Call
-from twin.serving.protocol import ApiErrorCode
-from twin.tick.alarms import Alarm
+from twin.serving.protocol import AlarmSummary, ApiErrorCode
 
 
 class ActionParamInfo(msgspec.Struct):
@@ -146,7 +145,7 @@ class AssetInfo(msgspec.Struct):
     time: float
     #: the frame whose state this is (the stream's ``seq``)
     seq: int
-    alarms: list[Alarm]
+    alarms: list[AlarmSummary]
 
 
 def json_value(value: Any) -> Any:

@@ -1,0 +1,205 @@
+"""The records that travel in the stream and the HTTP API are declared once
+(twin/serving/protocol.py: AlarmSummary, IncidentSummary, IncidentInfo, ViewerStyle) and
+the books' own records are exactly those declarations: every alarm and incident of a
+demo drill, with operator actions on both, converts to its declaration and encodes to the
+same bytes as the dict the book made (nothing left out, nothing added, no type changed);
+the Python decoder refuses a record that breaks its declaration; the HTTP answers that
+carry them are declared with them; POST /api/readings answers its declared shapes."""
+
+from __future__ import annotations
+
+import typing
+from pathlib import Path
+
+import httpx
+import msgspec
+import pytest
+from conftest import running, wait_healthy
+
+from twin.serving import protocol as p
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _same(record: dict, declared: object) -> list[str]:
+    """Where ``record`` differs from itself converted to ``declared`` and back: a key the
+    declaration lacks (dropped by the conversion), one it adds, a value it retypes. The
+    msgpack bytes are compared too: they are what the stream sends."""
+    converted = msgspec.convert(record, declared)
+    problems = []
+    if msgspec.msgpack.decode(msgspec.msgpack.encode(converted)) != record:
+        lost = {k for k in record if k not in converted}
+        problems.append(f"{declared}: round trip differs (keys lost: {sorted(lost)})")
+    if msgspec.msgpack.encode(converted) != msgspec.msgpack.encode(record):
+        problems.append(f"{declared}: the msgpack bytes differ")
+    return problems
+
+
+@pytest.fixture(scope="module")
+def drilled(tmp_path_factory):
+    """The demo's gas-leak drill run to its end, every alarm event kept, then operator
+    actions with notes on an alarm and on an incident (acknowledge, dispatch)."""
+    from twin.runs.drill import load_drill
+    from twin.runs.reruns import run_drill
+    from twin.runtime import open_twin
+
+    drill = load_drill(ROOT / "scenes" / "demo" / "drills" / "gas-leak.toml")
+    engine = open_twin(drill.scene, tmp_path_factory.mktemp("drill") / "data", seed=drill.seed, config=drill.config,
+                       dt=drill.dt, persist=False)
+    result = run_drill(drill, engine)
+    acknowledged = [a for a in engine.alarms.alarms.values() if a.state == "acknowledged"]
+    engine.alarms.act(acknowledged[0].id, "dispatch", "duty officer", "second crew", engine.time)
+    incident = engine.incidents.ordered()[0]
+    if incident.state == "open":
+        engine.incidents.act(incident.id, "acknowledge", "duty officer", "seen", engine.time)
+    engine.incidents.act(incident.id, "dispatch", "duty officer", "crew on the way", engine.time, "gas company")
+    yield engine, result
+    engine.close()
+
+
+def test_every_alarm_and_incident_of_a_demo_drill_is_its_declaration(drilled):
+    engine, result = drilled
+    alarms = list(engine.alarms.alarms.values())
+    incidents = list(engine.incidents.incidents.values())
+    assert len(alarms) >= 2 and incidents, "the gas-leak drill raised no alarms"
+    assert any(a.actions for a in alarms) and any(i.actions for i in incidents), "no operator action to check"
+    assert any(a.state == "dispatched" for a in alarms)
+    problems = []
+    for a in alarms:
+        problems += _same(a.summary(), p.AlarmSummary)
+        problems += _same(a.to_json(), p.AlarmSummary)  # the full record: actions with their notes
+        assert all("note" not in x for x in a.summary()["actions"]) and all("note" in x for x in a.to_json()["actions"])
+    for i in incidents:
+        problems += _same(i.summary(), p.IncidentSummary)
+        problems += _same(i.to_json(), p.IncidentInfo)
+    # every alarm event of the run, as the drill's result holds them (the stream's events)
+    for event in result.events:
+        problems += _same(event["alarm"], p.AlarmSummary)
+    assert not problems, problems[:5]
+
+
+def test_real_frames_decode_into_the_declarations(drilled):
+    """A snapshot of the drilled twin, as the stream encodes it, decodes through the
+    typed Snapshot: its alarms and incidents are checked, and equal what the books hold."""
+    from twin.serving import stream
+
+    engine, _ = drilled
+    hub = stream.Hub(engine)
+    frame = hub.snapshot(stream.Subscription.resolve(engine, None))
+    message, _ = p.decode_server(frame)
+    assert isinstance(message, p.Snapshot)
+    assert message.alarms == [a.summary() for a in engine.alarms.active()] and message.alarms
+    assert message.incidents == [i.summary() for i in engine.incidents.ordered()] and message.incidents
+    hello, _ = p.decode_server(stream.hello(engine, "viewer", "live", "test", "epoch"))
+    styles = [d.style for d in hello.domains if d.style is not None]
+    assert styles and all(type(s).__name__ == "ViewerStyle" for s in styles)
+    assert styles[0] == engine.registry.styles[hello.domains[[d.style is not None for d in hello.domains].index(True)].name]
+
+
+@pytest.mark.parametrize("path, value, says", [
+    (("alarms", 0, "state"), "closed", "Invalid enum value 'closed' - at `$.alarms[0].state`"),
+    (("alarms", 0, "level"), 5, "Expected `int` <= 4 - at `$.alarms[0].level`"),
+    (("alarms", 0, "actions"), [{"action": "ack", "who": "x", "time": 1.0, "unit": ""}],
+     "Invalid enum value 'ack' - at `$.alarms[0].actions[0].action`"),
+    (("incidents", 0, "times"), {"acknowledge": None}, "Object missing required field `dispatch` - at `$.incidents[0].times`"),
+    (("incidents", 0, "state"), "resolved", "Invalid enum value 'resolved' - at `$.incidents[0].state`"),
+])
+def test_the_python_decoder_refuses_a_record_that_breaks_its_declaration(drilled, path, value, says):
+    engine, _ = drilled
+    alarms = [a.summary() for a in engine.alarms.alarms.values()]
+    incidents = [i.summary() for i in engine.incidents.incidents.values()]
+    header = {"type": "snapshot", "seq": 1, "time": 0.0, "domains": {}, "alarms": alarms, "stale": [], "incidents": incidents}
+    frame = p.encode(p.Snapshot(1, 0.0, {}, alarms, [], incidents))
+    assert p.decode_server(frame)[0].alarms == alarms  # as the book made them: valid
+    holder = header
+    for key in path[:-1]:
+        holder = holder[key]
+    holder[path[-1]] = value
+    bad = msgspec.msgpack.encode(header)
+    with pytest.raises(msgspec.ValidationError) as caught:
+        p.decode_server(len(bad).to_bytes(4, "little") + bad)
+    assert str(caught.value) == says
+
+
+def test_no_message_field_is_loose():
+    """Every field of every message and shared type of the protocol is declared: no
+    ``dict[str, Any]`` (a map of unknown shape) is left anywhere in their types."""
+    def loose(tp: object) -> bool:
+        if tp is typing.Any:
+            return True
+        return any(loose(a) for a in typing.get_args(tp) if a is not Ellipsis)
+
+    seen: set[object] = set()
+
+    def walk(tp: object, where: str) -> list[str]:
+        if isinstance(tp, type) and tp in seen:
+            return []
+        found = [where] if tp is typing.Any else []
+        for arg in typing.get_args(tp):
+            if arg is not Ellipsis and not isinstance(arg, (str, int, float, msgspec.Meta)):
+                found += walk(arg, where)
+        if isinstance(tp, type) and (issubclass(tp, msgspec.Struct) or typing.is_typeddict(tp)):
+            seen.add(tp)
+            for name, hint in typing.get_type_hints(tp).items():
+                found += walk(hint, f"{tp.__name__}.{name}")
+        return found
+
+    messages = [*typing.get_args(p.ServerMessage), *typing.get_args(p.ClientMessage)]
+    assert not [w for cls in messages for w in walk(cls, cls.__name__)]
+    assert loose(dict[str, typing.Any])  # the check sees what it looks for
+
+
+def test_the_http_answers_that_carry_alarms_and_incidents_declare_them():
+    """One declaration for the stream and the API: the REST answers' fields are the
+    protocol's records, not a second copy."""
+    from twin.serving.incidents_api import IncidentActed, IncidentList, IncidentRecord
+    from twin.serving.routes.alarms import AlarmActed, AlarmList, AlarmRecord
+    from twin.serving.routes.scene import AssetInfo
+
+    def hint(cls: type, name: str) -> object:
+        return typing.get_type_hints(cls)[name]
+
+    assert hint(AlarmList, "alarms") == list[p.AlarmSummary]
+    assert hint(AlarmRecord, "alarm") is p.AlarmSummary and hint(AlarmActed, "alarm") is p.AlarmSummary
+    assert hint(AssetInfo, "alarms") == list[p.AlarmSummary]
+    assert hint(IncidentList, "incidents") == list[p.IncidentSummary]
+    assert hint(IncidentRecord, "incident") is p.IncidentInfo and hint(IncidentActed, "incident") is p.IncidentInfo
+    assert hint(IncidentRecord, "alarms") == list[p.AlarmSummary]
+
+
+# -- POST /api/readings ---------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def readings_server(tmp_path_factory):
+    import toyplugin
+
+    from twin.authoring.testing import Harness
+    from twin.serving.server import create_app
+
+    root = tmp_path_factory.mktemp("readings")
+    server = create_app(lambda: Harness(root / "scene", plugins=[toyplugin], blocks=(2, 2)).engine, speed=10.0)
+    with running(server.app) as url, httpx.Client(base_url=url, timeout=10) as client:
+        wait_healthy(client)
+        yield client
+
+
+def test_the_readings_answers_are_their_declarations(readings_server):
+    """Accepted, rejected (JSON and CSV, with places), malformed and a wrong Content-Type:
+    each answer decodes strictly into the route's declared shape for its status."""
+    from twin.serving.routes.readings import ROUTES
+    from twin.serving.routing import ApiError
+
+    [route] = ROUTES
+    client = readings_server
+    good = client.post("/api/readings", json=[{"sensor": "nope", "t": 0, "v": 1.0}, {"sensor": "", "t": 0, "v": 1.0}])
+    csv = client.post("/api/readings", content=b"sensor,t,v\nnope,0,1\nbad line\n", headers={"content-type": "text/csv"})
+    broken = client.post("/api/readings", content=b"{", headers={"content-type": "application/json"})
+    wrong = client.post("/api/readings", content=b"x", headers={"content-type": "text/plain"})
+    for answer in (good, csv, broken, wrong):
+        declared = route.answers.get(answer.status_code, ApiError)  # the guard's refusals are ApiErrors
+        strict = msgspec.defstruct("Strict", [], bases=(declared,), forbid_unknown_fields=True) \
+            if isinstance(declared, type) and issubclass(declared, msgspec.Struct) else declared
+        msgspec.json.decode(answer.content, type=strict)
+    assert good.status_code == 422 and good.json()["rejects"][0]["index"] == 0
+    assert csv.status_code == 422 and [r["line"] for r in csv.json()["rejects"]] == [2, 3]
+    assert broken.status_code == 400 and broken.json()["error"]
+    assert wrong.status_code == 415 and wrong.json()["code"] == "unsupported_media_type"
