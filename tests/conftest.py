@@ -26,6 +26,31 @@ def load_script(name: str):
     return module
 
 
+_LOCK_HOLDER = """
+import sqlite3, sys, time
+db = sqlite3.connect(sys.argv[1], isolation_level=None)
+db.execute("BEGIN EXCLUSIVE")
+print("locked", flush=True)
+time.sleep(float(sys.argv[2]))
+db.execute("COMMIT")
+"""
+
+
+@contextmanager
+def sqlite_locked(path: Path, seconds: float) -> Iterator[None]:
+    """Another process takes an exclusive lock on the SQLite file ``path`` and holds it
+    ``seconds`` from when this enters; leaving waits for it to let go."""
+    import subprocess
+
+    locker = subprocess.Popen([sys.executable, "-c", _LOCK_HOLDER, str(path), str(seconds)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert locker.stdout is not None and locker.stdout.readline().strip() == "locked", "the lock holder took no lock"
+        yield
+    finally:
+        locker.wait(timeout=30)
+        locker.stdout.close()
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -180,6 +205,40 @@ def toy():
     import toyplugin
 
     return toyplugin
+
+
+# -- a toy twin on a real server -------------------------------------------------------------
+
+@contextmanager
+def overfilling_toy(root: Path, toy, data: Path | None = None, *, engine_data: bool = False, gate=None,
+                    ready: bool = True) -> Iterator[tuple]:
+    """A twin of the toy plugin (2 x 2 blocks, its scene written under ``root``) on a real
+    uvicorn at 20 times real time, its tank T-001 overfilling: a red alarm within
+    seconds. Yields (server, an httpx client of it, its URL, ``made``: ``made["h"]`` is
+    the Harness once built). ``data`` is the server's data folder (its tokens) and, with
+    ``engine_data``, the engine's too (its alarm store); the build waits for ``gate`` (a
+    threading.Event) when given, so that a test sees the start; ``ready``: wait until
+    /api/health says so."""
+    import httpx
+
+    from twin.authoring.testing import Harness
+    from twin.serving.server import create_app
+
+    made: dict = {}
+
+    def build():
+        if gate is not None:
+            gate.wait(30)
+        h = Harness(root, plugins=[toy], blocks=(2, 2), data_dir=data if engine_data else None)
+        h.act("toy.open_tap", "T-001", rate=0.5)
+        made["h"] = h
+        return h.engine
+
+    server = create_app(build, speed=20.0, **({"data_dir": data} if data is not None else {}))
+    with running(server.app) as url, httpx.Client(base_url=url, timeout=10) as client:
+        if ready:
+            wait_healthy(client)
+        yield server, client, url, made
 
 
 # -- a scene -------------------------------------------------------------------------------

@@ -10,17 +10,14 @@ import time
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
-import httpx
 import pytest
 import websockets
-from conftest import free_port, running, wait_healthy
+from conftest import free_port, overfilling_toy
 
 from twin.serving import protocol as p
 from twin.serving.access import TokenStore, parse_expiry
 from twin.serving.client import Mirror
 from twin.errors import TwinError
-from twin.serving.server import create_app
-from twin.authoring.testing import Harness
 
 
 def twin(*args, data, check=True):
@@ -34,17 +31,7 @@ def twin(*args, data, check=True):
 @contextmanager
 def served(tmp_path, toy, data):
     """A toy twin on a real uvicorn whose tank T-001 overfills (a red alarm within seconds)."""
-    made = {}
-
-    def build():
-        h = Harness(tmp_path / "scene", plugins=[toy], blocks=(2, 2))
-        h.act("toy.open_tap", "T-001", rate=0.5)
-        made["h"] = h
-        return h.engine
-
-    server = create_app(build, speed=20.0, data_dir=data)
-    with running(server.app) as url, httpx.Client(base_url=url, timeout=10) as client:
-        wait_healthy(client)
+    with overfilling_toy(tmp_path / "scene", toy, data) as (server, client, url, _):
         yield server, client, url.replace("http", "ws") + "/ws"
 
 

@@ -37,7 +37,7 @@ import msgspec
 import numpy as np
 import pytest
 import websockets
-from conftest import free_port, running, wait_for, wait_healthy
+from conftest import free_port, running, sqlite_locked, wait_for, wait_healthy
 
 import chaosplugins
 from twin.serving import protocol as p
@@ -565,22 +565,10 @@ def oversized_and_nested(twin: Twin) -> None:
                      f"400 for nesting; 1009 after {frame_sent:,} bytes of a 16 MiB frame; {taken} notes, snapshot {before:,} -> {after:,} bytes)")
 
 
-LOCK_HOLDER = """
-import sqlite3, sys, time
-db = sqlite3.connect(sys.argv[1], isolation_level=None)
-db.execute("BEGIN EXCLUSIVE")
-print("locked", flush=True)
-time.sleep(float(sys.argv[2]))
-db.execute("COMMIT")
-"""
-
-
 def store_locked(twin: Twin) -> None:
     """Another process holds a write lock on alarms.sqlite for 5 s."""
     alarm = twin.raised()
-    locker = subprocess.Popen([sys.executable, "-c", LOCK_HOLDER, str(twin.data / "alarms.sqlite"), "5"], stdout=subprocess.PIPE, text=True)
-    try:
-        assert locker.stdout.readline().strip() == "locked"
+    with sqlite_locked(twin.data / "alarms.sqlite", 5):
         locked_at = time.monotonic()
         seq0 = twin.health()[1]["seq"]
         r = twin.http.post(f"/api/alarms/{alarm['id']}/ack", json={"note": "seen"})
@@ -598,9 +586,6 @@ def store_locked(twin: Twin) -> None:
         assert frames >= RATE_SHARE * SPEED * during, f"while locked the bystander got {frames} frames in {during:.1f} s"
         twin.report.append(f"store locked, during the lock: seq {seq0} -> {body['seq']} in {during:.1f} s, {frames} frames; "
                            f"ack 503 Retry-After 1; health 503 {body['detail']!r}")
-    finally:
-        locker.wait(timeout=30)
-        locker.stdout.close()
     wait_for(lambda: twin.health()[0] == 200, 30, "health 200 again once the lock is released")
     r = twin.http.post(f"/api/alarms/{alarm['id']}/ack", json={"note": "seen"})
     assert r.status_code == 200 and r.json()["alarm"]["state"] == "acknowledged", r.text

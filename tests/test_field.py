@@ -8,13 +8,10 @@ from __future__ import annotations
 import base64
 import io
 
-import httpx
 import pytest
-from conftest import running, wait_for, wait_healthy
+from conftest import overfilling_toy, wait_for
 
-from twin.authoring.testing import Harness
 from twin.serving.access import TokenStore
-from twin.serving.server import create_app
 
 
 def _jpeg(size=(640, 480)) -> bytes:
@@ -34,17 +31,7 @@ def field(tmp_path, toy):
         "crew": store.add("crew", "tank crew 1", unit="toy works")[1],
         "other": store.add("crew", "pipe crew 9", unit="other works")[1],
     }
-    made = {}
-
-    def build():
-        h = Harness(tmp_path / "scene", plugins=[toy], blocks=(2, 2), data_dir=data)
-        h.act("toy.open_tap", "T-001", rate=0.5)
-        made["h"] = h
-        return h.engine
-
-    server = create_app(build, speed=20.0, data_dir=data)
-    with running(server.app) as url, httpx.Client(base_url=url, timeout=10) as client:
-        wait_healthy(client)
+    with overfilling_toy(tmp_path / "scene", toy, data, engine_data=True) as (server, client, url, _):
         as_ = {role: {"Authorization": f"Bearer {token}"} for role, token in tokens.items()}
         wait_for(lambda: client.get("/api/incidents", headers=as_["operator"]).json()["incidents"], 30, "an incident")
         [incident] = client.get("/api/incidents", headers=as_["operator"]).json()["incidents"]

@@ -7,9 +7,8 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-import httpx
 import pytest
-from conftest import running, wait_for, wait_healthy
+from conftest import overfilling_toy, wait_for
 
 from twin import AlarmRule, Coupling, Domain, IncidentGrouping, hookimpl
 from twin.errors import TwinError
@@ -302,20 +301,7 @@ def test_the_compound_drill_puts_the_flooded_station_with_the_flooded_street(tmp
 # -- the API and the stream ------------------------------------------------------------------------
 @pytest.fixture
 def served(tmp_path, toy):
-    from twin.authoring.testing import Harness
-    from twin.serving.server import create_app
-
-    made = {}
-
-    def build():
-        h = Harness(tmp_path, plugins=[toy], blocks=(2, 2))
-        h.act("toy.open_tap", "T-001", rate=0.5)
-        made["h"] = h
-        return h.engine
-
-    server = create_app(build, speed=20.0)
-    with running(server.app) as url, httpx.Client(base_url=url, timeout=10) as client:
-        wait_healthy(client)
+    with overfilling_toy(tmp_path, toy) as (server, client, _, _):
         yield client, server
 
 

@@ -3,28 +3,14 @@
 import threading
 import time
 
-import httpx
 import pytest
-from conftest import running, wait_for, wait_healthy
-
-from twin.serving.server import create_app
-from twin.authoring.testing import Harness
+from conftest import overfilling_toy, wait_for, wait_healthy
 
 
 @pytest.fixture
 def served(tmp_path, toy):
-    gate = threading.Event()
-    made = {}
-
-    def build():
-        gate.wait(30)  # hold start-up so the test can see the 503 first
-        h = Harness(tmp_path, plugins=[toy], blocks=(2, 2))
-        h.act("toy.open_tap", "T-001", rate=0.5)
-        made["h"] = h
-        return h.engine
-
-    server = create_app(build, speed=20.0)
-    with running(server.app) as url, httpx.Client(base_url=url, timeout=10) as client:
+    gate = threading.Event()  # holds start-up so that the test sees the 503 first
+    with overfilling_toy(tmp_path, toy, gate=gate, ready=False) as (_, client, _, made):
         yield client, gate, made
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 import pytest
-from conftest import running, wait_for
+from conftest import running, sqlite_locked, wait_for
 
 import hangingplugins
 from twin.serving.server import create_app
@@ -109,24 +109,12 @@ def test_a_plugin_blocked_in_c_is_abandoned_and_the_twin_ticks_on_in_a_new_threa
 
 
 # -- the alarm store locked by another process ---------------------------------------
-LOCK_HOLDER = """
-import sqlite3, sys, time
-db = sqlite3.connect(sys.argv[1], isolation_level=None)
-db.execute("BEGIN EXCLUSIVE")
-print("locked", flush=True)
-time.sleep(float(sys.argv[2]))
-db.execute("COMMIT")
-"""
-
-
 def test_a_store_locked_by_another_process_degrades_then_recovers_and_loses_no_alarm(tmp_path, toy):
     data = tmp_path / "data"
     server, holder = serve(tmp_path, [toy], data_dir=data)
     with running(server.app) as url, httpx.Client(base_url=url, timeout=10) as client:
         wait_for(lambda: health(client)[0] == 200, what="a healthy start")
-        locker = subprocess.Popen([sys.executable, "-c", LOCK_HOLDER, str(data / "alarms.sqlite"), "4"], stdout=subprocess.PIPE, text=True)
-        try:
-            assert locker.stdout.readline().strip() == "locked"
+        with sqlite_locked(data / "alarms.sqlite", 4):
             # An alarm is raised while the store is locked: the tank overfills.
             holder["h"].engine.world.tables["toy"]["level"][0] = 100.0
             holder["h"].engine.world.tables["toy"]["inflow"][0] = 1.0
@@ -137,9 +125,6 @@ def test_a_store_locked_by_another_process_degrades_then_recovers_and_loses_no_a
                               what="the overfill alarm")[0]
             r = client.post(f"/api/alarms/{raised['id']}/ack", json={"note": "seen"})
             assert r.status_code == 503 and "cannot be written" in r.json()["error"] and r.headers["retry-after"] == "1"
-        finally:
-            locker.wait(timeout=30)
-            locker.stdout.close()
         wait_for(lambda: health(client)[0] == 200, timeout=30, what="health again after the lock is released")
         r = client.post(f"/api/alarms/{raised['id']}/ack", json={"note": "seen"})
         assert r.status_code == 200 and r.json()["alarm"]["state"] == "acknowledged"  # the refused attempt left no trace
