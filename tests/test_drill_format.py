@@ -50,13 +50,13 @@ def test_unknown_keys_keys_that_do_not_apply_and_times_past_the_end_are_named(de
     ))
     assert problems_of(path) == [
         f"{path}: line 7: [wether]: unknown table; valid: drill, series, events, expect, thresholds, alarms, messages",
-        f"{path}: line 12: [[events]] #1: unknown atr; valid keys: at, target, action, operator, params, note",
-        f'{path}: line 16: [[events]] #2: give either action = "<domain>.<verb>" or operator = "acknowledge", "dispatch" '
-        'or "resolve"',
+        f"{path}: line 12: [[events]] #1: unknown atr; valid keys: at, target, action, operator, incident, params, note, unit",
+        f'{path}: line 16: [[events]] #2: give either action = "<domain>.<verb>" or operator = "acknowledge", "dispatch", '
+        '"resolve" or "close"',
         f'{path}: line 35: [[expect]] #2 level = 9; expected "blue", "yellow", "orange" or "red" (or "IV", "III", "II", '
         '"I", or 1 to 4)',
         f"{path}: line 37: [[expect]] #3: give one of by, never, acknowledged_within, dispatched_within, resolved_within, "
-        "no_false_clear (it says the kind of expectation); got never and acknowledged_within",
+        "no_false_clear, incidents_at_most (it says the kind of expectation); got never and acknowledged_within",
         f"{path}: line 23: [[events]] #3 at = '00:03:00': after the drill's end; expected a moment up to its duration, 00:02:00",
         f"{path}: line 43: [[expect]] #4 by = '00:02:30': after the drill's end; expected a moment up to its duration, "
         "00:02:00",
@@ -81,7 +81,7 @@ def test_spaced_headers_and_inline_events_load_every_event(demo):
                       'expect = [{ by = "00:01:30", asset = "G-MH-0055", level = "blue" }]\n' + HEAD)
     # every inline event is judged, and a wrong one is named with its own line
     assert problems_of(inline) == [f"{inline}: line 3: [[events]] #2 operator = 'shrug'; expected one of \"acknowledge\", "
-                                   "\"dispatch\", \"resolve\""]
+                                   "\"dispatch\", \"resolve\", \"close\""]
     inline.write_text(inline.read_text().replace('"shrug"', '"acknowledge"'))
     drill = load_drill(inline)
     assert [(e.at, e.action or e.operator) for e in drill.events] == [(10.0, "gas.leak"), (60.0, "acknowledge")]

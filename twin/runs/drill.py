@@ -28,6 +28,12 @@ A drill is a TOML file (docs/drills.md is its reference, generated from
     target = "G-MH-0055"          # the asset whose open alarm it acts on; "*" for all
     note = "crew on the way"
 
+    [[events]]                    # ... or to an incident, with its alarms
+    at = "00:02:00"
+    operator = "dispatch"         # acknowledge | dispatch | close
+    incident = "worst"            # or "*", or an asset id: the incident holding its alarm
+    unit = "gas crew 3"
+
     [[expect]]                    # by a moment, an alarm of at least a level on an asset
     by = "00:05:00"
     asset = "G-MH-0055"
@@ -50,12 +56,12 @@ import msgspec
 
 from twin.declared import check, check_tables
 from twin.errors import TwinError
-from twin.runs.drillfile import LEVELS, OPERATOR_ACTIONS, WITHIN, DrillFile, DrillHead, Moment, seconds
+from twin.runs.drillfile import INCIDENT_ACTIONS, LEVELS, OPERATOR_ACTIONS, WITHIN, DrillFile, DrillHead, Moment, seconds
 from twin.runs.drillfile import Event as DeclaredEvent
 from twin.runs.drillfile import Expect as DeclaredExpect
 from twin.tomlfile import TomlFile, shown
 
-__all__ = ["LEVELS", "OPERATOR_ACTIONS", "DrillError", "Event", "Expectation", "Drill", "clock", "load_drill", "check_against",
+__all__ = ["LEVELS", "OPERATOR_ACTIONS", "INCIDENT_ACTIONS", "DrillError", "Event", "Expectation", "Drill", "clock", "load_drill", "check_against",
            "Score", "score", "Evidence", "Scorecard", "scorecard"]
 
 
@@ -79,6 +85,14 @@ class Event:
     line: int = 0
     #: where it stands in the file (``("events", 2)``, ``("series", 0)``)
     keys: tuple[Any, ...] = ()
+    #: an operator response to an incident: "worst", "*" or an asset id (``target`` is then "")
+    incident: str = ""
+    #: where an operator's dispatch goes ("": the owner)
+    unit: str = ""
+
+    def aim(self) -> str:
+        """What an operator response acts on, as a scorecard or a timeline says it."""
+        return f"incident {self.incident}" if self.incident else self.target
 
 
 @dataclass(frozen=True)
@@ -87,7 +101,8 @@ class Expectation:
     level that counts, the moment (``by``) or seconds (``*_within``) it gives, and which
     alarms it is about (each selector that is given narrows it)."""
 
-    kind: str  # "by", "never", "acknowledged_within", "dispatched_within", "resolved_within", "no_false_clear"
+    kind: str  # "by", "never", "acknowledged_within", "dispatched_within", "resolved_within", "no_false_clear",
+    # "incidents_at_most"
     level: int
     line: int
     time: float = 0.0
@@ -97,20 +112,28 @@ class Expectation:
     keys: tuple[Any, ...] = ()
     #: the owner unit whose assets it is about
     owner: str = ""
+    #: about incidents, not alarms (``incident = true``; ``incidents_at_most`` always)
+    incident: bool = False
+    #: ``incidents_at_most``: how many
+    most: int = 0
 
     def describe(self) -> str:
         name = ("none", "blue", "yellow", "orange", "red")[self.level]
         on = "".join(f" {word} {value}" for word, value in (("on", self.asset), ("in", self.domain), ("owned by", self.owner))
                      if value)
         rule = f" ({self.rule})" if self.rule else ""
+        what = "incident" if self.incident else "alarm"
+        if self.kind == "incidents_at_most":
+            return f"at most {self.most} incident(s) of at least {name}{on}{rule}"
         if self.kind == "by":
-            return f"by {clock(self.time)} an alarm of at least {name}{on}{rule}"
+            return f"by {clock(self.time)} an {what} of at least {name}{on}{rule}"
         if self.kind == "never":
-            return f"no alarm of {name} or worse{on}{rule}"
+            return f"no {what} of {name} or worse{on}{rule}"
         if self.kind == "no_false_clear":
             return f"no alarm of {name} or worse{on}{rule} cleared while the truth was still {name} or worse"
-        done = {"acknowledged_within": "acknowledged", "dispatched_within": "dispatched", "resolved_within": "resolved"}[self.kind]
-        return f"every alarm of at least {name}{on}{rule} {done} within {self.time:g} s"
+        done = {"acknowledged_within": "acknowledged", "dispatched_within": "dispatched",
+                "resolved_within": "closed" if self.incident else "resolved"}[self.kind]
+        return f"every {what} of at least {name}{on}{rule} {done} within {self.time:g} s"
 
 
 @dataclass
@@ -132,7 +155,7 @@ class Drill:
     #: what :func:`load_drill` with ``keep_going`` found wrong (its entries are left out)
     problems: list[str] = field(default_factory=list)
     #: ``[[messages]]`` to the players of a live exercise: (moment, declaration, line), in
-    #: time order; a headless run leaves them out (twin.runs.exercise plays them)
+    #: time order; a live exercise plays them (twin.runs.exercise), a headless run records them
     messages: list[tuple[float, Any, int]] = field(default_factory=list)
 
 
@@ -182,8 +205,8 @@ def load_drill(path: str | Path, keep_going: bool = False) -> Drill:
         keys = ("events", n)
         at = seconds(entry.at)
         if not late(at, keys + ("at",)):
-            events.append(Event(at, entry.target, entry.action or "", entry.operator or "", dict(entry.params), entry.note,
-                                toml.line(keys) or 0, keys))
+            events.append(Event(at, entry.target or "", entry.action or "", entry.operator or "", dict(entry.params),
+                                entry.note, toml.line(keys) or 0, keys, entry.incident or "", entry.unit))
     for n, series in enumerate(tables["series"]):
         if series is None:
             continue
@@ -213,7 +236,9 @@ def load_drill(path: str | Path, keep_going: bool = False) -> Drill:
                             f"({clock(duration)}), so no alarm could be found late; expected less than its duration")
             continue
         expectations.append(Expectation(kind, LEVELS[x.level], toml.line(keys) or 0, time=time, asset=x.asset, domain=x.domain,
-                                        rule=x.rule, keys=keys, owner=x.owner))
+                                        rule=x.rule, keys=keys, owner=x.owner,
+                                        incident=bool(x.incident) or kind == "incidents_at_most",
+                                        most=x.incidents_at_most or 0))
     messages = []
     for n, message in enumerate(tables["messages"]):
         if message is not None and not late(seconds(message.at), ("messages", n, "at")):
@@ -247,7 +272,11 @@ def check_against(drill: Drill, engine: Any) -> None:
             return toml.where(e.keys + ("param" if e.keys[:1] == ("series",) and key == "params" else key,))
 
         if e.operator:
-            if e.target != "*" and e.target not in engine.world.locations:
+            if e.incident:
+                if e.incident not in ("worst", "*") and e.incident not in engine.world.locations:
+                    problems.append(f"{where('incident')}: {e.incident!r} is neither \"worst\", \"*\" nor an asset of "
+                                    f"scene {scene!r}")
+            elif e.target != "*" and e.target not in engine.world.locations:
                 problems.append(f"{where('target')}: {e.target!r} is not an asset of scene {scene!r}")
             continue
         if e.action.startswith("sensor."):
@@ -432,7 +461,11 @@ def scorecard(drill: Drill, events: list[dict[str, Any]], start: float = 0.0, ev
         track.peak = max(track.peak, int(a.get("peak_level", 0)))
     end = (evidence.end - start) if evidence.end is not None else drill.duration
     out = []
+    incidents = _incident_tracks(tracks, evidence, start)
     for x in drill.expectations:
+        if x.incident:
+            out.append(_incident_score(x, incidents, bool(tracks), end))
+            continue
         mine = [t for t in tracks.values() if _about(x, t.alarm)]
         if x.kind == "by":
             times = [t.reached[x.level] for t in mine if x.level in t.reached]
@@ -459,7 +492,7 @@ def _within(x: Expectation, tracks: list[_Track], end: float) -> Score:
     within ``x.time`` of reaching it; one not taken and still within its time at the end
     is not judged."""
     step = WITHIN[x.kind]
-    done = {"acknowledge": "acknowledged", "dispatch": "dispatched", "resolve": "resolved"}[step]
+    done = {"acknowledge": "acknowledged", "dispatch": "dispatched", "resolve": "closed" if x.incident else "resolved"}[step]
     late = []
     for t in sorted(tracks, key=lambda t: (t.reached.get(x.level, math.inf), t.alarm["id"])):
         reached = t.reached.get(x.level)
@@ -472,11 +505,64 @@ def _within(x: Expectation, tracks: list[_Track], end: float) -> Score:
             if took > x.time + 1e-9:
                 late.append(f"{asset} ({took:.0f} s)")
         elif "resolve" in t.acted:
-            late.append(f"{asset} (resolved without being {done})")
+            late.append(f"{asset} ({'closed' if x.incident else 'resolved'} without being {done})")
         elif end - reached > x.time + 1e-9:
             late.append(f"{asset} (not {done})")
         # else: it reached the level too near the end to tell
     return Score(x, not late, "all in time" if not late else "late: " + ", ".join(late)[:200])
+
+
+def _incident_tracks(tracks: dict[int, _Track], evidence: Evidence, start: float) -> list[tuple[dict[str, Any], _Track]]:
+    """Each incident of the run (its latest record in ``evidence``) as a track: it reached
+    a level when the first of its alarms did, its peak is its alarms', and its steps are
+    its own actions (``close`` counted as the resolve step), offsets from ``start``."""
+    out = []
+    for incident in sorted(evidence.incidents.values(), key=lambda i: int(i["id"])):
+        members = [tracks[a] for a in incident.get("alarms", ()) if a in tracks]
+        t = _Track({"id": int(incident["id"]), "asset": f"incident {incident['id']} ({incident.get('title', '')})",
+                    "rules": {m.alarm["rule"] for m in members} | {incident.get("rule", "")}})
+        for m in members:
+            for level, offset in m.reached.items():
+                t.reached[level] = min(offset, t.reached.get(level, math.inf))
+        if not members:  # its alarms' events are not in this part of the run: from its own record
+            for level in range(1, int(incident.get("peak_level", 0)) + 1):
+                t.reached[level] = float(incident.get("opened", start)) - start
+        t.peak = max([int(incident.get("peak_level", 0)), *(m.peak for m in members)])
+        for action in incident.get("actions", ()):
+            step = "resolve" if action["action"] == "close" else action["action"]
+            t.acted.setdefault(step, float(action["time"]) - start)
+        out.append((incident, t))
+    return out
+
+
+def _incident_score(x: Expectation, incidents: list[tuple[dict[str, Any], _Track]], alarms: bool, end: float) -> Score:
+    """An expectation about incidents (``incident = true``, ``incidents_at_most``), judged
+    on the incidents the run kept; not judged when it raised alarms but kept no incident
+    (a recording made before incidents were recorded)."""
+    if alarms and not incidents:
+        return Score(x, True, "not judged: the run raised alarms but keeps no incidents (a recording made before "
+                              "incidents were recorded)", judged=False)
+    mine = [t for incident, t in incidents if _about_incident(x, incident, t.alarm["rules"])]
+    if x.kind == "by":
+        times = [t.reached[x.level] for t in mine if x.level in t.reached]
+        when = min(times) if times else None
+        return Score(x, when is not None and when <= x.time + 1e-9,
+                     f"reached at {clock(when)}" if when is not None else "never reached")
+    if x.kind in WITHIN:
+        return _within(x, mine, end)
+    bad = [t for t in mine if t.peak >= x.level]
+    listed = ", ".join(t.alarm["asset"] for t in bad)[:200]
+    if x.kind == "never":
+        return Score(x, not bad, "none" if not bad else f"{len(bad)}: {listed}")
+    return Score(x, len(bad) <= x.most, f"{len(bad)}" + (f": {listed}" if bad else ""))
+
+
+def _about_incident(x: Expectation, incident: dict[str, Any], rules: set[str]) -> bool:
+    """Whether ``incident`` (its alarms of ``rules``) holds an alarm on the expectation's
+    ``asset`` and of its ``rule``, one in its ``domain``, and is owned by its ``owner``
+    (each that is given)."""
+    return ((not x.asset or x.asset in incident.get("assets", ())) and (not x.domain or x.domain in incident.get("domains", ()))
+            and (not x.owner or incident.get("owner", "") == x.owner) and (not x.rule or x.rule in rules))
 
 
 _FAULT_WORDS = {"sensor.drift": "drifting", "sensor.stuck": "stuck", "sensor.dead": "dead"}

@@ -42,28 +42,38 @@ Level = Annotated[Literal["blue", "yellow", "orange", "red", "IV", "III", "II", 
 LEVELS: dict[Any, int] = {"blue": 1, "IV": 1, 1: 1, "yellow": 2, "III": 2, 2: 2, "orange": 3, "II": 3, 3: 3,
                           "red": 4, "I": 4, 4: 4}
 OPERATOR_ACTIONS = ("acknowledge", "dispatch", "resolve")
+#: a scripted response to an incident: its actions (twin.loop.incidents.ACTIONS)
+INCIDENT_ACTIONS = ("acknowledge", "dispatch", "close")
 
 #: the keys that say which alarms an expectation is about (each that is given narrows it)
 SELECTORS = ("asset", "domain", "owner", "rule")
 _WHICH = "(on `asset`, in `domain`, owned by `owner`, of `rule`: each that is given)"
+#: the keys an expectation may give besides its kind, `level` and the selectors
+OPTIONS = ("incident",)
+_INCIDENTS = ("; with `incident = true`, of incidents instead (holding an alarm on `asset` or of `rule`, with an "
+              "alarm in `domain`, owned by `owner`), timed from when the first of its alarms reached `level`")
 
 #: each kind of expectation: its own key, then the other keys that apply to it besides
 #: `level` (those in REQUIRED must be given), and what it promises
 EXPECTATION_KINDS: dict[str, tuple[tuple[str, ...], str]] = {
-    "by": (SELECTORS, f"by this moment, an alarm {_WHICH} reached `level` or worse"),
-    "never": (SELECTORS, f"during the whole drill, no alarm {_WHICH} reaches `level` or worse"),
-    "acknowledged_within": (SELECTORS,
+    "by": ((*SELECTORS, "incident"), f"by this moment, an alarm {_WHICH} reached `level` or worse{_INCIDENTS}"),
+    "never": ((*SELECTORS, "incident"), f"during the whole drill, no alarm {_WHICH} reaches `level` or worse{_INCIDENTS}"),
+    "acknowledged_within": ((*SELECTORS, "incident"),
                             f"every alarm {_WHICH} that reaches `level` is acknowledged within this many seconds of "
-                            "reaching it; one that reached it too near the end to tell is not judged"),
-    "dispatched_within": (SELECTORS,
+                            f"reaching it; one that reached it too near the end to tell is not judged{_INCIDENTS}"),
+    "dispatched_within": ((*SELECTORS, "incident"),
                           f"every alarm {_WHICH} that reaches `level` is dispatched within this many seconds of "
-                          "reaching it; as above"),
-    "resolved_within": (SELECTORS,
+                          f"reaching it; as above{_INCIDENTS}"),
+    "resolved_within": ((*SELECTORS, "incident"),
                         f"every alarm {_WHICH} that reaches `level` is resolved (closed) within this many seconds of "
-                        "reaching it; as above"),
+                        f"reaching it; as above{_INCIDENTS} (an incident: closed)"),
     "no_false_clear": (SELECTORS,
                        f"no alarm {_WHICH} falls below `level` (clears or eases) while the ground truth is still at "
                        "`level` or worse (a drifting or stuck sensor's all-clear); judged on the truth the run keeps"),
+    "incidents_at_most": (SELECTORS,
+                          "during the whole drill, at most this many incidents (holding an alarm on `asset` or of "
+                          "`rule`, with an alarm in `domain`, owned by `owner`: each that is given) reach `level` or "
+                          "worse: the storm that should be a few lines on the wall, not seventy"),
 }
 #: the kinds that time an operator's step, and the alarm event each waits for
 WITHIN = {"acknowledged_within": "acknowledge", "dispatched_within": "dispatch", "resolved_within": "resolve"}
@@ -105,27 +115,53 @@ class DrillHead(Struct, forbid_unknown_fields=True, kw_only=True):
 
 class Event(Struct, forbid_unknown_fields=True, kw_only=True):
     """``[[events]]``: at a moment, a plugin action or a sensor fault (`action`), or a
-    scripted operator response (`operator`)."""
+    scripted operator response (`operator`) to an alarm (`target`) or to an incident
+    (`incident`)."""
 
     #: when it happens
     at: Moment
     #: the asset an action acts on, the sensor of a sensor fault, or the asset whose worst
     #: open alarm an operator response acts on ("*": every open alarm it fits)
-    target: Name
+    target: Annotated[str, Meta(min_length=1)] | None = None
     #: a plugin action or a sensor fault (the tables below)
     action: ActionName | None = None
-    #: or a scripted operator response
-    operator: Literal["acknowledge", "dispatch", "resolve"] | None = None
+    #: or a scripted operator response: "acknowledge", "dispatch", "resolve" an alarm;
+    #: "acknowledge", "dispatch", "close" an incident
+    operator: Literal["acknowledge", "dispatch", "resolve", "close"] | None = None
+    #: instead of `target`: the incident an operator response acts on, with its alarms
+    #: (docs/incidents.md): "worst" (the worst open incident the response fits), "*"
+    #: (every open incident it fits) or an asset id (the open incident holding its alarm)
+    incident: Annotated[str, Meta(min_length=1)] | None = None
     #: the action's parameters by name, numbers in the units below
     params: dict[str, float] = {}
     #: the operator's note
     note: str = ""
+    #: the unit a dispatch goes to (default: the owner unit of the alarm's asset, or the incident's)
+    unit: str = ""
 
     def __post_init__(self) -> None:
         if (self.action is None) == (self.operator is None):
-            raise ValueError('give either action = "<domain>.<verb>" or operator = "acknowledge", "dispatch" or "resolve"')
-        if self.operator is not None and self.params:
+            raise ValueError('give either action = "<domain>.<verb>" or operator = "acknowledge", "dispatch", "resolve" '
+                             'or "close"')
+        if self.action is not None:
+            if self.target is None:
+                raise ValueError("an action needs target = the asset it acts on (the sensor, for a sensor fault)")
+            if self.incident is not None or self.unit:
+                wrong = " and ".join(k for k, v in (("incident", self.incident), ("unit", self.unit)) if v)
+                raise ValueError(f"{wrong} belongs to an operator response; an action takes target and params")
+            return
+        if self.params:
             raise ValueError("params belong to an action; an operator response takes a note")
+        if (self.target is None) == (self.incident is None):
+            raise ValueError("an operator response acts on an alarm (target = an asset id, or \"*\") or on an incident "
+                             "(incident = \"worst\", \"*\" or an asset id): give one of them")
+        if self.incident is not None and self.operator == "resolve":
+            raise ValueError('an incident is closed, not resolved: operator = "close" (it resolves its alarms)')
+        if self.incident is None and self.operator == "close":
+            raise ValueError('"close" is an incident\'s: give incident = "worst", "*" or an asset id (an alarm is '
+                             'resolved: operator = "resolve")')
+        if self.unit and self.operator != "dispatch":
+            raise ValueError(f"unit is where a dispatch goes; operator = {self.operator!r} takes none")
 
 
 class Series(Struct, forbid_unknown_fields=True, kw_only=True):
@@ -154,8 +190,8 @@ class Series(Struct, forbid_unknown_fields=True, kw_only=True):
 
 class Expect(Struct, forbid_unknown_fields=True, kw_only=True):
     """``[[expect]]``: what the run must show to pass. Its kind is the key it gives:
-    `by`, `never`, `acknowledged_within`, `dispatched_within`, `resolved_within` or
-    `no_false_clear` (the table below)."""
+    `by`, `never`, `acknowledged_within`, `dispatched_within`, `resolved_within`,
+    `no_false_clear` or `incidents_at_most` (the table below)."""
 
     #: the least level that counts
     level: Level
@@ -171,6 +207,10 @@ class Expect(Struct, forbid_unknown_fields=True, kw_only=True):
     resolved_within: Span | None = None
     #: kind `no_false_clear`: `no_false_clear = true`
     no_false_clear: Literal[True] | None = None
+    #: kind `incidents_at_most`: at most this many incidents reach `level`
+    incidents_at_most: Annotated[int, Meta(ge=0)] | None = None
+    #: judge incidents instead of alarms (`by`, `never` and the `*_within` kinds)
+    incident: Literal[True] | None = None
     #: the asset it is about
     asset: str = ""
     #: the domain it is about
@@ -191,7 +231,7 @@ class Expect(Struct, forbid_unknown_fields=True, kw_only=True):
                              + (f"got {' and '.join(given)}" if given else "got none"))
         kind = given[0]
         applies = EXPECTATION_KINDS[kind][0]
-        wrong = [k for k in SELECTORS if getattr(self, k) and k not in applies]
+        wrong = [k for k in (*SELECTORS, *OPTIONS) if getattr(self, k) and k not in applies]
         if wrong:
             raise ValueError(f"{', '.join(wrong)} does not apply to a {kind!r} expectation; its keys: "
                              f"{', '.join((kind, 'level') + applies)}")
@@ -204,7 +244,8 @@ class Message(Struct, forbid_unknown_fields=True, kw_only=True):
     """``[[messages]]``: at a moment, a message to the players of a live exercise (`twin
     exercise`, docs/exercises.md): a resident's phone call, a field report, a press
     enquiry. Shown on the wall as a banner and in the alarm list's feed, and recorded; a
-    headless run (`twin drill run`) has no players to tell and leaves it out."""
+    headless run (`twin drill run --record`, `twin branch`) has no players to tell but
+    records it at its moment on the same channel (`/exercise/message`)."""
 
     #: when it comes
     at: Moment

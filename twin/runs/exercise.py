@@ -210,6 +210,41 @@ class ExerciseRecord(msgspec.Struct):
     escalations: list[dict[str, Any]] = []
 
 
+def planned_injects(drill: Drill, where: Any = lambda line: str(line)) -> list[Inject]:
+    """The drill's injects as an exercise's timeline numbers them: its actions, sensor
+    faults and messages in time order (the file's order at one moment), numbered from 1;
+    ``where(line)`` says where each stands in the file."""
+    planned: list[tuple[float, Inject]] = []
+    for e in drill.events:
+        if e.action:
+            kind: Literal["action", "fault"] = "fault" if e.action.startswith("sensor.") else "action"
+            planned.append((e.at, Inject(0, kind, e.at, e.at, "pending", where(e.line), e.action, e.target, dict(e.params))))
+    for at, m, line in drill.messages:
+        body = MessageBody(kind=m.kind, sender=m.sender, from_zh=m.from_zh, text=m.text, text_zh=m.text_zh)
+        planned.append((at, Inject(0, "message", at, at, "pending", where(line), message=body)))
+    injects = []
+    for n, (_, inject) in enumerate(sorted(planned, key=lambda p: p[0]), 1):  # stable: the file's order at one moment
+        inject.n = n
+        injects.append(inject)
+    return injects
+
+
+def drill_messages(drill: Drill) -> list[tuple[float, Inject]]:
+    """The drill's ``[[messages]]`` as injects numbered as a live exercise would number
+    them, with their moments (offsets from the drill's start), in time order: what a
+    headless run records on ``/exercise/message`` (:func:`message_record`)."""
+    return [(i.at, i) for i in planned_injects(drill) if i.message is not None]
+
+
+def message_record(inject: Inject, now: float) -> dict[str, Any]:
+    """The ``/exercise/message`` record of a message inject that came at ``now`` (the
+    twin's clock): the :class:`~twin.serving.protocol.ExerciseMessage` a live exercise
+    sends to the screens and records."""
+    m = inject.message
+    assert m is not None, inject
+    return msgspec.to_builtins(ExerciseMessage(inject.n, float(now), m.kind, m.sender, m.text, m.from_zh, m.text_zh))
+
+
 class Exercise:
     """One drill played live on ``engine`` from its current time. ``who``: the director
     who started it; ``file``: how the drill file is named in messages (its path)."""
@@ -221,21 +256,9 @@ class Exercise:
         self.started_by = who
         self.file = file or str(drill.path)
         self.warnings = list(warnings or [])
-        self.injects: list[Inject] = []
-        planned: list[tuple[float, Inject]] = []
-        for e in drill.events:
-            if e.action:
-                kind: Literal["action", "fault"] = "fault" if e.action.startswith("sensor.") else "action"
-                planned.append((e.at, Inject(0, kind, e.at, e.at, "pending", self._where(e.line), e.action, e.target,
-                                             dict(e.params))))
-        for at, m, line in drill.messages:
-            body = MessageBody(kind=m.kind, sender=m.sender, from_zh=m.from_zh, text=m.text, text_zh=m.text_zh)
-            planned.append((at, Inject(0, "message", at, at, "pending", self._where(line), message=body)))
-        for n, (_, inject) in enumerate(sorted(planned, key=lambda p: p[0]), 1):  # stable: the file's order at one moment
-            inject.n = n
-            self.injects.append(inject)
+        self.injects: list[Inject] = planned_injects(drill, self._where)
         #: scripted operator responses are the players' to make: listed, not played
-        self.left_to_players = [f"{clock(e.at)} {e.operator} {e.target}" + (f" ({e.note})" if e.note else "")
+        self.left_to_players = [f"{clock(e.at)} {e.operator} {e.aim()}" + (f" ({e.note})" if e.note else "")
                                 for e in drill.events if e.operator]
         self.notes: list[Note] = []
         self.sent: list[ExerciseMessage] = []

@@ -268,6 +268,10 @@ class Recorder:
                 "keyframe_every": repr(keyframe_every),
                 "keyframe_within": repr(self.keyframe_within),
             }
+            if engine.config.get("alarms"):
+                # the run's [alarms] table (deadlines), for a branch to run with; left out when
+                # none was given, so that such a run writes the bytes it always did
+                meta["alarms"] = json.dumps(engine.config["alarms"], sort_keys=True)
             if engine.start:
                 # the clock's start (a live run's UTC epoch seconds): drill times and branch
                 # points are offsets from it. Left out at 0, so that a simulated run writes

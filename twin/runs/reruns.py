@@ -47,26 +47,78 @@ def _event_dict(e: Any) -> dict[str, Any]:
     return {"kind": e.kind, "time": e.time, "alarm": e.alarm, "who": e.who, "note": e.note}
 
 
-def operator_act(engine: Engine, action: str, asset: str, who: str, note: str, rule: str = "") -> str | None:
+def operator_act(engine: Engine, action: str, asset: str, who: str, note: str, rule: str = "", unit: str = "") -> str | None:
     """Apply an operator action to the worst open alarm of ``asset`` ("*": to every open
-    alarm the action fits, as an operator's "acknowledge all"); a warning if none fits,
-    naming the moment as an offset from the run's start."""
+    alarm the action fits, as an operator's "acknowledge all"); ``unit``: where a dispatch
+    goes ("": the owner). A warning if none fits, naming the moment as an offset from the
+    run's start."""
     offset = engine.time - engine.start
     if asset == "*":
         state = {"acknowledge": "raised", "dispatch": "acknowledged", "resolve": "dispatched"}[action]
         targets = [a for a in engine.alarms.active() if a.state == state]
         for alarm in targets:
-            engine.alarms.act(alarm.id, action, who, note, engine.time)
+            engine.alarms.act(alarm.id, action, who, note, engine.time, unit)
         return None if targets else f"{action} at {offset:g} s: no open alarm to {action}"
     candidates = [a for a in engine.alarms.active() if a.asset == asset and (not rule or a.rule == rule)]
     if not candidates:
         return f"{action} at {offset:g} s: no open alarm on {asset}"
     alarm = max(candidates, key=lambda a: (a.level, -a.id))
     try:
-        engine.alarms.act(alarm.id, action, who, note, engine.time)
+        engine.alarms.act(alarm.id, action, who, note, engine.time, unit)
     except Exception as exc:
         return f"{action} at {offset:g} s on {asset}: {exc}"
     return None
+
+
+def incident_act(engine: Engine, action: str, which: str, who: str, note: str, unit: str = "") -> str | None:
+    """Apply an operator action (acknowledge, dispatch, close) to an incident, which acts
+    on its alarms too (docs/incidents.md): ``which`` is "worst" (the worst open incident
+    the action fits), "*" (every open incident it fits) or an asset id (the open incident
+    holding its alarm). A warning if none fits, naming the moment as an offset from the
+    run's start."""
+    from twin.errors import TwinError
+    from twin.loop.incidents import ACTIONS
+
+    offset = engine.time - engine.start
+    book = engine.incidents
+
+    def fits(incident: Any) -> bool:
+        if incident.state not in ACTIONS[action][0]:
+            return False
+        # a close waits for its alarms to clear (twin.loop.incidents.IncidentBook.act)
+        return action != "close" or not any(a.condition_active and a.state != "resolved" for a in book._members(incident))
+
+    open_ = book.ordered()  # worst first
+    if which == "*":
+        targets = [i for i in open_ if fits(i)]
+    elif which == "worst":
+        targets = [i for i in open_ if fits(i)][:1]
+    else:
+        holding = [i for i in open_ if which in i.assets]
+        if not holding:
+            return f"{action} at {offset:g} s: no open incident holds an alarm on {which}"
+        targets = [holding[0]]
+    if not targets:
+        return f"{action} at {offset:g} s: no open incident to {action}"
+    for incident in targets:
+        try:
+            book.act(incident.id, action, who, note, engine.time, unit)
+        except TwinError as exc:
+            return f"{action} at {offset:g} s on incident {incident.id}: {exc}"
+    return None
+
+
+def _unit(record: dict[str, Any]) -> str:
+    """Where a recorded dispatch went (the alarm's ``dispatched_to`` after it), for replaying it."""
+    return str(record["alarm"].get("dispatched_to", "")) if record["kind"] == "dispatch" else ""
+
+
+def respond(engine: Engine, event: Any) -> str | None:
+    """A drill's scripted operator response (:class:`twin.runs.drill.Event` with
+    ``operator``), to an alarm or to an incident; a warning if it finds none to act on."""
+    if event.incident:
+        return incident_act(engine, event.operator, event.incident, "drill script", event.note, event.unit)
+    return operator_act(engine, event.operator, event.target, "drill script", event.note, unit=event.unit)
 
 
 def run_drill(
@@ -96,13 +148,15 @@ def run_drill(
     truth = TruthSampler(engine)
     truth.start()
     ticks = int(round(drill.duration / drill.dt))
+    messages = _MessageRecorder(drill, recorder, 0.0)
     started = wallclock.monotonic()
     for n in range(ticks):
         while operator and engine.start + operator[0].at <= engine.time + 1e-9:
             e = operator.pop(0)
-            problem = operator_act(engine, e.operator, e.target, "drill script", e.note)
+            problem = respond(engine, e)
             if problem:
                 warnings.append(f"{drill.path}:{e.line}: {problem}")
+        messages.due(engine)
         frame = engine.tick()
         if recorder is not None:
             recorder.record(frame)
@@ -115,9 +169,31 @@ def run_drill(
             delay = started + (n + 1) * drill.dt / speed - wallclock.monotonic()
             if delay > 0:
                 wallclock.sleep(delay)
+    messages.due(engine)  # one at the drill's very end
     evidence = Evidence(truth.truth, incidents, applied_faults(engine), sensor_assets(engine.scene), engine.time)
     card = scorecard(drill, events, engine.start, evidence)
     return DrillResult(drill, card.scores, events, ticks, wallclock.monotonic() - started, warnings, card, evidence)
+
+
+class _MessageRecorder:
+    """Records a drill's ``[[messages]]`` at their moments on the recording's
+    ``/exercise/message`` channel, as a live exercise does (twin.runs.exercise), so that a
+    headless run's recording holds what the players would have been told."""
+
+    def __init__(self, drill: Drill, recorder: Any, after: float) -> None:
+        from twin.runs.exercise import drill_messages
+
+        self.recorder = recorder
+        #: those at or after ``after`` (a branch point), in time order
+        self.pending = [m for m in drill_messages(drill) if m[0] >= after - 1e-9] if recorder is not None else []
+
+    def due(self, engine: Engine) -> None:
+        """Record every message whose moment has come (call it between ticks)."""
+        from twin.runs.exercise import message_record
+
+        while self.pending and engine.start + self.pending[0][0] <= engine.time + 1e-9:
+            _, inject = self.pending.pop(0)
+            self.recorder.record_event("/exercise/message", engine.time, message_record(inject, engine.time))
 
 
 def applied_faults(engine: Engine) -> list[dict[str, Any]]:
@@ -227,7 +303,7 @@ def rerun(path: Path, config: dict[str, Any] | None, data_dir: Path | None = Non
     for n in range(ticks):
         while operator and operator[0]["time"] <= engine.time + 1e-9:
             e = operator.pop(0)
-            operator_act(engine, e["kind"], e["alarm"]["asset"], e["who"], e["note"], e["alarm"]["rule"])
+            operator_act(engine, e["kind"], e["alarm"]["asset"], e["who"], e["note"], e["alarm"]["rule"], _unit(e))
         while actions and actions[0]["time"] <= engine.time + engine.dt + 1e-9:
             # what acted on the world the readings come from: recorded again, not applied
             engine.actions.append(actions.pop(0))
@@ -281,9 +357,27 @@ def rerun_and_score(path: Path, config: dict[str, Any] | None, out: Path, report
 # -------------------------------------------------------------------------- branch
 
 
+def parent_config(meta: dict[str, str], config: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The configuration a recording ran with (its ``[thresholds]`` and ``[alarms]``,
+    from its ``twin.run`` metadata), with ``config``'s tables over it: a branch runs as
+    its parent did unless told otherwise."""
+    import json
+
+    from twin.tick.engine import _merge
+
+    recorded: dict[str, Any] = {}
+    for key, name in (("config", "thresholds"), ("alarms", "alarms")):
+        table = json.loads(meta.get(key, "{}") or "{}")
+        if table:
+            recorded[name] = table
+    return _merge(recorded, config or {})
+
+
 def branch_engine(path: Path, at: float, data_dir: Path | None = None, config: dict[str, Any] | None = None) -> Engine:
     """A live twin in the state a recording had at ``at`` seconds from its clock start
-    (an offset, whatever the clock: the twin's clock is then ``engine.start + at``).
+    (an offset, whatever the clock: the twin's clock is then ``engine.start + at``),
+    configured as the recording's run was (its ``[thresholds]`` and ``[alarms]``), with
+    ``config``'s tables over them.
 
     Runs are deterministic, so the twin is re-run from the start with the recording's
     scene, seed and recorded actions (drill events, background incidents, a director's
@@ -310,7 +404,8 @@ def branch_engine(path: Path, at: float, data_dir: Path | None = None, config: d
         reader.close()
     registry = load_registry()
     scene = open_scene(Path(meta["scene_path"]), registry)
-    engine = Engine(scene, registry, seed=int(meta["seed"]), dt=float(meta["dt"]), simulate=True, config=config or {}, start=start)
+    engine = Engine(scene, registry, seed=int(meta["seed"]), dt=float(meta["dt"]), simulate=True,
+                    config=parent_config(meta, config), start=start)
     sim = engine.simulator
     assert sim is not None
     sim.incidents = []
@@ -325,7 +420,7 @@ def branch_engine(path: Path, at: float, data_dir: Path | None = None, config: d
     for _ in range(int(round(at / engine.dt))):
         while operator and operator[0]["time"] <= engine.time + 1e-9:
             e = operator.pop(0)
-            operator_act(engine, e["kind"], e["alarm"]["asset"], e["who"], e["note"], e["alarm"]["rule"])
+            operator_act(engine, e["kind"], e["alarm"]["asset"], e["who"], e["note"], e["alarm"]["rule"], _unit(e))
         engine.tick()
     return engine
 
@@ -453,14 +548,17 @@ def run_branch(recording: Path, at: float, out: Path, drill: Drill | None = None
             if e.action:
                 engine.simulator.schedule(Incident(e.at, e.action, e.target, dict(e.params)))  # type: ignore[union-attr]
         operator = [e for e in scheduled if e.operator]
+        messages = _MessageRecorder(drill, recorder, at) if drill is not None else None
         warnings = []
         # the branch point, the duration and the drill's times are offsets from the recording's clock start
         while engine.time - engine.start < end - 1e-9:
             while operator and engine.start + operator[0].at <= engine.time + 1e-9:
                 e = operator.pop(0)
-                problem = operator_act(engine, e.operator, e.target, "drill script", e.note)
+                problem = respond(engine, e)
                 if problem and drill is not None:
                     warnings.append(f"{drill.path}:{e.line}: {problem}")
+            if messages is not None:
+                messages.due(engine)
             recorder.record(engine.tick())
         recorder.close()
         reached = engine.time - engine.start

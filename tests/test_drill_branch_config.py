@@ -1,0 +1,74 @@
+"""A branch runs with its parent recording's configuration ([thresholds] and [alarms]),
+unless told otherwise (twin.runs.reruns.branch_engine)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from twin.runs.drill import load_drill
+from twin.runs.recording import Recorder, info
+from twin.runs.reruns import branch_engine, run_drill
+from twin.runtime import open_drill
+from twin.tick.scene import Incident
+
+ROOT = Path(__file__).resolve().parents[1]
+
+DRILL = '''[drill]
+name = "deadlines"
+scene = ".."
+seed = 11
+duration = 150
+
+[[events]]
+at = 5
+action = "gas.leak"
+target = "G-M-0028"
+params = { diameter = 0.02 }
+
+[alarms]
+deadlines = { 1 = 20, 2 = 20, 3 = 20, 4 = 20 }
+
+[thresholds."gas.lel_risk"]
+lel_volume_percent = 4.4
+'''
+
+
+def test_a_branch_keeps_the_parents_deadlines_and_thresholds_unless_told_otherwise(tmp_path):
+    root = tmp_path / "demo"
+    (root / "drills").mkdir(parents=True)
+    shutil.copy(ROOT / "scenes" / "demo" / "scene.toml", root / "scene.toml")
+    path = root / "drills" / "deadlines.toml"
+    path.write_text(DRILL)
+    drill = load_drill(path)
+    recording = tmp_path / "run.mcap"
+    engine = open_drill(drill, tmp_path / "data")
+    try:
+        recorder = Recorder(recording, engine, {"drill": drill.name})
+        result = run_drill(drill, engine, recorder=recorder)
+        recorder.close()
+    finally:
+        engine.close()
+    assert any(e["kind"] == "overdue" for e in result.events)  # the drill's 20 s, not the default 300 s and more
+    assert info(recording).metadata["alarms"] == '{"deadlines": {"1": 20, "2": 20, "3": 20, "4": 20}}'
+
+    branched = branch_engine(recording, 3.0, tmp_path / "b")  # before the leak
+    try:
+        assert branched.alarms.deadlines == {1: 20.0, 2: 20.0, 3: 20.0, 4: 20.0}
+        assert branched.config["thresholds"]["gas.lel_risk"]["lel_volume_percent"] == 4.4
+        # and the branch's alarms go overdue by them, 20 s after reaching their level
+        branched.simulator.schedule(Incident(5.0, "gas.leak", "G-M-0028", {"diameter": 0.02}))
+        seen = []
+        for _ in range(120):
+            seen.extend(e for e in branched.tick().events if e.kind in ("raise", "escalate", "overdue"))
+        raised = {e.alarm["id"]: e.time for e in seen if e.kind in ("raise", "escalate")}
+        overdue = {e.alarm["id"]: e.time for e in seen if e.kind == "overdue"}
+        assert overdue and all(t - raised[i] <= 20.0 + 1e-6 for i, t in overdue.items())
+    finally:
+        branched.close()
+    told = branch_engine(recording, 10.0, tmp_path / "c", config={"alarms": {"deadlines": {"4": 600}}})
+    try:  # told otherwise: its table over the parent's
+        assert told.alarms.deadlines == {1: 20.0, 2: 20.0, 3: 20.0, 4: 600.0}
+        assert told.config["thresholds"]["gas.lel_risk"]["lel_volume_percent"] == 4.4
+    finally:
+        told.close()
