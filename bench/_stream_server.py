@@ -26,6 +26,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import socket
 import sys
 import tempfile
@@ -121,14 +122,36 @@ async def phase_ours(bench: Bench, conn: Any, rate: float, t0: float, t1: float,
     uv, task = await _serve_uvicorn(server.app, port)
     while server.hub is None:
         await asyncio.sleep(0.01)
+    hub = server.hub
+    publishes: list[tuple[int, float, float, float]] = []  # (seq, start, end, CPU seconds): the Hub's own fan-out
+    publish = hub.publish
+
+    def timed_publish(frame: Any) -> None:
+        start, cpu = time.monotonic(), time.thread_time()
+        publish(frame)
+        publishes.append((frame.seq, start, time.monotonic(), time.thread_time() - cpu))
+
+    hub.publish = timed_publish  # type: ignore[method-assign]
     bench.reset()
     conn.send(("ready", f"ws://127.0.0.1:{port}/ws"))
     window = await bench.window(t0, t1)
-    hub = server.hub
     sent = {"frames": sum(c.sent_frames for c in hub.clients), "bytes": sum(c.sent_bytes for c in hub.clients)}
+    # The world stops: the slow clients read on at their pace and must reach this state.
+    server.running.clear()
+    async with server.tick_lock:  # a tick under way finishes and is published
+        pass
+    final = {"seq": engine.seq, "digest": state_digest(engine)}
     await asyncio.sleep(max(0.0, t_end - time.monotonic()) + 0.5)
     await _stop_uvicorn(uv, task)
-    return {**window, **bench.tick_stats(window["t0"], window["t1"]), "stamps": dict(bench.stamps), "sent": sent}
+    return {**window, **bench.tick_stats(window["t0"], window["t1"]), "stamps": dict(bench.stamps), "sent": sent, "final": final,
+            "publishes": [x for x in publishes if window["t0"] <= x[1] <= window["t1"]]}
+
+
+def state_digest(engine: Any) -> str:
+    """The digest of every live column, as the clients' mirrors hold them."""
+    from _stream_clients import digest
+
+    return digest({d: {f: t.columns[f] for f in t.live_fields()} for d, t in engine.world.tables.items()})
 
 
 async def phase_baseline(bench: Bench, conn: Any, rate: float, t0: float, t1: float, t_end: float) -> dict[str, Any]:
@@ -287,7 +310,16 @@ async def _main(conn: Any, assets: int, share: float) -> None:
         if cmd == "quit":
             break
         if cmd == "ours":
+            profile = None
+            if os.environ.get("STREAM_BENCH_PROFILE"):  # a developer's look at where the time goes
+                import cProfile
+
+                profile = cProfile.Profile(time.process_time)
+                profile.enable()
             stats = await phase_ours(bench, conn, **kw)
+            if profile is not None:
+                profile.disable()
+                profile.dump_stats(os.environ["STREAM_BENCH_PROFILE"])
             frames = recorded_frames(bench, 20)
         elif cmd == "baseline":
             stats = await phase_baseline(bench, conn, **kw)

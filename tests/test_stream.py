@@ -280,6 +280,105 @@ def test_a_half_rate_reader_gets_fresh_merged_deltas_not_a_queue_in_socket_buffe
         churnplugin.COUNT = 2000
 
 
+async def read_confirming(ws, mirror):
+    """One message, applied; a Snapshot or Delta is confirmed (``Confirm``) at once."""
+    msg = mirror.apply(await ws.recv())
+    if isinstance(msg, (p.Snapshot, p.Delta)):
+        await ws.send(p.encode_client(p.Confirm(msg.seq)))
+    return msg
+
+
+@pytest.mark.slow
+def test_a_client_that_confirms_gets_fresh_merged_deltas_whatever_its_buffers(tmp_path, toy):
+    """Frames of ~13 KB at 20 ticks a second. A client that confirms each delta it
+    applied reads them at half that rate on a socket with the kernel's big, autotuned
+    buffers and a library queue of 64 messages, which would hide hundreds of frames from
+    the server's socket accounting: it is sent its next delta only once it confirmed the
+    last, so each delta it reads merges the ticks since and is a few ticks old, and it
+    converges on the server's state. A confirming client that stops reading has at most
+    one delta in flight and one pending (merged), and is closed with 4008."""
+    import churnplugin
+
+    churnplugin.COUNT = 20_000  # 1,000 rows change a tick: ~13 KB a frame
+
+    def build():
+        return Harness(tmp_path / "scene", plugins=[churnplugin], blocks=(2, 2)).engine
+
+    server = create_app(build, speed=20.0)
+    try:
+        with running(server.app) as http:
+            url = http.replace("http", "ws") + "/ws"
+            wait_healthy(http)
+            hub = server.hub
+            hub.max_lag, hub.abort_after = 3.0, 6.0
+
+            async def half_rate():
+                ws = await connect(url, max_queue=64)
+                m = Mirror()
+                m.apply(await ws.recv())
+                await ws.send(p.encode_client(p.Subscribe()))
+                lags, merged = [], 0
+                deadline = time.monotonic() + 10
+                while time.monotonic() < deadline:
+                    msg = await read_confirming(ws, m)
+                    if isinstance(msg, p.Delta):
+                        lags.append(server.engine.seq - msg.seq)
+                        merged += msg.seq > msg.base + 1
+                    await asyncio.sleep(0.1)
+                return ws, m, lags, merged
+
+            async def stops_reading():
+                ws = await connect(url, max_queue=64)
+                m = Mirror()
+                m.apply(await ws.recv())
+                await ws.send(p.encode_client(p.Subscribe()))
+                await receive_until(ws, m, lambda msg: isinstance(msg, p.Snapshot))
+                await ws.send(p.encode_client(p.Confirm(m.seq)))
+                while not isinstance(await read_confirming(ws, m), p.Delta):
+                    pass
+                # it stops reading; the server holds at most one delta unconfirmed for it
+                # and merges the rest into its pending delta until it drops it
+                most_unconfirmed, most_chunks, held_ticks = 0, 0, 0
+                deadline = time.monotonic() + 30
+                while any(c.confirms and c.unconfirmed for c in list(hub.clients)) or held_ticks == 0:
+                    assert time.monotonic() < deadline, "the client that stopped reading was not dropped"
+                    for client in list(hub.clients):
+                        pending = client.pending
+                        if client.confirms and client.unconfirmed and pending is not None and pending.chunks:
+                            most_unconfirmed = max(most_unconfirmed, len(client.unconfirmed))
+                            held_ticks = max(held_ticks, pending.ticks)
+                            with contextlib.suppress(RuntimeError):  # changed meanwhile by the server
+                                most_chunks = max(most_chunks, max(len(c) for c in list(pending.chunks.values())))
+                    await asyncio.sleep(0.05)
+                assert most_unconfirmed == 1 and held_ticks > stream.MERGE_EVERY and most_chunks <= stream.MERGE_EVERY
+                # reading again: at most the one delta in flight, then the 4008
+                deltas = 0
+                with pytest.raises(websockets.ConnectionClosed) as closed:
+                    async with asyncio.timeout(20):
+                        while True:
+                            deltas += isinstance(m.apply(await ws.recv()), p.Delta)
+                assert deltas <= 1, f"{deltas} deltas were in flight to a client that confirmed none of them"
+                close = closed.value.rcvd
+                assert close.code == 4008 and "not confirmed" in close.reason and "since=" in close.reason, close
+
+            async def main():
+                (ws, m, lags, merged), _ = await asyncio.gather(half_rate(), stops_reading())
+                late = lags[len(lags) // 2:]
+                assert merged >= len(late) // 2, f"only {merged} merged deltas of {len(lags)}"
+                assert max(late) <= 6, f"deltas read {max(late)} ticks after they were made: a queue in the buffers"
+                # the world stops: confirming as it reads, it reaches the server's state
+                engine = paused_state(server)
+                async with asyncio.timeout(10):
+                    while m.seq < engine.seq:
+                        await read_confirming(ws, m)
+                assert_mirror_equals_engine(m, engine)
+                await ws.close()
+
+            asyncio.run(main())
+    finally:
+        churnplugin.COUNT = 2000
+
+
 def test_garbage_gets_errors_then_a_close_and_others_are_unaffected(churn_server):
     server, url, _ = churn_server
 
@@ -380,7 +479,7 @@ def decoded_or_refused(frame):
     except p.ProtocolError as exc:
         assert exc.code in ("too_large", "malformed", "invalid") and str(exc) and "\n" not in str(exc), (exc.code, str(exc))
         return exc.code
-    assert isinstance(message, (p.Subscribe, p.AlarmAction, p.Ping, p.ReplayControl, p.CameraUpdate)), message
+    assert isinstance(message, (p.Subscribe, p.AlarmAction, p.Ping, p.ReplayControl, p.CameraUpdate, p.Confirm)), message
     return message
 
 

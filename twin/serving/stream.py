@@ -2,10 +2,13 @@
 
 A client never has a queue of frames. It has at most one *pending delta*: each new
 frame is merged into it (latest value per row wins, alarm events appended in order),
-and its send task sends whatever is pending when the socket is free again. A fast
-client gets every frame, one by one, and shares the encoding with every other client
-with the same subscription; a slow one gets fewer, larger deltas and still converges
-on the current state. A client that has not finished a send for ``max_lag`` seconds
+and it is sent whenever the client can take it. A fast client gets every frame, one by
+one: the frame is encoded and framed once per subscription and tick, and written to
+every client that keeps pace straight from :meth:`Hub.publish` (no task, no per-client
+encoding), so a wall of hundreds of screens costs one socket write each. A slow one
+gets fewer, larger deltas and still converges on the current state: it is sent the next
+delta only once it has confirmed the last one (``Confirm``, for clients that send it)
+and its socket holds less than a frame or two the peer has not acknowledged. A client that has not finished a send for ``max_lag`` seconds
 is disconnected with a reason it can read, and may resume; its connection is cut off
 ``abort_after`` seconds later if it does not take the close (it stopped reading).
 Nothing one client does (a burst of requests, a full socket, a bug met while serving
@@ -18,6 +21,7 @@ resumes asked for during a tick are served right after it.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import fcntl
 import logging
@@ -60,6 +64,10 @@ SEND_BUFFER = 128 * 1024
 #: reading at half the stream's rate then gets merged deltas that are seconds fresh, not
 #: a queue of stale frames in socket buffers (the send buffer alone held ~12 frames)
 IN_FLIGHT = 32 * 1024
+#: deltas a client that confirms (``Confirm``) may have sent and not confirmed before its
+#: next delta is held back to merge: one, so that what a half-rate reader reads is at
+#: most one of its reads old, whatever the buffers between it and the server hold
+MAX_UNCONFIRMED = 1
 #: a held-back client's socket is looked at again on each tick (which wakes its sender)
 #: and, when no tick comes (a paused replay), this often (seconds): a wall of hundreds of
 #: screens must not cost thousands of wake-ups a second
@@ -185,8 +193,13 @@ class Client:
     peer that stopped reading, whose socket will never take a close frame."""
 
     def __init__(self, send: Callable[[bytes], Awaitable[None]], close: Callable[[int, str], Awaitable[None]], role: str, name: str,
-                 abort: Callable[[], None] | None = None, unsent: Callable[[], int] | None = None) -> None:
+                 abort: Callable[[], None] | None = None, unsent: Callable[[], int] | None = None,
+                 write: Callable[[bytes], bool] | None = None) -> None:
         self.send = send
+        #: writes one whole WebSocket frame (see :func:`ws_frame`) to the connection at
+        #: once, without waiting, False if the connection is closing (see
+        #: :func:`direct_writer`); None: every message goes through ``send``
+        self.write = write
         self.close = close
         self.abort = abort
         #: bytes written to the connection that its peer has not acknowledged yet (see
@@ -204,6 +217,11 @@ class Client:
         self.sender: asyncio.Task[Any] | None = None
         self.sent_frames = 0
         self.sent_bytes = 0
+        #: the seqs of the last deltas sent, oldest first; those up to the seq of the
+        #: client's last Confirm are let go
+        self.unconfirmed: collections.deque[int] = collections.deque(maxlen=MAX_UNCONFIRMED + 1)
+        #: whether the client has confirmed anything (then it is held to MAX_UNCONFIRMED)
+        self.confirms = False
         #: the size of the last message sent (bytes)
         self.last_size = 0
         #: the camera channel this client follows (Subscribe.follow), or None
@@ -230,7 +248,8 @@ class Hub:
         self.ticking = False
         #: subscriptions to serve after the tick: at most one per client, the newest
         self._waiting: dict[Client, int | None] = {}
-        self._cache: dict[Subscription, bytes] = {}
+        #: this tick's single-frame deltas by subscription: (message, framed for write)
+        self._cache: dict[Subscription, tuple[bytes, bytes]] = {}
         self._cache_seq = -1
         self._closing: set[asyncio.Task[None]] = set()
         #: camera channel -> its last Camera message, encoded (for new followers)
@@ -332,20 +351,88 @@ class Hub:
                 self._guarded(client, self._sync, client, since)
         now = wallclock.monotonic()
         for client in list(self.clients):
-            if client.sub is None or client.pending is None or client.closed:
+            pending = client.pending
+            if client.sub is None or pending is None or client.closed:
                 continue
-            if client.pending.seq >= frame.seq:
+            if pending.seq >= frame.seq:
                 continue  # already synced to this frame by a resume
             self._guarded(client, self._merge, client, frame, now)
 
     def _merge(self, client: Client, frame: Frame, now: float) -> None:
-        assert client.pending is not None and client.sub is not None
+        """Merge the frame into the client's pending delta and, if the client can take
+        it now, write it at once; else its send task sends it when it can."""
+        pending = client.pending
+        assert pending is not None and client.sub is not None
         if client.busy_since is not None and now - client.busy_since > self.max_lag:
-            self.drop(client, f"too slow: no send completed for {now - client.busy_since:.0f} s; "
-                              f"reconnect and subscribe with since={client.pending.base}")
+            what = "the last delta sent not confirmed" if client.confirms and client.unconfirmed else "no send completed"
+            self.drop(client, f"too slow: {what} for {now - client.busy_since:.0f} s; "
+                              f"reconnect and subscribe with since={pending.base}")
             return
-        client.pending.add(frame, client.sub)
+        if client.write is not None and self._idle(client):
+            if not pending.ticks and not pending.events and pending.base == frame.seq - 1:
+                # The common case: nothing pending, one frame to send, framed once per
+                # tick; the pending delta, empty, stays (at the new seq).
+                if client.write(self._single(frame, client.sub)[1]):
+                    pending.base = pending.seq = frame.seq
+                    pending.time = frame.time
+                    self._sent(client, frame.seq, len(self._cache[client.sub][1]))
+                return
+            pending.add(frame, client.sub)
+            framed = ws_frame(p.encode(*pending.message()))
+            if client.write(framed):
+                client.pending = Pending(base=frame.seq, seq=frame.seq, time=frame.time)
+                self._sent(client, frame.seq, len(framed))
+            return
+        pending.add(frame, client.sub)
         client.wake.set()
+
+    def _idle(self, client: Client) -> bool:
+        """True if a delta may be written to the client now: its send task is neither
+        sending nor waiting for room, no answer waits before it, and it is not held
+        back (see :meth:`_over`)."""
+        return client.busy_since is None and not client.control and not self._over(client)
+
+    def _over(self, client: Client) -> bool:
+        """True while the client's next delta must wait, merging: it confirms and has not
+        confirmed the last MAX_UNCONFIRMED deltas sent, or its socket holds more than
+        IN_FLIGHT bytes (or twice its last message's size) its peer has not acknowledged."""
+        if client.confirms:
+            # what it confirmed it has read: the socket holds at most the unconfirmed
+            if len(client.unconfirmed) >= MAX_UNCONFIRMED:
+                return True
+            if not client.unconfirmed:
+                return False
+        return client.unsent is not None and client.unsent() > max(IN_FLIGHT, 2 * client.last_size)
+
+    def confirm(self, client: Client, seq: int) -> None:
+        """The client has applied every delta up to ``seq`` (``Confirm``): from now on it
+        is sent a new delta only once the ones before are confirmed. A held-back client
+        is looked at again at once, so that it gets its merged delta without waiting for
+        the next tick."""
+        client.confirms = True
+        while client.unconfirmed and client.unconfirmed[0] <= seq:
+            client.unconfirmed.popleft()
+        if client.busy_since is not None:
+            client.wake.set()
+
+    def _sent(self, client: Client, seq: int, size: int) -> None:
+        client.unconfirmed.append(seq)
+        client.sent_frames += 1
+        client.sent_bytes += size
+        client.last_size = size
+
+    def _single(self, frame: Frame, sub: Subscription) -> tuple[bytes, bytes]:
+        """The single-frame delta of ``frame`` for ``sub``, encoded and framed, once per
+        subscription and tick."""
+        if self._cache_seq != frame.seq:
+            self._cache, self._cache_seq = {}, frame.seq
+        cached = self._cache.get(sub)
+        if cached is None:
+            pending = Pending(base=frame.seq - 1)
+            pending.add(frame, sub)
+            data = p.encode(*pending.message())
+            cached = self._cache[sub] = (data, ws_frame(data))
+        return cached
 
     def _guarded(self, client: Client, work: Callable[..., None], *args: Any) -> None:
         """Run one client's part of a publish; a failure drops that client alone."""
@@ -395,14 +482,11 @@ class Hub:
     def _encoded(self, client: Client) -> bytes:
         pending = client.pending
         assert pending is not None and client.sub is not None
-        # The common case: one whole frame for a subscription others share; encode once.
-        if pending.ticks == 1 and pending.base == pending.seq - 1:
-            if self._cache_seq != pending.seq:
-                self._cache, self._cache_seq = {}, pending.seq
+        # One whole frame for a subscription others share: encoded once.
+        if pending.ticks == 1 and pending.base == pending.seq - 1 and self._cache_seq == pending.seq:
             cached = self._cache.get(client.sub)
-            if cached is None:
-                cached = self._cache[client.sub] = p.encode(*pending.message())
-            return cached
+            if cached is not None:
+                return cached[0]
         return p.encode(*pending.message())
 
     async def run_sender(self, client: Client) -> None:
@@ -423,20 +507,19 @@ class Hub:
             data = self._encoded(client)
             client.pending = Pending(base=pending.seq, seq=pending.seq, time=pending.time)
             await self._send(client, data)
-            client.sent_frames += 1
+            self._sent(client, pending.seq, len(data))
 
     async def _held_back(self, client: Client) -> bool:
-        """Wait while the client has more than IN_FLIGHT bytes (or twice its last
-        message's size) unacknowledged, its pending
-        delta merging meanwhile; True if it closed or got a control message to send
-        first. The wait counts as a send that has not completed (``busy_since``), so a
-        client that stopped reading is dropped with 4008 after ``max_lag`` as before."""
-        limit = max(IN_FLIGHT, 2 * client.last_size)
-        if client.unsent is None or client.unsent() <= limit:
+        """Wait while the client is held back (:meth:`_over`: deltas unconfirmed, or
+        bytes unacknowledged), its pending delta merging meanwhile; True if it closed or
+        got a control message to send first. The wait counts as a send that has not
+        completed (``busy_since``), so a client that stopped reading is dropped with
+        4008 after ``max_lag`` as before."""
+        if not self._over(client):
             return False
         client.busy_since = wallclock.monotonic()
         try:
-            while not client.closed and client.unsent() > limit:
+            while not client.closed and self._over(client):
                 if client.control:
                     return True
                 with contextlib.suppress(asyncio.TimeoutError):
@@ -450,8 +533,6 @@ class Hub:
         client.busy_since = wallclock.monotonic()
         await client.send(data)
         client.busy_since = None
-        client.sent_bytes += len(data)
-        client.last_size = len(data)
 
 
 def unacknowledged(transport: asyncio.Transport) -> Callable[[], int] | None:
@@ -471,6 +552,34 @@ def unacknowledged(transport: asyncio.Transport) -> Callable[[], int] | None:
         return transport.get_write_buffer_size() + queued
 
     return unsent
+
+
+def ws_frame(message: bytes) -> bytes:
+    """``message`` as one unmasked, final binary WebSocket frame (RFC 6455 section 5.2):
+    what a server's WebSocket library would write for it, uncompressed."""
+    n = len(message)
+    if n < 126:
+        head = struct.pack("!BB", 0x82, n)
+    elif n < 65536:
+        head = struct.pack("!BBH", 0x82, 126, n)
+    else:
+        head = struct.pack("!BBQ", 0x82, 127, n)
+    return head + message
+
+
+def direct_writer(transport: asyncio.Transport) -> Callable[[bytes], bool]:
+    """A function writing one whole WebSocket frame straight to ``transport`` (the
+    connection the server's WebSocket library reads and writes too: a frame is written
+    in one call, so it never splits one of the library's); False, writing nothing, once
+    the connection is closing (a close frame may have gone out)."""
+
+    def write(framed: bytes) -> bool:
+        if transport.is_closing():
+            return False
+        transport.write(framed)
+        return True
+
+    return write
 
 
 def _is_snapshot(message: bytes) -> bool:

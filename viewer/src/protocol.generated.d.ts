@@ -36,6 +36,7 @@ export declare const CLIENT_MESSAGES: {
   readonly Ping: MessageSpec;
   readonly ReplayControl: MessageSpec;
   readonly CameraUpdate: MessageSpec;
+  readonly Confirm: MessageSpec;
 };
 export declare const STRUCTS: {
   readonly ArrayRef: MessageSpec;
@@ -125,10 +126,10 @@ export interface Snapshot {
   domains: Record<string, Record<string, ArrayRef>>;
   alarms: Array<AlarmSummary>;
   stale: Array<[string, string]>;
-  incidents?: Array<IncidentSummary>;
+  incidents?: Array<Record<string, unknown>>;
 }
 
-/** An alarm's record (``Alarm.summary()``): in the stream (``Snapshot.alarms``, an event's ``alarm``, ``Result.alarm``) and the lists of the HTTP API each operator action comes without its note; ``GET /api/alarms/{id}`` and an action's answer give the full record, the same keys with every note. */
+/** An alarm as the stream carries it (Alarm.summary(): every key of the record, each operator action without its note; GET /api/alarms/{id} gives the notes). */
 export interface AlarmSummary {
   id: number;
   asset: string;
@@ -146,87 +147,8 @@ export interface AlarmSummary {
   overdue: boolean;
   condition_active: boolean;
   dispatched_to: string;
-  history: Array<LevelChange>;
-  actions: Array<AlarmActionTaken>;
-}
-
-/** A level an alarm took (``history``), in order: when, and which. */
-export interface LevelChange {
-  time: number;
-  level: number;
-}
-
-/** An operator action on an alarm: what, who acted, the simulation time, the unit dispatched to (``""`` but for a dispatch). ``note`` is in the full record only (``GET /api/alarms/{id}``); summaries leave it out. */
-export interface AlarmActionTaken {
-  action: "acknowledge" | "dispatch" | "resolve";
-  who: string;
-  time: number;
-  note?: string;
-  unit: string;
-}
-
-/** An incident as the stream (``Snapshot.incidents``, ``Delta.incidents``) and ``GET /api/incidents`` carry it (``Incident.summary()``): its record with each action without its note, and its response times. */
-export interface IncidentSummary {
-  id: number;
-  title: string;
-  title_zh: string;
-  place: string;
-  place_zh: string;
-  level: number;
-  peak_level: number;
-  level_since: number;
-  worst_alarm: number;
-  domain: string;
-  rule: string;
-  state: "open" | "acknowledged" | "dispatched" | "closed";
-  opened: number;
-  updated: number;
-  owner: string;
-  alarms: Array<number>;
-  assets: Array<string>;
-  domains: Array<string>;
-  outline: Array<Array<number>>;
-  active: boolean;
-  dispatched_to: string;
-  crew: "" | "accepted" | "on_site" | "working" | "done";
-  closed: number | null;
-  actions: Array<IncidentActionTaken>;
-  escalations: Array<Escalation>;
-  times: ResponseTimes;
-}
-
-/** An action on an incident: an operator's (acknowledge, dispatch, close) or its field crew's (accept, arrive, work, done, with the ``cause`` found and a ``photo``'s file name when given). ``note`` is in the whole record only (``GET /api/incidents/{id}``). */
-export interface IncidentActionTaken {
-  action: "acknowledge" | "dispatch" | "close" | "accept" | "arrive" | "work" | "done";
-  who: string;
-  time: number;
-  note?: string;
-  unit: string;
-  cause?: string;
-  photo?: string;
-}
-
-/** A missed deadline of an incident and who was told (twin.loop.escalation): when, the step not done (acknowledge, dispatch, close), when it was due, its deadline (s), the incident's peak level, from whom to whom it was handed up (``to_zh``: in Chinese), the role and channels of the one told, and a one-line summary. */
-export interface Escalation {
-  time: number;
-  step: "acknowledge" | "dispatch" | "close";
-  due: number;
-  deadline: number;
-  level: number;
-  from: string;
-  to: string;
-  to_zh: string;
-  role: string;
-  channels: Array<string>;
-  summary: string;
-}
-
-/** Seconds from an incident's opening to its first acknowledge, dispatch, arrive (its crew on site) and close; null for a step not (yet) taken. */
-export interface ResponseTimes {
-  acknowledge: number | null;
-  dispatch: number | null;
-  arrive: number | null;
-  close: number | null;
+  history: Array<Record<string, unknown>>;
+  actions: Array<Record<string, unknown>>;
 }
 
 /** What changed from ``base`` (exclusive) to ``seq`` (inclusive). A client that was slow gets several ticks merged into one delta (latest values win); ``events`` then holds every alarm event of those ticks, in order. */
@@ -238,7 +160,7 @@ export interface Delta {
   domains: Record<string, Record<string, FieldDelta>>;
   events: Array<AlarmEventInfo>;
   stale: Array<[string, string]>;
-  incidents?: Array<IncidentSummary>;
+  incidents?: Array<Record<string, unknown>>;
 }
 
 /** Rows (``<u4``) whose value changed, and their new values (the field's dtype). */
@@ -347,6 +269,12 @@ export interface CameraUpdate {
   channel: string;
   position: [number, number, number];
   target: [number, number, number];
+}
+
+/** The client has applied every Snapshot and Delta up to ``seq``. Optional: a client that sends one after each delta it applied is sent its next delta only once it has confirmed the last one (the ticks between merged into it), so that a client reading slowly gets fresh merged deltas whatever the buffers between it and the server hold (see "Slow clients" in docs/protocol.md). Not answered. */
+export interface Confirm {
+  type: "confirm";
+  seq: number;
 }
 
 /** One asset: its identity, static attributes, live state and sensors, and its open alarms (summaries), as of frame ``seq`` at ``time``. */
@@ -624,6 +552,7 @@ export interface ClientMessages {
   Ping: Ping;
   ReplayControl: ReplayControl;
   CameraUpdate: CameraUpdate;
+  Confirm: Confirm;
 }
 export type ServerMessage = Hello | Snapshot | Delta | Result | Error | ReplayState | Camera | ExerciseMessage;
-export type ClientMessage = Subscribe | AlarmAction | Ping | ReplayControl | CameraUpdate;
+export type ClientMessage = Subscribe | AlarmAction | Ping | ReplayControl | CameraUpdate | Confirm;

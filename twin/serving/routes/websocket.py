@@ -23,7 +23,7 @@ from twin.serving.guard import origin_allowed
 from twin.serving.protocol import CloseCode, ErrorCode
 from twin.serving.routes import replay
 from twin.serving.routing import ApiFailure
-from twin.serving.stream import MAX_CHANNEL, MAX_CONTROL, SEND_BUFFER, Client, Hub, Subscription, unacknowledged
+from twin.serving.stream import MAX_CHANNEL, MAX_CONTROL, SEND_BUFFER, Client, Hub, Subscription, direct_writer, unacknowledged
 from twin.serving.stream import hello as stream_hello
 
 if TYPE_CHECKING:
@@ -72,7 +72,8 @@ async def websocket(server: TwinServer, ws: WebSocket) -> None:
     _limit_send_buffer(transport)
     client = Client(ws.send_bytes, ws.close, record.role, record.name if record is not OPEN else f"anonymous ({peer})",
                     abort=transport.abort if transport is not None else None,
-                    unsent=unacknowledged(transport) if transport is not None else None)
+                    unsent=unacknowledged(transport) if transport is not None else None,
+                    write=direct_writer(transport) if transport is not None else None)
     hub.clients.add(client)
     server.client_tokens[client] = record
     sender = client.sender = asyncio.create_task(_sender(hub, client))
@@ -138,7 +139,9 @@ async def _sender(hub: Hub, client: Client) -> None:
 
 
 async def _handle(server: TwinServer, engine: Engine, hub: Hub, client: Client, request: Any) -> None:
-    if isinstance(request, p.Subscribe):
+    if isinstance(request, p.Confirm):
+        hub.confirm(client, request.seq)
+    elif isinstance(request, p.Subscribe):
         if request.follow is not None:
             _check_channel(request.follow)
         hub.subscribe(client, Subscription.resolve(engine, request.domains), request.since, request.epoch)
