@@ -19,10 +19,12 @@ from __future__ import annotations
 
 import enum
 import struct
-from typing import Any, Literal
+from typing import Annotated, Literal, NotRequired, TypedDict
 
 import msgspec
 import numpy as np
+
+from twin.plugins.contributions import ViewerStyle
 
 # the core's own live field of every domain with sensors (declared with the types that
 # cross every boundary, since the tick writes it): part of this contract, so re-exported
@@ -185,7 +187,8 @@ class DomainInfo(msgspec.Struct, frozen=True):
     ids: list[str]
     kind: ArrayRef
     fields: list[FieldInfo]
-    style: dict[str, Any] | None = None
+    #: how the viewer draws it (its plugin's ``twin_viewer_styles``); null: none declared
+    style: ViewerStyle | None = None
 
 
 class FieldDelta(msgspec.Struct, frozen=True):
@@ -193,6 +196,177 @@ class FieldDelta(msgspec.Struct, frozen=True):
 
     rows: ArrayRef
     values: ArrayRef
+
+
+# ------------------------------------------------------------------------ records
+# An alarm's and an incident's record travel as the maps their books make
+# (twin.tick.alarms.Alarm.summary, twin.loop.incidents.Incident.summary): every part of the
+# twin that handles them (the alarm store, incidents, notifications, the recorder, replay,
+# reruns, the report, the Python client) indexes them as dicts. So they are declared as
+# TypedDicts, which msgspec validates and describes as it does Structs (the Python decoder
+# checks them, the OpenAPI document and the viewer's .d.ts are written from them) while
+# they stay the dicts they are: the bytes on the wire are the ones the books make.
+
+#: an alarm's lifecycle
+AlarmState = Literal["raised", "acknowledged", "dispatched", "resolved"]
+#: an incident's lifecycle
+IncidentState = Literal["open", "acknowledged", "dispatched", "closed"]
+#: a warning level: 0 none (cleared), 1 blue (IV), 2 yellow (III), 3 orange (II), 4 red (I)
+Level = Annotated[int, msgspec.Meta(ge=0, le=4)]
+
+
+class LevelChange(TypedDict):
+    """A level an alarm took (``history``), in order: when, and which."""
+
+    time: float
+    level: Level
+
+
+class AlarmActionTaken(TypedDict):
+    """An operator action on an alarm: what, who acted, the simulation time, the unit
+    dispatched to (``""`` but for a dispatch). ``note`` is in the full record only
+    (``GET /api/alarms/{id}``); summaries leave it out."""
+
+    action: Literal["acknowledge", "dispatch", "resolve"]
+    who: str
+    time: float
+    note: NotRequired[str]
+    unit: str
+
+
+class AlarmSummary(TypedDict):
+    """An alarm's record (``Alarm.summary()``): in the stream (``Snapshot.alarms``, an
+    event's ``alarm``, ``Result.alarm``) and the lists of the HTTP API each operator action
+    comes without its note; ``GET /api/alarms/{id}`` and an action's answer give the full
+    record, the same keys with every note."""
+
+    #: unique, increasing, never reused
+    id: int
+    #: the asset's id (``plugin:NAME`` or ``sensors:...`` for alarms of the platform itself)
+    asset: str
+    #: the asset's domain (``system`` for the platform's own alarms)
+    domain: str
+    #: the alarm rule (``gas.lel``)
+    rule: str
+    #: the rule's title, in English and Chinese
+    title: str
+    title_zh: str
+    #: the asset's owner unit (权属单位)
+    owner: str
+    #: its current level (0: its condition has cleared)
+    level: Level
+    #: the highest level it reached
+    peak_level: Level
+    #: raised, then acknowledged, dispatched, resolved
+    state: AlarmState
+    #: when it was raised (the twin's clock: epoch seconds when live)
+    since: float
+    #: when it changed last
+    updated: float
+    #: when its current level began
+    level_since: float
+    #: raised and not acknowledged within its level's deadline
+    overdue: bool
+    #: false once its condition has cleared (level 0)
+    condition_active: bool
+    #: the unit it was dispatched to ("" before a dispatch)
+    dispatched_to: str
+    #: every level it took, in order
+    history: list[LevelChange]
+    #: its operator actions in order (at most 100)
+    actions: list[AlarmActionTaken]
+
+
+class IncidentActionTaken(TypedDict):
+    """An action on an incident: an operator's (acknowledge, dispatch, close) or its field
+    crew's (accept, arrive, work, done, with the ``cause`` found and a ``photo``'s file
+    name when given). ``note`` is in the whole record only (``GET /api/incidents/{id}``)."""
+
+    action: Literal["acknowledge", "dispatch", "close", "accept", "arrive", "work", "done"]
+    who: str
+    time: float
+    note: NotRequired[str]
+    unit: str
+    cause: NotRequired[str]
+    photo: NotRequired[str]
+
+
+# functional form: one of its keys is ``from``
+Escalation = TypedDict("Escalation", {
+    "time": float, "step": Literal["acknowledge", "dispatch", "close"], "due": float, "deadline": float,
+    "level": Level, "from": str, "to": str, "to_zh": str, "role": str, "channels": list[str], "summary": str,
+})
+Escalation.__doc__ = """A missed deadline of an incident and who was told (twin.loop.escalation): when, the step not
+    done (acknowledge, dispatch, close), when it was due, its deadline (s), the incident's peak level, from whom to
+    whom it was handed up (``to_zh``: in Chinese), the role and channels of the one told, and a one-line summary."""
+
+
+class ResponseTimes(TypedDict):
+    """Seconds from an incident's opening to its first acknowledge, dispatch, arrive (its
+    crew on site) and close; null for a step not (yet) taken."""
+
+    acknowledge: float | None
+    dispatch: float | None
+    arrive: float | None
+    close: float | None
+
+
+class IncidentInfo(TypedDict):
+    """An incident's whole record (``GET /api/incidents/{id}``, an action's answer), every
+    note in its actions."""
+
+    #: unique, increasing, never reused
+    id: int
+    #: from its worst alarm: the rule's title and the asset's place
+    title: str
+    title_zh: str
+    #: the worst alarm's asset's ``place`` / ``place_zh`` in the scene, else its id
+    place: str
+    place_zh: str
+    #: the highest current level of its alarms not resolved (0 once all have cleared)
+    level: Level
+    #: the highest level it reached
+    peak_level: Level
+    #: when ``level`` last changed
+    level_since: float
+    #: the alarm its title, domain, rule and owner come from
+    worst_alarm: int
+    #: the worst alarm's domain and rule
+    domain: str
+    rule: str
+    #: open, then acknowledged, dispatched, closed
+    state: IncidentState
+    #: when it opened, changed last, and closed (null while open): the twin's clock
+    opened: float
+    updated: float
+    #: the worst alarm's asset's owner unit (权属单位)
+    owner: str
+    #: its alarms' ids (in the order they joined), their assets and domains
+    alarms: list[int]
+    assets: list[str]
+    domains: list[str]
+    #: the convex hull of its assets' positions, scene metres, counter-clockwise
+    outline: list[list[float]]
+    #: some alarm of it is active and not resolved
+    active: bool
+    #: the unit it was dispatched to ("" before a dispatch)
+    dispatched_to: str
+    #: the field crew's progress ("": not accepted yet)
+    crew: Literal["", "accepted", "on_site", "working", "done"]
+    closed: float | None
+    #: operator and crew actions, in order (at most 100)
+    actions: list[IncidentActionTaken]
+    #: missed deadlines and who was told, in order
+    escalations: list[Escalation]
+
+
+class IncidentSummary(IncidentInfo):
+    """An incident as the stream (``Snapshot.incidents``, ``Delta.incidents``) and
+    ``GET /api/incidents`` carry it (``Incident.summary()``): its record with each action
+    without its note, and its response times."""
+
+    #: seconds from its opening to each first step
+    times: ResponseTimes
 
 
 class AlarmEventInfo(msgspec.Struct, frozen=True):
@@ -203,7 +377,7 @@ class AlarmEventInfo(msgspec.Struct, frozen=True):
 
     kind: str
     time: float
-    alarm: dict[str, Any]
+    alarm: AlarmSummary
     who: str = ""
     note: str = ""
 
@@ -245,11 +419,11 @@ class Snapshot(msgspec.Struct, tag="snapshot", tag_field="type", omit_defaults=T
     seq: int
     time: float
     domains: dict[str, dict[str, ArrayRef]]
-    alarms: list[dict[str, Any]]
+    alarms: list[AlarmSummary]
     stale: list[tuple[str, str]]
     #: every open incident's summary (``GET /api/incidents``: actions without their notes),
     #: worst first (docs/incidents.md); absent when there is none
-    incidents: list[dict[str, Any]] = []
+    incidents: list[IncidentSummary] = []
 
 
 class Delta(msgspec.Struct, tag="delta", tag_field="type", omit_defaults=True):
@@ -265,7 +439,7 @@ class Delta(msgspec.Struct, tag="delta", tag_field="type", omit_defaults=True):
     stale: list[tuple[str, str]]
     #: the summary of every incident changed from ``base`` to ``seq``, as it is at ``seq``
     #: (once each, however many ticks were merged); absent when none changed
-    incidents: list[dict[str, Any]] = []
+    incidents: list[IncidentSummary] = []
 
 
 class Result(msgspec.Struct, tag="result", tag_field="type"):
@@ -274,7 +448,7 @@ class Result(msgspec.Struct, tag="result", tag_field="type"):
     request: int
     ok: bool
     error: str = ""
-    alarm: dict[str, Any] | None = None
+    alarm: AlarmSummary | None = None
 
 
 class Error(msgspec.Struct, tag="error", tag_field="type"):

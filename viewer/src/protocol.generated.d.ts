@@ -126,10 +126,10 @@ export interface Snapshot {
   domains: Record<string, Record<string, ArrayRef>>;
   alarms: Array<AlarmSummary>;
   stale: Array<[string, string]>;
-  incidents?: Array<Record<string, unknown>>;
+  incidents?: Array<IncidentSummary>;
 }
 
-/** An alarm as the stream carries it (Alarm.summary(): every key of the record, each operator action without its note; GET /api/alarms/{id} gives the notes). */
+/** An alarm's record (``Alarm.summary()``): in the stream (``Snapshot.alarms``, an event's ``alarm``, ``Result.alarm``) and the lists of the HTTP API each operator action comes without its note; ``GET /api/alarms/{id}`` and an action's answer give the full record, the same keys with every note. */
 export interface AlarmSummary {
   id: number;
   asset: string;
@@ -147,8 +147,87 @@ export interface AlarmSummary {
   overdue: boolean;
   condition_active: boolean;
   dispatched_to: string;
-  history: Array<Record<string, unknown>>;
-  actions: Array<Record<string, unknown>>;
+  history: Array<LevelChange>;
+  actions: Array<AlarmActionTaken>;
+}
+
+/** A level an alarm took (``history``), in order: when, and which. */
+export interface LevelChange {
+  time: number;
+  level: number;
+}
+
+/** An operator action on an alarm: what, who acted, the simulation time, the unit dispatched to (``""`` but for a dispatch). ``note`` is in the full record only (``GET /api/alarms/{id}``); summaries leave it out. */
+export interface AlarmActionTaken {
+  action: "acknowledge" | "dispatch" | "resolve";
+  who: string;
+  time: number;
+  note?: string;
+  unit: string;
+}
+
+/** An incident as the stream (``Snapshot.incidents``, ``Delta.incidents``) and ``GET /api/incidents`` carry it (``Incident.summary()``): its record with each action without its note, and its response times. */
+export interface IncidentSummary {
+  id: number;
+  title: string;
+  title_zh: string;
+  place: string;
+  place_zh: string;
+  level: number;
+  peak_level: number;
+  level_since: number;
+  worst_alarm: number;
+  domain: string;
+  rule: string;
+  state: "open" | "acknowledged" | "dispatched" | "closed";
+  opened: number;
+  updated: number;
+  owner: string;
+  alarms: Array<number>;
+  assets: Array<string>;
+  domains: Array<string>;
+  outline: Array<Array<number>>;
+  active: boolean;
+  dispatched_to: string;
+  crew: "" | "accepted" | "on_site" | "working" | "done";
+  closed: number | null;
+  actions: Array<IncidentActionTaken>;
+  escalations: Array<Escalation>;
+  times: ResponseTimes;
+}
+
+/** An action on an incident: an operator's (acknowledge, dispatch, close) or its field crew's (accept, arrive, work, done, with the ``cause`` found and a ``photo``'s file name when given). ``note`` is in the whole record only (``GET /api/incidents/{id}``). */
+export interface IncidentActionTaken {
+  action: "acknowledge" | "dispatch" | "close" | "accept" | "arrive" | "work" | "done";
+  who: string;
+  time: number;
+  note?: string;
+  unit: string;
+  cause?: string;
+  photo?: string;
+}
+
+/** A missed deadline of an incident and who was told (twin.loop.escalation): when, the step not done (acknowledge, dispatch, close), when it was due, its deadline (s), the incident's peak level, from whom to whom it was handed up (``to_zh``: in Chinese), the role and channels of the one told, and a one-line summary. */
+export interface Escalation {
+  time: number;
+  step: "acknowledge" | "dispatch" | "close";
+  due: number;
+  deadline: number;
+  level: number;
+  from: string;
+  to: string;
+  to_zh: string;
+  role: string;
+  channels: Array<string>;
+  summary: string;
+}
+
+/** Seconds from an incident's opening to its first acknowledge, dispatch, arrive (its crew on site) and close; null for a step not (yet) taken. */
+export interface ResponseTimes {
+  acknowledge: number | null;
+  dispatch: number | null;
+  arrive: number | null;
+  close: number | null;
 }
 
 /** What changed from ``base`` (exclusive) to ``seq`` (inclusive). A client that was slow gets several ticks merged into one delta (latest values win); ``events`` then holds every alarm event of those ticks, in order. */
@@ -160,7 +239,7 @@ export interface Delta {
   domains: Record<string, Record<string, FieldDelta>>;
   events: Array<AlarmEventInfo>;
   stale: Array<[string, string]>;
-  incidents?: Array<Record<string, unknown>>;
+  incidents?: Array<IncidentSummary>;
 }
 
 /** Rows (``<u4``) whose value changed, and their new values (the field's dtype). */

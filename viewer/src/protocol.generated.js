@@ -17,13 +17,13 @@ export const SERVER_MESSAGES = Object.freeze({
   // protocol: number, server: string, epoch: string, scene: string, title: string, title_zh: string, time: number, seq: number, dt: number, mode: string, role: string, domains: Array<DomainInfo>, levels: Object<string, Array<string>>, level_thresholds: Array<number>, absolute_clock: boolean, timezone: string
   Hello: Object.freeze({ tag: "hello", fields: ["protocol", "server", "epoch", "scene", "title", "title_zh", "time", "seq", "dt", "mode", "role", "domains", "levels", "level_thresholds", "absolute_clock", "timezone"], required: ["protocol", "server", "epoch", "scene", "title", "title_zh", "time", "seq", "dt", "mode", "role", "domains", "levels", "level_thresholds", "absolute_clock", "timezone"] }),
   /** The full state of the subscribed fields at ``seq``, every open alarm and every open incident. */
-  // seq: number, time: number, domains: Object<string, Object<string, ArrayRef>>, alarms: Array<Object<string, *>>, stale: Array<[string, string]>, incidents: Array<Object<string, *>>
+  // seq: number, time: number, domains: Object<string, Object<string, ArrayRef>>, alarms: Array<AlarmSummary>, stale: Array<[string, string]>, incidents: Array<IncidentSummary>
   Snapshot: Object.freeze({ tag: "snapshot", fields: ["seq", "time", "domains", "alarms", "stale", "incidents"], required: ["seq", "time", "domains", "alarms", "stale"] }),
   /** What changed from ``base`` (exclusive) to ``seq`` (inclusive). A client that was slow gets several ticks merged into one delta (latest values win); ``events`` then holds every alarm event of those ticks, in order. */
-  // base: number, seq: number, time: number, domains: Object<string, Object<string, FieldDelta>>, events: Array<AlarmEventInfo>, stale: Array<[string, string]>, incidents: Array<Object<string, *>>
+  // base: number, seq: number, time: number, domains: Object<string, Object<string, FieldDelta>>, events: Array<AlarmEventInfo>, stale: Array<[string, string]>, incidents: Array<IncidentSummary>
   Delta: Object.freeze({ tag: "delta", fields: ["base", "seq", "time", "domains", "events", "stale", "incidents"], required: ["base", "seq", "time", "domains", "events", "stale"] }),
   /** The answer to a client request with the same ``request`` number. */
-  // request: number, ok: boolean, error: string, alarm: Object<string, *> | null
+  // request: number, ok: boolean, error: string, alarm: AlarmSummary | null
   Result: Object.freeze({ tag: "result", fields: ["request", "ok", "error", "alarm"], required: ["request", "ok"] }),
   /** A problem with something the client sent; repeated problems close the socket. */
   // code: ErrorCode, message: string
@@ -68,13 +68,13 @@ export const STRUCTS = Object.freeze({
   ArrayRef: Object.freeze({ tag: null, fields: ["dtype", "offset", "count"], required: ["dtype", "offset", "count"] }),
   // name: string, dtype: string, unit: string, valid: [number | null, number | null], description: string, attribute: boolean, label_zh: string, resolution: number
   FieldInfo: Object.freeze({ tag: null, fields: ["name", "dtype", "unit", "valid", "description", "attribute", "label_zh", "resolution"], required: ["name", "dtype", "unit", "valid", "description", "attribute"] }),
-  // name: string, title: string, title_zh: string, kinds: Array<string>, ids: Array<string>, kind: ArrayRef, fields: Array<FieldInfo>, style: Object<string, *> | null
+  // name: string, title: string, title_zh: string, kinds: Array<string>, ids: Array<string>, kind: ArrayRef, fields: Array<FieldInfo>, style: ViewerStyle | null
   DomainInfo: Object.freeze({ tag: null, fields: ["name", "title", "title_zh", "kinds", "ids", "kind", "fields", "style"], required: ["name", "title", "title_zh", "kinds", "ids", "kind", "fields"] }),
   /** Rows (``<u4``) whose value changed, and their new values (the field's dtype). */
   // rows: ArrayRef, values: ArrayRef
   FieldDelta: Object.freeze({ tag: null, fields: ["rows", "values"], required: ["rows", "values"] }),
   /** One alarm change: raise, escalate, deescalate, clear, overdue, acknowledge, dispatch, resolve. ``alarm`` is the alarm's record after the change, summarised: its operator actions without their notes (``note`` is this event's own; ``GET /api/alarms/{id}`` gives every note). */
-  // kind: string, time: number, alarm: Object<string, *>, who: string, note: string
+  // kind: string, time: number, alarm: AlarmSummary, who: string, note: string
   AlarmEventInfo: Object.freeze({ tag: null, fields: ["kind", "time", "alarm", "who", "note"], required: ["kind", "time", "alarm"] }),
 });
 
