@@ -30,7 +30,7 @@ from mcap.reader import make_reader
 
 from twin.serving.client import Mirror
 from twin.runs.drill import clock, load_drill
-from twin.runs.recording import NS, Recorder, RecordingError, info, read_stream, seek, when
+from twin.runs.recording import NS, Recorder, RecordingError, RecordingReader, info, read_stream, seek, when
 from twin.runs.reruns import branch_engine, compare, rerun, run_drill
 from twin.runtime import open_twin
 
@@ -94,6 +94,14 @@ def reference(demo_copy, tmp_path_factory):
         footer_start = path.stat().st_size - 8 - 29  # magic, footer record (opcode, length, 20 bytes)
         stream.seek(footer_start + 9)
         summary_start = int.from_bytes(stream.read(8), "little")
+    # mcap's own reader finds the bytes ours stores; callers get them plain (readings and
+    # frames are packed on file: twin.runs.packed), which is what every cut is held to
+    ours = RecordingReader(path)
+    try:
+        assert [(t, n / NS, d) for t, n, d in ours.messages(stored=True)] == messages
+        messages = [(t, n / NS, d) for t, n, d in ours.messages()]
+    finally:
+        ours.close()
     # one chunk per tick, in order (what `expected` relies on: chunks hold whole ticks)
     ends = [end for _, _, end in chunks]
     assert ends == sorted(ends) and len(set(ends)) == len(ends) == 360
@@ -322,7 +330,7 @@ def test_a_recorder_that_cannot_write_stops_alone_and_says_why(demo_copy, refere
     ref = reference
     script = tmp_path / "limited.py"
     script.write_text(LIMITED_RUN)
-    path, limit = tmp_path / "full-disk.mcap", 2_000_000
+    path, limit = tmp_path / "full-disk.mcap", len(ref.raw) * 2 // 3  # about 4 minutes of the 6
     proc = subprocess.run([sys.executable, str(script), str(demo_copy / "drills" / "gas-leak.toml"), str(tmp_path / "data"),
                            str(path), str(limit)], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
