@@ -26,7 +26,7 @@ import sqlite3
 import time as wallclock
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from twin.errors import TwinError
 from twin.loop.escalation import Escalator
@@ -35,6 +35,9 @@ from twin.loop.places import Point, distance, outline, vertices
 from twin.tick.alarms import (
     MAX_ACTIONS, MAX_NAME_CHARS, MAX_NOTE_CHARS, Alarm, AlarmBook, AlarmEvent, InvalidAction, checked_text,
 )
+
+if TYPE_CHECKING:  # the record's declaration, in the wire contract (no import at run time)
+    from twin.serving.protocol import IncidentSummary
 
 log = logging.getLogger("twin.loop.incidents")
 
@@ -105,13 +108,14 @@ class Incident:
         record["escalations"] = [dict(e) for e in self.escalations]
         return record
 
-    def summary(self) -> dict[str, Any]:
+    def summary(self) -> IncidentSummary:
         """What the stream and the lists carry: the record with each action's note left
-        out (a summary's size must not grow with the notes), and its response times."""
+        out (a summary's size must not grow with the notes), and its response times;
+        declared once, as ``twin.serving.protocol.IncidentSummary``."""
         record = self.to_json()
         record["actions"] = [{k: v for k, v in a.items() if k != "note"} for a in self.actions]
         record["times"] = self.response_times()
-        return record
+        return cast("IncidentSummary", record)
 
     def response_times(self) -> dict[str, float | None]:
         """Seconds from its opening to its first acknowledge, dispatch, arrive (a crew on

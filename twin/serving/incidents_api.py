@@ -114,7 +114,7 @@ async def incidents(call: Call) -> IncidentList:
         low, high = q.from_ if q.from_ is not None else -float("inf"), q.to if q.to is not None else float("inf")
         found = [i for i in found if i.closed is not None and low <= i.closed < high]
     summaries = [i.summary() for i in found]
-    return IncidentList(summaries, figures(summaries), e.time)  # type: ignore[arg-type]
+    return IncidentList(summaries, figures(summaries), e.time)
 
 
 def figures(summaries: list[IncidentSummary]) -> dict[str, Figure]:

@@ -18,7 +18,7 @@ import time as wallclock
 from dataclasses import asdict, dataclass, field
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numba
 import numpy as np
@@ -26,6 +26,9 @@ import numpy as np
 from twin.plugins.contributions import AlarmRule
 from twin.errors import TwinError
 from twin.types import LEVEL_RISK_THRESHOLDS
+
+if TYPE_CHECKING:  # the record's declaration, in the wire contract (no import at run time)
+    from twin.serving.protocol import AlarmSummary
 
 log = logging.getLogger("twin.tick.alarms")
 
@@ -173,15 +176,16 @@ class Alarm:
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
-    def summary(self) -> dict[str, Any]:
+    def summary(self) -> AlarmSummary:
         """The record the stream carries (events, snapshots): the keys of :meth:`to_json`,
         each operator action without its note (action, who, time, unit), so that its size
         does not grow with the notes. The full record is ``GET /api/alarms/{id}``; each
-        action's event carries its own note."""
+        action's event carries its own note. Its keys and types are declared once, as
+        ``twin.serving.protocol.AlarmSummary``."""
         record = dict(vars(self))
         record["history"] = [dict(h) for h in self.history]
         record["actions"] = [{k: v for k, v in a.items() if k != "note"} for a in self.actions]
-        return record
+        return cast("AlarmSummary", record)
 
 
 @dataclass

@@ -73,7 +73,7 @@ async def alarms(call: Call) -> AlarmList:
     else:
         found = e.alarms.active()
     # summaries: a list's size must not grow with the notes (the full record: /api/alarms/{id})
-    return AlarmList([a.summary() for a in found], e.time)  # type: ignore[misc]
+    return AlarmList([a.summary() for a in found], e.time)
 
 
 async def alarm(call: Call) -> AlarmRecord:
