@@ -154,7 +154,8 @@ def test_the_http_answers_that_carry_alarms_and_incidents_declare_them():
     protocol's records, not a second copy."""
     from twin.serving.incidents_api import IncidentActed, IncidentList, IncidentRecord
     from twin.serving.routes.alarms import AlarmActed, AlarmList, AlarmRecord
-    from twin.serving.routes.scene import AssetInfo
+    from twin.plugins.contributions import ViewerStyle
+    from twin.serving.routes.scene import AssetInfo, SceneDomain
 
     def hint(cls: type, name: str) -> object:
         return typing.get_type_hints(cls)[name]
@@ -165,6 +166,24 @@ def test_the_http_answers_that_carry_alarms_and_incidents_declare_them():
     assert hint(IncidentList, "incidents") == list[p.IncidentSummary]
     assert hint(IncidentRecord, "incident") is p.IncidentInfo and hint(IncidentActed, "incident") is p.IncidentInfo
     assert hint(IncidentRecord, "alarms") == list[p.AlarmSummary]
+    # a domain's style: the plugins' own declaration, in the Hello and in /api/scene
+    assert hint(p.DomainInfo, "style") == hint(SceneDomain, "style") == ViewerStyle | None
+
+
+def test_the_scene_answer_carries_each_domain_style_as_the_hello_does(tmp_path):
+    """GET /api/scene's styles are the plugins' ViewerStyles, key for key the Hello's."""
+    from twin.authoring.testing import Harness
+    from twin.serving import stream
+    from twin.serving.routes.scene import SceneInfo
+    from twin.serving.server import create_app
+
+    server = create_app(lambda: Harness(tmp_path / "scene", entry_points=True, blocks=(2, 2)).engine, speed=10.0)
+    with running(server.app) as url, httpx.Client(base_url=url, timeout=30) as client:
+        wait_healthy(client, 120)
+        scene = msgspec.json.decode(client.get("/api/scene").content, type=SceneInfo)
+        hello, _ = p.decode_server(stream.hello(server.engine, "viewer", "live", "test", "epoch"))
+    styles = {d.name: d.style for d in hello.domains}
+    assert any(styles.values()) and {name: d.style for name, d in scene.domains.items()} == styles
 
 
 # -- POST /api/readings ---------------------------------------------------------------------------

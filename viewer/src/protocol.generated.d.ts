@@ -400,7 +400,7 @@ export interface SceneDomain {
   kinds: Record<string, number>;
   plugin: string;
   sensors: SensorCounts | null;
-  style: DomainStyle | null;
+  style: ViewerStyle | null;
   fields: Array<SceneField>;
 }
 
@@ -410,12 +410,6 @@ export interface SensorCounts {
   offline: number;
   suspect: number;
   online_share: number | null;
-}
-
-export interface DomainStyle {
-  label: string;
-  label_zh: string;
-  color: string;
 }
 
 export interface SceneField {

@@ -4,6 +4,7 @@ sensors)."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import Any, Literal
 
@@ -11,6 +12,7 @@ import msgspec
 import numpy as np
 
 from twin.plugins.actions import catalogue
+from twin.plugins.contributions import ViewerStyle
 from twin.serving.routing import ApiError, ApiFailure, ApiRoute, Call
 from twin.serving.protocol import AlarmSummary, ApiErrorCode
 
@@ -63,12 +65,6 @@ class SensorCounts(msgspec.Struct):
     online_share: float | None
 
 
-class DomainStyle(msgspec.Struct):
-    label: str
-    label_zh: str
-    color: str
-
-
 class SceneDomain(msgspec.Struct):
     title: str
     title_zh: str
@@ -78,7 +74,8 @@ class SceneDomain(msgspec.Struct):
     plugin: str
     #: null for a domain without sensors
     sensors: SensorCounts | None
-    style: DomainStyle | None
+    #: how the viewer draws it (its plugin's style, as the stream's Hello gives it); null: none declared
+    style: ViewerStyle | None
     fields: list[SceneField]
 
 
@@ -172,7 +169,8 @@ async def scene(call: Call) -> SceneInfo:
         domains[name] = SceneDomain(
             domain.title, domain.title_zh, len(e.world.tables[name]), counts.get(name, {}), e.registry.domain_owner[name],
             None if sensors is None else SensorCounts(**sensors),
-            None if style is None else DomainStyle(style.label, style.label_zh, style.color),
+            # a plain dict of labels: a plugin may give any mapping, JSON takes a dict
+            None if style is None else dataclasses.replace(style, field_labels_zh=dict(style.field_labels_zh)),
             [SceneField(f.name, f.dtype, f.unit, (json_value(f.valid[0]), json_value(f.valid[1])), f.description,
                         f.attribute, f.label_zh, (name, f.name) in e.stale_fields) for f in domain.fields],
         )
