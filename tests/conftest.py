@@ -94,6 +94,16 @@ def wait_for(predicate, timeout: float = 30.0, what: str = "the condition"):
     raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
 
 
+def wait_started(server, timeout: float = 60.0) -> None:
+    """Wait until ``server`` (twin.serving.server.create_app's) has built its engine: fail
+    at once with the reason when the build failed, or after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while server.engine is None:
+        assert server.startup_error is None, server.startup_error
+        assert time.monotonic() < deadline, f"the twin did not start within {timeout:g} s"
+        time.sleep(0.05)
+
+
 def wait_healthy(target, timeout: float = 60.0, *, ticking: bool = False, process=None, log: Path | None = None) -> dict:
     """Wait until the twin at ``target`` (an ``httpx.Client`` with its base URL, or a base
     URL such as ``http://127.0.0.1:8000``) is ready, and return ``/api/health``'s body.

@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import os
 import shutil
-import time
 from pathlib import Path
 
 import pytest
-from conftest import CHROMIUM, running
+from conftest import CHROMIUM, running, wait_started
 from test_viewer import open_page, wait_for
 
 from twin.serving.access import TokenStore
@@ -101,11 +100,7 @@ def test_a_live_exercise_with_a_player_a_controller_inject_and_an_observer_note(
     errors: list[str] = []
     server = create_app(build, speed=4.0, data_dir=data)
     with running(server.app) as url:
-        deadline = time.monotonic() + 120
-        while server.engine is None:
-            assert server.startup_error is None, server.startup_error
-            assert time.monotonic() < deadline, "the twin did not start"
-            time.sleep(0.05)
+        wait_started(server, 120)
 
         # The controller starts the drill from the console.
         console = browser.new_page(viewport={"width": 1500, "height": 1000})

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from conftest import CHROMIUM, free_port, running
+from conftest import CHROMIUM, free_port, running, wait_started
 
 from twin.serving.access import TokenStore
 from twin.serving.server import STATIC_DIR, create_app
@@ -47,11 +47,7 @@ def serve(scene, data, *, port=None, paused=False, speed=10.0, start=0.0):
     if paused:
         server.running.clear()
     with running(server.app, port) as url:
-        deadline = time.monotonic() + 60
-        while server.engine is None:
-            assert server.startup_error is None, server.startup_error
-            assert time.monotonic() < deadline, "the twin did not start"
-            time.sleep(0.05)
+        wait_started(server)
         yield server, url
 
 

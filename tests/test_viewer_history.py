@@ -11,7 +11,7 @@ from contextlib import contextmanager
 
 import httpx
 import pytest
-from conftest import CHROMIUM, running
+from conftest import CHROMIUM, running, wait_started
 from conftest import wait_for as poll
 from test_typescript import conforms, interfaces, load_script
 from test_viewer import open_page, scene, serve, wait_for  # noqa: F401 (scene: the fixture)
@@ -38,11 +38,7 @@ def serve_live(scene, data, speed):
 
     server = create_app(lambda: open_twin(scene, data, start=time.time(), live=True), speed=speed, data_dir=data)
     with running(server.app) as url:
-        deadline = time.monotonic() + 60
-        while server.engine is None:
-            assert server.startup_error is None, server.startup_error
-            assert time.monotonic() < deadline, "the twin did not start"
-            time.sleep(0.05)
+        wait_started(server)
         yield server, url
 
 

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 
 import httpx
 import pytest
-from conftest import CHROMIUM, running
+from conftest import CHROMIUM, running, wait_started
 from test_viewer import LEVEL_RGB, open_page, wait_for
 
 from twin.serving.access import TokenStore
@@ -33,11 +33,7 @@ pytestmark = [
 def serve_replay(path, tmp, data_dir=None):
     server = create_app(lambda: Replay(path, tmp), speed=1.0, data_dir=data_dir)
     with running(server.app) as url:
-        deadline = time.monotonic() + 60
-        while server.engine is None:
-            assert server.startup_error is None, server.startup_error
-            assert time.monotonic() < deadline, "the replay did not start"
-            time.sleep(0.05)
+        wait_started(server)
         yield server, url
 
 
