@@ -95,6 +95,9 @@ class TimedWriter(mcap.writer.Writer):
 
     def add_message(self, channel_id: int, log_time: int, data: bytes, publish_time: int, sequence: int = 0) -> None:
         WRITER.n["payload_bytes"] += len(data)
+        if WRITER.n["sampled"] < SAMPLE_BYTES:  # the first payloads as written (packed), for the raw-write baseline
+            SAMPLE.append(data)
+            WRITER.n["sampled"] += len(data)
         self._timed("add_message", super().add_message, channel_id, log_time, data, publish_time, sequence)
 
     def flush(self) -> None:
@@ -104,42 +107,52 @@ class TimedWriter(mcap.writer.Writer):
         self._timed("finish", super().finish)
 
 
-class CountingRecorder(rec.Recorder):
-    """A Recorder that counts the bytes it queues, times ``queue.put`` and keeps the first
-    ``sample_bytes`` of payloads (references, in order) for the raw-write baseline."""
+#: the first payloads the writer hands MCAP (packed), for the raw-write baseline
+SAMPLE: list[bytes] = []
+SAMPLE_BYTES = 256 * 2**20
 
-    sample_bytes = 256 * 2**20
+
+class CountingRecorder(rec.Recorder):
+    """A Recorder that counts what it queues (plain bytes: the writer thread packs them)
+    and times ``queue.put``; the payload the writer writes (packed) is the TimedWriter's."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        self.sample: list[bytes] = []
-        self.sampled = 0
+        SAMPLE.clear()
         self.queued_bytes = 0
         self.queued = 0
         super().__init__(*args, **kwargs)
 
-    def _put(self, topic: str, time_: float, data: bytes) -> None:
+    @property
+    def sample(self) -> list[bytes]:
+        return SAMPLE
+
+    def _put(self, topic: str, time_: float, data: Any) -> None:
         self.queued_bytes += len(data)
         self.queued += 1
-        if self.sampled < self.sample_bytes:
-            self.sample.append(data)
-            self.sampled += len(data)
         t0 = time.perf_counter()
         super()._put(topic, time_, data)
         TICK.s["queue_put"] += time.perf_counter() - t0
 
     def backlog(self) -> int:
-        """Bytes queued and not yet handed to the MCAP writer."""
-        return self.queued_bytes - WRITER.n["payload_bytes"]
+        """Plain bytes queued and not yet taken by the writer thread (items waiting, at
+        the mean plain size of an item)."""
+        return int(self._queue.qsize() * self.queued_bytes / max(1, self.queued))
 
 
 def _timed_encoder(name: str, fn: Any) -> Any:
+    """Times ``fn`` on the tick thread (TICK) or, packing on the writer thread, as the
+    writer's ``pack`` (WRITER: wall and thread CPU, part of its busy time)."""
     def timed(*args: Any) -> Any:
-        if threading.current_thread() is not threading.main_thread():
-            return fn(*args)
-        t0 = time.perf_counter()
+        on_tick = threading.current_thread() is threading.main_thread()
+        t0, c0 = time.perf_counter(), time.thread_time()
         out = fn(*args)
-        TICK.s[name] += time.perf_counter() - t0
-        TICK.n[name] += 1
+        if on_tick:
+            TICK.s[name] += time.perf_counter() - t0
+            TICK.n[name] += 1
+        else:
+            WRITER.s["pack"] += time.perf_counter() - t0
+            WRITER.s["cpu"] += time.thread_time() - c0
+            WRITER.s[f"pack_{name}"] += time.perf_counter() - t0
         return out
     return timed
 

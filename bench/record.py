@@ -27,9 +27,10 @@ Measured for each, in the same run:
 - the tick thread: ``engine.tick`` alone (ticks before the recorder starts), the tick
   while the recorder's writer thread runs beside it, the time inside ``record()`` split
   into encoding (delta, readings, keyframes) and ``queue.put``; ratios to the tick;
-- the writer thread: its busy time (wall time inside mcap's ``add_message`` and
-  ``flush``; thread CPU beside it), split into zstd compression, file I/O and the rest
-  (mcap's Python record building); its throughput in payload bytes per busy second
+- the writer thread: its busy time (wall time packing the messages, twin.runs.packed, and
+  inside mcap's ``add_message`` and ``flush``; thread CPU beside it), split into packing,
+  zstd compression, file I/O and the rest (mcap's Python record building, LZ4); its
+  throughput in payload bytes (as written: packed) per busy second
   against a raw write of the same payload bytes to a plain file (``f.write`` per message,
   same order, cycling the first 256 MiB of payloads until the total matches);
 - the file: bytes per simulated hour, chunks, compression ratio;
@@ -263,12 +264,12 @@ def record(engine: Engine, path: Path, ticks: int, baseline: int, captures: set[
     wall_s = time.perf_counter() - t_start
     if recorder.error is not None:
         raise RuntimeError(recorder.error)
-    payload = recorder.queued_bytes
+    payload = WRITER.n["payload_bytes"]  # as written: packed by the writer thread
     end_time = engine.time
     # the tick alone again, after: the machine is shared, so take the baseline on both sides
     after, after_cpu = tick_alone(engine, baseline)
     alone, alone_cpu = np.concatenate([alone, after]), np.concatenate([alone_cpu, after_cpu])
-    busy = WRITER.s["add_message"] + WRITER.s["flush"]
+    busy = WRITER.s["add_message"] + WRITER.s["flush"] + WRITER.s["pack"]
     out = {
         "ticks": ticks, "sim_s": end_time - start_time, "start": start_time, "end": end_time, "alone": alone, "tick": tick_s, "rec": rec_s,
         "alone_cpu": alone_cpu, "tick_cpu": tick_c, "rec_cpu": rec_c,
@@ -430,9 +431,11 @@ def report(label: str, r: dict[str, Any], s: dict[str, Any], assets: int, extrap
           f"backlog wait {r['wait_s']:.1f} s, peak backlog {r['max_backlog'] / 2**20:.0f} MiB; "
           f"process CPU {r['cpu_s'] / r['loop_s']:.2f} cores while recording")
     print(f"writer thread: busy {busy:.1f} s of {r['loop_s'] + r['close_s']:.1f} s "
-          f"({busy / (r['loop_s'] + r['close_s']):.0%}; thread CPU {w.get('cpu', 0):.1f} s): compress "
-          f"{w.get('compress', 0):.1f} s, file I/O {w.get('io', 0):.1f} s, mcap's Python "
-          f"{busy - w.get('compress', 0) - w.get('io', 0):.1f} s; close {r['close_s'] * ms:.0f} ms")
+          f"({busy / (r['loop_s'] + r['close_s']):.0%}; thread CPU {w.get('cpu', 0):.1f} s): packing {w.get('pack', 0):.1f} s "
+          f"(deltas {w.get('pack_encode_delta', 0):.1f}, readings {w.get('pack_encode_readings', 0):.1f}, keyframes "
+          f"{w.get('pack_encode_keyframe', 0):.1f}), zstd {w.get('compress', 0):.1f} s, file I/O {w.get('io', 0):.1f} s, "
+          f"mcap's Python (and LZ4) {busy - w.get('pack', 0) - w.get('compress', 0) - w.get('io', 0):.1f} s; "
+          f"close {r['close_s'] * ms:.0f} ms")
     rec_cpu, tick_cpu, alone_cpu = r["rec_cpu"].mean() * ms, r["tick_cpu"].mean() * ms, r["alone_cpu"].mean() * ms
     print(f"thread CPU per tick (robust to the shared machine): tick alone {alone_cpu:.3f} ms, tick while recording "
           f"{tick_cpu:.3f} ms, record() {rec_cpu:.3f} ms = {rec_cpu / tick_cpu:.1%} of the tick")

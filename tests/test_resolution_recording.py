@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from twin.runs import packed
-from twin.runs.recording import NS, RecordingReader, Recorder, decode_batch, encode_batch, read_stream, seek
+from twin.runs.recording import RecordingReader, Recorder, decode_batch, encode_batch, read_stream, seek
 from twin.runtime import open_twin
 from twin.serving import protocol as p
 from twin.serving.client import Mirror
@@ -88,6 +88,14 @@ def test_keyframes_hold_the_values_sent_and_seek_gives_what_playing_gives(demo_r
         assert_same(state([keyframe, *deltas]), played[np.floor(t)])
 
 
+def payload(frame: bytes) -> int:
+    """Bytes of the arrays a plain frame carries: a delta's rows and values, a snapshot's columns."""
+    message, _ = p.decode_server(frame)
+    refs = [r for fields in message.domains.values() for f in fields.values()
+            for r in ((f.rows, f.values) if isinstance(f, p.FieldDelta) else (f,))]
+    return sum(r.count * np.dtype(r.dtype).itemsize for r in refs)
+
+
 def test_a_quiet_twin_is_keyframed_by_what_its_deltas_weigh_within_a_minute(demo_recording):
     path, _, start = demo_recording
     times = [t - start for _, t, _ in read_stream(path, ("/frame/keyframe",))]
@@ -95,12 +103,9 @@ def test_a_quiet_twin_is_keyframed_by_what_its_deltas_weigh_within_a_minute(demo
     assert times[0] == 0.0 and len(times) >= 200 / 60
     assert gaps.min() >= 5.0 and gaps.max() <= 60.0
     assert len(times) < 200 / 5 / 2, f"keyframes at {times}: as many as every 5 s, though the deltas are small"
-    reader = RecordingReader(path)
-    try:  # what the frames weigh in the file (packed), which the recorder weighs
-        sizes = {t / NS - start: len(data) for _, t, data in reader.messages(("/frame/keyframe",), stored=True)}
-        deltas = [(t / NS - start, len(data)) for _, t, data in reader.messages(("/frame/delta",), stored=True)]
-    finally:
-        reader.close()
+    # what the recorder weighs: a delta's rows and values, a keyframe's columns
+    sizes = {t - start: payload(data) for _, t, data in read_stream(path, ("/frame/keyframe",))}
+    deltas = [(t - start, payload(data)) for _, t, data in read_stream(path, ("/frame/delta",))]
     for before, after in zip(times, times[1:]):
         # a keyframe comes when the deltas since the last add up to its size, or a minute passed
         weight = sum(n for t, n in deltas if before < t <= after)

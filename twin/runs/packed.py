@@ -7,7 +7,7 @@ every value bit for bit. A frame (a delta, a keyframe) stores each value of a fl
 with a resolution as a whole number of ``resolution / SUBSTEPS`` (the values sent are news
 of at least a resolution: this keeps them to 1/128 of one), an integer or bool field's
 values as they are, and a float field without a resolution as its floats; the rows of a
-delta as differences. The whole numbers of a message share the narrowest integer type that
+delta as gaps from its first row, once for fields that changed on the same rows. The whole numbers of a message share the narrowest integer type that
 holds them and are stored byte plane by byte plane (the k-th byte of every number
 together), so that the chunk's compression finds the runs of small high bytes.
 
@@ -132,18 +132,21 @@ class FieldsTable(msgspec.Struct, array_like=True):
 
 class PackedDelta(msgspec.Struct, array_like=True):
     """A protocol Delta packed: ``fields`` (numbers in the codec's table) with ``counts``
-    rows each; their rows as differences (the first of each field from 0), their whole
-    numbers (stepped and integer fields) and floats (fields without a step), each in
-    field order; ``plain`` any field the table lacks or whose values do not fit (NaN)."""
+    rows each, a negative count meaning the same rows as the field before (gas.ch4 and
+    gas.lel move together); the rows of the others from their ``firsts``, as gaps less
+    one (0: the next row) in field order; their whole numbers (stepped and integer
+    fields) in field order; ``floats`` one array per field without a step, in its own
+    dtype; ``plain`` any field the table lacks or whose values do not fit (NaN)."""
 
     base: int
     seq: int
     time: float
     fields: list[int]
     counts: list[int]
-    rows: Ints
+    firsts: list[int]
+    gaps: Ints
     whole: Ints
-    floats: p.ArrayRef
+    floats: list[p.ArrayRef]
     events: list[p.AlarmEventInfo]
     stale: list[tuple[str, str]]
     incidents: list[dict[str, Any]]
@@ -159,7 +162,7 @@ class PackedKeyframe(msgspec.Struct, array_like=True):
     fields: list[int]
     counts: list[int]
     whole: Ints
-    floats: p.ArrayRef
+    floats: list[p.ArrayRef]
     alarms: list[dict[str, Any]]
     stale: list[tuple[str, str]]
     incidents: list[dict[str, Any]]
@@ -260,13 +263,14 @@ class Codec:
         quality = _ints(data, base, m.quality) if m.quality is not None else np.zeros(n, dtype=np.int64)
         return m.time, (index.astype(np.int64), times, values, quality)
 
-    # -- frames --------------------------------------------------------------------------
-    def _pack_values(self, named: list[tuple[str, str, np.ndarray]]) -> tuple[list[int], list[np.ndarray], list[np.ndarray], list[tuple[str, str]]]:
-        """Field numbers, whole-number parts and float parts of ``named`` columns (domain,
-        field, values); the (domain, field) pairs that go plain."""
+    # -- frames ------------------------------------------------------------------------
+    def _pack_values(self, body: p.Body, named: list[tuple[str, str, np.ndarray]]
+                     ) -> tuple[list[int], list[np.ndarray], list[p.ArrayRef], list[tuple[str, str]]]:
+        """Field numbers, whole-number parts and float arrays (added to ``body``) of
+        ``named`` columns (domain, field, values); the (domain, field) pairs that go plain."""
         numbers: list[int] = []
         whole: list[np.ndarray] = []
-        floats: list[np.ndarray] = []
+        floats: list[p.ArrayRef] = []
         plain: list[tuple[str, str]] = []
         for domain, name, values in named:
             i = self._number.get((domain, name))
@@ -284,52 +288,79 @@ class Codec:
             elif values.dtype.kind in "iub":
                 whole.append(values.astype(np.int64))
             else:
-                floats.append(values.astype(np.float64))
+                floats.append(body.add(values))
             numbers.append(i)
         return numbers, whole, floats, plain
 
-    def _values(self, i: int, whole: np.ndarray, floats: np.ndarray, w: int, f: int, count: int) -> tuple[np.ndarray, int, int]:
-        spec = self.fields[i]
-        dtype = np.dtype(spec.dtype)
-        if spec.step > 0:
-            return (whole[w : w + count] * spec.step).astype(dtype), w + count, f
-        if dtype.kind in "iub":
-            return whole[w : w + count].astype(dtype), w + count, f
-        return floats[f : f + count].astype(dtype), w, f + count
+    def _unpack_values(self, data: bytes, base: int, numbers: list[int], counts: list[int], whole: np.ndarray,
+                       floats: list[p.ArrayRef]) -> list[np.ndarray]:
+        out = []
+        w = f = 0
+        for i, count in zip(numbers, counts):
+            spec = self.fields[i]
+            count = abs(count)
+            dtype = np.dtype(spec.dtype)
+            if spec.step > 0:
+                out.append((whole[w : w + count] * spec.step).astype(dtype))
+                w += count
+            elif dtype.kind in "iub":
+                out.append(whole[w : w + count].astype(dtype))
+                w += count
+            else:
+                out.append(_array(data, base, floats[f], dtype))
+                f += 1
+        return out
 
     def pack_delta(self, frame: Any) -> bytes:
         body = p.Body()
-        named = [(d, f, values) for d, fields in frame.changes.items() for f, (_, values) in fields.items()]
-        numbers, whole, floats, plain = self._pack_values(named)
-        rows_of = {(d, f): rows for d, fields in frame.changes.items() for f, (rows, _) in fields.items()}
-        rows = [np.diff(rows_of[(self.fields[i].domain, self.fields[i].field)].astype(np.int64), prepend=0) for i in numbers]
-        counts = [len(r) for r in rows]
-        packed_rows = _add_ints(body, np.concatenate(rows) if rows else np.empty(0, np.int64), signed=True)
+        ascending = {(d, f): rows for d, fields in frame.changes.items() for f, (rows, _) in fields.items()
+                     if len(rows) < 2 or bool(np.all(rows[1:] > rows[:-1]))}
+        named = [(d, f, values) for d, fields in frame.changes.items() for f, (_, values) in fields.items() if (d, f) in ascending]
+        numbers, whole, floats, plain = self._pack_values(body, named)
+        plain += [(d, f) for d, fields in frame.changes.items() for f in fields if (d, f) not in ascending]
+        counts: list[int] = []
+        firsts: list[int] = []
+        gaps: list[np.ndarray] = []
+        before: np.ndarray | None = None
+        for i in numbers:
+            rows = ascending[(self.fields[i].domain, self.fields[i].field)]
+            if before is not None and len(rows) and np.array_equal(rows, before):
+                counts.append(-len(rows))
+                continue
+            counts.append(len(rows))
+            if len(rows):
+                firsts.append(int(rows[0]))
+                gaps.append(np.diff(rows.astype(np.int64)) - 1)
+            before = rows
+        packed_gaps = _add_ints(body, np.concatenate(gaps) if gaps else np.empty(0, np.int64), signed=False)
         packed_whole = _add_ints(body, np.concatenate(whole) if whole else np.empty(0, np.int64))
-        packed_floats = body.add(np.concatenate(floats) if floats else np.empty(0, np.float64))
         kept: dict[str, dict[str, p.FieldDelta]] = {}
         for d, f in plain:
             r, v = frame.changes[d][f]
             kept.setdefault(d, {})[f] = p.FieldDelta(body.add(r), body.add(v))
         events = [p.AlarmEventInfo(e.kind, e.time, e.alarm, e.who, e.note) for e in frame.events]
-        return p.encode(PackedDelta(frame.seq - 1, frame.seq, frame.time, numbers, counts, packed_rows, packed_whole,
-                                    packed_floats, events, list(frame.stale), list(frame.incidents), kept), body)
+        return p.encode(PackedDelta(frame.seq - 1, frame.seq, frame.time, numbers, counts, firsts, packed_gaps, packed_whole,
+                                    floats, events, list(frame.stale), list(frame.incidents), kept), body)
 
     def unpack_delta(self, data: bytes) -> bytes:
         """The protocol v1 Delta that :meth:`pack_delta` packed (values to their step)."""
         m, base = _unpack(data, _delta_decoder)
-        rows = _ints(data, base, m.rows)
-        whole = _ints(data, base, m.whole)
-        floats = _array(data, base, m.floats, np.float64)
+        gaps = _ints(data, base, m.gaps) + 1
+        values = self._unpack_values(data, base, m.fields, m.counts, _ints(data, base, m.whole), m.floats)
         body = p.Body()
         domains: dict[str, dict[str, p.FieldDelta]] = {}
-        r = w = f = 0
-        for i, count in zip(m.fields, m.counts):
+        g = k = 0
+        rows = np.empty(0, np.uint32)
+        for i, count, column in zip(m.fields, m.counts, values):
+            if count >= 0:
+                rows = np.empty(count, np.uint32)
+                if count:
+                    rows[0] = m.firsts[k]
+                    rows[1:] = m.firsts[k] + np.cumsum(gaps[g : g + count - 1])
+                    k += 1
+                    g += count - 1
             spec = self.fields[i]
-            values, w, f = self._values(i, whole, floats, w, f, count)
-            field_rows = np.cumsum(rows[r : r + count]).astype(np.uint32)
-            r += count
-            domains.setdefault(spec.domain, {})[spec.field] = p.FieldDelta(body.add(field_rows), body.add(values))
+            domains.setdefault(spec.domain, {})[spec.field] = p.FieldDelta(body.add(rows), body.add(column))
         for d, fields in m.plain.items():
             for name, fd in fields.items():
                 domains.setdefault(d, {})[name] = p.FieldDelta(body.add(p.view(data, base, fd.rows)),
@@ -340,26 +371,22 @@ class Codec:
                       stale: list[tuple[str, str]], incidents: list[dict[str, Any]]) -> bytes:
         body = p.Body()
         named = [(d, f, values) for d, fields in columns.items() for f, values in fields.items()]
-        numbers, whole, floats, plain = self._pack_values(named)
+        numbers, whole, floats, plain = self._pack_values(body, named)
         counts = [len(columns[self.fields[i].domain][self.fields[i].field]) for i in numbers]
         packed_whole = _add_ints(body, np.concatenate(whole) if whole else np.empty(0, np.int64))
-        packed_floats = body.add(np.concatenate(floats) if floats else np.empty(0, np.float64))
         kept: dict[str, dict[str, p.ArrayRef]] = {}
         for d, f in plain:
             kept.setdefault(d, {})[f] = body.add(columns[d][f])
-        return p.encode(PackedKeyframe(seq, time, numbers, counts, packed_whole, packed_floats, alarms, stale, incidents, kept), body)
+        return p.encode(PackedKeyframe(seq, time, numbers, counts, packed_whole, floats, alarms, stale, incidents, kept), body)
 
     def unpack_keyframe(self, data: bytes) -> bytes:
         """The protocol v1 Snapshot that :meth:`pack_keyframe` packed (values to their step)."""
         m, base = _unpack(data, _keyframe_decoder)
-        whole = _ints(data, base, m.whole)
-        floats = _array(data, base, m.floats, np.float64)
+        values = self._unpack_values(data, base, m.fields, m.counts, _ints(data, base, m.whole), m.floats)
         body = p.Body()
         domains: dict[str, dict[str, p.ArrayRef]] = {}
-        w = f = 0
-        for i, count in zip(m.fields, m.counts):
-            values, w, f = self._values(i, whole, floats, w, f, count)
-            domains.setdefault(self.fields[i].domain, {})[self.fields[i].field] = body.add(values)
+        for i, column in zip(m.fields, values):
+            domains.setdefault(self.fields[i].domain, {})[self.fields[i].field] = body.add(column)
         for d, fields in m.plain.items():
             for name, ref in fields.items():
                 domains.setdefault(d, {})[name] = body.add(p.view(data, base, ref))

@@ -4,7 +4,8 @@ Channels (message encoding in brackets):
 
 - ``/frame/keyframe`` [lifeline-twin.frames.v2]: a protocol v1 Snapshot of every live field
   as last sent (within each field's resolution of the exact state, as every client holds
-  it), at the start and then once the deltas since the last one add up to its size, but
+  it), at the start and then once the deltas since the last one add up to its size (the
+  rows and values they carry against its columns), but
   no sooner than ``keyframe_every`` and no later than ``keyframe_within`` seconds of
   simulation time after it: a seek reads one keyframe and about as many bytes of deltas
   at most, and a quiet twin, whose deltas are small, is not recorded whole every few
@@ -35,9 +36,10 @@ recorder was given them (recordings from before, whose channels are all
 Log times are nanoseconds of the run's clock (from 0 for a simulated run, UTC epoch
 for a live one, whose start is the ``twin.run`` metadata's ``start``), so the same drill
 with the same seed writes the same bytes; only the ``twin.created`` metadata's
-``wall_clock`` differs. A writer thread takes the I/O off the tick; it closes a chunk and
-flushes after the last tick of every second of simulation time, so a chunk holds whole
-ticks and a killed process loses at most that second. A recorder whose writes fail (a
+``wall_clock`` differs. A writer thread takes the packing and the I/O off the tick (the
+tick only copies the readings its simulator will overwrite, and a keyframe's columns); it
+closes a chunk and flushes after the last tick of every second of simulation time, so a
+chunk holds whole ticks and a killed process loses at most that second. A recorder whose writes fail (a
 full disk, a file-size limit) stops and says why in :attr:`Recorder.error`; it never
 raises into the tick.
 
@@ -201,6 +203,23 @@ def when(seconds: float) -> str:
 _END_OF_TICK = ""
 
 
+class _Packing:
+    """A message the writer thread packs (twin.runs.packed) before it writes it: the
+    packing function and its arguments, copies or arrays no tick changes again. ``len``
+    is the plain size of what it holds, which the keyframes' cadence weighs."""
+
+    __slots__ = ("fn", "args", "size")
+
+    def __init__(self, fn: Any, *args: Any, size: int) -> None:
+        self.fn, self.args, self.size = fn, args, size
+
+    def __call__(self) -> bytes:
+        return self.fn(*self.args)
+
+    def __len__(self) -> int:
+        return self.size
+
+
 class Recorder:
     """Appends a running engine's frames and inputs to an MCAP file, off the tick.
 
@@ -222,7 +241,7 @@ class Recorder:
         self.engine = engine
         self.keyframe_every = keyframe_every
         self.keyframe_within = max(keyframe_within, keyframe_every)
-        #: bytes of the last keyframe, and of the deltas queued since
+        #: bytes of the last keyframe's columns, and of the deltas' rows and values since
         self._keyframe_size = 0
         self._deltas_since = 0
         #: why the recording stopped, one line naming the file; None while it works
@@ -234,7 +253,7 @@ class Recorder:
         self._next_flush = 1.0
         self._actions_seen = 0
         self._incidents_seen = 0
-        self._queue: queue.Queue[tuple[str, float, bytes] | None] = queue.Queue(maxsize=10_000)
+        self._queue: queue.Queue[tuple[str, float, bytes | _Packing] | None] = queue.Queue(maxsize=10_000)
         self._error_lock = threading.Lock()
         self._closed = False
         if not self.path.parent.is_dir():
@@ -318,9 +337,13 @@ class Recorder:
 
     def _keyframe(self, time: float) -> None:
         e = self.engine
-        data = self._codec.pack_keyframe(e.seq, e.time, *_keyframe_parts(e))
-        self._keyframe_time, self._keyframe_size, self._deltas_since = time, len(data), 0
-        self._put("/frame/keyframe", time, data)
+        columns, alarms, stale, incidents = _keyframe_parts(e)
+        # copies: the columns sent change with the next tick, while the writer packs them
+        columns = {n: {f: v.copy() for f, v in fields.items()} for n, fields in columns.items()}
+        size = sum(v.nbytes for fields in columns.values() for v in fields.values())
+        self._keyframe_time, self._keyframe_size, self._deltas_since = time, size, 0
+        self._put("/frame/keyframe", time, _Packing(self._codec.pack_keyframe, e.seq, e.time, columns, alarms, stale, incidents,
+                                                    size=size))
 
     @property
     def failed(self) -> bool:
@@ -341,7 +364,7 @@ class Recorder:
             except queue.Empty:
                 break
 
-    def _put(self, topic: str, time: float, data: bytes) -> None:
+    def _put(self, topic: str, time: float, data: bytes | _Packing) -> None:
         """Queue one message (or the end of a tick: topic ``_END_OF_TICK``). A full queue is back-pressure on the tick, for at most
         STALL_SECONDS: then the writer is taken for stuck and the recording given up."""
         deadline = wallclock.monotonic() + STALL_SECONDS
@@ -366,8 +389,12 @@ class Recorder:
 
     def _record(self, frame: Frame) -> None:
         e = self.engine
+        # Packing is the writer thread's (_Packing): the tick only copies what it would
+        # overwrite (the simulator's buffers); a frame's rows and values are its own.
         for batch in e.last_inputs:
-            self._put("/input/readings", frame.time, self._codec.pack_batch(frame.time, batch))
+            copies = tuple(a.copy() for a in batch)
+            self._put("/input/readings", frame.time,
+                      _Packing(self._codec.pack_batch, frame.time, copies, size=sum(a.nbytes for a in copies)))
         applied = []
         if e.simulator is not None:
             # an incident's ``at`` is an offset; the recording speaks the run's clock
@@ -378,9 +405,8 @@ class Recorder:
         self._actions_seen = len(e.actions)
         for action in applied:
             self._put("/input/action", frame.time, json.dumps(action, sort_keys=True).encode())
-        delta = self._codec.pack_delta(frame)
-        self._deltas_since += len(delta)
-        self._put("/frame/delta", frame.time, delta)
+        self._deltas_since += frame.nbytes
+        self._put("/frame/delta", frame.time, _Packing(self._codec.pack_delta, frame, size=frame.nbytes))
         for event in frame.events:
             body = {"kind": event.kind, "time": event.time, "who": event.who, "note": event.note, "alarm": event.alarm}
             topic = "/operator/action" if event.kind in ("acknowledge", "dispatch", "resolve") else "/alarm/event"
@@ -408,6 +434,8 @@ class Recorder:
                     break
                 topic, time, data = item
                 self._last_time = time
+                if isinstance(data, _Packing):
+                    data = data()
                 if topic != _END_OF_TICK:
                     if topic not in self._channels:  # an exercise's channel, on its first record
                         self._channels[topic] = self._writer.register_channel(topic, "json", schema_id=0)
