@@ -149,3 +149,20 @@ def test_twin_drill_check_names_every_problem_and_run_refuses_the_same_drill(dem
         assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
         lines = [line for line in done.stderr.splitlines() if not line.startswith("{")]  # JSON lines are logs
         assert lines == ["twin drill: the drill has 2 problem(s):", *expected], done.stderr
+
+
+def test_a_limit_only_the_action_knows_is_met_by_the_check_not_the_run(demo):
+    """Found by the fuzz test: gas.leak declares a hole of up to 1.6 m, but refuses one
+    wider than its main; the check tries every action on a copy of the world, so the run
+    never meets the refusal (it died with a ValueError traceback)."""
+    root, engine = demo
+    path = root / "drills" / "wide.toml"
+    path.write_text(HEAD + '\n[[events]]\nat = 10\naction = "gas.leak"\ntarget = "G-M-0001"\nparams = { diameter = 1.5 }\n'
+                    '\n[[events]]\nat = 20\naction = "gas.leak"\ntarget = "G-M-0028"\nparams = { diameter = 0.01 }\n')
+    assert problems_of(path, engine) == [
+        f"{path}: line 11: [[events]] #1 params: gas.leak on 'G-M-0001': hole diameter 1.5 m is larger than the main's "
+        "diameter 0.4 m; valid is (0, 0.4] m"]
+    before = engine.world.tables["gas"]["leak_diameter"].copy()
+    path.write_text(path.read_text().replace("diameter = 1.5", "diameter = 0.02"))
+    check_against(load_drill(path), engine)  # the actions were tried on a copy: the twin's world is as it was
+    assert (engine.world.tables["gas"]["leak_diameter"] == before).all()
