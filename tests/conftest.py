@@ -150,33 +150,47 @@ def wait_healthy(target, timeout: float = 60.0, *, ticking: bool = False, proces
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def demo_drill(root: Path, name: str, text: str):
+    """``root`` made a copy of the demo scene (its scene.toml: the data files are generated
+    on first load) with the drill ``text`` as drills/<name>.toml: that drill, loaded."""
+    from twin.runs.drill import load_drill
+
+    shutil.copy(ROOT / "scenes" / "demo" / "scene.toml", root / "scene.toml")
+    (root / "drills").mkdir(exist_ok=True)
+    (root / "drills" / f"{name}.toml").write_text(text, encoding="utf-8")
+    return load_drill(root / "drills" / f"{name}.toml")
+
+
+def record_drill(drill, path: Path, data: Path | None = None):
+    """Run ``drill`` and record it into ``path`` as ``twin drill run --record`` does (its
+    twin, its metadata), the engine's data in ``data`` (none: nothing kept): (the run's
+    result, the engine's clock start)."""
+    from twin.runs.recording import Recorder
+    from twin.runs.reruns import run_drill
+    from twin.runtime import open_drill
+
+    engine = open_drill(drill, data)
+    recorder = Recorder(path, engine, {"drill": drill.name, "drill_path": str(drill.path.resolve())})
+    try:
+        result = run_drill(drill, engine, recorder)
+    finally:
+        recorder.close()
+        engine.close()
+    assert not recorder.failed, recorder.error
+    return result, engine.start
+
+
 @pytest.fixture(scope="session")
 def gas_drill_recording(tmp_path_factory) -> Path:
     """The demo's gas-leak drill cut to three minutes, run on a copy of the demo and
     recorded as ``twin drill run --record`` does (the same metadata): the MCAP file's
     path. One for the session: the tests that take it only read it."""
-    from twin.runs.drill import load_drill
-    from twin.runs.recording import Recorder
-    from twin.runs.reruns import run_drill
-    from twin.runtime import open_twin
-
     root = tmp_path_factory.mktemp("gas-drill")
-    shutil.copy(ROOT / "scenes" / "demo" / "scene.toml", root / "scene.toml")
-    (root / "drills").mkdir()
     text = (ROOT / "scenes" / "demo" / "drills" / "gas-leak.toml").read_text()
     assert 'duration = "00:06:00"' in text, "the demo's gas drill changed its duration: cut it to 3 minutes another way"
-    (root / "drills" / "gas.toml").write_text(text.replace('duration = "00:06:00"', 'duration = "00:03:00"'))
-    drill = load_drill(root / "drills" / "gas.toml")
-    engine = open_twin(drill.scene, root / "data", seed=drill.seed, config=drill.config, dt=drill.dt, persist=False)
-    path = root / "gas.mcap"
-    recorder = Recorder(path, engine, {"drill": drill.name, "drill_path": str(drill.path.resolve())})
-    try:
-        run_drill(drill, engine, recorder)
-    finally:
-        recorder.close()
-        engine.close()
-    assert not recorder.failed, recorder.error
-    return path
+    drill = demo_drill(root, "gas", text.replace('duration = "00:06:00"', 'duration = "00:03:00"'))
+    record_drill(drill, root / "gas.mcap")
+    return root / "gas.mcap"
 
 
 # -- the browser ---------------------------------------------------------------------------

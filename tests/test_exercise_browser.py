@@ -10,11 +10,10 @@ what they see (observer.html), and the controller's stop produces the debrief.
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
 import pytest
-from conftest import CHROMIUM, running, wait_started
+from conftest import CHROMIUM, demo_drill, running, wait_started
 from test_viewer import open_page, wait_for
 
 from twin.serving.access import TokenStore
@@ -77,9 +76,7 @@ level = "blue"
 def scene(tmp_path_factory):
     """A copy of the demo scene with the exercise's drill in its drills/ folder."""
     root = tmp_path_factory.mktemp("demo")
-    shutil.copy(ROOT / "scenes" / "demo" / "scene.toml", root / "scene.toml")
-    (root / "drills").mkdir()
-    (root / "drills" / "exercise.toml").write_text(DRILL, encoding="utf-8")
+    demo_drill(root, "exercise", DRILL)
     return root
 
 

@@ -4,7 +4,6 @@ English and Chinese, and read back the way a reader would (text, tables, picture
 import html
 import json
 import re
-import shutil
 import statistics
 import warnings
 from datetime import datetime
@@ -13,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 import pytest
+from conftest import demo_drill, record_drill
 from PIL import Image
 from pypdf import PdfReader
 
@@ -20,7 +20,6 @@ from twin.cli import main
 from twin.runs.drill import load_drill, score
 from twin.runs.recording import Recorder, read_stream
 from twin.runs.report import LEVEL_COLOURS, load_twin, read_run, render_district, write_report
-from twin.runs.reruns import run_drill
 from twin.runtime import open_twin
 from twin.types import LEVEL_NAMES
 
@@ -109,17 +108,9 @@ level = "yellow"
 @pytest.fixture(scope="module")
 def recorded(tmp_path_factory):
     root = tmp_path_factory.mktemp("demo")
-    shutil.copy(ROOT / "scenes" / "demo" / "scene.toml", root / "scene.toml")
-    (root / "drills").mkdir()
-    drill_file = root / "drills" / "short.toml"
-    drill_file.write_text(SHORT)
-    drill = load_drill(drill_file)
-    engine = open_twin(drill.scene, root / "data", seed=drill.seed, config=drill.config, dt=drill.dt, persist=False)
-    path = root / "short.mcap"
-    recorder = Recorder(path, engine, {"drill": drill.name, "drill_path": str(drill_file.resolve())})
-    result = run_drill(drill, engine, recorder)
-    recorder.close()
-    engine.close()
+    drill = demo_drill(root, "short", SHORT)
+    drill_file, path = drill.path, root / "short.mcap"
+    result, _ = record_drill(drill, path)
     assert not result.warnings, result.warnings
     out = root / "report-en"
     report = write_report(path, out, lang="en")

@@ -7,21 +7,16 @@ red; the drill's no_false_clear expectation is judged on the truth and fails."""
 
 import html
 import re
-import shutil
-from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import demo_drill, record_drill
 from PIL import Image
 from pypdf import PdfReader
 
-from twin.runs.drill import load_drill
-from twin.runs.recording import Recorder, read_truth
+from twin.runs.recording import read_truth
 from twin.runs.report import write_report
-from twin.runs.reruns import run_drill
-from twin.runtime import open_drill
 
-ROOT = Path(__file__).resolve().parents[1]
 DRIFT_AT = 60.0
 #: the demo's gas leak beside G-MH-0055, whose methane detector GS-CH4-0089 drifts down from 01:00
 DRILL = f"""
@@ -54,18 +49,8 @@ level = "blue"
 @pytest.fixture(scope="module")
 def drifted(tmp_path_factory):
     root = tmp_path_factory.mktemp("drift")
-    shutil.copy(ROOT / "scenes" / "demo" / "scene.toml", root / "scene.toml")
-    (root / "drills").mkdir()
-    drill_file = root / "drills" / "drift.toml"
-    drill_file.write_text(DRILL)
-    drill = load_drill(drill_file)
-    engine = open_drill(drill, None)
     path = root / "drift.mcap"
-    recorder = Recorder(path, engine, {"drill": drill.name, "drill_path": str(drill_file.resolve())})
-    run_drill(drill, engine, recorder)
-    recorder.close()
-    start = engine.start
-    engine.close()
+    _, start = record_drill(demo_drill(root, "drift", DRILL), path)
     return path, start, write_report(path, root / "en", lang="en")
 
 
