@@ -14,11 +14,26 @@ from test_exercise import as_, serve, start
 from conftest import wait_for
 
 from twin.runs.debrief import from_recording
+from twin.runs.recording import Recorder, read_stream
 from twin.runs.report import write_report
 
 
 def text(fragment: str) -> str:
     return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", fragment)).split())
+
+
+def plain(path):
+    """A recording of the toy twin running on its own: no exercise."""
+    import toyplugin
+
+    from twin.authoring.testing import Harness
+
+    harness = Harness(path.parent / "plain-scene", plugins=[toyplugin], blocks=(2, 2))
+    recorder = Recorder(path, harness.engine)
+    for _ in range(3):
+        recorder.record(harness.engine.tick())
+    recorder.close()
+    harness.close()
 
 
 def section(page: str) -> str:
@@ -28,6 +43,7 @@ def section(page: str) -> str:
 
 
 def test_the_report_of_an_exercise_holds_its_debrief(tmp_path):
+    plain(tmp_path / "plain.mcap")
     with serve(tmp_path) as (client, tokens, server):
         start(client, tokens)
         alarm = wait_for(lambda: next((a for a in client.get("/api/alarms", headers=as_(tokens, "viewer")).json()["alarms"]
@@ -63,3 +79,15 @@ def test_the_report_of_an_exercise_holds_its_debrief(tmp_path):
     for words in ("演练复盘报告", "水箱溢流", "达成", "各环节用时", "水箱在溢水", "acknowledged from the wall"):
         assert words in seen, words
     assert text(section(served["zh-CN"])) == seen
+    # a recording cut short before the exercise's end (its writer killed): the debrief as far
+    # as its channels tell it, the injects and the note, its objectives said to be unscored
+    cut = tmp_path / "cut.mcap"
+    data = recording.read_bytes()
+    cut.write_bytes(data[: int(len(data) * 0.6)])
+    assert "/exercise/record" not in {topic for topic, _, _ in read_stream(cut)}
+    partial = from_recording(cut)
+    assert partial is not None and partial.injects and partial.objectives == []
+    assert [i.n for i in partial.injects] == [i.n for i in d.injects[: len(partial.injects)]]
+    assert any("objectives were not scored" in w for w in partial.warnings)
+    # a recording of no exercise has no debrief
+    assert from_recording(tmp_path / "plain.mcap") is None

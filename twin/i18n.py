@@ -345,6 +345,7 @@ REPORT = _by_language({
     "why_fault": ("a fault was injected", "被注入故障"),
     "why_alarm": ("its asset alarmed", "所在设施告警"),
     "exec": ("Executive summary", "执行摘要"),
+    "execSpan": ("{start} – {end} ({span})", "{start} 至 {end}（{span}）"),
     "execHappened": ("What happened", "发生了什么"),
     "execResponse": ("How fast, against the deadlines", "响应速度与时限"),
     "execObjectives": ("Objectives", "演练目标"),

@@ -453,6 +453,8 @@ def from_recording(path: Path) -> Debrief | None:
 
     reader = RecordingReader(Path(path))
     try:
+        if not any(topic.startswith("/exercise/") for topic in reader.channels.values()):
+            return None  # no exercise: not a message of the file needs reading
         meta = reader.run_metadata()
         record: dict[str, Any] | None = None
         injects: dict[int, dict[str, Any]] = {}

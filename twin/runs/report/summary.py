@@ -20,7 +20,7 @@ from typing import Any
 from twin.i18n import words
 from twin.runs.report.data import AlarmSummary, Run, Twin
 from twin.runs.report.groups import AlarmGroup
-from twin.runs.report.text import expectation_text, group_title, input_text, level_name, span_text
+from twin.runs.report.text import LEVEL_WORDS, expectation_text, group_title, input_text, level_name, span_text
 
 #: groups told in one sentence each, at most
 TOLD = 3
@@ -75,6 +75,17 @@ def platform_deadlines(run: Run) -> dict[int, float]:
     except (ValueError, TypeError, AttributeError):
         pass  # a configuration the recording kept oddly: the defaults
     return out
+
+
+def round_span(seconds: float, lang: str) -> str:
+    """A deadline as people say it: whole minutes or hours without their seconds ("5 min",
+    "2 h"), else as :func:`span_text` words it."""
+    s = int(round(seconds))
+    if s >= 3600 and s % 3600 == 0:
+        return f"{s // 3600} 小时" if lang == "zh-CN" else f"{s // 3600} h"
+    if s >= 60 and s % 60 == 0:
+        return f"{s // 60} 分钟" if lang == "zh-CN" else f"{s // 60} min"
+    return span_text(seconds, lang)
 
 
 def _median(values: list[float], lang: str) -> str:
@@ -138,8 +149,8 @@ def phase_rows(run: Run, drill: Any, lang: str) -> list[PhaseRow]:
         if own is not None:
             deadline = w["execDrillDeadline"].format(span=span_text(own.time, lang))
         elif phase == "acknowledge":
-            deadline = w["execPlatformDeadline"].format(levels=", ".join(
-                f"{level_name(lvl, lang)} {span_text(platform[lvl], lang)}" for lvl in (4, 3, 2, 1) if lvl in platform))
+            deadline = w["execPlatformDeadline"].format(levels=("，" if lang == "zh-CN" else ", ").join(
+                f"{LEVEL_WORDS[lang][lvl]} {round_span(platform[lvl], lang)}" for lvl in (4, 3, 2, 1) if lvl in platform))
         else:
             deadline = "—"
         within = w["execWithin"].format(n=judged - late, of=judged) if judged else "—"
@@ -149,28 +160,30 @@ def phase_rows(run: Run, drill: Any, lang: str) -> list[PhaseRow]:
     return rows
 
 
-def objectives(scores: list[Any] | None, debrief: Any, twin: Twin | None, lang: str) -> tuple[int, int, list[str]]:
-    """(met, judged, the ones not met worded): the exercise's objectives, else the drill's
-    expectations as re-scored."""
+def objectives(scores: list[Any] | None, debrief: Any, twin: Twin | None, lang: str) -> tuple[int, int, list[tuple[str, str]]]:
+    """(met, judged, the ones not met: their words and kind): the exercise's objectives,
+    else the drill's expectations as re-scored."""
     if debrief is not None:
         from twin.runs.debrief import objective_zh
 
         judged = [o for o in debrief.objectives if o.status != "not judged"]
-        unmet = [objective_zh(o) if lang == "zh-CN" else o.text for o in judged if o.status == "not met"]
+        unmet = [(objective_zh(o) if lang == "zh-CN" else o.text, o.kind) for o in judged if o.status == "not met"]
         return len(judged) - len(unmet), len(judged), unmet
     if scores is None:
         return 0, 0, []
     judged = [s for s in scores if getattr(s, "judged", True)]
-    unmet = [expectation_text(s.expectation, lang, twin) for s in judged if not s.passed]
+    unmet = [(expectation_text(s.expectation, lang, twin), s.expectation.kind) for s in judged if not s.passed]
     return len(judged) - len(unmet), len(judged), unmet
 
 
-def findings(run: Run, phases: list[PhaseRow], unmet: list[str], false_clears: list[str], lang: str) -> list[str]:
+def findings(run: Run, phases: list[PhaseRow], unmet_kinds: list[tuple[str, str]], false_clears: list[str], lang: str) -> list[str]:
     """Three findings, the most serious first: an all-clear the truth contradicts, the
-    objectives not met, a step late against its deadline, alarms overdue, alarms left
-    open at the end, how soon the first alarm came, or that all was in time."""
+    objectives not met (a no_false_clear one only when no all-clear was told: it says
+    the same), a step late against its deadline, alarms overdue, alarms left open at the
+    end, how soon the first alarm came, or that all was in time."""
     w = words(lang)
     out: list[str] = list(false_clears[:1])
+    unmet = [text for text, kind in unmet_kinds if not (false_clears and kind == "no_false_clear")]
     if unmet:
         listed = "; ".join(unmet[:2]) + ("…" if len(unmet) > 2 else "")
         out.append(w["fUnmet"].format(n=len(unmet), list=listed))
@@ -209,5 +222,6 @@ def executive_summary(run: Run, twin: Twin | None, drill: Any, scores: list[Any]
         happened.append(w["summaryNone"])
     phases = phase_rows(run, drill, lang)
     met, judged, unmet = objectives(scores, debrief, twin, lang)
-    return Summary(happened, phases, met, judged, unmet, findings(run, phases, unmet, false_clears, lang),
-                   f"{run.moment(run.start, date=True)} – {run.moment(run.end)} ({span_text(run.end - run.start, lang)})")
+    return Summary(happened, phases, met, judged, [text for text, _ in unmet], findings(run, phases, unmet, false_clears, lang),
+                   w["execSpan"].format(start=run.moment(run.start, date=True), end=run.moment(run.end),
+                                        span=span_text(run.end - run.start, lang)))
