@@ -3,12 +3,14 @@ or alarms, an incident's timeline, an operator's actions from the list, and repl
 show the incidents of the moment replayed.
 
 The browser tests drive Debian's headless chromium against a real server: the live demo
-with its background gas leak and storm, and a replay of the demo's compound drill (a
-storm with a gas leak) recorded here. Every check reads back what the page shows.
+district with its background gas leak and storm, and a replay of the demo's compound
+drill (a storm with a gas leak) recorded here. Every check reads back what the page shows.
+``TWIN_DOCS_SCREENSHOTS=1`` also writes the wall's incident list to docs/wall-incidents.png.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import time
 from contextlib import contextmanager
@@ -17,6 +19,9 @@ from pathlib import Path
 import httpx
 import pytest
 from conftest import CHROMIUM, running, wait_healthy
+from test_viewer import LEVEL_RGB, wait_for
+
+from twin.serving.access import TokenStore
 
 from twin.runs.recording import read_stream
 from twin.runs.replay import Replay
@@ -106,3 +111,227 @@ def test_a_replay_seeks_to_the_incidents_of_that_moment(storm_recording, tmp_pat
         gas = shown[359.0][0]
         one = c.get(f"/api/incidents/{gas['id']}").json()
         assert [a["id"] for a in one["alarms"]] == gas["alarms"] and one["incident"]["title_zh"] == gas["title_zh"]
+
+
+# -- the wall ------------------------------------------------------------------------------------
+@contextmanager
+def serve_storm(root: Path, data: Path, speed: float = 20.0):
+    """The live demo district with its background gas leak and storm only (the bridge's
+    and the tunnel's happenings left out), ticking ``speed`` times faster than the wall."""
+    from twin.runtime import open_twin
+    from twin.tick.scene import Incident
+
+    def build():
+        engine = open_twin(root, data, start=0.0)
+        engine.simulator.incidents = []
+        engine.simulator.schedule(Incident(5.0, "gas.leak", "G-M-0028", {"diameter": 0.012, "cd": 0.62}))
+        engine.simulator.schedule(Incident(10.0, "drainage.rain", "D-MH-0001", {"intensity": 100.0, "duration": 3600.0}))
+        return engine
+
+    server = create_app(build, speed=speed, data_dir=data)
+    with running(server.app) as url:
+        wait_healthy(url)
+        yield server, url
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    root = tmp_path_factory.mktemp("demo")
+    shutil.copy(ROOT / "scenes" / "demo" / "scene.toml", root / "scene.toml")
+    return root
+
+
+@contextmanager
+def closing(pages):
+    """Close the pages opened in the block (chromium draws on the CPU here: a page left
+    open slows the next test's)."""
+    try:
+        yield
+    finally:
+        for page in pages:
+            page.close()
+
+
+def goto(page, url):
+    """Open ``url`` in ``page`` and wait for its first snapshot (generous: chromium draws
+    on the CPU here, beside the twin)."""
+    page.goto(url, timeout=90000)
+    page.wait_for_function("window.__twin && window.__twin.stats().ready && window.__twin.stats().snapshots > 0", timeout=60000)
+
+
+def open_page(browser, url, errors):
+    """A new page at ``url``, its errors collected, once it holds its first snapshot."""
+    page = browser.new_page(viewport={"width": 1600, "height": 900})
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    goto(page, url)
+    return page
+
+
+def rows(page, selector="#alarm-list li[data-incident]:not(.incident-detail)"):
+    return page.evaluate(f"""() => [...document.querySelectorAll({selector!r})].map(r => ({{...r.dataset, text: r.innerText}}))""")
+
+
+@pytest.mark.slow  # the storm takes 20 s of the wall's time to escalate the gas incident
+@pytest.mark.skipif(not CHROMIUM.exists() or not (STATIC_DIR / "index.html").exists(), reason="needs chromium and the built viewer")
+def test_the_wall_lists_incidents_worst_first_with_their_timeline_and_an_operator_acknowledges(browser, demo, tmp_path):
+    data = tmp_path / "data"
+    store = TokenStore(data)
+    _, operator = store.add("operator", "duty-officer")
+    _, viewer = store.add("viewer", "wall-2")
+    errors: list[str] = []
+    pages = []
+    with serve_storm(demo, data) as (server, url), closing(pages):
+        book = server.engine.incidents
+        wall = open_page(browser, f"{url}/?wall=1&token={operator}", errors)
+        pages.append(wall)
+        # The wall lists incidents by default: the gas leak's on top once the storm has one too.
+        assert wall.locator("#list-incidents").get_attribute("aria-pressed") == "true"
+        assert wall.locator("#list-alarms").get_attribute("aria-pressed") == "false"
+        wait_for(wall, "() => document.querySelectorAll('#alarm-list li.incident').length >= 2", timeout=60000)
+        wait_for(wall, "() => document.querySelector('#alarm-list li.incident').dataset.level === '4'", timeout=30000)
+        listed = rows(wall)
+        gas = listed[0]
+        assert gas["domains"] == "gas" and gas["state"] == "open"
+        assert all(r["domains"] == "drainage" for r in listed[1:])
+        ordered = [i.id for i in book.ordered()]
+        assert [int(r["incident"]) for r in listed] == ordered[: len(listed)]
+        gas_id = int(gas["incident"])
+        incident = book.incidents[gas_id]
+        row = wall.locator(f"#alarm-list li.incident[data-incident='{gas_id}']")
+        assert row.locator(".incident-title").inner_text() == incident.title
+        assert row.locator(".chip").inner_text() == "Red (I)"
+        assert row.locator(".chip").evaluate("n => getComputedStyle(n).backgroundColor") == "rgb({}, {}, {})".format(*LEVEL_RGB[4])
+        assert row.locator(".alarm-count").inner_text() == f"{len(incident.alarms)} alarms"
+        assert incident.owner in row.locator(".owner").inner_text()
+        assert row.locator(".age").inner_text().endswith(("s", "min"))
+        assert row.locator(".state").inner_text().startswith("open")
+        # big type on the wall: the title is larger than the alarm list's rule text
+        size = float(row.locator(".incident-title").evaluate("n => parseFloat(getComputedStyle(n).fontSize)"))
+        root = float(wall.evaluate("parseFloat(getComputedStyle(document.documentElement).fontSize)"))
+        assert size >= 1.5 * root, (size, root)
+
+        # The toggle switches to the alarms, and back.
+        wall.locator("#list-alarms").click()
+        wait_for(wall, "() => document.querySelectorAll('#alarm-list li[data-alarm]').length > 0")
+        assert wall.locator("#alarm-list li.incident").count() == 0
+        shown = {int(x) for x in wall.evaluate("[...document.querySelectorAll('#alarm-list li[data-alarm]')].map(r => r.dataset.alarm)")}
+        assert set(incident.alarms) <= shown
+        wall.locator("#list-incidents").click()
+        wait_for(wall, "() => document.querySelectorAll('#alarm-list li.incident').length >= 2")
+
+        # A click expands the incident: its alarms, its timeline, the camera over it.
+        before = wall.evaluate("window.__twin.camera().target")
+        row.click()
+        timeline = wall.locator(f"#incident-timeline-{gas_id}")
+        wait_for(wall, f"() => document.querySelectorAll('#incident-timeline-{gas_id} li[data-kind]').length > 0")
+        kinds = timeline.evaluate("n => [...n.querySelectorAll('li')].map(l => l.dataset.kind)")
+        assert kinds[0] == "open" and kinds.count("raise") == len(incident.alarms) and "escalate" in kinds
+        times = timeline.evaluate("n => [...n.querySelectorAll('li')].map(l => Number(l.dataset.time))")
+        assert times == sorted(times)
+        detail_alarms = wall.evaluate("[...document.querySelectorAll('.incident-detail li[data-alarm]')].map(r => Number(r.dataset.alarm))")
+        assert detail_alarms == incident.alarms
+        cx = sum(p[0] for p in incident.outline) / len(incident.outline)
+        cy = sum(p[1] for p in incident.outline) / len(incident.outline)
+        wait_for(wall, "() => !window.__twin.camera().gliding")
+        wall.wait_for_timeout(1500)  # the flight (1.2 s)
+        target = wall.evaluate("window.__twin.camera().target")
+        assert target != before and abs(target[0] - cx) < 60 and abs(target[1] - cy) < 60, (target, cx, cy)
+
+        # Nobody acknowledges within five minutes of the twin's clock: the incident is
+        # handed up; the row and the open timeline show it as it happens.
+        wait_for(wall, f"() => document.querySelector('#incident-timeline-{gas_id} li[data-kind=\"escalation\"]') !== null", timeout=60000)
+        assert "section chief" in timeline.locator("li[data-kind='escalation']").first.inner_text()
+        wait_for(wall, f"() => document.querySelector('li.incident[data-incident=\"{gas_id}\"] .esc-flag') !== null")
+        assert book.incidents[gas_id].escalations
+        server.speed = 1.0  # the storm has done its part: leave the machine to the pages
+
+        # The operator acknowledges from the list, with a note: the state changes and the
+        # timeline says who, with the note.
+        detail = wall.locator(".incident-detail")
+        detail.locator("textarea.note").fill("gas company informed, crew 3 on the way")
+        detail.locator(".action-acknowledge").click()
+        wait_for(wall, f"() => document.querySelector('li.incident[data-incident=\"{gas_id}\"]').dataset.state === 'acknowledged'")
+        assert book.incidents[gas_id].state == "acknowledged"
+        assert book.incidents[gas_id].actions[-1]["who"] == "duty-officer"
+        assert "acknowledged" in row.locator(".state").inner_text()
+        wait_for(wall, f"() => document.querySelector('#incident-timeline-{gas_id} li[data-kind=\"acknowledge\"]') !== null")
+        ack = timeline.locator("li[data-kind='acknowledge']").inner_text()
+        assert "duty-officer" in ack and "crew 3 on the way" in ack
+        assert detail.locator(".action-acknowledge").is_disabled() and detail.locator(".action-dispatch").is_enabled()
+        assert detail.locator(".action-message").inner_text() == "Acknowledge: done"
+
+        # Another wall, a viewer's (one page at a time: chromium draws on the CPU here):
+        # the incident acknowledged, the actions disabled with the reason.
+        goto(wall, f"{url}/?wall=1&token={viewer}")
+        wait_for(wall, f"() => document.querySelector('li.incident[data-incident=\"{gas_id}\"]')?.dataset.state === 'acknowledged'", timeout=30000)
+        wall.locator(f"li.incident[data-incident='{gas_id}']").click()
+        wait_for(wall, f"() => document.querySelector('#incident-timeline-{gas_id} li[data-kind=\"acknowledge\"]') !== null")
+        assert wall.locator(".incident-detail .action-acknowledge").is_disabled()
+        assert "needs an operator token" in wall.locator(".incident-detail .reason").inner_text()
+
+        # An operator's screen shows the alarms by default; ?list=incidents asks for incidents.
+        goto(wall, f"{url}/?token={operator}")
+        assert wall.locator("#list-alarms").get_attribute("aria-pressed") == "true"
+        wait_for(wall, "() => document.querySelectorAll('#alarm-list li[data-alarm]').length > 0")
+        goto(wall, f"{url}/?token={operator}&list=incidents")
+        wait_for(wall, "() => document.querySelectorAll('#alarm-list li.incident').length >= 2", timeout=30000)
+
+        if os.environ.get("TWIN_DOCS_SCREENSHOTS") == "1":
+            zh = wall
+            zh.set_viewport_size({"width": 1920, "height": 1080})
+            goto(zh, f"{url}/?wall=1&lang=zh-CN&token={viewer}")
+            wait_for(zh, f"() => document.querySelector('li.incident[data-incident=\"{gas_id}\"]') !== null", timeout=30000)
+            zh.locator(f"li.incident[data-incident='{gas_id}']").click()
+            wait_for(zh, f"() => document.querySelectorAll('#incident-timeline-{gas_id} li[data-kind]').length > 3")
+            zh.wait_for_timeout(2000)
+            (ROOT / "docs" / "wall-incidents.png").write_bytes(zh.screenshot())
+        assert not errors, errors
+
+
+@pytest.mark.slow  # a drill recorded, then a replay browsed
+@pytest.mark.skipif(not CHROMIUM.exists() or not (STATIC_DIR / "index.html").exists(), reason="needs chromium and the built viewer")
+def test_a_replayed_wall_shows_the_incidents_of_the_moment_sought(browser, storm_recording, tmp_path):
+    errors: list[str] = []
+    pages = []
+    with serve_replay(storm_recording, tmp_path) as (server, url), httpx.Client(base_url=url, timeout=20) as c, closing(pages):
+        start = server.replay.start
+        wall = open_page(browser, f"{url}/?wall=1", errors)
+        pages.append(wall)
+        assert wall.locator("#list-incidents").get_attribute("aria-pressed") == "true"
+
+        def seek(offset):
+            """Seek, and the list once it shows what the replay's API lists (the list is
+            drawn on the next animation frame, which a busy machine may delay)."""
+            assert c.post("/api/replay", json={"action": "seek", "time": start + offset}).status_code == 200
+            wait_for(wall, "t => window.__twin.stats().time === t", arg=start + offset)
+            listed = [f"{i['id']}:{i['state']}" for i in c.get("/api/incidents").json()["incidents"]]
+            wait_for(wall, "ids => [...document.querySelectorAll('#alarm-list li.incident')].map(r => `${r.dataset.incident}:${r.dataset.state}`).join() === ids.join()", arg=listed)
+            return rows(wall)
+
+        # 80 s in: the gas leak only (the storm floods its first manhole at 99 s), not yet acknowledged.
+        shown = seek(80.0)
+        assert [(r["domains"], r["state"]) for r in shown] == [("gas", "open")]
+        # After the drill's acknowledge: the storm's incidents too, the gas one on top, all acknowledged.
+        shown = seek(240.0)
+        assert len(shown) >= 2 and shown[0]["domains"] == "gas" and shown[0]["level"] == "4"
+        assert {r["state"] for r in shown} == {"acknowledged"}
+        recorded = recorded_incidents(storm_recording, start + 240.0)
+        assert {int(r["incident"]): int(r["alarms"]) for r in shown} == {k: len(v["alarms"]) for k, v in recorded.items()}
+        # Its timeline, as it was: opened, its alarms raised, the drill's acknowledge.
+        gas_id = int(shown[0]["incident"])
+        wall.locator(f"li.incident[data-incident='{gas_id}']").click()
+        wait_for(wall, f"() => document.querySelector('#incident-timeline-{gas_id} li[data-kind=\"acknowledge\"]') !== null")
+        kinds = wall.evaluate(f"[...document.querySelectorAll('#incident-timeline-{gas_id} li')].map(l => l.dataset.kind)")
+        assert kinds[0] == "open" and "raise" in kinds
+        # Back before the leak: nothing.
+        seek(10.0)
+        wait_for(wall, "() => document.querySelectorAll('#alarm-list li.incident').length === 0")
+        assert wall.locator("#alarm-list li.empty").inner_text() == "No open incidents"
+        # Played from one minute in, the storm's first incident comes with the deltas.
+        seek(60.0)
+        assert len(rows(wall)) == 1
+        assert c.post("/api/replay", json={"action": "speed", "speed": 16}).status_code == 200
+        assert c.post("/api/replay", json={"action": "play"}).status_code == 200
+        wait_for(wall, "() => [...document.querySelectorAll('#alarm-list li.incident')].some(r => r.dataset.domains === 'drainage')", timeout=30000)
+        c.post("/api/replay", json={"action": "pause"})
+        assert not errors, errors

@@ -11,6 +11,7 @@ import { apiUrl, fetchJson, params, wsUrl } from './params.js';
 import { TwinState } from './state.js';
 import { Tour } from './tour.js';
 import { AlarmList } from './ui/alarmList.js';
+import { IncidentFrame } from './ui/incidentFrame.js';
 import { Banner } from './ui/banner.js';
 import { CameraLink } from './cameraLink.js';
 import { Inspector } from './ui/inspector.js';
@@ -53,7 +54,7 @@ const panel = new LayerPanel(ui, {
   onUnderground: (on, opacity) => setUnderground(on, opacity),
   onColour: (value) => setColour(value),
 });
-const alarmList = new AlarmList(ui, state, { onSelect: (id) => selectAlarm(id) });
+const alarmList = new AlarmList(ui, state, { onSelect: (id) => selectAlarm(id), frame: new IncidentFrame(view, (id) => assetBounds(id)), mode: params.list });
 const messages = new Messages(ui, alarmList.node, state); // a live exercise's messages to the players
 const inspector = new Inspector(ui, state, {
   onAction: (alarm, action, note) => alarmAction(alarm, action, note),

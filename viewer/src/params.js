@@ -1,7 +1,11 @@
 // Wall mode: everything a screen needs comes from its URL, so a command center can
 // pin one address per display. ?layers=gas,drainage&lang=zh-CN&tour=1&underground=1
 // One screen can lead a camera channel (?lead=wall1) and others follow it (?follow=wall1).
+// The alarm list shows incidents or alarms: ?list=incidents|alarms (by default incidents
+// on a wall, alarms on an operator's screen).
 const query = new URLSearchParams(window.location.search);
+const wall = query.get('wall') === '1';
+const listed = query.get('list');
 
 /** @param {string} name @returns {string[] | null} */
 function list(name) {
@@ -28,7 +32,9 @@ export const params = Object.freeze({
   /** colour one domain by a field: colour=gas.ch4 */
   colour: query.get('colour') || '',
   /** wall: hide the controls a wall never uses */
-  wall: query.get('wall') === '1',
+  wall,
+  /** what the alarm list shows at start (its header's toggle switches) */
+  list: /** @type {'incidents' | 'alarms'} */ (listed === 'incidents' || listed === 'alarms' ? listed : wall ? 'incidents' : 'alarms'),
   /** send this screen's camera to the camera channel named here (through the server) */
   lead: (query.get('lead') || '').slice(0, 64),
   /** show the camera of the channel named here; this screen's own orbit controls are off */

@@ -1,6 +1,6 @@
 // The mirror of the server's state (twin/serving/client.py's Mirror is the reference): the
 // schema from Hello, one typed array per subscribed field viewing the snapshot's
-// buffer, deltas scattered into them, and the open alarms.
+// buffer, deltas scattered into them, the open alarms and the open incidents.
 import { setClock } from './i18n.js';
 import { arrayView } from './wire.js';
 
@@ -16,6 +16,7 @@ import { arrayView } from './wire.js';
 /** @typedef {import('./protocol.generated.js').Error} ErrorMessage */
 /** @typedef {import('./protocol.generated.js').Camera} Camera */
 /** @typedef {import('./protocol.generated.js').ExerciseMessage} ExerciseMessage */
+/** @typedef {import('./protocol.generated.js').IncidentSummary} IncidentSummary */
 /** A domain of the Hello, with its row index and each row's kind.
  * @typedef {{info: DomainInfo, ids: string[], index: Map<string, number>, kind: Column, fields: Map<string, FieldInfo>}} Domain */
 /** What each kind of listener is given.
@@ -23,6 +24,7 @@ import { arrayView } from './wire.js';
  *   hello: Hello,
  *   state: {snapshot: boolean, changed: Record<string, Record<string, Column>> | null},
  *   alarms: {snapshot: boolean, events: AlarmEventInfo[]},
+ *   incidents: {snapshot: boolean, changed: number[]},
  *   result: Result, error: ErrorMessage, replay: ReplayState, camera: Camera, message: ExerciseMessage,
  * }} StateEvents */
 
@@ -36,6 +38,8 @@ export class TwinState {
     this.tables = new Map();
     /** @type {Map<number, AlarmSummary>} the open alarms by id */
     this.alarms = new Map();
+    /** @type {Map<number, IncidentSummary>} the open incidents by id (a closed one leaves) */
+    this.incidents = new Map();
     this.seq = -1;
     this.time = 0;
     /** @type {Set<string>} "domain.field" of the fields the server marks stale */
@@ -44,7 +48,7 @@ export class TwinState {
     /** @type {ReplayState | null} the last ReplayState of a replaying server, else null */
     this.replay = null;
     /** @type {{[K in keyof StateEvents]: Array<(payload: StateEvents[K]) => void>}} */
-    this.listeners = { hello: [], state: [], alarms: [], result: [], error: [], replay: [], camera: [], message: [] };
+    this.listeners = { hello: [], state: [], alarms: [], incidents: [], result: [], error: [], replay: [], camera: [], message: [] };
   }
 
   /** @template {keyof StateEvents} K @param {K} kind @param {(payload: StateEvents[K]) => void} fn */
@@ -103,12 +107,15 @@ export class TwinState {
     }
     this.alarms.clear();
     for (const a of h.alarms) this.alarms.set(a.id, a);
+    this.incidents.clear();
+    this.takeIncidents(h.incidents);
     this.stale = new Set(h.stale.map(([d, f]) => `${d}.${f}`));
     this.seq = h.seq;
     this.time = h.time;
     this.counts.snapshots += 1;
     this.emit('state', { snapshot: true, changed: null });
     this.emit('alarms', { snapshot: true, events: [] });
+    this.emit('incidents', { snapshot: true, changed: [...this.incidents.keys()] });
     return true;
   }
 
@@ -143,6 +150,7 @@ export class TwinState {
       if (a.state === 'resolved') this.alarms.delete(a.id);
       else this.alarms.set(a.id, a);
     }
+    const incidents = this.takeIncidents(h.incidents);
     this.stale = new Set(h.stale.map(([d, f]) => `${d}.${f}`));
     this.seq = h.seq;
     this.time = h.time;
@@ -150,7 +158,21 @@ export class TwinState {
     this.counts.events += h.events.length;
     this.emit('state', { snapshot: false, changed });
     if (h.events.length) this.emit('alarms', { snapshot: false, events: h.events });
+    if (incidents.length) this.emit('incidents', { snapshot: false, changed: incidents });
     return true;
+  }
+
+  /** Take a frame's incident summaries (absent from a frame of an older server): each
+   * replaces the one of its id, a closed one leaves. Returns the ids taken.
+   * @param {IncidentSummary[] | undefined} summaries @returns {number[]} */
+  takeIncidents(summaries) {
+    const ids = [];
+    for (const i of summaries || []) {
+      if (i.state === 'closed') this.incidents.delete(i.id);
+      else this.incidents.set(i.id, i);
+      ids.push(i.id);
+    }
+    return ids;
   }
 
   /** (domain, row) of an asset id, or null.
@@ -170,6 +192,12 @@ export class TwinState {
     if (!column) return undefined;
     const v = column[row];
     return typeof v === 'bigint' ? Number(v) : v;
+  }
+
+  /** Open incidents worst first, as the server orders them: by level, then the longest at
+   * it (its deadline is nearest), then by id. */
+  sortedIncidents() {
+    return [...this.incidents.values()].sort((a, b) => b.level - a.level || a.level_since - b.level_since || a.id - b.id);
   }
 
   /** Open alarms, worst first, then newest first. */
