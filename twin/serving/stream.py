@@ -261,6 +261,9 @@ class Hub:
         now if the engine is between ticks, else right after the tick."""
         client.sub = sub
         client.pending = None
+        # What it confirms from now on follows the snapshot or the resume (a replay's
+        # seek may take the seq back): deltas of before are not waited for.
+        client.unconfirmed.clear()
         if epoch != self.epoch:
             since = None  # another run's sequence numbers mean nothing here
         # A snapshot still waiting to be sent is replaced, not queued behind.
@@ -521,9 +524,13 @@ class Hub:
         try:
             while not client.closed and self._over(client):
                 if client.control:
+                    client.wake.set()  # (cleared by this loop) the answers go now, not at the next wake
                     return True
-                with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(client.wake.wait(), IN_FLIGHT_POLL)
+                if client.confirms:  # its Confirm wakes it: nothing to poll
+                    await client.wake.wait()
+                else:
+                    with contextlib.suppress(asyncio.TimeoutError):
+                        await asyncio.wait_for(client.wake.wait(), IN_FLIGHT_POLL)
                 client.wake.clear()
         finally:
             client.busy_since = None
