@@ -1,6 +1,8 @@
 """Outfalls whose stage varies — SWMM's TIMESERIES and TIDAL outfalls — follow it
-(forcing.outfall_stage, model.OutfallStages), checked against SWMM 5.2 on swmmio's
-outfalls_issue.inp and on a TIDAL variant of it."""
+(forcing.outfall_stage, model.OutfallStages), and flap gates (on outfalls, and on
+conduits in [LOSSES], with their entry, exit and average losses: model.link_losses)
+keep a river out, checked against SWMM 5.2 on swmmio's outfalls_issue.inp and on
+variants of it."""
 
 from __future__ import annotations
 
@@ -55,3 +57,44 @@ def test_the_staged_outfall_agrees_with_swmm(tmp_path, kind):
     assert c.peak_depth.stats()["max"] <= 0.05
     assert c.peak_flow.stats()["max"] <= 0.02
     assert abs(c.outfall_volume) <= 0.01
+
+
+def _backwater(tmp_path: Path, kind: str) -> Path:
+    """outfalls_issue.inp with the staged outfall rising to 3 m, above junction 3's 1 m
+    conduit: the river floods back into the network unless a flap gate stops it (on the
+    outfall, or on the conduit in [LOSSES], with entry/exit/average losses on both)."""
+    text = SOURCE.read_text(encoding="utf-8").replace("OutfallStage     01/01/2020 02:00      0.9",
+                                                      "OutfallStage     01/01/2020 02:00      3.0")
+    if kind == "outfall flap":
+        text = text.replace("TIMESERIES OutfallStage     NO", "TIMESERIES OutfallStage     YES")
+    elif kind == "conduit flap":
+        text = text.replace("[INFLOWS]", "[LOSSES]\n2  0.5  1.0  0.1  YES\n3  0.5  1.0  0.1  NO\n\n[INFLOWS]")
+    path = tmp_path / f"{kind.replace(' ', '_')}.inp"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_flap_gates_and_losses_are_imported(tmp_path):
+    for kind, gates, losses in (("outfall flap", ["2"], {}),
+                                ("conduit flap", ["2"], {"2": [0.5, 1.0, 0.1], "3 (link)": [0.5, 1.0, 0.1]})):
+        counts = swmm.write_scene(_backwater(tmp_path, kind), tmp_path / kind)
+        assert counts["warnings"] == []
+        source = json.loads((tmp_path / kind / "data" / "hydrology.json").read_text(encoding="utf-8"))["source"]
+        assert (source["flap_gates"], source["losses"]) == (gates, losses)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["no gate", "outfall flap", "conduit flap"])
+def test_flap_gates_agree_with_swmm(tmp_path, kind):
+    """Against SWMM 5.2: without a gate the river runs back up conduit 2 (1.5 m³/s) and
+    floods junction 3; a flap gate on the outfall or on the conduit keeps it out."""
+    c = run.compare(_backwater(tmp_path, kind))
+    back = c.twin.peak_flow["2"]
+    if kind == "no gate":
+        assert back < -1.0
+    else:
+        assert back > 0.0
+        assert abs(c.outfall_volume) <= 0.01
+    assert c.peak_depth.stats()["max"] <= 0.02
+    assert c.peak_flow.stats()["max"] <= 0.01
+    assert abs(c.flooding_volume) <= 0.02

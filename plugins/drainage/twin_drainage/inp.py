@@ -308,7 +308,7 @@ def parse_network(inp: Inp) -> Network:
         name = fresh_node(f, f.text("Name"))
         kind = f.text("Type", "FREE").upper()
         out: dict[str, Any] = {"line": row.line, "invert_elevation": f.number("Elevation") * length}
-        gated_at = 3
+        gated_at = 4  # Name Elevation Type StageData Gated
         if kind == "FIXED":
             out["tailwater_elevation"] = f.number("StageData") * length
         elif kind == "TIMESERIES":
@@ -323,15 +323,14 @@ def parse_network(inp: Inp) -> Network:
             points = _curve(inp, f.text("StageData"), f)
             out["stage"] = {"kind": kind, "x": [x for x, _ in points], "z": [z * length for _, z in points]}
         elif kind in ("FREE", "NORMAL"):
-            gated_at = 2
+            gated_at = 3  # no StageData
         else:
             raise InpError(f"{f.where('Type')} = {kind!r}; valid: FREE, NORMAL, FIXED, TIDAL, TIMESERIES")
         if "stage" in out:
             out["tailwater_elevation"] = outfall_stage(out["stage"], 0.0)
         tokens = row.tokens
         if len(tokens) > gated_at and tokens[gated_at].upper() == "YES":
-            warnings.add(f"outfall {name!r} (line {row.line}): its flap gate is not modelled (water may flow back in "
-                         "when the tailwater is higher)")
+            out["flap"] = True  # no water back in from the receiving water
         outfalls[name] = out
 
     # --- links -----------------------------------------------------------------------
@@ -411,12 +410,29 @@ def parse_network(inp: Inp) -> Network:
             pipe["inlet_offset"], pipe["outlet_offset"] = pipe["outlet_offset"], pipe["inlet_offset"]
             pipe["reversed"] = True
         pipes[name] = pipe
-    if inp.rows("LOSSES"):
-        lossy = [r for r in inp.rows("LOSSES") if any(_is_number(t) and float(t) != 0.0 for t in r.tokens[1:4])
-                 or (len(r.tokens) > 4 and r.tokens[4].upper() == "YES")]
-        for r in lossy:
-            warnings.add(f"conduit {r.tokens[0]!r} ([LOSSES] line {r.line}): its entry/exit losses and flap gate are "
-                         "not modelled")
+    # [LOSSES]: entry, exit and average loss coefficients and a flap gate (SWMM's dynamic
+    # wave uses them; its kinematic wave has no losses and no reverse flow)
+    pipe_key = {n.upper(): n for n in pipes}
+    for r in inp.rows("LOSSES"):
+        f = Fields(inp, "LOSSES", r, ("Link", "Kentry", "Kexit", "Kavg", "FlapGate", "Seepage"))
+        name = pipe_key.get(f.text("Link").upper())
+        if name is None:
+            warnings.add(f"{f.where('Link')} = {f.text('Link')!r}: no conduit of that name; the row is left out")
+            continue
+        pipe = pipes[name]
+        k_in, k_out, k_avg = (f.number(n, 0.0, low=0.0) for n in ("Kentry", "Kexit", "Kavg"))
+        if pipe["reversed"]:
+            k_in, k_out = k_out, k_in
+        if k_in or k_out or k_avg:
+            pipe["losses"] = [k_in, k_out, k_avg]
+        if len(r.tokens) > 4 and r.tokens[4].upper() == "YES":
+            if pipe["reversed"]:
+                warnings.add(f"conduit {name!r} ([LOSSES] line {r.line}): a flap gate on a conduit drawn from an "
+                             "outfall is not modelled; water may flow back through it")
+            else:
+                pipe["flap"] = True
+        if f.number("Seepage", 0.0) != 0.0:
+            warnings.add(f"conduit {name!r} ([LOSSES] line {r.line}): its seepage loss is not modelled")
 
     # MaxDepth 0: the node is as deep as the crown of its highest link (SWMM's rule).
     for name, node in manholes.items():

@@ -582,7 +582,7 @@ def route(dt, substeps, runoff, depth, flow, open_fraction,
           pipe_up, pipe_down, invert_up, invert_down, diameter, per_diameter, gravity, friction, conveyance,
           root_per_conveyance, root_per_critical, down_end, up_drop, head, volume, settled, intercept, surface,
           low, high, leaving, outflow, flooded, stored, pipe_depth, pipe_area, reg_int, reg_float, curve_ptr, curve_x,
-          curve_y, reg_on, reg_flow):  # pragma: no cover - compiled
+          curve_y, reg_on, reg_flow, losses):  # pragma: no cover - compiled
     """Advance the network by ``dt`` seconds in ``substeps`` equal steps (local inertial
     links, node continuity; see the module docstring). Each step is four passes: the
     links' momentum, each node's outflow limit, the exchange of water, the nodes'
@@ -672,7 +672,26 @@ def route(dt, substeps, runoff, depth, flow, open_fraction,
                 continue
             # (q + g·A·τ·ΔH/L) / (1 + g·n²·|q|·τ/(A·R^(4/3))), with one division
             conveyed = f * k43
-            q = (q + gravity[p] * f * a * tau * (hu - hd)) * conveyed / (conveyed + friction[p] * abs(q) * tau)
+            local = 0.0
+            if losses[LL_ANY, p] > 0.0:
+                # [LOSSES]: K·|v|·τ/(2L) at the entry, the exit and along the pipe (dwflow.c
+                # findLocalLosses), v of the last flow through each end's area
+                a_up, a_down = FULL_AREA, FULL_AREA
+                if yu < d:
+                    half, k, w = circle_cell(yu * per_diameter[p])
+                    a_up = circle_value(half, k, w, 0)
+                if yd < d:
+                    half, k, w = circle_cell(yd * per_diameter[p])
+                    a_down = circle_value(half, k, w, 0)
+                speed = 0.0
+                if f * a_up * d * d > DRY_AREA:
+                    speed += losses[LL_ENTRY, p] * abs(q) / (f * a_up * d * d)
+                if f * a_down * d * d > DRY_AREA:
+                    speed += losses[LL_EXIT, p] * abs(q) / (f * a_down * d * d)
+                speed += losses[LL_AVERAGE, p] * abs(q) / area
+                local = speed * tau * gravity[p] / (2.0 * G * d * d)  # 1/L = gravity/(g·d²)
+            q = (q + gravity[p] * f * a * tau * (hu - hd)) * conveyed / (conveyed * (1.0 + local)
+                                                                         + friction[p] * abs(q) * tau)
             # SWMM's normal flow limitation (NORMAL_FLOW_LIMITED = BOTH): when the flow at
             # the inlet is supercritical, or the water surface is flatter than the bed, a
             # pipe carries no more than Manning's normal flow at its upstream depth. It
@@ -685,6 +704,8 @@ def route(dt, substeps, runoff, depth, flow, open_fraction,
                     normal = f * conveyance[p] * circle_value(half, k, w, 2)
                     if q > normal:
                         q = normal
+            if q < 0.0 and losses[LL_FLAP, p] > 0.0:
+                q = 0.0  # a flap gate: no reverse flow (link.c link_setFlapGate)
             flow[p] = q
             if q > 0.0:
                 leaving[up] += q
@@ -967,7 +988,7 @@ def drainage_tick(dt, substeps, use_gauges, nearest_gauge_row, manhole_row, pipe
                   external_inflow, blockage, depth_col, head_col, crown_col, surcharged_col, ponded_col, flooding_col, volume_col,
                   inflow_col, flow_col, fill_col, velocity_col, capacity_col, discharge_col,
                   discharged_col, reg_row, reg_int, reg_float, curve_ptr, curve_x, curve_y, reg_on,
-                  reg_flow):  # pragma: no cover - compiled
+                  reg_flow, losses):  # pragma: no cover - compiled
     """One tick of the network on the table's columns (``*_col``, ``rain_*``, ...):
     gather_inputs, route, publish, in one call from Python, with the network
     (:class:`Network`) and the working arrays (:class:`RouterWork`) packed in rows."""
@@ -988,7 +1009,7 @@ def drainage_tick(dt, substeps, use_gauges, nearest_gauge_row, manhole_row, pipe
           pipe_int[PI_UP_DROP], head, work_manhole[MW_VOLUME], work_manhole[MW_SETTLED], work_manhole[MW_INTERCEPT],
           work_manhole[MW_SURFACE], work_manhole[MW_LOW], work_manhole[MW_HIGH], work_manhole[MW_LEAVING],
           outflow, flooded, stored, pipe_depth, pipe_area, reg_int, reg_float, curve_ptr, curve_x, curve_y, reg_on,
-          reg_flow)
+          reg_flow, losses)
     for r in range(reg_row.shape[0]):
         flow_col[reg_row[r]] = reg_flow[r]
     publish(dt, manhole_row, pipe_row, outfall_row, node_invert, max_depth, crown, diameter, capacity, invert_down,
@@ -1151,6 +1172,32 @@ def outfall_stages(world, table, net: Network, start: float) -> OutfallStages | 
     return OutfallStages(net, table, stages, start) if stages else None
 
 
+#: rows of the links' losses array: entry, exit, average loss coefficients, any of them
+#: (their sum), and a flap gate (1: no reverse flow)
+LL_ENTRY, LL_EXIT, LL_AVERAGE, LL_ANY, LL_FLAP = range(5)
+
+
+def link_losses(world, table, net: Network) -> np.ndarray:
+    """(5, pipes) array of each pipe's [LOSSES] coefficients and flap gate from the
+    scene's SWMM file (``data/hydrology.json``); zeros for a scene without one."""
+    import json
+
+    out = np.zeros((5, len(net.pipe_row)))
+    root = getattr(world.scene, "root", None)
+    path = None if root is None else root / "data" / "hydrology.json"
+    if path is None or not path.is_file():
+        return out
+    source = json.loads(path.read_text(encoding="utf-8")).get("source", {})
+    index = {table.ids[r]: k for k, r in enumerate(net.pipe_row)}
+    for name, (k_in, k_out, k_avg) in source.get("losses", {}).items():
+        if name in index:
+            out[:4, index[name]] = k_in, k_out, k_avg, k_in + k_out + k_avg
+    for name in source.get("flap_gates", []):
+        if name in index:
+            out[LL_FLAP, index[name]] = 1.0
+    return out
+
+
 def step_drainage(ctx):
     """One tick of the network: rain -> rational runoff -> local-inertial routing.
 
@@ -1191,7 +1238,8 @@ def step_drainage(ctx):
                   c["depth"], c["head"], c["crown_elevation"], c["surcharged"], c["ponded_depth"], c["flooding"],
                   c["volume"], c["inflow"], c["flow"], c["fill"], c["velocity"], c["capacity"], c["discharge"],
                   c["discharged_volume"], net.reg_row, net.reg_int, net.reg_float, net.curve_ptr, net.curve_x,
-                  net.curve_y, work.reg_on, work.reg_flow)
+                  net.curve_y, work.reg_on, work.reg_flow,
+                  world.memo(("drainage", "losses", ctx.domain), lambda: link_losses(world, t, net)))
 
 
 # --- couplings -----------------------------------------------------------------------

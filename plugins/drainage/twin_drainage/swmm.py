@@ -129,6 +129,11 @@ def write_scene(source: str | Path, scene_dir: str | Path, strict: bool = False)
                    "storage_nodes": [n for n, node in net.manholes.items() if node["kind"] == "storage"],
                    # outfalls whose stage follows a TIMESERIES or a TIDAL curve (forcing.outfall_stage)
                    "outfall_stages": {n: node["stage"] for n, node in net.outfalls.items() if "stage" in node},
+                   # entry, exit and average loss coefficients, and flap gates (no reverse flow) of
+                   # conduits and of the conduits into an outfall with one, by pipe id (model.LinkLosses)
+                   "losses": {link_ids[n]: pipe["losses"] for n, pipe in net.pipes.items() if "losses" in pipe},
+                   "flap_gates": [link_ids[n] for n, pipe in net.pipes.items()
+                                  if pipe.get("flap") or net.outfalls.get(pipe["links"][1], {}).get("flap")],
                    # the kinematic wave's true sections (twin_drainage.sections), by pipe id
                    "sections": {link_ids[n]: pipe["section"] for n, pipe in net.pipes.items() if "section" in pipe}}
     (data / "hydrology.json").write_text(json.dumps({**net.hydrology, "source": source_info}, indent=1,
