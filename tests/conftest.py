@@ -233,6 +233,25 @@ def toy():
 
 # -- a toy twin on a real server -------------------------------------------------------------
 
+def overfilling_build(root: Path, toy, data: Path | None = None, gate=None):
+    """What builds the toy twin of :func:`overfilling_toy` for ``create_app`` (its scene
+    under ``root``, its engine's data in ``data``, waiting for ``gate`` when given), and
+    the dict whose "h" is then its Harness."""
+    from twin.authoring.testing import Harness
+
+    made: dict = {}
+
+    def build():
+        if gate is not None:
+            gate.wait(30)
+        h = Harness(root, plugins=[toy], blocks=(2, 2), data_dir=data)
+        h.act("toy.open_tap", "T-001", rate=0.5)
+        made["h"] = h
+        return h.engine
+
+    return build, made
+
+
 @contextmanager
 def overfilling_toy(root: Path, toy, data: Path | None = None, *, engine_data: bool = False, gate=None,
                     ready: bool = True) -> Iterator[tuple]:
@@ -245,19 +264,9 @@ def overfilling_toy(root: Path, toy, data: Path | None = None, *, engine_data: b
     /api/health says so."""
     import httpx
 
-    from twin.authoring.testing import Harness
     from twin.serving.server import create_app
 
-    made: dict = {}
-
-    def build():
-        if gate is not None:
-            gate.wait(30)
-        h = Harness(root, plugins=[toy], blocks=(2, 2), data_dir=data if engine_data else None)
-        h.act("toy.open_tap", "T-001", rate=0.5)
-        made["h"] = h
-        return h.engine
-
+    build, made = overfilling_build(root, toy, data if engine_data else None, gate)
     server = create_app(build, speed=20.0, **({"data_dir": data} if data is not None else {}))
     with running(server.app) as url, httpx.Client(base_url=url, timeout=10) as client:
         if ready:

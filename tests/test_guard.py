@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 import websockets
-from conftest import running, wait_for, wait_healthy
+from conftest import overfilling_toy, running, wait_for
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -29,17 +29,7 @@ def served(tmp_path_factory):
     import toyplugin
 
     root = tmp_path_factory.mktemp("guard")
-    made = {}
-
-    def build():
-        h = Harness(root / "scene", plugins=[toyplugin], blocks=(2, 2))
-        h.act("toy.open_tap", "T-001", rate=0.5)
-        made["h"] = h
-        return h.engine
-
-    server = create_app(build, speed=20.0, data_dir=root / "data")
-    with running(server.app) as url, httpx.Client(base_url=url, timeout=10) as client:
-        wait_healthy(client)
+    with overfilling_toy(root / "scene", toyplugin, root / "data") as (server, client, url, _):
         wait_for(lambda: client.get("/api/alarms").json()["alarms"], 30, "the tank's alarm")
         yield server, client, url
 

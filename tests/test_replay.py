@@ -6,7 +6,7 @@ import time
 import httpx
 import numpy as np
 import websockets
-from conftest import running, wait_healthy
+from conftest import overfilling_build, running, wait_healthy
 
 from twin.serving import protocol as p
 from twin.serving.client import Mirror
@@ -136,16 +136,7 @@ def test_director_branches_a_replay_into_a_live_twin(gas_drill_recording, tmp_pa
 
 def _tap_server(tmp_path, toy, **kwargs):
     """A live server over the toy city with a tap open on T-001 before the first tick."""
-    from twin.authoring.testing import Harness
-
-    made = {}
-
-    def build():
-        h = Harness(tmp_path / "s", plugins=[toy], blocks=(2, 2))
-        h.act("toy.open_tap", "T-001", rate=0.5)
-        made["h"] = h
-        return h.engine
-
+    build, made = overfilling_build(tmp_path / "s", toy)
     return create_app(build, speed=50.0, **kwargs), made
 
 
