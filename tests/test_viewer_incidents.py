@@ -258,12 +258,36 @@ def test_the_wall_lists_incidents_worst_first_with_their_timeline_and_an_operato
         ack = timeline.locator("li[data-kind='acknowledge']").inner_text()
         assert "duty-officer" in ack and "crew 3 on the way" in ack
         assert detail.locator(".action-acknowledge").is_disabled() and detail.locator(".action-dispatch").is_enabled()
+        assert detail.locator(".action-close").is_enabled()  # the server refuses while its alarms are active (below)
         assert detail.locator(".action-message").inner_text() == "Acknowledge: done"
 
+        # Dispatched from the list, the owner's crew reports from the field (its phone
+        # page's API): each step comes onto the open timeline and the row as it happens.
+        detail.locator("textarea.note").fill("crew 3 to the valve well")
+        detail.locator(".action-dispatch").click()
+        wait_for(wall, f"() => document.querySelector('li.incident[data-incident=\"{gas_id}\"]').dataset.state === 'dispatched'")
+        assert book.incidents[gas_id].dispatched_to == incident.owner
+        wait_for(wall, f"() => document.querySelector('#incident-timeline-{gas_id} li[data-kind=\"dispatch\"]') !== null")
+        assert incident.owner in timeline.locator("li[data-kind='dispatch']").inner_text()
+        _, crew = store.add("crew", "gas crew 3", unit=incident.owner)
+        as_crew = {"Authorization": f"Bearer {crew}"}
+        for step in ("accept", "arrive"):
+            r = httpx.post(f"{url}/api/field/tasks/{gas_id}/{step}", json={"note": f"{step} from the field"}, headers=as_crew, timeout=20)
+            assert r.status_code == 200, r.text
+            wait_for(wall, f"() => document.querySelector('#incident-timeline-{gas_id} li[data-kind=\"{step}\"]') !== null")
+            assert "gas crew 3" in timeline.locator(f"li[data-kind='{step}']").inner_text()
+        assert row.locator(".crew").inner_text() == "crew on site"
+
+        # Closing waits for its alarms to clear: the refusal is shown where it was asked.
+        detail.locator(".action-close").click()
+        wait_for(wall, "() => document.querySelector('.incident-detail .action-message.error') !== null")
+        assert "still has" in detail.locator(".action-message").inner_text()
+        assert book.incidents[gas_id].state == "dispatched"
+
         # Another wall, a viewer's (one page at a time: chromium draws on the CPU here):
-        # the incident acknowledged, the actions disabled with the reason.
+        # the incident dispatched, the actions disabled with the reason.
         goto(wall, f"{url}/?wall=1&token={viewer}")
-        wait_for(wall, f"() => document.querySelector('li.incident[data-incident=\"{gas_id}\"]')?.dataset.state === 'acknowledged'", timeout=30000)
+        wait_for(wall, f"() => document.querySelector('li.incident[data-incident=\"{gas_id}\"]')?.dataset.state === 'dispatched'", timeout=30000)
         wall.locator(f"li.incident[data-incident='{gas_id}']").click()
         wait_for(wall, f"() => document.querySelector('#incident-timeline-{gas_id} li[data-kind=\"acknowledge\"]') !== null")
         assert wall.locator(".incident-detail .action-acknowledge").is_disabled()
