@@ -521,6 +521,10 @@ class _ChunkSpan:
 
 
 _RECORD_HEAD = struct.Struct("<BQ")  # opcode, length of the record's body
+#: the indexes of the files read last (RecordingReader), by (device, inode, size, mtime)
+_INDEXES: dict[tuple[int, int, int, int], tuple[Any, ...]] = {}
+_INDEXES_KEPT = 8
+_INDEXES_LOCK = threading.Lock()
 _OPCODES = {int(o) for o in Opcode}
 
 
@@ -555,7 +559,8 @@ class RecordingReader:
         except OSError as exc:
             raise RecordingError(f"{self.path}: cannot read it: {_reason(exc)}") from None
         self._lock = threading.Lock()
-        self.size = os.fstat(self._stream.fileno()).st_size
+        stat = os.fstat(self._stream.fileno())
+        self.size = stat.st_size
         #: metadata records by name (``twin.run``, ``twin.created``)
         self.metadata: dict[str, dict[str, str]] = {}
         self.channels: dict[int, str] = {}
@@ -563,14 +568,32 @@ class RecordingReader:
         self._encodings: dict[int, str] = {}
         self._codec: packed.Codec | None = None
         self._chunks: list[_ChunkSpan] = []
+        # The index of this very file (same inode, size and modification time) as another
+        # reader read it: a replay, a report or a seek opens the same file many times, and
+        # reading an hour's summary costs more than a seek (a file still being written
+        # changes size at every flush, so it is read anew)
+        key = (stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns)
+        known = _INDEXES.get(key)
         try:
-            magic = self._read(0, len(MAGIC))
-            if not MAGIC.startswith(magic):
-                raise RecordingError(f"{self.path}: not an MCAP recording (it does not begin with the MCAP magic bytes)")
-            #: True when the file has its summary and footer; False when it was cut short
-            self.complete = magic == MAGIC and self._read_summary()
-            #: how many bytes of the file hold usable data (all of a complete file)
-            self.used = self.size if self.complete else self._scan() if magic == MAGIC else 0
+            if known is not None:
+                metadata, channels, encodings, chunks, self.complete, self.used, self._keyframes = known
+                # copies of what a caller could change; the chunks' spans are frozen
+                self.metadata = {name: dict(m) for name, m in metadata.items()}
+                self.channels, self._encodings, self._chunks = dict(channels), dict(encodings), list(chunks)
+            else:
+                self._keyframes: dict[int, tuple[int, ...]] = {}
+                magic = self._read(0, len(MAGIC))
+                if not MAGIC.startswith(magic):
+                    raise RecordingError(f"{self.path}: not an MCAP recording (it does not begin with the MCAP magic bytes)")
+                #: True when the file has its summary and footer; False when it was cut short
+                self.complete = magic == MAGIC and self._read_summary()
+                #: how many bytes of the file hold usable data (all of a complete file)
+                self.used = self.size if self.complete else self._scan() if magic == MAGIC else 0
+                with _INDEXES_LOCK:
+                    while len(_INDEXES) >= _INDEXES_KEPT:
+                        _INDEXES.pop(next(iter(_INDEXES)))
+                    _INDEXES[key] = (self.metadata, self.channels, self._encodings, self._chunks, self.complete, self.used,
+                                     self._keyframes)
         except BaseException:
             self._stream.close()
             raise
@@ -668,9 +691,15 @@ class RecordingReader:
 
     def _keyframe_times(self, chunk: _ChunkSpan) -> tuple[int, ...]:
         """Log times (ns) of a chunk's keyframes, from its MCAP message index when the
-        summary was read: a small read, no chunk decompressed."""
+        summary was read: a small read, no chunk decompressed, once per file."""
         if chunk.keyframes is not None:
             return chunk.keyframes
+        known = self._keyframes.get(chunk.offset)
+        if known is None:
+            known = self._keyframes[chunk.offset] = self._read_keyframe_times(chunk)
+        return known
+
+    def _read_keyframe_times(self, chunk: _ChunkSpan) -> tuple[int, ...]:
         opcode, length = _RECORD_HEAD.unpack(self._read(chunk.keyframe_index, _RECORD_HEAD.size))
         if opcode != Opcode.MESSAGE_INDEX:
             raise RecordingError(f"{self.path}: the summary points at no message index at byte {chunk.keyframe_index}")
