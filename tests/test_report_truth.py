@@ -1,5 +1,5 @@
 """The truth beside the measurement in the report (issue 17): a drill whose methane
-detector drifts low while its manhole fills with gas. The report charts that detector's
+detector drifts low while its manhole fills with gas (and another sticks, a third dies). The report charts that detector's
 readings against the true methane on one chart (the two differ where the drift is, and
 agree before it), the rule's risk as the twin computed it against the true risk with the
 level thresholds as bands, and says in red that the alarm cleared while the truth was
@@ -18,6 +18,7 @@ from twin.runs.recording import read_truth
 from twin.runs.report import write_report
 
 DRIFT_AT = 60.0
+FAULTS_AT = 30.0
 #: the demo's gas leak beside G-MH-0055, whose methane detector GS-CH4-0089 drifts down from 01:00
 DRILL = f"""
 [drill]
@@ -38,6 +39,16 @@ at = {DRIFT_AT:g}
 action = "sensor.drift"
 target = "GS-CH4-0089"
 params = {{ rate = -600 }}
+
+[[events]]             # the sewer space's detector sticks, a far manhole's dies
+at = {FAULTS_AT:g}
+action = "sensor.stuck"
+target = "GS-CH4-0090"
+
+[[events]]
+at = {FAULTS_AT:g}
+action = "sensor.dead"
+target = "GS-CH4-0002"
 
 [[expect]]
 no_false_clear = true
@@ -79,6 +90,25 @@ def test_the_drifting_detector_is_charted_measured_against_true(drifted):
     assert chart.risk == ("gas.lel", "risk")
     end = chart.risk_times[-1]
     assert chart.twin_risk[-1] < 0.25 and chart.true_risk[np.searchsorted(chart.true_risk_times, end, "right") - 1] >= 0.9
+
+
+def test_every_faulty_sensor_is_charted_first(drifted):
+    """Stuck and dead sensors are charted too, each from its fault: the stuck one reads
+    one value while the truth moves, the dead one reads nothing."""
+    _, start, report = drifted
+    charts = {c.sensor: c for c in report.truth_charts}
+    faulty = [c.sensor for c in report.truth_charts if c.why == "fault"]
+    assert set(faulty) == {"GS-CH4-0089", "GS-CH4-0090", "GS-CH4-0002"}
+    assert [c.why for c in report.truth_charts][: len(faulty)] == ["fault"] * len(faulty)  # the faulty ones first
+    stuck = charts["GS-CH4-0090"]
+    after = stuck.measured_times > start + FAULTS_AT + 1
+    assert after.sum() >= 10 and np.ptp(stuck.measured[after]) == 0
+    assert np.ptp(stuck.true_at(stuck.measured_times[after])) > 0.1  # the truth moved on
+    dead = charts["GS-CH4-0002"]
+    assert len(dead.measured) and dead.measured_times.max() <= start + FAULTS_AT + 1
+    # the truth is known all along (kept once: a far manhole's methane did not move)
+    assert np.isfinite(dead.true_at(np.array([start + 140.0]))).all()
+    assert all(c.path is not None and c.path.exists() for c in charts.values())
 
 
 def test_the_page_shows_the_chart_and_the_false_all_clear(drifted):
