@@ -40,6 +40,8 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
+from twin_drainage import _numba_cache  # noqa: F401 - before any kernel: the package-wide cache key
+
 #: subareas: impervious without depression storage, impervious with it, pervious
 IMPERV0, IMPERV1, PERV = 0, 1, 2
 #: where a subarea's runoff goes (SWMM's RouteTo)

@@ -33,6 +33,7 @@ from collections import deque
 import numpy as np
 from numba import njit
 
+from twin_drainage import _numba_cache  # noqa: F401 - before any kernel: the package-wide cache key
 from twin_drainage.regulators import RI_DOWN, RI_UP, regulator_flow
 from twin_drainage.sections import (ALPHA_MAX, S_MAX, area_of_depth, area_of_section_factor, depth_of_area,
                                      section_factor)

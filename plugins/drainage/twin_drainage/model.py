@@ -47,9 +47,9 @@ import numpy as np
 from numba import njit
 
 from twin import piecewise_risk
-# Numba caches route, drainage_tick and kinwave_tick keyed on this file alone; after
-# editing kinwave.py or regulators.py, touch this file (or clear the cache), or a stale
-# compiled router keeps running.
+# Numba's cache keys this package's kernels on all its files (_numba_cache): route and
+# kinwave_tick carry kinwave.py's, regulators.py's and sections.py's code in their entries
+from twin_drainage import _numba_cache  # noqa: F401 - before any kernel: the package-wide cache key
 from twin_drainage.kinwave import route_kinwave
 from twin_drainage.regulators import RI_DOWN, RI_UP, regulator_flow
 

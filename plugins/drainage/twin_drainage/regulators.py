@@ -31,6 +31,8 @@ import math
 import numpy as np
 from numba import njit
 
+from twin_drainage import _numba_cache  # noqa: F401 - before any kernel: the package-wide cache key
+
 G = 9.80665
 REG_PUMP, REG_WEIR, REG_ORIFICE, REG_OUTLET = 0, 1, 2, 3
 KINDS = {"pump": REG_PUMP, "weir": REG_WEIR, "orifice": REG_ORIFICE, "outlet": REG_OUTLET}

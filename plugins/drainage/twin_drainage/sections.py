@@ -25,6 +25,8 @@ import math
 import numpy as np
 from numba import njit
 
+from twin_drainage import _numba_cache  # noqa: F401 - before any kernel: the package-wide cache key
+
 #: shape name -> kind code in the compiled functions (0 is the router's own circle)
 KINDS = {"RECT_CLOSED": 1, "RECT_OPEN": 2, "RECT_TRIANGULAR": 3, "TRAPEZOIDAL": 4, "TRIANGULAR": 5}
 #: α above which a closed shape's section factor runs linearly to the full one (xsect.c)
