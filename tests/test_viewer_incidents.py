@@ -347,6 +347,12 @@ def test_a_replayed_wall_shows_the_incidents_of_the_moment_sought(browser, storm
         wait_for(wall, f"() => document.querySelector('#incident-timeline-{gas_id} li[data-kind=\"acknowledge\"]') !== null")
         kinds = wall.evaluate(f"[...document.querySelectorAll('#incident-timeline-{gas_id} li')].map(l => l.dataset.kind)")
         assert kinds[0] == "open" and "raise" in kinds
+        # what was cannot be acted on: the actions are disabled, saying why
+        assert wall.locator(".incident-detail .action-dispatch").is_disabled()
+        assert "A replay shows what was" in wall.locator(".incident-detail .reason").inner_text()
+        # Enter on a focused row folds it as a click does
+        wall.locator(f"li.incident[data-incident='{gas_id}']").press("Enter")
+        wait_for(wall, "() => document.querySelector('.incident-detail') === null")
         # Back before the leak: nothing.
         seek(10.0)
         wait_for(wall, "() => document.querySelectorAll('#alarm-list li.incident').length === 0")

@@ -61,6 +61,12 @@ export class AlarmList {
       if (row.dataset.alarm) this.onSelect(Number(row.dataset.alarm));
       else this.toggleIncident(Number(row.dataset.incident));
     });
+    this.body.addEventListener('keydown', (event) => { // Enter on a focused row: as a click
+      if (event.key !== 'Enter' || !(event.target instanceof HTMLElement) || !event.target.matches('li[data-alarm], li[data-incident]')) return;
+      if (event.target.closest('.incident-detail') && !event.target.dataset.alarm) return;
+      event.preventDefault();
+      event.target.click();
+    });
     state.on('incidents', ({ changed }) => {
       if (this.selectedIncident !== null && changed.includes(this.selectedIncident)) {
         this.detail?.refresh();

@@ -106,14 +106,17 @@ export class IncidentDetail {
    * @param {IncidentSummary} incident */
   update(incident) {
     const role = this.state.hello?.role || 'viewer';
-    const mayAct = ROLES.indexOf(role) >= ROLES.indexOf('operator');
+    // a replay's incidents are the recording's: acting on them would change nothing real
+    const why = this.state.hello?.mode === 'replay' ? w('replayOnly')
+      : ROLES.indexOf(role) >= ROLES.indexOf('operator') ? '' : `${t('needOperator')} ${role}`;
     for (const [action, b] of /** @type {Array<[IncidentAction, HTMLButtonElement]>} */ (Object.entries(this.buttons))) {
       const stateOk = /** @type {readonly string[]} */ (ACTIONS[action].from).includes(incident.state);
-      b.disabled = !mayAct || !stateOk;
-      b.title = !mayAct ? `${t('needOperator')} ${role}` : !stateOk ? `${w(`inc_${incident.state}`)}` : '';
+      b.disabled = Boolean(why) || !stateOk;
+      b.title = why || (!stateOk ? `${w(`inc_${incident.state}`)}` : '');
     }
-    this.reason.hidden = mayAct;
-    setText(this.reason, mayAct ? '' : `${t('needOperator')} ${role}`);
+    this.reason.hidden = !why;
+    this.note.hidden = Boolean(why);
+    setText(this.reason, why);
   }
 
   /** @param {IncidentAction} action */

@@ -42,6 +42,7 @@ const WORDS = Object.freeze({
     ev_escalation: 'Not {step} within {minutes} min: handed up from {from} to {to} ({channels})',
     step_acknowledge: 'acknowledged', step_dispatch: 'dispatched', step_close: 'closed',
     by: 'by',
+    replayOnly: 'A replay shows what was: people act on the live twin',
   }),
   'zh-CN': Object.freeze({
     incidents: '事件',
@@ -79,6 +80,7 @@ const WORDS = Object.freeze({
     ev_escalation: '{minutes} 分钟内未{step}：已上报{to}（{channels}）',
     step_acknowledge: '确认', step_dispatch: '派发', step_close: '办结',
     by: '操作人',
+    replayOnly: '回放仅展示当时情况：处置请在实时模式下进行',
   }),
 });
 
