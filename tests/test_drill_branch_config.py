@@ -1,5 +1,5 @@
-"""A branch runs with its parent recording's configuration ([thresholds] and [alarms]),
-unless told otherwise (twin.runs.reruns.branch_engine)."""
+"""A branch, and a rerun, run with their parent recording's configuration ([thresholds]
+and [alarms]) unless told otherwise (twin.runs.reruns.branch_engine, rerun)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 from twin.runs.drill import load_drill
 from twin.runs.recording import Recorder, info
-from twin.runs.reruns import branch_engine, run_drill
+from twin.runs.reruns import branch_engine, rerun, run_drill
 from twin.runtime import open_drill
 from twin.tick.scene import Incident
 
@@ -72,3 +72,10 @@ def test_a_branch_keeps_the_parents_deadlines_and_thresholds_unless_told_otherwi
         assert told.config["thresholds"]["gas.lel_risk"]["lel_volume_percent"] == 4.4
     finally:
         told.close()
+
+    # a rerun too: with no configuration given, the recording's deadlines make the same alarms overdue
+    recorded, replayed = rerun(recording, None)
+    overdue = sorted((e["alarm"]["asset"], e["time"]) for e in recorded if e["kind"] == "overdue")
+    assert overdue and sorted((e["alarm"]["asset"], e["time"]) for e in replayed if e["kind"] == "overdue") == overdue
+    _, longer = rerun(recording, {"alarms": {"deadlines": {"1": 600, "2": 600, "3": 600, "4": 600}}})
+    assert not [e for e in longer if e["kind"] == "overdue"]  # told otherwise

@@ -252,8 +252,8 @@ def _tick_number(t: float, start: float, dt: float) -> int:
 
 def rerun(path: Path, config: dict[str, Any] | None, data_dir: Path | None = None,
           out: Path | None = None) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Feed a recording's inputs to a twin with ``config``, from the recording's clock
-    start; return (recorded, rerun) alarm events. A recording cut short is re-run up to
+    """Feed a recording's inputs to a twin with ``config``'s tables over the recording's
+    own configuration (:func:`parent_config`), from the recording's clock start; return (recorded, rerun) alarm events. A recording cut short is re-run up to
     its last whole chunk. With ``out``, the rerun is recorded there: its frames, the
     inputs it was fed, the original's actions and ground truth (the same world), and
     metadata naming the original (``rerun_of``) and its drill."""
@@ -273,7 +273,9 @@ def rerun(path: Path, config: dict[str, Any] | None, data_dir: Path | None = Non
     registry = load_registry()
     check_config(config, registry)
     scene = open_scene(Path(meta["scene_path"]), registry)
-    engine = Engine(scene, registry, seed=int(meta["seed"]), dt=float(meta["dt"]), simulate=False, config=config or {}, start=start)
+    # what is not changed stays as the recording ran (its [thresholds] and [alarms])
+    engine = Engine(scene, registry, seed=int(meta["seed"]), dt=float(meta["dt"]), simulate=False,
+                    config=parent_config(meta, config), start=start)
     recorded: list[dict[str, Any]] = []
     # by tick number from the start: at epoch seconds a float time has no 9 decimals to round to
     readings: dict[int, list[tuple[np.ndarray, ...]]] = {}
