@@ -21,12 +21,11 @@ from starlette.responses import FileResponse, Response
 from twin.errors import TwinError
 from twin.loop import field
 from twin.loop.incidents import STEPS_TIMED
-from twin.serving.auth import OPEN, authorize, caller_of
-from twin.serving.access import CREW, TokenRecord
+from twin.serving.auth import authorize, caller_of
+from twin.serving.access import CREW
 from twin.serving.protocol import AlarmSummary, ApiErrorCode, IncidentInfo, IncidentState, IncidentSummary
-from twin.serving.routes.alarms import ActionBody
+from twin.serving.routes.alarms import ActionBody, act_on, refusal
 from twin.serving.routing import ApiError, ApiFailure, ApiRoute, Call, Media
-from twin.tick.alarms import InvalidAction, StoreUnavailable
 
 #: the path's action words -> the incident action
 ACTIONS = {"ack": "acknowledge", "acknowledge": "acknowledge", "dispatch": "dispatch", "close": "close"}
@@ -149,18 +148,7 @@ async def incident_action(call: Call) -> IncidentActed:
     if action is None:
         raise ApiFailure(ApiErrorCode.NOT_FOUND, f"unknown incident action {call.request.path_params['action']!r}; "
                                                  f"use ack, dispatch or close")
-    body: ActionBody = call.body
-    try:
-        acted = await asyncio.to_thread(e.incidents.act, call.request.path_params["incident_id"], action,
-                                        actor(call.caller, body.who), body.note, e.time, body.unit)
-    except KeyError as exc:
-        raise ApiFailure(ApiErrorCode.NOT_FOUND, str(exc).strip("'\"")) from None
-    except InvalidAction as exc:
-        raise ApiFailure(exc.status, str(exc)) from None
-    except StoreUnavailable as exc:
-        raise ApiFailure(ApiErrorCode.UNAVAILABLE, str(exc)) from None
-    except TwinError as exc:
-        raise ApiFailure(ApiErrorCode.CONFLICT, str(exc)) from None
+    acted = await act_on(e.incidents, call.request.path_params["incident_id"], action, call)
     return IncidentActed(acted.to_json())  # type: ignore[arg-type]
 
 
@@ -173,17 +161,6 @@ async def notifications(call: Call) -> NotificationStatus:
     status, recent = await asyncio.to_thread(lambda: (notify.status(), notify.recent()))
     return NotificationStatus(True, status["channels"], status["rules"], recent, status["file"], status["sender"],
                               status["sender_error"])
-
-
-def actor(who: TokenRecord, said: str) -> str:
-    """The name an action is recorded under: the token's; in open mode nobody is
-    authenticated, so a ``who`` the caller gives is kept as what they said, never as who
-    acted (as for alarms)."""
-    if who != OPEN:
-        return who.name
-    if said.split():
-        return f"anonymous (said: {' '.join(said.split())[:64]})"
-    return "anonymous"
 
 
 # -- the field crew ---------------------------------------------------------------------------------
@@ -252,12 +229,8 @@ async def field_report(call: Call) -> FieldTask:
             call.caller.name, unit, body.note, body.cause, body.photo, e.time, folder)
     except field.NotYourTask as exc:
         raise ApiFailure(ApiErrorCode.NOT_FOUND, str(exc)) from None
-    except InvalidAction as exc:
-        raise ApiFailure(exc.status, str(exc)) from None
-    except StoreUnavailable as exc:
-        raise ApiFailure(ApiErrorCode.UNAVAILABLE, str(exc)) from None
     except TwinError as exc:
-        raise ApiFailure(ApiErrorCode.CONFLICT, str(exc)) from None
+        raise refusal(exc) from None
     return FieldTask(field.task_view(incident, e), e.time)
 
 

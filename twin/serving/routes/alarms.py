@@ -5,7 +5,7 @@ resolve: operator role)."""
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 
@@ -94,24 +94,40 @@ async def alarm_action(call: Call) -> AlarmActed:
     action = ACTIONS.get(call.request.path_params["action"])
     if action is None:
         raise ApiFailure(ApiErrorCode.NOT_FOUND, "unknown action; use ack, dispatch or resolve")
-    body: ActionBody = call.body
-    try:
-        acted = await asyncio.to_thread(e.alarms.act, call.request.path_params["alarm_id"], action,
-                                        actor(call.caller, body.who), body.note, e.time, body.unit)
-    except KeyError as exc:
-        raise ApiFailure(ApiErrorCode.NOT_FOUND, str(exc).strip("'\"")) from None
-    except InvalidAction as exc:
-        raise ApiFailure(exc.status, str(exc)) from None
-    except StoreUnavailable as exc:
-        raise ApiFailure(ApiErrorCode.UNAVAILABLE, str(exc)) from None
-    except TwinError as exc:
-        raise ApiFailure(ApiErrorCode.CONFLICT, str(exc)) from None
+    acted = await act_on(e.alarms, call.request.path_params["alarm_id"], action, call)
     return AlarmActed(acted.to_json())  # type: ignore[arg-type]
 
 
+async def act_on(book: Any, item_id: Any, action: str, call: Call) -> Any:
+    """``action`` on the alarm or incident ``item_id`` of ``book`` (an alarm or incident
+    book) with the request's ActionBody, by its caller, written to the store before the
+    answer: the record acted on, or the refusal as an ApiFailure (404 unknown, the
+    action's own status when the state forbids it, 503 store unavailable, 409 other)."""
+    body: ActionBody = call.body
+    e = call.twin
+    try:
+        return await asyncio.to_thread(book.act, item_id, action, actor(call.caller, body.who), body.note, e.time, body.unit)
+    except (KeyError, TwinError) as exc:
+        raise refusal(exc) from None
+
+
+def refusal(exc: KeyError | TwinError) -> ApiFailure:
+    """The API's answer to what a book (of alarms, of incidents, the crews' tasks) refused:
+    404 for what it does not know, the action's own status for input it refuses, 503 when
+    its store cannot be written now, 409 for a state that forbids the action."""
+    if isinstance(exc, KeyError):
+        return ApiFailure(ApiErrorCode.NOT_FOUND, str(exc).strip("'\""))
+    if isinstance(exc, InvalidAction):
+        return ApiFailure(exc.status, str(exc))
+    if isinstance(exc, StoreUnavailable):
+        return ApiFailure(ApiErrorCode.UNAVAILABLE, str(exc))
+    return ApiFailure(ApiErrorCode.CONFLICT, str(exc))
+
+
 def actor(who: TokenRecord, said: str) -> str:
-    """The name an alarm action is recorded under. A token's name; in open mode nobody is
-    authenticated, so a ``who`` the caller gives is kept as what they said, never as who acted."""
+    """The name an operator's action (on an alarm or an incident) is recorded under. A
+    token's name; in open mode nobody is authenticated, so a ``who`` the caller gives is
+    kept as what they said, never as who acted."""
     if who is not OPEN:
         return who.name
     if said.split():
