@@ -199,12 +199,16 @@ export class AlarmList {
     const overdue = i.alarms.some((id) => this.state.alarms.get(id)?.overdue);
     const escalated = i.escalations?.length ? i.escalations[i.escalations.length - 1] : null;
     const level = i.level;
-    row.className = `incident level-${level}${i.id === this.selectedIncident ? ' selected' : ''}${overdue || escalated ? ' overdue' : ''}`;
-    Object.assign(row.dataset, { incident: String(i.id), level: String(level), state: i.state, domains: i.domains.join(','),
-      alarms: String(i.alarms.length), escalations: String(i.escalations?.length || 0), opened: String(i.opened) });
     const title = (lang === 'zh-CN' && i.title_zh) || i.title;
     const n = i.alarms.length;
     const unit = i.dispatched_to || i.owner;
+    // a wall runs for weeks: a row whose words did not change is left as it is (its age
+    // runs in tickAges)
+    const key = [level, i.state, i.crew, n, i.escalations?.length, overdue, title, unit, i.id === this.selectedIncident, this.state.hello?.levels ? 1 : 0].join('|');
+    if (row.dataset.key === key) return;
+    row.className = `incident level-${level}${i.id === this.selectedIncident ? ' selected' : ''}${overdue || escalated ? ' overdue' : ''}`;
+    Object.assign(row.dataset, { key, incident: String(i.id), level: String(level), state: i.state, domains: i.domains.join(','),
+      alarms: String(n), escalations: String(i.escalations?.length || 0), opened: String(i.opened) });
     row.replaceChildren(
       el('span', { class: 'chip', style: { background: LEVEL_COLOURS[level], color: LEVEL_INK[level] } }, levelName(this.state, level)),
       el('span', { class: 'what' }, [
