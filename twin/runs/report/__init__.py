@@ -7,7 +7,9 @@
 - the executive summary, the first page (:mod:`.summary`): what happened, how fast
   against the deadlines, objectives met or not, three findings;
 - the run: scene, drill, seed, tick, span, when it was recorded, plugins;
-- the scorecard: the drill's expectations re-scored from the recorded alarm events;
+- the scorecard: the drill's expectations re-scored from the recording (its events and
+  its ground truth), or, for a live exercise's recording, its debrief
+  (:mod:`twin.runs.debrief`, the same section as the server's debrief page);
 - the alarms grouped by incident where the recording carries incidents, else by domain
   and place, the worst group first, with per alarm the times to detect, acknowledge,
   dispatch and resolve (*detect* runs from the input action nearest before the raise
