@@ -19,6 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 from conftest import CHROMIUM, running, wait_healthy
+from conftest import wait_for as poll
 from test_viewer import LEVEL_RGB, wait_for
 
 from twin.serving.access import TokenStore
@@ -189,19 +190,26 @@ def test_the_wall_lists_incidents_worst_first_with_their_timeline_and_an_operato
         assert wall.locator("#list-alarms").get_attribute("aria-pressed") == "false"
         wait_for(wall, "() => document.querySelectorAll('#alarm-list li.incident').length >= 2", timeout=60000)
         wait_for(wall, "() => document.querySelector('#alarm-list li.incident').dataset.level === '4'", timeout=30000)
-        listed = rows(wall)
+
+        def in_the_servers_order():
+            """The rows, once they are in the order of the server's list (the storm keeps
+            changing its incidents' levels: the page may be a delta behind)."""
+            listed = rows(wall)
+            return listed if [int(r["incident"]) for r in listed] == [i.id for i in book.ordered()] else None
+
+        listed = poll(in_the_servers_order, 20, "the wall's incidents in the server's order")
         gas = listed[0]
         assert gas["domains"] == "gas" and gas["state"] == "open"
         assert all(r["domains"] == "drainage" for r in listed[1:])
-        ordered = [i.id for i in book.ordered()]
-        assert [int(r["incident"]) for r in listed] == ordered[: len(listed)]
         gas_id = int(gas["incident"])
         incident = book.incidents[gas_id]
         row = wall.locator(f"#alarm-list li.incident[data-incident='{gas_id}']")
-        assert row.locator(".incident-title").inner_text() == incident.title
+        poll(lambda: row.locator(".incident-title").inner_text() == book.incidents[gas_id].title, 20, "the title")
+        assert "Combustible gas" in row.locator(".incident-title").inner_text()
         assert row.locator(".chip").inner_text() == "Red (I)"
         assert row.locator(".chip").evaluate("n => getComputedStyle(n).backgroundColor") == "rgb({}, {}, {})".format(*LEVEL_RGB[4])
-        assert row.locator(".alarm-count").inner_text() == f"{len(incident.alarms)} alarms"
+        # (the leak may still be reaching a further space: the page may be a delta behind)
+        poll(lambda: row.locator(".alarm-count").inner_text() == f"{len(book.incidents[gas_id].alarms)} alarms", 20, "the alarm count")
         assert incident.owner in row.locator(".owner").inner_text()
         assert row.locator(".age").inner_text().endswith(("s", "min"))
         assert row.locator(".state").inner_text().startswith("open")
@@ -225,11 +233,11 @@ def test_the_wall_lists_incidents_worst_first_with_their_timeline_and_an_operato
         timeline = wall.locator(f"#incident-timeline-{gas_id}")
         wait_for(wall, f"() => document.querySelectorAll('#incident-timeline-{gas_id} li[data-kind]').length > 0")
         kinds = timeline.evaluate("n => [...n.querySelectorAll('li')].map(l => l.dataset.kind)")
-        assert kinds[0] == "open" and kinds.count("raise") == len(incident.alarms) and "escalate" in kinds
+        detail_alarms = wall.evaluate("[...document.querySelectorAll('.incident-detail li[data-alarm]')].map(r => Number(r.dataset.alarm))")
+        assert kinds[0] == "open" and kinds.count("raise") == len(detail_alarms) and "escalate" in kinds
         times = timeline.evaluate("n => [...n.querySelectorAll('li')].map(l => Number(l.dataset.time))")
         assert times == sorted(times)
-        detail_alarms = wall.evaluate("[...document.querySelectorAll('.incident-detail li[data-alarm]')].map(r => Number(r.dataset.alarm))")
-        assert detail_alarms == incident.alarms
+        assert detail_alarms == book.incidents[gas_id].alarms[: len(detail_alarms)] and detail_alarms
         cx = sum(p[0] for p in incident.outline) / len(incident.outline)
         cy = sum(p[1] for p in incident.outline) / len(incident.outline)
         wait_for(wall, "() => !window.__twin.camera().gliding")
