@@ -80,7 +80,36 @@ def test_a_late_step_is_told_from_the_facts(kind, step):
     detail = score_detail(Score(x, False, "late: ..."), run, "zh-CN")
     assert "G-1" not in detail and "G-2（215 秒）" in detail, detail
     assert "G-3（未" in detail and not english_left(detail), detail
-    assert score_detail(Score(x, True, "all in time"), run, "zh-CN") == "均及时确认"
+    verb = {"acknowledged": "确认", "dispatched": "派发", "resolved": "办结"}[step]
+    assert score_detail(Score(x, True, "all in time"), run, "zh-CN") == f"均按时{verb}"
+
+
+@pytest.mark.skipif(not ABOUT_INCIDENTS, reason="this drill format has no expectations about incidents")
+def test_what_an_expectation_about_incidents_found_is_told_in_chinese():
+    """The scorer's findings on incidents, read back in Chinese, each incident by its
+    number and its recorded Chinese title."""
+    incidents = {3: {"id": 3, "title": "Gas leak at G-MH-0055", "title_zh": "G-MH-0055 燃气泄漏"},
+                 5: {"id": 5, "title": "Flooding at D-MH-0272", "title_zh": "D-MH-0272 积水"}}
+    run = Run(None, {}, "", 0.0, 600.0, True, [], [], {}, incidents=incidents)
+    cases = [
+        ("dispatched_within", False, "late: incident 3 (Gas leak at G-MH-0055) (95 s), incident 5 (Flooding at D-MH-0272) (not dispatched)",
+         "超时：事件 3（G-MH-0055 燃气泄漏）（95 秒）、事件 5（D-MH-0272 积水）（未派发）"),
+        ("dispatched_within", False, "late: incident 5 (Flooding at D-MH-0272) (closed without being dispatched)",
+         "超时：事件 5（D-MH-0272 积水）（未派发即关闭）"),
+        ("resolved_within", False, "late: incident 5 (Flooding at D-MH-0272) (not closed)", "超时：事件 5（D-MH-0272 积水）（未关闭）"),
+        ("by", True, "reached at 00:01:10", "于 00:01:10 达到"),
+        ("never", False, "2: incident 3 (Gas leak at G-MH-0055), incident 5 (Flooding at D-MH-0272)",
+         "2 起：事件 3（G-MH-0055 燃气泄漏）、事件 5（D-MH-0272 积水）"),
+        ("incidents_at_most", True, "0", "0 起"),
+        ("acknowledged_within", True, "all in time", "均按时确认"),
+    ]
+    for kind, passed, english, chinese in cases:
+        x = Expectation(kind, 3, 1, time=120.0, incident=True, **({"most": 1} if kind == "incidents_at_most" else {}))
+        assert score_detail(Score(x, passed, english), run, "zh-CN") == chinese, kind
+        assert score_detail(Score(x, passed, english), run, "en") == english
+    x = Expectation("by", 3, 1, time=120.0, incident=True)
+    said = score_detail(Score(x, True, "not judged: the run raised alarms but keeps no incidents", judged=False), run, "zh-CN")
+    assert said.startswith("未评判") and not english_left(said)
 
 
 def test_every_demo_drill_has_its_chinese_name_and_the_report_uses_it():

@@ -137,10 +137,12 @@ def score_detail(sc: Any, run: Run, lang: str, truth: Any = None) -> str:
     run's alarms (when a level was reached, which assets alarmed, which steps were late,
     which alarms fell while ``truth`` had not), worded from the table. An expectation
     about incidents, or of a kind it cannot read the facts of, keeps the scorer's words."""
-    if lang == "en" or getattr(sc.expectation, "incident", False):
+    if lang == "en":
         return str(sc.detail)
     w = words(lang)
     x = sc.expectation
+    if getattr(x, "incident", False):
+        return _incident_detail(sc, run, lang)
     if not getattr(sc, "judged", True):
         return w["notJudgedTruth"] if x.kind == "no_false_clear" else str(sc.detail)
     matching = [a for a in run.alarms.values() if (not x.asset or a.asset == x.asset) and (not x.domain or a.domain == x.domain)
@@ -155,10 +157,10 @@ def score_detail(sc: Any, run: Run, lang: str, truth: Any = None) -> str:
         return _false_clears(x, sc, matching, run, truth, lang)
     if x.kind not in _STEPS:
         return str(sc.detail)
-    if sc.passed:
-        return w["allInTime"]
     attr, state = _STEPS[x.kind]
     done = w[state]
+    if sc.passed:
+        return w["allInTimeStep"].format(done=done)
     late = []
     for a in sorted(matching, key=lambda a: (a.first_at(x.level) or a.raised, a.id)):
         reached = a.first_at(x.level)
@@ -194,3 +196,51 @@ def _false_clears(x: Any, sc: Any, matching: list[AlarmSummary], run: Run, truth
                                                     truth=level_name(true, lang)))
             previous = level
     return f"{len(found)}：" + "；".join(found)[:300] if found else w["none"]
+
+
+_STEP_WORD = {"acknowledged": "acknowledge", "dispatched": "dispatch", "resolved": "resolve", "closed": "close"}
+
+
+def _incident_detail(sc: Any, run: Run, lang: str) -> str:
+    """What an expectation about incidents found (the scorer's words, read back: the
+    incidents it names, their lateness, how many), in ``lang``; each incident by its
+    number and its title in ``lang`` from the recorded incidents."""
+    import re
+
+    w = words(lang)
+    detail = str(sc.detail)
+    if not getattr(sc, "judged", True):
+        return w["notJudgedIncidents"]
+
+    def step(word: str) -> str:
+        key = _STEP_WORD.get(word, word)
+        return w["expectClosed"] if key == "close" else w.get(key, word)
+
+    def incident(m: re.Match[str]) -> str:
+        recorded = run.incidents.get(int(m[1]), {})
+        title = (recorded.get("title_zh") if lang == "zh-CN" else "") or recorded.get("title") or m[2]
+        return w["incidentNamed"].format(id=m[1], title=title)
+
+    def items(text: str) -> str:
+        text = re.sub(r"incident (\d+) \((.*?)\)(?= \(|,|$)", incident, text)
+        text = re.sub(r" \((\d+) s\)", lambda m: "（" + w["seconds"].format(n=m[1]) + "）", text)
+        text = re.sub(r" \((\w+) without being (\w+)\)",
+                      lambda m: "（" + w["doneWithout"].format(done=step(m[2]), closed=step(m[1])) + "）", text)
+        text = re.sub(r" \(not (\w+)\)", lambda m: "（" + w["stepNotDone"].format(done=step(m[1])) + "）", text)
+        return text.replace(", ", "、")
+
+    if m := re.fullmatch(r"reached at (\S+)", detail):
+        return w["reachedAt"].format(time=m[1])
+    if detail == "never reached":
+        return w["neverReached"]
+    if detail == "none":
+        return w["none"]
+    if detail == "all in time":
+        return w["allInTimeStep"].format(done=step({"acknowledged_within": "acknowledged", "dispatched_within": "dispatched"}
+                                                   .get(sc.expectation.kind, "closed")))
+    if m := re.fullmatch(r"late: (.*)", detail, re.S):
+        return w["late"].format(list=items(m[1]))
+    if m := re.fullmatch(r"(\d+)(?:: (.*))?", detail, re.S):
+        counted = w["incidentsCounted"].format(n=m[1])
+        return f"{counted}：{items(m[2])}" if m[2] else counted
+    return detail
