@@ -9,8 +9,10 @@ seconds (CLOCK_MONOTONIC, shared by every process of the machine):
 - ``baseline``: a naive server: a starlette WebSocket endpoint and a tick loop that,
   after each tick, sends ``json.dumps`` of every column to each client in turn.
 - ``ours_max``: the real server with its tick loop paused; a publisher pushes recorded
-  frames through ``Hub.publish`` as fast as every client's sender takes them (at most
-  one frame pending per client: nothing merged), to measure fan-out throughput.
+  frames through ``Hub.publish`` as fast as every client takes them (at most one frame
+  pending per client: nothing merged; a client whose socket is too full for the next
+  one has its sender woken each turn of the loop, as each tick would), to measure
+  fan-out throughput.
 - ``raw``: ``websockets.asyncio.server.serve`` and ``broadcast()`` of the very bytes
   of the same frames, paced by the write buffers (each kept under the 64 KiB high-water
   mark of an asyncio transport), the floor for Python fan-out.
@@ -250,9 +252,13 @@ async def phase_ours_max(bench: Bench, conn: Any, frames: list[Any], t_pub: floa
                 seq += 1
                 hub.publish(Frame(seq, f.time, f.changes, [], []))
                 published += 1
-                # at most one frame pending per client: wait until every sender took it
+                # at most one frame pending per client: wait until every client took it
+                # (written at once to most; a client whose socket was too full has it
+                # pending, and its sender looks again at each tick: here, each turn)
                 await asyncio.sleep(0)
-                while any(c.pending is not None and c.pending.ticks for c in hub.clients):
+                while waiting := [c for c in hub.clients if c.pending is not None and c.pending.ticks]:
+                    for c in waiting:
+                        c.wake.set()
                     await asyncio.sleep(0)
 
     pub = asyncio.create_task(publisher())

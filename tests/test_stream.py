@@ -370,7 +370,9 @@ def test_a_client_that_confirms_gets_fresh_merged_deltas_whatever_its_buffers(tm
                 (ws, m, lags, merged), _ = await asyncio.gather(half_rate(), stops_reading())
                 late = lags[len(lags) // 2:]
                 assert merged >= len(late) // 2, f"only {merged} merged deltas of {len(lags)}"
-                assert max(late) <= 6, f"deltas read {max(late)} ticks after they were made: a queue in the buffers"
+                # a few ticks here (2-4); without the limit the buffers fill at 10 ticks a
+                # second of backlog: dozens of ticks by then
+                assert max(late) <= 12, f"deltas read {max(late)} ticks after they were made: a queue in the buffers"
                 # the world stops: confirming as it reads, it reaches the server's state
                 engine = paused_state(server)
                 async with asyncio.timeout(10):

@@ -95,6 +95,13 @@ class Subscription:
 
     fields: tuple[tuple[str, tuple[str, ...]], ...]
 
+    def __post_init__(self) -> None:
+        # hashed once: each tick looks every client's subscription up in the frame cache
+        object.__setattr__(self, "_hash", hash(self.fields))
+
+    def __hash__(self) -> int:
+        return self._hash  # type: ignore[attr-defined,no-any-return]
+
     @classmethod
     def resolve(cls, engine: Engine, domains: dict[str, list[str]] | None) -> Subscription:
         tables = engine.world.tables
@@ -359,7 +366,11 @@ class Hub:
                 continue
             if pending.seq >= frame.seq:
                 continue  # already synced to this frame by a resume
-            self._guarded(client, self._merge, client, frame, now)
+            try:  # as _guarded, inline: this loop runs for every client on every tick
+                self._merge(client, frame, now)
+            except Exception:
+                log.exception("serving a stream client failed; it is disconnected", extra={"client": client.name})
+                self.drop(client, "the server failed to serve this client (logged); reconnect", code=CLOSE_INTERNAL)
 
     def _merge(self, client: Client, frame: Frame, now: float) -> None:
         """Merge the frame into the client's pending delta and, if the client can take
@@ -375,10 +386,11 @@ class Hub:
             if not pending.ticks and not pending.events and pending.base == frame.seq - 1:
                 # The common case: nothing pending, one frame to send, framed once per
                 # tick; the pending delta, empty, stays (at the new seq).
-                if client.write(self._single(frame, client.sub)[1]):
+                framed = self._single(frame, client.sub)[1]
+                if client.write(framed):
                     pending.base = pending.seq = frame.seq
                     pending.time = frame.time
-                    self._sent(client, frame.seq, len(self._cache[client.sub][1]))
+                    self._sent(client, frame.seq, len(framed))
                 return
             pending.add(frame, client.sub)
             framed = ws_frame(p.encode(*pending.message()))
