@@ -222,3 +222,50 @@ def test_the_readings_answers_are_their_declarations(readings_server):
     assert csv.status_code == 422 and [r["line"] for r in csv.json()["rejects"]] == [2, 3]
     assert broken.status_code == 400 and broken.json()["error"]
     assert wrong.status_code == 415 and wrong.json()["code"] == "unsupported_media_type"
+
+
+# -- the field crew's tasks and the notifications ---------------------------------------------------
+def test_a_field_task_is_its_declaration(drilled):
+    """The phone's view of the drilled incident (dispatched), as the list and as one task."""
+    from twin.loop import field
+    from twin.serving.incidents_api import TaskView
+
+    engine, _ = drilled
+    incident = engine.incidents.ordered()[0]
+    assert incident.state == "dispatched"
+    whole, listed = field.task_view(incident, engine), field.task_view(incident, engine, detail=False)
+    assert whole["assets"] and whole["assets"][0]["readings"] and whole["timeline"]
+    assert _same(whole, TaskView) + _same(listed, TaskView) == []
+
+
+def test_the_notification_status_is_its_declaration(tmp_path, toy):
+    """A real twin whose rule sends incidents to the log channel: once a row is sent,
+    GET /api/notifications decodes strictly into NotificationStatus, each channel, rule and
+    outbox row as its TypedDict declares it (nothing left out, nothing retyped)."""
+    from conftest import wait_for
+
+    from twin.authoring.testing import Harness
+    from twin.serving.incidents_api import ChannelStatus, NotificationRule, NotificationStatus, OutboxRow
+    from twin.serving.server import create_app
+
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "notifications.toml").write_text('[[rules]]\nname = "all"\nchannels = ["log"]\n')
+
+    def build():
+        h = Harness(tmp_path / "scene", plugins=[toy], blocks=(2, 2), data_dir=tmp_path / "data")
+        h.act("toy.open_tap", "T-001", rate=0.5)
+        return h.engine
+
+    server = create_app(build, speed=20.0)
+    with running(server.app) as url, httpx.Client(base_url=url, timeout=10) as client:
+        wait_healthy(client)
+        wait_for(lambda: any(r["state"] == "sent" for r in client.get("/api/notifications").json()["recent"]), 30, "a sent row")
+        answer = client.get("/api/notifications")
+    strict = msgspec.defstruct("Strict", [], bases=(NotificationStatus,), forbid_unknown_fields=True)
+    status = msgspec.json.decode(answer.content, type=strict)
+    assert status.enabled and status.channels and status.rules and status.recent
+    body = answer.json()
+    problems = [*(e for c in body["channels"] for e in _same(c, ChannelStatus)),
+                *(e for r in body["rules"] for e in _same(r, NotificationRule)),
+                *(e for r in body["recent"] for e in _same(r, OutboxRow))]
+    assert not problems, problems[:3]

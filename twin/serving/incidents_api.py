@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import statistics
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal, NotRequired, TypedDict
 
 import msgspec
 from starlette.responses import FileResponse, Response
@@ -23,7 +23,9 @@ from twin.loop import field
 from twin.loop.incidents import STEPS_TIMED
 from twin.serving.auth import authorize, caller_of
 from twin.serving.access import CREW
-from twin.serving.protocol import AlarmSummary, ApiErrorCode, IncidentInfo, IncidentState, IncidentSummary
+from twin.serving.protocol import (
+    AlarmSummary, ApiErrorCode, CrewProgress, IncidentActionTaken, IncidentInfo, IncidentState, IncidentSummary,
+)
 from twin.serving.routes.alarms import ActionBody, act_on, refusal
 from twin.serving.routing import ApiError, ApiFailure, ApiRoute, Call, Media
 
@@ -81,6 +83,68 @@ class IncidentActed(msgspec.Struct):
     incident: IncidentInfo
 
 
+# The notifier's and the field crew's records are the maps twin.loop makes
+# (twin.loop.notify, twin.loop.field): TypedDicts, as the protocol's alarm and incident records.
+
+
+class ChannelStatus(TypedDict):
+    """How one notification channel fares (twin.loop.notify.sender.ChannelState)."""
+
+    name: str
+    #: the channel's kind (``log``, ``webhook``, ``email``...)
+    kind: str
+    #: failing: its last try failed; waiting: rows wait and none was sent yet; ok otherwise
+    state: Literal["ok", "waiting", "failing"]
+    #: outbox rows waiting for it
+    pending: int
+    #: since the process started: rows sent, tries failed
+    sent: int
+    failed_tries: int
+    #: failures in a row (0 once a delivery succeeds)
+    failures_in_a_row: int
+    #: the last failure's reason ("" if none)
+    last_error: str
+    #: wall-clock times of its last delivery and last failure (null: none yet)
+    last_sent: float | None
+    last_failed: float | None
+    #: while failing, the wall-clock time before which it is not tried again
+    retry_at: float | None
+
+
+class NotificationRule(TypedDict):
+    """A rule of the notifications file: which changes of which subject go to which channels."""
+
+    name: str
+    channels: list[str]
+    #: the changes it sends (raised, escalated, acknowledged...)
+    on: list[str]
+    #: incident or alarm
+    subject: str
+    #: empty: every domain
+    domains: list[str]
+    min_level: int
+    #: owner units (权属单位); empty: any
+    owners: list[str]
+
+
+class OutboxRow(TypedDict):
+    """One row of the notification outbox, without its body."""
+
+    id: int
+    #: the change it tells of: the same key is sent once per channel
+    key: str
+    channel: str
+    event: str | None
+    #: wall-clock time it was written
+    created: float | None
+    #: pending or sent
+    state: str
+    attempts: int
+    last_error: str | None
+    #: wall-clock time it was sent (null: not yet)
+    sent: float | None
+
+
 class NotificationStatus(msgspec.Struct):
     """The notifications file in force, the sender's state, each channel's state (``ok``,
     ``waiting``, ``failing``; rows waiting, sent, failed tries, the last error and the next
@@ -88,9 +152,9 @@ class NotificationStatus(msgspec.Struct):
     for a twin without a data folder, which tells nobody."""
 
     enabled: bool
-    channels: list[dict[str, Any]]
-    rules: list[dict[str, Any]]
-    recent: list[dict[str, Any]]
+    channels: list[ChannelStatus]
+    rules: list[NotificationRule]
+    recent: list[OutboxRow]
     file: str | None = None
     sender: str | None = None
     sender_error: str | None = None
@@ -169,12 +233,62 @@ CrewStep = Literal["accept", "arrive", "work", "done"]
 FIELD_PAGE = Path(__file__).resolve().parents[1] / "loop" / "field.html"
 
 
+class TaskReading(TypedDict):
+    """A live field of a task's asset: its name, label (both languages), unit and value
+    (null where not a finite number)."""
+
+    field: str
+    label: str
+    label_zh: str
+    unit: str
+    value: float | None
+
+
+class TaskAsset(TypedDict):
+    """One asset of a task: where it is (scene metres; its domain, kind and place are left
+    out for an asset the scene no longer has) and its live readings."""
+
+    id: str
+    domain: NotRequired[str]
+    kind: NotRequired[str]
+    x: NotRequired[float | None]
+    y: NotRequired[float | None]
+    readings: list[TaskReading]
+
+
+class TaskView(TypedDict):
+    """A task as the crew's phone shows it (twin.loop.field.task_view): the incident, the
+    crew's timeline (the dispatch and the crew's steps, notes included: they are the
+    crew's own) and its photos' names; one task's view adds each asset (the first 12)
+    and the buildings around, for the small map."""
+
+    id: int
+    title: str
+    title_zh: str
+    level: int
+    peak_level: int
+    state: IncidentState
+    crew: CrewProgress
+    place: str
+    place_zh: str
+    owner: str
+    dispatched_to: str
+    opened: float
+    updated: float
+    outline: list[list[float]]
+    timeline: list[IncidentActionTaken]
+    photos: list[str]
+    assets: NotRequired[list[TaskAsset]]
+    #: building footprints near it, each a ring of [x, y]
+    buildings: NotRequired[list[list[list[float]]]]
+
+
 class FieldTasks(msgspec.Struct):
     """The crew's unit and its tasks (the incidents dispatched to it, open ones first),
     each as the phone lists it; the twin's clock."""
 
     unit: str
-    tasks: list[dict[str, Any]]
+    tasks: list[TaskView]
     time: float
 
 
@@ -182,7 +296,7 @@ class FieldTask(msgspec.Struct):
     """One task as the phone shows it: the incident, the crew's timeline with its notes,
     each asset's place and live readings, the buildings around (for the small map)."""
 
-    task: dict[str, Any]
+    task: TaskView
     time: float
 
 

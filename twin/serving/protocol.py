@@ -211,6 +211,8 @@ class FieldDelta(msgspec.Struct, frozen=True):
 AlarmState = Literal["raised", "acknowledged", "dispatched", "resolved"]
 #: an incident's lifecycle
 IncidentState = Literal["open", "acknowledged", "dispatched", "closed"]
+#: an incident's field crew's progress ("": not accepted yet; twin.loop.field)
+CrewProgress = Literal["", "accepted", "on_site", "working", "done"]
 #: a warning level: 0 none (cleared), 1 blue (IV), 2 yellow (III), 3 orange (II), 4 red (I)
 Level = Annotated[int, msgspec.Meta(ge=0, le=4)]
 
@@ -352,7 +354,7 @@ class IncidentInfo(TypedDict):
     #: the unit it was dispatched to ("" before a dispatch)
     dispatched_to: str
     #: the field crew's progress ("": not accepted yet)
-    crew: Literal["", "accepted", "on_site", "working", "done"]
+    crew: CrewProgress
     closed: float | None
     #: operator and crew actions, in order (at most 100)
     actions: list[IncidentActionTaken]
