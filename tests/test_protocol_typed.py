@@ -8,6 +8,7 @@ carry them are declared with them; POST /api/readings answers its declared shape
 
 from __future__ import annotations
 
+import dataclasses
 import typing
 from pathlib import Path
 
@@ -121,32 +122,53 @@ def test_the_python_decoder_refuses_a_record_that_breaks_its_declaration(drilled
     assert str(caught.value) == says
 
 
+def _loose(roots: list[tuple[object, str]]) -> set[str]:
+    """Where the types reachable from ``roots`` (Structs, TypedDicts, dataclasses, their
+    fields' types) leave a value undeclared (``Any``: a ``dict[str, Any]``...)."""
+    seen: set[object] = set()
+    found: set[str] = set()
+
+    def walk(tp: object, where: str) -> None:
+        if isinstance(tp, type) and tp in seen:
+            return
+        if tp is typing.Any:
+            found.add(where)
+            return
+        for arg in typing.get_args(tp):
+            if arg is not Ellipsis and not isinstance(arg, (str, int, float, msgspec.Meta)):
+                walk(arg, where)
+        if isinstance(tp, type) and (issubclass(tp, msgspec.Struct) or typing.is_typeddict(tp) or dataclasses.is_dataclass(tp)):
+            seen.add(tp)
+            for name, hint in typing.get_type_hints(tp).items():
+                walk(hint, f"{tp.__name__}.{name}")
+
+    for root, where in roots:
+        walk(root, where)
+    return found
+
+
 def test_no_message_field_is_loose():
     """Every field of every message and shared type of the protocol is declared: no
     ``dict[str, Any]`` (a map of unknown shape) is left anywhere in their types."""
-    def loose(tp: object) -> bool:
-        if tp is typing.Any:
-            return True
-        return any(loose(a) for a in typing.get_args(tp) if a is not Ellipsis)
-
-    seen: set[object] = set()
-
-    def walk(tp: object, where: str) -> list[str]:
-        if isinstance(tp, type) and tp in seen:
-            return []
-        found = [where] if tp is typing.Any else []
-        for arg in typing.get_args(tp):
-            if arg is not Ellipsis and not isinstance(arg, (str, int, float, msgspec.Meta)):
-                found += walk(arg, where)
-        if isinstance(tp, type) and (issubclass(tp, msgspec.Struct) or typing.is_typeddict(tp)):
-            seen.add(tp)
-            for name, hint in typing.get_type_hints(tp).items():
-                found += walk(hint, f"{tp.__name__}.{name}")
-        return found
-
     messages = [*typing.get_args(p.ServerMessage), *typing.get_args(p.ClientMessage)]
-    assert not [w for cls in messages for w in walk(cls, cls.__name__)]
-    assert loose(dict[str, typing.Any])  # the check sees what it looks for
+    assert _loose([(cls, cls.__name__) for cls in messages]) == set()
+    assert _loose([(dict[str, typing.Any], "a map")]) == {"a map"}  # the check sees what it looks for
+
+
+def test_every_http_answer_is_declared_but_an_assets_own_attributes_and_geometry():
+    """Every query, body and answer of every route of the API table is declared to the
+    leaf, but what the scene itself leaves free: an asset's attributes (each domain has
+    its own) and its GeoJSON geometry."""
+    from twin.serving.routes import api_routes
+    from twin.serving.routing import Media
+
+    roots = []
+    for route in api_routes():
+        for value in (*route.answers.values(), *route.body_types.values(), route.query):
+            for one in value if isinstance(value, tuple) else (value,):
+                if one is not None and not isinstance(one, (Media, dict)):
+                    roots.append((one, f"{route.method} {route.path}"))
+    assert _loose(roots) == {"AssetInfo.attributes", "AssetInfo.geometry"}
 
 
 def test_the_http_answers_that_carry_alarms_and_incidents_declare_them():
