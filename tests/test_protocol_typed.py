@@ -76,6 +76,8 @@ def test_every_alarm_and_incident_of_a_demo_drill_is_its_declaration(drilled):
     # every alarm event of the run, as the drill's result holds them (the stream's events)
     for event in result.events:
         problems += _same(event["alarm"], p.AlarmSummary)
+        msgspec.convert(event, p.AlarmEventInfo)  # its kind is one the declaration names
+    assert {"raise", "acknowledge"} <= {e["kind"] for e in result.events}
     assert not problems, problems[:5]
 
 
@@ -104,6 +106,7 @@ def test_real_frames_decode_into_the_declarations(drilled):
      "Invalid enum value 'ack' - at `$.alarms[0].actions[0].action`"),
     (("incidents", 0, "times"), {"acknowledge": None}, "Object missing required field `dispatch` - at `$.incidents[0].times`"),
     (("incidents", 0, "state"), "resolved", "Invalid enum value 'resolved' - at `$.incidents[0].state`"),
+    (("alarms", 0, "history", 0, "level"), "red", "Expected `int`, got `str` - at `$.alarms[0].history[0].level`"),
 ])
 def test_the_python_decoder_refuses_a_record_that_breaks_its_declaration(drilled, path, value, says):
     engine, _ = drilled

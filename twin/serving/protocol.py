@@ -209,6 +209,9 @@ class FieldDelta(msgspec.Struct, frozen=True):
 
 #: an alarm's lifecycle
 AlarmState = Literal["raised", "acknowledged", "dispatched", "resolved"]
+#: what happened to an alarm: the twin's raise, escalate, deescalate, clear (its condition
+#: went away) and overdue, or an operator's acknowledge, dispatch, resolve
+AlarmEventKind = Literal["raise", "escalate", "deescalate", "clear", "overdue", "acknowledge", "dispatch", "resolve"]
 #: an incident's lifecycle
 IncidentState = Literal["open", "acknowledged", "dispatched", "closed"]
 #: an incident's field crew's progress ("": not accepted yet; twin.loop.field)
@@ -377,7 +380,7 @@ class AlarmEventInfo(msgspec.Struct, frozen=True):
     operator actions without their notes (``note`` is this event's own; ``GET
     /api/alarms/{id}`` gives every note)."""
 
-    kind: str
+    kind: AlarmEventKind
     time: float
     alarm: AlarmSummary
     who: str = ""

@@ -250,7 +250,7 @@ export interface FieldDelta {
 
 /** One alarm change: raise, escalate, deescalate, clear, overdue, acknowledge, dispatch, resolve. ``alarm`` is the alarm's record after the change, summarised: its operator actions without their notes (``note`` is this event's own; ``GET /api/alarms/{id}`` gives every note). */
 export interface AlarmEventInfo {
-  kind: string;
+  kind: "raise" | "escalate" | "deescalate" | "clear" | "overdue" | "acknowledge" | "dispatch" | "resolve";
   time: number;
   alarm: AlarmSummary;
   who: string;

@@ -74,7 +74,7 @@ export const STRUCTS = Object.freeze({
   // rows: ArrayRef, values: ArrayRef
   FieldDelta: Object.freeze({ tag: null, fields: ["rows", "values"], required: ["rows", "values"] }),
   /** One alarm change: raise, escalate, deescalate, clear, overdue, acknowledge, dispatch, resolve. ``alarm`` is the alarm's record after the change, summarised: its operator actions without their notes (``note`` is this event's own; ``GET /api/alarms/{id}`` gives every note). */
-  // kind: string, time: number, alarm: AlarmSummary, who: string, note: string
+  // kind: "raise" | "escalate" | "deescalate" | "clear" | "overdue" | "acknowledge" | "dispatch" | "resolve", time: number, alarm: AlarmSummary, who: string, note: string
   AlarmEventInfo: Object.freeze({ tag: null, fields: ["kind", "time", "alarm", "who", "note"], required: ["kind", "time", "alarm"] }),
 });
 
