@@ -12,6 +12,27 @@ export function t(key) {
   return WORDS[lang][key] ?? WORDS.en[key] ?? key;
 }
 
+/** A word in the screen's language with its {name} slots filled from ``slots``.
+ * @param {string} key @param {Record<string, string | number>} [slots] @returns {string} */
+export function w(key, slots = {}) {
+  return t(key).replace(/\{(\w+)\}/g, (_, name) => String(slots[name] ?? ''));
+}
+
+/** "42 s", "12 min", "3 h 05 min", "2 d 4 h": how long ago, readable from across a room.
+ * @param {number} seconds @returns {string} */
+export function age(seconds) {
+  const s = Math.max(0, Math.floor(seconds));
+  const zh = lang === 'zh-CN';
+  if (s < 60) return zh ? `${s} 秒` : `${s} s`;
+  if (s < 3600) return zh ? `${Math.floor(s / 60)} 分钟` : `${Math.floor(s / 60)} min`;
+  const h = Math.floor(s / 3600);
+  if (h < 48) {
+    const m = String(Math.floor((s % 3600) / 60)).padStart(2, '0');
+    return zh ? `${h} 小时 ${m} 分` : `${h} h ${m} min`;
+  }
+  return zh ? `${Math.floor(h / 24)} 天 ${h % 24} 小时` : `${Math.floor(h / 24)} d ${h % 24} h`;
+}
+
 /** @param {string} state an alarm's state @returns {string} */
 export function stateName(state) {
   return t(`state${state[0].toUpperCase()}${state.slice(1)}`);

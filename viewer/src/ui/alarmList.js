@@ -10,17 +10,16 @@
 // id and moved only when the order changes (the expanded one holds a note being typed);
 // re-rendered at most once per animation frame.
 import { el, setText } from './dom.js';
-import { clock, lang, stateName, t } from '../i18n.js';
+import { age, clock, lang, stateName, t, w } from '../i18n.js';
 import { LEVEL_COLOURS, LEVEL_INK } from '../levels.js';
 import { domainLabel, levelName, ruleTitle } from './labels.js';
 import { IncidentDetail } from './incidentDetail.js';
-import { age, w } from './incidentWords.js';
 import './incidents.css';
 
 /** @typedef {import('../state.js').IncidentSummary} IncidentSummary */
 /** @typedef {'incidents' | 'alarms'} ListMode */
 /** What frames an incident in 3D (incidentFrame.js's IncidentFrame).
- * @typedef {{show: (incident: IncidentSummary) => boolean, update: (incident: IncidentSummary) => void, hide: () => void}} Framer */
+ * @typedef {{show: (incident: IncidentSummary) => boolean, update: (incident: IncidentSummary) => void, hide: () => void, incident: number | null}} Framer */
 
 const MAX_ROWS = 40;
 

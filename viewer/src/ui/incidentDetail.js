@@ -4,13 +4,12 @@
 // timeline. The record is asked of GET /api/incidents/{id} when the incident is chosen
 // and again, at most once a second, whenever a delta changes it or one of its alarms,
 // so the timeline follows the room and the field crew as it happens.
-import { stateName, t } from '../i18n.js';
+import { stateName, t, w } from '../i18n.js';
 import { LEVEL_COLOURS, LEVEL_INK } from '../levels.js';
 import { apiUrl } from '../params.js';
 import { el, setText } from './dom.js';
 import { levelName, ruleTitle } from './labels.js';
 import { timelineOf, timelineRows } from './incidentTimeline.js';
-import { w } from './incidentWords.js';
 
 /** @typedef {import('../state.js').IncidentSummary} IncidentSummary */
 /** @typedef {import('./incidentTimeline.js').IncidentRecord} IncidentRecord */

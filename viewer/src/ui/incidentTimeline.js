@@ -3,11 +3,10 @@
 // history), the operators' actions on its alarms and on it, the field crew's reports and
 // the missed deadlines with who was told (docs/incidents.md). Built from
 // GET /api/incidents/{id}, which the list asks again when a delta changes the incident.
-import { clock, lang } from '../i18n.js';
+import { clock, lang, w } from '../i18n.js';
 import { LEVEL_COLOURS, LEVEL_INK } from '../levels.js';
 import { el } from './dom.js';
 import { levelName, ruleTitle } from './labels.js';
-import { w } from './incidentWords.js';
 
 /** @typedef {import('../state.js').IncidentSummary} IncidentSummary */
 /** @typedef {import('../protocol.generated.js').AlarmSummary} AlarmSummary */

@@ -4,20 +4,11 @@
 // GET /api/exercise/messages; the banner is for news only.
 import './messages.css';
 import { el, setText } from './dom.js';
-import { clock, lang } from '../i18n.js';
+import { clock, lang, t } from '../i18n.js';
 import { fetchJson } from '../params.js';
 
 /** @typedef {import('../protocol.generated.js').ExerciseMessage} ExerciseMessage */
 
-/** @type {Record<string, Record<string, string>>} */
-const WORDS = {
-  en: { feed: 'Messages', call: 'Phone call', field_report: 'Field report', press: 'Press enquiry', other: 'Message',
-    from: 'from', dismiss: 'Dismiss' },
-  'zh-CN': { feed: '信息', call: '来电', field_report: '现场报告', press: '媒体问询', other: '消息', from: '来自',
-    dismiss: '关闭' },
-};
-/** @param {string} key */
-const w = (key) => WORDS[lang][key] ?? WORDS.en[key] ?? key;
 /** how long a banner stays (ms) unless dismissed or replaced */
 const BANNER_MS = 45000;
 /** the feed keeps this many, newest first */
@@ -42,12 +33,12 @@ export class Messages {
     this.text = el('span', { class: 'message-text' });
     this.banner = el('div', { id: 'message-banner', class: 'message-banner', role: 'status', hidden: true }, [
       el('div', { class: 'message-head' }, [this.kind, ' ', this.sender,
-        el('button', { class: 'message-dismiss', title: w('dismiss'), onclick: () => this.hide() }, '×')]),
+        el('button', { class: 'message-dismiss', title: t('messageDismiss'), onclick: () => this.hide() }, '×')]),
       this.text,
     ]);
     ui.append(this.banner);
     this.list = el('ol', { id: 'message-feed', class: 'message-feed' });
-    this.feed = el('section', { class: 'feed', hidden: true }, [el('h2', {}, w('feed')), this.list]);
+    this.feed = el('section', { class: 'feed', hidden: true }, [el('h2', {}, t('messagesFeed')), this.list]);
     panel.append(this.feed);
     /** @type {ReturnType<typeof setTimeout> | undefined} */
     this.timer = undefined;
@@ -75,8 +66,8 @@ export class Messages {
   /** @param {ExerciseMessage} m */
   show(m) {
     const { sender, text } = words(m);
-    setText(this.kind, w(m.kind));
-    setText(this.sender, `${w('from')} ${sender} · ${clock(m.time)}`);
+    setText(this.kind, t(`msg_${m.kind}`));
+    setText(this.sender, `${t('messageFrom')} ${sender} · ${clock(m.time)}`);
     setText(this.text, text);
     this.banner.dataset.kind = m.kind;
     this.banner.dataset.n = String(m.n);
@@ -97,7 +88,7 @@ export class Messages {
       const { sender, text } = words(m);
       return el('li', { class: `message kind-${m.kind}`, dataset: { n: m.n } }, [
         el('span', { class: 'since' }, clock(m.time)),
-        el('span', {}, [el('b', {}, `${w(m.kind)} · ${sender}`), el('span', { class: 'message-text' }, text)]),
+        el('span', {}, [el('b', {}, `${t(`msg_${m.kind}`)} · ${sender}`), el('span', { class: 'message-text' }, text)]),
       ]);
     }));
   }
