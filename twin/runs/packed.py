@@ -170,6 +170,8 @@ class PackedKeyframe(msgspec.Struct, array_like=True):
 
 
 _delta_decoder = msgspec.msgpack.Decoder(PackedDelta)
+#: Codecs by their metadata's (precision, fields) text (Codec.from_metadata); a Codec never changes
+_CODECS: dict[tuple[str, str], Codec] = {}
 _keyframe_decoder = msgspec.msgpack.Decoder(PackedKeyframe)
 
 
@@ -205,10 +207,20 @@ class Codec:
 
     @classmethod
     def from_metadata(cls, meta: dict[str, str]) -> Codec:
+        """The packing a ``twin.codec`` metadata record describes; the same record gives the
+        same Codec (kept for the last few: a city's 60,000 sensors' precisions take longer
+        to read than a seek's frames, and readers of one file come one after another)."""
         if meta.get("version") != VERSION:
             raise ValueError(f"packing version {meta.get('version')!r}; this twin reads version {VERSION}")
-        fields = msgspec.json.decode(meta["fields"].encode(), type=list[FieldsTable])
-        return cls(np.array(json.loads(meta["precision"]), dtype=np.float64), fields)
+        key = (meta["precision"], meta["fields"])
+        known = _CODECS.get(key)
+        if known is None:
+            fields = msgspec.json.decode(meta["fields"].encode(), type=list[FieldsTable])
+            known = cls(np.array(json.loads(meta["precision"]), dtype=np.float64), fields)
+            while len(_CODECS) >= 8:
+                _CODECS.pop(next(iter(_CODECS)), None)
+            _CODECS[key] = known
+        return known
 
     # -- readings ------------------------------------------------------------------------
     def pack_batch(self, time: float, batch: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]) -> bytes:
