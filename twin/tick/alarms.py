@@ -287,27 +287,22 @@ class AlarmBook:
                     for participant in self.participants:
                         participant.write(db, events)
                     db.execute("COMMIT")
-                except sqlite3.Error as exc:
+                except BaseException as exc:
+                    # nothing of this write stays in the store; the book keeps it all to write again
                     if db.in_transaction:
                         db.execute("ROLLBACK")
                     for participant in self.participants:
                         participant.rolled_back()
                     self.pending_events[:0] = events
                     self._dirty |= dirty
+                    if not isinstance(exc, sqlite3.Error):
+                        raise
                     if self.store_error is None:
                         log.error("the alarm store cannot be written; changes are kept and retried",
                                   extra={"error": str(exc), "pending_events": len(self.pending_events)})
                     self.store_error = f"alarm store: {exc}"
                     self._retry_at = wallclock.monotonic() + STORE_RETRY
                     raise StoreUnavailable(f"the alarm store cannot be written now ({exc}); retry shortly") from None
-                except BaseException:
-                    if db.in_transaction:
-                        db.execute("ROLLBACK")
-                    for participant in self.participants:
-                        participant.rolled_back()
-                    self.pending_events[:0] = events
-                    self._dirty |= dirty
-                    raise
                 if self.store_error is not None:
                     log.warning("the alarm store is written again", extra={"was": self.store_error, "events": len(events)})
                     self.store_error = None
