@@ -373,3 +373,64 @@ def test_a_replayed_wall_shows_the_incidents_of_the_moment_sought(browser, storm
         wait_for(wall, "() => [...document.querySelectorAll('#alarm-list li.incident')].some(r => r.dataset.domains === 'drainage')", timeout=30000)
         c.post("/api/replay", json={"action": "pause"})
         assert not errors, errors
+
+
+#: what the tour is showing, the list's expanded and framed incident and the page's
+#: incidents, read at one instant (the tour may step between two reads)
+TOUR_NOW = """() => ({tour: window.__twin.tour(), list: window.__twin.list(), selected: window.__twin.selected(),
+  incidents: window.__twin.incidents().map(i => i.id)})"""
+
+
+@pytest.mark.slow  # a drill recorded, then a replay toured
+@pytest.mark.skipif(not CHROMIUM.exists() or not (STATIC_DIR / "index.html").exists(), reason="needs chromium and the built viewer")
+def test_the_unattended_tour_shows_incidents_worst_first_framed_as_a_click_does(browser, storm_recording, tmp_path):
+    errors: list[str] = []
+    pages = []
+    with serve_replay(storm_recording, tmp_path) as (server, url), httpx.Client(base_url=url, timeout=20) as c, closing(pages):
+        start = server.replay.start
+        # 4 min in, paused: the gas leak's incident on top of the storm's
+        for body in ({"action": "seek", "time": start + 240.0}, {"action": "pause"}):
+            assert c.post("/api/replay", json=body).status_code == 200
+        worst_first = [i["id"] for i in c.get("/api/incidents").json()["incidents"]]
+        assert len(worst_first) >= 2
+        wall = open_page(browser, f"{url}/?wall=1&tour=1&tour_idle=0&tour_every=2", errors)
+        pages.append(wall)
+        # the debug hook gives the page's incidents in the list's order: the server's
+        wait_for(wall, "ids => window.__twin.incidents().map(i => i.id).join() === ids.join()", arg=worst_first)
+        assert wall.evaluate("window.__twin.list().mode") == "incidents"
+        # Each stop is the next incident, worst first, expanded with its timeline and framed
+        # in 3D as a click on its row does; after the last, the worst again.
+        seen = []
+        deadline = time.monotonic() + 120
+        while len(seen) <= len(worst_first) and time.monotonic() < deadline:
+            now = wall.evaluate(TOUR_NOW)
+            tour = now["tour"]
+            if tour["stops"] and (not seen or seen[-1] != tour["stops"]):
+                assert tour["active"] and tour["current"]["kind"] == "incident", tour
+                shown = tour["current"]["id"]
+                assert shown == worst_first[(tour["stops"] - 1) % len(worst_first)], (tour, worst_first)
+                assert now["list"]["incident"] == shown and now["list"]["framed"] == shown, now
+                seen.append(tour["stops"])
+            wall.wait_for_timeout(300)
+        assert len(seen) > len(worst_first), f"the tour made {seen} stops in 2 min"
+        expanded = wall.evaluate("window.__twin.list().incident")
+        wait_for(wall, f"() => document.querySelector('#incident-timeline-{expanded} li[data-kind=\"open\"]') !== null")
+        # Any input stops it; idle again, it starts over from the worst.
+        stops = wall.evaluate("() => { window.dispatchEvent(new KeyboardEvent('keydown')); return window.__twin.tour().stops; }")
+        wait_for(wall, "n => window.__twin.tour().stops > n", arg=stops)
+        now = wall.evaluate(TOUR_NOW)
+        assert now["tour"]["current"]["id"] == worst_first[0] and now["list"]["framed"] == worst_first[0], now
+        wall.close()
+        pages.remove(wall)
+
+        # A wall that lists alarms tours the alarms, the worst first.
+        alarms = c.get("/api/alarms").json()["alarms"]
+        worst = max(a["level"] for a in alarms)
+        wall = open_page(browser, f"{url}/?wall=1&list=alarms&tour=1&tour_idle=0&tour_every=2", errors)
+        pages.append(wall)
+        wait_for(wall, "() => (window.__twin.tour()?.stops ?? 0) > 0", timeout=30000)
+        now = wall.evaluate(TOUR_NOW)
+        assert now["tour"]["current"]["kind"] == "alarm" and now["list"] == {"mode": "alarms", "incident": None, "framed": None}, now
+        first = next(a for a in alarms if a["id"] == now["tour"]["current"]["id"])
+        assert first["level"] == worst and now["selected"]["alarm"] == first["id"]
+        assert not errors, errors

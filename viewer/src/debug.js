@@ -62,6 +62,12 @@ export function installDebugHook(app, parts) {
       follow: app.cameraLink?.follow ?? '', received: app.cameraLink?.received ?? 0, gliding: Boolean(view.glide),
     }),
     selected: () => ({ asset: parts.inspector.asset?.id ?? null, alarm: app.selectedAlarm }),
+    /** the open incidents this page holds, worst first as the list orders them (copies of the stream's summaries) */
+    incidents: () => JSON.parse(JSON.stringify(state.sortedIncidents())),
+    /** the alarm list: what it shows ('incidents' or 'alarms'), the incident expanded (and framed), the one framed in 3D */
+    list: () => ({ mode: parts.alarmList.mode, incident: parts.alarmList.selectedIncident ?? null, framed: parts.alarmList.frame?.incident ?? null }),
+    /** the unattended tour (tour=1): null when off; else active, the stop shown last ({kind, id}), stops shown */
+    tour: () => (parts.tour ? JSON.parse(JSON.stringify(parts.tour.info())) : null),
     /** the inspector's history chart: field, window, source (raw, minutes, live), points held and drawn in the plot */
     history: () => parts.inspector.chartInfo(),
     domNodes: () => document.getElementsByTagName('*').length,

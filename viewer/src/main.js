@@ -26,7 +26,8 @@ import { LEVEL_COLOURS } from './levels.js';
 /** @typedef {Awaited<ReturnType<typeof loadLayers>> & {scene?: string}} Layers */
 /** The parts the debug hook reads besides the App.
  * @typedef {{inspector: Inspector, alarmList: AlarmList, panel: LayerPanel, timeline: Timeline, messages: Messages, selectAlarm: (id: number) => void,
- *   focusAsset: (id: string, level?: number) => void, assetBounds: (id: string) => Bounds | null, pick: (x: number, y: number) => string | null}} Parts */
+ *   focusAsset: (id: string, level?: number) => void, assetBounds: (id: string) => Bounds | null, pick: (x: number, y: number) => string | null,
+ *   tour: Tour | null}} Parts */
 
 /** The page's element `id` (index.html has them all). @param {string} id @returns {HTMLElement} */
 function byId(id) {
@@ -338,6 +339,10 @@ function pick(clientX, clientY) {
   return layer.ids[layer.rowOfVertex(hit.face.a)];
 }
 
+/** @type {Parts} */
+const parts = { inspector, alarmList, panel, timeline, messages, selectAlarm, focusAsset, assetBounds, pick, tour: null };
+installDebugHook(app, parts);
+
 // -- start -------------------------------------------------------------------------
 (async () => {
   const [loaded, hello] = await Promise.all([loadWhenReady(), whenHello()]);
@@ -358,8 +363,11 @@ function pick(clientX, clientY) {
   setUnderground(app.underground.on, app.underground.opacity);
   if (params.colour) setColour(params.colour);
   else painter.repaintAll();
-  if (params.tour && !params.follow) new Tour(state, { idle: params.tourIdle, every: params.tourEvery, focus: selectAlarm });
+  if (params.tour && !params.follow) {
+    parts.tour = new Tour(state, {
+      idle: params.tourIdle, every: params.tourEvery, mode: () => alarmList.mode, focus: selectAlarm, focusIncident: (id) => alarmList.selectIncident(id),
+    });
+  }
   document.body.classList.add('ready');
 })();
 
-installDebugHook(app, { inspector, alarmList, panel, timeline, messages, selectAlarm, focusAsset, assetBounds, pick });
