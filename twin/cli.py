@@ -704,6 +704,8 @@ def cmd_rerun(args: argparse.Namespace) -> int:
         for line in result.card.lines():
             print(line)
     print(f"  recorded to {out}" + (f"; report: {result.report.html}" if result.report is not None else ""))
+    for w in result.warnings:  # recorded operator actions the rerun found nothing to act on
+        print(f"  warning: {w}")
     return 0 if result.card is None or result.card.passed else 1
 
 
@@ -748,6 +750,8 @@ def cmd_branch(args: argparse.Namespace) -> int:
     result = run_branch(args.recording, at, args.out, drill, duration, data)
     print(f"branched {args.recording} at {clock(at)}; ran to {clock(result.end)}; recorded to {args.out}")
     if result.card is None:
+        for w in result.warnings:  # recorded operator actions the branch found nothing to act on
+            print(f"  warning: {w}")
         return 0
     # one run: before the branch point as recorded, after it as branched
     for line in result.card.lines():

@@ -17,6 +17,11 @@ Channels (message encoding in brackets):
 - ``/input/action`` [json]: each action applied (drill events, background incidents,
   a director's actions), with its simulation time;
 - ``/operator/action`` [json]: acknowledge, dispatch and resolve, with who and note;
+- ``/operator/incident`` [json]: a person's own acknowledge, dispatch and close of an
+  incident (not the one the all-alarms-acknowledged rule makes), with who, note, unit and
+  the incident as it was (its id, title, assets and alarms' ids, rules and assets), so
+  that a rerun or a branch can act on the incident that holds the same alarms in it; its
+  alarms' own steps are on ``/operator/action`` too. Registered when first used;
 - ``/truth`` [lifeline-twin.v1]: a run with the simulator only: the ground truth of the
   fields its sensors measure and the alarm rules' risk on it, every few seconds and
   whenever an alarm's level fell, news only (:mod:`twin.runs.truth`; its declaration in
@@ -50,6 +55,7 @@ maybe a partial last record) by scanning it once and keeping everything before t
 
 from __future__ import annotations
 
+import collections
 import errno
 import io
 import json
@@ -90,6 +96,8 @@ STALL_SECONDS = 10.0
 #: the chunks' compression (see Recorder.__init__)
 COMPRESSION = CompressionType.LZ4
 TOPICS = ("/frame/keyframe", "/frame/delta", "/alarm/event", "/input/readings", "/input/action", "/operator/action")
+#: a person's action on an incident (see the module's docstring), registered when first used
+INCIDENT_TOPIC = "/operator/incident"
 #: the channels of a live exercise, each a JSON record (Recorder.record_event)
 EXERCISE_TOPICS = ("/exercise/inject", "/exercise/message", "/exercise/note", "/exercise/record")
 
@@ -253,6 +261,9 @@ class Recorder:
         self._next_flush = 1.0
         self._actions_seen = 0
         self._incidents_seen = 0
+        #: incident actions committed since the last tick (an incident listener fills it,
+        #: maybe from a server thread; deque appends and pops are atomic)
+        self._incident_actions: collections.deque[dict[str, Any]] = collections.deque()
         self._queue: queue.Queue[tuple[str, float, bytes | _Packing] | None] = queue.Queue(maxsize=10_000)
         self._error_lock = threading.Lock()
         self._closed = False
@@ -309,6 +320,9 @@ class Recorder:
             raise RecordingError(f"cannot record to {self.path}: {_reason(exc)}") from None
         self._thread = threading.Thread(target=self._run, name="twin-recorder", daemon=True)
         self._thread.start()
+        self._book = getattr(engine, "incidents", None)
+        if self._book is not None:
+            self._book.listeners.append(self._on_incident)
         self._keyframe(engine.time)
         if self.truth is not None:
             self._put_truth(engine.time, self.truth.start())
@@ -407,6 +421,9 @@ class Recorder:
             self._put("/input/action", frame.time, json.dumps(action, sort_keys=True).encode())
         self._deltas_since += frame.nbytes
         self._put("/frame/delta", frame.time, _Packing(self._codec.pack_delta, frame, size=frame.nbytes))
+        while self._incident_actions:
+            record = self._incident_actions.popleft()
+            self._put(INCIDENT_TOPIC, frame.time, json.dumps(record, sort_keys=True, ensure_ascii=False).encode())
         for event in frame.events:
             body = {"kind": event.kind, "time": event.time, "who": event.who, "note": event.note, "alarm": event.alarm}
             topic = "/operator/action" if event.kind in ("acknowledge", "dispatch", "resolve") else "/alarm/event"
@@ -416,6 +433,22 @@ class Recorder:
         if since >= self.keyframe_every - 1e-9 and (self._deltas_since >= self._keyframe_size or since >= self.keyframe_within - 1e-9):
             self._keyframe(frame.time)
         self._put(_END_OF_TICK, frame.time, b"")
+
+    def _on_incident(self, event: Any) -> None:
+        """Keep a person's own action on an incident (twin.loop.incidents.IncidentEvent,
+        committed) for the next tick's record; the acknowledgement the all-alarms rule
+        makes names the alarm that brought it and is left out (a rerun makes it again)."""
+        if event.kind not in ("acknowledge", "dispatch", "close") or event.alarm is not None or self.error is not None:
+            return
+        summary = event.incident
+        alarms = self.engine.alarms.alarms
+        members = [{"id": i, "rule": alarms[i].rule, "asset": alarms[i].asset} for i in summary["alarms"] if i in alarms]
+        self._incident_actions.append({
+            "kind": event.kind, "time": event.time, "who": event.who, "note": event.note,
+            "unit": summary.get("dispatched_to", "") if event.kind == "dispatch" else "",
+            "incident": {"id": summary["id"], "title": summary.get("title", ""), "assets": list(summary["assets"]),
+                         "alarms": members},
+        })
 
     def record_event(self, topic: str, time: float, record: dict[str, Any]) -> None:
         """Queue one JSON record of a live exercise (a topic of EXERCISE_TOPICS) at
@@ -437,7 +470,7 @@ class Recorder:
                 if isinstance(data, _Packing):
                     data = data()
                 if topic != _END_OF_TICK:
-                    if topic not in self._channels:  # an exercise's channel, on its first record
+                    if topic not in self._channels:  # an exercise's or incidents' channel, on its first record
                         self._channels[topic] = self._writer.register_channel(topic, "json", schema_id=0)
                     self._writer.add_message(self._channels[topic], log_time=ns(time), data=data, publish_time=ns(time))
                 elif time >= self._next_flush:
@@ -470,6 +503,8 @@ class Recorder:
         if self._closed:
             return
         self._closed = True
+        if self._book is not None and self._on_incident in self._book.listeners:
+            self._book.listeners.remove(self._on_incident)
         try:
             self._queue.put(None, timeout=STALL_SECONDS)
         except queue.Full:

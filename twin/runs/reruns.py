@@ -113,6 +113,81 @@ def _unit(record: dict[str, Any]) -> str:
     return str(record["alarm"].get("dispatched_to", "")) if record["kind"] == "dispatch" else ""
 
 
+#: an incident action -> the alarm actions it brings (twin.loop.incidents.IncidentBook._cascade)
+_CASCADE = {"acknowledge": ("acknowledge",), "dispatch": ("acknowledge", "dispatch"), "close": ("acknowledge", "resolve")}
+
+
+def recorded_operator(alarm_actions: list[dict[str, Any]], incident_actions: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A recording's operator actions in the order to replay them: its incident actions
+    (``/operator/incident``) each in the place of the alarm steps it brought, which are
+    left out (the incident's action in the replay brings its own), and the alarm actions
+    people took one by one (``/operator/action``). An incident action's steps are those of
+    its alarms at its moment, by the same who and note; one that brought none goes after
+    the alarm actions of its moment. An incident action is told by its ``incident`` key."""
+    brought: dict[int, int] = {}  # index of an alarm step -> index of the incident action that brought it
+    for n, action in enumerate(incident_actions):
+        members = {a["id"] for a in action["incident"]["alarms"]}
+        kinds = _CASCADE.get(action["kind"], ())
+        for i, e in enumerate(alarm_actions):
+            if (i not in brought and e["kind"] in kinds and abs(e["time"] - action["time"]) < 1e-9 and e["who"] == action["who"]
+                    and e["note"] == action["note"] and e["alarm"].get("id") in members):
+                brought[i] = n
+    keyed: list[tuple[float, int, int, dict[str, Any]]] = []
+    for i, e in enumerate(alarm_actions):
+        if i not in brought:
+            keyed.append((e["time"], 2 * i + 1, 0, e))
+    first = {}
+    for i, n in sorted(brought.items()):
+        first.setdefault(n, i)
+    for n, action in enumerate(incident_actions):
+        if n in first:
+            keyed.append((action["time"], 2 * first[n], n, action))
+        else:
+            before = [i for i, e in enumerate(alarm_actions) if e["time"] <= action["time"] + 1e-9]
+            keyed.append((action["time"], 2 * (before[-1] + 1) if before else 0, n, action))
+    keyed.sort(key=lambda k: k[:3])
+    return [k[3] for k in keyed]
+
+
+def incident_replay(engine: Engine, record: dict[str, Any]) -> str | None:
+    """Replay a recorded incident action (``/operator/incident``) on the open incident
+    of ``engine`` that holds the most of the recorded incident's alarms, by (rule,
+    asset), then of its assets (incident ids may differ in a rerun); the worst of equals.
+    A warning if none holds any, or if the incident refuses the action, naming the moment
+    as an offset from the run's start."""
+    from twin.errors import TwinError
+
+    offset = engine.time - engine.start
+    action, recorded = record["kind"], record["incident"]
+    pairs = {(a["rule"], a["asset"]) for a in recorded["alarms"]}
+    assets = set(recorded["assets"])
+    alarms = engine.alarms.alarms
+    best, most = None, (0, 0)
+    for incident in engine.incidents.ordered():  # open ones, worst first
+        held = {(alarms[i].rule, alarms[i].asset) for i in incident.alarms if i in alarms}
+        score = (len(pairs & held), len(assets.intersection(incident.assets)))
+        if score > most:
+            best, most = incident, score
+    was = f"recorded incident {recorded['id']} ({', '.join(recorded['assets'][:3])}{', ...' if len(recorded['assets']) > 3 else ''})"
+    if best is None:
+        return f"{action} at {offset:g} s: no open incident holds an alarm of {was}; not replayed"
+    try:
+        engine.incidents.act(best.id, action, record["who"], record["note"], engine.time, record.get("unit", ""))
+    except (TwinError, KeyError) as exc:
+        return f"{action} at {offset:g} s on incident {best.id}, for {was}: {exc}"
+    return None
+
+
+def replay_operator(engine: Engine, record: dict[str, Any]) -> str | None:
+    """Replay one recorded operator action (:func:`recorded_operator`'s): on an incident
+    (:func:`incident_replay`) or on an alarm (:func:`operator_act`); a warning if it
+    finds none to act on."""
+    if "incident" in record:
+        return incident_replay(engine, record)
+    return operator_act(engine, record["kind"], record["alarm"]["asset"], record["who"], record["note"],
+                        record["alarm"]["rule"], _unit(record))
+
+
 def respond(engine: Engine, event: Any) -> str | None:
     """A drill's scripted operator response (:class:`twin.runs.drill.Event` with
     ``operator``), to an alarm or to an incident; a warning if it finds none to act on."""
@@ -251,23 +326,29 @@ def _tick_number(t: float, start: float, dt: float) -> int:
 
 
 def rerun(path: Path, config: dict[str, Any] | None, data_dir: Path | None = None,
-          out: Path | None = None) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+          out: Path | None = None, warnings: list[str] | None = None) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Feed a recording's inputs to a twin with ``config``'s tables over the recording's
     own configuration (:func:`parent_config`), from the recording's clock start; return (recorded, rerun) alarm events. A recording cut short is re-run up to
     its last whole chunk. With ``out``, the rerun is recorded there: its frames, the
     inputs it was fed, the original's actions and ground truth (the same world), and
-    metadata naming the original (``rerun_of``) and its drill."""
+    metadata naming the original (``rerun_of``) and its drill.
+
+    The operators' actions are replayed at their moments (:func:`recorded_operator`):
+    those on alarms on the worst open alarm of the same asset and rule, those on an
+    incident on the incident that holds its alarms (:func:`incident_replay`), which acts
+    on its alarms as it did. One that finds nothing to act on is appended to ``warnings``
+    (if given), one line each."""
     import json
 
     from twin.plugins.registry import load_registry
-    from twin.runs.recording import NS, Recorder, RecordingReader, decode_batch
+    from twin.runs.recording import INCIDENT_TOPIC, NS, Recorder, RecordingReader, decode_batch
     from twin.runtime import check_config, open_scene
 
     reader = RecordingReader(path)
     try:
         meta = reader.run_metadata()
         start = reader.clock_start
-        messages = list(reader.messages(("/input/readings", "/alarm/event", "/operator/action", "/input/action")))
+        messages = list(reader.messages(("/input/readings", "/alarm/event", "/operator/action", "/input/action", INCIDENT_TOPIC)))
     finally:
         reader.close()
     registry = load_registry()
@@ -280,12 +361,16 @@ def rerun(path: Path, config: dict[str, Any] | None, data_dir: Path | None = Non
     # by tick number from the start: at epoch seconds a float time has no 9 decimals to round to
     readings: dict[int, list[tuple[np.ndarray, ...]]] = {}
     operator: list[dict[str, Any]] = []
+    on_incidents: list[dict[str, Any]] = []
     actions: list[dict[str, Any]] = []
     last = start
     for topic, log_time, data in messages:
         t = log_time / NS
         if topic == "/input/action":
             actions.append(json.loads(data))
+            continue
+        if topic == INCIDENT_TOPIC:
+            on_incidents.append(json.loads(data))
             continue
         last = max(last, t)
         if topic == "/input/readings":
@@ -296,6 +381,7 @@ def rerun(path: Path, config: dict[str, Any] | None, data_dir: Path | None = Non
             if topic == "/operator/action":
                 operator.append(event)
     recorded.sort(key=lambda e: e["time"])  # both topics interleave by log time already; keep it stable
+    operator = recorded_operator(operator, on_incidents)
     recorder = None
     if out is not None:
         kept = {k: meta[k] for k in ("drill", "drill_path") if k in meta}
@@ -304,8 +390,9 @@ def rerun(path: Path, config: dict[str, Any] | None, data_dir: Path | None = Non
     ticks = _tick_number(last, start, engine.dt)
     for n in range(ticks):
         while operator and operator[0]["time"] <= engine.time + 1e-9:
-            e = operator.pop(0)
-            operator_act(engine, e["kind"], e["alarm"]["asset"], e["who"], e["note"], e["alarm"]["rule"], _unit(e))
+            problem = replay_operator(engine, operator.pop(0))
+            if problem and warnings is not None:
+                warnings.append(f"{path}: {problem}")
         while actions and actions[0]["time"] <= engine.time + engine.dt + 1e-9:
             # what acted on the world the readings come from: recorded again, not applied
             engine.actions.append(actions.pop(0))
@@ -338,6 +425,8 @@ class RerunResult:
     card: Scorecard | None
     #: the report written of the rerun (twin.runs.report.Report), if asked for
     report: Any = None
+    #: the recorded operator actions the rerun found nothing to act on (:func:`rerun`)
+    warnings: list[str] = field(default_factory=list)
 
 
 def rerun_and_score(path: Path, config: dict[str, Any] | None, out: Path, report: Path | None = None, lang: str = "en",
@@ -346,14 +435,15 @@ def rerun_and_score(path: Path, config: dict[str, Any] | None, out: Path, report
     with the recorded ones, re-score the drill the recording names (its ``drill_path``)
     on it, against the original's ground truth, and write its report into the folder
     ``report`` (none: no report)."""
-    recorded, replayed = rerun(path, config, data_dir, out=out)
+    warnings: list[str] = []
+    recorded, replayed = rerun(path, config, data_dir, out=out, warnings=warnings)
     card = score_recording(out)
     written = None
     if report is not None:
         from twin.runs.report import write_report
 
         written = write_report(out, report, lang=lang)
-    return RerunResult(recorded, replayed, compare(recorded, replayed), out, card, written)
+    return RerunResult(recorded, replayed, compare(recorded, replayed), out, card, written, warnings)
 
 
 # -------------------------------------------------------------------------- branch
@@ -375,7 +465,8 @@ def parent_config(meta: dict[str, str], config: dict[str, Any] | None = None) ->
     return _merge(recorded, config or {})
 
 
-def branch_engine(path: Path, at: float, data_dir: Path | None = None, config: dict[str, Any] | None = None) -> Engine:
+def branch_engine(path: Path, at: float, data_dir: Path | None = None, config: dict[str, Any] | None = None,
+                  warnings: list[str] | None = None) -> Engine:
     """A live twin in the state a recording had at ``at`` seconds from its clock start
     (an offset, whatever the clock: the twin's clock is then ``engine.start + at``),
     configured as the recording's run was (its ``[thresholds]`` and ``[alarms]``), with
@@ -385,13 +476,15 @@ def branch_engine(path: Path, at: float, data_dir: Path | None = None, config: d
     scene, seed and recorded actions (drill events, background incidents, a director's
     actions, operator responses) up to ``at``: this restores the simulator's truth and
     every plugin's inner state too, which a keyframe of the streamed fields could not.
+    Operator actions on incidents are replayed on the incident holding the same alarms
+    (:func:`rerun`); one that finds nothing to act on is appended to ``warnings``.
     From there it runs live with whatever actions come next. A recording cut short
     branches at any moment up to its last whole chunk; RecordingError past its end.
     """
     import json
 
     from twin.plugins.registry import load_registry
-    from twin.runs.recording import RecordingError, RecordingReader, when
+    from twin.runs.recording import INCIDENT_TOPIC, RecordingError, RecordingReader, when
     from twin.runtime import open_scene
 
     reader = RecordingReader(path)
@@ -401,7 +494,7 @@ def branch_engine(path: Path, at: float, data_dir: Path | None = None, config: d
         if start + at > reader.end + 1e-9:
             cut = "" if reader.complete else " (it was cut short: it holds data up to there)"
             raise RecordingError(f"{path}: cannot branch at {when(at)}: the recording ends at {when(reader.end - start)}{cut}")
-        messages = list(reader.messages(("/input/action", "/operator/action")))
+        messages = list(reader.messages(("/input/action", "/operator/action", INCIDENT_TOPIC)))
     finally:
         reader.close()
     registry = load_registry()
@@ -412,6 +505,7 @@ def branch_engine(path: Path, at: float, data_dir: Path | None = None, config: d
     assert sim is not None
     sim.incidents = []
     operator: list[dict[str, Any]] = []
+    on_incidents: list[dict[str, Any]] = []
     # recorded times are the run's clock; incidents are scheduled as offsets from its start
     for topic, _, data in messages:
         record = json.loads(data)
@@ -419,10 +513,14 @@ def branch_engine(path: Path, at: float, data_dir: Path | None = None, config: d
             sim.schedule(Incident(record["time"] - start, record["action"], record["target"], dict(record["params"])))
         elif topic == "/operator/action" and record["time"] < start + at + 1e-9:
             operator.append(record)
+        elif topic == INCIDENT_TOPIC and record["time"] < start + at + 1e-9:
+            on_incidents.append(record)
+    operator = recorded_operator(operator, on_incidents)
     for _ in range(int(round(at / engine.dt))):
         while operator and operator[0]["time"] <= engine.time + 1e-9:
-            e = operator.pop(0)
-            operator_act(engine, e["kind"], e["alarm"]["asset"], e["who"], e["note"], e["alarm"]["rule"], _unit(e))
+            problem = replay_operator(engine, operator.pop(0))
+            if problem and warnings is not None:
+                warnings.append(f"{path}: {problem}")
         engine.tick()
     return engine
 
@@ -536,7 +634,8 @@ def run_branch(recording: Path, at: float, out: Path, drill: Drill | None = None
     from twin.runs.recording import Recorder, RecordingError
     from twin.runs.drill import clock
 
-    engine = branch_engine(recording, at, data_dir)
+    warnings: list[str] = []
+    engine = branch_engine(recording, at, data_dir, warnings=warnings)
     try:
         if drill is not None:
             check_against(drill, engine)
@@ -551,7 +650,6 @@ def run_branch(recording: Path, at: float, out: Path, drill: Drill | None = None
                 engine.simulator.schedule(Incident(e.at, e.action, e.target, dict(e.params)))  # type: ignore[union-attr]
         operator = [e for e in scheduled if e.operator]
         messages = _MessageRecorder(drill, recorder, at) if drill is not None else None
-        warnings = []
         # the branch point, the duration and the drill's times are offsets from the recording's clock start
         while engine.time - engine.start < end - 1e-9:
             while operator and engine.start + operator[0].at <= engine.time + 1e-9:
