@@ -205,8 +205,12 @@ async def incident(call: Call) -> IncidentRecord:
 
 
 async def incident_action(call: Call) -> IncidentActed:
-    """Acknowledge, dispatch or close an incident, with a note; written to the store
-    before the answer. Closing waits until none of its alarms is active and unresolved."""
+    """Acknowledge, dispatch or close an incident, and its alarms with it: acknowledge
+    acknowledges its raised alarms, dispatch dispatches every alarm not resolved to the
+    same unit, close resolves them, by the same person with the same note
+    ([incidents.md, Actions on an incident act on its alarms](incidents.md#actions-on-an-incident-act-on-its-alarms));
+    all of it written to the store in one transaction before the answer. Closing waits
+    until none of its alarms is active and unresolved."""
     e = call.twin
     action = ACTIONS.get(call.request.path_params["action"])
     if action is None:
