@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import hashlib
 import os
 import re
@@ -316,7 +317,15 @@ class _cpu_window:
 
 def client_process(conn: Any) -> None:
     """Serve phases from the parent until it sends None: each command names the phase and
-    this process's share of the clients (``slow_flags``, one per client)."""
+    this process's share of the clients (``slow_flags``, one per client).
+
+    The process runs under SCHED_BATCH (Linux): the same share of the CPU as any other,
+    but a frame arriving for one of its clients does not pre-empt the server in the
+    middle of its fan-out. Screens run on machines of their own; here they share two
+    cores with the server, and a reader woken by each of the server's hundreds of writes
+    would otherwise take the core from it between them."""
+    with contextlib.suppress(AttributeError, OSError):
+        os.sched_setscheduler(0, os.SCHED_BATCH, os.sched_param(0))
     while True:
         cmd = conn.recv()
         if cmd is None:

@@ -4,12 +4,16 @@ against the ``websockets`` library's own ``broadcast()``, on loopback.
 
     python bench/stream.py            # 100,000 assets, 50 clients (5 slow), 20 s windows (~2 min)
     python bench/stream.py --quick    # 10,000 assets, 10 clients (2 slow), 5 s windows
+    # a wall of 500 screens, 50 of them reading at half the stream's rate (phase 1 only)
+    python bench/stream.py --assets 10000 --clients 500 --slow 50 --rate 2 --slow-sleep 1.0 --phases ours
 
 Besides this one, a server process (``bench/_stream_server.py``: one engine over a
 churning domain, ``bench/_stream_churn.py``, ``--share`` of its assets changing each tick)
 and ``--client-procs`` client processes (``bench/_stream_clients.py``: lean readers, a
 hand-written WebSocket frame parser on a plain asyncio protocol each, the clients dealt
-out among the processes so that no reader queues behind hundreds of others). The same
+out among the processes so that no reader queues behind hundreds of others; they run
+under SCHED_BATCH, so that a frame arriving for one does not pre-empt the server in the
+middle of its fan-out, as screens on machines of their own would not). The same
 run measures four phases, one after the other, on 127.0.0.1 (``--phases`` picks some):
 
 1. ours: ``twin.serving.server`` under uvicorn, the engine ticking at ``--rate`` per second
@@ -25,24 +29,29 @@ run measures four phases, one after the other, on 127.0.0.1 (``--phases`` picks 
 2. baseline: a starlette endpoint that, after each tick, sends ``json.dumps`` of every
    live column to each client in turn (the same engine, rate and clients).
 3. ours at full speed: the real server's Hub fed the last 20 recorded frames as fast as
-   the fast clients' senders take them (at most one frame pending per client, so nothing
-   is merged and every client gets every frame).
+   the fast clients take them (at most one frame pending per client, so nothing is
+   merged and every client gets every frame).
 4. raw: ``websockets.asyncio.server.broadcast()`` of the same frames' bytes to the same
    number of fast clients, paced by the write buffers (each under 64 KiB).
 
 Latency is from the end of the tick (the moment ``engine.tick`` returned in the
 server's worker thread, stamped per ``seq`` in the server process) to the moment the
-client's ``recv()`` returned the frame holding that ``seq`` (both ``time.monotonic()``,
-one clock for the whole machine); a slow client's latency is the staleness of what it
-reads. Bytes per frame are the WebSocket message sizes of the
+client had read the last byte of the frame holding that ``seq`` (both
+``time.monotonic()``, one clock for the whole machine; stamped before the client decodes
+anything); a slow client's latency is the staleness of what it reads. The server's own
+share is shown apart: from the tick's end to ``Hub.publish`` (the event loop taking the
+frame) and the publish itself (merging, encoding once, the writes to every client
+keeping pace), in wall and CPU time: on a loaded machine the wall time of the fan-out is
+the machine's, its CPU time the server's. Bytes per frame are the WebSocket message sizes of the
 fast clients' single-tick deltas; the raw payload is their rows (4 bytes each) plus
 values (the field's item size), read from each frame's header. Server CPU is the server
 process's CPU time over the measured window (one core = 100%), with the engine's own
 tick (worker thread CPU) shown apart. Fan-out throughput is the bytes the clients
 received per second in phases 3 and 4.
 
-The last line is ``RESULT p99_ms=... p50_ms=... slow_p99_ms=... slow_merged=... slow_converged=...
-baseline_p99_ms=... bytes_ratio=... payload_overhead=... fanout_vs_raw=... server_cpu=...``
+The last line is ``RESULT p99_ms=... p50_ms=... slow_p99_ms=... slow_merged=... publish_p99_ms=...
+publish_cpu_p50_ms=... slow_converged=... server_cpu=... payload_overhead=... baseline_p99_ms=...
+bytes_ratio=... fanout_vs_raw=...``
 (keys of the phases not run left out; slow_converged is the share of slow clients that
 converged): bytes_ratio is the baseline's bytes per frame over ours,
 payload_overhead our frame bytes over their raw index-plus-value bytes, and

@@ -8,8 +8,9 @@ every client that keeps pace straight from :meth:`Hub.publish` (no task, no per-
 encoding), so a wall of hundreds of screens costs one socket write each. A slow one
 gets fewer, larger deltas and still converges on the current state: it is sent the next
 delta only once it has confirmed the last one (``Confirm``, for clients that send it)
-and its socket holds less than a frame or two the peer has not acknowledged. A client that has not finished a send for ``max_lag`` seconds
-is disconnected with a reason it can read, and may resume; its connection is cut off
+and its socket holds less than a frame or two the peer has not acknowledged. A client
+that has not been able to take a delta for ``max_lag`` seconds is disconnected with a
+reason it can read, and may resume; its connection is cut off
 ``abort_after`` seconds later if it does not take the close (it stopped reading).
 Nothing one client does (a burst of requests, a full socket, a bug met while serving
 it) stops :meth:`Hub.publish` for the others: that client alone is dropped.
