@@ -184,3 +184,28 @@ def test_a_rerun_acts_on_the_incident_holding_the_same_alarms_and_says_when_none
         "acknowledge at 60 s: no open alarm on G-SW-0028",
         "dispatch at 60 s: no open incident holds an alarm of recorded incident 1 (G-VW-0028, G-MH-0055, G-SW-0028); "
         "not replayed")]
+
+
+def test_a_live_servers_recording_keeps_what_operators_did_to_incidents_through_the_api(tmp_path, toy):
+    import httpx
+    from conftest import overfilling_build, running, wait_for, wait_healthy
+
+    from twin.serving.server import create_app
+
+    build, _ = overfilling_build(tmp_path, toy)
+    path = tmp_path / "live.mcap"
+    server = create_app(build, speed=20.0, record=path)
+    with running(server.app) as url, httpx.Client(base_url=url, timeout=10) as client:
+        wait_healthy(client)
+        wait_for(lambda: client.get("/api/incidents").json()["incidents"], 30, "an incident")
+        [incident] = client.get("/api/incidents").json()["incidents"]
+        assert client.post(f"/api/incidents/{incident['id']}/ack", json={"note": "seen", "who": "Li"}).status_code == 200
+        r = client.post(f"/api/incidents/{incident['id']}/dispatch", json={"note": "go", "unit": "tank crew 2"})
+        assert r.status_code == 200
+        acted = server.engine.seq
+        wait_for(lambda: server.engine.seq > acted + 1, 30, "a tick after the actions")  # they are recorded with it
+    kept = [json.loads(data) for _, _, data in read_stream(path, (INCIDENT_TOPIC,))]
+    assert [(k["kind"], k["who"], k["note"], k["unit"], k["incident"]["id"], k["incident"]["assets"]) for k in kept] == [
+        ("acknowledge", "anonymous (said: Li)", "seen", "", incident["id"], ["T-001"]),
+        ("dispatch", "anonymous", "go", "tank crew 2", incident["id"], ["T-001"])]
+    assert [[(a["rule"], a["asset"]) for a in k["incident"]["alarms"]] for k in kept] == [[("toy.overfill", "T-001")]] * 2
