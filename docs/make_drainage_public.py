@@ -36,7 +36,7 @@ def main() -> None:
 
 
 def run_all(out: Path | None) -> list[dict]:
-    from test_drainage_public import runnable
+    from test_drainage_public import label, runnable
 
     from twin_drainage import run
 
@@ -44,10 +44,10 @@ def run_all(out: Path | None) -> list[dict]:
     for path in runnable():
         c = run.compare(path)
         d, q = c.peak_depth.stats(), c.peak_flow.stats()
-        row = {"name": f"{path.parent.name}/{path.name}", "nodes": d["count"], "links": q["count"],
+        row = {"name": label(path), "nodes": d["count"], "links": q["count"],
                "depth_max": d["max"], "depth_p95": d["p95"], "flow_p95": q["p95"], "flow_max": q["max"],
                "runoff": c.runoff_volume, "outfall": c.outfall_volume, "flooding": c.flooding_volume,
-               "swmm_flooded": sum(c.swmm.flooding_volume.values()), "twin_s": c.twin.wall_s, "swmm_s": c.swmm.wall_s}
+               "swmm_flooded": sum(c.swmm.flooding_volume.values()), "swmm_runoff": c.swmm.runoff_volume, "twin_s": c.twin.wall_s, "swmm_s": c.swmm.wall_s}
         rows.append(row)
         if out is not None:
             with out.open("a", encoding="utf-8") as handle:
@@ -59,14 +59,31 @@ def pct(x: float) -> str:
     return "–" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{100 * x:+.1f} %"
 
 
+def within(r: dict) -> bool:
+    """The slow test's tolerances (test_drainage_public.test_agrees_with_swmm) on one row."""
+    import test_drainage_public as t
+
+    def small(x: float, bound: float) -> bool:
+        return x is None or (isinstance(x, float) and math.isnan(x)) or abs(x) <= bound
+
+    return (r["depth_p95"] <= t.DEPTH_P95 and r["depth_max"] <= t.DEPTH_MAX and r["flow_p95"] <= t.FLOW_P95
+            and small(r["runoff"], t.VOLUME) and small(r["outfall"], t.VOLUME)
+            and (r["swmm_flooded"] <= t.FLOODS or small(r["flooding"], t.FLOODING)))
+
+
 def table(rows: list[dict]) -> None:
-    print("| network | nodes / links | peak depth p95 / max (m) | peak flow p95 / max | runoff | outfall | flooding |")
-    print("| --- | --- | --- | --- | --- | --- | --- |")
+    print("| network | nodes / links | peak depth p95 / max (m) | peak flow p95 / max | runoff | outfall | flooding "
+          "| status |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
     for r in rows:
         flooding = pct(r["flooding"]) if r["swmm_flooded"] > 1.0 else "none"
+        # no runoff in SWMM (older lines lack swmm_runoff: their difference is then exactly 0)
+        runoff = "none" if r.get("swmm_runoff", 1.0 if r["runoff"] != 0.0 else 0.0) <= 0.0 else pct(r["runoff"])
+        status = "within" if within(r) else "outside (xfail, reason in the test)"
         print(f"| {r['name']} | {r['nodes']} / {r['links']} | {r['depth_p95']:.3f} / {r['depth_max']:.3f} | "
-              f"{100 * r['flow_p95']:.1f} / {100 * r['flow_max']:.1f} % | {pct(r['runoff'])} | {pct(r['outfall'])} | "
-              f"{flooding} |")
+              f"{100 * r['flow_p95']:.1f} / {100 * r['flow_max']:.1f} % | {runoff} | {pct(r['outfall'])} | "
+              f"{flooding} | {status} |")
+    print(f"\n{sum(within(r) for r in rows)} of {len(rows)} within every tolerance")
 
 
 def plot(rows: list[dict], out: Path) -> None:

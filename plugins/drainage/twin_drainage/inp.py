@@ -301,8 +301,21 @@ def parse_network(inp: Inp) -> Network:
         if varies:
             warnings.add(f"storage {name!r} (line {row.line}): its {shape.lower()} area curve is held at the mean "
                          f"area {area:.4g} m² (the same volume when full); depths differ while it fills")
-        if any(abs(float(v)) > 0.0 for v in rest if _is_number(v)):
-            warnings.add(f"storage {name!r} (line {row.line}): evaporation and seepage losses are not modelled")
+        # rest: Fevap, then Ksat alone or suction, Ksat, IMDmax (SWMM's exfil.c)
+        if rest and _is_number(rest[0]) and float(rest[0]) > 0.0 and _evaporates(inp):
+            warnings.add(f"storage {name!r} (line {row.line}): evaporation from it is not modelled")
+        seep = [float(t) for t in rest[1:4] if _is_number(t)]
+        seep = seep if len(seep) == 3 else [0.0, seep[0], 0.0] if seep else []
+        if seep and seep[1] > 0.0:
+            if routing != "KINWAVE":
+                warnings.add(f"storage {name!r} (line {row.line}): its seepage into the soil is not modelled under "
+                             "the dynamic wave; it holds that water")
+            else:
+                node["seepage"] = {"area": area, "params": hydrology.infiltration_params("MODIFIED_GREEN_AMPT", seep,
+                                                                                          us)}
+                if varies:
+                    warnings.add(f"storage {name!r} (line {row.line}): it seeps through its mean area {area:.4g} m², "
+                                 "not through its bottom and banks")
     for row in inp.rows("OUTFALLS"):
         f = Fields(inp, "OUTFALLS", row, ("Name", "Elevation", "Type", "StageData", "Gated", "RouteTo"))
         name = fresh_node(f, f.text("Name"))
@@ -523,6 +536,17 @@ def _storage_area(inp: Inp, f: Fields, shape: str, depth: float, us: bool) -> tu
                        "PARABOLOID, PYRAMIDAL")
     surcharge = float(rest[0]) if rest and _is_number(rest[0]) else 0.0
     return max(mean * length**2, 0.01), varies, surcharge, rest[1:]
+
+
+def _evaporates(inp: Inp) -> bool:
+    """Whether [EVAPORATION] gives any evaporation (a CONSTANT above 0, or another form)."""
+    for row in inp.rows("EVAPORATION"):
+        kind = row.tokens[0].upper()
+        if kind == "CONSTANT":
+            return len(row.tokens) > 1 and _is_number(row.tokens[1]) and float(row.tokens[1]) > 0.0
+        if kind in ("MONTHLY", "TIMESERIES", "TEMPERATURE", "FILE"):
+            return True
+    return False
 
 
 def _min_slope(inp: Inp) -> float:

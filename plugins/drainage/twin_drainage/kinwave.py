@@ -34,6 +34,7 @@ import numpy as np
 from numba import njit
 
 from twin_drainage import _numba_cache  # noqa: F401 - before any kernel: the package-wide cache key
+from twin_drainage.hydrology import INFIL_STATE, MOD_GREEN_AMPT, infiltration
 from twin_drainage.regulators import RI_DOWN, RI_UP, regulator_flow
 from twin_drainage.sections import (ALPHA_MAX, S_MAX, area_of_depth, area_of_section_factor, depth_of_area,
                                      section_factor)
@@ -43,6 +44,10 @@ WT = 0.6
 #: y/d where A·R^(2/3) of a circle is largest, and that largest value over the full one's
 Y_MAX = 0.9381
 FULL_AREA = 0.25 * math.pi
+#: a storage unit's seepage row: bottom area (m²), Green-Ampt parameters, their state
+SEEP_AREA, SEEP_PARAMS = 0, 1
+SEEP_STATE = SEEP_PARAMS + 5
+SEEP_FIELDS = SEEP_STATE + INFIL_STATE
 #: water a junction keeps below this (m³) is round-off, not flooding
 FUDGE_VOLUME = 1.0e-6
 
@@ -183,7 +188,7 @@ def route_kinwave(dt, substeps, runoff, depth, flow, order, pipe_up, pipe_down, 
                   y_full, length, a_full_of, q_full_of, kind, sec_row, sec_geom, max_depth, shaft, pond, storage_node,
                   state, reg_int, reg_float, curve_ptr,
                   curve_x, curve_y, reg_on, reg_flow, volume, inflow, head, outflow, flooded,
-                  pipe_depth, pipe_area):  # pragma: no cover - compiled
+                  pipe_depth, pipe_area, seepage):  # pragma: no cover - compiled
     """Advance the network ``dt`` s in ``substeps`` kinematic-wave steps. Links are
     numbered pipes first (``order`` over pipes and regulators, pipes < len(pipe_up)).
     state: ``depth`` (per manhole), ``flow`` (per pipe), ``state`` (6 x pipes: a1, q1, a2,
@@ -191,7 +196,10 @@ def route_kinwave(dt, substeps, runoff, depth, flow, order, pipe_up, pipe_down, 
     ``reg_on``. Per conduit: ``y_full`` (m), the full area and flow of all its barrels
     (``a_full_of``, ``q_full_of``), its section ``kind`` (0 a circle) and row
     ``sec_row`` of ``sec_geom`` (twin_drainage.sections). outputs: ``outflow`` (m³ per outfall), ``flooded`` (m³ per manhole),
-    ``pipe_depth`` (mean of its two end depths, m), ``pipe_area`` (mean flow area, m²)."""
+    ``pipe_depth`` (mean of its two end depths, m), ``pipe_area`` (mean flow area, m²).
+    ``seepage`` (per manhole: the bottom area that seeps, m², 0 none; then modified
+    Green-Ampt parameters and state, twin_drainage.hydrology) drains storage units into the
+    soil (SWMM's exfil.c, the ponded head their depth)."""
     m_count = depth.shape[0]
     p_count = pipe_up.shape[0]
     tau = dt / substeps
@@ -255,6 +263,10 @@ def route_kinwave(dt, substeps, runoff, depth, flow, order, pipe_up, pipe_down, 
                 volume[n] = 0.0
             full = max_depth[n] * shaft[n] if storage_node[n] else 0.0
             if storage_node[n]:
+                if seepage[n, SEEP_AREA] > 0.0 and volume[n] > 0.0:
+                    rate = infiltration(MOD_GREEN_AMPT, seepage[n, SEEP_PARAMS:SEEP_STATE],
+                                        seepage[n, SEEP_STATE:], tau, 0.0, 0.0, depth[n])
+                    volume[n] -= min(rate * seepage[n, SEEP_AREA] * tau, volume[n])
                 if volume[n] > full:
                     if pond[n] > 0.0:
                         depth[n] = max_depth[n] + (volume[n] - full) / pond[n]

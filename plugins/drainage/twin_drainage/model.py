@@ -1026,7 +1026,7 @@ def kinwave_tick(dt, substeps, use_gauges, nearest_gauge_row, manhole_row, pipe_
                  runoff_coefficient, catchment_area, external_inflow, blockage, depth_col, head_col, crown_col,
                  surcharged_col, ponded_col, flooding_col, volume_col, inflow_col, flow_col, fill_col, velocity_col,
                  capacity_col, discharge_col, discharged_col, reg_row, reg_int, reg_float, curve_ptr, curve_x, curve_y,
-                 reg_on, reg_flow):  # pragma: no cover - compiled
+                 reg_on, reg_flow, seepage):  # pragma: no cover - compiled
     """:func:`drainage_tick` for a network routed by the kinematic wave
     (twin_drainage.kinwave, a file's ``FLOW_ROUTING KINWAVE``)."""
     runoff, depth, flow, open_fraction = work_manhole[MW_RUNOFF], work_manhole[MW_DEPTH], work_pipe[PW_FLOW], \
@@ -1043,7 +1043,7 @@ def kinwave_tick(dt, substeps, use_gauges, nearest_gauge_row, manhole_row, pipe_
                   q_full_of, sec_kind, sec_row, sec_geom, max_depth,
                   manhole_float[MF_SHAFT_AREA], manhole_float[MF_PONDING_AREA], storage_node, kw_state, reg_int,
                   reg_float, curve_ptr, curve_x, curve_y, reg_on, reg_flow, kw_volume, kw_inflow, head, outflow, flooded,
-                  pipe_depth, pipe_area)
+                  pipe_depth, pipe_area, seepage)
     for r in range(reg_row.shape[0]):
         flow_col[reg_row[r]] = reg_flow[r]
     publish(dt, manhole_row, pipe_row, outfall_row, node_invert, max_depth, crown, diameter, capacity, invert_down,
@@ -1061,7 +1061,8 @@ class KinwaveSetup:
     roughness); the others are the network's circles."""
 
     def __init__(self, net: Network, storage: set[int], step: float,
-                 sections: dict[int, dict] | None = None, min_slope: float = 0.0) -> None:
+                 sections: dict[int, dict] | None = None, min_slope: float = 0.0,
+                 seepage: dict[int, dict] | None = None) -> None:
         from twin_drainage.kinwave import topological_order
         from twin_drainage.sections import A_FULL, FIELDS, KINDS, S_FULL, Y_FULL, geometry
 
@@ -1092,6 +1093,14 @@ class KinwaveSetup:
             self.q_full[k] = barrels * math.sqrt(slope[k]) / float(sec["roughness"]) * g[S_FULL]
             rows.append(g)
         self.sec_geom = np.array(rows)
+        # storage units seeping into the soil (modified Green-Ampt, dry soil at the start)
+        from twin_drainage.kinwave import SEEP_AREA, SEEP_FIELDS, SEEP_PARAMS, SEEP_STATE
+
+        self.seepage = np.zeros((m, SEEP_FIELDS))
+        for n, seep in (seepage or {}).items():
+            self.seepage[n, SEEP_AREA] = float(seep["area"])
+            self.seepage[n, SEEP_PARAMS:SEEP_STATE] = seep["params"]
+            self.seepage[n, SEEP_STATE] = seep["params"][2]  # IMD = IMDmax
         self.storage_node = np.zeros(m, dtype=np.bool_)
         self.storage_node[list(storage)] = True
         self.state = np.zeros((6, p))
@@ -1116,8 +1125,9 @@ def kinwave_setup(world, table, net: Network) -> KinwaveSetup | None:
     storage = {index[name] for name in source.get("storage_nodes", []) if name in index}
     pipe_index = {table.ids[r]: k for k, r in enumerate(net.pipe_row)}
     sections = {pipe_index[name]: sec for name, sec in source.get("sections", {}).items() if name in pipe_index}
+    seepage = {index[name]: seep for name, seep in source.get("seepage", {}).items() if name in index}
     return KinwaveSetup(net, storage, max(float(source.get("routing_step", 30.0)), 1.0), sections,
-                        float(source.get("min_slope", 0.0)))
+                        float(source.get("min_slope", 0.0)), seepage)
 
 
 #: where an imported scene describes its pumps, weirs, orifices and outlets
@@ -1227,7 +1237,7 @@ def step_drainage(ctx):
                      c["external_inflow"], c["blockage"], c["depth"], c["head"], c["crown_elevation"], c["surcharged"],
                      c["ponded_depth"], c["flooding"], c["volume"], c["inflow"], c["flow"], c["fill"], c["velocity"],
                      c["capacity"], c["discharge"], c["discharged_volume"], net.reg_row, net.reg_int, net.reg_float,
-                     net.curve_ptr, net.curve_x, net.curve_y, work.reg_on, work.reg_flow)
+                     net.curve_ptr, net.curve_x, net.curve_y, work.reg_on, work.reg_flow, kinematic.seepage)
         return
     substeps = max(1, math.ceil(dt / net.stable_dt - 1e-9)) if len(net.pipe_row) else 1
     drainage_tick(dt, substeps, len(gauges.gauge_row) > 0, gauges.nearest_gauge_row, net.manhole_row, net.pipe_row,

@@ -134,6 +134,8 @@ def write_scene(source: str | Path, scene_dir: str | Path, strict: bool = False)
                    "losses": {link_ids[n]: pipe["losses"] for n, pipe in net.pipes.items() if "losses" in pipe},
                    "flap_gates": [link_ids[n] for n, pipe in net.pipes.items()
                                   if pipe.get("flap") or net.outfalls.get(pipe["links"][1], {}).get("flap")],
+                   # storage units seeping into the soil (the kinematic wave: twin_drainage.kinwave)
+                   "seepage": {n: node["seepage"] for n, node in net.manholes.items() if "seepage" in node},
                    # the kinematic wave's true sections (twin_drainage.sections), by pipe id
                    "sections": {link_ids[n]: pipe["section"] for n, pipe in net.pipes.items() if "section" in pipe}}
     (data / "hydrology.json").write_text(json.dumps({**net.hydrology, "source": source_info}, indent=1,
