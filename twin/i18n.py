@@ -52,6 +52,12 @@ COMMON = _by_language({
     "stateAcknowledged": ("acknowledged", "已确认"),
     "stateDispatched": ("dispatched", "已派发"),
     "stateResolved": ("resolved", "已办结"),
+    # a drill's message injects, by the kind of protocol ExerciseMessage: the wall's banner
+    # and feed, the report's timeline
+    "msg_call": ("Phone call", "来电"),
+    "msg_field_report": ("Field report", "现场报告"),
+    "msg_press": ("Press enquiry", "媒体问询"),
+    "msg_other": ("Message", "消息"),
 })
 
 #: the viewer's own words
@@ -175,15 +181,11 @@ VIEWER = _by_language({
     "step_close": ("closed", "办结"),
     "by": ("by", "操作人"),
     "replayOnly": ("A replay shows what was: people act on the live twin", "回放仅展示当时情况：处置请在实时模式下进行"),
-    # a live exercise's (or a replay's) messages to the players: banner and feed (viewer/src/ui/messages.js),
-    # msg_<kind> for each kind of protocol ExerciseMessage
+    # a live exercise's (or a replay's) messages to the players: banner and feed (viewer/src/ui/messages.js);
+    # their kinds (msg_<kind>) are in COMMON
     "messagesFeed": ("Messages", "信息"),
     "messageFrom": ("from", "来自"),
     "messageDismiss": ("Dismiss", "关闭"),
-    "msg_call": ("Phone call", "来电"),
-    "msg_field_report": ("Field report", "现场报告"),
-    "msg_press": ("Press enquiry", "媒体问询"),
-    "msg_other": ("Message", "消息"),
 })
 
 #: the after-action report's own words (twin.runs.report)
@@ -366,6 +368,8 @@ REPORT = _by_language({
     "evDeescalate": ("de-escalated", "降级"),
     "evClear": ("cleared", "消除"),
     "evOverdue": ("overdue (not acknowledged in time)", "超时未确认"),
+    "evMessage": ("message to the players", "向参演人员发送的消息"),
+    "messageLine": ("{kind} from {sender}: {text}", "{kind}（{sender}）：{text}"),
     "systemDomain": ("System", "系统"),
     "page": ("page {n}", "第 {n} 页"),
     "truth": ("Measured and true", "监测值与真实值"),

@@ -9,6 +9,12 @@ director's; every connected screen follows, because there is one timeline per se
 The recording's frames carry the incidents (a keyframe every open one, a delta those it
 changed), so the replay's engine holds the incidents of the moment replayed: its stream,
 ``/api/incidents`` and the wall's incident list show them as they were, after a seek too.
+
+A drill's message injects (``/exercise/message``: a headless ``twin drill run --record``
+or a live exercise records them) come back at their time: :meth:`Replay.tick` hands the
+ones its frame reached to :meth:`Replay.take_messages`, which the server sends to every
+screen as the live exercise did (protocol ``ExerciseMessage``); :meth:`Replay.sent` lists
+those up to the moment replayed, after a seek too (``GET /api/exercise/messages``).
 """
 
 from __future__ import annotations
@@ -63,6 +69,11 @@ class Replay:
         self.playing = False
         #: (time, level) of each raise and escalation: the marks on the viewer's timeline
         self.marks = [(a["time"], a["alarm"]["level"]) for a in self.info.alarms if a["kind"] in ("raise", "escalate")]
+        #: the exercise's messages to the players, in time order (none for most recordings)
+        self.messages = [msgspec.json.decode(data, type=p.ExerciseMessage)
+                         for _, _, data in self._index.messages(("/exercise/message",))]
+        #: messages a tick reached that the screens have not been sent yet
+        self._due: list[p.ExerciseMessage] = []
         self._lock = threading.Lock()
         self._cursor: Any = None
         self.seek(self.start)
@@ -82,6 +93,7 @@ class Replay:
                 self._apply(delta)
             self.engine.frames.clear()
             self._cursor = self._index.messages(("/frame/delta",), after=ns(self.engine.time))
+            self._due = []  # a message before the moment sought is old news: listed, not sent
 
     def tick(self) -> Frame | None:
         """Apply the next recorded delta; None at the end (the replay pauses there)."""
@@ -91,10 +103,24 @@ class Replay:
             except StopIteration:
                 self.playing = False
                 return None
+            before = self.engine.time
             frame = self._apply(data)
             assert frame is not None
             self.engine.remember(frame)
+            self._due += [m for m in self.messages if before < m.time <= frame.time]
             return frame
+
+    def take_messages(self) -> list[p.ExerciseMessage]:
+        """The exercise's messages the ticks since the last call reached, in time order
+        (each handed out once): for the server to send to every screen."""
+        with self._lock:
+            due, self._due = self._due, []
+        return due
+
+    def sent(self) -> list[p.ExerciseMessage]:
+        """The exercise's messages sent up to the moment replayed, in time order."""
+        time = self.engine.time
+        return [m for m in self.messages if m.time <= time]
 
     def control(self, action: str, time: float | None = None, speed: float | None = None) -> None:
         if action == "play":

@@ -42,6 +42,7 @@ from twin.serving.health import PartState, Subsystems
 from twin.serving.protocol import ApiErrorCode, CloseCode
 from twin.serving.readings_api import ReadingsRoute
 from twin.serving.routes import api_routes
+from twin.serving.routes.exercise import broadcast as broadcast_message
 from twin.serving.routes.replay import broadcast_state
 from twin.serving.routes.websocket import websocket
 from twin.serving.routing import ApiFailure, fallback, http_exception, routed, server_error, starlette_routes
@@ -343,6 +344,9 @@ class TwinServer:
                 self.subsystems.set("recorder", "ok")
         try:
             self.hub.publish(frame)
+            if self.replay is not None:  # a drill's message injects, at their time, as the exercise sent them
+                for message in self.replay.take_messages():
+                    broadcast_message(self, message)
         except Exception as exc:
             self._tick_failed("stream", exc)
         store_error = self.engine.alarms.store_error

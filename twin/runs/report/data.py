@@ -89,6 +89,9 @@ class Run:
     #: each incident's latest summary as the recorded frames carried it (twin.loop.incidents),
     #: by id; empty for a recording that carries none
     incidents: dict[int, dict[str, Any]] = field(default_factory=dict)
+    #: the drill's messages to the players as the screens were sent them (protocol
+    #: ExerciseMessage records of /exercise/message), in time order
+    messages: list[dict[str, Any]] = field(default_factory=list)
 
     def moment(self, t: float, date: bool = False) -> str:
         """A moment of the run as people read it: the local time in the scene's zone
@@ -135,9 +138,10 @@ def read_run(path: Path) -> Run:
     i = info(Path(path))
     events: list[dict[str, Any]] = []
     inputs: list[dict[str, Any]] = []
-    for topic, _, data in read_stream(Path(path), ("/alarm/event", "/operator/action", "/input/action")):
+    messages: list[dict[str, Any]] = []
+    for topic, _, data in read_stream(Path(path), ("/alarm/event", "/operator/action", "/input/action", "/exercise/message")):
         body = json.loads(data)
-        (inputs if topic == "/input/action" else events).append(body)
+        (inputs if topic == "/input/action" else messages if topic == "/exercise/message" else events).append(body)
     alarms: dict[int, AlarmSummary] = {}
     for ev in events:
         a = ev["alarm"]
@@ -162,7 +166,8 @@ def read_run(path: Path) -> Run:
     start = i.start if math.isfinite(i.start) else 0.0
     end = i.end if math.isfinite(i.end) else start
     return Run(Path(path), dict(i.metadata), i.created, start, end, i.complete, events, inputs, alarms,
-               float(i.metadata.get("start", "0")), i.metadata.get("timezone", "UTC"), recorded_incidents(Path(path)))
+               float(i.metadata.get("start", "0")), i.metadata.get("timezone", "UTC"), recorded_incidents(Path(path)),
+               messages)
 
 
 def recorded_incidents(path: Path) -> dict[int, dict[str, Any]]:

@@ -66,7 +66,7 @@ class ScoreRow:
 
 @dataclass
 class TimelineRow:
-    #: "input", "op" (an operator action) or "alarm-event"
+    #: "input", "message" (a message inject), "op" (an operator action) or "alarm-event"
     cls: str
     time: str
     event: str
@@ -140,14 +140,19 @@ def group_view(run: Run, twin: Twin | None, g: AlarmGroup, lang: str) -> GroupVi
 
 
 def timeline_rows(run: Run, lang: str) -> list[TimelineRow]:
-    """Every input action, alarm event and operator action, in time order (inputs first
-    at one moment, as they act before the tick's alarms)."""
+    """Every input action, message to the players, alarm event and operator action, in
+    time order (inputs first at one moment, as they act before the tick's alarms)."""
     w = words(lang)
     entries: list[tuple[float, int, TimelineRow]] = []
     for n, action in enumerate(run.inputs):
         entries.append((float(action["time"]), n, TimelineRow("input", run.moment(action["time"]), w["input"], input_text(action),
                                                               input_params(action), who=str(action.get("who", "")))))
-    for n, ev in enumerate(run.events, start=len(run.inputs)):
+    zh = lang == "zh-CN"
+    for n, m in enumerate(run.messages, start=len(run.inputs)):  # a message inject, as the players got it
+        line = w["messageLine"].format(kind=w[f"msg_{m['kind']}"], sender=(zh and m.get("from_zh")) or m["from"],
+                                       text=(zh and m.get("text_zh")) or m["text"])
+        entries.append((float(m["time"]), n, TimelineRow("message", run.moment(m["time"]), w["evMessage"], line, kind="message")))
+    for n, ev in enumerate(run.events, start=len(run.inputs) + len(run.messages)):
         a = ev["alarm"]
         kind = ev["kind"]
         who = " — ".join(x for x in (ev.get("who", ""), ev.get("note", "")) if x)

@@ -556,7 +556,10 @@ async def add_note(call: Call) -> Reply:
 
 
 async def exercise_messages(call: Call) -> MessageList:
-    """The messages sent to the players so far (a screen that connects late shows them)."""
+    """The messages sent to the players so far (a screen that connects late shows them);
+    on a replay, those sent up to the moment replayed."""
+    if call.server.replay is not None:
+        return MessageList(call.server.replay.sent())
     exercise = host_of(call.server).exercise
     return MessageList(list(exercise.sent) if exercise is not None else [])
 
