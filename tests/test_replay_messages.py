@@ -2,7 +2,8 @@
 `twin drill run --record` records them on /exercise/message; a replay of that recording
 sends each to the screens at its time (protocol ExerciseMessage, as the live exercise
 did), GET /api/exercise/messages lists those up to the moment replayed, and the report's
-timeline lists them."""
+timeline lists them. A replayed wall shows them at their time and forgets them when
+sought back."""
 
 from __future__ import annotations
 
@@ -12,12 +13,14 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import running, wait_healthy
+from conftest import CHROMIUM, running, wait_healthy
 from test_drill_messages import DRILL
+from test_viewer import wait_for
+from test_viewer_incidents import open_page
 
 from twin.runs.replay import Replay
 from twin.serving import protocol as p
-from twin.serving.server import create_app
+from twin.serving.server import STATIC_DIR, create_app
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -108,3 +111,36 @@ def test_the_report_lists_the_messages_in_its_timeline(recorded, tmp_path):
     assert "a resident of 12 Heping Road" in timeline and "It smells of gas in the stairwell" in timeline
     assert timeline.index("It smells of gas in the stairwell") < timeline.index("Is there a gas leak on Heping Road?")
     assert "the drill&#39;s very last moment" in timeline or "the drill's very last moment" in timeline
+
+
+@pytest.mark.slow  # a drill recorded, then its replay watched in chromium
+@pytest.mark.skipif(not CHROMIUM.exists() or not (STATIC_DIR / "index.html").exists(), reason="needs chromium and the built viewer")
+def test_a_replayed_wall_shows_each_message_at_its_time_and_forgets_it_when_sought_back(browser, recorded, tmp_path):
+    errors: list[str] = []
+    server = create_app(lambda: Replay(recorded, tmp_path), speed=1.0)
+    with running(server.app) as url, httpx.Client(base_url=url, timeout=20) as c:
+        wait_healthy(url)
+        start = server.replay.start
+        assert c.post("/api/replay", json={"action": "seek", "time": start + 8.0}).status_code == 200
+        wall = open_page(browser, f"{url}/?wall=1", errors)
+        try:
+            assert wall.evaluate("window.__twin.messages()") == {"held": [], "banner": None}
+            # Played: the resident's call comes at 12 s, as a banner and in the feed.
+            assert c.post("/api/replay", json={"action": "play"}).status_code == 200
+            wait_for(wall, "() => window.__twin.messages().banner === 2", timeout=30000)
+            assert c.post("/api/replay", json={"action": "pause"}).status_code == 200
+            assert wall.evaluate("window.__twin.stats().time") >= start + 12.0
+            banner = wall.locator("#message-banner")
+            assert "It smells of gas in the stairwell" in banner.inner_text() and "Phone call" in banner.inner_text()
+            assert wall.locator("#message-feed li").count() == 1
+            # Sought back before it: the feed forgets it and the banner goes.
+            assert c.post("/api/replay", json={"action": "seek", "time": start + 5.0}).status_code == 200
+            wait_for(wall, "() => window.__twin.messages().held.length === 0 && window.__twin.messages().banner === null")
+            assert banner.is_hidden() and wall.locator("#message-feed li").count() == 0
+            # Sought past two: both in the feed, as a screen opened then would list them, no banner (old news).
+            assert c.post("/api/replay", json={"action": "seek", "time": start + 35.0}).status_code == 200
+            wait_for(wall, "() => window.__twin.messages().held.join() === '2,3'")
+            assert wall.evaluate("window.__twin.messages().banner") is None
+            assert not errors, errors
+        finally:
+            wall.close()

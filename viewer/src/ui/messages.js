@@ -44,13 +44,25 @@ export class Messages {
     this.timer = undefined;
     state.on('message', (m) => this.receive(m, true));
     state.on('hello', () => this.catchUp());
+    // a replay's seek: the feed holds what had been sent by the moment sought, no more
+    state.on('state', ({ snapshot }) => {
+      if (snapshot && state.hello?.mode === 'replay') this.catchUp(true);
+    });
   }
 
-  /** Take the messages already sent (after each Hello: a new screen, a reconnect). */
-  async catchUp() {
+  /** Take the messages already sent (after each Hello: a new screen, a reconnect);
+   * ``replace``: those only, forgetting the others (a replay sought back).
+   * @param {boolean} [replace] */
+  async catchUp(replace = false) {
     try {
       /** @type {{messages: ExerciseMessage[]}} */
       const answer = await fetchJson('/api/exercise/messages');
+      if (replace) {
+        const kept = new Set(answer.messages.map((m) => m.n));
+        for (const n of [...this.held.keys()]) if (!kept.has(n)) this.held.delete(n);
+        if (!this.banner.hidden && !kept.has(Number(this.banner.dataset.n))) this.hide();
+        this.render();
+      }
       for (const m of answer.messages) this.receive(m, false);
     } catch { /* a server without exercises, or disconnected: nothing to catch up */ }
   }
