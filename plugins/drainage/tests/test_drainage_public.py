@@ -192,6 +192,15 @@ def test_a_storage_unit_seeps_under_the_kinematic_wave(tmp_path):
     assert seep["params"][:3] == pytest.approx([0.0254, 100 * 0.0254 / 3600, 0.12])
 
 
+def test_no_inertial_damping_is_named(tmp_path):
+    """INERTIAL_DAMPING NONE asks for SWMM's convective terms, which the router leaves
+    out: one warning (the cause of the model_*_setting family's xfails); PARTIAL, none."""
+    warnings = swmm.write_scene(PYSWMM / "model_delayed_report.inp", tmp_path / "a")["warnings"]
+    assert [w for w in warnings if w.startswith("[OPTIONS] INERTIAL_DAMPING NONE")], warnings
+    warnings = swmm.write_scene(SWMMIO / "Pump_Control_Model.inp", tmp_path / "b")["warnings"]
+    assert not [w for w in warnings if "INERTIAL_DAMPING" in w]
+
+
 def test_subcatchments_drain_to_outfalls_and_to_each_other(tmp_path):
     swmm.write_scene(PYSWMM / "model_subcatch_stats.inp", tmp_path / "scene")
     hydro = json.loads((tmp_path / "scene" / "data" / "hydrology.json").read_text(encoding="utf-8"))

@@ -467,6 +467,10 @@ def parse_network(inp: Inp) -> Network:
         if inp.rows(section) and section != "TRANSECTS":
             warnings.add(f"[{section}] line {inp.rows(section)[0].line}: street inlets are not modelled; "
                          "street flow stays in the network")
+    damping = inp.option("INERTIAL_DAMPING", "PARTIAL").upper()
+    if routing == "DYNWAVE" and damping == "NONE":
+        warnings.add("[OPTIONS] INERTIAL_DAMPING NONE: the router damps the inertial terms (SWMM keeps their convective "
+                     "part), so a conduit surcharged at one end only carries more here and the node above it stands lower")
     options = {"start": start, "duration": duration, "flow_routing": routing, "allow_ponding": ponding,
                "routing_step": _option_seconds(inp, "ROUTING_STEP", 20.0), "units": units,
                "min_slope": _min_slope(inp),
