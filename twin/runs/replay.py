@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import threading
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,8 @@ from twin.serving import protocol as p
 from twin.tick.alarms import Alarm, AlarmBook, AlarmEvent
 from twin.tick.engine import Engine, Frame
 from twin.runs.recording import NS, RecordingError, RecordingReader, ns, read_stream
+
+log = logging.getLogger("twin.runs.replay")
 
 SPEEDS = (0.25, 64.0)
 #: the fields of an incident's record: a summary also carries its response ``times``,
@@ -70,8 +73,7 @@ class Replay:
         #: (time, level) of each raise and escalation: the marks on the viewer's timeline
         self.marks = [(a["time"], a["alarm"]["level"]) for a in self.info.alarms if a["kind"] in ("raise", "escalate")]
         #: the exercise's messages to the players, in time order (none for most recordings)
-        self.messages = [msgspec.json.decode(data, type=p.ExerciseMessage)
-                         for _, _, data in self._index.messages(("/exercise/message",))]
+        self.messages = _messages(self.path, self._index)
         #: messages a tick reached that the screens have not been sent yet
         self._due: list[p.ExerciseMessage] = []
         self._lock = threading.Lock()
@@ -209,6 +211,18 @@ class Replay:
         self._cursor = None
         self._index.close()
         self.engine.close()
+
+
+def _messages(path: Path, reader: RecordingReader) -> list[p.ExerciseMessage]:
+    """The recording's ``/exercise/message`` records; one that cannot be read is left out
+    with a warning naming the file and the moment (the replay plays on without it)."""
+    out = []
+    for _, at, data in reader.messages(("/exercise/message",)):
+        try:
+            out.append(msgspec.json.decode(data, type=p.ExerciseMessage))
+        except msgspec.MsgspecError as exc:
+            log.warning("%s: a message to the players at %.3f s cannot be read, left out of the replay: %s", path, at / NS, exc)
+    return out
 
 
 def recorded_alarm_events(path: Path) -> list[dict[str, Any]]:
