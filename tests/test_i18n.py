@@ -56,7 +56,11 @@ def test_every_word_the_viewer_asks_for_exists():
     asked |= {f"ev_alarm_{a}" for a in ("acknowledge", "dispatch", "resolve")}
     asked |= {f"step_{s}" for s in ("acknowledge", "dispatch", "close")}
     asked |= {f"msg_{k}" for k in ("call", "field_report", "press", "other")}
-    assert len(asked) > 80 and "ev_escalation" in asked and "nAlarms" in asked
+    # the exercise desk pages' keys built from an exercise's or an inject's state, an inject's kind, a control's verb
+    # and an objective's status (console.js, exercisePage.js)
+    asked |= {f"desk_{s}" for s in ("running", "ended", "pending", "fired", "skipped", "failed")}
+    asked |= {f"desk_{s}" for s in ("action", "fault", "message", "fire", "delay", "skip", "met", "not_met", "not_judged")}
+    assert len(asked) > 80 and "ev_escalation" in asked and "nAlarms" in asked and "desk_stopConfirm" in asked
     for lang in i18n.LANGS:
         missing = asked - set(i18n.VIEWER_WORDS[lang])
         assert not missing, (lang, missing)
@@ -72,6 +76,7 @@ def test_the_viewer_declares_no_colour_or_word_table_of_its_own():
             assert colour not in source, (path.name, colour)
         assert "处置说明" not in source and "no open alarms" not in source, path.name
         assert "处置时间线" not in source and "no open incidents" not in source, path.name
+        assert "演练导调台" not in source and "stop the exercise" not in source, path.name
     assert "from './i18n.generated.js'" in (SRC / "levels.js").read_text(encoding="utf-8")
     assert "from './i18n.generated.js'" in (SRC / "i18n.js").read_text(encoding="utf-8")
 

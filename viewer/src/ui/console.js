@@ -4,28 +4,29 @@
 // start and stop, and at the end the objectives met and the debrief. Everything it shows
 // comes from GET /api/exercise, polled each second; it acts through the exercise routes.
 import { el, setText } from './dom.js';
-import { api, clock, deskPage, describe, lang, moment, poll, w } from './exercisePage.js';
+import { lang, w } from '../i18n.js';
+import { api, clock, deskPage, describe, moment, poll } from './exercisePage.js';
 
 /** @typedef {import('../protocol.generated.js').ExerciseState} ExerciseState */
 /** @typedef {import('../protocol.generated.js').Inject} Inject */
 /** @typedef {import('../protocol.generated.js').ActionInfo} ActionInfo */
 
 // -- the head: what runs, its clock, start and stop ---------------------------------------
-const page = deskPage('console', 'console-message');
+const page = deskPage('desk_console', 'console-message');
 const { root, say } = page;
-const stopButton = el('button', { id: 'stop', class: 'danger', onclick: () => stop() }, w('stop'));
+const stopButton = el('button', { id: 'stop', class: 'danger', onclick: () => stop() }, w('desk_stop'));
 const drillSelect = el('select', { id: 'start-drill' });
-const startButton = el('button', { id: 'start', onclick: () => start() }, w('start'));
-const startBox = el('span', { id: 'start-box', class: 'start' }, [el('label', {}, [w('drillToStart'), ' ', drillSelect]), startButton]);
+const startButton = el('button', { id: 'start', onclick: () => start() }, w('desk_start'));
+const startBox = el('span', { id: 'start-box', class: 'start' }, [el('label', {}, [w('desk_drillToStart'), ' ', drillSelect]), startButton]);
 root.append(el('header', {}, [...page.heading, startBox, stopButton]), page.status);
 
 // -- the timeline of injects --------------------------------------------------------------
 const delaySeconds = el('input', { id: 'delay-seconds', type: 'number', min: '1', step: '1', value: '60' });
 const injectRows = el('tbody', { id: 'injects' });
 root.append(el('section', {}, [
-  el('h2', {}, [w('injects'), el('span', { class: 'aside' }, [w('delay'), ' ', delaySeconds, ' ', w('seconds')])]),
+  el('h2', {}, [w('desk_injects'), el('span', { class: 'aside' }, [w('desk_delay'), ' ', delaySeconds, ' ', w('desk_seconds')])]),
   el('table', { class: 'injects' }, [
-    el('thead', {}, el('tr', {}, ['#', w('moment'), w('kind'), w('what'), w('state'), w('controls')].map((h) => el('th', {}, h)))),
+    el('thead', {}, el('tr', {}, ['#', w('desk_moment'), w('kind'), w('desk_what'), w('state'), w('desk_controls')].map((h) => el('th', {}, h)))),
     injectRows,
   ]),
 ]));
@@ -36,27 +37,27 @@ injectRows.addEventListener('click', (event) => {
 });
 
 // -- an inject on the fly -----------------------------------------------------------------
-const addKind = el('select', { id: 'add-kind' }, ['action', 'fault', 'message'].map((k) => el('option', { value: k }, w(k))));
-const addAt = el('input', { id: 'add-at', type: 'number', min: '0', step: '1', placeholder: w('now') });
+const addKind = el('select', { id: 'add-kind' }, ['action', 'fault', 'message'].map((k) => el('option', { value: k }, w(`desk_${k}`))));
+const addAt = el('input', { id: 'add-at', type: 'number', min: '0', step: '1', placeholder: w('desk_now') });
 const addAction = el('select', { id: 'add-action' });
 const addTarget = el('input', { id: 'add-target', type: 'text' });
 const addParams = el('span', { id: 'add-params', class: 'params' });
-const messageKind = el('select', { id: 'message-kind' }, ['call', 'field_report', 'press', 'other'].map((k) => el('option', { value: k }, w(k))));
+const messageKind = el('select', { id: 'message-kind' }, ['call', 'field_report', 'press', 'other'].map((k) => el('option', { value: k }, w(`msg_${k}`))));
 const messageFrom = el('input', { id: 'message-from', type: 'text' });
 const messageFromZh = el('input', { id: 'message-from-zh', type: 'text' });
 const messageText = el('textarea', { id: 'message-text', rows: 2 });
 const messageTextZh = el('textarea', { id: 'message-text-zh', rows: 2 });
 const actionFields = el('div', { class: 'fields' }, [
-  el('label', {}, [w('actionLabel'), addAction]), el('label', {}, [w('target'), addTarget]), el('label', {}, [w('params'), addParams]),
+  el('label', {}, [w('desk_actionLabel'), addAction]), el('label', {}, [w('desk_target'), addTarget]), el('label', {}, [w('desk_params'), addParams]),
 ]);
 const messageFields = el('div', { class: 'fields', hidden: true }, [
-  el('label', {}, [w('kind'), messageKind]), el('label', {}, [w('from'), messageFrom]), el('label', {}, [w('fromZh'), messageFromZh]),
-  el('label', { class: 'wide' }, [w('text'), messageText]), el('label', { class: 'wide' }, [w('textZh'), messageTextZh]),
+  el('label', {}, [w('kind'), messageKind]), el('label', {}, [w('desk_from'), messageFrom]), el('label', {}, [w('desk_fromZh'), messageFromZh]),
+  el('label', { class: 'wide' }, [w('desk_text'), messageText]), el('label', { class: 'wide' }, [w('desk_textZh'), messageTextZh]),
 ]);
-const addButton = el('button', { id: 'add-inject', onclick: () => addInject() }, w('addButton'));
+const addButton = el('button', { id: 'add-inject', onclick: () => addInject() }, w('desk_addButton'));
 root.append(el('section', { id: 'add' }, [
-  el('h2', {}, w('add')),
-  el('div', { class: 'fields' }, [el('label', {}, [w('kind'), addKind]), el('label', {}, [w('at'), addAt])]),
+  el('h2', {}, w('desk_add')),
+  el('div', { class: 'fields' }, [el('label', {}, [w('kind'), addKind]), el('label', {}, [w('desk_at'), addAt])]),
   actionFields, messageFields, addButton,
 ]));
 addKind.addEventListener('change', () => showKind());
@@ -67,15 +68,15 @@ const notesList = el('ol', { id: 'notes', class: 'notes' });
 const messagesList = el('ol', { id: 'messages', class: 'notes' });
 const objectivesList = el('ol', { id: 'objectives', class: 'objectives' });
 const debriefLinks = el('p', { id: 'debrief-links' });
-const endSection = el('section', { id: 'end', hidden: true }, [el('h2', {}, w('objectives')), objectivesList, debriefLinks]);
+const endSection = el('section', { id: 'end', hidden: true }, [el('h2', {}, w('desk_objectives')), objectivesList, debriefLinks]);
 const leftList = el('ul', { id: 'left' });
 const warningsList = el('ul', { id: 'warnings' });
-const leftHead = el('h3', {}, w('left'));
-const warningsHead = el('h3', {}, w('warnings'));
+const leftHead = el('h3', {}, w('desk_left'));
+const warningsHead = el('h3', {}, w('desk_warnings'));
 const extras = el('section', { id: 'extras', hidden: true }, [leftHead, leftList, warningsHead, warningsList]);
 root.append(endSection, el('div', { class: 'columns' }, [
-  el('section', {}, [el('h2', {}, w('notes')), notesList]),
-  el('section', {}, [el('h2', {}, w('messages')), messagesList]),
+  el('section', {}, [el('h2', {}, w('desk_notes')), notesList]),
+  el('section', {}, [el('h2', {}, w('desk_messages')), messagesList]),
 ]), extras);
 
 /** @type {ActionInfo[]} */
@@ -92,7 +93,7 @@ function showKind() {
   actionFields.hidden = kind === 'message';
   const wanted = catalogue.filter((a) => (kind === 'fault') === (a.target === 'sensor'));
   addAction.replaceChildren(...wanted.map((a) => el('option', { value: a.name, title: a.description }, a.name)));
-  addTarget.placeholder = w(kind === 'fault' ? 'sensor' : 'asset');
+  addTarget.placeholder = w(kind === 'fault' ? 'desk_sensor' : 'desk_asset');
   showParams();
 }
 
@@ -131,10 +132,10 @@ function render(state) {
   endSection.hidden = state.state !== 'ended';
   if (state.state === 'ended') {
     objectivesList.replaceChildren(...state.objectives.map((o) => el('li', { dataset: { status: o.status } }, [
-      el('b', { class: `status-${o.status.replace(' ', '-')}` }, w(o.status)), ` ${o.text} — ${o.detail}`,
+      el('b', { class: `status-${o.status.replace(' ', '-')}` }, w(`desk_${o.status.replace(' ', '_')}`)), ` ${o.text} — ${o.detail}`,
     ])));
     debriefLinks.replaceChildren(...Object.entries(state.debrief).map(([language, link]) =>
-      el('a', { href: withToken(link), target: '_blank', 'data-lang': language, class: 'debrief-link' }, `${w('debrief')} (${language})`)));
+      el('a', { href: withToken(link), target: '_blank', 'data-lang': language, class: 'debrief-link' }, `${w('desk_debrief')} (${language})`)));
   }
   extras.hidden = !state.left_to_players.length && !state.warnings.length;
   leftList.replaceChildren(...state.left_to_players.map((line) => el('li', {}, line)));
@@ -166,21 +167,21 @@ function renderInjects(state) {
 
 /** @param {Inject} i @param {ExerciseState} state */
 function whenText(i, state) {
-  if (i.state === 'pending') return `${w('pending')} · ${w('in')} ${moment(i.at - state.at)}`;
-  if (i.state === 'fired') return `${w('fired')} ${moment(i.fired)} · ${i.by === 'on time' ? w('onTime') : i.by}`;
-  if (i.state === 'failed') return `${w('failed')}: ${i.error}`;
-  return w(i.state);
+  if (i.state === 'pending') return `${w('desk_pending')} · ${w('desk_in')} ${moment(i.at - state.at)}`;
+  if (i.state === 'fired') return `${w('desk_fired')} ${moment(i.fired)} · ${i.by === 'on time' ? w('desk_onTime') : i.by}`;
+  if (i.state === 'failed') return `${w('desk_failed')}: ${i.error}`;
+  return w(`desk_${i.state}`);
 }
 
 /** @param {Inject} i @param {boolean} running */
 function injectRow(i, running) {
   const controls = running && i.state === 'pending'
-    ? ['fire', 'delay', 'skip'].map((verb) => el('button', { class: verb, dataset: { verb, n: i.n } }, w(verb)))
+    ? ['fire', 'delay', 'skip'].map((verb) => el('button', { class: verb, dataset: { verb, n: i.n } }, w(`desk_${verb}`)))
     : [];
   return el('tr', { dataset: { inject: i.n, state: i.state, kind: i.kind } }, [
     el('td', { class: 'num' }, i.n),
-    el('td', { class: 'num' }, [moment(i.at), i.at !== i.planned ? el('small', {}, ` (${w('planned')} ${moment(i.planned)})`) : null]),
-    el('td', {}, w(i.kind)),
+    el('td', { class: 'num' }, [moment(i.at), i.at !== i.planned ? el('small', {}, ` (${w('desk_planned')} ${moment(i.planned)})`) : null]),
+    el('td', {}, w(`desk_${i.kind}`)),
     el('td', { class: 'what' }, [describe(i), el('small', { class: 'source' }, ` ${i.source}`)]),
     el('td', { class: 'when' }, ''),
     el('td', { class: 'controls' }, controls),
@@ -194,11 +195,11 @@ function renderNotes(state) {
   shownNotes = signature;
   notesList.replaceChildren(...(state.notes.length ? [...state.notes].reverse().map((n) => el('li', { dataset: { n: n.n } }, [
     el('span', { class: 'num' }, moment(n.at)), el('b', {}, n.who), ` ${n.text}`,
-  ])) : [el('li', { class: 'empty' }, w('noNotes'))]));
+  ])) : [el('li', { class: 'empty' }, w('desk_noNotes'))]));
   messagesList.replaceChildren(...(state.messages.length ? [...state.messages].reverse().map((m) => el('li', { dataset: { n: m.n } }, [
-    el('span', { class: 'num' }, clock(m.time)), el('b', {}, `${w(m.kind)} · ${(lang === 'zh-CN' && m.from_zh) || m.from}`),
+    el('span', { class: 'num' }, clock(m.time)), el('b', {}, `${w(`msg_${m.kind}`)} · ${(lang === 'zh-CN' && m.from_zh) || m.from}`),
     ` ${(lang === 'zh-CN' && m.text_zh) || m.text}`,
-  ])) : [el('li', { class: 'empty' }, w('noMessages'))]));
+  ])) : [el('li', { class: 'empty' }, w('desk_noMessages'))]));
 }
 
 // -- acting ----------------------------------------------------------------------------------
@@ -206,7 +207,7 @@ function renderNotes(state) {
 async function control(n, verb) {
   const body = verb === 'delay' ? { seconds: Number(delaySeconds.value) } : {};
   const answer = await api(`/api/exercise/injects/${n}/${verb}`, body);
-  say(answer.ok ? `#${n}: ${w(verb)} — ${w('done')}` : `#${n}: ${answer.error}`, !answer.ok);
+  say(answer.ok ? `#${n}: ${w(`desk_${verb}`)} — ${w('desk_done')}` : `#${n}: ${answer.error}`, !answer.ok);
   await refresh();
 }
 
@@ -237,7 +238,7 @@ async function addInject() {
 
 async function start() {
   const answer = await api('/api/exercise', { name: drillSelect.value });
-  say(answer.ok ? `${w('running')}: ${answer.body.drill}` : answer.error, !answer.ok);
+  say(answer.ok ? `${w('desk_running')}: ${answer.body.drill}` : answer.error, !answer.ok);
   await refresh();
 }
 
@@ -245,14 +246,14 @@ async function stop() {
   // two clicks: stopping ends the exercise for everyone and cannot be undone
   if (!stopArmed) {
     stopArmed = true;
-    setText(stopButton, w('stopConfirm'));
-    setTimeout(() => { stopArmed = false; setText(stopButton, w('stop')); }, 5000);
+    setText(stopButton, w('desk_stopConfirm'));
+    setTimeout(() => { stopArmed = false; setText(stopButton, w('desk_stop')); }, 5000);
     return;
   }
   stopArmed = false;
-  setText(stopButton, w('stop'));
+  setText(stopButton, w('desk_stop'));
   const answer = await api('/api/exercise/stop', {});
-  say(answer.ok ? `${w('ended')}` : answer.error, !answer.ok);
+  say(answer.ok ? `${w('desk_ended')}` : answer.error, !answer.ok);
   await refresh();
 }
 
