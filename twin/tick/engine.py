@@ -174,7 +174,7 @@ class Engine:
                 _BoundKernel(
                     plugin, kernel,
                     [table.columns[n] for n in kernel.inputs],
-                    resolve_params(kernel, thresholds),
+                    resolve_params(kernel, thresholds, registry),
                     [table.columns[n] for n in kernel.outputs],
                 )
             )

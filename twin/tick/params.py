@@ -11,6 +11,7 @@ error naming the contribution and the parameter, never a tick.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any, Protocol
 
 import msgspec
@@ -25,10 +26,32 @@ class HasParams(Protocol):
     params: tuple[Param, ...]
 
 
+@dataclass(frozen=True)
+class Shared:
+    """The owner of one ``[thresholds."<name>"]`` table: every kernel, updater and
+    coupling of that name at once (a plugin may give its response updater and the kernel
+    judging it one name), with the parameters of them all."""
+
+    name: str
+    params: tuple[Param, ...]
+
+
 def owners(registry: Any) -> list[HasParams]:
-    """Every kernel, updater and coupling of ``registry`` that declares parameters, by name."""
-    found = {c.name: c for _, c in [*registry.kernels, *registry.updaters, *registry.couplings] if c.params}
-    return [found[name] for name in sorted(found)]
+    """The owner of each ``[thresholds."<name>"]`` table ``registry`` allows, by name:
+    every name some kernel, updater or coupling with parameters bears, with the
+    parameters of all the contributions of that name (the first declaration of a
+    parameter name kept: kernels before updaters before couplings)."""
+    found: dict[str, dict[str, Param]] = {}
+    for _, c in [*registry.kernels, *registry.updaters, *registry.couplings]:
+        for p in c.params:
+            found.setdefault(c.name, {}).setdefault(p.name, p)
+    return [Shared(name, tuple(found[name].values())) for name in sorted(found)]
+
+
+def shared_owner(registry: Any, name: str) -> HasParams:
+    """The owner of ``[thresholds."<name>"]`` in ``registry`` (:func:`owners`); one
+    without parameters when no contribution of that name declares any."""
+    return next((o for o in owners(registry) if o.name == name), Shared(name, ()))
 
 
 def owner_type(owner: HasParams) -> type:
@@ -70,23 +93,30 @@ def thresholds_type(registry: Any) -> type:
                              rename={f"t{n}": o.name for n, o in enumerate(found)})
 
 
-def resolve_params(owner: HasParams, overrides: dict[str, Any]) -> list[Any]:
+def resolve_params(owner: HasParams, overrides: dict[str, Any], registry: Any = None) -> list[Any]:
     """Parameter values of a kernel, updater or coupling, in declaration order: the
     plugin's defaults, overridden by the configuration's ``[thresholds.<owner name>]``
     table. Scalars come back as floats, breakpoints as float64 arrays. A wrong table is
     a ValueError naming the owner, the parameter and what would be valid (the same
-    words as a file's check, without the file)."""
+    words as a file's check, without the file). With ``registry``, the table is the one
+    of every contribution of that name (:func:`shared_owner`): a key another of them
+    declares is checked and left to it, not refused."""
     from twin.declared import check
     from twin.tomlfile import TomlFile
 
+    given = overrides.get(owner.name, {})
+    judge = owner if registry is None else shared_owner(registry, owner.name)
     problems: list[str] = []
-    toml = TomlFile.unplaced({"thresholds": {owner.name: overrides.get(owner.name, {})}}, "configuration")
-    table = check(toml, owner_type(owner), problems, keys=("thresholds", owner.name))
+    toml = TomlFile.unplaced({"thresholds": {owner.name: given}}, "configuration")
+    table = check(toml, owner_type(judge), problems, keys=("thresholds", owner.name))
     if table is None:
         raise ValueError(problems[0])
-    return [p.as_argument(tuple(v) if isinstance(v := getattr(table, p.name), list) else v) for p in owner.params]
+    # a key the table leaves out takes this owner's own default, which may differ from
+    # the one of a same-named parameter of another contribution
+    return [p.as_argument(tuple(v) if isinstance(v := getattr(table, p.name), list) else v) if p.name in given
+            else p.as_argument() for p in owner.params]
 
 
-def param_map(owner: HasParams, overrides: dict[str, Any]) -> dict[str, Any]:
+def param_map(owner: HasParams, overrides: dict[str, Any], registry: Any = None) -> dict[str, Any]:
     """:func:`resolve_params` as a mapping from parameter name to value (``ctx.params``)."""
-    return dict(zip((p.name for p in owner.params), resolve_params(owner, overrides)))
+    return dict(zip((p.name for p in owner.params), resolve_params(owner, overrides, registry)))

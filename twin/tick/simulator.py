@@ -147,7 +147,7 @@ class Simulator:
                     continue
                 outputs = [np.empty_like(table.columns[n]) for n in kernel.outputs]
                 self._truth_kernels.append((plugin, kernel, [table.columns[n] for n in kernel.inputs],
-                                            resolve_params(kernel, self._thresholds), outputs))
+                                            resolve_params(kernel, self._thresholds, self.registry), outputs))
         out: dict[tuple[str, str], np.ndarray] = {}
         for plugin, kernel, inputs, params, outputs in self._truth_kernels:
             if not self.registry.active(plugin) or kernel.name in self._truth_failed:

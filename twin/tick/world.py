@@ -92,7 +92,7 @@ class World:
         # Resolved once: a bad [thresholds.<name>] value stops the start-up, not a tick.
         thresholds = (config or {}).get("thresholds", {})
         self._params: dict[str, dict[str, Any]] = {
-            c.name: param_map(c, thresholds) for _, c in [*registry.updaters, *registry.couplings]
+            c.name: param_map(c, thresholds, registry) for _, c in [*registry.updaters, *registry.couplings]
         }
 
     def memo(self, key: Any, build: Callable[[], Any]) -> Any:
