@@ -12,7 +12,10 @@ Times are epoch seconds, as everywhere in the API (``from`` and ``to`` may also 
 clock. A series answers raw points when they are at most :data:`MAX_POINTS` and no
 ``step`` is asked, else buckets (min, mean, max, count) of at least ``step`` seconds,
 never more than :data:`MAX_POINTS` of them. ``source`` says which data answered: ``raw``
-readings, or ``minutes``, the per-minute aggregates kept past the raw retention. JSON by
+readings, or ``minutes``, the per-minute aggregates kept past the raw retention, or ``recording``: a
+replaying server answers a sensor's readings from the recording it replays (its raw
+``/input/readings``), with the drill's ``truth`` beside them when the recording keeps
+one (issues 14, 17). JSON by
 default; CSV or Parquet by ``?format=`` or ``Accept`` (text/csv,
 application/vnd.apache.parquet). Viewers and every role above may read. The routes are
 declared in :data:`ROUTES` (``twin.serving.routing``), listed by ``twin.serving.routes``
@@ -95,7 +98,7 @@ class SeriesAnswer(msgspec.Struct, rename={"start": "from", "end": "to"}):
 
     series: str
     unit: str
-    source: Literal["raw", "minutes"]
+    source: Literal["raw", "minutes", "recording"]
     start: float
     end: float
     #: the buckets' width in seconds; None for raw points
@@ -105,6 +108,11 @@ class SeriesAnswer(msgspec.Struct, rename={"start": "from", "end": "to"}):
     thresholds: list[Threshold]
     #: alarms raised or escalated on the asset in the range
     alarms: list[AlarmMark]
+    #: a replayed drill's ground truth (its ``/truth`` channel): the true value of the
+    #: field, as raw points (``t``, ``v``) of a step function, each value held until the
+    #: next; the first point is the value held at ``from``. Absent when the recording
+    #: keeps no truth of it (a live twin, a recording of real sensors)
+    truth: Points | msgspec.UnsetType = UNSET
 
 
 class AlarmCounts(msgspec.Struct, rename={"start": "from", "end": "to"}):
@@ -329,6 +337,127 @@ def _alarm_path(server: TwinServer) -> Path:
     return (server.data_dir or Path("/nonexistent")) / "alarms.sqlite"
 
 
+# -- a replay: the recording answers ---------------------------------------------------------
+class _Recorded:
+    """What one recording holds for the history API: each sensor's good readings (by its
+    index in the scene's sensors: times, values, sorted) and its truth (None without)."""
+
+    def __init__(self, path: Path) -> None:
+        from twin.runs.recording import RecordingReader, decode_batch, read_truth
+
+        times: dict[int, list[np.ndarray]] = {}
+        values: dict[int, list[np.ndarray]] = {}
+        reader = RecordingReader(path)
+        try:
+            for _, _, data in reader.messages(("/input/readings",)):
+                index, at, value, quality = decode_batch(data)
+                # the good readings, as ingest accepts them and the report charts them
+                keep = (quality == 0) & np.isfinite(value) & (index >= 0)
+                index, at, value = index[keep], at[keep], value[keep]
+                order = np.argsort(index, kind="stable")
+                index, at, value = index[order], at[order], value[order]
+                cuts = np.flatnonzero(np.r_[True, index[1:] != index[:-1]]) if len(index) else np.empty(0, np.int64)
+                for a, b in zip(cuts.tolist(), [*cuts[1:].tolist(), len(index)]):
+                    times.setdefault(int(index[a]), []).append(at[a:b])
+                    values.setdefault(int(index[a]), []).append(value[a:b])
+        finally:
+            reader.close()
+        self.readings: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        for i, ts in times.items():
+            t, v = np.concatenate(ts).astype(np.float64), np.concatenate(values[i]).astype(np.float64)
+            order = np.argsort(t, kind="stable")
+            self.readings[i] = (t[order], v[order])
+        self.truth = read_truth(path)
+
+
+#: recordings read, by path and (mtime, size): a replay seeks often, each chart asks again
+_recorded: dict[Path, tuple[tuple[int, int], _Recorded]] = {}
+_recorded_lock = threading.Lock()
+
+
+def recorded(path: Path) -> _Recorded:
+    """The readings and truth of the recording at ``path``, read once per file version."""
+    stat = path.stat()
+    version = (stat.st_mtime_ns, stat.st_size)
+    with _recorded_lock:
+        held = _recorded.get(path)
+        if held is not None and held[0] == version:
+            return held[1]
+        made = _Recorded(path)
+        _recorded[path] = (version, made)
+        return made
+
+
+def _ms(seconds: float) -> int:
+    return int(round(seconds * 1000.0))
+
+
+def buckets(t: np.ndarray, v: np.ndarray, start: float, end: float, step: float | None) -> tuple[Points, float]:
+    """Readings at ``t`` (s) in [start, end) as the store buckets raw readings
+    (Store.series): buckets of ``step`` seconds at least, never more than MAX_POINTS,
+    from ``start``, in whole milliseconds."""
+    t0, t1 = _ms(start), _ms(end)
+    step_ms = max(_ms(step or 0), -(-(t1 - t0) // MAX_POINTS), 1)
+    at = np.round(t * 1000.0).astype(np.int64)
+    b = (at - t0) // step_ms
+    if not len(b):
+        return Points([], min=[], mean=[], max=[], count=[]), step_ms / 1000.0
+    first = np.flatnonzero(np.r_[True, b[1:] != b[:-1]])
+    n = np.add.reduceat(np.ones(len(b), np.int64), first)
+    points = Points(_times((t0 + b[first] * step_ms) / 1000.0), min=floats(np.minimum.reduceat(v, first)),
+                    mean=floats(np.add.reduceat(v, first) / n), max=floats(np.maximum.reduceat(v, first)), count=n.tolist())
+    return points, step_ms / 1000.0
+
+
+def truth_points(times: np.ndarray, values: np.ndarray, start: float, end: float) -> Points:
+    """A step function's points in [start, end): the value held at ``start`` first (when
+    one was), then each change; past MAX_POINTS, the last value of each of MAX_POINTS
+    equal slices (a step function still)."""
+    lo = int(np.searchsorted(times, start, side="right"))
+    hi = int(np.searchsorted(times, end, side="left"))
+    t, v = times[lo:hi], values[lo:hi]
+    if lo > 0:
+        t, v = np.r_[start, t], np.r_[values[lo - 1], v]
+    if len(t) > MAX_POINTS:
+        b = np.floor((t - start) / ((end - start) / MAX_POINTS)).astype(np.int64)
+        last = np.flatnonzero(np.r_[b[1:] != b[:-1], True])
+        t, v = t[last], v[last]
+    return Points(_times(t), v=floats(v))
+
+
+def _replayed_marks(replay: Any, asset_id: str, start: float, end: float) -> list[AlarmMark]:
+    marks = [AlarmMark(float(a["time"]), int(a["alarm"].get("level") or 0), int(a["alarm"]["id"])) for a in replay.info.alarms
+             if a["kind"] in RAISING and a["alarm"].get("asset") == asset_id and start <= a["time"] < end]
+    return sorted(marks, key=lambda m: m.t)[:MAX_MARKS]
+
+
+async def _recorded_series(call: Call, kind: str, sensor_id: str, index: int, unit: str, asset_id: str, field: str,
+                           limits: list[Threshold]) -> Response:
+    """A sensor's readings in a replay, from the recording replayed, with its truth."""
+    replay = call.server.replay
+    start, end, step = _range(call.query, call.twin.time)
+
+    def work() -> SeriesAnswer:
+        held = recorded(Path(replay.path))
+        t, v = held.readings.get(index, (np.empty(0), np.empty(0)))
+        lo, hi = int(np.searchsorted(t, start, side="left")), int(np.searchsorted(t, end, side="left"))
+        t, v = t[lo:hi], v[lo:hi]
+        width: float | None = None
+        if step is None and len(t) <= MAX_POINTS:
+            points = Points(_times(t), v=floats(v))
+        else:
+            points, width = buckets(t, v, start, end, step)
+        truth: Points | msgspec.UnsetType = UNSET
+        true = held.truth.series.get((asset_id, field)) if held.truth is not None else None
+        if true is not None:
+            truth = truth_points(true.times, true.values, start, end)
+        return SeriesAnswer(sensor_id, unit, "recording", start, end, width, points, limits,
+                            _replayed_marks(replay, asset_id, start, end), truth)
+
+    answer = await asyncio.to_thread(work)
+    return render(kind, answer, sensor_id.replace("/", "_"))
+
+
 async def sensor_history(call: Call) -> Response:
     """A sensor's accepted readings over a time range: raw points, or buckets.
 
@@ -341,6 +470,11 @@ async def sensor_history(call: Call) -> Response:
     kind = negotiate(call.request, q)
     sensor_id = call.request.path_params["sensor_id"]
     index = engine.ingest.sensor_index.get(sensor_id)
+    if call.server.replay is not None and index is not None:
+        sensor = engine.ingest.sensors[index]
+        table, _row = engine.world.locate(sensor.asset)
+        return await _recorded_series(call, kind, sensor_id, index, table.specs[sensor.field].unit, sensor.asset, sensor.field,
+                                      thresholds(engine, table.domain.name, sensor.asset, sensor.field))
     store = store_of(call.server, engine)
     if index is None:
         if store.key(sensor_id) is None:
@@ -378,6 +512,11 @@ async def asset_history(call: Call) -> Response:
         raise ApiFailure(ApiErrorCode.INVALID_VALUE, f"{said} one of "
                                                      f"{', '.join(kept) or '(none: no field of this asset is historical or measured)'}")
     series = field_series(domain, asset_id, field) if is_historical(table.specs[field]) else fed[field]
+    if call.server.replay is not None and field in fed:
+        # a measured field in a replay: its sensor's readings, from the recording (which
+        # keeps those raw, and the field's truth beside them)
+        return await _recorded_series(call, kind, fed[field], engine.ingest.sensor_index[fed[field]], table.specs[field].unit,
+                                      asset_id, field, thresholds(engine, domain, asset_id, field))
     store = store_of(call.server, engine)
     return await _series(call, kind, store, series, table.specs[field].unit, asset_id, thresholds(engine, domain, asset_id, field))
 
