@@ -120,6 +120,7 @@ class CountingRecorder(rec.Recorder):
         SAMPLE.clear()
         self.queued_bytes = 0
         self.queued = 0
+        self.ticks = 0
         super().__init__(*args, **kwargs)
 
     @property
@@ -129,14 +130,21 @@ class CountingRecorder(rec.Recorder):
     def _put(self, topic: str, time_: float, data: Any) -> None:
         self.queued_bytes += len(data)
         self.queued += 1
-        t0 = time.perf_counter()
         super()._put(topic, time_, data)
+
+    def _enqueue(self, item: Any) -> None:
+        t0 = time.perf_counter()
+        super()._enqueue(item)
         TICK.s["queue_put"] += time.perf_counter() - t0
 
     def backlog(self) -> int:
-        """Plain bytes queued and not yet taken by the writer thread (items waiting, at
-        the mean plain size of an item)."""
-        return int(self._queue.qsize() * self.queued_bytes / max(1, self.queued))
+        """Plain bytes queued and not yet taken by the writer thread (ticks waiting, at
+        the mean plain size of a tick's messages)."""
+        return int(self._queue.qsize() * self.queued_bytes / max(1, self.ticks))
+
+    def record(self, frame: Any) -> None:
+        self.ticks += 1
+        super().record(frame)
 
 
 def _timed_encoder(name: str, fn: Any) -> Any:

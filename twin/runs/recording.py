@@ -264,7 +264,9 @@ class Recorder:
         #: incident actions committed since the last tick (an incident listener fills it,
         #: maybe from a server thread; deque appends and pops are atomic)
         self._incident_actions: collections.deque[dict[str, Any]] = collections.deque()
-        self._queue: queue.Queue[tuple[str, float, bytes | _Packing] | None] = queue.Queue(maxsize=10_000)
+        self._queue: queue.Queue[Any] = queue.Queue(maxsize=10_000)
+        #: the messages of the tick being recorded (None outside record()), queued as one
+        self._tick_items: list[tuple[str, float, bytes | _Packing]] | None = None
         self._error_lock = threading.Lock()
         self._closed = False
         if not self.path.parent.is_dir():
@@ -379,12 +381,22 @@ class Recorder:
                 break
 
     def _put(self, topic: str, time: float, data: bytes | _Packing) -> None:
-        """Queue one message (or the end of a tick: topic ``_END_OF_TICK``). A full queue is back-pressure on the tick, for at most
+        """Queue one message (or the end of a tick: topic ``_END_OF_TICK``); within
+        :meth:`record`, with the rest of the tick's (see :meth:`_enqueue`)."""
+        if self._tick_items is not None:
+            self._tick_items.append((topic, time, data))
+        else:
+            self._enqueue((topic, time, data))
+
+    def _enqueue(self, item: Any) -> None:
+        """Queue one item for the writer: a message, or a tick's messages as one list (one
+        hand-over a tick: each put wakes the writer thread, which then holds the GIL the
+        tick waits for). A full queue is back-pressure on the tick, for at most
         STALL_SECONDS: then the writer is taken for stuck and the recording given up."""
         deadline = wallclock.monotonic() + STALL_SECONDS
         while self.error is None:
             try:
-                self._queue.put((topic, time, data), timeout=0.2)
+                self._queue.put(item, timeout=0.2)
                 return
             except queue.Full:
                 if wallclock.monotonic() > deadline:
@@ -396,10 +408,19 @@ class Recorder:
         recording has failed it does nothing."""
         if self.error is not None:
             return
+        self._tick_items = []
         try:
             self._record(frame)
         except Exception as exc:
             self._fail(f"encoding a frame failed: {_reason(exc)}", frame.time)
+        finally:
+            items, self._tick_items = self._tick_items, None
+        if self.error is None:
+            self._enqueue(items)
+            if self._queue.qsize() > 1:
+                # the writer is a tick or more behind: let it have the GIL for a moment,
+                # so that a busy tick loop does not leave it (and the file) further behind
+                wallclock.sleep(0)
 
     def _record(self, frame: Frame) -> None:
         e = self.engine
@@ -465,22 +486,25 @@ class Recorder:
                 item = self._queue.get()
                 if item is None:
                     break
-                topic, time, data = item
-                self._last_time = time
-                if isinstance(data, _Packing):
-                    data = data()
-                if topic != _END_OF_TICK:
-                    if topic not in self._channels:  # an exercise's or incidents' channel, on its first record
-                        self._channels[topic] = self._writer.register_channel(topic, "json", schema_id=0)
-                    self._writer.add_message(self._channels[topic], log_time=ns(time), data=data, publish_time=ns(time))
-                elif time >= self._next_flush:
-                    # Close the chunk and hand it to the OS: a killed process loses at most this second.
-                    self._writer.flush()
-                    self._whole, self.flushed = self._stream.tell(), time
-                    self._next_flush = float(np.floor(time)) + 1.0
+                for topic, time, data in item if isinstance(item, list) else (item,):
+                    self._write(topic, time, data)
         except Exception as exc:
             self._fail(f"writing failed: {_reason(exc)}", time)
             self._abandon_stream(self._whole)  # at once: the space is freed while the twin runs on
+
+    def _write(self, topic: str, time: float, data: bytes | _Packing) -> None:
+        self._last_time = time
+        if isinstance(data, _Packing):
+            data = data()
+        if topic != _END_OF_TICK:
+            if topic not in self._channels:  # an exercise's or incidents' channel, on its first record
+                self._channels[topic] = self._writer.register_channel(topic, "json", schema_id=0)
+            self._writer.add_message(self._channels[topic], log_time=ns(time), data=data, publish_time=ns(time))
+        elif time >= self._next_flush:
+            # Close the chunk and hand it to the OS: a killed process loses at most this second.
+            self._writer.flush()
+            self._whole, self.flushed = self._stream.tell(), time
+            self._next_flush = float(np.floor(time)) + 1.0
 
     def _abandon_stream(self, whole: int) -> None:
         """Cut the file back to ``whole`` bytes and close it without writing what is buffered.
