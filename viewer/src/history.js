@@ -1,8 +1,9 @@
 // The history of one field of one asset, for the inspector's chart: asked of the history
 // API (GET /api/history/assets/{id}?field=, else the raw readings of a sensor feeding the
-// field, GET /api/history/sensors/{id}), and where the server has none to give (a replay,
-// a drill, a server without a history store, a field nobody stores) the values this
-// screen saw in the stream since the inspector opened: its live window.
+// field, GET /api/history/sensors/{id}), and where the server has none to give (a drill
+// run live, a server without a history store, a field nobody stores) the values this
+// screen saw in the stream since the inspector opened: its live window. A replaying
+// server answers a measured field from its recording, with the drill's truth beside it.
 import { apiUrl } from './params.js';
 
 /** @typedef {import('./protocol.generated.js').SeriesAnswer} HistoryAnswer */
@@ -70,8 +71,25 @@ export function isHistoryAnswer(a) {
   const p = a.points;
   // raw points carry v; buckets min, mean and max (whichever data answered: see source)
   const series = Array.isArray(p.v) ? [p.v] : [p.min, p.mean, p.max];
-  return series.every((s) => Array.isArray(s) && s.length === p.t.length) && (a.source === 'raw' || a.source === 'minutes')
-    && typeof a.from === 'number' && typeof a.to === 'number' && Array.isArray(a.thresholds) && Array.isArray(a.alarms);
+  // the truth, when given, is raw points (a replayed drill's ground truth)
+  const truth = a.truth === undefined || (a.truth && Array.isArray(a.truth.t) && Array.isArray(a.truth.v) && a.truth.v.length === a.truth.t.length);
+  return series.every((s) => Array.isArray(s) && s.length === p.t.length) && ['raw', 'minutes', 'recording'].includes(a.source)
+    && typeof a.from === 'number' && typeof a.to === 'number' && Array.isArray(a.thresholds) && Array.isArray(a.alarms) && truth;
+}
+
+/** The truth's step function over the answer's range, its last value held to ``to``
+ * (each value holds until the next sample; the recording keeps only news).
+ * @param {HistoryAnswer} answer @returns {{t: number[], v: Array<number | null>} | null} */
+export function truthOf(answer) {
+  const truth = answer.truth;
+  if (!truth || !truth.t.length) return null;
+  const t = [...truth.t];
+  const v = [...(truth.v ?? [])];
+  if (t[t.length - 1] < answer.to) {
+    t.push(answer.to);
+    v.push(v[v.length - 1]);
+  }
+  return { t, v };
 }
 
 
@@ -131,6 +149,7 @@ export function fromAnswer(answer, trail, now) {
     max: buckets ? [...(p.max ?? []), ...pad()] : null,
     thresholds: answer.thresholds.map(({ level, value }) => ({ level, value })),
     alarms: answer.alarms.map(({ t, level }) => ({ t, level })),
+    truth: truthOf(answer),
   };
 }
 
@@ -141,5 +160,5 @@ export function fromAnswer(answer, trail, now) {
  * @returns {ChartData} */
 export function fromTrail(trail, from, to, unit, thresholds, alarms) {
   const { t, v } = trail.between(from, to);
-  return { source: 'live', from, to, unit, t, v, min: null, max: null, thresholds, alarms: alarms.filter((a) => a.t > from && a.t <= to) };
+  return { source: 'live', from, to, unit, t, v, min: null, max: null, thresholds, alarms: alarms.filter((a) => a.t > from && a.t <= to), truth: null };
 }

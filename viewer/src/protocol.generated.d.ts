@@ -480,13 +480,14 @@ export interface LayerMap {
 export interface SeriesAnswer {
   series: string;
   unit: string;
-  source: "raw" | "minutes";
+  source: "raw" | "minutes" | "recording";
   from: number;
   to: number;
   step: number | null;
   points: Points;
   thresholds: Array<Threshold>;
   alarms: Array<AlarmMark>;
+  truth?: Points;
 }
 
 /** Raw points (``t``, ``v``) or buckets (``t`` = the bucket's start, ``min``, ``mean``, ``max``, ``count``); the other keys are absent. */

@@ -11,7 +11,7 @@ export type Frame = {
 /** What the history chart draws: from the history API, or from the frames the viewer holds. */
 export interface ChartData {
   /** raw readings or buckets from the API; live: the values this screen saw since the inspector opened */
-  source: 'raw' | 'minutes' | 'live';
+  source: 'raw' | 'minutes' | 'recording' | 'live';
   from: number;
   to: number;
   unit: string;
@@ -24,4 +24,6 @@ export interface ChartData {
   thresholds: Array<{ level: number; value: number }>;
   /** alarm raises and escalations of the asset: time, level */
   alarms: Array<{ t: number; level: number }>;
+  /** a replayed drill's true value of the field (a step function), drawn dashed; null without */
+  truth: { t: number[]; v: Array<number | null> } | null;
 }

@@ -2,14 +2,15 @@
 // it uses, so that the bundle carries nothing else): one field over the chosen window,
 // the alarm thresholds as bands in the four level colours (markArea, with the level and
 // value written on each), the alarm raises and escalations as vertical lines in their
-// level's colour (markLine), and for buckets the min..max band around the mean. Times
+// level's colour (markLine), for buckets the min..max band around the mean, and in a
+// replayed drill the field's true value as a dashed step line labelled 真值/true. Times
 // are local times of the scene's zone (i18n's clock). Type is large: a wall is read from
 // 5 m away.
 import * as echarts from 'echarts/core';
 import { LineChart } from 'echarts/charts';
 import { GridComponent, MarkAreaComponent, MarkLineComponent, TooltipComponent } from 'echarts/components';
 import { CanvasRenderer } from 'echarts/renderers';
-import { clock, dateClock, t } from '../i18n.js';
+import { clock, dateClock, lang, t } from '../i18n.js';
 import { LEVEL_COLOURS, LEVEL_INK } from '../levels.js';
 import { el, setText } from './dom.js';
 import { formatValue } from './labels.js';
@@ -23,6 +24,14 @@ const LINE = '#5cc8ff';
 const INK = '#f2f6fb';
 const MUTED = '#a9b8cc';
 const GRID = '#2a3a52';
+const TRUE = '#ff8a5c';
+
+/** A word of the shared table (twin/i18n.py), or these until the table has it.
+ * @param {string} key @param {string} zh @param {string} en */
+function word(key, zh, en) {
+  const said = t(key);
+  return said !== key ? said : lang.startsWith('zh') ? zh : en;
+}
 
 /** The root font size in CSS pixels: the chart's type follows the page's (rem). */
 function rem() {
@@ -35,7 +44,7 @@ function rem() {
 export function valueRange(data) {
   let lo = Infinity;
   let hi = -Infinity;
-  for (const series of [data.v, data.min, data.max]) {
+  for (const series of [data.v, data.min, data.max, data.truth?.v ?? null]) {
     if (!series) continue;
     for (const x of series) if (x !== null && Number.isFinite(x)) { lo = Math.min(lo, x); hi = Math.max(hi, x); }
   }
@@ -110,9 +119,12 @@ export class HistoryChart {
     const points = data.t.length;
     this.empty.hidden = points > 0;
     const since = data.t.length && data.t[0] > data.from ? ` · ${t('dataSince')} ${clock(data.t[0])}` : '';
-    setText(this.source, `${t(`source_${data.source}`)} · ${points} ${t('points')}${since}`);
+    const source = data.source === 'recording' ? word('source_recording', '录制中的原始读数', 'the recording\'s readings') : t(`source_${data.source}`);
+    const truth = data.truth ? ` · ${word('truthSeries', '虚线：真值', 'dashed: true value')}` : '';
+    setText(this.source, `${source} · ${points} ${t('points')}${since}${truth}`);
     this.node.dataset.source = data.source;
     this.node.dataset.points = String(points);
+    this.node.dataset.truth = String(data.truth?.t.length ?? 0);
     if (!this.box.isConnected) return;
     if (!this.chart) this.chart = echarts.init(this.box, null, { renderer: 'canvas' });
     this.chart.setOption(this.option(data), { notMerge: true, lazyUpdate: false });
@@ -166,6 +178,16 @@ export class HistoryChart {
       lineStyle: { color: LINE, width: 3 }, itemStyle: { color: LINE }, connectNulls: false,
       markArea, markLine: { silent: true, symbol: ['none', 'none'], animation: false, data: [...thresholdLines, ...alarmLines] },
     });
+    if (data.truth) {
+      const truth = data.truth;
+      // held until the next sample: the step turns at each new value
+      series.push({
+        type: 'line', name: word('truthLabel', '真值', 'true'), step: 'end', symbol: 'none', connectNulls: false,
+        data: truth.t.map((time, i) => [ms(time), truth.v[i]]),
+        lineStyle: { color: TRUE, width: 2.5, type: 'dashed' }, itemStyle: { color: TRUE },
+        endLabel: { show: true, formatter: word('truthLabel', '真值', 'true'), color: TRUE, fontSize: Math.round(r * 0.9), fontWeight: 700 },
+      });
+    }
     return {
       animation: false,
       backgroundColor: 'transparent',
@@ -211,7 +233,7 @@ export class HistoryChart {
       }
     }
     return {
-      source: data.source, window: this.window, points: data.t.length, drawn, from: data.from, to: data.to,
+      source: data.source, window: this.window, points: data.t.length, drawn, from: data.from, to: data.to, truth: data.truth?.t.length ?? 0,
       thresholds: data.thresholds.length, alarms: data.alarms.length, canvas: Boolean(this.box.querySelector('canvas')),
       width: this.box.clientWidth, height: this.box.clientHeight,
     };
