@@ -430,6 +430,10 @@ REPORT = _by_language({
     "evClear": ("cleared", "消除"),
     "evOverdue": ("overdue (not acknowledged in time)", "超时未确认"),
     "evMessage": ("message to the players", "向参演人员发送的消息"),
+    # a person's acknowledge, dispatch and close of an incident (/operator/incident)
+    "evIncidentAcknowledge": ("incident acknowledged", "事件已确认"),
+    "evIncidentDispatch": ("incident dispatched", "事件已派发"),
+    "evIncidentClose": ("incident closed", "事件已办结"),
     "messageLine": ("{kind} from {sender}: {text}", "{kind}（{sender}）：{text}"),
     "systemDomain": ("System", "系统"),
     "page": ("page {n}", "第 {n} 页"),

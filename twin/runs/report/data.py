@@ -92,6 +92,10 @@ class Run:
     #: the drill's messages to the players as the screens were sent them (protocol
     #: ExerciseMessage records of /exercise/message), in time order
     messages: list[dict[str, Any]] = field(default_factory=list)
+    #: a person's own acknowledge, dispatch and close of an incident, in time order
+    #: ({kind, time, who, note, unit, incident: {id, title, assets, alarms}} of
+    #: /operator/incident); empty for a recording that carries none
+    incident_actions: list[dict[str, Any]] = field(default_factory=list)
 
     def moment(self, t: float, date: bool = False) -> str:
         """A moment of the run as people read it: the local time in the scene's zone
@@ -131,17 +135,19 @@ class Run:
 
 
 def read_run(path: Path) -> Run:
-    """Read a recording's metadata, alarm events, operator actions, input actions and the
-    incidents its frames carry."""
-    from twin.runs.recording import info, read_stream
+    """Read a recording's metadata, alarm events, operator actions (on alarms and on
+    incidents), input actions and the incidents its frames carry."""
+    from twin.runs.recording import INCIDENT_TOPIC, info, read_stream
 
     i = info(Path(path))
     events: list[dict[str, Any]] = []
     inputs: list[dict[str, Any]] = []
     messages: list[dict[str, Any]] = []
-    for topic, _, data in read_stream(Path(path), ("/alarm/event", "/operator/action", "/input/action", "/exercise/message")):
-        body = json.loads(data)
-        (inputs if topic == "/input/action" else messages if topic == "/exercise/message" else events).append(body)
+    incident_actions: list[dict[str, Any]] = []
+    topics = ("/alarm/event", "/operator/action", "/input/action", "/exercise/message", INCIDENT_TOPIC)
+    by_topic = {"/input/action": inputs, "/exercise/message": messages, INCIDENT_TOPIC: incident_actions}
+    for topic, _, data in read_stream(Path(path), topics):
+        by_topic.get(topic, events).append(json.loads(data))
     alarms: dict[int, AlarmSummary] = {}
     for ev in events:
         a = ev["alarm"]
@@ -167,7 +173,7 @@ def read_run(path: Path) -> Run:
     end = i.end if math.isfinite(i.end) else start
     return Run(Path(path), dict(i.metadata), i.created, start, end, i.complete, events, inputs, alarms,
                float(i.metadata.get("start", "0")), i.metadata.get("timezone", "UTC"), recorded_incidents(Path(path)),
-               messages)
+               messages, incident_actions)
 
 
 def recorded_incidents(path: Path) -> dict[int, dict[str, Any]]:

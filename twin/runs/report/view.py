@@ -66,7 +66,8 @@ class ScoreRow:
 
 @dataclass
 class TimelineRow:
-    #: "input", "message" (a message inject), "op" (an operator action) or "alarm-event"
+    #: "input", "message" (a message inject), "op" (an operator action on an alarm),
+    #: "incident-op" (a person's action on an incident) or "alarm-event"
     cls: str
     time: str
     event: str
@@ -76,6 +77,8 @@ class TimelineRow:
     who: str = ""
     alarm: int | None = None
     kind: str = ""
+    #: the incident an "incident-op" row acts on (its id in the recording)
+    incident: int | None = None
 
 
 @dataclass
@@ -140,8 +143,9 @@ def group_view(run: Run, twin: Twin | None, g: AlarmGroup, lang: str) -> GroupVi
 
 
 def timeline_rows(run: Run, lang: str) -> list[TimelineRow]:
-    """Every input action, message to the players, alarm event and operator action, in
-    time order (inputs first at one moment, as they act before the tick's alarms)."""
+    """Every input action, message to the players, alarm event and operator action (on
+    an alarm or on an incident), in time order (inputs first at one moment, as they act
+    before the tick's alarms; an incident's action before the steps it took on its alarms)."""
     w = words(lang)
     entries: list[tuple[float, int, TimelineRow]] = []
     for n, action in enumerate(run.inputs):
@@ -152,6 +156,10 @@ def timeline_rows(run: Run, lang: str) -> list[TimelineRow]:
         line = w["messageLine"].format(kind=w[f"msg_{m['kind']}"], sender=(zh and m.get("from_zh")) or m["from"],
                                        text=(zh and m.get("text_zh")) or m["text"])
         entries.append((float(m["time"]), n, TimelineRow("message", run.moment(m["time"]), w["evMessage"], line, kind="message")))
+    for act in run.incident_actions:
+        # ahead of every alarm event of its moment (the sort is stable), as the steps it took
+        # on its alarms follow it
+        entries.append((float(act["time"]), len(run.inputs) + len(run.messages), incident_row(run, act, lang)))
     for n, ev in enumerate(run.events, start=len(run.inputs) + len(run.messages)):
         a = ev["alarm"]
         kind = ev["kind"]
@@ -160,6 +168,27 @@ def timeline_rows(run: Run, lang: str) -> list[TimelineRow]:
                                                           event_word(kind, lang), f"#{a['id']} {a['asset']} {alarm_title(a, lang)}",
                                                           level=int(a["level"]), who=who, alarm=int(a["id"]), kind=kind)))
     return [row for *_, row in sorted(entries, key=lambda e: (e[0], e[1]))]
+
+
+#: a person's action on an incident (/operator/incident), by kind: its word in the table
+INCIDENT_ACTION_WORDS = {"acknowledge": "evIncidentAcknowledge", "dispatch": "evIncidentDispatch", "close": "evIncidentClose"}
+
+
+def incident_row(run: Run, act: dict[str, Any], lang: str) -> TimelineRow:
+    """The timeline's row of an action on an incident: the incident (its id and title,
+    in Chinese where the recorded frames carry it), the unit a dispatch went to, who and
+    their note."""
+    w = words(lang)
+    incident = act["incident"]
+    known = run.incidents.get(int(incident["id"]), {})
+    title = (lang == "zh-CN" and known.get("title_zh")) or incident.get("title") or known.get("title", "")
+    what = " ".join(x for x in (w["incident"].format(id=incident["id"]), title) if x)
+    if act["kind"] == "dispatch" and act.get("unit"):
+        what += f" → {act['unit']}"
+    who = " — ".join(x for x in (act.get("who", ""), act.get("note", "")) if x)
+    key = INCIDENT_ACTION_WORDS.get(act["kind"])
+    return TimelineRow("incident-op", run.moment(act["time"]), w[key] if key else act["kind"], what, who=who,
+                       kind=act["kind"], incident=int(incident["id"]))
 
 
 def false_clear_text(f: Any, run: Run, lang: str) -> str:
