@@ -353,6 +353,18 @@ def test_the_api_lists_acts_on_and_streams_incidents(served):
     # the incident's actions acted on its alarm (docs/incidents.md): it is dispatched to the same unit
     assert alarm["state"] == "dispatched" and alarm["dispatched_to"] == "tank crew 3"
     assert [a["action"] for a in alarm["actions"]] == ["acknowledge", "dispatch", "dispatch"]
+    # The cause stopped first, as a crew would: the tap closed, the level stays put (no
+    # rise, so no new alarm once this one is resolved). Else, at 20x under load, the tank
+    # could still be filling when the alarm is resolved: a tick would raise a new alarm,
+    # refuse the close and open a new incident.
+    r = client.post("/api/actions", json={"action": "toy.open_tap", "target": "T-001", "params": {"rate": 0}})
+    assert r.status_code == 200, r.text
+    table, row = server.engine.world.locate("T-001")
+    closed_at = server.engine.seq
+    wait_for(lambda: server.engine.seq >= closed_at + 3, 20, "three ticks after the tap closed")
+    settled = float(table["level"][row])
+    wait_for(lambda: server.engine.seq >= closed_at + 6, 20, "three ticks more")
+    assert float(table["level"][row]) == settled
     assert client.post(f"/api/alarms/{alarm_id}/resolve", json={"note": "tank emptied"}).status_code == 200
     closed = client.post(f"/api/incidents/{incident['id']}/close", json={"note": "done"}).json()["incident"]
     assert client.get("/api/incidents").json()["incidents"] == []
