@@ -104,3 +104,37 @@ def test_a_replay_buckets_as_the_live_store_does(replayed):
     assert same.status_code == 200, same.text
     same = same.json()
     assert same["points"] == p and same["source"] == "recording" and "truth" in same
+
+
+#: the chart's truth line colour (historyChart.js TRUE) as RGB
+TRUE_RGB = (255, 138, 92)
+
+
+@pytest.mark.slow  # the demo district replayed and browsed in chromium
+def test_the_replays_inspector_charts_the_recording_with_its_truth(replayed, browser):
+    from test_viewer import open_page, wait_for
+
+    c, path, start, server = replayed
+    assert c.post("/api/replay", json={"action": "seek", "time": start + 90}).status_code == 200
+    page = open_page(browser, str(c.base_url).rstrip("/"))
+    wait_for(page, "id => document.querySelector(`#alarm-list li[data-asset='${id}']`) !== null", arg=ASSET, timeout=30000)
+    page.locator(f"#alarm-list li[data-asset='{ASSET}']").first.click()
+    wait_for(page, "() => window.__twin.history() !== null")
+    page.locator(f"#inspector table.live tr[data-field='{FIELD}']").click()
+    wait_for(page, "f => window.__twin.history().field === f && window.__twin.history().source === 'recording'"
+                   " && window.__twin.history().truth > 0 && window.__twin.history().points >= 50", arg=FIELD, timeout=30000)
+    chart = page.evaluate("window.__twin.history()")
+    assert chart["drawn"] == chart["points"] and chart["canvas"]
+    painted = page.evaluate(
+        """([r, g, b]) => {
+            const canvas = document.querySelector('#history-chart canvas');
+            const data = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+            let n = 0;
+            for (let i = 0; i < data.length; i += 4) {
+                if (Math.abs(data[i] - r) < 24 && Math.abs(data[i + 1] - g) < 24 && Math.abs(data[i + 2] - b) < 24 && data[i + 3] > 200) n++;
+            }
+            return n;
+        }""", list(TRUE_RGB))
+    assert painted > 50  # the dashed truth line is drawn
+    assert "true value" in page.locator("#inspector .history-source").inner_text()
+    page.close()
