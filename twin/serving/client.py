@@ -4,6 +4,11 @@
 after a snapshot and every delta since, it holds exactly the server's state of the
 subscribed fields. Tests, benchmarks and ``twin tail`` use it; it is also the reference
 for anyone writing a client in another language (see ``docs/protocol.md``).
+
+Both confirm (``Confirm``) each Snapshot and Delta they applied (:meth:`Mirror.read`, and
+``twin tail`` once it printed it): the server then sends the next delta only once the
+last is read, merging the ticks between, so a client reading slowly gets fresh deltas
+rather than a queue of old ones in its buffers (docs/protocol.md, "Slow clients").
 """
 
 from __future__ import annotations
@@ -56,6 +61,20 @@ class Mirror:
             self.results.append(message)
         elif isinstance(message, p.Error):
             self.errors.append(message)
+        return message
+
+    def confirmation(self) -> bytes:
+        """The ``Confirm`` frame of everything applied so far (up to :attr:`seq`), to send."""
+        return p.encode_client(p.Confirm(self.seq))
+
+    async def read(self, ws: Any) -> p.ServerMessage:
+        """Receive one message from ``ws`` (a ``websockets`` connection), apply it, and
+        when it is a Snapshot or a Delta send its ``Confirm`` before returning it (so a
+        Mirror read this way is held to one delta unconfirmed and gets merged ones when it
+        reads slowly). Raises as :meth:`apply` does, before confirming anything."""
+        message = self.apply(await ws.recv())
+        if isinstance(message, (p.Snapshot, p.Delta)):
+            await ws.send(self.confirmation())
         return message
 
 
@@ -117,6 +136,9 @@ async def tail(url: str, domains: list[str] | None, count: int | None, token: st
                 seen += 1
                 if count is not None and seen >= count:
                     return 0
+                # printed: confirm it, so that a slow reader of our output (a pipe) gets
+                # merged, fresh deltas rather than old ones queued in the socket
+                await ws.send(p.encode_client(p.Confirm(message.seq)))
             if isinstance(message, p.Error) and message.code in ("unauthorized", "forbidden_origin", "protocol_mismatch"):
                 return 1
     return 0

@@ -100,8 +100,13 @@ export class Connection {
     if (!this.state.apply(frame)) {
       // A delta that does not follow our seq: resubscribe from what we have.
       this.send('Subscribe', this.follow ? { since: this.state.seq, follow: this.follow } : { since: this.state.seq });
-    } else if (frame.name === 'Delta') {
-      account(perfStats.deltaApply, performance.now() - started);
+    } else if (frame.name === 'Snapshot' || frame.name === 'Delta') {
+      if (frame.name === 'Delta') account(perfStats.deltaApply, performance.now() - started);
+      // Confirm what we applied: the server then sends the next delta only once this one
+      // is read here, merging the ticks between. The browser reads every frame off the
+      // socket into its own queue at once, so without this a page too busy to keep up
+      // would fall behind by that whole queue, unseen by the server's socket accounting.
+      this.send('Confirm', { seq: this.state.seq });
     }
   }
 
