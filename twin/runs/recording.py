@@ -417,9 +417,10 @@ class Recorder:
             items, self._tick_items = self._tick_items, None
         if self.error is None:
             self._enqueue(items)
-            if self._queue.qsize() > 1:
-                # the writer is a tick or more behind: let it have the GIL for a moment,
-                # so that a busy tick loop does not leave it (and the file) further behind
+            if frame.time - self._last_time > 1.0:
+                # the writer is more than a second of the run behind (what a kill may lose):
+                # let it have the GIL a moment, so that a busy tick loop does not leave it
+                # further behind (each tick waits up to the switch interval, 5 ms, then)
                 wallclock.sleep(0)
 
     def _record(self, frame: Frame) -> None:
