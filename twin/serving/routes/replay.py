@@ -37,10 +37,13 @@ class ReplayRequest(msgspec.Struct):
 
 
 class LiveAgain(msgspec.Struct):
-    """After ``branch``: the twin runs live from the replay's moment."""
+    """After ``branch``: the twin runs live from the replay's moment. ``warnings``: one
+    line per recorded operator action the re-run found nothing to act on (an alarm that
+    real readings raised, which the simulator does not), also logged."""
 
     mode: Literal["live"]
     time: float | None
+    warnings: list[str] = []
 
 
 async def replay_state(call: Call) -> p.ReplayState:
@@ -58,35 +61,36 @@ async def control_route(call: Call) -> p.ReplayState | LiveAgain:
         raise ApiFailure(ApiErrorCode.NOT_REPLAYING, "this server is live, not replaying a recording; "
                                                      "POST {\"action\": \"open\"} switches to one")
     try:
-        await control(server, call.caller.role, body.action, body.time, body.speed, body.recording)
+        warnings = await control(server, call.caller.role, body.action, body.time, body.speed, body.recording)
     except (ValueError, TwinError) as exc:
         raise ApiFailure(ApiErrorCode.INVALID_VALUE, str(exc)) from None
     if server.replay is None:  # branched: live from here
-        return LiveAgain("live", server.engine.time if server.engine else None)
+        return LiveAgain("live", server.engine.time if server.engine else None, warnings)
     return server.replay.state()
 
 
 async def control(server: TwinServer, role: str, action: str, time: float | None, speed: float | None,
-                  recording: str | None = None) -> None:
+                  recording: str | None = None) -> list[str]:
     """Apply a director's replay control; every screen follows. ApiFailure 403 for a role
-    below director, ValueError for a control that does not apply."""
+    below director, ValueError for a control that does not apply. The warnings of a
+    ``branch`` (:func:`branch`); none for the others."""
     if action == "open":
         if not allows(role, "director"):
             raise ApiFailure(ApiErrorCode.FORBIDDEN, f"role {role} may not switch to a replay; a director token is needed")
         await open_replay(server, recording)
-        return
+        return []
     if server.replay is None:
         raise ValueError("this server is live, not replaying a recording (start it with --replay FILE)")
     if not allows(role, "director"):
         raise ApiFailure(ApiErrorCode.FORBIDDEN, f"role {role} may not control the replay; a director token is needed")
     if action == "branch":
-        await branch(server)
-        return
+        return await branch(server)
     async with server.tick_lock:
         await asyncio.to_thread(server.replay.control, action, time, speed)
         if action == "seek" and server.hub is not None:
             server.hub.reset_all()
     broadcast_state(server)
+    return []
 
 
 def recording_path(server: TwinServer, name: str | None) -> Path:
@@ -130,10 +134,12 @@ async def open_replay(server: TwinServer, name: str | None) -> None:
     log.info("switched to replay", extra={"recording": str(path)})
 
 
-async def branch(server: TwinServer) -> None:
+async def branch(server: TwinServer) -> list[str]:
     """Leave the replay: the twin re-runs the recording's actions to the current moment
     and runs live from there; every screen gets a snapshot and the live Hello mode. A
-    branch runs on its simulator: the MQTT subscriber, paused by the replay, stays so."""
+    branch runs on its simulator: the MQTT subscriber, paused by the replay, stays so.
+    The re-run's warnings (a recorded operator action that found nothing to act on),
+    each logged, are returned."""
     from twin.runs.reruns import branch_engine
 
     replay, hub = server.replay, server.hub
@@ -142,12 +148,17 @@ async def branch(server: TwinServer) -> None:
         replay.playing = False
         broadcast_state(server)
         # branch_engine counts from the recording's clock start (a live recording's is epoch seconds)
-        engine = await asyncio.to_thread(branch_engine, replay.path, replay.engine.time - replay.engine.start)
+        warnings: list[str] = []
+        engine = await asyncio.to_thread(branch_engine, replay.path, replay.engine.time - replay.engine.start,
+                                         warnings=warnings)
         server.replay, server.mode = None, "live"
         replay.close()
         server.engine = hub.engine = engine
         hub.reset_all()
     log.info("branched from a replay", extra={"recording": str(replay.path), "at": engine.time})
+    for warning in warnings:
+        log.warning("branch: %s", warning, extra={"recording": str(replay.path)})
+    return warnings
 
 
 def broadcast_state(server: TwinServer) -> None:
