@@ -67,6 +67,32 @@ def _ms(seconds: float | np.ndarray) -> np.ndarray:
     return np.round(np.asarray(seconds, dtype=np.float64) * 1000.0).astype(np.int64)
 
 
+def buckets(name: str, source: str, start: float, end: float, at: np.ndarray, lo: np.ndarray, hi: np.ndarray,
+            count: np.ndarray, total: np.ndarray, max_points: int = MAX_POINTS, step: float | None = None,
+            whole_minutes: bool = False) -> Series:
+    """Aggregates (``at`` epoch ms, ``lo`` min, ``hi`` max, ``count`` readings, ``total``
+    their sum; a raw reading is one of count 1) reduced into the ``buckets`` Series of
+    [start, end): buckets of ``step`` seconds from ``start``, at least what keeps the
+    answer within ``max_points``, in whole milliseconds (whole minutes when
+    ``whole_minutes``); only buckets holding a reading are listed. The one bucketing
+    rule of the history: the store's series and a replay's readings (the history API)."""
+    t0, t1 = int(_ms(start)), int(_ms(end))
+    step_ms = max(int(_ms(step or 0)), -(-(t1 - t0) // max_points), 1)
+    if whole_minutes:
+        step_ms = -(-step_ms // MINUTE_MS) * MINUTE_MS
+    b = (np.asarray(at, dtype=np.int64) - t0) // step_ms
+    o = np.argsort(b, kind="stable")
+    b, lo, hi, count, total = b[o], lo[o], hi[o], count[o], total[o]
+    if not len(b):
+        return Series(name, start, end, "buckets", source, np.empty(0), min=np.empty(0, np.float32), mean=np.empty(0),
+                      max=np.empty(0, np.float32), count=np.empty(0, np.int64), step=step_ms / 1000.0)
+    first = np.flatnonzero(np.r_[True, b[1:] != b[:-1]])
+    n = np.add.reduceat(count, first)
+    return Series(name, start, end, "buckets", source, (t0 + b[first] * step_ms) / 1000.0,
+                  min=np.minimum.reduceat(lo, first), mean=np.add.reduceat(total, first) / n,
+                  max=np.maximum.reduceat(hi, first), count=n, step=step_ms / 1000.0)
+
+
 def _connect(path: Path, readonly: bool = False) -> sqlite3.Connection:
     if readonly:
         return sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None, check_same_thread=False, timeout=30.0)
@@ -487,25 +513,10 @@ class Store:
         source = "+".join(s for s, a in (("raw", t), ("downsampled", m[0])) if len(a)) or "raw"
         if step is None and not len(m[0]) and len(t) <= max_points:
             return Series(name, start, end, "points", source, t / 1000.0, v)
-        step_ms = max(int(_ms(step or 0)), -(-(t1 - t0) // max_points), 1)
-        if len(m[0]):
-            step_ms = -(-step_ms // MINUTE_MS) * MINUTE_MS
         # raw readings as one-reading aggregates, then both reduced per bucket
-        at = np.r_[m[0], t]
-        lo, hi = np.r_[m[1], v], np.r_[m[3], v]
-        count = np.r_[m[4].astype(np.int64), np.ones(len(t), np.int64)]
-        total = np.r_[m[2].astype(np.float64) * m[4], v.astype(np.float64)]
-        b = (at - t0) // step_ms
-        o = np.argsort(b, kind="stable")
-        b, lo, hi, count, total = b[o], lo[o], hi[o], count[o], total[o]
-        if not len(b):
-            return Series(name, start, end, "buckets", source, np.empty(0), min=np.empty(0, np.float32), mean=np.empty(0),
-                          max=np.empty(0, np.float32), count=np.empty(0, np.int64), step=step_ms / 1000.0)
-        first = np.flatnonzero(np.r_[True, b[1:] != b[:-1]])
-        n = np.add.reduceat(count, first)
-        return Series(name, start, end, "buckets", source, (t0 + b[first] * step_ms) / 1000.0,
-                      min=np.minimum.reduceat(lo, first), mean=np.add.reduceat(total, first) / n,
-                      max=np.maximum.reduceat(hi, first), count=n, step=step_ms / 1000.0)
+        return buckets(name, source, start, end, np.r_[m[0], t], np.r_[m[1], v], np.r_[m[3], v],
+                       np.r_[m[4].astype(np.int64), np.ones(len(t), np.int64)],
+                       np.r_[m[2].astype(np.float64) * m[4], v.astype(np.float64)], max_points, step, bool(len(m[0])))
 
     # -- retention -------------------------------------------------------------------
     def prune(self, now: float, budget: int = 4_000_000) -> dict[str, int]:

@@ -40,7 +40,7 @@ from starlette.responses import Response
 
 from twin.history.export import parse_time
 from twin.history.fields import field_series, is_historical
-from twin.history.store import MAX_POINTS, HistoryError, Store
+from twin.history.store import MAX_POINTS, HistoryError, Series, Store, buckets
 from twin.serving.protocol import ApiErrorCode
 from twin.serving.routing import ApiError, ApiFailure, ApiRoute, Call, Media
 from twin.tick.alarms import SYSTEM_DOMAIN
@@ -388,25 +388,11 @@ def recorded(path: Path) -> _Recorded:
         return made
 
 
-def _ms(seconds: float) -> int:
-    return int(round(seconds * 1000.0))
-
-
-def buckets(t: np.ndarray, v: np.ndarray, start: float, end: float, step: float | None) -> tuple[Points, float]:
-    """Readings at ``t`` (s) in [start, end) as the store buckets raw readings
-    (Store.series): buckets of ``step`` seconds at least, never more than MAX_POINTS,
-    from ``start``, in whole milliseconds."""
-    t0, t1 = _ms(start), _ms(end)
-    step_ms = max(_ms(step or 0), -(-(t1 - t0) // MAX_POINTS), 1)
-    at = np.round(t * 1000.0).astype(np.int64)
-    b = (at - t0) // step_ms
-    if not len(b):
-        return Points([], min=[], mean=[], max=[], count=[]), step_ms / 1000.0
-    first = np.flatnonzero(np.r_[True, b[1:] != b[:-1]])
-    n = np.add.reduceat(np.ones(len(b), np.int64), first)
-    points = Points(_times((t0 + b[first] * step_ms) / 1000.0), min=floats(np.minimum.reduceat(v, first)),
-                    mean=floats(np.add.reduceat(v, first) / n), max=floats(np.maximum.reduceat(v, first)), count=n.tolist())
-    return points, step_ms / 1000.0
+def points_of(s: Series) -> Points:
+    """A store's Series as the answer's points: raw (``t``, ``v``) or buckets."""
+    if s.kind == "points":
+        return Points(_times(s.time), v=floats(s.value))
+    return Points(_times(s.time), min=floats(s.min), mean=floats(s.mean), max=floats(s.max), count=np.asarray(s.count).tolist())
 
 
 def truth_points(times: np.ndarray, values: np.ndarray, start: float, end: float) -> Points:
@@ -446,7 +432,10 @@ async def _recorded_series(call: Call, kind: str, sensor_id: str, index: int, un
         if step is None and len(t) <= MAX_POINTS:
             points = Points(_times(t), v=floats(v))
         else:
-            points, width = buckets(t, v, start, end, step)
+            # the store's buckets (Store.series), each reading one of count 1
+            s = buckets(sensor_id, "recording", start, end, np.round(t * 1000.0).astype(np.int64), v, v,
+                        np.ones(len(t), np.int64), v, MAX_POINTS, step)
+            points, width = points_of(s), s.step
         truth: Points | msgspec.UnsetType = UNSET
         true = held.truth.series.get((asset_id, field)) if held.truth is not None else None
         if true is not None:
@@ -528,11 +517,7 @@ async def _series(call: Call, kind: str, store: Store, series: str, unit: str, a
 
     def work() -> SeriesAnswer:
         s = store.series(series, start, end, MAX_POINTS, step)
-        if s.kind == "points":
-            points = Points(_times(s.time), v=floats(s.value))
-        else:
-            points = Points(_times(s.time), min=floats(s.min), mean=floats(s.mean), max=floats(s.max),
-                            count=np.asarray(s.count).tolist())
+        points = points_of(s)
         marks = alarm_marks(alarms_at, asset_id, start, end) if asset_id is not None else []
         return SeriesAnswer(series, unit, "raw" if s.source == "raw" else "minutes", start, end, s.step, points, limits, marks)
 
