@@ -47,7 +47,7 @@ def test_every_word_the_viewer_asks_for_exists():
         # i18n.js's w('key', {slots}) reads the same table (where a module imports it)
         if re.search(r"import \{[^}]*\bw\b[^}]*\} from '\.\.?/i18n\.js'", source):
             asked |= set(re.findall(r"\bw\(['\"]([A-Za-z0-9_]+)['\"][,)]", source))
-    asked |= {f"window{w}" for w in ("1h", "24h", "7d")} | {f"source_{s}" for s in ("raw", "minutes", "live")}
+    asked |= {f"window{w}" for w in ("1h", "24h", "7d")} | {f"source_{s}" for s in ("raw", "minutes", "live", "recording")}
     asked |= {f"state{s}" for s in ("Raised", "Acknowledged", "Dispatched", "Resolved")}
     # the incident list's keys built from a state, a crew step, a timeline event or a deadline's step
     asked |= {f"inc_{s}" for s in ("open", "acknowledged", "dispatched", "closed")}

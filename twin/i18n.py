@@ -58,6 +58,8 @@ COMMON = _by_language({
     "msg_field_report": ("Field report", "现场报告"),
     "msg_press": ("Press enquiry", "媒体问询"),
     "msg_other": ("Message", "消息"),
+    # a drill's ground truth: the report's truth charts and the viewer's history chart
+    "truthTrue": ("true", "真实值"),
 })
 
 #: the viewer's own words
@@ -131,6 +133,9 @@ VIEWER = _by_language({
     "source_raw": ("stored readings", "历史原始数据"),
     "source_minutes": ("per-minute min / mean / max", "分钟统计（最小/平均/最大）"),
     "source_live": ("live window: values this screen received (no stored history)", "实时窗口：本屏接收的数据（无历史存储）"),
+    "source_recording": ("the recording's readings", "录制中的原始读数"),
+    # a replayed drill's truth beside the readings (its line is labelled truthTrue, the report's word)
+    "truthSeries": ("dashed: true value", "虚线：真实值"),
 
     # the incident list, an incident's detail and its timeline (viewer/src/ui/alarmList.js,
     # incidentDetail.js, incidentTimeline.js); {name} slots filled by i18n.js's w()
@@ -459,7 +464,6 @@ REPORT = _by_language({
         "已绘出 {n} 个传感器；另有 {rest} 个需关注的传感器未绘出。",
     ),
     "truthMeasured": ("measured ({sensor})", "监测值（{sensor}）"),
-    "truthTrue": ("true", "真实值"),
     "truthTwinRisk": ("the twin's risk (from the readings)", "孪生风险值（据读数）"),
     "truthTrueRisk": ("true risk", "真实风险值"),
     "truthTitle": ("{sensor} on {asset} ({domain}): measured and true", "{asset}（{domain}）上的 {sensor}：监测值与真实值"),

@@ -3,14 +3,14 @@
 // the alarm thresholds as bands in the four level colours (markArea, with the level and
 // value written on each), the alarm raises and escalations as vertical lines in their
 // level's colour (markLine), for buckets the min..max band around the mean, and in a
-// replayed drill the field's true value as a dashed step line labelled 真值/true. Times
+// replayed drill the field's true value as a dashed step line labelled true/真实值. Times
 // are local times of the scene's zone (i18n's clock). Type is large: a wall is read from
 // 5 m away.
 import * as echarts from 'echarts/core';
 import { LineChart } from 'echarts/charts';
 import { GridComponent, MarkAreaComponent, MarkLineComponent, TooltipComponent } from 'echarts/components';
 import { CanvasRenderer } from 'echarts/renderers';
-import { clock, dateClock, lang, t } from '../i18n.js';
+import { clock, dateClock, t } from '../i18n.js';
 import { LEVEL_COLOURS, LEVEL_INK } from '../levels.js';
 import { el, setText } from './dom.js';
 import { formatValue } from './labels.js';
@@ -25,13 +25,6 @@ const INK = '#f2f6fb';
 const MUTED = '#a9b8cc';
 const GRID = '#2a3a52';
 const TRUE = '#ff8a5c';
-
-/** A word of the shared table (twin/i18n.py), or these until the table has it.
- * @param {string} key @param {string} zh @param {string} en */
-function word(key, zh, en) {
-  const said = t(key);
-  return said !== key ? said : lang.startsWith('zh') ? zh : en;
-}
 
 /** The root font size in CSS pixels: the chart's type follows the page's (rem). */
 function rem() {
@@ -119,8 +112,8 @@ export class HistoryChart {
     const points = data.t.length;
     this.empty.hidden = points > 0;
     const since = data.t.length && data.t[0] > data.from ? ` · ${t('dataSince')} ${clock(data.t[0])}` : '';
-    const source = data.source === 'recording' ? word('source_recording', '录制中的原始读数', 'the recording\'s readings') : t(`source_${data.source}`);
-    const truth = data.truth ? ` · ${word('truthSeries', '虚线：真值', 'dashed: true value')}` : '';
+    const source = t(`source_${data.source}`);
+    const truth = data.truth ? ` · ${t('truthSeries')}` : '';
     setText(this.source, `${source} · ${points} ${t('points')}${since}${truth}`);
     this.node.dataset.source = data.source;
     this.node.dataset.points = String(points);
@@ -182,10 +175,10 @@ export class HistoryChart {
       const truth = data.truth;
       // held until the next sample: the step turns at each new value
       series.push({
-        type: 'line', name: word('truthLabel', '真值', 'true'), step: 'end', symbol: 'none', connectNulls: false,
+        type: 'line', name: t('truthTrue'), step: 'end', symbol: 'none', connectNulls: false,
         data: truth.t.map((time, i) => [ms(time), truth.v[i]]),
         lineStyle: { color: TRUE, width: 2.5, type: 'dashed' }, itemStyle: { color: TRUE },
-        endLabel: { show: true, formatter: word('truthLabel', '真值', 'true'), color: TRUE, fontSize: Math.round(r * 0.9), fontWeight: 700 },
+        endLabel: { show: true, formatter: t('truthTrue'), color: TRUE, fontSize: Math.round(r * 0.9), fontWeight: 700 },
       });
     }
     return {
