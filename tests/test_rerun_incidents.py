@@ -6,17 +6,13 @@ alarms in it, which acts on its alarms as the original did."""
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
+from conftest import demo_drill, record_drill
 
-from twin.runs.drill import load_drill
-from twin.runs.recording import INCIDENT_TOPIC, Recorder, read_stream
-from twin.runs.reruns import branch_engine, recorded_run, rerun, rerun_and_score, run_drill
-from twin.runtime import open_drill
-
-ROOT = Path(__file__).resolve().parents[1]
+from twin.runs.recording import INCIDENT_TOPIC, read_stream
+from twin.runs.reruns import branch_engine, recorded_run, rerun, rerun_and_score
 #: the owner unit of the demo's gas mains, where a dispatch without a unit goes
 GAS_OWNER = "合肥燃气集团有限公司"
 
@@ -81,21 +77,10 @@ def recorded(tmp_path_factory):
     """The drill run and recorded: (its recording, its result, its clock start)."""
     tmp = tmp_path_factory.mktemp("rerun-incidents")
     root = tmp / "demo"
-    (root / "drills").mkdir(parents=True)
-    shutil.copy(ROOT / "scenes" / "demo" / "scene.toml", root / "scene.toml")
-    path = root / "drills" / "responses.toml"
-    path.write_text(DRILL)
-    drill = load_drill(path)
+    root.mkdir()
     recording = tmp / "run.mcap"
-    engine = open_drill(drill, tmp / "data")
-    try:
-        recorder = Recorder(recording, engine, {"drill": drill.name, "drill_path": str(path)})
-        result = run_drill(drill, engine, recorder=recorder)
-        recorder.close()
-        start = engine.start
-    finally:
-        engine.close()
-    assert result.warnings == [] and recorder.error is None
+    result, start = record_drill(demo_drill(root, "responses", DRILL), recording, tmp / "data")
+    assert result.warnings == []
     return recording, result, start
 
 
