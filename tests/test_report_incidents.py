@@ -6,19 +6,12 @@ who, the note and the unit, ahead of the steps they took on the incident's alarm
 from __future__ import annotations
 
 import html
-import shutil
-from pathlib import Path
 
 import pytest
+from conftest import demo_drill, record_drill
 
-from twin.runs.drill import load_drill
-from twin.runs.recording import Recorder
 from twin.runs.report import read_run, write_report
 from twin.runs.report.view import timeline_rows
-from twin.runs.reruns import run_drill
-from twin.runtime import open_drill
-
-ROOT = Path(__file__).resolve().parents[1]
 
 # A gas leak fills the spaces beside its main: one incident, acknowledged as a whole, then
 # dispatched to a crew of another name than its owner.
@@ -53,20 +46,10 @@ note = "send the crew"
 def recording(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("report-incidents")
     root = tmp / "demo"
-    (root / "drills").mkdir(parents=True)
-    shutil.copy(ROOT / "scenes" / "demo" / "scene.toml", root / "scene.toml")
-    path = root / "drills" / "incident-actions.toml"
-    path.write_text(DRILL)
-    drill = load_drill(path)
+    root.mkdir()
     out = tmp / "run.mcap"
-    engine = open_drill(drill, tmp / "data")
-    try:
-        recorder = Recorder(out, engine, {"drill": drill.name, "drill_path": str(path)})
-        result = run_drill(drill, engine, recorder=recorder)
-        recorder.close()
-    finally:
-        engine.close()
-    assert result.warnings == [] and recorder.error is None
+    result, _ = record_drill(demo_drill(root, "incident-actions", DRILL), out, tmp / "data")
+    assert result.warnings == []
     return out
 
 
