@@ -128,6 +128,8 @@ def _args() -> argparse.Namespace:
     ap.add_argument("--only", help=f"comma-separated candidates (default all: {','.join(ALL)})")
     ap.add_argument("--dir", type=Path, help="where the stores go (default a temporary folder, removed at the end)")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--durability", choices=("process", "power"), default="process",
+                    help="the twin store's [history] durability (default process; power fsyncs every batch)")
     a = ap.parse_args()
     a.sensors = a.sensors or (2_000 if a.quick else 100_000)
     a.fleet = a.fleet or (100 if a.quick else 1_000)
@@ -556,7 +558,7 @@ class TwinStore(Candidate):
         from twin.history import Store
 
         super().__init__(path, table)
-        self.store = Store(path)
+        self.store = Store(path, durability=ARGS.durability)
         self.key_of: np.ndarray | None = None
 
     def _keys(self, n: int) -> np.ndarray:

@@ -138,7 +138,7 @@ def test_historical_fields_are_stored_on_news_at_most_once_per_interval_and_on_h
 
 @pytest.mark.parametrize("table, message", [
     ({"raw_day": 3}, "[history] has no setting 'raw_day'; valid: enabled, raw_days, minute_days, field_interval, "
-                     "field_heartbeat, max_queued, prune_every"),
+                     "field_heartbeat, max_queued, prune_every, durability"),
     ({"raw_days": -1}, "[history] raw_days must be a positive number, not -1"),
     ({"raw_days": "30"}, "[history] raw_days must be a positive number, not '30'"),
     ({"field_interval": True}, "[history] field_interval must be a positive number, not True"),

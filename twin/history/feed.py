@@ -22,6 +22,9 @@ key                       default    meaning
 ``field_heartbeat``       600        seconds: a quiet field is stored again after this
 ``max_queued``            5000000    values the writer's queue holds before it sheds
 ``prune_every``           3600       seconds of wall time between two retention passes
+``durability``            "process"  what a stored batch survives: "process", a killed
+                                     process; "power", a power cut too (fsync at every
+                                     batch; slower, see docs/history.md)
 ========================  =========  ===================================================
 """
 
@@ -39,7 +42,7 @@ import numpy as np
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from twin.history.fields import FieldSampler
-from twin.history.store import HistoryError, Store
+from twin.history.store import DURABILITIES, HistoryError, Store
 from twin.history.writer import Writer
 
 if TYPE_CHECKING:
@@ -62,6 +65,7 @@ class HistoryConfig:
     field_heartbeat: float = 600.0
     max_queued: int = 5_000_000
     prune_every: float = 3600.0
+    durability: str = "process"
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> HistoryConfig:
@@ -76,7 +80,10 @@ class HistoryConfig:
             raise HistoryError(f"[history] has no setting {', '.join(map(repr, unknown))}; valid: {', '.join(known)}")
         values: dict[str, Any] = {}
         for key, value in table.items():
-            if key == "enabled":
+            if key == "durability":
+                if value not in DURABILITIES:
+                    raise HistoryError(f"[history] durability must be one of {', '.join(map(repr, DURABILITIES))}, not {value!r}")
+            elif key == "enabled":
                 if not isinstance(value, bool):
                     raise HistoryError(f"[history] enabled must be true or false, not {value!r}")
             elif isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
@@ -100,7 +107,8 @@ class History:
 
     def __init__(self, folder: Path, engine: Engine, config: HistoryConfig) -> None:
         self.config = config
-        self.store = Store(folder, raw_days=config.raw_days, minute_days=config.minute_days)
+        self.store = Store(folder, raw_days=config.raw_days, minute_days=config.minute_days,
+                           durability=config.durability)
         try:
             self.writer = Writer(self.store, max_queued=config.max_queued, prune_every=config.prune_every,
                                  clock=lambda: engine.time)

@@ -19,6 +19,7 @@ chooses for an asset's field) and keyed by a small integer (:meth:`Store.keys`).
 from __future__ import annotations
 
 import math
+import os
 import sqlite3
 import threading
 from dataclasses import dataclass
@@ -93,14 +94,20 @@ def buckets(name: str, source: str, start: float, end: float, at: np.ndarray, lo
                   max=np.maximum.reduceat(hi, first), count=n, step=step_ms / 1000.0)
 
 
-def _connect(path: Path, readonly: bool = False) -> sqlite3.Connection:
+#: what a stored batch survives (``[history] durability``): "process", a killed process
+#: (the default); "power", a power cut too (fsync at every batch, SQLite synchronous=FULL)
+DURABILITIES = ("process", "power")
+
+
+def _connect(path: Path, readonly: bool = False, durability: str = "process") -> sqlite3.Connection:
     if readonly:
         return sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None, check_same_thread=False, timeout=30.0)
     db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30.0)
     db.execute("PRAGMA journal_mode=WAL")
     # WAL + NORMAL: a commit survives a killed process; fsync happens at checkpoints. The
     # pending log has the same promise, so the store's is one: up to the last batch.
-    db.execute("PRAGMA synchronous=NORMAL")
+    # "power": FULL fsyncs the WAL at each commit, as the pending log is at each batch.
+    db.execute("PRAGMA synchronous=FULL" if durability == "power" else "PRAGMA synchronous=NORMAL")
     return db
 
 
@@ -112,9 +119,12 @@ class Store:
     pending logs taken when opened, and changes nothing (no recovery, no writes)."""
 
     def __init__(self, folder: Path, raw_days: float = 30.0, minute_days: float = 730.0, seal_grace: float = 120.0,
-                 readonly: bool = False) -> None:
+                 readonly: bool = False, durability: str = "process") -> None:
         if not raw_days > 0 or not minute_days >= raw_days:
             raise HistoryError(f"retention: raw_days {raw_days} must be > 0 and minute_days {minute_days} >= raw_days")
+        if durability not in DURABILITIES:
+            raise HistoryError(f"durability must be one of {', '.join(DURABILITIES)}, not {durability!r}")
+        self.durability = durability
         self.folder = Path(folder)
         self.readonly = readonly
         self.raw_days, self.minute_days = raw_days, minute_days
@@ -129,7 +139,7 @@ class Store:
         self._write_lock = threading.RLock()
         self._local = threading.local()
         self._readers: list[sqlite3.Connection] = []
-        self.db = _connect(self.path, readonly)
+        self.db = _connect(self.path, readonly, durability)
         if not readonly:
             self.db.executescript(
                 "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER);"
@@ -171,6 +181,7 @@ class Store:
         self.log = PendingLog(self.folder, gen)
         if self.pending:
             self.log.append(self._concat(self.pending), CARRIED)
+        self._sync_log(new_file=True)
         self._set_gen(gen)
 
     def _snapshot(self) -> None:
@@ -248,11 +259,25 @@ class Store:
         with self._write_lock:
             with self._lock:
                 self.log.append(batch)
+                self._sync_log()
                 self._add_pending(batch)
                 newest = int(batch[1].max())
             cutoff = (newest - self.grace_ms) // HOUR_MS  # hours before this one are sealed
             if self._oldest_pending_hour() < cutoff:
                 self.seal(cutoff)
+
+    def _sync_log(self, new_file: bool = False) -> None:
+        """With durability "power", put what the pending log holds on the disk (and, for a
+        new generation's file, its name in the folder) before the batch counts as stored."""
+        if self.durability != "power":
+            return
+        os.fsync(self.log.file.fileno())
+        if new_file:
+            folder = os.open(self.folder, os.O_RDONLY)
+            try:
+                os.fsync(folder)
+            finally:
+                os.close(folder)
 
     def _add_pending(self, batch: Batch) -> None:
         """Keep ``batch`` in memory for queries until sealed; many small batches (one a
@@ -312,6 +337,7 @@ class Store:
                 self.log = PendingLog(self.folder, gen)
                 if len(left[0]):
                     self.log.append(left, CARRIED)
+                self._sync_log(new_file=True)
                 self.db.execute("INSERT OR REPLACE INTO meta VALUES ('log_gen', ?)", (gen,))
                 self.db.execute("COMMIT")
             except BaseException:
