@@ -7,13 +7,12 @@ sought back."""
 
 from __future__ import annotations
 
-import shutil
 import time
 from pathlib import Path
 
 import httpx
 import pytest
-from conftest import CHROMIUM, running, wait_healthy
+from conftest import CHROMIUM, demo_drill, record_drill, running, wait_healthy
 from test_drill_messages import DRILL
 from test_viewer import wait_for
 from test_viewer_incidents import open_page
@@ -22,32 +21,14 @@ from twin.runs.replay import Replay
 from twin.serving import protocol as p
 from twin.serving.server import STATIC_DIR, create_app
 
-ROOT = Path(__file__).resolve().parents[1]
-
 
 @pytest.fixture(scope="module")
 def recorded(tmp_path_factory) -> Path:
     """test_drill_messages' drill (a call at 12 s, a press enquiry at 30 s, a message at
     40 s, its last moment) recorded as `twin drill run --record` records it."""
-    from twin.runs.drill import load_drill
-    from twin.runs.recording import Recorder
-    from twin.runs.reruns import run_drill
-    from twin.runtime import open_twin
-
     root = tmp_path_factory.mktemp("messages")
-    (root / "drills").mkdir()
-    shutil.copy(ROOT / "scenes" / "demo" / "scene.toml", root / "scene.toml")
-    (root / "drills" / "messages.toml").write_text(DRILL)
-    drill = load_drill(root / "drills" / "messages.toml")
-    engine = open_twin(drill.scene, root / "data", seed=drill.seed, config=drill.config, dt=drill.dt, persist=False)
     path = root / "messages.mcap"
-    recorder = Recorder(path, engine, {"drill": drill.name, "drill_path": str(drill.path.resolve())})
-    try:
-        run_drill(drill, engine, recorder)
-    finally:
-        recorder.close()
-        engine.close()
-    assert not recorder.failed, recorder.error
+    record_drill(demo_drill(root, "messages", DRILL), path, root / "data")
     return path
 
 
