@@ -18,7 +18,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import CHROMIUM, running, wait_healthy
+from conftest import CHROMIUM, demo_drill, record_drill, running, wait_healthy
 from conftest import wait_for as poll
 from test_viewer import LEVEL_RGB, wait_for
 
@@ -43,29 +43,13 @@ needs_browser = [
 def storm_recording(tmp_path_factory) -> Path:
     """The demo's compound drill (a storm, a gas leak beside a sewer, a blocked pipe by the
     metro station) cut to six minutes, recorded as ``twin drill run --record`` does."""
-    from twin.runs.drill import load_drill
-    from twin.runs.recording import Recorder
-    from twin.runs.reruns import run_drill
-    from twin.runtime import open_twin
-
     root = tmp_path_factory.mktemp("storm-drill")
-    shutil.copy(ROOT / "scenes" / "demo" / "scene.toml", root / "scene.toml")
-    (root / "drills").mkdir()
     text = (ROOT / "scenes" / "demo" / "drills" / "compound-storm-gas.toml").read_text()
     for old, new in (('duration = "00:12:00"', 'duration = "00:06:00"'), ('by = "00:11:00"', 'by = "00:06:00"')):
         assert old in text, f"the compound drill changed ({old} is gone): cut it to 6 minutes another way"
         text = text.replace(old, new)
-    (root / "drills" / "storm.toml").write_text(text)
-    drill = load_drill(root / "drills" / "storm.toml")
-    engine = open_twin(drill.scene, root / "data", seed=drill.seed, config=drill.config, dt=drill.dt, persist=False)
     path = root / "storm.mcap"
-    recorder = Recorder(path, engine, {"drill": drill.name, "drill_path": str(drill.path.resolve())})
-    try:
-        run_drill(drill, engine, recorder)
-    finally:
-        recorder.close()
-        engine.close()
-    assert not recorder.failed, recorder.error
+    record_drill(demo_drill(root, "storm", text), path, root / "data")
     return path
 
 
