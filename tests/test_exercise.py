@@ -317,7 +317,7 @@ def test_stopping_scores_the_objectives_and_writes_the_debrief(tmp_path):
                       "by 00:00:20 an alarm of at least yellow on T-000"):
             assert words in html, words
         zh = client.get("/api/exercise/debrief?lang=zh-CN", headers=as_(tokens, "director")).text
-        for words in ("演练复盘报告", "水箱溢流", "达成", "未评判", "00:00:20 前，T-000 出现不低于黄色预警的告警", "水箱在溢水"):
+        for words in ("演练复盘报告", "水箱溢流", "达成", "未评判", "00:00:20 前出现不低于黄色预警的告警（设施 T-000）", "水箱在溢水"):
             assert words in zh, words
         assert client.get("/api/exercise/debrief?lang=fr", headers=as_(tokens, "director")).status_code == 400
         [folder] = (tmp_path / "data" / "exercises").iterdir()

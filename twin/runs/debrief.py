@@ -30,6 +30,7 @@ import msgspec
 from markupsafe import Markup
 
 from twin.runs.exercise import ExerciseRecord, Inject, Note, Objective
+from twin.runs.wording import expectation_words
 from twin.tick.alarms import SYSTEM_DOMAIN
 from twin.types import LEVEL_NAMES
 
@@ -328,25 +329,14 @@ _DETAIL_ZH = [
 
 
 def objective_zh(o: Objective) -> str:
-    """An objective in Chinese, from its terms."""
-    level = LEVEL_NAMES["zh-CN"][o.level]
-    about = "，".join(f"{word}{value}" for word, value in (("设施 ", o.asset), ("专项 ", o.domain), ("权属单位 ", o.owner),
-                                                          ("规则 ", o.rule)) if value)
-    # an expectation about incidents says so in its words (twin.runs.drill.Expectation.describe)
-    what = "事件" if re.search(r"\bincidents?\b", o.text) else "告警"
-    if o.kind == "by":
-        return f"{_clock(o.seconds)} 前，{o.asset} 出现不低于{level}的{what}" + (f"（规则 {o.rule}）" if o.rule else "")
-    if o.kind == "never":
-        return f"全程不出现{level}及以上{what}" + (f"（{about}）" if about else "")
-    steps = {"acknowledged_within": "确认", "dispatched_within": "派发", "resolved_within": "关闭" if what == "事件" else "办结"}
-    if o.kind in steps:
-        return f"达到{level}的{what}均在达到后 {o.seconds:g} 秒内{steps[o.kind]}" + (f"（{about}）" if about else "")
-    if o.kind == "no_false_clear":
-        return f"真实值仍处于{level}时，告警不得解除或降级" + (f"（{about}）" if about else "")
-    if o.kind == "incidents_at_most":
-        most = re.search(r"at most (\d+)", o.text)
-        return f"全程达到{level}及以上的事件不超过 {most[1] if most else '?'} 起" + (f"（{about}）" if about else "")
-    return o.text
+    """An objective in Chinese, from its terms, as the report's scorecard words the same
+    expectation (:func:`twin.runs.wording.expectation_words`); its English when its kind
+    has no wording."""
+    # an objective keeps its expectation's words, not its incident flag or count (twin.runs.drill.Expectation.describe)
+    most = re.search(r"at most (\d+)", o.text)
+    said = expectation_words(o.kind, o.level, o.seconds, "zh-CN", asset=o.asset, domain=o.domain, owner=o.owner, rule=o.rule,
+                             incident=bool(re.search(r"\bincidents?\b", o.text)), most=int(most[1]) if most else 0)
+    return o.text if said is None else said
 
 
 def detail_zh(detail: str) -> str:

@@ -9,9 +9,9 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from twin.i18n import words
-from twin.runs.drill import clock
 from twin.runs.report.data import AlarmSummary, Run, Twin
 from twin.runs.report.groups import AlarmGroup
+from twin.runs.wording import expectation_words
 from twin.types import LEVEL_NAMES
 
 #: a level's plain colour word, as drill files and the scorecard write it
@@ -109,21 +109,14 @@ def expectation_text(x: Any, lang: str, twin: Twin | None = None) -> str:
     """A drill expectation in ``lang``, from its fields (in English, what
     :meth:`twin.runs.drill.Expectation.describe` says). Every kind the drill format
     declares (:data:`twin.runs.drillfile.EXPECTATION_KINDS`) has its wording in the
-    table of words (``expect_<kind>``), the keys that narrow it (asset, domain, owner,
-    rule) after it in brackets."""
+    table of words (``expect_<kind>``), worded by :func:`twin.runs.wording.expectation_words`
+    as the exercise debrief words its objectives."""
     if lang == "en":
         return str(x.describe())
-    w = words(lang)
-    template = w.get(f"expect_{x.kind}")
-    if template is None:  # a kind without a wording yet (tests/test_report_wording.py fails for it)
-        return str(x.describe())
-    incident = bool(getattr(x, "incident", False))
-    about = [w[key].format(v=value) for key, value in (
-        ("aboutAsset", x.asset), ("aboutDomain", domain_name(twin, x.domain, lang) if x.domain else ""),
-        ("aboutOwner", getattr(x, "owner", "")), ("aboutRule", x.rule)) if value]
-    return template.format(time=clock(x.time), level=LEVEL_WORDS[lang][x.level], what=w["expectIncident" if incident else "expectAlarm"],
-                           seconds=f"{x.time:g}", done=w["expectClosed" if incident else "expectResolved"],
-                           most=getattr(x, "most", 0), about=f"（{'，'.join(about)}）" if about else "")
+    said = expectation_words(x.kind, x.level, x.time, lang, asset=x.asset, domain=domain_name(twin, x.domain, lang) if x.domain else "",
+                             owner=getattr(x, "owner", ""), rule=x.rule, incident=bool(getattr(x, "incident", False)),
+                             most=getattr(x, "most", 0))
+    return str(x.describe()) if said is None else said
 
 
 #: the operator step each kind of expectation times, and the alarm's attribute that holds it
