@@ -54,3 +54,39 @@ def test_a_branch_answers_and_logs_the_actions_its_rerun_found_nothing_for(tmp_p
     assert answer["warnings"] == [f"{path}: acknowledge at 10 s: no open alarm on {asset}"]
     assert [m.getMessage() for m in caplog.records if m.name == "twin.serving.replay" and m.levelno == logging.WARNING] == [
         f"branch: {path}: acknowledge at 10 s: no open alarm on {asset}"]
+
+
+def test_a_branch_over_the_websocket_answers_the_warnings_in_its_result(tmp_path):
+    """The director's screen branches over the WebSocket (the viewer's replay controls):
+    its Result carries the re-run's warnings, for the screen to show."""
+    import asyncio
+
+    import websockets
+
+    from twin.serving import protocol as p
+
+    path, asset = _recording_with_a_field_only_alarm(tmp_path)
+    server = create_app(lambda: Replay(path, tmp_path / "replay"), speed=1.0)
+    with running(server.app) as http:
+        wait_healthy(http)
+        with httpx.Client(base_url=http, timeout=120) as c:
+            start = c.get("/api/replay").json()["start"]
+
+        async def branch() -> list[p.Result]:
+            async with websockets.connect(http.replace("http", "ws") + "/ws", subprotocols=[p.SUBPROTOCOL], max_size=None,
+                                          compression=None) as ws:
+                answers = []
+                for n, control in enumerate((p.ReplayControl(1, "seek", time=start + 15.0), p.ReplayControl(2, "branch")), 1):
+                    await ws.send(p.encode_client(control))
+                    async with asyncio.timeout(120):
+                        while True:
+                            msg, _ = p.decode_server(await ws.recv())
+                            if isinstance(msg, p.Result) and msg.request == n:
+                                answers.append(msg)
+                                break
+                return answers
+
+        seek, branched = asyncio.run(branch())
+    assert seek.ok and seek.warnings == [], seek
+    assert branched.ok and server.replay is None, branched
+    assert branched.warnings == [f"{path}: acknowledge at 10 s: no open alarm on {asset}"]

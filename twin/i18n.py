@@ -110,6 +110,8 @@ VIEWER = _by_language({
         "退出回放：孪生从此刻起实时运行（所有屏幕同步）",
     ),
     "branchConfirm": ("Click again: run live from", "再次点击确认：从此刻转为实时"),
+    # a branch's re-run warnings (the Result of ReplayControl "branch"), above the list of them
+    "branchWarnings": ("Running live, but the re-run could not repeat:", "已转为实时推演，但重演时未能重现："),
     "needDirector": ("Replay controls need a director token; this screen is", "回放控制需要指挥员权限；本屏角色为"),
     "replayLiveOnly": (
         "Live twin: replay controls need a server started with twin serve --replay FILE",

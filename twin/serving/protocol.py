@@ -454,6 +454,9 @@ class Result(msgspec.Struct, tag="result", tag_field="type"):
     ok: bool
     error: str = ""
     alarm: AlarmSummary | None = None
+    #: what a request did but could not do as asked: a replay branch's re-run warnings
+    #: (a recorded operator action that found nothing to act on), one line each
+    warnings: list[str] = []
 
 
 class Error(msgspec.Struct, tag="error", tag_field="type"):
@@ -554,8 +557,9 @@ class Ping(msgspec.Struct, tag="ping", tag_field="type", forbid_unknown_fields=T
 class ReplayControl(msgspec.Struct, tag="replay_control", tag_field="type", forbid_unknown_fields=True):
     """Play, pause, seek (``time`` in simulation seconds) or set the ``speed`` (0.25 to
     64) of a replay, or ``branch``: leave the replay and run the twin live from the
-    current moment. Director role or above. Answered by a Result; every screen then gets
-    the new ReplayState (and, after a seek or a branch, a Snapshot)."""
+    current moment. Director role or above. Answered by a Result (a branch's carries its
+    re-run's ``warnings``); every screen then gets the new ReplayState (and, after a seek
+    or a branch, a Snapshot)."""
 
     request: int
     action: Literal["play", "pause", "seek", "speed", "branch"]

@@ -264,6 +264,7 @@ export interface Result {
   ok: boolean;
   error: string;
   alarm: AlarmSummary | null;
+  warnings: Array<string>;
 }
 
 /** A problem with something the client sent; repeated problems close the socket. */
@@ -333,7 +334,7 @@ export interface Ping {
   request?: number;
 }
 
-/** Play, pause, seek (``time`` in simulation seconds) or set the ``speed`` (0.25 to 64) of a replay, or ``branch``: leave the replay and run the twin live from the current moment. Director role or above. Answered by a Result; every screen then gets the new ReplayState (and, after a seek or a branch, a Snapshot). */
+/** Play, pause, seek (``time`` in simulation seconds) or set the ``speed`` (0.25 to 64) of a replay, or ``branch``: leave the replay and run the twin live from the current moment. Director role or above. Answered by a Result (a branch's carries its re-run's ``warnings``); every screen then gets the new ReplayState (and, after a seek or a branch, a Snapshot). */
 export interface ReplayControl {
   type: "replay_control";
   request: number;

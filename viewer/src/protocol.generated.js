@@ -23,8 +23,8 @@ export const SERVER_MESSAGES = Object.freeze({
   // base: number, seq: number, time: number, domains: Object<string, Object<string, FieldDelta>>, events: Array<AlarmEventInfo>, stale: Array<[string, string]>, incidents: Array<IncidentSummary>
   Delta: Object.freeze({ tag: "delta", fields: ["base", "seq", "time", "domains", "events", "stale", "incidents"], required: ["base", "seq", "time", "domains", "events", "stale"] }),
   /** The answer to a client request with the same ``request`` number. */
-  // request: number, ok: boolean, error: string, alarm: AlarmSummary | null
-  Result: Object.freeze({ tag: "result", fields: ["request", "ok", "error", "alarm"], required: ["request", "ok"] }),
+  // request: number, ok: boolean, error: string, alarm: AlarmSummary | null, warnings: Array<string>
+  Result: Object.freeze({ tag: "result", fields: ["request", "ok", "error", "alarm", "warnings"], required: ["request", "ok"] }),
   /** A problem with something the client sent; repeated problems close the socket. */
   // code: ErrorCode, message: string
   Error: Object.freeze({ tag: "error", fields: ["code", "message"], required: ["code", "message"] }),
@@ -50,7 +50,7 @@ export const CLIENT_MESSAGES = Object.freeze({
   /** Answered by a Result with the same request number. */
   // request: number
   Ping: Object.freeze({ tag: "ping", fields: ["request"], required: [] }),
-  /** Play, pause, seek (``time`` in simulation seconds) or set the ``speed`` (0.25 to 64) of a replay, or ``branch``: leave the replay and run the twin live from the current moment. Director role or above. Answered by a Result; every screen then gets the new ReplayState (and, after a seek or a branch, a Snapshot). */
+  /** Play, pause, seek (``time`` in simulation seconds) or set the ``speed`` (0.25 to 64) of a replay, or ``branch``: leave the replay and run the twin live from the current moment. Director role or above. Answered by a Result (a branch's carries its re-run's ``warnings``); every screen then gets the new ReplayState (and, after a seek or a branch, a Snapshot). */
   // request: number, action: "play" | "pause" | "seek" | "speed" | "branch", time: number | null, speed: number | null
   ReplayControl: Object.freeze({ tag: "replay_control", fields: ["request", "action", "time", "speed"], required: ["request", "action"] }),
   /** Lead a camera channel: where this screen's camera is (``position``) and the point it orbits (``target``), scene metres, z up. Any role may lead. The server relays it as a Camera to the channel's followers and keeps it for new ones; updates closer than 0.1 s apart from one client are ignored. Not answered. */

@@ -155,14 +155,15 @@ async def _handle(server: TwinServer, engine: Engine, hub: Hub, client: Client, 
         client.push(p.encode(p.Result(request.request, True)))
     elif isinstance(request, p.ReplayControl):
         try:
-            await replay.control(server, client.role, request.action, request.time, request.speed)
+            warnings = await replay.control(server, client.role, request.action, request.time, request.speed)
         except ApiFailure as exc:
             client.push(p.encode(p.Result(request.request, False, exc.message)))
             return
         except ValueError as exc:
             client.push(p.encode(p.Result(request.request, False, str(exc))))
             return
-        client.push(p.encode(p.Result(request.request, True)))
+        # a branch's re-run warnings go to the screen that asked, as POST /api/replay answers them
+        client.push(p.encode(p.Result(request.request, True, warnings=warnings)))
     elif isinstance(request, p.AlarmAction):
         if not allows(client.role, "operator"):
             client.push(p.encode(p.Result(request.request, False, f"role {client.role} may not act on alarms; an operator token is needed")))

@@ -4,7 +4,8 @@
 // while dragging; the seek is sent on release), the speed (0.25x to 64x), the alarm
 // raises and escalations as marks coloured by level with their level's name, and
 // "run live from here" (branch). Every screen follows the server's ReplayState; the
-// controls are a director's: below that role they are disabled and say why.
+// controls are a director's: below that role they are disabled and say why. A branch's
+// re-run warnings (recorded actions it could not repeat) stay on screen until dismissed.
 import { el, setText } from './dom.js';
 import { clock, t } from '../i18n.js';
 import { LEVEL_COLOURS, LEVEL_INK } from '../levels.js';
@@ -26,7 +27,7 @@ function speedLabel(s) {
 
 export class Timeline {
   /** send(action, fields) -> Promise<{ok, error}>: a ReplayControl to the server
-   * @param {HTMLElement} parent @param {import('../state.js').TwinState} state @param {{send: (action: ReplayAction, fields?: {time?: number, speed?: number}) => Promise<{ok: boolean, error: string}>}} handlers */
+   * @param {HTMLElement} parent @param {import('../state.js').TwinState} state @param {{send: (action: ReplayAction, fields?: {time?: number, speed?: number}) => Promise<{ok: boolean, error: string, warnings?: string[]}>}} handlers */
   constructor(parent, state, { send }) {
     this.state = state;
     this.send = send;
@@ -52,10 +53,16 @@ export class Timeline {
     this.branch = el('button', { id: 'replay-branch', class: 'replay branch', disabled: true, onclick: () => this.branchClicked() }, t('branch'));
     this.reason = el('div', { id: 'replay-reason', class: 'replay-reason', hidden: true, role: 'note' });
     this.message = el('span', { id: 'replay-message', class: 'replay-message', role: 'status' });
+    this.noticeList = el('ul', { class: 'replay-notice-list' });
+    this.notice = el('div', { id: 'replay-notice', class: 'replay-notice', role: 'alert', hidden: true }, [
+      el('button', { class: 'replay-notice-dismiss', title: t('messageDismiss'), 'aria-label': t('messageDismiss'),
+        onclick: () => this.showWarnings([]) }, '×'),
+      el('span', {}, t('branchWarnings')), this.noticeList,
+    ]);
     this.node = el('footer', { class: 'timeline', 'aria-label': 'timeline' }, [
       this.play, this.speed, this.start,
       el('div', { class: 'trackbox' }, [this.track, this.dragLabel]),
-      this.end, this.now, this.branch, this.reason, this.message,
+      this.end, this.now, this.branch, this.reason, this.message, this.notice,
     ]);
     parent.append(this.node);
     this.track.addEventListener('pointerdown', (e) => this.pointerDown(e));
@@ -220,7 +227,15 @@ export class Timeline {
       return;
     }
     this.resetBranch();
-    this.control('branch');
+    this.control('branch').then((result) => this.showWarnings(result.ok ? result.warnings || [] : []));
+  }
+
+  /** Show a branch's re-run warnings (none: hide them); they stay until dismissed, the
+   * controls having gone live under them.
+   * @param {string[]} warnings */
+  showWarnings(warnings) {
+    this.noticeList.replaceChildren(...warnings.map((w) => el('li', {}, w)));
+    this.notice.hidden = warnings.length === 0;
   }
 
   resetBranch() {
