@@ -101,6 +101,30 @@ class Registry:
             log.error("plugin quarantined", extra={"plugin": plugin, "reason": reason})
         info.status, info.reason = "quarantined", reason
 
+    def release(self, plugin: str) -> str:
+        """Put a plugin quarantined while the twin ran back to active: its updaters,
+        kernels, couplings and rules run again from their next step. Returns the reason
+        it was quarantined; refuses as :meth:`releasable` does."""
+        reason = self.releasable(plugin)
+        self.plugins[plugin].status, self.plugins[plugin].reason = "active", ""
+        return reason
+
+    def releasable(self, plugin: str) -> str:
+        """The reason ``plugin`` is quarantined, if :meth:`release` may release it.
+        KeyError names an unknown plugin; ValueError one that is not quarantined, or was
+        quarantined while loading (its contributions were never kept: only a restart
+        loads it)."""
+        info = self.plugins.get(plugin)
+        if info is None:
+            raise KeyError(f"no plugin {plugin!r}; known: {', '.join(sorted(self.plugins)) or 'none'}")
+        if info.status != "quarantined":
+            raise ValueError(f"plugin {plugin!r} is {info.status}, not quarantined: there is nothing to release")
+        kept = any(p == plugin for attr in ("updaters", "kernels", "couplings", "rules") for p, _ in getattr(self, attr))
+        if not kept:
+            raise ValueError(f"plugin {plugin!r} was quarantined while loading ({info.reason.splitlines()[0] if info.reason else ''}); "
+                             f"only a restart loads it again")
+        return info.reason
+
     def outputs_of(self, plugin: str) -> list[tuple[str, str]]:
         """(domain, field) pairs written by the plugin's updaters and kernels."""
         return self.outputs.get(plugin, [])

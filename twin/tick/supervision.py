@@ -16,9 +16,18 @@ from __future__ import annotations
 import ctypes
 import threading
 import time
-from collections.abc import Iterator
+import logging
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from twin.tick.alarms import SYSTEM_DOMAIN
+
+if TYPE_CHECKING:
+    from twin.tick.engine import Engine
+
+log = logging.getLogger("twin.tick.supervision")
 
 
 class PluginOverrun(Exception):
@@ -56,6 +65,9 @@ class StepWatch:
         self.generation = 0
         #: (plugin, what) of every step that has returned at least once
         self.warm: set[tuple[str, str]] = set()
+        #: plugin -> what to call when a step of it next returns without failing (a
+        #: released plugin's fields stay stale until then: :func:`release`)
+        self.on_good_step: dict[str, Callable[[], None]] = {}
 
     @contextmanager
     def step(self, plugin: str, what: str) -> Iterator[None]:
@@ -64,6 +76,8 @@ class StepWatch:
         try:
             yield
             self.warm.add((plugin, what))
+            if plugin in self.on_good_step:
+                self.on_good_step.pop(plugin)()
         finally:
             self.current = None
             if self.generation != generation:
@@ -82,3 +96,47 @@ def interrupt(step: Step) -> bool:
         ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(step.thread), None)
         return False
     return done == 1
+
+
+def release(engine: Engine, plugin: str, who: str, note: str = "") -> str:
+    """Release ``plugin`` from quarantine on ``engine`` (a director, after fixing the
+    cause): its steps run again from the next tick. Its fields keep their last values and
+    stay stale until one of its steps returns without failing; if it fails again it is
+    quarantined again with the new reason. The plugin's quarantine alarm is cleared and
+    closed in the alarm store by ``who`` with a note (why it was quarantined, and
+    ``note``: acknowledged and resolved, so who and when are kept), and the release is
+    logged. Returns the reason it was quarantined.
+    KeyError: unknown plugin; ValueError: not quarantined (``Registry.release``);
+    StoreUnavailable/TwinError from the alarm store leave the plugin quarantined."""
+    registry = engine.registry
+    was = registry.releasable(plugin)
+    now = engine.world.time
+    asset = f"plugin:{plugin}"
+    # recorded before the plugin runs again: no release goes unrecorded
+    open_id = engine.alarms.open.get(("system.plugin_quarantined", asset))
+    if open_id is not None:
+        alarm = engine.alarms.alarms[open_id]
+        level = alarm.level
+        engine.alarms.set_level("system.plugin_quarantined", SYSTEM_DOMAIN, asset, "platform operations", 0, now, rising=False)
+        steps = [(open_id, "acknowledge")] if alarm.state == "raised" else []
+        try:
+            engine.alarms.act_all([*steps, (open_id, "resolve")], who,
+                                  f"plugin {plugin} released from quarantine (was: {was.splitlines()[0] if was else ''})"
+                                  + (f"; {note}" if note else ""), now)
+        except BaseException:
+            # not recorded, so not released: the alarm stands as it was
+            engine.alarms.set_level("system.plugin_quarantined", SYSTEM_DOMAIN, asset, "platform operations", level, now)
+            raise
+    registry.release(plugin)
+    fields = set(registry.outputs_of(plugin))
+
+    def good_step() -> None:
+        # rebound, not updated in place (the supervisor and the tick read it); fields
+        # another quarantined plugin also writes stay stale
+        still = {f for p, i in registry.plugins.items() if i.status == "quarantined" for f in registry.outputs_of(p)}
+        engine.quarantined_fields = engine.quarantined_fields - (fields - still)
+
+    engine.watch.on_good_step[plugin] = good_step
+    engine.metrics.quarantined.set(sum(1 for p in registry.plugins.values() if p.status == "quarantined"))
+    log.warning("plugin released from quarantine", extra={"plugin": plugin, "who": who, "was": was, "time": now})
+    return was

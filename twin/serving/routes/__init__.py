@@ -11,9 +11,9 @@ from twin.serving.routing import ApiRoute
 def api_routes() -> list[ApiRoute]:
     """Every declared route, in the order docs/api.md lists them."""
     from twin.serving import history_api, incidents_api
-    from twin.serving.routes import (actions, alarms, docs, exercise, health, layers, metrics, readings, recordings, replay,
-                                     scene)
+    from twin.serving.routes import (actions, alarms, docs, exercise, health, layers, metrics, plugins, readings, recordings,
+                                     replay, scene)
 
-    return [*health.ROUTES, *scene.ROUTES, *alarms.ROUTES, *actions.ROUTES, *replay.ROUTES, *recordings.ROUTES,
+    return [*health.ROUTES, *scene.ROUTES, *plugins.ROUTES, *alarms.ROUTES, *actions.ROUTES, *replay.ROUTES, *recordings.ROUTES,
             *layers.ROUTES, *readings.ROUTES, *history_api.ROUTES, *incidents_api.ROUTES, *exercise.ROUTES, *metrics.ROUTES,
             *docs.ROUTES]
