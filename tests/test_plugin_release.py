@@ -114,3 +114,21 @@ def test_release_is_for_directors_and_only_for_a_quarantined_plugin(served):
     r = client.post("/api/plugins/flaky/release", json={}, headers=as_(tokens, "operator"))
     assert r.status_code == 403
     assert health(client)[1]["plugins"]["flaky"] == "quarantined"
+
+
+def test_twin_plugins_release_releases_through_the_api(served, capsys):
+    from twin.cli import main
+
+    client, tokens, switch = served
+    url = str(client.base_url)
+    assert main(["plugins", "release", "flaky", "--server", url, "--token", tokens["director"]]) == 2
+    assert "409 plugin 'flaky' is active, not quarantined" in capsys.readouterr().err
+    switch["broken"] = "D4"
+    wait_for(lambda: health(client)[1]["plugins"]["flaky"] == "quarantined", what="the quarantine")
+    switch["broken"] = ""
+    assert main(["plugins", "release", "flaky", "--server", url, "--token", tokens["operator"]]) == 2
+    assert "403" in capsys.readouterr().err
+    assert main(["plugins", "release", "flaky", "--server", url, "--token", tokens["director"], "--note", "cable D4 mended"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("released plugin flaky on ") and "by director-1" in out and "cable D4 cut" in out
+    wait_for(lambda: health(client)[0] == 200, what="health after the release")

@@ -57,6 +57,13 @@ def main(argv: list[str] | None = None) -> int:
 
     plugins = sub.add_parser("plugins", help="list plugins with version, hooks and status")
     plugins.add_argument("--data", type=Path)
+    plugins_sub = plugins.add_subparsers(dest="plugins_command")
+    plugins_release = plugins_sub.add_parser("release", help="release a quarantined plugin on a running server once its "
+                                                             "cause is fixed (director; docs/operations.md)")
+    plugins_release.add_argument("name")
+    plugins_release.add_argument("--server", default="http://127.0.0.1:8000", help="the server (default: %(default)s)")
+    plugins_release.add_argument("--token", help="a director's token (or set TWIN_TOKEN)")
+    plugins_release.add_argument("--note", default="", help="why it may run again, kept on its quarantine alarm")
 
     plugin = sub.add_parser("plugin", help="plugin authoring")
     plugin_sub = plugin.add_subparsers(dest="plugin_command", required=True)
@@ -439,6 +446,17 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_plugins(args: argparse.Namespace) -> int:
+    if getattr(args, "plugins_command", None) == "release":
+        import os
+        from urllib.parse import quote
+
+        from twin.serving.exercise_client import call
+
+        done = call(args.server, f"/api/plugins/{quote(args.name, safe='')}/release", args.token or os.environ.get("TWIN_TOKEN"),
+                    {"note": args.note})
+        print(f"released plugin {done['name']} on {args.server} (by {done['by']}; it was quarantined: "
+              f"{done['was'].splitlines()[0] if done['was'] else ''}); its fields are stale until its next good step")
+        return 0
     from twin.runtime import prepare_data_dir
 
     prepare_data_dir(args.data)
