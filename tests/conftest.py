@@ -193,6 +193,55 @@ def gas_drill_recording(tmp_path_factory) -> Path:
     return root / "gas.mcap"
 
 
+# -- the stream ----------------------------------------------------------------------------
+
+
+async def connect(url, **kw):
+    """A protocol client's websocket to ``url`` (the twin's subprotocol, no size limit, no
+    compression); ``kw`` go to ``websockets.connect``."""
+    import websockets
+
+    from twin.serving import protocol as p
+
+    return await websockets.connect(url, subprotocols=[p.SUBPROTOCOL], max_size=None, compression=None, **kw)
+
+
+def paused_state(server):
+    """Stop the tick loop and return the engine (its state no longer moves)."""
+    server.running.clear()
+    time.sleep(0.3)  # let an in-flight tick finish
+    return server.engine
+
+
+def assert_mirror_equals_engine(mirror, engine):
+    """``mirror`` is at the engine's tick and holds every column as the engine has it."""
+    import numpy as np
+
+    assert mirror.seq == engine.seq
+    for d, fields in mirror.tables.items():
+        for f, values in fields.items():
+            expected = engine.world.tables[d].columns[f]
+            if expected.dtype == np.bool_:
+                expected = expected.view(np.uint8)
+            np.testing.assert_array_equal(values, expected, err_msg=f"{d}.{f}")
+
+
+# -- docs/protocol.md's examples -----------------------------------------------------------
+
+#: the viewer's msgpack module, which docs/protocol.md's JavaScript client imports
+MSGPACK_JS = ROOT / "viewer" / "node_modules" / "@msgpack" / "msgpack" / "dist.esm" / "index.mjs"
+
+
+def protocol_block(marker: str) -> str:
+    """The fenced code block right after ``<!-- marker -->`` in docs/protocol.md."""
+    import re
+
+    text = (ROOT / "docs" / "protocol.md").read_text(encoding="utf-8")
+    m = re.search(rf"<!-- {re.escape(marker)} -->\n```\w*\n(.*?)```", text, re.S)
+    assert m, f"docs/protocol.md has no block marked <!-- {marker} -->"
+    return m.group(1)
+
+
 # -- the browser ---------------------------------------------------------------------------
 
 #: Debian's chromium: the browser tests and bench/viewer*.py drive it (no browser download)

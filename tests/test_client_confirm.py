@@ -13,9 +13,8 @@ import subprocess
 import time
 
 import pytest
-from conftest import CHROMIUM, launch_chromium, overfilling_toy, running, wait_healthy
-from test_protocol_docs import MSGPACK_JS, block
-from test_stream import assert_mirror_equals_engine, connect, paused_state
+from conftest import (CHROMIUM, MSGPACK_JS, assert_mirror_equals_engine, connect, launch_chromium, overfilling_toy,
+                      paused_state, protocol_block, running, wait_healthy)
 
 from twin.authoring.testing import Harness
 from twin.serving import protocol as p
@@ -150,7 +149,7 @@ def test_the_docs_javascript_client_confirms_and_a_busy_one_gets_merged_deltas(c
     against a real server: it confirms what it applied, so while each delta costs it
     0.12 s of work (20 ticks a second come) the deltas it gets merge the ticks since."""
     server, url = churning
-    js = block("example: js client").replace('"@msgpack/msgpack"', json.dumps(MSGPACK_JS.as_uri()))
+    js = protocol_block("example: js client").replace('"@msgpack/msgpack"', json.dumps(MSGPACK_JS.as_uri()))
     (tmp_path / "client.mjs").write_text(js, encoding="utf-8")
     (tmp_path / "run.mjs").write_text(SLOW_JS_CLIENT, encoding="utf-8")
     run = subprocess.run(["node", "--experimental-websocket", str(tmp_path / "run.mjs"), url],

@@ -27,7 +27,7 @@ from pathlib import Path
 import msgspec
 import numpy as np
 import pytest
-from conftest import running, wait_healthy
+from conftest import MSGPACK_JS, protocol_block, running, wait_healthy
 
 from twin.plugins.contributions import ViewerStyle
 from twin.serving import protocol as p
@@ -56,13 +56,6 @@ def section(title: str) -> str:
             end = next((g.start() for g in headings[i + 1:] if len(g.group(1)) <= level), len(TEXT))
             return TEXT[h.end():end]
     raise AssertionError(f"docs/protocol.md has no section headed by {title!r}")
-
-
-def block(marker: str) -> str:
-    """The fenced code block right after ``<!-- marker -->``."""
-    m = re.search(rf"<!-- {re.escape(marker)} -->\n```\w*\n(.*?)```", TEXT, re.S)
-    assert m, f"docs/protocol.md has no block marked <!-- {marker} -->"
-    return m.group(1)
 
 
 # ------------------------------------------------------------------ the page vs the code
@@ -131,10 +124,10 @@ def test_every_error_code_and_close_code_is_on_the_page():
 
 def test_the_worked_example_is_what_encode_makes():
     namespace: dict = {}
-    exec(block("worked-example: code"), namespace)
+    exec(protocol_block("worked-example: code"), namespace)
     frame = namespace["frame"]
     dump = "".join(f"{i:04x}  {frame[i:i + 16].hex(' ')}\n" for i in range(0, len(frame), 16))
-    assert block("worked-example: dump") == dump
+    assert protocol_block("worked-example: dump") == dump
     assert f"these are its {len(frame)} bytes" in TEXT
     message, base = p.decode_server(frame)
     assert base == 216 and isinstance(message, p.Delta)
@@ -142,7 +135,7 @@ def test_the_worked_example_is_what_encode_makes():
 
 
 def test_the_python_example_uses_only_websockets_and_msgpack():
-    code = block("example: python client")
+    code = protocol_block("example: python client")
     imports = set(re.findall(r"^(?:import|from) (\w+)", code, re.M))
     assert imports <= {"asyncio", "struct", "sys", "msgpack", "websockets"}, imports
 
@@ -177,11 +170,11 @@ def _shape(line: str) -> str:
 
 def test_the_python_example_client_runs_and_prints_what_the_page_says(server_url, tmp_path):
     script = tmp_path / "client.py"
-    script.write_text(block("example: python client"), encoding="utf-8")
+    script.write_text(protocol_block("example: python client"), encoding="utf-8")
     run = subprocess.run([sys.executable, str(script), server_url], capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert run.returncode == 0, run.stderr
     printed = run.stdout.strip().splitlines()
-    promised = block("example: python output").strip().splitlines()
+    promised = protocol_block("example: python output").strip().splitlines()
     assert [_shape(x) for x in printed] == [_shape(x) for x in promised], run.stdout
     # and what it printed is true of this server: 2 domains, 9 tanks + 2000 probes, 7 live fields
     # and each domain's `stale` (both have sensors)
@@ -207,9 +200,6 @@ def test_twin_tail_prints_hello_snapshot_delta(server_url):
 
 # ------------------------------------------------------------------ the JavaScript decoder
 
-MSGPACK_JS = ROOT / "viewer" / "node_modules" / "@msgpack" / "msgpack" / "dist.esm" / "index.mjs"
-
-
 @pytest.mark.skipif(shutil.which("node") is None or not MSGPACK_JS.exists(), reason="needs node and viewer/node_modules")
 def test_the_js_decoder_views_real_frames_as_typed_arrays(tmp_path):
     body = p.Body()
@@ -222,7 +212,7 @@ def test_the_js_decoder_views_real_frames_as_typed_arrays(tmp_path):
     }
     snapshot = p.encode(p.Snapshot(seq=5, time=5.0, domains={"d": refs}, alarms=[], stale=[]), body)
     (tmp_path / "frame.bin").write_bytes(snapshot)
-    js = block("example: js client").replace('"@msgpack/msgpack"', json.dumps(MSGPACK_JS.as_uri()))
+    js = protocol_block("example: js client").replace('"@msgpack/msgpack"', json.dumps(MSGPACK_JS.as_uri()))
     (tmp_path / "client.mjs").write_text(js, encoding="utf-8")
     (tmp_path / "run.mjs").write_text(
         "import { readFileSync } from 'node:fs';\n"

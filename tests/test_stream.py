@@ -14,7 +14,7 @@ import msgspec
 import numpy as np
 import pytest
 import websockets
-from conftest import running, wait_for, wait_healthy
+from conftest import assert_mirror_equals_engine, connect, paused_state, running, wait_for, wait_healthy
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -44,10 +44,6 @@ def churn_server(tmp_path, toy):
         yield server, url.replace("http", "ws") + "/ws", made
 
 
-async def connect(url, **kw):
-    return await websockets.connect(url, subprotocols=[p.SUBPROTOCOL], max_size=None, compression=None, **kw)
-
-
 async def receive_until(ws, mirror, predicate, timeout=20.0):
     async with asyncio.timeout(timeout):
         while True:
@@ -60,23 +56,6 @@ async def catch_up(ws, mirror, seq, timeout=5.0):
     async with asyncio.timeout(timeout):
         while mirror.seq < seq:
             mirror.apply(await ws.recv())
-
-
-def paused_state(server):
-    """Stop the tick loop and return the engine (its state no longer moves)."""
-    server.running.clear()
-    time.sleep(0.3)  # let an in-flight tick finish
-    return server.engine
-
-
-def assert_mirror_equals_engine(mirror, engine):
-    assert mirror.seq == engine.seq
-    for d, fields in mirror.tables.items():
-        for f, values in fields.items():
-            expected = engine.world.tables[d].columns[f]
-            if expected.dtype == np.bool_:
-                expected = expected.view(np.uint8)
-            np.testing.assert_array_equal(values, expected, err_msg=f"{d}.{f}")
 
 
 def test_snapshot_plus_deltas_equals_server_state(churn_server):
