@@ -144,7 +144,8 @@ class Engine:
         #: notifications out through an outbox in the same store (a twin with a data folder only)
         self.notify = open_notifications(self, data_dir)
         self.seq = 0
-        #: (domain, field) written by a quarantined plugin: stale until a restart
+        #: (domain, field) written by a quarantined plugin: stale until a director releases it
+        #: (twin.tick.supervision.release) and one of its steps succeeds, or a restart
         self.quarantined_fields: set[tuple[str, str]] = set()
         #: (domain, field) of kernel outputs that held NaN or infinity at the last tick
         self.nonfinite_fields: set[tuple[str, str]] = set()
