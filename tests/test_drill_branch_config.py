@@ -3,16 +3,11 @@ and [alarms]) unless told otherwise (twin.runs.reruns.branch_engine, rerun)."""
 
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
+from conftest import demo_drill, record_drill
 
-from twin.runs.drill import load_drill
-from twin.runs.recording import Recorder, info
-from twin.runs.reruns import branch_engine, rerun, run_drill
-from twin.runtime import open_drill
+from twin.runs.recording import info
+from twin.runs.reruns import branch_engine, rerun
 from twin.tick.scene import Incident
-
-ROOT = Path(__file__).resolve().parents[1]
 
 DRILL = '''[drill]
 name = "deadlines"
@@ -36,19 +31,9 @@ lel_volume_percent = 4.4
 
 def test_a_branch_keeps_the_parents_deadlines_and_thresholds_unless_told_otherwise(tmp_path):
     root = tmp_path / "demo"
-    (root / "drills").mkdir(parents=True)
-    shutil.copy(ROOT / "scenes" / "demo" / "scene.toml", root / "scene.toml")
-    path = root / "drills" / "deadlines.toml"
-    path.write_text(DRILL)
-    drill = load_drill(path)
+    root.mkdir()
     recording = tmp_path / "run.mcap"
-    engine = open_drill(drill, tmp_path / "data")
-    try:
-        recorder = Recorder(recording, engine, {"drill": drill.name})
-        result = run_drill(drill, engine, recorder=recorder)
-        recorder.close()
-    finally:
-        engine.close()
+    result, _ = record_drill(demo_drill(root, "deadlines", DRILL), recording, tmp_path / "data")
     assert any(e["kind"] == "overdue" for e in result.events)  # the drill's 20 s, not the default 300 s and more
     assert info(recording).metadata["alarms"] == '{"deadlines": {"1": 20, "2": 20, "3": 20, "4": 20}}'
 
