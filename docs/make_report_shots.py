@@ -52,35 +52,18 @@ level = "blue"
 """
 
 
-def record(drill_file: Path, path: Path) -> Path:
-    """Run ``drill_file`` headless, recorded into ``path``."""
-    from twin.runs.drill import load_drill
-    from twin.runs.recording import Recorder
-    from twin.runs.reruns import run_drill
-    from twin.runtime import open_drill
-
-    drill = load_drill(drill_file)
-    engine = open_drill(drill, None)
-    recorder = Recorder(path, engine, {"drill": drill.name, "drill_path": str(drill_file.resolve())})
-    run_drill(drill, engine, recorder)
-    recorder.close()
-    engine.close()
-    return path
-
-
 def main() -> None:
-    from conftest import launch_chromium
+    from conftest import demo_drill, launch_chromium, record_drill
     from playwright.sync_api import sync_playwright
 
+    from twin.runs.drill import load_drill
     from twin.runs.report import write_report
 
     work = Path(tempfile.mkdtemp(prefix="twin-report-shots-"))
     try:
-        compound = record(ROOT / "scenes" / "demo" / "drills" / "compound-storm-gas.toml", work / "compound.mcap")
-        shutil.copy(ROOT / "scenes" / "demo" / "scene.toml", work / "scene.toml")
-        (work / "drills").mkdir()
-        (work / "drills" / "drift.toml").write_text(DRIFT, encoding="utf-8")
-        drift = record(work / "drills" / "drift.toml", work / "drift.mcap")
+        compound, drift = work / "compound.mcap", work / "drift.mcap"
+        record_drill(load_drill(ROOT / "scenes" / "demo" / "drills" / "compound-storm-gas.toml"), compound)
+        record_drill(demo_drill(work, "drift", DRIFT), drift)
         pages = {"en": write_report(compound, work / "compound-en", "en", pdf=False).html,
                  "zh-CN": write_report(compound, work / "compound-zh", "zh-CN", pdf=False).html,
                  "truth": write_report(drift, work / "drift-en", "en", pdf=False).html}
