@@ -18,6 +18,14 @@ SLOT surcharge as the reference, the router at a 10 s tick. Found (2026-12-03):
   flowing downhill). Laterals overshoot the runoff's plateau by 7 % at the 30 -> 90 mm/h
   step for the same reason (SWMM: none). Longer trunks carry and grow the surges, hence
   the growth with size.
+- the largest errors the other way (the router 0.09-0.10 m low) are the legacy pipes
+  (two sizes too small, slope 0.001; SWMM surcharges them to y/D 1.1-2.4): with the
+  upstream end full and the downstream part-full, the centred section conveys up to
+  7.6 % more than full (A·R^(2/3) peaks at y/D 0.938), so the head upstream stays lower.
+- at 40 x 40 blocks (8,159 manholes, the bench's large city), tick 10 s: peak depth p95
+  0.084 m, max 0.237 m, mean +0.027 m, peak flows median +6.3 %, p95 +11.9 %, max +52 %;
+  with the Froude weighting below: p95 0.025 m, max 0.110 m, within issue 16's
+  tolerances.
 - tried: that weighting in model.route (q > 0, hu >= hd, part-full) gives here p95
   0.012 m, max 0.100 m, mean +0.0006 m, peak flows median +1 %; and on the public
   networks Example1_parallel_loop.inp now passes (its strict xfail XPASSes), but
