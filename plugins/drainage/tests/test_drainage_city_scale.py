@@ -34,6 +34,11 @@ SLOT surcharge as the reference, the router at a 10 s tick. Found (2026-12-03):
   (SWMM 1.03: the surcharge front no longer climbs to A), also with the weighting
   limited to pipes with neither end full. Not landed: the surcharged case needs SWMM's
   own isFull and Froude details (and INERTIAL_DAMPING NONE / FULL honoured) first.
+  Adding SWMM's convective terms weighted by σ (2·v·(A_mid - A_old) + τ·v²·(A2 - A1)/L)
+  made the branched case worse (A 0.47 m, J 1.18 against 1.37). Not yet tried: SWMM's
+  SLOT lets a surcharged conduit's end depths pass the crown in a narrow slot (its
+  Froude number then large, σ = 0, the section at the inlet's), where the router clamps
+  the end depths to the diameter; the branched case's surcharge may hinge on it.
 """
 
 from __future__ import annotations
