@@ -92,7 +92,8 @@ def test_a_killed_twin_keeps_every_value_its_history_wrote(tmp_path):
 @pytest.mark.slow
 def test_a_twin_switched_to_a_replay_still_answers_its_history(tmp_path):
     """A live server switched to replaying its own recording closes its live engine (the
-    writer writes what is queued); the history routes then read the data folder's store."""
+    writer writes what is queued); a sensor's history then comes from the recording being
+    replayed (docs/history.md, Replays), which holds every reading the live twin took."""
     data, log = tmp_path / "data", tmp_path / "serve.log"
     (data / "recordings").mkdir(parents=True)
     port = free_port()
@@ -114,7 +115,7 @@ def test_a_twin_switched_to_a_replay_still_answers_its_history(tmp_path):
             assert answer.status_code == 200, answer.text
             t = answer.json()["points"]["t"]
             assert len(t) >= 5 and t == sorted(set(t)) and t[0] >= start - 5
-            assert answer.json()["source"] == "raw" and answer.json()["unit"] == "µε"
+            assert answer.json()["source"] == "recording" and answer.json()["unit"] == "µε"
     finally:
         process.terminate()
         process.wait(30)
