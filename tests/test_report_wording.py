@@ -5,7 +5,6 @@ keys that narrow it (asset, domain, owner unit, rule) and, for an expectation ab
 incidents, as one, in the same words on the report's scorecard and in the exercise
 debrief; the details of the step expectations are read from the run's facts."""
 
-import dataclasses
 import re
 
 import pytest
@@ -19,7 +18,6 @@ from twin.runs.report.text import expectation_text, score_detail
 
 TERMS = {"asset": "G-MH-0055", "domain": "gas", "rule": "gas.lel", "owner": "城东燃气公司"}
 #: an expectation about incidents, where this version of the drill format has them
-ABOUT_INCIDENTS = "incident" in {f.name for f in dataclasses.fields(Expectation)}
 
 
 def english_left(text: str) -> list[str]:
@@ -52,7 +50,6 @@ def test_every_kind_is_worded_in_chinese_with_its_narrowing(kind):
     assert objective_zh(o) == zh, (kind, objective_zh(o), zh)
 
 
-@pytest.mark.skipif(not ABOUT_INCIDENTS, reason="this drill format has no expectations about incidents")
 @pytest.mark.parametrize("kind", [k for k, (keys, _) in EXPECTATION_KINDS.items() if "incident" in keys])
 def test_an_expectation_about_incidents_says_incident(kind):
     x = expectation(kind, incident=True)
@@ -84,7 +81,6 @@ def test_a_late_step_is_told_from_the_facts(kind, step):
     assert score_detail(Score(x, True, "all in time"), run, "zh-CN") == f"均按时{verb}"
 
 
-@pytest.mark.skipif(not ABOUT_INCIDENTS, reason="this drill format has no expectations about incidents")
 def test_what_an_expectation_about_incidents_found_is_told_in_chinese():
     """The scorer's findings on incidents, read back in Chinese, each incident by its
     number and its recorded Chinese title."""
