@@ -268,7 +268,8 @@ def test_the_wall_lists_incidents_worst_first_with_their_timeline_and_an_operato
             assert r.status_code == 200, r.text
             wait_for(wall, f"() => document.querySelector('#incident-timeline-{gas_id} li[data-kind=\"{step}\"]') !== null")
             assert "gas crew 3" in timeline.locator(f"li[data-kind='{step}']").inner_text()
-        assert row.locator(".crew").inner_text() == "crew on site"
+        # The row follows the stream, the open timeline its own fetch: either may come first.
+        wait_for(wall, f"() => document.querySelector('li.incident[data-incident=\"{gas_id}\"] .crew')?.textContent === 'crew on site'")
 
         # Closing waits for its alarms to clear: the refusal is shown where it was asked.
         detail.locator(".action-close").click()
