@@ -13,7 +13,7 @@ from twin.runs.debrief import objective_zh
 from twin.runs.drill import Expectation, Score
 from twin.runs.drillfile import EXPECTATION_KINDS
 from twin.runs.exercise import Objective
-from twin.runs.report.data import AlarmSummary, Run
+from twin.runs.report.data import AlarmLife, Run
 from twin.runs.report.text import expectation_text, score_detail
 
 TERMS = {"asset": "G-MH-0055", "domain": "gas", "rule": "gas.lel", "owner": "城东燃气公司"}
@@ -59,8 +59,8 @@ def test_an_expectation_about_incidents_says_incident(kind):
     assert objective_zh(o) == zh, (objective_zh(o), zh)
 
 
-def alarm(n: int, asset: str, reached: float, **steps) -> AlarmSummary:
-    a = AlarmSummary(n, asset, "gas", "gas.lel", "Gas", "可燃气体", "城东燃气公司", reached, 3, [(reached, 3)], **steps)
+def alarm(n: int, asset: str, reached: float, **steps) -> AlarmLife:
+    a = AlarmLife(n, asset, "gas", "gas.lel", "Gas", "可燃气体", "城东燃气公司", reached, 3, [(reached, 3)], **steps)
     return a
 
 

@@ -33,9 +33,9 @@ the alarms, :mod:`.text` words the sentences, :mod:`.plots` and :mod:`.district`
 
 from twin.i18n import LEVEL_COLOURS, LEVEL_INK, words
 from twin.runs.report.build import Report, write_report
-from twin.runs.report.data import AlarmSummary, Run, Twin, credit_detection, load_twin, read_run
+from twin.runs.report.data import AlarmLife, Run, Twin, credit_detection, load_twin, read_run
 from twin.runs.report.district import DistrictPicture, render_district
 from twin.runs.report.groups import AlarmGroup, group_alarms
 
-__all__ = ["LEVEL_COLOURS", "LEVEL_INK", "words", "Report", "write_report", "AlarmSummary", "Run", "Twin", "credit_detection",
+__all__ = ["LEVEL_COLOURS", "LEVEL_INK", "words", "Report", "write_report", "AlarmLife", "Run", "Twin", "credit_detection",
            "load_twin", "read_run", "DistrictPicture", "render_district", "AlarmGroup", "group_alarms"]

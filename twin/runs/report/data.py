@@ -30,7 +30,7 @@ NEGLIGIBLE = 1e-3
 
 
 @dataclass
-class AlarmSummary:
+class AlarmLife:
     """One alarm's life in the recording."""
 
     id: int
@@ -81,7 +81,7 @@ class Run:
     events: list[dict[str, Any]]
     #: input actions ({time, action, target, params, who})
     inputs: list[dict[str, Any]]
-    alarms: dict[int, AlarmSummary]
+    alarms: dict[int, AlarmLife]
     #: the run's clock start: UTC epoch seconds (0 for an old recording of a clock from 0)
     clock_start: float = 0.0
     #: the scene's time zone (IANA), where the run's moments are read
@@ -148,12 +148,12 @@ def read_run(path: Path) -> Run:
     by_topic = {"/input/action": inputs, "/exercise/message": messages, INCIDENT_TOPIC: incident_actions}
     for topic, _, data in read_stream(Path(path), topics):
         by_topic.get(topic, events).append(json.loads(data))
-    alarms: dict[int, AlarmSummary] = {}
+    alarms: dict[int, AlarmLife] = {}
     for ev in events:
         a = ev["alarm"]
         s = alarms.get(a["id"])
         if s is None:
-            s = alarms[a["id"]] = AlarmSummary(a["id"], a["asset"], a["domain"], a["rule"], a.get("title", ""), a.get("title_zh", ""),
+            s = alarms[a["id"]] = AlarmLife(a["id"], a["asset"], a["domain"], a["rule"], a.get("title", ""), a.get("title_zh", ""),
                                                a.get("owner", ""), float(a.get("since", ev["time"])))
         kind, t = ev["kind"], float(ev["time"])
         s.peak_level = max(s.peak_level, int(a.get("peak_level", a["level"])))
@@ -400,7 +400,7 @@ class AssetPlot:
     path: Path | None = None
 
 
-def choose_fields(alarms: list[AlarmSummary], twin: Twin) -> list[AssetPlot]:
+def choose_fields(alarms: list[AlarmLife], twin: Twin) -> list[AssetPlot]:
     """Per alarmed asset (with a row in the scene), in the order of ``alarms``: its
     rules' risk fields and the candidate drivers, in the order they are ranked once the
     series are known."""

@@ -11,14 +11,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from twin.runs.report.data import AlarmSummary, Run, Twin
+from twin.runs.report.data import AlarmLife, Run, Twin
 
 #: alarms of one domain nearer than this (m) share a place when the scene names none:
 #: the core's default incident grouping distance (twin.loop.grouping)
 NEAR = 200.0
 
 
-def alarm_order(a: AlarmSummary) -> tuple[int, float, int]:
+def alarm_order(a: AlarmLife) -> tuple[int, float, int]:
     """Worst first: highest level reached, then the earliest raised."""
     return (-a.peak_level, a.raised, a.id)
 
@@ -29,7 +29,7 @@ class AlarmGroup:
 
     #: "incident" (the recorded incident ``incident``) or "place" (domain and place)
     kind: str
-    alarms: list[AlarmSummary]
+    alarms: list[AlarmLife]
     #: the recorded incident's id (kind "incident")
     incident: int | None = None
     #: the incident's title in each language (kind "incident")
@@ -43,7 +43,7 @@ class AlarmGroup:
     place_zh: str = ""
 
     @property
-    def worst(self) -> AlarmSummary:
+    def worst(self) -> AlarmLife:
         return self.alarms[0]
 
     @property
@@ -65,7 +65,7 @@ class AlarmGroup:
     def level_at(self, t: float) -> int:
         return max((a.level_at(t) for a in self.alarms), default=0)
 
-    def open_at(self, t: float) -> list[AlarmSummary]:
+    def open_at(self, t: float) -> list[AlarmLife]:
         """Its alarms open at ``t``, worst first."""
         return sorted((a for a in self.alarms if a.level_at(t)), key=lambda a: (-a.level_at(t), a.raised, a.id))
 
@@ -93,16 +93,16 @@ def group_alarms(run: Run, twin: Twin | None) -> list[AlarmGroup]:
     return sorted(groups, key=AlarmGroup.sort_key)
 
 
-def _by_place(alarms: list[AlarmSummary], twin: Twin | None) -> list[AlarmGroup]:
+def _by_place(alarms: list[AlarmLife], twin: Twin | None) -> list[AlarmGroup]:
     """Alarms grouped by domain, then by the place the scene names for their assets or,
     where it names none, by nearness (:data:`NEAR`, one link of a chain enough)."""
     out: list[AlarmGroup] = []
-    by_domain: dict[str, list[AlarmSummary]] = {}
+    by_domain: dict[str, list[AlarmLife]] = {}
     for a in sorted(alarms, key=alarm_order):
         by_domain.setdefault(a.domain, []).append(a)
     for domain, members in by_domain.items():
-        named: dict[str, list[AlarmSummary]] = {}
-        unnamed: list[AlarmSummary] = []
+        named: dict[str, list[AlarmLife]] = {}
+        unnamed: list[AlarmLife] = []
         for a in members:
             place = twin.place(a.asset, "en") if twin is not None else ""
             (named.setdefault(place, []) if place else unnamed).append(a)
@@ -114,13 +114,13 @@ def _by_place(alarms: list[AlarmSummary], twin: Twin | None) -> list[AlarmGroup]
     return out
 
 
-def _clusters(alarms: list[AlarmSummary], twin: Twin | None) -> list[list[AlarmSummary]]:
+def _clusters(alarms: list[AlarmLife], twin: Twin | None) -> list[list[AlarmLife]]:
     """Single-linkage clusters of ``alarms`` by their assets' distance (one per asset
     without a position or without a scene), each worst first."""
     from twin.loop.places import distance
 
     if twin is None:
-        by_asset: dict[str, list[AlarmSummary]] = {}
+        by_asset: dict[str, list[AlarmLife]] = {}
         for a in alarms:
             by_asset.setdefault(a.asset, []).append(a)
         return [sorted(g, key=alarm_order) for g in by_asset.values()]
@@ -138,7 +138,7 @@ def _clusters(alarms: list[AlarmSummary], twin: Twin | None) -> list[list[AlarmS
         for y in assets[i + 1 :]:
             if root(x) != root(y) and distance(where[x], where[y]) <= NEAR:
                 parent[root(y)] = root(x)
-    clusters: dict[str, list[AlarmSummary]] = {}
+    clusters: dict[str, list[AlarmLife]] = {}
     for a in alarms:
         clusters.setdefault(root(a.asset), []).append(a)
     return [sorted(c, key=alarm_order) for c in clusters.values()]

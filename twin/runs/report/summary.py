@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from twin.i18n import words
-from twin.runs.report.data import AlarmSummary, Run, Twin
+from twin.runs.report.data import AlarmLife, Run, Twin
 from twin.runs.report.groups import AlarmGroup
 from twin.runs.report.text import LEVEL_WORDS, expectation_text, group_title, input_text, level_name, span_text
 
@@ -197,7 +197,7 @@ def findings(run: Run, phases: list[PhaseRow], unmet_kinds: list[tuple[str, str]
     if open_:
         out.append(w["fOpen"].format(n=len(open_), of=len(run.alarms), level=level_name(open_[0].peak_level, lang),
                                      asset=open_[0].asset))
-    firsts: list[tuple[float, AlarmSummary]] = [(a.raised, a) for a in run.alarms.values() if a.detect_from is not None]
+    firsts: list[tuple[float, AlarmLife]] = [(a.raised, a) for a in run.alarms.values() if a.detect_from is not None]
     if firsts:
         _, a = min(firsts, key=lambda p: p[0])
         assert a.detect_from is not None

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from twin.i18n import words
-from twin.runs.report.data import AlarmSummary, Run, Twin
+from twin.runs.report.data import AlarmLife, Run, Twin
 from twin.runs.report.groups import AlarmGroup
 from twin.runs.wording import expectation_words
 from twin.types import LEVEL_NAMES
@@ -55,9 +55,9 @@ def domain_name(twin: Twin | None, domain: str, lang: str) -> str:
     return domain
 
 
-def alarm_title(a: AlarmSummary | Mapping[str, Any], lang: str) -> str:
+def alarm_title(a: AlarmLife | Mapping[str, Any], lang: str) -> str:
     """An alarm's rule title in ``lang`` (the English one when the rule gives no other)."""
-    if isinstance(a, AlarmSummary):
+    if isinstance(a, AlarmLife):
         return a.title_zh if lang == "zh-CN" and a.title_zh else a.title
     return str(a.get("title_zh") if lang == "zh-CN" and a.get("title_zh") else a.get("title", ""))
 
@@ -171,7 +171,7 @@ def score_detail(sc: Any, run: Run, lang: str, truth: Any = None) -> str:
     return w["late"].format(list="、".join(late))[:200]
 
 
-def _false_clears(x: Any, sc: Any, matching: list[AlarmSummary], run: Run, truth: Any, lang: str) -> str:
+def _false_clears(x: Any, sc: Any, matching: list[AlarmLife], run: Run, truth: Any, lang: str) -> str:
     """The falls of ``matching`` alarms from ``x.level`` or worse to below it while the
     truth was still there, as the scorer judges them, worded."""
     if truth is None:

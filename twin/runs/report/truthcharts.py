@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from twin.runs.report.data import AlarmSummary, Run, Twin
+from twin.runs.report.data import AlarmLife, Run, Twin
 from twin.runs.report.groups import AlarmGroup
 
 #: sensors charted at most (every faulty one first)
@@ -37,7 +37,7 @@ class FalseClear:
     its rule was still at ``truth`` >= ``before``; ``faults``: (sensor, fault, since) of
     its asset's sensors faulty at that moment."""
 
-    alarm: AlarmSummary
+    alarm: AlarmLife
     time: float
     before: int
     after: int
@@ -69,7 +69,7 @@ class TruthChart:
     twin_risk: np.ndarray = field(default_factory=lambda: np.empty(0))
     true_risk_times: np.ndarray = field(default_factory=lambda: np.empty(0))
     true_risk: np.ndarray = field(default_factory=lambda: np.empty(0))
-    alarms: list[AlarmSummary] = field(default_factory=list)
+    alarms: list[AlarmLife] = field(default_factory=list)
     false_clears: list[FalseClear] = field(default_factory=list)
     path: Path | None = None
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from twin.i18n import words
-from twin.runs.report.data import OPERATOR_KINDS, AlarmSummary, AssetPlot, Run, Twin
+from twin.runs.report.data import OPERATOR_KINDS, AlarmLife, AssetPlot, Run, Twin
 from twin.runs.report.district import DistrictPicture
 from twin.runs.report.groups import AlarmGroup
 from twin.runs.report.text import (alarm_title, domain_name, drill_name, event_word, expectation_text, group_title,
@@ -117,13 +117,13 @@ class View:
     executive: Any = None
 
 
-def _timed(run: Run, a: AlarmSummary, when: float | None, lang: str) -> Timed:
+def _timed(run: Run, a: AlarmLife, when: float | None, lang: str) -> Timed:
     if when is None:
         return Timed("", "")
     return Timed(span_text(when - a.raised, lang), run.moment(when))
 
 
-def alarm_row(run: Run, twin: Twin | None, a: AlarmSummary, lang: str) -> AlarmRow:
+def alarm_row(run: Run, twin: Twin | None, a: AlarmLife, lang: str) -> AlarmRow:
     w = words(lang)
     if a.detect_from is not None:
         when, action = a.detect_from
