@@ -44,6 +44,28 @@ def churn_server(tmp_path, toy):
         yield server, url.replace("http", "ws") + "/ws", made
 
 
+@contextlib.contextmanager
+def churning(tmp_path, count, *plugins, data_dir=None):
+    """A server ticking 20 times a second over the churn domain of ``count`` rows (a
+    twentieth of them change each tick) and ``plugins``: yields the server and its base
+    URL once healthy, and puts the churn plugin's module-level knobs back afterwards."""
+    import churnplugin
+
+    churnplugin.COUNT = count
+
+    def build():
+        return Harness(tmp_path / "scene", plugins=[*plugins, churnplugin], blocks=(2, 2)).engine
+
+    server = create_app(build, speed=20.0, data_dir=data_dir)
+    try:
+        with running(server.app) as http:
+            wait_healthy(http)
+            yield server, http
+    finally:
+        churnplugin.COUNT = 2000
+        churnplugin.FROZEN = False
+
+
 async def receive_until(ws, mirror, predicate, timeout=20.0):
     async with asyncio.timeout(timeout):
         while True:
@@ -144,75 +166,65 @@ async def small_window_client(url):
 def test_slow_client_gets_merged_deltas_and_fast_one_unaffected(tmp_path, toy):
     import churnplugin
 
-    churnplugin.COUNT = 200_000  # ~130 KB of changes per tick: a slow reader falls behind in seconds
+    # ~130 KB of changes per tick: a slow reader falls behind in seconds
+    with churning(tmp_path, 200_000) as (server, http):
+        url = http.replace("http", "ws") + "/ws"
+        server.hub.max_lag = 30.0
 
-    def build():
-        return Harness(tmp_path / "scene", plugins=[churnplugin], blocks=(2, 2)).engine
-
-    server = create_app(build, speed=20.0)
-    try:
-        with running(server.app) as http:
-            url = http.replace("http", "ws") + "/ws"
-            wait_healthy(http)
-            server.hub.max_lag = 30.0
-
-            async def lagging_client():
-                ws = await small_window_client(url)
-                m = Mirror()
+        async def lagging_client():
+            ws = await small_window_client(url)
+            m = Mirror()
+            m.apply(await ws.recv())
+            await ws.send(p.encode_client(p.Subscribe()))
+            merged = 0
+            deadline = time.monotonic() + 14
+            while time.monotonic() < deadline:
+                msg = m.apply(await ws.recv())  # Mirror checks each delta follows the last
+                merged += isinstance(msg, p.Delta) and msg.seq > msg.base + 1
+                await asyncio.sleep(1.0)
+            # the world stops changing: reading at its own pace, the slow client must
+            # converge on the server's state (latest values won in every merge)
+            churnplugin.FROZEN = True
+            frozen_at = server.engine.seq + 1
+            while m.seq <= frozen_at + 1:
                 m.apply(await ws.recv())
-                await ws.send(p.encode_client(p.Subscribe()))
-                merged = 0
-                deadline = time.monotonic() + 14
-                while time.monotonic() < deadline:
-                    msg = m.apply(await ws.recv())  # Mirror checks each delta follows the last
-                    merged += isinstance(msg, p.Delta) and msg.seq > msg.base + 1
-                    await asyncio.sleep(1.0)
-                # the world stops changing: reading at its own pace, the slow client must
-                # converge on the server's state (latest values won in every merge)
-                churnplugin.FROZEN = True
-                frozen_at = server.engine.seq + 1
-                while m.seq <= frozen_at + 1:
-                    m.apply(await ws.recv())
-                    await asyncio.sleep(0.2)
-                await ws.close()
-                return merged, m
+                await asyncio.sleep(0.2)
+            await ws.close()
+            return merged, m
 
-            async def fast_client(seconds):
-                ws = await connect(url)
-                m = Mirror()
-                m.apply(await ws.recv())
-                await ws.send(p.encode_client(p.Subscribe()))
-                await receive_until(ws, m, lambda msg: isinstance(msg, p.Snapshot))
-                seqs, control = [], []
-                deadline = time.monotonic() + seconds
-                while time.monotonic() < deadline:
-                    msg = m.apply(await ws.recv())
-                    if isinstance(msg, p.Delta):
-                        seqs.append((msg.base, msg.seq))
-                    control += [len(c.control) for c in server.hub.clients]
-                await ws.close()
-                return seqs, control
+        async def fast_client(seconds):
+            ws = await connect(url)
+            m = Mirror()
+            m.apply(await ws.recv())
+            await ws.send(p.encode_client(p.Subscribe()))
+            await receive_until(ws, m, lambda msg: isinstance(msg, p.Snapshot))
+            seqs, control = [], []
+            deadline = time.monotonic() + seconds
+            while time.monotonic() < deadline:
+                msg = m.apply(await ws.recv())
+                if isinstance(msg, p.Delta):
+                    seqs.append((msg.base, msg.seq))
+                control += [len(c.control) for c in server.hub.clients]
+            await ws.close()
+            return seqs, control
 
-            async def phase_one():
-                return await asyncio.gather(lagging_client(), fast_client(14))
+        async def phase_one():
+            return await asyncio.gather(lagging_client(), fast_client(14))
 
-            (merged, mirror), (seqs, control) = asyncio.run(phase_one())
-            # the lagging client got fewer, merged deltas and still applied every one in order
-            assert merged >= 1
-            # ... and converged: its mirror is the server's state, value for value
-            table = server.engine.world.tables["churn"]
-            for field in ("value", "count", "flag"):
-                assert np.array_equal(mirror.tables["churn"][field], table[field]), f"the slow client's {field} differs"
-            # the fast client got the ticks one by one meanwhile, each delta following the
-            # last (on a loaded machine it may lag a frame for a moment and be sent two
-            # ticks merged, as any client that falls behind is); nobody had a queue
-            assert len(seqs) > 20 and all(b == s for (_, s), (b, _) in zip(seqs, seqs[1:]))
-            single = sum(seq == base + 1 for base, seq in seqs)
-            assert single >= 0.95 * len(seqs), f"the fast client got {len(seqs) - single} of {len(seqs)} deltas merged"
-            assert max(control) <= 1
-    finally:
-        churnplugin.COUNT = 2000
-        churnplugin.FROZEN = False
+        (merged, mirror), (seqs, control) = asyncio.run(phase_one())
+        # the lagging client got fewer, merged deltas and still applied every one in order
+        assert merged >= 1
+        # ... and converged: its mirror is the server's state, value for value
+        table = server.engine.world.tables["churn"]
+        for field in ("value", "count", "flag"):
+            assert np.array_equal(mirror.tables["churn"][field], table[field]), f"the slow client's {field} differs"
+        # the fast client got the ticks one by one meanwhile, each delta following the
+        # last (on a loaded machine it may lag a frame for a moment and be sent two
+        # ticks merged, as any client that falls behind is); nobody had a queue
+        assert len(seqs) > 20 and all(b == s for (_, s), (b, _) in zip(seqs, seqs[1:]))
+        single = sum(seq == base + 1 for base, seq in seqs)
+        assert single >= 0.95 * len(seqs), f"the fast client got {len(seqs) - single} of {len(seqs)} deltas merged"
+        assert max(control) <= 1
 
 
 @pytest.mark.slow
@@ -222,41 +234,30 @@ def test_a_half_rate_reader_gets_fresh_merged_deltas_not_a_queue_in_socket_buffe
     bytes in flight the client reads frames ever staler (and never a merged one) until
     its buffers are full (20 ticks here). With it, each delta it reads is a few ticks old
     (7 to 9 here: the bytes in flight, its small receive buffer, its own pause) and merged."""
-    import churnplugin
+    # 1,000 rows change a tick: ~13 KB a frame
+    with churning(tmp_path, 20_000) as (server, http):
+        url = http.replace("http", "ws") + "/ws"
 
-    churnplugin.COUNT = 20_000  # 1,000 rows change a tick: ~13 KB a frame
+        async def half_rate():
+            ws = await small_window_client(url)
+            m = Mirror()
+            m.apply(await ws.recv())
+            await ws.send(p.encode_client(p.Subscribe()))
+            lags, merged = [], 0
+            deadline = time.monotonic() + 12
+            while time.monotonic() < deadline:
+                msg = m.apply(await ws.recv())
+                if isinstance(msg, p.Delta):
+                    lags.append(server.engine.seq - msg.seq)
+                    merged += msg.seq > msg.base + 1
+                await asyncio.sleep(0.1)
+            await ws.close()
+            return lags, merged
 
-    def build():
-        return Harness(tmp_path / "scene", plugins=[churnplugin], blocks=(2, 2)).engine
-
-    server = create_app(build, speed=20.0)
-    try:
-        with running(server.app) as http:
-            url = http.replace("http", "ws") + "/ws"
-            wait_healthy(http)
-
-            async def half_rate():
-                ws = await small_window_client(url)
-                m = Mirror()
-                m.apply(await ws.recv())
-                await ws.send(p.encode_client(p.Subscribe()))
-                lags, merged = [], 0
-                deadline = time.monotonic() + 12
-                while time.monotonic() < deadline:
-                    msg = m.apply(await ws.recv())
-                    if isinstance(msg, p.Delta):
-                        lags.append(server.engine.seq - msg.seq)
-                        merged += msg.seq > msg.base + 1
-                    await asyncio.sleep(0.1)
-                await ws.close()
-                return lags, merged
-
-            lags, merged = asyncio.run(half_rate())
-            late = lags[len(lags) // 2:]  # once the buffers would have filled
-            assert merged >= len(late) // 2, f"only {merged} merged deltas of {len(lags)}"
-            assert max(late) <= 12, f"deltas read {max(late)} ticks after they were made: a queue in the socket buffers"
-    finally:
-        churnplugin.COUNT = 2000
+        lags, merged = asyncio.run(half_rate())
+        late = lags[len(lags) // 2:]  # once the buffers would have filled
+        assert merged >= len(late) // 2, f"only {merged} merged deltas of {len(lags)}"
+        assert max(late) <= 12, f"deltas read {max(late)} ticks after they were made: a queue in the socket buffers"
 
 
 async def read_confirming(ws, mirror):
@@ -276,93 +277,82 @@ def test_a_client_that_confirms_gets_fresh_merged_deltas_whatever_its_buffers(tm
     last, so each delta it reads merges the ticks since and is a few ticks old, and it
     converges on the server's state. A confirming client that stops reading has at most
     one delta in flight and one pending (merged), and is closed with 4008."""
-    import churnplugin
+    # 1,000 rows change a tick: ~13 KB a frame
+    with churning(tmp_path, 20_000) as (server, http):
+        url = http.replace("http", "ws") + "/ws"
+        hub = server.hub
+        hub.max_lag, hub.abort_after = 3.0, 6.0
 
-    churnplugin.COUNT = 20_000  # 1,000 rows change a tick: ~13 KB a frame
+        started = asyncio.Event()  # the reader that stops is connected first, to be told apart
 
-    def build():
-        return Harness(tmp_path / "scene", plugins=[churnplugin], blocks=(2, 2)).engine
+        async def half_rate():
+            await started.wait()
+            ws = await connect(url, max_queue=64)
+            m = Mirror()
+            m.apply(await ws.recv())
+            await ws.send(p.encode_client(p.Subscribe()))
+            lags, merged = [], 0
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                msg = await read_confirming(ws, m)
+                if isinstance(msg, p.Delta):
+                    lags.append(server.engine.seq - msg.seq)
+                    merged += msg.seq > msg.base + 1
+                await asyncio.sleep(0.1)
+            return ws, m, lags, merged
 
-    server = create_app(build, speed=20.0)
-    try:
-        with running(server.app) as http:
-            url = http.replace("http", "ws") + "/ws"
-            wait_healthy(http)
-            hub = server.hub
-            hub.max_lag, hub.abort_after = 3.0, 6.0
+        async def stops_reading():
+            before = set(hub.clients)
+            ws = await connect(url, max_queue=64)
+            m = Mirror()
+            m.apply(await ws.recv())
+            (mine,) = set(hub.clients) - before
+            started.set()
+            await ws.send(p.encode_client(p.Subscribe()))
+            await receive_until(ws, m, lambda msg: isinstance(msg, p.Snapshot))
+            await ws.send(p.encode_client(p.Confirm(m.seq)))
+            while not isinstance(await read_confirming(ws, m), p.Delta):
+                pass
+            # it stops reading; the server holds at most one delta unconfirmed for it
+            # and merges the rest into its pending delta until it drops it
+            most_unconfirmed, most_chunks, held_ticks = 0, 0, 0
+            deadline = time.monotonic() + 30
+            while mine in hub.clients:
+                assert time.monotonic() < deadline, "the client that stopped reading was not dropped"
+                pending = mine.pending
+                if pending is not None and pending.chunks:
+                    most_unconfirmed = max(most_unconfirmed, len(mine.unconfirmed))
+                    held_ticks = max(held_ticks, pending.ticks)
+                    with contextlib.suppress(RuntimeError):  # changed meanwhile by the server
+                        most_chunks = max(most_chunks, max(len(c) for c in list(pending.chunks.values())))
+                await asyncio.sleep(0.05)
+            assert most_unconfirmed == 1 and held_ticks > stream.MERGE_EVERY and most_chunks <= stream.MERGE_EVERY
+            # reading again: at most the one delta in flight, then the 4008
+            deltas = 0
+            with pytest.raises(websockets.ConnectionClosed) as closed:
+                async with asyncio.timeout(20):
+                    while True:
+                        deltas += isinstance(m.apply(await ws.recv()), p.Delta)
+            assert deltas <= 1, f"{deltas} deltas were in flight to a client that confirmed none of them"
+            close = closed.value.rcvd
+            assert close.code == 4008 and "not confirmed" in close.reason and "since=" in close.reason, close
 
-            started = asyncio.Event()  # the reader that stops is connected first, to be told apart
+        async def main():
+            (ws, m, lags, merged), _ = await asyncio.gather(half_rate(), stops_reading())
+            late = lags[len(lags) // 2:]
+            assert merged >= len(late) // 2, f"only {merged} merged deltas of {len(lags)}"
+            # a few ticks here (2-4); without the limit the buffers fill at 10 ticks a
+            # second of backlog: dozens of ticks by then
+            assert max(late) <= 12, f"deltas read {max(late)} ticks after they were made: a queue in the buffers"
+            # the world stops: confirming as it reads, it reaches the server's state
+            engine = paused_state(server)
+            async with asyncio.timeout(10):
+                while m.seq < engine.seq:
+                    await read_confirming(ws, m)
+            assert_mirror_equals_engine(m, engine)
+            await ws.close()
 
-            async def half_rate():
-                await started.wait()
-                ws = await connect(url, max_queue=64)
-                m = Mirror()
-                m.apply(await ws.recv())
-                await ws.send(p.encode_client(p.Subscribe()))
-                lags, merged = [], 0
-                deadline = time.monotonic() + 10
-                while time.monotonic() < deadline:
-                    msg = await read_confirming(ws, m)
-                    if isinstance(msg, p.Delta):
-                        lags.append(server.engine.seq - msg.seq)
-                        merged += msg.seq > msg.base + 1
-                    await asyncio.sleep(0.1)
-                return ws, m, lags, merged
-
-            async def stops_reading():
-                before = set(hub.clients)
-                ws = await connect(url, max_queue=64)
-                m = Mirror()
-                m.apply(await ws.recv())
-                (mine,) = set(hub.clients) - before
-                started.set()
-                await ws.send(p.encode_client(p.Subscribe()))
-                await receive_until(ws, m, lambda msg: isinstance(msg, p.Snapshot))
-                await ws.send(p.encode_client(p.Confirm(m.seq)))
-                while not isinstance(await read_confirming(ws, m), p.Delta):
-                    pass
-                # it stops reading; the server holds at most one delta unconfirmed for it
-                # and merges the rest into its pending delta until it drops it
-                most_unconfirmed, most_chunks, held_ticks = 0, 0, 0
-                deadline = time.monotonic() + 30
-                while mine in hub.clients:
-                    assert time.monotonic() < deadline, "the client that stopped reading was not dropped"
-                    pending = mine.pending
-                    if pending is not None and pending.chunks:
-                        most_unconfirmed = max(most_unconfirmed, len(mine.unconfirmed))
-                        held_ticks = max(held_ticks, pending.ticks)
-                        with contextlib.suppress(RuntimeError):  # changed meanwhile by the server
-                            most_chunks = max(most_chunks, max(len(c) for c in list(pending.chunks.values())))
-                    await asyncio.sleep(0.05)
-                assert most_unconfirmed == 1 and held_ticks > stream.MERGE_EVERY and most_chunks <= stream.MERGE_EVERY
-                # reading again: at most the one delta in flight, then the 4008
-                deltas = 0
-                with pytest.raises(websockets.ConnectionClosed) as closed:
-                    async with asyncio.timeout(20):
-                        while True:
-                            deltas += isinstance(m.apply(await ws.recv()), p.Delta)
-                assert deltas <= 1, f"{deltas} deltas were in flight to a client that confirmed none of them"
-                close = closed.value.rcvd
-                assert close.code == 4008 and "not confirmed" in close.reason and "since=" in close.reason, close
-
-            async def main():
-                (ws, m, lags, merged), _ = await asyncio.gather(half_rate(), stops_reading())
-                late = lags[len(lags) // 2:]
-                assert merged >= len(late) // 2, f"only {merged} merged deltas of {len(lags)}"
-                # a few ticks here (2-4); without the limit the buffers fill at 10 ticks a
-                # second of backlog: dozens of ticks by then
-                assert max(late) <= 12, f"deltas read {max(late)} ticks after they were made: a queue in the buffers"
-                # the world stops: confirming as it reads, it reaches the server's state
-                engine = paused_state(server)
-                async with asyncio.timeout(10):
-                    while m.seq < engine.seq:
-                        await read_confirming(ws, m)
-                assert_mirror_equals_engine(m, engine)
-                await ws.close()
-
-            asyncio.run(main())
-    finally:
-        churnplugin.COUNT = 2000
+        asyncio.run(main())
 
 
 def test_garbage_gets_errors_then_a_close_and_others_are_unaffected(churn_server):
@@ -630,52 +620,41 @@ def _server_side_sockets(port: int) -> set[int]:
 def test_a_burst_of_subscribes_never_stops_the_tick(tmp_path, toy):
     """A viewer sends thousands of subscribes as fast as its socket takes them (many
     arrive during one tick); the tick goes on and another screen gets every frame."""
-    import churnplugin
-
-    churnplugin.COUNT = 100_000  # ticks long enough for hundreds of subscribes to wait on one
     data = tmp_path / "data"
     _, viewer = TokenStore(data).add("viewer", "wall")
+    # ticks long enough for hundreds of subscribes to wait on one
+    with churning(tmp_path, 100_000, toy, data_dir=data) as (server, http):
+        url = http.replace("http", "ws") + f"/ws?token={viewer}"
 
-    def build():
-        return Harness(tmp_path / "scene", plugins=[toy, churnplugin], blocks=(2, 2)).engine
+        async def main():
+            watcher = await connect(url)
+            m = Mirror()
+            m.apply(await watcher.recv())
+            await watcher.send(p.encode_client(p.Subscribe()))
+            await receive_until(watcher, m, lambda msg: isinstance(msg, p.Snapshot))
+            burst = await connect(url, max_queue=1)
+            await burst.recv()  # hello; then it never reads again
+            subscribe = p.encode_client(p.Subscribe(domains={"toy": []}))
 
-    server = create_app(build, speed=20.0, data_dir=data)
-    try:
-        with running(server.app) as http:
-            wait_healthy(http)
-            url = http.replace("http", "ws") + f"/ws?token={viewer}"
+            async def flood():
+                for _ in range(5000):
+                    await burst.send(subscribe)
 
-            async def main():
-                watcher = await connect(url)
-                m = Mirror()
-                m.apply(await watcher.recv())
-                await watcher.send(p.encode_client(p.Subscribe()))
-                await receive_until(watcher, m, lambda msg: isinstance(msg, p.Snapshot))
-                burst = await connect(url, max_queue=1)
-                await burst.recv()  # hello; then it never reads again
-                subscribe = p.encode_client(p.Subscribe(domains={"toy": []}))
+            flooding = asyncio.create_task(flood())
+            while not flooding.done():  # the watcher reads on meanwhile (Mirror checks each delta follows)
+                async with asyncio.timeout(20):
+                    m.apply(await watcher.recv())
+            await flooding
+            after = m.seq
+            # the tick goes on, and the watcher keeps up with it
+            await receive_until(watcher, m, lambda msg: isinstance(msg, p.Delta) and msg.seq >= after + 20, timeout=30)
+            engine = paused_state(server)
+            await catch_up(watcher, m, engine.seq, timeout=15)
+            assert_mirror_equals_engine(m, engine)  # not a frame lost on the way
+            burst.transport.abort()
+            await watcher.close()
 
-                async def flood():
-                    for _ in range(5000):
-                        await burst.send(subscribe)
-
-                flooding = asyncio.create_task(flood())
-                while not flooding.done():  # the watcher reads on meanwhile (Mirror checks each delta follows)
-                    async with asyncio.timeout(20):
-                        m.apply(await watcher.recv())
-                await flooding
-                after = m.seq
-                # the tick goes on, and the watcher keeps up with it
-                await receive_until(watcher, m, lambda msg: isinstance(msg, p.Delta) and msg.seq >= after + 20, timeout=30)
-                engine = paused_state(server)
-                await catch_up(watcher, m, engine.seq, timeout=15)
-                assert_mirror_equals_engine(m, engine)  # not a frame lost on the way
-                burst.transport.abort()
-                await watcher.close()
-
-            asyncio.run(main())
-    finally:
-        churnplugin.COUNT = 2000
+        asyncio.run(main())
 
 
 @pytest.mark.slow
@@ -684,86 +663,75 @@ def test_a_stalled_reader_gets_4008_and_its_connection_is_released(tmp_path, toy
     the server lets their pending deltas go; one reads again in time and finds the 4008;
     the other never does and its connection is cut off after abort_after. A third keeps
     getting every frame."""
-    import churnplugin
+    # ~130 KB of changes per tick: a stalled socket fills in a second
+    with churning(tmp_path, 200_000) as (server, http):
+        url = http.replace("http", "ws") + "/ws"
+        port = int(http.rsplit(":", 1)[1])
+        hub = server.hub
+        hub.max_lag, hub.abort_after = 1.0, 6.0
 
-    churnplugin.COUNT = 200_000  # ~130 KB of changes per tick: a stalled socket fills in a second
+        async def main():
+            fast = await connect(url)
+            fm = Mirror()
+            fm.apply(await fast.recv())
+            await fast.send(p.encode_client(p.Subscribe()))
+            await receive_until(fast, fm, lambda msg: isinstance(msg, p.Snapshot))
+            stalled = []
+            for _ in range(2):
+                ws = await small_window_client(url)
+                m = Mirror()
+                m.apply(await ws.recv())
+                await ws.send(p.encode_client(p.Subscribe()))
+                stalled.append((ws, m))
+            resumer, silent = (ws for ws, _ in stalled)
+            ports = [ws.transport.get_extra_info("sockname")[1] for ws, _ in stalled]
+            assert set(ports) <= _server_side_sockets(port)
+            # neither reads now; the fast screen does, and the server merges what the
+            # stalled ones miss into one delta each, whatever the number of ticks
+            merged_ticks, most_chunks = 0, 0
+            deadline = time.monotonic() + 60
+            while len(hub.clients) > 1:
+                assert time.monotonic() < deadline, "the stalled clients were not dropped"
+                with contextlib.suppress(RuntimeError):  # the server's thread changes them meanwhile
+                    for client in list(hub.clients):
+                        pending = client.pending
+                        if pending is not None and pending.chunks:
+                            merged_ticks = max(merged_ticks, pending.ticks)
+                            most_chunks = max(most_chunks, max(len(c) for c in list(pending.chunks.values())))
+                async with asyncio.timeout(10):
+                    fm.apply(await fast.recv())
+            dropped_at = time.monotonic()
+            assert merged_ticks > stream.MERGE_EVERY and most_chunks <= stream.MERGE_EVERY
+            # the resumer reads again in time: what was in flight, then the close
+            ws, m = stalled[0]
+            with pytest.raises(websockets.ConnectionClosed) as closed:
+                async with asyncio.timeout(20):
+                    while True:
+                        m.apply(await ws.recv())
+            close = closed.value.rcvd
+            assert close.code == 4008 and "too slow" in close.reason and "since=" in close.reason
+            # ... and the server closed its side: at once for the resumer (the close
+            # handshake completed), after abort_after for the silent one
+            while ports[0] in _server_side_sockets(port) or ports[1] in _server_side_sockets(port):
+                assert time.monotonic() < dropped_at + hub.abort_after + 10, _server_side_sockets(port)
+                async with asyncio.timeout(10):
+                    fm.apply(await fast.recv())
+            assert time.monotonic() > dropped_at + hub.abort_after - 2  # the silent one had its grace
+            # the silent one, reading at last, finds its stream cut off without a close
+            ws, m = stalled[1]
+            with pytest.raises(websockets.ConnectionClosed) as cut:
+                async with asyncio.timeout(20):
+                    while True:
+                        m.apply(await ws.recv())
+            assert cut.value.rcvd is None
+            assert len(hub.clients) == 1
+            # the fast screen got every frame meanwhile, and is at the server's state
+            engine = paused_state(server)
+            await catch_up(fast, fm, engine.seq, timeout=15)
+            assert_mirror_equals_engine(fm, engine)
+            await fast.close()
 
-    def build():
-        return Harness(tmp_path / "scene", plugins=[churnplugin], blocks=(2, 2)).engine
-
-    server = create_app(build, speed=20.0)
-    try:
-        with running(server.app) as http:
-            wait_healthy(http)
-            url = http.replace("http", "ws") + "/ws"
-            port = int(http.rsplit(":", 1)[1])
-            hub = server.hub
-            hub.max_lag, hub.abort_after = 1.0, 6.0
-
-            async def main():
-                fast = await connect(url)
-                fm = Mirror()
-                fm.apply(await fast.recv())
-                await fast.send(p.encode_client(p.Subscribe()))
-                await receive_until(fast, fm, lambda msg: isinstance(msg, p.Snapshot))
-                stalled = []
-                for _ in range(2):
-                    ws = await small_window_client(url)
-                    m = Mirror()
-                    m.apply(await ws.recv())
-                    await ws.send(p.encode_client(p.Subscribe()))
-                    stalled.append((ws, m))
-                resumer, silent = (ws for ws, _ in stalled)
-                ports = [ws.transport.get_extra_info("sockname")[1] for ws, _ in stalled]
-                assert set(ports) <= _server_side_sockets(port)
-                # neither reads now; the fast screen does, and the server merges what the
-                # stalled ones miss into one delta each, whatever the number of ticks
-                merged_ticks, most_chunks = 0, 0
-                deadline = time.monotonic() + 60
-                while len(hub.clients) > 1:
-                    assert time.monotonic() < deadline, "the stalled clients were not dropped"
-                    with contextlib.suppress(RuntimeError):  # the server's thread changes them meanwhile
-                        for client in list(hub.clients):
-                            pending = client.pending
-                            if pending is not None and pending.chunks:
-                                merged_ticks = max(merged_ticks, pending.ticks)
-                                most_chunks = max(most_chunks, max(len(c) for c in list(pending.chunks.values())))
-                    async with asyncio.timeout(10):
-                        fm.apply(await fast.recv())
-                dropped_at = time.monotonic()
-                assert merged_ticks > stream.MERGE_EVERY and most_chunks <= stream.MERGE_EVERY
-                # the resumer reads again in time: what was in flight, then the close
-                ws, m = stalled[0]
-                with pytest.raises(websockets.ConnectionClosed) as closed:
-                    async with asyncio.timeout(20):
-                        while True:
-                            m.apply(await ws.recv())
-                close = closed.value.rcvd
-                assert close.code == 4008 and "too slow" in close.reason and "since=" in close.reason
-                # ... and the server closed its side: at once for the resumer (the close
-                # handshake completed), after abort_after for the silent one
-                while ports[0] in _server_side_sockets(port) or ports[1] in _server_side_sockets(port):
-                    assert time.monotonic() < dropped_at + hub.abort_after + 10, _server_side_sockets(port)
-                    async with asyncio.timeout(10):
-                        fm.apply(await fast.recv())
-                assert time.monotonic() > dropped_at + hub.abort_after - 2  # the silent one had its grace
-                # the silent one, reading at last, finds its stream cut off without a close
-                ws, m = stalled[1]
-                with pytest.raises(websockets.ConnectionClosed) as cut:
-                    async with asyncio.timeout(20):
-                        while True:
-                            m.apply(await ws.recv())
-                assert cut.value.rcvd is None
-                assert len(hub.clients) == 1
-                # the fast screen got every frame meanwhile, and is at the server's state
-                engine = paused_state(server)
-                await catch_up(fast, fm, engine.seq, timeout=15)
-                assert_mirror_equals_engine(fm, engine)
-                await fast.close()
-
-            asyncio.run(main())
-    finally:
-        churnplugin.COUNT = 2000
+        asyncio.run(main())
 
 
 def _ws_frames(sock: socket.socket):
