@@ -63,6 +63,9 @@ def _args() -> argparse.Namespace:
     p.add_argument("--swmm-blocks", default="", metavar="N,N,...",
                    help="generated cities (N x N blocks; 12 is about 770 manholes, 40 about 8,500, 120 about 77,000) "
                         "for the fair router-vs-SWMM comparison (default: 4 with --quick, else 12,40)")
+    p.add_argument("--swmm-cache", default=str(Path(__file__).resolve().parent / "out" / "swmm-runs"), metavar="DIR",
+                   help="keep SWMM's runs of the fair comparison here by their .inp's hash and reuse them for the same "
+                        "file (default bench/out/swmm-runs; '' for none: SWMM runs every time)")
     p.add_argument("--swmm-only", action="store_true",
                    help="run only the fair router-vs-SWMM comparison at --swmm-blocks (the crossover), no kernels or tick")
     return p.parse_args()
@@ -448,7 +451,7 @@ def bench_ticks(engine: Engine, warmup: int, ticks: int) -> dict[str, Any]:
 def main() -> None:
     if ARGS.swmm_only:
         sizes = [int(b) for b in ARGS.swmm_blocks.split(",") if b] or ([4] if ARGS.quick else [12, 40])
-        print("RESULT " + " ".join(f"{k}={v}" for k, v in bench_fair_swmm(sizes).items()))
+        print("RESULT " + " ".join(f"{k}={v}" for k, v in bench_fair_swmm(sizes, ARGS.swmm_cache or None).items()))
         return
     per_domain = ARGS.assets or (20_000 if ARGS.quick else 1_000_000)
     repeats = ARGS.repeats or (30 if ARGS.quick else 15)
@@ -587,7 +590,7 @@ def main() -> None:
     if not ARGS.no_swmm:
         result.update(bench_router_vs_swmm(4 if ARGS.quick else 12))
         sizes = [int(b) for b in ARGS.swmm_blocks.split(",") if b] or ([4] if ARGS.quick else [12, 40])
-        result.update(bench_fair_swmm(sizes))
+        result.update(bench_fair_swmm(sizes, ARGS.swmm_cache or None))
     print("RESULT " + " ".join(f"{k}={v}" for k, v in result.items()))
 
 
@@ -616,13 +619,15 @@ def bench_router_vs_swmm(blocks: int) -> dict[str, str]:
             "router_depth_p99_m": f"{r.get('p99_peak_depth_error_m', nan):.3f}"}
 
 
-def bench_fair_swmm(sizes: list[int]) -> dict[str, str]:
+def bench_fair_swmm(sizes: list[int], cache: str | None = None) -> dict[str, str]:
     """Issue 16's fair comparison: SWMM at a utility's own options (ROUTING_STEP 20 s,
     VARIABLE_STEP 0.75) and the router at ticks of 1 to 60 s, each against SWMM at a fixed
     1 s step, on generated cities of growing size; CPU seconds of this process (wall time
     counts the other processes of a shared machine). The crossover is the first size at
     which the router, at a tick within the tolerances (peak depth p95 0.05 m, max 0.15 m),
-    takes less CPU than SWMM at its own step."""
+    takes less CPU than SWMM at its own step. ``cache``: a folder of SWMM's runs by their
+    ``.inp`` file's hash (``fair_comparison``), so that a change to the router is measured
+    again without SWMM's hour at 100,000 nodes."""
     try:
         from twin_drainage.bench_support import fair_comparison
     except ImportError as exc:
@@ -635,8 +640,12 @@ def bench_fair_swmm(sizes: list[int]) -> dict[str, str]:
     print(f"  {'manholes':>8}  {'model':<22} {'CPU s':>8} {'wall s':>8} {'depth max':>10} {'p95':>7} {'outfall':>8}")
     for blocks in sizes:
         say(f"fair comparison: {blocks}x{blocks} blocks")
-        r = fair_comparison(blocks=blocks)
+        r = fair_comparison(blocks=blocks, cache=cache)
         n = r["manholes"]
+        for name in ("reference", "swmm"):
+            if r[name].get("cached"):
+                print(f"  {n:>8}  ({'SWMM at 1 s' if name == 'reference' else 'SWMM'}: the same .inp's run of "
+                      f"{r[name]['cached']}, from {cache})")
         rows = [(f"SWMM {r['swmm']['routing_step_s']:g} s var {r['swmm']['variable_step']:g}", r["swmm"])]
         rows += [(f"router tick {tick:g} s", v) for tick, v in r["router"].items()]
         for label, v in rows:

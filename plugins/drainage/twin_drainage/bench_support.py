@@ -18,6 +18,8 @@ incidents), without kernels, alarms or frames. pyswmm is imported only here.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import tempfile
 import time
 from pathlib import Path
@@ -124,7 +126,7 @@ if __name__ == "__main__":
 
 def fair_comparison(blocks: int = 12, router_ticks: tuple[float, ...] = (1.0, 10.0, 30.0, 60.0),
                     swmm_step: float = 20.0, variable_step: float = 0.75, duration: float = 3600.0, seed: int = 0,
-                    workdir: str | Path | None = None) -> dict[str, Any]:
+                    workdir: str | Path | None = None, cache: str | Path | None = None) -> dict[str, Any]:
     """Router and SWMM each at the step a user would give them (issue 16), on one
     generated network and storm, against a reference: SWMM at a fixed 1 s step.
 
@@ -133,7 +135,12 @@ def fair_comparison(blocks: int = 12, router_ticks: tuple[float, ...] = (1.0, 10
     0.75), SLOT surcharge. The router runs at each tick of ``router_ticks`` (it sub-steps
     as stability needs). For each: wall and CPU seconds (of this process) and the peak
     manhole depth differences against the reference (max, p95) and the outfall volume's.
-    Returns {"manholes", "reference": {...}, "swmm": {...}, "router": {tick: {...}}}."""
+    Returns {"manholes", "reference": {...}, "swmm": {...}, "router": {tick: {...}}}.
+
+    ``cache``: a folder where each SWMM run's figures are kept under the SHA-256 of its
+    ``.inp`` file, and taken from on a later call with the very same file (SWMM's answer
+    and cost do not depend on the router; at 100,000 nodes its 1 s reference takes most
+    of an hour). A run taken from the cache says so (``"cached"``: when it was measured)."""
     from pyswmm import Nodes, Simulation
 
     from twin.authoring.citygen import plan_city, populate
@@ -155,6 +162,10 @@ def fair_comparison(blocks: int = 12, router_ticks: tuple[float, ...] = (1.0, 10
             inp = swmm.export_inp(plan.assets["drainage"], root / name, rain=list(STORM), duration=duration,
                                   routing_step=step, report_step=600.0, rain_interval=300.0,
                                   options={"SURCHARGE_METHOD": "SLOT", "VARIABLE_STEP": f"{variable:g}"})
+            key = hashlib.sha256(inp.read_bytes()).hexdigest()
+            kept = Path(cache) / f"{key}.json" if cache is not None else None
+            if kept is not None and kept.exists():
+                return {**json.loads(kept.read_text(encoding="utf-8")), "inp": inp}
             started, started_cpu = time.perf_counter(), time.process_time()
             with Simulation(str(inp)) as sim:
                 # one Python step for the whole run: SWMM's own loop, then its statistics
@@ -166,7 +177,12 @@ def fair_comparison(blocks: int = 12, router_ticks: tuple[float, ...] = (1.0, 10
                 nodes = [(n.nodeid, n) for n in Nodes(sim)]
                 peak = {nid: float(n.statistics["max_depth"]) for nid, n in nodes if n.is_junction()}
                 volume = sum(n.cumulative_inflow for _, n in nodes if n.is_outfall())
-            return {"inp": inp, "wall_s": wall, "cpu_s": cpu, "peak": peak, "outfall_m3": volume}
+            run = {"wall_s": wall, "cpu_s": cpu, "peak": peak, "outfall_m3": volume}
+            if kept is not None:
+                kept.parent.mkdir(parents=True, exist_ok=True)
+                stamped = {**run, "cached": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+                kept.write_text(json.dumps(stamped), encoding="utf-8")
+            return {**run, "inp": inp}
 
         reference = swmm_run(1.0, 0.0, "reference.inp")
         own = swmm_run(swmm_step, variable_step, "own.inp")
@@ -181,9 +197,10 @@ def fair_comparison(blocks: int = 12, router_ticks: tuple[float, ...] = (1.0, 10
                     "outfall_volume_error": volume / reference["outfall_m3"] - 1.0}
 
         out["manholes"] = len(ref_peak)
-        out["reference"] = {"wall_s": reference["wall_s"], "cpu_s": reference["cpu_s"]}
+        out["reference"] = {"wall_s": reference["wall_s"], "cpu_s": reference["cpu_s"],
+                            "cached": reference.get("cached")}
         out["swmm"] = {"routing_step_s": swmm_step, "variable_step": variable_step, "wall_s": own["wall_s"],
-                       "cpu_s": own["cpu_s"], **errors(own["peak"], own["outfall_m3"])}
+                       "cpu_s": own["cpu_s"], "cached": own.get("cached"), **errors(own["peak"], own["outfall_m3"])}
         out["router"] = {}
 
         def fail(plugin_name: str, what: str, exc: BaseException) -> None:
