@@ -28,8 +28,8 @@ Sources (MODELS.md, "Drainage"):
 
   SWMM's default PARTIAL damping (and FULL) keep the centred local inertial link above:
   the same weighting and σ-damped terms, solved here in one explicit pass per step where
-  SWMM iterates, made the surcharge front of test_drainage_swmm's branched network climb
-  0.15 m too high (see test_drainage_city_scale's docstring for what was measured).
+  SWMM iterates, left manholes of test_drainage_swmm's surcharged branched network up to
+  0.2 m too high (see test_drainage_city_scale's docstring for what was measured).
 - Pipe ends: a pipe's depth at each end is its node's water level above the pipe's
   invert there, except at an end that drops into its node (the pipe's invert above
   the node's) while the node's water lies below the flow's normal or critical depth:
