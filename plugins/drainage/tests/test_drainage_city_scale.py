@@ -39,6 +39,26 @@ SLOT surcharge as the reference, the router at a 10 s tick. Found (2026-12-03):
   SLOT lets a surcharged conduit's end depths pass the crown in a narrow slot (its
   Froude number then large, σ = 0, the section at the inlet's), where the router clamps
   the end depths to the diameter; the branched case's surcharge may hinge on it.
+- second session (2026-12-03), dwflow.c of SWMM 5.2 followed step by step (its isFull,
+  its Froude number, which link_getFroude sets to 0, not large, in a closed conduit
+  within FUDGE of its crown, so σ = 1 there; its INERTIAL_DAMPING): what landed is SWMM's
+  own momentum for files asking for NONE (the full-features family, model_delayed_report
+  and model_storage_pump(_MGD) now agree with SWMM). For PARTIAL, this city's scene:
+  (1) the weighting and the σ-damped convective terms, end depths capped at the crown:
+  this test passes (peak depth p95 0.005 m, mean +0.0014 m, trunk flows p95 1.3 %), but
+  one manhole peaks 1.36 m off; the 4 x 4 city of test_drainage_swmm 0.033 m at most
+  (0.100 m now); Example1_parallel_loop.inp within (flow p95 0.3 %); Example6.inp's
+  inlet 0.87 m off (0.73 now); and the branched surcharge case fails: A, C, J 1.13, 1.02,
+  1.52 m against SWMM's 1.03, 0.86, 1.37 (tolerance 0.10 m; the centred link: 0.99,
+  0.90, 1.31). (2) SLOT's end depths above the crown (dwflow.c getArea with the Sjoberg
+  slot width) in the momentum too: the 4 x 4 city 0.35 m at most (D-MH-0082); with the
+  slot's volume also in the nodes' storage (SWMM's slot widths add to its nodes' surface
+  area): 0.30 m (median 0.0003 m), the branched case A, B, C 1.12, 1.30, 1.06 m against
+  1.03, 1.19, 0.86. (3) the slot's storage with the end depths capped: A, B, J within
+  0.05 m, C still 1.07 m. So not landed: C, the head of a 120 m pipe into the
+  surcharging J, stands 0.16-0.21 m high whenever the upstream weighting is on (with it
+  alone, FULL damping and SLOT's ends: 1.00 m). Next suspect: SWMM solves each step by Picard iterations
+  with under-relaxation (ω = 0.5, dynwave.c), the router in one explicit pass.
 """
 
 from __future__ import annotations

@@ -467,11 +467,17 @@ def parse_network(inp: Inp) -> Network:
         if inp.rows(section) and section != "TRANSECTS":
             warnings.add(f"[{section}] line {inp.rows(section)[0].line}: street inlets are not modelled; "
                          "street flow stays in the network")
+    # the dynamic wave's momentum options: model.route follows the damping; the surcharge
+    # method is kept with the scene (its surcharged nodes keep a storage, as SLOT's do, and
+    # its pipe ends stop at the crown, as EXTRAN's do)
     damping = inp.option("INERTIAL_DAMPING", "PARTIAL").upper()
-    if routing == "DYNWAVE" and damping == "NONE":
-        warnings.add("[OPTIONS] INERTIAL_DAMPING NONE: the router damps the inertial terms (SWMM keeps their convective "
-                     "part), so a conduit surcharged at one end only carries more here and the node above it stands lower")
+    if damping not in ("NONE", "PARTIAL", "FULL"):
+        raise InpError(f"{inp.path}: [OPTIONS] INERTIAL_DAMPING {damping!r}; valid: NONE, PARTIAL, FULL")
+    surcharge = inp.option("SURCHARGE_METHOD", "EXTRAN").upper()
+    if surcharge not in ("EXTRAN", "SLOT"):
+        raise InpError(f"{inp.path}: [OPTIONS] SURCHARGE_METHOD {surcharge!r}; valid: EXTRAN, SLOT")
     options = {"start": start, "duration": duration, "flow_routing": routing, "allow_ponding": ponding,
+               "inertial_damping": damping, "surcharge_method": surcharge,
                "routing_step": _option_seconds(inp, "ROUTING_STEP", 20.0), "units": units,
                "min_slope": _min_slope(inp),
                "report_step": _option_seconds(inp, "REPORT_STEP", 900.0)}

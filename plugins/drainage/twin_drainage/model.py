@@ -14,7 +14,22 @@ Sources (MODELS.md, "Drainage"):
 
   whose steady state is exactly Manning's equation with the head gradient as slope,
   and SWMM's normal flow limitation (supercritical inlet or a water surface flatter
-  than the bed: no more than Manning's normal flow at the upstream depth).
+  than the bed: no more than Manning's normal flow at the upstream depth). The
+  section (A, R) is taken at the mean of the two end depths, each capped at the crown.
+- A network whose SWMM file asks for ``INERTIAL_DAMPING NONE`` gets SWMM 5.2's own link
+  momentum (dwflow.c, dwflow_findConduitFlow): the Froude number at mid depth (0 within
+  FUDGE of the crown) gives σ = 1 below 0.5, 2·(1 - Fr) to 0 at 1; a part-full conduit
+  flowing downhill takes A and R weighted towards its inlet's, A_w = A_1 + (A_mid - A_1)·σ
+  (R likewise; friction keeps v = Q/A_mid), and the convective terms
+  2·v·(A_mid - A_old) + τ·v²·(A_2 - A_1)/L join the numerator, except in a full conduit:
+
+      Q_new = (Q + g·A_w·τ·(H_up - H_down)/L + 2·v·(A_mid - A_old) + τ·v²·(A_2 - A_1)/L)
+              / (1 + g·n²·|v|·τ/R_w^(4/3))
+
+  SWMM's default PARTIAL damping (and FULL) keep the centred local inertial link above:
+  the same weighting and σ-damped terms, solved here in one explicit pass per step where
+  SWMM iterates, left manholes of test_drainage_swmm's surcharged branched network up to
+  0.2 m too high (see test_drainage_city_scale's docstring for what was measured).
 - Pipe ends: a pipe's depth at each end is its node's water level above the pipe's
   invert there, except at an end that drops into its node (the pipe's invert above
   the node's) while the node's water lies below the flow's normal or critical depth:
@@ -62,6 +77,14 @@ DRY_AREA = 1.0e-8
 MIN_CAPACITY_SLOPE = 1.0e-4
 #: the smallest drop SWMM gives a conduit, m (MIN_DELTA_Z, 0.001 ft)
 MIN_DELTA_Z = 0.001 * 0.3048
+#: SWMM's FUDGE, m (0.0001 ft): a closed conduit this close to its crown has Froude number 0
+FUDGE = 0.0001 * 0.3048
+#: SWMM's largest velocity in the momentum equation, m/s (dwflow.c MAXVELOCITY, 50 ft/s)
+MAX_VELOCITY = 50.0 * 0.3048
+#: [OPTIONS] INERTIAL_DAMPING (route's ``damping``): NONE keeps the inertial terms
+#: (dwflow.c), PARTIAL (SWMM's default) and FULL get the centred local inertial link
+DAMPING_NONE, DAMPING_PARTIAL, DAMPING_FULL = 0, 1, 2
+DAMPING = {"NONE": DAMPING_NONE, "PARTIAL": DAMPING_PARTIAL, "FULL": DAMPING_FULL}
 
 
 # --- circular section ---------------------------------------------------------------
@@ -80,14 +103,16 @@ CIRCLE_SCALE = CIRCLE_STEPS / math.sqrt(0.5)
 FULL_AREA = 0.25 * math.pi
 FULL_K43 = FULL_AREA * 0.25 ** (4.0 / 3.0)
 FULL_K23 = FULL_AREA * 0.25 ** (2.0 / 3.0)
+FULL_R43 = 0.25 ** (4.0 / 3.0)
 
 
 def _circle_tables(steps: int = CIRCLE_STEPS) -> np.ndarray:
-    """``[half, k, j]``: A/d² (j = 0), A·R^(4/3)/d^(10/3) (1) and A·R^(2/3)/d^(8/3) (2) at
-    y/d = s² (half 0) and y/d = 1 - s² (half 1), s = k·sqrt(1/2)/steps. From the closed
-    forms A = d²/8·(θ - sin θ), P = d·θ/2, θ = 2·acos(1 - 2y/d)."""
+    """``[half, k, j]``: A/d² (j = 0), A·R^(4/3)/d^(10/3) (1), A·R^(2/3)/d^(8/3) (2), R/d
+    (3) and (R/d)^(4/3) (4) at y/d = s² (half 0) and y/d = 1 - s² (half 1), s =
+    k·sqrt(1/2)/steps. From the closed forms A = d²/8·(θ - sin θ), P = d·θ/2, θ =
+    2·acos(1 - 2y/d)."""
     s = np.linspace(0.0, math.sqrt(0.5), steps + 1)
-    out = np.empty((2, steps + 1, 3))
+    out = np.empty((2, steps + 1, 5))
     for half, x in enumerate((s * s, 1.0 - s * s)):
         theta = 2.0 * np.arccos(np.clip(1.0 - 2.0 * x, -1.0, 1.0))
         area = (theta - np.sin(theta)) / 8.0
@@ -95,8 +120,10 @@ def _circle_tables(steps: int = CIRCLE_STEPS) -> np.ndarray:
         out[half, :, 0] = area
         out[half, :, 1] = area * radius ** (4.0 / 3.0)
         out[half, :, 2] = area * radius ** (2.0 / 3.0)
+        out[half, :, 3] = radius
+        out[half, :, 4] = radius ** (4.0 / 3.0)
     out[0, 0] = 0.0
-    out[1, 0] = (FULL_AREA, FULL_K43, FULL_K23)
+    out[1, 0] = (FULL_AREA, FULL_K43, FULL_K23, 0.25, FULL_R43)
     out[1, steps] = out[0, steps]  # the halves meet at y/d = 1/2
     return out
 
@@ -143,6 +170,15 @@ def circular_width(y, d):  # pragma: no cover - compiled
     if y <= 0.0 or y >= d:
         return 0.0
     return 2.0 * math.sqrt(y * (d - y))
+
+
+@njit(cache=True, nogil=True)
+def circle_section(x):  # pragma: no cover - compiled
+    """A/d², R/d and (R/d)^(4/3) of a circle filled to y/d = ``x`` (0 <= x <= 1), from CIRCLE."""
+    if x >= 1.0:
+        return FULL_AREA, 0.25, FULL_R43
+    half, k, w = circle_cell(x)
+    return circle_value(half, k, w, 0), circle_value(half, k, w, 3), circle_value(half, k, w, 4)
 
 
 # --- normal and critical depth ---------------------------------------------------------
@@ -582,7 +618,7 @@ def route(dt, substeps, runoff, depth, flow, open_fraction,
           pipe_up, pipe_down, invert_up, invert_down, diameter, per_diameter, gravity, friction, conveyance,
           root_per_conveyance, root_per_critical, down_end, up_drop, head, volume, settled, intercept, surface,
           low, high, leaving, outflow, flooded, stored, pipe_depth, pipe_area, reg_int, reg_float, curve_ptr, curve_x,
-          curve_y, reg_on, reg_flow, losses):  # pragma: no cover - compiled
+          curve_y, reg_on, reg_flow, losses, damping):  # pragma: no cover - compiled
     """Advance the network by ``dt`` seconds in ``substeps`` equal steps (local inertial
     links, node continuity; see the module docstring). Each step is four passes: the
     links' momentum, each node's outflow limit, the exchange of water, the nodes'
@@ -600,7 +636,10 @@ def route(dt, substeps, runoff, depth, flow, open_fraction,
     the pond excluded), ``pipe_depth`` (m, mean of the two end depths per pipe) and
     ``pipe_area`` (m2, its open flow area). Regulators (pumps, weirs, orifices, outlets:
     ``reg_*``, ``curve_*``, twin_drainage.regulators) set their flow ``reg_flow`` (m3/s)
-    from the heads each step, and ``reg_on`` holds each pump's state.
+    from the heads each step, and ``reg_on`` holds each pump's state. ``damping`` (a
+    DAMPING_* code, the file's INERTIAL_DAMPING): NONE gives SWMM's own link momentum,
+    upstream-weighted and with the convective terms (module docstring); ``pipe_area``
+    keeps the last step's mid area for them.
     """
     m_count = depth.shape[0]
     p_count = flow.shape[0]
@@ -660,29 +699,55 @@ def route(dt, substeps, runoff, depth, flow, open_fraction,
                 flow[p] = 0.0
                 continue
             if y >= d:
-                a, k43 = FULL_AREA, FULL_K43
+                a, k43, r_mid = FULL_AREA, FULL_K43, 0.25
             else:
                 half, k, w = circle_cell(y * per_diameter[p])
                 a = circle_value(half, k, w, 0)
                 k43 = circle_value(half, k, w, 1)
+                r_mid = circle_value(half, k, w, 3)
             area = f * a * d * d
+            area_old = pipe_area[p]
             pipe_area[p] = area
             if area <= DRY_AREA:
                 flow[p] = 0.0
                 continue
-            # (q + g·A·τ·ΔH/L) / (1 + g·n²·|q|·τ/(A·R^(4/3))), with one division
+            # (q + g·A·τ·ΔH/L + inertia) / (1 + g·n²·|q|·τ/(A·R^(4/3))), with one division
             conveyed = f * k43
+            inertia = 0.0
+            a_up, r_up, r43_up, a_down = 0.0, 0.0, 0.0, 0.0
+            if damping == DAMPING_NONE or losses[LL_ANY, p] > 0.0:
+                a_up, r_up, r43_up = circle_section(yu * per_diameter[p])
+                a_down = circle_section(yd * per_diameter[p])[0]
+            if damping == DAMPING_NONE:
+                # SWMM's own momentum (dwflow.c dwflow_findConduitFlow). The Froude number at
+                # mid depth (link_getFroude: 0 in a closed conduit within FUDGE of its crown)
+                # gives σ: 1 up to Fr 0.5, 2·(1 - Fr) to 0 at Fr 1
+                full = yu >= d and yd >= d
+                speed = min(max(q / area, -MAX_VELOCITY), MAX_VELOCITY)
+                sigma = 1.0
+                if y < d - FUDGE:
+                    froude2 = speed * speed * circular_width(y, d) / (G * a * d * d)
+                    if froude2 >= 1.0:
+                        sigma = 0.0
+                    elif froude2 > 0.25:
+                        sigma = 2.0 * (1.0 - math.sqrt(froude2))
+                # upstream weighting: a part-full pipe flowing downhill takes its area and
+                # hydraulic radius towards its inlet's as the flow nears critical (ρ = σ);
+                # friction keeps v = Q/A at mid depth
+                rho = sigma if (not full and q > 0.0 and hu >= hd) else 1.0
+                if rho < 1.0:
+                    r43 = r43_up if rho == 0.0 else (r_up + (r_mid - r_up) * rho) ** (4.0 / 3.0)
+                    conveyed = f * a * r43
+                    a = a_up + (a - a_up) * rho
+                # the convective terms 2·v·(A_mid - A_old) + τ·v²·(A_down - A_up)/L, undamped
+                # (NONE) but in a full closed conduit (1/L = gravity/(g·d²)); A_old is the last
+                # step's mid area
+                if not full:
+                    inertia = speed * (2.0 * (area - area_old) + tau * speed * f * (a_down - a_up) * gravity[p] / G)
             local = 0.0
             if losses[LL_ANY, p] > 0.0:
                 # [LOSSES]: K·|v|·τ/(2L) at the entry, the exit and along the pipe (dwflow.c
                 # findLocalLosses), v of the last flow through each end's area
-                a_up, a_down = FULL_AREA, FULL_AREA
-                if yu < d:
-                    half, k, w = circle_cell(yu * per_diameter[p])
-                    a_up = circle_value(half, k, w, 0)
-                if yd < d:
-                    half, k, w = circle_cell(yd * per_diameter[p])
-                    a_down = circle_value(half, k, w, 0)
                 speed = 0.0
                 if f * a_up * d * d > DRY_AREA:
                     speed += losses[LL_ENTRY, p] * abs(q) / (f * a_up * d * d)
@@ -690,8 +755,8 @@ def route(dt, substeps, runoff, depth, flow, open_fraction,
                     speed += losses[LL_EXIT, p] * abs(q) / (f * a_down * d * d)
                 speed += losses[LL_AVERAGE, p] * abs(q) / area
                 local = speed * tau * gravity[p] / (2.0 * G * d * d)  # 1/L = gravity/(g·d²)
-            q = (q + gravity[p] * f * a * tau * (hu - hd)) * conveyed / (conveyed * (1.0 + local)
-                                                                         + friction[p] * abs(q) * tau)
+            q = (q + gravity[p] * f * a * tau * (hu - hd) + inertia) * conveyed / (
+                conveyed * (1.0 + local) + friction[p] * abs(q) * tau)
             # SWMM's normal flow limitation (NORMAL_FLOW_LIMITED = BOTH): when the flow at
             # the inlet is supercritical, or the water surface is flatter than the bed, a
             # pipe carries no more than Manning's normal flow at its upstream depth. It
@@ -988,10 +1053,11 @@ def drainage_tick(dt, substeps, use_gauges, nearest_gauge_row, manhole_row, pipe
                   external_inflow, blockage, depth_col, head_col, crown_col, surcharged_col, ponded_col, flooding_col, volume_col,
                   inflow_col, flow_col, fill_col, velocity_col, capacity_col, discharge_col,
                   discharged_col, reg_row, reg_int, reg_float, curve_ptr, curve_x, curve_y, reg_on,
-                  reg_flow, losses):  # pragma: no cover - compiled
+                  reg_flow, losses, damping):  # pragma: no cover - compiled
     """One tick of the network on the table's columns (``*_col``, ``rain_*``, ...):
     gather_inputs, route, publish, in one call from Python, with the network
-    (:class:`Network`) and the working arrays (:class:`RouterWork`) packed in rows."""
+    (:class:`Network`) and the working arrays (:class:`RouterWork`) packed in rows;
+    ``damping`` as :func:`route` takes it."""
     runoff, depth, flow, open_fraction = work_manhole[MW_RUNOFF], work_manhole[MW_DEPTH], work_pipe[PW_FLOW], \
         work_pipe[PW_OPEN_FRACTION]
     flooded, stored = work_manhole[MW_FLOODED], work_manhole[MW_STORED]
@@ -1009,7 +1075,7 @@ def drainage_tick(dt, substeps, use_gauges, nearest_gauge_row, manhole_row, pipe
           pipe_int[PI_UP_DROP], head, work_manhole[MW_VOLUME], work_manhole[MW_SETTLED], work_manhole[MW_INTERCEPT],
           work_manhole[MW_SURFACE], work_manhole[MW_LOW], work_manhole[MW_HIGH], work_manhole[MW_LEAVING],
           outflow, flooded, stored, pipe_depth, pipe_area, reg_int, reg_float, curve_ptr, curve_x, curve_y, reg_on,
-          reg_flow, losses)
+          reg_flow, losses, damping)
     for r in range(reg_row.shape[0]):
         flow_col[reg_row[r]] = reg_flow[r]
     publish(dt, manhole_row, pipe_row, outfall_row, node_invert, max_depth, crown, diameter, capacity, invert_down,
@@ -1208,6 +1274,21 @@ def link_losses(world, table, net: Network) -> np.ndarray:
     return out
 
 
+def inertial_damping(world) -> int:
+    """The scene's SWMM file's ``[OPTIONS] INERTIAL_DAMPING`` (``data/hydrology.json``) as a
+    DAMPING_* code; a scene without one gets SWMM's default, PARTIAL."""
+    import json
+
+    root = getattr(world.scene, "root", None)
+    path = None if root is None else root / "data" / "hydrology.json"
+    source = json.loads(path.read_text(encoding="utf-8")).get("source", {}) if path is not None and path.is_file() \
+        else {}
+    damping = source.get("inertial_damping", "PARTIAL")
+    if damping not in DAMPING:
+        raise ValueError(f"{path}: source.inertial_damping {damping!r}; valid: NONE, PARTIAL, FULL")
+    return DAMPING[damping]
+
+
 def step_drainage(ctx):
     """One tick of the network: rain -> rational runoff -> local-inertial routing.
 
@@ -1249,7 +1330,8 @@ def step_drainage(ctx):
                   c["volume"], c["inflow"], c["flow"], c["fill"], c["velocity"], c["capacity"], c["discharge"],
                   c["discharged_volume"], net.reg_row, net.reg_int, net.reg_float, net.curve_ptr, net.curve_x,
                   net.curve_y, work.reg_on, work.reg_flow,
-                  world.memo(("drainage", "losses", ctx.domain), lambda: link_losses(world, t, net)))
+                  world.memo(("drainage", "losses", ctx.domain), lambda: link_losses(world, t, net)),
+                  world.memo(("drainage", "damping", ctx.domain), lambda: inertial_damping(world)))
 
 
 # --- couplings -----------------------------------------------------------------------

@@ -126,6 +126,8 @@ def write_scene(source: str | Path, scene_dir: str | Path, strict: bool = False)
                                                       ensure_ascii=False), encoding="utf-8")
     source_info = {"format": "swmm", "file": source.name, "offset": [x0, y0], "routing_step": options["routing_step"],
                    "flow_routing": options["flow_routing"], "min_slope": options["min_slope"], "link_ids": link_ids,
+                   # the link momentum's options (model.inertial_damping reads the first)
+                   "inertial_damping": options["inertial_damping"], "surcharge_method": options["surcharge_method"],
                    "storage_nodes": [n for n, node in net.manholes.items() if node["kind"] == "storage"],
                    # outfalls whose stage follows a TIMESERIES or a TIDAL curve (forcing.outfall_stage)
                    "outfall_stages": {n: node["stage"] for n, node in net.outfalls.items() if "stage" in node},
