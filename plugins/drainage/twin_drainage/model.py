@@ -615,6 +615,7 @@ def route(dt, substeps, runoff, depth, flow, open_fraction,
     # each node's net inflow but for the regulator at hand (the regulators' update)
     net = np.zeros(m_count if reg_flow.shape[0] else 0)
     starved = np.zeros(reg_flow.shape[0])
+    cap = np.zeros(reg_flow.shape[0])
     outflow[:] = 0.0
     flooded[:] = 0.0
     for m in range(m_count):  # sensors may have set the depth: start from it
@@ -728,22 +729,12 @@ def route(dt, substeps, runoff, depth, flow, open_fraction,
         # τ·dQ/dh1/A1, b = τ·(-dQ/dh2)/A2 and N1, N2 the nodes' other net inflows,
         # Q = (Q0 + a·N1 - b·N2)/(1 + a + b) (backward Euler of dh/dt = (N - Q)/A; SWMM
         # reaches the same by its Picard iterations on the nodes' heads, dynwave.c, with
-        # each regulator's dqdh, link.c). It passes what reaches a small node as SWMM does,
-        # and the router's step no longer shrinks for a regulator.
+        # each regulator's dqdh, link.c).
         for r in range(reg_flow.shape[0]):
             up = reg_int[RI_UP, r]
             available = volume[up] + runoff[up] * tau if up < m_count else 0.0
-            q = regulator_flow(r, reg_int, reg_float, curve_ptr, curve_x, curve_y, reg_on, head, node_invert, depth,
-                               volume, available, tau, m_count)
-            # A regulator asking more than its inlet holds (a pump's curve at an empty wet
-            # well asks far more than arrives) is starved: the outflow limit below shares
-            # what the inlet holds among its outflows, the regulator passes its share and,
-            # after the exchange, what reached its inlet meanwhile; its head no longer sets
-            # its flow, and the nodes downstream count on no more than the inlet holds.
-            starved[r] = 0.0
-            if q > 0.0 and up < m_count and q * tau > available:
-                starved[r] = q
-            reg_flow[r] = q
+            reg_flow[r] = regulator_flow(r, reg_int, reg_float, curve_ptr, curve_x, curve_y, reg_on, head,
+                                         node_invert, depth, volume, available, tau, m_count)
         if reg_flow.shape[0]:
             for m in range(m_count):
                 net[m] = runoff[m]
@@ -752,11 +743,16 @@ def route(dt, substeps, runoff, depth, flow, open_fraction,
                 net[pipe_up[p]] -= q
                 if pipe_down[p] < m_count:
                     net[pipe_down[p]] += q
+            # what each regulator can pass at most: what its inlet holds and what reaches
+            # it (a pump's curve at an empty wet well asks far more than arrives; the
+            # nodes downstream must not count on more)
             for r in range(reg_flow.shape[0]):
                 up, down = reg_int[RI_UP, r], reg_int[RI_DOWN, r]
                 q = reg_flow[r]
-                if starved[r] > 0.0:  # what it holds and what reaches it
-                    q = min(q, (volume[up] + runoff[up] * tau) / tau + max(net[up] - runoff[up], 0.0))
+                cap[r] = math.inf
+                if up < m_count:
+                    cap[r] = (volume[up] + runoff[up] * tau) / tau + max(net[up] - runoff[up], 0.0)
+                    q = min(q, cap[r])
                 if up < m_count:
                     net[up] -= q
                 if down < m_count:
@@ -764,19 +760,16 @@ def route(dt, substeps, runoff, depth, flow, open_fraction,
         for r in range(reg_flow.shape[0]):
             up, down = reg_int[RI_UP, r], reg_int[RI_DOWN, r]
             q0 = reg_flow[r]
-            if starved[r] > 0.0 or (q0 < 0.0 and down < m_count
-                                    and -q0 * tau >= volume[down] + runoff[down] * tau):
-                g_up, g_down = 0.0, 0.0  # starved: the flow is what the inlet holds
-            else:
-                available = volume[up] + runoff[up] * tau if up < m_count else 0.0
-                g_up, g_down = regulator_gain(r, reg_int, reg_float, curve_ptr, curve_x, curve_y, reg_on, head,
-                                              node_invert, depth, volume, available, tau, m_count)
+            counted = min(q0, cap[r])
+            available = volume[up] + runoff[up] * tau if up < m_count else 0.0
+            g_up, g_down = regulator_gain(r, reg_int, reg_float, curve_ptr, curve_x, curve_y, reg_on, head,
+                                          node_invert, depth, volume, available, tau, m_count)
             a = g_up * tau / surface[up] if up < m_count and surface[up] > 0.0 else 0.0
             b = g_down * tau / surface[down] if down < m_count and surface[down] > 0.0 else 0.0
             q = q0
             if a > 0.0 or b > 0.0:
-                others_up = net[up] + q0 if up < m_count else 0.0
-                others_down = net[down] - q0 if down < m_count else 0.0
+                others_up = net[up] + counted if up < m_count else 0.0
+                others_down = net[down] - counted if down < m_count else 0.0
                 # a node full to its rim without a pond stays there (what rises above
                 # floods): its head does not rise with what it gains
                 if a > 0.0 and pond[up] <= 0.0 and depth[up] >= max_depth[up] and others_up > q0:
@@ -789,9 +782,13 @@ def route(dt, substeps, runoff, depth, flow, open_fraction,
                 if q * q0 < 0.0 or (q < 0.0 and (reg_int[RI_KIND, r] == REG_PUMP or reg_int[RI_GATED, r])):
                     q = 0.0
                 if up < m_count:
-                    net[up] += q0 - q
+                    net[up] += counted - min(q, cap[r])
                 if down < m_count:
-                    net[down] += q - q0
+                    net[down] += min(q, cap[r]) - counted
+            # Asking more than its inlet holds, it is starved: the outflow limit below
+            # shares what the inlet holds among its outflows, and after the exchange it
+            # passes what reached the inlet meanwhile, up to what it asks (starved[r])
+            starved[r] = q if q > 0.0 and up < m_count and q * tau > available else 0.0
             reg_flow[r] = q
             if q > 0.0:
                 if up < m_count:
