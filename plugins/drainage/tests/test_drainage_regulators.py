@@ -1,6 +1,6 @@
-"""Regulators on small nodes (twin_drainage.regulators, model.route): a weir or a pump on
-a junction of SWMM's minimum surface area, routed in steps far longer than the node's
-time constant, against independent references (the level's ODE, continuity)."""
+"""Regulators on small nodes (twin_drainage.regulators, model.route): a weir on a
+junction of SWMM's minimum surface area, routed in steps far longer than the node's time
+constant, against an independent reference (the level's ODE)."""
 
 from __future__ import annotations
 
@@ -55,31 +55,8 @@ W                J                O                TRANSVERSE   {crest}        {
 [XSECTIONS]
 W                RECT_OPEN    1                {length}          0          0
 """
-#: the pump's well J fed through a pipe from U, which takes the inflow
-PUMP = """
-[JUNCTIONS]
-U                1          3          0          0          0
-
-[CONDUITS]
-C                U                J                50         0.013      0          0          0          0
-
-[XSECTIONS]
-C                CIRCULAR     0.3              0          0          0          1
-
-[PUMPS]
-P                J                O                PC               ON       0        0
-
-[CURVES]
-PC               Pump4      0          0.1
-PC                          2          0.2
-
-[COORDINATES]
-U                -50                0
-"""
-
-
 def run(tmp_path: Path, text: str, tick: float = 10.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The file run in the twin in ticks of ``tick`` s: times, J's depth, the regulator's flow."""
+    """The file run in the twin in ticks of ``tick`` s: times, J's depth, the weir's flow."""
     path = tmp_path / "tiny.inp"
     path.write_text(text, encoding="utf-8")
     swmm.write_scene(path, tmp_path / "scene")
@@ -87,7 +64,7 @@ def run(tmp_path: Path, text: str, tick: float = 10.0) -> tuple[np.ndarray, np.n
     truth = Simulator(load_scene(tmp_path / "scene", registry.domains), registry, 0)
     table = truth.world.tables["drainage"]
     ids = list(table.ids)
-    node, link = ids.index("J"), next(k for k, i in enumerate(ids) if i in ("W", "P"))
+    node, link = ids.index("J"), ids.index("W")
 
     def fail(plugin_name: str, what: str, exc: BaseException) -> None:
         raise RuntimeError(f"{plugin_name}: {what}: {exc}") from exc
@@ -119,16 +96,3 @@ def test_a_weir_drains_a_small_junction_as_the_level_s_ode(tmp_path):
     assert np.max(np.abs(depth[later] - ode[later])) < 1.0e-3
     assert flow[-1] == pytest.approx(INFLOW, rel=1e-6)
 
-
-def test_a_pump_passes_what_reaches_its_wet_well(tmp_path):
-    """A TYPE4 pump (0.1 m³/s at an empty well, more when deeper) whose well J a pipe
-    feeds 20 l/s: it can pass all that arrives, so the well stays dry and the pump
-    carries the pipe's flow, as SWMM's does (dynwave.c getModPumpFlow: the inflow, when
-    pumping more would leave the well below empty). Taking only what the well held at
-    the step's start, the well kept each step's inflow from the pipe."""
-    inflow = 0.02
-    text = HEAD.format(area=AREA, inflow=inflow).replace("J                FLOW", "U                FLOW") + PUMP
-    times, depth, flow = run(tmp_path, text)
-    later = times >= 300.0  # the pipe's flow is steady by then
-    assert np.max(depth[later]) < 1.0e-9
-    assert flow[later] == pytest.approx(np.full(int(later.sum()), inflow), rel=1e-3)

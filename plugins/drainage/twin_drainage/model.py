@@ -614,7 +614,6 @@ def route(dt, substeps, runoff, depth, flow, open_fraction,
     tau = dt / substeps
     # each node's net inflow but for the regulator at hand (the regulators' update)
     net = np.zeros(m_count if reg_flow.shape[0] else 0)
-    starved = np.zeros(reg_flow.shape[0])
     cap = np.zeros(reg_flow.shape[0])
     outflow[:] = 0.0
     flooded[:] = 0.0
@@ -743,15 +742,15 @@ def route(dt, substeps, runoff, depth, flow, open_fraction,
                 net[pipe_up[p]] -= q
                 if pipe_down[p] < m_count:
                     net[pipe_down[p]] += q
-            # what each regulator can pass at most: what its inlet holds and what reaches
-            # it (a pump's curve at an empty wet well asks far more than arrives; the
-            # nodes downstream must not count on more)
+            # what each regulator can pass at most: what its inlet holds (the outflow
+            # limit below cuts it so; a pump's curve at an empty wet well asks far more
+            # than arrives, and the nodes downstream must not count on more)
             for r in range(reg_flow.shape[0]):
                 up, down = reg_int[RI_UP, r], reg_int[RI_DOWN, r]
                 q = reg_flow[r]
                 cap[r] = math.inf
                 if up < m_count:
-                    cap[r] = (volume[up] + runoff[up] * tau) / tau + max(net[up] - runoff[up], 0.0)
+                    cap[r] = (volume[up] + runoff[up] * tau) / tau
                     q = min(q, cap[r])
                 if up < m_count:
                     net[up] -= q
@@ -781,14 +780,15 @@ def route(dt, substeps, runoff, depth, flow, open_fraction,
                 # through zero), and none at all through a pump or a flap gate
                 if q * q0 < 0.0 or (q < 0.0 and (reg_int[RI_KIND, r] == REG_PUMP or reg_int[RI_GATED, r])):
                     q = 0.0
+                # asking more than its inlet holds even so (a pump at an empty wet well),
+                # it is starved: the outflow limit shares what the inlet holds among its
+                # outflows by what each asks, whatever the heads
+                if q > cap[r]:
+                    q = q0
                 if up < m_count:
                     net[up] += counted - min(q, cap[r])
                 if down < m_count:
                     net[down] += min(q, cap[r]) - counted
-            # Asking more than its inlet holds, it is starved: the outflow limit below
-            # shares what the inlet holds among its outflows, and after the exchange it
-            # passes what reached the inlet meanwhile, up to what it asks (starved[r])
-            starved[r] = q if q > 0.0 and up < m_count and q * tau > available else 0.0
             reg_flow[r] = q
             if q > 0.0:
                 if up < m_count:
@@ -835,20 +835,6 @@ def route(dt, substeps, runoff, depth, flow, open_fraction,
                 volume[down] += q
             else:
                 outflow[down - m_count] += q
-        # A starved regulator passes what reached its inlet during the step, up to the
-        # flow it asks for: SWMM sets a pump's flow to its wet well's inflow when pumping
-        # more would leave the well below empty (dynwave.c getModPumpFlow), so the well
-        # stays dry, and a pipe leaving it carries nothing.
-        for r in range(reg_flow.shape[0]):
-            up, down = reg_int[RI_UP, r], reg_int[RI_DOWN, r]
-            if starved[r] > reg_flow[r] and volume[up] > 0.0:
-                extra = min(volume[up], (starved[r] - reg_flow[r]) * tau)
-                volume[up] -= extra
-                if down < m_count:
-                    volume[down] += extra
-                else:
-                    outflow[down - m_count] += extra
-                reg_flow[r] += extra / tau
         # Node depths: exact in the storage's linear piece around the last depth (most
         # nodes, most steps), else solved (storage_depth).
         for m in range(m_count):
