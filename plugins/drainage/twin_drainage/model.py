@@ -607,7 +607,8 @@ def route(dt, substeps, runoff, depth, flow, open_fraction,
     the pond excluded), ``pipe_depth`` (m, mean of the two end depths per pipe) and
     ``pipe_area`` (m2, its open flow area). Regulators (pumps, weirs, orifices, outlets:
     ``reg_*``, ``curve_*``, twin_drainage.regulators) set their flow ``reg_flow`` (m3/s)
-    from the heads each step, and ``reg_on`` holds each pump's state.
+    each step from the heads, implicit in them (linearised), and ``reg_on`` holds each
+    pump's state.
     """
     m_count = depth.shape[0]
     p_count = flow.shape[0]
