@@ -20,8 +20,11 @@ ch. 7 (flow regulators), with the equations as SWMM 5.2's link.c evaluates them:
   reverse.
 
 A flap gate stops reverse flow. The router evaluates each regulator every sub-step from
-the nodes' heads and exchanges its flow like a pipe's (node continuity, outflows
-limited to what a node holds).
+the nodes' heads, then takes its flow implicit in them, linearised with its dQ/dh
+(:func:`regulator_gain`) and the nodes' surface areas: the flow at the heads its nodes
+reach at the step's end (backward Euler), as SWMM's iterations on the heads give it
+(twin_drainage.model.route). It exchanges that flow like a pipe's (node continuity,
+outflows limited to what a node holds).
 """
 
 from __future__ import annotations
@@ -85,7 +88,7 @@ def build(specs: list[dict], node_index: dict[str, int]) -> tuple[np.ndarray, np
 
 def head_gain(ints: np.ndarray, floats: np.ndarray, ptr: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
     """An upper estimate of each regulator's dq/dh (m²/s) over its working range, for the
-    router's stable step."""
+    router's step (model.REG_GAIN_STEPS)."""
     out = np.zeros(ints.shape[1])
     for r in range(ints.shape[1]):
         kind, sub = ints[RI_KIND, r], ints[RI_SUBTYPE, r]
