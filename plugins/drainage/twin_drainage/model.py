@@ -66,7 +66,11 @@ from twin import piecewise_risk
 # kinwave_tick carry kinwave.py's, regulators.py's and sections.py's code in their entries
 from twin_drainage import _numba_cache  # noqa: F401 - before any kernel: the package-wide cache key
 from twin_drainage.kinwave import route_kinwave
-from twin_drainage.regulators import RI_DOWN, RI_UP, regulator_flow
+from twin_drainage.regulators import REG_PUMP, RI_DOWN, RI_GATED, RI_KIND, RI_UP, regulator_flow, regulator_gain
+
+#: the largest τ·dQ/dh/A a step gives a regulator on its smaller node (route() takes
+#: its flow implicit in the heads, linearised; build_network)
+REG_GAIN_STEPS = 2.0
 
 G = 9.80665  # m/s2
 MM_PER_HOUR = 1.0 / 3.6e6  # m/s per mm/h
@@ -464,16 +468,19 @@ def build_network(table, links: dict[str, tuple[str, ...]], regulator_specs: dic
             ends = links.get(table.ids[row], ())
             specs.append({**spec, "links": list(ends)})
         ints, floats, ptr, xs, ys, on = regulators.build(specs, node_index)
-        # A regulator's flow is explicit in the heads: a step must not move more water
-        # than the smaller node's storage takes for the head to change that much
-        # (dq/dh·τ < A/2), which is why SWMM files with weirs on small junctions route at 1 s.
+        # route() takes a regulator's flow implicit in its nodes' heads, linearised (a =
+        # τ·dQ/dh/A); the step keeps a <= REG_GAIN_STEPS on the smaller node (the
+        # explicit flow needed a < 1/2, which held a weir on a 1.17 m² junction to 0.2 s
+        # on model_curve_num.inp). Unbounded (10 s steps there), a pump passes only what
+        # its wet well held at the step's start, the well keeps a step's inflow, and
+        # model_full_features_b.inp floods 19 % less than SWMM.
         gain = regulators.head_gain(ints, floats, ptr, xs, ys)
         for r in range(len(reg_rows)):
             areas = [shaft[ints[regulators.RI_UP, r]]] if ints[regulators.RI_UP, r] < m else []
             if ints[regulators.RI_DOWN, r] < m:
                 areas.append(shaft[ints[regulators.RI_DOWN, r]])
             if areas and gain[r] > 0.0:
-                stable_dt = min(stable_dt, 0.5 * min(areas) / gain[r])
+                stable_dt = min(stable_dt, REG_GAIN_STEPS * min(areas) / gain[r])
         extra = dict(reg_row=reg_rows, reg_int=ints, reg_float=floats, curve_ptr=ptr, curve_x=xs, curve_y=ys,
                      reg_on=on)
     return Network(
@@ -636,14 +643,17 @@ def route(dt, substeps, runoff, depth, flow, open_fraction,
     the pond excluded), ``pipe_depth`` (m, mean of the two end depths per pipe) and
     ``pipe_area`` (m2, its open flow area). Regulators (pumps, weirs, orifices, outlets:
     ``reg_*``, ``curve_*``, twin_drainage.regulators) set their flow ``reg_flow`` (m3/s)
-    from the heads each step, and ``reg_on`` holds each pump's state. ``damping`` (a
-    DAMPING_* code, the file's INERTIAL_DAMPING): NONE gives SWMM's own link momentum,
-    upstream-weighted and with the convective terms (module docstring); ``pipe_area``
-    keeps the last step's mid area for them.
+    each step from the heads, implicit in them (linearised), and ``reg_on`` holds each
+    pump's state. ``damping`` (a DAMPING_* code, the file's INERTIAL_DAMPING): NONE gives
+    SWMM's own link momentum, upstream-weighted and with the convective terms (module
+    docstring); ``pipe_area`` keeps the last step's mid area for them.
     """
     m_count = depth.shape[0]
     p_count = flow.shape[0]
     tau = dt / substeps
+    # each node's net inflow but for the regulator at hand (the regulators' update)
+    net = np.zeros(m_count if reg_flow.shape[0] else 0)
+    cap = np.zeros(reg_flow.shape[0])
     outflow[:] = 0.0
     flooded[:] = 0.0
     for m in range(m_count):  # sensors may have set the depth: start from it
@@ -776,11 +786,74 @@ def route(dt, substeps, runoff, depth, flow, open_fraction,
                 leaving[up] += q
             elif down < m_count:
                 leaving[down] -= q
+        # Regulators, implicit in the heads: a weir or an orifice between junctions of
+        # SWMM's 1.17 m² would swing its nodes' levels from one step to the next if its
+        # flow followed the heads at the step's start (dQ/dh·τ > A), so each takes the
+        # flow at the heads its nodes will have at the step's end, linearised: with a =
+        # τ·dQ/dh1/A1, b = τ·(-dQ/dh2)/A2 and N1, N2 the nodes' other net inflows,
+        # Q = (Q0 + a·N1 - b·N2)/(1 + a + b) (backward Euler of dh/dt = (N - Q)/A; SWMM
+        # reaches the same by its Picard iterations on the nodes' heads, dynwave.c, with
+        # each regulator's dqdh, link.c).
+        for r in range(reg_flow.shape[0]):
+            up = reg_int[RI_UP, r]
+            available = volume[up] + runoff[up] * tau if up < m_count else 0.0
+            reg_flow[r] = regulator_flow(r, reg_int, reg_float, curve_ptr, curve_x, curve_y, reg_on, head,
+                                         node_invert, depth, volume, available, tau, m_count)
+        if reg_flow.shape[0]:
+            for m in range(m_count):
+                net[m] = runoff[m]
+            for p in range(p_count):
+                q = flow[p]
+                net[pipe_up[p]] -= q
+                if pipe_down[p] < m_count:
+                    net[pipe_down[p]] += q
+            # what each regulator can pass at most: what its inlet holds (the outflow
+            # limit below cuts it so; a pump's curve at an empty wet well asks far more
+            # than arrives, and the nodes downstream must not count on more)
+            for r in range(reg_flow.shape[0]):
+                up, down = reg_int[RI_UP, r], reg_int[RI_DOWN, r]
+                q = reg_flow[r]
+                cap[r] = math.inf
+                if up < m_count:
+                    cap[r] = (volume[up] + runoff[up] * tau) / tau
+                    q = min(q, cap[r])
+                if up < m_count:
+                    net[up] -= q
+                if down < m_count:
+                    net[down] += q
         for r in range(reg_flow.shape[0]):
             up, down = reg_int[RI_UP, r], reg_int[RI_DOWN, r]
+            q0 = reg_flow[r]
+            counted = min(q0, cap[r])
             available = volume[up] + runoff[up] * tau if up < m_count else 0.0
-            q = regulator_flow(r, reg_int, reg_float, curve_ptr, curve_x, curve_y, reg_on, head, node_invert, depth,
-                               volume, available, tau, m_count)
+            g_up, g_down = regulator_gain(r, reg_int, reg_float, curve_ptr, curve_x, curve_y, reg_on, head,
+                                          node_invert, depth, volume, available, tau, m_count)
+            a = g_up * tau / surface[up] if up < m_count and surface[up] > 0.0 else 0.0
+            b = g_down * tau / surface[down] if down < m_count and surface[down] > 0.0 else 0.0
+            q = q0
+            if a > 0.0 or b > 0.0:
+                others_up = net[up] + counted if up < m_count else 0.0
+                others_down = net[down] - counted if down < m_count else 0.0
+                # a node full to its rim without a pond stays there (what rises above
+                # floods): its head does not rise with what it gains
+                if a > 0.0 and pond[up] <= 0.0 and depth[up] >= max_depth[up] and others_up > q0:
+                    a = 0.0
+                if b > 0.0 and pond[down] <= 0.0 and depth[down] >= max_depth[down] and others_down + q0 > 0.0:
+                    b = 0.0
+                q = (q0 + a * others_up - b * others_down) / (1.0 + a + b)
+                # no reversal within a step (dwflow.c: a flow changes direction only
+                # through zero), and none at all through a pump or a flap gate
+                if q * q0 < 0.0 or (q < 0.0 and (reg_int[RI_KIND, r] == REG_PUMP or reg_int[RI_GATED, r])):
+                    q = 0.0
+                # asking more than its inlet holds even so (a pump at an empty wet well),
+                # it is starved: the outflow limit shares what the inlet holds among its
+                # outflows by what each asks, whatever the heads
+                if q > cap[r]:
+                    q = q0
+                if up < m_count:
+                    net[up] += counted - min(q, cap[r])
+                if down < m_count:
+                    net[down] += min(q, cap[r]) - counted
             reg_flow[r] = q
             if q > 0.0:
                 if up < m_count:

@@ -20,8 +20,11 @@ ch. 7 (flow regulators), with the equations as SWMM 5.2's link.c evaluates them:
   reverse.
 
 A flap gate stops reverse flow. The router evaluates each regulator every sub-step from
-the nodes' heads and exchanges its flow like a pipe's (node continuity, outflows
-limited to what a node holds).
+the nodes' heads, then takes its flow implicit in them, linearised with its dQ/dh
+(:func:`regulator_gain`) and the nodes' surface areas: the flow at the heads its nodes
+reach at the step's end (backward Euler), as SWMM's iterations on the heads give it
+(twin_drainage.model.route). It exchanges that flow like a pipe's (node continuity,
+outflows limited to what a node holds).
 """
 
 from __future__ import annotations
@@ -85,7 +88,7 @@ def build(specs: list[dict], node_index: dict[str, int]) -> tuple[np.ndarray, np
 
 def head_gain(ints: np.ndarray, floats: np.ndarray, ptr: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
     """An upper estimate of each regulator's dq/dh (m²/s) over its working range, for the
-    router's stable step."""
+    router's step (model.REG_GAIN_STEPS)."""
     out = np.zeros(ints.shape[1])
     for r in range(ints.shape[1]):
         kind, sub = ints[RI_KIND, r], ints[RI_SUBTYPE, r]
@@ -159,27 +162,66 @@ def regulator_flow(r, ints, floats, curve_ptr, curve_x, curve_y, on, head, node_
     """Flow (m³/s, positive from the inlet to the outlet node) of regulator ``r`` from the
     nodes' heads now; ``available`` is what its inlet holds (m³), ``on`` a pump's state
     (updated in place at its startup and shutoff depths)."""
-    kind = ints[RI_KIND, r]
     up, down = ints[RI_UP, r], ints[RI_DOWN, r]
-    z_up = node_invert[up]
-    h1 = head[up]
-    h2 = max(head[down], node_invert[down])
-    crest = z_up + floats[RF_CREST, r]
-    lo, hi = curve_ptr[r], curve_ptr[r + 1]
-    if kind == REG_PUMP:
-        d = depth[up] if up < m_count else 0.0
+    d = depth[up] if up < m_count else 0.0
+    if ints[RI_KIND, r] == REG_PUMP:
         startup, shutoff = floats[RF_STARTUP, r], floats[RF_SHUTOFF, r]
         if startup > 0.0 and d >= startup:
             on[r] = 1.0
         if shutoff > 0.0 and d <= shutoff:
             on[r] = 0.0
-        if on[r] <= 0.0:
+    return _flow(r, ints, floats, curve_ptr, curve_x, curve_y, on[r], head[up], max(head[down], node_invert[down]),
+                 node_invert[up], d, volume[up] if up < m_count else 0.0, available, tau)
+
+
+#: the step in head over which regulator_gain differentiates the flow, m
+GAIN_STEP = 1.0e-3
+
+
+@njit(cache=True, nogil=True)
+def regulator_gain(r, ints, floats, curve_ptr, curve_x, curve_y, on, head, node_invert, depth, volume, available,
+                   tau, m_count):  # pragma: no cover - compiled
+    """(dQ/dh at the inlet, -dQ/dh at the outlet) of regulator ``r`` now (m²/s, both >= 0
+    where the flow rises with the head difference), a difference over GAIN_STEP of the
+    flow :func:`regulator_flow` gives, with a pump's state as it is. What SWMM's
+    ``Link.dqdh`` is for its node update (link.c weir_getdqdh, orifice and outlet
+    ``dqdh``; dynwave.c); 0 for an outfall end, an IDEAL pump (it passes what reaches it)
+    and the stepwise pump curves (types 1 and 2: a jump, not a slope)."""
+    up, down = ints[RI_UP, r], ints[RI_DOWN, r]
+    kind, subtype = ints[RI_KIND, r], ints[RI_SUBTYPE, r]
+    if kind == REG_PUMP and (on[r] <= 0.0 or subtype < 3):
+        return 0.0, 0.0
+    d = depth[up] if up < m_count else 0.0
+    vol = volume[up] if up < m_count else 0.0
+    h1, z_up, z_down = head[up], node_invert[up], node_invert[down]
+    q = _flow(r, ints, floats, curve_ptr, curve_x, curve_y, on[r], h1, max(head[down], z_down), z_up, d, vol,
+              available, tau)
+    g_up, g_down = 0.0, 0.0
+    if up < m_count:
+        g_up = (_flow(r, ints, floats, curve_ptr, curve_x, curve_y, on[r], h1 + GAIN_STEP, max(head[down], z_down),
+                      z_up, d + GAIN_STEP, vol, available, tau) - q) / GAIN_STEP
+    if down < m_count:
+        g_down = (q - _flow(r, ints, floats, curve_ptr, curve_x, curve_y, on[r], h1, max(head[down] + GAIN_STEP, z_down),
+                            z_up, d, vol, available, tau)) / GAIN_STEP
+    return max(g_up, 0.0), max(g_down, 0.0)
+
+
+@njit(cache=True, nogil=True)
+def _flow(r, ints, floats, curve_ptr, curve_x, curve_y, on_r, h1, h2, z_up, d, vol, available,
+          tau):  # pragma: no cover - compiled
+    """Regulator ``r``'s flow at an inlet head ``h1`` (its depth ``d`` and volume ``vol``)
+    and an outlet head ``h2`` (no lower than the outlet's invert), a pump ``on_r``."""
+    kind = ints[RI_KIND, r]
+    crest = z_up + floats[RF_CREST, r]
+    lo, hi = curve_ptr[r], curve_ptr[r + 1]
+    if kind == REG_PUMP:
+        if on_r <= 0.0:
             return 0.0
         subtype = ints[RI_SUBTYPE, r]
         if subtype == 0:
             q = available / tau
         elif subtype == 1:
-            q = _lookup(volume[up] if up < m_count else 0.0, curve_x, curve_y, lo, hi, True)
+            q = _lookup(vol, curve_x, curve_y, lo, hi, True)
         elif subtype == 2:
             q = _lookup(d, curve_x, curve_y, lo, hi, True)
         elif subtype == 3:
