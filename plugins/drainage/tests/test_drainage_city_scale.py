@@ -88,7 +88,11 @@ SLOT surcharge as the reference, the router at a 10 s tick. Found (2026-12-03):
   surcharge details put it. Next: (3)'s slot storage in the nodes (A, B, J within 0.05 m
   in one pass) together with this iteration, and C's own storage (SWMM's node surface
   area (w_end + w_mid)·L/4 per conduit, against the router's half pipe at the node's
-  depth). Not landed: route() unchanged.
+  depth). A crude probe of the first: Sjoberg's slot (0.5423·exp(-(y/D)^2.4)·D wide up
+  to 1.78·D, then 0.01·D) over half of each pipe, at the node's end depth only, added to
+  the nodes' storage: J 1.10, A 0.47, C 0.82 m in one pass, 1.11, 0.48, 0.85 m with 2
+  trials, P4 11 % low: J 0.27 m low now, so not SWMM's storage (which takes the mid
+  width too). Not landed: route() unchanged.
 """
 
 from __future__ import annotations
