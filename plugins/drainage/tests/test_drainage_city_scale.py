@@ -59,6 +59,40 @@ SLOT surcharge as the reference, the router at a 10 s tick. Found (2026-12-03):
   surcharging J, stands 0.16-0.21 m high whenever the upstream weighting is on (with it
   alone, FULL damping and SLOT's ends: 1.00 m). Next suspect: SWMM solves each step by Picard iterations
   with under-relaxation (ω = 0.5, dynwave.c), the router in one explicit pass.
+- third session (2026-12-03): SWMM's iterated step (dynwave.c, setNodeDepth, dwflow.c of
+  5.2) with the faithful PARTIAL momentum of (1). Each substep solved again in trials
+  from its start: the momentum from the step's start flow with the latest trial's heads
+  and v (A_old the step's start mid area), the flows under-relaxed q = (q_last + q)/2
+  after the first trial, the nodes' volumes from the mean of the step's start and the
+  trial's link flows (dV = ½·(Q_old + Q_new)·τ) and under-relaxed likewise (SWMM relaxes
+  the depth), until no node moves more than HeadTol (0.005 ft). The branched case at its
+  1 s tick is one substep, SWMM's own 1 s step; 2, 3 and 8 trials agree to the mm (the
+  second trial converges): A, B, C, J 1.14, 1.29, 1.04, 1.56 m against SWMM's 1.03, 1.20,
+  0.86, 1.37 (one pass: 1.13, 1.26, 1.02, 1.52; the centred link now: 0.99, 1.11, 0.90,
+  1.31). Without relaxing the volumes: the same; relaxed flows with the one-sided node
+  update: 1.10, 1.28, 1.01, 1.49; the averaged node update in one pass is unstable (A
+  1.42, J 2.00); the centred link with 3 trials: 1.00, 1.10, 0.91, 1.31, as now. At
+  60 mm/h every variant is within 0.03 m. This city with 2 trials: peak depth p95 0.008 m,
+  max 0.051 m (D-MH-2158, low), mean +0.003 m, trunks' peak flow p95 2.3 %: this test
+  would pass and the single pass's 1.36 m manhole (D-MH-1626) is gone; with substeps
+  twice as long (5 of 2 s per tick instead of 9 of 1.14 s, so the same cost as now):
+  p95 0.009 m, max 0.051 m, trunks 2.9 %; four times as long (3 of 3.3 s): p95 0.011 m,
+  max 0.119 m (D-MH-2964, high), trunks 3.9 %. So the iteration is what this city
+  needs, but not what the branched case lacks: converged at SWMM's own step, J stands
+  0.19 m and C 0.18 m high. What moves J is P4, the 0.4 m bottleneck out of it: inlet
+  full, outlet 0.75 full, Fr about 1.2 at mid depth, so σ = 0 and both SWMM and the
+  faithful scheme take the full inlet's A and R (steady: 8 % less flow at the same head
+  than with mid depth's, friction taking v at mid depth). As a
+  probe (not SWMM's rule), no weighting in a pipe whose inlet is full: J 1.24, A 0.75,
+  B 0.89 m: that one pipe's section swings J by 0.3 m, so SWMM's J sits where its other
+  surcharge details put it. Next: (3)'s slot storage in the nodes (A, B, J within 0.05 m
+  in one pass) together with this iteration, and C's own storage (SWMM's node surface
+  area (w_end + w_mid)·L/4 per conduit, against the router's half pipe at the node's
+  depth). A crude probe of the first: Sjoberg's slot (0.5423·exp(-(y/D)^2.4)·D wide up
+  to 1.78·D, then 0.01·D) over half of each pipe, at the node's end depth only, added to
+  the nodes' storage: J 1.10, A 0.47, C 0.82 m in one pass, 1.11, 0.48, 0.85 m with 2
+  trials, P4 11 % low: J 0.27 m low now, so not SWMM's storage (which takes the mid
+  width too). Not landed: route() unchanged.
 """
 
 from __future__ import annotations
