@@ -101,3 +101,54 @@ def test_resolved_while_active_easing_is_not_a_new_alarm_but_a_rise_is():
     book.set_level(rule(), "t", "A-1", "u", 3, 5.0, rising=True)
     [again] = book.active()
     assert again.id != alarm_id and again.level == 3
+
+
+def test_closing_the_book_waits_for_the_commit_in_flight(tmp_path):
+    """The engine commits on its worker thread while a server that shuts down closes the
+    book from another; closed in the middle of the commit, the connection crashed the
+    whole process (SIGSEGV inside sqlite3, CI of d9da4ca). close() now waits for it."""
+    import threading
+
+    class Slow:
+        """A participant whose write holds the commit's transaction open until told."""
+
+        def __init__(self):
+            self.inside, self.go = threading.Event(), threading.Event()
+
+        def open_store(self, db):
+            pass
+
+        def pending(self):
+            return True
+
+        def write(self, db, events):
+            self.inside.set()
+            assert self.go.wait(10)
+            db.execute("SELECT count(*) FROM alarms").fetchone()  # the connection is still open
+
+        def committed(self):
+            pass
+
+        def rolled_back(self):
+            pass
+
+        def check_deadlines(self, now):
+            pass
+
+    path = tmp_path / "alarms.sqlite"
+    book = AlarmBook(path)
+    slow = Slow()
+    book.attach(slow)
+    book.set_level(rule(), "t", "A-1", "unit", 2, 10.0)
+    tick = threading.Thread(target=book.commit)
+    tick.start()
+    assert slow.inside.wait(10)
+    closing = threading.Thread(target=book.close)
+    closing.start()
+    closing.join(0.5)
+    assert closing.is_alive(), "close() returned while a commit was inside the connection"
+    slow.go.set()
+    tick.join(10)
+    closing.join(10)
+    assert not closing.is_alive() and book.store_error is None
+    assert [a.level for a in AlarmBook(path).active()] == [2]  # the commit landed before the close

@@ -315,9 +315,14 @@ class AlarmBook:
             self._committed_events.extend(events)
 
     def close(self) -> None:
-        if self._db is not None:
-            self._db.close()
-            self._db = None
+        """Close the store, after any commit in flight: the engine commits on its worker
+        thread, and a server shutting down closes the book from another. Closing a
+        connection while another thread is inside it crashed the process (SIGSEGV in
+        sqlite3); a commit that comes after finds no store and keeps its changes."""
+        with self._lock:
+            if self._db is not None:
+                self._db.close()
+                self._db = None
 
     # -- changes from the engine -------------------------------------------------------
     def _emit(self, kind: str, alarm: Alarm, now: float, who: str = "", note: str = "") -> None:
