@@ -57,6 +57,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 from numba import njit
@@ -1248,16 +1249,23 @@ class KinwaveSetup:
         self.step = step
 
 
-def kinwave_setup(world, table, net: Network) -> KinwaveSetup | None:
-    """The kinematic wave's set-up when the scene's SWMM file routes by it (its
-    ``data/hydrology.json`` says FLOW_ROUTING KINWAVE), else None."""
+def swmm_source(world) -> tuple[dict, Path | None]:
+    """What the SWMM importer recorded of the scene's file for the router
+    (``data/hydrology.json``'s ``source``: routing, options, losses, outfall stages...)
+    and that file's path; ``({}, None)`` for a scene without one."""
     import json
 
     root = getattr(world.scene, "root", None)
     path = None if root is None else root / "data" / "hydrology.json"
     if path is None or not path.is_file():
-        return None
-    source = json.loads(path.read_text(encoding="utf-8")).get("source", {})
+        return {}, None
+    return json.loads(path.read_text(encoding="utf-8")).get("source", {}), path
+
+
+def kinwave_setup(world, table, net: Network) -> KinwaveSetup | None:
+    """The kinematic wave's set-up when the scene's SWMM file routes by it (its
+    ``data/hydrology.json`` says FLOW_ROUTING KINWAVE), else None."""
+    source, _ = swmm_source(world)
     if source.get("flow_routing") != "KINWAVE":
         return None
     index = {table.ids[r]: k for k, r in enumerate(net.manhole_row)}
@@ -1311,13 +1319,7 @@ class OutfallStages:
 
 def outfall_stages(world, table, net: Network, start: float) -> OutfallStages | None:
     """The staged outfalls of the scene's SWMM file (``data/hydrology.json``), or None."""
-    import json
-
-    root = getattr(world.scene, "root", None)
-    path = None if root is None else root / "data" / "hydrology.json"
-    if path is None or not path.is_file():
-        return None
-    stages = json.loads(path.read_text(encoding="utf-8")).get("source", {}).get("outfall_stages", {})
+    stages = swmm_source(world)[0].get("outfall_stages", {})
     return OutfallStages(net, table, stages, start) if stages else None
 
 
@@ -1329,14 +1331,8 @@ LL_ENTRY, LL_EXIT, LL_AVERAGE, LL_ANY, LL_FLAP = range(5)
 def link_losses(world, table, net: Network) -> np.ndarray:
     """(5, pipes) array of each pipe's [LOSSES] coefficients and flap gate from the
     scene's SWMM file (``data/hydrology.json``); zeros for a scene without one."""
-    import json
-
     out = np.zeros((5, len(net.pipe_row)))
-    root = getattr(world.scene, "root", None)
-    path = None if root is None else root / "data" / "hydrology.json"
-    if path is None or not path.is_file():
-        return out
-    source = json.loads(path.read_text(encoding="utf-8")).get("source", {})
+    source, _ = swmm_source(world)
     index = {table.ids[r]: k for k, r in enumerate(net.pipe_row)}
     for name, (k_in, k_out, k_avg) in source.get("losses", {}).items():
         if name in index:
@@ -1350,12 +1346,7 @@ def link_losses(world, table, net: Network) -> np.ndarray:
 def inertial_damping(world) -> int:
     """The scene's SWMM file's ``[OPTIONS] INERTIAL_DAMPING`` (``data/hydrology.json``) as a
     DAMPING_* code; a scene without one gets SWMM's default, PARTIAL."""
-    import json
-
-    root = getattr(world.scene, "root", None)
-    path = None if root is None else root / "data" / "hydrology.json"
-    source = json.loads(path.read_text(encoding="utf-8")).get("source", {}) if path is not None and path.is_file() \
-        else {}
+    source, path = swmm_source(world)
     damping = source.get("inertial_damping", "PARTIAL")
     if damping not in DAMPING:
         raise ValueError(f"{path}: source.inertial_damping {damping!r}; valid: NONE, PARTIAL, FULL")
