@@ -177,7 +177,10 @@ def test_a_live_twins_clock_and_alarm_times_are_local_times_of_the_scenes_zone(b
         since = page.locator("#alarm-list li[data-asset='G-MH-0055'] .since").inner_text()
         assert since == datetime.fromtimestamp(alarm.since, shanghai).strftime("%H:%M:%S") and since.startswith("16:0")
         shown = datetime.strptime(page.locator("#clock").inner_text(), "%Y-%m-%d %H:%M:%S").replace(tzinfo=shanghai).timestamp()
-        assert start + 20 <= shown <= server.engine.time
+        # the clock shows the time of the frame that carried the alarm, or a later one; the
+        # leak's alarm comes "about 20 s in" (19.x s in the CI run of 4c4460c, whose
+        # clock showed 16:00:19 against a fixed start + 20)
+        assert start + 10 <= alarm.since and int(alarm.since) <= shown <= server.engine.time
 
 
 def test_underground_view_changes_what_is_drawn(browser, shared):
