@@ -42,7 +42,13 @@ Sources (MODELS.md, "Drainage"):
   a ponding area on the street (SWMM's "ponded area"). The storage is piecewise linear
   in depth (a half pipe's area from a 129-entry table of the circle), so the depth
   that holds a volume is found exactly, and the router conserves mass to round-off:
-  rain in = discharge at the outfalls + water in the network + water ponded.
+  rain in = discharge at the outfalls + water in the network + water ponded. A pipe
+  whose end is level with its node's invert and below its crown lends the node, beyond
+  the half pipe at the node's level (w_end·L/2 of surface), SWMM's surface
+  (w_end + w_mid)·L/4 (dwflow.c findSurfArea), w_mid the width at the pipe's mid depth,
+  when that is more: the depth follows the volume on that larger surface, and the water
+  held beyond the storage (at most L/4·(A_mid - A_end) per pipe) is kept with the
+  volume, so mass is still conserved to round-off.
 - Geometry: area, A·R^(4/3), A·R^(2/3), normal and critical depth of the circle come
   from dimensionless tables, as SWMM's come from its section tables; a square root and
   a few table reads instead of the arccos, sine and powers of the closed forms.
@@ -550,11 +556,13 @@ def storage(m, depth, max_depth, shaft, pond, end_ptr, end_offset, end_diameter,
 
 @njit(cache=True, nogil=True)
 def storage_depth(m, volume, guess, full, max_depth, shaft, pond, end_ptr, end_offset, end_diameter,
-                  end_capacity):  # pragma: no cover
+                  end_capacity, lent=0.0):  # pragma: no cover
     """The depth (m) at which manhole ``m`` stores ``volume`` (m3), the inverse of
-    :func:`storage`, with the storage around it: (depth, intercept, surface, low, high).
-    Newton's method from ``guess`` inside a shrinking bracket; a step that stays where
-    the storage is linear is exact. ``full`` is the volume at the rim."""
+    :func:`storage` plus ``lent``·depth (``lent`` >= 0, m2: the surface its pipes lend it
+    beyond their half pipes, see route), with the storage of :func:`storage` around it: (depth,
+    intercept, surface, low, high). Newton's method from ``guess`` inside a shrinking
+    bracket; a step that stays where the storage is linear is exact. ``full`` is the
+    volume at the rim, ``lent``·rim included."""
     if volume <= 0.0:
         intercept, surface, low, high = storage(m, 0.0, max_depth, shaft, pond, end_ptr, end_offset, end_diameter,
                                                 end_capacity)
@@ -573,10 +581,10 @@ def storage_depth(m, volume, guess, full, max_depth, shaft, pond, end_ptr, end_o
     for _ in range(200):
         intercept, surface, low, high = storage(m, d, max_depth, shaft, pond, end_ptr, end_offset, end_diameter,
                                                 end_capacity)
-        nxt = (volume - intercept) / surface
+        nxt = (volume - intercept) / (surface + lent)
         if low <= nxt <= high:
             return nxt, intercept, surface, low, high
-        if intercept + surface * d > volume:
+        if intercept + (surface + lent) * d > volume:
             hi = d
         else:
             lo = d
@@ -625,8 +633,8 @@ def route(dt, substeps, runoff, depth, flow, open_fraction,
           end_ptr, end_offset, end_diameter, end_capacity,
           pipe_up, pipe_down, invert_up, invert_down, diameter, per_diameter, gravity, friction, conveyance,
           root_per_conveyance, root_per_critical, down_end, up_drop, head, volume, settled, intercept, surface,
-          low, high, leaving, outflow, flooded, stored, pipe_depth, pipe_area, reg_int, reg_float, curve_ptr, curve_x,
-          curve_y, reg_on, reg_flow, losses, damping):  # pragma: no cover - compiled
+          low, high, lent, held, leaving, outflow, flooded, stored, pipe_depth, pipe_area, reg_int, reg_float,
+          curve_ptr, curve_x, curve_y, reg_on, reg_flow, losses, damping):  # pragma: no cover - compiled
     """Advance the network by ``dt`` seconds in ``substeps`` equal steps (local inertial
     links, node continuity; see the module docstring). Each step is four passes: the
     links' momentum, each node's outflow limit, the exchange of water, the nodes'
@@ -638,7 +646,10 @@ def route(dt, substeps, runoff, depth, flow, open_fraction,
     node); per manhole ``volume`` (m3), ``leaving``, and its storage around its depth
     (:func:`storage`: ``intercept``, ``surface``, ``low``, ``high``), kept from the last
     tick for the depth it ended at, ``settled``: a pure function of the depth, so
-    reusing it when the depth is still the same changes nothing but the time. outputs:
+    reusing it when the depth is still the same changes nothing but the time; ``lent``
+    (m2, the surface its pipes lend it beyond their half pipes) and ``held`` (m3, the
+    water it holds beyond its storage; on entry, the table's volume, as ``stored``
+    gave it). outputs:
     ``outflow`` (m3 discharged per outfall during ``dt``), ``flooded`` (m3 that rose
     above each rim during ``dt``), ``stored`` (m3 held in the network at each manhole,
     the pond excluded), ``pipe_depth`` (m, mean of the two end depths per pipe) and
@@ -654,14 +665,23 @@ def route(dt, substeps, runoff, depth, flow, open_fraction,
     tau = dt / substeps
     # each node's net inflow but for the regulator at hand (the regulators' update)
     net = np.zeros(m_count if reg_flow.shape[0] else 0)
+    beyond = np.zeros(m_count)
     cap = np.zeros(reg_flow.shape[0])
     outflow[:] = 0.0
     flooded[:] = 0.0
     for m in range(m_count):  # sensors may have set the depth: start from it
-        if depth[m] != settled[m]:
+        moved = depth[m] != settled[m]
+        if moved:
             intercept[m], surface[m], low[m], high[m] = storage(m, depth[m], max_depth, shaft, pond, end_ptr,
                                                                 end_offset, end_diameter, end_capacity)
         volume[m] = intercept[m] + surface[m] * depth[m]
+        # The water beyond the storage (see the node depths below) is state, kept in the
+        # table's volume column (``held`` on entry) so that a restored table continues
+        # bit for bit; a depth set from outside mid-run, or a table that never ran,
+        # holds its storage alone.
+        if (not moved or settled[m] != settled[m]) and held[m] > 0.0:
+            volume[m] = held[m] + pond[m] * max(depth[m] - max_depth[m], 0.0)
+        held[m] = volume[m] - (intercept[m] + surface[m] * depth[m])
         head[m] = node_invert[m] + depth[m]
         leaving[m] = 0.0
     for o in range(tailwater.shape[0]):
@@ -787,6 +807,44 @@ def route(dt, substeps, runoff, depth, flow, open_fraction,
                 leaving[up] += q
             elif down < m_count:
                 leaving[down] -= q
+        # The surface a pipe lends each end node: SWMM's (w_end + w_mid)·L/4 (dwflow.c
+        # findSurfArea, subcritical flow) where the storage holds the half pipe at the
+        # node's level, w_end·L/2; lent is the difference, at this step's depths. The
+        # volume stays the state (the exchange below moves it) and the depth follows it
+        # on the storage's slope plus lent; what the node holds beyond its storage
+        # (held) grows by lent·(its rise), so the mass balance holds to round-off. A
+        # dry lateral filled by backflow from its lower end thus lends its upper node
+        # the width at mid depth from the start, and the node rises as slowly as SWMM's
+        # (model_curve_num.inp's lateral 4: -16 % -> -8 % against SWMM's peak).
+        # Only ends level with their node's invert and below their crown: over an
+        # offset the node's water is not the pipe's, and a node above its crowns is
+        # surcharged (SWMM takes its level from the flows there, not from areas). Never
+        # negative: above the crowns the storage's slope falls to the shaft's, which a
+        # negative lent would reverse (tried: floods model_curve_num.inp's J3).
+        for m in range(m_count):
+            lent[m] = 0.0
+            beyond[m] = 0.0
+        for p in range(p_count):
+            d = diameter[p]
+            quarter = 0.25 * G * d * d / gravity[p]  # L/4 (gravity = g·d²/L)
+            w_mid = circular_width(pipe_depth[p], d)
+            a_mid = circular_area(pipe_depth[p], d)
+            up, down = pipe_up[p], pipe_down[p]
+            y = head[up] - invert_up[p]
+            if invert_up[p] <= node_invert[up] and y < d:
+                lent[up] += quarter * (w_mid - circular_width(y, d))
+                beyond[up] += quarter * max(a_mid - circular_area(max(y, 0.0), d), 0.0)
+            y = head[down] - invert_down[p] if down < m_count else d
+            if y < d and invert_down[p] <= node_invert[down]:
+                lent[down] += quarter * (w_mid - circular_width(y, d))
+                beyond[down] += quarter * max(a_mid - circular_area(max(y, 0.0), d), 0.0)
+        for m in range(m_count):
+            lent[m] = max(lent[m], 0.0)
+            # never more beyond the storage than the pipes hold above the half pipes at
+            # the node's level, L/4·(A_mid - A_end) each: a node rising to its crowns
+            # gives it back as its pipes fill (kept, it held test_drainage_swmm's
+            # surcharged manhole A 0.2 m low)
+            held[m] = min(held[m], beyond[m])
         # Regulators, implicit in the heads: a weir or an orifice between junctions of
         # SWMM's 1.17 m² would swing its nodes' levels from one step to the next if its
         # flow followed the heads at the step's start (dQ/dh·τ > A), so each takes the
@@ -829,8 +887,9 @@ def route(dt, substeps, runoff, depth, flow, open_fraction,
             available = volume[up] + runoff[up] * tau if up < m_count else 0.0
             g_up, g_down = regulator_gain(r, reg_int, reg_float, curve_ptr, curve_x, curve_y, reg_on, head,
                                           node_invert, depth, volume, available, tau, m_count)
-            a = g_up * tau / surface[up] if up < m_count and surface[up] > 0.0 else 0.0
-            b = g_down * tau / surface[down] if down < m_count and surface[down] > 0.0 else 0.0
+            a = g_up * tau / (surface[up] + lent[up]) if up < m_count and surface[up] + lent[up] > 0.0 else 0.0
+            b = g_down * tau / (surface[down] + lent[down]) if down < m_count and surface[down] + lent[down] > 0.0 \
+                else 0.0
             q = q0
             if a > 0.0 or b > 0.0:
                 others_up = net[up] + counted if up < m_count else 0.0
@@ -906,29 +965,37 @@ def route(dt, substeps, runoff, depth, flow, open_fraction,
         for m in range(m_count):
             above_before = max(depth[m] - max_depth[m], 0.0)
             v = volume[m]
-            if pond[m] <= 0.0 and v > full_volume[m]:
+            # the storage plus lent·depth holds, at the new depth, what the step brought
+            # (volume beyond the storage, ``held``, grows by lent·(new depth - old))
+            vs = v - held[m] + lent[m] * depth[m]
+            full = full_volume[m] + lent[m] * max_depth[m]
+            if pond[m] <= 0.0 and vs > full:
                 # No ponding (SWMM's ALLOW_PONDING NO, or no ponded area): what rises
                 # above the rim leaves the network for good, as SWMM's flooding does.
-                flooded[m] += v - full_volume[m]
-                v = full_volume[m]
+                flooded[m] += vs - full
+                v -= vs - full
                 volume[m] = v
                 depth[m] = max_depth[m]
                 intercept[m], surface[m], low[m], high[m] = storage(
                     m, max_depth[m] * (1.0 - 1e-12), max_depth, shaft, pond, end_ptr, end_offset, end_diameter,
                     end_capacity)
+                held[m] = v - (intercept[m] + surface[m] * depth[m])
                 head[m] = node_invert[m] + depth[m]
                 leaving[m] = 0.0
                 continue
-            if v > 0.0:
-                d = (v - intercept[m]) / surface[m] if surface[m] > 0.0 else -1.0
+            if v <= 0.0:
+                vs = 0.0  # an empty node is dry, whatever it held beyond its storage
+            if vs > 0.0:
+                d = (vs - intercept[m]) / (surface[m] + lent[m]) if surface[m] + lent[m] > 0.0 else -1.0
                 if not low[m] <= d <= high[m]:
                     d, intercept[m], surface[m], low[m], high[m] = storage_depth(
-                        m, v, d, full_volume[m], max_depth, shaft, pond, end_ptr, end_offset, end_diameter,
-                        end_capacity)
+                        m, vs, d, full, max_depth, shaft, pond, end_ptr, end_offset, end_diameter,
+                        end_capacity, lent[m])
                 depth[m] = d
             elif depth[m] != 0.0:
                 depth[m], intercept[m], surface[m], low[m], high[m] = storage_depth(
-                    m, v, 0.0, full_volume[m], max_depth, shaft, pond, end_ptr, end_offset, end_diameter, end_capacity)
+                    m, vs, 0.0, full, max_depth, shaft, pond, end_ptr, end_offset, end_diameter, end_capacity, lent[m])
+            held[m] = v - (intercept[m] + surface[m] * depth[m])  # exact: the volume is the state
             rise = max(depth[m] - max_depth[m], 0.0) - above_before
             if rise > 0.0:
                 flooded[m] += rise * pond[m]
@@ -1006,9 +1073,9 @@ def find_rain_gauges(world, domain: str, net: Network) -> RainGauges:
 
 #: the router's working arrays per manhole (RouterWork.manhole) and per pipe (RouterWork.pipe)
 MANHOLE_WORK = ("runoff", "depth", "volume", "leaving", "intercept", "surface", "low", "high", "settled", "flooded",
-                "stored")
+                "stored", "lent", "held")
 (MW_RUNOFF, MW_DEPTH, MW_VOLUME, MW_LEAVING, MW_INTERCEPT, MW_SURFACE, MW_LOW, MW_HIGH, MW_SETTLED, MW_FLOODED,
- MW_STORED) = range(len(MANHOLE_WORK))
+ MW_STORED, MW_LENT, MW_HELD) = range(len(MANHOLE_WORK))
 PIPE_WORK = ("flow", "open_fraction", "pipe_depth", "pipe_area")
 PW_FLOW, PW_OPEN_FRACTION, PW_PIPE_DEPTH, PW_PIPE_AREA = range(len(PIPE_WORK))
 
@@ -1017,7 +1084,8 @@ class RouterWork:
     """The router's working arrays for one network (the names of MANHOLE_WORK and
     PIPE_WORK read as attributes), kept between ticks so that a tick allocates nothing.
     They carry no state: each tick overwrites them, but for each node's storage around
-    the depth it ended at (a pure function of that depth, see route)."""
+    the depth it ended at (a pure function of that depth, see route); what a node holds
+    beyond it comes from the table's volume column each tick."""
 
     def __init__(self, net: Network) -> None:
         m, p, o = len(net.manhole_row), len(net.pipe_row), len(net.outfall_row)
@@ -1140,6 +1208,9 @@ def drainage_tick(dt, substeps, use_gauges, nearest_gauge_row, manhole_row, pipe
     max_depth, crown = manhole_float[MF_MAX_DEPTH], manhole_float[MF_CROWN]
     gather_inputs(manhole_row, pipe_row, nearest_gauge_row, use_gauges, rain_intensity, runoff_coefficient,
                   catchment_area, external_inflow, depth_col, flow_col, blockage, inflow_col, runoff, depth, flow, open_fraction)
+    held = work_manhole[MW_HELD]
+    for k in range(manhole_row.shape[0]):
+        held[k] = volume_col[manhole_row[k]]  # the water each manhole held (route)
     route(dt, substeps, runoff, depth, flow, open_fraction,
           max_depth, manhole_float[MF_FULL_VOLUME], manhole_float[MF_SHAFT_AREA], manhole_float[MF_PONDING_AREA],
           node_invert, tailwater, end_ptr, end_float[EF_OFFSET], end_float[EF_DIAMETER], end_float[EF_CAPACITY],
@@ -1147,7 +1218,8 @@ def drainage_tick(dt, substeps, use_gauges, nearest_gauge_row, manhole_row, pipe
           pipe_float[PF_PER_DIAMETER], pipe_float[PF_GRAVITY], pipe_float[PF_FRICTION], pipe_float[PF_CONVEYANCE],
           pipe_float[PF_ROOT_PER_CONVEYANCE], pipe_float[PF_ROOT_PER_CRITICAL], pipe_int[PI_DOWN_END],
           pipe_int[PI_UP_DROP], head, work_manhole[MW_VOLUME], work_manhole[MW_SETTLED], work_manhole[MW_INTERCEPT],
-          work_manhole[MW_SURFACE], work_manhole[MW_LOW], work_manhole[MW_HIGH], work_manhole[MW_LEAVING],
+          work_manhole[MW_SURFACE], work_manhole[MW_LOW], work_manhole[MW_HIGH], work_manhole[MW_LENT], work_manhole[MW_HELD],
+          work_manhole[MW_LEAVING],
           outflow, flooded, stored, pipe_depth, pipe_area, reg_int, reg_float, curve_ptr, curve_x, curve_y, reg_on,
           reg_flow, losses, damping)
     for r in range(reg_row.shape[0]):
