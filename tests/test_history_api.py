@@ -275,9 +275,11 @@ def test_viewers_and_up_may_read_devices_and_strangers_may_not(twin):
     ({"to": "2026-01-01T00:00:00"}, "to: '2026-01-01T00:00:00' has no time zone; add Z or an offset such as +08:00"),
     ({"from": 100, "to": 100}, "the range is empty: from (100) must come before to (100)"),
     ({"from": 0, "to": 4e8}, "the range is 4630 days; at most 3660 are answered at once"),
-    # the declaration says a step is above 0 (and at most the longest range): in /api/openapi.json too
-    ({"step": "-5"}, "a query parameter is not valid: Expected `float` > 0.0 - at `step`"),
-    ({"step": "nan"}, "a query parameter is not valid: Expected `float` > 0.0 - at `step`"),
+    # a step is above 0 and at most the longest range (so /api/openapi.json declares it)
+    ({"step": "-5"}, "step: give a positive number of seconds, not -5"),
+    ({"step": "0"}, "step: give a positive number of seconds, not 0"),
+    ({"step": "nan"}, "step: give a positive number of seconds, not nan"),
+    ({"step": "1e9"}, "step: give at most 316224000 seconds (ten years), not 1e+09"),
     ({"step": "soon"}, "a query parameter is not valid: Expected `float | null`, got `str` - at `step`"),
     ({"format": "xml"}, "a query parameter is not valid: Invalid enum value 'xml' - at `format`"),
 ])
@@ -285,6 +287,22 @@ def test_bad_requests_are_refused_with_one_line(twin, params, message):
     _, viewer, _, _ = twin
     r = viewer.get(f"/api/history/sensors/{SENSOR}", params=params)
     assert r.status_code == 400 and r.json() == {"error": message, "code": "invalid_query"}
+
+
+def test_the_docs_example_of_a_bad_step_is_what_the_server_says(twin):
+    """docs/history.md shows the 400 of a bad step: the server answers exactly that."""
+    import json
+    import re
+
+    from conftest import ROOT
+
+    _, viewer, _, _ = twin
+    shown = re.search(r'`(\{"error": "step: [^`]*)`', " ".join((ROOT / "docs" / "history.md").read_text().split()))
+    assert shown, "docs/history.md no longer shows the refusal of a bad step"
+    said = json.loads(shown.group(1))
+    bad = re.search(r"not (\S+)$", said["error"]).group(1)
+    r = viewer.get(f"/api/history/sensors/{SENSOR}", params={"step": bad})
+    assert r.status_code == 400 and r.json() == said
 
 
 def test_an_unknown_sensor_is_a_404_naming_it(twin):

@@ -143,8 +143,11 @@ class RangeQuery(msgspec.Struct):
     start: Annotated[str, TIME] | None = msgspec.field(default=None, name="from")
     #: the range's end (excluded): epoch seconds, or RFC 3339 with a zone; default: the twin's clock
     end: Annotated[str, TIME] | None = msgspec.field(default=None, name="to")
-    #: seconds a bucket spans at least; default: raw points when they are few
-    step: Annotated[float, msgspec.Meta(gt=0, le=MAX_SPAN)] | None = None
+    #: seconds a bucket spans at least; default: raw points when they are few. The bounds
+    #: are declared for /api/openapi.json only: :func:`_range` checks them, so that a
+    #: refusal names the field and what is valid in words (not msgspec's "Expected
+    #: `float` > 0.0")
+    step: Annotated[float, msgspec.Meta(extra_json_schema={"exclusiveMinimum": 0, "maximum": MAX_SPAN})] | None = None
     #: json (the default), csv or parquet; else the Accept header says
     format: Format | None = None
 
@@ -173,6 +176,8 @@ def _range(q: RangeQuery, now: float) -> tuple[float, float, float | None]:
         raise _bad(f"the range is {(end - start) / 86400:.0f} days; at most {MAX_SPAN / 86400:.0f} are answered at once")
     if q.step is not None and not (math.isfinite(q.step) and q.step > 0):
         raise _bad(f"step: give a positive number of seconds, not {q.step:g}")
+    if q.step is not None and q.step > MAX_SPAN:
+        raise _bad(f"step: give at most {MAX_SPAN:.0f} seconds (ten years), not {q.step:g}")
     return start, end, q.step
 
 
