@@ -228,6 +228,51 @@ def test_a_killed_writer_loses_at_most_the_batch_in_flight(tmp_path: Path) -> No
     again.close()
 
 
+def test_a_running_writer_prunes_on_its_schedule(tmp_path: Path) -> None:
+    """A writer with a retention pass every 0.2 s, on a real store keeping raw readings a
+    day and minutes two: five days written through it stay whole while the twin's clock
+    is at their start; moved to day 3, the next pass leaves day 0 gone, day 1 as
+    minutes and 2-4 raw; moved to day 5, a later pass leaves day 3 as minutes and day 4
+    raw. Nobody calls prune: the writer's schedule does."""
+    store = Store(tmp_path / "h", raw_days=1, minute_days=2)
+    (key,) = store.keys(["S-1"])
+    now = [T0]
+    writer = Writer(store, prune_every=0.2, clock=lambda: now[0])
+    try:
+        for day in range(5):
+            t = T0 + day * DAY + np.arange(1440) * 60.0
+            assert writer.submit(np.full(len(t), key), t, np.full(len(t), day, np.float32))
+        assert writer.wait_idle()
+        time.sleep(0.5)  # passes at the clock's start: nothing is old yet
+        assert len(store.raw(int(key), T0, T0 + 5 * DAY)[0]) == 5 * 1440
+
+        def raw_days() -> list[int]:
+            t = store.raw(int(key), T0 - DAY, T0 + 5 * DAY)[0]
+            return sorted({int((x - T0) // DAY) for x in t})
+
+        def minute_days() -> list[int]:
+            t = store.minutes(int(key), T0 - DAY, T0 + 5 * DAY)[0]
+            return sorted({int((x - T0) // DAY) for x in t})
+
+        def settled(raw: list[int], minutes: list[int]) -> bool:
+            deadline = time.monotonic() + 15
+            while time.monotonic() < deadline:
+                if raw_days() == raw and minute_days() == minutes:
+                    return True
+                time.sleep(0.05)
+            return False
+
+        now[0] = T0 + 3 * DAY
+        assert settled([2, 3, 4], [1]), (raw_days(), minute_days())
+        now[0] = T0 + 5 * DAY
+        assert settled([4], [3]), (raw_days(), minute_days())
+        m = store.minutes(int(key), T0 + 3 * DAY, T0 + 4 * DAY)
+        assert len(m[0]) == 1440 and (m[4] == 1).all() and (m[2] == 3).all()  # one reading a minute, day 3's value
+    finally:
+        writer.close()
+        store.close()
+
+
 def test_the_writer_never_blocks_and_counts_what_it_sheds(tmp_path: Path) -> None:
     store = Store(tmp_path / "h")
     (k,) = store.keys(["S"])
