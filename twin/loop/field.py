@@ -6,6 +6,11 @@ A crew reports in order: 已接收 ``accept`` (once dispatched), 已到场 ``arr
 found). Each report is an action on the incident (its timeline on the wall, in the
 stream at once), written to the alarm store before the answer, like an operator's. The
 operator closes the incident once its alarms have cleared.
+
+A phone on a weak link may send a step twice: its answer was lost, or the step waited
+offline in the phone and went out when the link came back. Each report may carry the
+page's idempotency ``key``; a report whose key is already on the task is answered with
+the task as it is and applied once.
 """
 
 from __future__ import annotations
@@ -41,6 +46,8 @@ MAP_BUILDINGS = 80
 MAP_MARGIN = 120.0
 _DATA_URL = re.compile(r"data:image/(jpeg|png);base64,(.*)", re.S)
 _PHOTO_NAME = re.compile(r"\d+-\d{3}\.(jpg|png)")
+#: a report's idempotency key: the page makes a random one per step pressed
+_KEY = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 
 
 class NotYourTask(TwinError):
@@ -62,16 +69,28 @@ def tasks(book: IncidentBook, unit: str) -> list[Incident]:
 
 
 def report(book: IncidentBook, incident_id: int, step: str, who: str, unit: str, note: str = "", cause: str = "",
-           photo: str | None = None, now: float = 0.0, photos_dir: Path | None = None) -> Incident:
+           photo: str | None = None, now: float = 0.0, photos_dir: Path | None = None, key: str = "") -> Incident:
     """Record a crew's step on its task and commit it before returning (the store's
     StoreUnavailable if it cannot be written: then nothing changed). ``photo`` is a data
-    URL (``data:image/jpeg;base64,...``), stored in ``photos_dir``. Refusals:
-    :class:`NotYourTask`, InvalidAction (text or photo), TwinError (a step out of order)."""
+    URL (``data:image/jpeg;base64,...``), stored in ``photos_dir``. A ``key`` already on
+    one of the task's steps (the same report sent again) changes nothing and returns the
+    task as it is. Refusals: :class:`NotYourTask`, InvalidAction (text, key or photo),
+    TwinError (a step out of order)."""
     if step not in STEPS:
         raise TwinError(f"unknown crew step {step!r}; valid: {', '.join(STEPS)}")
+    if key and not (isinstance(key, str) and _KEY.fullmatch(key)):
+        raise InvalidAction("key must be 1 to 64 letters, digits, '.', '_', ':' or '-' (the page makes one per step)")
     after, allowed = STEPS[step]
     with book.alarms._lock:
         incident = book.incidents.get(incident_id)
+        if incident is not None and key and is_task(incident, unit):
+            # checked before the order of steps: a repeated accept comes after accepted
+            sent = next((a for a in incident.actions if a.get("key") == key), None)
+            if sent is not None:
+                if sent["action"] != step:
+                    raise InvalidAction(f"key {key!r} was already used for {sent['action']}, not {step}; "
+                                        "a new step needs a new key")
+                return incident
         if incident is None or incident.state != "dispatched" or not is_task(incident, unit):
             raise NotYourTask(f"no open task {incident_id} for {unit or 'this token'}; GET /api/field/tasks lists yours")
         if incident.crew not in allowed:
@@ -97,6 +116,8 @@ def report(book: IncidentBook, incident_id: int, step: str, who: str, unit: str,
             record["cause"] = cause
         if name is not None:
             record["photo"] = name
+        if key:
+            record["key"] = key
         incident.actions.append(record)
         book._stage(step, incident, now, who, note)
         book.alarms.commit()

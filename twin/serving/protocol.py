@@ -284,8 +284,9 @@ class AlarmSummary(TypedDict):
 
 class IncidentActionTaken(TypedDict):
     """An action on an incident: an operator's (acknowledge, dispatch, close) or its field
-    crew's (accept, arrive, work, done, with the ``cause`` found and a ``photo``'s file
-    name when given). ``note`` is in the whole record only (``GET /api/incidents/{id}``)."""
+    crew's (accept, arrive, work, done, with the ``cause`` found, a ``photo``'s file
+    name and the report's idempotency ``key`` when given). ``note`` is in the whole
+    record only (``GET /api/incidents/{id}``)."""
 
     action: Literal["acknowledge", "dispatch", "close", "accept", "arrive", "work", "done"]
     who: str
@@ -294,6 +295,7 @@ class IncidentActionTaken(TypedDict):
     unit: str
     cause: NotRequired[str]
     photo: NotRequired[str]
+    key: NotRequired[str]
 
 
 # functional form: one of its keys is ``from``

@@ -39,6 +39,7 @@ from twin.serving.access import TokenRecord, TokenStore, utc_text
 from twin.serving.auth import OPEN, Authenticate, authorize, caller_of
 from twin.serving.guard import Guard
 from twin.serving.health import PartState, Subsystems
+from twin.serving.incidents_api import FieldGzip
 from twin.serving.protocol import ApiErrorCode, CloseCode
 from twin.serving.readings_api import ReadingsRoute
 from twin.serving.routes import api_routes
@@ -149,6 +150,7 @@ class TwinServer:
                 Middleware(Guard, open_mode=self.is_open, bound_host=bound_host, allowed_hosts=allowed_hosts,
                            allowed_origins=allowed_origins, routed=routed(api)),
                 Middleware(Authenticate, server=self),
+                Middleware(FieldGzip),
             ],
             exception_handlers={ApiFailure: _failure, HTTPException: http_exception, Exception: server_error},  # type: ignore[dict-item]
         )
