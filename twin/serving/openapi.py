@@ -125,6 +125,8 @@ def _answers(route: ApiRoute) -> dict[int, Any]:
         extra += _ROLE_ANSWERS
     if route.ready:
         extra.append(503)
+    if route.live:
+        extra.append(409)
     if route.takes_body:
         extra += _BODY_ANSWERS
     if route.query is not None:

@@ -137,7 +137,8 @@ class ApiRoute:
       needed.
     - ``answers``: status -> the msgspec type of its JSON body, or a :class:`Media`.
       Refusals the table adds by itself need not be listed: 401/403 where a role is
-      needed, 503 where the twin must be built, 400/413/415 where a body is taken.
+      needed, 503 where the twin must be built, 409 where it must be live, 400/413/415 where a
+      body is taken.
     - ``body``: the msgspec type a JSON body is decoded into (validated; a refusal is a
       400 naming the field), or a mapping of media type -> type or :class:`Media` for a
       route that reads its body itself (``raw``); ``empty_body``: an empty body is
@@ -147,6 +148,9 @@ class ApiRoute:
     - ``path_params``: path parameter -> msgspec type (for the document), where its
       valid values are narrower than the path's converter (``int``, ``str``).
     - ``ready``: the twin must be built (503 ``not_ready`` before).
+    - ``live``: what the route does changes the live twin (people acting on alarms and
+      incidents, a crew's step, an action, a device's reading): a server replaying a
+      recording refuses it (409), whoever the client, so a replay stays what was.
     - ``doing``: what the route does, in a refusal ("posting readings needs ...").
     """
 
@@ -160,6 +164,7 @@ class ApiRoute:
     empty_body: bool = False
     path_params: Mapping[str, Any] = field(default_factory=dict)
     ready: bool = True
+    live: bool = False
     summary: str = ""
     description: str = ""
     tag: str = ""
@@ -287,6 +292,10 @@ def endpoint(route: ApiRoute, server: TwinServer) -> Callable[[Request], Awaitab
             caller = caller_of(request)
             who = authorize(caller, route.role, route.doing) if route.role is not None else caller.record
             engine = server.ready() if route.ready else server.engine
+            if route.live and server.replay is not None:
+                raise ApiFailure(ApiErrorCode.CONFLICT, f"{route.doing} needs the live twin: this server replays a "
+                                                        f"recording, which shows what was (a director's POST /api/replay "
+                                                        f"{{\"action\": \"branch\"}} runs it live from the moment shown)")
             query = _decode_query(route, request)
             body = await _decode_body(route, request)
             result = await route.handler(Call(request, server, who, engine, query, body))

@@ -47,8 +47,6 @@ async def apply_action(call: Call) -> ActionApplied:
     by a crew. A twin fed by the field sends it to the field instead (503 when the field
     cannot be reached: nothing was sent)."""
     server, e, body = call.server, call.twin, call.body
-    if server.replay is not None:
-        raise ApiFailure(ApiErrorCode.CONFLICT, "a replay cannot take actions; branch it into a live twin first")
     async with server.tick_lock:  # between ticks: the truth is not being stepped
         try:
             e.apply_action(body.action, body.target, body.params, who=call.caller.name)
@@ -62,5 +60,5 @@ async def apply_action(call: Call) -> ActionApplied:
 ROUTES = [
     ApiRoute("GET", "/api/actions", list_actions, tag="actions", answers={200: ActionList}),
     ApiRoute("POST", "/api/actions", apply_action, role="director", tag="actions", body=ActionRequest,
-             doing="applying actions", answers={200: ActionApplied, 400: ApiError, 409: ApiError, 503: ApiError}),
+             doing="applying actions", live=True, answers={200: ActionApplied, 400: ApiError, 409: ApiError, 503: ApiError}),
 ]

@@ -139,6 +139,6 @@ ROUTES = [
     ApiRoute("GET", "/api/alarms", alarms, tag="alarms", query=AlarmQuery, answers={200: AlarmList}),
     ApiRoute("GET", "/api/alarms/{alarm_id:int}", alarm, tag="alarms", answers={200: AlarmRecord, 404: ApiError}),
     ApiRoute("POST", "/api/alarms/{alarm_id:int}/{action:str}", alarm_action, role="operator", tag="alarms",
-             body=ActionBody, empty_body=True, path_params={"action": ActionName}, doing="acting on alarms",
+             body=ActionBody, empty_body=True, path_params={"action": ActionName}, doing="acting on alarms", live=True,
              answers={200: AlarmActed, 404: ApiError, 409: ApiError, 413: ApiError}),
 ]
