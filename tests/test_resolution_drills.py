@@ -1,4 +1,5 @@
-"""Resolution (issue 14): news-only frames change what is sent, never what alarms.
+"""Resolution (issue 14): news-only frames change what is sent, never what alarms; nor
+does rounding the simulated readings to their fields' precision.
 
 Every demo drill is run twice on the same seed: with every change news (each live
 field's resolution set to 0, the frames as they were before resolutions) and with the
@@ -10,11 +11,13 @@ import dataclasses
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from twin.runs.drill import load_drill
 from twin.runs.reruns import run_drill
 from twin.runtime import open_twin
+from twin.tick.simulator import reading_grid
 
 ROOT = Path(__file__).resolve().parents[1]
 DRILLS = sorted((ROOT / "scenes" / "demo" / "drills").glob("*.toml"))
@@ -40,13 +43,19 @@ class ValuesSent:
         self.values += frame.changed_rows()
 
 
-def run(path: Path, data: Path, every_change: bool) -> tuple[list[dict], int]:
-    """The drill's alarm events, and the values its frames carried."""
+def run(path: Path, data: Path, every_change: bool, unrounded: bool = False) -> tuple[list[dict], int]:
+    """The drill's alarm events, and the values its frames carried. ``unrounded``: the
+    simulated readings keep every digit (no field's ``precision`` applied)."""
     drill = load_drill(path)
     engine = open_twin(drill.scene, data, seed=drill.seed, config=drill.config, dt=drill.dt, persist=False)
     if every_change:
         for table in engine.world.tables.values():
             table.specs.update({name: dataclasses.replace(spec, resolution=0.0) for name, spec in table.specs.items()})
+    if unrounded:
+        sim = engine.simulator
+        assert sim.precision.any(), "no sensor's readings are rounded: nothing to compare"
+        sim.precision = np.zeros_like(sim.precision)
+        sim._num, sim._den = reading_grid(sim.precision)
     counter = ValuesSent()
     try:
         result = run_drill(drill, engine, counter)
@@ -70,3 +79,20 @@ def test_drill_alarms_are_the_same_with_news_only_frames(demo, tmp_path, name):
            [(e["kind"], e["time"], e["alarm"]["asset"], e["alarm"]["rule"], e["alarm"]["level"]) for e in before]
     assert after == before
     assert sent_after < sent_before / 3, f"{name}: news-only frames carried {sent_after} values, every change {sent_before}"
+
+
+def alarm_events(events: list[dict]) -> list[tuple]:
+    return [(e["kind"], e["time"], e["alarm"]["asset"], e["alarm"]["rule"], e["alarm"]["level"]) for e in events]
+
+
+@pytest.mark.slow  # each demo drill run twice: 5-20 s a drill here
+@pytest.mark.parametrize("name", [p.name for p in DRILLS])
+def test_drill_alarms_are_the_same_with_readings_rounded_to_their_precision(demo, tmp_path, name):
+    """The simulator rounds each reading to its field's precision, as a device reports
+    (issue 14): every demo drill raises, escalates and clears the same alarms, at the
+    same ticks and levels, as with readings of every digit."""
+    path = demo / "drills" / name
+    exact, _ = run(path, tmp_path / "every-digit", every_change=False, unrounded=True)
+    rounded, _ = run(path, tmp_path / "rounded", every_change=False)
+    assert exact, f"{name} raised no alarm: nothing to compare"
+    assert alarm_events(rounded) == alarm_events(exact)
