@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import types
 from pathlib import Path
@@ -82,6 +83,48 @@ def test_only_a_live_twin_with_a_data_folder_keeps_a_history(tmp_path, toy):
         engine.tick()
         engine.close()
     assert not any((tmp_path / d / "history").exists() for d in "ac")
+    h.close()
+
+
+def test_a_served_run_on_a_simulated_clock_keeps_its_own_store_and_the_newest_ten(tmp_path, toy):
+    """open_run_history (what a server calls for a drill's engine): a store in the data
+    folder's runs/, never its history/; the ten newest run folders stay; none for a live
+    engine, without a data folder, or with the history disabled."""
+    from twin.history.feed import KEEP_RUNS, open_run_history
+
+    h = Harness(tmp_path / "s", plugins=[toy], blocks=(2, 2), simulate=False)
+    data = tmp_path / "data"
+    runs = data / "runs"
+    runs.mkdir(parents=True)
+    for n in range(KEEP_RUNS + 2):  # older runs' stores, the first the oldest
+        (runs / f"2026010{n // 10}T0000{n % 10:02d}Z" / "history").mkdir(parents=True)
+        os.utime(runs / f"2026010{n // 10}T0000{n % 10:02d}Z", (1e9 + n, 1e9 + n))
+    (runs / "notes").mkdir()  # not a run's store: left alone
+    engine = Engine(h.scene, h.registry, simulate=False, data_dir=data, start=EPOCH)  # a drill's clock, from an instant
+    try:
+        assert engine.history is None
+        engine.history = open_run_history(engine, data)
+        assert engine.history is not None and engine.ingest.keep_accepted
+        folder = engine.history.store.folder
+        assert folder.parent.parent == runs and folder.name == "history"
+        engine.tick((np.array([engine.ingest.sensor_index["TS-000"]]), np.array([EPOCH + 0.5]), np.array([42.0]),
+                     np.array([0])))
+        assert stored(engine, "TS-000") == [(0.5, 42.0)]
+    finally:
+        engine.close()
+    left = sorted(p.name for p in runs.iterdir())
+    assert len([p for p in left if (runs / p / "history").is_dir()]) == KEEP_RUNS and "notes" in left
+    assert "20260100T000000Z" not in left and "20260100T000002Z" not in left and "20260101T000001Z" in left
+    assert not (data / "history").exists()
+    for engine, where in ((live(h, tmp_path / "live"), tmp_path / "live"), (Engine(h.scene, h.registry, start=EPOCH), None),
+                          (Engine(h.scene, h.registry, data_dir=tmp_path / "off", start=EPOCH,
+                                  config={"history": {"enabled": False}}), tmp_path / "off")):
+        try:
+            before = engine.history
+            assert open_run_history(engine, where) is None and engine.history is before
+        finally:
+            engine.close()
+    assert not (tmp_path / "live" / "runs").exists() and not (tmp_path / "off" / "runs").exists()
     h.close()
 
 

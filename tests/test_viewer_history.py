@@ -1,6 +1,7 @@
 """The inspector's history chart (ECharts), in Debian's headless chromium against a real
 server with the demo district: a live twin's chart is fed by the history API, a drill's
-(no stored history) by the values the screen received; either way the points are drawn
+by the API too (from the run's own store), a field nobody stores by the values the screen
+received (its live window); either way the points are drawn
 (read back from the chart and from the canvas's pixels), the level thresholds are bands
 and the alarm raise is marked."""
 
@@ -117,17 +118,31 @@ def test_a_live_twins_inspector_charts_the_stored_history_with_thresholds_and_th
         page.close()
 
 
-def test_a_drills_inspector_charts_the_values_the_screen_received(browser, scene, tmp_path):
+def test_a_drills_inspector_charts_its_own_history_and_a_field_nobody_stores_live(browser, scene, tmp_path):
     with serve(scene, tmp_path / "data", start=0.0, speed=10.0) as (server, url):
-        assert server.engine.history is None  # a simulated clock keeps no history: the API has none to give
+        # a simulated clock is not the city's: the run keeps a store of its own (runs/)
+        history = server.engine.history
+        assert history is not None and history.store.folder.parent.parent == tmp_path / "data" / "runs"
         page = open_page(browser, url)
         wait_for(page, "id => document.querySelector(`#alarm-list li[data-asset='${id}']`) !== null", arg=ASSET, timeout=30000)
         open_inspector(page, ASSET)
-        wait_for(page, "() => window.__twin.history().points >= 10", timeout=30000)
+        # the risk, from the history API: the drill's stored span, the bands, the raise
+        wait_for(page, "() => window.__twin.history().source === 'raw' && window.__twin.history().alarms >= 1"
+                       " && window.__twin.history().points >= 10", timeout=30000)
         c = chart(page)
-        assert c["source"] == "live" and c["field"] == "risk" and c["thresholds"] == 4
-        assert c["alarms"] >= 1  # the raise, from the open alarm's level history
+        assert c["field"] == "risk" and c["thresholds"] == 4 and c["from"] < 0 < c["to"]  # the hour holds the drill's start
         assert c["drawn"] == c["points"]
         assert line_pixels(page) > 50
+        assert "live window" not in page.locator("#inspector .history-source").inner_text()
+        # what the chart was given: the run's risk from its first ticks on
+        answer = httpx.get(f"{url}/api/history/assets/{ASSET}", params={"field": "risk", "from": c["from"], "to": c["to"]}).json()
+        assert answer["source"] == "raw" and answer["points"]["t"][0] < 15 and answer["alarms"]
+
+        # a field neither historical nor measured: the API has none, the screen's live window
+        page.locator("#inspector table.live tr[data-field='gas_inflow']").click()
+        wait_for(page, "() => window.__twin.history().field === 'gas_inflow' && window.__twin.history().source === 'live'"
+                       " && window.__twin.history().points >= 10", timeout=30000)
+        c = chart(page)
+        assert c["drawn"] == c["points"]
         assert "live window" in page.locator("#inspector .history-source").inner_text()
         page.close()

@@ -2,8 +2,10 @@
 retention, the figures in ``/metrics`` and the ``history`` part of ``/api/health``.
 
 One :class:`History` per data folder, in ``<data>/history/``, opened by the engine of a
-live twin (``Engine.live``: its clock is the wall's): a drill or a ``--fast`` run keeps a
-simulated clock of its own and no history (its recording is its history). Once a tick,
+live twin (``Engine.live``: its clock is the wall's). A run on a simulated clock (a
+drill, a ``--fast`` run) is not the city's: a server hosting one gives it a store of its
+own in ``<data>/runs/`` (:func:`open_run_history`); run without a server, its recording
+is its history. Once a tick,
 :meth:`History.after_tick` takes the readings ingest accepted in it and the news of the
 historical fields (twin.history.fields), and queues them as one batch for the writer
 thread (twin.history.writer): the tick never waits for the store. A store that falls
@@ -32,6 +34,7 @@ from __future__ import annotations
 
 import logging
 import math
+import shutil
 import time as wallclock
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -206,6 +209,39 @@ class _Collector:
         yield GaugeMetricFamily("twin_history_pending_values", "Values in the pending log, not yet sealed into hourly blobs",
                                 value=h.store.pending_readings)
         yield GaugeMetricFamily("twin_history_bytes", "Bytes the history store takes on disk", value=h.store.bytes_on_disk())
+
+
+#: run histories a data folder keeps (the newest): each one a simulated run's own store
+KEEP_RUNS = 10
+
+
+def open_run_history(engine: Engine, data_dir: Path | None) -> History | None:
+    """A history of its own for a run on a simulated clock that a server hosts (a drill
+    or exercise at ``--speed`` or ``--fast``, a server started on a drill's clock), so
+    that its inspector charts the run's whole span from the API as a live twin's does.
+    Fed as the live one is (its ``[history]`` table), in ``<data>/runs/<UTC start>/history/``:
+    never the data folder's ``history/``, whose times are the city's (a run's clock
+    restarts at its drill's start, and its readings are no real sensor's). The
+    :data:`KEEP_RUNS` newest run folders are kept, older ones removed. None for a live
+    engine (it has the real one), without a data folder, or when ``enabled = false``."""
+    if data_dir is None or engine.live or engine.history is not None:
+        return None
+    config = HistoryConfig.from_config(engine.config)
+    if not config.enabled:
+        return None
+    runs = Path(data_dir) / "runs"
+    stamp = wallclock.strftime("%Y%m%dT%H%M%SZ", wallclock.gmtime())
+    folder, n = runs / stamp, 1
+    while folder.exists():  # two runs in one second
+        folder, n = runs / f"{stamp}-{n}", n + 1
+    if runs.is_dir():
+        # a simulated run's history serves while it runs (and its replay has the recording):
+        # the oldest ones go, so that a folder serving drill after drill does not fill the disk
+        old = sorted((p for p in runs.iterdir() if (p / "history").is_dir()), key=lambda p: p.stat().st_mtime)
+        for gone in old[:max(0, len(old) - (KEEP_RUNS - 1))]:
+            shutil.rmtree(gone, ignore_errors=True)
+    log.info("a run's own history", extra={"folder": str(folder / "history"), "clock": engine.time})
+    return History(folder / "history", engine, config)
 
 
 def open_history(engine: Engine, data_dir: Path | None) -> History | None:

@@ -324,7 +324,8 @@ _readonly_lock = threading.Lock()
 
 
 def store_of(server: TwinServer, engine: Engine) -> Store:
-    """The live engine's store, or (a replay, a branch) the data folder's, read only."""
+    """The engine's store (a live twin's, or a served drill's own: twin.history.feed), or
+    (a replay, a branch) the data folder's, read only."""
     if engine.history is not None:
         return engine.history.store
     folder = server.data_dir / "history" if server.data_dir is not None else None
@@ -332,9 +333,9 @@ def store_of(server: TwinServer, engine: Engine) -> Store:
         if folder is not None and folder not in _readonly and (folder / "history.sqlite").exists():
             _readonly[folder] = Store(folder, readonly=True)
         if folder is None or folder not in _readonly:
-            raise ApiFailure(ApiErrorCode.NOT_FOUND, "this twin keeps no history: only a live `twin serve` (on the wall "
-                                                     "clock) stores one; drills, --fast and --speed runs keep theirs in "
-                                                     "their recordings")
+            raise ApiFailure(ApiErrorCode.NOT_FOUND, "this twin keeps no history: a `twin serve` with a data folder stores "
+                                                     "one (a live twin the city's, a drill or --fast run its own) unless "
+                                                     "[history] enabled = false; a replay answers readings from its recording")
         return _readonly[folder]
 
 

@@ -189,6 +189,13 @@ class TwinServer:
 
                 self.recorder = Recorder(self.record_path, engine, {"source": "live server"})
                 self.subsystems.set("recorder", "ok")
+            if self.replay is None and engine.history is None:
+                # a run on a simulated clock (a drill served, --speed, --fast): a history of
+                # its own in the data folder's runs/, so that its charts come from the API
+                # as a live twin's do, never mixed into the city's (twin.history.feed)
+                from twin.history.feed import open_run_history
+
+                engine.history = await asyncio.to_thread(open_run_history, engine, self.data_dir)
         except Exception as exc:
             self.startup_error = str(exc) or type(exc).__name__
             if not isinstance(exc, (TwinError, ValueError, KeyError, OSError)):

@@ -1,0 +1,66 @@
+"""A drill on a real server keeps a history of its own (twin.history.feed.open_run_history):
+`twin serve --exercise` of a demo drill on its simulated clock, in a subprocess over a
+temporary data folder; the history API answers the drill's readings and stored fields
+from its start, from a store in the data folder's runs/, never in the city's history/."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+from conftest import ROOT, free_port, wait_for, wait_healthy
+
+pytestmark = pytest.mark.slow  # the demo served at 10x for a simulated minute: 20-40 s here
+
+#: the gas-leak drill's leak reaches this manhole's detector about 20 s in (a yellow alarm by 2 min)
+ASSET = "G-MH-0055"
+
+
+def test_a_drill_on_a_server_answers_its_history_from_its_start(tmp_path):
+    data = tmp_path / "data"
+    port = free_port()
+    log = tmp_path / "serve.log"
+    with log.open("w") as out:
+        server = subprocess.Popen([sys.executable, "-m", "twin.cli", "serve", "--exercise",
+                                   str(ROOT / "scenes" / "demo" / "drills" / "gas-leak.toml"), "--speed", "10",
+                                   "--data", str(data), "--port", str(port)], stdout=out, stderr=out)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_healthy(url, 120, ticking=True, process=server, log=log)
+        with httpx.Client(base_url=url, timeout=30) as api:
+            sensor = api.get(f"/api/assets/{ASSET}").json()["sensors"][0]["id"]
+
+            def exercised():
+                s = api.get("/api/exercise").json()
+                return s if s["state"] != "idle" and s["at"] >= 90 else None
+
+            state = wait_for(exercised, 60, "a minute and a half of the drill")
+            start, now = state["start"], state["time"]
+            assert abs(start - time.time()) > 86400  # the drill's clock (its scene's start), not the wall's
+
+            r = api.get(f"/api/history/sensors/{sensor}", params={"from": start, "to": now})
+            assert r.status_code == 200, r.text
+            readings = r.json()
+            assert readings["source"] == "raw" and readings["step"] is None
+            t = readings["points"]["t"]
+            assert len(t) >= 30 and start <= t[0] < start + 10 and t[-1] < now and t == sorted(t)
+            assert max(readings["points"]["v"]) > min(readings["points"]["v"])  # the leak reached it
+
+            # the asset's stored risk, with the level bands and the raise of its alarm
+            r = api.get(f"/api/history/assets/{ASSET}", params={"field": "risk", "from": start, "to": now})
+            assert r.status_code == 200, r.text
+            risk = r.json()
+            assert risk["series"] == f"gas/{ASSET}/risk" and len(risk["thresholds"]) == 4
+            assert len(risk["points"]["t"]) >= 3 and risk["points"]["t"][0] < start + 15
+            assert risk["alarms"] and start < risk["alarms"][0]["t"] < now
+
+        # the run's own store; the city's history/ was never opened
+        assert not (data / "history").exists()
+        (run,) = (data / "runs").iterdir()
+        assert (run / "history" / "history.sqlite").is_file()
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
