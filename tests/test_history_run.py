@@ -1,7 +1,8 @@
 """A drill on a real server keeps a history of its own (twin.history.feed.open_run_history):
 `twin serve --exercise` of a demo drill on its simulated clock, in a subprocess over a
 temporary data folder; the history API answers the drill's readings and stored fields
-from its start, from a store in the data folder's runs/, never in the city's history/."""
+from its start, from a store in the data folder's runs/, never in the city's history/,
+with the truth the exercise's recording samples beside them."""
 
 from __future__ import annotations
 
@@ -48,6 +49,11 @@ def test_a_drill_on_a_server_answers_its_history_from_its_start(tmp_path):
             t = readings["points"]["t"]
             assert len(t) >= 30 and start <= t[0] < start + 10 and t[-1] < now and t == sorted(t)
             assert max(readings["points"]["v"]) > min(readings["points"]["v"])  # the leak reached it
+            # the exercise records itself: the truth its recorder samples comes beside, as in a replay
+            assert state["recording"]
+            truth = readings["truth"]
+            assert truth["t"][0] <= start + 5 and len(truth["t"]) == len(truth["v"]) >= 2 and truth["t"][-1] < now
+            assert max(truth["v"]) > min(truth["v"])
 
             # the asset's stored risk, with the level bands and the raise of its alarm
             r = api.get(f"/api/history/assets/{ASSET}", params={"field": "risk", "from": start, "to": now})
@@ -56,6 +62,7 @@ def test_a_drill_on_a_server_answers_its_history_from_its_start(tmp_path):
             assert risk["series"] == f"gas/{ASSET}/risk" and len(risk["thresholds"]) == 4
             assert len(risk["points"]["t"]) >= 3 and risk["points"]["t"][0] < start + 15
             assert risk["alarms"] and start < risk["alarms"][0]["t"] < now
+            assert max(risk["truth"]["v"]) >= 0.25  # the true risk rose past the first level (blue) too
 
         # the run's own store; the city's history/ was never opened
         assert not (data / "history").exists()

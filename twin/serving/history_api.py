@@ -108,10 +108,11 @@ class SeriesAnswer(msgspec.Struct, rename={"start": "from", "end": "to"}):
     thresholds: list[Threshold]
     #: alarms raised or escalated on the asset in the range
     alarms: list[AlarmMark]
-    #: a replayed drill's ground truth (its ``/truth`` channel): the true value of the
-    #: field, as raw points (``t``, ``v``) of a step function, each value held until the
-    #: next; the first point is the value held at ``from``. Absent when the recording
-    #: keeps no truth of it (a live twin, a recording of real sensors)
+    #: a drill's ground truth (a replay's ``/truth`` channel, or what a served drill's
+    #: recording samples as it runs): the true value of the field, as raw points (``t``,
+    #: ``v``) of a step function, each value held until the next; the first point is the
+    #: value held at ``from``. Absent when no truth of it is kept (a live twin, a
+    #: recording of real sensors, a run not recorded)
     truth: Points | msgspec.UnsetType = UNSET
 
 
@@ -475,13 +476,13 @@ async def sensor_history(call: Call) -> Response:
         if store.key(sensor_id) is None:
             raise ApiFailure(ApiErrorCode.NOT_FOUND, f"no sensor {sensor_id!r} in scene {engine.scene.name!r} nor in its "
                                                      f"history; GET /api/assets/{{id}} lists an asset's sensors")
-        unit, marks_on, limits = "", None, []
+        unit, marks_on, limits, field = "", None, [], None
     else:
         sensor = engine.ingest.sensors[index]
         table, _row = engine.world.locate(sensor.asset)
-        unit, marks_on = table.specs[sensor.field].unit, sensor.asset
+        unit, marks_on, field = table.specs[sensor.field].unit, sensor.asset, sensor.field
         limits = thresholds(engine, table.domain.name, sensor.asset, sensor.field)
-    return await _series(call, kind, store, sensor_id, unit, marks_on, limits)
+    return await _series(call, kind, store, sensor_id, unit, marks_on, limits, field)
 
 
 async def asset_history(call: Call) -> Response:
@@ -513,19 +514,36 @@ async def asset_history(call: Call) -> Response:
         return await _recorded_series(call, kind, fed[field], engine.ingest.sensor_index[fed[field]], table.specs[field].unit,
                                       asset_id, field, thresholds(engine, domain, asset_id, field))
     store = store_of(call.server, engine)
-    return await _series(call, kind, store, series, table.specs[field].unit, asset_id, thresholds(engine, domain, asset_id, field))
+    return await _series(call, kind, store, series, table.specs[field].unit, asset_id, thresholds(engine, domain, asset_id, field),
+                         field)
+
+
+def running_truth(server: TwinServer, asset_id: str, field: str) -> Any:
+    """The truth of ``field`` on ``asset_id`` (a ``TruthSeries``) that the recording of a
+    drill running on this server samples (a served run on a simulated clock whose recorder
+    has the simulator's truth: an exercise records itself); None for a live twin, a run
+    not recorded, or a field the truth does not keep. Read on the event loop, where the
+    recorder samples it after each tick."""
+    engine, recorder = server.engine, server.recorder
+    if engine is None or engine.live or server.replay is not None or recorder is None:
+        return None
+    sampler = getattr(recorder, "truth", None)
+    return sampler.truth.series.get((asset_id, field)) if sampler is not None else None
 
 
 async def _series(call: Call, kind: str, store: Store, series: str, unit: str, asset_id: str | None,
-                  limits: list[Threshold]) -> Response:
+                  limits: list[Threshold], field: str | None = None) -> Response:
     start, end, step = _range(call.query, call.twin.time)
     alarms_at = _alarm_path(call.server)
+    true = running_truth(call.server, asset_id, field) if asset_id is not None and field is not None else None
 
     def work() -> SeriesAnswer:
         s = store.series(series, start, end, MAX_POINTS, step)
         points = points_of(s)
         marks = alarm_marks(alarms_at, asset_id, start, end) if asset_id is not None else []
-        return SeriesAnswer(series, unit, "raw" if s.source == "raw" else "minutes", start, end, s.step, points, limits, marks)
+        truth = truth_points(true.times, true.values, start, end) if true is not None else UNSET
+        return SeriesAnswer(series, unit, "raw" if s.source == "raw" else "minutes", start, end, s.step, points, limits, marks,
+                            truth)
 
     try:
         answer = await asyncio.to_thread(work)
