@@ -166,3 +166,42 @@ def test_a_limit_only_the_action_knows_is_met_by_the_check_not_the_run(demo):
     path.write_text(path.read_text().replace("diameter = 1.5", "diameter = 0.02"))
     check_against(load_drill(path), engine)  # the actions were tried on a copy: the twin's world is as it was
     assert (engine.world.tables["gas"]["leak_diameter"] == before).all()
+
+
+def test_a_rule_a_contradiction_or_a_unit_the_scene_does_not_have_is_named(demo):
+    """Issue 17's audit: an unknown ``rule`` made a ``never`` pass vacuously, so did an
+    asset of one domain narrowed to another, and a dispatch's ``unit`` went unchecked.
+    Each is one line naming the file, line, key and what would be valid; a drill that
+    names only what the scene has passes."""
+    root, engine = demo
+    owners = sorted(set(engine.owners.values()))
+    gas_owner = engine.owners["G-MH-0055"]
+    other_owner = next(o for o in owners if o != gas_owner)
+    path = root / "drills" / "selectors.toml"
+    path.write_text(HEAD + '\n[[events]]\nat = 30\noperator = "dispatch"\ntarget = "G-MH-0055"\nunit = "gas crew 9"\n'
+                    '\n[[expect]]\nnever = true\nrule = "gas.nosuchrule"\nlevel = "yellow"\n'
+                    '\n[[expect]]\nnever = true\nasset = "G-MH-0055"\ndomain = "drainage"\nlevel = "yellow"\n'
+                    f'\n[[expect]]\nacknowledged_within = 60\nasset = "G-MH-0055"\nowner = "{other_owner}"\nlevel = "yellow"\n'
+                    '\n[[expect]]\nnever = true\ndomain = "drainage"\nrule = "gas.lel"\nlevel = "yellow"\n')
+    rules = {r.name: r.domain for _, r in engine.registry.rules}
+    assert "gas.lel" in rules, sorted(rules)
+    drainage_rules = ", ".join(sorted(n for n, d in rules.items() if d == "drainage"))
+    found = problems_of(path, engine)
+    assert found == [
+        f"{path}: line 11: [[events]] #1 unit = 'gas crew 9': no unit of scene 'demo' is called so; its units (the owners "
+        f"of its assets): {', '.join(owners)}",
+        f"{path}: line 15: [[expect]] #1 rule = 'gas.nosuchrule': no alarm rule is called so; known: "
+        f"{', '.join(sorted([*rules, 'system.nonfinite', 'system.plugin_quarantined', 'system.sensor_offline', 'system.sensor_suspect']))}",
+        f"{path}: line 21: [[expect]] #2 domain = 'drainage': G-MH-0055 is a gas asset, so no alarm is on it and in "
+        "drainage; expected domain = 'gas' or no domain",
+        f"{path}: line 27: [[expect]] #3 owner = '{other_owner}': G-MH-0055 is owned by {gas_owner}, so no alarm on it is "
+        f"{other_owner}'s; expected owner = '{gas_owner}' or no owner",
+        f"{path}: line 33: [[expect]] #4 rule = 'gas.lel': a gas rule, not one of drainage; its rules: "
+        f"{drainage_rules}",
+    ], "\n".join(found)
+    # the same drill naming what the scene has: no problem
+    path.write_text(HEAD + f'\n[[events]]\nat = 30\noperator = "dispatch"\ntarget = "G-MH-0055"\nunit = "{gas_owner}"\n'
+                    '\n[[expect]]\nnever = true\nrule = "gas.lel"\nlevel = "yellow"\n'
+                    '\n[[expect]]\nnever = true\nasset = "G-MH-0055"\ndomain = "gas"\nlevel = "yellow"\n'
+                    f'\n[[expect]]\nacknowledged_within = 60\nasset = "G-MH-0055"\nowner = "{gas_owner}"\nlevel = "yellow"\n')
+    check_against(load_drill(path), engine)

@@ -423,8 +423,10 @@ def test_serve_exercise_starts_the_drill_once_the_twin_is_up(tmp_path):
 
 
 def test_the_debrief_credits_each_alarm_to_its_own_cause(tmp_path):
-    """An alarm is credited to the latest inject on its own asset, else in its domain:
-    never to an earlier, unrelated one; its response times run from its raise."""
+    """An alarm is credited to the nearest inject before it on its own asset (or a linked
+    one, or a district-wide one: twin.runs.credit, as the report credits it): never to an
+    earlier, unrelated one, nor to one on another asset merely of its domain; its
+    response times run from its raise."""
     from twin.runs.exercise import Inject, InjectChange, Objective
 
     def fired(n, at, target):
@@ -446,8 +448,8 @@ def test_the_debrief_credits_each_alarm_to_its_own_cause(tmp_path):
         [], [Objective("x", "met", "ok")], [], [])
     d = debrief(record)
     causes = {r.alarm: (r.cause, r.detect) for r in d.responses}
-    # T-002's alarm 3 s after its own leak, not 6 s after T-001's; T-009's to the latest in its domain
-    assert causes == {1: (1, 10.0), 2: (3, 3.0), 3: (2, 10.0), 4: (3, 47.0)}
+    # T-002's alarm 3 s after its own leak, not 6 s after T-001's; T-009's to none (no tap of its own)
+    assert causes == {1: (1, 10.0), 2: (3, 3.0), 3: (2, 10.0), 4: (None, None)}
     phases = {ph.phase: (ph.count, ph.of, ph.median, ph.worst) for ph in d.phases}
     assert phases["detect"] == (3, 3, 10.0, 10.0)
     assert phases["acknowledge"] == (2, 4, 35.0, 60.0) and phases["dispatch"] == (1, 4, 30.0, 30.0)

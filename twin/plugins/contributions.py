@@ -211,6 +211,8 @@ class Action:
     """Something a drill or an operator can do to the world (``gas.leak``).
 
     ``apply(world, asset_id, **params)`` changes the world's state in place.
+    ``district``: it acts on the whole district whichever asset it names (a storm), so a
+    report credits it with the alarms of its domain anywhere (twin.runs.credit).
     """
 
     name: str
@@ -219,6 +221,7 @@ class Action:
     description: str
     params: tuple[ActionParam, ...] = ()
     kinds: tuple[str, ...] = ()
+    district: bool = False
 
 
 @dataclass(frozen=True)

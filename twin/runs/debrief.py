@@ -4,7 +4,8 @@
 into a :class:`Debrief`: the drill's objectives met or not, the timeline of injects (as
 the controller fired, delayed, skipped or added them), the players' actions on alarms
 and incidents, the observers' notes, and the times per phase of the response: detect
-(from an injected cause to the first alarm on its target or in its domain), acknowledge,
+(from an injected cause to its first alarm, credited as the report credits it:
+:mod:`twin.runs.credit`), acknowledge,
 dispatch and close (each from an alarm's raise). :func:`render_html` writes it as one
 HTML page in English or Chinese, :func:`render_section` as the after-action report's
 section: one template, the report's ``templates/debrief.html.j2`` (the page puts
@@ -29,6 +30,7 @@ import jinja2
 import msgspec
 from markupsafe import Markup
 
+from twin.runs.credit import Scope, credit, detect
 from twin.runs.exercise import ExerciseRecord, Inject, Note, Objective
 from twin.runs.wording import expectation_words
 from twin.tick.alarms import SYSTEM_DOMAIN
@@ -134,22 +136,26 @@ class Debrief(msgspec.Struct):
     escalations: list[dict[str, Any]] = []
 
 
-def debrief(record: ExerciseRecord) -> Debrief:
-    """The debrief of an exercise from its record (an exercise still running is read up to now)."""
+def debrief(record: ExerciseRecord, scope: Scope | None = None) -> Debrief:
+    """The debrief of an exercise from its record (an exercise still running is read up to
+    now). ``scope``: what the scene says of which asset's actions can set off which alarm
+    (its links, couplings and district-wide actions, :class:`twin.runs.credit.Scope`);
+    without it an alarm is credited only to an action on its own asset."""
+    scope = scope or Scope()
     start = record.start
     end = record.end if record.end is not None else max([start, *(e["time"] for e in record.alarm_events)])
-    responses = _responses(record)
+    responses = _responses(record, scope)
     actions = _actions(record)
     timeline = _timeline(record, actions)
     phases = []
     measured = [r for r in responses if r.domain != SYSTEM_DOMAIN]
-    causes = [i for i in record.injects if i.kind == "action" and i.state == "fired"]
+    fired, causes = _causes(record, scope)
+    found = detect([(r.raised, next(k for k, i in enumerate(fired) if i.n == r.cause) if r.cause is not None else None)
+                    for r in measured], causes)
     for phase in PHASES:
         if phase == "detect":
             # per injected cause: how long until its first alarm
-            values = [min(r.detect for r in measured if r.cause == i.n and r.detect is not None)
-                      for i in causes if any(r.cause == i.n and r.detect is not None for r in measured)]
-            of = len(causes)
+            values, of = found.values, found.of
         else:
             values = [v for r in measured if (v := getattr(r, phase)) is not None]
             of = len(measured)
@@ -164,14 +170,22 @@ def debrief(record: ExerciseRecord) -> Debrief:
                    [{**e, "at": e["time"] - start} for e in record.escalations])
 
 
-def _responses(record: ExerciseRecord) -> list[Response]:
+def _causes(record: ExerciseRecord, scope: Scope) -> tuple[list[Inject], list[Any]]:
+    """The fired action injects in time order, and each as a :class:`twin.runs.credit.Cause`
+    (moments from the start)."""
+    fired = sorted((i for i in record.injects if i.kind == "action" and i.fired is not None), key=lambda i: i.fired or 0.0)
+    return fired, [scope.cause({"time": i.fired, "action": i.action, "target": i.target}) for i in fired]
+
+
+def _responses(record: ExerciseRecord, scope: Scope) -> list[Response]:
     """Each alarm raised during the exercise with its cause and its response times."""
     out: dict[int, Response] = {}
-    fired = sorted((i for i in record.injects if i.kind == "action" and i.fired is not None), key=lambda i: i.fired or 0.0)
+    fired, causes = _causes(record, scope)
     for e in record.alarm_events:
         a, at = e["alarm"], e["time"] - record.start
         if e["kind"] == "raise" and a["id"] not in out:
-            cause = _cause(fired, a, at)
+            n = credit(a["asset"], a["domain"], at, causes, scope)
+            cause = fired[n] if n is not None else None
             out[a["id"]] = Response(a["id"], a["asset"], a["domain"], a["rule"], a.get("title", ""), a.get("title_zh", ""),
                                     a.get("peak_level", a["level"]), at, cause.n if cause else None,
                                     at - (cause.fired or 0.0) if cause else None, None, None, None)
@@ -197,18 +211,6 @@ def _responses(record: ExerciseRecord) -> list[Response]:
                         getattr(r, step) is None or act["time"] - record.start - r.raised < getattr(r, step)):
                     setattr(r, step, act["time"] - record.start - r.raised)
     return sorted(out.values(), key=lambda r: (r.raised, r.alarm))
-
-
-def _cause(fired: list[Inject], alarm: dict[str, Any], at: float) -> Inject | None:
-    """The injected action an alarm is credited to: the latest fired at or before its
-    raise on its own asset, else the latest in its domain; none when neither (a sensor
-    fault, the background, a player's mistake: not guessed)."""
-    before = [i for i in fired if (i.fired or 0.0) <= at + 1e-9]
-    for same in (lambda i: i.target == alarm["asset"], lambda i: i.action.split(".")[0] == alarm["domain"]):
-        hits = [i for i in before if same(i)]
-        if hits:
-            return hits[-1]
-    return None
 
 
 def _actions(record: ExerciseRecord) -> list[PlayerAction]:
@@ -339,6 +341,17 @@ def objective_zh(o: Objective) -> str:
     return o.text if said is None else said
 
 
+def objective_expectation(o: Objective) -> Any:
+    """The drill expectation an objective was scored from (:class:`twin.runs.drill.Expectation`),
+    rebuilt from its terms: what the report's executive summary judges an exercise's
+    times against, as the scorecard judged them."""
+    from twin.runs.drill import Expectation
+
+    # an objective keeps its expectation's words, not its incident flag (Expectation.describe)
+    return Expectation(o.kind, o.level, o.line, time=o.seconds, asset=o.asset, domain=o.domain, rule=o.rule, owner=o.owner,
+                       incident=o.kind == "incidents_at_most" or bool(re.search(r"\bincidents?\b", o.text)))
+
+
 def detail_zh(detail: str) -> str:
     """A scoring detail in Chinese where its form is known; else as it is."""
     head, _, rest = detail.partition("; the exercise ended at ")
@@ -430,12 +443,12 @@ def _render(template: str, d: Debrief, lang: str, **layout: str) -> str:
         date=datetime.fromtimestamp(d.start, zone).strftime("%Y-%m-%d") if zone is not None else "")
 
 
-def from_recording(path: Path) -> Debrief | None:
+def from_recording(path: Path, scope: Scope | None = None) -> Debrief | None:
     """The debrief of the exercise a recording holds, or None when it holds none: the
     record the server wrote into it at the exercise's end (``/exercise/record``), or, for
     a recording cut short before it, the exercise as far as its channels tell it (the
     timeline of injects, the notes, the alarm events since its start; its objectives
-    not scored, which a warning says)."""
+    not scored, which a warning says). ``scope``: as :func:`debrief` takes it."""
     import json
 
     from twin.runs.exercise import Inject, Note
@@ -467,7 +480,7 @@ def from_recording(path: Path) -> Debrief | None:
     finally:
         reader.close()
     if record is not None:
-        return debrief(msgspec.convert(record, ExerciseRecord))
+        return debrief(msgspec.convert(record, ExerciseRecord), scope)
     if not injects and not notes:
         return None
     if start is None:
@@ -478,7 +491,7 @@ def from_recording(path: Path) -> Debrief | None:
         meta.get("timezone", "UTC"), bool(float(meta.get("start", "0") or 0)), start, end, "running", "", "", "",
         end - start, [msgspec.convert(i, Inject) for _, i in sorted(injects.items())], [msgspec.convert(n, Note) for n in notes],
         kept, [], [], [], ["the recording ends before the exercise did: its objectives were not scored"], Path(path).name)
-    return debrief(partial)
+    return debrief(partial, scope)
 
 
 def write(d: Debrief, folder: Path) -> dict[str, Path]:

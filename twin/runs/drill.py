@@ -62,7 +62,7 @@ from twin.runs.drillfile import Expect as DeclaredExpect
 from twin.tomlfile import TomlFile, shown
 
 __all__ = ["LEVELS", "OPERATOR_ACTIONS", "INCIDENT_ACTIONS", "DrillError", "Event", "Expectation", "Drill", "clock", "load_drill", "check_against",
-           "Score", "score", "Evidence", "Scorecard", "scorecard"]
+           "Score", "score", "Evidence", "Scorecard", "scorecard", "alarm_tracks", "judge_within", "Judged"]
 
 
 class DrillError(TwinError):
@@ -313,19 +313,62 @@ def check_against(drill: Drill, engine: Any) -> None:
             refused = _dry_run(e, engine, scratch)
             if refused:
                 problems.append(f"{where('params')}: {refused}")
+    owners = sorted(set(engine.owners.values()))
+    for e in drill.events:
+        if e.operator == "dispatch" and e.unit and e.unit not in owners:
+            problems.append(f"{toml.where(e.keys + ('unit',))} = {shown(e.unit)}: no unit of scene {scene!r} is called so; "
+                            f"its units (the owners of its assets): {', '.join(owners)}")
+    rules = {r.name: r.domain for _, r in registry.rules} | {name: "system" for name in SYSTEM_RULES}
     for x in drill.expectations:
-        if x.asset and x.asset not in engine.world.locations:
-            problems.append(f"{toml.where(x.keys + ('asset',))}: {x.asset!r} is not an asset of scene {scene!r}")
-        if x.domain and x.domain not in engine.world.tables:
-            problems.append(f"{toml.where(x.keys + ('domain',))}: {x.domain!r} is not installed; known: {', '.join(engine.world.tables)}")
-        owners = sorted(set(engine.owners.values()))
-        if x.owner and x.owner not in owners:
-            problems.append(f"{toml.where(x.keys + ('owner',))}: {x.owner!r} owns no asset of scene {scene!r}; its owners: "
-                            f"{', '.join(owners)}")
+        problems.extend(_selector_problems(x, toml, engine, scene, owners, rules))
     if "thresholds" in toml.data:
         check(toml, thresholds_type(registry), problems, keys=("thresholds",))
     if problems:
         raise DrillError(problems)
+
+
+#: the core's own alarm rules (domain "system"), which an expectation may name too
+SYSTEM_RULES = ("system.plugin_quarantined", "system.nonfinite", "system.sensor_offline", "system.sensor_suspect")
+
+
+def _selector_problems(x: Expectation, toml: TomlFile, engine: Any, scene: str, owners: list[str],
+                       rules: dict[str, str]) -> list[str]:
+    """What is wrong with an expectation's selectors on this twin: an asset, domain,
+    owner or rule it does not have, or two that no alarm could satisfy at once (an asset
+    of another domain or owner than the one given, a rule of another domain): each would
+    leave the expectation about nothing, passing (``never``, ``*_within``) whatever
+    happened."""
+    out = []
+
+    def where(key: str) -> str:
+        return f"{toml.where(x.keys + (key,))} = {shown(getattr(x, key))}"
+
+    located = engine.world.locations.get(x.asset) if x.asset else None
+    if x.asset and located is None:
+        out.append(f"{toml.where(x.keys + ('asset',))}: {x.asset!r} is not an asset of scene {scene!r}")
+    if x.domain and x.domain not in engine.world.tables:
+        out.append(f"{toml.where(x.keys + ('domain',))}: {x.domain!r} is not installed; known: {', '.join(engine.world.tables)}")
+    if x.owner and x.owner not in owners:
+        out.append(f"{toml.where(x.keys + ('owner',))}: {x.owner!r} owns no asset of scene {scene!r}; its owners: "
+                   f"{', '.join(owners)}")
+    if x.rule and x.rule not in rules:
+        out.append(f"{where('rule')}: no alarm rule is called so; known: {', '.join(sorted(rules))}")
+    if located is not None:
+        domain = located[0]
+        if x.domain and x.domain in engine.world.tables and x.domain != domain:
+            out.append(f"{where('domain')}: {x.asset} is a {domain} asset, so no alarm is on it and in {x.domain}; "
+                       f"expected domain = {shown(domain)} or no domain")
+        owner = engine.owners.get(x.asset, "")
+        if x.owner and x.owner in owners and x.owner != owner:
+            out.append(f"{where('owner')}: {x.asset} is owned by {owner or '(no unit)'}, so no alarm on it is {x.owner}'s; "
+                       f"expected owner = {shown(owner)} or no owner")
+        if x.rule in rules and rules[x.rule] != domain:
+            valid = sorted(name for name, d in rules.items() if d == domain)
+            out.append(f"{where('rule')}: a {rules[x.rule]} rule, and {x.asset} is a {domain} asset; its rules: {', '.join(valid)}")
+    elif x.rule in rules and x.domain and x.domain in engine.world.tables and rules[x.rule] != x.domain:
+        valid = sorted(name for name, d in rules.items() if d == x.domain)
+        out.append(f"{where('rule')}: a {rules[x.rule]} rule, not one of {x.domain}; its rules: {', '.join(valid)}")
+    return out
 
 
 def _dry_run(event: Event, engine: Any, scratch: dict[str, Any]) -> str:
@@ -460,12 +503,12 @@ class _Track:
     falls: list[tuple[float, float, int, int]] = field(default_factory=list)
 
 
-def scorecard(drill: Drill, events: list[dict[str, Any]], start: float = 0.0, evidence: Evidence | None = None) -> Scorecard:
-    """:func:`score` with the platform's own deadlines counted: every ``overdue`` alarm
-    event, and every escalation of the incidents in ``evidence``."""
-    evidence = evidence or Evidence()
+def alarm_tracks(events: list[dict[str, Any]], start: float = 0.0,
+                 overdue: list[dict[str, Any]] | None = None) -> dict[int, _Track]:
+    """Each alarm as its events tell it (offsets from ``start``), by id; each ``overdue``
+    event appended to ``overdue`` if given. The scorecard's reading of a run, and the
+    report's executive summary's (:func:`judge_within`)."""
     tracks: dict[int, _Track] = {}
-    overdue = []
     for ev in events:
         a = ev["alarm"]
         offset = ev["time"] - start
@@ -484,9 +527,18 @@ def scorecard(drill: Drill, events: list[dict[str, Any]], start: float = 0.0, ev
                 track.reached.setdefault(lvl, offset)
         elif kind in ("acknowledge", "dispatch", "resolve"):
             track.acted.setdefault(kind, offset)
-        elif kind == "overdue":
+        elif kind == "overdue" and overdue is not None:
             overdue.append({"time": ev["time"], "id": a["id"], "asset": a["asset"], "rule": a["rule"], "level": int(a["level"])})
         track.peak = max(track.peak, int(a.get("peak_level", 0)))
+    return tracks
+
+
+def scorecard(drill: Drill, events: list[dict[str, Any]], start: float = 0.0, evidence: Evidence | None = None) -> Scorecard:
+    """:func:`score` with the platform's own deadlines counted: every ``overdue`` alarm
+    event, and every escalation of the incidents in ``evidence``."""
+    evidence = evidence or Evidence()
+    overdue: list[dict[str, Any]] = []
+    tracks = alarm_tracks(events, start, overdue)
     end = (evidence.end - start) if evidence.end is not None else drill.duration
     out = []
     incidents = _incident_tracks(tracks, evidence, start)
@@ -515,14 +567,30 @@ def scorecard(drill: Drill, events: list[dict[str, Any]], start: float = 0.0, ev
     return Scorecard(out, overdue, escalations, start)
 
 
-def _within(x: Expectation, tracks: list[_Track], end: float) -> Score:
-    """Each alarm that reached the level: its step (acknowledge, dispatch, resolve) taken
-    within ``x.time`` of reaching it; one not taken and still within its time at the end
-    is not judged."""
+@dataclass(frozen=True)
+class Judged:
+    """One alarm (or incident) judged against a ``*_within`` expectation: its id, when it
+    reached the expectation's level (offset), whether its step came late, and why
+    (``"G-MH-0055 (75 s)"``; "" when in time)."""
+
+    id: int
+    reached: float
+    late: bool
+    why: str = ""
+
+
+def judge_within(x: Expectation, tracks: Any, end: float) -> list[Judged]:
+    """Each of ``tracks`` (:func:`alarm_tracks`' values) the ``*_within`` expectation ``x``
+    judges, in the order they reached its level: those its selectors (asset, domain,
+    owner, rule) name that reached the level, timed from then to their step (acknowledge,
+    dispatch, resolve); ``end`` is the run's end (offset). One not taken and still within
+    its time at the end is not judged (left out). The scorecard's judgement, and the
+    executive summary's on-time counts: one function, so they cannot disagree."""
     step = WITHIN[x.kind]
     done = {"acknowledge": "acknowledged", "dispatch": "dispatched", "resolve": "closed" if x.incident else "resolved"}[step]
-    late = []
-    for t in sorted(tracks, key=lambda t: (t.reached.get(x.level, math.inf), t.alarm["id"])):
+    out = []
+    mine = [t for t in tracks if x.incident or _about(x, t.alarm)]
+    for t in sorted(mine, key=lambda t: (t.reached.get(x.level, math.inf), t.alarm["id"])):
         reached = t.reached.get(x.level)
         if reached is None:
             continue
@@ -530,13 +598,20 @@ def _within(x: Expectation, tracks: list[_Track], end: float) -> Score:
         asset = t.alarm["asset"]
         if taken is not None:
             took = max(taken - reached, 0.0)  # a step taken before the level was reached is in time
-            if took > x.time + 1e-9:
-                late.append(f"{asset} ({took:.0f} s)")
+            late = took > x.time + 1e-9
+            out.append(Judged(t.alarm["id"], reached, late, f"{asset} ({took:.0f} s)" if late else ""))
         elif "resolve" in t.acted:
-            late.append(f"{asset} ({'closed' if x.incident else 'resolved'} without being {done})")
+            out.append(Judged(t.alarm["id"], reached, True, f"{asset} ({'closed' if x.incident else 'resolved'} without being {done})"))
         elif end - reached > x.time + 1e-9:
-            late.append(f"{asset} (not {done})")
+            out.append(Judged(t.alarm["id"], reached, True, f"{asset} (not {done})"))
         # else: it reached the level too near the end to tell
+    return out
+
+
+def _within(x: Expectation, tracks: list[_Track], end: float) -> Score:
+    """Each alarm that reached the level: its step (acknowledge, dispatch, resolve) taken
+    within ``x.time`` of reaching it (:func:`judge_within`)."""
+    late = [j.why for j in judge_within(x, tracks, end) if j.late]
     return Score(x, not late, "all in time" if not late else "late: " + ", ".join(late)[:200])
 
 

@@ -247,7 +247,7 @@ def twin_actions():
                "rain over the whole district (name any manhole; every subcatchment gets it)",
                params=(ActionParam("intensity", "mm/h", "rain intensity", default=100.0, valid=(0.0, 300.0)),
                        ActionParam("duration", "s", "how long it rains", default=3600.0, valid=(1.0, 3.0 * 86400.0))),
-               kinds=("manhole",)),
+               kinds=("manhole",), district=True),
         Action("drainage.block_pipe", DOMAIN, block_pipe, "block a fraction of a pipe's section (0 clears it)",
                params=(ActionParam("fraction", "1", "fraction of the section blocked", default=0.8, valid=(0.0, 1.0)),),
                kinds=("pipe",)),

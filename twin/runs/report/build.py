@@ -143,7 +143,8 @@ def write_report(recording: Path, out: Path, lang: str = "en", pdf: bool = True)
 
     from twin.runs.debrief import from_recording
 
-    exercise = from_recording(run.path)
+    # its alarms credited to their causes as the rest of the report credits them
+    exercise = from_recording(run.path, twin.scope if twin is not None else None)
     view = build_view(run, twin, drill, scores, drill_path, groups, worst, total, picture, charts, plots, candidates,
                       notes_picture, notes_fields, lang, truth_charts=truth_charts, truth=truth, false_clears=found,
                       truth_mattered=mattered, debrief=exercise)

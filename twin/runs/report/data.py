@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
 
+from twin.runs.credit import Scope, credit
 from twin.runs.drill import clock
 
 ALARM_KINDS = ("raise", "escalate", "deescalate", "clear", "overdue")
@@ -123,6 +124,17 @@ class Run:
                 out[a.asset] = max(out.get(a.asset, 0), level)
         return out
 
+    def within(self, start: float, end: float) -> Run:
+        """The part of the run from ``start`` to ``end`` (an exercise on a server that was
+        already recording): the alarms raised in it with their events in it, the inputs
+        in it; the alarms' causes are not credited yet (:func:`credit_detection`)."""
+        eps = 1e-9
+        raised = {a.id for a in self.alarms.values() if start - eps <= a.raised <= end + eps}
+        events = [e for e in self.events if e["alarm"]["id"] in raised and start - eps <= float(e["time"]) <= end + eps]
+        inputs = [i for i in self.inputs if start - eps <= float(i["time"]) <= end + eps]
+        return replace(self, start=start, end=end, events=events, inputs=inputs, alarms=alarm_lives(events),
+                       messages=[m for m in self.messages if start - eps <= float(m.get("time", start)) <= end + eps])
+
     def worst_moment(self) -> tuple[float, int]:
         """The first time the sum of the levels of the open alarms is highest, and that sum
         (the end of the run and 0 when nothing alarmed)."""
@@ -134,20 +146,8 @@ class Run:
         return best_t, best
 
 
-def read_run(path: Path) -> Run:
-    """Read a recording's metadata, alarm events, operator actions (on alarms and on
-    incidents), input actions and the incidents its frames carry."""
-    from twin.runs.recording import INCIDENT_TOPIC, info, read_stream
-
-    i = info(Path(path))
-    events: list[dict[str, Any]] = []
-    inputs: list[dict[str, Any]] = []
-    messages: list[dict[str, Any]] = []
-    incident_actions: list[dict[str, Any]] = []
-    topics = ("/alarm/event", "/operator/action", "/input/action", "/exercise/message", INCIDENT_TOPIC)
-    by_topic = {"/input/action": inputs, "/exercise/message": messages, INCIDENT_TOPIC: incident_actions}
-    for topic, _, data in read_stream(Path(path), topics):
-        by_topic.get(topic, events).append(json.loads(data))
+def alarm_lives(events: list[dict[str, Any]]) -> dict[int, AlarmLife]:
+    """Each alarm's life from its events and the operators' steps on it, in order, by id."""
     alarms: dict[int, AlarmLife] = {}
     for ev in events:
         a = ev["alarm"]
@@ -169,6 +169,24 @@ def read_run(path: Path) -> Run:
             s.dispatched = t
         elif kind == "resolve" and s.resolved is None:
             s.resolved = t
+    return alarms
+
+
+def read_run(path: Path) -> Run:
+    """Read a recording's metadata, alarm events, operator actions (on alarms and on
+    incidents), input actions and the incidents its frames carry."""
+    from twin.runs.recording import INCIDENT_TOPIC, info, read_stream
+
+    i = info(Path(path))
+    events: list[dict[str, Any]] = []
+    inputs: list[dict[str, Any]] = []
+    messages: list[dict[str, Any]] = []
+    incident_actions: list[dict[str, Any]] = []
+    topics = ("/alarm/event", "/operator/action", "/input/action", "/exercise/message", INCIDENT_TOPIC)
+    by_topic = {"/input/action": inputs, "/exercise/message": messages, INCIDENT_TOPIC: incident_actions}
+    for topic, _, data in read_stream(Path(path), topics):
+        by_topic.get(topic, events).append(json.loads(data))
+    alarms = alarm_lives(events)
     start = i.start if math.isfinite(i.start) else 0.0
     end = i.end if math.isfinite(i.end) else start
     return Run(Path(path), dict(i.metadata), i.created, start, end, i.complete, events, inputs, alarms,
@@ -210,6 +228,8 @@ class Twin:
                 self._linked.setdefault(other, set()).add(a.id)
         self._sensors = {s.id: s.asset for s in self.scene.sensors}
         self._couplings = {(c.source, c.target) for _, c in self.registry.couplings}
+        #: what crediting an alarm to its cause knows of the scene (twin.runs.credit)
+        self.scope = Scope(self.scene, self.registry)
 
     def asset(self, asset_id: str) -> Any:
         """The scene's asset, or None (a system alarm's pseudo-asset)."""
@@ -304,25 +324,17 @@ def input_asset(action: dict[str, Any], twin: Twin | None) -> str:
     return target
 
 
-def credit_detection(run: Run, twin: Twin | None) -> None:
-    """Set each alarm's ``detect_from``: the input action nearest before its raise (at
-    or before it) on its own asset or on an asset coupled to it (:meth:`Twin.causes`);
-    on a tie in time, the one on its own asset. None (measured from the run's start)
-    when there is none. The nearest, not the first: in a compound drill a pipe blocked
-    minutes earlier beside a gas space is not what set off the gas alarm that a leak
-    raised seconds later."""
+def credit_detection(run: Run, twin: Twin | None, since: float = -math.inf) -> None:
+    """Set each alarm's ``detect_from``: (time, input action) of the plugin action it is
+    credited to by :func:`twin.runs.credit.credit` (the nearest before its raise on its
+    own asset, a linked one, or district-wide in its domain), or None (measured from the
+    run's start) when there is none. Only inputs at or after ``since`` count (an
+    exercise's, on a server recording before it)."""
+    scope = twin.scope if twin is not None else Scope()
+    causes = [scope.cause(action) if float(action["time"]) >= since - 1e-9 else None for action in run.inputs]
     for a in run.alarms.values():
-        causes = twin.causes(a.asset, a.domain) if twin is not None else {a.asset}
-        best: tuple[float, int, int] | None = None
-        for n, action in enumerate(run.inputs):
-            t = float(action["time"])
-            target = input_asset(action, twin)
-            if t > a.raised + 1e-9 or target not in causes:
-                continue
-            key = (t, target == a.asset, n)
-            if best is None or key > best:
-                best = key
-        a.detect_from = (best[0], run.inputs[best[2]]) if best is not None else None
+        n = credit(a.asset, a.domain, a.raised, causes, scope)
+        a.detect_from = (float(run.inputs[n]["time"]), run.inputs[n]) if n is not None else None
 
 
 # ------------------------------------------------------------------------ the frames

@@ -4,10 +4,17 @@ platform and the people responded against the deadlines (detect, acknowledge, di
 close: figures), the objectives met or not, and three findings.
 
 The deadlines are the drill's (its ``acknowledged_within``, ``dispatched_within``,
-``resolved_within``, the shortest of each) where it gives them, else, to acknowledge,
-the platform's own per level (``[alarms.deadlines]``, :data:`twin.tick.alarms.DEFAULT_DEADLINES`).
-Every figure is measured as the table of alarms measures it (from the raise; *detect*
-from the credited input action to its first alarm).
+``resolved_within`` about alarms; an exercise's are its objectives) where it gives them,
+else, to acknowledge, the platform's own per level (``[alarms.deadlines]``,
+:data:`twin.tick.alarms.DEFAULT_DEADLINES`, from the raise). How many were within the
+drill's deadlines is judged as the scorecard judges them (:func:`twin.runs.drill.judge_within`:
+only the alarms each expectation's asset, domain, owner and rule name, timed from when
+they reached its level), one alarm late against any of them counted late once. The
+median and the slowest are measured as the table of alarms measures them (from the
+raise; *detect* from the credited input action to its first alarm, credited as the
+debrief credits it, :mod:`twin.runs.credit`). An exercise's summary is about the
+exercise alone: on a server that was recording before it started, the alarms raised
+and the actions taken from its start to its end (:meth:`Run.within`).
 """
 
 from __future__ import annotations
@@ -18,9 +25,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from twin.i18n import words
-from twin.runs.report.data import AlarmLife, Run, Twin
-from twin.runs.report.groups import AlarmGroup
-from twin.runs.report.text import LEVEL_WORDS, expectation_text, group_title, input_text, level_name, span_text
+from twin.runs.credit import Scope, detect
+from twin.runs.drill import alarm_tracks, judge_within
+from twin.runs.report.data import AlarmLife, Run, Twin, credit_detection
+from twin.runs.report.groups import AlarmGroup, group_alarms
+from twin.runs.report.text import LEVEL_WORDS, domain_name, expectation_text, group_title, input_text, level_name, span_text
 
 #: groups told in one sentence each, at most
 TOLD = 3
@@ -106,58 +115,82 @@ def group_sentence(g: AlarmGroup, run: Run, twin: Twin | None, lang: str) -> str
                                  end=run.moment(g.last_change), cause=cause)
 
 
-def phase_rows(run: Run, drill: Any, lang: str) -> list[PhaseRow]:
-    """The four steps of the response over the run's alarms (the system's own left out)."""
+def _about(x: Any, twin: Twin | None, lang: str) -> str:
+    """The alarms an expectation is about, in brackets ("" for all of them)."""
+    about = [v for v in (x.asset, domain_name(twin, x.domain, lang) if x.domain else "", getattr(x, "owner", ""), x.rule) if v]
+    return (f"（{'，'.join(about)}）" if lang == "zh-CN" else f" ({', '.join(about)})") if about else ""
+
+
+def phase_rows(run: Run, expectations: list[Any], lang: str, twin: Twin | None = None) -> list[PhaseRow]:
+    """The four steps of the response over the run's alarms (the system's own left out of
+    the times), against ``expectations`` (the drill's, or an exercise's objectives as
+    expectations); see the module's docstring."""
     w = words(lang)
     alarms = [a for a in run.alarms.values() if a.domain != "system"]
     platform = platform_deadlines(run)
-    expectations = list(getattr(drill, "expectations", []) or [])
     rows = []
     for phase, attr, kind in STEPS:
         name = w[f"execStep_{phase}"]
         if phase == "detect":
-            causes: dict[int, float] = {}
-            for a in alarms:
-                if a.detect_from is not None:
-                    key = id(a.detect_from[1])
-                    causes[key] = min(causes.get(key, float("inf")), a.raised - a.detect_from[0])
-            values = list(causes.values())
-            rows.append(PhaseRow(phase, name, w["execOf"].format(n=len(values), of=len(values)), _median(values, lang),
-                                 span_text(max(values), lang) if values else "—", "—", "—",
-                                 worst_seconds=max(values) if values else None))
+            # the causes as credit_detection credited them (twin.runs.credit), as the debrief counts them
+            scope = twin.scope if twin is not None else Scope()
+            causes = [scope.cause(i) for i in run.inputs]
+            index = {id(record): n for n, record in enumerate(run.inputs)}
+            found = detect([(a.raised, index.get(id(a.detect_from[1])) if a.detect_from is not None else None) for a in alarms],
+                           causes)
+            rows.append(PhaseRow(phase, name, w["execOf"].format(n=len(found.values), of=found.of), _median(found.values, lang),
+                                 span_text(found.worst, lang) if found.values else "—", "—", "—", worst_seconds=found.worst))
             continue
-        given = [x for x in expectations if x.kind == kind]
-        own = min(given, key=lambda x: x.time) if given else None
-        values, late, judged = [], 0, 0
-        for a in alarms:
-            done = getattr(a, attr)
-            if done is not None:
-                values.append(done - a.raised)
-            if own is not None:
-                if a.peak_level < own.level:
-                    continue
-                limit = own.time
-            elif phase == "acknowledge" and a.peak_level > 0:
-                limit = platform.get(a.peak_level, float("inf"))
-            else:
-                continue
-            took = (done if done is not None else run.end) - a.raised
-            if done is None and took <= limit:
-                continue  # still within its time at the end: not judged
-            judged += 1
-            late += took > limit + 1e-9
-        if own is not None:
-            deadline = w["execDrillDeadline"].format(span=span_text(own.time, lang))
+        given = [x for x in expectations if x.kind == kind and not getattr(x, "incident", False)]
+        values = [done - a.raised for a in alarms if (done := getattr(a, attr)) is not None]
+        late_ids: set[int] = set()
+        judged_ids: set[int] = set()
+        if given:
+            # the scorecard's own judgement (run clock: offsets from 0, the run's end as its end)
+            tracks = list(alarm_tracks(run.events).values())
+            for x in given:
+                for j in judge_within(x, tracks, run.end):
+                    judged_ids.add(j.id)
+                    if j.late:
+                        late_ids.add(j.id)
+            deadline = w["execDrillDeadline"].format(span="; ".join(
+                span_text(x.time, lang) + _about(x, twin, lang) for x in sorted(given, key=lambda x: x.time)))
         elif phase == "acknowledge":
+            for a in alarms:
+                if a.peak_level <= 0:
+                    continue
+                limit = platform.get(a.peak_level, float("inf"))
+                took = (a.acknowledged if a.acknowledged is not None else run.end) - a.raised
+                if a.acknowledged is None and took <= limit:
+                    continue  # still within its time at the end: not judged
+                judged_ids.add(a.id)
+                if took > limit + 1e-9:
+                    late_ids.add(a.id)
             deadline = w["execPlatformDeadline"].format(levels=("，" if lang == "zh-CN" else ", ").join(
                 f"{LEVEL_WORDS[lang][lvl]} {round_span(platform[lvl], lang)}" for lvl in (4, 3, 2, 1) if lvl in platform))
         else:
             deadline = "—"
+        judged, late = len(judged_ids), len(late_ids)
         within = w["execWithin"].format(n=judged - late, of=judged) if judged else "—"
         rows.append(PhaseRow(phase, name, w["execOf"].format(n=len(values), of=len(alarms)), _median(values, lang),
                              span_text(max(values), lang) if values else "—", deadline, within, late, judged,
                              max(values) if values else None))
     return rows
+
+
+def exercise_part(run: Run, twin: Twin | None, debrief: Any) -> tuple[Run, list[Any]]:
+    """The part of the run an exercise's summary is about (its start to its end, the
+    alarms credited to its own inputs) and its objectives as expectations."""
+    from twin.runs.debrief import objective_expectation
+
+    part = run.within(debrief.start, debrief.start + debrief.played)
+    # its causes are its injects, as the debrief's are: not the scene's own background
+    # incidents, nor a player's actions, which the recording holds as inputs too
+    fired = {(round(debrief.start + i.fired, 3), i.action, i.target) for i in debrief.injects
+             if i.kind == "action" and i.fired is not None}
+    part.inputs = [i for i in part.inputs if (round(float(i["time"]), 3), i.get("action"), i.get("target")) in fired]
+    credit_detection(part, twin)
+    return part, [objective_expectation(o) for o in debrief.objectives]
 
 
 def objectives(scores: list[Any] | None, debrief: Any, twin: Twin | None, lang: str) -> tuple[int, int, list[tuple[str, str]]]:
@@ -215,12 +248,17 @@ def executive_summary(run: Run, twin: Twin | None, drill: Any, scores: list[Any]
                       groups: list[AlarmGroup], false_clears: list[str], lang: str) -> Summary:
     """The executive summary of the run in ``lang`` (see the module's docstring)."""
     w = words(lang)
+    if debrief is not None:
+        run, expectations = exercise_part(run, twin, debrief)
+        groups = group_alarms(run, twin)
+    else:
+        expectations = list(getattr(drill, "expectations", []) or [])
     happened = [group_sentence(g, run, twin, lang) for g in groups[:TOLD]]
     if len(groups) > TOLD:
         happened.append(w["execMore"].format(n=len(groups) - TOLD, alarms=sum(len(g.alarms) for g in groups[TOLD:])))
     if not groups:
         happened.append(w["summaryNone"])
-    phases = phase_rows(run, drill, lang)
+    phases = phase_rows(run, expectations, lang, twin)
     met, judged, unmet = objectives(scores, debrief, twin, lang)
     return Summary(happened, phases, met, judged, [text for text, _ in unmet], findings(run, phases, unmet, false_clears, lang),
                    w["execSpan"].format(start=run.moment(run.start, date=True), end=run.moment(run.end),

@@ -30,6 +30,7 @@ import msgspec
 
 from twin.errors import TwinError
 from twin.runs import debrief as debriefs
+from twin.runs.credit import Scope
 from twin.runs.drill import DrillError, clock, load_drill
 from twin.runs.exercise import (
     MAX_DELAY, ON_TIME, Exercise, ExerciseError, Inject, MessageBody, Note, Objective, Text, prepare,
@@ -319,7 +320,8 @@ class ExerciseHost:
         record = exercise.record()
         # the whole record, scored, in the recording: the report's debrief (twin report)
         self._record("/exercise/record", msgspec.to_builtins(record))
-        self.debrief = debriefs.debrief(record)
+        # each alarm credited to its cause as the report will credit it (twin.runs.credit)
+        self.debrief = debriefs.debrief(record, Scope(exercise.engine.scene, exercise.engine.registry))
         log.info("exercise ended", extra={"drill": exercise.drill.name, "by": who, "reason": reason,
                                           "met": self.debrief.met, "judged": self.debrief.judged})
         data = self.server.data_dir
