@@ -65,6 +65,29 @@ def test_the_worked_example_is_a_drill_that_checks() -> None:
     assert {x.kind for x in drill.expectations} == {"by", "never"}
 
 
+def test_the_page_says_where_asset_and_sensor_ids_come_from(tmp_path) -> None:
+    """A fault needs a sensor id, and which asset the sensor sits on (issue 17's audit):
+    the page names the sensors file and its columns, and its examples are the demo's
+    own sensors on their own assets (a copy of the demo, its data made on first use)."""
+    import shutil
+
+    from twin.plugins.registry import load_registry
+    from twin.runtime import open_scene
+
+    page = DRILLS.read_text(encoding="utf-8")
+    section = page[page.index("## Where the ids come from"):page.index("## Actions and sensor faults")]
+    assert "scenes/<name>/data/sensors.csv" in section and "`id,asset,field[,noise,stale_after,stuck_after]`" in section
+    assert "GET /api/assets/" in section and "twin check" in section
+    shutil.copy(ROOT / "scenes" / "demo" / "scene.toml", tmp_path / "scene.toml")
+    scene = open_scene(tmp_path, load_registry())
+    sensors = {s.id: (s.asset, s.field) for s in scene.sensors}
+    examples = re.findall(r"grep '[^']+' scenes/demo/data/sensors\.csv +# (\S+)", section)
+    assert len(examples) == 2, examples
+    for line in examples:
+        sensor, asset, field = line.split(",")[:3]
+        assert sensors.get(sensor) == (asset, field), line
+
+
 if __name__ == "__main__":  # rewrite the generated sections
     sys.path.insert(0, str(ROOT))
     for page, wanted in sections().items():
