@@ -1,9 +1,10 @@
 // The history of one field of one asset, for the inspector's chart: asked of the history
 // API (GET /api/history/assets/{id}?field=, else the raw readings of a sensor feeding the
-// field, GET /api/history/sensors/{id}), and where the server has none to give (a drill
-// run live, a server without a history store, a field nobody stores) the values this
-// screen saw in the stream since the inspector opened: its live window. A replaying
-// server answers a measured field from its recording, with the drill's truth beside it.
+// field, GET /api/history/sensors/{id}), and where the server has none to give (a server
+// without a history store, a field nobody stores) the values this screen saw in the
+// stream since the inspector opened: its live window. A replaying server answers a
+// measured field from its recording, with the drill's truth beside it; a drill served on
+// a simulated clock from the run's own store (with its truth while it is recorded).
 import { apiUrl } from './params.js';
 
 /** @typedef {import('./protocol.generated.js').SeriesAnswer} HistoryAnswer */

@@ -179,7 +179,7 @@ export class Inspector {
   }
 
   /** Draw the chart from the API's answer and the live values since, or (no answer:
-   * a replay, a drill, a field nobody stores) from the live window alone.
+   * a field nobody stores, a server without a history) from the live window alone.
    * @param {boolean} [now] draw even if the last drawing is under REDRAW_MS old */
   draw(now = false) {
     if (!this.asset || !this.chart || !this.charted) return;
