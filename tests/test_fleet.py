@@ -455,3 +455,41 @@ def test_scripts_demo_runs_the_real_path_and_leaves_nothing_behind(tmp_path):
     folder = re.search(r"broker config in (\S+)/broker", text)
     assert folder and not Path(folder.group(1)).exists()  # the throw-away folder went with it
     assert "Traceback" not in text
+
+
+@pytest.mark.slow
+def test_scripts_demo_with_the_simulator_still_sends_the_notify_demos_notifications(tmp_path):
+    # `--source sim` once exec'd the server before the --notify-demo block: no receiver,
+    # no notifications.toml, and nothing said
+    port = free_port()
+    log = tmp_path / "demo.log"
+    env = dict(os.environ, TWIN_DATA=str(tmp_path / "data"))
+    with log.open("w") as out:
+        demo = subprocess.Popen([str(ROOT / "scripts" / "demo"), "--source", "sim", "--notify-demo", "--speed", "10",
+                                 "--port", str(port)], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_healthy(url, 240, log=log)
+        running_now = session_processes(demo.pid)
+        assert any("twin.loop.notify.receiver" in c for c in running_now), running_now
+        assert not any("mosquitto" in c or "twin devices run" in c for c in running_now), running_now
+        [webhook] = [c for c in httpx.get(f"{url}/api/notifications").json()["channels"] if c["name"] == "demo-webhook"]
+        assert webhook["kind"] == "webhook"
+        # the background gas leak's incident, signed and checked by the receiver, printed
+        wait_for(lambda: re.search(r"^raised incident \d+: .*燃气", log.read_text(), re.M), 150,
+                 what="the receiver to print the gas leak's incident")
+    finally:
+        if demo.poll() is None:
+            demo.send_signal(signal.SIGTERM)
+        try:
+            status = demo.wait(60)
+        except subprocess.TimeoutExpired:
+            os.killpg(demo.pid, signal.SIGKILL)
+            raise AssertionError(f"scripts/demo did not stop within 60 s of SIGTERM:\n{log.read_text()[-3000:]}") from None
+    assert status == 143
+    wait_for(lambda: not session_processes(demo.pid), 10, what="the receiver and the server to be gone")
+    text = log.read_text()
+    folder = re.search(r"data folder (\S+)/data\)", text)
+    assert folder and not Path(folder.group(1)).exists()  # the throw-away data folder went with it
+    assert "Traceback" not in text
