@@ -83,6 +83,65 @@ def test_alarms_near_in_place_are_one_incident_and_a_far_one_another(tmp_path):
     assert book.incidents[first.id].title == "Low pressure at W-2" and book.incidents[first.id].level_since == 20.0
 
 
+def test_the_title_people_were_told_stays_once_they_act_and_never_follows_an_alarm_easing(tmp_path):
+    """docs/incidents.md: the title follows a worse alarm rising until someone acts on the
+    incident; resolving its worst alarm, acting on it and closing it never rename it (a
+    demo incident went from G-VW-0028 to G-MH-0055 on its way to the close)."""
+    scene = _scene(_asset("W-1", "water", 0, 0, place="Binhe Road"), _asset("W-2", "water", 50, 0, place="Xinhua Street"),
+                   _asset("W-3", "water", 100, 0, place="Tongling Road"))
+    alarms, book = _books(tmp_path / "alarms.sqlite", scene)
+    _raise(alarms, "W-1", 2, 10.0)
+    _raise(alarms, "W-2", 1, 11.0)
+    [incident] = book.ordered()
+    assert incident.title == "Low pressure at Binhe Road"
+    # its worst alarm is cleared and resolved by itself, before anyone acts on the incident:
+    # the worst is now W-2's, but nobody was told of Xinhua Street
+    _clear(alarms, "W-1", 20.0)
+    alarms.act(1, "acknowledge", "op", now=21.0)
+    alarms.act(1, "resolve", "op", now=22.0)
+    assert incident.worst_alarm == 2 and incident.title == "Low pressure at Binhe Road" and incident.place == "Binhe Road"
+    book.act(incident.id, "acknowledge", "duty officer", "seen", now=30.0)
+    # acted on: a worse alarm joining makes it the worst and raises the level, the name stays
+    _raise(alarms, "W-3", 4, 40.0)
+    assert incident.worst_alarm == 3 and incident.level == 4 and incident.title == "Low pressure at Binhe Road"
+    _clear(alarms, "W-2", 50.0)
+    _clear(alarms, "W-3", 50.0)
+    closed = book.act(incident.id, "close", "duty officer", "done", now=60.0)
+    assert (closed.title, closed.title_zh, closed.place) == ("Low pressure at Binhe Road", "Binhe Road 供水压力不足", "Binhe Road")
+    alarms.close()
+    _, again = _books(tmp_path / "alarms.sqlite", scene)
+    assert again.incidents[incident.id].title == "Low pressure at Binhe Road"
+
+
+def test_detect_is_timed_from_the_earliest_condition_of_its_alarms_to_the_opening(tmp_path):
+    """docs/incidents.md, "Response times": detect runs from the onset (an alarm's rise less
+    its rule's dwell: when its condition reached the threshold and held) to the incident's
+    opening; a slow rule's alarm joining later, begun earlier, moves the onset back."""
+    from twin.serving.incidents_api import Figure, figures
+
+    leak = AlarmRule("water.leak", "water", "risk", "Leak", "漏水", raise_dwell=120.0)
+    registry = _registry()
+    registry.rules.append(("p", leak))
+    scene = _scene(_asset("W-1", "water", 0, 0), _asset("W-2", "water", 50, 0))
+    alarms, book = _books(tmp_path / "alarms.sqlite", scene, registry)
+    _raise(alarms, "W-1", 1, 100.0)  # water.low: 2 s of dwell (the rule's default)
+    [incident] = book.ordered()
+    assert incident.onset == 98.0 and incident.summary()["times"]["detect"] == 2.0
+    alarms.set_level(leak, "water", "W-2", "water works", 2, 150.0)  # held since 30 s
+    alarms.commit()
+    assert incident.alarms == [1, 2] and incident.onset == 30.0
+    summary = incident.summary()
+    assert summary["times"] == {"detect": 70.0, "acknowledge": None, "dispatch": None, "arrive": None, "close": None}
+    assert figures([summary])["detect"] == Figure(1, 70.0, 70.0, 70.0)
+    alarms.close()
+    _, again = _books(tmp_path / "alarms.sqlite", scene, registry)
+    assert again.incidents[incident.id].response_times()["detect"] == 70.0
+    # a record from a store of before: no onset, detect not known
+    record = {**incident.to_json()}
+    del record["onset"]
+    assert type(incident)(**record).response_times()["detect"] is None
+
+
 def test_an_alarm_long_after_its_neighbour_cleared_opens_a_new_incident(tmp_path):
     scene = _scene(_asset("W-1", "water", 0, 0), _asset("W-2", "water", 50, 0), _asset("W-3", "water", 60, 0))
     alarms, book = _books(None, scene)
@@ -375,6 +434,7 @@ def test_the_api_lists_acts_on_and_streams_incidents(served):
     assert 0 <= times["acknowledge"] <= times["dispatch"] <= times["close"] and times["arrive"] is None
     assert archive["figures"]["close"] == {"count": 1, "median": times["close"], "p90": times["close"], "mean": times["close"]}
     assert archive["figures"]["arrive"]["count"] == 0
+    assert times["detect"] == 0.0 and archive["figures"]["detect"]["count"] == 1  # the toy's rule raises at once
     assert client.get(f"/api/incidents?closed=1&to={closed['closed']}").json()["incidents"] == []
 
 

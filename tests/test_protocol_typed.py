@@ -104,7 +104,7 @@ def test_real_frames_decode_into_the_declarations(drilled):
     (("alarms", 0, "level"), 5, "Expected `int` <= 4 - at `$.alarms[0].level`"),
     (("alarms", 0, "actions"), [{"action": "ack", "who": "x", "time": 1.0, "unit": ""}],
      "Invalid enum value 'ack' - at `$.alarms[0].actions[0].action`"),
-    (("incidents", 0, "times"), {"acknowledge": None}, "Object missing required field `dispatch` - at `$.incidents[0].times`"),
+    (("incidents", 0, "times"), {"acknowledge": None}, "Object missing required field `detect` - at `$.incidents[0].times`"),
     (("incidents", 0, "state"), "resolved", "Invalid enum value 'resolved' - at `$.incidents[0].state`"),
     (("alarms", 0, "history", 0, "level"), "red", "Expected `int`, got `str` - at `$.alarms[0].history[0].level`"),
 ])

@@ -542,6 +542,94 @@ REPORT = _by_language({
 })
 
 
+#: the words of an incident's case file (twin.loop.archive: ``twin archive export``, HTML
+#: and PDF); an incident's states and its crew's steps are the wall's (VIEWER ``inc_*``,
+#: ``crew_*``, ``step_*``), an alarm's states COMMON's
+CASE = _by_language({
+    "case": ("Case file", "事件档案"),
+    "state": ("State", "状态"),
+    "worstLevel": ("Worst level", "最高等级"),
+    "dispatchedTo": ("Dispatched to", "派往"),
+    "opened": ("Opened", "发生"),
+    "closed": ("Closed", "关闭"),
+    "stillOpen": ("still open", "未关闭"),
+    "times": ("Response times", "响应时间"),
+    "step": ("Step", "环节"),
+    "took": ("Took", "用时"),
+    # the response times, by the step timed (twin.loop.incidents.STEPS_TIMED)
+    "took_detect": ("Detected (from the onset to the opening)", "发现（自险情出现至事件生成）"),
+    "took_acknowledge": ("Acknowledged", "确认"),
+    "took_dispatch": ("Dispatched", "派单"),
+    "took_arrive": ("Crew on site", "到场"),
+    "took_close": ("Closed", "关闭"),
+    "since": ("Raised", "发生时间"),
+    "timeline": ("Timeline", "处置过程"),
+    "time": ("Time", "时间"),
+    "what": ("What", "事项"),
+    "who": ("Who", "人员"),
+    "note": ("Note", "说明"),
+    "notifications": ("Notifications sent", "通知"),
+    "channel": ("Channel", "渠道"),
+    "event": ("Event", "事件"),
+    "sent": ("Delivered", "送达"),
+    "key": ("Idempotency key", "幂等键"),
+    "escalations": ("Escalations", "逐级上报"),
+    "crew": ("Field crew", "现场处置"),
+    "photos": ("Photos", "现场照片"),
+    "history": ("Readings before and after", "监测数据（前后）"),
+    "noHistory": ("No history kept over this incident (drills keep none)", "本事件期间无历史数据（演练不保存历史）"),
+    "none": ("none", "无"),
+    "cause": ("Cause", "原因"),
+    "area": ("Area", "范围"),
+    "written": ("Written", "生成于"),
+    # the timeline: an incident's changes (twin.loop.incidents.IncidentEvent) and its alarms' (AlarmEvent)
+    # the note of the acknowledgement the twin makes when every alarm was acknowledged one by one
+    # (twin.loop.incidents: written in English, shown in the case file's language)
+    "case_allAcknowledged": ("every alarm of it acknowledged", "所含告警均已逐条确认"),
+    "case_incident_open": ("incident opened", "事件生成"),
+    "case_incident_join": ("alarm joined the incident", "告警并入事件"),
+    "case_incident_escalate": ("incident level raised", "事件等级升高"),
+    "case_incident_deescalate": ("incident level lowered", "事件等级降低"),
+    "case_incident_clear": ("incident's alarms all cleared", "事件告警全部解除"),
+    "case_incident_acknowledge": ("incident acknowledged", "事件已确认"),
+    "case_incident_dispatch": ("incident dispatched", "事件已派发"),
+    "case_incident_close": ("incident closed", "事件已办结"),
+    "case_incident_overdue": ("incident overdue, handed up", "事件超时，逐级上报"),
+    "case_incident_accept": ("crew accepted the task", "处置队伍已接收任务"),
+    "case_incident_arrive": ("crew on site", "处置队伍已到场"),
+    "case_incident_work": ("crew working", "现场处置中"),
+    "case_incident_done": ("crew done", "现场处置完成"),
+    "case_alarm_raise": ("alarm raised", "告警发出"),
+    "case_alarm_escalate": ("alarm escalated", "告警升级"),
+    "case_alarm_deescalate": ("alarm de-escalated", "告警降级"),
+    "case_alarm_clear": ("alarm cleared", "告警解除"),
+    "case_alarm_overdue": ("alarm overdue", "告警超时未确认"),
+    "case_alarm_acknowledge": ("alarm acknowledged", "告警已确认"),
+    "case_alarm_dispatch": ("alarm dispatched", "告警已派发"),
+    "case_alarm_resolve": ("alarm resolved", "告警已办结"),
+    # the notifications sent: the subject and the state change a rule names (twin.loop.notify.config)
+    "case_subject_incident": ("incident", "事件"),
+    "case_subject_alarm": ("alarm", "告警"),
+    "case_change_raised": ("raised", "发出"),
+    "case_change_escalated": ("escalated", "升级"),
+    "case_change_deescalated": ("de-escalated", "降级"),
+    "case_change_cleared": ("cleared", "解除"),
+    "case_change_overdue": ("overdue", "超时"),
+    "case_change_acknowledged": ("acknowledged", "已确认"),
+    "case_change_dispatched": ("dispatched", "已派发"),
+    "case_change_resolved": ("resolved", "已办结"),
+    "case_change_joined": ("joined", "并入"),
+    "case_change_accepted": ("crew accepted", "队伍已接收"),
+    "case_change_arrived": ("crew on site", "队伍已到场"),
+    "case_change_working": ("crew working", "现场处置中"),
+    "case_change_done": ("crew done", "现场处置完成"),
+    # a notification's delivery (the outbox's state)
+    "case_delivery_sent": ("sent", "已送达"),
+    "case_delivery_pending": ("pending", "待发送"),
+    "case_delivery_failed": ("failed", "发送失败"),
+})
+
+
 def _merged(part: dict[str, dict[str, str]]) -> Mapping[str, Mapping[str, str]]:
     return MappingProxyType({lang: MappingProxyType({**COMMON[lang], **part[lang]}) for lang in LANGS})
 
@@ -550,11 +638,13 @@ def _merged(part: dict[str, dict[str, str]]) -> Mapping[str, Mapping[str, str]]:
 VIEWER_WORDS = _merged(VIEWER)
 #: the report's words: :data:`COMMON` and :data:`REPORT`, per language
 REPORT_WORDS = _merged(REPORT)
+#: the case file's words: :data:`COMMON` and :data:`CASE`, per language
+CASE_WORDS = _merged(CASE)
 
 
 def words(lang: str, part: str = "report") -> Mapping[str, str]:
-    """The words of ``part`` ("report" or "viewer") in ``lang``; ValueError naming the
-    valid languages for another."""
+    """The words of ``part`` ("report", "viewer" or "case") in ``lang``; ValueError naming
+    the valid languages for another."""
     if lang not in LANGS:
         raise ValueError(f"unknown language {lang!r}; valid: {', '.join(LANGS)}")
-    return (REPORT_WORDS if part == "report" else VIEWER_WORDS)[lang]
+    return {"report": REPORT_WORDS, "case": CASE_WORDS}.get(part, VIEWER_WORDS)[lang]

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from twin.errors import TwinError
+from twin.i18n import words
 from twin.loop.incidents import STEPS_TIMED, Incident
 from twin.types import LEVEL_NAMES
 
@@ -26,31 +27,8 @@ LANGUAGES = ("zh-CN", "en")
 #: history shown before the incident opened and after it closed (seconds)
 HISTORY_MARGIN = 1800.0
 HISTORY_POINTS = 60
-WORDS = {
-    "zh-CN": {
-        "case": "事件档案", "state": "状态", "level": "最高等级", "owner": "权属单位", "dispatched": "派往", "opened": "发生",
-        "closed": "关闭", "open": "未关闭", "times": "响应时间", "step": "环节", "seconds": "用时",
-        "acknowledge": "确认", "dispatch": "派单", "arrive": "到场", "close": "关闭", "alarms": "报警", "asset": "设施",
-        "rule": "规则", "since": "发生时间", "timeline": "处置过程", "time": "时间", "what": "事项", "who": "人员",
-        "note": "说明", "notifications": "通知", "channel": "渠道", "event": "事件", "sent": "送达", "key": "幂等键",
-        "escalations": "逐级上报", "crew": "现场处置", "photos": "现场照片", "history": "监测数据（前后）",
-        "no_history": "本事件期间无历史数据（演练不保存历史）", "none": "无", "cause": "原因", "outline": "范围",
-        "written": "生成于",
-    },
-    "en": {
-        "case": "Case file", "state": "State", "level": "Worst level", "owner": "Owner unit", "dispatched": "Dispatched to",
-        "opened": "Opened", "closed": "Closed", "open": "still open", "times": "Response times", "step": "Step",
-        "seconds": "Took", "acknowledge": "Acknowledged", "dispatch": "Dispatched", "arrive": "Crew on site",
-        "close": "Closed", "alarms": "Alarms", "asset": "Asset", "rule": "Rule", "since": "Raised", "timeline": "Timeline",
-        "time": "Time", "what": "What", "who": "Who", "note": "Note", "notifications": "Notifications sent",
-        "channel": "Channel", "event": "Event", "sent": "Delivered", "key": "Idempotency key", "escalations": "Escalations",
-        "crew": "Field crew", "photos": "Photos", "history": "Readings before and after",
-        "no_history": "No history kept over this incident (drills keep none)", "none": "none", "cause": "Cause",
-        "outline": "Area", "written": "Written",
-    },
-}
-
-
+#: a crew's step -> its progress once taken (the wall's words for it: VIEWER ``crew_*``)
+CREW_PROGRESS = {"accept": "accepted", "arrive": "on_site", "work": "working", "done": "done"}
 def load_case(data_dir: Path, incident_id: int) -> dict[str, Any]:
     """Everything the data folder knows of one incident; TwinError naming the folder or
     the incident when it cannot."""
@@ -149,11 +127,19 @@ def _spark(times: Any, values: Any, start: float, end: float, incident: Incident
 
 
 def render_values(case: dict[str, Any], lang: str, timezone: str = "UTC") -> dict[str, Any]:
-    """What the page and the PDF show of ``case``, in ``lang``, clock times in ``timezone``."""
+    """What the page and the PDF show of ``case``, in ``lang`` (every word from the shared
+    table, twin.i18n: the case file's, and the wall's for an incident's states and its
+    crew's steps), clock times in ``timezone``; each table as rows of text."""
     if lang not in LANGUAGES:
         raise TwinError(f"language {lang!r}; valid: {', '.join(LANGUAGES)}")
     incident: Incident = case["incident"]
     zone = _zone(timezone)
+    w, wall = words(lang, "case"), words(lang, "viewer")
+    zh = lang == "zh-CN"
+
+    def say(key: str, raw: str) -> str:
+        # a word the table lacks (a newer store's) shows as stored rather than failing
+        return w.get(key) or wall.get(key) or raw
 
     def when(t: float | None) -> str:
         if t is None:
@@ -166,17 +152,61 @@ def render_values(case: dict[str, Any], lang: str, timezone: str = "UTC") -> dic
         if seconds is None:
             return "–"
         minutes, secs = divmod(int(round(seconds)), 60)
-        return f"{minutes} min {secs:02d} s" if lang == "en" else f"{minutes} 分 {secs:02d} 秒"
+        return f"{minutes} 分 {secs:02d} 秒" if zh else f"{minutes} min {secs:02d} s"
 
-    timeline = sorted([{**c, "subject": "incident"} for c in case["changes"]]
-                      + [{**c, "subject": "alarm"} for c in case["alarm_changes"]], key=lambda c: (c["time"], c["wall"]))
+    def person(name: str, name_zh: str | None) -> str:
+        return (name_zh or name) if zh else name
+
+    def chain(e: dict[str, Any]) -> tuple[str, str]:
+        return person(e["from"], e.get("from_zh") or told.get(e["from"])), person(e["to"], e.get("to_zh"))
+
+    # The chain's Chinese names: each record names whom it went to (to_zh); whom it came
+    # from is its from_zh (recorded since the case file's zh-CN), else the one before's to_zh.
+    told: dict[str, str] = {}
+    for e in incident.escalations:
+        told.setdefault(e["to"], e.get("to_zh") or "")
+    escalations = [[when(e["time"]), wall.get(f"step_{e['step']}", e["step"]), " → ".join(chain(e)), ", ".join(e["channels"])]
+                   for e in incident.escalations]
+
+    def note(change: dict[str, Any], overdue: list[dict[str, Any]]) -> str:
+        """A person's note as written; the twin's own (an escalation's summary, the
+        all-alarms acknowledgement) in ``lang``."""
+        text = change["note"] or ""
+        if change["subject"] == "incident" and change["kind"] == "overdue" and overdue and zh:
+            e = overdue.pop(0)
+            source, target = chain(e)
+            return wall["ev_escalation"].format(minutes=f"{e['deadline'] / 60:g}", step=wall.get(f"step_{e['step']}", e["step"]),
+                                                **{"from": source, "to": target, "channels": ", ".join(e["channels"])})
+        english = words("en", "case")["case_allAcknowledged"]
+        if zh and change["subject"] == "incident" and change["kind"] == "acknowledge" and text.startswith(english):
+            return w["case_allAcknowledged"] + text[len(english):].replace(": ", "：", 1)
+        return text
+
+    changes = sorted([{**c, "subject": "incident"} for c in case["changes"]]
+                     + [{**c, "subject": "alarm"} for c in case["alarm_changes"]], key=lambda c: (c["time"], c["wall"]))
+    overdue = list(incident.escalations)
+    timeline = [[when(c["time"]), say(f"case_{c['subject']}_{c['kind']}", f"{c['subject']} {c['kind']}")
+                 + (f" (#{c['alarm']})" if c["alarm"] else ""), c["who"], note(c, overdue)] for c in changes]
+    crew = [[when(a["time"]), wall.get(f"crew_{CREW_PROGRESS.get(a['action'], '')}", a["action"]), a["who"],
+             a.get("note", ""), a.get("cause", "")] for a in incident.actions if a["action"] in CREW_PROGRESS]
+    alarms = [[a["id"], a["asset"], a["title_zh"] if zh and a["title_zh"] else a["title"], a["peak_level"], when(a["since"]),
+               w.get(f"state{a['state'].capitalize()}", a["state"])] for a in case["alarms"]]
+    notifications = [[when(n["time"]), f"{say('case_subject_' + str(n['subject']), str(n['subject']))} "
+                                       f"{say('case_change_' + n['event'], n['event'])}", n["channel"],
+                      say(f"case_delivery_{n['state']}", n["state"]) + (f" {when(n['sent'])}" if n["sent"] else ""), n["key"]]
+                     for n in case["notifications"]]
+    state = wall.get(f"inc_{incident.state}", incident.state)
+    facts = [(w["worstLevel"], LEVEL_NAMES["zh-CN" if zh else "en"][incident.peak_level]),
+             (w["state"], state if incident.state == "closed" else f"{state} ({w['stillOpen']})"),
+             (w["owner"], incident.owner), (w["dispatchedTo"], incident.dispatched_to or "–"),
+             (w["opened"], when(incident.opened)), (w["closed"], when(incident.closed)),
+             (w["area"], ", ".join(incident.assets))]
+    times = incident.response_times()
     return dict(
-        w=WORDS[lang], lang=lang, i=incident, title=incident.title_zh if lang == "zh-CN" else incident.title,
-        level=LEVEL_NAMES["en" if lang == "en" else "zh-CN"][incident.peak_level], when=when, took=took,
-        times=[(step, incident.response_times()[step]) for step in STEPS_TIMED], alarms=case["alarms"],
-        timeline=timeline, notifications=case["notifications"], photos=case["photos"], history=case["history"],
-        crew=[a for a in incident.actions if a["action"] in ("accept", "arrive", "work", "done")],
-        written=dt.datetime.now(zone).strftime("%Y-%m-%d %H:%M"),
+        w=w, lang=lang, i=incident, title=incident.title_zh if zh else incident.title, facts=facts, when=when,
+        took=took, times=[(w[f"took_{step}"], took(times[step])) for step in STEPS_TIMED], alarms=alarms,
+        timeline=timeline, escalations=escalations, notifications=notifications, photos=case["photos"],
+        history=case["history"], crew=crew, written=dt.datetime.now(zone).strftime("%Y-%m-%d %H:%M"),
     )
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from twin.errors import TwinError
-from twin.loop.archive import LANGUAGES, WORDS, render_values
+from twin.loop.archive import LANGUAGES, render_values
 from twin.runs.report.pdf import pdf_font
 
 MARGIN = 36.0  # pt
@@ -31,7 +31,7 @@ def write_pdf(case: dict[str, Any], lang: str, path: Path, timezone: str = "UTC"
     from xml.sax.saxutils import escape
 
     v = render_values(case, lang, timezone)
-    w = WORDS[lang]
+    w = v["w"]
     font = pdf_font(lang)  # the report's: a font with Chinese glyphs, embedded
     wrap = "CJK" if lang == "zh-CN" else None
     body = ParagraphStyle("body", fontName=font, fontSize=8.5, leading=11, wordWrap=wrap, splitLongWords=True)
@@ -52,27 +52,18 @@ def write_pdf(case: dict[str, Any], lang: str, path: Path, timezone: str = "UTC"
 
     i, when = v["i"], v["when"]
     story: list[Any] = [p(f"{w['case']} · #{i.id}"), p(v["title"], title)]
-    facts = [(w["level"], v["level"]), (w["state"], i.state), (w["owner"], i.owner), (w["dispatched"], i.dispatched_to or "–"),
-             (w["opened"], when(i.opened)), (w["closed"], when(i.closed)), (w["outline"], ", ".join(i.assets))]
-    story.append(table(["", ""], [list(f) for f in facts], [0.25, 0.75]))
-    story += [p(w["times"], heading), table([w["step"], w["seconds"]], [[w[s], v["took"](t)] for s, t in v["times"]], [0.5, 0.5])]
+    story.append(table(["", ""], [list(f) for f in v["facts"]], [0.25, 0.75]))
+    story += [p(w["times"], heading), table([w["step"], w["took"]], [list(t) for t in v["times"]], [0.5, 0.5])]
     story += [p(f"{w['alarms']} ({len(v['alarms'])})", heading),
-              table(["#", w["asset"], w["rule"], w["level"], w["since"], w["state"]],
-                    [[a["id"], a["asset"], a["title_zh"] if lang == "zh-CN" and a["title_zh"] else a["title"], a["peak_level"],
-                      when(a["since"]), a["state"]] for a in v["alarms"]], [0.06, 0.14, 0.34, 0.1, 0.2, 0.16])]
-    story += [p(w["timeline"], heading),
-              table([w["time"], w["what"], w["who"], w["note"]],
-                    [[when(c["time"]), f"{c['subject']} {c['kind']}" + (f" (#{c['alarm']})" if c["alarm"] else ""), c["who"],
-                      c["note"]] for c in v["timeline"]], [0.18, 0.27, 0.2, 0.35])]
-    if i.escalations:
+              table(["#", w["asset"], w["rule"], w["level"], w["since"], w["state"]], v["alarms"],
+                    [0.06, 0.14, 0.34, 0.1, 0.2, 0.16])]
+    story += [p(w["timeline"], heading), table([w["time"], w["what"], w["who"], w["note"]], v["timeline"], [0.18, 0.27, 0.2, 0.35])]
+    if v["escalations"]:
         story += [p(w["escalations"], heading),
-                  table([w["time"], w["step"], w["who"], w["channel"]],
-                        [[when(e["time"]), w[e["step"]], f"{e['from']} → {e['to']}", ", ".join(e["channels"])]
-                         for e in i.escalations], [0.2, 0.2, 0.4, 0.2])]
+                  table([w["time"], w["step"], w["who"], w["channel"]], v["escalations"], [0.2, 0.2, 0.4, 0.2])]
     story.append(p(w["crew"], heading))
-    story.append(table([w["time"], w["step"], w["who"], w["note"], w["cause"]],
-                       [[when(a["time"]), a["action"], a["who"], a.get("note", ""), a.get("cause", "")] for a in v["crew"]],
-                       [0.16, 0.12, 0.18, 0.27, 0.27]) if v["crew"] else p(w["none"]))
+    story.append(table([w["time"], w["step"], w["who"], w["note"], w["cause"]], v["crew"], [0.16, 0.12, 0.18, 0.27, 0.27])
+                 if v["crew"] else p(w["none"]))
     if v["photos"]:
         story.append(p(w["photos"], heading))
         for photo in v["photos"]:
@@ -82,10 +73,8 @@ def write_pdf(case: dict[str, Any], lang: str, path: Path, timezone: str = "UTC"
             image.drawWidth, image.drawHeight = image.imageWidth * scale, image.imageHeight * scale
             story += [image, p(f"{when(photo['time'])} · {photo['who']} · {photo['note']}"), Spacer(1, 6)]
     story.append(p(f"{w['notifications']} ({len(v['notifications'])})", heading))
-    story.append(table([w["time"], w["event"], w["channel"], w["sent"], w["key"]],
-                       [[when(n["time"]), f"{n['subject']} {n['event']}", n["channel"],
-                         n["state"] + (f" {when(n['sent'])}" if n["sent"] else ""), n["key"]] for n in v["notifications"]],
-                       [0.14, 0.2, 0.12, 0.24, 0.3]) if v["notifications"] else p(w["none"]))
+    story.append(table([w["time"], w["event"], w["channel"], w["sent"], w["key"]], v["notifications"],
+                       [0.14, 0.2, 0.16, 0.22, 0.28]) if v["notifications"] else p(w["none"]))
     story.append(p(f"{w['written']} {v['written']}"))
     try:
         SimpleDocTemplate(str(path), pagesize=A4, leftMargin=MARGIN, rightMargin=MARGIN, topMargin=MARGIN,

@@ -168,7 +168,8 @@ class Escalator:
                 to, holder = chain[reached], chain[reached - 1]
                 self.book.note_escalation(incident.id, {
                     "time": now, "step": step, "due": incident.opened + passed * seconds, "deadline": seconds,
-                    "level": incident.peak_level, "from": holder["name"], "to": to["name"], "to_zh": to["name_zh"],
+                    "level": incident.peak_level, "from": holder["name"], "from_zh": holder["name_zh"], "to": to["name"],
+                    "to_zh": to["name_zh"],
                     "role": to["role"], "channels": list(to["channels"]),
                     "summary": f"not {DONE[step][0]} within {seconds:g} s: handed up from {holder['name']} to {to['name']}",
                 }, now)

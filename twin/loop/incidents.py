@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
 from twin.errors import TwinError
+from twin.i18n import CASE
 from twin.loop.escalation import Escalator
 from twin.loop.grouping import Groupings
 from twin.loop.places import Point, distance, outline, vertices
@@ -44,9 +45,11 @@ log = logging.getLogger("twin.loop.incidents")
 STATES = ("open", "acknowledged", "dispatched", "closed")
 #: side of the grid cells alarms are indexed by for grouping (metres)
 GRID_CELL = 50.0
-#: the response times an incident reports, each from its opening to the first action of
-#: that name (``arrive``: a crew's on-site report)
-STEPS_TIMED = ("acknowledge", "dispatch", "arrive", "close")
+#: the response times an incident reports: ``detect`` from its onset (the earliest moment
+#: one of its alarms' conditions reached the threshold it was raised at) to its opening,
+#: the others from its opening to the first action of that name (``arrive``: a crew's
+#: on-site report)
+STEPS_TIMED = ("detect", "acknowledge", "dispatch", "arrive", "close")
 #: operator action -> (states it is allowed from, state it leads to)
 ACTIONS = {
     "acknowledge": (("open",), "acknowledged"),
@@ -88,6 +91,9 @@ class Incident:
     outline: list[list[float]] = field(default_factory=list)
     #: some alarm of it is active and not resolved
     active: bool = True
+    #: the earliest moment one of its alarms' conditions reached the threshold it was
+    #: raised at: its raise less its rule's dwell (None in a store from before)
+    onset: float | None = None
     dispatched_to: str = ""
     #: the field crew's progress (twin.loop.field): "", accepted, on_site, working, done
     crew: str = ""
@@ -118,9 +124,12 @@ class Incident:
         return cast("IncidentSummary", record)
 
     def response_times(self) -> dict[str, float | None]:
-        """Seconds from its opening to its first acknowledge, dispatch, arrive (a crew on
-        site) and close; None for a step not (yet) taken."""
+        """Seconds from its onset to its opening (detect), and from its opening to its
+        first acknowledge, dispatch, arrive (a crew on site) and close; None for a step
+        not (yet) taken."""
         times: dict[str, float | None] = dict.fromkeys(STEPS_TIMED)
+        if self.onset is not None:
+            times["detect"] = max(0.0, self.opened - self.onset)
         for action in self.actions:
             step = action["action"]
             if step in times and times[step] is None:
@@ -149,6 +158,9 @@ class IncidentBook:
     def __init__(self, alarms: AlarmBook, scene: Any, registry: Any, config: dict[str, Any] | None = None) -> None:
         self.alarms = alarms
         rules = {r.name: r.domain for _, r in registry.rules}
+        #: how long each rule's condition must hold before its alarm is raised (the
+        #: platform's own rules, sensors offline and the like, raise at once)
+        self.dwell = {r.name: float(r.raise_dwell) for _, r in registry.rules}
         self.groupings = Groupings([g for _, g in getattr(registry, "groupings", [])], config, rules)
         self.places: dict[str, tuple[Point, ...]] = {}
         self.names: dict[str, tuple[str, str]] = {}
@@ -379,7 +391,7 @@ class IncidentBook:
             # A member of a closed incident that rises again is a new happening.
             self._place(alarm, event.time)
             return
-        self._refresh(self._touch(incident.id), event.time, alarm.id)
+        self._refresh(self._touch(incident.id), event.time, alarm.id, rising=event.kind in ("raise", "escalate"))
         if event.kind == "acknowledge":
             self._follow_acknowledgement(incident, event)
 
@@ -393,7 +405,8 @@ class IncidentBook:
             return
         incident.state = "acknowledged"
         incident.updated = max(incident.updated, event.time)
-        note = "every alarm of it acknowledged" + (f": {event.note}" if event.note else "")
+        # the words the case file shows in the reader's language (twin.i18n CASE)
+        note = CASE["en"]["case_allAcknowledged"] + (f": {event.note}" if event.note else "")
         note = note[:MAX_NOTE_CHARS]
         incident.actions.append({"action": "acknowledge", "who": event.who, "time": event.time, "note": note, "unit": ""})
         self._stage("acknowledge", incident, event.time, event.who, note, alarm=int(event.alarm["id"]))
@@ -419,6 +432,11 @@ class IncidentBook:
             incident = self._touch(chosen)
             kind = "join"
         incident.alarms.append(alarm.id)
+        # Its condition held for the rule's dwell before it rose (``now``): it began then
+        # (an alarm joining later, of a rule with a longer dwell, may have begun before
+        # the incident opened).
+        began = now - self.dwell.get(alarm.rule, 0.0)
+        incident.onset = began if incident.onset is None else min(incident.onset, began)
         assets = self._assets.setdefault(incident.id, set(incident.assets))
         if alarm.asset not in assets:
             assets.add(alarm.asset)
@@ -427,7 +445,7 @@ class IncidentBook:
         self._grid_add(incident.id, alarm)
         # The hull of the old hull and the new points is the hull of all of them.
         incident.outline = outline([*(tuple(p) for p in incident.outline), *self.places.get(alarm.asset, ())])
-        self._refresh(incident, now, alarm.id, kind)
+        self._refresh(incident, now, alarm.id, kind, rising=True)
 
     def _nearby(self, alarm: Alarm) -> int | None:
         """The open incident with an alarm of the same domain (and rule, if the grouping
@@ -506,11 +524,13 @@ class IncidentBook:
         alarms = self.alarms.alarms
         return [alarms[i] for i in incident.alarms if i in alarms and self.by_alarm.get(i) == incident.id]
 
-    def _refresh(self, incident: Incident, now: float, alarm_id: int | None, kind: str | None = None) -> None:
-        """Update what an incident shows after a change of its alarm ``alarm_id``; stage
-        the event its change is (``kind``, or escalate / deescalate / clear when its level
-        moved). The changed alarm alone is looked at when that is enough (a storm's
-        incident has thousands), all of them when the worst or the last active one eased."""
+    def _refresh(self, incident: Incident, now: float, alarm_id: int | None, kind: str | None = None,
+                 rising: bool = False) -> None:
+        """Update what an incident shows after a change of its alarm ``alarm_id`` (``rising``:
+        it was raised or escalated); stage the event its change is (``kind``, or escalate /
+        deescalate / clear when its level moved). The changed alarm alone is looked at when
+        that is enough (a storm's incident has thousands), all of them when the worst or the
+        last active one eased."""
         alarms = self.alarms.alarms
         changed = alarms.get(alarm_id) if alarm_id is not None else None
         before = incident.level
@@ -531,10 +551,16 @@ class IncidentBook:
         if worst is None:
             self._dirty.add(incident.id)
             return
-        place, place_zh = self.names.get(worst.asset, (worst.asset, worst.asset))
-        incident.place, incident.place_zh = place, place_zh
-        incident.title = f"{worst.title} at {place}"
-        incident.title_zh = f"{place_zh} {worst.title_zh or worst.title}"
+        # The title is what people were told (the wall, the notifications): it follows a
+        # worse alarm rising until someone acts on the incident, and then stays. An alarm
+        # easing, clearing or being resolved never moves it: resolving the worst one
+        # would otherwise rename the incident to a place nobody was told about (and the
+        # "resolved" notification and the case file would carry that name).
+        if not incident.title or (rising and not incident.actions and worst.id == alarm_id):
+            place, place_zh = self.names.get(worst.asset, (worst.asset, worst.asset))
+            incident.place, incident.place_zh = place, place_zh
+            incident.title = f"{worst.title} at {place}"
+            incident.title_zh = f"{place_zh} {worst.title_zh or worst.title}"
         incident.domain, incident.rule = worst.domain, worst.rule
         if not incident.dispatched_to:
             incident.owner = worst.owner

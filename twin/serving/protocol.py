@@ -301,17 +301,22 @@ class IncidentActionTaken(TypedDict):
 # functional form: one of its keys is ``from``
 Escalation = TypedDict("Escalation", {
     "time": float, "step": Literal["acknowledge", "dispatch", "close"], "due": float, "deadline": float,
-    "level": Level, "from": str, "to": str, "to_zh": str, "role": str, "channels": list[str], "summary": str,
+    "level": Level, "from": str, "from_zh": NotRequired[str], "to": str, "to_zh": str, "role": str, "channels": list[str],
+    "summary": str,
 })
 Escalation.__doc__ = """A missed deadline of an incident and who was told (twin.loop.escalation): when, the step not
     done (acknowledge, dispatch, close), when it was due, its deadline (s), the incident's peak level, from whom to
-    whom it was handed up (``to_zh``: in Chinese), the role and channels of the one told, and a one-line summary."""
+    whom it was handed up (``from_zh``, ``to_zh``: in Chinese, "" when the chain gives none; ``from_zh`` is missing
+    in records of before), the role and channels of the one told, and a one-line summary."""
 
 
 class ResponseTimes(TypedDict):
-    """Seconds from an incident's opening to its first acknowledge, dispatch, arrive (its
-    crew on site) and close; null for a step not (yet) taken."""
+    """Seconds from an incident's onset to its opening (``detect``: the earliest moment
+    one of its alarms' conditions reached the threshold it was raised at, its rule's dwell
+    before the raise), and from its opening to its first acknowledge, dispatch, arrive
+    (its crew on site) and close; null for a step not (yet) taken."""
 
+    detect: float | None
     acknowledge: float | None
     dispatch: float | None
     arrive: float | None
@@ -356,6 +361,9 @@ class IncidentInfo(TypedDict):
     outline: list[list[float]]
     #: some alarm of it is active and not resolved
     active: bool
+    #: the earliest moment one of its alarms' conditions reached the threshold it was
+    #: raised at (null in a store from before detect was timed)
+    onset: float | None
     #: the unit it was dispatched to ("" before a dispatch)
     dispatched_to: str
     #: the field crew's progress ("": not accepted yet)

@@ -188,6 +188,7 @@ export interface IncidentSummary {
   domains: Array<string>;
   outline: Array<Array<number>>;
   active: boolean;
+  onset: number | null;
   dispatched_to: string;
   crew: "" | "accepted" | "on_site" | "working" | "done";
   closed: number | null;
@@ -196,7 +197,7 @@ export interface IncidentSummary {
   times: ResponseTimes;
 }
 
-/** An action on an incident: an operator's (acknowledge, dispatch, close) or its field crew's (accept, arrive, work, done, with the ``cause`` found and a ``photo``'s file name when given). ``note`` is in the whole record only (``GET /api/incidents/{id}``). */
+/** An action on an incident: an operator's (acknowledge, dispatch, close) or its field crew's (accept, arrive, work, done, with the ``cause`` found, a ``photo``'s file name and the report's idempotency ``key`` when given). ``note`` is in the whole record only (``GET /api/incidents/{id}``). */
 export interface IncidentActionTaken {
   action: "acknowledge" | "dispatch" | "close" | "accept" | "arrive" | "work" | "done";
   who: string;
@@ -205,9 +206,10 @@ export interface IncidentActionTaken {
   unit: string;
   cause?: string;
   photo?: string;
+  key?: string;
 }
 
-/** A missed deadline of an incident and who was told (twin.loop.escalation): when, the step not done (acknowledge, dispatch, close), when it was due, its deadline (s), the incident's peak level, from whom to whom it was handed up (``to_zh``: in Chinese), the role and channels of the one told, and a one-line summary. */
+/** A missed deadline of an incident and who was told (twin.loop.escalation): when, the step not done (acknowledge, dispatch, close), when it was due, its deadline (s), the incident's peak level, from whom to whom it was handed up (``from_zh``, ``to_zh``: in Chinese, "" when the chain gives none; ``from_zh`` is missing in records of before), the role and channels of the one told, and a one-line summary. */
 export interface Escalation {
   time: number;
   step: "acknowledge" | "dispatch" | "close";
@@ -215,6 +217,7 @@ export interface Escalation {
   deadline: number;
   level: number;
   from: string;
+  from_zh?: string;
   to: string;
   to_zh: string;
   role: string;
@@ -222,8 +225,9 @@ export interface Escalation {
   summary: string;
 }
 
-/** Seconds from an incident's opening to its first acknowledge, dispatch, arrive (its crew on site) and close; null for a step not (yet) taken. */
+/** Seconds from an incident's onset to its opening (``detect``: the earliest moment one of its alarms' conditions reached the threshold it was raised at, its rule's dwell before the raise), and from its opening to its first acknowledge, dispatch, arrive (its crew on site) and close; null for a step not (yet) taken. */
 export interface ResponseTimes {
+  detect: number | null;
   acknowledge: number | null;
   dispatch: number | null;
   arrive: number | null;
