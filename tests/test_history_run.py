@@ -12,7 +12,7 @@ import time
 
 import httpx
 import pytest
-from conftest import ROOT, free_port, wait_for, wait_healthy
+from conftest import ROOT, free_port, running, wait_for, wait_healthy
 
 pytestmark = pytest.mark.slow  # the demo served at 10x for a simulated minute: 20-40 s here
 
@@ -71,3 +71,43 @@ def test_a_drill_on_a_server_answers_its_history_from_its_start(tmp_path):
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def test_a_branch_of_a_replay_keeps_its_own_history_from_the_branch_point(tmp_path):
+    """A director branches a replayed run ("run live from here"): the what-if run that goes
+    on keeps a store of its own in runs/, and the API answers its readings from the branch
+    point on (before it, the data folder's history has nothing of a run on its clock)."""
+    from twin.authoring.testing import Harness
+    from twin.runs.recording import Recorder
+    from twin.runs.replay import Replay
+    from twin.serving.server import create_app
+
+    h = Harness(tmp_path / "city", entry_points=True, blocks=(2, 2))
+    path = tmp_path / "run.mcap"
+    recorder = Recorder(path, h.engine)
+    try:
+        for _ in range(20):
+            recorder.record(h.engine.tick())
+    finally:
+        recorder.close()
+        h.engine.close()
+    sensor = h.scene.sensors[0].id
+    data = tmp_path / "data"
+    server = create_app(lambda: Replay(path, data), speed=20.0, data_dir=data)
+    with running(server.app) as url:
+        wait_healthy(url)
+        with httpx.Client(base_url=url, timeout=120) as c:
+            start = c.get("/api/replay").json()["start"]
+            assert c.post("/api/replay", json={"action": "seek", "time": start + 15.0}).status_code == 200
+            r = c.post("/api/replay", json={"action": "branch"})
+            assert r.status_code == 200 and r.json()["mode"] == "live", r.text
+            assert server.engine.history is not None
+            branched = server.engine.time
+            wait_for(lambda: server.engine.time > branched + 60, 30, "a minute of the branch")
+            now = server.engine.time
+            answer = c.get(f"/api/history/sensors/{sensor}", params={"from": start, "to": now}).json()
+    assert answer["source"] == "raw", answer
+    t = answer["points"]["t"]
+    assert t and branched - 1 <= t[0] < branched + 60 and t == sorted(t) and t[-1] < now
+    assert not (data / "history").exists()
+    assert [p.name for p in (next((data / "runs").iterdir())).iterdir()] == ["history"]

@@ -151,6 +151,11 @@ async def branch(server: TwinServer) -> list[str]:
         warnings: list[str] = []
         engine = await asyncio.to_thread(branch_engine, replay.path, replay.engine.time - replay.engine.start,
                                          warnings=warnings)
+        # a what-if run on the recording's clock: a history of its own from the branch point
+        # on, in the data folder's runs/, never the city's (twin.history.feed)
+        from twin.history.feed import open_run_history
+
+        engine.history = await asyncio.to_thread(open_run_history, engine, server.data_dir)
         server.replay, server.mode = None, "live"
         replay.close()
         server.engine = hub.engine = engine
