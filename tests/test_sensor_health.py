@@ -252,3 +252,39 @@ def test_the_viewer_greys_an_asset_whose_sensor_is_offline_lists_its_alarm_and_s
         wait_for(page, "() => document.querySelector(`#inspector tr[data-field='strain'] .value`)?.textContent.includes('stale')")
         assert "stale" not in page.locator("#inspector tr[data-field='deflection'] .value").inner_text()
         page.close()
+
+
+def test_a_slow_start_gives_sensors_not_yet_heard_their_interval_from_when_the_clock_catches_up(tmp_path, toy):
+    # A live twin fed from the field (no simulator) whose start-up outlasts its sensors'
+    # interval: the server skips the clock to the wall after the first tick. The devices
+    # were never silent on the twin's watch: none is offline at once, each one is an
+    # interval after the skip if it still says nothing, and one that speaks is fine.
+    import numpy as np
+
+    h = Harness(tmp_path, plugins=[toy], blocks=(2, 2), plan_hook=noisy)
+    start = 1_800_000_000.0
+    e = Engine(h.scene, h.registry, seed=1, simulate=False, live=True, start=start)
+    try:
+        interval = float(e.sensor_health.interval.max())
+        heard = e.scene.sensors[0]
+        value = float((e.ingest.low[0] + e.ingest.high[0]) / 2) if np.isfinite(e.ingest.high[0]) else 1.0
+
+        def run(ticks):
+            out = []
+            for _ in range(ticks):  # the first sensor reports every tick, the others never
+                batch = (np.array([0]), np.array([e.time + e.dt]), np.array([value]), np.array([0]))
+                frame = e.tick(batch)
+                out += [(x.time, x.kind, x.alarm["asset"]) for x in frame.events if x.alarm["rule"] == RULE_OFFLINE]
+            return out
+
+        assert run(1) == []
+        e.skip_to(start + 10 * interval)  # compiling and loading took ten intervals
+        caught_up = e.time
+        assert run(1) == []  # was: every sensor not heard yet offline at once
+        assert e.sensor_health.by_domain()["toy"]["offline"] == 0
+        events = run(int(interval / e.dt) + 2)
+        raised = {x[2] for x in events if x[1] == "raise"}
+        assert {x[0] for x in events} == {caught_up + interval + e.dt}  # one interval of listening, then
+        assert raised == {s.asset for s in e.scene.sensors} - {heard.asset}
+    finally:
+        e.close()

@@ -260,6 +260,7 @@ class Engine:
         self.world.time += skipped
         if self.simulator is not None:
             self.simulator.world.time = self.world.time
+        self.sensor_health.clock_skipped(self.world.time)
         self.clock_jumps += 1
         self.clock_skipped += skipped
         log.warning("the clock skipped ahead: the twin fell behind the wall clock",

@@ -6,7 +6,12 @@ mask the stream carries (:data:`twin.types.STALE_ROWS_FIELD`).
   (``Sensor.stale_after``, set in the scene per sensor kind).
 - *offline*: silent for longer than its interval, counted from its last good reading or,
   for a sensor not heard from since the twin started, from the start: a restarted twin
-  gives every device one interval to speak before calling it offline.
+  gives every device one interval to speak before calling it offline. A live twin whose
+  start-up took longer than a few ticks skips its clock ahead to the wall's (the engine's
+  ``skip_to``); the twin was not listening meanwhile, so the interval of the sensors not
+  yet heard counts from there (:meth:`SensorHealth.clock_skipped`), not from the start:
+  else a cold start of a district whose devices report every few seconds would call
+  every one of them offline on its first tick.
 - *suspect*: its readings have stayed within a tenth of its noise (``Sensor.noise``, a
   standard deviation) for its ``stuck_after`` window. A working transducer's noise never
   holds that still; a frozen one repeats its last value. A sensor without declared noise
@@ -53,13 +58,14 @@ PLATFORM = "platform operations"
 
 
 @numba.njit(cache=True, nogil=True)
-def _assess(now, since, last_time, last_value, interval, stuck_after, band, seen_time, flat_value, flat_since,
+def _assess(now, start, since, last_time, last_value, interval, stuck_after, band, seen_time, flat_value, flat_since,
             fresh, offline, suspect, sensor_asset, sensor_domain, asset_counts, domain_counts, totals,
             changed):  # pragma: no cover - compiled
     """One pass over every sensor, in place: take each new good reading into its flat
     run (a reading further than ``band`` from the run's value starts a new run), then
     judge it fresh (a good reading within its interval), offline (silent past its
-    interval since its last reading or ``since``) and suspect (a flat run as long as
+    interval since its last reading, or since ``since`` for one not heard since
+    ``start``) and suspect (a flat run as long as
     ``stuck_after`` > 0, while not offline). Keeps the counts per asset
     (``asset_counts[0|1]``: offline|suspect sensors), per domain (``domain_counts[0|1|2]``:
     fresh|offline|suspect) and ``totals[0|1]`` (assets with an offline|suspect sensor).
@@ -81,7 +87,7 @@ def _assess(now, since, last_time, last_value, interval, stuck_after, band, seen
             fresh[s] = is_fresh
             domain_counts[0, d] += 1 if is_fresh else -1
             flips += 1
-        off = now - max(t, since) > interval[s]
+        off = now - (t if t >= start else since) > interval[s]
         sus = not off and stuck_after[s] > 0 and t - flat_since[s] >= stuck_after[s]
         if off == offline[s] and sus == suspect[s]:
             continue
@@ -150,7 +156,9 @@ class SensorHealth:
         self.alarms = alarms
         self.metrics = metrics
         self.owners = owners
-        #: the twin's start: a sensor not heard from since is offline one interval after it
+        #: the twin's start; ``since``: from when a sensor not heard from since the start
+        #: counts its interval (the start, or where a slow start-up skipped the clock)
+        self.start = float(start)
         self.since = float(start)
         n = len(sensors)
         self.interval = ingest.stale_after  # one number: stale and offline agree by construction
@@ -201,9 +209,10 @@ class SensorHealth:
         self.rules = (_Rule(RULE_OFFLINE, 0), _Rule(RULE_SUSPECT, 1))
         # Alarms open before a restart stay open until their asset is judged again, once
         # its sensors had the time to speak (and to show a flat run) after the start.
-        longest = float(self.interval.max()) if n else 0.0
-        self.rules[0].recheck_at = self.since + longest
-        self.rules[1].recheck_at = self.since + longest + (float(self.stuck_after.max()) if n else 0.0)
+        self._recheck_after = (float(self.interval.max()) if n else 0.0,
+                               float(self.interval.max() + self.stuck_after.max()) if n else 0.0)
+        for rule in self.rules:
+            rule.recheck_at = self.since + self._recheck_after[rule.which]
         for alarm in alarms.active():
             for rule in self.rules:
                 if alarm.rule != rule.name:
@@ -215,12 +224,24 @@ class SensorHealth:
                     rule.recheck.add(code[alarm.asset])
                     rule.restored = True
 
+    def clock_skipped(self, to: float) -> None:
+        """The twin's clock jumped ahead to ``to`` without ticking (Engine.skip_to: a
+        live twin behind the wall after a slow start-up or a stall). It was not
+        listening meanwhile: a sensor not heard from since the start gets its interval
+        from ``to``, and the alarms restored from before a restart wait as long again.
+        A sensor heard in this run still counts from its last reading."""
+        if to <= self.since:
+            return
+        self.since = float(to)
+        for rule in self.rules:
+            rule.recheck_at = max(rule.recheck_at, self.since + self._recheck_after[rule.which])
+
     # -- each tick ---------------------------------------------------------------------
     def update(self, now: float) -> None:
         """Judge every sensor at ``now``; raise and clear alarms, refresh the stale mask
         and the metrics where something changed."""
         ingest = self.ingest
-        k, flips = _assess(now, self.since, ingest.last_time, ingest.last_value, self.interval, self.stuck_after, self.band,
+        k, flips = _assess(now, self.start, self.since, ingest.last_time, ingest.last_value, self.interval, self.stuck_after, self.band,
                            self.seen_time, self.flat_value, self.flat_since, self.fresh, self.offline, self.suspect,
                            self.sensor_asset, self.sensor_domain, self.asset_counts, self.domain_counts, self.totals,
                            self._changed)
