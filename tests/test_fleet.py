@@ -441,6 +441,12 @@ def test_scripts_demo_runs_the_real_path_and_leaves_nothing_behind(tmp_path):
         wait_for(lambda: [a for a in httpx.get(f"{url}/api/assets/G-MH-0055").json()["alarms"] if a["rule"] == "gas.lel"],
                  150, what="the demo's gas alarm on G-MH-0055")
         assert time.time() - started < 150
+        # the field was up before the twin: no device was silent on its watch (a twin
+        # started beside the fleet called 50 of them offline, and a summary, before the
+        # fleet's first reading)
+        time.sleep(max(0.0, started + 20 - time.time()))  # past the devices' interval (15 s for most)
+        alarms = httpx.get(f"{url}/api/alarms").json()["alarms"]
+        assert [a["asset"] for a in alarms if a["rule"] == "system.sensor_offline"] == []
     finally:
         if demo.poll() is None:
             demo.send_signal(signal.SIGTERM)
