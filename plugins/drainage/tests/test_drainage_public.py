@@ -63,7 +63,7 @@ NOT_YET: dict[str, str] = {
                                     "the orifice OR3 within 1 %; flooding +9.1 % (p95 0.29 m, max 1.12 m, "
                                     "flooding +8.8 % before the pipes lent their nodes SWMM's surface)",
     "pyswmm/model_pump_setting.inp": "J1 and J2 peak 0.59 m below the rim depth (4.57 m) SWMM reports while every "
-                                     "flow agrees within 0.1 % and flooding within 0.01 %: SWMM's peaks are its "
+                                     "flow agrees within 3.5 % and flooding within 0.01 %: SWMM's peaks are its "
                                      "start-up surge, as in model_weir_setting.inp",
     "swmmio/model_full_features_network_xy.inp": "flooding +11.3 % (41.7 against SWMM's 37.5 m³; +8.2 % before "
                                                  "the pipes lent their nodes SWMM's surface); every flow within 9.4 % "
