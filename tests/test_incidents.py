@@ -353,6 +353,15 @@ def test_the_compound_drill_puts_the_flooded_station_with_the_flooded_street(tmp
     run_drill(drill, engine)
     incidents = engine.incidents.ordered()
     assert incidents[0].domains == ["gas"] and incidents[0].level == 4
+    # its title says where, in both languages, as citygen names the demo's blocks: the
+    # worst space of the leak lies in a block by the river (issue 15: "滨河街区 燃气泄漏")
+    gas = incidents[0]
+    [worst] = [a for a in engine.alarms.alarms.values() if a.id == gas.worst_alarm]
+    place = next(a.attributes for assets in engine.scene.assets.values() for a in assets if a.id == worst.asset)
+    assert (gas.place, gas.place_zh) == (place["place"], place["place_zh"])
+    assert gas.place.startswith("Riverside block ") and gas.place_zh.startswith("滨河") and gas.place_zh.endswith("街区")
+    assert gas.title == f"Combustible gas in an underground space at {gas.place}"
+    assert gas.title_zh == f"{gas.place_zh} 地下空间可燃气体浓度超限"
     [station] = [i for i in incidents if "T-S-0001" in i.assets]
     assert station.domains == ["drainage", "tunnel"] and "D-MH-0272" in station.assets
 
@@ -369,7 +378,8 @@ def test_the_api_lists_acts_on_and_streams_incidents(served):
     wait_for(lambda: client.get("/api/incidents").json()["incidents"], 30, "an incident")
     [incident] = client.get("/api/incidents").json()["incidents"]
     assert incident["assets"] == ["T-001"] and incident["state"] == "open" and incident["domains"] == ["toy"]
-    assert incident["owner"] == "toy works" and incident["title_zh"].startswith("T-001 ")
+    assert incident["owner"] == "toy works" and incident["title_zh"].startswith("滨河一街区 ")  # its block (citygen)
+    assert (incident["place"], incident["place_zh"]) == ("Riverside block 1", "滨河一街区")
 
     one = client.get(f"/api/incidents/{incident['id']}").json()
     assert one["incident"]["id"] == incident["id"] and [a["asset"] for a in one["alarms"]] == ["T-001"]

@@ -100,7 +100,9 @@ def test_without_recorded_incidents_by_domain_and_place(busy):
     assert sorted(a.id for g in groups for a in g.alarms) == sorted(run.alarms)
     for g in groups:
         assert len(g.domains) == 1 and {a.domain for a in g.alarms} == set(g.domains)
-        assert g.place == g.worst.asset  # the demo names no places: a cluster is named by its worst asset
+        # the demo names its places (citygen): a group is the alarms of one domain in one place
+        assert {twin.place(a.asset, "en") for a in g.alarms} == {g.place} and g.place != g.worst.asset
+        assert g.place_zh == twin.place(g.worst.asset, "zh-CN")
     keys = [(-g.peak_level, g.first_raised) for g in groups]
     assert keys == sorted(keys)
     assert len(groups) < len(run.alarms) / 3  # neighbours share a group

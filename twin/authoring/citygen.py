@@ -26,6 +26,8 @@ from typing import Any
 
 import numpy as np
 
+from twin.authoring import placenames
+from twin.authoring.placenames import PlaceNamer, name_places
 from twin.plugins.registry import Registry
 from twin.types import REPORTS_PER_INTERVAL, Sensor
 
@@ -250,7 +252,8 @@ def _place_buildings(plan: CityPlan) -> None:
 
 
 def populate(plan: CityPlan, registry: Registry, progress: Callable[[str], None] | None = None) -> None:
-    """Run every active plugin's generator, dependencies first."""
+    """Run every active plugin's generator, dependencies first, then give every asset
+    placed the ``place`` and ``place_zh`` of where it lies (:func:`name_assets`)."""
     pending = [g for p, g in registry.generators if registry.active(p)]
     done: set[str] = set()
     while pending:
@@ -263,6 +266,19 @@ def populate(plan: CityPlan, registry: Registry, progress: Callable[[str], None]
             pending.remove(gen)
             if progress:
                 progress(gen.domain)
+    name_assets(plan)
+
+
+def name_assets(plan: CityPlan) -> None:
+    """Give every asset placed so far, of every domain alike, ``place`` and ``place_zh``
+    properties: the block it lies in, or the stretch of street a line runs along
+    (:mod:`twin.authoring.placenames`), so that an incident's title says where it is.
+    An asset that has a ``place`` already keeps it. Run after the generators, it draws
+    nothing at random and moves nothing: the ids, geometry and sensors stay as they were."""
+    river_row = next((j for j in range(plan.blocks_y) if plan.in_river(j * BLOCK + BLOCK / 2, margin=BLOCK / 2 - RIVER_HALF_WIDTH - 1)), None)
+    namer = PlaceNamer(plan.blocks_x, plan.blocks_y, BLOCK, STREET_WIDTH, river_row)
+    for domain in sorted(plan.assets):
+        name_places(plan.assets[domain], namer)
 
 
 def blocks_for(assets: int, registry: Registry) -> tuple[int, int]:
@@ -323,11 +339,13 @@ def _write_terrain(plan: CityPlan, path: Path, cell: float = 20.0) -> None:
 
 def fingerprint(params: dict[str, Any], registry: Registry, domains: tuple[str, ...] | None = None) -> str:
     """What generated data depends on: the parameters, the domains written, and the
-    source of the city planner and of every active plugin's generator module."""
+    source of the city planner (with its place names) and of every active plugin's
+    generator module."""
     h = hashlib.sha256(json.dumps(params, sort_keys=True).encode())
     if domains is not None:
         h.update(json.dumps(sorted(domains)).encode())
     h.update(inspect.getsource(sys.modules[__name__]).encode())
+    h.update(inspect.getsource(placenames).encode())
     for plugin, gen in sorted(((p, g) for p, g in registry.generators if registry.active(p)), key=lambda x: x[0]):
         module = inspect.getmodule(gen.generate)
         h.update(plugin.encode())
