@@ -194,11 +194,20 @@ def test_plugin_groupings_config_overrides_and_the_system_default(tmp_path):
         alarms.set_level(rule, "system", asset, "platform operations", 1, 0.0, title=rule, title_zh=rule)
     alarms.commit()
     assert sorted(i.assets for i in book.ordered()) == [["W-1"], ["W-1", "W-2"]]
+    # ... and owner unit: an outage silencing two units' devices gives each unit its own
+    # incident to dispatch (one incident took the first alarm's owner for all of them)
+    scene = _scene(_asset("W-1", "water", 0, 0), _asset("W-2", "water", 500, 0), _asset("W-3", "water", 900, 0))
+    alarms, book = _books(None, scene)
+    for asset, owner in (("W-1", "water works"), ("W-2", "gas company"), ("W-3", "water works")):
+        alarms.set_level("system.sensor_offline", "system", asset, owner, 1, 0.0, title="offline", title_zh="离线")
+    alarms.commit()
+    assert sorted((i.owner, i.assets) for i in book.ordered()) == [("gas company", ["W-2"]),
+                                                                   ("water works", ["W-1", "W-3"])]
 
 
 @pytest.mark.parametrize(("override", "says"), [
     ({"water": {"distance": -1}}, '[incident_grouping."water"] distance = -1; expected a number >= 0 of metres'),
-    ({"water": {"radius": 5}}, '[incident_grouping."water"]: unknown key(s) radius; valid: distance, window, same_rule'),
+    ({"water": {"radius": 5}}, '[incident_grouping."water"]: unknown key(s) radius; valid: distance, window, same_rule, same_owner'),
     ({"water": {"same_rule": "yes"}}, '[incident_grouping."water"] same_rule = \'yes\'; expected true or false'),
     ({"water": 5}, '[incident_grouping."water"] must be a table'),
 ])

@@ -27,11 +27,14 @@ DEFAULT_DISTANCE = 200.0
 DEFAULT_WINDOW = 1800.0
 #: the domain of the core's own alarms (twin.tick.alarms.SYSTEM_DOMAIN)
 SYSTEM_DOMAIN = "system"
-#: the core's own alarms (a plugin quarantined, sensors offline) group by cause alone:
-#: 40 sensors going offline in one outage are one incident wherever they are
-SYSTEM = IncidentGrouping(SYSTEM_DOMAIN, math.inf, 3600.0, same_rule=True,
-                          description="the twin's own alarms: one incident per cause, anywhere")
-_KEYS = {"distance": float, "window": float, "same_rule": bool}
+#: the core's own alarms (a plugin quarantined, sensors offline) group by cause and owner
+#: unit: 40 sensors of one unit going offline in one outage are one incident wherever
+#: they are, and each unit whose devices went silent gets its own to dispatch (grouped
+#: anywhere, the outage's incident took the first alarm's owner, the bridge authority's
+#: for the gas company's detectors too)
+SYSTEM = IncidentGrouping(SYSTEM_DOMAIN, math.inf, 3600.0, same_rule=True, same_owner=True,
+                          description="the twin's own alarms: one incident per cause and owner unit, anywhere")
+_KEYS = {"distance": float, "window": float, "same_rule": bool, "same_owner": bool}
 
 
 class GroupingError(ValueError):
@@ -72,7 +75,7 @@ class Groupings:
         for name, keys in table.items():
             where = f'[incident_grouping."{name}"]'
             if not isinstance(keys, dict):
-                raise GroupingError(f"{where} must be a table with distance, window or same_rule")
+                raise GroupingError(f"{where} must be a table with distance, window, same_rule or same_owner")
             unknown = sorted(set(keys) - set(_KEYS))
             if unknown:
                 raise GroupingError(f"{where}: unknown key(s) {', '.join(unknown)}; valid: {', '.join(_KEYS)}")
@@ -90,9 +93,9 @@ class Groupings:
 
 
 def _checked(where: str, key: str, value: Any) -> Any:
-    if key == "same_rule":
+    if key in ("same_rule", "same_owner"):
         if not isinstance(value, bool):
-            raise GroupingError(f"{where} same_rule = {value!r}; expected true or false")
+            raise GroupingError(f"{where} {key} = {value!r}; expected true or false")
         return value
     if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value) or value < 0:
         unit = "metres (inf: anywhere)" if key == "distance" else "seconds"

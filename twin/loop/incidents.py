@@ -460,6 +460,7 @@ class IncidentBook:
             member = alarms.get(member_id)
             return (member is not None and member.id != alarm.id and self.by_alarm.get(member.id) == incident_id
                     and member.domain == alarm.domain and (not g.same_rule or member.rule == alarm.rule)
+                    and (not g.same_owner or member.owner == alarm.owner)
                     and self._recent(member, alarm.since, g.window))
 
         best: tuple[float, int] | None = None

@@ -313,8 +313,10 @@ class IncidentGrouping:
     A new alarm of ``domain`` (of one of ``rules``; empty: any of the domain's) joins the
     open incident holding an alarm of the same domain (and rule, if ``same_rule``) whose
     asset lies within ``distance`` metres of its own (``math.inf``: anywhere) and whose
-    condition is active or changed less than ``window`` seconds before it was raised.
-    Failing that it joins an incident a coupling links it to, else it opens one.
+    condition is active or changed less than ``window`` seconds before it was raised, and
+    (if ``same_owner``) whose asset has the same owner unit, so that each unit gets its
+    own incident to dispatch. Failing that it joins an incident a coupling links it to,
+    else it opens one.
     """
 
     domain: str
@@ -323,6 +325,7 @@ class IncidentGrouping:
     rules: tuple[str, ...] = ()
     same_rule: bool = False
     description: str = ""
+    same_owner: bool = False
 
 
 # -- checking what a plugin returns against these declarations ---------------------------------
