@@ -121,7 +121,11 @@ SLOT surcharge as the reference, the router at a 10 s tick. Found (2026-12-03):
   while P1 dips to 0.046 m3/s as B surcharges). Landed: PARTIAL takes that SLOT mid depth
   and the inlet's A and R only where Fr >= 1 at mid depth (σ = 0), no convective terms, one
   pass: the branched case 1.05, 1.21, 0.94, 1.43 (P4 +5 %), this city p95 0.024 m, max
-  0.115 m (D-MH-2157, low), mean +0.012 m, trunks p95 5.5 %, at the centred link's cost.
+  0.115 m (D-MH-2157, low), mean +0.012 m, trunks p95 5.5 %, at the centred link's cost
+  (10.0 ms a tick here either way). Example1_parallel_loop.inp comes within (depth p95
+  0.002 m, flow p95 3.7 %); Example6.inp (xfail) worsens, its inlet 0.73 -> 0.87 m p95:
+  the weighting in its steep 2-barrel culvert, whose inlet control (culvert code 4) the
+  router does not model (without the weighting: 0.73 m).
 """
 
 from __future__ import annotations
