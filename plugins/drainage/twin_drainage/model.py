@@ -26,10 +26,19 @@ Sources (MODELS.md, "Drainage"):
       Q_new = (Q + g·A_w·τ·(H_up - H_down)/L + 2·v·(A_mid - A_old) + τ·v²·(A_2 - A_1)/L)
               / (1 + g·n²·|v|·τ/R_w^(4/3))
 
-  SWMM's default PARTIAL damping (and FULL) keep the centred local inertial link above:
-  the same weighting and σ-damped terms, solved here in one explicit pass per step where
-  SWMM iterates, left manholes of test_drainage_swmm's surcharged branched network up to
-  0.2 m too high (see test_drainage_city_scale's docstring for what was measured).
+  SWMM's default PARTIAL damping keeps the centred local inertial link above, with two
+  of SWMM's rules: the mid depth is the mean of the end depths not capped at the crown
+  (SWMM's SLOT surcharge), then capped at it, so a pipe out of a surcharged node is full
+  at mid depth once the node stands as far above the crown as the outlet lies below it
+  (SWMM's Froude number 0 there); and a part-full pipe flowing downhill supercritical
+  at mid depth (Fr >= 1, SWMM's σ = 0) takes its inlet's A and R (friction keeps
+  v = Q/A_mid). Without that weighting the supercritical trunks of a generated city
+  surge (peak flows up to 20 % over SWMM's, test_drainage_city_scale). SWMM's
+  weighting and σ-damped convective terms between Fr 0.5 and 1 as well, even iterated
+  as SWMM does (dynwave.c), left test_drainage_swmm's surcharged branched network's
+  manholes up to 0.2 m too high: the dropped terms are the one departure (the
+  measurements are in test_drainage_city_scale's docstring). FULL keeps the centred
+  link alone.
 - Pipe ends: a pipe's depth at each end is its node's water level above the pipe's
   invert there, except at an end that drops into its node (the pipe's invert above
   the node's) while the node's water lies below the flow's normal or critical depth:
@@ -652,13 +661,15 @@ def route(dt, substeps, runoff, depth, flow, open_fraction,
     gave it). outputs:
     ``outflow`` (m3 discharged per outfall during ``dt``), ``flooded`` (m3 that rose
     above each rim during ``dt``), ``stored`` (m3 held in the network at each manhole,
-    the pond excluded), ``pipe_depth`` (m, mean of the two end depths per pipe) and
+    the pond excluded), ``pipe_depth`` (m, mean of the two end depths per pipe; under
+    PARTIAL of the end depths taken above the crown, then capped at it, as SWMM's SLOT) and
     ``pipe_area`` (m2, its open flow area). Regulators (pumps, weirs, orifices, outlets:
     ``reg_*``, ``curve_*``, twin_drainage.regulators) set their flow ``reg_flow`` (m3/s)
     each step from the heads, implicit in them (linearised), and ``reg_on`` holds each
     pump's state. ``damping`` (a DAMPING_* code, the file's INERTIAL_DAMPING): NONE gives
     SWMM's own link momentum, upstream-weighted and with the convective terms (module
-    docstring); ``pipe_area`` keeps the last step's mid area for them.
+    docstring); ``pipe_area`` keeps the last step's mid area for them. PARTIAL takes the
+    inlet's section in a pipe supercritical at mid depth, FULL the centred link alone.
     """
     m_count = depth.shape[0]
     p_count = flow.shape[0]
@@ -724,6 +735,12 @@ def route(dt, substeps, runoff, depth, flow, open_fraction,
             yu = min(max(hu - invert_up[p], 0.0), d)
             yd = min(max(hd - invert_down[p], 0.0), d)
             y = 0.5 * (yu + yd)
+            if damping == DAMPING_PARTIAL:
+                # SWMM's mid depth with the SLOT surcharge (dwflow.c): the mean of the end
+                # depths not capped at the crown, so a pipe out of a surcharged node is full
+                # at mid depth (its Froude number 0) once the node stands as far above the
+                # crown as the outlet below it; capped at the crown as SWMM's link depth is
+                y = min(0.5 * (max(hu - invert_up[p], 0.0) + max(hd - invert_down[p], 0.0)), d)
             pipe_depth[p] = y
             if y <= 0.0 or f <= 0.0:
                 pipe_area[p] = 0.0
@@ -775,6 +792,19 @@ def route(dt, substeps, runoff, depth, flow, open_fraction,
                 # step's mid area
                 if not full:
                     inertia = speed * (2.0 * (area - area_old) + tau * speed * f * (a_down - a_up) * gravity[p] / G)
+            elif damping == DAMPING_PARTIAL and q > 0.0 and hu >= hd and y < d - FUDGE and not (yu >= d and yd >= d):
+                # PARTIAL: a part-full pipe flowing downhill supercritical at mid depth (Froude
+                # number >= 1, SWMM's σ = 0) takes its inlet's area and hydraulic radius, as
+                # SWMM's upstream weighting does there; friction keeps v = Q/A at mid depth.
+                # Below Fr 1 the section stays centred and the convective terms are dropped
+                # (SWMM weights by σ and keeps them σ-damped: the city of
+                # test_drainage_city_scale passes either way, test_drainage_swmm's branched
+                # surcharge only without; module docstring)
+                speed = min(q / area, MAX_VELOCITY)
+                if speed * speed * circular_width(y, d) >= G * a * d * d:
+                    a_up, r_up, r43_up = circle_section(yu * per_diameter[p])
+                    conveyed = f * a * r43_up
+                    a = a_up
             local = 0.0
             if losses[LL_ANY, p] > 0.0:
                 # [LOSSES]: K·|v|·τ/(2L) at the entry, the exit and along the pipe (dwflow.c
