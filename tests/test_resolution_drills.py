@@ -89,10 +89,23 @@ def alarm_events(events: list[dict]) -> list[tuple]:
 @pytest.mark.parametrize("name", [p.name for p in DRILLS])
 def test_drill_alarms_are_the_same_with_readings_rounded_to_their_precision(demo, tmp_path, name):
     """The simulator rounds each reading to its field's precision, as a device reports
-    (issue 14): every demo drill raises, escalates and clears the same alarms, at the
-    same ticks and levels, as with readings of every digit."""
+    (issue 14): every demo drill raises, escalates and clears the same alarms, in the same
+    order and at the same levels, as with readings of every digit, each within
+    ``ROUNDING_SLACK`` seconds of it. A level read to the millimetre crosses a threshold
+    when it is a millimetre past it, so a slowly rising one may cross a few ticks
+    apart: the storm's manhole D-MH-0176 escalates to yellow 3 s earlier rounded (the
+    compound drill, since SWMM's inlet section at supercritical flow), every other event
+    of the five drills at the same tick."""
     path = demo / "drills" / name
     exact, _ = run(path, tmp_path / "every-digit", every_change=False, unrounded=True)
     rounded, _ = run(path, tmp_path / "rounded", every_change=False)
     assert exact, f"{name} raised no alarm: nothing to compare"
-    assert alarm_events(rounded) == alarm_events(exact)
+    what = [(kind, asset, rule, level) for kind, _, asset, rule, level in alarm_events(rounded)]
+    assert what == [(kind, asset, rule, level) for kind, _, asset, rule, level in alarm_events(exact)]
+    moved = [(a, b[1] - a[1]) for a, b in zip(alarm_events(exact), alarm_events(rounded)) if a[1] != b[1]]
+    assert all(abs(dt) <= ROUNDING_SLACK for _, dt in moved), moved
+    assert len(moved) <= max(1, len(exact) // 20), moved  # a rare event at a threshold, not a shift of the run
+
+
+#: how far (s) rounding a reading to its device's step may move an alarm event: a few ticks
+ROUNDING_SLACK = 5.0
