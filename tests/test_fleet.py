@@ -410,6 +410,18 @@ def session_processes(sid: int) -> list[str]:
 
 
 @pytest.mark.slow
+def stop_demo(demo: subprocess.Popen, log: Path) -> int:
+    """SIGTERM to ``scripts/demo`` (if still running) and its exit status; killed, with
+    the end of its log in the failure, when it does not stop within 60 s."""
+    if demo.poll() is None:
+        demo.send_signal(signal.SIGTERM)
+    try:
+        return demo.wait(60)
+    except subprocess.TimeoutExpired:
+        os.killpg(demo.pid, signal.SIGKILL)
+        raise AssertionError(f"scripts/demo did not stop within 60 s of SIGTERM:\n{log.read_text()[-3000:]}") from None
+
+
 def test_scripts_demo_runs_the_real_path_and_leaves_nothing_behind(tmp_path):
     from twin.sources.broker import mosquitto_path
 
@@ -448,13 +460,7 @@ def test_scripts_demo_runs_the_real_path_and_leaves_nothing_behind(tmp_path):
         alarms = httpx.get(f"{url}/api/alarms").json()["alarms"]
         assert [a["asset"] for a in alarms if a["rule"] == "system.sensor_offline"] == []
     finally:
-        if demo.poll() is None:
-            demo.send_signal(signal.SIGTERM)
-        try:
-            status = demo.wait(60)
-        except subprocess.TimeoutExpired:
-            os.killpg(demo.pid, signal.SIGKILL)
-            raise AssertionError(f"scripts/demo did not stop within 60 s of SIGTERM:\n{log.read_text()[-3000:]}") from None
+        status = stop_demo(demo, log)
     assert status == 143  # stopped by SIGTERM, through its trap
     wait_for(lambda: not session_processes(demo.pid), 10, what="the broker, the fleet and the server to be gone")
     text = log.read_text()
@@ -486,13 +492,7 @@ def test_scripts_demo_with_the_simulator_still_sends_the_notify_demos_notificati
         wait_for(lambda: re.search(r"^raised incident \d+: .*燃气", log.read_text(), re.M), 150,
                  what="the receiver to print the gas leak's incident")
     finally:
-        if demo.poll() is None:
-            demo.send_signal(signal.SIGTERM)
-        try:
-            status = demo.wait(60)
-        except subprocess.TimeoutExpired:
-            os.killpg(demo.pid, signal.SIGKILL)
-            raise AssertionError(f"scripts/demo did not stop within 60 s of SIGTERM:\n{log.read_text()[-3000:]}") from None
+        status = stop_demo(demo, log)
     assert status == 143
     wait_for(lambda: not session_processes(demo.pid), 10, what="the receiver and the server to be gone")
     text = log.read_text()
