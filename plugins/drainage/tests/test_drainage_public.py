@@ -76,14 +76,15 @@ NOT_YET: dict[str, str] = {
                                     "depths 1.2 m, flows and flooding far off",
     "pyswmm/model_lids.inp": "LID controls not modelled: runoff +7 %, flooding +279 %",
     "pyswmm/model_weir_setting.inp": "J1 2.79 m below SWMM's peak, which is SWMM's EXTRAN surcharge (dynwave.c "
-                                     "setNodeDepth), not copied: 9 cfs of DWF and baseline from 0 s into J1's 1-ft "
-                                     "pipe C1:C2 pass J1's crown at 41 s; SWMM then gives J1 no storage and moves its "
-                                     "head by dQ/sum(dQ/dH) (C1:C2's inertia alone, C1 dry): J1 leaps from 0.45 m to "
-                                     "its 4.572 m rim in one 1-s step at 42 s (4.8 m3 on SWMM's 1.167 m2; 0.26 m3 "
-                                     "entered), floods 0.04 m3 and stands at 1.55 m by 44 s; the leap sends C1's "
-                                     "0.014 m3/s back into J5. With ROUTING_STEP 5 s SWMM's J1 peaks at 2.21 m, under "
-                                     "SLOT at 1.40 m. The twin fills J1 from its storage (peak 1.780 m at 9.9 h). From "
-                                     "120 s on: depths within 0.008 m, flows 0.06 %",
+                                     "setNodeDepth), not copied: 9 cfs (0.25 m3/s) of DWF and baseline from 0 s into "
+                                     "J1's 1-ft pipe C1:C2 pass J1's crown at 41 s; SWMM then gives J1 no storage and "
+                                     "moves its head by dQ/sum(dQ/dH), 1.9 cfs over the g*A*dt/L of its two 1-ft pipes "
+                                     "(0.14 ft2/s): J1 leaps from 0.45 m to its 4.572 m rim in one 1-s step at 42 s "
+                                     "(4.8 m3 on SWMM's 1.167 m2; 0.26 m3 entered), floods 0.04 m3 and stands at "
+                                     "1.55 m by 44 s; the leap sends C1's 0.014 m3/s back into J5. With ROUTING_STEP "
+                                     "5 s SWMM's J1 peaks at 2.21 m, under SLOT at 1.40 m. The twin fills J1 from its "
+                                     "storage (peak 1.780 m at 9.9 h). From 120 s on: depths within 0.008 m, flows "
+                                     "0.06 %",
     "pyswmm/model_weir_setting_a.inp": "SWMM's EXTRAN surcharge leap, as in model_weir_setting.inp: J1 from 0.45 m to "
                                        "its 4.572 m rim at 42 s, 3.04 m over the twin's 1.535 m peak; from 120 s on: "
                                        "depths within 0.008 m, flows 0.6 %",
