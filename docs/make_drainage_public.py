@@ -47,7 +47,9 @@ def run_all(out: Path | None) -> list[dict]:
         row = {"name": label(path), "nodes": d["count"], "links": q["count"],
                "depth_max": d["max"], "depth_p95": d["p95"], "flow_p95": q["p95"], "flow_max": q["max"],
                "runoff": c.runoff_volume, "outfall": c.outfall_volume, "flooding": c.flooding_volume,
-               "swmm_flooded": sum(c.swmm.flooding_volume.values()), "swmm_runoff": c.swmm.runoff_volume, "twin_s": c.twin.wall_s, "swmm_s": c.swmm.wall_s}
+               "swmm_flooded": sum(c.swmm.flooding_volume.values()), "swmm_runoff": c.swmm.runoff_volume,
+               "twin_s": c.twin.wall_s, "swmm_s": c.swmm.wall_s, "twin_cpu": c.twin.cpu_s, "swmm_cpu": c.swmm.cpu_s,
+               "twin_first_cpu": c.twin.first_tick_s}
         rows.append(row)
         if out is not None:
             with out.open("a", encoding="utf-8") as handle:
@@ -73,8 +75,8 @@ def within(r: dict) -> bool:
 
 def table(rows: list[dict]) -> None:
     print("| network | nodes / links | peak depth p95 / max (m) | peak flow p95 / max | runoff | outfall | flooding "
-          "| status |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+          "| CPU twin / SWMM (ms) | status |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for r in rows:
         flooding = pct(r["flooding"]) if r["swmm_flooded"] > 1.0 else "none"
         # no runoff in SWMM (older lines lack swmm_runoff: their difference is then exactly 0)
@@ -82,8 +84,20 @@ def table(rows: list[dict]) -> None:
         status = "within" if within(r) else "outside (xfail, reason in the test)"
         print(f"| {r['name']} | {r['nodes']} / {r['links']} | {r['depth_p95']:.3f} / {r['depth_max']:.3f} | "
               f"{100 * r['flow_p95']:.1f} / {100 * r['flow_max']:.1f} % | {runoff} | {pct(r['outfall'])} | "
-              f"{flooding} | {status} |")
+              f"{flooding} | {cpu(r)} | {status} |")
     print(f"\n{sum(within(r) for r in rows)} of {len(rows)} within every tolerance")
+    timed = [r for r in rows if "twin_cpu" in r]
+    if timed:
+        ours, theirs = sum(r["twin_cpu"] for r in timed), sum(r["swmm_cpu"] for r in timed)
+        faster = sum(r["twin_cpu"] < r["swmm_cpu"] for r in timed)
+        print(f"CPU over the {len(timed)} files: twin {ours:.2f} s (after each first tick), SWMM {theirs:.2f} s; "
+              f"the twin takes less on {faster}")
+
+
+def cpu(r: dict) -> str:
+    """The twin's CPU after its first tick (which builds the network and loads the
+    compiled router) and SWMM's from opening the file, in ms."""
+    return f"{1e3 * r['twin_cpu']:.0f} / {1e3 * r['swmm_cpu']:.0f}" if "twin_cpu" in r else "–"
 
 
 def plot(rows: list[dict], out: Path) -> None:

@@ -237,3 +237,23 @@ def test_generated_city_against_swmm(tmp_path):
     assert result["max_peak_depth_error_m"] < 0.15, result["worst_manhole"]
     assert result["median_peak_depth_error_m"] < 0.03
     assert abs(result["outfall_volume_error"]) < 0.005
+
+
+def test_swmm_objects_lists_what_pyswmm_lists_by_index():
+    """``swmm.swmm_objects`` reads SWMM's objects by index (pyswmm's own listing costs n²:
+    hours at 100,000 manholes, bench/tick.py's fair comparison): the same names in the
+    same order, and each index reads that object's own statistics."""
+    from pyswmm import Links, Nodes, Simulation
+    from swmm.toolkit import solver
+
+    path = Path(__file__).parent / "data" / "swmmio" / "Pump_Control_Model.inp"
+    with Simulation(str(path)) as sim:
+        sim.step_advance(86400)
+        for _ in sim:
+            pass
+        nodes, links = swmm.swmm_objects("NODE"), swmm.swmm_objects("LINK")
+        assert [name for _, name in nodes] == [n.nodeid for n in Nodes(sim)]
+        assert [name for _, name in links] == [link.linkid for link in Links(sim)]
+        assert len(nodes) == 34 and len(links) == 33 and [i for i, _ in nodes] == list(range(34))
+        deepest = max(nodes, key=lambda n: solver.node_get_stats(n[0]).maxDepth)
+        assert Nodes(sim)[deepest[1]].statistics["max_depth"] == solver.node_get_stats(deepest[0]).maxDepth > 0.0

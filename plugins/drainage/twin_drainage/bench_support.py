@@ -46,7 +46,9 @@ def router_vs_swmm(blocks: int = 8, duration: float = 3600.0, dt: float = 1.0, s
     (``p99_peak_depth_error_m``, ``median_peak_depth_error_m``), the manhole where it
     is largest (``worst_manhole``) and the relative difference of the volume
     discharged at the outfalls (``outfall_volume_error``)."""
-    from pyswmm import Nodes, Simulation
+    from pyswmm import Simulation
+    from swmm.toolkit import solver
+    from swmm.toolkit.shared_enum import NodeResult, NodeType
 
     from twin.authoring.citygen import plan_city, populate
     from twin.plugins.registry import load_registry
@@ -99,14 +101,14 @@ def router_vs_swmm(blocks: int = 8, duration: float = 3600.0, dt: float = 1.0, s
             outfall_volume = 0.0
             with Simulation(str(inp)) as sim:
                 sim.step_advance(max(1, int(round(dt))))
-                nodes = [(n.nodeid, n) for n in Nodes(sim)]
-                junctions = [(name, n) for name, n in nodes if n.is_junction()]
+                nodes = [(i, nid, solver.node_get_type(i)) for i, nid in swmm.swmm_objects("NODE")]
+                junctions = [(i, nid) for i, nid, kind in nodes if kind == NodeType.JUNCTION]
                 for _ in sim:
-                    for name, node in junctions:
-                        d = node.depth
+                    for i, name in junctions:
+                        d = solver.node_get_result(i, NodeResult.DEPTH)
                         if d > swmm_peak.get(name, 0.0):
                             swmm_peak[name] = d
-                outfall_volume = sum(n.cumulative_inflow for _, n in nodes if n.is_outfall())
+                outfall_volume = sum(solver.node_get_total_inflow(i) for i, _, kind in nodes if kind == NodeType.OUTFALL)
             errors = np.array([abs(peak[r] - swmm_peak.get(ids[r], 0.0)) for r in manholes])
             ours_volume = float(table["discharged_volume"][table.rows("outfall")].sum())
             result["max_peak_depth_error_m"] = float(errors.max()) if len(errors) else 0.0
@@ -150,7 +152,9 @@ def fair_comparison(blocks: int = 12, router_ticks: tuple[float, ...] = (1.0, 10
     ``.inp`` file, and taken from on a later call with the very same file (SWMM's answer
     and cost do not depend on the router; at 100,000 nodes its 1 s reference takes most
     of an hour). A run taken from the cache says so (``"cached"``: when it was measured)."""
-    from pyswmm import Nodes, Simulation
+    from pyswmm import Simulation
+    from swmm.toolkit import solver
+    from swmm.toolkit.shared_enum import NodeType
 
     from twin.authoring.citygen import plan_city, populate
     from twin.plugins.registry import load_registry
@@ -184,9 +188,10 @@ def fair_comparison(blocks: int = 12, router_ticks: tuple[float, ...] = (1.0, 10
                 for _ in sim:
                     pass
                 wall, cpu = time.perf_counter() - started, time.process_time() - started_cpu
-                nodes = [(n.nodeid, n) for n in Nodes(sim)]
-                peak = {nid: float(n.statistics["max_depth"]) for nid, n in nodes if n.is_junction()}
-                volume = sum(n.cumulative_inflow for _, n in nodes if n.is_outfall())
+                nodes = [(i, nid, solver.node_get_type(i)) for i, nid in swmm.swmm_objects("NODE")]
+                peak = {nid: float(solver.node_get_stats(i).maxDepth) for i, nid, kind in nodes
+                        if kind == NodeType.JUNCTION}
+                volume = sum(solver.node_get_total_inflow(i) for i, _, kind in nodes if kind == NodeType.OUTFALL)
             run = {"wall_s": wall, "cpu_s": cpu, "peak": peak, "outfall_m3": volume}
             if kept is not None:
                 kept.parent.mkdir(parents=True, exist_ok=True)

@@ -324,6 +324,20 @@ def _hms(seconds: float) -> str:
 
 
 # --- running SWMM itself (pyswmm, optional) ----------------------------------------
+def swmm_objects(kind: str) -> list[tuple[int, str]]:
+    """(index, name) of every object of ``kind`` ("NODE", "LINK", "SUBCATCH") of the SWMM
+    project pyswmm has open, read by index from SWMM's toolkit (swmm-toolkit's ``solver``,
+    whose ``node_get_stats(index)`` and the like then read each one).
+
+    Not pyswmm's ``Nodes(sim)``/``Links(sim)``: each object they make checks its name
+    against a list of every name, built anew each time, so listing n objects costs n²
+    (at 98,559 manholes SWMM ran in minutes and the listing had not ended hours later)."""
+    from swmm.toolkit import shared_enum, solver
+
+    which = getattr(shared_enum.ObjectType, kind)
+    return [(i, solver.project_get_id(which, i)) for i in range(solver.project_get_count(which))]
+
+
 @dataclass
 class SwmmRun:
     """What a SWMM run gives the comparisons: peaks, last values, node statistics."""
