@@ -69,7 +69,6 @@ NOT_YET: dict[str, str] = {
                                                  "(p95 7.3 %), every depth within 0.004 m",
     "swmmio/test_inlet_drains.inp": "STREET sections as 1 m circular pipes and street inlets ([INLETS]) not modelled: "
                                     "depths 1.2 m, flows and flooding far off",
-    "pyswmm/model_lids.inp": "LID controls not modelled: runoff +7 %, flooding +279 %",
     "pyswmm/model_weir_setting.inp": "J1's peak depth 2.8 m below SWMM's: SWMM's J1 fills to its rim in the start-up "
                                      "surge (its report starts with the run), and its conduit C1 (J5 to J1) carries "
                                      "0.014 m³/s where the twin's stays dry; every other depth within 0.01 m, the weir "
