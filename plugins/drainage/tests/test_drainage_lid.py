@@ -1,7 +1,7 @@
 """LID controls (issue 16, SWMM 5.2's lid.c and lidproc.c): a subcatchment's
 permeable pavement, green roof, bio-retention cell, rain garden, infiltration trench,
-rain barrel or rooftop disconnection, checked against closed forms and against SWMM
-itself on small files that hold one LID each."""
+rain barrel, rooftop disconnection or vegetative swale, checked against closed forms and
+against SWMM itself on small files that hold one LID each."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 from twin_drainage import forcing, hydrology, inp, lid
 
 #: one subcatchment S1 (2 acres, 60 % impervious, Horton) draining to an outfall, with
-#: the LID of {controls} placed by {usage}, under {rain}
+#: the LID of {controls} placed by {usage}, under {rain}; C1 an underdrain control curve
 TEMPLATE = """[OPTIONS]
 FLOW_UNITS CFS
 INFILTRATION HORTON
@@ -32,13 +32,18 @@ S1 RG1 O1 {area} {imperv} 300 1.0 0
 [SUBAREAS]
 S1 0.015 0.1 0.05 0.1 25 OUTLET
 [INFILTRATION]
-S1 3.0 0.5 4 7 0
+{infiltration}
 [LID_CONTROLS]
 {controls}
 [LID_USAGE]
 {usage}
 [OUTFALLS]
 O1 90 FREE NO
+[CURVES]
+C1 Control 0 0.2
+C1 2 0.5
+C1 6 1.5
+C1 12 1.0
 [TIMESERIES]
 {rain}
 [COORDINATES]
@@ -50,10 +55,10 @@ CFS, FT3 = 0.028316846592, 0.3048**3
 
 
 def _write(path: Path, controls: str, usage: str, rain=STORM, area: float = 2.0, imperv: float = 60.0,
-           end_day: int = 3) -> Path:
+           end_day: int = 3, infiltration: str = "S1 3.0 0.5 4 7 0") -> Path:
     series = "\n".join(f"TS1 {h}:00 {v}" for h, v in rain)
     path.write_text(TEMPLATE.format(controls=controls, usage=usage, rain=series, area=area, imperv=imperv,
-                                    end_day=end_day), encoding="utf-8")
+                                    end_day=end_day, infiltration=infiltration), encoding="utf-8")
     return path
 
 
@@ -105,6 +110,9 @@ CASES = {
     "PP with soil, clogging, drain levels": ("P PP\nP SURFACE 6 0.0 0.013 1.0 5\nP PAVEMENT 6 0.15 0.2 20 50\n"
                                              "P SOIL 12 0.5 0.2 0.1 5 10 3.5\nP STORAGE 12 0.75 0.1 0.5\n"
                                              "P DRAIN 0.5 0.5 2 0 4 1", "S1 P 2 10000 100 0 100 0 * * 30"),
+    "PP with an underdrain control curve": ("P PP\nP SURFACE 6 0.0 0.013 1.0 5\nP PAVEMENT 6 0.15 0 100 0\n"
+                                            "P STORAGE 12 0.75 0.1 0\nP DRAIN 0.5 0.5 2 0 0 0 C1",
+                                            "S1 P 1 20000 100 0 100 0 * * 0"),
     "PP returning to the pervious area": ("P PP\nP SURFACE 6 0.0 0.013 1.0 5\nP PAVEMENT 6 0.15 0 100 0\n"
                                           "P STORAGE 12 0.75 0.1 0\nP DRAIN 0.5 0.5 2 0",
                                           "S1 P 1 20000 100 0 100 1 * * 0"),
@@ -117,6 +125,11 @@ CASES = {
            "S1 I 1 5000 50 0 100 0 * * 0"),
     "RB": ("B RB\nB STORAGE 36 0.75 0 0\nB DRAIN 0.2 0.5 0 6", "S1 B 200 30 0 0 100 0 * * 0"),
     "RD": ("D RD\nD SURFACE 1 0.0 0.015 1.0 5\nD DRAIN 0.5 0 0 0", "S1 D 1 20000 100 0 50 1 * * 0"),
+    "VS": ("V VS\nV SURFACE 6 0.1 0.2 0.5 3", "S1 V 2 10000 20 0 100 0 * * 40"),
+    "VS on Green-Ampt soil": ("V VS\nV SURFACE 6 0.1 0.2 0.5 3", "S1 V 2 10000 20 0 100 0 * * 40",
+                              "S1 3.0 0.5 0.25 GREEN_AMPT"),
+    "VS filling its subcatchment": ("V VS\nV SURFACE 6 0.1 0.2 0.5 3", "S1 V 1 87120 300 0 100 0 * * 40",
+                                    "S1 3.0 0.5 0.25 MODIFIED_GREEN_AMPT"),
 }
 
 
@@ -127,10 +140,13 @@ def test_each_lid_type_agrees_with_swmm(tmp_path, case):
     the LID changes them by more than either (so the test cannot pass with the LID
     ignored)."""
     pyswmm = pytest.importorskip("pyswmm")
-    controls, usage = CASES[case]
-    path = _write(tmp_path / "case.inp", controls, usage)
+    controls, usage, *infiltration = CASES[case]
+    path = _write(tmp_path / "case.inp", controls, usage,
+                  infiltration=infiltration[0] if infiltration else "S1 3.0 0.5 4 7 0")
     tokens = usage.split()
-    bare = _write(tmp_path / "bare.inp", controls, " ".join(tokens[:2] + ["0"] + tokens[3:]))  # no unit placed
+    bare = path.with_name("bare.inp")  # no unit placed
+    bare.write_text(path.read_text(encoding="utf-8").replace(usage, " ".join(tokens[:2] + ["0"] + tokens[3:])),
+                    encoding="utf-8")
     volume, peak, _ = _run(path)
     bare_volume, bare_peak, _ = _run(bare)
     with pyswmm.Simulation(str(path)) as sim:
@@ -143,16 +159,6 @@ def test_each_lid_type_agrees_with_swmm(tmp_path, case):
     assert volume == pytest.approx(swmm_volume, rel=0.005)
     assert peak == pytest.approx(swmm_peak, rel=0.01)
     assert abs(bare_volume / swmm_volume - 1.0) > 0.005 or abs(bare_peak / swmm_peak - 1.0) > 0.01
-
-
-def test_a_vegetative_swale_is_named_with_its_consequence(tmp_path):
-    """VS (a trapezoidal channel SWMM solves by modified Puls) stays out, in one line that
-    names the LID, its subcatchment, line and what follows."""
-    path = _write(tmp_path / "vs.inp", "V VS\nV SURFACE 12 0.0 0.1 1.0 5", "S1 V 1 5000 50 0 100 0 * * 0")
-    warnings = inp.parse_network(inp.read_inp(path)).warnings
-    assert ("LID 'V' in subcatchment 'S1' ([LID_USAGE] line 25): a vegetative swale is not modelled; its area stays "
-            "in the subcatchment and treats nothing") in warnings
-    assert inp.parse_network(inp.read_inp(path)).hydrology["lids"] == []
 
 
 @pytest.mark.parametrize("controls, usage, expected", [

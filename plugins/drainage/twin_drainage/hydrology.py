@@ -429,8 +429,8 @@ def _add_runon(params, lid_area, runon, inflow, k, q):  # pragma: no cover - com
 
 @njit(cache=True, nogil=True)
 def runoff_step(dt, gauge_rain, params, route_to, gauge, outlet_sub, infil_model, infil_params, infil_state, depth,
-                sub_runoff, inflow, old_runoff, new_runoff, lid_area, runon, flow_to_perv,
-                drain_runon):  # pragma: no cover - compiled
+                sub_runoff, inflow, old_runoff, new_runoff, lid_area, runon, flow_to_perv, drain_runon,
+                native_infil):  # pragma: no cover - compiled
     """One runoff step of ``dt`` s for every subcatchment (SWMM's runoff_execute).
 
     inputs: ``gauge_rain`` (m/s per gauge over the step), the parameters
@@ -441,13 +441,15 @@ def runoff_step(dt, gauge_rain, params, route_to, gauge, outlet_sub, infil_model
     3 x n subareas), ``sub_runoff`` (m/s per subarea's own area), ``infil_state``,
     ``old_runoff`` and ``new_runoff`` (m³/s leaving each subcatchment at the start and
     the end of the step, before LID treatment). out: ``runon`` (m/s over the non-LID
-    area, for LIDs that fill their subcatchment). scratch: ``inflow`` (3 x n). Returns
-    True while any subcatchment runs off.
+    area, for LIDs that fill their subcatchment) and ``native_infil`` (the pervious
+    subarea's infiltration per non-LID area, m/s, for swales). scratch: ``inflow``
+    (3 x n). Returns True while any subcatchment runs off.
     """
     n = params.shape[1]
     for j in range(n):
         old_runoff[j] = new_runoff[j]
         runon[j] = 0.0
+        native_infil[j] = 0.0
         for i in range(3):
             inflow[i, j] = 0.0
     for j in range(n):  # run-on and re-routing use the previous step's runoff (subcatch_getRunon)
@@ -503,6 +505,7 @@ def runoff_step(dt, gauge_rain, params, route_to, gauge, outlet_sub, infil_model
             infil = 0.0
             if i == PERV:
                 infil = infiltration(infil_model[j], infil_params[j], infil_state[j], dt, rain, inflow[i, j], d)
+                native_infil[j] = infil * frac
             inflow[i, j] += rain
             moisture += inflow[i, j]
             t_runoff = dt
@@ -572,6 +575,7 @@ class Runoff:
         self.runon = np.zeros(n)
         self.flow_to_perv = np.zeros(n)
         self.drain_runon = np.zeros(n)
+        self.native_infil = np.zeros(n)
         self.lid_area = self.lids.lid_area if self.lids is not None else np.zeros(n)
         if self.lids is not None:
             self.lid_state, self.lid_ga_state = self.lids.initial_state()
@@ -607,11 +611,12 @@ class Runoff:
         self.wet = runoff_step(dt, rain, self.c.params, self.c.route_to, self.c.gauge, self.c.outlet_subcatchment,
                                self.c.infil_model, self.c.infil_params, self.infil_state, self.depth, self.sub_runoff,
                                self.inflow, self.old_runoff, self.new_runoff, self.lid_area, self.runon,
-                               self.flow_to_perv, self.drain_runon)
+                               self.flow_to_perv, self.drain_runon, self.native_infil)
         if lids is not None:
             wet_lids = self._lid.lid_step(dt, t, rain, self.c.gauge, self.c.params, self.c.route_to, self.lid_area,
                                           self.runon, self.sub_runoff, self.new_runoff, self.flow_to_perv,
-                                          lids.subcatchment, lids.params, self.lid_state, lids.ga_params,
+                                          self.native_infil, self.c.infil_model, self.c.infil_params,
+                                          self.infil_state, lids.subcatchment, lids.params, self.lid_state, lids.ga_params,
                                           self.lid_ga_state, lids.same_outlet)
             self.wet = self.wet or wet_lids
         gauge_of = self.c.gauge

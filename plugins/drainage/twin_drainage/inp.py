@@ -903,7 +903,7 @@ def _hydrology(inp: Inp, us: bool, flow: float, start: datetime, duration: float
         "start": start.isoformat(), "duration": duration,
         "wet_step": _option_seconds(inp, "WET_STEP", 300.0), "dry_step": _option_seconds(inp, "DRY_STEP", 3600.0),
         "subcatchments": subcatchments, "gauges": gauges, "series": spec_series, "patterns": patterns,
-        "inflows": inflows, "lids": _lids(inp, us, subcatchments, names, manholes, outfalls, node_key, warnings),
+        "inflows": inflows, "lids": _lids(inp, us, subcatchments, names, manholes, outfalls, node_key),
         "dry_days": float(inp.option("DRY_DAYS", "0") or 0.0),
     }
 
@@ -974,7 +974,7 @@ def _lid_controls(inp: Inp, us: bool) -> dict[str, dict[str, Any]]:
                 raise InpError(f"{inp.path}: line {layers['SURFACE'][1]}: [LID_CONTROLS] VegVolFrac "
                                f"{surface[1]:g}; expected a fraction below 1")
             veg = 0.0 if surface[0] == 0.0 else surface[1]
-            p.update(surf_thick=surface[0] * depth, surf_void=1.0 - veg)
+            p.update(surf_thick=surface[0] * depth, surf_void=1.0 - veg, side_slope=surface[4])
             slope = surface[3] / 100.0
             # SWMM's alpha = 1.49/n·S^1/2 in ft; 1/n·S^1/2 in m, as the subareas' overland flow
             p["surf_alpha"] = math.sqrt(slope) / surface[2] if surface[2] > 0.0 else 0.0
@@ -1011,6 +1011,9 @@ def _lid_controls(inp: Inp, us: bool) -> dict[str, dict[str, Any]]:
                 raise InpError(f"{inp.path}: line {layers['DRAIN'][1]}: [LID_CONTROLS] {c['name']!r}: the drain's open "
                                "level must exceed its closed level")
         p.update(depth_unit=depth, rate_unit=rate)
+        if c["type"] == "VS" and (surface is None or surface[0] <= 0.0 or p["surf_alpha"] <= 0.0):
+            raise InpError(f"{inp.path}: line {c['line']}: [LID_CONTROLS] {c['name']!r} (VS) needs a SURFACE layer with "
+                           "a positive StorageHt, Roughness and SurfSlope")
         if c["type"] == "GR":
             v = layers["DRAINMAT"][0]
             p.update(stor_thick=v[0] * depth, stor_void=v[1], stor_ksat=0.0, stor_clog=0.0)
@@ -1029,7 +1032,7 @@ def _lid_controls(inp: Inp, us: bool) -> dict[str, dict[str, Any]]:
 
 
 def _lids(inp: Inp, us: bool, subcatchments: list[dict[str, Any]], names: dict[str, str], manholes: dict[str, Any],
-          outfalls: dict[str, Any], node_key: dict[str, str], warnings: _Warnings) -> list[dict[str, Any]]:
+          outfalls: dict[str, Any], node_key: dict[str, str]) -> list[dict[str, Any]]:
     """[LID_USAGE]: the LID units placed in each subcatchment, for :mod:`twin_drainage.lid`
     (lid.c's lid_readGroupParams and validateLidGroup)."""
     if not inp.rows("LID_USAGE"):
@@ -1059,13 +1062,8 @@ def _lids(inp: Inp, us: bool, subcatchments: list[dict[str, Any]], names: dict[s
         sub = by_name.get(sub_name.upper())
         if number == 0 or sub is None:
             continue  # SWMM skips an empty placement; a subcatchment without subareas makes no runoff
-        where = f"LID {control['name']!r} in subcatchment {sub['name']!r} ([LID_USAGE] line {row.line})"
-        if control["type"] == "VS":
-            warnings.add(f"{where}: a vegetative swale is not modelled; its area stays in the subcatchment and "
-                         "treats nothing")
-            continue
-        if control["curve"] is not None:
-            warnings.add(f"{where}: the underdrain's control curve {control['curve']!r} is not applied (multiplier 1)")
+        if control["type"] == "VS" and values[1] <= 0.0:
+            raise InpError(f"{f.where('Width')}: the vegetative swale {control['name']!r} needs a positive width")
         drain = f.text("DrainTo", "*")
         if drain == "*":
             drain, drain_kind = sub["outlet"], sub["outlet_kind"]
@@ -1087,10 +1085,15 @@ def _lids(inp: Inp, us: bool, subcatchments: list[dict[str, Any]], names: dict[s
                              "init_sat": init_sat, "from_imperv": values[3] / 100.0, "from_perv": from_perv / 100.0,
                              # no pervious area to return to (validateLidGroup)
                              "to_perv": 1.0 if values[4] > 0.0 and sub["frac_imperv"] < 0.999 else 0.0}}
+        if control["curve"] is not None:  # heads in the file's in or mm, as SWMM looks them up
+            record["drain_curve"] = _curve(inp, control["curve"], Fields(inp, "LID_CONTROLS", Row(
+                control["layers"]["DRAIN"][1], []), ("Name",)))
         if "soil_file_units" in control and control["params"].get("soil_thick", 0.0) > 0.0:
             suction, ksat, porosity, wilt = control["soil_file_units"]
             record["green_ampt"] = hydrology.infiltration_params(
                 "GREEN_AMPT", [suction, ksat, (porosity - wilt) * (1.0 - init_sat)], us)[:4]
+        elif control["type"] == "VS" and sub.get("infiltration") in ("GREEN_AMPT", "MODIFIED_GREEN_AMPT"):
+            record["green_ampt"] = sub["infiltration_params"][:4]  # the subcatchment's soil (validateLidGroup)
         units.append(record)
         total = totals.setdefault(sub["name"], [0.0, 0.0, 0.0, row.line])
         total[0] += area * number

@@ -22,9 +22,13 @@ SWMM Reference Manual Vol. III – Water Quality (EPA/600/R-16/093), ch. 6 (LIDs
   roofFluxRates), with SWMM's limits for full and adjoining saturated layers; the
   surface infiltrates into a soil layer by modified Green-Ampt (grnampt_getInfil).
 
-Vegetative swales (VS: a trapezoidal channel solved by modified Puls) and underdrain
-control curves are not modelled (the importer warns). Evaporation is zero, as in the
-rest of the twin's hydrology. Units are SI (m, m/s, m²); the underdrain equation
+A vegetative swale (swaleFluxRates) is a trapezoidal channel whose level is solved by
+modified Puls (omega 0.5, iterated to 1 mm) and which infiltrates at the native soil's
+rate (findNativeInfil: the pervious subarea's, or the subcatchment's infiltration model
+on the swale's water) or, on Green-Ampt subcatchments, by its own Green-Ampt state.
+An underdrain's control curve multiplies its flow by the curve's value at the head (in
+the file's units, held at its end values beyond them: table_lookup). Evaporation is
+zero, as in the rest of the twin's hydrology. Units are SI (m, m/s, m²); the underdrain equation
 q = C·(h - Hd)^n is evaluated in the file's units (in and in/h, or mm and mm/h) as SWMM
 does, with the factors kept per unit.
 """
@@ -59,18 +63,25 @@ PARAMS = ("type", "area", "width", "number", "from_imperv", "from_perv", "to_per
           "soil_thick", "soil_porosity", "soil_fieldcap", "soil_wilt", "soil_ksat", "soil_kslope",
           "stor_thick", "stor_void", "stor_ksat", "stor_clog", "stor_covered",
           "drain_coeff", "drain_expon", "drain_offset", "drain_delay", "drain_open", "drain_close",
-          "depth_unit", "rate_unit", "mat_alpha")
+          "depth_unit", "rate_unit", "mat_alpha", "side_slope", "curve_points")
 (TYPE, AREA, WIDTH, NUMBER, FROM_IMPERV, FROM_PERV, TO_PERV, INIT_SAT,
  SURF_THICK, SURF_VOID, SURF_ALPHA, SURF_OVERFLOW,
  PAVE_THICK, PAVE_VOID, PAVE_IMPERV, PAVE_KSAT, PAVE_CLOG, PAVE_REGEN_DAYS, PAVE_REGEN_DEGREE,
  SOIL_THICK, SOIL_POROSITY, SOIL_FIELDCAP, SOIL_WILT, SOIL_KSAT, SOIL_KSLOPE,
  STOR_THICK, STOR_VOID, STOR_KSAT, STOR_CLOG, STOR_COVERED,
  DRAIN_COEFF, DRAIN_EXPON, DRAIN_OFFSET, DRAIN_DELAY, DRAIN_OPEN, DRAIN_CLOSE,
- DEPTH_UNIT, RATE_UNIT, MAT_ALPHA) = range(len(PARAMS))
+ DEPTH_UNIT, RATE_UNIT, MAT_ALPHA, SIDE_SLOPE, CURVE_POINTS) = range(len(PARAMS))
+#: after the named parameters, a row holds its underdrain control curve: K heads then K
+#: multipliers, K the longest curve of the network (CURVE_POINTS of them used)
 #: per-unit state (rows of Lids.state): the 4 moisture levels, then
 (S_DRY_TIME, S_VOL_TREATED, S_NEXT_REGEN, S_OLD_DRAIN, S_NEW_DRAIN,
  S_WB_INFLOW, S_WB_EVAP, S_WB_INFIL, S_WB_SURFACE, S_WB_DRAIN, S_WB_INIT) = range(4, 15)
-NSTATE = 15
+#: the previous step's 4 flux rates (modified Puls)
+S_OLD_FLUX = 15
+NSTATE = 19
+#: modpuls_solve's tolerance on a level (STOPTOL, 1 mm) and its iterations
+STOPTOL = 0.001
+MAX_STEPS = 20
 #: the flux function's shared variables (lidproc.c's module-level ones)
 (V_SURF_INFLOW, V_SURF_INFIL, V_SURF_EVAP, V_SURF_OUTFLOW, V_SURF_VOL, V_PAVE_EVAP, V_PAVE_PERC, V_PAVE_VOL,
  V_SOIL_EVAP, V_SOIL_PERC, V_SOIL_VOL, V_STOR_INFLOW, V_STOR_EXFIL, V_STOR_EVAP, V_STOR_DRAIN, V_STOR_VOL,
@@ -85,7 +96,7 @@ class Lids:
     names: list[str]
     #: index of each unit's subcatchment
     subcatchment: np.ndarray
-    #: units x PARAMS, SI
+    #: units x (PARAMS + 2·K), SI (see CURVE_POINTS)
     params: np.ndarray
     #: the soil surface's Green-Ampt parameters (suction, Ks, IMDmax, Lu; Ks 0 without a soil layer)
     ga_params: np.ndarray
@@ -105,11 +116,17 @@ class Lids:
         ``subcatchments``)."""
         index = {s["name"]: k for k, s in enumerate(subcatchments)}
         units = [u for u in spec if u["subcatchment"] in index]
-        params = np.zeros((len(units), len(PARAMS)))
+        longest = max((len(u.get("drain_curve", [])) for u in units), default=0)
+        params = np.zeros((len(units), len(PARAMS) + 2 * longest))
         ga = np.zeros((len(units), 5))
         for k, u in enumerate(units):
             for p, name in enumerate(PARAMS):
                 params[k, p] = float(u["params"].get(name, 0.0)) if name != "type" else TYPES[u["type"]]
+            curve = u.get("drain_curve", [])
+            params[k, CURVE_POINTS] = len(curve)
+            for i, (head, factor) in enumerate(curve):
+                params[k, len(PARAMS) + i] = head
+                params[k, len(PARAMS) + longest + i] = factor
             ga[k, :len(u.get("green_ampt", []))] = u.get("green_ampt", [])
         sub = np.array([index[u["subcatchment"]] for u in units], dtype=np.int64)
         drain_sub = np.array([index.get(u["drain_to"], -1) if u["drain_kind"] == "subcatchment" else -1
@@ -224,8 +241,31 @@ def _storage_drain(p, s, storage_depth, soil_theta, pave_depth, surface_depth): 
         return 0.0
     head -= p[DRAIN_OFFSET]
     if head > ZERO * FOOT:
-        return p[DRAIN_COEFF] * (head / p[DEPTH_UNIT]) ** p[DRAIN_EXPON] * p[RATE_UNIT]
+        head /= p[DEPTH_UNIT]
+        out = p[DRAIN_COEFF] * head ** p[DRAIN_EXPON]
+        count = int(p[CURVE_POINTS])
+        if count > 0:
+            out *= _curve_value(p, count, head)
+        return out * p[RATE_UNIT]
     return 0.0
+
+
+@njit(cache=True, nogil=True)
+def _curve_value(p, count, x):  # pragma: no cover - compiled
+    """table_lookup on the unit's control curve: linear between points, the end values
+    beyond them."""
+    base = len(PARAMS)
+    longest = (p.shape[0] - base) // 2
+    x1, y1 = p[base], p[base + longest]
+    if x <= x1:
+        return y1
+    for i in range(1, count):
+        x2, y2 = p[base + i], p[base + longest + i]
+        if x <= x2:
+            dx = x2 - x1
+            return (y1 + y2) / 2.0 if abs(dx) < 1.0e-20 else y1 + (x - x1) * (y2 - y1) / dx
+        x1, y1 = x2, y2
+    return y1
 
 
 @njit(cache=True, nogil=True)
@@ -517,11 +557,55 @@ def _roof_fluxes(p, s, v, x, f):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
-def unit_outflow(p, s, ga_p, ga_s, v, inflow, dt, t):  # pragma: no cover - compiled
+def _swale_fluxes(p, s, v, x, f):  # pragma: no cover - compiled
+    """swaleFluxRates: a trapezoidal channel of the unit's width, its outflow by
+    Manning's equation, spilling when full; rates per unit area."""
+    dt = v[V_DT]
+    thick = p[SURF_THICK]
+    depth = min(x[SURF], thick)
+    side = p[SIDE_SLOPE]
+    half_foot = 0.5 * FOOT  # SWMM's 0.5 ft minimum widths
+    top = max(p[WIDTH], half_foot)
+    bottom = top - 2.0 * side * thick
+    if bottom < half_foot:
+        bottom = half_foot
+        side = 0.5 * (top - half_foot) / thick
+    area = p[AREA]
+    length = area / top
+    surf_area = length * (bottom + 2.0 * side * depth)
+    flow_area = depth * (bottom + side * depth) * p[SURF_VOID]
+    volume = length * flow_area
+    inflow = v[V_SURF_INFLOW] * area
+    evap = min(v[V_EVAP_RATE] * surf_area, volume / dt)
+    exfil = v[V_SURF_INFIL] * surf_area
+    out = 0.0
+    zero = ZERO * FOOT
+    if depth > zero and flow_area >= zero * FOOT:
+        radius = flow_area / (bottom + 2.0 * depth * math.sqrt(1.0 + side * side))
+        out = p[SURF_ALPHA] * flow_area * radius ** (2.0 / 3.0)
+    dvdt = inflow - evap - exfil - out
+    if depth == thick and dvdt > 0.0:
+        out += dvdt
+        dvdt = 0.0
+    v[V_SURF_EVAP] = evap / area
+    v[V_STOR_EXFIL] = exfil / area
+    v[V_SURF_OUTFLOW] = out / area
+    f[SURF] = dvdt / surf_area
+    f[SOIL] = 0.0
+    f[STOR] = 0.0
+    v[V_SURF_VOL] = volume / area
+    v[V_SOIL_VOL] = 0.0
+    v[V_STOR_VOL] = 0.0
+
+
+@njit(cache=True, nogil=True)
+def unit_outflow(p, s, ga_p, ga_s, v, inflow, native_infil, dt, t):  # pragma: no cover - compiled
     """lidproc_getOutflow + lidproc_saveResults for one unit over ``dt`` s from runoff time
-    ``t``: its layers advanced by explicit Euler (modpuls_solve, omega 0) from the
-    flux rates at the step's start; returns the surface outflow (m/s of unit area),
-    the underdrain and exfiltration rates in ``v`` and whether the unit is still wet."""
+    ``t``: its layers advanced by explicit Euler from the flux rates at the step's start
+    (modpuls_solve, omega 0), a swale's by modified Puls (omega 0.5); returns the
+    surface outflow (m/s of unit area), the underdrain and exfiltration rates in ``v``
+    and whether the unit is still wet. ``native_infil`` (m/s) is the native soil's
+    infiltration rate, which a swale without Green-Ampt parameters takes."""
     for i in range(NVARS):
         v[i] = 0.0
     v[V_DT], v[V_TIME] = dt, t
@@ -530,6 +614,8 @@ def unit_outflow(p, s, ga_p, ga_s, v, inflow, dt, t):  # pragma: no cover - comp
     x = s[:4]
     if kind != POROUS_PAVEMENT and ga_p[1] > 0.0:
         v[V_SURF_INFIL] = hydrology._green_ampt(ga_p, ga_s, dt, inflow, x[SURF], True)
+    elif kind != POROUS_PAVEMENT:
+        v[V_SURF_INFIL] = native_infil
     lo = np.zeros(4)
     hi = np.full(4, BIG)
     if p[SOIL_THICK] > 0.0:
@@ -539,27 +625,43 @@ def unit_outflow(p, s, ga_p, ga_s, v, inflow, dt, t):  # pragma: no cover - comp
     if p[STOR_THICK] > 0.0:
         hi[STOR] = p[STOR_THICK]
     f = np.zeros(4)
-    if kind == BIO_CELL or kind == RAIN_GARDEN:
-        _biocell_fluxes(p, s, v, x, f)
-    elif kind == GREEN_ROOF:
-        _green_roof_fluxes(p, s, v, x, f)
-    elif kind == INFIL_TRENCH:
-        _trench_fluxes(p, s, v, x, f)
-    elif kind == POROUS_PAVEMENT:
-        _pavement_fluxes(p, s, v, x, f)
-    elif kind == RAIN_BARREL:
-        _barrel_fluxes(p, s, v, x, f)
-    elif kind == ROOF_DISCON:
-        _roof_fluxes(p, s, v, x, f)
+    if kind == VEG_SWALE:  # modpuls_solve with omega 0.5, iterated until the level moves < STOPTOL
+        old = x.copy()
+        prev = x.copy()
+        for _ in range(MAX_STEPS - 1):
+            _swale_fluxes(p, s, v, x, f)
+            done = True
+            for i in range(4):
+                x[i] = max(min(old[i] + 0.5 * (s[S_OLD_FLUX + i] + f[i]) * dt, hi[i]), lo[i])
+                if abs(x[i] - prev[i]) > STOPTOL:
+                    done = False
+                prev[i] = x[i]
+            if done:
+                break
     else:
-        return 0.0, False
-    for i in range(4):
-        x[i] = max(min(x[i] + f[i] * dt, hi[i]), lo[i])
+        if kind == BIO_CELL or kind == RAIN_GARDEN:
+            _biocell_fluxes(p, s, v, x, f)
+        elif kind == GREEN_ROOF:
+            _green_roof_fluxes(p, s, v, x, f)
+        elif kind == INFIL_TRENCH:
+            _trench_fluxes(p, s, v, x, f)
+        elif kind == POROUS_PAVEMENT:
+            _pavement_fluxes(p, s, v, x, f)
+        elif kind == RAIN_BARREL:
+            _barrel_fluxes(p, s, v, x, f)
+        elif kind == ROOF_DISCON:
+            _roof_fluxes(p, s, v, x, f)
+        else:
+            return 0.0, False
+        for i in range(4):
+            x[i] = max(min(x[i] + f[i] * dt, hi[i]), lo[i])
     if p[SURF_OVERFLOW] > 0.0 or p[WIDTH] == 0.0:  # getSurfaceOverflowRate
         delta = x[SURF] - p[SURF_THICK]
         if delta > 0.0:
             x[SURF] = p[SURF_THICK]
             v[V_SURF_OUTFLOW] += delta * p[SURF_VOID] / dt
+    for i in range(4):
+        s[S_OLD_FLUX + i] = f[i]
     evap = v[V_SURF_EVAP] + v[V_PAVE_EVAP] + v[V_SOIL_EVAP] + v[V_STOR_EVAP]
     # updateWaterBalance
     s[S_VOL_TREATED] += inflow * dt
@@ -575,25 +677,38 @@ def unit_outflow(p, s, ga_p, ga_s, v, inflow, dt, t):  # pragma: no cover - comp
 
 @njit(cache=True, nogil=True)
 def lid_step(dt, t, gauge_rain, gauge, sub_params, route_to, lid_area, runon, sub_runoff, new_runoff, flow_to_perv,
-             unit_sub, params, state, ga_params, ga_state, drain_same_outlet):  # pragma: no cover - compiled
+             native_infil, infil_model, infil_params, infil_state, unit_sub, params, state, ga_params, ga_state,
+             drain_same_outlet):  # pragma: no cover - compiled
     """lid_getRunoff for every subcatchment with LIDs, after its subareas' runoff step:
     each unit receives rain, its shares of the non-LID runoff bound for the outlet and
     (filling its subcatchment) the run-on; the subcatchment's outflow ``new_runoff``
     (m³/s) loses what the units captured and gains their surface outflow, unless
     returned to the pervious area (``flow_to_perv``, m³/s, for the next step); each
-    unit's underdrain flow (m³/s) goes to ``state[:, S_NEW_DRAIN]``. Returns True while
-    any unit is wet (SWMM's HasWetLids)."""
+    unit's underdrain flow (m³/s) goes to ``state[:, S_NEW_DRAIN]``. ``native_infil``
+    (m/s over the non-LID area, from the runoff step) is the native soil's infiltration;
+    where the subcatchment has no non-LID pervious area it is its infiltration model's
+    on the LIDs' ponded water (findNativeInfil). Returns True while any unit is wet
+    (SWMM's HasWetLids)."""
     n = sub_params.shape[1]
     q_imperv = np.zeros(n)
     q_perv = np.zeros(n)
     captured = np.zeros(n)
+    ponded = np.zeros(n)
+    for u in range(unit_sub.shape[0]):  # getSurfaceDepth
+        ponded[unit_sub[u]] += state[u, SURF] * params[u, SURF_VOID] * params[u, AREA] * params[u, NUMBER]
     for j in range(n):
         flow_to_perv[j] = 0.0
+        if lid_area[j] <= 0.0:
+            continue
         area = sub_params[hydrology.P_AREA, j]
         non_lid = area - lid_area[j]
-        if lid_area[j] <= 0.0 or non_lid <= 0.0:
-            continue
         fi = sub_params[hydrology.P_FRAC_IMPERV, j]
+        if not (non_lid > 0.0 and fi < 1.0):
+            rain = gauge_rain[gauge[j]] if gauge[j] >= 0 else 0.0
+            native_infil[j] = hydrology.infiltration(infil_model[j], infil_params[j], infil_state[j], dt, rain,
+                                                     runon[j], ponded[j] / lid_area[j])
+        if non_lid <= 0.0:
+            continue
         f0 = fi * sub_params[hydrology.P_FRAC_ZERO, j]
         q = sub_runoff[hydrology.IMPERV0, j] * f0 + sub_runoff[hydrology.IMPERV1, j] * (fi - f0)
         if route_to[j] == hydrology.TO_PERV and fi < 1.0:
@@ -622,7 +737,7 @@ def lid_step(dt, t, gauge_rain, gauge, sub_params, route_to, lid_area, runon, su
             inflow += rain
         if lid_area[j] >= area:
             inflow += runon[j]
-        out, unit_wet = unit_outflow(p, s, ga_params[u], ga_state[u], v, inflow, dt, t)
+        out, unit_wet = unit_outflow(p, s, ga_params[u], ga_state[u], v, inflow, native_infil[j], dt, t)
         wet = wet or unit_wet
         surface = out * area_u
         drain = v[V_STOR_DRAIN] * area_u
