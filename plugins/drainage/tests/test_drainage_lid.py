@@ -185,3 +185,26 @@ def test_lids_take_their_area_from_the_subcatchment(tmp_path):
     v_half, _, runoff = _run(half)
     assert runoff.lid_area[0] == pytest.approx(43560 * 0.3048**2)
     assert v_half == pytest.approx(v_bare / 2.0, rel=0.02)
+
+
+def test_an_underdrain_reaches_its_drainto_node_through_the_network(tmp_path):
+    """DrainTo names another outfall than the subcatchment's (lid_addDrainInflow): run
+    through the imported scene, O1 receives the surface runoff and O2 the underdrain
+    flow, each within 0.5 % of what SWMM's outfalls receive."""
+    pyswmm = pytest.importorskip("pyswmm")
+    from twin_drainage import run
+
+    path = _write(tmp_path / "drainto.inp", "P PP\nP SURFACE 6 0.0 0.013 1.0 5\nP PAVEMENT 6 0.15 0 100 0\n"
+                                            "P STORAGE 12 0.75 0 0\nP DRAIN 0.5 0.5 2 0",
+                  "S1 P 1 20000 100 0 100 0 * O2 0", end_day=2)
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace("O1 90 FREE NO", "O1 90 FREE NO\nO2 90 FREE NO").replace("O1 0 0", "O1 0 0\nO2 10 10"),
+                    encoding="utf-8")
+    twin = run.run_twin(path).outfall_volume
+    with pyswmm.Simulation(str(path)) as sim:
+        for _ in sim:
+            pass
+        swmm = {n.nodeid: n.cumulative_inflow * FT3 for n in pyswmm.Nodes(sim)}
+    assert swmm["O2"] > swmm["O1"] > 0.0  # the pavement's drain carries most of it
+    assert twin["O1"] == pytest.approx(swmm["O1"], rel=0.005)
+    assert twin["O2"] == pytest.approx(swmm["O2"], rel=0.005)

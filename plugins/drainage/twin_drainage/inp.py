@@ -904,8 +904,21 @@ def _hydrology(inp: Inp, us: bool, flow: float, start: datetime, duration: float
         "wet_step": _option_seconds(inp, "WET_STEP", 300.0), "dry_step": _option_seconds(inp, "DRY_STEP", 3600.0),
         "subcatchments": subcatchments, "gauges": gauges, "series": spec_series, "patterns": patterns,
         "inflows": inflows, "lids": _lids(inp, us, subcatchments, names, manholes, outfalls, node_key),
-        "dry_days": float(inp.option("DRY_DAYS", "0") or 0.0),
+        "dry_days": _dry_days(inp),
     }
+
+
+def _dry_days(inp: Inp) -> float:
+    """[OPTIONS] DRY_DAYS: days without rain before the run (a rain barrel's drain delay
+    counts from them)."""
+    raw = inp.option("DRY_DAYS", "0")
+    try:
+        days = float(raw)
+    except ValueError:
+        days = -1.0
+    if not days >= 0.0:
+        raise InpError(f"{inp.path}: [OPTIONS] DRY_DAYS {raw!r}; expected a number of days >= 0")
+    return days
 
 
 #: [LID_CONTROLS] layer lines: their fields after the LID's name and the keyword (SWMM
