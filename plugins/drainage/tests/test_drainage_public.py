@@ -74,7 +74,6 @@ NOT_YET: dict[str, str] = {
                                                  "(p95 7.3 %), every depth within 0.004 m",
     "swmmio/test_inlet_drains.inp": "STREET sections as 1 m circular pipes and street inlets ([INLETS]) not modelled: "
                                     "depths 1.2 m, flows and flooding far off",
-    "pyswmm/model_lids.inp": "LID controls not modelled: runoff +7 %, flooding +279 %",
     "pyswmm/model_weir_setting.inp": "J1 2.79 m below SWMM's peak, which is SWMM's EXTRAN surcharge (dynwave.c "
                                      "setNodeDepth), not copied: 9 cfs (0.25 m3/s) of DWF and baseline from 0 s into "
                                      "J1's 1-ft pipe C1:C2 pass J1's crown at 41 s; SWMM then gives J1 no storage and "

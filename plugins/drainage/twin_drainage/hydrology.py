@@ -28,7 +28,9 @@ Hydrology (revised), EPA/600/R-15/162A, 2016:
   The drainage network sees each subcatchment's outflow interpolated between the last
   two runoff steps (SWMM's routing does the same).
 
-Evaporation and snow are not modelled (the importer warns when a file has them).
+LID controls ([LID_USAGE]) take their area out of the subareas and treat their runoff
+after each runoff step (:mod:`twin_drainage.lid`). Evaporation and snow are not
+modelled (the importer warns when a file has them).
 Units here are SI: m, s, m/s, m³/s.
 """
 
@@ -413,19 +415,41 @@ def _integrate_reservoir(d, inflow, alpha, ds, span):  # pragma: no cover - comp
 
 
 @njit(cache=True, nogil=True)
+def _add_runon(params, lid_area, runon, inflow, k, q):  # pragma: no cover - compiled
+    """subcatch_addRunonFlow: ``q`` m³/s spread over subcatchment k's non-LID area (its
+    whole area when LIDs fill it)."""
+    if params[P_AREA, k] <= 0.0:
+        return
+    receiving = params[P_AREA, k] - lid_area[k]
+    q = q / (receiving if receiving > 0.0 else params[P_AREA, k])
+    runon[k] += q
+    for i in range(3):
+        inflow[i, k] += q
+
+
+@njit(cache=True, nogil=True)
 def runoff_step(dt, gauge_rain, params, route_to, gauge, outlet_sub, infil_model, infil_params, infil_state, depth,
-                sub_runoff, inflow, old_runoff, new_runoff):  # pragma: no cover - compiled
+                sub_runoff, inflow, old_runoff, new_runoff, lid_area, runon, flow_to_perv, drain_runon,
+                native_infil):  # pragma: no cover - compiled
     """One runoff step of ``dt`` s for every subcatchment (SWMM's runoff_execute).
 
     inputs: ``gauge_rain`` (m/s per gauge over the step), the parameters
-    (:class:`Catchments`). state, in place: ``depth`` (m, 3 x n subareas),
-    ``sub_runoff`` (m/s per subarea's own area), ``infil_state``, ``old_runoff`` and
-    ``new_runoff`` (m³/s leaving each subcatchment at the start and the end of the
-    step). scratch: ``inflow`` (3 x n). Returns True while any subcatchment runs off.
+    (:class:`Catchments`), each subcatchment's LID area ``lid_area`` (m², taken out of
+    its subareas), the LIDs' outflow returned to its pervious area ``flow_to_perv`` and
+    underdrain flow it receives from other subcatchments' LIDs ``drain_runon`` (m³/s,
+    from the previous step; :mod:`twin_drainage.lid`). state, in place: ``depth`` (m,
+    3 x n subareas), ``sub_runoff`` (m/s per subarea's own area), ``infil_state``,
+    ``old_runoff`` and ``new_runoff`` (m³/s leaving each subcatchment at the start and
+    the end of the step, before LID treatment). out: ``runon`` (m/s over the non-LID
+    area, for LIDs that fill their subcatchment) and ``native_infil`` (the pervious
+    subarea's infiltration per non-LID area, m/s, for swales). scratch: ``inflow``
+    (3 x n). Returns True while any subcatchment runs off.
     """
     n = params.shape[1]
     for j in range(n):
         old_runoff[j] = new_runoff[j]
+        runon[j] = 0.0
+        native_infil[j] = 0.0
         for i in range(3):
             inflow[i, j] = 0.0
     for j in range(n):  # run-on and re-routing use the previous step's runoff (subcatch_getRunon)
@@ -437,19 +461,23 @@ def runoff_step(dt, gauge_rain, params, route_to, gauge, outlet_sub, infil_model
         f1 = fi - f0
         fp = 1.0 - fi
         k = outlet_sub[j]
-        if k >= 0 and k != j and params[P_AREA, k] > 0.0:
-            q = old_runoff[j] / params[P_AREA, k]
-            for i in range(3):
-                inflow[i, k] += q
+        if k >= 0 and k != j:
+            _add_runon(params, lid_area, runon, inflow, k, old_runoff[j])
+        if drain_runon[j] > 0.0:  # underdrain flow from other subcatchments' LIDs (lid_addDrainRunon)
+            _add_runon(params, lid_area, runon, inflow, j, drain_runon[j])
         routed = params[P_FRAC_ROUTED, j]
         if route_to[j] == TO_PERV and fp > 0.0:
             inflow[PERV, j] += (sub_runoff[IMPERV0, j] * f0 + sub_runoff[IMPERV1, j] * f1) * routed / fp
         if route_to[j] == TO_IMPERV and fi > 0.0 and f1 > 0.0:
             inflow[IMPERV1, j] += sub_runoff[PERV, j] * routed * fp / f1
+        perv_area = fp * (area - lid_area[j])
+        if lid_area[j] > 0.0 and fp > 0.0 and perv_area > 0.0:
+            inflow[PERV, j] += flow_to_perv[j] / perv_area
     wet = False
     for j in range(n):
-        area = params[P_AREA, j]
+        area = params[P_AREA, j] - lid_area[j]
         if area <= 0.0:
+            new_runoff[j] = 0.0
             continue
         rain = gauge_rain[gauge[j]] if gauge[j] >= 0 else 0.0
         fi = params[P_FRAC_IMPERV, j]
@@ -477,6 +505,7 @@ def runoff_step(dt, gauge_rain, params, route_to, gauge, outlet_sub, infil_model
             infil = 0.0
             if i == PERV:
                 infil = infiltration(infil_model[j], infil_params[j], infil_state[j], dt, rain, inflow[i, j], d)
+                native_infil[j] = infil * frac
             inflow[i, j] += rain
             moisture += inflow[i, j]
             t_runoff = dt
@@ -528,8 +557,12 @@ class Runoff:
     (m³/s) at a routing time, interpolated between the last two runoff steps."""
 
     def __init__(self, catchments: Catchments, gauges: list, wet_step: float, dry_step: float,
-                 duration: float = math.inf) -> None:
+                 duration: float = math.inf, lids=None) -> None:
+        from twin_drainage import lid as lid_module
+
         self.c = catchments
+        #: the LID units (:class:`twin_drainage.lid.Lids`) or None
+        self.lids = lids if lids is not None and len(lids.names) else None
         self.gauges = gauges
         self.wet_step, self.dry_step, self.duration = wet_step, dry_step, duration
         n = len(catchments.names)
@@ -539,9 +572,20 @@ class Runoff:
         self.old_runoff = np.zeros(n)
         self.new_runoff = np.zeros(n)
         self.infil_state = initial_infil_state(catchments.infil_model, catchments.infil_params)
+        self.runon = np.zeros(n)
+        self.flow_to_perv = np.zeros(n)
+        self.drain_runon = np.zeros(n)
+        self.native_infil = np.zeros(n)
+        self.lid_area = self.lids.lid_area if self.lids is not None else np.zeros(n)
+        if self.lids is not None:
+            self.lid_state, self.lid_ga_state = self.lids.initial_state()
+            subs = self.lids.subcatchment
+            self._drains_to_sub = (self.lids.drain_subcatchment >= 0) & (self.lids.drain_subcatchment != subs)
+            self._lid = lid_module
         self.old_time = 0.0
         self.new_time = 0.0
-        self.wet = False
+        # initially saturated LIDs start on the wet step (lid_initState's HasWetLids)
+        self.wet = self.lids is not None and bool(self.lids.params[:, lid_module.INIT_SAT].any())
         #: rain fallen on the subcatchments (m³), for the water balance
         self.rain_volume = 0.0
         #: runoff that left the subcatchments to nodes or outfalls (m³, integrated as routed)
@@ -559,9 +603,22 @@ class Runoff:
         raining = bool((rain > 0.0).any())
         dt = min(self.wet_step if (raining or self.wet) else self.dry_step, limit)
         dt = max(min(dt, self.duration - t), 1.0e-3)
+        lids = self.lids
+        self.drain_runon[:] = 0.0
+        if lids is not None and self._drains_to_sub.any():
+            np.add.at(self.drain_runon, lids.drain_subcatchment[self._drains_to_sub],
+                      self.lid_state[self._drains_to_sub, self._lid.S_NEW_DRAIN])
         self.wet = runoff_step(dt, rain, self.c.params, self.c.route_to, self.c.gauge, self.c.outlet_subcatchment,
                                self.c.infil_model, self.c.infil_params, self.infil_state, self.depth, self.sub_runoff,
-                               self.inflow, self.old_runoff, self.new_runoff)
+                               self.inflow, self.old_runoff, self.new_runoff, self.lid_area, self.runon,
+                               self.flow_to_perv, self.drain_runon, self.native_infil)
+        if lids is not None:
+            wet_lids = self._lid.lid_step(dt, t, rain, self.c.gauge, self.c.params, self.c.route_to, self.lid_area,
+                                          self.runon, self.sub_runoff, self.new_runoff, self.flow_to_perv,
+                                          self.native_infil, self.c.infil_model, self.c.infil_params,
+                                          self.infil_state, lids.subcatchment, lids.params, self.lid_state, lids.ga_params,
+                                          self.lid_ga_state, lids.same_outlet)
+            self.wet = self.wet or wet_lids
         gauge_of = self.c.gauge
         area = self.c.params[P_AREA]
         used = gauge_of >= 0
@@ -579,6 +636,15 @@ class Runoff:
         span = self.new_time - self.old_time
         f = min(max((t - self.old_time) / span, 0.0), 1.0) if span > 0.0 else 1.0
         return (1.0 - f) * self.old_runoff + f * self.new_runoff
+
+    def drain_outflow(self, t: float) -> np.ndarray:
+        """Each LID unit's underdrain flow (m³/s) at ``t``, between the last two steps
+        (lid_addDrainInflow); empty without LIDs."""
+        if self.lids is None:
+            return np.zeros(0)
+        span = self.new_time - self.old_time
+        f = min(max((t - self.old_time) / span, 0.0), 1.0) if span > 0.0 else 1.0
+        return (1.0 - f) * self.lid_state[:, self._lid.S_OLD_DRAIN] + f * self.lid_state[:, self._lid.S_NEW_DRAIN]
 
 
 # --- the updater ------------------------------------------------------------------------
@@ -604,6 +670,8 @@ class HydrologyRun:
     #: m³ of runoff and of external and dry-weather inflow handed to the network so far
     runoff_volume: float = 0.0
     inflow_volume: float = 0.0
+    #: table row receiving each LID unit's underdrain flow, or -1 (to a subcatchment)
+    drain_row: np.ndarray = None  # type: ignore[assignment]
 
 
 def load_hydrology(world, domain: str, start: float) -> HydrologyRun | None:
@@ -611,6 +679,7 @@ def load_hydrology(world, domain: str, start: float) -> HydrologyRun | None:
     import json
 
     from twin_drainage import forcing as forcing_module
+    from twin_drainage import lid as lid_module
 
     root = getattr(world.scene, "root", None)
     path = None if root is None else root / HYDROLOGY_FILE
@@ -620,13 +689,16 @@ def load_hydrology(world, domain: str, start: float) -> HydrologyRun | None:
     table = world.tables[domain]
     forcing = forcing_module.Forcing.from_spec(spec)
     catchments = Catchments.from_spec(spec["subcatchments"], [g.name for g in forcing.gauges])
+    lids = lid_module.Lids.from_spec(spec.get("lids", []), spec["subcatchments"], float(spec.get("dry_days", 0.0)))
     runoff = Runoff(catchments, forcing.gauges, float(spec["wet_step"]), float(spec["dry_step"]),
-                    float(spec["duration"]))
+                    float(spec["duration"]), lids)
     target = np.array([int(table.index.get(s["outlet"], -1)) if s["outlet_kind"] != "subcatchment" else -1
                        for s in spec["subcatchments"]], dtype=np.int64)
     node_row = {f.node: int(table.index[f.node]) for f in forcing.inflows if f.node in table.index}
-    rows = np.unique(np.concatenate([target[target >= 0], np.array(list(node_row.values()), dtype=np.int64)]))
-    return HydrologyRun(runoff, forcing, start, target, node_row, rows, np.zeros(len(table)))
+    drain_row = np.array([int(table.index.get(name, -1)) if name else -1 for name in lids.drain_node], dtype=np.int64)
+    rows = np.unique(np.concatenate([target[target >= 0], np.array(list(node_row.values()), dtype=np.int64),
+                                     drain_row[drain_row >= 0]]))
+    return HydrologyRun(runoff, forcing, start, target, node_row, rows, np.zeros(len(table)), drain_row=drain_row)
 
 
 def step_hydrology(ctx) -> None:
@@ -648,6 +720,11 @@ def step_hydrology(ctx) -> None:
         to_node = run.target_row >= 0
         np.add.at(column, run.target_row[to_node], q[to_node])
         run.runoff_volume += float(q[to_node].sum()) * ctx.dt
+        if run.runoff.lids is not None:  # LID underdrains, to their DrainTo node (lid_addDrainInflow)
+            drains = run.runoff.drain_outflow(t0)
+            to_node = run.drain_row >= 0
+            np.add.at(column, run.drain_row[to_node], drains[to_node])
+            run.runoff_volume += float(drains[to_node].sum()) * ctx.dt
     if run.node_row:
         scratch = run.scratch
         scratch[:] = 0.0

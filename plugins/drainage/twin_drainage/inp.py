@@ -44,7 +44,6 @@ NOT_MODELLED = {
     "LOADINGS": "water quality", "BUILDUP": "water quality", "WASHOFF": "water quality", "TREATMENT": "water quality",
     "SNOWPACKS": "snow melt", "TEMPERATURE": "snow melt", "AQUIFERS": "groundwater", "GROUNDWATER": "groundwater",
     "GWF": "groundwater", "RDII": "rainfall-dependent infiltration/inflow", "HYDROGRAPHS": "RDII unit hydrographs",
-    "LID_CONTROLS": "low-impact development", "LID_USAGE": "low-impact development",
     "ADJUSTMENTS": "monthly adjustments",
 }
 #: [XSECTIONS] shapes: full area / Geom1² and full hydraulic radius / Geom1 of SWMM's
@@ -904,8 +903,224 @@ def _hydrology(inp: Inp, us: bool, flow: float, start: datetime, duration: float
         "start": start.isoformat(), "duration": duration,
         "wet_step": _option_seconds(inp, "WET_STEP", 300.0), "dry_step": _option_seconds(inp, "DRY_STEP", 3600.0),
         "subcatchments": subcatchments, "gauges": gauges, "series": spec_series, "patterns": patterns,
-        "inflows": inflows,
+        "inflows": inflows, "lids": _lids(inp, us, subcatchments, names, manholes, outfalls, node_key),
+        "dry_days": _dry_days(inp),
     }
+
+
+def _dry_days(inp: Inp) -> float:
+    """[OPTIONS] DRY_DAYS: days without rain before the run (a rain barrel's drain delay
+    counts from them)."""
+    raw = inp.option("DRY_DAYS", "0")
+    try:
+        days = float(raw)
+    except ValueError:
+        days = -1.0
+    if not days >= 0.0:
+        raise InpError(f"{inp.path}: [OPTIONS] DRY_DAYS {raw!r}; expected a number of days >= 0")
+    return days
+
+
+#: [LID_CONTROLS] layer lines: their fields after the LID's name and the keyword (SWMM
+#: 5.2's lid.c read*Data), and how many of them are required
+LID_LAYERS = {
+    "SURFACE": (("StorageHt", "VegVolFrac", "Roughness", "SurfSlope", "SideSlope"), 5),
+    "PAVEMENT": (("Thickness", "VoidRatio", "FracImperv", "Permeability", "ClogFactor", "RegenDays",
+                  "RegenDegree"), 5),
+    "SOIL": (("Thickness", "Porosity", "FieldCap", "WiltPt", "Ksat", "Kslope", "Suction"), 7),
+    "STORAGE": (("Thickness", "VoidRatio", "Ksat", "ClogFactor", "Covered"), 4),
+    "DRAIN": (("Coeff", "Expon", "Offset", "Delay", "OpenLevel", "ClosedLevel", "Curve"), 4),
+    "DRAINMAT": (("Thickness", "VoidFrac", "Roughness"), 3),
+    "REMOVALS": ((), 0),
+}
+#: the layers each LID type needs (lid.c's validateLidProc)
+LID_REQUIRED = {"BC": ("SOIL",), "RG": ("SOIL",), "GR": ("SOIL", "DRAINMAT"), "PP": ("PAVEMENT",),
+                "IT": ("STORAGE",)}
+
+
+def _lid_controls(inp: Inp, us: bool) -> dict[str, dict[str, Any]]:
+    """[LID_CONTROLS]: each LID's type, line and layers (SI), with SWMM's derived values
+    (validateLidProc: void ratios to fractions, Manning's coefficients, clogging factors
+    as volumes, a green roof's drainage mat as its storage layer, ...)."""
+    from twin_drainage import lid as lid_module
+
+    depth = 0.0254 if us else 0.001  # in or mm -> m
+    rate = depth / 3600.0  # in/h or mm/h -> m/s
+    controls: dict[str, dict[str, Any]] = {}
+    for row in inp.rows("LID_CONTROLS"):
+        if len(row.tokens) < 2:
+            raise InpError(f"{inp.path}: line {row.line}: [LID_CONTROLS] needs a name and a type or layer")
+        key, word = row.tokens[0].upper(), row.tokens[1].upper()
+        if word in lid_module.TYPES:
+            controls[key] = {"name": row.tokens[0], "type": word, "line": row.line, "layers": {}, "curve": None}
+            continue
+        if key not in controls:
+            raise InpError(f"{inp.path}: line {row.line}: [LID_CONTROLS] layer of {row.tokens[0]!r} before its type "
+                           f"line ({', '.join(lid_module.TYPES)})")
+        if word not in LID_LAYERS:
+            raise InpError(f"{inp.path}: line {row.line}: [LID_CONTROLS] {word!r}; valid: {', '.join(LID_LAYERS)}")
+        names, required = LID_LAYERS[word]
+        if word == "REMOVALS":
+            continue  # pollutant removals: the water quality warning covers them
+        f = Fields(inp, "LID_CONTROLS", row, ("Name", "Layer") + names)
+        values = []
+        for k, name in enumerate(names):
+            if name in ("Covered", "Curve"):
+                continue
+            values.append(f.number(name, None if k < required else 0.0, low=0.0))
+        if word == "DRAIN" and len(row.tokens) > 8:
+            controls[key]["curve"] = row.tokens[8]
+        if word == "STORAGE":
+            values.append(1.0 if len(row.tokens) > 6 and row.tokens[6].upper() == "YES" else 0.0)
+        controls[key]["layers"][word] = (values, row.line)
+    out = {}
+    for key, c in controls.items():
+        layers = c["layers"]
+        for need in LID_REQUIRED.get(c["type"], ()):
+            if need not in layers or layers[need][0][0] <= 0.0:
+                raise InpError(f"{inp.path}: line {c['line']}: [LID_CONTROLS] {c['name']!r} ({c['type']}) has no "
+                               f"{need} layer of positive thickness (SWMM's ERROR 184)")
+        p: dict[str, float] = {}
+        surface = layers.get("SURFACE", ([0.0] * 5, 0))[0] if "SURFACE" in layers else None
+        if surface is not None:
+            if surface[1] >= 1.0:
+                raise InpError(f"{inp.path}: line {layers['SURFACE'][1]}: [LID_CONTROLS] VegVolFrac "
+                               f"{surface[1]:g}; expected a fraction below 1")
+            veg = 0.0 if surface[0] == 0.0 else surface[1]
+            p.update(surf_thick=surface[0] * depth, surf_void=1.0 - veg, side_slope=surface[4])
+            slope = surface[3] / 100.0
+            # SWMM's alpha = 1.49/n·S^1/2 in ft; 1/n·S^1/2 in m, as the subareas' overland flow
+            p["surf_alpha"] = math.sqrt(slope) / surface[2] if surface[2] > 0.0 else 0.0
+        else:
+            p.update(surf_void=1.0, surf_alpha=0.0)
+            slope = 0.0
+        if "PAVEMENT" in layers:
+            v = layers["PAVEMENT"][0]
+            void = v[1] / (v[1] + 1.0)
+            if v[3] <= 0.0 or void <= 0.0 or v[2] > 1.0:
+                raise InpError(f"{inp.path}: line {layers['PAVEMENT'][1]}: [LID_CONTROLS] {c['name']!r}: invalid "
+                               "pavement layer (Permeability and VoidRatio > 0, FracImperv <= 1)")
+            p.update(pave_thick=v[0] * depth, pave_void=void, pave_imperv=v[2], pave_ksat=v[3] * rate,
+                     pave_clog=v[4] * v[0] * depth * void * (1.0 - v[2]), pave_regen_days=v[5],
+                     pave_regen_degree=min(v[6], 1.0))
+        if "SOIL" in layers:
+            v = layers["SOIL"][0]
+            if v[0] > 0.0 and (v[1] <= 0.0 or v[2] >= v[1] or v[3] >= v[2] or v[4] <= 0.0):
+                raise InpError(f"{inp.path}: line {layers['SOIL'][1]}: [LID_CONTROLS] {c['name']!r}: invalid soil "
+                               "layer (WiltPt < FieldCap < Porosity, Ksat > 0)")
+            p.update(soil_thick=v[0] * depth, soil_porosity=v[1], soil_fieldcap=v[2], soil_wilt=v[3],
+                     soil_ksat=v[4] * rate, soil_kslope=v[5])
+            c["soil_file_units"] = (v[6], v[4], v[1], v[3])  # suction, Ksat, porosity, wilting point
+        if "STORAGE" in layers and c["type"] != "GR":
+            v = layers["STORAGE"][0]
+            void = v[1] / (v[1] + 1.0)
+            p.update(stor_thick=v[0] * depth, stor_void=void, stor_ksat=v[2] * rate,
+                     stor_clog=v[3] * v[0] * depth * void if v[0] > 0.0 else 0.0, stor_covered=v[4])
+        if "DRAIN" in layers:
+            v = layers["DRAIN"][0]
+            p.update(drain_coeff=v[0], drain_expon=v[1], drain_offset=v[2] * depth, drain_delay=v[3] * 3600.0,
+                     drain_open=v[4] * depth, drain_close=v[5] * depth)
+            if v[4] > 0.0 and v[4] <= v[5]:
+                raise InpError(f"{inp.path}: line {layers['DRAIN'][1]}: [LID_CONTROLS] {c['name']!r}: the drain's open "
+                               "level must exceed its closed level")
+        p.update(depth_unit=depth, rate_unit=rate)
+        if c["type"] == "VS" and (surface is None or surface[0] <= 0.0 or p["surf_alpha"] <= 0.0):
+            raise InpError(f"{inp.path}: line {c['line']}: [LID_CONTROLS] {c['name']!r} (VS) needs a SURFACE layer with "
+                           "a positive StorageHt, Roughness and SurfSlope")
+        if c["type"] == "GR":
+            v = layers["DRAINMAT"][0]
+            p.update(stor_thick=v[0] * depth, stor_void=v[1], stor_ksat=0.0, stor_clog=0.0)
+            p["mat_alpha"] = math.sqrt(slope) / v[2] if v[2] > 0.0 else 0.0
+        if p.get("stor_thick", 0.0) <= 0.0:  # no storage layer: no voids to fill, no offset
+            p.update(stor_void=1.0, drain_offset=0.0)
+        if c["type"] == "RB":
+            p.update(stor_void=1.0, stor_ksat=0.0)
+        overflow = c["type"] != "RD"
+        if c["type"] in ("IT", "PP", "BC", "RG", "GR") and p["surf_alpha"] > 0.0:
+            overflow = False
+        p["surf_overflow"] = 1.0 if overflow else 0.0
+        c["params"] = p
+        out[key] = c
+    return out
+
+
+def _lids(inp: Inp, us: bool, subcatchments: list[dict[str, Any]], names: dict[str, str], manholes: dict[str, Any],
+          outfalls: dict[str, Any], node_key: dict[str, str]) -> list[dict[str, Any]]:
+    """[LID_USAGE]: the LID units placed in each subcatchment, for :mod:`twin_drainage.lid`
+    (lid.c's lid_readGroupParams and validateLidGroup)."""
+    if not inp.rows("LID_USAGE"):
+        return []
+    controls = _lid_controls(inp, us)
+    length = FOOT if us else 1.0
+    by_name = {s["name"].upper(): s for s in subcatchments}
+    units: list[dict[str, Any]] = []
+    totals: dict[str, list[float]] = {}
+    for row in inp.rows("LID_USAGE"):
+        f = Fields(inp, "LID_USAGE", row, ("Subcatchment", "LID", "Number", "Area", "Width", "InitSat", "FromImp",
+                                           "ToPerv", "RptFile", "DrainTo", "FromPerv"))
+        sub_name, lid_name = f.text("Subcatchment"), f.text("LID")
+        if sub_name.upper() not in names:
+            raise InpError(f"{f.where('Subcatchment')} = {sub_name!r} is not a subcatchment of the file")
+        control = controls.get(lid_name.upper())
+        if control is None:
+            raise InpError(f"{f.where('LID')} = {lid_name!r} is not an LID of [LID_CONTROLS]")
+        number = int(f.number("Number", low=0.0))
+        values = [f.number(k, low=0.0) for k in ("Area", "Width", "InitSat", "FromImp", "ToPerv")]
+        from_perv = f.number("FromPerv", 0.0, low=0.0)
+        for k, label in ((2, "InitSat"), (3, "FromImp")):
+            if values[k] > 100.0:
+                raise InpError(f"{f.where(label)} = {values[k]:g}; expected a percentage in [0, 100]")
+        if from_perv > 100.0:
+            raise InpError(f"{f.where('FromPerv')} = {from_perv:g}; expected a percentage in [0, 100]")
+        sub = by_name.get(sub_name.upper())
+        if number == 0 or sub is None:
+            continue  # SWMM skips an empty placement; a subcatchment without subareas makes no runoff
+        if control["type"] == "VS" and values[1] <= 0.0:
+            raise InpError(f"{f.where('Width')}: the vegetative swale {control['name']!r} needs a positive width")
+        drain = f.text("DrainTo", "*")
+        if drain == "*":
+            drain, drain_kind = sub["outlet"], sub["outlet_kind"]
+        else:
+            node = node_key.get(drain.upper(), drain)
+            if node in manholes:
+                drain, drain_kind = node, "node"
+            elif node in outfalls:
+                drain, drain_kind = node, "outfall"
+            elif drain.upper() in names:
+                drain, drain_kind = names[drain.upper()], "subcatchment"
+            else:
+                raise InpError(f"{f.where('DrainTo')} = {drain!r} is not a node or subcatchment of the file")
+        area = values[0] * length**2
+        init_sat = values[2] / 100.0
+        record = {"subcatchment": sub["name"], "lid": control["name"], "type": control["type"], "line": row.line,
+                  "drain_to": drain, "drain_kind": drain_kind,
+                  "params": {**control["params"], "area": area, "width": values[1] * length, "number": number,
+                             "init_sat": init_sat, "from_imperv": values[3] / 100.0, "from_perv": from_perv / 100.0,
+                             # no pervious area to return to (validateLidGroup)
+                             "to_perv": 1.0 if values[4] > 0.0 and sub["frac_imperv"] < 0.999 else 0.0}}
+        if control["curve"] is not None:  # heads in the file's in or mm, as SWMM looks them up
+            record["drain_curve"] = _curve(inp, control["curve"], Fields(inp, "LID_CONTROLS", Row(
+                control["layers"]["DRAIN"][1], []), ("Name",)))
+        if "soil_file_units" in control and control["params"].get("soil_thick", 0.0) > 0.0:
+            suction, ksat, porosity, wilt = control["soil_file_units"]
+            record["green_ampt"] = hydrology.infiltration_params(
+                "GREEN_AMPT", [suction, ksat, (porosity - wilt) * (1.0 - init_sat)], us)[:4]
+        elif control["type"] == "VS" and sub.get("infiltration") in ("GREEN_AMPT", "MODIFIED_GREEN_AMPT"):
+            record["green_ampt"] = sub["infiltration_params"][:4]  # the subcatchment's soil (validateLidGroup)
+        units.append(record)
+        total = totals.setdefault(sub["name"], [0.0, 0.0, 0.0, row.line])
+        total[0] += area * number
+        total[1] += values[3] / 100.0
+        total[2] += from_perv / 100.0
+    for name, (area, imperv, perv, line) in totals.items():
+        sub = by_name[name.upper()]
+        if area > 1.001 * sub["area"]:
+            raise InpError(f"{inp.path}: line {line}: [LID_USAGE] the LIDs of subcatchment {name!r} cover "
+                           f"{area:.1f} m², more than its {sub['area']:.1f} m² (SWMM's ERROR 187)")
+        if imperv > 1.001 or perv > 1.001:
+            raise InpError(f"{inp.path}: line {line}: [LID_USAGE] the LIDs of subcatchment {name!r} take more than "
+                           "100 % of its impervious or pervious runoff (SWMM's ERROR 188)")
+    return units
 
 
 #: mm/h per in/h

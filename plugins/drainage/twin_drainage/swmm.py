@@ -9,9 +9,10 @@ warning for each element the twin leaves out or approximates). The scene it writ
   ALLOW_PONDING YES, else 0: flooding leaves the network, as in SWMM), outfalls, and
   conduits as circular pipes (other sections by an equivalent pipe, named in the
   warnings); positions in metres from [COORDINATES] and the [MAP] units, or laid out.
-- ``data/hydrology.json``: the subcatchments, rain gauges, time series, patterns,
-  external and dry-weather inflows, the run's start, duration and runoff steps, for the
-  ``drainage.hydrology`` updater (SWMM's runoff, :mod:`twin_drainage.hydrology`).
+- ``data/hydrology.json``: the subcatchments and their LID units, rain gauges, time
+  series, patterns, external and dry-weather inflows, the run's start, duration and
+  runoff steps, for the ``drainage.hydrology`` updater (SWMM's runoff,
+  :mod:`twin_drainage.hydrology`, and its LIDs, :mod:`twin_drainage.lid`).
 - ``data/sensors.csv``: a level sensor per manhole and a rain gauge sensor at the
   manhole nearest each SWMM gauge's symbol; the rain of the gauge serving the largest
   area also becomes ``drainage.rain`` incidents (the rainstorm warnings read it).
