@@ -150,8 +150,8 @@ def test_a_tabular_storage_curve_holds_its_integral():
     ptr = np.array([0, len(xs)])
     xy = np.stack([xs, vs])
     empty = np.zeros(0)
-    args = (max_depth, np.array([node["shaft_area"]]), np.zeros(1), np.zeros(2, dtype=np.int64), np.zeros(0, dtype=np.int64),
-            empty, empty, empty)
+    args = (max_depth, np.array([node["shaft_area"]]), np.zeros(1), np.zeros(2, dtype=np.int64),
+            np.zeros(0, dtype=np.int64), empty, empty, empty)
     full = model.node_volume(0, node["max_depth"], *args, store_ptr=ptr, store_xy=xy)
     assert full == pytest.approx(by_hand(9.0) * FOOT**3, rel=1e-12)
     for y_ft in (0.5, 1.0, 2.0, 3.3, 5.0, 5.27, 7.9, 8.0, 8.6):

@@ -764,7 +764,8 @@ def node_volume(m, depth, max_depth, shaft, pond, end_ptr, end_pipe, end_offset,
     d = np.asarray(diameter, dtype=np.float64)[end_pipe]
     store_ptr, store_xy = _no_curves(len(max_depth), store_ptr, store_xy)
     intercept, surface, _, _ = storage(m, depth, max_depth, shaft, pond, end_ptr, end_offset, d,
-                                       0.5 * np.asarray(length, dtype=np.float64)[end_pipe] * d * d, store_ptr, store_xy)
+                                       0.5 * np.asarray(length, dtype=np.float64)[end_pipe] * d * d, store_ptr,
+                                       store_xy)
     return intercept + surface * depth
 
 
