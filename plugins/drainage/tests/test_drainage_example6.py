@@ -164,9 +164,9 @@ def test_a_tabular_storage_curve_holds_its_integral():
 
 
 def test_example6_imports_its_roadway_storage_and_culvert():
-    """Nothing of the three is left out any more: the importer names only the conduits'
-    equivalent circles (two barrels, a trapezoid), and the scene carries the curve and
-    the culvert for the router."""
+    """Nothing of the three is left out any more: no warning names the roadway, the
+    storage curve or the culvert, and the scene carries the curve and the culvert for
+    the router."""
     warnings = inp.parse_network(inp.read_inp(EXAMPLE6)).warnings
     assert not [w for w in warnings if "ROADWAY" in w or "tabular" in w or "culvert" in w], warnings
     net = inp.parse_network(inp.read_inp(EXAMPLE6))
