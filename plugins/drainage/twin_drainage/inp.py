@@ -297,7 +297,11 @@ def parse_network(inp: Inp) -> Network:
         node["shaft_area"] = area
         node["ponding_area"] = 0.0  # a storage unit's overflow is lost (SWMM)
         manholes[name] = node
-        if varies:
+        if shape == "TABULAR" and routing == "DYNWAVE":
+            # the dynamic wave holds the curve itself (model.storage_curve_points); its
+            # mean area stays the shaft area (the router's step and regulators' gains)
+            node["storage_curve"] = [[d * length, a * length**2] for d, a in sorted(_curve(inp, f.text("P1"), f))]
+        elif varies:
             warnings.add(f"storage {name!r} (line {row.line}): its {shape.lower()} area curve is held at the mean "
                          f"area {area:.4g} m² (the same volume when full); depths differ while it fills")
         # rest: Fevap, then Ksat alone or suction, Ksat, IMDmax (SWMM's exfil.c)
@@ -411,6 +415,9 @@ def parse_network(inp: Inp) -> Network:
         pipe["diameter"], pipe["roughness"] = diameter, roughness
         if section is not None:
             pipe["section"] = section
+        culvert = _culvert(inp, sections[name.upper()], us, name, routing, warnings)
+        if culvert is not None:
+            pipe["culvert"] = culvert
         if f.number("MaxFlow", 0.0) > 0.0:
             warnings.add(f"conduit {name!r} (line {row.line}): its MaxFlow limit is not applied")
         if up in outfalls:
@@ -421,6 +428,9 @@ def parse_network(inp: Inp) -> Network:
             pipe["links"] = [down, up]
             pipe["inlet_offset"], pipe["outlet_offset"] = pipe["outlet_offset"], pipe["inlet_offset"]
             pipe["reversed"] = True
+            if pipe.pop("culvert", None) is not None:
+                warnings.add(f"conduit {name!r} (line {row.line}): the inlet control of a culvert drawn from an "
+                             "outfall is not modelled; its flow is not limited by its inlet")
         pipes[name] = pipe
     # [LOSSES]: entry, exit and average loss coefficients and a flap gate (SWMM's dynamic
     # wave uses them; its kinematic wave has no losses and no reverse flow)
@@ -643,6 +653,36 @@ def _circular_equivalent(inp: Inp, row: Row, n: float, us: bool, name: str, warn
                      "same full-flow capacity; its storage and partly-full flows differ")
     conveyance = barrels * area * radius ** (2.0 / 3.0)
     return h, n * circle_area * circle_radius ** (2.0 / 3.0) / conveyance, section
+
+
+def _culvert(inp: Inp, row: Row, us: bool, name: str, routing: str, warnings: _Warnings) -> dict[str, Any] | None:
+    """A conduit's culvert code ([XSECTIONS] Culvert, 1-57) with what its inlet control
+    needs (twin_drainage.culvert; model.build_network): code, barrels, one barrel's full
+    depth and area (m, m²), its shape and geom in metres. None without a code."""
+    tokens = row.tokens
+    if len(tokens) < 8 or tokens[7] in ("*", "0") or not _is_number(tokens[7]):
+        return None
+    code = int(float(tokens[7]))
+    if not 1 <= code <= 57:
+        raise InpError(f"{inp.path}: line {row.line}: [XSECTIONS] {name!r} culvert code {tokens[7]!r}; valid: 1 to 57 "
+                       "(FHWA HDS-5's inlet types, SWMM's culvert.c)")
+    if routing != "DYNWAVE":
+        return None  # SWMM applies inlet control in its dynamic wave only (dwflow.c)
+    length = FOOT if us else 1.0
+    shape = tokens[1].upper()
+    geom = [float(t) if _is_number(t) else 0.0 for t in (tokens[2:6] + ["0"] * 4)[:4]]
+    h, w = geom[0] * length, geom[1] * length
+    barrels = float(tokens[6]) if _is_number(tokens[6]) and float(tokens[6]) >= 1.0 else 1.0
+    if shape in KINDS:
+        g = [h, w, geom[2] * length if shape == "RECT_TRIANGULAR" else geom[2], geom[3]]
+        a_full = float(section_geometry(shape, *g)[1])
+    else:
+        g = [h, 0.0, 0.0, 0.0]
+        a_full = math.pi / 4.0 * h * h
+        if shape not in ("CIRCULAR", "FORCE_MAIN"):
+            warnings.add(f"conduit {name!r} ([XSECTIONS] line {row.line}): its culvert inlet control is taken on a "
+                         f"{h:.4g} m circle, not its {shape} section")
+    return {"code": code, "barrels": barrels, "y_full": h, "a_full": a_full, "shape": shape, "geom": g}
 
 
 def _positions(inp: Inp, node_line: dict[str, int], node_key: dict[str, str], link_ends: dict[str, tuple[str, str]],
@@ -1203,9 +1243,11 @@ def _rain_file(inp: Inp, f: Fields, row: Row, start: datetime) -> tuple[list[flo
 
 #: regulator kinds and their sub-types (the router's codes, model.REG_*)
 PUMP_TYPES = {"PUMP1": 1, "PUMP2": 2, "PUMP3": 3, "PUMP4": 4}
-WEIR_TYPES = {"TRANSVERSE": 0, "SIDEFLOW": 1, "V-NOTCH": 2, "TRAPEZOIDAL": 3, "ROADWAY": 0}
+WEIR_TYPES = {"TRANSVERSE": 0, "SIDEFLOW": 1, "V-NOTCH": 2, "TRAPEZOIDAL": 3, "ROADWAY": 4}
 #: the exponent of the head in each weir's equation (SWMM link.c)
-WEIR_POWER = {0: 1.5, 1: 5.0 / 3.0, 2: 2.5, 3: 1.5}
+WEIR_POWER = {0: 1.5, 1: 5.0 / 3.0, 2: 2.5, 3: 1.5, 4: 1.5}
+#: a ROADWAY weir's RoadSurf (link.c weir_readParams; regulators.ROAD_*)
+ROAD_SURFACES = {"PAVED": 1, "GRAVEL": 2}
 
 
 def _curves(inp: Inp) -> dict[str, dict[str, Any]]:
@@ -1291,15 +1333,20 @@ def _regulator(inp: Inp, section: str, row: Row, up: str, down: str, xsection: R
                                f"{', '.join(WEIR_TYPES)}")
             sub = WEIR_TYPES[kind]
             if kind == "ROADWAY":
-                warnings.add(f"weir {name!r} ([WEIRS] line {row.line}): a ROADWAY weir is a transverse weir of its "
-                             "coefficient in the twin (no road-surface discharge tables)")
+                # RoadWidth and RoadSurf (regulators.roadway_flow: with both, FHWA's
+                # coefficients replace Qcoeff; link.c weir_readParams)
+                out["road_width"] = float(tokens[10]) * length if len(tokens) > 10 and _is_number(tokens[10]) else 0.0
+                if out["road_width"] < 0.0:
+                    raise InpError(f"{inp.path}: line {row.line}: [WEIRS] {name!r} RoadWidth {tokens[10]!r}; "
+                                   "expected a width >= 0")
+                out["road_surface"] = ROAD_SURFACES.get(tokens[11].upper(), 0) if len(tokens) > 11 else 0
             out["subtype"] = sub
             out["crest"] = crest_at(tokens[4])
             shape, geom = geometry()
             out["height"], out["width"] = geom[0] * length, geom[1] * length
             # Q = Cw·L·h^p in the file's units (length^(1+p) -> flow units): to SI
             # (SWMM's side-flow weir goes as L^0.83·h^1.67: length^2.5 too)
-            factor = flow / length ** {0: 2.5, 1: 2.5, 2: 2.5, 3: 2.5}[sub]
+            factor = flow / length ** {0: 2.5, 1: 2.5, 2: 2.5, 3: 2.5, 4: 2.5}[sub]
             out["c1"] = float(tokens[5]) * factor
             out["gated"] = len(tokens) > 6 and tokens[6].upper() == "YES"
             out["end_contractions"] = float(tokens[7]) if len(tokens) > 7 and _is_number(tokens[7]) else 0.0

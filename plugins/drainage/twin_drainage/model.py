@@ -58,6 +58,15 @@ Sources (MODELS.md, "Drainage"):
   when that is more: the depth follows the volume on that larger surface, and the water
   held beyond the storage (at most L/4·(A_mid - A_end) per pipe) is kept with the
   volume, so mass is still conserved to round-off.
+- Storage units with a TABULAR curve (SWMM's [STORAGE] and [CURVES]) hold the curve's
+  own integral in place of a shaft: the area linear in the depth between the curve's
+  points, extrapolated along its last segment (table.c table_getStorageVolume), kept at
+  STORE_CURVE_STEPS points per segment with the chord between them (within ΔA·Δy/8),
+  so the depth that holds a volume is still found exactly.
+- Culverts (a culvert code in [XSECTIONS]): a conduit flowing part full passes no more
+  than its inlet control lets through at the headwater, FHWA HDS-5's equations
+  (twin_drainage.culvert), and takes no normal flow limitation (dwflow.c,
+  culvert.c culvert_getInflow).
 - Geometry: area, A·R^(4/3), A·R^(2/3), normal and critical depth of the circle come
   from dimensionless tables, as SWMM's come from its section tables; a square root and
   a few table reads instead of the arccos, sine and powers of the closed forms.
@@ -81,6 +90,7 @@ from twin import piecewise_risk
 # Numba's cache keys this package's kernels on all its files (_numba_cache): route and
 # kinwave_tick carry kinwave.py's, regulators.py's and sections.py's code in their entries
 from twin_drainage import _numba_cache  # noqa: F401 - before any kernel: the package-wide cache key
+from twin_drainage.culvert import culvert_flow
 from twin_drainage.kinwave import route_kinwave
 from twin_drainage.regulators import REG_PUMP, RI_DOWN, RI_GATED, RI_KIND, RI_UP, regulator_flow, regulator_gain
 
@@ -356,11 +366,19 @@ class Network:
     #: integer and float parameters, their curves (CSR), whether each starts on
     reg_row: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     reg_int: np.ndarray = field(default_factory=lambda: np.zeros((5, 0), dtype=np.int64))
-    reg_float: np.ndarray = field(default_factory=lambda: np.zeros((11, 0)))
+    reg_float: np.ndarray = field(default_factory=lambda: np.zeros((13, 0)))
     curve_ptr: np.ndarray = field(default_factory=lambda: np.zeros(1, dtype=np.int64))
     curve_x: np.ndarray = field(default_factory=lambda: np.zeros(0))
     curve_y: np.ndarray = field(default_factory=lambda: np.zeros(0))
     reg_on: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    #: storage units with a TABULAR curve (CSR over manholes): the depth (m) and volume
+    #: (m3) at the points of :func:`storage_curve_points`, which replace their shaft
+    store_ptr: np.ndarray = field(default_factory=lambda: np.zeros(1, dtype=np.int64))
+    store_xy: np.ndarray = field(default_factory=lambda: np.zeros((2, 0)))
+    #: culverts: each pipe's row of ``culvert`` (-1: none), the rows of
+    #: twin_drainage.culvert.router_row (their inlet control)
+    culvert_of: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    culvert: np.ndarray = field(default_factory=lambda: np.zeros((0, 1)))
 
     def __getattr__(self, name: str) -> np.ndarray:
         for rows, names in (("pipe_float", PIPE_FLOATS), ("pipe_int", PIPE_INTS), ("manhole_float", MANHOLE_FLOATS),
@@ -370,11 +388,15 @@ class Network:
         raise AttributeError(f"Network has no {name!r}")
 
 
-def build_network(table, links: dict[str, tuple[str, ...]], regulator_specs: dict[str, dict] | None = None) -> Network:
+def build_network(table, links: dict[str, tuple[str, ...]], regulator_specs: dict[str, dict] | None = None,
+                  storage_curves: dict[str, list] | None = None, culverts: dict[str, dict] | None = None) -> Network:
     """Flatten the domain table and the pipes' ``links`` ([upstream, downstream]) into a
     :class:`Network`, with the rows of kind ``regulator`` described by
-    ``regulator_specs`` (id -> twin_drainage.inp's record). Errors name the pipe and
-    what would be valid."""
+    ``regulator_specs`` (id -> twin_drainage.inp's record), the storage units of
+    ``storage_curves`` (id -> [[depth m, area m2], ...], a SWMM TABULAR curve) holding
+    what their curve holds instead of their shaft, and the pipes of ``culverts`` (id ->
+    {code, barrels, y_full, a_full, shape, geom}, twin_drainage.inp) limited by their
+    inlet control. Errors name the pipe and what would be valid."""
     kinds = table.kind_names
     kind = table.kind
     manholes = np.flatnonzero(kind == kinds.index("manhole"))
@@ -441,6 +463,7 @@ def build_network(table, links: dict[str, tuple[str, ...]], regulator_specs: dic
 
     shaft = table["shaft_area"][manholes].astype(np.float64)
     pond = table["ponding_area"][manholes].astype(np.float64)
+    store_ptr, store_xy = _storage_curves(table, manholes, max_depth, storage_curves or {})
     tailwater = table["tailwater_elevation"][outfalls].astype(np.float64)
     # Stability: the stiffest mode is a full pipe between two surcharged shafts, an
     # oscillator of ω² = g·A_full/L·(1/S_up + 1/S_down); symplectic Euler needs ω·dt < 2
@@ -468,7 +491,8 @@ def build_network(table, links: dict[str, tuple[str, ...]], regulator_specs: dic
         (G * diameter**5) ** -0.25, manning_full_capacity(diameter, roughness, slope), length, roughness, slope])
     pipe_int = np.stack([up, down, down_end, (invert_up > invert[up]).astype(np.int64)]).astype(np.int64)
     end_float = np.stack([end_offset, end_diameter, end_capacity])
-    full = full_volume(max_depth, shaft, pond, end_ptr, end_offset, end_diameter, end_capacity)
+    full = full_volume(max_depth, shaft, pond, end_ptr, end_offset, end_diameter, end_capacity, store_ptr, store_xy)
+    culvert_of, culvert = _culverts(table, pipes, slope, culverts or {})
     manhole_float = np.stack([max_depth, full, shaft, pond, crown])
     extra = {}
     if "regulator" in kinds and regulator_specs:
@@ -503,8 +527,91 @@ def build_network(table, links: dict[str, tuple[str, ...]], regulator_specs: dic
         manhole_row=manholes, outfall_row=outfalls, pipe_row=pipes, node_invert=invert, tailwater=tailwater,
         pipe_float=pipe_float, pipe_int=pipe_int, manhole_float=manhole_float,
         outfall_pipe=np.flatnonzero(into_outfall),
-        end_ptr=end_ptr, end_pipe=end_pipe, end_float=end_float, stable_dt=stable_dt, **extra,
+        end_ptr=end_ptr, end_pipe=end_pipe, end_float=end_float, stable_dt=stable_dt, store_ptr=store_ptr,
+        store_xy=store_xy, culvert_of=culvert_of, culvert=culvert, **extra,
     )
+
+
+#: points per segment of a storage curve (storage_curve_points): the storage is linear
+#: between them, exact at each
+STORE_CURVE_STEPS = 64
+
+
+def storage_curve_points(curve: list, max_depth: float) -> tuple[np.ndarray, np.ndarray]:
+    """(depths m, volumes m3) of a SWMM TABULAR storage curve (``curve``: [depth m, area
+    m2] pairs) from 0 to ``max_depth``: STORE_CURVE_STEPS points in each of its segments,
+    the volume at each the curve's own integral as SWMM takes it (table.c
+    table_getStorageVolume): the area linear in the depth between the curve's points,
+    from 0 at depth 0 to its first point, and beyond its last one extrapolated along its
+    last segment (not below 0). The storage is linear between these points (the chord):
+    within ΔA·Δy/8 of the curve's integral, ΔA the change of area over a step Δy."""
+    pts = sorted((float(d), float(a)) for d, a in curve)
+    xs = [d for d, _ in pts]
+    ys = [a for _, a in pts]
+
+    def area(y: float) -> float:
+        if y <= xs[0]:
+            return ys[0] * y / xs[0] if xs[0] > 1e-9 else ys[0]
+        for k in range(1, len(xs)):
+            if y <= xs[k]:
+                span = xs[k] - xs[k - 1]
+                return ys[k] if span <= 0.0 else ys[k - 1] + (ys[k] - ys[k - 1]) * (y - xs[k - 1]) / span
+        if len(xs) > 1 and xs[-1] - xs[-2] > 1e-9:
+            return max(ys[-1] + (ys[-1] - ys[-2]) / (xs[-1] - xs[-2]) * (y - xs[-1]), 0.0)
+        return ys[-1]
+
+    marks = sorted({0.0, max_depth, *[x for x in xs if 0.0 < x < max_depth]})
+    depth = [0.0]
+    for a, b in zip(marks, marks[1:]):
+        depth += [a + (b - a) * k / STORE_CURVE_STEPS for k in range(1, STORE_CURVE_STEPS + 1)]
+    # Simpson's rule on each step: exact where the area is linear, i.e. between the
+    # curve's points (an extrapolation cut at 0 is the one kink, inside a step)
+    volume = [0.0]
+    for a, b in zip(depth, depth[1:]):
+        mid = 0.5 * (a + b)
+        volume.append(volume[-1] + (area(a) + 4.0 * area(mid) + area(b)) / 6.0 * (b - a))
+    return np.array(depth), np.array(volume)
+
+
+def _storage_curves(table, manholes: np.ndarray, max_depth: np.ndarray,
+                    curves: dict[str, list]) -> tuple[np.ndarray, np.ndarray]:
+    """Network.store_ptr and store_xy for the manholes named in ``curves``."""
+    ptr = np.zeros(len(manholes) + 1, dtype=np.int64)
+    depths, volumes = [], []
+    for k, row in enumerate(manholes):
+        curve = curves.get(table.ids[row])
+        if curve:
+            if any(len(pt) != 2 for pt in curve):
+                raise ValueError(f"drainage storage {table.ids[row]!r}: its curve must be [depth, area] pairs; "
+                                 f"got {curve!r}")
+            d, v = storage_curve_points(curve, float(max_depth[k]))
+            depths.append(d)
+            volumes.append(v)
+        ptr[k + 1] = ptr[k] + (len(depths[-1]) if curve else 0)
+    if not depths:
+        return ptr, np.zeros((2, 0))
+    return ptr, np.stack([np.concatenate(depths), np.concatenate(volumes)])
+
+
+def _culverts(table, pipes: np.ndarray, slope: np.ndarray, culverts: dict[str, dict]) -> tuple[np.ndarray, np.ndarray]:
+    """Network.culvert_of and culvert for the pipes named in ``culverts``."""
+    from twin_drainage import culvert as hds5
+
+    of = np.full(len(pipes), -1, dtype=np.int64)
+    rows = []
+    for p, row in enumerate(pipes):
+        spec = culverts.get(table.ids[row])
+        if spec is None:
+            continue
+        code = int(spec["code"])
+        if not 1 <= code <= hds5.MAX_CODE:
+            raise ValueError(f"drainage pipe {table.ids[row]!r}: culvert code {code}; valid: 1 to {hds5.MAX_CODE}")
+        area, width = hds5.section(spec)
+        of[p] = len(rows)
+        # SWMM's conduit slope (culvert.c takes Conduit.slope; its sign aside, as here)
+        rows.append(hds5.router_row(code, float(spec["y_full"]), float(spec["a_full"]), abs(float(slope[p])),
+                                    float(spec.get("barrels", 1.0)), area, width))
+    return of, np.array(rows) if rows else np.zeros((0, 1))
 
 
 # --- node storage -------------------------------------------------------------------
@@ -531,15 +638,36 @@ STORE = _store_table()
 
 
 @njit(cache=True, nogil=True)
-def storage(m, depth, max_depth, shaft, pond, end_ptr, end_offset, end_diameter, end_capacity):  # pragma: no cover
+def storage(m, depth, max_depth, shaft, pond, end_ptr, end_offset, end_diameter, end_capacity, store_ptr,
+            store_xy):  # pragma: no cover
     """The storage of manhole ``m`` around ``depth`` (m above its invert): (intercept m3,
     surface m2, low m, high m) such that it holds intercept + surface·y (m3) at every
-    depth y from ``low`` to ``high``. It holds the shaft up to the rim, half of each pipe
-    meeting it (filled to the node's level at that end) and, above the rim, the street's
-    ponding area. The volume at ``depth`` is the same sum whichever way the depth was
-    reached, so it is a function of the depth alone, to the bit."""
+    depth y from ``low`` to ``high``. It holds the shaft up to the rim (or, for a storage
+    unit with a curve, ``store_xy``'s volumes from ``store_ptr[m]``, linear between its
+    points), half of each pipe meeting it (filled to the node's level at that end) and,
+    above the rim, the street's ponding area. The volume at ``depth`` is the same sum
+    whichever way the depth was reached, so it is a function of the depth alone, to the
+    bit."""
     rim = max_depth[m]
-    if depth < rim:
+    lo, hi = store_ptr[m], store_ptr[m + 1]
+    if hi > lo:
+        # SWMM's TABULAR storage curve (node.c storage_getVolume): the chord between the
+        # two points of the curve's table around the depth (binary search)
+        if depth < rim:
+            hi -= 1  # the points lo..hi run from depth 0 to the rim: x[lo] <= depth < x[hi]
+            while hi - lo > 1:
+                mid = (lo + hi) // 2
+                if store_xy[0, mid] <= depth:
+                    lo = mid
+                else:
+                    hi = mid
+            x0, x1 = store_xy[0, lo], store_xy[0, lo + 1]
+            v0, v1 = store_xy[1, lo], store_xy[1, lo + 1]
+            surface = (v1 - v0) / (x1 - x0) if x1 > x0 else 0.0
+            intercept, low, high = v0 - surface * x0, x0, x1
+        else:
+            intercept, surface, low, high = store_xy[1, hi - 1] - pond[m] * rim, pond[m], rim, math.inf
+    elif depth < rim:
         intercept, surface, low, high = 0.0, shaft[m], 0.0, rim
     else:
         intercept, surface, low, high = (shaft[m] - pond[m]) * rim, pond[m], rim, math.inf
@@ -565,7 +693,7 @@ def storage(m, depth, max_depth, shaft, pond, end_ptr, end_offset, end_diameter,
 
 @njit(cache=True, nogil=True)
 def storage_depth(m, volume, guess, full, max_depth, shaft, pond, end_ptr, end_offset, end_diameter,
-                  end_capacity, lent=0.0):  # pragma: no cover
+                  end_capacity, store_ptr, store_xy, lent=0.0):  # pragma: no cover
     """The depth (m) at which manhole ``m`` stores ``volume`` (m3), the inverse of
     :func:`storage` plus ``lent``·depth (``lent`` >= 0, m2: the surface its pipes lend it
     beyond their half pipes, see route), with the storage of :func:`storage` around it: (depth,
@@ -574,11 +702,11 @@ def storage_depth(m, volume, guess, full, max_depth, shaft, pond, end_ptr, end_o
     volume at the rim, ``lent``·rim included."""
     if volume <= 0.0:
         intercept, surface, low, high = storage(m, 0.0, max_depth, shaft, pond, end_ptr, end_offset, end_diameter,
-                                                end_capacity)
+                                                end_capacity, store_ptr, store_xy)
         return 0.0, intercept, surface, low, high
     if pond[m] <= 0.0 and volume >= full:  # no ponding: full to the rim, no higher
         intercept, surface, low, high = storage(m, max_depth[m] * (1.0 - 1e-12), max_depth, shaft, pond, end_ptr,
-                                                end_offset, end_diameter, end_capacity)
+                                                end_offset, end_diameter, end_capacity, store_ptr, store_xy)
         return max_depth[m], intercept, surface, low, high
     lo = 0.0
     if volume <= full:
@@ -589,8 +717,9 @@ def storage_depth(m, volume, guess, full, max_depth, shaft, pond, end_ptr, end_o
     d = min(max(guess, lo), hi)
     for _ in range(200):
         intercept, surface, low, high = storage(m, d, max_depth, shaft, pond, end_ptr, end_offset, end_diameter,
-                                                end_capacity)
-        nxt = (volume - intercept) / (surface + lent)
+                                                end_capacity, store_ptr, store_xy)
+        # no surface (the rim of a unit that cannot pond): bisect
+        nxt = (volume - intercept) / (surface + lent) if surface + lent > 0.0 else -1.0
         if low <= nxt <= high:
             return nxt, intercept, surface, low, high
         if intercept + (surface + lent) * d > volume:
@@ -604,35 +733,49 @@ def storage_depth(m, volume, guess, full, max_depth, shaft, pond, end_ptr, end_o
 
 
 @njit(cache=True, nogil=True)
-def _full_volume(max_depth, shaft, pond, end_ptr, end_offset, end_diameter, end_capacity, out):  # pragma: no cover
+def _full_volume(max_depth, shaft, pond, end_ptr, end_offset, end_diameter, end_capacity, store_ptr, store_xy,
+                 out):  # pragma: no cover
     for m in range(max_depth.shape[0]):
         intercept, surface, _, _ = storage(m, max_depth[m], max_depth, shaft, pond, end_ptr, end_offset, end_diameter,
-                                           end_capacity)
+                                           end_capacity, store_ptr, store_xy)
         out[m] = intercept + surface * max_depth[m]
 
 
-def full_volume(max_depth, shaft, pond, end_ptr, end_offset, end_diameter, end_capacity) -> np.ndarray:
+def full_volume(max_depth, shaft, pond, end_ptr, end_offset, end_diameter, end_capacity, store_ptr=None,
+                store_xy=None) -> np.ndarray:
     """Water each manhole holds when filled to its rim (m3)."""
     out = np.empty(len(max_depth))
-    _full_volume(max_depth, shaft, pond, end_ptr, end_offset, end_diameter, end_capacity, out)
+    store_ptr, store_xy = _no_curves(len(max_depth), store_ptr, store_xy)
+    _full_volume(max_depth, shaft, pond, end_ptr, end_offset, end_diameter, end_capacity, store_ptr, store_xy, out)
     return out
 
 
-def node_volume(m, depth, max_depth, shaft, pond, end_ptr, end_pipe, end_offset, length, diameter) -> float:
+def _no_curves(m: int, store_ptr, store_xy) -> tuple[np.ndarray, np.ndarray]:
+    """``store_ptr``/``store_xy`` as given, or those of no storage curve at all."""
+    if store_ptr is None:
+        return np.zeros(m + 1, dtype=np.int64), np.zeros((2, 0))
+    return store_ptr, store_xy
+
+
+def node_volume(m, depth, max_depth, shaft, pond, end_ptr, end_pipe, end_offset, length, diameter, store_ptr=None,
+                store_xy=None) -> float:
     """:func:`storage`'s volume (m3) at manhole ``m``, from per-pipe ``length`` and
     ``diameter`` and the ends' ``end_pipe`` (for tests and tools)."""
     d = np.asarray(diameter, dtype=np.float64)[end_pipe]
+    store_ptr, store_xy = _no_curves(len(max_depth), store_ptr, store_xy)
     intercept, surface, _, _ = storage(m, depth, max_depth, shaft, pond, end_ptr, end_offset, d,
-                                       0.5 * np.asarray(length, dtype=np.float64)[end_pipe] * d * d)
+                                       0.5 * np.asarray(length, dtype=np.float64)[end_pipe] * d * d, store_ptr,
+                                       store_xy)
     return intercept + surface * depth
 
 
 def node_depth(m, volume, guess, full, max_depth, shaft, pond, end_ptr, end_pipe, end_offset, length,
-               diameter) -> float:
+               diameter, store_ptr=None, store_xy=None) -> float:
     """:func:`storage_depth` at manhole ``m``, with the arguments of :func:`node_volume`."""
     d = np.asarray(diameter, dtype=np.float64)[end_pipe]
+    store_ptr, store_xy = _no_curves(len(max_depth), store_ptr, store_xy)
     return storage_depth(m, volume, guess, full, max_depth, shaft, pond, end_ptr, end_offset, d,
-                         0.5 * np.asarray(length, dtype=np.float64)[end_pipe] * d * d)[0]
+                         0.5 * np.asarray(length, dtype=np.float64)[end_pipe] * d * d, store_ptr, store_xy)[0]
 
 
 # --- the router ---------------------------------------------------------------------
@@ -643,7 +786,8 @@ def route(dt, substeps, runoff, depth, flow, open_fraction,
           pipe_up, pipe_down, invert_up, invert_down, diameter, per_diameter, gravity, friction, conveyance,
           root_per_conveyance, root_per_critical, down_end, up_drop, head, volume, settled, intercept, surface,
           low, high, lent, held, leaving, outflow, flooded, stored, pipe_depth, pipe_area, reg_int, reg_float,
-          curve_ptr, curve_x, curve_y, reg_on, reg_flow, losses, damping):  # pragma: no cover - compiled
+          curve_ptr, curve_x, curve_y, reg_on, reg_flow, losses, damping, store_ptr, store_xy, culvert_of,
+          culvert):  # pragma: no cover - compiled
     """Advance the network by ``dt`` seconds in ``substeps`` equal steps (local inertial
     links, node continuity; see the module docstring). Each step is four passes: the
     links' momentum, each node's outflow limit, the exchange of water, the nodes'
@@ -670,6 +814,8 @@ def route(dt, substeps, runoff, depth, flow, open_fraction,
     SWMM's own link momentum, upstream-weighted and with the convective terms (module
     docstring); ``pipe_area`` keeps the last step's mid area for them. PARTIAL takes the
     inlet's section in a pipe supercritical at mid depth, FULL the centred link alone.
+    Storage units with a curve hold what ``store_xy`` says (:func:`storage`); a culvert
+    (``culvert_of``, ``culvert``) passes no more than its inlet control lets through.
     """
     m_count = depth.shape[0]
     p_count = flow.shape[0]
@@ -684,7 +830,8 @@ def route(dt, substeps, runoff, depth, flow, open_fraction,
         moved = depth[m] != settled[m]
         if moved:
             intercept[m], surface[m], low[m], high[m] = storage(m, depth[m], max_depth, shaft, pond, end_ptr,
-                                                                end_offset, end_diameter, end_capacity)
+                                                                end_offset, end_diameter, end_capacity, store_ptr,
+                                                                store_xy)
         volume[m] = intercept[m] + surface[m] * depth[m]
         # The water beyond the storage (see the node depths below) is state, kept in the
         # table's volume column (``held`` on entry) so that a restored table continues
@@ -818,11 +965,17 @@ def route(dt, substeps, runoff, depth, flow, open_fraction,
                 local = speed * tau * gravity[p] / (2.0 * G * d * d)  # 1/L = gravity/(g·d²)
             q = (q + gravity[p] * f * a * tau * (hu - hd) + inertia) * conveyed / (
                 conveyed * (1.0 + local) + friction[p] * abs(q) * tau)
+            # A culvert flowing part full passes no more than its inlet lets through at the
+            # headwater (FHWA HDS-5, twin_drainage.culvert), and SWMM applies no normal
+            # flow limitation to it (dwflow.c dwflow_findConduitFlow, culvert_getInflow)
+            if culvert_of.shape[0] and culvert_of[p] >= 0:
+                if q > 0.0 and not (yu >= d and yd >= d):
+                    q = min(q, culvert_flow(culvert[culvert_of[p]], hu - invert_up[p]))
             # SWMM's normal flow limitation (NORMAL_FLOW_LIMITED = BOTH): when the flow at
             # the inlet is supercritical, or the water surface is flatter than the bed, a
             # pipe carries no more than Manning's normal flow at its upstream depth. It
             # keeps steep pipes from oscillating; uniform flow is left exactly as it is.
-            if q > 0.0 and fall > 0.0 and 0.0 < yu < d:
+            elif q > 0.0 and fall > 0.0 and 0.0 < yu < d:
                 half, k, w = circle_cell(yu * per_diameter[p])
                 a_up = f * circle_value(half, k, w, 0) * d * d
                 # Froude number >= 1 at the inlet: Q²·T >= g·A³, squared (T² = 4·y·(d - y))
@@ -959,7 +1112,8 @@ def route(dt, substeps, runoff, depth, flow, open_fraction,
         for m in range(m_count):
             available = volume[m] + runoff[m] * tau
             demand = leaving[m] * tau
-            leaving[m] = available / demand if demand > available else 1.0
+            # (a node emptied to round-off, -1e-17 m3, and asked nothing: no division)
+            leaving[m] = max(available, 0.0) / demand if demand > available and demand > 0.0 else 1.0
             volume[m] = available
         # Node continuity: the exchange of water.
         for p in range(p_count):
@@ -1008,7 +1162,7 @@ def route(dt, substeps, runoff, depth, flow, open_fraction,
                 depth[m] = max_depth[m]
                 intercept[m], surface[m], low[m], high[m] = storage(
                     m, max_depth[m] * (1.0 - 1e-12), max_depth, shaft, pond, end_ptr, end_offset, end_diameter,
-                    end_capacity)
+                    end_capacity, store_ptr, store_xy)
                 held[m] = v - (intercept[m] + surface[m] * depth[m])
                 head[m] = node_invert[m] + depth[m]
                 leaving[m] = 0.0
@@ -1020,11 +1174,12 @@ def route(dt, substeps, runoff, depth, flow, open_fraction,
                 if not low[m] <= d <= high[m]:
                     d, intercept[m], surface[m], low[m], high[m] = storage_depth(
                         m, vs, d, full, max_depth, shaft, pond, end_ptr, end_offset, end_diameter,
-                        end_capacity, lent[m])
+                        end_capacity, store_ptr, store_xy, lent[m])
                 depth[m] = d
             elif depth[m] != 0.0:
                 depth[m], intercept[m], surface[m], low[m], high[m] = storage_depth(
-                    m, vs, 0.0, full, max_depth, shaft, pond, end_ptr, end_offset, end_diameter, end_capacity, lent[m])
+                    m, vs, 0.0, full, max_depth, shaft, pond, end_ptr, end_offset, end_diameter, end_capacity,
+                    store_ptr, store_xy, lent[m])
             held[m] = v - (intercept[m] + surface[m] * depth[m])  # exact: the volume is the state
             rise = max(depth[m] - max_depth[m], 0.0) - above_before
             if rise > 0.0:
@@ -1225,7 +1380,7 @@ def drainage_tick(dt, substeps, use_gauges, nearest_gauge_row, manhole_row, pipe
                   external_inflow, blockage, depth_col, head_col, crown_col, surcharged_col, ponded_col, flooding_col, volume_col,
                   inflow_col, flow_col, fill_col, velocity_col, capacity_col, discharge_col,
                   discharged_col, reg_row, reg_int, reg_float, curve_ptr, curve_x, curve_y, reg_on,
-                  reg_flow, losses, damping):  # pragma: no cover - compiled
+                  reg_flow, losses, damping, store_ptr, store_xy, culvert_of, culvert):  # pragma: no cover - compiled
     """One tick of the network on the table's columns (``*_col``, ``rain_*``, ...):
     gather_inputs, route, publish, in one call from Python, with the network
     (:class:`Network`) and the working arrays (:class:`RouterWork`) packed in rows;
@@ -1251,7 +1406,7 @@ def drainage_tick(dt, substeps, use_gauges, nearest_gauge_row, manhole_row, pipe
           work_manhole[MW_SURFACE], work_manhole[MW_LOW], work_manhole[MW_HIGH], work_manhole[MW_LENT], work_manhole[MW_HELD],
           work_manhole[MW_LEAVING],
           outflow, flooded, stored, pipe_depth, pipe_area, reg_int, reg_float, curve_ptr, curve_x, curve_y, reg_on,
-          reg_flow, losses, damping)
+          reg_flow, losses, damping, store_ptr, store_xy, culvert_of, culvert)
     for r in range(reg_row.shape[0]):
         flow_col[reg_row[r]] = reg_flow[r]
     publish(dt, manhole_row, pipe_row, outfall_row, node_invert, max_depth, crown, diameter, capacity, invert_down,
@@ -1464,7 +1619,8 @@ def step_drainage(ctx):
     t = ctx.table
     world = ctx.world
     net = world.memo(("drainage", "network", ctx.domain), lambda: build_network(
-        t, {a.id: a.links for a in world.scene.assets.get(ctx.domain, [])}, regulator_specs(world)))
+        t, {a.id: a.links for a in world.scene.assets.get(ctx.domain, [])}, regulator_specs(world),
+        swmm_source(world)[0].get("storage_curves"), swmm_source(world)[0].get("culverts")))
     gauges = world.memo(("drainage", "gauges", ctx.domain), lambda: find_rain_gauges(world, ctx.domain, net))
     work = world.memo(("drainage", "router", ctx.domain), lambda: RouterWork(net))
     dt = ctx.dt
@@ -1497,7 +1653,8 @@ def step_drainage(ctx):
                   c["discharged_volume"], net.reg_row, net.reg_int, net.reg_float, net.curve_ptr, net.curve_x,
                   net.curve_y, work.reg_on, work.reg_flow,
                   world.memo(("drainage", "losses", ctx.domain), lambda: link_losses(world, t, net)),
-                  world.memo(("drainage", "damping", ctx.domain), lambda: inertial_damping(world)))
+                  world.memo(("drainage", "damping", ctx.domain), lambda: inertial_damping(world)),
+                  net.store_ptr, net.store_xy, net.culvert_of, net.culvert)
 
 
 # --- couplings -----------------------------------------------------------------------
@@ -1649,7 +1806,8 @@ def step_rain_totals(ctx):
     t = ctx.table
     world = ctx.world
     net = world.memo(("drainage", "network", ctx.domain), lambda: build_network(
-        t, {a.id: a.links for a in world.scene.assets.get(ctx.domain, [])}, regulator_specs(world)))
+        t, {a.id: a.links for a in world.scene.assets.get(ctx.domain, [])}, regulator_specs(world),
+        swmm_source(world)[0].get("storage_curves"), swmm_source(world)[0].get("culverts")))
     gauges = world.memo(("drainage", "gauges", ctx.domain), lambda: find_rain_gauges(world, ctx.domain, net))
     if not len(gauges.gauge_row):
         return

@@ -7,7 +7,10 @@ ch. 7 (flow regulators), with the equations as SWMM 5.2's link.c evaluates them:
 - weirs: Q = Cw·L·h^1.5 (transverse, L less 0.1·h per end contraction), Cw·L^0.83·h^1.67
   (side flow), Cw·s·h^2.5 (V-notch), the two together (trapezoidal); submerged, times
   Villemonte's (1 - (h2/h1)^p)^0.385; water above the opening makes an orifice of the
-  full opening (if the weir may surcharge);
+  full opening (if the weir may surcharge); a ROADWAY weir (SWMM 5.2's roadway.c, FHWA
+  HDS-7 / FHWA-RD-86-108's coefficients): Q = Cr·kt·L·h^1.5, Cr read from the paved or
+  gravel road's curve by the head (h/road width <= 0.15) or by h/road width, kt the
+  submergence factor by the downstream head over the road over h, never surcharged;
 - orifices: Q = Cd·A·sqrt(2g·h), h from the upstream head to the downstream head or to
   the opening's mid-height, whichever is higher; while the opening is partly
   submerged on its upstream side, a weir Q = Cd·A·sqrt(2g·hc/2)·f^1.5 (f the opening's
@@ -44,13 +47,32 @@ REG_INTS = ("kind", "up", "down", "subtype", "gated")
 RI_KIND, RI_UP, RI_DOWN, RI_SUBTYPE, RI_GATED = range(len(REG_INTS))
 #: rows of the float parameters (SI)
 REG_FLOATS = ("crest", "height", "width", "c1", "c2", "slope", "end_contractions", "startup", "shutoff",
-              "surcharge_coeff", "can_surcharge")
+              "surcharge_coeff", "can_surcharge", "road_width", "road_surface")
 (RF_CREST, RF_HEIGHT, RF_WIDTH, RF_C1, RF_C2, RF_SLOPE, RF_END, RF_STARTUP, RF_SHUTOFF, RF_CSUR,
- RF_CAN_SURCHARGE) = range(len(REG_FLOATS))
+ RF_CAN_SURCHARGE, RF_ROAD_WIDTH, RF_ROAD_SURFACE) = range(len(REG_FLOATS))
 #: SWMM's FUDGE: heads below it carry no flow, m
 FUDGE = 0.0001 * 0.3048
-#: the exponent of the head in each weir's equation (transverse, side flow, V-notch, trapezoidal)
-WEIR_POWER = np.array([1.5, 5.0 / 3.0, 2.5, 1.5])
+#: the exponent of the head in each weir's equation (transverse, side flow, V-notch, trapezoidal, roadway)
+WEIR_POWER = np.array([1.5, 5.0 / 3.0, 2.5, 1.5, 1.5])
+#: a ROADWAY weir's sub-type, and its road surfaces (RF_ROAD_SURFACE; 0: none given)
+WEIR_ROADWAY = 4
+ROAD_PAVED, ROAD_GRAVEL = 1, 2
+FOOT = 0.3048
+#: roadway.c's tables (from FHWA/RD-86/108, figure 10), in feet and cfs: the discharge
+#: coefficient against the head (ft) for head/road width <= 0.15, against head/road
+#: width above it, and the submergence factor against the downstream over the upstream
+#: head on the road; paved and gravel
+CR_LOW_PAVED = np.array([[0.0, 2.85], [0.2, 2.95], [0.7, 3.03], [4.0, 3.05]])
+CR_LOW_GRAVEL = np.array([[0.0, 2.5], [0.5, 2.7], [1.0, 2.8], [1.5, 2.9], [2.0, 2.98], [2.5, 3.02], [3.0, 3.03],
+                          [4.0, 3.05]])
+CR_HIGH_PAVED = np.array([[0.15, 3.05], [0.25, 3.10]])
+CR_HIGH_GRAVEL = np.array([[0.15, 2.95], [0.30, 3.10]])
+KT_PAVED = np.array([[0.8, 1.0], [0.85, 0.98], [0.90, 0.92], [0.93, 0.85], [0.95, 0.80], [0.97, 0.70], [0.98, 0.60],
+                     [0.99, 0.50], [1.00, 0.40]])
+KT_GRAVEL = np.array([[0.75, 1.00], [0.80, 0.985], [0.83, 0.97], [0.86, 0.93], [0.89, 0.90], [0.90, 0.87],
+                      [0.92, 0.80], [0.94, 0.70], [0.96, 0.60], [0.98, 0.50], [0.99, 0.40], [1.00, 0.24]])
+#: a coefficient in cfs/ft^2.5 times this is the SI one (m³/s per m^2.5)
+US_COEFF = math.sqrt(FOOT)
 
 
 def build(specs: list[dict], node_index: dict[str, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray,
@@ -70,13 +92,16 @@ def build(specs: list[dict], node_index: dict[str, int]) -> tuple[np.ndarray, np
         for name in ("crest", "height", "width", "c1", "c2", "slope", "end_contractions", "startup", "shutoff"):
             floats[REG_FLOATS.index(name), k] = float(s[name])
         floats[RF_CAN_SURCHARGE, k] = 1.0 if s.get("surcharge", True) else 0.0
+        floats[RF_ROAD_WIDTH, k] = float(s.get("road_width", 0.0))
+        floats[RF_ROAD_SURFACE, k] = float(s.get("road_surface", 0))
         for x, y in s.get("curve", []):
             xs.append(float(x))
             ys.append(float(y))
         ptr[k + 1] = len(xs)
         on[k] = 1.0 if s.get("initially_on", True) else 0.0
     for k in range(n):
-        if ints[RI_KIND, k] == REG_WEIR and floats[RF_HEIGHT, k] > 0.0:
+        # a roadway weir never surcharges (roadway.c; link.c weir_setSetting leaves it out)
+        if ints[RI_KIND, k] == REG_WEIR and floats[RF_HEIGHT, k] > 0.0 and ints[RI_SUBTYPE, k] != WEIR_ROADWAY:
             # the orifice a surcharged weir becomes: its flow at a head of the full
             # opening, seen from the opening's mid-height (link.c weir_validate)
             h = floats[RF_HEIGHT, k]
@@ -95,8 +120,12 @@ def head_gain(ints: np.ndarray, floats: np.ndarray, ptr: np.ndarray, xs: np.ndar
         height = floats[RF_HEIGHT, r]
         if kind == REG_WEIR:
             h = max(height, 0.3)
-            q = _weir_free(sub, h, floats[RF_C1, r], floats[RF_C2, r], floats[RF_WIDTH, r], floats[RF_SLOPE, r],
-                           floats[RF_END, r], 1.0)
+            if sub == WEIR_ROADWAY:  # at the largest coefficient of its tables, or its own
+                c = max(floats[RF_C1, r], 3.10 * US_COEFF) if floats[RF_ROAD_SURFACE, r] > 0.0 else floats[RF_C1, r]
+                q = c * floats[RF_WIDTH, r] * h ** 1.5
+            else:
+                q = _weir_free(sub, h, floats[RF_C1, r], floats[RF_C2, r], floats[RF_WIDTH, r], floats[RF_SLOPE, r],
+                               floats[RF_END, r], 1.0)
             out[r] = WEIR_POWER[sub] * q / h
             if floats[RF_CSUR, r] > 0.0:
                 out[r] = max(out[r], floats[RF_CSUR, r] / (2.0 * math.sqrt(0.05)))
@@ -133,6 +162,56 @@ def _weir_free(subtype, h, c1, c2, width, slope, ends, direction):  # pragma: no
     if subtype == 2:
         return c1 * slope * h ** 2.5
     return c1 * width * h ** 1.5 + c2 * slope * h ** 2.5
+
+
+@njit(cache=True, nogil=True)
+def _table(x, table):  # pragma: no cover - compiled
+    """roadway.c getY: ``table`` (rows of x, y) at ``x``, linear inside, held at its ends."""
+    n = table.shape[0]
+    if x <= table[0, 0]:
+        return table[0, 1]
+    if x >= table[n - 1, 0]:
+        return table[n - 1, 1]
+    for i in range(1, n):
+        if x <= table[i, 0]:
+            x1, y1 = table[i - 1, 0], table[i - 1, 1]
+            return y1 + (x - x1) * (table[i, 1] - y1) / (table[i, 0] - x1)
+    return table[n - 1, 1]
+
+
+@njit(cache=True, nogil=True)
+def roadway_coefficient(h, h2, road_width, surface):  # pragma: no cover - compiled
+    """roadway.c getCd: the discharge coefficient (cfs/ft^2.5) of a road ``road_width`` m
+    wide, of ``surface`` (ROAD_PAVED or ROAD_GRAVEL), at a head ``h`` (m) above it
+    upstream and ``h2`` (m) downstream: Cr from the head (ft) while h/road width <= 0.15,
+    else from h/road width, times the submergence factor kt of h2/h (1 while h2 <= 0)."""
+    if h <= 0.0:
+        return 0.0
+    paved = surface == ROAD_PAVED
+    ratio = h / road_width
+    if ratio <= 0.15:
+        cr = _table(h / FOOT, CR_LOW_PAVED if paved else CR_LOW_GRAVEL)
+    else:
+        cr = _table(ratio, CR_HIGH_PAVED if paved else CR_HIGH_GRAVEL)
+    kt = 1.0
+    if h2 > 0.0:
+        kt = _table(h2 / h, KT_PAVED if paved else KT_GRAVEL)
+    return cr * kt
+
+
+@njit(cache=True, nogil=True)
+def roadway_flow(h1, h2, road, coeff, length, road_width, surface):  # pragma: no cover - compiled
+    """roadway.c roadway_getInflow: the flow (m³/s, >= 0) over a road at elevation ``road``
+    from the head ``h1`` to ``h2`` (h1 >= h2, m), Q = C·L·(h1 - road)^1.5 over a length
+    ``length`` (m), C the HDS-7 coefficient (:func:`roadway_coefficient`) where the road's
+    width and surface are given, else ``coeff`` (SI)."""
+    h = h1 - road
+    if h <= FUDGE:
+        return 0.0
+    c = coeff
+    if road_width > 0.0 and surface >= 1.0:
+        c = roadway_coefficient(h, h2 - road, road_width, surface) * US_COEFF
+    return c * length * h ** 1.5
 
 
 @njit(cache=True, nogil=True)
@@ -231,10 +310,14 @@ def _flow(r, ints, floats, curve_ptr, curve_x, curve_y, on_r, h1, h2, z_up, d, v
         return max(q, 0.0)
     direction = 1.0
     if h2 > h1:
-        if ints[RI_GATED, r]:
+        # roadway.c checks no flap gate: a roadway weir carries reverse flow regardless
+        if ints[RI_GATED, r] and not (kind == REG_WEIR and ints[RI_SUBTYPE, r] == WEIR_ROADWAY):
             return 0.0
         direction = -1.0
         h1, h2 = h2, h1
+    if kind == REG_WEIR and ints[RI_SUBTYPE, r] == WEIR_ROADWAY:
+        return direction * roadway_flow(h1, h2, crest, floats[RF_C1, r], floats[RF_WIDTH, r],
+                                        floats[RF_ROAD_WIDTH, r], floats[RF_ROAD_SURFACE, r])
     if kind == REG_WEIR:
         height = floats[RF_HEIGHT, r]
         crown = crest + height

@@ -130,6 +130,11 @@ def write_scene(source: str | Path, scene_dir: str | Path, strict: bool = False)
                    # the link momentum's options (model.inertial_damping reads the first)
                    "inertial_damping": options["inertial_damping"], "surcharge_method": options["surcharge_method"],
                    "storage_nodes": [n for n, node in net.manholes.items() if node["kind"] == "storage"],
+                   # TABULAR storage curves, [depth m, area m2] (model.build_network), and culverts'
+                   # inlet control (twin_drainage.culvert), by node and pipe id
+                   "storage_curves": {n: node["storage_curve"] for n, node in net.manholes.items()
+                                      if "storage_curve" in node},
+                   "culverts": {link_ids[n]: pipe["culvert"] for n, pipe in net.pipes.items() if "culvert" in pipe},
                    # outfalls whose stage follows a TIMESERIES or a TIDAL curve (forcing.outfall_stage)
                    "outfall_stages": {n: node["stage"] for n, node in net.outfalls.items() if "stage" in node},
                    # entry, exit and average loss coefficients, and flap gates (no reverse flow) of
