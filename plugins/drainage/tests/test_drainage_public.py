@@ -57,16 +57,6 @@ NOT_YET: dict[str, str] = {
                            "area, a 2-barrel culvert and a trapezoidal channel as equivalent circles: the inlet's "
                            "peak depth 0.9 m off (0.7 m before PARTIAL took the inlet's section at supercritical "
                            "flow: the culvert's inlet control is not modelled), the roadway's flow 96 %",
-    "swmmio/SWMMExtCntrlModel.inp": "peak depth p95 0.37 m, max 1.02 m: J7 and J6 on the 50 ft surcharge mains stand "
-                                    "1.0 and 0.7 m above SWMM's (suspected: SWMM's EXTRAN surcharge, not checked); "
-                                    "the orifice OR3 within 1 %; flooding +9.1 % (p95 0.29 m, max 1.12 m, "
-                                    "flooding +8.8 % before the pipes lent their nodes SWMM's surface)",
-    "pyswmm/model_pump_setting.inp": "J1 and J2 peak 0.59 m below the rim depth (4.57 m) SWMM reports while every "
-                                     "flow agrees within 3.5 % and flooding within 0.01 %: SWMM's peaks are its "
-                                     "start-up surge, as in model_weir_setting.inp",
-    "swmmio/model_full_features_network_xy.inp": "flooding +11.3 % (41.7 against SWMM's 37.5 m³; +8.2 % before "
-                                                 "the pipes lent their nodes SWMM's surface); every flow within 9.4 % "
-                                                 "(p95 7.3 %), every depth within 0.004 m",
     "swmmio/test_inlet_drains.inp": "STREET sections as 1 m circular pipes and street inlets ([INLETS]) not modelled: "
                                     "depths 1.2 m, flows and flooding far off",
     "pyswmm/model_lids.inp": "LID controls not modelled: runoff +7 %, flooding +279 %",
