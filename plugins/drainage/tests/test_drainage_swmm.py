@@ -257,3 +257,126 @@ def test_swmm_objects_lists_what_pyswmm_lists_by_index():
         assert len(nodes) == 34 and len(links) == 33 and [i for i, _ in nodes] == list(range(34))
         deepest = max(nodes, key=lambda n: solver.node_get_stats(n[0]).maxDepth)
         assert Nodes(sim)[deepest[1]].statistics["max_depth"] == solver.node_get_stats(deepest[0]).maxDepth > 0.0
+
+
+#: two 2 ft mains in series (SWMMExtCntrlModel.inp's C6 and C7, 50 ft of surcharge
+#: depth at their junctions) into a NORMAL outfall, 25 cfs ramped in and held for 2 h:
+#: twice what C7 carries full at its slope, so J7 and J6 surcharge under SWMM's default
+#: SURCHARGE_METHOD, EXTRAN
+EXTRAN_CHAIN = """[OPTIONS]
+FLOW_UNITS CFS
+FLOW_ROUTING DYNWAVE
+START_DATE 01/01/2020
+START_TIME 00:00:00
+END_DATE 01/01/2020
+END_TIME 04:00:00
+ROUTING_STEP 30
+ALLOW_PONDING NO
+INERTIAL_DAMPING NONE
+[JUNCTIONS]
+J6 0.852 15 0 50 0
+J7 0.439 15 0 50 0
+[OUTFALLS]
+J8 0 NORMAL NO
+[CONDUITS]
+C6 J6 J7 206.68 0.01 0 0 0 0
+C7 J7 J8 219.37 0.01 0 0 0 0
+[XSECTIONS]
+C6 CIRCULAR 2 0 0 0 1
+C7 CIRCULAR 2 0 0 0 1
+[INFLOWS]
+J6 FLOW RAMP FLOW 1.0 1 0
+[TIMESERIES]
+RAMP 0:00 0
+RAMP 1:00 25
+RAMP 3:00 25
+RAMP 4:00 0
+[COORDINATES]
+J6 0 0
+J7 200 0
+J8 400 0
+"""
+
+
+def test_extran_surcharged_junctions_take_their_head_from_their_flows(tmp_path):
+    """Under EXTRAN a junction above the crown of its highest link keeps no storage: its
+    head is set by its links' flows (dynwave.c setNodeDepth), so the surcharged mains
+    settle at Manning's full-pipe heads, J7 = the outfall's full depth plus C7's friction
+    loss (0.959 m), whatever the tick. Kept as a 1.17 m² shaft between the mains' water
+    columns, J7 rang up to 1.95 m at the file's 30 s ticks (C6 carrying 0.86 m³/s of
+    the 0.71 that comes in)."""
+    from twin_drainage import run
+
+    path = tmp_path / "chain.inp"
+    path.write_text(EXTRAN_CHAIN, encoding="utf-8")
+    q, n, d, ft = 25 * 0.3048**3, 0.01, 2 * 0.3048, 0.3048
+    area, radius = math.pi / 4 * d * d, d / 4
+    friction_slope = (q * n / (area * radius ** (2 / 3))) ** 2
+    head_j7 = 0.0 + d + friction_slope * 219.37 * ft  # the NORMAL outfall is full
+    head_j6 = head_j7 + friction_slope * 206.68 * ft
+    reference = run.run_swmm(path)
+    for tick in (30.0, 5.0):
+        ours = run.run_twin(path, tick)
+        assert ours.peak_depth["J7"] == pytest.approx(head_j7 - 0.439 * ft, abs=0.01), tick
+        assert ours.peak_depth["J6"] == pytest.approx(head_j6 - 0.852 * ft, abs=0.01), tick
+        for link in ("C6", "C7"):
+            assert ours.peak_flow[link] == pytest.approx(q, rel=0.01), (tick, link)
+        for node in ("J6", "J7"):
+            assert ours.peak_depth[node] == pytest.approx(reference.peak_depth[node], abs=0.01), (tick, node)
+
+
+def test_extran_full_pipes_lend_a_storage_unit_their_surface(tmp_path):
+    """A 100 ft² storage unit filled at 0.25 cfs for an hour through a 1 ft pipe to a
+    dead-end junction: above the pipe's crown SWMM's storage unit rises on its own area
+    plus the pipe's surface with the crown cutoff, (w(0.96·d) + w(0.96·d))·L/4 = 78 ft²
+    (dwflow.c findSurfArea, getWidth), not on 100 ft² alone (the water that surface
+    holds is SWMM's continuity error, which the twin keeps beyond the storage and gives
+    back as the unit falls). SWMM's peak 1.133 m, the twin's 1.10 m (its dead-end
+    junction keeps a shaft below the crown as well as the pipe's half); 1.58 m when the
+    unit rose on its own area."""
+    from twin_drainage import run
+
+    inp = """[OPTIONS]
+FLOW_UNITS CFS
+FLOW_ROUTING DYNWAVE
+START_DATE 01/01/2020
+START_TIME 00:00:00
+END_DATE 01/01/2020
+END_TIME 02:00:00
+ROUTING_STEP 10
+[JUNCTIONS]
+J 9.6 20 0 0 0
+[OUTFALLS]
+O 0 FREE NO
+[STORAGE]
+SU 10 20 0 FUNCTIONAL 0 0 100 0 0
+[CONDUITS]
+P SU J 400 0.01 0 0 0 0
+[WEIRS]
+W SU O TRANSVERSE 15 3.33 NO 0 0
+[XSECTIONS]
+P CIRCULAR 1 0 0 0 1
+W RECT_OPEN 1 1 0 0
+[INFLOWS]
+SU FLOW FILL FLOW 1.0 1 0
+[TIMESERIES]
+FILL 0:00 0.25
+FILL 1:00 0.25
+FILL 1:00:01 0
+FILL 2:00 0
+[COORDINATES]
+SU 0 0
+J 400 0
+O 500 0
+"""
+    path = tmp_path / "storage.inp"
+    path.write_text(inp, encoding="utf-8")
+    reference = run.run_swmm(path)
+    ours = run.run_twin(path, 10.0)
+    assert reference.peak_depth["SU"] > 0.3048 + 0.5  # well above the pipe's crown
+    assert ours.peak_depth["SU"] == pytest.approx(reference.peak_depth["SU"], abs=0.05)
+    # a surcharge depth of its own (SWMM: no storage above its full depth) is named
+    deep = tmp_path / "deep.inp"
+    deep.write_text(inp.replace("FUNCTIONAL 0 0 100 0 0", "FUNCTIONAL 0 0 100 5 0"), encoding="utf-8")
+    warnings = swmm.write_scene(deep, tmp_path / "deep")["warnings"]
+    assert [w for w in warnings if w.startswith("storage 'SU' (line 14): its surcharge depth")], warnings

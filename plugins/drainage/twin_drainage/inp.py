@@ -297,6 +297,9 @@ def parse_network(inp: Inp) -> Network:
         node["shaft_area"] = area
         node["ponding_area"] = 0.0  # a storage unit's overflow is lost (SWMM)
         manholes[name] = node
+        if surcharge > 0.0 and inp.option("SURCHARGE_METHOD", "EXTRAN").upper() == "EXTRAN":
+            warnings.add(f"storage {name!r} (line {row.line}): its surcharge depth is held as storage of its area; "
+                         "SWMM's EXTRAN keeps none above its full depth, so its head rises more slowly there")
         if shape == "TABULAR" and routing == "DYNWAVE":
             # the dynamic wave holds the curve itself (model.storage_curve_points); its
             # mean area stays the shaft area (the router's step and regulators' gains)
@@ -476,9 +479,9 @@ def parse_network(inp: Inp) -> Network:
         if inp.rows(section) and section != "TRANSECTS":
             warnings.add(f"[{section}] line {inp.rows(section)[0].line}: street inlets are not modelled; "
                          "street flow stays in the network")
-    # the dynamic wave's momentum options: model.route follows the damping; the surcharge
-    # method is kept with the scene (its surcharged nodes keep a storage, as SLOT's do, and
-    # its pipe ends stop at the crown, as EXTRAN's do)
+    # the dynamic wave's momentum options: model.route follows the damping and the
+    # surcharge method (EXTRAN: a surcharged junction takes its head from its flows;
+    # SLOT: it keeps a storage, the router's own scheme)
     damping = inp.option("INERTIAL_DAMPING", "PARTIAL").upper()
     if damping not in ("NONE", "PARTIAL", "FULL"):
         raise InpError(f"{inp.path}: [OPTIONS] INERTIAL_DAMPING {damping!r}; valid: NONE, PARTIAL, FULL")

@@ -67,6 +67,28 @@ Sources (MODELS.md, "Drainage"):
   than its inlet control lets through at the headwater, FHWA HDS-5's equations
   (twin_drainage.culvert), and takes no normal flow limitation (dwflow.c,
   culvert.c culvert_getInflow).
+- Surcharge: a network whose SWMM file leaves ``SURCHARGE_METHOD`` at SWMM's EXTRAN
+  (SWMM's default; a scene without a SWMM file keeps the scheme above, which agrees
+  with SWMM's SLOT) gets SWMM's EXTRAN surcharge (dynwave.c setNodeDepth): a junction
+  above the crown of its highest link (pipes, weirs and orifices) keeps no storage of
+  its own; its head moves by corr·dQ/Σ(dQ/dh) of its links, blended just above the
+  crown from the surface it had there, iterated with its links' flows linearised in
+  the heads (Gauss-Seidel, SWMM's 8 trials and 0.005 ft), and the links then carry the
+  flows of the new heads. Its volume is its storage at that head (SWMM's node_getVolume:
+  what a step brings beyond it is not kept, SWMM's own continuity error under EXTRAN),
+  and a junction at its rim floods its net inflow. Pipes lend their nodes SWMM's
+  surface with its crown cutoff (a closed conduit's width above 0.96·d is the width
+  there), full ends included, so a storage unit above its pipes' crowns rises on its
+  own area plus theirs, as SWMM's does. Kept as a shaft between the full pipes'
+  water columns instead, a surcharged junction rang: SWMMExtCntrlModel.inp's J7 stood
+  1.0 m above SWMM's at the file's 30 s ticks (0.96 m at 1 s), and the storage unit of
+  model_full_features_network_xy.inp rose 12 % too fast on its 1000 ft², flooding its
+  inflow junction 11 % more than SWMM. Left: the generated city exported with EXTRAN
+  (767 manholes) has clusters of surcharged junctions whose links out are nearly dry;
+  with no storage they take a few L/s as a rise of a metre for a step (one junction
+  0.67 m above SWMM's peak at 1 s ticks, 0.16 m at 10 s, where SWMM's own EXTRAN spikes
+  elsewhere); a shaft under them stops it but loses model_pump_setting.inp's rise to
+  the rim (1.03 m low), so it is not taken.
 - Geometry: area, A·R^(4/3), A·R^(2/3), normal and critical depth of the circle come
   from dimensionless tables, as SWMM's come from its section tables; a square root and
   a few table reads instead of the arccos, sine and powers of the closed forms.
@@ -115,6 +137,22 @@ MAX_VELOCITY = 50.0 * 0.3048
 #: (dwflow.c), PARTIAL (SWMM's default) and FULL get the centred local inertial link
 DAMPING_NONE, DAMPING_PARTIAL, DAMPING_FULL = 0, 1, 2
 DAMPING = {"NONE": DAMPING_NONE, "PARTIAL": DAMPING_PARTIAL, "FULL": DAMPING_FULL}
+#: [OPTIONS] SURCHARGE_METHOD (route's ``surcharge``): SLOT keeps a surcharged node's
+#: continuity on its storage (the router's own scheme, and a scene without a SWMM file);
+#: EXTRAN (SWMM's default) sets a surcharged junction's head from its flows (dynwave.c
+#: setNodeDepth) and lets pipes lend their nodes SWMM's surface with its crown cutoff
+SURCHARGE_SLOT, SURCHARGE_EXTRAN = 0, 1
+SURCHARGE = {"SLOT": SURCHARGE_SLOT, "EXTRAN": SURCHARGE_EXTRAN}
+#: SWMM's crown cutoff under EXTRAN (dynwave.c EXTRAN_CROWN_CUTOFF): a closed conduit's top
+#: width above this share of its depth is the width there (dwflow.c getWidth)
+EXTRAN_CROWN_CUTOFF = 0.96
+#: rows of route's ``extran`` (per manhole): the depth of the crown of its highest link,
+#: pipes and regulators (inf: never surcharged the EXTRAN way, e.g. a storage unit), and
+#: SWMM's correction of the head's change (0.6 at a node no link flows into, else 1)
+EX_CROWN, EX_CORR = 0, 1
+#: SWMM's MAX_TRIALS and HEAD_TOLERANCE (m) defaults, for the heads of EXTRAN's surcharged junctions
+EXTRAN_TRIALS = 8
+EXTRAN_HEAD_TOLERANCE = 0.005 * 0.3048
 
 
 # --- circular section ---------------------------------------------------------------
@@ -200,6 +238,14 @@ def circular_width(y, d):  # pragma: no cover - compiled
     if y <= 0.0 or y >= d:
         return 0.0
     return 2.0 * math.sqrt(y * (d - y))
+
+
+@njit(cache=True, nogil=True)
+def cutoff_width(y, d):  # pragma: no cover - compiled
+    """SWMM's top width (m) of a circular conduit at depth ``y`` under EXTRAN: the
+    circle's below EXTRAN_CROWN_CUTOFF·d, the width there above it, full included
+    (dwflow.c getWidth)."""
+    return circular_width(min(y, EXTRAN_CROWN_CUTOFF * d), d)
 
 
 @njit(cache=True, nogil=True)
@@ -787,7 +833,8 @@ def route(dt, substeps, runoff, depth, flow, open_fraction,
           root_per_conveyance, root_per_critical, down_end, up_drop, head, volume, settled, intercept, surface,
           low, high, lent, held, leaving, outflow, flooded, stored, pipe_depth, pipe_area, reg_int, reg_float,
           curve_ptr, curve_x, curve_y, reg_on, reg_flow, losses, damping, store_ptr, store_xy, culvert_of,
-          culvert):  # pragma: no cover - compiled
+          culvert, surcharge=SURCHARGE_SLOT,
+          extran=np.zeros((2, 0)), end_pipe=np.zeros(0, dtype=np.int64)):  # pragma: no cover - compiled
     """Advance the network by ``dt`` seconds in ``substeps`` equal steps (local inertial
     links, node continuity; see the module docstring). Each step is four passes: the
     links' momentum, each node's outflow limit, the exchange of water, the nodes'
@@ -816,6 +863,11 @@ def route(dt, substeps, runoff, depth, flow, open_fraction,
     inlet's section in a pipe supercritical at mid depth, FULL the centred link alone.
     Storage units with a curve hold what ``store_xy`` says (:func:`storage`); a culvert
     (``culvert_of``, ``culvert``) passes no more than its inlet control lets through.
+    ``surcharge`` (a SURCHARGE_* code, the file's SURCHARGE_METHOD): under EXTRAN a
+    manhole above the crown of its highest link (``extran``'s EX_CROWN row) takes its
+    head from its flows, as SWMM's does (see the node depths below), and pipes lend
+    their nodes SWMM's surface with the crown cutoff; ``end_pipe`` is then the pipe of
+    each end (:class:`Network`).
     """
     m_count = depth.shape[0]
     p_count = flow.shape[0]
@@ -823,6 +875,15 @@ def route(dt, substeps, runoff, depth, flow, open_fraction,
     # each node's net inflow but for the regulator at hand (the regulators' update)
     net = np.zeros(m_count if reg_flow.shape[0] else 0)
     beyond = np.zeros(m_count)
+    # EXTRAN: each node's Σ dQ/dh of its links this step, and its volume at the step's start
+    is_extran = surcharge == SURCHARGE_EXTRAN and extran.shape[1] == m_count and end_pipe.shape[0] == end_ptr[m_count]
+    dqdh = np.zeros(m_count if is_extran else 0)
+    start = np.zeros(m_count if is_extran else 0)
+    lift = np.zeros(m_count if is_extran else 0)
+    diag = np.zeros(m_count if is_extran else 0)
+    resid = np.zeros(m_count if is_extran else 0)
+    pipe_dqdh = np.zeros(p_count if is_extran else 0)
+    reg_gain = np.zeros((2, reg_flow.shape[0] if is_extran else 0))
     cap = np.zeros(reg_flow.shape[0])
     outflow[:] = 0.0
     flooded[:] = 0.0
@@ -845,6 +906,10 @@ def route(dt, substeps, runoff, depth, flow, open_fraction,
     for o in range(tailwater.shape[0]):
         head[m_count + o] = tailwater[o]
     for _ in range(substeps):
+        if is_extran:
+            dqdh[:] = 0.0
+            pipe_dqdh[:] = 0.0
+            reg_gain[:] = 0.0
         # Link momentum.
         for p in range(p_count):
             d = diameter[p]
@@ -963,6 +1028,16 @@ def route(dt, substeps, runoff, depth, flow, open_fraction,
                     speed += losses[LL_EXIT, p] * abs(q) / (f * a_down * d * d)
                 speed += losses[LL_AVERAGE, p] * abs(q) / area
                 local = speed * tau * gravity[p] / (2.0 * G * d * d)  # 1/L = gravity/(g·d²)
+            if is_extran and (depth[up] > extran[EX_CROWN, up]
+                              or (down < m_count and depth[down] > extran[EX_CROWN, down])):
+                # the flow's derivative with respect to either head (dwflow.c: Link.dqdh,
+                # summed at both end nodes by dynwave.c updateNodeFlows), wanted at a
+                # surcharged end only
+                slope_q = gravity[p] * f * a * tau * conveyed / (conveyed * (1.0 + local) + friction[p] * abs(q) * tau)
+                pipe_dqdh[p] = slope_q
+                dqdh[up] += slope_q
+                if down < m_count:
+                    dqdh[down] += slope_q
             q = (q + gravity[p] * f * a * tau * (hu - hd) + inertia) * conveyed / (
                 conveyed * (1.0 + local) + friction[p] * abs(q) * tau)
             # A culvert flowing part full passes no more than its inlet lets through at the
@@ -1013,6 +1088,26 @@ def route(dt, substeps, runoff, depth, flow, open_fraction,
             w_mid = circular_width(pipe_depth[p], d)
             a_mid = circular_area(pipe_depth[p], d)
             up, down = pipe_up[p], pipe_down[p]
+            if is_extran:
+                # EXTRAN: SWMM's surface (w_end + w_mid)·L/4 with the crown cutoff, which
+                # a full end lends as well (a storage unit or a node below its highest
+                # crown rises on it; a surcharged junction's head blends from it, see the
+                # node depths); what the node holds beyond its storage grows on it by
+                # (its rise above the crown) times that surface
+                w_mid = cutoff_width(pipe_depth[p], d)
+                y = head[up] - invert_up[p]
+                if invert_up[p] <= node_invert[up]:
+                    w_end = cutoff_width(y, d)
+                    lent[up] += quarter * (w_end + w_mid - 2.0 * circular_width(y, d))
+                    beyond[up] += quarter * (max(a_mid - circular_area(max(y, 0.0), d), 0.0)
+                                             + (w_end + w_mid) * max(y - d, 0.0))
+                if down < m_count and invert_down[p] <= node_invert[down]:
+                    y = head[down] - invert_down[p]
+                    w_end = cutoff_width(y, d)
+                    lent[down] += quarter * (w_end + w_mid - 2.0 * circular_width(y, d))
+                    beyond[down] += quarter * (max(a_mid - circular_area(max(y, 0.0), d), 0.0)
+                                               + (w_end + w_mid) * max(y - d, 0.0))
+                continue
             y = head[up] - invert_up[p]
             if invert_up[p] <= node_invert[up] and y < d:
                 lent[up] += quarter * (w_mid - circular_width(y, d))
@@ -1070,6 +1165,12 @@ def route(dt, substeps, runoff, depth, flow, open_fraction,
             available = volume[up] + runoff[up] * tau if up < m_count else 0.0
             g_up, g_down = regulator_gain(r, reg_int, reg_float, curve_ptr, curve_x, curve_y, reg_on, head,
                                           node_invert, depth, volume, available, tau, m_count)
+            if is_extran:
+                reg_gain[0, r], reg_gain[1, r] = g_up, g_down
+                if up < m_count:
+                    dqdh[up] += g_up
+                if down < m_count:
+                    dqdh[down] += g_down
             a = g_up * tau / (surface[up] + lent[up]) if up < m_count and surface[up] + lent[up] > 0.0 else 0.0
             b = g_down * tau / (surface[down] + lent[down]) if down < m_count and surface[down] + lent[down] > 0.0 \
                 else 0.0
@@ -1110,6 +1211,8 @@ def route(dt, substeps, runoff, depth, flow, open_fraction,
                     reg_flow[r] = 0.0
         # A node cannot give more than it holds: scale its outflows down if needed.
         for m in range(m_count):
+            if is_extran:
+                start[m] = volume[m]
             available = volume[m] + runoff[m] * tau
             demand = leaving[m] * tau
             # (a node emptied to round-off, -1e-17 m3, and asked nothing: no division)
@@ -1144,11 +1247,127 @@ def route(dt, substeps, runoff, depth, flow, open_fraction,
                 volume[down] += q
             else:
                 outflow[down - m_count] += q
+        if is_extran:
+            # SWMM's EXTRAN surcharge (dynwave.c setNodeDepth): a junction above the crown
+            # of its highest link, and not ponded, keeps no storage of its own: its head
+            # moves by corr·dQ/denom, dQ its net inflow and denom the Σ dQ/dh of its links
+            # (the momentum's, dwflow.c; a regulator's, link.c), blended within a quarter
+            # of the crown's depth above it from the surface it had at the crown (its
+            # shaft and lent, SWMM's oldSurfArea) by exp(-15·(y - y_crown)/y_crown); never
+            # below the crown, nor above a rim it cannot pond over. SWMM repeats this with
+            # the flows of the new heads (Picard iterations, MAX_TRIALS 8, HEAD_TOLERANCE
+            # 0.005 ft): here the heads of the surcharged junctions are iterated so with
+            # their links' flows linearised, Q + dQ/dh·(Δh_up - Δh_down) (Gauss-Seidel),
+            # then the links carry those flows (no reversal within the step) and their
+            # ends' nodes exchange the difference. Taken once and explicit, a surcharged
+            # junction is a mass between its pipes' water columns that rings
+            # (SWMMExtCntrlModel.inp's J7, 1 m above SWMM's at 30 s ticks).
+            surcharged = 0
+            for m in range(m_count):
+                lift[m] = math.nan
+                crown_y = extran[EX_CROWN, m]
+                if depth[m] > crown_y and not (pond[m] > 0.0 and depth[m] > max_depth[m]):
+                    denom = dqdh[m]
+                    if depth[m] < 1.25 * crown_y:
+                        denom += ((surface[m] + lent[m]) / tau - dqdh[m]) * math.exp(
+                            -15.0 * (depth[m] - crown_y) / crown_y)
+                    if denom > 0.0:
+                        lift[m] = 0.0
+                        diag[m] = denom
+                        resid[m] = (volume[m] - start[m]) / tau
+                        surcharged += 1
+            for _trial in range(EXTRAN_TRIALS if surcharged else 0):
+                worst = 0.0
+                for m in range(m_count):
+                    if lift[m] != lift[m]:
+                        continue
+                    dq = resid[m] - diag[m] * lift[m]
+                    for e in range(end_ptr[m], end_ptr[m + 1]):
+                        p = end_pipe[e]
+                        other = pipe_down[p] if pipe_up[p] == m else pipe_up[p]
+                        if other < m_count and lift[other] == lift[other]:
+                            dq += pipe_dqdh[p] * lift[other]
+                    y_new = depth[m] + lift[m] + extran[EX_CORR, m] * dq / diag[m]
+                    if y_new < extran[EX_CROWN, m]:
+                        y_new = extran[EX_CROWN, m] - FUDGE
+                    if pond[m] <= 0.0 and y_new > max_depth[m]:
+                        y_new = max_depth[m]
+                    worst = max(worst, abs(y_new - depth[m] - lift[m]))
+                    lift[m] = y_new - depth[m]
+                if worst <= EXTRAN_HEAD_TOLERANCE:
+                    break
+            for m in range(m_count if surcharged else 0):
+                if lift[m] == lift[m] and pond[m] > 0.0 and depth[m] + lift[m] > max_depth[m]:
+                    lift[m] = math.nan  # it ponds: from its volume, below
+            for p in range(p_count if surcharged else 0):
+                up, down = pipe_up[p], pipe_down[p]
+                du = lift[up] if lift[up] == lift[up] else 0.0
+                dd = lift[down] if down < m_count and lift[down] == lift[down] else 0.0
+                if du == 0.0 and dd == 0.0:
+                    continue
+                q = flow[p]
+                change = pipe_dqdh[p] * (du - dd)
+                if q * (q + change) < 0.0:
+                    change = -q
+                # a node left to its storage gives no more than it holds
+                if change > 0.0 and lift[up] != lift[up]:
+                    change = min(change, max(volume[up], 0.0) / tau)
+                elif change < 0.0 and down < m_count and lift[down] != lift[down]:
+                    change = max(change, -max(volume[down], 0.0) / tau)
+                flow[p] = q + change
+                volume[up] -= change * tau
+                if down < m_count:
+                    volume[down] += change * tau
+                else:
+                    outflow[down - m_count] += change * tau
+            for r in range(reg_flow.shape[0] if surcharged else 0):
+                up, down = reg_int[RI_UP, r], reg_int[RI_DOWN, r]
+                du = lift[up] if up < m_count and lift[up] == lift[up] else 0.0
+                dd = lift[down] if down < m_count and lift[down] == lift[down] else 0.0
+                if du == 0.0 and dd == 0.0:
+                    continue
+                q = reg_flow[r]
+                change = reg_gain[0, r] * du - reg_gain[1, r] * dd
+                if q * (q + change) < 0.0 or (q + change < 0.0 and (reg_int[RI_KIND, r] == REG_PUMP
+                                                                      or reg_int[RI_GATED, r])):
+                    change = -q
+                if change > 0.0 and up < m_count and lift[up] != lift[up]:
+                    change = min(change, max(volume[up], 0.0) / tau)
+                elif change < 0.0 and down < m_count and lift[down] != lift[down]:
+                    change = max(change, -max(volume[down], 0.0) / tau)
+                reg_flow[r] = q + change
+                if up < m_count:
+                    volume[up] -= change * tau
+                if down < m_count:
+                    volume[down] += change * tau
+                else:
+                    outflow[down - m_count] += change * tau
         # Node depths: exact in the storage's linear piece around the last depth (most
         # nodes, most steps), else solved (storage_depth).
         for m in range(m_count):
             above_before = max(depth[m] - max_depth[m], 0.0)
             v = volume[m]
+            if is_extran and lift[m] == lift[m]:
+                # an EXTRAN surcharged junction (above): its head moved, its volume is its
+                # storage there (node_getVolume) and what it gained beyond that floods
+                # at its rim (getFloodedDepth: overflow = dV/dt) or is not kept (SWMM's
+                # continuity error under EXTRAN)
+                y_new = depth[m] + lift[m]
+                if y_new >= max_depth[m] * (1.0 - 1e-12):  # at its rim (lift was cut there)
+                    y_new = max_depth[m]
+                    flooded[m] += max(volume[m] - start[m], 0.0)
+                    intercept[m], surface[m], low[m], high[m] = storage(
+                        m, max_depth[m] * (1.0 - 1e-12), max_depth, shaft, pond, end_ptr, end_offset,
+                        end_diameter, end_capacity, store_ptr, store_xy)
+                elif not low[m] <= y_new <= high[m]:
+                    intercept[m], surface[m], low[m], high[m] = storage(
+                        m, y_new, max_depth, shaft, pond, end_ptr, end_offset, end_diameter, end_capacity,
+                        store_ptr, store_xy)
+                depth[m] = y_new
+                volume[m] = intercept[m] + surface[m] * y_new + held[m]
+                head[m] = node_invert[m] + y_new
+                leaving[m] = 0.0
+                continue
             # the storage plus lent·depth holds, at the new depth, what the step brought
             # (volume beyond the storage, ``held``, grows by lent·(new depth - old))
             vs = v - held[m] + lent[m] * depth[m]
@@ -1380,11 +1599,12 @@ def drainage_tick(dt, substeps, use_gauges, nearest_gauge_row, manhole_row, pipe
                   external_inflow, blockage, depth_col, head_col, crown_col, surcharged_col, ponded_col, flooding_col, volume_col,
                   inflow_col, flow_col, fill_col, velocity_col, capacity_col, discharge_col,
                   discharged_col, reg_row, reg_int, reg_float, curve_ptr, curve_x, curve_y, reg_on,
-                  reg_flow, losses, damping, store_ptr, store_xy, culvert_of, culvert):  # pragma: no cover - compiled
+                  reg_flow, losses, damping, store_ptr, store_xy, culvert_of, culvert, surcharge=SURCHARGE_SLOT,
+                  extran=np.zeros((2, 0)), end_pipe=np.zeros(0, dtype=np.int64)):  # pragma: no cover - compiled
     """One tick of the network on the table's columns (``*_col``, ``rain_*``, ...):
     gather_inputs, route, publish, in one call from Python, with the network
     (:class:`Network`) and the working arrays (:class:`RouterWork`) packed in rows;
-    ``damping`` as :func:`route` takes it."""
+    ``damping``, ``surcharge``, ``extran`` and ``end_pipe`` as :func:`route` takes them."""
     runoff, depth, flow, open_fraction = work_manhole[MW_RUNOFF], work_manhole[MW_DEPTH], work_pipe[PW_FLOW], \
         work_pipe[PW_OPEN_FRACTION]
     flooded, stored = work_manhole[MW_FLOODED], work_manhole[MW_STORED]
@@ -1406,7 +1626,7 @@ def drainage_tick(dt, substeps, use_gauges, nearest_gauge_row, manhole_row, pipe
           work_manhole[MW_SURFACE], work_manhole[MW_LOW], work_manhole[MW_HIGH], work_manhole[MW_LENT], work_manhole[MW_HELD],
           work_manhole[MW_LEAVING],
           outflow, flooded, stored, pipe_depth, pipe_area, reg_int, reg_float, curve_ptr, curve_x, curve_y, reg_on,
-          reg_flow, losses, damping, store_ptr, store_xy, culvert_of, culvert)
+          reg_flow, losses, damping, store_ptr, store_xy, culvert_of, culvert, surcharge, extran, end_pipe)
     for r in range(reg_row.shape[0]):
         flow_col[reg_row[r]] = reg_flow[r]
     publish(dt, manhole_row, pipe_row, outfall_row, node_invert, max_depth, crown, diameter, capacity, invert_down,
@@ -1610,6 +1830,51 @@ def inertial_damping(world) -> int:
     return DAMPING[damping]
 
 
+def surcharge_method(world, table, net: Network) -> tuple[int, np.ndarray, np.ndarray]:
+    """The scene's SWMM file's ``[OPTIONS] SURCHARGE_METHOD`` (``data/hydrology.json``) as a
+    SURCHARGE_* code, and route's ``extran`` rows for it: per manhole the depth of the
+    crown of its highest link (dynwave.c dynwave_init: pipes, and weirs and orifices at
+    their crest plus their opening at both ends, link.c link_setParams; inf for a storage
+    unit, which SWMM does not surcharge without a surcharge depth, or a node no link
+    reaches) and 0.6 at a node no link flows into (dynwave.c setNodeDepth's correction
+    for an upstream terminal node), else 1; and the network's ``end_pipe``. A scene
+    without a SWMM file keeps SLOT."""
+    source, path = swmm_source(world)
+    method = source.get("surcharge_method", "SLOT")
+    if method not in SURCHARGE:
+        raise ValueError(f"{path}: source.surcharge_method {method!r}; valid: EXTRAN, SLOT")
+    m = len(net.manhole_row)
+    if SURCHARGE[method] != SURCHARGE_EXTRAN:
+        return SURCHARGE_SLOT, np.zeros((2, 0)), np.zeros(0, dtype=np.int64)
+    from twin_drainage.regulators import REG_ORIFICE, REG_WEIR, RF_CREST, RF_HEIGHT
+
+    crown = np.zeros(m)
+    reached = np.zeros(m, dtype=np.bool_)
+    fed = np.zeros(m, dtype=np.bool_)
+    for k in range(m):
+        ends = slice(net.end_ptr[k], net.end_ptr[k + 1])
+        if net.end_ptr[k + 1] > net.end_ptr[k]:
+            crown[k] = float(np.max(net.end_offset[ends] + net.end_diameter[ends]))
+            reached[k] = True
+    down = net.pipe_int[PI_DOWN]
+    fed[down[down < m]] = True
+    for r in range(len(net.reg_row)):
+        kind = net.reg_int[RI_KIND, r]
+        top = net.reg_float[RF_CREST, r] + (net.reg_float[RF_HEIGHT, r] if kind in (REG_ORIFICE, REG_WEIR) else 0.0)
+        for node in (net.reg_int[RI_UP, r], net.reg_int[RI_DOWN, r]):
+            if node < m:
+                crown[node] = max(crown[node], top)
+                reached[node] = True
+        if net.reg_int[RI_DOWN, r] < m:
+            fed[net.reg_int[RI_DOWN, r]] = True
+    index = {table.ids[r]: k for k, r in enumerate(net.manhole_row)}
+    for name in source.get("storage_nodes", []):
+        if name in index:
+            reached[index[name]] = False
+    crown = np.where(reached & (crown > 0.0), crown, np.inf)
+    return SURCHARGE_EXTRAN, np.stack([crown, np.where(fed, 1.0, 0.6)]), net.end_pipe.astype(np.int64)
+
+
 def step_drainage(ctx):
     """One tick of the network: rain -> rational runoff -> local-inertial routing.
 
@@ -1654,7 +1919,8 @@ def step_drainage(ctx):
                   net.curve_y, work.reg_on, work.reg_flow,
                   world.memo(("drainage", "losses", ctx.domain), lambda: link_losses(world, t, net)),
                   world.memo(("drainage", "damping", ctx.domain), lambda: inertial_damping(world)),
-                  net.store_ptr, net.store_xy, net.culvert_of, net.culvert)
+                  net.store_ptr, net.store_xy, net.culvert_of, net.culvert,
+                  *world.memo(("drainage", "surcharge", ctx.domain), lambda: surcharge_method(world, t, net)))
 
 
 # --- couplings -----------------------------------------------------------------------

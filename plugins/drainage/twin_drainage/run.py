@@ -34,9 +34,9 @@ FLOW_FLOOR = 1.0e-3
 #: the twin's tick when none is given: the file's routing step, but no shorter than this
 #: (s); the router sub-steps within a tick as stability needs, so a file routed by SWMM
 #: at 1 s runs here in 10 s ticks with the same peaks to the millimetre (checked on
-#: model_full_features.inp: 0.008 m and 2.8 % at 1 s and at 10 s); but a peak is read at the
-#: ticks' ends, so a transient shorter than a tick is read lower (model_pump_setting.inp's
-#: J2 overshoots to its 4.572 m rim at 62 s: read 4.008 m at 10 s ticks, the rim at 5 s)
+#: model_full_features.inp: 0.008 m and 2.8 % at 1 s and at 10 s); but a transient
+#: shorter than a tick is not resolved (model_weir_setting.inp: SWMM's EXTRAN leap of J1
+#: to its rim in one 1-s step, which the twin follows at 1 s ticks and not at 10 s)
 DEFAULT_TICK = 10.0
 
 
@@ -65,12 +65,9 @@ class Peaks:
 
 
 def run_twin(path: str | Path, dt: float | None = None, workdir: str | Path | None = None,
-             duration: float | None = None, settle: float = 0.0) -> Peaks:
+             duration: float | None = None) -> Peaks:
     """Import ``path`` and run it headless in ticks of ``dt`` s (default: the file's
-    routing step, at least DEFAULT_TICK) over the file's period (or ``duration`` s).
-    Peak depths, their times and peak flows are kept from ``settle`` s on (a start-up
-    left out, to set beside SWMM's from the same time); the volumes, hours surcharged and
-    flooding count the whole run."""
+    routing step, at least DEFAULT_TICK) over the file's period (or ``duration`` s)."""
     from twin.plugins.registry import load_registry
     from twin.tick.scene import load_scene
     from twin.tick.simulator import Simulator
@@ -117,14 +114,13 @@ def run_twin(path: str | Path, dt: float | None = None, workdir: str | Path | No
                 first = time.process_time() - cpu
                 wall, cpu = time.perf_counter(), time.process_time()
             t += tick
-            if t > settle + 1e-9:
-                d = depth[nodes]
-                higher = d > peak_depth
-                peak_depth[higher] = d[higher]
-                peak_time[higher] = t
-                q = flow[pipes]
-                larger = np.abs(q) > np.abs(peak_flow)
-                peak_flow[larger] = q[larger]
+            d = depth[nodes]
+            higher = d > peak_depth
+            peak_depth[higher] = d[higher]
+            peak_time[higher] = t
+            q = flow[pipes]
+            larger = np.abs(q) > np.abs(peak_flow)
+            peak_flow[larger] = q[larger]
             flooded += flooding[manholes] * tick
             surcharged += sur[manholes] * tick / 3600.0
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
