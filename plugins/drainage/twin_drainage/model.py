@@ -83,7 +83,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from numba import njit
+from numba import njit, types
+from numba.extending import overload
 
 from twin import piecewise_risk
 # Numba's cache keys this package's kernels on all its files (_numba_cache): route and
@@ -212,6 +213,20 @@ def circle_section(x):  # pragma: no cover - compiled
 
 
 # --- every other section --------------------------------------------------------------
+def section_at(sections, i):  # pragma: no cover - compiled through its overload
+    """``sections[i]``, or -1 (the circle) when ``sections`` is None."""
+    return -1 if sections is None else sections[i]
+
+
+@overload(section_at, jit_options={"cache": True})
+def _section_at(sections, i):  # pragma: no cover - compiled
+    # a network of circles passes None: its route is compiled without the sections'
+    # branches (they cost 5 % of the 24-block city's tick as loads and tests)
+    if isinstance(sections, types.NoneType):
+        return lambda sections, i: -1
+    return lambda sections, i: sections[i]
+
+
 # A pipe's section ``s`` (Network.pipe_int[PI_SECTION], an end's end_section) is -1 for the
 # router's own circle, else a row of the network's section tables (twin_drainage.sections
 # dynamic_section: A/d², A·R^(4/3)/d^(10/3), A·R^(2/3)/d^(8/3), R/d, (R/d)^(4/3), T/d at
@@ -659,25 +674,26 @@ def storage(m, depth, max_depth, shaft, pond, end_ptr, end_offset, end_diameter,
         if x <= 0.0:
             high = min(high, offset)
         elif x >= 1.0:
-            s = end_section[e]
+            s = section_at(end_section, e)
             intercept += end_capacity[e] * (FULL_AREA if s < 0 else sec_table[s, SEC_STEPS, SA])
             low = max(low, offset + d)
-        else:
-            s = end_section[e]
-            if s < 0:
-                steps = STORE_STEPS
-                k = int(x * steps)
-                a_low, a_high = STORE[k], STORE[k + 1]
-            else:
-                steps = SEC_STEPS
-                k = int(x * steps)
-                a_low, a_high = sec_table[s, k, SA], sec_table[s, k + 1, SA]
-            bottom = offset + k * d / steps
-            slope = end_capacity[e] * (a_high - a_low) * steps / d
-            intercept += end_capacity[e] * a_low - slope * bottom
+        elif section_at(end_section, e) < 0:  # the circle, with constant steps (the fast path)
+            k = int(x * STORE_STEPS)
+            bottom = offset + k * d / STORE_STEPS
+            slope = end_capacity[e] * (STORE[k + 1] - STORE[k]) * STORE_STEPS / d
+            intercept += end_capacity[e] * STORE[k] - slope * bottom
             surface += slope
             low = max(low, bottom)
-            high = min(high, offset + (k + 1) * d / steps)
+            high = min(high, offset + (k + 1) * d / STORE_STEPS)
+        else:
+            s = section_at(end_section, e)
+            k = int(x * SEC_STEPS)
+            bottom = offset + k * d / SEC_STEPS
+            slope = end_capacity[e] * (sec_table[s, k + 1, SA] - sec_table[s, k, SA]) * SEC_STEPS / d
+            intercept += end_capacity[e] * sec_table[s, k, SA] - slope * bottom
+            surface += slope
+            low = max(low, bottom)
+            high = min(high, offset + (k + 1) * d / SEC_STEPS)
     return intercept, surface, low, high
 
 
@@ -810,7 +826,8 @@ def route(dt, substeps, runoff, depth, flow, open_fraction,
     docstring); ``pipe_area`` keeps the last step's mid area for them. PARTIAL takes the
     inlet's section in a pipe supercritical at mid depth, FULL the centred link alone.
     ``pipe_section`` and ``end_section`` give each pipe's and each end's section (-1 the
-    circle, else a row of ``sec_table``, ``sec_inv`` and ``sec_scale``, Network's).
+    circle, else a row of ``sec_table``, ``sec_inv`` and ``sec_scale``, Network's); both
+    None for a network of circles, which compiles the fast path alone.
     """
     m_count = depth.shape[0]
     p_count = flow.shape[0]
@@ -843,7 +860,7 @@ def route(dt, substeps, runoff, depth, flow, open_fraction,
         # Link momentum.
         for p in range(p_count):
             d = diameter[p]
-            s = pipe_section[p]
+            s = section_at(pipe_section, p)
             up, down = pipe_up[p], pipe_down[p]
             hu = head[up]
             hd = head[down]
@@ -1015,7 +1032,7 @@ def route(dt, substeps, runoff, depth, flow, open_fraction,
             beyond[m] = 0.0
         for p in range(p_count):
             d = diameter[p]
-            s = pipe_section[p]
+            s = section_at(pipe_section, p)
             quarter = 0.25 * G * d * d / gravity[p]  # L/4 (gravity = g·d²/L)
             w_mid = any_width(s, pipe_depth[p], d, sec_table)
             a_mid = any_area(s, pipe_depth[p], d, sec_table)
@@ -1386,11 +1403,12 @@ def drainage_tick(dt, substeps, use_gauges, nearest_gauge_row, manhole_row, pipe
                   external_inflow, blockage, depth_col, head_col, crown_col, surcharged_col, ponded_col, flooding_col, volume_col,
                   inflow_col, flow_col, fill_col, velocity_col, capacity_col, discharge_col,
                   discharged_col, reg_row, reg_int, reg_float, curve_ptr, curve_x, curve_y, reg_on,
-                  reg_flow, losses, damping, end_section, sec_table, sec_inv, sec_scale):  # pragma: no cover - compiled
+                  reg_flow, losses, damping, pipe_section, end_section, sec_table, sec_inv,
+                  sec_scale):  # pragma: no cover - compiled
     """One tick of the network on the table's columns (``*_col``, ``rain_*``, ...):
     gather_inputs, route, publish, in one call from Python, with the network
     (:class:`Network`) and the working arrays (:class:`RouterWork`) packed in rows;
-    ``damping`` as :func:`route` takes it."""
+    ``damping`` and the sections as :func:`route` takes them."""
     runoff, depth, flow, open_fraction = work_manhole[MW_RUNOFF], work_manhole[MW_DEPTH], work_pipe[PW_FLOW], \
         work_pipe[PW_OPEN_FRACTION]
     flooded, stored = work_manhole[MW_FLOODED], work_manhole[MW_STORED]
@@ -1412,7 +1430,7 @@ def drainage_tick(dt, substeps, use_gauges, nearest_gauge_row, manhole_row, pipe
           work_manhole[MW_SURFACE], work_manhole[MW_LOW], work_manhole[MW_HIGH], work_manhole[MW_LENT], work_manhole[MW_HELD],
           work_manhole[MW_LEAVING],
           outflow, flooded, stored, pipe_depth, pipe_area, reg_int, reg_float, curve_ptr, curve_x, curve_y, reg_on,
-          reg_flow, losses, damping, pipe_int[PI_SECTION], end_section, sec_table, sec_inv, sec_scale)
+          reg_flow, losses, damping, pipe_section, end_section, sec_table, sec_inv, sec_scale)
     for r in range(reg_row.shape[0]):
         flow_col[reg_row[r]] = reg_flow[r]
     publish(dt, manhole_row, pipe_row, outfall_row, node_invert, max_depth, crown, diameter, capacity, invert_down,
@@ -1667,7 +1685,8 @@ def step_drainage(ctx):
                   c["discharged_volume"], net.reg_row, net.reg_int, net.reg_float, net.curve_ptr, net.curve_x,
                   net.curve_y, work.reg_on, work.reg_flow,
                   world.memo(("drainage", "losses", ctx.domain), lambda: link_losses(world, t, net)),
-                  world.memo(("drainage", "damping", ctx.domain), lambda: inertial_damping(world)), net.end_section,
+                  world.memo(("drainage", "damping", ctx.domain), lambda: inertial_damping(world)),
+                  *((net.pipe_int[PI_SECTION], net.end_section) if len(net.sec_table) else (None, None)),
                   net.sec_table, net.sec_inv, net.sec_scale)
 
 
