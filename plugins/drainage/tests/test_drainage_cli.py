@@ -73,15 +73,16 @@ def test_compare_names_swmms_refusal(tmp_path):
 
 @pytest.mark.slow
 def test_import_strict_refuses_what_it_would_warn_about(tmp_path):
-    """`twin import swmm --strict`: a file with an element the twin approximates (Example6's
-    2-barrel culvert and trapezoidal channel) is refused, each named, nothing written; a
-    file with none imports."""
+    """`twin import swmm --strict`: a file with elements the twin approximates
+    (test_inlet_drains.inp's STREET sections and street inlets) is refused, each named,
+    nothing written; a file with none imports."""
     from test_drainage_public import SWMMIO
 
-    out = tmp_path / "example6"
-    refused = twin("import", "swmm", str(SWMMIO / "Example6.inp"), "--strict", "--out", str(out), data=tmp_path / "data")
-    assert refused.returncode == 2 and "refused (--strict), 2 warning(s)" in refused.stderr
-    assert "conduit 'Channel' ([XSECTIONS] line 80)" in refused.stderr and not out.exists()
+    out = tmp_path / "inlets"
+    refused = twin("import", "swmm", str(SWMMIO / "test_inlet_drains.inp"), "--strict", "--out", str(out),
+                   data=tmp_path / "data")
+    assert refused.returncode == 2 and "refused (--strict), 8 warning(s)" in refused.stderr
+    assert "conduit 'Street1' ([XSECTIONS] line 151)" in refused.stderr and not out.exists()
     ok = twin("import", "swmm", str(SWMMIO / "Pump_Control_Model.inp"), "--strict", "--out", str(tmp_path / "pumps"),
               data=tmp_path / "data")
     assert ok.returncode == 0, ok.stderr

@@ -106,9 +106,8 @@ def test_a_degenerate_section_is_refused():
 
 def test_a_kinwave_file_keeps_its_sections(tmp_path):
     """alt_test1.inp (KINWAVE): its RECT_TRIANGULAR and RECT_CLOSED conduits are routed
-    as they are (no warning, their sections in hydrology.json); Example6.inp (DYNWAVE)
-    still names its trapezoidal channel's equivalent circle (the test above, in
-    test_drainage_public)."""
+    as they are (no warning, their sections in hydrology.json); the dynamic wave's own
+    sections are test_drainage_dynwave_sections'."""
     counts = swmm.write_scene(SWMMIO / "alt_test1.inp", tmp_path / "scene")
     assert not [w for w in counts["warnings"] if "circular pipe" in w], counts["warnings"]
     source = json.loads((tmp_path / "scene" / "data" / "hydrology.json").read_text(encoding="utf-8"))["source"]

@@ -22,9 +22,11 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from twin_drainage import hydrology
 from twin_drainage.forcing import outfall_stage
-from twin_drainage.sections import KINDS
+from twin_drainage.sections import DYNAMIC_SHAPES, KINDS, swmm_section
 from twin_drainage.sections import geometry as section_geometry
 
 #: SWMM's default MIN_SURFAREA, 12.566 ft², in m²
@@ -414,7 +416,7 @@ def parse_network(inp: Inp) -> Network:
                 "inlet_offset": offset("InOffset", up), "outlet_offset": offset("OutOffset", down), "reversed": False}
         n = f.number("Roughness", positive=True)
         diameter, roughness, section = _circular_equivalent(inp, sections[name.upper()], n, us, name, warnings,
-                                                            exact=routing == "KINWAVE")
+                                                            exact="KINWAVE" if routing == "KINWAVE" else "DYNWAVE")
         pipe["diameter"], pipe["roughness"] = diameter, roughness
         if section is not None:
             pipe["section"] = section
@@ -580,16 +582,30 @@ def _min_slope(inp: Inp) -> float:
 
 
 def _circular_equivalent(inp: Inp, row: Row, n: float, us: bool, name: str, warnings: _Warnings,
-                         exact: bool = False) -> tuple[float, float, dict[str, Any] | None]:
+                         exact: str = "") -> tuple[float, float, dict[str, Any] | None]:
     """(diameter m, roughness, section) of the circular pipe that stands for a conduit's
     section: as tall as the section, with a roughness that gives the same full-flow
-    conveyance A·R^(2/3)/n (barrels included). With ``exact`` (the kinematic wave), a
-    shape of twin_drainage.sections also comes back as its true section (shape, geom in
-    metres, barrels, roughness), which the kinematic wave routes instead; else None."""
+    conveyance A·R^(2/3)/n (barrels included). With ``exact`` "KINWAVE", a shape of
+    twin_drainage.sections.KINDS also comes back as its true section (shape, geom in
+    metres, barrels, roughness), which the kinematic wave routes instead; with "DYNWAVE",
+    a shape of DYNAMIC_SHAPES (a CIRCULAR one with several barrels) comes back so, as
+    (its height, its own roughness, section), which the dynamic wave routes; else None."""
     length = FOOT if us else 1.0
     f = Fields(inp, "XSECTIONS", row, ("Link", "Shape", "Geom1", "Geom2", "Geom3", "Geom4", "Barrels", "Culvert"))
     shape = f.text("Shape").upper()
     barrels = f.number("Barrels", 1.0, low=1.0) if len(row.tokens) > 6 and _is_number(row.tokens[6]) else 1.0
+    if shape == "CUSTOM" and exact == "DYNWAVE":
+        # Geom1 the full height, Geom2 a SHAPE curve of width against height over it (link.c)
+        h = f.number("Geom1", positive=True) * length
+        curve = _curves(inp).get(f.text("Geom2").upper())
+        if curve is None:
+            raise InpError(f"{f.where('Geom2')} = {f.text('Geom2')!r} is not a curve of [CURVES]")
+        try:
+            swmm_section("CUSTOM", [h], np.array([h]), curve["points"])
+        except ValueError as exc:
+            raise InpError(f"{f.where('Geom2')}: {exc}") from None
+        return h, n, {"shape": "CUSTOM", "geom": [h, 0.0, 0.0, 0.0], "curve": curve["points"], "barrels": barrels,
+                      "roughness": n}
     if shape in ("IRREGULAR", "STREET", "CUSTOM"):
         depth = 1.0
         if shape == "CUSTOM" and _is_number(f.text("Geom1")):
@@ -641,7 +657,20 @@ def _circular_equivalent(inp: Inp, row: Row, n: float, us: bool, name: str, warn
         raise InpError(f"{f.where('Shape')} = {shape!r} is not a SWMM cross-section shape")
     circle_area, circle_radius = math.pi / 4.0 * h * h, h / 4.0
     section = None
-    if exact and shape in KINDS:
+    if exact == "DYNWAVE" and shape in DYNAMIC_SHAPES and (shape != "CIRCULAR" or barrels != 1.0):
+        # lengths in metres (RECT_TRIANGULAR's Geom3, FILLED_CIRCULAR's Geom2 too); slopes,
+        # side counts and size codes as given; an ARCH or ELLIPSE of Geom2 0 has its size
+        # code in Geom1 (xsect.c xsect_setParams)
+        geom = [h, w, s3 * length if shape == "RECT_TRIANGULAR" else s3, s4]
+        if shape in ("ARCH", "HORIZ_ELLIPSE", "VERT_ELLIPSE") and g[1] == 0.0:
+            geom[2] = g[0] / length
+        try:
+            height = swmm_section(shape, geom, None)[0]
+            swmm_section(shape, geom, np.array([height]))  # its widths and slopes checked
+        except ValueError as exc:
+            raise InpError(f"{f.where('Shape')}: {exc}") from None
+        return height, n, {"shape": shape, "geom": geom, "barrels": barrels, "roughness": n}
+    if exact == "KINWAVE" and shape in KINDS:
         # SWMM's lengths in metres: RECT_TRIANGULAR's Geom3 is its bottom's height; the
         # other Geom3/Geom4 are slopes or a count of sides
         geom = [h, w, s3 * length if shape == "RECT_TRIANGULAR" else s3, s4]

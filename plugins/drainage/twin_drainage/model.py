@@ -92,6 +92,14 @@ Sources (MODELS.md, "Drainage"):
 - Geometry: area, A·R^(4/3), A·R^(2/3), normal and critical depth of the circle come
   from dimensionless tables, as SWMM's come from its section tables; a square root and
   a few table reads instead of the arccos, sine and powers of the closed forms.
+- Sections: a conduit of another SWMM shape, or of several identical barrels, has its
+  own table of the same quantities in units of its height d (twin_drainage.sections
+  dynamic_section: A(y), R(y) and T(y) as SWMM 5.2's xsect.c gives them, the rounded
+  shapes from xsect.dat's tables, CUSTOM from its shape curve as shape.c tabulates it;
+  n barrels carry n times the area, width and conveyance at the same hydraulic radius,
+  as SWMM's link code multiplies one barrel's flow, volume and surface), so every
+  formula above, the node storage and the surface a pipe lends its node read the
+  shape's table where the circle reads its own; the circle stays the fast path.
 - Outfalls: SWMM's NORMAL outfall (the last pipe ends at the normal depth of its
   flow, or at the smaller of normal and critical depth when it drops to the outfall's
   invert), under a fixed tailwater (the river's stage) when that is higher.
@@ -106,7 +114,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from numba import njit
+from numba import njit, types
+from numba.extending import overload
 
 from twin import piecewise_risk
 # Numba's cache keys this package's kernels on all its files (_numba_cache): route and
@@ -115,6 +124,8 @@ from twin_drainage import _numba_cache  # noqa: F401 - before any kernel: the pa
 from twin_drainage.culvert import culvert_flow
 from twin_drainage.kinwave import route_kinwave
 from twin_drainage.regulators import REG_PUMP, RI_DOWN, RI_GATED, RI_KIND, RI_UP, regulator_flow, regulator_gain
+from twin_drainage.sections import (INV_STEPS, SA, SEC_COLUMNS, SEC_STEPS, SK23, SK43, SR, SR43, ST, sec_at, sec_cell,
+                                     sec_inverse, sec_value)
 
 #: the largest τ·dQ/dh/A a step gives a regulator on its smaller node (route() takes
 #: its flow implicit in the heads, linearised; build_network)
@@ -249,12 +260,71 @@ def cutoff_width(y, d):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
+def any_cutoff_width(s, y, d, sec_table):  # pragma: no cover - compiled
+    """:func:`cutoff_width` of section ``s`` (-1: the circle): its width at
+    EXTRAN_CROWN_CUTOFF·d above that depth (SWMM caps closed shapes there; an open
+    channel's width at 0.96·d is taken too, a few per cent under its top width)."""
+    if s < 0:
+        return cutoff_width(y, d)
+    return any_width(s, min(max(y, 0.0), EXTRAN_CROWN_CUTOFF * d), d, sec_table)
+
+
+@njit(cache=True, nogil=True)
 def circle_section(x):  # pragma: no cover - compiled
     """A/d², R/d and (R/d)^(4/3) of a circle filled to y/d = ``x`` (0 <= x <= 1), from CIRCLE."""
     if x >= 1.0:
         return FULL_AREA, 0.25, FULL_R43
     half, k, w = circle_cell(x)
     return circle_value(half, k, w, 0), circle_value(half, k, w, 3), circle_value(half, k, w, 4)
+
+
+# --- every other section --------------------------------------------------------------
+def section_at(sections, i):  # pragma: no cover - compiled through its overload
+    """``sections[i]``, or -1 (the circle) when ``sections`` is None."""
+    return -1 if sections is None else sections[i]
+
+
+@overload(section_at, jit_options={"cache": True})
+def _section_at(sections, i):  # pragma: no cover - compiled
+    # a network of circles passes None: its route is compiled without the sections'
+    # branches (they cost 5 % of the 24-block city's tick as loads and tests)
+    if isinstance(sections, types.NoneType):
+        return lambda sections, i: -1
+    return lambda sections, i: sections[i]
+
+
+# A pipe's section ``s`` (Network.pipe_int[PI_SECTION], an end's end_section) is -1 for the
+# router's own circle, else a row of the network's section tables (twin_drainage.sections
+# dynamic_section: A/d², A·R^(4/3)/d^(10/3), A·R^(2/3)/d^(8/3), R/d, (R/d)^(4/3), T/d at
+# equal steps of y/d, d the section's height, barrels included), so the router's
+# formulas, all in units of d, take any shape; the circle keeps its own tables.
+@njit(cache=True, nogil=True)
+def any_section(s, x, sec_table):  # pragma: no cover - compiled
+    """:func:`circle_section` of section ``s`` (-1: the circle) at y/d = ``x``."""
+    if s < 0:
+        return circle_section(x)
+    if x <= 0.0:
+        return 0.0, 0.0, 0.0
+    if x >= 1.0:
+        return sec_table[s, SEC_STEPS, SA], sec_table[s, SEC_STEPS, SR], sec_table[s, SEC_STEPS, SR43]
+    k, w = sec_cell(x)
+    return sec_value(sec_table, s, k, w, SA), sec_value(sec_table, s, k, w, SR), sec_value(sec_table, s, k, w, SR43)
+
+
+@njit(cache=True, nogil=True)
+def any_width(s, y, d, sec_table):  # pragma: no cover - compiled
+    """Top width (m) of section ``s`` (-1: the circle) at depth ``y``; a closed section's is 0 when full."""
+    if s < 0:
+        return circular_width(y, d)
+    return sec_at(sec_table, s, y / d, ST) * d
+
+
+@njit(cache=True, nogil=True)
+def any_area(s, y, d, sec_table):  # pragma: no cover - compiled
+    """Flow area (m2) of section ``s`` (-1: the circle) at depth ``y``."""
+    if s < 0:
+        return circular_area(y, d)
+    return sec_at(sec_table, s, y / d, SA) * d * d
 
 
 # --- normal and critical depth ---------------------------------------------------------
@@ -313,6 +383,22 @@ def critical_ratio(root_phi):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
+def any_normal(s, root_phi, sec_inv, sec_scale):  # pragma: no cover - compiled
+    """:func:`normal_ratio` of section ``s`` (-1: the circle)."""
+    if s < 0:
+        return normal_ratio(root_phi)
+    return sec_inverse(sec_inv, sec_scale, s, 0, root_phi)
+
+
+@njit(cache=True, nogil=True)
+def any_critical(s, root_phi, sec_inv, sec_scale):  # pragma: no cover - compiled
+    """:func:`critical_ratio` of section ``s`` (-1: the circle)."""
+    if s < 0:
+        return critical_ratio(root_phi)
+    return sec_inverse(sec_inv, sec_scale, s, 1, root_phi)
+
+
+@njit(cache=True, nogil=True)
 def normal_depth(q, d, n, slope, open_fraction):  # pragma: no cover - compiled
     """Manning's normal depth (m) of a flow ``q`` (m3/s) in a circular pipe of diameter
     ``d``, roughness ``n`` and bed ``slope``, ``open_fraction`` of its section open:
@@ -368,9 +454,10 @@ PIPE_FLOATS = (
 )
 (PF_DIAMETER, PF_PER_DIAMETER, PF_INVERT_UP, PF_INVERT_DOWN, PF_GRAVITY, PF_FRICTION, PF_CONVEYANCE,
  PF_ROOT_PER_CONVEYANCE, PF_ROOT_PER_CRITICAL, PF_CAPACITY, PF_LENGTH, PF_ROUGHNESS, PF_SLOPE) = range(len(PIPE_FLOATS))
-#: per pipe: its upstream and downstream node; its downstream end (END_*); an inlet offset (0/1)
-PIPE_INTS = ("pipe_up", "pipe_down", "down_end", "up_drop")
-PI_UP, PI_DOWN, PI_DOWN_END, PI_UP_DROP = range(len(PIPE_INTS))
+#: per pipe: its upstream and downstream node; its downstream end (END_*); an inlet offset (0/1);
+#: its section (-1 the circle, else a row of Network.sec_table)
+PIPE_INTS = ("pipe_up", "pipe_down", "down_end", "up_drop", "pipe_section")
+PI_UP, PI_DOWN, PI_DOWN_END, PI_UP_DROP, PI_SECTION = range(len(PIPE_INTS))
 #: per manhole: depth to the rim, volume at the rim (m3), shaft and ponding area (m2), crown (m)
 MANHOLE_FLOATS = ("max_depth", "full_volume", "shaft_area", "ponding_area", "crown")
 MF_MAX_DEPTH, MF_FULL_VOLUME, MF_SHAFT_AREA, MF_PONDING_AREA, MF_CROWN = range(len(MANHOLE_FLOATS))
@@ -425,6 +512,12 @@ class Network:
     #: twin_drainage.culvert.router_row (their inlet control)
     culvert_of: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     culvert: np.ndarray = field(default_factory=lambda: np.zeros((0, 1)))
+    #: each pipe end's section (-1 the circle; end_pipe's pipe_section), and the sections'
+    #: tables (twin_drainage.sections.dynamic_section, one row per section)
+    end_section: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    sec_table: np.ndarray = field(default_factory=lambda: NO_SECTIONS)
+    sec_inv: np.ndarray = field(default_factory=lambda: np.zeros((0, 2, INV_STEPS + 1)))
+    sec_scale: np.ndarray = field(default_factory=lambda: np.zeros((0, 2)))
 
     def __getattr__(self, name: str) -> np.ndarray:
         for rows, names in (("pipe_float", PIPE_FLOATS), ("pipe_int", PIPE_INTS), ("manhole_float", MANHOLE_FLOATS),
@@ -435,14 +528,18 @@ class Network:
 
 
 def build_network(table, links: dict[str, tuple[str, ...]], regulator_specs: dict[str, dict] | None = None,
-                  storage_curves: dict[str, list] | None = None, culverts: dict[str, dict] | None = None) -> Network:
+                  sections: dict[str, dict] | None = None, storage_curves: dict[str, list] | None = None,
+                  culverts: dict[str, dict] | None = None) -> Network:
     """Flatten the domain table and the pipes' ``links`` ([upstream, downstream]) into a
     :class:`Network`, with the rows of kind ``regulator`` described by
-    ``regulator_specs`` (id -> twin_drainage.inp's record), the storage units of
-    ``storage_curves`` (id -> [[depth m, area m2], ...], a SWMM TABULAR curve) holding
-    what their curve holds instead of their shaft, and the pipes of ``culverts`` (id ->
-    {code, barrels, y_full, a_full, shape, geom}, twin_drainage.inp) limited by their
-    inlet control. Errors name the pipe and what would be valid."""
+    ``regulator_specs`` (id -> twin_drainage.inp's record), the pipes of ``sections``
+    (id -> {shape, geom, barrels}, the importer's record) routed by their own section
+    (twin_drainage.sections.dynamic_section) instead of a circle of their diameter (the
+    section's height), the storage units of ``storage_curves`` (id -> [[depth m, area
+    m2], ...], a SWMM TABULAR curve) holding what their curve holds instead of their
+    shaft, and the pipes of ``culverts`` (id -> {code, barrels, y_full, a_full, shape,
+    geom}, twin_drainage.inp) limited by their inlet control. Errors name the pipe and
+    what would be valid."""
     kinds = table.kind_names
     kind = table.kind
     manholes = np.flatnonzero(kind == kinds.index("manhole"))
@@ -479,6 +576,34 @@ def build_network(table, links: dict[str, tuple[str, ...]], regulator_specs: dic
         bad = np.flatnonzero(values <= 0.0)
         if len(bad):
             raise ValueError(f"drainage pipe {table.ids[pipes[bad[0]]]!r}: {name} must be > 0 m; got {values[bad[0]]}")
+    pipe_section = np.full(len(pipes), -1, dtype=np.int64)
+    full_area = 0.25 * np.pi * diameter**2
+    full_k23 = np.full(len(pipes), FULL_K23)  # A·R^(2/3)/d^(8/3) when full
+    rows, inverses, scales = [], [], []
+    if sections:
+        from twin_drainage.sections import dynamic_section
+
+        for p, row in enumerate(pipes):
+            sec = sections.get(table.ids[row])
+            if sec is None:
+                continue
+            try:
+                d, tab, inv, scale = dynamic_section(sec["shape"], sec["geom"], float(sec.get("barrels", 1.0)),
+                                                     sec.get("curve"))
+            except ValueError as exc:
+                raise ValueError(f"drainage pipe {table.ids[row]!r}: section {exc}") from None
+            if abs(d - diameter[p]) > 1e-9 * max(d, 1.0):
+                raise ValueError(f"drainage pipe {table.ids[row]!r}: diameter {diameter[p]} m must be its section's "
+                                 f"height {d} m")
+            pipe_section[p] = len(rows)
+            rows.append(tab)
+            inverses.append(inv)
+            scales.append(scale)
+            full_area[p] = tab[SEC_STEPS, SA] * d * d
+            full_k23[p] = tab[SEC_STEPS, SK23]
+    sec_table = np.array(rows) if rows else NO_SECTIONS
+    sec_inv = np.array(inverses) if rows else np.zeros((0, 2, INV_STEPS + 1))
+    sec_scale = np.array(scales) if rows else np.zeros((0, 2))
     m = len(manholes)
     rim = table["rim_elevation"][manholes].astype(np.float64)
     max_depth = rim - invert[:m]
@@ -498,6 +623,7 @@ def build_network(table, links: dict[str, tuple[str, ...]], regulator_specs: dic
     end_ptr = np.cumsum(end_ptr)
     end_offset = end_z - invert[end_node]
     end_diameter = diameter[end_pipe]
+    end_section = pipe_section[end_pipe]
     end_capacity = 0.5 * length[end_pipe] * end_diameter * end_diameter
 
     crown = rim.copy()
@@ -518,7 +644,9 @@ def build_network(table, links: dict[str, tuple[str, ...]], regulator_specs: dic
     stable_dt = math.inf
     if len(pipes):
         inv_shaft = np.concatenate([1.0 / shaft, np.zeros(len(outfalls))])
-        omega2 = G * 0.25 * np.pi * diameter**2 / length * (inv_shaft[up] + inv_shaft[down])
+        pull = G * 0.25 * np.pi * diameter**2 / length
+        pull[pipe_section >= 0] = (G * full_area / length)[pipe_section >= 0]  # their own full areas
+        omega2 = pull * (inv_shaft[up] + inv_shaft[down])
         stable_dt = float(min(np.min(1.0 / np.sqrt(omega2)), np.min(0.7 * length / np.sqrt(G * diameter))))
 
     slope = (invert_up - invert_down) / length
@@ -532,12 +660,17 @@ def build_network(table, links: dict[str, tuple[str, ...]], regulator_specs: dic
     gravity = G * diameter**2 / length
     friction = G * roughness**2 / diameter ** (10.0 / 3.0)
     root_per_conveyance = np.sqrt(np.divide(1.0, conveyance, out=np.zeros_like(conveyance), where=conveyance > 0.0))
+    capacity = manning_full_capacity(diameter, roughness, slope)
+    if rows:  # Manning's full flow of the true sections (barrels included)
+        capacity = np.where(pipe_section >= 0, full_k23 * diameter ** (8.0 / 3.0) * np.sqrt(
+            np.maximum(np.abs(slope), MIN_CAPACITY_SLOPE)) / roughness, capacity)
     pipe_float = np.stack([
         diameter, 1.0 / diameter, invert_up, invert_down, gravity, friction, conveyance, root_per_conveyance,
-        (G * diameter**5) ** -0.25, manning_full_capacity(diameter, roughness, slope), length, roughness, slope])
-    pipe_int = np.stack([up, down, down_end, (invert_up > invert[up]).astype(np.int64)]).astype(np.int64)
+        (G * diameter**5) ** -0.25, capacity, length, roughness, slope])
+    pipe_int = np.stack([up, down, down_end, (invert_up > invert[up]).astype(np.int64), pipe_section]).astype(np.int64)
     end_float = np.stack([end_offset, end_diameter, end_capacity])
-    full = full_volume(max_depth, shaft, pond, end_ptr, end_offset, end_diameter, end_capacity, store_ptr, store_xy)
+    full = full_volume(max_depth, shaft, pond, end_ptr, end_offset, end_diameter, end_capacity, end_section, sec_table,
+                       store_ptr, store_xy)
     culvert_of, culvert = _culverts(table, pipes, slope, culverts or {})
     manhole_float = np.stack([max_depth, full, shaft, pond, crown])
     extra = {}
@@ -573,8 +706,9 @@ def build_network(table, links: dict[str, tuple[str, ...]], regulator_specs: dic
         manhole_row=manholes, outfall_row=outfalls, pipe_row=pipes, node_invert=invert, tailwater=tailwater,
         pipe_float=pipe_float, pipe_int=pipe_int, manhole_float=manhole_float,
         outfall_pipe=np.flatnonzero(into_outfall),
-        end_ptr=end_ptr, end_pipe=end_pipe, end_float=end_float, stable_dt=stable_dt, store_ptr=store_ptr,
-        store_xy=store_xy, culvert_of=culvert_of, culvert=culvert, **extra,
+        end_ptr=end_ptr, end_pipe=end_pipe, end_float=end_float, stable_dt=stable_dt, end_section=end_section,
+        sec_table=sec_table, sec_inv=sec_inv, sec_scale=sec_scale, store_ptr=store_ptr, store_xy=store_xy,
+        culvert_of=culvert_of, culvert=culvert, **extra,
     )
 
 
@@ -684,16 +818,17 @@ STORE = _store_table()
 
 
 @njit(cache=True, nogil=True)
-def storage(m, depth, max_depth, shaft, pond, end_ptr, end_offset, end_diameter, end_capacity, store_ptr,
-            store_xy):  # pragma: no cover
+def storage(m, depth, max_depth, shaft, pond, end_ptr, end_offset, end_diameter, end_capacity, end_section,
+            sec_table, store_ptr, store_xy):  # pragma: no cover
     """The storage of manhole ``m`` around ``depth`` (m above its invert): (intercept m3,
     surface m2, low m, high m) such that it holds intercept + surface·y (m3) at every
     depth y from ``low`` to ``high``. It holds the shaft up to the rim (or, for a storage
     unit with a curve, ``store_xy``'s volumes from ``store_ptr[m]``, linear between its
-    points), half of each pipe meeting it (filled to the node's level at that end) and,
-    above the rim, the street's ponding area. The volume at ``depth`` is the same sum
-    whichever way the depth was reached, so it is a function of the depth alone, to the
-    bit."""
+    points), half of each pipe meeting it (filled to the node's level at that end; a
+    section other than the circle, ``end_section`` >= 0, from its table's SEC_STEPS
+    linear pieces) and, above the rim, the street's ponding area. The volume at ``depth``
+    is the same sum whichever way the depth was reached, so it is a function of the depth
+    alone, to the bit."""
     rim = max_depth[m]
     lo, hi = store_ptr[m], store_ptr[m + 1]
     if hi > lo:
@@ -724,9 +859,10 @@ def storage(m, depth, max_depth, shaft, pond, end_ptr, end_offset, end_diameter,
         if x <= 0.0:
             high = min(high, offset)
         elif x >= 1.0:
-            intercept += end_capacity[e] * FULL_AREA
+            s = section_at(end_section, e)
+            intercept += end_capacity[e] * (FULL_AREA if s < 0 else sec_table[s, SEC_STEPS, SA])
             low = max(low, offset + d)
-        else:
+        elif section_at(end_section, e) < 0:  # the circle, with constant steps (the fast path)
             k = int(x * STORE_STEPS)
             bottom = offset + k * d / STORE_STEPS
             slope = end_capacity[e] * (STORE[k + 1] - STORE[k]) * STORE_STEPS / d
@@ -734,12 +870,21 @@ def storage(m, depth, max_depth, shaft, pond, end_ptr, end_offset, end_diameter,
             surface += slope
             low = max(low, bottom)
             high = min(high, offset + (k + 1) * d / STORE_STEPS)
+        else:
+            s = section_at(end_section, e)
+            k = int(x * SEC_STEPS)
+            bottom = offset + k * d / SEC_STEPS
+            slope = end_capacity[e] * (sec_table[s, k + 1, SA] - sec_table[s, k, SA]) * SEC_STEPS / d
+            intercept += end_capacity[e] * sec_table[s, k, SA] - slope * bottom
+            surface += slope
+            low = max(low, bottom)
+            high = min(high, offset + (k + 1) * d / SEC_STEPS)
     return intercept, surface, low, high
 
 
 @njit(cache=True, nogil=True)
 def storage_depth(m, volume, guess, full, max_depth, shaft, pond, end_ptr, end_offset, end_diameter,
-                  end_capacity, store_ptr, store_xy, lent=0.0):  # pragma: no cover
+                  end_capacity, end_section, sec_table, store_ptr, store_xy, lent=0.0):  # pragma: no cover
     """The depth (m) at which manhole ``m`` stores ``volume`` (m3), the inverse of
     :func:`storage` plus ``lent``·depth (``lent`` >= 0, m2: the surface its pipes lend it
     beyond their half pipes, see route), with the storage of :func:`storage` around it: (depth,
@@ -748,11 +893,12 @@ def storage_depth(m, volume, guess, full, max_depth, shaft, pond, end_ptr, end_o
     volume at the rim, ``lent``·rim included."""
     if volume <= 0.0:
         intercept, surface, low, high = storage(m, 0.0, max_depth, shaft, pond, end_ptr, end_offset, end_diameter,
-                                                end_capacity, store_ptr, store_xy)
+                                                end_capacity, end_section, sec_table, store_ptr, store_xy)
         return 0.0, intercept, surface, low, high
     if pond[m] <= 0.0 and volume >= full:  # no ponding: full to the rim, no higher
         intercept, surface, low, high = storage(m, max_depth[m] * (1.0 - 1e-12), max_depth, shaft, pond, end_ptr,
-                                                end_offset, end_diameter, end_capacity, store_ptr, store_xy)
+                                                end_offset, end_diameter, end_capacity, end_section, sec_table,
+                                                store_ptr, store_xy)
         return max_depth[m], intercept, surface, low, high
     lo = 0.0
     if volume <= full:
@@ -763,7 +909,7 @@ def storage_depth(m, volume, guess, full, max_depth, shaft, pond, end_ptr, end_o
     d = min(max(guess, lo), hi)
     for _ in range(200):
         intercept, surface, low, high = storage(m, d, max_depth, shaft, pond, end_ptr, end_offset, end_diameter,
-                                                end_capacity, store_ptr, store_xy)
+                                                end_capacity, end_section, sec_table, store_ptr, store_xy)
         # no surface (the rim of a unit that cannot pond): bisect
         nxt = (volume - intercept) / (surface + lent) if surface + lent > 0.0 else -1.0
         if low <= nxt <= high:
@@ -779,20 +925,34 @@ def storage_depth(m, volume, guess, full, max_depth, shaft, pond, end_ptr, end_o
 
 
 @njit(cache=True, nogil=True)
-def _full_volume(max_depth, shaft, pond, end_ptr, end_offset, end_diameter, end_capacity, store_ptr, store_xy,
-                 out):  # pragma: no cover
+def _full_volume(max_depth, shaft, pond, end_ptr, end_offset, end_diameter, end_capacity, end_section, sec_table,
+                 store_ptr, store_xy, out):  # pragma: no cover
     for m in range(max_depth.shape[0]):
         intercept, surface, _, _ = storage(m, max_depth[m], max_depth, shaft, pond, end_ptr, end_offset, end_diameter,
-                                           end_capacity, store_ptr, store_xy)
+                                           end_capacity, end_section, sec_table, store_ptr, store_xy)
         out[m] = intercept + surface * max_depth[m]
 
 
-def full_volume(max_depth, shaft, pond, end_ptr, end_offset, end_diameter, end_capacity, store_ptr=None,
-                store_xy=None) -> np.ndarray:
-    """Water each manhole holds when filled to its rim (m3)."""
+#: no section tables: every pipe the router's own circle
+NO_SECTIONS = np.zeros((0, SEC_STEPS + 1, SEC_COLUMNS))
+
+
+def _circles(end_section, sec_table, count: int) -> tuple[np.ndarray, np.ndarray]:
+    if end_section is None:
+        return np.full(count, -1, dtype=np.int64), NO_SECTIONS
+    return np.asarray(end_section, dtype=np.int64), sec_table
+
+
+def full_volume(max_depth, shaft, pond, end_ptr, end_offset, end_diameter, end_capacity, end_section=None,
+                sec_table=None, store_ptr=None, store_xy=None) -> np.ndarray:
+    """Water each manhole holds when filled to its rim (m3); ends of ``end_section`` >= 0
+    have the sections of ``sec_table`` (default: every end a circle), storage units of
+    ``store_ptr`` their curves (default: none)."""
     out = np.empty(len(max_depth))
+    end_section, sec_table = _circles(end_section, sec_table, len(end_offset))
     store_ptr, store_xy = _no_curves(len(max_depth), store_ptr, store_xy)
-    _full_volume(max_depth, shaft, pond, end_ptr, end_offset, end_diameter, end_capacity, store_ptr, store_xy, out)
+    _full_volume(max_depth, shaft, pond, end_ptr, end_offset, end_diameter, end_capacity, end_section, sec_table,
+                 store_ptr, store_xy, out)
     return out
 
 
@@ -803,25 +963,29 @@ def _no_curves(m: int, store_ptr, store_xy) -> tuple[np.ndarray, np.ndarray]:
     return store_ptr, store_xy
 
 
-def node_volume(m, depth, max_depth, shaft, pond, end_ptr, end_pipe, end_offset, length, diameter, store_ptr=None,
-                store_xy=None) -> float:
+def node_volume(m, depth, max_depth, shaft, pond, end_ptr, end_pipe, end_offset, length, diameter, end_section=None,
+                sec_table=None, store_ptr=None, store_xy=None) -> float:
     """:func:`storage`'s volume (m3) at manhole ``m``, from per-pipe ``length`` and
-    ``diameter`` and the ends' ``end_pipe`` (for tests and tools)."""
+    ``diameter`` and the ends' ``end_pipe`` (for tests and tools; sections as
+    :func:`full_volume` takes them)."""
     d = np.asarray(diameter, dtype=np.float64)[end_pipe]
+    end_section, sec_table = _circles(end_section, sec_table, len(end_pipe))
     store_ptr, store_xy = _no_curves(len(max_depth), store_ptr, store_xy)
     intercept, surface, _, _ = storage(m, depth, max_depth, shaft, pond, end_ptr, end_offset, d,
-                                       0.5 * np.asarray(length, dtype=np.float64)[end_pipe] * d * d, store_ptr,
-                                       store_xy)
+                                       0.5 * np.asarray(length, dtype=np.float64)[end_pipe] * d * d, end_section,
+                                       sec_table, store_ptr, store_xy)
     return intercept + surface * depth
 
 
 def node_depth(m, volume, guess, full, max_depth, shaft, pond, end_ptr, end_pipe, end_offset, length,
-               diameter, store_ptr=None, store_xy=None) -> float:
+               diameter, end_section=None, sec_table=None, store_ptr=None, store_xy=None) -> float:
     """:func:`storage_depth` at manhole ``m``, with the arguments of :func:`node_volume`."""
     d = np.asarray(diameter, dtype=np.float64)[end_pipe]
+    end_section, sec_table = _circles(end_section, sec_table, len(end_pipe))
     store_ptr, store_xy = _no_curves(len(max_depth), store_ptr, store_xy)
     return storage_depth(m, volume, guess, full, max_depth, shaft, pond, end_ptr, end_offset, d,
-                         0.5 * np.asarray(length, dtype=np.float64)[end_pipe] * d * d, store_ptr, store_xy)[0]
+                         0.5 * np.asarray(length, dtype=np.float64)[end_pipe] * d * d, end_section, sec_table,
+                         store_ptr, store_xy)[0]
 
 
 # --- the router ---------------------------------------------------------------------
@@ -832,8 +996,8 @@ def route(dt, substeps, runoff, depth, flow, open_fraction,
           pipe_up, pipe_down, invert_up, invert_down, diameter, per_diameter, gravity, friction, conveyance,
           root_per_conveyance, root_per_critical, down_end, up_drop, head, volume, settled, intercept, surface,
           low, high, lent, held, leaving, outflow, flooded, stored, pipe_depth, pipe_area, reg_int, reg_float,
-          curve_ptr, curve_x, curve_y, reg_on, reg_flow, losses, damping, store_ptr, store_xy, culvert_of,
-          culvert, surcharge=SURCHARGE_SLOT,
+          curve_ptr, curve_x, curve_y, reg_on, reg_flow, losses, damping, pipe_section, end_section, sec_table, sec_inv,
+          sec_scale, store_ptr, store_xy, culvert_of, culvert, surcharge=SURCHARGE_SLOT,
           extran=np.zeros((2, 0)), end_pipe=np.zeros(0, dtype=np.int64)):  # pragma: no cover - compiled
     """Advance the network by ``dt`` seconds in ``substeps`` equal steps (local inertial
     links, node continuity; see the module docstring). Each step is four passes: the
@@ -861,6 +1025,9 @@ def route(dt, substeps, runoff, depth, flow, open_fraction,
     SWMM's own link momentum, upstream-weighted and with the convective terms (module
     docstring); ``pipe_area`` keeps the last step's mid area for them. PARTIAL takes the
     inlet's section in a pipe supercritical at mid depth, FULL the centred link alone.
+    ``pipe_section`` and ``end_section`` give each pipe's and each end's section (-1 the
+    circle, else a row of ``sec_table``, ``sec_inv`` and ``sec_scale``, Network's); both
+    None for a network of circles, which compiles the fast path alone.
     Storage units with a curve hold what ``store_xy`` says (:func:`storage`); a culvert
     (``culvert_of``, ``culvert``) passes no more than its inlet control lets through.
     ``surcharge`` (a SURCHARGE_* code, the file's SURCHARGE_METHOD): under EXTRAN a
@@ -891,8 +1058,8 @@ def route(dt, substeps, runoff, depth, flow, open_fraction,
         moved = depth[m] != settled[m]
         if moved:
             intercept[m], surface[m], low[m], high[m] = storage(m, depth[m], max_depth, shaft, pond, end_ptr,
-                                                                end_offset, end_diameter, end_capacity, store_ptr,
-                                                                store_xy)
+                                                                end_offset, end_diameter, end_capacity, end_section,
+                                                                sec_table, store_ptr, store_xy)
         volume[m] = intercept[m] + surface[m] * depth[m]
         # The water beyond the storage (see the node depths below) is state, kept in the
         # table's volume column (``held`` on entry) so that a restored table continues
@@ -913,6 +1080,7 @@ def route(dt, substeps, runoff, depth, flow, open_fraction,
         # Link momentum.
         for p in range(p_count):
             d = diameter[p]
+            s = section_at(pipe_section, p)
             up, down = pipe_up[p], pipe_down[p]
             hu = head[up]
             hd = head[down]
@@ -932,17 +1100,18 @@ def route(dt, substeps, runoff, depth, flow, open_fraction,
                         if f > 0.0:
                             root_q = math.sqrt(q if f == 1.0 else q / f)
                             if fall > 0.0:
-                                y_end = d * normal_ratio(root_q * root_per_conveyance[p])
+                                y_end = d * any_normal(s, root_q * root_per_conveyance[p], sec_inv, sec_scale)
                             if down_end[p] == END_FREE:
-                                y_end = min(y_end, d * critical_ratio(root_q * root_per_critical[p]))
+                                y_end = min(y_end, d * any_critical(s, root_q * root_per_critical[p], sec_inv,
+                                                                    sec_scale))
                     hd = max(hd, invert_down[p] + y_end)
             elif up_drop[p] and hu < invert_up[p] + d:
                 y_end = d
                 if f > 0.0:
                     root_q = math.sqrt(-q if f == 1.0 else -q / f)
                     if fall < 0.0:
-                        y_end = d * normal_ratio(root_q * root_per_conveyance[p])
-                    y_end = min(y_end, d * critical_ratio(root_q * root_per_critical[p]))
+                        y_end = d * any_normal(s, root_q * root_per_conveyance[p], sec_inv, sec_scale)
+                    y_end = min(y_end, d * any_critical(s, root_q * root_per_critical[p], sec_inv, sec_scale))
                 hu = max(hu, invert_up[p] + y_end)
             yu = min(max(hu - invert_up[p], 0.0), d)
             yd = min(max(hd - invert_down[p], 0.0), d)
@@ -958,7 +1127,13 @@ def route(dt, substeps, runoff, depth, flow, open_fraction,
                 pipe_area[p] = 0.0
                 flow[p] = 0.0
                 continue
-            if y >= d:
+            if s >= 0:  # a section of its own (any_section)
+                x = min(y * per_diameter[p], 1.0)
+                k, w = sec_cell(x) if x < 1.0 else (SEC_STEPS - 1, 1.0)
+                a = sec_value(sec_table, s, k, w, SA)
+                k43 = sec_value(sec_table, s, k, w, SK43)
+                r_mid = sec_value(sec_table, s, k, w, SR)
+            elif y >= d:
                 a, k43, r_mid = FULL_AREA, FULL_K43, 0.25
             else:
                 half, k, w = circle_cell(y * per_diameter[p])
@@ -976,8 +1151,8 @@ def route(dt, substeps, runoff, depth, flow, open_fraction,
             inertia = 0.0
             a_up, r_up, r43_up, a_down = 0.0, 0.0, 0.0, 0.0
             if damping == DAMPING_NONE or losses[LL_ANY, p] > 0.0:
-                a_up, r_up, r43_up = circle_section(yu * per_diameter[p])
-                a_down = circle_section(yd * per_diameter[p])[0]
+                a_up, r_up, r43_up = any_section(s, yu * per_diameter[p], sec_table)
+                a_down = any_section(s, yd * per_diameter[p], sec_table)[0]
             if damping == DAMPING_NONE:
                 # SWMM's own momentum (dwflow.c dwflow_findConduitFlow). The Froude number at
                 # mid depth (link_getFroude: 0 in a closed conduit within FUDGE of its crown)
@@ -986,7 +1161,7 @@ def route(dt, substeps, runoff, depth, flow, open_fraction,
                 speed = min(max(q / area, -MAX_VELOCITY), MAX_VELOCITY)
                 sigma = 1.0
                 if y < d - FUDGE:
-                    froude2 = speed * speed * circular_width(y, d) / (G * a * d * d)
+                    froude2 = speed * speed * any_width(s, y, d, sec_table) / (G * a * d * d)
                     if froude2 >= 1.0:
                         sigma = 0.0
                     elif froude2 > 0.25:
@@ -1013,8 +1188,8 @@ def route(dt, substeps, runoff, depth, flow, open_fraction,
                 # test_drainage_city_scale passes either way, test_drainage_swmm's branched
                 # surcharge only without; module docstring)
                 speed = min(q / area, MAX_VELOCITY)
-                if speed * speed * circular_width(y, d) >= G * a * d * d:
-                    a_up, r_up, r43_up = circle_section(yu * per_diameter[p])
+                if speed * speed * any_width(s, y, d, sec_table) >= G * a * d * d:
+                    a_up, r_up, r43_up = any_section(s, yu * per_diameter[p], sec_table)
                     conveyed = f * a * r43_up
                     a = a_up
             local = 0.0
@@ -1051,11 +1226,20 @@ def route(dt, substeps, runoff, depth, flow, open_fraction,
             # pipe carries no more than Manning's normal flow at its upstream depth. It
             # keeps steep pipes from oscillating; uniform flow is left exactly as it is.
             elif q > 0.0 and fall > 0.0 and 0.0 < yu < d:
-                half, k, w = circle_cell(yu * per_diameter[p])
-                a_up = f * circle_value(half, k, w, 0) * d * d
+                if s < 0:
+                    half, k, w = circle_cell(yu * per_diameter[p])
+                    a_up = f * circle_value(half, k, w, 0) * d * d
+                    width2 = 4.0 * yu * (d - yu)
+                else:
+                    k, w = sec_cell(yu * per_diameter[p])
+                    a_up = f * sec_value(sec_table, s, k, w, SA) * d * d
+                    width2 = (sec_value(sec_table, s, k, w, ST) * d) ** 2
                 # Froude number >= 1 at the inlet: Q²·T >= g·A³, squared (T² = 4·y·(d - y))
-                if a_up > DRY_AREA and (hu - hd < fall or q ** 4 * 4.0 * yu * (d - yu) >= (G * a_up ** 3) ** 2):
-                    normal = f * conveyance[p] * circle_value(half, k, w, 2)
+                if a_up > DRY_AREA and (hu - hd < fall or q ** 4 * width2 >= (G * a_up ** 3) ** 2):
+                    if s < 0:
+                        normal = f * conveyance[p] * circle_value(half, k, w, 2)
+                    else:
+                        normal = f * conveyance[p] * sec_value(sec_table, s, k, w, SK23)
                     if q > normal:
                         q = normal
             if q < 0.0 and losses[LL_FLAP, p] > 0.0:
@@ -1084,9 +1268,10 @@ def route(dt, substeps, runoff, depth, flow, open_fraction,
             beyond[m] = 0.0
         for p in range(p_count):
             d = diameter[p]
+            s = section_at(pipe_section, p)
             quarter = 0.25 * G * d * d / gravity[p]  # L/4 (gravity = g·d²/L)
-            w_mid = circular_width(pipe_depth[p], d)
-            a_mid = circular_area(pipe_depth[p], d)
+            w_mid = any_width(s, pipe_depth[p], d, sec_table)
+            a_mid = any_area(s, pipe_depth[p], d, sec_table)
             up, down = pipe_up[p], pipe_down[p]
             if is_extran:
                 # EXTRAN: SWMM's surface (w_end + w_mid)·L/4 with the crown cutoff, which
@@ -1094,28 +1279,28 @@ def route(dt, substeps, runoff, depth, flow, open_fraction,
                 # crown rises on it; a surcharged junction's head blends from it, see the
                 # node depths); what the node holds beyond its storage grows on it by
                 # (its rise above the crown) times that surface
-                w_mid = cutoff_width(pipe_depth[p], d)
+                w_mid = any_cutoff_width(s, pipe_depth[p], d, sec_table)
                 y = head[up] - invert_up[p]
                 if invert_up[p] <= node_invert[up]:
-                    w_end = cutoff_width(y, d)
-                    lent[up] += quarter * (w_end + w_mid - 2.0 * circular_width(y, d))
-                    beyond[up] += quarter * (max(a_mid - circular_area(max(y, 0.0), d), 0.0)
+                    w_end = any_cutoff_width(s, y, d, sec_table)
+                    lent[up] += quarter * (w_end + w_mid - 2.0 * any_width(s, min(max(y, 0.0), d), d, sec_table))
+                    beyond[up] += quarter * (max(a_mid - any_area(s, min(max(y, 0.0), d), d, sec_table), 0.0)
                                              + (w_end + w_mid) * max(y - d, 0.0))
                 if down < m_count and invert_down[p] <= node_invert[down]:
                     y = head[down] - invert_down[p]
-                    w_end = cutoff_width(y, d)
-                    lent[down] += quarter * (w_end + w_mid - 2.0 * circular_width(y, d))
-                    beyond[down] += quarter * (max(a_mid - circular_area(max(y, 0.0), d), 0.0)
+                    w_end = any_cutoff_width(s, y, d, sec_table)
+                    lent[down] += quarter * (w_end + w_mid - 2.0 * any_width(s, min(max(y, 0.0), d), d, sec_table))
+                    beyond[down] += quarter * (max(a_mid - any_area(s, min(max(y, 0.0), d), d, sec_table), 0.0)
                                                + (w_end + w_mid) * max(y - d, 0.0))
                 continue
             y = head[up] - invert_up[p]
             if invert_up[p] <= node_invert[up] and y < d:
-                lent[up] += quarter * (w_mid - circular_width(y, d))
-                beyond[up] += quarter * max(a_mid - circular_area(max(y, 0.0), d), 0.0)
+                lent[up] += quarter * (w_mid - any_width(s, y, d, sec_table))
+                beyond[up] += quarter * max(a_mid - any_area(s, max(y, 0.0), d, sec_table), 0.0)
             y = head[down] - invert_down[p] if down < m_count else d
             if y < d and invert_down[p] <= node_invert[down]:
-                lent[down] += quarter * (w_mid - circular_width(y, d))
-                beyond[down] += quarter * max(a_mid - circular_area(max(y, 0.0), d), 0.0)
+                lent[down] += quarter * (w_mid - any_width(s, y, d, sec_table))
+                beyond[down] += quarter * max(a_mid - any_area(s, max(y, 0.0), d, sec_table), 0.0)
         for m in range(m_count):
             lent[m] = max(lent[m], 0.0)
             # never more beyond the storage than the pipes hold above the half pipes at
@@ -1358,11 +1543,11 @@ def route(dt, substeps, runoff, depth, flow, open_fraction,
                     flooded[m] += max(volume[m] - start[m], 0.0)
                     intercept[m], surface[m], low[m], high[m] = storage(
                         m, max_depth[m] * (1.0 - 1e-12), max_depth, shaft, pond, end_ptr, end_offset,
-                        end_diameter, end_capacity, store_ptr, store_xy)
+                        end_diameter, end_capacity, end_section, sec_table, store_ptr, store_xy)
                 elif not low[m] <= y_new <= high[m]:
                     intercept[m], surface[m], low[m], high[m] = storage(
                         m, y_new, max_depth, shaft, pond, end_ptr, end_offset, end_diameter, end_capacity,
-                        store_ptr, store_xy)
+                        end_section, sec_table, store_ptr, store_xy)
                 depth[m] = y_new
                 volume[m] = intercept[m] + surface[m] * y_new + held[m]
                 head[m] = node_invert[m] + y_new
@@ -1381,7 +1566,7 @@ def route(dt, substeps, runoff, depth, flow, open_fraction,
                 depth[m] = max_depth[m]
                 intercept[m], surface[m], low[m], high[m] = storage(
                     m, max_depth[m] * (1.0 - 1e-12), max_depth, shaft, pond, end_ptr, end_offset, end_diameter,
-                    end_capacity, store_ptr, store_xy)
+                    end_capacity, end_section, sec_table, store_ptr, store_xy)
                 held[m] = v - (intercept[m] + surface[m] * depth[m])
                 head[m] = node_invert[m] + depth[m]
                 leaving[m] = 0.0
@@ -1393,12 +1578,12 @@ def route(dt, substeps, runoff, depth, flow, open_fraction,
                 if not low[m] <= d <= high[m]:
                     d, intercept[m], surface[m], low[m], high[m] = storage_depth(
                         m, vs, d, full, max_depth, shaft, pond, end_ptr, end_offset, end_diameter,
-                        end_capacity, store_ptr, store_xy, lent[m])
+                        end_capacity, end_section, sec_table, store_ptr, store_xy, lent[m])
                 depth[m] = d
             elif depth[m] != 0.0:
                 depth[m], intercept[m], surface[m], low[m], high[m] = storage_depth(
                     m, vs, 0.0, full, max_depth, shaft, pond, end_ptr, end_offset, end_diameter, end_capacity,
-                    store_ptr, store_xy, lent[m])
+                    end_section, sec_table, store_ptr, store_xy, lent[m])
             held[m] = v - (intercept[m] + surface[m] * depth[m])  # exact: the volume is the state
             rise = max(depth[m] - max_depth[m], 0.0) - above_before
             if rise > 0.0:
@@ -1599,12 +1784,14 @@ def drainage_tick(dt, substeps, use_gauges, nearest_gauge_row, manhole_row, pipe
                   external_inflow, blockage, depth_col, head_col, crown_col, surcharged_col, ponded_col, flooding_col, volume_col,
                   inflow_col, flow_col, fill_col, velocity_col, capacity_col, discharge_col,
                   discharged_col, reg_row, reg_int, reg_float, curve_ptr, curve_x, curve_y, reg_on,
-                  reg_flow, losses, damping, store_ptr, store_xy, culvert_of, culvert, surcharge=SURCHARGE_SLOT,
+                  reg_flow, losses, damping, pipe_section, end_section, sec_table, sec_inv, sec_scale, store_ptr,
+                  store_xy, culvert_of, culvert, surcharge=SURCHARGE_SLOT,
                   extran=np.zeros((2, 0)), end_pipe=np.zeros(0, dtype=np.int64)):  # pragma: no cover - compiled
     """One tick of the network on the table's columns (``*_col``, ``rain_*``, ...):
     gather_inputs, route, publish, in one call from Python, with the network
     (:class:`Network`) and the working arrays (:class:`RouterWork`) packed in rows;
-    ``damping``, ``surcharge``, ``extran`` and ``end_pipe`` as :func:`route` takes them."""
+    ``damping``, the sections, the storage curves, the culverts, ``surcharge``, ``extran``
+    and ``end_pipe`` as :func:`route` takes them."""
     runoff, depth, flow, open_fraction = work_manhole[MW_RUNOFF], work_manhole[MW_DEPTH], work_pipe[PW_FLOW], \
         work_pipe[PW_OPEN_FRACTION]
     flooded, stored = work_manhole[MW_FLOODED], work_manhole[MW_STORED]
@@ -1626,7 +1813,8 @@ def drainage_tick(dt, substeps, use_gauges, nearest_gauge_row, manhole_row, pipe
           work_manhole[MW_SURFACE], work_manhole[MW_LOW], work_manhole[MW_HIGH], work_manhole[MW_LENT], work_manhole[MW_HELD],
           work_manhole[MW_LEAVING],
           outflow, flooded, stored, pipe_depth, pipe_area, reg_int, reg_float, curve_ptr, curve_x, curve_y, reg_on,
-          reg_flow, losses, damping, store_ptr, store_xy, culvert_of, culvert, surcharge, extran, end_pipe)
+          reg_flow, losses, damping, pipe_section, end_section, sec_table, sec_inv, sec_scale, store_ptr, store_xy,
+          culvert_of, culvert, surcharge, extran, end_pipe)
     for r in range(reg_row.shape[0]):
         flow_col[reg_row[r]] = reg_flow[r]
     publish(dt, manhole_row, pipe_row, outfall_row, node_invert, max_depth, crown, diameter, capacity, invert_down,
@@ -1752,6 +1940,14 @@ def kinwave_setup(world, table, net: Network) -> KinwaveSetup | None:
     seepage = {index[name]: seep for name, seep in source.get("seepage", {}).items() if name in index}
     return KinwaveSetup(net, storage, max(float(source.get("routing_step", 30.0)), 1.0), sections,
                         float(source.get("min_slope", 0.0)), seepage)
+
+
+def dynamic_sections(world) -> dict[str, dict]:
+    """The pipes the scene's SWMM file routes by the dynamic wave in a section of their
+    own (``data/hydrology.json``'s ``sections``, id -> shape, geom, barrels); none under
+    the kinematic wave (KinwaveSetup takes them)."""
+    source, _ = swmm_source(world)
+    return {} if source.get("flow_routing") == "KINWAVE" else source.get("sections", {})
 
 
 #: where an imported scene describes its pumps, weirs, orifices and outlets
@@ -1885,7 +2081,7 @@ def step_drainage(ctx):
     world = ctx.world
     net = world.memo(("drainage", "network", ctx.domain), lambda: build_network(
         t, {a.id: a.links for a in world.scene.assets.get(ctx.domain, [])}, regulator_specs(world),
-        swmm_source(world)[0].get("storage_curves"), swmm_source(world)[0].get("culverts")))
+        dynamic_sections(world), swmm_source(world)[0].get("storage_curves"), swmm_source(world)[0].get("culverts")))
     gauges = world.memo(("drainage", "gauges", ctx.domain), lambda: find_rain_gauges(world, ctx.domain, net))
     work = world.memo(("drainage", "router", ctx.domain), lambda: RouterWork(net))
     dt = ctx.dt
@@ -1919,7 +2115,8 @@ def step_drainage(ctx):
                   net.curve_y, work.reg_on, work.reg_flow,
                   world.memo(("drainage", "losses", ctx.domain), lambda: link_losses(world, t, net)),
                   world.memo(("drainage", "damping", ctx.domain), lambda: inertial_damping(world)),
-                  net.store_ptr, net.store_xy, net.culvert_of, net.culvert,
+                  *((net.pipe_int[PI_SECTION], net.end_section) if len(net.sec_table) else (None, None)),
+                  net.sec_table, net.sec_inv, net.sec_scale, net.store_ptr, net.store_xy, net.culvert_of, net.culvert,
                   *world.memo(("drainage", "surcharge", ctx.domain), lambda: surcharge_method(world, t, net)))
 
 
@@ -2073,7 +2270,7 @@ def step_rain_totals(ctx):
     world = ctx.world
     net = world.memo(("drainage", "network", ctx.domain), lambda: build_network(
         t, {a.id: a.links for a in world.scene.assets.get(ctx.domain, [])}, regulator_specs(world),
-        swmm_source(world)[0].get("storage_curves"), swmm_source(world)[0].get("culverts")))
+        dynamic_sections(world), swmm_source(world)[0].get("storage_curves"), swmm_source(world)[0].get("culverts")))
     gauges = world.memo(("drainage", "gauges", ctx.domain), lambda: find_rain_gauges(world, ctx.domain, net))
     if not len(gauges.gauge_row):
         return

@@ -7,8 +7,10 @@ warning for each element the twin leaves out or approximates). The scene it writ
 - ``data/drainage.geojson``: junctions, storage units and dividers as manholes (rim at
   MaxDepth + SurDepth, where SWMM floods; ``ponding_area`` the junction's Aponded with
   ALLOW_PONDING YES, else 0: flooding leaves the network, as in SWMM), outfalls, and
-  conduits as circular pipes (other sections by an equivalent pipe, named in the
-  warnings); positions in metres from [COORDINATES] and the [MAP] units, or laid out.
+  conduits as pipes as high as their section (its shape and barrels, for the router, in
+  ``data/hydrology.json``'s ``sections``; a shape the router does not take by an
+  equivalent circular pipe, named in the warnings); positions in metres from
+  [COORDINATES] and the [MAP] units, or laid out.
 - ``data/hydrology.json``: the subcatchments and their LID units, rain gauges, time
   series, patterns, external and dry-weather inflows, the run's start, duration and
   runoff steps, for the ``drainage.hydrology`` updater (SWMM's runoff,
@@ -144,7 +146,8 @@ def write_scene(source: str | Path, scene_dir: str | Path, strict: bool = False)
                                   if pipe.get("flap") or net.outfalls.get(pipe["links"][1], {}).get("flap")],
                    # storage units seeping into the soil (the kinematic wave: twin_drainage.kinwave)
                    "seepage": {n: node["seepage"] for n, node in net.manholes.items() if "seepage" in node},
-                   # the kinematic wave's true sections (twin_drainage.sections), by pipe id
+                   # true sections (twin_drainage.sections) by pipe id: the kinematic wave's, or the
+                   # dynamic wave's (model.dynamic_sections)
                    "sections": {link_ids[n]: pipe["section"] for n, pipe in net.pipes.items() if "section" in pipe}}
     (data / "hydrology.json").write_text(json.dumps({**net.hydrology, "source": source_info}, indent=1,
                                                     ensure_ascii=False), encoding="utf-8")
