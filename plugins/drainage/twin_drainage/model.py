@@ -60,7 +60,7 @@ Sources (MODELS.md, "Drainage"):
   volume, so mass is still conserved to round-off.
 - Storage units with a TABULAR curve (SWMM's [STORAGE] and [CURVES]) hold the curve's
   own integral in place of a shaft: the area linear in the depth between the curve's
-  points, extrapolated along its last segment (table.c table_getStorageVolume), kept at
+  points, extrapolated along its last segment (SWMM's table_getStorageVolume), kept at
   STORE_CURVE_STEPS points per segment with the chord between them (within ΔA·Δy/8),
   so the depth that holds a volume is still found exactly.
 - Culverts (a culvert code in [XSECTIONS]): a conduit flowing part full passes no more
@@ -720,7 +720,7 @@ STORE_CURVE_STEPS = 64
 def storage_curve_points(curve: list, max_depth: float) -> tuple[np.ndarray, np.ndarray]:
     """(depths m, volumes m3) of a SWMM TABULAR storage curve (``curve``: [depth m, area
     m2] pairs) from 0 to ``max_depth``: STORE_CURVE_STEPS points in each of its segments,
-    the volume at each the curve's own integral as SWMM takes it (table.c
+    the volume at each the curve's own integral as SWMM takes it (SWMM's
     table_getStorageVolume): the area linear in the depth between the curve's points,
     from 0 at depth 0 to its first point, and beyond its last one extrapolated along its
     last segment (not below 0). The storage is linear between these points (the chord):

@@ -272,8 +272,9 @@ def twin_scene_importers():
     # `twin import swmm network.inp --out scenes/network` writes a scene from a SWMM file.
     from twin_drainage import swmm  # the reader loads only when importers are listed
 
-    return [SceneImporter("swmm", (".inp",), "EPA SWMM 5 input file: junctions, outfalls, circular conduits, "
-                          "subcatchments and a rain gauge's time series", swmm.write_scene)]
+    return [SceneImporter("swmm", (".inp",), "EPA SWMM 5 input file: nodes, storage units, outfalls, conduits of "
+                          "SWMM's sections, pumps, weirs, orifices, outlets, subcatchments with their LIDs, rain "
+                          "gauges and inflows", swmm.write_scene)]
 # [docs:end importer]
 
 

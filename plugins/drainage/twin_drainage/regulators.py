@@ -165,18 +165,18 @@ def _weir_free(subtype, h, c1, c2, width, slope, ends, direction):  # pragma: no
 
 
 @njit(cache=True, nogil=True)
-def _table(x, table):  # pragma: no cover - compiled
-    """roadway.c getY: ``table`` (rows of x, y) at ``x``, linear inside, held at its ends."""
-    n = table.shape[0]
-    if x <= table[0, 0]:
-        return table[0, 1]
-    if x >= table[n - 1, 0]:
-        return table[n - 1, 1]
+def _table(x, rows):  # pragma: no cover - compiled
+    """roadway.c getY: ``rows`` (of x, y) at ``x``, linear inside, held at its ends."""
+    n = rows.shape[0]
+    if x <= rows[0, 0]:
+        return rows[0, 1]
+    if x >= rows[n - 1, 0]:
+        return rows[n - 1, 1]
     for i in range(1, n):
-        if x <= table[i, 0]:
-            x1, y1 = table[i - 1, 0], table[i - 1, 1]
-            return y1 + (x - x1) * (table[i, 1] - y1) / (table[i, 0] - x1)
-    return table[n - 1, 1]
+        if x <= rows[i, 0]:
+            x1, y1 = rows[i - 1, 0], rows[i - 1, 1]
+            return y1 + (x - x1) * (rows[i, 1] - y1) / (rows[i, 0] - x1)
+    return rows[n - 1, 1]
 
 
 @njit(cache=True, nogil=True)
