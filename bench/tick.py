@@ -638,7 +638,7 @@ def bench_router_vs_swmm(blocks: int) -> dict[str, str]:
 
 def bench_fair_swmm(sizes: list[int], cache: str | None = None, reference: float | None = 1.0) -> dict[str, str]:
     """Issue 16's fair comparison: SWMM at a utility's own options (ROUTING_STEP 20 s,
-    VARIABLE_STEP 0.75) and the router at ticks of 1 to 60 s, each against SWMM at a fixed
+    VARIABLE_STEP 0.75, SWMM's default WET_STEP of 5 min) and the router at ticks of 1 to 60 s, each against SWMM at a fixed
     ``reference`` step (1 s; None: against SWMM at its own options), on generated cities
     of growing size; CPU seconds of this process (wall time
     counts the other processes of a shared machine). The crossover is the first size at
