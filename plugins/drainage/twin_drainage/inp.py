@@ -478,7 +478,7 @@ def parse_network(inp: Inp) -> Network:
         if inp.rows(section):
             warnings.add(f"[{section}] line {inp.rows(section)[0].line}: {what} is not modelled")
     for section in ("TRANSECTS", "STREETS", "INLETS", "INLET_USAGE"):
-        if inp.rows(section) and section != "TRANSECTS":
+        if inp.rows(section) and section not in ("TRANSECTS", "STREETS"):
             warnings.add(f"[{section}] line {inp.rows(section)[0].line}: street inlets are not modelled; "
                          "street flow stays in the network")
     # the dynamic wave's momentum options: model.route follows the damping and the
@@ -606,6 +606,23 @@ def _circular_equivalent(inp: Inp, row: Row, n: float, us: bool, name: str, warn
             raise InpError(f"{f.where('Geom2')}: {exc}") from None
         return h, n, {"shape": "CUSTOM", "geom": [h, 0.0, 0.0, 0.0], "curve": curve["points"], "barrels": barrels,
                       "roughness": n}
+    if shape == "STREET" and exact == "DYNWAVE":
+        # Geom1 names a [STREETS] section (street.c street_readParams); the conduit takes
+        # the street's roadway n (link.c conduit_validate)
+        street = _streets(inp).get(f.text("Geom1").upper())
+        if street is None:
+            raise InpError(f"{f.where('Geom1')} = {f.text('Geom1')!r} is not a street of [STREETS]")
+        geom = [v * length if k in (0, 1, 4, 5, 7) else v for k, v in enumerate(street)]
+        try:
+            h = swmm_section("STREET", geom, None)[0]
+        except ValueError as exc:
+            raise InpError(f"{f.where('Geom1')}: {exc}") from None
+        # the scene keeps a pipe's height to 0.1 mm: the street's heights and slopes scaled
+        # by at most 5e-5 m over its full depth so that its section is that height exactly
+        scale = round(h, 4) / h
+        geom = [v * scale if k in (1, 2, 4, 8) else v for k, v in enumerate(geom)]
+        h = swmm_section("STREET", geom, None)[0]
+        return h, street[3], {"shape": "STREET", "geom": geom, "barrels": barrels, "roughness": street[3]}
     if shape in ("IRREGULAR", "STREET", "CUSTOM"):
         depth = 1.0
         if shape == "CUSTOM" and _is_number(f.text("Geom1")):
@@ -1280,6 +1297,24 @@ WEIR_TYPES = {"TRANSVERSE": 0, "SIDEFLOW": 1, "V-NOTCH": 2, "TRAPEZOIDAL": 3, "R
 WEIR_POWER = {0: 1.5, 1: 5.0 / 3.0, 2: 2.5, 3: 1.5, 4: 1.5}
 #: a ROADWAY weir's RoadSurf (link.c weir_readParams; regulators.ROAD_*)
 ROAD_SURFACES = {"PAVED": 1, "GRAVEL": 2}
+
+
+def _streets(inp: Inp) -> dict[str, list[float]]:
+    """[STREETS] by upper-case name: [Tcrown, Hcurb, Sx, nRoad, a, W, Sides, Tback, Sback,
+    nBack] as the file gives them (street.c street_readParams' defaults: a = W = 0, two
+    sides, no backing)."""
+    out = {}
+    for row in inp.rows("STREETS"):
+        t = row.tokens
+        if len(t) < 5:
+            raise InpError(f"{inp.path}: line {row.line}: [STREETS] needs Name Tcrown Hcurb Sx nRoad")
+        values = [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 2.0, 0.0, 0.0, 0.0]
+        for k, tok in enumerate(t[1:11]):
+            if not _is_number(tok):
+                raise InpError(f"{inp.path}: line {row.line}: [STREETS] {t[0]} field {k + 2} = {tok!r} is not a number")
+            values[k] = float(tok)
+        out[t[0].upper()] = values
+    return out
 
 
 def _curves(inp: Inp) -> dict[str, dict[str, Any]]:
