@@ -15,8 +15,9 @@ equivalent circle there, and the importer says so. The dynamic wave's sections (
 second half of this module, :func:`dynamic_section`) take every shape of
 :data:`DYNAMIC_SHAPES` and barrels; still equivalent circles there, each with its
 warning: FORCE_MAIN (its Hazen-Williams or Darcy-Weisbach friction), RECT_ROUND and
-MODBASKETHANDLE (not yet), and IRREGULAR and STREET (transects, read by SWMM's
-transect.c, not yet here).
+MODBASKETHANDLE (not yet), and IRREGULAR (transects, read by SWMM's transect.c, not
+yet here). STREET sections ([STREETS]) are the street's transect as SWMM 5.2 builds it
+(transect.c transect_createStreetTransect and createTables: :func:`street_tables`).
 
 A section is a row of :data:`FIELDS` floats per barrel, in metres (see :func:`geometry`);
 the compiled functions take normalised areas α = A/A_full and return normalised section
