@@ -74,14 +74,18 @@ def test_compare_names_swmms_refusal(tmp_path):
 @pytest.mark.slow
 def test_import_strict_refuses_what_it_would_warn_about(tmp_path):
     """`twin import swmm --strict`: a file with elements the twin approximates
-    (test_inlet_drains.inp's STREET sections and street inlets) is refused, each named,
+    (test_inlet_drains.inp routed by the kinematic wave: its STREET sections and street
+    inlets, which the twin models under the dynamic wave only) is refused, each named,
     nothing written; a file with none imports."""
     from test_drainage_public import SWMMIO
 
     out = tmp_path / "inlets"
-    refused = twin("import", "swmm", str(SWMMIO / "test_inlet_drains.inp"), "--strict", "--out", str(out),
-                   data=tmp_path / "data")
-    assert refused.returncode == 2 and "refused (--strict), 8 warning(s)" in refused.stderr
+    kinwave = tmp_path / "test_inlet_drains.inp"
+    kinwave.write_text((SWMMIO / "test_inlet_drains.inp").read_text(encoding="utf-8").replace(
+        "FLOW_ROUTING         DYNWAVE", "FLOW_ROUTING         KINWAVE"), encoding="utf-8")
+    refused = twin("import", "swmm", str(kinwave), "--strict", "--out", str(out), data=tmp_path / "data")
+    assert refused.returncode == 2 and "refused (--strict), 6 warning(s)" in refused.stderr
+    assert "[INLET_USAGE] line 189: street inlets are modelled under DYNWAVE only" in refused.stderr
     assert "conduit 'Street1' ([XSECTIONS] line 151)" in refused.stderr and not out.exists()
     ok = twin("import", "swmm", str(SWMMIO / "Pump_Control_Model.inp"), "--strict", "--out", str(tmp_path / "pumps"),
               data=tmp_path / "data")

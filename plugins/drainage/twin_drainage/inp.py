@@ -477,10 +477,7 @@ def parse_network(inp: Inp) -> Network:
     for section, what in NOT_MODELLED.items():
         if inp.rows(section):
             warnings.add(f"[{section}] line {inp.rows(section)[0].line}: {what} is not modelled")
-    for section in ("TRANSECTS", "STREETS", "INLETS", "INLET_USAGE"):
-        if inp.rows(section) and section != "TRANSECTS":
-            warnings.add(f"[{section}] line {inp.rows(section)[0].line}: street inlets are not modelled; "
-                         "street flow stays in the network")
+    inlets = _inlets(inp, pipes, manholes, regulators, us, flow, routing, warnings)
     # the dynamic wave's momentum options: model.route follows the damping and the
     # surcharge method (EXTRAN: a surcharged junction takes its head from its flows;
     # SLOT: it keeps a storage, the router's own scheme)
@@ -494,7 +491,7 @@ def parse_network(inp: Inp) -> Network:
                "inertial_damping": damping, "surcharge_method": surcharge,
                "routing_step": _option_seconds(inp, "ROUTING_STEP", 20.0), "units": units,
                "min_slope": _min_slope(inp),
-               "report_step": _option_seconds(inp, "REPORT_STEP", 900.0)}
+               "report_step": _option_seconds(inp, "REPORT_STEP", 900.0), "inlets": inlets}
     for name, reg in regulators.items():
         if reg["links"][0] in outfalls:
             raise InpError(f"{inp.path}: line {reg['line']}: {reg['kind']} {name!r} draws from outfall "
@@ -606,6 +603,23 @@ def _circular_equivalent(inp: Inp, row: Row, n: float, us: bool, name: str, warn
             raise InpError(f"{f.where('Geom2')}: {exc}") from None
         return h, n, {"shape": "CUSTOM", "geom": [h, 0.0, 0.0, 0.0], "curve": curve["points"], "barrels": barrels,
                       "roughness": n}
+    if shape == "STREET" and exact == "DYNWAVE":
+        # Geom1 names a [STREETS] section (street.c street_readParams); the conduit takes
+        # the street's roadway n (link.c conduit_validate)
+        street = _streets(inp).get(f.text("Geom1").upper())
+        if street is None:
+            raise InpError(f"{f.where('Geom1')} = {f.text('Geom1')!r} is not a street of [STREETS]")
+        geom = [v * length if k in (0, 1, 4, 5, 7) else v for k, v in enumerate(street)]
+        try:
+            h = swmm_section("STREET", geom, None)[0]
+        except ValueError as exc:
+            raise InpError(f"{f.where('Geom1')}: {exc}") from None
+        # the scene keeps a pipe's height to 0.1 mm: the street's heights and slopes scaled
+        # by at most 5e-5 m over its full depth so that its section is that height exactly
+        scale = round(h, 4) / h
+        geom = [v * scale if k in (1, 2, 4, 8) else v for k, v in enumerate(geom)]
+        h = swmm_section("STREET", geom, None)[0]
+        return h, street[3], {"shape": "STREET", "geom": geom, "barrels": barrels, "roughness": street[3]}
     if shape in ("IRREGULAR", "STREET", "CUSTOM"):
         depth = 1.0
         if shape == "CUSTOM" and _is_number(f.text("Geom1")):
@@ -1280,6 +1294,192 @@ WEIR_TYPES = {"TRANSVERSE": 0, "SIDEFLOW": 1, "V-NOTCH": 2, "TRAPEZOIDAL": 3, "R
 WEIR_POWER = {0: 1.5, 1: 5.0 / 3.0, 2: 2.5, 3: 1.5, 4: 1.5}
 #: a ROADWAY weir's RoadSurf (link.c weir_readParams; regulators.ROAD_*)
 ROAD_SURFACES = {"PAVED": 1, "GRAVEL": 2}
+
+
+def _streets(inp: Inp) -> dict[str, list[float]]:
+    """[STREETS] by upper-case name: [Tcrown, Hcurb, Sx, nRoad, a, W, Sides, Tback, Sback,
+    nBack] as the file gives them (street.c street_readParams' defaults: a = W = 0, two
+    sides, no backing)."""
+    out = {}
+    for row in inp.rows("STREETS"):
+        t = row.tokens
+        if len(t) < 5:
+            raise InpError(f"{inp.path}: line {row.line}: [STREETS] needs Name Tcrown Hcurb Sx nRoad")
+        values = [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 2.0, 0.0, 0.0, 0.0]
+        for k, tok in enumerate(t[1:11]):
+            if not _is_number(tok):
+                raise InpError(f"{inp.path}: line {row.line}: [STREETS] {t[0]} field {k + 2} = {tok!r} is not a number")
+            values[k] = float(tok)
+        out[t[0].upper()] = values
+    return out
+
+
+def _inlet_designs(inp: Inp, us: bool) -> dict[str, dict[str, Any]]:
+    """[INLETS] by upper-case name (inlet.c inlet_readDesignParams), lengths in ft: a
+    GRATE and a CURB row of one name make a combination inlet."""
+    from twin_drainage import inlets as il
+
+    to_ft = 1.0 if us else 1.0 / FOOT
+    out: dict[str, dict[str, Any]] = {}
+    for row in inp.rows("INLETS"):
+        t = row.tokens
+        where = f"{inp.path}: line {row.line}: [INLETS]"
+        kind = t[1].upper() if len(t) > 1 else ""
+        if kind not in il.TYPE_WORDS:
+            raise InpError(f"{where} type {kind!r}; valid: {', '.join(il.TYPE_WORDS)}")
+        design = out.setdefault(t[0].upper(), {"type": il.TYPE_WORDS[kind], "line": row.line})
+
+        def number(k: int, what: str, low: float = 0.0) -> float:
+            if len(t) <= k or not _is_number(t[k]) or float(t[k]) <= low:
+                raise InpError(f"{where} {t[0]} {kind}: {what} (field {k + 1}) must be a number > {low:g}")
+            return float(t[k])
+
+        if kind in ("GRATE", "DROP_GRATE"):
+            design["grate_length"], design["grate_width"] = number(2, "Length") * to_ft, number(3, "Width") * to_ft
+            grate = t[4].upper() if len(t) > 4 else ""
+            if grate not in il.GRATE_WORDS:
+                raise InpError(f"{where} {t[0]}: grate type {grate!r}; valid: {', '.join(il.GRATE_WORDS)}")
+            design["grate"] = il.GRATE_WORDS.index(grate)
+            design["grate_open"], design["splash"] = il.OPENING[design["grate"]], 0.0
+            if design["grate"] == il.GENERIC:
+                design["grate_open"] = number(5, "OpenArea")
+                design["splash"] = float(t[6]) * to_ft if len(t) > 6 and _is_number(t[6]) else 0.0
+        elif kind in ("CURB", "DROP_CURB"):
+            design["curb_length"], design["curb_height"] = number(2, "Length") * to_ft, number(3, "Height") * to_ft
+            design["throat"] = il.VERTICAL
+            if kind == "CURB" and len(t) > 4:
+                if t[4].upper() not in il.THROAT_WORDS:
+                    raise InpError(f"{where} {t[0]}: throat {t[4]!r}; valid: {', '.join(il.THROAT_WORDS)}")
+                design["throat"] = il.THROAT_WORDS.index(t[4].upper())
+        elif kind == "SLOTTED":
+            design["slot_length"], design["slot_width"] = number(2, "Length") * to_ft, number(3, "Width") * to_ft
+        else:
+            if len(t) < 3:
+                raise InpError(f"{where} {t[0]} CUSTOM: a curve name")
+            design["curve"] = t[2]
+        if design.get("grate_length", 0.0) > 0.0 and design.get("curb_length", 0.0) > 0.0 \
+                and design["type"] in (il.GRATE, il.CURB):
+            design["type"] = il.COMBO
+    return out
+
+
+def _inlets(inp: Inp, pipes: dict[str, Any], manholes: dict[str, Any], regulators: dict[str, Any], us: bool,
+            flow: float, routing: str, warnings: _Warnings) -> list[dict[str, Any]]:
+    """[INLET_USAGE] as twin_drainage.inlets takes it (inlet.c inlet_readUsageParams,
+    inlet_validate, getConduitGeometry): per usage its conduit, bypass and capture nodes
+    and its rows of integers and floats (ft, cfs); a usage SWMM would drop (an inlet in a
+    conduit of the wrong shape) or the twin cannot take is left out with a warning."""
+    from twin_drainage import inlets as il
+
+    rows = inp.rows("INLET_USAGE")
+    if not rows:
+        return []
+    designs = _inlet_designs(inp, us)
+    streets = _streets(inp)
+    curves = _curves(inp)
+    sections = {r.tokens[0].upper(): r for r in inp.rows("XSECTIONS") if r.tokens}
+    conduits = {name.upper(): name for name in pipes}
+    to_ft = 1.0 if us else 1.0 / FOOT
+    if routing != "DYNWAVE":
+        warnings.add(f"[INLET_USAGE] line {rows[0].line}: street inlets are modelled under DYNWAVE only; "
+                     "street flow stays in the street")
+        return []
+    leaving = {pipe["links"][0] for pipe in pipes.values()} | {reg["links"][0] for reg in regulators.values()}
+    usages = []
+    for row in rows:
+        t = row.tokens
+        where = f"{inp.path}: line {row.line}: [INLET_USAGE]"
+        if len(t) < 3:
+            raise InpError(f"{where} needs Conduit Inlet Node")
+        name = conduits.get(t[0].upper())
+        if name is None:
+            raise InpError(f"{where} conduit {t[0]!r} is not a conduit of [CONDUITS]")
+        design = designs.get(t[1].upper())
+        if design is None:
+            raise InpError(f"{where} inlet {t[1]!r} is not an inlet of [INLETS]")
+        node = next((n for n in manholes if n.upper() == t[2].upper()), None)
+        bypass = pipes[name]["links"][1]
+        if node is None or bypass not in manholes:
+            warnings.add(f"inlet usage of conduit {name!r} ([INLET_USAGE] line {row.line}): its capture node "
+                         f"{t[2]!r} or its bypass node {bypass!r} is not a junction or storage unit; the inlet is "
+                         "left out and the street keeps its flow")
+            continue
+        values = [1.0, 0.0, 0.0, 0.0, 0.0]
+        for k, tok in enumerate(t[3:8]):
+            if not _is_number(tok) or float(tok) < 0.0:
+                raise InpError(f"{where} field {k + 4} = {tok!r} must be a number >= 0")
+            values[k] = float(tok)
+        number, clogged, qmax, a_local, w_local = values
+        if number < 1 or clogged > 99.0:
+            raise InpError(f"{where} Number must be >= 1 and %Clogged <= 99")
+        placement = il.AUTOMATIC
+        if len(t) > 8:
+            if t[8].upper() not in il.PLACEMENT_WORDS:
+                raise InpError(f"{where} placement {t[8]!r}; valid: {', '.join(il.PLACEMENT_WORDS)}")
+            placement = il.PLACEMENT_WORDS.index(t[8].upper())
+        if placement == il.AUTOMATIC:  # getInletPlacement: on grade where a link leaves the bypass node
+            placement = il.ON_GRADE if bypass in leaving else il.ON_SAG
+        xs = sections[name.upper()]
+        shape = xs.tokens[1].upper() if len(xs.tokens) > 1 else ""
+        kind = design["type"]
+        pipe = pipes[name]
+        up, down = manholes.get(pipe["links"][0]), manholes[bypass]
+        z_up = (up["invert_elevation"] if up else 0.0) + pipe["inlet_offset"]
+        # link.c conduit_getSlope: the drop over the horizontal distance
+        drop = z_up - down["invert_elevation"] - pipe["outlet_offset"] if up else 0.0
+        slope = drop / math.sqrt(pipe["length"] ** 2 - drop * drop) if abs(drop) < pipe["length"] else 0.0
+        curve_kind, curve = 0, None
+        if kind == il.CUSTOM:
+            c = curves.get(design["curve"].upper())
+            if c is None or c["type"] not in ("DIVERSION", "RATING"):
+                warnings.add(f"inlet usage of conduit {name!r} ([INLET_USAGE] line {row.line}): custom inlet "
+                             f"{t[1]!r} needs a DIVERSION or RATING curve; left out, as SWMM drops it")
+                continue
+            curve_kind = il.DIVERSION if c["type"] == "DIVERSION" else il.RATING
+            x_unit = flow if curve_kind == il.DIVERSION else (FOOT if us else 1.0)
+            curve = [(x * x_unit, y * flow) for x, y in c["points"]]
+        elif shape == "STREET" and kind not in (il.DROP_GRATE, il.DROP_CURB):
+            street = streets.get(xs.tokens[2].upper()) if len(xs.tokens) > 2 else None
+            if street is None:
+                continue  # the section's own error names it
+            sx, n, sides, t_crown = street[2] / 100.0, street[3], int(street[6]), street[0] * to_ft
+            a, w = street[4] * to_ft, street[5] * to_ft
+        elif shape in ("TRAPEZOIDAL", "RECT_OPEN") and kind in (il.DROP_GRATE, il.DROP_CURB):
+            sx, n, sides, t_crown, a, w = 0.01, pipe["roughness"], 1, 0.0, 0.0, 0.0
+            if kind == il.DROP_GRATE and placement == il.ON_GRADE:
+                warnings.add(f"inlet usage of conduit {name!r} ([INLET_USAGE] line {row.line}): a DROP_GRATE on "
+                             "grade is not modelled; left out, the channel keeps its flow")
+                continue
+        else:
+            warnings.add(f"inlet usage of conduit {name!r} ([INLET_USAGE] line {row.line}): a {t[1]} inlet cannot "
+                         f"sit in a {shape} conduit; left out, as SWMM drops it (WARN12)")
+            continue
+        if kind != il.CUSTOM:
+            qfactor = 0.56 / n * math.sqrt(max(slope, 0.0)) * sx ** 1.67 if kind != il.CUSTOM else 0.0
+            if a_local * w_local > 0.0:  # getConduitGeometry: the inlet's local depression
+                a, w = a + a_local * to_ft, w_local * to_ft
+        else:
+            sx = n = t_crown = a = w = qfactor = 0.0
+            sides = int(streets[xs.tokens[2].upper()][6]) if shape == "STREET" and len(xs.tokens) > 2 \
+                and xs.tokens[2].upper() in streets else 1
+        ints = [0] * il.INT_FIELDS
+        ints[il.I_TYPE], ints[il.I_GRATE] = kind, design.get("grate", -1)
+        ints[il.I_THROAT], ints[il.I_PLACEMENT] = design.get("throat", il.VERTICAL), placement
+        ints[il.I_SIDES], ints[il.I_NUMBER], ints[il.I_CURVE_KIND] = sides, int(number), curve_kind
+        floats = [0.0] * il.FLOAT_FIELDS
+        floats[il.F_SX], floats[il.F_A], floats[il.F_W], floats[il.F_N] = sx, a, w, n
+        floats[il.F_TCROWN], floats[il.F_SL], floats[il.F_QFACTOR] = t_crown, max(slope, 0.0), qfactor
+        floats[il.F_CLOG], floats[il.F_QMAX] = 1.0 - clogged / 100.0, qmax * flow / il.CFS
+        floats[il.F_GL], floats[il.F_GW] = design.get("grate_length", 0.0), design.get("grate_width", 0.0)
+        floats[il.F_GOPEN], floats[il.F_GSPLASH] = design.get("grate_open", 1.0), design.get("splash", 0.0)
+        floats[il.F_CL], floats[il.F_CH] = design.get("curb_length", 0.0), design.get("curb_height", 0.0)
+        floats[il.F_SLL], floats[il.F_SLW] = design.get("slot_length", 0.0), design.get("slot_width", 0.0)
+        usages.append({"pipe": name, "bypass": bypass, "capture": node, "inlet": t[1].upper(), "node": node,
+                       "number": int(number), "clog": 1.0 - clogged / 100.0, "int": ints, "float": floats,
+                       "curve": curve})
+    for usage, ratio in zip(usages, il.backflow_ratios(usages, designs)):
+        usage["float"][il.F_BACKFLOW] = ratio
+    return usages
 
 
 def _curves(inp: Inp) -> dict[str, dict[str, Any]]:

@@ -100,6 +100,12 @@ Sources (MODELS.md, "Drainage"):
   as SWMM's link code multiplies one barrel's flow, volume and surface), so every
   formula above, the node storage and the surface a pipe lends its node read the
   shape's table where the circle reads its own; the circle stays the fast path.
+- Street inlets (SWMM 5.2's [INLETS] and [INLET_USAGE], twin_drainage.inlets): each
+  tick, from the street conduits' flows and their downstream (bypass) nodes' depths at
+  its start, the flow each inlet captures by HEC-22's equations leaves the bypass node
+  and enters the inlet's sewer node, and that node's overflow of the last tick comes
+  back to the street (inlet.c inlet_findCapturedFlows, which SWMM runs each routing
+  step), as lateral flows added to the runoff (:class:`InletSetup`).
 - Outfalls: SWMM's NORMAL outfall (the last pipe ends at the normal depth of its
   flow, or at the smaller of normal and critical depth when it drops to the outfall's
   invert), under a fixed tailwater (the river's stage) when that is higher.
@@ -1786,12 +1792,14 @@ def drainage_tick(dt, substeps, use_gauges, nearest_gauge_row, manhole_row, pipe
                   discharged_col, reg_row, reg_int, reg_float, curve_ptr, curve_x, curve_y, reg_on,
                   reg_flow, losses, damping, pipe_section, end_section, sec_table, sec_inv, sec_scale, store_ptr,
                   store_xy, culvert_of, culvert, surcharge=SURCHARGE_SLOT,
-                  extran=np.zeros((2, 0)), end_pipe=np.zeros(0, dtype=np.int64)):  # pragma: no cover - compiled
+                  extran=np.zeros((2, 0)), end_pipe=np.zeros(0, dtype=np.int64),
+                  lateral=np.zeros(0)):  # pragma: no cover - compiled
     """One tick of the network on the table's columns (``*_col``, ``rain_*``, ...):
     gather_inputs, route, publish, in one call from Python, with the network
     (:class:`Network`) and the working arrays (:class:`RouterWork`) packed in rows;
     ``damping``, the sections, the storage curves, the culverts, ``surcharge``, ``extran``
-    and ``end_pipe`` as :func:`route` takes them."""
+    and ``end_pipe`` as :func:`route` takes them; ``lateral`` (m3/s per manhole, or
+    empty), the street inlets' moves added to the runoff (:class:`InletSetup`)."""
     runoff, depth, flow, open_fraction = work_manhole[MW_RUNOFF], work_manhole[MW_DEPTH], work_pipe[PW_FLOW], \
         work_pipe[PW_OPEN_FRACTION]
     flooded, stored = work_manhole[MW_FLOODED], work_manhole[MW_STORED]
@@ -1800,6 +1808,9 @@ def drainage_tick(dt, substeps, use_gauges, nearest_gauge_row, manhole_row, pipe
     max_depth, crown = manhole_float[MF_MAX_DEPTH], manhole_float[MF_CROWN]
     gather_inputs(manhole_row, pipe_row, nearest_gauge_row, use_gauges, rain_intensity, runoff_coefficient,
                   catchment_area, external_inflow, depth_col, flow_col, blockage, inflow_col, runoff, depth, flow, open_fraction)
+    if lateral.shape[0] == runoff.shape[0]:
+        for k in range(runoff.shape[0]):
+            runoff[k] += lateral[k]
     held = work_manhole[MW_HELD]
     for k in range(manhole_row.shape[0]):
         held[k] = volume_col[manhole_row[k]]  # the water each manhole held (route)
@@ -2071,6 +2082,55 @@ def surcharge_method(world, table, net: Network) -> tuple[int, np.ndarray, np.nd
     return SURCHARGE_EXTRAN, np.stack([crown, np.where(fed, 1.0, 0.6)]), net.end_pipe.astype(np.int64)
 
 
+class InletSetup:
+    """The scene's street inlets (``data/hydrology.json``'s ``inlets``, twin_drainage.inp
+    _inlets) on the router's indices: each tick :meth:`step` works out what they capture
+    from the street conduits' flows and their bypass nodes' depths at the tick's start
+    and the capture nodes' overflow of the last tick (inlet.c inlet_findCapturedFlows,
+    once per tick where SWMM does it once per routing step), as lateral flows per
+    manhole."""
+
+    def __init__(self, net: Network, table, usages: list[dict]) -> None:
+        from twin_drainage import inlets as il
+
+        manhole = {table.ids[r]: k for k, r in enumerate(net.manhole_row)}
+        pipe = {table.ids[r]: k for k, r in enumerate(net.pipe_row)}
+        self.ints = np.array([u["int"] for u in usages], dtype=np.int64)
+        self.floats = np.array([u["float"] for u in usages], dtype=np.float64)
+        ptr, xs, ys = [0], [], []
+        for k, u in enumerate(usages):
+            self.ints[k, il.I_PIPE] = pipe[u["pipe"]]
+            self.ints[k, il.I_BYPASS], self.ints[k, il.I_CAPTURE] = manhole[u["bypass"]], manhole[u["capture"]]
+            self.ints[k, il.I_CURVE] = -1
+            if u.get("curve"):
+                self.ints[k, il.I_CURVE] = len(ptr) - 1
+                xs += [x for x, _ in u["curve"]]
+                ys += [y for _, y in u["curve"]]
+                ptr.append(len(xs))
+        self.curve_ptr, self.curve_x, self.curve_y = np.array(ptr, dtype=np.int64), np.array(xs + [0.0]), \
+            np.array(ys + [0.0])
+        self.manhole_row, self.pipe_row = net.manhole_row, net.pipe_row
+        self.lateral = np.zeros(len(net.manhole_row))
+        self.captured = np.zeros(len(usages))
+
+    def step(self, flow_col: np.ndarray, depth_col: np.ndarray, flooding_col: np.ndarray) -> np.ndarray:
+        """The lateral flows (m3/s per manhole) the inlets move this tick."""
+        from twin_drainage.inlets import captured_flows
+
+        self.lateral[:] = 0.0
+        depth = np.nan_to_num(depth_col[self.manhole_row])
+        captured_flows(self.ints, self.floats, np.nan_to_num(flow_col[self.pipe_row]), np.maximum(depth, 0.0),
+                       np.nan_to_num(flooding_col[self.manhole_row]), self.curve_ptr, self.curve_x, self.curve_y,
+                       self.lateral, self.captured)
+        return self.lateral
+
+
+def inlet_setup(world, table, net: Network) -> InletSetup | None:
+    """The scene's street inlets, or None when it has none."""
+    usages = swmm_source(world)[0].get("inlets") or []
+    return InletSetup(net, table, usages) if usages and len(net.pipe_row) else None
+
+
 def step_drainage(ctx):
     """One tick of the network: rain -> rational runoff -> local-inertial routing.
 
@@ -2104,6 +2164,8 @@ def step_drainage(ctx):
                      net.curve_ptr, net.curve_x, net.curve_y, work.reg_on, work.reg_flow, kinematic.seepage)
         return
     substeps = max(1, math.ceil(dt / net.stable_dt - 1e-9)) if len(net.pipe_row) else 1
+    inlets = world.memo(("drainage", "inlets", ctx.domain), lambda: inlet_setup(world, t, net))
+    lateral = inlets.step(c["flow"], c["depth"], c["flooding"]) if inlets is not None else np.zeros(0)
     drainage_tick(dt, substeps, len(gauges.gauge_row) > 0, gauges.nearest_gauge_row, net.manhole_row, net.pipe_row,
                   net.outfall_row, net.outfall_pipe, net.node_invert, net.tailwater, net.pipe_float, net.pipe_int,
                   net.manhole_float, net.end_ptr, net.end_float, work.manhole, work.pipe, work.head, work.outflow,
@@ -2117,7 +2179,8 @@ def step_drainage(ctx):
                   world.memo(("drainage", "damping", ctx.domain), lambda: inertial_damping(world)),
                   *((net.pipe_int[PI_SECTION], net.end_section) if len(net.sec_table) else (None, None)),
                   net.sec_table, net.sec_inv, net.sec_scale, net.store_ptr, net.store_xy, net.culvert_of, net.culvert,
-                  *world.memo(("drainage", "surcharge", ctx.domain), lambda: surcharge_method(world, t, net)))
+                  *world.memo(("drainage", "surcharge", ctx.domain), lambda: surcharge_method(world, t, net)),
+                  lateral)
 
 
 # --- couplings -----------------------------------------------------------------------

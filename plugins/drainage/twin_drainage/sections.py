@@ -15,8 +15,9 @@ equivalent circle there, and the importer says so. The dynamic wave's sections (
 second half of this module, :func:`dynamic_section`) take every shape of
 :data:`DYNAMIC_SHAPES` and barrels; still equivalent circles there, each with its
 warning: FORCE_MAIN (its Hazen-Williams or Darcy-Weisbach friction), RECT_ROUND and
-MODBASKETHANDLE (not yet), and IRREGULAR and STREET (transects, read by SWMM's
-transect.c, not yet here).
+MODBASKETHANDLE (not yet), and IRREGULAR (transects, read by SWMM's transect.c, not
+yet here). STREET sections ([STREETS]) are the street's transect as SWMM 5.2 builds it
+(transect.c transect_createStreetTransect and createTables: :func:`street_tables`).
 
 A section is a row of :data:`FIELDS` floats per barrel, in metres (see :func:`geometry`);
 the compiled functions take normalised areas α = A/A_full and return normalised section
@@ -213,7 +214,8 @@ FOOT = 0.3048
 #: conduit only with several barrels: one barrel is the router's own circle)
 DYNAMIC_SHAPES = ("CIRCULAR", "FILLED_CIRCULAR", "RECT_CLOSED", "RECT_OPEN", "RECT_TRIANGULAR", "TRAPEZOIDAL",
                   "TRIANGULAR", "EGG", "HORSESHOE", "GOTHIC", "CATENARY", "SEMIELLIPTICAL", "BASKETHANDLE",
-                  "SEMICIRCULAR", "ARCH", "HORIZ_ELLIPSE", "VERT_ELLIPSE", "PARABOLIC", "POWER", "CUSTOM")
+                  "SEMICIRCULAR", "ARCH", "HORIZ_ELLIPSE", "VERT_ELLIPSE", "PARABOLIC", "POWER", "CUSTOM",
+                  "STREET")
 #: the rounded shapes of xsect.dat: (A_full/y², R_full/y, W_max/y) of xsect_setParams and the
 #: tables A(y) (or None: A from invLookup of Y(A)), R(y) (or None: R = (S(A)/A)^(3/2)), W(y)
 _ROUNDED = {
@@ -348,6 +350,107 @@ def shape_tables(points: list[tuple[float, float]]) -> tuple[np.ndarray, np.ndar
     return a_tab / a_full, r_tab / r_full, w_tab / w_max, a_full, r_full, w_max
 
 
+#: SWMM's N_TRANSECT_TBL: a transect's (and a street's) geometry tables hold 51 entries
+N_TRANSECT_TBL = 51
+#: consts.h PHI, the US Manning constant transect.c's getFlow takes (and 1.49 to undo it)
+_PHI = 1.486
+
+
+def street_stations(geom: list[float]) -> tuple[list[float], list[float], list[float], float]:
+    """The station/elevation points of a SWMM 5.2 [STREETS] section, as transect.c's
+    transect_createStreetTransect lays them out: ``geom`` is [Tcrown, Hcurb, Sx (%), nRoad,
+    a (gutter depression), W (gutter width), Sides, Tback, Sback (%), nBack], lengths in
+    metres. Returns (stations, elevations, [nChannel, nLeft, nRight, xLeftBank, xRightBank],
+    y_full). Raises ValueError for a street SWMM's street_readParams refuses."""
+    g = (list(geom) + [0.0] * 10)[:10]
+    t_crown, h_curb, sx, n_road, dep, w_gut, sides, t_back, s_back, n_back = g
+    if not (t_crown > 0.0 and h_curb > 0.0 and sx > 0.0 and n_road > 0.0):
+        raise ValueError("STREET: Tcrown, Hcurb, Sx and nRoad must be > 0")
+    if dep < 0.0 or w_gut < 0.0 or t_back < 0.0 or int(sides) not in (1, 2):
+        raise ValueError("STREET: a and W must be >= 0, Sides 1 or 2")
+    if t_back > 0.0 and not (s_back > 0.0 and n_back > 0.0):
+        raise ValueError("STREET: with Tback > 0, Sback and nBack must be > 0")
+    slope, back_slope = sx / 100.0, s_back / 100.0
+    w1, w2, w3 = t_back, w_gut, t_crown
+    w4 = w3 - w2
+    y3 = dep + slope * w2
+    y1 = h_curb + dep
+    y4 = y3 + slope * w4
+    ymax = max(back_slope * t_back + y1, y4)
+    st = [0.0, w1, w1, w1 + w2, w1 + w3]
+    el = [ymax, y1, 0.0, y3, y4]
+    if int(sides) == 1:
+        st.append(st[4])
+        el.append(ymax)
+    else:  # the right side of a full street mirrors the left
+        st += [st[4] + w4, st[4] + w4 + w2, st[4] + w4 + w2, st[4] + w4 + w2 + w1]
+        el += [y3, 0.0, y1, ymax]
+    n_stations = len(st) - 1
+    if t_back == 0.0:
+        rough = [n_road, n_road, n_road, st[0], st[n_stations]]
+    else:
+        rough = [n_road, n_back, n_back, st[1], st[n_stations - 1] if int(sides) == 2 else st[n_stations]]
+    return st, el, rough, ymax
+
+
+def street_tables(geom: list[float]) -> tuple[float, np.ndarray, np.ndarray, np.ndarray, float, float, float]:
+    """A STREET section's geometry tables as SWMM 5.2's transect.c createTables builds them
+    from :func:`street_stations`: (y_full; A/A_full, R/R_full, W/W_max at N_TRANSECT_TBL
+    equal steps of depth; A_full, R_full, W_max), the slices' areas, widths and wetted
+    perimeters summed (getSliceGeom) and R from the Manning flow of the sub-sections of
+    like roughness (getGeometry, getFlow), in metres."""
+    st, el, (n_ch, n_left, n_right, x_left, x_right), ymax = street_stations(geom)
+    n_st = len(st) - 1
+    n = N_TRANSECT_TBL
+    a_tab, r_tab, w_tab = np.zeros(n), np.zeros(n), np.zeros(n)
+    dy = ymax / (n - 1)
+    y = 0.0
+    for i in range(1, n):
+        y += dy
+        wp_sum = a_sum = q_sum = 0.0
+        for k in range(1, n_st + 1):
+            yhi, ylo = max(el[k - 1], el[k]), min(el[k - 1], el[k])
+            if ylo >= y:
+                continue
+            width = abs(st[k] - st[k - 1])  # getSliceGeom
+            w, wp, a = width, math.sqrt(width * width + (yhi - ylo) ** 2), 0.0
+            if y > yhi:
+                a = width * ((y - yhi) + (y - ylo)) / 2.0
+            elif yhi > ylo:
+                ratio = (y - ylo) / (yhi - ylo)
+                a = width * (yhi - ylo) / 2.0 * ratio * ratio
+                w, wp = w * ratio, wp * ratio
+            wp_sum += wp
+            a_sum += a
+            a_tab[i] += a
+            w_tab[i] += w
+            find = el[k] >= y  # getFlow: a sub-section ends where the bank rises above the water
+            if not find:
+                if k == n_st - 1:
+                    find = True
+                elif st[k] == x_left:
+                    find = n_left != n_ch and st[k] != st[k - 1]
+                elif st[k] == x_right:
+                    find = n_right != n_ch and st[k] != st[k + 1]
+            if find:
+                rough = n_ch
+                if st[k - 1] < x_left:
+                    rough = n_left
+                if st[k] > x_right:
+                    rough = n_right
+                q = _PHI / rough * a_sum * (a_sum / wp_sum) ** (2.0 / 3.0) if wp_sum > 0.0 else 0.0
+                if q > 0.0:
+                    q_sum += q
+                    a_sum = wp_sum = 0.0
+        r_tab[i] = r_tab[i - 1] if a_tab[i] == 0.0 else (q_sum * n_ch / 1.49 / a_tab[i]) ** 1.5
+    a_full, r_full, w_max = a_tab[-1], r_tab[-1], w_tab[-1]
+    a_tab[1:] /= a_full
+    r_tab[1:] /= r_full
+    w_tab[1:] /= w_max
+    w_tab[0] = w_tab[1]
+    return ymax, a_tab, r_tab, w_tab, a_full, r_full, w_max
+
+
 def _circle(y: np.ndarray, d: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Area, wetted perimeter and top width of a circle of diameter ``d`` filled to ``y``
     (closed forms, as the router's own circle)."""
@@ -395,6 +498,12 @@ def swmm_section(shape: str, geom: list[float], y: np.ndarray,
     from twin_drainage import xsect_dat as dat
 
     shape = shape.upper()
+    if shape == "STREET":  # xsect.c STREET_XSECT: the street transect's tables by lookup
+        y_full, a_tab, r_tab, w_tab, a_full, r_full, w_max = street_tables(geom)
+        if y is None:
+            return y_full, np.zeros(0), np.zeros(0), np.zeros(0)
+        x = np.clip(np.asarray(y, dtype=np.float64), 0.0, y_full) / y_full
+        return y_full, a_full * _lookup(x, a_tab), r_full * _lookup(x, r_tab), w_max * _lookup(x, w_tab)
     h, w, g3, g4 = (list(geom) + [0.0, 0.0, 0.0, 0.0])[:4]
     if shape in ("ARCH", "HORIZ_ELLIPSE", "VERT_ELLIPSE"):
         y_full, w_max, a_full, r_full = _ellipse_or_arch(shape, [h, w, g3])
@@ -535,7 +644,7 @@ def dynamic_section(shape: str, geom: list[float], barrels: float = 1.0,
     if not barrels >= 1.0:
         raise ValueError(f"{shape}: barrels must be >= 1; got {barrels:g}")
     d = swmm_section(shape, geom, None)[0]
-    closed = shape.upper() not in ("RECT_OPEN", "TRAPEZOIDAL", "TRIANGULAR", "PARABOLIC", "POWER")
+    closed = shape.upper() not in ("RECT_OPEN", "TRAPEZOIDAL", "TRIANGULAR", "PARABOLIC", "POWER", "STREET")
     table = np.zeros((SEC_STEPS + 1, SEC_COLUMNS))
     x = np.arange(SEC_STEPS + 1) / SEC_STEPS
     _, a, r, t = swmm_section(shape, geom, x * d, curve)

@@ -148,7 +148,9 @@ def write_scene(source: str | Path, scene_dir: str | Path, strict: bool = False)
                    "seepage": {n: node["seepage"] for n, node in net.manholes.items() if "seepage" in node},
                    # true sections (twin_drainage.sections) by pipe id: the kinematic wave's, or the
                    # dynamic wave's (model.dynamic_sections)
-                   "sections": {link_ids[n]: pipe["section"] for n, pipe in net.pipes.items() if "section" in pipe}}
+                   "sections": {link_ids[n]: pipe["section"] for n, pipe in net.pipes.items() if "section" in pipe},
+                   # street inlets ([INLET_USAGE]: twin_drainage.inlets), their conduit by pipe id
+                   "inlets": [{**u, "pipe": link_ids[u["pipe"]]} for u in options.get("inlets", [])]}
     (data / "hydrology.json").write_text(json.dumps({**net.hydrology, "source": source_info}, indent=1,
                                                     ensure_ascii=False), encoding="utf-8")
     gauge_at = _gauge_junctions(source, net)
