@@ -297,6 +297,22 @@ def _evap_rates(v, surface_vol, pave_vol, soil_vol, storage_vol, perv_frac):  # 
 
 # --- lidproc.c's flux functions, one per type ---------------------------------------------
 @njit(cache=True, nogil=True)
+def _drain_limit(p, drain, inflow, exfil, evap_st, storage, stor_thick, stor_void, dt):  # pragma: no cover - compiled
+    """The underdrain's flow no larger than the storage layer can give this step: what
+    is above the drain's offset, plus what flows in (``inflow``: the soil's percolation,
+    or a trench's surface inflow) once the layer is full, less exfiltration and
+    evaporation (lid.c: pavementFluxRates, biocellFluxRates and trenchFluxRates alike)."""
+    if drain <= 0.0:
+        return drain
+    top = -exfil - evap_st
+    if storage >= stor_thick:
+        top += inflow
+    if p[DRAIN_OFFSET] <= storage:
+        top += (storage - p[DRAIN_OFFSET]) * stor_void / dt
+    return min(drain, max(top, 0.0))
+
+
+@njit(cache=True, nogil=True)
 def _pavement_fluxes(p, s, v, x, f):  # pragma: no cover - compiled
     """pavementFluxRates (Build 5.2.4)."""
     dt = v[V_DT]
@@ -364,13 +380,7 @@ def _pavement_fluxes(p, s, v, x, f):  # pragma: no cover - compiled
         exfil = min(exfil, max(v[V_STOR_VOL] / dt + soil_perc - evap_st, 0.0))
     else:
         exfil = min(exfil, max(0.0, soil_perc - evap_st + v[V_STOR_VOL] / dt))
-        if drain > 0.0:
-            top = -exfil - evap_st
-            if storage >= stor_thick:
-                top += soil_perc
-            if p[DRAIN_OFFSET] <= storage:
-                top += (storage - p[DRAIN_OFFSET]) * stor_void / dt
-            drain = min(drain, max(top, 0.0))
+        drain = _drain_limit(p, drain, soil_perc, exfil, evap_st, storage, stor_thick, stor_void, dt)
         top = max((stor_thick - storage) * stor_void / dt + evap_st + drain + exfil, 0.0)
         if soil_thick > 0.0:
             soil_perc = min(soil_perc, top)
@@ -469,13 +479,7 @@ def _biocell_fluxes(p, s, v, x, f):  # pragma: no cover - compiled
         infil = min(infil, top)
     else:
         exfil = max(min(exfil, perc - evap_st + storage * stor_void / dt), 0.0)
-        if drain > 0.0:
-            top = -exfil - evap_st
-            if storage >= stor_thick:
-                top += perc
-            if p[DRAIN_OFFSET] <= storage:
-                top += (storage - p[DRAIN_OFFSET]) * stor_void / dt
-            drain = min(drain, max(top, 0.0))
+        drain = _drain_limit(p, drain, perc, exfil, evap_st, storage, stor_thick, stor_void, dt)
         perc = min(perc, exfil + drain + evap_st + (stor_thick - storage) * stor_void / dt)
         infil = min(infil, (porosity - theta) * soil_thick / dt + perc + v[V_SOIL_EVAP])
     v[V_STOR_EVAP], v[V_SOIL_PERC], v[V_STOR_EXFIL] = evap_st, perc, exfil
@@ -503,13 +507,7 @@ def _trench_fluxes(p, s, v, x, f):  # pragma: no cover - compiled
     exfil = _storage_exfil(p, s)
     drain = _storage_drain(p, s, storage, 0.0, 0.0, surface) if p[DRAIN_COEFF] > 0.0 else 0.0
     exfil = max(min(exfil, inflow - evap_st + storage * stor_void / dt), 0.0)
-    if drain > 0.0:
-        top = -exfil - evap_st
-        if storage >= stor_thick:
-            top += inflow
-        if p[DRAIN_OFFSET] <= storage:
-            top += (storage - p[DRAIN_OFFSET]) * stor_void / dt
-        drain = min(drain, max(top, 0.0))
+    drain = _drain_limit(p, drain, inflow, exfil, evap_st, storage, stor_thick, stor_void, dt)
     inflow = min(inflow, (stor_thick - storage) * stor_void / dt + exfil + evap_st + drain)
     v[V_STOR_INFLOW], v[V_SURF_INFIL], v[V_STOR_EXFIL], v[V_STOR_DRAIN] = inflow, inflow, exfil, drain
     v[V_SURF_OUTFLOW] = _surface_outflow(p, v, surface)
