@@ -1004,7 +1004,8 @@ def route(dt, substeps, runoff, depth, flow, open_fraction,
           low, high, lent, held, leaving, outflow, flooded, stored, pipe_depth, pipe_area, reg_int, reg_float,
           curve_ptr, curve_x, curve_y, reg_on, reg_flow, losses, damping, pipe_section, end_section, sec_table, sec_inv,
           sec_scale, store_ptr, store_xy, culvert_of, culvert, surcharge=SURCHARGE_SLOT,
-          extran=np.zeros((2, 0)), end_pipe=np.zeros(0, dtype=np.int64)):  # pragma: no cover - compiled
+          extran=np.zeros((2, 0)), end_pipe=np.zeros(0, dtype=np.int64), peak_depth=np.zeros(0),
+          peak_flow=np.zeros(0)):  # pragma: no cover - compiled
     """Advance the network by ``dt`` seconds in ``substeps`` equal steps (local inertial
     links, node continuity; see the module docstring). Each step is four passes: the
     links' momentum, each node's outflow limit, the exchange of water, the nodes'
@@ -1040,7 +1041,10 @@ def route(dt, substeps, runoff, depth, flow, open_fraction,
     manhole above the crown of its highest link (``extran``'s EX_CROWN row) takes its
     head from its flows, as SWMM's does (see the node depths below), and pipes lend
     their nodes SWMM's surface with the crown cutoff; ``end_pipe`` is then the pipe of
-    each end (:class:`Network`).
+    each end (:class:`Network`). ``peak_depth`` (per manhole) and ``peak_flow`` (per
+    pipe, signed), when given, receive the largest depth and the largest flow in
+    magnitude at the end of any of the tick's steps (SWMM's statistics take every
+    routing step: a surge within a tick is not lost between its ends).
     """
     m_count = depth.shape[0]
     p_count = flow.shape[0]
@@ -1078,6 +1082,10 @@ def route(dt, substeps, runoff, depth, flow, open_fraction,
         leaving[m] = 0.0
     for o in range(tailwater.shape[0]):
         head[m_count + o] = tailwater[o]
+    peaks = peak_depth.shape[0] == m_count and peak_flow.shape[0] == p_count
+    if peaks:
+        peak_depth[:] = 0.0
+        peak_flow[:] = 0.0
     for _ in range(substeps):
         if is_extran:
             dqdh[:] = 0.0
@@ -1596,6 +1604,12 @@ def route(dt, substeps, runoff, depth, flow, open_fraction,
                 flooded[m] += rise * pond[m]
             head[m] = node_invert[m] + depth[m]
             leaving[m] = 0.0
+        if peaks:
+            for m in range(m_count):
+                peak_depth[m] = max(peak_depth[m], depth[m])
+            for p in range(p_count):
+                if abs(flow[p]) > abs(peak_flow[p]):
+                    peak_flow[p] = flow[p]
     for m in range(m_count):
         stored[m] = volume[m] - pond[m] * max(depth[m] - max_depth[m], 0.0)
         settled[m] = depth[m]
@@ -1667,12 +1681,13 @@ def find_rain_gauges(world, domain: str, net: Network) -> RainGauges:
 
 
 #: the router's working arrays per manhole (RouterWork.manhole) and per pipe (RouterWork.pipe)
+#: (``peak_depth`` and ``peak_flow``: the largest over the last tick's steps, route)
 MANHOLE_WORK = ("runoff", "depth", "volume", "leaving", "intercept", "surface", "low", "high", "settled", "flooded",
-                "stored", "lent", "held")
+                "stored", "lent", "held", "peak_depth")
 (MW_RUNOFF, MW_DEPTH, MW_VOLUME, MW_LEAVING, MW_INTERCEPT, MW_SURFACE, MW_LOW, MW_HIGH, MW_SETTLED, MW_FLOODED,
- MW_STORED, MW_LENT, MW_HELD) = range(len(MANHOLE_WORK))
-PIPE_WORK = ("flow", "open_fraction", "pipe_depth", "pipe_area")
-PW_FLOW, PW_OPEN_FRACTION, PW_PIPE_DEPTH, PW_PIPE_AREA = range(len(PIPE_WORK))
+ MW_STORED, MW_LENT, MW_HELD, MW_PEAK_DEPTH) = range(len(MANHOLE_WORK))
+PIPE_WORK = ("flow", "open_fraction", "pipe_depth", "pipe_area", "peak_flow")
+PW_FLOW, PW_OPEN_FRACTION, PW_PIPE_DEPTH, PW_PIPE_AREA, PW_PEAK_FLOW = range(len(PIPE_WORK))
 
 
 class RouterWork:
@@ -1825,7 +1840,7 @@ def drainage_tick(dt, substeps, use_gauges, nearest_gauge_row, manhole_row, pipe
           work_manhole[MW_LEAVING],
           outflow, flooded, stored, pipe_depth, pipe_area, reg_int, reg_float, curve_ptr, curve_x, curve_y, reg_on,
           reg_flow, losses, damping, pipe_section, end_section, sec_table, sec_inv, sec_scale, store_ptr, store_xy,
-          culvert_of, culvert, surcharge, extran, end_pipe)
+          culvert_of, culvert, surcharge, extran, end_pipe, work_manhole[MW_PEAK_DEPTH], work_pipe[PW_PEAK_FLOW])
     for r in range(reg_row.shape[0]):
         flow_col[reg_row[r]] = reg_flow[r]
     publish(dt, manhole_row, pipe_row, outfall_row, node_invert, max_depth, crown, diameter, capacity, invert_down,
