@@ -87,6 +87,10 @@ def run_twin(path: str | Path, dt: float | None = None, workdir: str | Path | No
         table = truth.world.tables["drainage"]
         step = float(dt) if dt is not None else max(float(net.options["routing_step"]), DEFAULT_TICK)
         total = float(duration if duration is not None else net.options["duration"])
+        # SWMM keeps its statistics from the report start (stats.c stats_updateFlowStats;
+        # model_delayed_report.inp starts 2 h before it): so do the peaks, the hours
+        # surcharged and the flooding here (the runoff and outfall volumes are the run's)
+        report_start = float(net.options.get("report_start", 0.0))
         ids = list(table.ids)
         nodes = np.concatenate([table.rows("manhole"), table.rows("outfall")])
         manholes = table.rows("manhole")
@@ -120,6 +124,8 @@ def run_twin(path: str | Path, dt: float | None = None, workdir: str | Path | No
                 router = _router_peaks(truth.world, nodes, pipes)
                 wall, cpu = time.perf_counter(), time.process_time()
             t += tick
+            if t < report_start - 1e-9:
+                continue
             d = depth[nodes]
             q = flow[pipes]
             if router is not None:
