@@ -34,9 +34,10 @@ FLOW_FLOOR = 1.0e-3
 #: the twin's tick when none is given: the file's routing step, but no shorter than this
 #: (s); the router sub-steps within a tick as stability needs, so a file routed by SWMM
 #: at 1 s runs here in 10 s ticks with the same peaks to the millimetre (checked on
-#: model_full_features.inp: 0.008 m and 2.8 % at 1 s and at 10 s); but a transient
-#: shorter than a tick is not resolved (model_weir_setting.inp: SWMM's EXTRAN leap of J1
-#: to its rim in one 1-s step, which the twin follows at 1 s ticks and not at 10 s)
+#: model_full_features.inp: 0.008 m and 2.8 % at 1 s and at 10 s); a transient shorter
+#: than a tick is kept by the router's peaks at the file's routing-step marks within each
+#: tick (model.route's peak_every: model_weir_setting.inp's EXTRAN leap of J1 to its rim
+#: in one 1-s step, lost between 10 s tick ends before)
 DEFAULT_TICK = 10.0
 
 
