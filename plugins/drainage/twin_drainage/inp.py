@@ -246,6 +246,13 @@ def parse_network(inp: Inp) -> Network:
         routing = "KINWAVE"
     start = _date(inp, "START_DATE", "START_TIME", "01/01/2000")
     end = _date(inp, "END_DATE", "END_TIME", inp.option("START_DATE", "01/01/2000"))
+    # SWMM's statistics (peaks, flooding, surcharge) start at the report start
+    # (stats.c stats_updateFlowStats: none before ReportStart), which is the start unless
+    # both its date and time are given (project.c: NO_DATE + either, then the later of it
+    # and the start)
+    report_start = start
+    if inp.option("REPORT_START_DATE", "") and inp.option("REPORT_START_TIME", ""):
+        report_start = max(_date(inp, "REPORT_START_DATE", "REPORT_START_TIME", "01/01/2000"), start)
     duration = (end - start).total_seconds()
     if duration <= 0.0:
         raise InpError(f"{inp.path}: [OPTIONS] END_DATE/END_TIME {end} is not after START_DATE/START_TIME {start}")
@@ -491,7 +498,8 @@ def parse_network(inp: Inp) -> Network:
                "inertial_damping": damping, "surcharge_method": surcharge,
                "routing_step": _option_seconds(inp, "ROUTING_STEP", 20.0), "units": units,
                "min_slope": _min_slope(inp),
-               "report_step": _option_seconds(inp, "REPORT_STEP", 900.0), "inlets": inlets}
+               "report_step": _option_seconds(inp, "REPORT_STEP", 900.0), "inlets": inlets,
+               "report_start": max((report_start - start).total_seconds(), 0.0)}
     for name, reg in regulators.items():
         if reg["links"][0] in outfalls:
             raise InpError(f"{inp.path}: line {reg['line']}: {reg['kind']} {name!r} draws from outfall "

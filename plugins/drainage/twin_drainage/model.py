@@ -72,9 +72,13 @@ Sources (MODELS.md, "Drainage"):
   with SWMM's SLOT) gets SWMM's EXTRAN surcharge (dynwave.c setNodeDepth): a junction
   above the crown of its highest link (pipes, weirs and orifices) keeps no storage of
   its own; its head moves by corr·dQ/Σ(dQ/dh) of its links, blended just above the
-  crown from the surface it had there, iterated with its links' flows linearised in
-  the heads (Gauss-Seidel, SWMM's 8 trials and 0.005 ft), and the links then carry the
-  flows of the new heads. Its volume is its storage at that head (SWMM's node_getVolume:
+  crown from the surface it had there, iterated as SWMM's trials are (dynwave.c
+  dynwave_execute: 8 at most, 0.005 ft, at least three here): its links' flows
+  linearised in the heads and under-relaxed between trials by SWMM's OMEGA 0.5
+  (dwflow.c), so a junction that leaps to its rim stays high a step or two, as SWMM's
+  does; the links then carry those flows. The sub-step is then the file's ROUTING_STEP
+  where that lies within the factor 2 the stable step keeps in hand (router_step):
+  Σ(dQ/dh) grows with the step, and so do the surges. Its volume is its storage at that head (SWMM's node_getVolume:
   what a step brings beyond it is not kept, SWMM's own continuity error under EXTRAN),
   and a junction at its rim floods its net inflow. Pipes lend their nodes SWMM's
   surface with its crown cutoff (a closed conduit's width above 0.96·d is the width
@@ -148,6 +152,8 @@ MIN_CAPACITY_SLOPE = 1.0e-4
 MIN_DELTA_Z = 0.001 * 0.3048
 #: SWMM's FUDGE, m (0.0001 ft): a closed conduit this close to its crown has Froude number 0
 FUDGE = 0.0001 * 0.3048
+#: SWMM's largest flow out of a dry node, m3/s (dwflow.c: FUDGE, 0.0001 cfs)
+DRY_FLOW = 0.0001 * 0.028316846592
 #: SWMM's largest velocity in the momentum equation, m/s (dwflow.c MAXVELOCITY, 50 ft/s)
 MAX_VELOCITY = 50.0 * 0.3048
 #: [OPTIONS] INERTIAL_DAMPING (route's ``damping``): NONE keeps the inertial terms
@@ -170,6 +176,8 @@ EX_CROWN, EX_CORR = 0, 1
 #: SWMM's MAX_TRIALS and HEAD_TOLERANCE (m) defaults, for the heads of EXTRAN's surcharged junctions
 EXTRAN_TRIALS = 8
 EXTRAN_HEAD_TOLERANCE = 0.005 * 0.3048
+#: SWMM's under-relaxation of a link's flow between trials (dynwave.c OMEGA)
+EXTRAN_OMEGA = 0.5
 
 
 # --- circular section ---------------------------------------------------------------
@@ -255,24 +263,6 @@ def circular_width(y, d):  # pragma: no cover - compiled
     if y <= 0.0 or y >= d:
         return 0.0
     return 2.0 * math.sqrt(y * (d - y))
-
-
-@njit(cache=True, nogil=True)
-def cutoff_width(y, d):  # pragma: no cover - compiled
-    """SWMM's top width (m) of a circular conduit at depth ``y`` under EXTRAN: the
-    circle's below EXTRAN_CROWN_CUTOFF·d, the width there above it, full included
-    (dwflow.c getWidth)."""
-    return circular_width(min(y, EXTRAN_CROWN_CUTOFF * d), d)
-
-
-@njit(cache=True, nogil=True)
-def any_cutoff_width(s, y, d, sec_table):  # pragma: no cover - compiled
-    """:func:`cutoff_width` of section ``s`` (-1: the circle): its width at
-    EXTRAN_CROWN_CUTOFF·d above that depth (SWMM caps closed shapes there; an open
-    channel's width at 0.96·d is taken too, a few per cent under its top width)."""
-    if s < 0:
-        return cutoff_width(y, d)
-    return any_width(s, min(max(y, 0.0), EXTRAN_CROWN_CUTOFF * d), d, sec_table)
 
 
 @njit(cache=True, nogil=True)
@@ -994,6 +984,25 @@ def node_depth(m, volume, guess, full, max_depth, shaft, pond, end_ptr, end_pipe
                          store_ptr, store_xy)[0]
 
 
+@njit(cache=True, nogil=True)
+def lent_surface(s, y, d, w_mid, a_mid, quarter, sec_table, cutoff):  # pragma: no cover - compiled
+    """What a pipe end level with its node's invert lends the node (route): SWMM's
+    surface (w_end + w_mid)·L/4 (dwflow.c findSurfArea; ``quarter`` = L/4, ``w_mid`` the
+    width at the pipe's mid depth), each width capped at ``cutoff``·d (dwflow.c
+    getWidth: EXTRAN_CROWN_CUTOFF under EXTRAN, 1 under SLOT; SWMM caps closed
+    shapes there, and an open channel's width at 0.96·d is taken too, a few per cent
+    under its top width), less the half pipe
+    w(y)·L/2 at the node's level ``y`` above the end's invert that the storage holds
+    (m²); and the water it holds beyond that half pipe, L/4·(A_mid - A(y)) plus, above
+    the crown, the surface times the rise (m³)."""
+    y_in = min(max(y, 0.0), d)
+    w_end = any_width(s, min(y_in, cutoff * d), d, sec_table)
+    w_in = any_width(s, y_in, d, sec_table)
+    lent = quarter * (w_mid - w_in + (w_end - w_in))  # (SLOT: w_end = w_in, exactly)
+    beyond = quarter * (max(a_mid - any_area(s, y_in, d, sec_table), 0.0) + (w_end + w_mid) * max(y - d, 0.0))
+    return lent, beyond
+
+
 # --- the router ---------------------------------------------------------------------
 @njit(cache=True, nogil=True)
 def route(dt, substeps, runoff, depth, flow, open_fraction,
@@ -1004,7 +1013,8 @@ def route(dt, substeps, runoff, depth, flow, open_fraction,
           low, high, lent, held, leaving, outflow, flooded, stored, pipe_depth, pipe_area, reg_int, reg_float,
           curve_ptr, curve_x, curve_y, reg_on, reg_flow, losses, damping, pipe_section, end_section, sec_table, sec_inv,
           sec_scale, store_ptr, store_xy, culvert_of, culvert, surcharge=SURCHARGE_SLOT,
-          extran=np.zeros((2, 0)), end_pipe=np.zeros(0, dtype=np.int64)):  # pragma: no cover - compiled
+          extran=np.zeros((2, 0)), end_pipe=np.zeros(0, dtype=np.int64), peak_depth=np.zeros(0),
+          peak_flow=np.zeros(0), peak_every=0.0):  # pragma: no cover - compiled
     """Advance the network by ``dt`` seconds in ``substeps`` equal steps (local inertial
     links, node continuity; see the module docstring). Each step is four passes: the
     links' momentum, each node's outflow limit, the exchange of water, the nodes'
@@ -1040,7 +1050,12 @@ def route(dt, substeps, runoff, depth, flow, open_fraction,
     manhole above the crown of its highest link (``extran``'s EX_CROWN row) takes its
     head from its flows, as SWMM's does (see the node depths below), and pipes lend
     their nodes SWMM's surface with the crown cutoff; ``end_pipe`` is then the pipe of
-    each end (:class:`Network`).
+    each end (:class:`Network`). ``peak_depth`` (per manhole) and ``peak_flow`` (per
+    pipe, signed), when given, receive the largest depth and the largest flow in
+    magnitude at the end of the tick's steps, every ``peak_every`` s of it (at the first
+    step's end at or after each mark; 0: every step) and at its end: SWMM's statistics
+    take each of its routing steps (stats.c), so a surge within a tick is not lost
+    between its ends, nor one counted that SWMM's own step passes over.
     """
     m_count = depth.shape[0]
     p_count = flow.shape[0]
@@ -1057,6 +1072,10 @@ def route(dt, substeps, runoff, depth, flow, open_fraction,
     resid = np.zeros(m_count if is_extran else 0)
     pipe_dqdh = np.zeros(p_count if is_extran else 0)
     reg_gain = np.zeros((2, reg_flow.shape[0] if is_extran else 0))
+    relax = np.zeros(p_count if is_extran else 0)
+    active = np.zeros(p_count if is_extran else 0, dtype=np.int64)
+    reg_relax = np.zeros(reg_flow.shape[0] if is_extran else 0)
+    gained = np.zeros(m_count if is_extran else 0)
     cap = np.zeros(reg_flow.shape[0])
     outflow[:] = 0.0
     flooded[:] = 0.0
@@ -1078,7 +1097,12 @@ def route(dt, substeps, runoff, depth, flow, open_fraction,
         leaving[m] = 0.0
     for o in range(tailwater.shape[0]):
         head[m_count + o] = tailwater[o]
-    for _ in range(substeps):
+    peaks = peak_depth.shape[0] == m_count and peak_flow.shape[0] == p_count
+    if peaks:
+        peak_depth[:] = 0.0
+        peak_flow[:] = 0.0
+    marks = 0
+    for step_i in range(substeps):
         if is_extran:
             dqdh[:] = 0.0
             pipe_dqdh[:] = 0.0
@@ -1272,41 +1296,30 @@ def route(dt, substeps, runoff, depth, flow, open_fraction,
         for m in range(m_count):
             lent[m] = 0.0
             beyond[m] = 0.0
+        cutoff = EXTRAN_CROWN_CUTOFF if is_extran else 1.0
         for p in range(p_count):
             d = diameter[p]
             s = section_at(pipe_section, p)
             quarter = 0.25 * G * d * d / gravity[p]  # L/4 (gravity = g·d²/L)
-            w_mid = any_width(s, pipe_depth[p], d, sec_table)
+            w_mid = any_width(s, min(pipe_depth[p], cutoff * d), d, sec_table)
             a_mid = any_area(s, pipe_depth[p], d, sec_table)
             up, down = pipe_up[p], pipe_down[p]
-            if is_extran:
-                # EXTRAN: SWMM's surface (w_end + w_mid)·L/4 with the crown cutoff, which
-                # a full end lends as well (a storage unit or a node below its highest
-                # crown rises on it; a surcharged junction's head blends from it, see the
-                # node depths); what the node holds beyond its storage grows on it by
-                # (its rise above the crown) times that surface
-                w_mid = any_cutoff_width(s, pipe_depth[p], d, sec_table)
-                y = head[up] - invert_up[p]
-                if invert_up[p] <= node_invert[up]:
-                    w_end = any_cutoff_width(s, y, d, sec_table)
-                    lent[up] += quarter * (w_end + w_mid - 2.0 * any_width(s, min(max(y, 0.0), d), d, sec_table))
-                    beyond[up] += quarter * (max(a_mid - any_area(s, min(max(y, 0.0), d), d, sec_table), 0.0)
-                                             + (w_end + w_mid) * max(y - d, 0.0))
-                if down < m_count and invert_down[p] <= node_invert[down]:
-                    y = head[down] - invert_down[p]
-                    w_end = any_cutoff_width(s, y, d, sec_table)
-                    lent[down] += quarter * (w_end + w_mid - 2.0 * any_width(s, min(max(y, 0.0), d), d, sec_table))
-                    beyond[down] += quarter * (max(a_mid - any_area(s, min(max(y, 0.0), d), d, sec_table), 0.0)
-                                               + (w_end + w_mid) * max(y - d, 0.0))
-                continue
+            # EXTRAN: SWMM's surface with the crown cutoff, which a full end lends as well
+            # (a storage unit or a node below its highest crown rises on it; a surcharged
+            # junction's head blends from it, see the node depths); what the node holds
+            # beyond its storage grows on it by (its rise above the crown) times that
+            # surface. SLOT: ends below their crown only
             y = head[up] - invert_up[p]
-            if invert_up[p] <= node_invert[up] and y < d:
-                lent[up] += quarter * (w_mid - any_width(s, y, d, sec_table))
-                beyond[up] += quarter * max(a_mid - any_area(s, max(y, 0.0), d, sec_table), 0.0)
-            y = head[down] - invert_down[p] if down < m_count else d
-            if y < d and invert_down[p] <= node_invert[down]:
-                lent[down] += quarter * (w_mid - any_width(s, y, d, sec_table))
-                beyond[down] += quarter * max(a_mid - any_area(s, max(y, 0.0), d, sec_table), 0.0)
+            if invert_up[p] <= node_invert[up] and (is_extran or y < d):
+                more, held_more = lent_surface(s, y, d, w_mid, a_mid, quarter, sec_table, cutoff)
+                lent[up] += more
+                beyond[up] += held_more
+            if down < m_count and invert_down[p] <= node_invert[down]:
+                y = head[down] - invert_down[p]
+                if is_extran or y < d:
+                    more, held_more = lent_surface(s, y, d, w_mid, a_mid, quarter, sec_table, cutoff)
+                    lent[down] += more
+                    beyond[down] += held_more
         for m in range(m_count):
             lent[m] = max(lent[m], 0.0)
             # never more beyond the storage than the pipes hold above the half pipes at
@@ -1467,25 +1480,63 @@ def route(dt, substeps, runoff, depth, flow, open_fraction,
                         diag[m] = denom
                         resid[m] = (volume[m] - start[m]) / tau
                         surcharged += 1
-            for _trial in range(EXTRAN_TRIALS if surcharged else 0):
+            # the links at a surcharged junction, whose flows follow its head
+            n_active = 0
+            for p in range(p_count if surcharged else 0):
+                down = pipe_down[p]
+                if lift[pipe_up[p]] == lift[pipe_up[p]] or (down < m_count and lift[down] == lift[down]):
+                    active[n_active] = p
+                    n_active += 1
+                    relax[p] = 0.0
+            for r in range(reg_flow.shape[0] if surcharged else 0):
+                reg_relax[r] = 0.0
+            for trial in range(EXTRAN_TRIALS if surcharged else 0):
+                # SWMM's trials (dynwave.c dynwave_execute): the first takes the flows at
+                # the step's start heads; each later one the flows at the last heads,
+                # linearised (Q + dQ/dh·(Δh_up - Δh_down)), under-relaxed towards the
+                # last trial's by OMEGA (dwflow.c dwflow_findConduitFlow, dynwave.c
+                # findNonConduitFlow: q = (1 - ω)·q_last + ω·q); then every surcharged
+                # head moves by corr·dQ/denom from its last (setNodeDepth), dQ its net
+                # inflow at those flows; converged after two trials when no head moved
+                # more than the tolerance. The relaxation keeps a junction that leapt to
+                # its rim high for a step or two as SWMM's does, pushing water back up
+                # its other links (model_weir_setting.inp's C1 into J5).
+                for m in range(m_count):
+                    gained[m] = 0.0
+                if trial > 0:
+                    for k in range(n_active):
+                        p = active[k]
+                        up, down = pipe_up[p], pipe_down[p]
+                        du = lift[up] if lift[up] == lift[up] else 0.0
+                        dd = lift[down] if down < m_count and lift[down] == lift[down] else 0.0
+                        relax[p] = (1.0 - EXTRAN_OMEGA) * relax[p] + EXTRAN_OMEGA * pipe_dqdh[p] * (du - dd)
+                        gained[up] -= relax[p]
+                        if down < m_count:
+                            gained[down] += relax[p]
+                    for r in range(reg_flow.shape[0]):
+                        up, down = reg_int[RI_UP, r], reg_int[RI_DOWN, r]
+                        du = lift[up] if up < m_count and lift[up] == lift[up] else 0.0
+                        dd = lift[down] if down < m_count and lift[down] == lift[down] else 0.0
+                        reg_relax[r] = (1.0 - EXTRAN_OMEGA) * reg_relax[r] + EXTRAN_OMEGA * (
+                            reg_gain[0, r] * du - reg_gain[1, r] * dd)
+                        if up < m_count:
+                            gained[up] -= reg_relax[r]
+                        if down < m_count:
+                            gained[down] += reg_relax[r]
                 worst = 0.0
                 for m in range(m_count):
                     if lift[m] != lift[m]:
                         continue
-                    dq = resid[m] - diag[m] * lift[m]
-                    for e in range(end_ptr[m], end_ptr[m + 1]):
-                        p = end_pipe[e]
-                        other = pipe_down[p] if pipe_up[p] == m else pipe_up[p]
-                        if other < m_count and lift[other] == lift[other]:
-                            dq += pipe_dqdh[p] * lift[other]
-                    y_new = depth[m] + lift[m] + extran[EX_CORR, m] * dq / diag[m]
+                    y_new = depth[m] + lift[m] + extran[EX_CORR, m] * (resid[m] + gained[m]) / diag[m]
                     if y_new < extran[EX_CROWN, m]:
                         y_new = extran[EX_CROWN, m] - FUDGE
                     if pond[m] <= 0.0 and y_new > max_depth[m]:
                         y_new = max_depth[m]
                     worst = max(worst, abs(y_new - depth[m] - lift[m]))
                     lift[m] = y_new - depth[m]
-                if worst <= EXTRAN_HEAD_TOLERANCE:
+                # (SWMM tests every node, and the ends of a surcharged junction's links
+                # move with their first relaxed flows: not before the second)
+                if trial > 1 and worst <= EXTRAN_HEAD_TOLERANCE:
                     break
             for m in range(m_count if surcharged else 0):
                 if lift[m] == lift[m] and pond[m] > 0.0 and depth[m] + lift[m] > max_depth[m]:
@@ -1497,8 +1548,10 @@ def route(dt, substeps, runoff, depth, flow, open_fraction,
                 if du == 0.0 and dd == 0.0:
                     continue
                 q = flow[p]
-                change = pipe_dqdh[p] * (du - dd)
-                if q * (q + change) < 0.0:
+                change = relax[p]
+                # no reversal within the step (dwflow.c: through zero first), but from a
+                # flow no larger than SWMM gives out of a dry node (FUDGE)
+                if q * (q + change) < 0.0 and abs(q) > DRY_FLOW:
                     change = -q
                 # a node left to its storage gives no more than it holds
                 if change > 0.0 and lift[up] != lift[up]:
@@ -1518,7 +1571,7 @@ def route(dt, substeps, runoff, depth, flow, open_fraction,
                 if du == 0.0 and dd == 0.0:
                     continue
                 q = reg_flow[r]
-                change = reg_gain[0, r] * du - reg_gain[1, r] * dd
+                change = reg_relax[r]
                 if q * (q + change) < 0.0 or (q + change < 0.0 and (reg_int[RI_KIND, r] == REG_PUMP
                                                                       or reg_int[RI_GATED, r])):
                     change = -q
@@ -1596,6 +1649,16 @@ def route(dt, substeps, runoff, depth, flow, open_fraction,
                 flooded[m] += rise * pond[m]
             head[m] = node_invert[m] + depth[m]
             leaving[m] = 0.0
+        due = peaks and (peak_every <= 0.0 or step_i == substeps - 1)
+        if peaks and not due and math.floor((step_i + 1) * tau / peak_every + 1e-9) > marks:
+            marks = math.floor((step_i + 1) * tau / peak_every + 1e-9)
+            due = True
+        if due:
+            for m in range(m_count):
+                peak_depth[m] = max(peak_depth[m], depth[m])
+            for p in range(p_count):
+                if abs(flow[p]) > abs(peak_flow[p]):
+                    peak_flow[p] = flow[p]
     for m in range(m_count):
         stored[m] = volume[m] - pond[m] * max(depth[m] - max_depth[m], 0.0)
         settled[m] = depth[m]
@@ -1667,12 +1730,13 @@ def find_rain_gauges(world, domain: str, net: Network) -> RainGauges:
 
 
 #: the router's working arrays per manhole (RouterWork.manhole) and per pipe (RouterWork.pipe)
+#: (``peak_depth`` and ``peak_flow``: the largest over the last tick's steps, route)
 MANHOLE_WORK = ("runoff", "depth", "volume", "leaving", "intercept", "surface", "low", "high", "settled", "flooded",
-                "stored", "lent", "held")
+                "stored", "lent", "held", "peak_depth")
 (MW_RUNOFF, MW_DEPTH, MW_VOLUME, MW_LEAVING, MW_INTERCEPT, MW_SURFACE, MW_LOW, MW_HIGH, MW_SETTLED, MW_FLOODED,
- MW_STORED, MW_LENT, MW_HELD) = range(len(MANHOLE_WORK))
-PIPE_WORK = ("flow", "open_fraction", "pipe_depth", "pipe_area")
-PW_FLOW, PW_OPEN_FRACTION, PW_PIPE_DEPTH, PW_PIPE_AREA = range(len(PIPE_WORK))
+ MW_STORED, MW_LENT, MW_HELD, MW_PEAK_DEPTH) = range(len(MANHOLE_WORK))
+PIPE_WORK = ("flow", "open_fraction", "pipe_depth", "pipe_area", "peak_flow")
+PW_FLOW, PW_OPEN_FRACTION, PW_PIPE_DEPTH, PW_PIPE_AREA, PW_PEAK_FLOW = range(len(PIPE_WORK))
 
 
 class RouterWork:
@@ -1793,13 +1857,14 @@ def drainage_tick(dt, substeps, use_gauges, nearest_gauge_row, manhole_row, pipe
                   reg_flow, losses, damping, pipe_section, end_section, sec_table, sec_inv, sec_scale, store_ptr,
                   store_xy, culvert_of, culvert, surcharge=SURCHARGE_SLOT,
                   extran=np.zeros((2, 0)), end_pipe=np.zeros(0, dtype=np.int64),
-                  lateral=np.zeros(0)):  # pragma: no cover - compiled
+                  lateral=np.zeros(0), peak_every=0.0):  # pragma: no cover - compiled
     """One tick of the network on the table's columns (``*_col``, ``rain_*``, ...):
     gather_inputs, route, publish, in one call from Python, with the network
     (:class:`Network`) and the working arrays (:class:`RouterWork`) packed in rows;
     ``damping``, the sections, the storage curves, the culverts, ``surcharge``, ``extran``
     and ``end_pipe`` as :func:`route` takes them; ``lateral`` (m3/s per manhole, or
-    empty), the street inlets' moves added to the runoff (:class:`InletSetup`)."""
+    empty), the street inlets' moves added to the runoff (:class:`InletSetup`);
+    ``peak_every`` (s) as route takes it, for the peaks it keeps in the work rows."""
     runoff, depth, flow, open_fraction = work_manhole[MW_RUNOFF], work_manhole[MW_DEPTH], work_pipe[PW_FLOW], \
         work_pipe[PW_OPEN_FRACTION]
     flooded, stored = work_manhole[MW_FLOODED], work_manhole[MW_STORED]
@@ -1825,7 +1890,8 @@ def drainage_tick(dt, substeps, use_gauges, nearest_gauge_row, manhole_row, pipe
           work_manhole[MW_LEAVING],
           outflow, flooded, stored, pipe_depth, pipe_area, reg_int, reg_float, curve_ptr, curve_x, curve_y, reg_on,
           reg_flow, losses, damping, pipe_section, end_section, sec_table, sec_inv, sec_scale, store_ptr, store_xy,
-          culvert_of, culvert, surcharge, extran, end_pipe)
+          culvert_of, culvert, surcharge, extran, end_pipe, work_manhole[MW_PEAK_DEPTH], work_pipe[PW_PEAK_FLOW],
+          peak_every)
     for r in range(reg_row.shape[0]):
         flow_col[reg_row[r]] = reg_flow[r]
     publish(dt, manhole_row, pipe_row, outfall_row, node_invert, max_depth, crown, diameter, capacity, invert_down,
@@ -2131,6 +2197,23 @@ def inlet_setup(world, table, net: Network) -> InletSetup | None:
     return InletSetup(net, table, usages) if usages and len(net.pipe_row) else None
 
 
+def router_step(world, table, net: Network) -> float:
+    """The longest sub-step route() takes: the network's stable step (Network.stable_dt),
+    but under SWMM's EXTRAN surcharge the file's own ROUTING_STEP where that is longer
+    by no more than the factor 2 stable_dt keeps in hand. A surcharged junction's head
+    moves by dQ/Σ(dQ/dh) and dQ/dh grows with the step (dwflow.c: g·A·Δt/L), so its
+    surges depend on the step: model_weir_setting.inp's J1 leaps to its rim and pushes
+    C1's backflow into J5 as SWMM's does at SWMM's 1 s step, and at half of it only
+    half as much (0.0070 against 0.0139 m3/s at 0.5 s; stable_dt 0.86 s there, the weir
+    C3 on J3's 1.17 m2, whose flow route() takes implicit in the heads)."""
+    step = net.stable_dt
+    source = swmm_source(world)[0]
+    own = float(source.get("routing_step", 0.0) or 0.0)
+    if surcharge_method(world, table, net)[0] == SURCHARGE_EXTRAN and step < own <= 2.0 * step:
+        return own
+    return step
+
+
 def step_drainage(ctx):
     """One tick of the network: rain -> rational runoff -> local-inertial routing.
 
@@ -2163,7 +2246,8 @@ def step_drainage(ctx):
                      c["capacity"], c["discharge"], c["discharged_volume"], net.reg_row, net.reg_int, net.reg_float,
                      net.curve_ptr, net.curve_x, net.curve_y, work.reg_on, work.reg_flow, kinematic.seepage)
         return
-    substeps = max(1, math.ceil(dt / net.stable_dt - 1e-9)) if len(net.pipe_row) else 1
+    step = world.memo(("drainage", "substep", ctx.domain), lambda: router_step(world, t, net))
+    substeps = max(1, math.ceil(dt / step - 1e-9)) if len(net.pipe_row) else 1
     inlets = world.memo(("drainage", "inlets", ctx.domain), lambda: inlet_setup(world, t, net))
     lateral = inlets.step(c["flow"], c["depth"], c["flooding"]) if inlets is not None else np.zeros(0)
     drainage_tick(dt, substeps, len(gauges.gauge_row) > 0, gauges.nearest_gauge_row, net.manhole_row, net.pipe_row,
@@ -2180,7 +2264,8 @@ def step_drainage(ctx):
                   *((net.pipe_int[PI_SECTION], net.end_section) if len(net.sec_table) else (None, None)),
                   net.sec_table, net.sec_inv, net.sec_scale, net.store_ptr, net.store_xy, net.culvert_of, net.culvert,
                   *world.memo(("drainage", "surcharge", ctx.domain), lambda: surcharge_method(world, t, net)),
-                  lateral)
+                  lateral, world.memo(("drainage", "peak_every", ctx.domain), lambda: float(
+                      swmm_source(world)[0].get("routing_step", 0.0) or 0.0)))
 
 
 # --- couplings -----------------------------------------------------------------------

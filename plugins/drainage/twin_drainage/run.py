@@ -34,9 +34,10 @@ FLOW_FLOOR = 1.0e-3
 #: the twin's tick when none is given: the file's routing step, but no shorter than this
 #: (s); the router sub-steps within a tick as stability needs, so a file routed by SWMM
 #: at 1 s runs here in 10 s ticks with the same peaks to the millimetre (checked on
-#: model_full_features.inp: 0.008 m and 2.8 % at 1 s and at 10 s); but a transient
-#: shorter than a tick is not resolved (model_weir_setting.inp: SWMM's EXTRAN leap of J1
-#: to its rim in one 1-s step, which the twin follows at 1 s ticks and not at 10 s)
+#: model_full_features.inp: 0.008 m and 2.8 % at 1 s and at 10 s); a transient shorter
+#: than a tick is kept by the router's peaks at the file's routing-step marks within each
+#: tick (model.route's peak_every: model_weir_setting.inp's EXTRAN leap of J1 to its rim
+#: in one 1-s step, lost between 10 s tick ends before)
 DEFAULT_TICK = 10.0
 
 
@@ -73,6 +74,7 @@ def run_twin(path: str | Path, dt: float | None = None, workdir: str | Path | No
     from twin.tick.simulator import Simulator
 
     from twin_drainage import plugin, swmm
+    from twin_drainage.model import MW_PEAK_DEPTH, PW_PEAK_FLOW
 
     path = Path(path)
     with tempfile.TemporaryDirectory() as scratch:
@@ -86,6 +88,10 @@ def run_twin(path: str | Path, dt: float | None = None, workdir: str | Path | No
         table = truth.world.tables["drainage"]
         step = float(dt) if dt is not None else max(float(net.options["routing_step"]), DEFAULT_TICK)
         total = float(duration if duration is not None else net.options["duration"])
+        # SWMM keeps its statistics from the report start (stats.c stats_updateFlowStats;
+        # model_delayed_report.inp starts 2 h before it): so do the peaks, the hours
+        # surcharged and the flooding here (the runoff and outfall volumes are the run's)
+        report_start = float(net.options.get("report_start", 0.0))
         ids = list(table.ids)
         nodes = np.concatenate([table.rows("manhole"), table.rows("outfall")])
         manholes = table.rows("manhole")
@@ -107,18 +113,32 @@ def run_twin(path: str | Path, dt: float | None = None, workdir: str | Path | No
         first = 0.0
         t = 0.0
         depth, flow, flooding, sur = table["depth"], table["flow"], table["flooding"], table["surcharged"]
+        # the dynamic-wave router's peaks over its steps within each tick (model.route's
+        # peak_depth and peak_flow, as SWMM's statistics take every routing step): by node
+        # and pipe, where it has them (-1: an outfall or a regulator, read at tick ends)
+        router = None
         while t < total - 1e-9:
             tick = min(step, total - t)
             truth.step(tick, fail)
             if t == 0.0:  # the first tick also builds the network and loads (or compiles) the router
                 first = time.process_time() - cpu
+                router = _router_peaks(truth.world, nodes, pipes)
                 wall, cpu = time.perf_counter(), time.process_time()
             t += tick
+            if t < report_start - 1e-9:
+                continue
             d = depth[nodes]
+            q = flow[pipes]
+            if router is not None:
+                work, node_k, pipe_k = router
+                at = node_k >= 0
+                d[at] = np.maximum(d[at], work.manhole[MW_PEAK_DEPTH][node_k[at]])
+                at = pipe_k >= 0
+                within = work.pipe[PW_PEAK_FLOW][pipe_k[at]]
+                q[at] = np.where(np.abs(within) > np.abs(q[at]), within, q[at])
             higher = d > peak_depth
             peak_depth[higher] = d[higher]
             peak_time[higher] = t
-            q = flow[pipes]
             larger = np.abs(q) > np.abs(peak_flow)
             peak_flow[larger] = q[larger]
             flooded += flooding[manholes] * tick
@@ -135,6 +155,20 @@ def run_twin(path: str | Path, dt: float | None = None, workdir: str | Path | No
             runoff_volume=hydro.runoff_volume if hydro is not None else 0.0,
             outfall_volume={ids[r]: float(table["discharged_volume"][r]) for r in outfalls},
             wall_s=wall, cpu_s=cpu, warnings=list(counts["warnings"]), first_tick_s=first)
+
+
+def _router_peaks(world: Any, nodes: np.ndarray, pipes: np.ndarray) -> tuple[Any, np.ndarray, np.ndarray] | None:
+    """The dynamic-wave router's working arrays (model.RouterWork: its peaks of the last
+    tick) and, per table row of ``nodes`` and ``pipes``, the router's index of it (-1
+    where it has none); None when the network is not routed by it (KINWAVE)."""
+    work = world.memo(("drainage", "router", "drainage"), lambda: None)
+    net = world.memo(("drainage", "network", "drainage"), lambda: None)
+    if work is None or net is None:
+        return None
+    node_of = {int(r): k for k, r in enumerate(net.manhole_row)}
+    pipe_of = {int(r): k for k, r in enumerate(net.pipe_row)}
+    return (work, np.array([node_of.get(int(r), -1) for r in nodes], dtype=np.int64),
+            np.array([pipe_of.get(int(r), -1) for r in pipes], dtype=np.int64))
 
 
 def run_swmm(path: str | Path, sample_every: float | None = None) -> Peaks:
