@@ -4,9 +4,10 @@ floor, and the whole engine tick, on a synthetic city of ~1,000,000 assets per d
 
     python bench/tick.py            # ~1,000,000 assets per domain (a few minutes)
     python bench/tick.py --quick    # ~20,000 assets per domain
-    python bench/tick.py --swmm-only --swmm-blocks 12,40,120
-                                    # only the router against SWMM at its own step, on
-                                    # ~770, ~8,500 and ~77,000 manholes (the crossover)
+    python bench/tick.py --swmm-only --swmm-blocks 12,40,140 --swmm-fixed 0.5,2
+                                    # only the router against SWMM at its own options, on
+                                    # 767, 8,159 and 98,559 manholes, both against SWMM at
+                                    # a fixed 1 s step (and 0.5 s, 2 s: is it converged?)
 
 What is measured, in the same run:
 
@@ -57,6 +58,10 @@ def _reference(text: str) -> float | None:
     return step
 
 
+def _steps(text: str) -> tuple[float, ...]:
+    return tuple(float(t) for t in text.split(",") if t)
+
+
 def _args() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true", help="~20,000 assets per domain")
@@ -83,6 +88,10 @@ def _args() -> argparse.Namespace:
                    help="what the fair comparison's errors are measured against: SWMM at a fixed step of SECONDS "
                         "(default 1), or 'own': SWMM at its own options, as issue 16's tolerances are (one SWMM run "
                         "instead of two; use it at 100,000 nodes, where SWMM's 1 s run takes hours)")
+    p.add_argument("--swmm-ticks", default="1,5,10,20,30,60", metavar="S,S,...",
+                   help="the router's ticks in the fair comparison (default 1,5,10,20,30,60)")
+    p.add_argument("--swmm-fixed", default="", metavar="S,S,...",
+                   help="SWMM at these fixed steps too, against the reference: is the reference converged? (e.g. 0.5,2)")
     p.add_argument("--swmm-only", action="store_true",
                    help="run only the fair router-vs-SWMM comparison at --swmm-blocks (the crossover), no kernels or tick")
     return p.parse_args()
@@ -468,7 +477,7 @@ def bench_ticks(engine: Engine, warmup: int, ticks: int) -> dict[str, Any]:
 def main() -> None:
     if ARGS.swmm_only:
         sizes = [int(b) for b in ARGS.swmm_blocks.split(",") if b] or ([4] if ARGS.quick else [12, 40])
-        print("RESULT " + " ".join(f"{k}={v}" for k, v in bench_fair_swmm(sizes, ARGS.swmm_cache or None, ARGS.swmm_reference).items()))
+        print("RESULT " + " ".join(f"{k}={v}" for k, v in bench_fair_swmm(sizes, ARGS.swmm_cache or None, ARGS.swmm_reference, _steps(ARGS.swmm_ticks), _steps(ARGS.swmm_fixed)).items()))
         return
     per_domain = ARGS.assets or (20_000 if ARGS.quick else 1_000_000)
     repeats = ARGS.repeats or (30 if ARGS.quick else 15)
@@ -607,7 +616,7 @@ def main() -> None:
     if not ARGS.no_swmm:
         result.update(bench_router_vs_swmm(4 if ARGS.quick else 12))
         sizes = [int(b) for b in ARGS.swmm_blocks.split(",") if b] or ([4] if ARGS.quick else [12, 40])
-        result.update(bench_fair_swmm(sizes, ARGS.swmm_cache or None, ARGS.swmm_reference))
+        result.update(bench_fair_swmm(sizes, ARGS.swmm_cache or None, ARGS.swmm_reference, _steps(ARGS.swmm_ticks), _steps(ARGS.swmm_fixed)))
     print("RESULT " + " ".join(f"{k}={v}" for k, v in result.items()))
 
 
@@ -636,14 +645,23 @@ def bench_router_vs_swmm(blocks: int) -> dict[str, str]:
             "router_depth_p99_m": f"{r.get('p99_peak_depth_error_m', nan):.3f}"}
 
 
-def bench_fair_swmm(sizes: list[int], cache: str | None = None, reference: float | None = 1.0) -> dict[str, str]:
+def bench_fair_swmm(sizes: list[int], cache: str | None = None, reference: float | None = 1.0,
+                    ticks: tuple[float, ...] = (1.0, 5.0, 10.0, 20.0, 30.0, 60.0),
+                    fixed: tuple[float, ...] = ()) -> dict[str, str]:
     """Issue 16's fair comparison: SWMM at a utility's own options (ROUTING_STEP 20 s,
-    VARIABLE_STEP 0.75, SWMM's default WET_STEP of 5 min) and the router at ticks of 1 to 60 s, each against SWMM at a fixed
-    ``reference`` step (1 s; None: against SWMM at its own options), on generated cities
-    of growing size; CPU seconds of this process (wall time
-    counts the other processes of a shared machine). The crossover is the first size at
-    which the router, at a tick within the tolerances (peak depth p95 0.05 m, max 0.15 m),
-    takes less CPU than SWMM at its own step. ``cache``: a folder of SWMM's runs by their
+    VARIABLE_STEP 0.75, SWMM's default WET_STEP of 5 min) and the router at ``ticks``,
+    each against SWMM at a fixed ``reference`` step (1 s; None: against SWMM at its own
+    options), on generated cities of growing size; CPU seconds of this process (wall time
+    counts the other processes of a shared machine).
+
+    Equal accuracy: the router's tick whose peak-depth error against the reference, p95
+    and max, is each no larger than SWMM-at-its-own-options' error against the same
+    reference; the ratio is SWMM's own CPU over the router's at the cheapest such tick.
+    Beside it, issue 16's tolerances (p95 0.05 m, max 0.15 m against the reference).
+    ``fixed``: SWMM at these fixed steps too, against the reference (is the reference
+    converged?). The crossover is the first size at which the router takes less CPU than
+    SWMM at equal accuracy (with ``reference`` None: within the tolerances, since SWMM's
+    own error is then zero by definition). ``cache``: a folder of SWMM's runs by their
     ``.inp`` file's hash (``fair_comparison``), so that a change to the router is measured
     again without SWMM's hour at 100,000 nodes."""
     try:
@@ -652,40 +670,87 @@ def bench_fair_swmm(sizes: list[int], cache: str | None = None, reference: float
         say(f"fair comparison skipped: {exc}")
         return {}
     out: dict[str, str] = {}
-    crossover = None
+    crossover = crossover_equal = None
     outside: list[int] = []
     print()
     against = "SWMM at its own step" if reference is None else f"SWMM at a fixed {reference:g} s step"
-    print(f"Drainage router vs SWMM 5.2 at their own steps, 1 h storm, errors against {against}:")
-    print(f"  {'manholes':>8}  {'model':<22} {'CPU s':>8} {'wall s':>8} {'depth max':>10} {'p95':>7} {'outfall':>8}")
+    print(f"Drainage router vs SWMM 5.2 at their own steps, 1 h storm, peak manhole depth errors against {against}:")
+    print(f"  {'manholes':>8}  {'model':<26} {'CPU s':>8} {'wall s':>8} {'depth max':>10} {'p95':>7} {'outfall':>8}")
     for blocks in sizes:
         say(f"fair comparison: {blocks}x{blocks} blocks")
-        r = fair_comparison(blocks=blocks, cache=cache, reference_step=reference)
+        r = fair_comparison(blocks=blocks, cache=cache, reference_step=reference, router_ticks=ticks,
+                            fixed_steps=tuple(f for f in fixed if f != reference))
         n = r["manholes"]
-        for name in ("reference", "swmm") if reference is not None else ("swmm",):
-            if r[name].get("cached"):
-                print(f"  {n:>8}  ({f'SWMM at {reference:g} s' if name == 'reference' else 'SWMM'}: the same .inp's run of "
-                      f"{r[name]['cached']}, from {cache})")
-        rows = [(f"SWMM {r['swmm']['routing_step_s']:g} s var {r['swmm']['variable_step']:g}", r["swmm"])]
+        if reference is not None:
+            ref = r["reference"]
+            print(f"  {n:>8}  {f'SWMM fixed {reference:g} s (reference)':<26} {ref['cpu_s']:>8.2f} {ref['wall_s']:>8.2f}"
+                  + (f"   (cached run of {ref['cached']})" if ref.get("cached") else ""))
+        rows = [(f"SWMM fixed {step:g} s", v) for step, v in r["fixed"].items()]
+        rows += [(f"SWMM {r['swmm']['routing_step_s']:g} s var {r['swmm']['variable_step']:g} (own)", r["swmm"])]
         rows += [(f"router tick {tick:g} s", v) for tick, v in r["router"].items()]
         for label, v in rows:
-            print(f"  {n:>8}  {label:<22} {v['cpu_s']:>8.2f} {v['wall_s']:>8.2f} {v['max_depth_error_m']:>9.3f}m "
-                  f"{v['p95_depth_error_m']:>6.3f}m {100 * v['outfall_volume_error']:>+7.2f}%")
+            print(f"  {n:>8}  {label:<26} {v['cpu_s']:>8.2f} {v['wall_s']:>8.2f} {v['max_depth_error_m']:>9.3f}m "
+                  f"{v['p95_depth_error_m']:>6.3f}m {100 * v['outfall_volume_error']:>+7.2f}%"
+                  + (f"   (cached run of {v['cached']})" if v.get("cached") else ""))
+        own = r["swmm"]
+        out[f"swmm_cpu_s_{n}"] = f"{own['cpu_s']:.2f}"
+        if reference is not None:
+            out[f"swmm_p95_m_{n}"] = f"{own['p95_depth_error_m']:.3f}"
+            out[f"swmm_max_m_{n}"] = f"{own['max_depth_error_m']:.3f}"
+            equal = {t: v for t, v in r["router"].items() if v["p95_depth_error_m"] <= own["p95_depth_error_m"]
+                     and v["max_depth_error_m"] <= own["max_depth_error_m"]}
+            if equal:
+                tick, best = min(equal.items(), key=lambda tv: tv[1]["cpu_s"])
+                ratio = own["cpu_s"] / best["cpu_s"]
+                print(f"  {n:>8}  equal accuracy (router p95 and max no larger than SWMM-own's "
+                      f"{own['p95_depth_error_m']:.3f} / {own['max_depth_error_m']:.3f} m): router at {tick:g} s, "
+                      f"{best['cpu_s']:.2f} s CPU against SWMM's {own['cpu_s']:.2f} s: {ratio:.2f}x")
+                out[f"equal_tick_s_{n}"] = f"{tick:g}"
+                out[f"router_cpu_s_{n}"] = f"{best['cpu_s']:.2f}"
+                out[f"router_p95_m_{n}"] = f"{best['p95_depth_error_m']:.3f}"
+                out[f"router_max_m_{n}"] = f"{best['max_depth_error_m']:.3f}"
+                if crossover_equal is None and ratio > 1.0:
+                    crossover_equal = n
+            else:
+                ratio = float("nan")
+                print(f"  {n:>8}  equal accuracy: none: the router is less accurate than SWMM at its own options "
+                      f"({own['p95_depth_error_m']:.3f} / {own['max_depth_error_m']:.3f} m) at every tick")
+            out[f"swmm_over_router_cpu_equal_{n}"] = f"{ratio:.2f}"
+            # the same on the p95 alone (the max is one manhole: the router's model error at a
+            # few legacy pipes sets it whatever the tick)
+            p95 = {t: v for t, v in r["router"].items() if v["p95_depth_error_m"] <= own["p95_depth_error_m"]}
+            if p95:
+                tick, best = min(p95.items(), key=lambda tv: tv[1]["cpu_s"])
+                ratio_p95 = own["cpu_s"] / best["cpu_s"]
+                print(f"  {n:>8}  equal p95 alone (no larger than {own['p95_depth_error_m']:.3f} m): router at {tick:g} s, "
+                      f"p95 {best['p95_depth_error_m']:.3f} m, max {best['max_depth_error_m']:.3f} m, "
+                      f"{best['cpu_s']:.2f} s CPU against SWMM's {own['cpu_s']:.2f} s: {ratio_p95:.2f}x")
+                out[f"equal_p95_tick_s_{n}"] = f"{tick:g}"
+            else:
+                ratio_p95 = float("nan")
+                print(f"  {n:>8}  equal p95 alone: none")
+            out[f"swmm_over_router_cpu_equal_p95_{n}"] = f"{ratio_p95:.2f}"
         ok = {t: v for t, v in r["router"].items() if v["p95_depth_error_m"] <= 0.05 and v["max_depth_error_m"] <= 0.15}
-        best = min(ok.values(), key=lambda v: v["cpu_s"]) if ok else None
-        ratio = r["swmm"]["cpu_s"] / best["cpu_s"] if best else float("nan")
-        if best is None:
-            outside.append(n)
-            print(f"  {n:>8}  the router is outside the tolerances at every tick: no speed at equal accuracy")
+        if ok:
+            tick, best = min(ok.items(), key=lambda tv: tv[1]["cpu_s"])
+            ratio = own["cpu_s"] / best["cpu_s"]
+            print(f"  {n:>8}  within the tolerances (p95 0.05, max 0.15 m): router at {tick:g} s, "
+                  f"{best['cpu_s']:.2f} s CPU against SWMM's {own['cpu_s']:.2f} s: {ratio:.2f}x")
         else:
-            print(f"  {n:>8}  SWMM CPU / router CPU at its best tick within tolerance: {ratio:.2f}x")
+            ratio = float("nan")
+            outside.append(n)
+            print(f"  {n:>8}  within the tolerances: none: the router is outside them at every tick")
         out[f"swmm_over_router_cpu_{n}"] = f"{ratio:.2f}"
         if crossover is None and ratio > 1.0:
             crossover = n
+    if reference is not None:
+        print(f"  crossover at equal accuracy: " + (f"the router takes less CPU from {crossover_equal} manholes"
+                                                    if crossover_equal else "none"))
+        out["crossover_equal_manholes"] = str(crossover_equal)
     if crossover:
-        print(f"  crossover: the router takes less CPU than SWMM, within the tolerances, from {crossover} manholes")
+        print(f"  crossover within the tolerances: the router takes less CPU than SWMM from {crossover} manholes")
     else:
-        print("  crossover: none: SWMM takes less CPU at every size where the router is within the tolerances")
+        print("  crossover within the tolerances: none")
     if outside:
         print(f"  the router is outside the tolerances at {', '.join(map(str, outside))} manholes")
     out["crossover_manholes"] = str(crossover)
