@@ -697,11 +697,10 @@ def bench_fair_swmm(sizes: list[int], cache: str | None = None, reference: float
         if reference is not None:
             out[f"swmm_p95_m_{n}"] = f"{own['p95_depth_error_m']:.3f}"
             out[f"swmm_max_m_{n}"] = f"{own['max_depth_error_m']:.3f}"
-            equal = {t: v for t, v in r["router"].items() if v["p95_depth_error_m"] <= own["p95_depth_error_m"]
-                     and v["max_depth_error_m"] <= own["max_depth_error_m"]}
+            equal = cheapest_tick(r["router"], own["cpu_s"], lambda v: v["p95_depth_error_m"] <= own["p95_depth_error_m"]
+                                  and v["max_depth_error_m"] <= own["max_depth_error_m"])
             if equal:
-                tick, best = min(equal.items(), key=lambda tv: tv[1]["cpu_s"])
-                ratio = own["cpu_s"] / best["cpu_s"]
+                tick, best, ratio = equal
                 print(f"  {n:>8}  equal accuracy (router p95 and max no larger than SWMM-own's "
                       f"{own['p95_depth_error_m']:.3f} / {own['max_depth_error_m']:.3f} m): router at {tick:g} s, "
                       f"{best['cpu_s']:.2f} s CPU against SWMM's {own['cpu_s']:.2f} s: {ratio:.2f}x")
@@ -718,10 +717,9 @@ def bench_fair_swmm(sizes: list[int], cache: str | None = None, reference: float
             out[f"swmm_over_router_cpu_equal_{n}"] = f"{ratio:.2f}"
             # the same on the p95 alone (the max is one manhole: the router's model error at a
             # few legacy pipes sets it whatever the tick)
-            p95 = {t: v for t, v in r["router"].items() if v["p95_depth_error_m"] <= own["p95_depth_error_m"]}
+            p95 = cheapest_tick(r["router"], own["cpu_s"], lambda v: v["p95_depth_error_m"] <= own["p95_depth_error_m"])
             if p95:
-                tick, best = min(p95.items(), key=lambda tv: tv[1]["cpu_s"])
-                ratio_p95 = own["cpu_s"] / best["cpu_s"]
+                tick, best, ratio_p95 = p95
                 print(f"  {n:>8}  equal p95 alone (no larger than {own['p95_depth_error_m']:.3f} m): router at {tick:g} s, "
                       f"p95 {best['p95_depth_error_m']:.3f} m, max {best['max_depth_error_m']:.3f} m, "
                       f"{best['cpu_s']:.2f} s CPU against SWMM's {own['cpu_s']:.2f} s: {ratio_p95:.2f}x")
@@ -730,10 +728,10 @@ def bench_fair_swmm(sizes: list[int], cache: str | None = None, reference: float
                 ratio_p95 = float("nan")
                 print(f"  {n:>8}  equal p95 alone: none")
             out[f"swmm_over_router_cpu_equal_p95_{n}"] = f"{ratio_p95:.2f}"
-        ok = {t: v for t, v in r["router"].items() if v["p95_depth_error_m"] <= 0.05 and v["max_depth_error_m"] <= 0.15}
+        ok = cheapest_tick(r["router"], own["cpu_s"], lambda v: v["p95_depth_error_m"] <= 0.05
+                           and v["max_depth_error_m"] <= 0.15)
         if ok:
-            tick, best = min(ok.items(), key=lambda tv: tv[1]["cpu_s"])
-            ratio = own["cpu_s"] / best["cpu_s"]
+            tick, best, ratio = ok
             print(f"  {n:>8}  within the tolerances (p95 0.05, max 0.15 m): router at {tick:g} s, "
                   f"{best['cpu_s']:.2f} s CPU against SWMM's {own['cpu_s']:.2f} s: {ratio:.2f}x")
         else:
@@ -755,6 +753,17 @@ def bench_fair_swmm(sizes: list[int], cache: str | None = None, reference: float
         print(f"  the router is outside the tolerances at {', '.join(map(str, outside))} manholes")
     out["crossover_manholes"] = str(crossover)
     return out
+
+
+def cheapest_tick(router: dict, swmm_cpu_s: float, accepts) -> tuple[float, dict, float] | None:
+    """Of the router's runs by tick (``fair_comparison``'s ``router``), the one of least
+    CPU whose errors ``accepts`` takes: its tick, its run and SWMM's CPU over its CPU;
+    None when it accepts none."""
+    fits = [(tick, run) for tick, run in router.items() if accepts(run)]
+    if not fits:
+        return None
+    tick, best = min(fits, key=lambda tv: tv[1]["cpu_s"])
+    return tick, best, swmm_cpu_s / best["cpu_s"]
 
 
 if __name__ == "__main__":
