@@ -32,7 +32,8 @@ Sources (MODELS.md, "Drainage"):
   at mid depth once the node stands as far above the crown as the outlet lies below it
   (SWMM's Froude number 0 there); and a part-full pipe flowing downhill supercritical
   at mid depth (Fr >= 1, SWMM's σ = 0) takes its inlet's A and R (friction keeps
-  v = Q/A_mid). Without that weighting the supercritical trunks of a generated city
+  v = Q/A_mid); an open section (a street or channel) is weighted as SWMM weights it
+  from Fr 0.5, A_w = A_1 + (A_mid - A_1)·σ, R likewise, convective terms still dropped. Without that weighting the supercritical trunks of a generated city
   surge (peak flows up to 20 % over SWMM's, test_drainage_city_scale). SWMM's
   weighting and σ-damped convective terms between Fr 0.5 and 1 as well, even iterated
   as SWMM does (dynwave.c), left test_drainage_swmm's surcharged branched network's
@@ -45,7 +46,9 @@ Sources (MODELS.md, "Drainage"):
   that end flows at the smaller of the two, as water falling freely into a manhole
   does (the DN_CRITICAL and UP_CRITICAL flow classes of SWMM 5's dynamic wave
   solver, dwflow.c getFlowClass). Taking the node's low level there instead halves the
-  pipe's mean depth and nearly doubles the depth upstream of every drop.
+  pipe's mean depth and nearly doubles the depth upstream of every drop. A pipe with
+  one end dry (its node's water at or below the pipe's invert there) and the other
+  end's head below that invert carries nothing (SWMM's UP_DRY and DN_DRY classes).
 - Nodes: continuity dV/dt = runoff + Σ inflows - Σ outflows on each manhole's storage,
   which is its shaft, half the length of every pipe that meets it, and, above the rim,
   a ponding area on the street (SWMM's "ponded area"). The storage is piecewise linear
@@ -1093,6 +1096,16 @@ def route(dt, substeps, runoff, depth, flow, open_fraction,
             q = flow[p]
             f = open_fraction[p]
             fall = invert_up[p] - invert_down[p]
+            # SWMM's UP_DRY and DN_DRY flow classes (dwflow.c getFlowClass): one end dry (its
+            # node's water at or below the pipe's invert there) and the other end's head
+            # below that invert: no water can reach across, the flow is nil
+            # (dwflow_findConduitFlow), whatever the heads below the dry invert say
+            dry_end = False
+            if down < m_count:
+                wet_up = hu > invert_up[p] + FUDGE
+                wet_down = hd > invert_down[p] + FUDGE
+                dry_end = (wet_down and not wet_up and hd < invert_up[p]) or (
+                    wet_up and not wet_down and hu < invert_down[p])
             # An end that drops into its node (an offset above the node's invert, or an
             # outfall) flows at its normal or critical depth when the node's water lies
             # below that: SWMM's DN_CRITICAL / UP_CRITICAL flow classes (dwflow.c,
@@ -1152,6 +1165,15 @@ def route(dt, substeps, runoff, depth, flow, open_fraction,
             if area <= DRY_AREA:
                 flow[p] = 0.0
                 continue
+            if dry_end:
+                if is_extran and (depth[up] > extran[EX_CROWN, up] or depth[down] > extran[EX_CROWN, down]):
+                    # a dry link's dQ/dH (dwflow.c: g·dt·A_mid/L)
+                    slope_q = gravity[p] * area * tau / (d * d)
+                    pipe_dqdh[p] = slope_q
+                    dqdh[up] += slope_q
+                    dqdh[down] += slope_q
+                flow[p] = 0.0
+                continue
             # (q + g·A·τ·ΔH/L + inertia) / (1 + g·n²·|q|·τ/(A·R^(4/3))), with one division
             conveyed = f * k43
             inertia = 0.0
@@ -1189,15 +1211,22 @@ def route(dt, substeps, runoff, depth, flow, open_fraction,
                 # PARTIAL: a part-full pipe flowing downhill supercritical at mid depth (Froude
                 # number >= 1, SWMM's σ = 0) takes its inlet's area and hydraulic radius, as
                 # SWMM's upstream weighting does there; friction keeps v = Q/A at mid depth.
-                # Below Fr 1 the section stays centred and the convective terms are dropped
-                # (SWMM weights by σ and keeps them σ-damped: the city of
+                # Below Fr 1 a closed conduit's section stays centred and the convective terms
+                # are dropped (SWMM weights by σ and keeps them σ-damped: the city of
                 # test_drainage_city_scale passes either way, test_drainage_swmm's branched
-                # surcharge only without; module docstring)
+                # surcharge only without; module docstring). An open section (a street, a
+                # channel: its top width at full is not 0), which never surcharges, takes
+                # SWMM's weighting from Fr 0.5 (σ = 2·(1 - Fr), dwflow.c): a street near
+                # critical flow otherwise drops a tenth of its flow as its Froude number
+                # falls through 1 (test_inlet_drains.inp's Street3, test_drainage_inlets)
                 speed = min(q / area, MAX_VELOCITY)
-                if speed * speed * any_width(s, y, d, sec_table) >= G * a * d * d:
+                froude2 = speed * speed * any_width(s, y, d, sec_table) / (G * a * d * d)
+                if froude2 >= 1.0 or (froude2 > 0.25 and s >= 0 and sec_table[s, SEC_STEPS, ST] > 0.0):
+                    sigma = 0.0 if froude2 >= 1.0 else 2.0 * (1.0 - math.sqrt(froude2))
                     a_up, r_up, r43_up = any_section(s, yu * per_diameter[p], sec_table)
-                    conveyed = f * a * r43_up
-                    a = a_up
+                    r43 = r43_up if sigma == 0.0 else (r_up + (r_mid - r_up) * sigma) ** (4.0 / 3.0)
+                    conveyed = f * a * r43
+                    a = a_up + (a - a_up) * sigma
             local = 0.0
             if losses[LL_ANY, p] > 0.0:
                 # [LOSSES]: K·|v|·τ/(2L) at the entry, the exit and along the pipe (dwflow.c
