@@ -1167,9 +1167,10 @@ def route(dt, substeps, runoff, depth, flow, open_fraction,
                 continue
             if dry_end:
                 if is_extran and (depth[up] > extran[EX_CROWN, up] or depth[down] > extran[EX_CROWN, down]):
-                    # a dry link's dQ/dH (dwflow.c: g·dt·A_mid/L)
+                    # a dry link's dQ/dH (dwflow.c: g·dt·A_mid/L) counts in its nodes' sums
+                    # (dynwave.c updateNodeFlows), but its flow stays nil however the heads
+                    # move within the step (SWMM recomputes it each trial): not linearised
                     slope_q = gravity[p] * area * tau / (d * d)
-                    pipe_dqdh[p] = slope_q
                     dqdh[up] += slope_q
                     dqdh[down] += slope_q
                 flow[p] = 0.0
