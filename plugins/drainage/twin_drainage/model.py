@@ -32,7 +32,8 @@ Sources (MODELS.md, "Drainage"):
   at mid depth once the node stands as far above the crown as the outlet lies below it
   (SWMM's Froude number 0 there); and a part-full pipe flowing downhill supercritical
   at mid depth (Fr >= 1, SWMM's σ = 0) takes its inlet's A and R (friction keeps
-  v = Q/A_mid). Without that weighting the supercritical trunks of a generated city
+  v = Q/A_mid); an open section (a street or channel) is weighted as SWMM weights it
+  from Fr 0.5, A_w = A_1 + (A_mid - A_1)·σ, R likewise, convective terms still dropped. Without that weighting the supercritical trunks of a generated city
   surge (peak flows up to 20 % over SWMM's, test_drainage_city_scale). SWMM's
   weighting and σ-damped convective terms between Fr 0.5 and 1 as well, even iterated
   as SWMM does (dynwave.c), left test_drainage_swmm's surcharged branched network's
@@ -45,7 +46,9 @@ Sources (MODELS.md, "Drainage"):
   that end flows at the smaller of the two, as water falling freely into a manhole
   does (the DN_CRITICAL and UP_CRITICAL flow classes of SWMM 5's dynamic wave
   solver, dwflow.c getFlowClass). Taking the node's low level there instead halves the
-  pipe's mean depth and nearly doubles the depth upstream of every drop.
+  pipe's mean depth and nearly doubles the depth upstream of every drop. A pipe with
+  one end dry (its node's water at or below the pipe's invert there) and the other
+  end's head below that invert carries nothing (SWMM's UP_DRY and DN_DRY classes).
 - Nodes: continuity dV/dt = runoff + Σ inflows - Σ outflows on each manhole's storage,
   which is its shaft, half the length of every pipe that meets it, and, above the rim,
   a ponding area on the street (SWMM's "ponded area"). The storage is piecewise linear
@@ -78,7 +81,9 @@ Sources (MODELS.md, "Drainage"):
   (dwflow.c), so a junction that leaps to its rim stays high a step or two, as SWMM's
   does; the links then carry those flows. The sub-step is then the file's ROUTING_STEP
   where that lies within the factor 2 the stable step keeps in hand (router_step):
-  Σ(dQ/dh) grows with the step, and so do the surges. Its volume is its storage at that head (SWMM's node_getVolume:
+  Σ(dQ/dh) grows with the step, and so do the surges. Within those trials a link with a dry end takes no flow class
+  of its own (below): SWMM classifies it again each trial, which linearised trials
+  cannot, and held nil it lost model_weir_setting.inp's backflow into the dry J5. Its volume is its storage at that head (SWMM's node_getVolume:
   what a step brings beyond it is not kept, SWMM's own continuity error under EXTRAN),
   and a junction at its rim floods its net inflow. Pipes lend their nodes SWMM's
   surface with its crown cutoff (a closed conduit's width above 0.96·d is the width
@@ -1117,6 +1122,24 @@ def route(dt, substeps, runoff, depth, flow, open_fraction,
             q = flow[p]
             f = open_fraction[p]
             fall = invert_up[p] - invert_down[p]
+            # SWMM's UP_DRY and DN_DRY flow classes (dwflow.c getFlowClass): one end dry (its
+            # node's water at or below the pipe's invert there) and the other end's head
+            # below that invert: no water can reach across, the flow is nil
+            # (dwflow_findConduitFlow), whatever the heads below the dry invert say
+            dry_end = False
+            if down < m_count:
+                wet_up = hu > invert_up[p] + FUDGE
+                wet_down = hd > invert_down[p] + FUDGE
+                dry_end = (wet_down and not wet_up and hd < invert_up[p]) or (
+                    wet_up and not wet_down and hu < invert_down[p])
+                # Under EXTRAN a link at a surcharged junction is left to the trials below,
+                # linearised as any other: SWMM classifies it again in each trial, which
+                # linearised trials cannot, and held nil through them it loses
+                # model_weir_setting.inp's backflow up C1 into the dry J5 once J1 leaps
+                # above J5's invert (C1 72 % low; 34 % with the class tested each trial)
+                if dry_end and is_extran and (depth[up] > extran[EX_CROWN, up]
+                                              or depth[down] > extran[EX_CROWN, down]):
+                    dry_end = False
             # An end that drops into its node (an offset above the node's invert, or an
             # outfall) flows at its normal or critical depth when the node's water lies
             # below that: SWMM's DN_CRITICAL / UP_CRITICAL flow classes (dwflow.c,
@@ -1176,6 +1199,9 @@ def route(dt, substeps, runoff, depth, flow, open_fraction,
             if area <= DRY_AREA:
                 flow[p] = 0.0
                 continue
+            if dry_end:
+                flow[p] = 0.0
+                continue
             # (q + g·A·τ·ΔH/L + inertia) / (1 + g·n²·|q|·τ/(A·R^(4/3))), with one division
             conveyed = f * k43
             inertia = 0.0
@@ -1213,15 +1239,22 @@ def route(dt, substeps, runoff, depth, flow, open_fraction,
                 # PARTIAL: a part-full pipe flowing downhill supercritical at mid depth (Froude
                 # number >= 1, SWMM's σ = 0) takes its inlet's area and hydraulic radius, as
                 # SWMM's upstream weighting does there; friction keeps v = Q/A at mid depth.
-                # Below Fr 1 the section stays centred and the convective terms are dropped
-                # (SWMM weights by σ and keeps them σ-damped: the city of
+                # Below Fr 1 a closed conduit's section stays centred and the convective terms
+                # are dropped (SWMM weights by σ and keeps them σ-damped: the city of
                 # test_drainage_city_scale passes either way, test_drainage_swmm's branched
-                # surcharge only without; module docstring)
+                # surcharge only without; module docstring). An open section (a street, a
+                # channel: its top width at full is not 0), which never surcharges, takes
+                # SWMM's weighting from Fr 0.5 (σ = 2·(1 - Fr), dwflow.c): a street near
+                # critical flow otherwise drops a tenth of its flow as its Froude number
+                # falls through 1 (test_inlet_drains.inp's Street3, test_drainage_inlets)
                 speed = min(q / area, MAX_VELOCITY)
-                if speed * speed * any_width(s, y, d, sec_table) >= G * a * d * d:
+                froude2 = speed * speed * any_width(s, y, d, sec_table) / (G * a * d * d)
+                if froude2 >= 1.0 or (froude2 > 0.25 and s >= 0 and sec_table[s, SEC_STEPS, ST] > 0.0):
+                    sigma = 0.0 if froude2 >= 1.0 else 2.0 * (1.0 - math.sqrt(froude2))
                     a_up, r_up, r43_up = any_section(s, yu * per_diameter[p], sec_table)
-                    conveyed = f * a * r43_up
-                    a = a_up
+                    r43 = r43_up if sigma == 0.0 else (r_up + (r_mid - r_up) * sigma) ** (4.0 / 3.0)
+                    conveyed = f * a * r43
+                    a = a_up + (a - a_up) * sigma
             local = 0.0
             if losses[LL_ANY, p] > 0.0:
                 # [LOSSES]: K·|v|·τ/(2L) at the entry, the exit and along the pipe (dwflow.c
