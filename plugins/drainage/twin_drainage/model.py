@@ -81,7 +81,11 @@ Sources (MODELS.md, "Drainage"):
   (dwflow.c), so a junction that leaps to its rim stays high a step or two, as SWMM's
   does; the links then carry those flows. The sub-step is then the file's ROUTING_STEP
   where that lies within the factor 2 the stable step keeps in hand (router_step):
-  Σ(dQ/dh) grows with the step, and so do the surges. Within those trials a link with a dry end takes no flow class
+  Σ(dQ/dh) grows with the step, and so do the surges. Where the sub-step is shorter,
+  the correction is still taken over SWMM's step (Σ(dQ/dh) scaled by Δt_SWMM/τ, the
+  surface's term area/Δt_SWMM), so the head moves at SWMM's pace over several
+  sub-steps: over the sub-step, test_inlet_drains.inp's J2a leapt to its rim, 0.18 m
+  above SWMM's 1.040 m. Within those trials a link with a dry end takes no flow class
   of its own (below): SWMM classifies it again each trial, which linearised trials
   cannot, and held nil it lost model_weir_setting.inp's backflow into the dry J5. Its volume is its storage at that head (SWMM's node_getVolume:
   what a step brings beyond it is not kept, SWMM's own continuity error under EXTRAN),
@@ -176,8 +180,9 @@ SURCHARGE = {"SLOT": SURCHARGE_SLOT, "EXTRAN": SURCHARGE_EXTRAN}
 EXTRAN_CROWN_CUTOFF = 0.96
 #: rows of route's ``extran`` (per manhole): the depth of the crown of its highest link,
 #: pipes and regulators (inf: never surcharged the EXTRAN way, e.g. a storage unit), and
-#: SWMM's correction of the head's change (0.6 at a node no link flows into, else 1)
-EX_CROWN, EX_CORR = 0, 1
+#: SWMM's correction of the head's change (0.6 at a node no link flows into, else 1), and
+#: SWMM's routing step (s; the file's ROUTING_STEP) that its head correction is taken over
+EX_CROWN, EX_CORR, EX_STEP = 0, 1, 2
 #: SWMM's MAX_TRIALS and HEAD_TOLERANCE (m) defaults, for the heads of EXTRAN's surcharged junctions
 EXTRAN_TRIALS = 8
 EXTRAN_HEAD_TOLERANCE = 0.005 * 0.3048
@@ -1018,7 +1023,7 @@ def route(dt, substeps, runoff, depth, flow, open_fraction,
           low, high, lent, held, leaving, outflow, flooded, stored, pipe_depth, pipe_area, reg_int, reg_float,
           curve_ptr, curve_x, curve_y, reg_on, reg_flow, losses, damping, pipe_section, end_section, sec_table, sec_inv,
           sec_scale, store_ptr, store_xy, culvert_of, culvert, surcharge=SURCHARGE_SLOT,
-          extran=np.zeros((2, 0)), end_pipe=np.zeros(0, dtype=np.int64), peak_depth=np.zeros(0),
+          extran=np.zeros((3, 0)), end_pipe=np.zeros(0, dtype=np.int64), peak_depth=np.zeros(0),
           peak_flow=np.zeros(0), peak_every=0.0):  # pragma: no cover - compiled
     """Advance the network by ``dt`` seconds in ``substeps`` equal steps (local inertial
     links, node continuity; see the module docstring). Each step is four passes: the
@@ -1499,14 +1504,24 @@ def route(dt, substeps, runoff, depth, flow, open_fraction,
             # ends' nodes exchange the difference. Taken once and explicit, a surcharged
             # junction is a mass between its pipes' water columns that rings
             # (SWMMExtCntrlModel.inp's J7, 1 m above SWMM's at 30 s ticks).
+            # The correction is SWMM's over SWMM's own routing step (EX_STEP), where that is
+            # longer than the sub-step: dQ/dh = g·A·Δt/L grows with the step, so SWMM moves
+            # a surcharged head by as much as its flows can answer within one of its steps,
+            # and the same correction over a shorter sub-step leaps further, each trial
+            # asking the flows to balance within it (test_inlet_drains.inp's J2a: to its
+            # 1.219 m rim at the router's sub-step, against SWMM's 1.040 m at its 15 s step;
+            # 1.009 m so). Σ dQ/dh is scaled by Δt_SWMM/τ and the surface's term is
+            # area/Δt_SWMM: the head follows at SWMM's pace over several sub-steps.
             surcharged = 0
             for m in range(m_count):
                 lift[m] = math.nan
                 crown_y = extran[EX_CROWN, m]
                 if depth[m] > crown_y and not (pond[m] > 0.0 and depth[m] > max_depth[m]):
-                    denom = dqdh[m]
+                    # over SWMM's step, not the sub-step: k = Δt_SWMM/τ (see above)
+                    k = max(extran[EX_STEP, m] / tau, 1.0)
+                    denom = dqdh[m] * k
                     if depth[m] < 1.25 * crown_y:
-                        denom += ((surface[m] + lent[m]) / tau - dqdh[m]) * math.exp(
+                        denom += ((surface[m] + lent[m]) / (tau * k) - dqdh[m] * k) * math.exp(
                             -15.0 * (depth[m] - crown_y) / crown_y)
                     if denom > 0.0:
                         lift[m] = 0.0
@@ -1889,7 +1904,7 @@ def drainage_tick(dt, substeps, use_gauges, nearest_gauge_row, manhole_row, pipe
                   discharged_col, reg_row, reg_int, reg_float, curve_ptr, curve_x, curve_y, reg_on,
                   reg_flow, losses, damping, pipe_section, end_section, sec_table, sec_inv, sec_scale, store_ptr,
                   store_xy, culvert_of, culvert, surcharge=SURCHARGE_SLOT,
-                  extran=np.zeros((2, 0)), end_pipe=np.zeros(0, dtype=np.int64),
+                  extran=np.zeros((3, 0)), end_pipe=np.zeros(0, dtype=np.int64),
                   lateral=np.zeros(0), peak_every=0.0):  # pragma: no cover - compiled
     """One tick of the network on the table's columns (``*_col``, ``rain_*``, ...):
     gather_inputs, route, publish, in one call from Python, with the network
@@ -2151,7 +2166,7 @@ def surcharge_method(world, table, net: Network) -> tuple[int, np.ndarray, np.nd
         raise ValueError(f"{path}: source.surcharge_method {method!r}; valid: EXTRAN, SLOT")
     m = len(net.manhole_row)
     if SURCHARGE[method] != SURCHARGE_EXTRAN:
-        return SURCHARGE_SLOT, np.zeros((2, 0)), np.zeros(0, dtype=np.int64)
+        return SURCHARGE_SLOT, np.zeros((3, 0)), np.zeros(0, dtype=np.int64)
     from twin_drainage.regulators import REG_ORIFICE, REG_WEIR, RF_CREST, RF_HEIGHT
 
     crown = np.zeros(m)
@@ -2178,7 +2193,8 @@ def surcharge_method(world, table, net: Network) -> tuple[int, np.ndarray, np.nd
         if name in index:
             reached[index[name]] = False
     crown = np.where(reached & (crown > 0.0), crown, np.inf)
-    return SURCHARGE_EXTRAN, np.stack([crown, np.where(fed, 1.0, 0.6)]), net.end_pipe.astype(np.int64)
+    own = float(source.get("routing_step", 0.0) or 0.0)
+    return SURCHARGE_EXTRAN, np.stack([crown, np.where(fed, 1.0, 0.6), np.full(m, own)]), net.end_pipe.astype(np.int64)
 
 
 class InletSetup:
