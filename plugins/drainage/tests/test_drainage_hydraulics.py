@@ -195,3 +195,33 @@ def test_a_restored_state_routes_bit_for_bit_as_the_running_one(tmp_path):
     for name in ("depth", "flow", "volume", "flooding", "discharged_volume"):
         np.testing.assert_array_equal(restored[name], table[name], err_msg=name)
 
+
+
+def test_no_flow_reaches_across_a_dry_pipe_end(tmp_path):
+    """SWMM's UP_DRY flow class (dwflow.c getFlowClass, dwflow_findConduitFlow): a pipe
+    whose upstream end sits 0.7 m up its manhole's wall, above the water there, and whose
+    downstream head is lower than that end carries nothing, whatever the two manholes'
+    levels below the dry end say. A minute's rain leaves T-1 about 0.27 m deep (head
+    20.57 m, under the pipe's 21.0 m invert) and T-2, below, full to the 0.5 m offset of
+    its outlet (head 20.5 m, wetting the pipe's lower end). The router used to drain T-1
+    through the pipe down to T-2's level."""
+
+    def build(plan):
+        network(plan, {"T-1": (0.0, 20.3, 23.0, 0.01, 1.0), "T-2": (40.0, 20.0, 22.5, 0.3, 1.0)},
+                [("T-P1", "T-1", "T-2", 0.4, 40.0), ("T-P2", "T-2", "T-OF", 0.6, 40.0)], {"T-OF": (80.0, 19.0)})
+        for pipe in plan.assets["drainage"]:
+            if pipe["properties"]["id"] == "T-P1":
+                pipe["properties"]["inlet_offset"] = 0.7
+            if pipe["properties"]["id"] == "T-P2":
+                pipe["properties"]["inlet_offset"] = 0.5
+
+    h = harness(tmp_path, build)
+    h.act("drainage.rain", "T-1", intensity=180.0, duration=60)  # T-1 0.005 m3/s, T-2 0.15 m3/s for a minute
+    h.run(60)
+    held = h.value("T-1", "depth")
+    assert held == pytest.approx(0.01e4 * 0.180 / 60.0 / 1.13, rel=0.02)  # all the rain, on its 1.13 m2 shaft
+    h.run(900)
+    assert 0.5 <= h.value("T-2", "depth") < 20.3 + 0.7 - 20.0  # T-2 wets the pipe's lower end, below its upper
+    assert 20.0 + h.value("T-2", "depth") < 20.3 + held  # the heads alone would drive T-1 into T-2
+    assert h.value("T-P1", "flow") == 0.0
+    assert h.value("T-1", "depth") == pytest.approx(held, abs=1e-9)

@@ -53,13 +53,6 @@ FLOODS = 1.0
 #: what keeps a file outside the tolerances, by file: the feature the twin lacks or the
 #: difference not yet explained (strict xfail: when it is fixed, the entry must go)
 NOT_YET: dict[str, str] = {
-    "swmmio/test_inlet_drains.inp": "STREET sections and street inlets are modelled (twin_drainage.sections "
-                                    "street_tables, twin_drainage.inlets; depth p95 1.219 -> 0.110 m, max 1.219 -> "
-                                    "0.117 m, flow p95 250.9 -> 16.9 %, outfall volume -35.5 -> -2.7 %, flooding "
-                                    "+903 -> -13.2 %); left: SWMM's outfall takes 43 m3 (2.7 %) more than the runoff "
-                                    "(its nodes' volumes clipped at 0 where an inlet draws more than they hold, and "
-                                    "J1's overflow both flooded and sent back), Street5 peaks 30 % low (J2 floods "
-                                    "0.9 against 4.4 m3, less backflow into it), J7 0.11 m high at its crown",
 }
 #: files whose comparison with SWMM has not been run yet to set its expectation (their
 #: import is tested above; docs/models.md lists them); the list must only shrink
@@ -253,7 +246,10 @@ def test_agrees_with_swmm(path):
     """The issue's tolerances against SWMM 5.2 on the same file, run at the file's own
     routing step: peak depth p95 <= 0.05 m and max <= 0.15 m over the nodes, peak flow
     p95 <= 10 % over the links carrying flow, runoff and outfall volumes within 2 %,
-    flooding volume within 10 % where SWMM floods."""
+    flooding volume within 10 % where SWMM floods. The outfall volume's 2 % is beyond
+    what SWMM's own flow routing continuity error stands for
+    (run.Comparison.outfall_volume_uncertainty): SWMM lets out 2.7 % more than comes in on
+    test_inlet_drains.inp, and the twin conserves its water."""
     c = run.compare(path)
     depth, flow = c.peak_depth.stats(), c.peak_flow.stats()
     problems = []
@@ -263,8 +259,9 @@ def test_agrees_with_swmm(path):
         problems.append(f"peak flow p95 {100 * flow['p95']:.1f} % ({c.peak_flow.worst()})")
     if c.swmm.runoff_volume > 0.0 and abs(c.runoff_volume) > VOLUME:
         problems.append(f"runoff volume {100 * c.runoff_volume:+.2f} %")
-    if sum(c.swmm.outfall_volume.values()) > 0.0 and abs(c.outfall_volume) > VOLUME:
-        problems.append(f"outfall volume {100 * c.outfall_volume:+.2f} %")
+    if sum(c.swmm.outfall_volume.values()) > 0.0 and abs(c.outfall_volume) > VOLUME + c.outfall_volume_uncertainty:
+        problems.append(f"outfall volume {100 * c.outfall_volume:+.2f} % (SWMM's continuity error "
+                        f"{100 * c.outfall_volume_uncertainty:.2f} % of it)")
     if sum(c.swmm.flooding_volume.values()) > FLOODS and not abs(c.flooding_volume) <= FLOODING:
         problems.append(f"flooding volume {100 * c.flooding_volume:+.1f} %")
     assert not problems, "; ".join(problems)
@@ -290,3 +287,37 @@ def test_at_the_file_s_own_step_the_twin_follows_swmm_s_extran_leap(name):
     assert d["p95"] <= DEPTH_P95 and d["max"] <= DEPTH_MAX, c.peak_depth.rows
     assert abs(c.swmm.peak_flow["C1"]) == pytest.approx(0.0139, abs=1e-4)  # J1 into J5: against C1's direction
     assert abs(c.twin.peak_flow["C1"]) == pytest.approx(abs(c.swmm.peak_flow["C1"]), rel=0.10)
+
+
+@pytest.fixture(scope="module")
+def inlet_drains() -> run.Comparison:
+    return run.compare(next(p for p in FILES if p.name == "test_inlet_drains.inp"))
+
+
+@pytest.mark.slow
+def test_a_surcharged_head_is_corrected_over_swmm_s_own_step(inlet_drains):
+    """test_inlet_drains.inp's J2a surcharges as Street3's inlet fills it, and SWMM's
+    EXTRAN correction (dQ / ΣdQ/dh, dQ/dh = g·A·Δt/L) taken at SWMM's 15 s step leaps it
+    to 1.040 m, 0.18 m below its rim, for one step. Taken over the router's shorter
+    sub-step the same correction leapt it to the 1.219 m rim; over SWMM's step
+    (model.EX_STEP) it stops within 0.05 m of SWMM's."""
+    c = inlet_drains
+    assert c.swmm.peak_depth["J2a"] == pytest.approx(1.040, abs=0.001)
+    assert c.twin.peak_depth["J2a"] == pytest.approx(c.swmm.peak_depth["J2a"], abs=DEPTH_P95)
+
+
+@pytest.mark.slow
+def test_the_outfall_volume_is_compared_net_of_swmm_s_continuity_error(inlet_drains):
+    """SWMM lets out 2.7 % more water than comes into test_inlet_drains.inp: its report's
+    flow routing continuity error is -2.674 %, made at J11 while it stands above the
+    crowns of P8 and P3. The twin conserves its water, so its outfall volume is 2.6 %
+    below SWMM's: within 0.1 % of SWMM's less the water SWMM made, and within the 2 %
+    beyond the 2.60 % of SWMM's outfall volume that its error stands for."""
+    c = inlet_drains
+    assert c.swmm.routing_error == pytest.approx(-2.674, abs=0.001)
+    assert c.swmm.routing_imbalance == pytest.approx(42.4, abs=0.1)  # m³ made
+    swmm_out = sum(c.swmm.outfall_volume.values())
+    assert c.outfall_volume < -VOLUME
+    assert sum(c.twin.outfall_volume.values()) == pytest.approx(swmm_out - c.swmm.routing_imbalance, rel=0.001)
+    assert c.outfall_volume_uncertainty == pytest.approx(0.0260, abs=0.0001)
+    assert "continuity error -2.674 % (+42.4 m3 made: 2.60 % of its outfall volume)" in run.table(c)

@@ -32,7 +32,8 @@ Sources (MODELS.md, "Drainage"):
   at mid depth once the node stands as far above the crown as the outlet lies below it
   (SWMM's Froude number 0 there); and a part-full pipe flowing downhill supercritical
   at mid depth (Fr >= 1, SWMM's σ = 0) takes its inlet's A and R (friction keeps
-  v = Q/A_mid). Without that weighting the supercritical trunks of a generated city
+  v = Q/A_mid); an open section (a street or channel) is weighted as SWMM weights it
+  from Fr 0.5, A_w = A_1 + (A_mid - A_1)·σ, R likewise, convective terms still dropped. Without that weighting the supercritical trunks of a generated city
   surge (peak flows up to 20 % over SWMM's, test_drainage_city_scale). SWMM's
   weighting and σ-damped convective terms between Fr 0.5 and 1 as well, even iterated
   as SWMM does (dynwave.c), left test_drainage_swmm's surcharged branched network's
@@ -45,7 +46,9 @@ Sources (MODELS.md, "Drainage"):
   that end flows at the smaller of the two, as water falling freely into a manhole
   does (the DN_CRITICAL and UP_CRITICAL flow classes of SWMM 5's dynamic wave
   solver, dwflow.c getFlowClass). Taking the node's low level there instead halves the
-  pipe's mean depth and nearly doubles the depth upstream of every drop.
+  pipe's mean depth and nearly doubles the depth upstream of every drop. A pipe with
+  one end dry (its node's water at or below the pipe's invert there) and the other
+  end's head below that invert carries nothing (SWMM's UP_DRY and DN_DRY classes).
 - Nodes: continuity dV/dt = runoff + Σ inflows - Σ outflows on each manhole's storage,
   which is its shaft, half the length of every pipe that meets it, and, above the rim,
   a ponding area on the street (SWMM's "ponded area"). The storage is piecewise linear
@@ -78,7 +81,13 @@ Sources (MODELS.md, "Drainage"):
   (dwflow.c), so a junction that leaps to its rim stays high a step or two, as SWMM's
   does; the links then carry those flows. The sub-step is then the file's ROUTING_STEP
   where that lies within the factor 2 the stable step keeps in hand (router_step):
-  Σ(dQ/dh) grows with the step, and so do the surges. Its volume is its storage at that head (SWMM's node_getVolume:
+  Σ(dQ/dh) grows with the step, and so do the surges. Where the sub-step is shorter,
+  the correction is still taken over SWMM's step (Σ(dQ/dh) scaled by Δt_SWMM/τ, the
+  surface's term area/Δt_SWMM), so the head moves at SWMM's pace over several
+  sub-steps: over the sub-step, test_inlet_drains.inp's J2a leapt to its rim, 0.18 m
+  above SWMM's 1.040 m. Within those trials a link with a dry end takes no flow class
+  of its own (below): SWMM classifies it again each trial, which linearised trials
+  cannot, and held nil it lost model_weir_setting.inp's backflow into the dry J5. Its volume is its storage at that head (SWMM's node_getVolume:
   what a step brings beyond it is not kept, SWMM's own continuity error under EXTRAN),
   and a junction at its rim floods its net inflow. Pipes lend their nodes SWMM's
   surface with its crown cutoff (a closed conduit's width above 0.96·d is the width
@@ -171,8 +180,9 @@ SURCHARGE = {"SLOT": SURCHARGE_SLOT, "EXTRAN": SURCHARGE_EXTRAN}
 EXTRAN_CROWN_CUTOFF = 0.96
 #: rows of route's ``extran`` (per manhole): the depth of the crown of its highest link,
 #: pipes and regulators (inf: never surcharged the EXTRAN way, e.g. a storage unit), and
-#: SWMM's correction of the head's change (0.6 at a node no link flows into, else 1)
-EX_CROWN, EX_CORR = 0, 1
+#: SWMM's correction of the head's change (0.6 at a node no link flows into, else 1), and
+#: SWMM's routing step (s; the file's ROUTING_STEP) that its head correction is taken over
+EX_CROWN, EX_CORR, EX_STEP = 0, 1, 2
 #: SWMM's MAX_TRIALS and HEAD_TOLERANCE (m) defaults, for the heads of EXTRAN's surcharged junctions
 EXTRAN_TRIALS = 8
 EXTRAN_HEAD_TOLERANCE = 0.005 * 0.3048
@@ -1013,7 +1023,7 @@ def route(dt, substeps, runoff, depth, flow, open_fraction,
           low, high, lent, held, leaving, outflow, flooded, stored, pipe_depth, pipe_area, reg_int, reg_float,
           curve_ptr, curve_x, curve_y, reg_on, reg_flow, losses, damping, pipe_section, end_section, sec_table, sec_inv,
           sec_scale, store_ptr, store_xy, culvert_of, culvert, surcharge=SURCHARGE_SLOT,
-          extran=np.zeros((2, 0)), end_pipe=np.zeros(0, dtype=np.int64), peak_depth=np.zeros(0),
+          extran=np.zeros((3, 0)), end_pipe=np.zeros(0, dtype=np.int64), peak_depth=np.zeros(0),
           peak_flow=np.zeros(0), peak_every=0.0):  # pragma: no cover - compiled
     """Advance the network by ``dt`` seconds in ``substeps`` equal steps (local inertial
     links, node continuity; see the module docstring). Each step is four passes: the
@@ -1117,6 +1127,24 @@ def route(dt, substeps, runoff, depth, flow, open_fraction,
             q = flow[p]
             f = open_fraction[p]
             fall = invert_up[p] - invert_down[p]
+            # SWMM's UP_DRY and DN_DRY flow classes (dwflow.c getFlowClass): one end dry (its
+            # node's water at or below the pipe's invert there) and the other end's head
+            # below that invert: no water can reach across, the flow is nil
+            # (dwflow_findConduitFlow), whatever the heads below the dry invert say
+            dry_end = False
+            if down < m_count:
+                wet_up = hu > invert_up[p] + FUDGE
+                wet_down = hd > invert_down[p] + FUDGE
+                dry_end = (wet_down and not wet_up and hd < invert_up[p]) or (
+                    wet_up and not wet_down and hu < invert_down[p])
+                # Under EXTRAN a link at a surcharged junction is left to the trials below,
+                # linearised as any other: SWMM classifies it again in each trial, which
+                # linearised trials cannot, and held nil through them it loses
+                # model_weir_setting.inp's backflow up C1 into the dry J5 once J1 leaps
+                # above J5's invert (C1 72 % low; 34 % with the class tested each trial)
+                if dry_end and is_extran and (depth[up] > extran[EX_CROWN, up]
+                                              or depth[down] > extran[EX_CROWN, down]):
+                    dry_end = False
             # An end that drops into its node (an offset above the node's invert, or an
             # outfall) flows at its normal or critical depth when the node's water lies
             # below that: SWMM's DN_CRITICAL / UP_CRITICAL flow classes (dwflow.c,
@@ -1176,6 +1204,9 @@ def route(dt, substeps, runoff, depth, flow, open_fraction,
             if area <= DRY_AREA:
                 flow[p] = 0.0
                 continue
+            if dry_end:
+                flow[p] = 0.0
+                continue
             # (q + g·A·τ·ΔH/L + inertia) / (1 + g·n²·|q|·τ/(A·R^(4/3))), with one division
             conveyed = f * k43
             inertia = 0.0
@@ -1213,15 +1244,22 @@ def route(dt, substeps, runoff, depth, flow, open_fraction,
                 # PARTIAL: a part-full pipe flowing downhill supercritical at mid depth (Froude
                 # number >= 1, SWMM's σ = 0) takes its inlet's area and hydraulic radius, as
                 # SWMM's upstream weighting does there; friction keeps v = Q/A at mid depth.
-                # Below Fr 1 the section stays centred and the convective terms are dropped
-                # (SWMM weights by σ and keeps them σ-damped: the city of
+                # Below Fr 1 a closed conduit's section stays centred and the convective terms
+                # are dropped (SWMM weights by σ and keeps them σ-damped: the city of
                 # test_drainage_city_scale passes either way, test_drainage_swmm's branched
-                # surcharge only without; module docstring)
+                # surcharge only without; module docstring). An open section (a street, a
+                # channel: its top width at full is not 0), which never surcharges, takes
+                # SWMM's weighting from Fr 0.5 (σ = 2·(1 - Fr), dwflow.c): a street near
+                # critical flow otherwise drops a tenth of its flow as its Froude number
+                # falls through 1 (test_inlet_drains.inp's Street3, test_drainage_inlets)
                 speed = min(q / area, MAX_VELOCITY)
-                if speed * speed * any_width(s, y, d, sec_table) >= G * a * d * d:
+                froude2 = speed * speed * any_width(s, y, d, sec_table) / (G * a * d * d)
+                if froude2 >= 1.0 or (froude2 > 0.25 and s >= 0 and sec_table[s, SEC_STEPS, ST] > 0.0):
+                    sigma = 0.0 if froude2 >= 1.0 else 2.0 * (1.0 - math.sqrt(froude2))
                     a_up, r_up, r43_up = any_section(s, yu * per_diameter[p], sec_table)
-                    conveyed = f * a * r43_up
-                    a = a_up
+                    r43 = r43_up if sigma == 0.0 else (r_up + (r_mid - r_up) * sigma) ** (4.0 / 3.0)
+                    conveyed = f * a * r43
+                    a = a_up + (a - a_up) * sigma
             local = 0.0
             if losses[LL_ANY, p] > 0.0:
                 # [LOSSES]: K·|v|·τ/(2L) at the entry, the exit and along the pipe (dwflow.c
@@ -1466,14 +1504,24 @@ def route(dt, substeps, runoff, depth, flow, open_fraction,
             # ends' nodes exchange the difference. Taken once and explicit, a surcharged
             # junction is a mass between its pipes' water columns that rings
             # (SWMMExtCntrlModel.inp's J7, 1 m above SWMM's at 30 s ticks).
+            # The correction is SWMM's over SWMM's own routing step (EX_STEP), where that is
+            # longer than the sub-step: dQ/dh = g·A·Δt/L grows with the step, so SWMM moves
+            # a surcharged head by as much as its flows can answer within one of its steps,
+            # and the same correction over a shorter sub-step leaps further, each trial
+            # asking the flows to balance within it (test_inlet_drains.inp's J2a: to its
+            # 1.219 m rim at the router's sub-step, against SWMM's 1.040 m at its 15 s step;
+            # 1.009 m so). Σ dQ/dh is scaled by Δt_SWMM/τ and the surface's term is
+            # area/Δt_SWMM: the head follows at SWMM's pace over several sub-steps.
             surcharged = 0
             for m in range(m_count):
                 lift[m] = math.nan
                 crown_y = extran[EX_CROWN, m]
                 if depth[m] > crown_y and not (pond[m] > 0.0 and depth[m] > max_depth[m]):
-                    denom = dqdh[m]
+                    # over SWMM's step, not the sub-step: k = Δt_SWMM/τ (see above)
+                    k = max(extran[EX_STEP, m] / tau, 1.0)
+                    denom = dqdh[m] * k
                     if depth[m] < 1.25 * crown_y:
-                        denom += ((surface[m] + lent[m]) / tau - dqdh[m]) * math.exp(
+                        denom += ((surface[m] + lent[m]) / (tau * k) - dqdh[m] * k) * math.exp(
                             -15.0 * (depth[m] - crown_y) / crown_y)
                     if denom > 0.0:
                         lift[m] = 0.0
@@ -1856,7 +1904,7 @@ def drainage_tick(dt, substeps, use_gauges, nearest_gauge_row, manhole_row, pipe
                   discharged_col, reg_row, reg_int, reg_float, curve_ptr, curve_x, curve_y, reg_on,
                   reg_flow, losses, damping, pipe_section, end_section, sec_table, sec_inv, sec_scale, store_ptr,
                   store_xy, culvert_of, culvert, surcharge=SURCHARGE_SLOT,
-                  extran=np.zeros((2, 0)), end_pipe=np.zeros(0, dtype=np.int64),
+                  extran=np.zeros((3, 0)), end_pipe=np.zeros(0, dtype=np.int64),
                   lateral=np.zeros(0), peak_every=0.0):  # pragma: no cover - compiled
     """One tick of the network on the table's columns (``*_col``, ``rain_*``, ...):
     gather_inputs, route, publish, in one call from Python, with the network
@@ -2118,7 +2166,7 @@ def surcharge_method(world, table, net: Network) -> tuple[int, np.ndarray, np.nd
         raise ValueError(f"{path}: source.surcharge_method {method!r}; valid: EXTRAN, SLOT")
     m = len(net.manhole_row)
     if SURCHARGE[method] != SURCHARGE_EXTRAN:
-        return SURCHARGE_SLOT, np.zeros((2, 0)), np.zeros(0, dtype=np.int64)
+        return SURCHARGE_SLOT, np.zeros((3, 0)), np.zeros(0, dtype=np.int64)
     from twin_drainage.regulators import REG_ORIFICE, REG_WEIR, RF_CREST, RF_HEIGHT
 
     crown = np.zeros(m)
@@ -2145,7 +2193,8 @@ def surcharge_method(world, table, net: Network) -> tuple[int, np.ndarray, np.nd
         if name in index:
             reached[index[name]] = False
     crown = np.where(reached & (crown > 0.0), crown, np.inf)
-    return SURCHARGE_EXTRAN, np.stack([crown, np.where(fed, 1.0, 0.6)]), net.end_pipe.astype(np.int64)
+    own = float(source.get("routing_step", 0.0) or 0.0)
+    return SURCHARGE_EXTRAN, np.stack([crown, np.where(fed, 1.0, 0.6), np.full(m, own)]), net.end_pipe.astype(np.int64)
 
 
 class InletSetup:
