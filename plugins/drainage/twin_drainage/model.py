@@ -941,6 +941,8 @@ def _full_volume(max_depth, shaft, pond, end_ptr, end_offset, end_diameter, end_
 
 #: no section tables: every pipe the router's own circle
 NO_SECTIONS = np.zeros((0, SEC_STEPS + 1, SEC_COLUMNS))
+#: drainage_tick's ``lateral`` for a network without street inlets (one array, not one per tick)
+NO_LATERAL = np.zeros(0)
 
 
 def _circles(end_section, sec_table, count: int) -> tuple[np.ndarray, np.ndarray]:
@@ -2298,7 +2300,7 @@ def step_drainage(ctx):
     step = world.memo(("drainage", "substep", ctx.domain), lambda: router_step(world, t, net))
     substeps = max(1, math.ceil(dt / step - 1e-9)) if len(net.pipe_row) else 1
     inlets = world.memo(("drainage", "inlets", ctx.domain), lambda: inlet_setup(world, t, net))
-    lateral = inlets.step(c["flow"], c["depth"], c["flooding"]) if inlets is not None else np.zeros(0)
+    lateral = inlets.step(c["flow"], c["depth"], c["flooding"]) if inlets is not None else NO_LATERAL
     drainage_tick(dt, substeps, len(gauges.gauge_row) > 0, gauges.nearest_gauge_row, net.manhole_row, net.pipe_row,
                   net.outfall_row, net.outfall_pipe, net.node_invert, net.tailwater, net.pipe_float, net.pipe_int,
                   net.manhole_float, net.end_ptr, net.end_float, work.manhole, work.pipe, work.head, work.outflow,
