@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from scipy.optimize import brentq
 
-from twin_drainage import swmm
+from twin_drainage import sections, swmm
 from twin_drainage.kinwave import section_step
 from twin_drainage.sections import A_FULL, KINDS, S_FULL, Y_FULL, area_of_depth, depth_of_area, geometry
 
@@ -116,3 +116,21 @@ def test_a_kinwave_file_keeps_its_sections(tmp_path):
     assert sections["pipe1"]["shape"] == "RECT_TRIANGULAR"
     assert np.allclose(sections["pipe1"]["geom"], [7 * 0.3048, 14 * 0.3048, 1.5 * 0.3048, 0.0])
     assert sections["outfall_pipe"]["roughness"] == 0.013
+
+
+@pytest.mark.parametrize("shape, geom", [("RECT_TRIANGULAR", [1.0, 1.2, 0.3]), ("RECT_CLOSED", [1.0, 1.2]),
+                                         ("CUSTOM", [1.0]), ("CIRCULAR", [1.0])])
+def test_a_closed_shape_is_closed_to_the_router_whatever_its_top_width(shape, geom):
+    """The router weights open sections (streets, channels) from Froude number 0.5 and
+    closed ones only from 1 (model.route). RECT_TRIANGULAR's table keeps a 2 m top width
+    at full and was taken for open by it; SWMM's xsect_isOpen says closed."""
+    curve = [(0.0, 0.5), (0.5, 1.0), (1.0, 0.5)] if shape == "CUSTOM" else None
+    table = sections.dynamic_section(shape, geom, curve=curve)[1]
+    assert table[sections.SEC_STEPS, sections.SO] == 0.0
+
+
+@pytest.mark.parametrize("shape, geom", [("RECT_OPEN", [1.0, 2.0]), ("TRAPEZOIDAL", [1.0, 2.0, 1.0, 1.0]),
+                                         ("TRIANGULAR", [1.0, 2.0])])
+def test_an_open_shape_is_open_to_the_router(shape, geom):
+    table = sections.dynamic_section(shape, geom)[1]
+    assert table[sections.SEC_STEPS, sections.SO] == 1.0

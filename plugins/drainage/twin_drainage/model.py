@@ -33,7 +33,8 @@ Sources (MODELS.md, "Drainage"):
   (SWMM's Froude number 0 there); and a part-full pipe flowing downhill supercritical
   at mid depth (Fr >= 1, SWMM's σ = 0) takes its inlet's A and R (friction keeps
   v = Q/A_mid); an open section (a street or channel) is weighted as SWMM weights it
-  from Fr 0.5, A_w = A_1 + (A_mid - A_1)·σ, R likewise, convective terms still dropped. Without that weighting the supercritical trunks of a generated city
+  from Fr 0.5, A_w = A_1 + (A_mid - A_1)·σ, R likewise, convective terms still
+  dropped. Without that weighting the supercritical trunks of a generated city
   surge (peak flows up to 20 % over SWMM's, test_drainage_city_scale). SWMM's
   weighting and σ-damped convective terms between Fr 0.5 and 1 as well, even iterated
   as SWMM does (dynwave.c), left test_drainage_swmm's surcharged branched network's
@@ -143,7 +144,7 @@ from twin_drainage import _numba_cache  # noqa: F401 - before any kernel: the pa
 from twin_drainage.culvert import culvert_flow
 from twin_drainage.kinwave import route_kinwave
 from twin_drainage.regulators import REG_PUMP, RI_DOWN, RI_GATED, RI_KIND, RI_UP, regulator_flow, regulator_gain
-from twin_drainage.sections import (INV_STEPS, SA, SEC_COLUMNS, SEC_STEPS, SK23, SK43, SR, SR43, ST, sec_at, sec_cell,
+from twin_drainage.sections import (INV_STEPS, SA, SEC_COLUMNS, SEC_STEPS, SK23, SK43, SO, SR, SR43, ST, sec_at, sec_cell,
                                      sec_inverse, sec_value)
 
 #: the largest τ·dQ/dh/A a step gives a regulator on its smaller node (route() takes
@@ -1250,13 +1251,13 @@ def route(dt, substeps, runoff, depth, flow, open_fraction,
                 # are dropped (SWMM weights by σ and keeps them σ-damped: the city of
                 # test_drainage_city_scale passes either way, test_drainage_swmm's branched
                 # surcharge only without; module docstring). An open section (a street, a
-                # channel: its top width at full is not 0), which never surcharges, takes
+                # channel: SWMM's open shapes, sections.OPEN_SHAPES), which never surcharges, takes
                 # SWMM's weighting from Fr 0.5 (σ = 2·(1 - Fr), dwflow.c): a street near
                 # critical flow otherwise drops a tenth of its flow as its Froude number
                 # falls through 1 (test_inlet_drains.inp's Street3, test_drainage_inlets)
                 speed = min(q / area, MAX_VELOCITY)
                 froude2 = speed * speed * any_width(s, y, d, sec_table) / (G * a * d * d)
-                if froude2 >= 1.0 or (froude2 > 0.25 and s >= 0 and sec_table[s, SEC_STEPS, ST] > 0.0):
+                if froude2 >= 1.0 or (froude2 > 0.25 and s >= 0 and sec_table[s, SEC_STEPS, SO] > 0.0):
                     sigma = 0.0 if froude2 >= 1.0 else 2.0 * (1.0 - math.sqrt(froude2))
                     a_up, r_up, r43_up = any_section(s, yu * per_diameter[p], sec_table)
                     r43 = r43_up if sigma == 0.0 else (r_up + (r_mid - r_up) * sigma) ** (4.0 / 3.0)
@@ -2160,8 +2161,9 @@ def surcharge_method(world, table, net: Network) -> tuple[int, np.ndarray, np.nd
     their crest plus their opening at both ends, link.c link_setParams; inf for a storage
     unit, which SWMM does not surcharge without a surcharge depth, or a node no link
     reaches) and 0.6 at a node no link flows into (dynwave.c setNodeDepth's correction
-    for an upstream terminal node), else 1; and the network's ``end_pipe``. A scene
-    without a SWMM file keeps SLOT."""
+    for an upstream terminal node), else 1; the file's ROUTING_STEP, over which route()
+    takes a surcharged head's correction (EX_STEP); and the network's ``end_pipe``. A
+    scene without a SWMM file keeps SLOT."""
     source, path = swmm_source(world)
     method = source.get("surcharge_method", "SLOT")
     if method not in SURCHARGE:

@@ -207,8 +207,12 @@ def area_of_section_factor(kind, s, g):  # pragma: no cover - compiled
 # entries (but for the quadratic first two intervals of its lookup).
 SEC_STEPS = 400
 INV_STEPS = 1024
-SA, SK43, SK23, SR, SR43, ST = range(6)
-SEC_COLUMNS = 6
+#: the table's columns: A, A·R^(4/3), A·R^(2/3), R, R^(4/3), T, and SO: 1 in an open
+#: section's rows, 0 in a closed one's (SWMM's xsect_isOpen: A_max/A_full >= 1)
+SA, SK43, SK23, SR, SR43, ST, SO = range(7)
+SEC_COLUMNS = 7
+#: the shapes SWMM takes as open (xsect.c Amax >= 1): no crown, never surcharged
+OPEN_SHAPES = ("RECT_OPEN", "TRAPEZOIDAL", "TRIANGULAR", "PARABOLIC", "POWER", "STREET")
 FOOT = 0.3048
 #: SWMM's [XSECTIONS] shapes the dynamic wave routes by their own geometry (a CIRCULAR
 #: conduit only with several barrels: one barrel is the router's own circle)
@@ -644,12 +648,13 @@ def dynamic_section(shape: str, geom: list[float], barrels: float = 1.0,
     if not barrels >= 1.0:
         raise ValueError(f"{shape}: barrels must be >= 1; got {barrels:g}")
     d = swmm_section(shape, geom, None)[0]
-    closed = shape.upper() not in ("RECT_OPEN", "TRAPEZOIDAL", "TRIANGULAR", "PARABOLIC", "POWER", "STREET")
+    closed = shape.upper() not in OPEN_SHAPES
     table = np.zeros((SEC_STEPS + 1, SEC_COLUMNS))
     x = np.arange(SEC_STEPS + 1) / SEC_STEPS
     _, a, r, t = swmm_section(shape, geom, x * d, curve)
     a, r, t = barrels * a / (d * d), r / d, barrels * t / d
     table[:, SA], table[:, SR], table[:, ST] = a, r, t
+    table[:, SO] = 0.0 if closed else 1.0
     table[:, SR43] = r ** (4.0 / 3.0)
     table[:, SK43] = a * table[:, SR43]
     table[:, SK23] = a * r ** (2.0 / 3.0)
