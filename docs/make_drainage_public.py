@@ -47,6 +47,7 @@ def run_all(out: Path | None) -> list[dict]:
         row = {"name": label(path), "nodes": d["count"], "links": q["count"],
                "depth_max": d["max"], "depth_p95": d["p95"], "flow_p95": q["p95"], "flow_max": q["max"],
                "runoff": c.runoff_volume, "outfall": c.outfall_volume, "flooding": c.flooding_volume,
+               "swmm_continuity": c.swmm.routing_error / 100.0, "outfall_net": c.outfall_volume_net,
                "swmm_flooded": sum(c.swmm.flooding_volume.values()), "swmm_runoff": c.swmm.runoff_volume,
                "twin_s": c.twin.wall_s, "swmm_s": c.swmm.wall_s, "twin_cpu": c.twin.cpu_s, "swmm_cpu": c.swmm.cpu_s,
                "twin_first_cpu": c.twin.first_tick_s}
@@ -69,13 +70,14 @@ def within(r: dict) -> bool:
         return x is None or (isinstance(x, float) and math.isnan(x)) or abs(x) <= bound
 
     return (r["depth_p95"] <= t.DEPTH_P95 and r["depth_max"] <= t.DEPTH_MAX and r["flow_p95"] <= t.FLOW_P95
-            and small(r["runoff"], t.VOLUME) and small(r["outfall"], t.VOLUME)
+            and small(r["runoff"], t.VOLUME)
+            and (small(r["outfall"], t.VOLUME) or ("outfall_net" in r and abs(r["outfall_net"]) <= t.VOLUME))
             and (r["swmm_flooded"] <= t.FLOODS or small(r["flooding"], t.FLOODING)))
 
 
 def table(rows: list[dict]) -> None:
-    print("| network | nodes / links | peak depth p95 / max (m) | peak flow p95 / max | runoff | outfall | flooding "
-          "| CPU twin / SWMM (ms) | status |")
+    print("| network | nodes / links | peak depth p95 / max (m) | peak flow p95 / max | runoff | outfall "
+          "(SWMM's continuity error) | flooding | CPU twin / SWMM (ms) | status |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for r in rows:
         flooding = pct(r["flooding"]) if r["swmm_flooded"] > 1.0 else "none"
@@ -83,7 +85,8 @@ def table(rows: list[dict]) -> None:
         runoff = "none" if r.get("swmm_runoff", 1.0 if r["runoff"] != 0.0 else 0.0) <= 0.0 else pct(r["runoff"])
         status = "within" if within(r) else "outside (xfail, reason in the test)"
         print(f"| {r['name']} | {r['nodes']} / {r['links']} | {r['depth_p95']:.3f} / {r['depth_max']:.3f} | "
-              f"{100 * r['flow_p95']:.1f} / {100 * r['flow_max']:.1f} % | {runoff} | {pct(r['outfall'])} | "
+              f"{100 * r['flow_p95']:.1f} / {100 * r['flow_max']:.1f} % | {runoff} | {pct(r['outfall'])}"
+              f"{continuity(r)} | "
               f"{flooding} | {cpu(r)} | {status} |")
     print(f"\n{sum(within(r) for r in rows)} of {len(rows)} within every tolerance")
     timed = [r for r in rows if "twin_cpu" in r]
@@ -92,6 +95,17 @@ def table(rows: list[dict]) -> None:
         faster = sum(r["twin_cpu"] < r["swmm_cpu"] for r in timed)
         print(f"CPU over the {len(timed)} files: twin {ours:.2f} s (after each first tick), SWMM {theirs:.2f} s; "
               f"the twin takes less on {faster}")
+
+
+def continuity(r: dict) -> str:
+    """SWMM's own flow routing continuity error where it is 0.1 % or more, and where the
+    outfall volume is more than 2 % off SWMM's, the difference against SWMM's less the
+    water that error stands for (which the test then holds within 2 %)."""
+    error = r.get("swmm_continuity", 0.0)
+    if abs(error) < 0.001:
+        return ""
+    net = f"; {pct(r['outfall_net'])} net" if abs(r["outfall"]) > 0.02 and "outfall_net" in r else ""
+    return f" (SWMM {100 * error:+.1f} %{net})"
 
 
 def cpu(r: dict) -> str:
