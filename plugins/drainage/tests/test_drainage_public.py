@@ -301,7 +301,7 @@ def test_a_surcharged_head_is_corrected_over_swmm_s_own_step(inlet_drains):
     EXTRAN correction (dQ / ΣdQ/dh, dQ/dh = g·A·Δt/L) taken at SWMM's 15 s step leaps it
     to 1.040 m, 0.18 m below its rim, for one step. Taken over the router's shorter
     sub-step the same correction leapt it to the 1.219 m rim; over SWMM's step
-    (model.EX_STEP) it stops within 0.05 m of SWMM's."""
+    (model.route's routing_step) it stops within 0.05 m of SWMM's."""
     c = inlet_drains
     assert c.swmm.peak_depth["J2a"] == pytest.approx(1.040, abs=0.001)
     assert c.twin.peak_depth["J2a"] == pytest.approx(c.swmm.peak_depth["J2a"], abs=DEPTH_P95)

@@ -181,9 +181,8 @@ SURCHARGE = {"SLOT": SURCHARGE_SLOT, "EXTRAN": SURCHARGE_EXTRAN}
 EXTRAN_CROWN_CUTOFF = 0.96
 #: rows of route's ``extran`` (per manhole): the depth of the crown of its highest link,
 #: pipes and regulators (inf: never surcharged the EXTRAN way, e.g. a storage unit), and
-#: SWMM's correction of the head's change (0.6 at a node no link flows into, else 1), and
-#: SWMM's routing step (s; the file's ROUTING_STEP) that its head correction is taken over
-EX_CROWN, EX_CORR, EX_STEP = 0, 1, 2
+#: SWMM's correction of the head's change (0.6 at a node no link flows into, else 1)
+EX_CROWN, EX_CORR = 0, 1
 #: SWMM's MAX_TRIALS and HEAD_TOLERANCE (m) defaults, for the heads of EXTRAN's surcharged junctions
 EXTRAN_TRIALS = 8
 EXTRAN_HEAD_TOLERANCE = 0.005 * 0.3048
@@ -1026,8 +1025,8 @@ def route(dt, substeps, runoff, depth, flow, open_fraction,
           low, high, lent, held, leaving, outflow, flooded, stored, pipe_depth, pipe_area, reg_int, reg_float,
           curve_ptr, curve_x, curve_y, reg_on, reg_flow, losses, damping, pipe_section, end_section, sec_table, sec_inv,
           sec_scale, store_ptr, store_xy, culvert_of, culvert, surcharge=SURCHARGE_SLOT,
-          extran=np.zeros((3, 0)), end_pipe=np.zeros(0, dtype=np.int64), peak_depth=np.zeros(0),
-          peak_flow=np.zeros(0), peak_every=0.0):  # pragma: no cover - compiled
+          extran=np.zeros((2, 0)), end_pipe=np.zeros(0, dtype=np.int64), peak_depth=np.zeros(0),
+          peak_flow=np.zeros(0), routing_step=0.0):  # pragma: no cover - compiled
     """Advance the network by ``dt`` seconds in ``substeps`` equal steps (local inertial
     links, node continuity; see the module docstring). Each step is four passes: the
     links' momentum, each node's outflow limit, the exchange of water, the nodes'
@@ -1065,7 +1064,7 @@ def route(dt, substeps, runoff, depth, flow, open_fraction,
     their nodes SWMM's surface with the crown cutoff; ``end_pipe`` is then the pipe of
     each end (:class:`Network`). ``peak_depth`` (per manhole) and ``peak_flow`` (per
     pipe, signed), when given, receive the largest depth and the largest flow in
-    magnitude at the end of the tick's steps, every ``peak_every`` s of it (at the first
+    magnitude at the end of the tick's steps, every ``routing_step`` s of it (at the first
     step's end at or after each mark; 0: every step) and at its end: SWMM's statistics
     take each of its routing steps (stats.c), so a surge within a tick is not lost
     between its ends, nor one counted that SWMM's own step passes over.
@@ -1507,7 +1506,7 @@ def route(dt, substeps, runoff, depth, flow, open_fraction,
             # ends' nodes exchange the difference. Taken once and explicit, a surcharged
             # junction is a mass between its pipes' water columns that rings
             # (SWMMExtCntrlModel.inp's J7, 1 m above SWMM's at 30 s ticks).
-            # The correction is SWMM's over SWMM's own routing step (EX_STEP), where that is
+            # The correction is SWMM's over SWMM's own routing step (routing_step), where that is
             # longer than the sub-step: dQ/dh = g·A·Δt/L grows with the step, so SWMM moves
             # a surcharged head by as much as its flows can answer within one of its steps,
             # and the same correction over a shorter sub-step leaps further, each trial
@@ -1521,7 +1520,7 @@ def route(dt, substeps, runoff, depth, flow, open_fraction,
                 crown_y = extran[EX_CROWN, m]
                 if depth[m] > crown_y and not (pond[m] > 0.0 and depth[m] > max_depth[m]):
                     # over SWMM's step, not the sub-step: k = Δt_SWMM/τ (see above)
-                    k = max(extran[EX_STEP, m] / tau, 1.0)
+                    k = max(routing_step / tau, 1.0)
                     denom = dqdh[m] * k
                     if depth[m] < 1.25 * crown_y:
                         denom += ((surface[m] + lent[m]) / (tau * k) - dqdh[m] * k) * math.exp(
@@ -1700,9 +1699,9 @@ def route(dt, substeps, runoff, depth, flow, open_fraction,
                 flooded[m] += rise * pond[m]
             head[m] = node_invert[m] + depth[m]
             leaving[m] = 0.0
-        due = peaks and (peak_every <= 0.0 or step_i == substeps - 1)
-        if peaks and not due and math.floor((step_i + 1) * tau / peak_every + 1e-9) > marks:
-            marks = math.floor((step_i + 1) * tau / peak_every + 1e-9)
+        due = peaks and (routing_step <= 0.0 or step_i == substeps - 1)
+        if peaks and not due and math.floor((step_i + 1) * tau / routing_step + 1e-9) > marks:
+            marks = math.floor((step_i + 1) * tau / routing_step + 1e-9)
             due = True
         if due:
             for m in range(m_count):
@@ -1907,15 +1906,16 @@ def drainage_tick(dt, substeps, use_gauges, nearest_gauge_row, manhole_row, pipe
                   discharged_col, reg_row, reg_int, reg_float, curve_ptr, curve_x, curve_y, reg_on,
                   reg_flow, losses, damping, pipe_section, end_section, sec_table, sec_inv, sec_scale, store_ptr,
                   store_xy, culvert_of, culvert, surcharge=SURCHARGE_SLOT,
-                  extran=np.zeros((3, 0)), end_pipe=np.zeros(0, dtype=np.int64),
-                  lateral=np.zeros(0), peak_every=0.0):  # pragma: no cover - compiled
+                  extran=np.zeros((2, 0)), end_pipe=np.zeros(0, dtype=np.int64),
+                  lateral=np.zeros(0), routing_step=0.0):  # pragma: no cover - compiled
     """One tick of the network on the table's columns (``*_col``, ``rain_*``, ...):
     gather_inputs, route, publish, in one call from Python, with the network
     (:class:`Network`) and the working arrays (:class:`RouterWork`) packed in rows;
     ``damping``, the sections, the storage curves, the culverts, ``surcharge``, ``extran``
     and ``end_pipe`` as :func:`route` takes them; ``lateral`` (m3/s per manhole, or
     empty), the street inlets' moves added to the runoff (:class:`InletSetup`);
-    ``peak_every`` (s) as route takes it, for the peaks it keeps in the work rows."""
+    ``routing_step`` (s) as route takes it, for the peaks it keeps in the work rows and
+    the EXTRAN heads."""
     runoff, depth, flow, open_fraction = work_manhole[MW_RUNOFF], work_manhole[MW_DEPTH], work_pipe[PW_FLOW], \
         work_pipe[PW_OPEN_FRACTION]
     flooded, stored = work_manhole[MW_FLOODED], work_manhole[MW_STORED]
@@ -1942,7 +1942,7 @@ def drainage_tick(dt, substeps, use_gauges, nearest_gauge_row, manhole_row, pipe
           outflow, flooded, stored, pipe_depth, pipe_area, reg_int, reg_float, curve_ptr, curve_x, curve_y, reg_on,
           reg_flow, losses, damping, pipe_section, end_section, sec_table, sec_inv, sec_scale, store_ptr, store_xy,
           culvert_of, culvert, surcharge, extran, end_pipe, work_manhole[MW_PEAK_DEPTH], work_pipe[PW_PEAK_FLOW],
-          peak_every)
+          routing_step)
     for r in range(reg_row.shape[0]):
         flow_col[reg_row[r]] = reg_flow[r]
     publish(dt, manhole_row, pipe_row, outfall_row, node_invert, max_depth, crown, diameter, capacity, invert_down,
@@ -2161,16 +2161,15 @@ def surcharge_method(world, table, net: Network) -> tuple[int, np.ndarray, np.nd
     their crest plus their opening at both ends, link.c link_setParams; inf for a storage
     unit, which SWMM does not surcharge without a surcharge depth, or a node no link
     reaches) and 0.6 at a node no link flows into (dynwave.c setNodeDepth's correction
-    for an upstream terminal node), else 1; the file's ROUTING_STEP, over which route()
-    takes a surcharged head's correction (EX_STEP); and the network's ``end_pipe``. A
-    scene without a SWMM file keeps SLOT."""
+    for an upstream terminal node), else 1; and the network's ``end_pipe``. A scene
+    without a SWMM file keeps SLOT."""
     source, path = swmm_source(world)
     method = source.get("surcharge_method", "SLOT")
     if method not in SURCHARGE:
         raise ValueError(f"{path}: source.surcharge_method {method!r}; valid: EXTRAN, SLOT")
     m = len(net.manhole_row)
     if SURCHARGE[method] != SURCHARGE_EXTRAN:
-        return SURCHARGE_SLOT, np.zeros((3, 0)), np.zeros(0, dtype=np.int64)
+        return SURCHARGE_SLOT, np.zeros((2, 0)), np.zeros(0, dtype=np.int64)
     from twin_drainage.regulators import REG_ORIFICE, REG_WEIR, RF_CREST, RF_HEIGHT
 
     crown = np.zeros(m)
@@ -2197,8 +2196,7 @@ def surcharge_method(world, table, net: Network) -> tuple[int, np.ndarray, np.nd
         if name in index:
             reached[index[name]] = False
     crown = np.where(reached & (crown > 0.0), crown, np.inf)
-    own = float(source.get("routing_step", 0.0) or 0.0)
-    return SURCHARGE_EXTRAN, np.stack([crown, np.where(fed, 1.0, 0.6), np.full(m, own)]), net.end_pipe.astype(np.int64)
+    return SURCHARGE_EXTRAN, np.stack([crown, np.where(fed, 1.0, 0.6)]), net.end_pipe.astype(np.int64)
 
 
 class InletSetup:
@@ -2250,6 +2248,13 @@ def inlet_setup(world, table, net: Network) -> InletSetup | None:
     return InletSetup(net, table, usages) if usages and len(net.pipe_row) else None
 
 
+def file_routing_step(world) -> float:
+    """The scene's SWMM file's ``ROUTING_STEP`` (s; 0 without a file): route() keeps its
+    peaks at its marks (SWMM's statistics take each routing step) and, under EXTRAN,
+    takes a surcharged head's correction over it."""
+    return float(swmm_source(world)[0].get("routing_step", 0.0) or 0.0)
+
+
 def router_step(world, table, net: Network) -> float:
     """The longest sub-step route() takes: the network's stable step (Network.stable_dt),
     but under SWMM's EXTRAN surcharge the file's own ROUTING_STEP where that is longer
@@ -2260,8 +2265,7 @@ def router_step(world, table, net: Network) -> float:
     half as much (0.0070 against 0.0139 m3/s at 0.5 s; stable_dt 0.86 s there, the weir
     C3 on J3's 1.17 m2, whose flow route() takes implicit in the heads)."""
     step = net.stable_dt
-    source = swmm_source(world)[0]
-    own = float(source.get("routing_step", 0.0) or 0.0)
+    own = file_routing_step(world)
     if surcharge_method(world, table, net)[0] == SURCHARGE_EXTRAN and step < own <= 2.0 * step:
         return own
     return step
@@ -2317,8 +2321,7 @@ def step_drainage(ctx):
                   *((net.pipe_int[PI_SECTION], net.end_section) if len(net.sec_table) else (None, None)),
                   net.sec_table, net.sec_inv, net.sec_scale, net.store_ptr, net.store_xy, net.culvert_of, net.culvert,
                   *world.memo(("drainage", "surcharge", ctx.domain), lambda: surcharge_method(world, t, net)),
-                  lateral, world.memo(("drainage", "peak_every", ctx.domain), lambda: float(
-                      swmm_source(world)[0].get("routing_step", 0.0) or 0.0)))
+                  lateral, world.memo(("drainage", "routing_step", ctx.domain), lambda: file_routing_step(world)))
 
 
 # --- couplings -----------------------------------------------------------------------

@@ -36,7 +36,7 @@ FLOW_FLOOR = 1.0e-3
 #: at 1 s runs here in 10 s ticks with the same peaks to the millimetre (checked on
 #: model_full_features.inp: 0.008 m and 2.8 % at 1 s and at 10 s); a transient shorter
 #: than a tick is kept by the router's peaks at the file's routing-step marks within each
-#: tick (model.route's peak_every: model_weir_setting.inp's EXTRAN leap of J1 to its rim
+#: tick (model.route's routing_step: model_weir_setting.inp's EXTRAN leap of J1 to its rim
 #: in one 1-s step, lost between 10 s tick ends before)
 DEFAULT_TICK = 10.0
 
